@@ -1,0 +1,76 @@
+"""Time from `rune deploy` of N units to all active, and hooks run per second.
+
+Each run bootstraps a fresh controller (embedded default: local substrate, SQLite, embedded
+broker) in a temporary home, deploys an example charm with N units, and times
+`rune deploy` + `rune wait`. Hooks are counted from the unit logs.
+
+    python benchmarks/deploy_to_active.py [--units 1,10,50] [--charm hello,hello-bash]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RUNE = [sys.executable, "-m", "runecraft.cli"]
+
+
+def rune(home: Path, cache: Path, *args: str) -> None:
+    env = {**os.environ, "RUNECRAFT_HOME": str(home), "RUNECRAFT_CACHE_DIR": str(cache)}
+    result = subprocess.run([*RUNE, *args], env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"rune {' '.join(args)} failed:\n{result.stderr}")
+
+
+def count_hooks(home: Path) -> int:
+    return sum(
+        log.read_text(errors="replace").count("running hook")
+        for log in (home / "machines").glob("*/*/units/*/unit.log")
+    )
+
+
+def measure(charm: str, units: int, cache: Path) -> tuple[float, int]:
+    home = Path(tempfile.mkdtemp(prefix="rc-bench-"))
+    rune(home, cache, "bootstrap")
+    try:
+        start = time.perf_counter()
+        rune(home, cache, "deploy", str(REPO / "examples" / "charms" / charm), "-n", str(units))
+        rune(home, cache, "wait", "--timeout", "30m")
+        elapsed = time.perf_counter() - start
+        return elapsed, count_hooks(home)
+    finally:
+        rune(home, cache, "kill-controller", "runecraft", "--no-prompt")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--units", default="1,10,50")
+    parser.add_argument("--charm", default="hello,hello-bash")
+    args = parser.parse_args()
+    cache = Path(tempfile.mkdtemp(prefix="rc-bench-cache-"))
+    # Warm the packing cache so pip is not part of the figure.
+    warm_home = Path(tempfile.mkdtemp(prefix="rc-bench-warm-"))
+    for charm in args.charm.split(","):
+        env = {**os.environ, "RUNECRAFT_HOME": str(warm_home), "RUNECRAFT_CACHE_DIR": str(cache)}
+        subprocess.run(
+            [sys.executable, "-c",
+             "import sys; from pathlib import Path; from runecraft import charms; "
+             "charms.pack(Path(sys.argv[1]), Path(sys.argv[2]))",
+             str(REPO / "examples" / "charms" / charm), str(cache)],
+            env=env, check=True,
+        )
+    print(f"{'charm':<12} {'units':>5} {'deploy→active s':>16} {'hooks':>6} {'hooks/s':>8}")
+    for charm in args.charm.split(","):
+        for n in (int(x) for x in args.units.split(",")):
+            elapsed, hooks = measure(charm, n, cache)
+            print(f"{charm:<12} {n:>5} {elapsed:>16.2f} {hooks:>6} {hooks / elapsed:>8.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Persist a unit's local state (`state.json` in the unit dir) so a restart resumes exactly.
+
+Writes are atomic (temp file, fsync, rename, fsync of the directory): after a crash the file
+holds either the old or the new state, never a torn one. The agent saves before and after
+every operation step, which is what makes "a hook killed mid-run runs again; a finished hook
+is not committed twice" true.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runecraft import errors
+from runecraft.agents import uniter
+from runecraft.schemas import bus
+
+__all__ = ["FORMAT_VERSION", "StateStore", "UnitRecord"]
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnitRecord:
+    """Everything a unit agent must remember across restarts."""
+
+    local: uniter.LocalState = dataclasses.field(default_factory=uniter.LocalState)
+    workload: bus.StatusValue | None = None
+    """Workload status last set by the charm or automatically (None = never set)."""
+    app_status: bus.StatusValue | None = None
+    """Application status last set by this unit as leader."""
+    workload_version: str = ""
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _encode(record: UnitRecord) -> dict[str, Any]:
+    def status(value: bus.StatusValue | None) -> dict[str, str] | None:
+        return None if value is None else {"status": value.status, "message": value.message}
+
+    return {
+        "v": FORMAT_VERSION,
+        "local": _plain(dataclasses.asdict(record.local)),
+        "workload": status(record.workload),
+        "app_status": status(record.app_status),
+        "workload_version": record.workload_version,
+    }
+
+
+def _decode_local(data: dict[str, Any]) -> uniter.LocalState:
+    fields = dict(data)
+    op = fields.get("operation")
+    if op is not None:
+        fields["operation"] = uniter.Operation(
+            **{
+                **op,
+                "kind": uniter.OpKind(op["kind"]),
+                "step": uniter.Step(op["step"]),
+            }
+        )
+    err = fields.get("error")
+    if err is not None:
+        fields["error"] = uniter.HookError(**err)
+    return uniter.LocalState(**fields)
+
+
+def _decode(data: dict[str, Any]) -> UnitRecord:
+    if data.get("v") != FORMAT_VERSION:
+        raise ValueError(f"unsupported state format {data.get('v')!r}")
+
+    def status(value: dict[str, str] | None) -> bus.StatusValue | None:
+        return None if value is None else bus.StatusValue(**value)
+
+    return UnitRecord(
+        local=_decode_local(data["local"]),
+        workload=status(data.get("workload")),
+        app_status=status(data.get("app_status")),
+        workload_version=str(data.get("workload_version", "")),
+    )
+
+
+class StateStore:
+    """Load and atomically save one unit's `UnitRecord`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> UnitRecord:
+        """The saved record, or a fresh one for a unit that never ran."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return UnitRecord()
+        try:
+            return _decode(json.loads(raw))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise errors.PermanentError(f"unit state {self.path} is unreadable: {exc}") from exc
+
+    def save(self, record: UnitRecord) -> None:
+        """Replace the saved record atomically and durably."""
+        payload = json.dumps(_encode(record), indent=1, sort_keys=True).encode()
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.path)
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

@@ -1,0 +1,155 @@
+"""The unit agent's end of the hook tools: a 0600 unix socket, and the tools dir.
+
+One server per unit for the agent's lifetime. A request is served only while a hook runs
+and only if it carries that hook's context id, so a leftover process of an old hook (or
+another unit) cannot act for the current one. Commands run one at a time, as in Juju.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import os
+import struct
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import structlog
+
+from runecraft.agents import _hooktool, hooktools
+
+__all__ = ["CLIENT_NAME", "MAX_REQUEST", "ToolServer", "install_tools"]
+
+logger = structlog.get_logger(__name__)
+
+CLIENT_NAME = "jujuc"
+"""The client script's file name in the tools dir; every tool is a symlink to it."""
+MAX_REQUEST = 64 * 1024 * 1024
+MAX_SOCKET_PATH = 107
+"""Linux `sun_path` holds 108 bytes including the terminating NUL."""
+
+
+def install_tools(tools_dir: Path, names: Iterable[str] | None = None) -> None:
+    """Write the client (with a fast-start shebang) and one symlink per tool, atomically."""
+    tools_dir.mkdir(parents=True, exist_ok=True)
+    source = Path(_hooktool.__file__).read_text(encoding="utf-8")
+    body = source.split("\n", 1)[1] if source.startswith("#!") else source
+    script = f"#!{sys.executable} -IS\n{body}"
+    target = tools_dir / CLIENT_NAME
+    tmp = tools_dir / f".{CLIENT_NAME}.tmp"
+    tmp.write_text(script, encoding="utf-8")
+    tmp.chmod(0o755)
+    tmp.replace(target)
+    for name in sorted(hooktools.TOOLS if names is None else names):
+        link = tools_dir / name
+        if link.is_symlink() and os.readlink(link) == CLIENT_NAME:
+            continue
+        link.unlink(missing_ok=True)
+        link.symlink_to(CLIENT_NAME)
+
+
+def _reply(code: int, stdout: bytes = b"", stderr: bytes = b"") -> bytes:
+    payload = json.dumps(
+        {
+            "code": code,
+            "stdout": base64.b64encode(stdout).decode(),
+            "stderr": base64.b64encode(stderr).decode(),
+        }
+    ).encode()
+    return struct.pack(">I", len(payload)) + payload
+
+
+class ToolServer:
+    """Serve hook-tool calls for one unit on `socket_path`."""
+
+    def __init__(self, socket_path: Path) -> None:
+        if len(os.fsencode(socket_path)) > MAX_SOCKET_PATH:
+            raise ValueError(
+                f"socket path {socket_path} is longer than {MAX_SOCKET_PATH} bytes; "
+                "use a shorter data dir"
+            )
+        self.socket_path = socket_path
+        self._server: asyncio.Server | None = None
+        self._context: hooktools.HookContext | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Bind the socket (replacing a stale one) with mode 0600."""
+        self.socket_path.unlink(missing_ok=True)
+        # The unit dir is 0700, so the socket is private even before the chmod.
+        self._server = await asyncio.start_unix_server(self._serve, path=self.socket_path)
+        self.socket_path.chmod(0o600)
+
+    async def close(self) -> None:
+        """Stop serving and remove the socket file."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        self.socket_path.unlink(missing_ok=True)
+
+    async def __aenter__(self) -> ToolServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @contextlib.contextmanager
+    def serving(self, ctx: hooktools.HookContext) -> Iterator[hooktools.HookContext]:
+        """Accept calls for `ctx` (the running hook) inside the `with` block only."""
+        self._context = ctx
+        try:
+            yield ctx
+        finally:
+            self._context = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            (size,) = struct.unpack(">I", await reader.readexactly(4))
+            if size > MAX_REQUEST:
+                writer.write(_reply(1, stderr=b"ERROR request too large\n"))
+                return
+            request = json.loads(await reader.readexactly(size))
+            writer.write(await self._handle(request))
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            logger.debug("hook tool connection dropped", error=str(exc))
+        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+            logger.warning("bad hook tool request", error=str(exc))
+            with contextlib.suppress(ConnectionError):
+                writer.write(_reply(1, stderr=b"ERROR bad request\n"))
+                await writer.drain()
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    async def _handle(self, request: dict[str, Any]) -> bytes:
+        context_id = str(request["context"])
+        tool = str(request["tool"])
+        args = [str(arg) for arg in request["args"]]
+        stdin = base64.b64decode(request["stdin"]) if request.get("stdin") else b""
+        cwd = Path(str(request.get("cwd") or "/"))
+        async with self._lock:
+            ctx = self._context
+            if ctx is None or context_id != ctx.id:
+                logger.warning("hook tool call with a stale context", tool=tool)
+                return _reply(1, stderr=f'ERROR bad context id "{context_id}"\n'.encode())
+            try:
+                result = await hooktools.invoke(ctx, tool, args, stdin=stdin, cwd=cwd)
+            except Exception as exc:  # a tool bug must fail the call, not the agent
+                logger.exception("hook tool crashed", tool=tool)
+                return _reply(1, stderr=f"ERROR internal error: {exc}\n".encode())
+        return _reply(result.code, result.stdout, result.stderr)

@@ -1,0 +1,262 @@
+"""The machine agent: one process per machine, running a unit agent task per unit.
+
+It holds one bus link to the controller. On every (re)connect it says `Hello` (the
+controller answers with a fresh `MachineSnapshot`) and re-sends the full report of every
+unit; every 10 s it sends a `Heartbeat` naming its leader units, which renews their leases.
+Each snapshot is the whole desired state of the machine's units: new units get a
+`UnitAgent`, known ones get `update()`, and a unit that has reported `removed` and has then
+disappeared from the snapshot (the controller forgot it) has its directory deleted.
+
+Stopping (SIGTERM) cancels the unit tasks; a hook that was running is killed and runs again
+on the next start. Stop hooks run only when the controller removes a unit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pydantic
+import structlog
+
+from runecraft.agents import _charm_source, _mqtt, _state_store, uniter, unit
+from runecraft.schemas import agent as agent_schema
+from runecraft.schemas import bus
+
+__all__ = ["HEARTBEAT_INTERVAL", "MachineAgent", "build"]
+
+logger = structlog.get_logger(__name__)
+
+HEARTBEAT_INTERVAL = 10.0
+"""Seconds between heartbeats; well inside Juju's 30 s leadership guarantee."""
+
+
+class _LinkOutbox:
+    """`unit.Outbox` that encodes reports onto the bus link."""
+
+    def __init__(self, link: _mqtt.BusLink) -> None:
+        self._link = link
+
+    async def send(self, message: bus.UnitReport | bus.AppStatusReport) -> None:
+        self._link.publish(bus.encode(message))
+
+
+@dataclass
+class _Slot:
+    """A running unit agent and the task that owns it."""
+
+    agent: unit.UnitAgent
+    task: asyncio.Task[None] | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _api_addresses(api_url: str) -> str:
+    parsed = urllib.parse.urlsplit(api_url)
+    if parsed.hostname is None:
+        return ""
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    return f"{parsed.hostname}:{port}"
+
+
+class MachineAgent:
+    """Serve one machine: `await run()` until `stop()`."""
+
+    def __init__(
+        self,
+        config: agent_schema.AgentConfig,
+        *,
+        link: _mqtt.BusLink,
+        charms: unit.CharmSource,
+        unpack: unit.Unpacker | None = None,
+        heartbeat_interval: float = HEARTBEAT_INTERVAL,
+        restart_delay: float = uniter.MIN_RETRY_DELAY,
+    ) -> None:
+        """Wire the agent (no I/O yet).
+
+        Args:
+            config: The agent's `agent.json`.
+            link: The bus link (an `MqttLink` in production).
+            charms: Where unit agents fetch charms.
+            unpack: Charm unpacker for unit agents (default `runecraft.charms.unpack`).
+            heartbeat_interval: Seconds between heartbeats.
+            restart_delay: First delay before restarting a crashed unit agent (doubles,
+                capped at 5 min).
+        """
+        self.config = config
+        self.data_dir = Path(config.data_dir)
+        self._link = link
+        self._charms = charms
+        self._unpack = unpack
+        self._heartbeat_interval = heartbeat_interval
+        self._restart_delay = restart_delay
+        self._outbox = _LinkOutbox(link)
+        self._units: dict[str, _Slot] = {}
+        self._revision = -1
+        self._hook_lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self._tg: asyncio.TaskGroup | None = None
+        self._model = unit.ModelInfo(
+            model_name=config.model_name,
+            model_uuid=config.model_uuid,
+            machine_id=config.machine_id,
+            api_addresses=_api_addresses(config.api_url),
+        )
+
+    @property
+    def units(self) -> dict[str, unit.UnitAgent]:
+        """The unit agents this machine runs, by unit name."""
+        return {name: slot.agent for name, slot in self._units.items()}
+
+    def stop(self) -> None:
+        """Ask `run()` to cancel everything and return (safe from a signal handler)."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Serve until `stop()`; unit tasks are owned by one TaskGroup."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        logger.info("machine agent starting", agent=self.config.agent)
+        async with asyncio.TaskGroup() as tg:
+            self._tg = tg
+            own = [
+                tg.create_task(
+                    self._link.run(on_connect=self._on_connect, on_message=self._on_message)
+                ),
+                tg.create_task(self._heartbeats()),
+            ]
+            await self._stopping.wait()
+            logger.info("machine agent stopping", units=len(self._units))
+            for task in own:
+                task.cancel()
+            for slot in self._units.values():
+                if slot.task is not None:
+                    slot.task.cancel()
+        self._tg = None
+
+    # --- bus callbacks ---------------------------------------------------------------------
+
+    async def _on_connect(self) -> None:
+        hello = bus.Hello(agent=self.config.agent, units=tuple(sorted(self._units)))
+        self._link.publish(bus.encode(hello))
+        for slot in self._units.values():
+            await slot.agent.resend()
+
+    async def _on_message(self, payload: bytes) -> None:
+        try:
+            snapshot = bus.decode_controller_message(payload)
+        except (ValueError, pydantic.ValidationError) as exc:
+            logger.warning("ignoring bad controller message", error=str(exc)[:500])
+            return
+        if snapshot.revision < self._revision:
+            logger.info("ignoring stale snapshot", revision=snapshot.revision)
+            return
+        if snapshot.machine_id != self.config.machine_id:
+            logger.warning("snapshot for another machine", machine=snapshot.machine_id)
+            return
+        self._revision = snapshot.revision
+        self.apply(snapshot)
+
+    async def _heartbeats(self) -> None:
+        while True:
+            leaders = tuple(
+                sorted(
+                    name
+                    for name, slot in self._units.items()
+                    if slot.agent.remote.leader and not slot.agent.removed
+                )
+            )
+            self._link.publish(bus.encode(bus.Heartbeat(agent=self.config.agent, units=leaders)))
+            await asyncio.sleep(self._heartbeat_interval)
+
+    # --- units -----------------------------------------------------------------------------
+
+    def apply(self, snapshot: bus.MachineSnapshot) -> None:
+        """Make the running unit agents match `snapshot` (level-triggered, idempotent)."""
+        wanted = {remote.unit: remote for remote in snapshot.units}
+        for name, remote in wanted.items():
+            slot = self._units.get(name)
+            if slot is None:
+                self._start_unit(remote)
+            else:
+                slot.agent.update(remote)
+        for name in [name for name in self._units if name not in wanted]:
+            slot = self._units.pop(name)
+            if slot.agent.removed:
+                logger.info("unit forgotten by the controller; deleting its dir", unit=name)
+                slot.agent.remove_dir()
+            else:
+                logger.warning("unit vanished without removal; stopping its agent", unit=name)
+                if slot.task is not None:
+                    slot.task.cancel()
+        self._sweep_removed_dirs(set(wanted))
+
+    def _start_unit(self, remote: bus.UnitRemoteState) -> None:
+        if self._tg is None:
+            raise RuntimeError("MachineAgent.apply() needs run() to be running")
+        agent = unit.UnitAgent(
+            remote=remote,
+            paths=unit.UnitPaths.for_unit(self.data_dir, remote.unit),
+            model=self._model,
+            outbox=self._outbox,
+            charms=self._charms,
+            hook_lock=self._hook_lock,
+            **({"unpack": self._unpack} if self._unpack is not None else {}),
+        )
+        slot = _Slot(agent=agent)
+        slot.task = self._tg.create_task(self._supervise(slot), name=f"unit {remote.unit}")
+        self._units[remote.unit] = slot
+        logger.info("unit agent started", unit=remote.unit)
+
+    async def _supervise(self, slot: _Slot) -> None:
+        """Run a unit agent; restart it with capped backoff if it crashes."""
+        failures = 0
+        try:
+            while True:
+                try:
+                    await slot.agent.run()
+                    return
+                except Exception:
+                    failures += 1
+                    delay = min(
+                        self._restart_delay * 2.0 ** (failures - 1), uniter.MAX_RETRY_DELAY
+                    )
+                    logger.exception(
+                        "unit agent crashed", unit=slot.agent.unit, restart_in=delay
+                    )
+                    await asyncio.sleep(delay)
+        finally:
+            slot.done.set()
+
+    def _sweep_removed_dirs(self, wanted: set[str]) -> None:
+        """Delete dirs of units that were removed before a restart and are gone now."""
+        units_dir = self.data_dir / "units"
+        if not units_dir.is_dir():
+            return
+        live = {unit.unit_dir_name(name) for name in wanted | set(self._units)}
+        for path in units_dir.iterdir():
+            if path.name in live or not path.is_dir():
+                continue
+            with contextlib.suppress(OSError, ValueError, json.JSONDecodeError):
+                record = _state_store.StateStore(path / "state.json").load()
+                if record.local.removed:
+                    logger.info("deleting dir of a removed unit", path=str(path))
+                    shutil.rmtree(path, ignore_errors=True)
+
+
+def build(config: agent_schema.AgentConfig) -> tuple[MachineAgent, _charm_source.HttpCharmSource]:
+    """A production machine agent: MQTT link and HTTP charm source from `config`."""
+    link = _mqtt.MqttLink(
+        host=config.broker.host,
+        port=config.broker.port,
+        username=config.broker.username,
+        password=config.broker.password,
+        client_id=config.agent,
+        subscribe_topic=bus.down_topic(config.agent),
+        publish_topic=bus.up_topic(config.agent),
+    )
+    charms = _charm_source.HttpCharmSource(config.api_url, config.api_token)
+    return MachineAgent(config, link=link, charms=charms), charms

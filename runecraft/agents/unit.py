@@ -1,0 +1,467 @@
+"""The unit agent: one asyncio task that drives one unit's charm through its hooks.
+
+Each pass of the loop reads the latest remote state, asks the pure resolver
+(`uniter.next_op`) for ONE operation, and runs it as prepare / execute / commit, persisting
+the operation step before and after each phase (`_state_store`), so that a crash resumes
+exactly: a hook killed mid-run runs again, a committed one never does. The loop is
+level-triggered: `update()` only stores the newest remote state and sets an event; the only
+timers are the update-status interval and the hook-retry backoff.
+
+Every change to what the unit reports (workload status, agent status, workload version,
+converged config hash, removal) goes out at once as a full `UnitReport` through the injected
+`Outbox`; `status-set` inside a hook is reported immediately too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import random
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import structlog
+
+from runecraft import charms, errors
+from runecraft.agents import (
+    _state_store,
+    _toolserver,
+    _unitlog,
+    hookrunner,
+    hooktools,
+    uniter,
+)
+from runecraft.schemas import bus
+
+__all__ = [
+    "CharmSource",
+    "ModelInfo",
+    "Outbox",
+    "UnitAgent",
+    "UnitPaths",
+    "Unpacker",
+    "unit_dir_name",
+]
+
+logger = structlog.get_logger(__name__)
+
+INITIAL_WORKLOAD = bus.StatusValue(status="waiting", message="agent initialising")
+"""Workload status of a unit whose charm has not said anything yet."""
+
+
+class Outbox(Protocol):
+    """Where reports go (the machine agent's bus link in production)."""
+
+    async def send(self, message: bus.UnitReport | bus.AppStatusReport) -> None:
+        """Queue or deliver one message; must not block for long."""
+
+
+class CharmSource(Protocol):
+    """Fetches charm archives by content hash (the controller's HTTP API in production)."""
+
+    async def fetch(self, sha256: str) -> bytes:
+        """The archive whose sha256 is `sha256`."""
+
+
+Unpacker = Callable[[bytes, Path], None]
+"""Extract a charm archive into a directory, keeping files the charm created there."""
+
+
+def _unpack_charm(archive: bytes, dest: Path) -> None:
+    charms.unpack(archive, dest)
+
+
+def unit_dir_name(unit: str) -> str:
+    """`app/3` → `app-3` (a unit's directory under `<data_dir>/units/`)."""
+    return unit.replace("/", "-")
+
+
+@dataclass(frozen=True)
+class UnitPaths:
+    """The unit directory layout."""
+
+    base: Path
+
+    @classmethod
+    def for_unit(cls, data_dir: Path, unit: str) -> UnitPaths:
+        """`<data_dir>/units/<app>-<n>/`."""
+        return cls(data_dir / "units" / unit_dir_name(unit))
+
+    @property
+    def charm(self) -> Path:
+        """The persistent, writable charm dir: cwd and `JUJU_CHARM_DIR` of every hook."""
+        return self.base / "charm"
+
+    @property
+    def tools(self) -> Path:
+        """Hook-tool executables; first on every hook's PATH."""
+        return self.base / "tools"
+
+    @property
+    def state(self) -> Path:
+        """The persisted `UnitRecord`."""
+        return self.base / "state.json"
+
+    @property
+    def socket(self) -> Path:
+        """The hook-tool socket (0600)."""
+        return self.base / "agent.sock"
+
+    @property
+    def log(self) -> Path:
+        """The unit log: hook output and `juju-log`."""
+        return self.base / "unit.log"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelInfo:
+    """Facts about the model and machine that every hook's environment carries."""
+
+    model_name: str
+    model_uuid: str
+    machine_id: str
+    api_addresses: str = ""
+
+
+class _Backend:
+    """The hook context's immediate effects, applied by the agent."""
+
+    def __init__(self, agent: UnitAgent) -> None:
+        self._agent = agent
+
+    async def set_unit_status(self, status: bus.StatusValue) -> None:
+        await self._agent._apply(workload=status)
+
+    async def set_app_status(self, status: bus.StatusValue) -> None:
+        await self._agent._apply(app_status=status)
+
+    async def set_workload_version(self, version: str) -> None:
+        await self._agent._apply(workload_version=version)
+
+
+class UnitAgent:
+    """Runs one unit: `run()` until the unit is removed (or the task is cancelled)."""
+
+    def __init__(
+        self,
+        *,
+        remote: bus.UnitRemoteState,
+        paths: UnitPaths,
+        model: ModelInfo,
+        outbox: Outbox,
+        charms: CharmSource,
+        unpack: Unpacker = _unpack_charm,
+        hook_lock: asyncio.Lock | None = None,
+        clock: Callable[[], float] = time.time,
+        agent_path: str | None = None,
+    ) -> None:
+        """Set up (no I/O yet).
+
+        Args:
+            remote: The controller's current wishes for this unit.
+            paths: The unit directory.
+            model: Model and machine facts for the hook environment.
+            outbox: Where reports go.
+            charms: Where charm archives come from.
+            unpack: Extracts an archive into the charm dir (default `runecraft.charms.unpack`).
+            hook_lock: The machine lock: one hook at a time per machine, as in Juju.
+            clock: Wall-clock seconds; persisted timers (retry, update-status) use it.
+            agent_path: PATH for hooks after the tools dir (default: a standard system PATH).
+        """
+        self.paths = paths
+        self._remote = remote
+        self._model = model
+        self._outbox = outbox
+        self._charms = charms
+        self._unpack = unpack
+        self._hook_lock = hook_lock or asyncio.Lock()
+        self._clock = clock
+        self._store = _state_store.StateStore(paths.state)
+        self._record = _state_store.UnitRecord()
+        self._wake = asyncio.Event()
+        self._agent_status = bus.StatusValue(status="allocating")
+        self._converged = ""
+        self._removed = False
+        self._seq = 0
+        self._last_sent: tuple[object, ...] | None = None
+        self._log = _unitlog.UnitLog(paths.log, remote.unit)
+        self._server: _toolserver.ToolServer | None = None
+        self._unit_env = hookrunner.UnitEnvironment(
+            unit=remote.unit,
+            model_name=model.model_name,
+            model_uuid=model.model_uuid,
+            machine_id=model.machine_id,
+            charm_dir=paths.charm,
+            tools_dir=paths.tools,
+            socket_path=paths.socket,
+            api_addresses=model.api_addresses,
+            **({"agent_path": agent_path} if agent_path else {}),
+        )
+        self._logger = logger.bind(unit=remote.unit)
+
+    # --- public ----------------------------------------------------------------------------
+
+    @property
+    def unit(self) -> str:
+        """`app/N`."""
+        return self._remote.unit
+
+    @property
+    def remote(self) -> bus.UnitRemoteState:
+        """The newest remote state received."""
+        return self._remote
+
+    @property
+    def local(self) -> uniter.LocalState:
+        """The persisted local state."""
+        return self._record.local
+
+    @property
+    def removed(self) -> bool:
+        """The unit ran `remove` (or died before install) and reported it."""
+        return self._removed
+
+    def update(self, remote: bus.UnitRemoteState) -> None:
+        """Take a newer remote state and wake the loop (never blocks)."""
+        if remote.unit != self._remote.unit:
+            raise ValueError(f"remote state for {remote.unit} sent to {self._remote.unit}")
+        self._remote = remote
+        self._wake.set()
+
+    def poke(self) -> None:
+        """Wake the loop to re-evaluate (a timer may have become due)."""
+        self._wake.set()
+
+    def report(self) -> bus.UnitReport:
+        """The unit's whole reported state, with a fresh sequence number."""
+        return bus.UnitReport(
+            unit=self.unit,
+            seq=self._next_seq(),
+            workload=self._workload(),
+            agent=self._agent_status,
+            workload_version=self._record.workload_version,
+            converged_hash=self._converged,
+            removed=self._removed,
+        )
+
+    async def resend(self) -> None:
+        """Send the full report again (after the bus reconnected)."""
+        await self._outbox.send(self.report())
+        if self._record.app_status is not None and self._remote.leader:
+            await self._send_app_status()
+
+    async def run(self) -> None:
+        """Drive the unit until it is removed; cancel to stop (no stop hook runs)."""
+        self.paths.base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.paths.base.chmod(0o700)
+        self.paths.charm.mkdir(exist_ok=True)
+        _toolserver.install_tools(self.paths.tools)
+        self._record = self._store.load()
+        self._logger.info("unit agent starting", operation=_describe(self.local.operation))
+        try:
+            async with _toolserver.ToolServer(self.paths.socket) as server:
+                self._server = server
+                await self._loop()
+        finally:
+            self._server = None
+            self._log.close()
+
+    # --- the loop --------------------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        await self._publish()
+        fetch_failures = 0
+        while True:
+            self._wake.clear()
+            remote = self._remote
+            decision = uniter.next_op(self.local, remote, self._clock())
+            if isinstance(decision, uniter.Removed):
+                self._removed = True
+                self._agent_status = bus.StatusValue(status="idle")
+                await self._publish()
+                self._logger.info("unit removed")
+                return
+            if isinstance(decision, uniter.Idle):
+                if self.local.error is None:
+                    self._converged = remote.config_hash
+                    self._agent_status = bus.StatusValue(status="idle")
+                await self._publish()
+                await self._wait(decision.wake_at)
+                continue
+            if await self._execute(decision, remote):
+                fetch_failures = 0
+            else:
+                fetch_failures += 1
+                await self._wait(self._clock() + uniter.retry_delay(fetch_failures))
+
+    async def _wait(self, wake_at: float | None) -> None:
+        """Sleep until `wake_at` or until `update()`/`poke()` is called."""
+        timeout = None if wake_at is None else max(wake_at - self._clock(), 0.0)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
+
+    async def _execute(self, op: uniter.Operation, remote: bus.UnitRemoteState) -> bool:
+        """Prepare, run and commit one operation; False if preparing failed (retry later)."""
+        log = self._logger.bind(op=op.id, hook=op.hook, kind=op.kind.value)
+        if op.kind is not uniter.OpKind.RUN_HOOK:
+            log.info("committing without a hook")
+            self._commit(op, uniter.Outcome(succeeded=True, at=self._clock()))
+            return True
+
+        before = self.local
+        self._save(uniter.record_step(before, op, uniter.Step.QUEUED))
+        if op.hook == uniter.INSTALL and not await self._prepare_charm(op, log):
+            return False
+        if (status := uniter.status_before(before, op)) is not None:
+            self._keep(dataclasses.replace(self._record, workload=status))
+        self._save(uniter.record_step(self.local, op, uniter.Step.RUNNING))
+        self._agent_status = bus.StatusValue(status="executing", message=f"running {op.hook} hook")
+        await self._publish()
+
+        log.info("running hook")
+        outcome = await self._run_hook(op, remote)
+        after = uniter.status_after(before, op, outcome)
+        self._commit(op, outcome)
+        if after is not None:
+            self._keep(dataclasses.replace(self._record, workload=after))
+        if self.local.error is not None:
+            log.warning("hook failed", retry_at=self.local.error.retry_at)
+            self._agent_status = bus.StatusValue(
+                status="error", message=f'hook failed: "{op.hook}"'
+            )
+        await self._publish()
+        return True
+
+    async def _prepare_charm(
+        self, op: uniter.Operation, log: structlog.typing.FilteringBoundLogger
+    ) -> bool:
+        """Fetch, verify and unpack the charm into the persistent charm dir."""
+        try:
+            archive = await self._charms.fetch(op.charm_sha)
+            digest = hashlib.sha256(archive).hexdigest()
+            if digest != op.charm_sha:
+                raise errors.PermanentError(
+                    f"charm archive has sha256 {digest}, expected {op.charm_sha}"
+                )
+            await asyncio.to_thread(self._unpack, archive, self.paths.charm)
+        except (errors.RunecraftError, OSError, ValueError) as exc:
+            message = exc.message if isinstance(exc, errors.RunecraftError) else str(exc)
+            log.warning("cannot prepare charm", error=message)
+            self._agent_status = bus.StatusValue(
+                status="error", message=f"cannot download charm: {message}"
+            )
+            await self._publish()
+            return False
+        return True
+
+    async def _run_hook(self, op: uniter.Operation, remote: bus.UnitRemoteState) -> uniter.Outcome:
+        assert self._server is not None
+        ctx = hooktools.HookContext(
+            id=f"{self.unit}-{op.hook}-{secrets.token_hex(8)}",
+            hook=op.hook,
+            remote=remote,
+            charm_dir=self.paths.charm,
+            log=self._log,
+            backend=_Backend(self),
+            unit_status=self._record.workload or INITIAL_WORKLOAD,
+            app_status=self._record.app_status or bus.StatusValue(status="unknown"),
+        )
+        env = hookrunner.hook_environment(self._unit_env, hook=op.hook, context_id=ctx.id)
+        async with self._hook_lock:
+            with self._server.serving(ctx):
+                result = await hookrunner.run_hook(
+                    charm_dir=self.paths.charm, hook=op.hook, env=env, log=self._log
+                )
+        return uniter.Outcome(
+            succeeded=result.ok,
+            at=self._clock(),
+            status_set=ctx.status_set_called,
+            jitter=random.random(),
+        )
+
+    # --- state and reports -----------------------------------------------------------------
+
+    def _commit(self, op: uniter.Operation, outcome: uniter.Outcome) -> None:
+        self._save(uniter.commit(self.local, op, outcome))
+
+    def _save(self, local: uniter.LocalState) -> None:
+        self._keep(dataclasses.replace(self._record, local=local))
+
+    def _keep(self, record: _state_store.UnitRecord) -> None:
+        self._record = record
+        self._store.save(record)
+
+    async def _apply(
+        self,
+        *,
+        workload: bus.StatusValue | None = None,
+        app_status: bus.StatusValue | None = None,
+        workload_version: str | None = None,
+    ) -> None:
+        """Persist and report at once what a hook tool changed (status-set & co.)."""
+        record = self._record
+        if workload is not None:
+            record = dataclasses.replace(record, workload=workload)
+        if app_status is not None:
+            record = dataclasses.replace(record, app_status=app_status)
+        if workload_version is not None:
+            record = dataclasses.replace(record, workload_version=workload_version)
+        self._keep(record)
+        if app_status is not None:
+            await self._send_app_status()
+        await self._publish()
+
+    def _workload(self) -> bus.StatusValue:
+        error = self.local.error
+        if error is not None:
+            return bus.StatusValue(status="error", message=f'hook failed: "{error.hook}"')
+        return self._record.workload or INITIAL_WORKLOAD
+
+    def _next_seq(self) -> int:
+        self._seq = max(time.time_ns(), self._seq + 1)
+        return self._seq
+
+    async def _publish(self) -> None:
+        """Send a full report if anything reported changed since the last one."""
+        fields = (
+            self._workload(),
+            self._agent_status,
+            self._record.workload_version,
+            self._converged,
+            self._removed,
+        )
+        if fields == self._last_sent:
+            return
+        self._last_sent = fields
+        await self._outbox.send(self.report())
+
+    async def _send_app_status(self) -> None:
+        status = self._record.app_status
+        if status is None:
+            return
+        await self._outbox.send(
+            bus.AppStatusReport(
+                application=self._remote.application,
+                unit=self.unit,
+                seq=self._next_seq(),
+                status=status,
+            )
+        )
+
+    def remove_dir(self) -> None:
+        """Delete the unit directory (after the controller forgot the removed unit)."""
+        shutil.rmtree(self.paths.base, ignore_errors=True)
+
+
+def _describe(op: uniter.Operation | None) -> str:
+    if op is None:
+        return "none"
+    return f"{op.id}:{op.kind.value}:{op.hook}:{op.step.value}"

@@ -1,0 +1,511 @@
+"""The `rune` command line: Juju's verbs and flags where they overlap."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import yaml
+from rich.live import Live
+
+from runecraft import __version__, charms, errors
+from runecraft.cli import _argv, _config, _output, _wait
+from runecraft.client import Client
+from runecraft.controller import _lifecycle
+from runecraft.schemas import api
+from runecraft.settings import home_settings
+
+__all__ = ["cli", "main"]
+
+T = TypeVar("T")
+
+_MODEL_FROM_ARGV: list[str | None] = [None]
+
+
+def _home() -> Path:
+    return home_settings().home
+
+
+def _client_config() -> _config.ClientConfig:
+    return _config.load(home_settings().client_config)
+
+
+def _model() -> str:
+    given = _MODEL_FROM_ARGV[0]
+    return _argv.model_name(given) if given else _client_config().model
+
+
+def _run(work: Callable[[Client], Awaitable[T]]) -> T:
+    config = _client_config()
+
+    async def go() -> T:
+        async with Client(config.endpoint, config.token) as client:
+            return await work(client)
+
+    return asyncio.run(go())
+
+
+def _key_values(pairs: Sequence[str], what: str) -> dict[str, str]:
+    result = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise errors.UsageError(f'invalid {what} "{pair}": expected KEY=VALUE')
+        result[key] = value
+    return result
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rune")
+def cli() -> None:
+    """Runecraft: deploy, integrate and scale Juju charms on any substrate.
+
+    Every command takes `-m/--model MODEL` anywhere on its line.
+    """
+
+
+# --- controller --------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("cloud", required=False, default="local")
+@click.argument("name", required=False, default="runecraft")
+@click.option("--database", help="SQLAlchemy URL (default: SQLite in the home).")
+@click.option(
+    "--broker",
+    help="embedded (default), mosquitto[:PORT] (run by Runecraft), or mqtt://[user:pw@]host:port.",
+)
+@click.option("--api-port", type=int, help="API port (default: a free port).")
+@click.option("--no-switch", is_flag=True, help="Accepted for Juju compatibility.")
+def bootstrap(
+    cloud: str,
+    name: str,
+    database: str | None,
+    broker: str | None,
+    api_port: int | None,
+    no_switch: bool,
+) -> None:
+    """Start a controller in this home (RUNECRAFT_HOME) and add the `default` model."""
+    del no_switch
+    if cloud != "local":
+        raise errors.InvalidSpecError(f'unknown cloud "{cloud}": known clouds are: local')
+    home = _home()
+    with _output.err_console.status("bootstrapping") as spinner:
+        config = _lifecycle.bootstrap(
+            home,
+            name=name,
+            database=database,
+            broker=broker,
+            api_port=api_port,
+            progress=spinner.update,
+        )
+        endpoint = f"http://{config.api_host}:{config.api_port}"
+        client_config = _config.ClientConfig(
+            controller=config.name, endpoint=endpoint, token=config.admin_token
+        )
+        _config.save(home_settings().client_config, client_config)
+
+        async def add_default(client: Client) -> None:
+            await client.add_model("default")
+
+        try:
+            _run(add_default)
+        except errors.RunecraftError:
+            _lifecycle.kill(home, config.name)
+            home_settings().client_config.unlink(missing_ok=True)
+            raise
+    _output.err_console.print(
+        f'Controller "{config.name}" is up at {endpoint} (broker: {config.broker.kind}); '
+        'model "default" added.'
+    )
+
+
+@cli.command("kill-controller")
+@click.argument("name")
+@click.option("--no-prompt", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--timeout", "-t", default="5m", help="Accepted for Juju compatibility.")
+def kill_controller(name: str, no_prompt: bool, timeout: str) -> None:
+    """Stop the controller and every agent it started, and forget it."""
+    del timeout
+    if not no_prompt and sys.stdin.isatty():
+        click.confirm(f'Destroy controller "{name}" and everything it runs?', abort=True)
+    _lifecycle.kill(_home(), name)
+    home_settings().client_config.unlink(missing_ok=True)
+    _output.err_console.print(f'Controller "{name}" killed.')
+
+
+@cli.command("start-controller")
+def start_controller() -> None:
+    """Start this home's controller again (after a reboot or a crash)."""
+    with _output.err_console.status("starting the controller"):
+        config = _lifecycle.start(_home())
+    _output.err_console.print(f'Controller "{config.name}" is up.')
+
+
+@cli.command()
+@click.option(
+    "--format", "output_format", type=click.Choice(["smart", "json", "yaml"]), default="smart"
+)
+@click.option("--all", "show_all", is_flag=True)
+def version(output_format: str, show_all: bool) -> None:
+    """Print the version (Juju-compatible form)."""
+    del show_all
+    text = f"{__version__}-ubuntu-amd64"
+    if not _output.emit({"version": text, "git-commit": ""}, output_format):
+        click.echo(text)
+
+
+# --- models ------------------------------------------------------------------------------
+
+
+@cli.command("add-model")
+@click.argument("name")
+@click.argument("cloud", required=False, default="local")
+@click.option("--config", "config_pairs", multiple=True, help="KEY=VALUE model config.")
+@click.option("--no-switch", is_flag=True, help="Do not make it the current model.")
+def add_model(name: str, cloud: str, config_pairs: tuple[str, ...], no_switch: bool) -> None:
+    """Add a model and (unless --no-switch) make it the current one."""
+    values = _key_values(config_pairs, "config")
+    info = _run(lambda c: c.add_model(_argv.model_name(name), cloud, dict(values)))
+    if not no_switch:
+        config = _client_config()
+        _config.save(home_settings().client_config, config.model_copy(update={"model": info.name}))
+    _output.err_console.print(f'Added model "{info.name}" on cloud {info.cloud}.')
+
+
+@cli.command()
+@_output.FORMAT_OPTION
+def models(output_format: str) -> None:
+    """List the models."""
+    found = _run(lambda c: c.models())
+    current = _client_config().model
+    document = {
+        "models": [
+            {
+                "name": f"admin/{m.name}",
+                "short-name": m.name,
+                "model-uuid": m.uuid,
+                "cloud": m.cloud,
+                "life": m.life,
+                "revision": m.revision,
+            }
+            for m in found
+        ],
+        "current-model": current,
+    }
+    if _output.emit(document, output_format):
+        return
+    table = _output._table("Model", "Cloud", "Life", "Revision")
+    for m in found:
+        table.add_row(m.name + ("*" if m.name == current else ""), m.cloud, m.life, str(m.revision))
+    _output.console.print(table)
+
+
+@cli.command()
+@click.argument("name")
+def switch(name: str) -> None:
+    """Make MODEL the current model."""
+    model = _run(lambda c: c.show_model(_argv.model_name(name)))
+    config = _client_config()
+    _config.save(home_settings().client_config, config.model_copy(update={"model": model.name}))
+
+
+@cli.command("destroy-model")
+@click.argument("name")
+@click.option("--no-prompt", "-y", is_flag=True)
+@click.option("--no-wait", is_flag=True, help="Return before the model is gone.")
+@click.option("--force", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--destroy-storage", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--timeout", "-t", default="30m", help="How long to wait for removal.")
+def destroy_model(
+    name: str, no_prompt: bool, no_wait: bool, force: bool, destroy_storage: bool, timeout: str
+) -> None:
+    """Remove a model with everything in it."""
+    del force, destroy_storage
+    model = _argv.model_name(name)
+    if not no_prompt and sys.stdin.isatty():
+        click.confirm(f'Destroy model "{model}" and everything in it?', abort=True)
+    limit = _argv.parse_duration(timeout)
+
+    async def destroy(client: Client) -> None:
+        await client.destroy_model(model)
+        if no_wait:
+            return
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if model not in {m.name for m in await client.models()}:
+                return
+            await asyncio.sleep(0.2)
+        raise errors.TemporaryError(f'timed out waiting for model "{model}" to be removed')
+
+    with _output.err_console.status(f"destroying model {model}"):
+        _run(destroy)
+
+
+# --- applications ----------------------------------------------------------------------
+
+
+def _pack(path: Path) -> charms.PackedCharm:
+    settings = home_settings()
+    with _output.err_console.status(f"packing {path}") as spinner:
+        return charms.pack(
+            path, settings.charm_cache, progress=lambda text: spinner.update(f"packing: {text}")
+        )
+
+
+@cli.command()
+@click.argument("charm", type=click.Path(path_type=Path))
+@click.argument("application", required=False)
+@click.option("--num-units", "-n", default=1, show_default=True, type=click.IntRange(min=0))
+@click.option("--config", "config_items", multiple=True, help="KEY=VALUE, or a YAML file.")
+@click.option("--to", "to", help="Placement: comma-separated machine numbers.")
+@click.option("--constraints", multiple=True, help="Accepted; not used by the local substrate.")
+@click.option("--base", help="Accepted for Juju compatibility.")
+@click.option("--trust", is_flag=True, help="Accepted for Juju compatibility.")
+def deploy(
+    charm: Path,
+    application: str | None,
+    num_units: int,
+    config_items: tuple[str, ...],
+    to: str | None,
+    constraints: tuple[str, ...],
+    base: str | None,
+    trust: bool,
+) -> None:
+    """Deploy a local charm: a .charm file, a packed directory or a charm source tree."""
+    del constraints, base, trust
+    if not charm.exists():
+        raise errors.NotFoundError(
+            f'charm "{charm}" not found: give the path of a local charm (Charmhub is not '
+            "supported yet)"
+        )
+    values: dict[str, Any] = {}
+    for item in config_items:
+        if "=" in item:
+            values.update(_key_values([item], "config"))
+        else:
+            values.update(_config_file(Path(item), application))
+    packed = _pack(charm)
+    name = application or packed.charm.meta.name
+    model = _model()
+
+    async def go(client: Client) -> list[str]:
+        info = await client.upload_charm(packed.data)
+        return await client.deploy(
+            model,
+            api.DeployRequest(
+                application=name,
+                charm_sha256=info.sha256,
+                num_units=num_units,
+                config=values,
+                to=[p for p in (to or "").split(",") if p],
+            ),
+        )
+
+    units = _run(go)
+    _output.err_console.print(
+        f'Deployed "{name}" from {charm} with {len(units)} unit(s): {", ".join(units) or "-"}'
+    )
+
+
+def _config_file(path: Path, application: str | None) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise errors.InvalidSpecError(f'cannot read config file "{path}": {exc.strerror}') from exc
+    except yaml.YAMLError as exc:
+        raise errors.InvalidSpecError(f'config file "{path}" is not valid YAML: {exc}') from exc
+    if not isinstance(document, dict):
+        raise errors.InvalidSpecError(f'config file "{path}" must be a mapping')
+    if application and isinstance(document.get(application), dict):
+        document = document[application]
+    return {str(k): v for k, v in document.items()}
+
+
+@cli.command("add-unit")
+@click.argument("application")
+@click.option("--num-units", "-n", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--to", "to", help="Comma-separated machine numbers.")
+def add_unit(application: str, num_units: int, to: str | None) -> None:
+    """Add units to an application."""
+    model = _model()
+    units = _run(
+        lambda c: c.add_units(
+            model, application, num_units, [p for p in (to or "").split(",") if p]
+        )
+    )
+    _output.err_console.print(f"Added {', '.join(units)}")
+
+
+@cli.command("remove-unit")
+@click.argument("units", nargs=-1, required=True)
+@click.option("--no-prompt", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--force", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--destroy-storage", is_flag=True, help="Accepted for Juju compatibility.")
+def remove_unit(
+    units: tuple[str, ...], no_prompt: bool, force: bool, destroy_storage: bool
+) -> None:
+    """Remove units (they run their stop and remove hooks first)."""
+    del no_prompt, force, destroy_storage
+    model = _model()
+    _run(lambda c: c.remove_units(model, list(units)))
+    _output.err_console.print(f"Removing {', '.join(units)}")
+
+
+@cli.command("remove-application")
+@click.argument("applications", nargs=-1, required=True)
+@click.option("--no-prompt", is_flag=True)
+@click.option("--force", is_flag=True)
+@click.option("--destroy-storage", is_flag=True)
+def remove_application(
+    applications: tuple[str, ...], no_prompt: bool, force: bool, destroy_storage: bool
+) -> None:
+    """Remove applications with all their units."""
+    del no_prompt, force, destroy_storage
+    model = _model()
+
+    async def go(client: Client) -> None:
+        for application in applications:
+            await client.remove_application(model, application)
+
+    _run(go)
+
+
+@cli.command()
+@click.argument("application")
+@click.argument("settings", nargs=-1)
+@click.option("--reset", multiple=True, help="Comma-separated options to reset to default.")
+@click.option("--file", "config_file", type=click.Path(path_type=Path), help="YAML settings file.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+)
+def config(
+    application: str,
+    settings: tuple[str, ...],
+    reset: tuple[str, ...],
+    config_file: Path | None,
+    output_format: str,
+) -> None:
+    """Show, get, set or reset application config (changes run config-changed)."""
+    model = _model()
+    reset_keys = [k for item in reset for k in item.split(",") if k]
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        values.update(_config_file(config_file, application))
+    keys = [s for s in settings if "=" not in s]
+    values.update(_key_values([s for s in settings if "=" in s], "setting"))
+    if keys and (values or reset_keys or len(keys) > 1):
+        raise errors.UsageError("give either one KEY to read, or KEY=VALUE pairs to set")
+    if values or reset_keys:
+        _run(lambda c: c.set_config(model, application, values, reset_keys))
+        return
+    document = _run(lambda c: c.get_config(model, application))
+    if keys:
+        option = document["settings"].get(keys[0])
+        if option is None:
+            raise errors.NotFoundError(
+                f'unknown option "{keys[0]}" for application "{application}"'
+            )
+        value = option.get("value")
+        click.echo(
+            "" if value is None else (str(value).lower() if isinstance(value, bool) else value)
+        )
+        return
+    _output.emit(document, output_format)
+
+
+# --- status and waiting -------------------------------------------------------------------
+
+
+@cli.command()
+@_output.FORMAT_OPTION
+@click.option("--relations", is_flag=True, help="Accepted for Juju compatibility.")
+def status(output_format: str, relations: bool) -> None:
+    """Show the model: applications, units and machines."""
+    del relations
+    model = _model()
+    document = _run(lambda c: c.status(model))
+    document.get("model", {}).pop("generation", None)
+    if _output.emit(document, output_format):
+        return
+    for table in _output.status_tables(document):
+        _output.console.print(table)
+        _output.console.print()
+
+
+@cli.command()
+@click.argument("applications", nargs=-1)
+@click.option("--timeout", "timeout", default="10m", show_default=True, help="Go duration.")
+def wait(applications: tuple[str, ...], timeout: str) -> None:
+    """Wait until every (or each named) application is active and idle.
+
+    Exits 0 when settled, 1 on an error status or at the timeout.
+    """
+    model = _model()
+    limit = _argv.parse_duration(timeout)
+
+    async def go(client: Client) -> _wait.Verdict:
+        deadline = time.monotonic() + limit
+        document = await client.status(model)
+        verdict = _wait.judge(document, applications)
+        live = Live(console=_output.err_console, transient=True) if sys.stderr.isatty() else None
+        try:
+            if live is not None:
+                live.start()
+            while verdict.state == "pending":
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise errors.TemporaryError(
+                        f"timed out after {timeout} waiting for model {model} to settle: "
+                        f"{verdict.message}"
+                    )
+                if live is not None:
+                    live.update(
+                        f"waiting: {verdict.units_ready}/{verdict.units_total} units ready — "
+                        f"{verdict.message}"
+                    )
+                generation = int(document["model"].get("generation", -1))
+                document = await client.status(
+                    model, after=generation, timeout=min(remaining, 10.0)
+                )
+                verdict = _wait.judge(document, applications)
+        finally:
+            if live is not None:
+                live.stop()
+        return verdict
+
+    verdict = _run(go)
+    if verdict.state == "error":
+        raise errors.PermanentError(verdict.message)
+    _output.err_console.print(f"Model {model} is settled: {verdict.message}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: Juju-style errors (`ERROR …`, exit 1; usage errors exit 2)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        _MODEL_FROM_ARGV[0], args = _argv.hoist_model(args)
+        cli.main(args=args, prog_name="rune", standalone_mode=False)
+    except click.exceptions.Abort:
+        _output.err_console.print("ERROR aborted")
+        sys.exit(1)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except errors.UsageError as exc:
+        _output.err_console.print(f"ERROR {exc.message}", markup=False)
+        sys.exit(2)
+    except errors.RunecraftError as exc:
+        _output.err_console.print(f"ERROR {exc.message}", markup=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,42 @@
+"""The client configuration: which controller the CLI talks to, and the current model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+from runecraft import errors
+
+__all__ = ["ClientConfig", "load", "save"]
+
+
+class ClientConfig(BaseModel):
+    """Stored as `<home>/client.yaml`, mode 0600 (it holds the admin token)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    controller: str
+    endpoint: str
+    token: str
+    model: str = "default"
+
+
+def load(path: Path) -> ClientConfig:
+    if not path.exists():
+        raise errors.NotFoundError(
+            f"no controller in {path.parent}: run `rune bootstrap` first (or set RUNECRAFT_HOME)"
+        )
+    try:
+        return ClientConfig.model_validate(yaml.safe_load(path.read_text()))
+    except (yaml.YAMLError, ValueError) as exc:
+        raise errors.InvalidSpecError(f"{path}: {exc}") from exc
+
+
+def save(path: Path, config: ClientConfig) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(config.model_dump(), sort_keys=False))
+    tmp.chmod(0o600)
+    tmp.replace(path)

@@ -1,0 +1,122 @@
+"""Output: Juju-like tables for people, `--format json|yaml` for programs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["FORMAT_OPTION", "console", "emit", "err_console", "status_tables"]
+
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 1000)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+FORMAT_OPTION = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["tabular", "json", "yaml"]),
+    default="tabular",
+    show_default=True,
+    help="Output format.",
+)
+
+
+def emit(document: Any, output_format: str) -> bool:
+    """Print `document` as JSON or YAML; returns False for `tabular` (the caller draws)."""
+    if output_format == "json":
+        sys.stdout.write(json.dumps(document) + "\n")
+        return True
+    if output_format == "yaml":
+        sys.stdout.write(yaml.safe_dump(document, sort_keys=False))
+        return True
+    return False
+
+
+_STATUS_STYLE = {
+    "active": "green",
+    "idle": "green",
+    "started": "green",
+    "blocked": "red",
+    "error": "red",
+    "failed": "red",
+    "maintenance": "yellow",
+    "waiting": "yellow",
+    "executing": "yellow",
+    "allocating": "yellow",
+}
+
+
+def _styled(word: str) -> str:
+    style = _STATUS_STYLE.get(word)
+    return f"[{style}]{word}[/{style}]" if style else word
+
+
+def _table(*headers: str) -> Table:
+    table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold")
+    for header in headers:
+        table.add_column(
+            header, no_wrap=True, justify="right" if header in {"Scale", "Rev"} else "left"
+        )
+    return table
+
+
+def status_tables(status: dict[str, Any]) -> list[Table]:
+    """The tables `juju status` prints: model, applications, units, machines."""
+    model = status["model"]
+    tables = []
+    model_table = _table("Model", "Controller", "Cloud/Region", "Version")
+    model_table.add_row(
+        model["name"],
+        model["controller"],
+        f"{model['cloud']}/{model.get('region', '')}",
+        model["version"],
+    )
+    tables.append(model_table)
+    apps = status.get("applications", {})
+    if apps:
+        app_table = _table(
+            "App", "Version", "Status", "Scale", "Charm", "Rev", "Exposed", "Message"
+        )
+        unit_table = _table("Unit", "Workload", "Agent", "Machine", "Public address", "Message")
+        for name, app in apps.items():
+            app_status = app.get("application-status", {})
+            app_table.add_row(
+                name,
+                app.get("version", ""),
+                _styled(app_status.get("current", "")),
+                str(len(app.get("units", {}))),
+                app.get("charm-name", ""),
+                str(app.get("charm-rev", "")),
+                "yes" if app.get("exposed") else "no",
+                app_status.get("message", ""),
+            )
+            for unit_name, unit in app.get("units", {}).items():
+                unit_table.add_row(
+                    unit_name + ("*" if unit.get("leader") else ""),
+                    _styled(unit["workload-status"].get("current", "")),
+                    _styled(unit["juju-status"].get("current", "")),
+                    unit.get("machine", ""),
+                    unit.get("public-address", ""),
+                    unit["workload-status"].get("message", ""),
+                )
+        tables += [app_table, unit_table]
+    machines = status.get("machines", {})
+    if machines:
+        machine_table = _table("Machine", "State", "Address", "Inst id", "Base", "Message")
+        for number, machine in machines.items():
+            base = machine.get("base", {})
+            machine_table.add_row(
+                number,
+                _styled(machine["juju-status"].get("current", "")),
+                machine.get("dns-name", ""),
+                machine.get("instance-id", ""),
+                f"{base.get('name', '')}@{base.get('channel', '')}",
+                machine["juju-status"].get("message", ""),
+            )
+        tables.append(machine_table)
+    return tables

@@ -1,0 +1,231 @@
+"""Bootstrapping and killing a controller of a home (used by the CLI).
+
+The controller runs as a background process in its own session; `bootstrap` returns once
+its API answers. `kill` stops it and every agent it started, even if it is not answering.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import yaml
+
+from runecraft import errors
+from runecraft.controller._process import config_path, load_config
+from runecraft.controller.providers.local import agent_pids
+from runecraft.schemas.controller import BrokerSettings, ControllerConfig
+
+__all__ = ["bootstrap", "free_port", "kill", "parse_broker", "start", "stop"]
+
+SUPPORTED_DATABASES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def parse_broker(spec: str | None, host: str) -> BrokerSettings:
+    """`embedded` (default), `mosquitto[:PORT]`, or `mqtt://[user:password@]host:port`."""
+    if spec in (None, "", "embedded"):
+        return BrokerSettings(kind="embedded", host=host, port=free_port(host))
+    assert spec is not None
+    if spec == "mosquitto" or spec.startswith("mosquitto:"):
+        _, _, port = spec.partition(":")
+        if port and not port.isdigit():
+            raise errors.InvalidSpecError(f'invalid broker "{spec}": port must be a number')
+        return BrokerSettings(
+            kind="mosquitto", host=host, port=int(port) if port else free_port(host)
+        )
+    if spec.startswith("mqtt://"):
+        url = httpx.URL(spec.replace("mqtt://", "http://", 1))
+        if not url.host or url.port is None:
+            raise errors.InvalidSpecError(
+                f'invalid broker "{spec}": expected mqtt://[user:password@]host:port'
+            )
+        return BrokerSettings(
+            kind="external",
+            host=url.host,
+            port=url.port,
+            username=url.username or "controller",
+            password=url.password or "",
+        )
+    raise errors.InvalidSpecError(
+        f'invalid broker "{spec}": use "embedded", "mosquitto[:PORT]" or mqtt://host:port'
+    )
+
+
+def _pid(controller_dir: Path) -> int | None:
+    try:
+        pid = int((controller_dir / "controller.pid").read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return pid if b"runecraft.controller" in cmdline else None
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def start(home: Path, progress: Callable[[str], None] = lambda _: None) -> ControllerConfig:
+    """Start the controller of `home` (if it is not running) and wait until it answers."""
+    controller_dir = home / "controller"
+    config = load_config(controller_dir)
+    if _pid(controller_dir) is None:
+        log = (controller_dir / "controller.log").open("ab")
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "runecraft.controller", "--home", str(home)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+    else:
+        process = None
+    url = f"http://{config.api_host}:{config.api_port}/v1/health"
+    deadline = time.monotonic() + 60
+    progress("waiting for the controller API")
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise errors.PermanentError(
+                f"the controller exited with code {process.returncode}:\n"
+                + _log_tail(controller_dir / "controller.log")
+            )
+        with contextlib.suppress(httpx.HTTPError):
+            response = httpx.get(url, timeout=2)
+            if response.status_code == 200 and response.json().get("uuid") == config.uuid:
+                return config
+        time.sleep(0.05)
+    raise errors.TemporaryError(
+        "the controller did not answer within 60 s:\n"
+        + _log_tail(controller_dir / "controller.log")
+    )
+
+
+def bootstrap(
+    home: Path,
+    *,
+    name: str,
+    database: str | None,
+    broker: str | None,
+    api_port: int | None = None,
+    host: str = "127.0.0.1",
+    progress: Callable[[str], None] = lambda _: None,
+) -> ControllerConfig:
+    """Make and start a controller in `home`; on failure nothing is left behind."""
+    controller_dir = home / "controller"
+    if config_path(controller_dir).exists():
+        existing = load_config(controller_dir)
+        raise errors.ConflictError(
+            f'controller "{existing.name}" already exists in {home}; '
+            f"remove it first with: rune kill-controller {existing.name} --no-prompt"
+        )
+    if database is not None and not database.startswith(SUPPORTED_DATABASES):
+        raise errors.InvalidSpecError(
+            f'unsupported database URL "{database}": use sqlite+aiosqlite:///PATH or '
+            "postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB"
+        )
+    broker_settings = parse_broker(broker, host)
+    if broker_settings.kind != "external":
+        broker_settings = broker_settings.model_copy(update={"password": secrets.token_urlsafe(24)})
+    config = ControllerConfig(
+        name=name,
+        uuid=str(uuid.uuid4()),
+        api_host=host,
+        api_port=api_port or free_port(host),
+        database_url=database or f"sqlite+aiosqlite:///{controller_dir / 'state.db'}",
+        admin_token=secrets.token_urlsafe(32),
+        broker=broker_settings,
+    )
+    controller_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = config_path(controller_dir)
+    path.write_text(_yaml(config))
+    path.chmod(0o600)
+    try:
+        progress("starting the controller")
+        start(home, progress)
+    except BaseException:
+        stop(home, destroy=True)
+        shutil.rmtree(controller_dir, ignore_errors=True)
+        raise
+    return config
+
+
+def _yaml(config: ControllerConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def stop(home: Path, *, destroy: bool, grace: float = 30.0) -> None:
+    """Stop the controller of `home`; with `destroy`, also every agent it started."""
+    controller_dir = home / "controller"
+    pid = _pid(controller_dir)
+    if pid is not None and destroy and config_path(controller_dir).exists():
+        config = load_config(controller_dir)
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.post(
+                f"http://{config.api_host}:{config.api_port}/v1/controller/shutdown",
+                params={"destroy": "true"},
+                headers={"Authorization": f"Bearer {config.admin_token}"},
+                timeout=grace,
+            )
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        _wait_gone(pid, grace)
+    if destroy:
+        for agent in agent_pids(home / "machines"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(agent, signal.SIGKILL)
+        mosquitto_pid = controller_dir / "mosquitto" / "mosquitto.pid"
+        with contextlib.suppress(OSError, ValueError, ProcessLookupError):
+            os.kill(int(mosquitto_pid.read_text().strip()), signal.SIGTERM)
+
+
+def _wait_gone(pid: int, grace: float) -> None:
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return
+        if stat.rsplit(")", 1)[-1].split()[0] in {"Z", "X"}:
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def kill(home: Path, name: str) -> None:
+    """Stop the controller named `name` and everything it started, and forget it."""
+    controller_dir = home / "controller"
+    if not config_path(controller_dir).exists():
+        raise errors.NotFoundError(f'controller "{name}" not found in {home}')
+    config = load_config(controller_dir)
+    if config.name != name:
+        raise errors.NotFoundError(
+            f'controller "{name}" not found in {home} (the controller here is "{config.name}")'
+        )
+    stop(home, destroy=True)
+    shutil.rmtree(home / "machines", ignore_errors=True)
+    shutil.rmtree(controller_dir, ignore_errors=True)

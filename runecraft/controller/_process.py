@@ -1,0 +1,235 @@
+"""The controller process: wires state, bus, API, reconcilers and providers, and supervises
+them until SIGTERM or a shutdown request.
+
+Layout of a controller's data (all under `<home>/controller/` unless noted):
+`controller.yaml` (config, 0600), `state.db` (SQLite default), `controller.pid`,
+`controller.log`, `mosquitto/` (when managed), and `<home>/machines/` for the local provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import structlog
+import uvicorn
+import yaml
+
+from runecraft.controller import _passwords, _supervisor, api, bus, services
+from runecraft.controller.providers import Provider, ProviderContext, load_provider
+from runecraft.controller.reconcilers import Reconciler
+from runecraft.controller.state import Store
+from runecraft.schemas.agent import BrokerAddress
+from runecraft.schemas.controller import ControllerConfig
+
+__all__ = ["config_path", "load_config", "serve"]
+
+logger = structlog.get_logger(__name__)
+
+
+def config_path(controller_dir: Path) -> Path:
+    return controller_dir / "controller.yaml"
+
+
+def load_config(controller_dir: Path) -> ControllerConfig:
+    return ControllerConfig.model_validate(yaml.safe_load(config_path(controller_dir).read_text()))
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the controller stops it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Controller:
+    """One running controller."""
+
+    def __init__(self, home: Path, config: ControllerConfig) -> None:
+        self.home = home
+        self.directory = home / "controller"
+        self.config = config
+        self.stopping = asyncio.Event()
+        self.hub = services.ChangeHub()
+        self._providers: dict[str, Provider] = {}
+        self._mosquitto: bus.ManagedMosquitto | None = None
+        self.store: Store | None = None
+
+    def provider(self, name: str) -> Provider:
+        if name not in self._providers:
+            self._providers[name] = load_provider(
+                name,
+                ProviderContext(controller_uuid=self.config.uuid, data_dir=self.home / "machines"),
+            )
+        return self._providers[name]
+
+    async def verify(self, username: str, password: str) -> bool:
+        """A bus or API credential: the controller's own, or a machine agent's."""
+        if username == bus.CONTROLLER_USER:
+            return hmac.compare_digest(password, self.config.broker.password)
+        assert self.store is not None
+        machine = await self.store.machine_by_agent(username)
+        return machine is not None and _passwords.verify_password(password, machine.password_hash)
+
+    async def credentials_changed(self) -> None:
+        if self._mosquitto is not None:
+            assert self.store is not None
+            credentials = [(bus.CONTROLLER_USER, self._controller_hash)]
+            credentials += await self.store.agent_credentials()
+            self._mosquitto.write_credentials(credentials)
+            self._mosquitto.reload()
+
+    def broker_for_agents(self, agent: str, password: str) -> BrokerAddress:
+        broker = self.config.broker
+        if broker.kind == "external":
+            return BrokerAddress(
+                host=broker.host,
+                port=broker.port,
+                username=broker.username,
+                password=broker.password,
+            )
+        return BrokerAddress(host=broker.host, port=broker.port, username=agent, password=password)
+
+    async def shutdown(self, destroy: bool) -> None:
+        """Stop (and with `destroy`, first remove every machine this controller made)."""
+        if destroy and self.store is not None:
+            snapshot = await self.store.snapshot()
+            for model in snapshot.models:
+                provider = self.provider(model.cloud)
+                for machine in snapshot.machines:
+                    if machine.model_uuid == model.uuid:
+                        await provider.destroy_machine(model.uuid, machine.number)
+            if self._mosquitto is not None:
+                await self._mosquitto.stop()
+        self.stopping.set()
+
+    async def run(self) -> None:
+        config = self.config
+        self.store = store = await Store.open(config.database_url)
+        await store.extend_all_leases(time.time() + config.lease_seconds)
+        models = services.ModelService(store, self.hub)
+        agents = services.AgentService(store, self.hub, config.lease_seconds)
+        broker_cfg = config.broker
+        self._controller_hash = _passwords.hash_password(broker_cfg.password)
+
+        embedded: bus.EmbeddedBroker | None = None
+        if broker_cfg.kind == "embedded":
+            embedded = bus.EmbeddedBroker(broker_cfg.host, broker_cfg.port, self.verify)
+            await embedded.start()
+        elif broker_cfg.kind == "mosquitto":
+            self._mosquitto = bus.ManagedMosquitto(
+                self.directory / "mosquitto", broker_cfg.host, broker_cfg.port
+            )
+            await self._mosquitto.start(
+                [(bus.CONTROLLER_USER, self._controller_hash), *await store.agent_credentials()]
+            )
+
+        api_url = f"http://{config.api_host}:{config.api_port}"
+        reconciler: Reconciler
+
+        def bus_connected() -> None:
+            reconciler.published.clear()
+            self.hub.changed()
+
+        controller_bus = bus.ControllerBus(
+            broker_cfg.host,
+            broker_cfg.port,
+            broker_cfg.username if broker_cfg.kind == "external" else bus.CONTROLLER_USER,
+            broker_cfg.password,
+            on_message=agents.submit,
+            on_connect=bus_connected,
+        )
+        reconciler = Reconciler(
+            store=store,
+            hub=self.hub,
+            agents=agents,
+            providers=self.provider,
+            publisher=controller_bus,
+            broker_for_agents=self.broker_for_agents,
+            credentials_changed=self.credentials_changed,
+            api_url=api_url,
+            interval=config.reconcile_interval,
+            lease_seconds=config.lease_seconds,
+        )
+
+        async def status(model_name: str) -> dict[str, Any]:
+            model = await store.model(model_name)
+            snapshot = await store.snapshot(model.uuid)
+            return services.build_status(
+                snapshot,
+                controller_name=config.name,
+                published_revision=reconciler.published_revision,
+                reconciled=reconciler.reconciled_generation >= self.hub.generation
+                and controller_bus.connected.is_set(),
+            )
+
+        app = api.create_app(
+            api.ApiContext(
+                name=config.name,
+                uuid=config.uuid,
+                admin_token=config.admin_token,
+                broker=f"{broker_cfg.kind} mqtt://{broker_cfg.host}:{broker_cfg.port}",
+                store=store,
+                models=models,
+                hub=self.hub,
+                status=status,
+                verify_agent=self.verify,
+                shutdown=self.shutdown,
+            )
+        )
+        server = _Server(
+            uvicorn.Config(
+                app,
+                host=config.api_host,
+                port=config.api_port,
+                log_level="warning",
+                lifespan="off",
+                access_log=False,
+            )
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [
+                    group.create_task(server.serve()),
+                    group.create_task(_supervisor.supervise("bus", controller_bus.run)),
+                    group.create_task(_supervisor.supervise("agents", agents.run)),
+                    group.create_task(_supervisor.supervise("reconciler", reconciler.run)),
+                ]
+                logger.info("controller started", name=config.name, api=api_url)
+                await self.stopping.wait()
+                server.should_exit = True
+                for task in tasks[1:]:
+                    task.cancel()
+        finally:
+            if embedded is not None:
+                await embedded.stop()
+            for provider in self._providers.values():
+                await provider.close()
+            await store.close()
+            logger.info("controller stopped")
+
+
+def serve(home: Path) -> None:
+    """Run the controller of `home` in this process until it is stopped."""
+    controller_dir = home / "controller"
+    config = load_config(controller_dir)
+    pid_file = controller_dir / "controller.pid"
+    pid_file.write_text(str(os.getpid()))
+    try:
+        asyncio.run(Controller(home, config).run())
+    finally:
+        with contextlib.suppress(OSError):
+            if pid_file.read_text().strip() == str(os.getpid()):
+                pid_file.unlink()

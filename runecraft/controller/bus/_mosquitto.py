@@ -1,0 +1,130 @@
+"""A real mosquitto run and configured by the controller.
+
+Runecraft writes the password file (mosquitto's own `$7$` PBKDF2 hashes, straight from the
+database) and the topic ACL, and sends SIGHUP to reload them when a credential changes. A
+mosquitto left running by a controller that crashed is found by pid file and adopted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+import structlog
+
+from runecraft import errors
+from runecraft.controller.bus import _acl
+
+__all__ = ["ManagedMosquitto"]
+
+logger = structlog.get_logger(__name__)
+
+
+class ManagedMosquitto:
+    """mosquitto with `allow_anonymous false`, a password file and an ACL file."""
+
+    def __init__(self, directory: Path, host: str, port: int) -> None:
+        self.directory = directory
+        self.host = host
+        self.port = port
+        self.conf = directory / "mosquitto.conf"
+        self.passwd = directory / "passwd"
+        self.acl = directory / "acl"
+        self.pid_file = directory / "mosquitto.pid"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def _pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return None
+        return pid if b"mosquitto" in cmdline and str(self.conf).encode() in cmdline else None
+
+    async def start(self, credentials: Iterable[tuple[str, str]]) -> None:
+        binary = shutil.which("mosquitto") or next(
+            (p for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto") if Path(p).exists()), None
+        )
+        if binary is None:
+            raise errors.PermanentError(
+                "mosquitto is not installed: install it (apt-get install mosquitto) or "
+                "bootstrap with the embedded broker"
+            )
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.write_credentials(credentials)
+        self.acl.write_text(_acl.MOSQUITTO_ACL)
+        self.conf.write_text(
+            "\n".join(
+                [
+                    f"listener {self.port} {self.host}",
+                    "allow_anonymous false",
+                    f"password_file {self.passwd}",
+                    f"acl_file {self.acl}",
+                    "persistence false",
+                    f"pid_file {self.pid_file}",
+                    "user root",
+                    "max_queued_messages 100000",
+                    "log_dest stderr",
+                    "log_type error",
+                    "log_type warning",
+                    "",
+                ]
+            )
+        )
+        if self._pid() is not None:
+            self.reload()
+            return
+        log = (self.directory / "mosquitto.log").open("ab")
+        try:
+            self._process = subprocess.Popen(
+                [binary, "-c", str(self.conf)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while loop.time() < deadline:
+            if self._process.poll() is not None:
+                raise errors.PermanentError(
+                    f"mosquitto exited with {self._process.returncode}; see "
+                    f"{self.directory / 'mosquitto.log'}"
+                )
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection(self.host, self.port)
+                writer.close()
+                logger.info("mosquitto started", port=self.port, pid=self._process.pid)
+                return
+            await asyncio.sleep(0.02)
+        raise errors.TemporaryError(f"mosquitto did not listen on port {self.port} within 10 s")
+
+    def write_credentials(self, credentials: Iterable[tuple[str, str]]) -> None:
+        """Rewrite the password file from `(username, $7$ hash)` pairs, atomically."""
+        tmp = self.passwd.with_suffix(".tmp")
+        tmp.write_text("".join(f"{user}:{hashed}\n" for user, hashed in credentials))
+        tmp.chmod(0o600)
+        tmp.replace(self.passwd)
+
+    def reload(self) -> None:
+        pid = self._process.pid if self._process is not None else self._pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGHUP)
+
+    async def stop(self) -> None:
+        pid = self._process.pid if self._process is not None else self._pid()
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        if self._process is not None:
+            await asyncio.to_thread(self._process.wait)

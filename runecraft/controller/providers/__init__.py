@@ -1,0 +1,13 @@
+"""Substrate providers, discovered through the `runecraft.providers` entry points."""
+
+from __future__ import annotations
+
+from runecraft.controller.providers._base import (
+    InstanceInfo,
+    MachineSpec,
+    Provider,
+    ProviderContext,
+    load_provider,
+)
+
+__all__ = ["InstanceInfo", "MachineSpec", "Provider", "ProviderContext", "load_provider"]

@@ -1,0 +1,268 @@
+"""The reconcile loop: level-triggered passes that make the substrate match the model.
+
+A wake-up only says "look again": each pass re-reads a snapshot of the database (a constant
+number of queries), plans with the pure functions of `_plan`, and applies the plan. A pass
+that fails is retried on the next wake-up or tick; a machine that fails to provision backs
+off (5 s doubling to 5 min, with jitter) and shows the error in status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+import structlog
+
+from runecraft import errors
+from runecraft.controller import _passwords
+from runecraft.controller.providers import MachineSpec, Provider
+from runecraft.controller.reconcilers import _plan
+from runecraft.controller.services import AgentService, ChangeHub
+from runecraft.controller.state import MachineRecord, ModelRecord, ModelSnapshot, Store
+from runecraft.schemas import bus
+from runecraft.schemas.agent import AgentConfig, BrokerAddress
+
+__all__ = ["Publisher", "Reconciler"]
+
+logger = structlog.get_logger(__name__)
+
+RETRY_MIN = 5.0
+RETRY_MAX = 300.0
+
+
+class Publisher(Protocol):
+    """Sends a snapshot to one agent (the bus edge)."""
+
+    async def publish_snapshot(self, agent: str, snapshot: bus.MachineSnapshot) -> bool: ...
+
+
+def backoff(retry_count: int) -> float:
+    """5 s doubling to 5 min, with ±20 % jitter."""
+    base = min(RETRY_MAX, RETRY_MIN * 2.0 ** min(max(0, retry_count - 1), 16))
+    return float(base * random.uniform(0.8, 1.2))
+
+
+class Reconciler:
+    """Runs every reconciler of the controller in one level-triggered loop."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        hub: ChangeHub,
+        agents: AgentService,
+        providers: Callable[[str], Provider],
+        publisher: Publisher,
+        broker_for_agents: Callable[[str, str], BrokerAddress],
+        credentials_changed: Callable[[], Awaitable[None]],
+        api_url: str,
+        interval: float,
+        lease_seconds: float,
+    ) -> None:
+        self.store = store
+        self.hub = hub
+        self.agents = agents
+        self.providers = providers
+        self.publisher = publisher
+        self.broker_for_agents = broker_for_agents
+        self.credentials_changed = credentials_changed
+        self.api_url = api_url
+        self.interval = interval
+        self.lease_seconds = lease_seconds
+        self.published: dict[str, tuple[str, int]] = {}
+        """Per agent: digest and revision of the last snapshot sent."""
+        self.reconciled_generation = -1
+        """The hub generation the last completed pass started from."""
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.hub.reconcile.wait(), self.interval)
+            self.hub.reconcile.clear()
+            generation = self.hub.generation
+            try:
+                changed = await self.pass_once()
+            except errors.RunecraftError as exc:
+                logger.warning("reconcile pass failed", error=exc.message)
+                continue
+            self.reconciled_generation = generation
+            if changed:
+                self.hub.changed()
+
+    async def pass_once(self) -> bool:
+        """One full pass; returns whether it changed the model (so another pass follows)."""
+        snapshot = await self.store.snapshot()
+        now = time.time()
+        changed = False
+        for model in snapshot.models:
+            changed |= await self._model_pass(model, snapshot, now)
+        return changed
+
+    async def _model_pass(self, model: ModelRecord, snap: ModelSnapshot, now: float) -> bool:
+        apps = [a for a in snap.applications if a.model_uuid == model.uuid]
+        units = [u for u in snap.units if u.model_uuid == model.uuid]
+        machines = [m for m in snap.machines if m.model_uuid == model.uuid]
+        changed = False
+
+        # Lifecycle: a dying model takes its applications, a dying application its units.
+        dying_apps = {a.id for a in apps if a.life == "dying" or model.life == "dying"}
+        to_kill = [u for u in units if u.application_id in dying_apps and u.life == "alive"]
+        empty_apps = [
+            a
+            for a in apps
+            if a.id in dying_apps and not any(u.application_id == a.id for u in units)
+        ]
+        if (
+            to_kill
+            or empty_apps
+            or (model.life == "dying" and any(a.life == "alive" for a in apps))
+        ):
+            async with self.store.write(model.name) as tx:
+                for app in apps:
+                    if model.life == "dying" and app.life == "alive":
+                        await tx.update_application(app, life="dying")
+                for unit in to_kill:
+                    await tx.update_unit(unit, life="dying")
+                for app in empty_apps:
+                    await tx.delete_application(app)
+            return True
+
+        # Assignment: every unit without a machine gets a new one.
+        unplaced = [u for u in units if u.machine_number is None and u.life == "alive"]
+        if unplaced:
+            async with self.store.write(model.name) as tx:
+                for unit in unplaced:
+                    machine = await tx.insert_machine()
+                    await tx.update_unit(
+                        unit,
+                        machine_number=machine.number,
+                        workload_message="waiting for machine",
+                    )
+            return True
+
+        # Leadership.
+        leader_changes = _plan.plan_leaders(apps, units, now)
+        if leader_changes:
+            by_id = {a.id: a for a in apps}
+            async with self.store.write(model.name) as tx:
+                for change in leader_changes:
+                    await tx.update_application(
+                        by_id[change.application_id],
+                        leader=change.leader,
+                        lease_expiry=None if change.leader is None else now + self.lease_seconds,
+                    )
+            logger.info(
+                "leaders elected",
+                model=model.name,
+                leaders={c.application: c.leader for c in leader_changes},
+            )
+            return True
+
+        # Machines: provision, supervise, remove.
+        units_on: dict[int, int] = defaultdict(int)
+        for unit in units:
+            if unit.machine_number is not None:
+                units_on[unit.machine_number] += 1
+        provider = self.providers(model.cloud)
+        for machine in machines:
+            if units_on.get(machine.number, 0) == 0:
+                await provider.destroy_machine(model.uuid, machine.number)
+                async with self.store.write(model.name) as tx:
+                    await tx.delete_machine(machine)
+                self.published.pop(machine.agent, None)
+                self.agents.forget(machine.agent)
+                changed = True
+            elif (machine.retry_at is None or machine.retry_at <= now) and not (
+                await provider.machine_running(model.uuid, machine.number)
+            ):
+                changed |= await self._provision(provider, model, machine, now)
+
+        if model.life == "dying" and not apps and not machines:
+            await self.store.delete_model(model.uuid)
+            logger.info("model destroyed", model=model.name)
+            return True
+
+        # Dispatch: each machine's agent gets its units' desired state when it changed.
+        snapshots = _plan.machine_snapshots(model, apps, units, machines, snap.charms)
+        hellos, self.agents.hellos = self.agents.hellos, set()
+        for machine in machines:
+            snapshot = snapshots.get(machine.number)
+            if snapshot is None:
+                continue
+            digest = _plan.snapshot_digest(snapshot)
+            previous = self.published.get(machine.agent)
+            if previous is not None and previous[0] == digest and machine.agent not in hellos:
+                continue
+            if await self.publisher.publish_snapshot(machine.agent, snapshot):
+                self.published[machine.agent] = (digest, snapshot.revision)
+        return changed
+
+    async def _provision(
+        self, provider: Provider, model: ModelRecord, machine: MachineRecord, now: float
+    ) -> bool:
+        """Start (or restart) a machine's agent with a fresh credential."""
+        password = _passwords.new_password()
+        async with self.store.write(model.name) as tx:
+            await tx.update_machine(
+                machine,
+                password_hash=_passwords.hash_password(password),
+                status="provisioning",
+                status_message="",
+                status_since=now,
+            )
+        await self.credentials_changed()
+        spec = MachineSpec(
+            model_name=model.name,
+            model_uuid=model.uuid,
+            number=machine.number,
+            agent_config=AgentConfig(
+                agent=machine.agent,
+                model_name=model.name,
+                model_uuid=model.uuid,
+                machine_id=str(machine.number),
+                data_dir="",
+                broker=self.broker_for_agents(machine.agent, password),
+                api_url=self.api_url,
+                api_token=f"{machine.agent}:{password}",
+            ),
+        )
+        try:
+            info = await provider.ensure_machine(spec)
+        except errors.RunecraftError as exc:
+            count = machine.retry_count + 1
+            async with self.store.write(model.name) as tx:
+                await tx.update_machine(
+                    machine,
+                    status="error",
+                    status_message=exc.message,
+                    status_since=now,
+                    retry_count=count,
+                    retry_at=now + backoff(count),
+                )
+            logger.warning("provisioning failed", machine=machine.number, error=exc.message)
+            return True
+        self.published.pop(machine.agent, None)
+        # Until the agent says hello, a restart of it waits (5 s doubling): an agent that
+        # dies at start-up must not be respawned in a hot loop.
+        count = machine.retry_count + 1
+        async with self.store.write(model.name) as tx:
+            await tx.update_machine(
+                machine,
+                instance_id=info.instance_id,
+                hostname=info.hostname,
+                address=info.address,
+                status="pending",
+                retry_count=count,
+                retry_at=now + backoff(count),
+            )
+        return True
+
+    def published_revision(self, agent: str) -> int | None:
+        """Revision of the snapshot last sent to an agent (None: nothing sent yet)."""
+        entry = self.published.get(agent)
+        return None if entry is None else entry[1]

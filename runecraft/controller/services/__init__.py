@@ -1,0 +1,23 @@
+"""Business operations of the controller: validate, then change the model in one go."""
+
+from __future__ import annotations
+
+from runecraft.controller.services._agents import HEARTBEAT_SECONDS, AgentService
+from runecraft.controller.services._hub import ChangeHub
+from runecraft.controller.services._service import DEFAULT_MODEL_CONFIG, ModelService
+from runecraft.controller.services._status import (
+    JUJU_VERSION,
+    build_status,
+    derive_application_status,
+)
+
+__all__ = [
+    "DEFAULT_MODEL_CONFIG",
+    "HEARTBEAT_SECONDS",
+    "JUJU_VERSION",
+    "AgentService",
+    "ChangeHub",
+    "ModelService",
+    "build_status",
+    "derive_application_status",
+]

@@ -1,0 +1,88 @@
+"""What agents tell the controller, applied in batches.
+
+Reports are whole states with sequence numbers, so applying them is idempotent and a stale
+one is ignored. The bus topic identifies the agent (the broker ACL enforces it), and every
+write is confined to units on that agent's machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import structlog
+
+from runecraft.controller.services._hub import ChangeHub
+from runecraft.controller.state import Store
+from runecraft.schemas import bus
+
+__all__ = ["HEARTBEAT_SECONDS", "AgentService"]
+
+logger = structlog.get_logger(__name__)
+
+HEARTBEAT_SECONDS = 10.0
+MAX_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class _Machine:
+    model_uuid: str
+    number: int
+
+
+class AgentService:
+    """Queues agent messages and applies them in one transaction per batch."""
+
+    def __init__(self, store: Store, hub: ChangeHub, lease_seconds: float) -> None:
+        self.store = store
+        self.hub = hub
+        self.lease_seconds = lease_seconds
+        self._queue: asyncio.Queue[tuple[str, bus.AgentMessage]] = asyncio.Queue()
+        self._machines: dict[str, _Machine] = {}
+        self.hellos: set[str] = set()
+        """Agents that said hello since the reconciler last looked: resend their snapshot."""
+
+    def submit(self, agent: str, message: bus.AgentMessage) -> None:
+        self._queue.put_nowait((agent, message))
+
+    async def run(self) -> None:
+        """Drain the queue forever, one batch per transaction."""
+        while True:
+            batch = [await self._queue.get()]
+            while not self._queue.empty() and len(batch) < MAX_BATCH:
+                batch.append(self._queue.get_nowait())
+            await self.apply(batch)
+            self.hub.changed()
+
+    async def _machine(self, agent: str) -> _Machine | None:
+        if agent not in self._machines:
+            record = await self.store.machine_by_agent(agent)
+            if record is None:
+                return None
+            self._machines[agent] = _Machine(record.model_uuid, record.number)
+        return self._machines[agent]
+
+    async def apply(self, batch: list[tuple[str, bus.AgentMessage]]) -> None:
+        now = time.time()
+        located = [(await self._machine(agent), agent, message) for agent, message in batch]
+        async with self.store.write() as tx:
+            for machine, agent, message in located:
+                if machine is None:
+                    logger.warning("message from unknown agent", agent=agent)
+                    continue
+                if isinstance(message, bus.UnitReport):
+                    await tx.apply_unit_report(machine.model_uuid, machine.number, message, now)
+                elif isinstance(message, bus.AppStatusReport):
+                    await tx.apply_app_status(machine.model_uuid, machine.number, message, now)
+                else:
+                    if isinstance(message, bus.Hello):
+                        self.hellos.add(agent)
+                    await tx.renew_leases(
+                        machine.model_uuid, machine.number, message.units, now + self.lease_seconds
+                    )
+                    await tx.mark_machine_started(machine.model_uuid, machine.number, now)
+
+    def forget(self, agent: str) -> None:
+        """Drop the cached machine of a removed agent."""
+        self._machines.pop(agent, None)

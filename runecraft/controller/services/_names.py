@@ -1,0 +1,37 @@
+"""Name rules shared by every service (Juju's)."""
+
+from __future__ import annotations
+
+import re
+
+from runecraft import errors
+
+__all__ = ["check_application_name", "check_model_name", "parse_unit_name"]
+
+_APP = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]*[a-z][a-z0-9]*)*$")
+_MODEL = re.compile(r"^[a-z0-9]+[a-z0-9-]*$")
+_UNIT = re.compile(r"^([a-z][a-z0-9]*(?:-[a-z0-9]*[a-z][a-z0-9]*)*)/(\d+)$")
+
+
+def check_application_name(name: str) -> str:
+    if not _APP.match(name):
+        raise errors.InvalidSpecError(
+            f'invalid application name "{name}": use lowercase letters, digits and hyphens, '
+            "starting with a letter and not ending with a hyphen or a digit-only segment"
+        )
+    return name
+
+
+def check_model_name(name: str) -> str:
+    if not _MODEL.match(name) or len(name) > 63:
+        raise errors.InvalidSpecError(
+            f'invalid model name "{name}": use lowercase letters, digits and hyphens'
+        )
+    return name
+
+
+def parse_unit_name(name: str) -> tuple[str, int]:
+    match = _UNIT.match(name)
+    if match is None:
+        raise errors.InvalidSpecError(f'invalid unit name "{name}": expected APPLICATION/NUMBER')
+    return match.group(1), int(match.group(2))

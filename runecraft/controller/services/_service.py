@@ -1,0 +1,243 @@
+"""The operations users ask for: each validates everything first, then writes once.
+
+A request either changes the model in one transaction or raises a `RunecraftError` naming
+what is wrong and changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from runecraft import charms, errors
+from runecraft.controller.services import _names
+from runecraft.controller.services._hub import ChangeHub
+from runecraft.controller.state import (
+    CharmRecord,
+    ModelRecord,
+    Store,
+    Tx,
+)
+from runecraft.schemas import charm as charm_schema
+
+__all__ = ["DEFAULT_MODEL_CONFIG", "ModelService"]
+
+logger = structlog.get_logger(__name__)
+
+DEFAULT_MODEL_CONFIG: dict[str, Any] = {
+    "update-status-hook-interval": "5m",
+    "automatically-retry-hooks": True,
+}
+
+
+def charm_config(record: CharmRecord) -> charm_schema.CharmConfig:
+    """The stored config.yaml of a charm as a schema object."""
+    return charm_schema.CharmConfig.model_validate(record.config)
+
+
+class ModelService:
+    """Models, charms, applications, units and config."""
+
+    def __init__(self, store: Store, hub: ChangeHub) -> None:
+        self.store = store
+        self.hub = hub
+
+    # --- models ---------------------------------------------------------------------------
+
+    async def add_model(
+        self, name: str, cloud: str = "local", config: Mapping[str, Any] | None = None
+    ) -> ModelRecord:
+        _names.check_model_name(name)
+        if cloud != "local":
+            raise errors.InvalidSpecError(f'unknown cloud "{cloud}": known clouds are: local')
+        merged = {**DEFAULT_MODEL_CONFIG, **dict(config or {})}
+        unknown = sorted(set(merged) - set(DEFAULT_MODEL_CONFIG))
+        if unknown:
+            raise errors.InvalidSpecError(f'unknown model config key "{unknown[0]}"')
+        model = await self.store.create_model(name, str(uuidlib.uuid4()), cloud, merged)
+        self.hub.changed()
+        logger.info("model added", model=name, uuid=model.uuid)
+        return model
+
+    async def destroy_model(self, name: str) -> None:
+        """Mark every unit and machine of the model dying; reconcilers remove them and then
+        the model itself."""
+        async with self.store.write(name) as tx:
+            assert tx.model is not None
+            await tx.update_model(life="dying")
+        self.hub.changed()
+
+    # --- charms ---------------------------------------------------------------------------
+
+    async def upload_charm(self, data: bytes) -> CharmRecord:
+        loaded = charms.load_charm_archive(data)
+        record = await self.store.put_charm(
+            sha256=charms.content_hash(data),
+            name=loaded.meta.name,
+            meta=loaded.meta.model_dump(mode="json", by_alias=True),
+            config=loaded.config.model_dump(mode="json", by_alias=True),
+            actions=loaded.actions.model_dump(mode="json", by_alias=True),
+            data=data,
+        )
+        logger.info("charm stored", charm=record.name, sha256=record.sha256, size=record.size)
+        return record
+
+    # --- applications -----------------------------------------------------------------------
+
+    async def deploy(
+        self,
+        model_name: str,
+        *,
+        application: str,
+        charm_sha256: str,
+        num_units: int = 1,
+        config: Mapping[str, Any] | None = None,
+        to: Sequence[str] = (),
+    ) -> list[str]:
+        _names.check_application_name(application)
+        if num_units < 0:
+            raise errors.InvalidSpecError(f"num-units must be 0 or more, got {num_units}")
+        async with self.store.write(model_name) as tx:
+            self._check_alive(tx)
+            charm = await tx.charm(charm_sha256)
+            if await tx.find_application(application) is not None:
+                raise errors.ConflictError(f'application "{application}" already exists')
+            settings = self._coerce(charm, config or {})
+            placements = await self._placements(tx, to, num_units)
+            app = await tx.insert_application(
+                name=application, charm_sha256=charm.sha256, config=settings
+            )
+            units = await tx.add_units(app, num_units, placements)
+        self.hub.changed()
+        logger.info("deployed", model=model_name, application=application, units=len(units))
+        return units
+
+    async def add_units(
+        self, model_name: str, application: str, num_units: int, to: Sequence[str] = ()
+    ) -> list[str]:
+        if num_units < 1:
+            raise errors.InvalidSpecError(f"num-units must be 1 or more, got {num_units}")
+        async with self.store.write(model_name) as tx:
+            self._check_alive(tx)
+            app = await tx.application(application)
+            if app.life != "alive":
+                raise errors.ConflictError(f'application "{application}" is being removed')
+            placements = await self._placements(tx, to, num_units)
+            units = await tx.add_units(app, num_units, placements)
+        self.hub.changed()
+        return units
+
+    async def remove_units(self, model_name: str, names: Sequence[str]) -> None:
+        """Mark units dying: their agents run the teardown hooks, then they go away."""
+        if not names:
+            raise errors.InvalidSpecError("no units given")
+        async with self.store.write(model_name) as tx:
+            records = []
+            for name in names:
+                _names.parse_unit_name(name)
+                records.append(await tx.unit(name))
+            for unit in records:
+                if unit.life == "alive":
+                    await tx.update_unit(unit, life="dying")
+        self.hub.changed()
+
+    async def remove_application(self, model_name: str, application: str) -> None:
+        async with self.store.write(model_name) as tx:
+            app = await tx.application(application)
+            await tx.update_application(app, life="dying")
+        self.hub.changed()
+
+    async def set_config(
+        self,
+        model_name: str,
+        application: str,
+        values: Mapping[str, Any],
+        reset: Sequence[str] = (),
+    ) -> dict[str, Any]:
+        """Set and reset options; returns the user-set settings after the change."""
+        async with self.store.write(model_name) as tx:
+            app = await tx.application(application)
+            charm = await tx.charm(app.charm_sha256)
+            schema = charm_config(charm)
+            for key in reset:
+                if key not in schema.options:
+                    raise errors.InvalidSpecError(
+                        f'unknown option "{key}" for application "{application}"'
+                    )
+            coerced = self._coerce(charm, values)
+            settings = {k: v for k, v in app.config.items() if k not in set(reset)}
+            settings.update(coerced)
+            if settings != app.config:
+                await tx.update_application(app, config=settings)
+        self.hub.changed()
+        return settings
+
+    async def get_config(self, model_name: str, application: str) -> dict[str, Any]:
+        """Juju's `config --format json` document for an application."""
+        async with self.store.write(model_name) as tx:
+            app = await tx.application(application)
+            charm = await tx.charm(app.charm_sha256)
+        schema = charm_config(charm)
+        settings: dict[str, Any] = {}
+        for name, option in sorted(schema.options.items()):
+            entry: dict[str, Any] = {
+                "type": option.type,
+                "description": option.description or "",
+                "source": "user" if name in app.config else "default",
+            }
+            if option.default is not None:
+                entry["default"] = option.default
+            value = app.config.get(name, option.default)
+            if value is not None:
+                entry["value"] = value
+            if name not in app.config and option.default is None:
+                entry["source"] = "unset"
+            settings[name] = entry
+        return {
+            "application": application,
+            "charm": charm.name,
+            "application-config": {
+                "trust": {"value": False, "type": "bool", "source": "default"},
+            },
+            "settings": settings,
+        }
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_alive(tx: Tx) -> None:
+        assert tx.model is not None
+        if tx.model.life != "alive":
+            raise errors.ConflictError(f'model "{tx.model.name}" is being destroyed')
+
+    @staticmethod
+    def _coerce(charm: CharmRecord, values: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            return charm_config(charm).coerce(values)
+        except ValueError as exc:
+            raise errors.InvalidSpecError(f"charm {charm.name}: {exc}") from exc
+
+    @staticmethod
+    async def _placements(tx: Tx, to: Sequence[str], count: int) -> list[int | None]:
+        """Resolve `--to` directives: an existing machine number, or `new`."""
+        if len(to) > count:
+            raise errors.InvalidSpecError(
+                f"{len(to)} placement directives given for {count} unit(s)"
+            )
+        result: list[int | None] = []
+        for directive in to:
+            if directive == "new":
+                result.append(None)
+                continue
+            if not directive.isdigit():
+                raise errors.InvalidSpecError(
+                    f'invalid placement "{directive}": expected a machine number or "new"'
+                )
+            machine = await tx.machine(int(directive))
+            if machine.life != "alive":
+                raise errors.ConflictError(f'machine "{directive}" is being removed')
+            result.append(machine.number)
+        return result

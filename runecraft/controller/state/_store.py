@@ -1,0 +1,699 @@
+"""The controller's database: the only truth.
+
+One `Store` per process. Reads are plain queries; writes go through `Store.write()`, one
+transaction that bumps the model revision and appends a change-log row, so a reader can
+tell by revision whether the model moved. SQLite has one writer: writes are serialised
+in-process (WAL lets readers go on); PostgreSQL serialises them with a row lock on the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from runecraft import errors
+from runecraft.controller.state import _tables as t
+from runecraft.controller.state._records import (
+    ApplicationRecord,
+    CharmRecord,
+    MachineRecord,
+    ModelRecord,
+    UnitRecord,
+)
+from runecraft.schemas import bus
+
+__all__ = ["QueryCounter", "Store", "Tx"]
+
+logger = structlog.get_logger(__name__)
+
+
+class QueryCounter:
+    """Counts SQL statements run through a store (used to assert constant-query reads)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, *_: object) -> None:
+        self.count += 1
+
+
+def _model(row: Any) -> ModelRecord:
+    return ModelRecord(**row._mapping)
+
+
+def _app(row: Any) -> ApplicationRecord:
+    return ApplicationRecord(**row._mapping)
+
+
+def _unit(row: Any) -> UnitRecord:
+    return UnitRecord(**row._mapping)
+
+
+def _machine(row: Any) -> MachineRecord:
+    return MachineRecord(**row._mapping)
+
+
+def _charm(row: Any) -> CharmRecord:
+    return CharmRecord(**row._mapping)
+
+
+_CHARM_COLUMNS = (
+    t.charms.c.sha256,
+    t.charms.c.name,
+    t.charms.c.meta,
+    t.charms.c.config,
+    t.charms.c.actions,
+    t.charms.c.size,
+)
+
+
+class Tx:
+    """One write transaction on one model; every change in it shares a new revision."""
+
+    def __init__(self, conn: AsyncConnection, model: ModelRecord | None) -> None:
+        self.conn = conn
+        self.model = model
+        self._changes: list[tuple[str, str]] = []
+
+    def changed(self, entity: str, kind: str) -> None:
+        """Record a change for the change log (written at commit)."""
+        self._changes.append((entity, kind))
+
+    async def _finish(self) -> int | None:
+        if self.model is None or not self._changes:
+            return None
+        result = await self.conn.execute(
+            sa.update(t.models)
+            .where(t.models.c.uuid == self.model.uuid)
+            .values(revision=t.models.c.revision + 1)
+            .returning(t.models.c.revision)
+        )
+        revision = int(result.scalar_one())
+        now = time.time()
+        await self.conn.execute(
+            sa.insert(t.changes),
+            [
+                {
+                    "model_uuid": self.model.uuid,
+                    "revision": revision,
+                    "entity": entity,
+                    "kind": kind,
+                    "at": now,
+                }
+                for entity, kind in self._changes
+            ],
+        )
+        return revision
+
+    # --- reads inside the transaction -------------------------------------------------
+
+    async def application(self, name: str) -> ApplicationRecord:
+        assert self.model is not None
+        row = (
+            await self.conn.execute(
+                sa.select(t.applications).where(
+                    t.applications.c.model_uuid == self.model.uuid,
+                    t.applications.c.name == name,
+                )
+            )
+        ).first()
+        if row is None:
+            raise errors.NotFoundError(
+                f'application "{name}" not found in model "{self.model.name}"'
+            )
+        return _app(row)
+
+    async def find_application(self, name: str) -> ApplicationRecord | None:
+        try:
+            return await self.application(name)
+        except errors.NotFoundError:
+            return None
+
+    async def unit(self, name: str) -> UnitRecord:
+        assert self.model is not None
+        row = (
+            await self.conn.execute(
+                sa.select(t.units).where(
+                    t.units.c.model_uuid == self.model.uuid, t.units.c.name == name
+                )
+            )
+        ).first()
+        if row is None:
+            raise errors.NotFoundError(f'unit "{name}" not found in model "{self.model.name}"')
+        return _unit(row)
+
+    async def machine(self, number: int) -> MachineRecord:
+        assert self.model is not None
+        row = (
+            await self.conn.execute(
+                sa.select(t.machines).where(
+                    t.machines.c.model_uuid == self.model.uuid, t.machines.c.number == number
+                )
+            )
+        ).first()
+        if row is None:
+            raise errors.NotFoundError(f'machine "{number}" not found in model "{self.model.name}"')
+        return _machine(row)
+
+    async def charm(self, sha256: str) -> CharmRecord:
+        row = (
+            await self.conn.execute(sa.select(*_CHARM_COLUMNS).where(t.charms.c.sha256 == sha256))
+        ).first()
+        if row is None:
+            raise errors.NotFoundError(f'charm "{sha256}" not found: upload it first')
+        return _charm(row)
+
+    # --- writes -----------------------------------------------------------------------
+
+    async def insert_application(
+        self, *, name: str, charm_sha256: str, config: dict[str, Any]
+    ) -> ApplicationRecord:
+        assert self.model is not None
+        now = time.time()
+        result = await self.conn.execute(
+            sa.insert(t.applications)
+            .values(
+                model_uuid=self.model.uuid,
+                name=name,
+                charm_sha256=charm_sha256,
+                charm_revision=0,
+                config=config,
+                life="alive",
+                next_unit=0,
+                status_message="",
+                status_seq=0,
+                created=now,
+            )
+            .returning(t.applications)
+        )
+        self.changed(f"application-{name}", "added")
+        return _app(result.one())
+
+    async def update_application(self, app: ApplicationRecord, **values: Any) -> None:
+        await self.conn.execute(
+            sa.update(t.applications).where(t.applications.c.id == app.id).values(**values)
+        )
+        self.changed(f"application-{app.name}", "changed")
+
+    async def add_units(
+        self, app: ApplicationRecord, count: int, machine_numbers: Sequence[int | None]
+    ) -> list[str]:
+        """Add `count` units numbered on from the application's counter."""
+        assert self.model is not None
+        now = time.time()
+        first = app.next_unit
+        rows = [
+            {
+                "model_uuid": self.model.uuid,
+                "application_id": app.id,
+                "name": f"{app.name}/{first + i}",
+                "number": first + i,
+                "machine_number": machine_numbers[i] if i < len(machine_numbers) else None,
+                "life": "alive",
+                "workload_status": "waiting",
+                "workload_message": "waiting for machine",
+                "workload_since": now,
+                "agent_status": "allocating",
+                "agent_message": "",
+                "agent_since": now,
+                "workload_version": "",
+                "report_seq": 0,
+                "converged_hash": "",
+                "snapshot_revision": 0,
+                "created": now,
+            }
+            for i in range(count)
+        ]
+        if rows:
+            await self.conn.execute(sa.insert(t.units), rows)
+            await self.conn.execute(
+                sa.update(t.applications)
+                .where(t.applications.c.id == app.id)
+                .values(next_unit=first + count)
+            )
+        for row in rows:
+            self.changed(f"unit-{row['name']}", "added")
+        return [str(row["name"]) for row in rows]
+
+    async def update_unit(self, unit: UnitRecord, *, log: bool = True, **values: Any) -> None:
+        await self.conn.execute(sa.update(t.units).where(t.units.c.id == unit.id).values(**values))
+        if log:
+            self.changed(f"unit-{unit.name}", "changed")
+
+    async def delete_unit(self, unit: UnitRecord) -> None:
+        await self.conn.execute(sa.delete(t.units).where(t.units.c.id == unit.id))
+        self.changed(f"unit-{unit.name}", "removed")
+
+    async def insert_machine(self) -> MachineRecord:
+        assert self.model is not None
+        number = (
+            int(
+                (
+                    await self.conn.execute(
+                        sa.update(t.models)
+                        .where(t.models.c.uuid == self.model.uuid)
+                        .values(next_machine=t.models.c.next_machine + 1)
+                        .returning(t.models.c.next_machine)
+                    )
+                ).scalar_one()
+            )
+            - 1
+        )
+        now = time.time()
+        result = await self.conn.execute(
+            sa.insert(t.machines)
+            .values(
+                model_uuid=self.model.uuid,
+                number=number,
+                life="alive",
+                agent=f"machine-{number}.{self.model.uuid}",
+                status="pending",
+                status_message="",
+                status_since=now,
+                hostname="",
+                address="",
+                retry_count=0,
+                created=now,
+            )
+            .returning(t.machines)
+        )
+        self.changed(f"machine-{number}", "added")
+        return _machine(result.one())
+
+    async def update_machine(self, machine: MachineRecord, **values: Any) -> None:
+        await self.conn.execute(
+            sa.update(t.machines).where(t.machines.c.id == machine.id).values(**values)
+        )
+        self.changed(f"machine-{machine.number}", "changed")
+
+    async def delete_machine(self, machine: MachineRecord) -> None:
+        await self.conn.execute(sa.delete(t.machines).where(t.machines.c.id == machine.id))
+        self.changed(f"machine-{machine.number}", "removed")
+
+    async def delete_application(self, app: ApplicationRecord) -> None:
+        await self.conn.execute(sa.delete(t.applications).where(t.applications.c.id == app.id))
+        self.changed(f"application-{app.name}", "removed")
+
+    async def update_model(self, **values: Any) -> None:
+        assert self.model is not None
+        await self.conn.execute(
+            sa.update(t.models).where(t.models.c.uuid == self.model.uuid).values(**values)
+        )
+        self.changed(f"model-{self.model.name}", "changed")
+
+    # --- what agents report (confined to units on the reporting agent's machine) --------
+
+    async def renew_leases(
+        self, model_uuid: str, machine_number: int, units: Sequence[str], expiry: float
+    ) -> None:
+        """Extend the leases of applications led by `units` of that machine."""
+        if not units:
+            return
+        on_machine = sa.select(t.units.c.name).where(
+            t.units.c.model_uuid == model_uuid,
+            t.units.c.machine_number == machine_number,
+            t.units.c.name.in_(list(units)),
+        )
+        await self.conn.execute(
+            sa.update(t.applications)
+            .where(
+                t.applications.c.model_uuid == model_uuid,
+                t.applications.c.leader.in_(on_machine),
+            )
+            .values(lease_expiry=expiry)
+        )
+
+    async def mark_machine_started(self, model_uuid: str, machine_number: int, now: float) -> None:
+        await self.conn.execute(
+            sa.update(t.machines)
+            .where(
+                t.machines.c.model_uuid == model_uuid,
+                t.machines.c.number == machine_number,
+                t.machines.c.status != "started",
+            )
+            .values(
+                status="started", status_message="", status_since=now, retry_count=0, retry_at=None
+            )
+        )
+
+    async def apply_unit_report(
+        self, model_uuid: str, machine_number: int, report: bus.UnitReport, now: float
+    ) -> None:
+        """Store a whole unit report unless a newer one is stored; `removed` deletes a
+        dying unit."""
+        where = (
+            t.units.c.model_uuid == model_uuid,
+            t.units.c.name == report.unit,
+            t.units.c.machine_number == machine_number,
+        )
+        if report.removed:
+            await self.conn.execute(sa.delete(t.units).where(*where, t.units.c.life == "dying"))
+            return
+        current = (
+            await self.conn.execute(
+                sa.select(
+                    t.units.c.workload_status,
+                    t.units.c.workload_message,
+                    t.units.c.agent_status,
+                    t.units.c.agent_message,
+                    t.units.c.report_seq,
+                ).where(*where)
+            )
+        ).first()
+        if current is None or current.report_seq >= report.seq:
+            return
+        values: dict[str, Any] = {
+            "workload_status": report.workload.status,
+            "workload_message": report.workload.message,
+            "agent_status": report.agent.status,
+            "agent_message": report.agent.message,
+            "workload_version": report.workload_version,
+            "converged_hash": report.converged_hash,
+            "snapshot_revision": report.snapshot_revision,
+            "report_seq": report.seq,
+        }
+        if (current.workload_status, current.workload_message) != (
+            report.workload.status,
+            report.workload.message,
+        ):
+            values["workload_since"] = now
+        if (current.agent_status, current.agent_message) != (
+            report.agent.status,
+            report.agent.message,
+        ):
+            values["agent_since"] = now
+        await self.conn.execute(sa.update(t.units).where(*where).values(**values))
+
+    async def apply_app_status(
+        self, model_uuid: str, machine_number: int, report: bus.AppStatusReport, now: float
+    ) -> None:
+        """Store an application status set by its leader, if that leader is on the machine."""
+        on_machine = sa.select(t.units.c.name).where(
+            t.units.c.model_uuid == model_uuid,
+            t.units.c.machine_number == machine_number,
+            t.units.c.name == report.unit,
+        )
+        await self.conn.execute(
+            sa.update(t.applications)
+            .where(
+                t.applications.c.model_uuid == model_uuid,
+                t.applications.c.name == report.application,
+                t.applications.c.leader == report.unit,
+                t.applications.c.leader.in_(on_machine),
+                t.applications.c.status_seq < report.seq,
+            )
+            .values(
+                status=report.status.status,
+                status_message=report.status.message,
+                status_since=now,
+                status_seq=report.seq,
+            )
+        )
+
+
+class Store:
+    """Async access to the controller database (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._write_lock = asyncio.Lock()
+        self.dialect = engine.dialect.name
+
+    @classmethod
+    async def open(cls, url: str) -> Store:
+        """Connect, and create the schema if it is missing."""
+        is_sqlite = url.startswith("sqlite")
+        engine = create_async_engine(
+            url,
+            connect_args={"timeout": 30} if is_sqlite else {},
+            pool_pre_ping=not is_sqlite,
+        )
+        if is_sqlite:
+
+            @event.listens_for(engine.sync_engine, "connect")
+            def _pragmas(dbapi_conn: Any, _: Any) -> None:
+                cursor = dbapi_conn.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.close()
+
+        store = cls(engine)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(t.metadata.create_all)
+        except Exception as exc:
+            await engine.dispose()
+            raise errors.TemporaryError(f"cannot open database {engine.url!r}: {exc}") from exc
+        return store
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    def count_queries(self) -> QueryCounter:
+        """Attach and return a counter of every statement this store executes."""
+        counter = QueryCounter()
+        event.listen(self.engine.sync_engine, "before_cursor_execute", counter)
+        return counter
+
+    # --- transactions -----------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def write(self, model_name: str | None = None) -> AsyncIterator[Tx]:
+        """One write transaction; with a model, its revision moves if anything changed."""
+        async with self._write_lock, self.engine.begin() as conn:
+            model = None
+            if model_name is not None:
+                query = sa.select(t.models).where(t.models.c.name == model_name)
+                if self.dialect == "postgresql":
+                    query = query.with_for_update()
+                row = (await conn.execute(query)).first()
+                if row is None:
+                    raise errors.NotFoundError(f'model "{model_name}" not found')
+                model = _model(row)
+            tx = Tx(conn, model)
+            yield tx
+            await tx._finish()
+
+    # --- controller ---------------------------------------------------------------------
+
+    async def get_info(self, key: str) -> str | None:
+        async with self.engine.connect() as conn:
+            return (
+                await conn.execute(
+                    sa.select(t.controller_info.c.value).where(t.controller_info.c.key == key)
+                )
+            ).scalar_one_or_none()
+
+    async def set_info(self, key: str, value: str) -> None:
+        async with self.write() as tx:
+            await tx.conn.execute(
+                sa.delete(t.controller_info).where(t.controller_info.c.key == key)
+            )
+            await tx.conn.execute(sa.insert(t.controller_info).values(key=key, value=value))
+
+    # --- models -------------------------------------------------------------------------
+
+    async def create_model(
+        self, name: str, uuid: str, cloud: str, config: dict[str, Any]
+    ) -> ModelRecord:
+        async with self.write() as tx:
+            exists = (
+                await tx.conn.execute(sa.select(t.models.c.uuid).where(t.models.c.name == name))
+            ).first()
+            if exists is not None:
+                raise errors.ConflictError(f'model "{name}" already exists')
+            row = (
+                await tx.conn.execute(
+                    sa.insert(t.models)
+                    .values(
+                        uuid=uuid,
+                        name=name,
+                        cloud=cloud,
+                        revision=1,
+                        next_machine=0,
+                        config=config,
+                        life="alive",
+                        created=time.time(),
+                    )
+                    .returning(t.models)
+                )
+            ).one()
+            return _model(row)
+
+    async def models(self) -> list[ModelRecord]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(sa.select(t.models).order_by(t.models.c.name))
+            return [_model(r) for r in rows]
+
+    async def model(self, name: str) -> ModelRecord:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(t.models).where(t.models.c.name == name))).first()
+        if row is None:
+            raise errors.NotFoundError(f'model "{name}" not found')
+        return _model(row)
+
+    async def delete_model(self, uuid: str) -> None:
+        """Forget a model whose machines are all gone."""
+        async with self.write() as tx:
+            for table in (t.units, t.machines, t.applications, t.changes):
+                await tx.conn.execute(sa.delete(table).where(table.c.model_uuid == uuid))
+            await tx.conn.execute(sa.delete(t.models).where(t.models.c.uuid == uuid))
+
+    # --- charms -------------------------------------------------------------------------
+
+    async def put_charm(
+        self,
+        *,
+        sha256: str,
+        name: str,
+        meta: dict[str, Any],
+        config: dict[str, Any],
+        actions: dict[str, Any],
+        data: bytes,
+    ) -> CharmRecord:
+        """Store a charm once (content-addressed); storing it again is a no-op."""
+        async with self.write() as tx:
+            existing = (
+                await tx.conn.execute(sa.select(*_CHARM_COLUMNS).where(t.charms.c.sha256 == sha256))
+            ).first()
+            if existing is not None:
+                return _charm(existing)
+            values = {
+                "sha256": sha256,
+                "name": name,
+                "meta": meta,
+                "config": config,
+                "actions": actions,
+                "size": len(data),
+                "created": time.time(),
+            }
+            await tx.conn.execute(sa.insert(t.charms).values(**values))
+            await tx.conn.execute(sa.insert(t.charm_blobs).values(sha256=sha256, data=data))
+        return CharmRecord(
+            sha256=sha256, name=name, meta=meta, config=config, actions=actions, size=len(data)
+        )
+
+    async def charm(self, sha256: str) -> CharmRecord:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(sa.select(*_CHARM_COLUMNS).where(t.charms.c.sha256 == sha256))
+            ).first()
+        if row is None:
+            raise errors.NotFoundError(f'charm "{sha256}" not found')
+        return _charm(row)
+
+    async def charm_blob(self, sha256: str) -> bytes:
+        async with self.engine.connect() as conn:
+            data = (
+                await conn.execute(
+                    sa.select(t.charm_blobs.c.data).where(t.charm_blobs.c.sha256 == sha256)
+                )
+            ).scalar_one_or_none()
+        if data is None:
+            raise errors.NotFoundError(f'charm "{sha256}" not found')
+        return bytes(data)
+
+    # --- whole-model snapshot (a constant number of queries) ----------------------------
+
+    async def snapshot(self, model_uuid: str | None = None) -> ModelSnapshot:
+        """Every application, unit, machine and charm of one model (or all), in 5 queries."""
+        async with self.engine.connect() as conn:
+
+            def scoped(query: Any, table: sa.Table) -> Any:
+                if model_uuid is None:
+                    return query
+                return query.where(table.c.model_uuid == model_uuid)
+
+            model_query = sa.select(t.models)
+            if model_uuid is not None:
+                model_query = model_query.where(t.models.c.uuid == model_uuid)
+            models = [_model(r) for r in await conn.execute(model_query)]
+            apps = [
+                _app(r)
+                for r in await conn.execute(
+                    scoped(
+                        sa.select(t.applications).order_by(t.applications.c.name), t.applications
+                    )
+                )
+            ]
+            units = [
+                _unit(r)
+                for r in await conn.execute(
+                    scoped(
+                        sa.select(t.units).order_by(t.units.c.application_id, t.units.c.number),
+                        t.units,
+                    )
+                )
+            ]
+            machines = [
+                _machine(r)
+                for r in await conn.execute(
+                    scoped(sa.select(t.machines).order_by(t.machines.c.number), t.machines)
+                )
+            ]
+            shas = sorted({a.charm_sha256 for a in apps})
+            charms = (
+                [
+                    _charm(r)
+                    for r in await conn.execute(
+                        sa.select(*_CHARM_COLUMNS).where(t.charms.c.sha256.in_(shas))
+                    )
+                ]
+                if shas
+                else []
+            )
+        return ModelSnapshot(models, apps, units, machines, {c.sha256: c for c in charms})
+
+    async def machine_by_agent(self, agent: str) -> MachineRecord | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(sa.select(t.machines).where(t.machines.c.agent == agent))
+            ).first()
+        return None if row is None else _machine(row)
+
+    async def agent_credentials(self) -> list[tuple[str, str]]:
+        """`(agent, password hash)` of every machine that has a credential."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(t.machines.c.agent, t.machines.c.password_hash).where(
+                    t.machines.c.password_hash.is_not(None)
+                )
+            )
+            return [(str(r.agent), str(r.password_hash)) for r in rows]
+
+    async def extend_all_leases(self, expiry: float) -> None:
+        """At controller start: give every leader a fresh lease, so an outage alone never
+        moves leadership."""
+        async with self.write() as tx:
+            await tx.conn.execute(
+                sa.update(t.applications)
+                .where(t.applications.c.leader.is_not(None))
+                .values(lease_expiry=expiry)
+            )
+
+
+class ModelSnapshot:
+    """The rows of a model read together; pure data for status and reconcilers."""
+
+    def __init__(
+        self,
+        models: list[ModelRecord],
+        applications: list[ApplicationRecord],
+        units: list[UnitRecord],
+        machines: list[MachineRecord],
+        charms: dict[str, CharmRecord],
+    ) -> None:
+        self.models = models
+        self.applications = applications
+        self.units = units
+        self.machines = machines
+        self.charms = charms

@@ -1,0 +1,37 @@
+"""The machine agent's configuration file, written by a provider at provisioning."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["AgentConfig", "BrokerAddress"]
+
+
+class BrokerAddress(BaseModel):
+    """Where and as whom an agent connects to the bus."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str
+    port: int
+    username: str
+    password: str
+
+
+class AgentConfig(BaseModel):
+    """Everything a machine agent needs; stored 0600 as `agent.json` in the machine dir."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent: str
+    """Agent name: also the bus username and the topic name."""
+    model_name: str
+    model_uuid: str
+    machine_id: str
+    data_dir: str
+    """The machine's directory: unit directories live under it."""
+    broker: BrokerAddress
+    api_url: str
+    """Controller HTTP API, used to fetch charm blobs."""
+    api_token: str
+    """The agent's own API credential (same secret as its bus password)."""

@@ -1,0 +1,46 @@
+"""The controller's own configuration file, written once by `rune bootstrap`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["BrokerSettings", "ControllerConfig"]
+
+
+class BrokerSettings(BaseModel):
+    """Which MQTT broker the controller and its agents use.
+
+    `embedded` runs amqtt inside the controller (zero setup); `mosquitto` makes the controller
+    run and configure a real mosquitto (password file and topic ACL written by Runecraft);
+    `external` uses a broker the user runs, with one shared credential.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["embedded", "mosquitto", "external"] = "embedded"
+    host: str = "127.0.0.1"
+    port: int
+    username: str = "controller"
+    password: str = ""
+
+
+class ControllerConfig(BaseModel):
+    """Stored as `<home>/controller/controller.yaml`, mode 0600."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    uuid: str
+    api_host: str = "127.0.0.1"
+    api_port: int
+    database_url: str
+    """SQLAlchemy async URL: `sqlite+aiosqlite:///…` (default) or `postgresql+asyncpg://…`."""
+    admin_token: str
+    broker: BrokerSettings
+    reconcile_interval: float = Field(default=5.0, gt=0)
+    """Seconds between level-triggered passes when nothing woke the reconcilers."""
+    lease_seconds: float = Field(default=60.0, ge=30)
+    """Leadership lease length; agents renew every 10 s, so leadership survives a short
+    controller outage and Juju's 30-second guarantee holds."""

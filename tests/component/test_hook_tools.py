@@ -1,0 +1,478 @@
+"""Hook tools end to end: the installed client script, a real socket server, real contexts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runecraft.agents import _hooktool, _toolserver, _unitlog, hooktools
+from runecraft.schemas import bus
+
+TIMEOUT = 30.0
+
+
+@dataclass
+class RecordingBackend:
+    unit_statuses: list[bus.StatusValue] = field(default_factory=list)
+    app_statuses: list[bus.StatusValue] = field(default_factory=list)
+    versions: list[str] = field(default_factory=list)
+
+    async def set_unit_status(self, status: bus.StatusValue) -> None:
+        self.unit_statuses.append(status)
+
+    async def set_app_status(self, status: bus.StatusValue) -> None:
+        self.app_statuses.append(status)
+
+    async def set_workload_version(self, version: str) -> None:
+        self.versions.append(version)
+
+
+@dataclass
+class Harness:
+    tools: Path
+    socket: Path
+    charm_dir: Path
+    log_path: Path
+    backend: RecordingBackend
+    server: _toolserver.ToolServer
+    ctx: hooktools.HookContext
+
+    async def run(
+        self,
+        tool: str,
+        *args: str,
+        context: str | None = None,
+        stdin: bytes | None = None,
+        keep_stdin_open: bool = False,
+    ) -> tuple[int, str, str]:
+        env = {
+            "PATH": f"{self.tools}:/usr/bin:/bin",
+            "JUJU_CONTEXT_ID": self.ctx.id if context is None else context,
+            "JUJU_AGENT_SOCKET_ADDRESS": str(self.socket),
+        }
+        process = await asyncio.create_subprocess_exec(
+            str(self.tools / tool),
+            *args,
+            env=env,
+            cwd=self.charm_dir,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        async with asyncio.timeout(TIMEOUT):
+            if keep_stdin_open:
+                assert process.stdin is not None
+                out, err = await asyncio.gather(
+                    process.stdout.read(),  # type: ignore[union-attr]
+                    process.stderr.read(),  # type: ignore[union-attr]
+                )
+                code = await process.wait()
+                process.stdin.close()
+            else:
+                out, err = await process.communicate(stdin)
+                code = process.returncode
+        assert code is not None
+        return code, out.decode(), err.decode()
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+
+def remote(**changes: Any) -> bus.UnitRemoteState:
+    base: dict[str, Any] = {
+        "unit": "app/0",
+        "application": "app",
+        "charm": bus.CharmRef(sha256="c1", name="app"),
+        "config_hash": "h1",
+        "config": {"name": "demo", "port": 8080, "ratio": 0.5, "debug": True, "motd": ""},
+    }
+    return bus.UnitRemoteState(**{**base, **changes})
+
+
+async def make_harness(tmp_path: Path, *, leader: bool) -> AsyncIterator[Harness]:
+    base = tmp_path / "u"
+    charm = base / "charm"
+    charm.mkdir(parents=True)
+    (charm / "config.yaml").write_text(
+        "options:\n"
+        "  name: {type: string, default: demo}\n"
+        "  port: {type: int, default: 8080}\n"
+        "  ratio: {type: float}\n"
+        "  debug: {type: boolean}\n"
+        "  motd: {type: string}\n"
+        "  unset: {type: string}\n"
+    )
+    _toolserver.install_tools(base / "tools")
+    log_path = base / "unit.log"
+    unit_log = _unitlog.UnitLog(log_path, "app/0")
+    backend = RecordingBackend()
+    ctx = hooktools.HookContext(
+        id="app/0-install-abc123",
+        hook="install",
+        remote=remote(leader=leader),
+        charm_dir=charm,
+        log=unit_log,
+        backend=backend,
+        unit_status=bus.StatusValue(status="maintenance", message="installing"),
+    )
+    async with _toolserver.ToolServer(base / "agent.sock") as server:
+        with server.serving(ctx):
+            yield Harness(
+                tools=base / "tools",
+                socket=base / "agent.sock",
+                charm_dir=charm,
+                log_path=log_path,
+                backend=backend,
+                server=server,
+                ctx=ctx,
+            )
+    unit_log.close()
+
+
+@pytest.fixture
+async def leader(tmp_path: Path) -> AsyncIterator[Harness]:
+    async for harness in make_harness(tmp_path, leader=True):
+        yield harness
+
+
+@pytest.fixture
+async def follower(tmp_path: Path) -> AsyncIterator[Harness]:
+    async for harness in make_harness(tmp_path, leader=False):
+        yield harness
+
+
+# --- installation and transport --------------------------------------------------------------
+
+
+async def test_tools_dir_is_one_script_plus_symlinks(leader: Harness) -> None:
+    script = leader.tools / _toolserver.CLIENT_NAME
+    first_line = script.read_text().splitlines()[0]
+    assert first_line.startswith("#!/") and first_line.endswith(" -IS")
+    assert os.access(script, os.X_OK)
+    names = {p.name for p in leader.tools.iterdir() if p.is_symlink()}
+    assert names == set(hooktools.TOOLS)
+    assert {"juju-log", "status-set", "status-get", "is-leader", "config-get"} <= names
+    for name in names:
+        assert os.readlink(leader.tools / name) == _toolserver.CLIENT_NAME
+
+
+async def test_socket_is_private(leader: Harness) -> None:
+    mode = leader.socket.stat().st_mode
+    assert stat.S_ISSOCK(mode)
+    assert stat.S_IMODE(mode) == 0o600
+
+
+async def test_wrong_context_id_is_refused(leader: Harness) -> None:
+    code, out, err = await leader.run("is-leader", context="app/0-start-other")
+    assert (code, out) == (1, "")
+    assert err == 'ERROR bad context id "app/0-start-other"\n'
+
+
+async def test_no_running_hook_refuses_everything(tmp_path: Path) -> None:
+    async for harness in make_harness(tmp_path, leader=True):
+        harness.server._context = None
+        code, _, err = await harness.run("is-leader")
+        assert code == 1
+        assert "bad context id" in err
+
+
+async def test_tool_without_stdin_does_not_wait_for_it(leader: Harness) -> None:
+    code, out, _ = await leader.run("is-leader", keep_stdin_open=True)
+    assert (code, out) == (0, "True\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--file", "-"], True),
+        (["-r", "db:1", "--file=-"], True),
+        (["--file", "data.yaml"], False),
+        (["--", "--file", "-"], False),
+        (["--file"], False),
+        ([], False),
+    ],
+)
+def test_client_reads_stdin_only_for_file_dash(args: list[str], expected: bool) -> None:
+    assert _hooktool.wants_stdin(args) is expected
+
+
+async def test_help_lists_flags_and_exits_zero(leader: Harness) -> None:
+    code, out, err = await leader.run("status-set", "--help")
+    assert (code, err) == (0, "")
+    assert out.startswith("Usage: status-set [options] <maintenance | blocked")
+    assert "--application" in out
+    code, out, _ = await leader.run("config-get", "-h")
+    assert code == 0
+    assert "-a, --all" in out and "--format" in out and "-o, --output" in out
+
+
+# --- juju-log --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["hello", "world"], "INFO unit.app/0.juju-log hello world"),
+        (["-l", "WARNING", "careful"], "WARNING unit.app/0.juju-log careful"),
+        (
+            ["--log-level", "DEBUG", "--", "-starts-with-dash"],
+            "DEBUG unit.app/0.juju-log -starts-with-dash",
+        ),
+        (["--log-level=error", "boom"], "ERROR unit.app/0.juju-log boom"),
+        (["--debug", "details"], "DEBUG unit.app/0.juju-log details"),
+        (["-lTRACE", "tiny"], "TRACE unit.app/0.juju-log tiny"),
+    ],
+)
+async def test_juju_log_levels(leader: Harness, args: list[str], line: str) -> None:
+    code, out, err = await leader.run("juju-log", *args)
+    assert (code, out, err) == (0, "", "")
+    assert line in leader.log()
+
+
+async def test_juju_log_unknown_level_warns_and_logs_info(leader: Harness) -> None:
+    code, _, _ = await leader.run("juju-log", "-l", "LOUD", "msg")
+    assert code == 0
+    log = leader.log()
+    assert 'WARNING unit.app/0.juju-log Specified log level of "LOUD" is not valid' in log
+    assert "INFO unit.app/0.juju-log msg" in log
+
+
+async def test_juju_log_without_message_is_usage_error(leader: Harness) -> None:
+    assert await leader.run("juju-log") == (2, "", "ERROR no message specified\n")
+
+
+# --- status-set / status-get -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["active"], bus.StatusValue(status="active", message="")),
+        (
+            ["blocked", "need a relation"],
+            bus.StatusValue(status="blocked", message="need a relation"),
+        ),
+        (
+            ["--application=False", "active", "--", "-ok"],
+            bus.StatusValue(status="active", message="-ok"),
+        ),
+        (
+            ["waiting", "--application=0", "for db"],
+            bus.StatusValue(status="waiting", message="for db"),
+        ),
+        (
+            ["maintenance", "--", "--weird"],
+            bus.StatusValue(status="maintenance", message="--weird"),
+        ),
+    ],
+)
+async def test_status_set_unit(leader: Harness, args: list[str], expected: bus.StatusValue) -> None:
+    assert await leader.run("status-set", *args) == (0, "", "")
+    assert leader.backend.unit_statuses == [expected]
+    assert leader.ctx.unit_status == expected
+    assert leader.ctx.status_set_called
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["bogus"], 'invalid status "bogus", expected one of [maintenance blocked waiting active]'),
+        (
+            ["error", "x"],
+            'invalid status "error", expected one of [maintenance blocked waiting active]',
+        ),
+        ([], "invalid args, require <status> [message]"),
+        (["active", "msg", "extra"], 'unrecognized args: ["extra"]'),
+        (
+            ["--application=maybe", "active"],
+            'invalid value "maybe" for option --application: '
+            'strconv.ParseBool: parsing "maybe": invalid syntax',
+        ),
+        (["--bogus", "active"], "option provided but not defined: --bogus"),
+        (["-x", "active"], "option provided but not defined: -x"),
+    ],
+)
+async def test_status_set_usage_errors(leader: Harness, args: list[str], message: str) -> None:
+    assert await leader.run("status-set", *args) == (2, "", f"ERROR {message}\n")
+    assert leader.backend.unit_statuses == []
+
+
+async def test_status_set_application_needs_leadership(follower: Harness) -> None:
+    code, out, err = await follower.run("status-set", "--application=True", "active", "hi")
+    assert (code, out, err) == (1, "", "ERROR this unit is not the leader\n")
+    assert follower.backend.app_statuses == []
+
+
+@pytest.mark.parametrize(
+    "flag", ["--application", "--application=True", "--application=true", "--application=1"]
+)
+async def test_status_set_application_as_leader(leader: Harness, flag: str) -> None:
+    assert await leader.run("status-set", flag, "active", "all units up") == (0, "", "")
+    assert leader.backend.app_statuses == [bus.StatusValue(status="active", message="all units up")]
+    assert leader.backend.unit_statuses == []
+
+
+@pytest.mark.parametrize(
+    ("args", "out"),
+    [
+        ([], "maintenance\n"),
+        (["--format=json"], '"maintenance"\n'),
+        (
+            ["--include-data", "--format=json", "--application=false"],
+            '{"message":"installing","status":"maintenance","status-data":{}}\n',
+        ),
+        (
+            ["--include-data"],
+            "message: installing\nstatus: maintenance\nstatus-data: {}\n",
+        ),
+        (
+            ["--include-data", "--format", "yaml"],
+            "message: installing\nstatus: maintenance\nstatus-data: {}\n",
+        ),
+    ],
+)
+async def test_status_get_unit(leader: Harness, args: list[str], out: str) -> None:
+    assert await leader.run("status-get", *args) == (0, out, "")
+
+
+async def test_status_get_sees_status_set_in_same_hook(leader: Harness) -> None:
+    await leader.run("status-set", "active", "ready")
+    assert await leader.run("status-get") == (0, "active\n", "")
+
+
+async def test_status_get_application(leader: Harness) -> None:
+    await leader.run("status-set", "--application", "blocked", "needs db")
+    code, out, err = await leader.run(
+        "status-get", "--include-data", "--format=json", "--application=true"
+    )
+    assert (code, err) == (0, "")
+    assert json.loads(out) == {
+        "application-status": {
+            "status": "blocked",
+            "message": "needs db",
+            "status-data": {},
+            "units": {
+                "app/0": {"status": "maintenance", "message": "installing", "status-data": {}}
+            },
+        }
+    }
+
+
+async def test_status_get_application_needs_leadership(follower: Harness) -> None:
+    code, out, err = await follower.run("status-get", "--application", "--format=json")
+    assert (code, out, err) == (1, "", "ERROR this unit is not the leader\n")
+
+
+# --- is-leader -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("is_leader", "args", "out"),
+    [
+        (True, [], "True\n"),
+        (True, ["--format=json"], "true\n"),
+        (True, ["--format", "yaml"], "true\n"),
+        (False, [], "False\n"),
+        (False, ["--format=json"], "false\n"),
+    ],
+)
+async def test_is_leader(tmp_path: Path, is_leader: bool, args: list[str], out: str) -> None:
+    async for harness in make_harness(tmp_path, leader=is_leader):
+        assert await harness.run("is-leader", *args) == (0, out, "")
+
+
+async def test_is_leader_rejects_arguments(leader: Harness) -> None:
+    assert await leader.run("is-leader", "extra") == (2, "", 'ERROR unrecognized args: ["extra"]\n')
+
+
+async def test_unknown_format_is_usage_error(leader: Harness) -> None:
+    code, out, err = await leader.run("is-leader", "--format=xml")
+    assert (code, out) == (2, "")
+    assert err == 'ERROR invalid value "xml" for option --format: unknown format "xml"\n'
+
+
+async def test_output_file_relative_to_cwd(leader: Harness) -> None:
+    assert await leader.run("is-leader", "--format=json", "-o", "out.json") == (0, "", "")
+    assert (leader.charm_dir / "out.json").read_text() == "true\n"
+
+
+# --- config-get ------------------------------------------------------------------------------
+
+
+async def test_config_get_all_as_json_keeps_types(leader: Harness) -> None:
+    code, out, err = await leader.run("config-get", "--format=json")
+    assert (code, err) == (0, "")
+    assert out == '{"debug":true,"motd":"","name":"demo","port":8080,"ratio":0.5}\n'
+
+
+@pytest.mark.parametrize(
+    ("args", "out"),
+    [
+        (["name"], "demo\n"),
+        (["port"], "8080\n"),
+        (["debug"], "True\n"),
+        (["ratio"], "0.5\n"),
+        (["motd"], ""),
+        (["motd", "--format=json"], '""\n'),
+        (["--format=json", "port"], "8080\n"),
+        (["nope"], ""),
+        (["nope", "--format=json"], "null\n"),
+        ([], 'debug: true\nmotd: ""\nname: demo\nport: 8080\nratio: 0.5\n'),
+    ],
+)
+async def test_config_get_key(leader: Harness, args: list[str], out: str) -> None:
+    assert await leader.run("config-get", *args) == (0, out, "")
+
+
+@pytest.mark.parametrize("flag", ["--all", "-a", "--all=true"])
+async def test_config_get_all_includes_unset_options(leader: Harness, flag: str) -> None:
+    code, out, _ = await leader.run("config-get", flag, "--format=json")
+    assert code == 0
+    assert json.loads(out) == {
+        "name": "demo",
+        "port": 8080,
+        "ratio": 0.5,
+        "debug": True,
+        "motd": "",
+        "unset": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["a", "b"], 'unrecognized args: ["b"]'),
+        (["--all", "name"], 'cannot use argument --all together with key "name"'),
+        (["--format"], "option needs an argument: --format"),
+    ],
+)
+async def test_config_get_usage_errors(leader: Harness, args: list[str], message: str) -> None:
+    assert await leader.run("config-get", *args) == (2, "", f"ERROR {message}\n")
+
+
+# --- application-version-set -----------------------------------------------------------------
+
+
+async def test_application_version_set(leader: Harness) -> None:
+    assert await leader.run("application-version-set", "--", "-1.2.3") == (0, "", "")
+    assert await leader.run("application-version-set", "2.0") == (0, "", "")
+    assert leader.backend.versions == ["-1.2.3", "2.0"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [([], "no version specified"), (["1", "2"], 'unrecognized args: ["2"]')],
+)
+async def test_application_version_set_usage(
+    leader: Harness, args: list[str], message: str
+) -> None:
+    assert await leader.run("application-version-set", *args) == (2, "", f"ERROR {message}\n")
+    assert leader.backend.versions == []

@@ -1,0 +1,152 @@
+"""The state layer on SQLite and on a real PostgreSQL: same code, same answers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from runecraft import errors
+from runecraft.controller.state import Store
+from runecraft.schemas import bus
+
+CHARM = {"sha256": "a" * 64, "name": "hello"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    store = await Store.open(url)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def _seed(store: Store, units: int = 3) -> str:
+    model = await store.create_model("m1", "00000000-0000-0000-0000-000000000001", "local", {})
+    await store.put_charm(
+        sha256=CHARM["sha256"],
+        name=CHARM["name"],
+        meta={"name": "hello"},
+        config={"options": {"greeting": {"type": "string", "default": "hi"}}},
+        actions={},
+        data=b"zip",
+    )
+    async with store.write("m1") as tx:
+        app = await tx.insert_application(name="hello", charm_sha256=CHARM["sha256"], config={})
+        machine = await tx.insert_machine()
+        await tx.add_units(app, units, [machine.number])
+    return model.uuid
+
+
+async def test_write_moves_revision_once_per_transaction(store: Store) -> None:
+    await _seed(store)
+    before = (await store.model("m1")).revision
+    async with store.write("m1") as tx:
+        app = await tx.application("hello")
+        await tx.update_application(app, config={"greeting": "yo"})
+        await tx.add_units(app, 2, [])
+    after = await store.model("m1")
+    assert after.revision == before + 1
+
+
+async def test_failed_transaction_changes_nothing(store: Store) -> None:
+    await _seed(store)
+    before = await store.snapshot()
+    with pytest.raises(errors.NotFoundError):
+        async with store.write("m1") as tx:
+            app = await tx.application("hello")
+            await tx.add_units(app, 5, [])
+            await tx.application("missing")
+    after = await store.snapshot()
+    assert [u.name for u in after.units] == [u.name for u in before.units]
+    assert after.models[0].revision == before.models[0].revision
+
+
+async def test_duplicate_model_is_a_conflict(store: Store) -> None:
+    await _seed(store)
+    with pytest.raises(errors.ConflictError, match='model "m1" already exists'):
+        await store.create_model("m1", "00000000-0000-0000-0000-000000000002", "local", {})
+    assert len(await store.models()) == 1
+
+
+async def test_snapshot_uses_a_constant_number_of_queries(store: Store) -> None:
+    await _seed(store, units=2)
+    counter = store.count_queries()
+    await store.snapshot()
+    small = counter.count
+    async with store.write("m1") as tx:
+        app = await tx.application("hello")
+        await tx.add_units(app, 200, [])
+    counter.count = 0
+    snapshot = await store.snapshot()
+    assert len(snapshot.units) == 202
+    assert counter.count == small
+
+
+async def test_unit_reports_apply_in_sequence_order_and_only_on_their_machine(store: Store) -> None:
+    model_uuid = await _seed(store, units=1)
+
+    def report(seq: int, message: str) -> bus.UnitReport:
+        return bus.UnitReport(
+            unit="hello/0",
+            seq=seq,
+            workload=bus.StatusValue(status="active", message=message),
+            agent=bus.StatusValue(status="idle"),
+        )
+
+    now = time.time()
+    async with store.write() as tx:
+        await tx.apply_unit_report(model_uuid, 0, report(5, "newer"), now)
+        await tx.apply_unit_report(model_uuid, 0, report(3, "stale"), now)
+        await tx.apply_unit_report(model_uuid, 7, report(9, "wrong machine"), now)
+    (unit,) = (await store.snapshot()).units
+    assert (unit.workload_status, unit.workload_message, unit.report_seq) == ("active", "newer", 5)
+
+
+async def test_removed_report_deletes_only_a_dying_unit(store: Store) -> None:
+    model_uuid = await _seed(store, units=1)
+    removed = bus.UnitReport(
+        unit="hello/0",
+        seq=1,
+        workload=bus.StatusValue(status="terminated"),
+        agent=bus.StatusValue(status="idle"),
+        removed=True,
+    )
+    async with store.write() as tx:
+        await tx.apply_unit_report(model_uuid, 0, removed, time.time())
+    assert len((await store.snapshot()).units) == 1
+    async with store.write("m1") as tx:
+        await tx.update_unit(await tx.unit("hello/0"), life="dying")
+    async with store.write() as tx:
+        await tx.apply_unit_report(model_uuid, 0, removed, time.time())
+    assert (await store.snapshot()).units == []
+
+
+async def test_leases_renew_only_for_leaders_on_the_reporting_machine(store: Store) -> None:
+    model_uuid = await _seed(store, units=2)
+    async with store.write("m1") as tx:
+        await tx.update_application(
+            await tx.application("hello"), leader="hello/0", lease_expiry=1.0
+        )
+    async with store.write() as tx:
+        await tx.renew_leases(model_uuid, 5, ["hello/0"], 100.0)
+    assert (await store.snapshot()).applications[0].lease_expiry == 1.0
+    async with store.write() as tx:
+        await tx.renew_leases(model_uuid, 0, ["hello/0"], 100.0)
+    assert (await store.snapshot()).applications[0].lease_expiry == 100.0
+
+
+async def test_charm_is_stored_once(store: Store) -> None:
+    await _seed(store)
+    again = await store.put_charm(
+        sha256=CHARM["sha256"], name="other", meta={}, config={}, actions={}, data=b"zip2"
+    )
+    assert again.name == "hello"
+    assert await store.charm_blob(CHARM["sha256"]) == b"zip"

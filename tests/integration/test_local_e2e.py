@@ -1,0 +1,173 @@
+"""End to end on the local substrate: the real CLI, controller, broker, machine agents, and
+real `ops` and bash charms running their hooks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import EXAMPLES, Rune
+
+
+def units(status: dict[str, Any], app: str) -> dict[str, Any]:
+    result: dict[str, Any] = status["applications"][app]["units"]
+    return result
+
+
+def leaders(status: dict[str, Any]) -> dict[str, list[str]]:
+    return {
+        name: sorted(u for u, doc in app["units"].items() if doc.get("leader"))
+        for name, app in status["applications"].items()
+    }
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in {"Z", "X"}
+
+
+def hook_log(rune: Rune, unit: str) -> list[str]:
+    """Hook names in the order the unit agent ran them (from the unit's log)."""
+    app, number = unit.split("/")
+    logs = list((rune.home / "machines").glob(f"*/*/units/{app}-{number}/unit.log"))
+    assert logs, f"no unit log for {unit}"
+    ran = []
+    for line in logs[0].read_text().splitlines():
+        if "running hook" in line:
+            ran.append(line.split("running hook", 1)[1].split()[0].strip("'\":= "))
+    return ran
+
+
+@pytest.mark.parametrize("broker", ["embedded", "mosquitto"])
+def test_deploy_configure_scale_and_models(rune: Rune, broker: str) -> None:
+    rune("bootstrap", "--broker", broker)
+    rune("deploy", str(EXAMPLES / "hello"), "hello", "-n", "2", "--config", "greeting=hi")
+    rune("deploy", str(EXAMPLES / "hello-bash"))
+    rune("wait", "--timeout", "5m")
+
+    status = rune.status()
+    assert status["applications"]["hello"]["application-status"]["current"] == "active"
+    for doc in units(status, "hello").values():
+        assert doc["workload-status"] == {
+            **doc["workload-status"],
+            "current": "active",
+            "message": "hi",
+        }
+        assert doc["juju-status"]["current"] == "idle"
+    assert units(status, "hello-bash")["hello-bash/0"]["workload-status"]["current"] == "active"
+    assert leaders(status) == {"hello": ["hello/0"], "hello-bash": ["hello-bash/0"]}
+    assert len(status["machines"]) == 3
+    assert hook_log(rune, "hello/0")[:4] == ["install", "leader-elected", "config-changed", "start"]
+    assert hook_log(rune, "hello/1")[:3] == ["install", "config-changed", "start"]
+
+    rune("config", "hello", "greeting=bonjour")
+    rune("wait", "--timeout", "5m")
+    status = rune.status()
+    assert {d["workload-status"]["message"] for d in units(status, "hello").values()} == {"bonjour"}
+    assert rune("config", "hello", "greeting").stdout.strip() == "bonjour"
+
+    rune("add-unit", "hello", "-n", "1")
+    rune("wait", "--timeout", "5m")
+    assert sorted(units(rune.status(), "hello")) == ["hello/0", "hello/1", "hello/2"]
+
+    rune("remove-unit", "hello/2")
+    rune("wait", "--timeout", "5m")
+    status = rune.status()
+    assert sorted(units(status, "hello")) == ["hello/0", "hello/1"]
+    assert len(status["machines"]) == 3
+    ran = hook_log(rune, "hello/0")
+    assert ran.count("config-changed") >= 2
+
+    rune("add-model", "staging")
+    listing = json.loads(rune("models", "--format", "json").stdout)
+    models = [m["short-name"] for m in listing["models"]]
+    assert models == ["default", "staging"]
+    assert rune.status()["model"]["name"] == "staging"
+    assert rune.status("-m", "default")["model"]["name"] == "default"
+    assert "hello" in rune("-m", "default", "status").stdout
+
+
+def test_kill_minus_nine_mid_deploy_converges(rune: Rune) -> None:
+    rune("bootstrap")
+    rune("deploy", str(EXAMPLES / "hello-bash"), "-n", "3")
+    pid = int((rune.home / "controller" / "controller.pid").read_text())
+    os.kill(pid, signal.SIGKILL)
+    rune("start-controller")
+    rune("wait", "--timeout", "5m")
+    before = rune.status()
+    assert sorted(units(before, "hello-bash")) == ["hello-bash/0", "hello-bash/1", "hello-bash/2"]
+    assert all(
+        d["workload-status"]["current"] == "active" for d in units(before, "hello-bash").values()
+    )
+    assert len(leaders(before)["hello-bash"]) == 1
+
+    pid = int((rune.home / "controller" / "controller.pid").read_text())
+    os.kill(pid, signal.SIGKILL)
+    rune("start-controller")
+    rune("wait", "--timeout", "5m")
+    after = rune.status()
+    assert leaders(after) == leaders(before)
+    assert {u: d["workload-status"] for u, d in units(after, "hello-bash").items()} == {
+        u: d["workload-status"] for u, d in units(before, "hello-bash").items()
+    }
+    assert sorted(after["machines"]) == sorted(before["machines"])
+
+
+def test_kill_controller_stops_every_agent(rune: Rune) -> None:
+    rune("bootstrap", "local", "doomed")
+    rune("deploy", str(EXAMPLES / "hello-bash"), "-n", "2")
+    rune("wait", "--timeout", "5m")
+    pids = [int(p.read_text()) for p in (rune.home / "machines").glob("*/*/agent.pid")]
+    assert len(pids) == 2
+    rune("kill-controller", "doomed", "--no-prompt")
+    for pid in pids:
+        assert not _running(pid)
+    assert not (rune.home / "controller").exists()
+
+
+def test_bad_input_is_refused_and_changes_nothing(rune: Rune, tmp_path: Path) -> None:
+    rune("bootstrap")
+    again = rune("bootstrap", check=False)
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+    not_a_charm = tmp_path / "empty"
+    not_a_charm.mkdir()
+    result = rune("deploy", str(not_a_charm), check=False)
+    assert result.returncode == 1 and "is not a charm" in result.stderr
+    result = rune("deploy", str(tmp_path / "missing"), check=False)
+    assert result.returncode == 1 and "not found" in result.stderr
+
+    result = rune("deploy", str(EXAMPLES / "hello-bash"), "--config", "nope=1", check=False)
+    assert result.returncode == 1 and 'unknown option "nope"' in result.stderr
+    result = rune("deploy", str(EXAMPLES / "hello"), "--config", "repeat=many", check=False)
+    assert result.returncode == 1 and '"repeat"' in result.stderr
+    assert rune.status()["applications"] == {}
+
+    rune("deploy", str(EXAMPLES / "hello-bash"), "-n", "0")
+    revision = rune.status()["model"]["revision"]
+    for args, message in [
+        (("config", "ghost", "a=1"), 'application "ghost" not found'),
+        (("config", "hello-bash", "nope=1"), 'unknown option "nope"'),
+        (("remove-unit", "hello-bash/9"), 'unit "hello-bash/9" not found'),
+        (("add-unit", "ghost"), 'application "ghost" not found'),
+        (("-m", "nope", "status"), 'model "nope" not found'),
+        (("add-model", "default"), 'model "default" already exists'),
+        (("kill-controller", "other", "--no-prompt"), 'controller "other" not found'),
+    ]:
+        result = rune(*args, check=False)
+        assert result.returncode == 1, (args, result.stderr)
+        assert message in result.stderr, (args, result.stderr)
+    assert rune.status()["model"]["revision"] == revision
+
+    result = rune("deploy", "--bogus-flag", check=False)
+    assert result.returncode == 2
+    result = rune("wait", "--timeout", "soon", check=False)
+    assert result.returncode == 2 and "invalid duration" in result.stderr

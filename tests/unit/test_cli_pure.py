@@ -1,0 +1,85 @@
+"""Pure parts of the CLI: argument hoisting and the settled-wait judgement."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from runecraft import errors
+from runecraft.cli import _argv, _wait
+
+
+@pytest.mark.parametrize(
+    ("argv", "model", "rest"),
+    [
+        (["status"], None, ["status"]),
+        (["-m", "staging", "status"], "staging", ["status"]),
+        (
+            ["status", "--model", "staging", "--format", "json"],
+            "staging",
+            ["status", "--format", "json"],
+        ),
+        (["status", "--model=ctl:admin/x"], "ctl:admin/x", ["status"]),
+        (["exec", "--", "ls", "-m", "x"], None, ["exec", "--", "ls", "-m", "x"]),
+        (["deploy", "-mfoo", "./c"], "foo", ["deploy", "./c"]),
+    ],
+)
+def test_hoist_model(argv: list[str], model: str | None, rest: list[str]) -> None:
+    assert _argv.hoist_model(argv) == (model, rest)
+
+
+def test_hoist_model_needs_a_value() -> None:
+    with pytest.raises(errors.UsageError, match="needs a model name"):
+        _argv.hoist_model(["status", "-m"])
+
+
+@pytest.mark.parametrize(
+    ("spec", "name"), [("m", "m"), ("admin/m", "m"), ("c:admin/m", "m"), ("c:m", "m")]
+)
+def test_model_name(spec: str, name: str) -> None:
+    assert _argv.model_name(spec) == name
+
+
+def status(
+    *units: tuple[str, str, str], app: str = "active", reconciled: bool = True
+) -> dict[str, Any]:
+    return {
+        "model": {"reconciled": reconciled, "settled": reconciled},
+        "applications": {
+            "hello": {
+                "application-status": {"current": app, "message": ""},
+                "units": {
+                    name: {
+                        "workload-status": {"current": workload, "message": "m"},
+                        "juju-status": {"current": agent},
+                        "settled": True,
+                    }
+                    for name, workload, agent in units
+                },
+            }
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("document", "apps", "state"),
+    [
+        (status(("hello/0", "active", "idle")), (), "ready"),
+        (status(("hello/0", "active", "executing")), (), "pending"),
+        (status(("hello/0", "maintenance", "idle"), app="maintenance"), (), "pending"),
+        (status(("hello/0", "error", "error"), app="error"), (), "error"),
+        (status(("hello/0", "active", "idle"), reconciled=False), (), "pending"),
+        (status(("hello/0", "active", "idle")), ("other",), "pending"),
+        (status(("hello/0", "active", "idle")), ("hello",), "ready"),
+        ({"model": {"reconciled": True, "settled": True}, "applications": {}}, (), "ready"),
+    ],
+)
+def test_judge(document: dict[str, Any], apps: tuple[str, ...], state: str) -> None:
+    assert _wait.judge(document, apps).state == state
+
+
+def test_judge_names_the_unit_in_error() -> None:
+    verdict = _wait.judge(status(("hello/0", "error", "error"), app="error"))
+    assert verdict.state == "error"
+    assert "hello" in verdict.message

@@ -1,0 +1,187 @@
+"""Reconciler planning as pure functions: leadership, snapshots, config hashes, durations."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from runecraft.controller.reconcilers import _plan
+from runecraft.controller.state import (
+    ApplicationRecord,
+    CharmRecord,
+    MachineRecord,
+    ModelRecord,
+    UnitRecord,
+)
+from runecraft.schemas.duration import parse_duration
+
+NOW = 1000.0
+
+APP = ApplicationRecord(
+    id=1,
+    model_uuid="m",
+    name="hello",
+    charm_sha256="c" * 64,
+    charm_revision=0,
+    config={},
+    life="alive",
+    next_unit=3,
+    leader=None,
+    lease_expiry=None,
+    status=None,
+    status_message="",
+    status_since=None,
+    status_seq=0,
+    created=0.0,
+)
+
+
+def unit(number: int, life: str = "alive", machine: int | None = None) -> UnitRecord:
+    return UnitRecord(
+        id=number,
+        model_uuid="m",
+        application_id=1,
+        name=f"hello/{number}",
+        number=number,
+        machine_number=machine,
+        life=life,
+        workload_status="active",
+        workload_message="",
+        workload_since=0.0,
+        agent_status="idle",
+        agent_message="",
+        agent_since=0.0,
+        workload_version="",
+        report_seq=0,
+        converged_hash="",
+        snapshot_revision=0,
+        created=0.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("leader", "expiry", "units", "expected"),
+    [
+        pytest.param(None, None, [unit(0), unit(1)], "hello/0", id="first-election-lowest"),
+        pytest.param("hello/1", NOW + 10, [unit(0), unit(1)], None, id="valid-lease-kept"),
+        pytest.param(
+            "hello/0", NOW + 10, [unit(0, "dying"), unit(1)], "hello/1", id="dying-leader"
+        ),
+        pytest.param("hello/0", NOW + 10, [unit(1), unit(2)], "hello/1", id="removed-leader"),
+        pytest.param("hello/0", NOW - 1, [unit(0), unit(1)], "hello/1", id="expired-lease-moves"),
+        pytest.param("hello/0", NOW - 1, [unit(0)], "hello/0", id="expired-sole-unit-regranted"),
+        pytest.param(None, None, [], None, id="no-units-no-leader"),
+    ],
+)
+def test_plan_leaders(
+    leader: str | None, expiry: float | None, units: list[UnitRecord], expected: str | None
+) -> None:
+    app = dataclasses.replace(APP, leader=leader, lease_expiry=expiry)
+    changes = _plan.plan_leaders([app], units, NOW)
+    if expected is None and (leader is None or (expiry is not None and expiry > NOW)):
+        assert changes == []
+    else:
+        assert [c.leader for c in changes] == [expected]
+
+
+def test_leader_is_cleared_when_all_units_are_gone() -> None:
+    app = dataclasses.replace(APP, leader="hello/0", lease_expiry=NOW + 10)
+    assert [c.leader for c in _plan.plan_leaders([app], [], NOW)] == [None]
+
+
+@given(
+    lives=st.lists(st.sampled_from(["alive", "dying"]), max_size=6),
+    leader=st.one_of(st.none(), st.integers(0, 7)),
+    expiry=st.one_of(st.none(), st.floats(0, 2 * NOW)),
+)
+def test_a_planned_leader_is_always_an_alive_unit(
+    lives: list[str], leader: int | None, expiry: float | None
+) -> None:
+    units = [unit(i, life) for i, life in enumerate(lives)]
+    app = dataclasses.replace(
+        APP, leader=None if leader is None else f"hello/{leader}", lease_expiry=expiry
+    )
+    alive = {u.name for u in units if u.life == "alive"}
+    for change in _plan.plan_leaders([app], units, NOW):
+        assert (change.leader is None and not alive) or change.leader in alive
+
+
+def test_machine_snapshots_carry_effective_config_and_leadership() -> None:
+    model = ModelRecord(
+        uuid="m",
+        name="default",
+        cloud="local",
+        revision=7,
+        next_machine=2,
+        config={"update-status-hook-interval": "1m"},
+        life="alive",
+        created=0.0,
+    )
+    charm = CharmRecord(
+        sha256="c" * 64,
+        name="hello",
+        meta={},
+        config={
+            "options": {"greeting": {"type": "string", "default": "hi"}, "unset": {"type": "int"}}
+        },
+        actions={},
+        size=1,
+    )
+    machine = MachineRecord(
+        id=1,
+        model_uuid="m",
+        number=0,
+        life="alive",
+        agent="machine-0.m",
+        password_hash=None,
+        instance_id=None,
+        status="pending",
+        status_message="",
+        status_since=0.0,
+        hostname="",
+        address="",
+        retry_count=0,
+        retry_at=None,
+        created=0.0,
+    )
+    app = dataclasses.replace(APP, leader="hello/0", config={"greeting": "yo"})
+    snapshots = _plan.machine_snapshots(
+        model,
+        [app],
+        [unit(0, machine=0), unit(1, "dying", machine=0)],
+        [machine],
+        {charm.sha256: charm},
+    )
+    snapshot = snapshots[0]
+    assert snapshot.revision == 7
+    first, second = snapshot.units
+    assert first.config == {"greeting": "yo"}
+    assert first.leader and not second.leader
+    assert second.life == "dying"
+    assert first.update_status_interval == 60.0
+    assert first.config_hash == _plan.config_hash(charm.sha256, {"greeting": "yo"})
+    assert first.config_hash != _plan.config_hash(charm.sha256, {"greeting": "hi"})
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("5m", 300.0),
+        ("600s", 600.0),
+        ("1h30m", 5400.0),
+        ("0.001s", 0.001),
+        ("250ms", 0.25),
+        ("42", 42.0),
+    ],
+)
+def test_parse_duration(text: str, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "5x", "m", "5m3", "abc"])
+def test_parse_duration_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)

@@ -59,11 +59,16 @@ def main() -> None:
     for charm in args.charm.split(","):
         env = {**os.environ, "RUNECRAFT_HOME": str(warm_home), "RUNECRAFT_CACHE_DIR": str(cache)}
         subprocess.run(
-            [sys.executable, "-c",
-             "import sys; from pathlib import Path; from runecraft import charms; "
-             "charms.pack(Path(sys.argv[1]), Path(sys.argv[2]))",
-             str(REPO / "examples" / "charms" / charm), str(cache)],
-            env=env, check=True,
+            [
+                sys.executable,
+                "-c",
+                "import sys; from pathlib import Path; from runecraft import charms; "
+                "charms.pack(Path(sys.argv[1]), Path(sys.argv[2]))",
+                str(REPO / "examples" / "charms" / charm),
+                str(cache),
+            ],
+            env=env,
+            check=True,
         )
     print(f"{'charm':<12} {'units':>5} {'deploy→active s':>16} {'hooks':>6} {'hooks/s':>8}")
     for charm in args.charm.split(","):

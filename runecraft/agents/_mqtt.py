@@ -35,6 +35,9 @@ class BusLink(Protocol):
     def publish(self, payload: bytes) -> None:
         """Queue a payload for the agent's `up` topic (delivered once connected)."""
 
+    def is_connected(self) -> bool:
+        """A session is up right now."""
+
     async def run(self, *, on_connect: OnConnect, on_message: OnMessage) -> None:
         """Stay connected until cancelled, calling back on every (re)connect and message."""
 
@@ -81,6 +84,10 @@ class MqttLink:
         self.connected = asyncio.Event()
         """Set while a session is up (for callers that want to wait for it)."""
 
+    def is_connected(self) -> bool:
+        """A session is up right now."""
+        return self.connected.is_set()
+
     def publish(self, payload: bytes) -> None:
         """Queue `payload`; if the outbox is full the oldest payload is dropped."""
         if len(self._outbox) == self._outbox.maxlen and not self._dropping:
@@ -122,9 +129,9 @@ class MqttLink:
             logger.info("bus connected", host=self._host, port=self._port)
             session.connected = True
             self.connected.set()
+            await on_connect()  # queues Hello and fresh reports before anything is sent
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._drain(client))
-                await on_connect()
                 async for message in client.messages:
                     payload = message.payload
                     if isinstance(payload, bytes | bytearray):

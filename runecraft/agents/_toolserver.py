@@ -13,6 +13,7 @@ import binascii
 import contextlib
 import json
 import os
+import stat
 import struct
 import sys
 from collections.abc import Iterable, Iterator
@@ -22,6 +23,7 @@ from typing import Any
 
 import structlog
 
+from runecraft import errors
 from runecraft.agents import _hooktool, hooktools
 
 __all__ = ["CLIENT_NAME", "MAX_REQUEST", "ToolServer", "install_tools"]
@@ -54,6 +56,16 @@ def install_tools(tools_dir: Path, names: Iterable[str] | None = None) -> None:
         link.symlink_to(CLIENT_NAME)
 
 
+def _private_dir(path: Path) -> None:
+    """Make sure `path` is a real directory that only we can enter (0700, owned by us)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+        raise errors.PermanentError(f"socket dir {path} is not a directory owned by this agent")
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        path.chmod(0o700)
+
+
 def _reply(code: int, stdout: bytes = b"", stderr: bytes = b"") -> bytes:
     payload = json.dumps(
         {
@@ -80,7 +92,8 @@ class ToolServer:
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
-        """Bind the socket (replacing a stale one) with mode 0600."""
+        """Bind the socket (replacing a stale one) with mode 0600 in a private dir."""
+        _private_dir(self.socket_path.parent)
         self.socket_path.unlink(missing_ok=True)
         # The unit dir is 0700, so the socket is private even before the chmod.
         self._server = await asyncio.start_unix_server(self._serve, path=self.socket_path)

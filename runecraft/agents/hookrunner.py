@@ -23,6 +23,7 @@ import structlog
 from runecraft.agents import _unitlog
 
 __all__ = [
+    "DEFAULT_AGENT_PATH",
     "JUJU_VERSION",
     "HookOutcome",
     "HookResult",
@@ -36,6 +37,9 @@ logger = structlog.get_logger(__name__)
 
 JUJU_VERSION = "3.6.12"
 """The Juju version charms see; ops switches behaviour on it (§2.1)."""
+
+DEFAULT_AGENT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+"""PATH after the tools dir when the agent is not told otherwise (Juju's is similar)."""
 
 _DRAIN_TIMEOUT = 2.0
 """Seconds to keep reading output after the hook exited (a daemon it started may hold the
@@ -55,7 +59,7 @@ class UnitEnvironment:
     socket_path: Path
     api_addresses: str = ""
     """Space-separated `host:port` of the controller API."""
-    agent_path: str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    agent_path: str = DEFAULT_AGENT_PATH
     """The agent's PATH; the tools dir is put in front of it."""
 
 
@@ -136,9 +140,26 @@ def find_handler(charm_dir: Path, hook: str) -> Path | None:
     return None
 
 
+_MAX_LINE = 1 << 20
+"""Longer output lines are split, so one huge line can neither stall nor exhaust the agent."""
+
+
 async def _pump(stream: asyncio.StreamReader, log: _unitlog.UnitLog, level: str) -> None:
-    while line := await stream.readline():
-        log.write(level, "hook", line.decode("utf-8", errors="replace").rstrip("\n"))
+    """Copy a hook's output into the unit log line by line (chunked: no line-length limit)."""
+
+    def emit(line: bytes) -> None:
+        log.write(level, "hook", line.decode("utf-8", errors="replace").rstrip("\r"))
+
+    pending = b""
+    while chunk := await stream.read(1 << 16):
+        *lines, pending = (pending + chunk).split(b"\n")
+        for line in lines:
+            emit(line)
+        if len(pending) > _MAX_LINE:
+            emit(pending)
+            pending = b""
+    if pending:
+        emit(pending)
 
 
 def _signal_group(pid: int, signum: int) -> None:
@@ -169,12 +190,13 @@ async def run_hook(
     try:
         handler = find_handler(charm_dir, hook)
     except HandlerError as exc:
-        log.write("ERROR", "uniter", f"hook {hook!r} cannot run: {exc}")
+        log.write("ERROR", "uniter", f'hook "{hook}" cannot run: {exc}')
         return HookResult(outcome=HookOutcome.FAILED, message=str(exc))
     if handler is None:
-        log.write("INFO", "uniter", f"skipped {hook!r} hook (missing)")
+        log.write("INFO", "uniter", f'skipped "{hook}" hook (missing)')
         return HookResult(outcome=HookOutcome.MISSING)
 
+    log.write("INFO", "uniter", f'running hook "{hook}" (via {handler.relative_to(charm_dir)})')
     try:
         process = await asyncio.create_subprocess_exec(
             str(handler),
@@ -186,7 +208,7 @@ async def run_hook(
             start_new_session=True,
         )
     except OSError as exc:
-        log.write("ERROR", "uniter", f"hook {hook!r} cannot start: {exc}")
+        log.write("ERROR", "uniter", f'hook "{hook}" cannot start: {exc}')
         return HookResult(outcome=HookOutcome.FAILED, message=str(exc))
 
     assert process.stdout is not None and process.stderr is not None
@@ -209,8 +231,8 @@ async def run_hook(
         await asyncio.gather(*pumps, return_exceptions=True)
 
     if code == 0:
-        log.write("INFO", "uniter", f"ran {hook!r} hook (via {handler.name})")
+        log.write("INFO", "uniter", f'ran "{hook}" hook')
         return HookResult(outcome=HookOutcome.SUCCEEDED, exit_code=0)
     logger.info("hook failed", hook=hook, exit_code=code)
-    log.write("ERROR", "uniter", f"hook {hook!r} failed: exit status {code}")
+    log.write("ERROR", "uniter", f'hook "{hook}" failed: exit status {code}')
     return HookResult(outcome=HookOutcome.FAILED, exit_code=code, message=f"exit status {code}")

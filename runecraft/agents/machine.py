@@ -1,8 +1,9 @@
 """The machine agent: one process per machine, running a unit agent task per unit.
 
 It holds one bus link to the controller. On every (re)connect it says `Hello` (the
-controller answers with a fresh `MachineSnapshot`) and re-sends the full report of every
-unit; every 10 s it sends a `Heartbeat` naming its leader units, which renews their leases.
+controller answers with a fresh `MachineSnapshot`), sends a `Heartbeat` and re-sends the
+full report of every unit; while connected it sends a `Heartbeat` naming its leader units
+every 10 s, which renews their leases.
 Each snapshot is the whole desired state of the machine's units: new units get a
 `UnitAgent`, known ones get `update()`, and a unit that has reported `removed` and has then
 disappeared from the snapshot (the controller forgot it) has its directory deleted.
@@ -15,16 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import shutil
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pydantic
 import structlog
 
-from runecraft.agents import _charm_source, _mqtt, _state_store, uniter, unit
+from runecraft import errors
+from runecraft.agents import _charm_source, _mqtt, _state_store, unit, uniter
 from runecraft.schemas import agent as agent_schema
 from runecraft.schemas import bus
 
@@ -52,7 +53,6 @@ class _Slot:
 
     agent: unit.UnitAgent
     task: asyncio.Task[None] | None = None
-    done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def _api_addresses(api_url: str) -> str:
@@ -142,6 +142,7 @@ class MachineAgent:
     async def _on_connect(self) -> None:
         hello = bus.Hello(agent=self.config.agent, units=tuple(sorted(self._units)))
         self._link.publish(bus.encode(hello))
+        self._heartbeat()
         for slot in self._units.values():
             await slot.agent.resend()
 
@@ -160,17 +161,22 @@ class MachineAgent:
         self._revision = snapshot.revision
         self.apply(snapshot)
 
-    async def _heartbeats(self) -> None:
-        while True:
-            leaders = tuple(
-                sorted(
-                    name
-                    for name, slot in self._units.items()
-                    if slot.agent.remote.leader and not slot.agent.removed
-                )
+    def _heartbeat(self) -> None:
+        leaders = tuple(
+            sorted(
+                name
+                for name, slot in self._units.items()
+                if slot.agent.remote.leader and not slot.agent.removed
             )
-            self._link.publish(bus.encode(bus.Heartbeat(agent=self.config.agent, units=leaders)))
+        )
+        self._link.publish(bus.encode(bus.Heartbeat(agent=self.config.agent, units=leaders)))
+
+    async def _heartbeats(self) -> None:
+        """Renew leader leases periodically; skipped while disconnected (they would be stale)."""
+        while True:
             await asyncio.sleep(self._heartbeat_interval)
+            if self._link.is_connected():
+                self._heartbeat()
 
     # --- units -----------------------------------------------------------------------------
 
@@ -180,9 +186,9 @@ class MachineAgent:
         for name, remote in wanted.items():
             slot = self._units.get(name)
             if slot is None:
-                self._start_unit(remote)
+                self._start_unit(remote, snapshot.revision)
             else:
-                slot.agent.update(remote)
+                slot.agent.update(remote, snapshot.revision)
         for name in [name for name in self._units if name not in wanted]:
             slot = self._units.pop(name)
             if slot.agent.removed:
@@ -194,7 +200,7 @@ class MachineAgent:
                     slot.task.cancel()
         self._sweep_removed_dirs(set(wanted))
 
-    def _start_unit(self, remote: bus.UnitRemoteState) -> None:
+    def _start_unit(self, remote: bus.UnitRemoteState, revision: int) -> None:
         if self._tg is None:
             raise RuntimeError("MachineAgent.apply() needs run() to be running")
         agent = unit.UnitAgent(
@@ -204,7 +210,8 @@ class MachineAgent:
             outbox=self._outbox,
             charms=self._charms,
             hook_lock=self._hook_lock,
-            **({"unpack": self._unpack} if self._unpack is not None else {}),
+            unpack=self._unpack,
+            snapshot_revision=revision,
         )
         slot = _Slot(agent=agent)
         slot.task = self._tg.create_task(self._supervise(slot), name=f"unit {remote.unit}")
@@ -214,22 +221,15 @@ class MachineAgent:
     async def _supervise(self, slot: _Slot) -> None:
         """Run a unit agent; restart it with capped backoff if it crashes."""
         failures = 0
-        try:
-            while True:
-                try:
-                    await slot.agent.run()
-                    return
-                except Exception:
-                    failures += 1
-                    delay = min(
-                        self._restart_delay * 2.0 ** (failures - 1), uniter.MAX_RETRY_DELAY
-                    )
-                    logger.exception(
-                        "unit agent crashed", unit=slot.agent.unit, restart_in=delay
-                    )
-                    await asyncio.sleep(delay)
-        finally:
-            slot.done.set()
+        while True:
+            try:
+                await slot.agent.run()
+                return
+            except Exception:
+                failures += 1
+                delay = min(self._restart_delay * 2.0 ** (failures - 1), uniter.MAX_RETRY_DELAY)
+                logger.exception("unit agent crashed", unit=slot.agent.unit, restart_in=delay)
+                await asyncio.sleep(delay)
 
     def _sweep_removed_dirs(self, wanted: set[str]) -> None:
         """Delete dirs of units that were removed before a restart and are gone now."""
@@ -240,7 +240,7 @@ class MachineAgent:
         for path in units_dir.iterdir():
             if path.name in live or not path.is_dir():
                 continue
-            with contextlib.suppress(OSError, ValueError, json.JSONDecodeError):
+            with contextlib.suppress(OSError, errors.RunecraftError):
                 record = _state_store.StateStore(path / "state.json").load()
                 if record.local.removed:
                     logger.info("deleting dir of a removed unit", path=str(path))

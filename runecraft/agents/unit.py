@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
+import os
 import random
 import secrets
 import shutil
@@ -111,8 +112,13 @@ class UnitPaths:
 
     @property
     def socket(self) -> Path:
-        """The hook-tool socket (0600)."""
-        return self.base / "agent.sock"
+        """The hook-tool socket (0600): in the unit dir, or, when that path is too long for
+        a unix socket, in a private dir under /tmp named after the unit dir."""
+        preferred = self.base / "agent.sock"
+        if len(os.fsencode(preferred)) <= _toolserver.MAX_SOCKET_PATH:
+            return preferred
+        digest = hashlib.sha256(os.fsencode(self.base)).hexdigest()[:24]
+        return Path("/tmp") / f"runecraft-{digest}" / "agent.sock"
 
     @property
     def log(self) -> Path:
@@ -157,10 +163,11 @@ class UnitAgent:
         model: ModelInfo,
         outbox: Outbox,
         charms: CharmSource,
-        unpack: Unpacker = _unpack_charm,
+        unpack: Unpacker | None = None,
         hook_lock: asyncio.Lock | None = None,
         clock: Callable[[], float] = time.time,
         agent_path: str | None = None,
+        snapshot_revision: int = 0,
     ) -> None:
         """Set up (no I/O yet).
 
@@ -174,13 +181,15 @@ class UnitAgent:
             hook_lock: The machine lock: one hook at a time per machine, as in Juju.
             clock: Wall-clock seconds; persisted timers (retry, update-status) use it.
             agent_path: PATH for hooks after the tools dir (default: a standard system PATH).
+            snapshot_revision: Revision of the `MachineSnapshot` that `remote` came from.
         """
         self.paths = paths
-        self._remote = remote
+        self._wanted = (remote, snapshot_revision)
+        self._seen_revision = snapshot_revision
         self._model = model
         self._outbox = outbox
         self._charms = charms
-        self._unpack = unpack
+        self._unpack = unpack or _unpack_charm
         self._hook_lock = hook_lock or asyncio.Lock()
         self._clock = clock
         self._store = _state_store.StateStore(paths.state)
@@ -202,8 +211,9 @@ class UnitAgent:
             tools_dir=paths.tools,
             socket_path=paths.socket,
             api_addresses=model.api_addresses,
-            **({"agent_path": agent_path} if agent_path else {}),
+            agent_path=agent_path or hookrunner.DEFAULT_AGENT_PATH,
         )
+        self._unit = remote.unit
         self._logger = logger.bind(unit=remote.unit)
 
     # --- public ----------------------------------------------------------------------------
@@ -211,12 +221,12 @@ class UnitAgent:
     @property
     def unit(self) -> str:
         """`app/N`."""
-        return self._remote.unit
+        return self._unit
 
     @property
     def remote(self) -> bus.UnitRemoteState:
         """The newest remote state received."""
-        return self._remote
+        return self._wanted[0]
 
     @property
     def local(self) -> uniter.LocalState:
@@ -228,11 +238,16 @@ class UnitAgent:
         """The unit ran `remove` (or died before install) and reported it."""
         return self._removed
 
-    def update(self, remote: bus.UnitRemoteState) -> None:
-        """Take a newer remote state and wake the loop (never blocks)."""
-        if remote.unit != self._remote.unit:
-            raise ValueError(f"remote state for {remote.unit} sent to {self._remote.unit}")
-        self._remote = remote
+    def update(self, remote: bus.UnitRemoteState, snapshot_revision: int | None = None) -> None:
+        """Take a newer remote state and wake the loop (never blocks).
+
+        `snapshot_revision` is the `MachineSnapshot.revision` it came from; once the unit is
+        idle on it, its reports say so (that is how the controller knows it settled).
+        """
+        if remote.unit != self._unit:
+            raise ValueError(f"remote state for {remote.unit} sent to {self._unit}")
+        revision = self._wanted[1] if snapshot_revision is None else snapshot_revision
+        self._wanted = (remote, revision)
         self._wake.set()
 
     def poke(self) -> None:
@@ -248,13 +263,14 @@ class UnitAgent:
             agent=self._agent_status,
             workload_version=self._record.workload_version,
             converged_hash=self._converged,
+            snapshot_revision=self._seen_revision,
             removed=self._removed,
         )
 
     async def resend(self) -> None:
         """Send the full report again (after the bus reconnected)."""
         await self._outbox.send(self.report())
-        if self._record.app_status is not None and self._remote.leader:
+        if self._record.app_status is not None and self.remote.leader:
             await self._send_app_status()
 
     async def run(self) -> None:
@@ -280,7 +296,8 @@ class UnitAgent:
         fetch_failures = 0
         while True:
             self._wake.clear()
-            remote = self._remote
+            # One pass works on one snapshot: an idle report claims only what it evaluated.
+            remote, self._seen_revision = self._wanted
             decision = uniter.next_op(self.local, remote, self._clock())
             if isinstance(decision, uniter.Removed):
                 self._removed = True
@@ -436,6 +453,7 @@ class UnitAgent:
             self._agent_status,
             self._record.workload_version,
             self._converged,
+            self._seen_revision,
             self._removed,
         )
         if fields == self._last_sent:
@@ -449,7 +467,7 @@ class UnitAgent:
             return
         await self._outbox.send(
             bus.AppStatusReport(
-                application=self._remote.application,
+                application=self.remote.application,
                 unit=self.unit,
                 seq=self._next_seq(),
                 status=status,
@@ -459,6 +477,8 @@ class UnitAgent:
     def remove_dir(self) -> None:
         """Delete the unit directory (after the controller forgot the removed unit)."""
         shutil.rmtree(self.paths.base, ignore_errors=True)
+        if self.paths.socket.parent != self.paths.base:
+            shutil.rmtree(self.paths.socket.parent, ignore_errors=True)
 
 
 def _describe(op: uniter.Operation | None) -> str:

@@ -53,8 +53,12 @@ def judge(status: dict[str, Any], applications: Sequence[str] = ()) -> Verdict:
                 waiting_on = (
                     f"{unit_name}: {workload.get('current')}/{agent.get('current')} "
                     f"{workload.get('message', '')}".rstrip()
+                    if unit.get("life", "") in ("", "alive")
+                    else f"{unit_name}: being removed"
                 )
-        if app_status != "active" and not waiting_on:
+                if workload.get("current") == "active" and agent.get("current") == "idle":
+                    waiting_on = f"{unit_name}: has not yet seen the latest change"
+        if app.get("units") and app_status != "active" and not waiting_on:
             waiting_on = f"{name}: {app_status}"
     if waiting_on:
         return Verdict("pending", waiting_on, ready, total)

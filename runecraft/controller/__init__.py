@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from runecraft.controller._process import config_path, load_config, serve
+from runecraft.controller._config import config_path, load_config
 
-__all__ = ["config_path", "load_config", "serve"]
+__all__ = ["config_path", "load_config"]

@@ -23,7 +23,7 @@ import httpx
 import yaml
 
 from runecraft import errors
-from runecraft.controller._process import config_path, load_config
+from runecraft.controller._config import config_path, load_config
 from runecraft.controller.providers.local import agent_pids
 from runecraft.schemas.controller import BrokerSettings, ControllerConfig
 

@@ -20,26 +20,18 @@ from typing import Any
 
 import structlog
 import uvicorn
-import yaml
 
 from runecraft.controller import _passwords, _supervisor, api, bus, services
 from runecraft.controller.providers import Provider, ProviderContext, load_provider
 from runecraft.controller.reconcilers import Reconciler
 from runecraft.controller.state import Store
 from runecraft.schemas.agent import BrokerAddress
+from runecraft.controller._config import load_config
 from runecraft.schemas.controller import ControllerConfig
 
-__all__ = ["config_path", "load_config", "serve"]
+__all__ = ["Controller", "serve"]
 
 logger = structlog.get_logger(__name__)
-
-
-def config_path(controller_dir: Path) -> Path:
-    return controller_dir / "controller.yaml"
-
-
-def load_config(controller_dir: Path) -> ControllerConfig:
-    return ControllerConfig.model_validate(yaml.safe_load(config_path(controller_dir).read_text()))
 
 
 class _Server(uvicorn.Server):

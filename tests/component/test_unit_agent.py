@@ -320,7 +320,7 @@ async def test_bash_charm_non_leader_env_and_logs(tmp_path: Path) -> None:
     assert "DEBUG unit.demo/0.hook hello from install" in log
     assert "WARNING unit.demo/0.hook to stderr" in log
     assert 'WARNING unit.demo/0.juju-log config is {"greeting":"hello"}' in log
-    assert "skipped 'leader-elected'" not in log  # non-leaders never get leader-elected
+    assert 'skipped "leader-elected"' not in log  # non-leaders never get leader-elected
     assert agent.paths.state.exists() and agent.paths.socket.exists() is False
 
 
@@ -475,3 +475,76 @@ async def test_agent_killed_mid_hook_reruns_it_after_restart(tmp_path: Path) -> 
     async with running(second):
         await second_outbox.wait_idle("h1")
     assert hooks_run(second) == ["install", "config-changed", "start", "start"]
+
+
+# --- settling on snapshots ---------------------------------------------------------------------
+
+
+async def test_idle_reports_name_the_snapshot_they_settled_on(tmp_path: Path) -> None:
+    archive = build_zip(BASH_CHARM)
+    outbox = Outbox()
+    state = remote(archive)
+    agent = unit.UnitAgent(
+        remote=state,
+        paths=unit.UnitPaths.for_unit(tmp_path, state.unit),
+        model=MODEL,
+        outbox=outbox,
+        charms=Charms(archive),
+        snapshot_revision=7,
+    )
+    async with running(agent):
+        settled = await outbox.wait_idle("h1")
+        assert settled.snapshot_revision == 7
+        # While working, reports never claim idle: every idle report is a settled one.
+        assert all(r.snapshot_revision == 7 for r in outbox.reports)
+
+        # A snapshot that changes nothing for this unit: no hook, a fresh idle report.
+        agent.update(state, 8)
+        again = await outbox.wait_for(lambda r: r.snapshot_revision == 8)
+        assert again.agent.status == "idle" and again.converged_hash == "h1"
+
+        # A snapshot with new config: idle on 9 only after config-changed ran.
+        agent.update(remote(archive, config={"greeting": "x"}, config_hash="h2"), 9)
+        final = await outbox.wait_for(
+            lambda r: r.snapshot_revision == 9 and r.agent.status == "idle"
+        )
+        assert final.converged_hash == "h2"
+        nine = [r for r in outbox.reports if r.snapshot_revision == 9]
+        assert nine[0].agent.status == "executing"
+    assert hooks_run(agent) == ["install", "config-changed", "start", "config-changed"]
+
+
+async def test_long_unit_dir_gets_a_short_private_socket(tmp_path: Path) -> None:
+    archive = build_zip(BASH_CHARM)
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    outbox = Outbox()
+    state = remote(archive, unit="a-very-long-application-name-indeed/12")
+    agent = make_agent(deep, state, Charms(archive), outbox)
+    socket_path = agent.paths.socket
+    assert socket_path.parent != agent.paths.base
+    assert len(str(socket_path)) <= 107
+    async with running(agent):
+        await outbox.wait_idle("h1")
+        assert socket_path.stat().st_mode & 0o777 == 0o600
+        assert socket_path.parent.stat().st_mode & 0o777 == 0o700
+    env = json.loads((agent.paths.charm / "env-install.json").read_text())
+    assert env["JUJU_AGENT_SOCKET_ADDRESS"] == str(socket_path)
+    agent.remove_dir()
+    assert not socket_path.parent.exists() and not agent.paths.base.exists()
+
+
+async def test_huge_hook_output_is_logged_without_stalling(tmp_path: Path) -> None:
+    chatty = (
+        "#!/bin/bash\n"
+        + RECORD
+        + "head -c 300000 /dev/zero | tr '\\0' x\necho\n"
+        + "for i in $(seq 1 2000); do echo line-$i; done\n"
+    )
+    archive = build_zip({**BASH_CHARM, "hooks/start": chatty})
+    outbox = Outbox()
+    agent = make_agent(tmp_path, remote(archive), Charms(archive), outbox)
+    async with running(agent):
+        await outbox.wait_idle("h1")
+    log = agent.paths.log.read_text()
+    assert "x" * 300000 in log
+    assert "DEBUG unit.demo/0.hook line-2000" in log

@@ -171,3 +171,29 @@ def test_bad_input_is_refused_and_changes_nothing(rune: Rune, tmp_path: Path) ->
     assert result.returncode == 2
     result = rune("wait", "--timeout", "soon", check=False)
     assert result.returncode == 2 and "invalid duration" in result.stderr
+
+
+def test_colocation_and_postgres_backed_controller(rune: Rune, postgres_url: str) -> None:
+    rune("bootstrap", "--database", postgres_url)
+    rune("deploy", str(EXAMPLES / "hello-bash"))
+    rune("wait", "--timeout", "5m")
+    rune("add-unit", "hello-bash", "--to", "0")
+    rune("wait", "--timeout", "5m")
+    status = rune.status()
+    assert {u: d["machine"] for u, d in units(status, "hello-bash").items()} == {
+        "hello-bash/0": "0",
+        "hello-bash/1": "0",
+    }
+    assert list(status["machines"]) == ["0"]
+    result = rune("add-unit", "hello-bash", "--to", "5", check=False)
+    assert result.returncode == 1 and 'machine "5" not found' in result.stderr
+
+    # Removing one of two co-located units keeps the machine; removing the last removes it.
+    rune("remove-unit", "hello-bash/1")
+    rune("wait", "--timeout", "5m")
+    assert list(rune.status()["machines"]) == ["0"]
+    rune("remove-unit", "hello-bash/0")
+    rune("wait", "--timeout", "5m")
+    status = rune.status()
+    assert units(status, "hello-bash") == {}
+    assert status["machines"] == {}

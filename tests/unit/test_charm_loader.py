@@ -180,7 +180,7 @@ def test_load_examples() -> None:
     assert hello.sha256 == ""
     assert hello.meta.peers["hello-peers"].interface == "hello_peers"
     assert hello.meta.provides["greeting"].interface == "greeting"
-    assert hello.config.defaults() == {"greeting": "hello"}
+    assert hello.config.defaults() == {"greeting": "hello", "repeat": 1}
     assert set(hello.actions.actions) == {"greet"}
     bash = charms.load_charm_dir(HELLO_BASH)
     assert bash.name == "hello-bash"

@@ -73,6 +73,7 @@ def status(
         (status(("hello/0", "active", "idle")), ("other",), "pending"),
         (status(("hello/0", "active", "idle")), ("hello",), "ready"),
         ({"model": {"reconciled": True, "settled": True}, "applications": {}}, (), "ready"),
+        (status(app="unknown"), (), "ready"),
     ],
 )
 def test_judge(document: dict[str, Any], apps: tuple[str, ...], state: str) -> None:

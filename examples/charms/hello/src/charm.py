@@ -45,6 +45,7 @@ class HelloCharm(ops.CharmBase):
     def _on_greet_action(self, event: ops.ActionEvent) -> None:
         name = event.params.get("name")
         greeting = f"{self._greeting}, {name}" if name else self._greeting
+        greeting = " ".join([greeting] * int(self.config.get("repeat", 1)))
         event.log(f"greeting {name or 'everyone'}")
         event.set_results({"greeting": greeting})
 

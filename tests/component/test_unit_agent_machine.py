@@ -1,0 +1,427 @@
+"""The machine agent: snapshots in, reports out, over a fake link and over a real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import httpx
+import pytest
+from amqtt.broker import Broker
+
+from runecraft import errors
+from runecraft.agents import _charm_source, _mqtt, machine
+from runecraft.schemas import agent as agent_schema
+from runecraft.schemas import bus
+
+from .test_unit_agent import BASH_CHARM, Charms, build_zip
+
+TIMEOUT = 60.0
+REPO = Path(__file__).resolve().parents[2]
+
+
+def agent_config(tmp_path: Path, port: int = 1883) -> agent_schema.AgentConfig:
+    return agent_schema.AgentConfig(
+        agent="machine-0",
+        model_name="test",
+        model_uuid="0b1e4d1c-0000-4000-8000-000000000001",
+        machine_id="0",
+        data_dir=str(tmp_path / "machine-0"),
+        broker=agent_schema.BrokerAddress(
+            host="127.0.0.1", port=port, username="machine-0", password="secret"
+        ),
+        api_url="http://127.0.0.1:17070",
+        api_token="secret",
+    )
+
+
+class FakeLink:
+    """An in-memory `BusLink`: the test plays the controller."""
+
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+        self.inbox: asyncio.Queue[bytes] = asyncio.Queue()
+        self.reconnects: asyncio.Queue[None] = asyncio.Queue()
+        self._changed = asyncio.Event()
+
+    def is_connected(self) -> bool:
+        return True
+
+    def publish(self, payload: bytes) -> None:
+        self.sent.append(bus.decode_agent_message(payload))
+        self._changed.set()
+
+    async def run(self, *, on_connect: _mqtt.OnConnect, on_message: _mqtt.OnMessage) -> None:
+        await on_connect()
+        while True:
+            get_message = asyncio.ensure_future(self.inbox.get())
+            get_reconnect = asyncio.ensure_future(self.reconnects.get())
+            done, pending = await asyncio.wait(
+                {get_message, get_reconnect}, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in pending:
+                task.cancel()
+            if get_reconnect in done:
+                await on_connect()
+            if get_message in done:
+                await on_message(get_message.result())
+                self.inbox.task_done()
+
+    async def wait_for(self, predicate: Callable[[list[Any]], bool]) -> None:
+        async with asyncio.timeout(TIMEOUT):
+            while not predicate(self.sent):
+                self._changed.clear()
+                await self._changed.wait()
+
+    def reports(self, unit: str) -> list[bus.UnitReport]:
+        return [m for m in self.sent if isinstance(m, bus.UnitReport) and m.unit == unit]
+
+
+def snapshot(revision: int, *units: bus.UnitRemoteState) -> bytes:
+    return bus.encode(
+        bus.MachineSnapshot(
+            revision=revision,
+            model_name="test",
+            model_uuid="0b1e4d1c-0000-4000-8000-000000000001",
+            machine_id="0",
+            units=units,
+        )
+    )
+
+
+def unit_state(archive: bytes, **changes: Any) -> bus.UnitRemoteState:
+    base: dict[str, Any] = {
+        "unit": "plain/0",
+        "application": "plain",
+        "charm": bus.CharmRef(sha256=hashlib.sha256(archive).hexdigest(), name="plain"),
+        "config_hash": "h1",
+    }
+    return bus.UnitRemoteState(**{**base, **changes})
+
+
+@asynccontextmanager
+async def serving(agent: machine.MachineAgent) -> AsyncIterator[asyncio.Task[None]]:
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(agent.run())
+        try:
+            yield task
+        finally:
+            agent.stop()
+
+
+def last_report(link: FakeLink, unit: str) -> bus.UnitReport | None:
+    reports = link.reports(unit)
+    return reports[-1] if reports else None
+
+
+async def test_machine_agent_runs_units_from_snapshots(tmp_path: Path) -> None:
+    archive = build_zip(BASH_CHARM)
+    config = agent_config(tmp_path)
+    link = FakeLink()
+    agent = machine.MachineAgent(config, link=link, charms=Charms(archive), heartbeat_interval=0.05)
+    unit_dir = Path(config.data_dir) / "units" / "plain-0"
+
+    def idle_on(config_hash: str) -> Callable[[list[Any]], bool]:
+        def check(_: list[Any]) -> bool:
+            report = last_report(link, "plain/0")
+            return report is not None and (report.agent.status, report.converged_hash) == (
+                "idle",
+                config_hash,
+            )
+
+        return check
+
+    async with serving(agent) as task:
+        await link.wait_for(lambda sent: any(isinstance(m, bus.Hello) for m in sent))
+        assert link.sent[:2] == [
+            bus.Hello(agent="machine-0", units=()),
+            bus.Heartbeat(agent="machine-0", units=()),
+        ]
+
+        # Garbage and foreign snapshots are ignored; the agent keeps serving.
+        await link.inbox.put(b"not json")
+        await link.inbox.put(b'{"v": 1, "body": {"kind": "machine-snapshot"}}')
+        await link.inbox.put(
+            snapshot(1, unit_state(archive, unit="other/0")).replace(b'"0"', b'"9"')
+        )
+        await link.inbox.put(snapshot(2, unit_state(archive, leader=True)))
+        await link.wait_for(idle_on("h1"))
+        assert set(agent.units) == {"plain/0"}
+        assert link.reports("plain/0")[-1].snapshot_revision == 2
+        assert (unit_dir / "charm" / "hooks.log").read_text().split() == [
+            "install",
+            "config-changed",
+            "start",
+        ]
+        assert 'skipped "leader-elected" hook (missing)' in (unit_dir / "unit.log").read_text()
+        await link.wait_for(
+            lambda sent: any(isinstance(m, bus.Heartbeat) and m.units == ("plain/0",) for m in sent)
+        )
+
+        # A stale snapshot changes nothing; a newer one is applied.
+        await link.inbox.put(snapshot(1, unit_state(archive, leader=True, config_hash="old")))
+        await link.inbox.put(snapshot(3, unit_state(archive, leader=True, config_hash="h2")))
+        await link.wait_for(idle_on("h2"))
+        assert "old" not in [r.converged_hash for r in link.reports("plain/0")]
+        assert link.reports("plain/0")[-1].snapshot_revision == 3
+
+        # After a reconnect: Hello names the units, and full reports are sent again.
+        before = len(link.sent)
+        await link.reconnects.put(None)
+        await link.wait_for(lambda sent: any(isinstance(m, bus.UnitReport) for m in sent[before:]))
+        assert link.sent[before] == bus.Hello(agent="machine-0", units=("plain/0",))
+        assert link.sent[before + 1] == bus.Heartbeat(agent="machine-0", units=("plain/0",))
+        assert link.sent[before + 2].converged_hash == "h2"
+
+        # Dying: stop, remove, removed=True; once the controller forgets it, the dir goes.
+        await link.inbox.put(snapshot(4, unit_state(archive, life="dying", config_hash="h2")))
+        await link.wait_for(lambda _: (last_report(link, "plain/0") or link.sent[0]).removed)
+        assert unit_dir.exists()
+        await link.inbox.put(snapshot(5))
+        async with asyncio.timeout(TIMEOUT):
+            await link.inbox.join()  # every snapshot so far has been applied
+        assert agent.units == {}
+        assert not unit_dir.exists()
+        agent.stop()
+        async with asyncio.timeout(TIMEOUT):
+            await task
+
+
+async def test_stop_leaves_units_installed_without_stop_hooks(tmp_path: Path) -> None:
+    archive = build_zip(BASH_CHARM)
+    config = agent_config(tmp_path)
+    link = FakeLink()
+    agent = machine.MachineAgent(config, link=link, charms=Charms(archive))
+    async with serving(agent) as task:
+        await link.inbox.put(snapshot(1, unit_state(archive)))
+        await link.wait_for(
+            lambda _: (r := last_report(link, "plain/0")) is not None and r.agent.status == "idle"
+        )
+        agent.stop()
+        async with asyncio.timeout(TIMEOUT):
+            await task
+    hooks = (Path(config.data_dir) / "units/plain-0/charm/hooks.log").read_text().split()
+    assert hooks == ["install", "config-changed", "start"]
+    assert (Path(config.data_dir) / "units/plain-0/state.json").exists()
+
+
+# --- the MQTT link against a real broker ------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def broker_config(port: int) -> dict[str, Any]:
+    return {
+        "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+    }
+
+
+@asynccontextmanager
+async def broker(port: int) -> AsyncIterator[Broker]:
+    server = Broker(broker_config(port))
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.shutdown()
+
+
+@asynccontextmanager
+async def controller(port: int) -> AsyncIterator[tuple[aiomqtt.Client, asyncio.Queue[Any]]]:
+    """A client playing the controller: reads `agents/+/up`, may publish `down`."""
+    received: asyncio.Queue[Any] = asyncio.Queue()
+    async with aiomqtt.Client("127.0.0.1", port, identifier="controller") as client:
+        await client.subscribe("agents/+/up", qos=1)
+
+        async def pump() -> None:
+            async for message in client.messages:
+                assert isinstance(message.payload, bytes)
+                await received.put(bus.decode_agent_message(message.payload))
+
+        async with asyncio.TaskGroup() as tg:
+            reader = tg.create_task(pump())
+            try:
+                yield client, received
+            finally:
+                reader.cancel()
+
+
+async def next_of(queue: asyncio.Queue[Any], kind: type) -> Any:
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            message = await queue.get()
+            if isinstance(message, kind):
+                return message
+
+
+async def test_mqtt_link_reconnects_and_delivers_queued_reports(tmp_path: Path) -> None:
+    port = free_port()
+    link = _mqtt.MqttLink(
+        host="127.0.0.1",
+        port=port,
+        username="machine-0",
+        password="secret",
+        client_id="machine-0",
+        subscribe_topic=bus.down_topic("machine-0"),
+        publish_topic=bus.up_topic("machine-0"),
+    )
+    connects: asyncio.Queue[None] = asyncio.Queue()
+    inbox: asyncio.Queue[bytes] = asyncio.Queue()
+    controller_ready = asyncio.Event()
+
+    async def on_connect() -> None:
+        await controller_ready.wait()  # nothing is sent before the controller listens
+        link.publish(bus.encode(bus.Hello(agent="machine-0")))
+        await connects.put(None)
+
+    report = bus.UnitReport(
+        unit="plain/0",
+        seq=1,
+        workload=bus.StatusValue(status="active"),
+        agent=bus.StatusValue(status="idle"),
+    )
+    async with asyncio.TaskGroup() as tg:
+        # Queued before any broker exists: delivered after the first connect.
+        link.publish(bus.encode(report))
+        runner = tg.create_task(link.run(on_connect=on_connect, on_message=inbox.put))
+        async with broker(port), controller(port) as (client, received):
+            controller_ready.set()
+            async with asyncio.timeout(TIMEOUT):
+                await connects.get()
+            assert (await next_of(received, bus.UnitReport)).seq == 1
+            assert await next_of(received, bus.Hello) == bus.Hello(agent="machine-0")
+            await client.publish(bus.down_topic("machine-0"), b"payload-1", qos=1)
+            async with asyncio.timeout(TIMEOUT):
+                assert await inbox.get() == b"payload-1"
+            controller_ready.clear()
+
+        # Broker gone: a report made now waits in the outbox (or is retried) until reconnect.
+        link.publish(bus.encode(report.model_copy(update={"seq": 2})))
+
+        async with broker(port), controller(port) as (client, received):
+            controller_ready.set()
+            async with asyncio.timeout(TIMEOUT):
+                await connects.get()  # on_connect ran again
+            assert (await next_of(received, bus.UnitReport)).seq == 2
+            assert await next_of(received, bus.Hello) == bus.Hello(agent="machine-0")
+            # Re-subscribed on reconnect: down messages arrive again.
+            await client.publish(bus.down_topic("machine-0"), b"payload-2", qos=1)
+            async with asyncio.timeout(TIMEOUT):
+                assert await inbox.get() == b"payload-2"
+        runner.cancel()
+
+
+def test_backoff_is_jittered_and_capped() -> None:
+    for attempt, ceiling in [(1, 0.5), (2, 1.0), (3, 2.0), (7, 30.0), (30, 30.0)]:
+        for _ in range(20):
+            assert ceiling / 2 <= _mqtt.backoff(attempt) <= ceiling
+
+
+def test_outbox_is_bounded_and_drops_oldest() -> None:
+    link = _mqtt.MqttLink(
+        host="h", port=1, username="u", password="p", client_id="c",
+        subscribe_topic="d", publish_topic="u", outbox_size=3,
+    )  # fmt: skip
+    for n in range(5):
+        link.publish(str(n).encode())
+    assert list(link._outbox) == [b"2", b"3", b"4"]
+
+
+# --- charm download ---------------------------------------------------------------------------
+
+
+async def test_http_charm_source() -> None:
+    archive = b"zip bytes"
+    sha = hashlib.sha256(archive).hexdigest()
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        name = request.url.path.split("/")[3]
+        if name == sha:
+            return httpx.Response(200, content=archive)
+        if name == "bad":
+            return httpx.Response(200, content=b"other bytes")
+        if name == "boom":
+            return httpx.Response(503)
+        if name == "secret":
+            return httpx.Response(403)
+        return httpx.Response(404)
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    source = _charm_source.HttpCharmSource("http://ctl:17070/", "tok", client=client)
+    try:
+        assert await source.fetch(sha) == archive
+        assert str(seen[0].url) == f"http://ctl:17070/v1/charms/{sha}/archive"
+        assert seen[0].headers["Authorization"] == "Bearer tok"
+        with pytest.raises(errors.PermanentError, match="expected bad"):
+            await source.fetch("bad")
+        with pytest.raises(errors.TemporaryError, match="503"):
+            await source.fetch("boom")
+        with pytest.raises(errors.PermissionDeniedError):
+            await source.fetch("secret")
+        with pytest.raises(errors.NotFoundError):
+            await source.fetch("missing")
+    finally:
+        await source.aclose()
+
+
+# --- the process ------------------------------------------------------------------------------
+
+
+def agent_env() -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO)}
+
+
+async def test_process_rejects_bad_config(tmp_path: Path) -> None:
+    bad = tmp_path / "agent.json"
+    bad.write_text('{"agent": "x"}')
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "runecraft.agents", "--config", str(bad),
+        env=agent_env(), stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    async with asyncio.timeout(TIMEOUT):
+        _, err = await process.communicate()
+    assert process.returncode == 2
+    assert b"cannot read agent config" in err
+
+
+async def test_process_says_hello_and_exits_zero_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    config = agent_config(tmp_path, port)
+    path = tmp_path / "agent.json"
+    path.write_text(config.model_dump_json())
+    async with broker(port), controller(port) as (_, received):
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "runecraft.agents", "--config", str(path),
+            env=agent_env(), stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            hello = await next_of(received, bus.Hello)
+            assert hello == bus.Hello(agent="machine-0", units=())
+            heartbeat = await next_of(received, bus.Heartbeat)
+            assert heartbeat.agent == "machine-0"
+        finally:
+            process.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(TIMEOUT):
+                _, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    lines = err.decode().splitlines()
+    assert any("event='machine agent stopped'" in line for line in lines), lines
+    assert all("Traceback" not in line for line in lines)
+    json.dumps(lines)  # key-value text, one record per line

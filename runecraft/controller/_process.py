@@ -22,11 +22,11 @@ import structlog
 import uvicorn
 
 from runecraft.controller import _passwords, _supervisor, api, bus, services
+from runecraft.controller._config import load_config
 from runecraft.controller.providers import Provider, ProviderContext, load_provider
 from runecraft.controller.reconcilers import Reconciler
 from runecraft.controller.state import Store
 from runecraft.schemas.agent import BrokerAddress
-from runecraft.controller._config import load_config
 from runecraft.schemas.controller import ControllerConfig
 
 __all__ = ["Controller", "serve"]

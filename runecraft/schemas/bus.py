@@ -17,6 +17,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ActionLog",
+    "ActionOutcome",
+    "ActionRequest",
     "AgentMessage",
     "AppStatusReport",
     "CharmRef",
@@ -24,7 +27,11 @@ __all__ = [
     "Envelope",
     "Heartbeat",
     "Hello",
+    "HookCommit",
+    "LeaderSet",
     "MachineSnapshot",
+    "RelationRemote",
+    "RelationWrite",
     "StatusValue",
     "UnitRemoteState",
     "UnitReport",
@@ -63,6 +70,49 @@ class CharmRef(_Frozen):
     name: str
 
 
+class RelationRemote(_Frozen):
+    """One relation as one unit sees it, with the data it may read.
+
+    Change detection is by version, as in Juju: a unit runs `-changed` for remote unit X when
+    `units[X]` differs from the version it last saw, and an app-level `-changed` when
+    `app_version` moved past the version it last saw (0 means never written). A unit never
+    sees its own unit bag as a remote change; for a peer relation the writing leader skips
+    the app version its own commit produced.
+    """
+
+    id: int
+    endpoint: str
+    """The local endpoint name (`JUJU_RELATION`)."""
+    interface: str
+    role: Literal["provider", "requirer", "peer"]
+    remote_application: str
+    """The other side's application (for a peer relation: this unit's own application)."""
+    life: Literal["alive", "dying"] = "alive"
+    """`dying` once the relation was removed: the unit departs every remote unit, then runs
+    `-broken` (never for peer relations, which only end with the unit)."""
+    units: dict[str, int] = Field(default_factory=dict)
+    """Remote units in scope (for peers: the other units) → their settings version."""
+    app_version: int = 0
+    unit_data: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Databags of remote units, including ones that departed while the relation lives."""
+    app_data: dict[str, str] = Field(default_factory=dict)
+    """The remote application's databag (for peers: the own application's)."""
+    local_unit_data: dict[str, str] = Field(default_factory=dict)
+    """This unit's own databag as committed (seeded with `private-address` and
+    `ingress-address`)."""
+    local_app_data: dict[str, str] | None = None
+    """The own application's databag: set when this unit is the leader, or for peers."""
+    remote_model_uuid: str = ""
+
+
+class ActionRequest(_Frozen):
+    """An action queued for the unit; params are validated and have defaults filled in."""
+
+    id: str
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
 class UnitRemoteState(_Frozen):
     """What the controller wants of one unit: the uniter's `remote_state`."""
 
@@ -76,6 +126,24 @@ class UnitRemoteState(_Frozen):
     leader: bool = False
     update_status_interval: float = 300.0
     """Seconds between `update-status` hooks (model config `update-status-hook-interval`)."""
+    relations: tuple[RelationRemote, ...] = ()
+    commit_seq: int = 0
+    """The highest `HookCommit.seq` of this unit the controller has applied: the agent keeps
+    resending later commits until this moves past them (exactly-once, in order)."""
+    leader_settings: dict[str, str] = Field(default_factory=dict)
+    leader_settings_version: int = 0
+    """Moves on every `leader-set`; non-leaders run `leader-settings-changed` when it moved."""
+    state: dict[str, str] = Field(default_factory=dict)
+    """The unit's charm state (`state-get`), as committed."""
+    actions: tuple[ActionRequest, ...] = ()
+    """Actions waiting to run on this unit, oldest first."""
+    resolved: Literal["none", "retry", "no-retry"] = "none"
+    """Set by `rune resolve`: retry the failed hook now, or skip it."""
+    resolved_seq: int = 0
+    """Moves on every `rune resolve`, so a second resolve of a new error is seen."""
+    private_address: str = "127.0.0.1"
+    retry_hooks: bool = True
+    """Model config `automatically-retry-hooks`."""
 
 
 class MachineSnapshot(_Frozen):
@@ -128,6 +196,63 @@ class UnitReport(_Frozen):
     """True once the `remove` hook ran: the controller may forget the unit."""
 
 
+class RelationWrite(_Frozen):
+    """What one hook wrote to one relation: `""` deletes a key."""
+
+    unit: dict[str, str] = Field(default_factory=dict)
+    app: dict[str, str] = Field(default_factory=dict)
+
+
+class ActionOutcome(_Frozen):
+    """How an action ended (sent in the commit of its run, even when it failed)."""
+
+    id: str
+    status: Literal["completed", "failed"]
+    message: str = ""
+    results: dict[str, Any] = Field(default_factory=dict)
+    """`action-set` results plus `return-code`, `stdout`, `stderr` (and `*-encoding`)."""
+    log: tuple[str, ...] = ()
+
+
+class HookCommit(_Frozen):
+    """The buffered writes of one successful hook (or the outcome of one action), applied by
+    the controller exactly once: only when `seq` is above the unit's stored commit seq."""
+
+    kind: Literal["hook-commit"] = "hook-commit"
+    unit: str
+    seq: int
+    """Strictly increasing per unit, with no gaps (1, 2, 3 …)."""
+    hook: str
+    relations: dict[int, RelationWrite] = Field(default_factory=dict)
+    scope: dict[int, Literal["enter", "leave"]] = Field(default_factory=dict)
+    """Scope changes: `enter` after `-relation-created`, `leave` after `-broken` (or when a
+    dying unit departs)."""
+    state_set: dict[str, str] = Field(default_factory=dict)
+    state_delete: tuple[str, ...] = ()
+    opened_ports: tuple[str, ...] = ()
+    closed_ports: tuple[str, ...] = ()
+    action: ActionOutcome | None = None
+
+
+class LeaderSet(_Frozen):
+    """`leader-set`: applied at once (not buffered), only while the unit leads."""
+
+    kind: Literal["leader-set"] = "leader-set"
+    unit: str
+    seq: int
+    settings: dict[str, str]
+    """`""` deletes a key."""
+
+
+class ActionLog(_Frozen):
+    """`action-log`: a progress message, shown to the user at once."""
+
+    kind: Literal["action-log"] = "action-log"
+    unit: str
+    action_id: str
+    message: str
+
+
 class AppStatusReport(_Frozen):
     """Application status set by the leader (`status-set --application`)."""
 
@@ -139,7 +264,8 @@ class AppStatusReport(_Frozen):
 
 
 AgentMessage = Annotated[
-    Hello | Heartbeat | UnitReport | AppStatusReport, Field(discriminator="kind")
+    Hello | Heartbeat | UnitReport | AppStatusReport | HookCommit | LeaderSet | ActionLog,
+    Field(discriminator="kind"),
 ]
 
 
@@ -173,7 +299,9 @@ def _envelope(payload: bytes) -> dict[str, Any]:
     return Envelope.model_validate_json(payload).body
 
 
-def decode_agent_message(payload: bytes) -> Hello | Heartbeat | UnitReport | AppStatusReport:
+def decode_agent_message(
+    payload: bytes,
+) -> Hello | Heartbeat | UnitReport | AppStatusReport | HookCommit | LeaderSet | ActionLog:
     """Parse a message from an agent; raises `ValueError` naming what is wrong."""
     return _AgentBody.model_validate({"body": _envelope(payload)}).body
 

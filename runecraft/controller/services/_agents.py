@@ -75,13 +75,15 @@ class AgentService:
                     await tx.apply_unit_report(machine.model_uuid, machine.number, message, now)
                 elif isinstance(message, bus.AppStatusReport):
                     await tx.apply_app_status(machine.model_uuid, machine.number, message, now)
-                else:
+                elif isinstance(message, bus.Hello | bus.Heartbeat):
                     if isinstance(message, bus.Hello):
                         self.hellos.add(agent)
                     await tx.renew_leases(
                         machine.model_uuid, machine.number, message.units, now + self.lease_seconds
                     )
                     await tx.mark_machine_started(machine.model_uuid, machine.number, now)
+                else:
+                    logger.warning("message kind not handled yet", kind=message.kind, agent=agent)
 
     def forget(self, agent: str) -> None:
         """Drop the cached machine of a removed agent."""

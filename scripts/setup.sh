@@ -16,6 +16,11 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   fi
 fi
 
+# LXD for the LXD substrate's tests (started by hand: CI machines have no systemd).
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  scripts/lxd-setup.sh
+fi
+
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/pip install -q --upgrade pip

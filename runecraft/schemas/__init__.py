@@ -1,89 +1,14 @@
-"""Pure data models shared by every part of Runecraft; no I/O and nothing of ours imported.
+"""Pure data models shared by every part of Runecraft; nothing of ours is imported here.
 
-`charm`: metadata.yaml, config.yaml, actions.yaml and charmcraft.yaml. `bus`: the messages
-between the controller and the agents. `agent`: a machine agent's configuration file.
+One module per boundary, imported as modules (`from runecraft.schemas import bus`):
+`charm` (metadata.yaml, config.yaml, actions.yaml, charmcraft.yaml), `bundle` (bundles and
+overlays), `bus` (messages between the controller and agents), `agent` (a machine agent's
+config file), `controller` (a controller's config file), `api` (HTTP requests and
+responses) and `duration` (Go-style durations).
 """
 
 from __future__ import annotations
 
-from .agent import (
-    AgentConfig,
-    BrokerAddress,
-)
-from .bus import (
-    AgentMessage,
-    AppStatusReport,
-    CharmRef,
-    ControllerMessage,
-    Envelope,
-    Heartbeat,
-    Hello,
-    MachineSnapshot,
-    StatusValue,
-    UnitRemoteState,
-    UnitReport,
-    decode_agent_message,
-    decode_controller_message,
-    down_topic,
-    encode,
-    up_topic,
-)
-from .charm import (
-    CHARM_METADATA_KEYS,
-    IMPLICIT_ENDPOINT,
-    ActionSpec,
-    CharmActions,
-    CharmConfig,
-    Charmcraft,
-    CharmcraftParts,
-    CharmMeta,
-    ConfigOption,
-    ConfigType,
-    ContainerMount,
-    ContainerSpec,
-    Endpoint,
-    EndpointRole,
-    ResourceSpec,
-    StorageSpec,
-    coerce_option_value,
-    split_charmcraft,
-)
+from runecraft.schemas import agent, api, bundle, bus, charm, controller, duration
 
-__all__ = [
-    "CHARM_METADATA_KEYS",
-    "IMPLICIT_ENDPOINT",
-    "ActionSpec",
-    "AgentConfig",
-    "AgentMessage",
-    "AppStatusReport",
-    "BrokerAddress",
-    "CharmActions",
-    "CharmConfig",
-    "CharmMeta",
-    "CharmRef",
-    "Charmcraft",
-    "CharmcraftParts",
-    "ConfigOption",
-    "ConfigType",
-    "ContainerMount",
-    "ContainerSpec",
-    "ControllerMessage",
-    "Endpoint",
-    "EndpointRole",
-    "Envelope",
-    "Heartbeat",
-    "Hello",
-    "MachineSnapshot",
-    "ResourceSpec",
-    "StatusValue",
-    "StorageSpec",
-    "UnitRemoteState",
-    "UnitReport",
-    "coerce_option_value",
-    "decode_agent_message",
-    "decode_controller_message",
-    "down_topic",
-    "encode",
-    "split_charmcraft",
-    "up_topic",
-]
+__all__ = ["agent", "api", "bundle", "bus", "charm", "controller", "duration"]

@@ -65,8 +65,21 @@ def test_deploy_configure_scale_and_models(rune: Rune, broker: str) -> None:
     assert units(status, "hello-bash")["hello-bash/0"]["workload-status"]["current"] == "active"
     assert leaders(status) == {"hello": ["hello/0"], "hello-bash": ["hello-bash/0"]}
     assert len(status["machines"]) == 3
-    assert hook_log(rune, "hello/0")[:4] == ["install", "leader-elected", "config-changed", "start"]
-    assert hook_log(rune, "hello/1")[:3] == ["install", "config-changed", "start"]
+    created = "hello-peers-relation-created"
+    assert hook_log(rune, "hello/0")[:5] == [
+        "install",
+        created,
+        "leader-elected",
+        "config-changed",
+        "start",
+    ]
+    assert hook_log(rune, "hello/1")[:5] == [
+        "install",
+        created,
+        "leader-settings-changed",
+        "config-changed",
+        "start",
+    ]
 
     rune("config", "hello", "greeting=bonjour")
     rune("wait", "--timeout", "5m")

@@ -19,13 +19,25 @@ def first_error(exc: pydantic.ValidationError) -> tuple[str, str]:
     return ".".join(str(p) for p in error["loc"]), str(error["msg"])
 
 
-def test_schemas_package_exports_every_public_name() -> None:
-    expected = {*schema.__all__, *bus.__all__, *agent.__all__}
-    assert expected <= set(schemas.__all__)
-    for name in expected:
-        assert getattr(schemas, name) is getattr(
-            schema if name in schema.__all__ else bus if name in bus.__all__ else agent, name
-        )
+def test_schemas_package_exports_its_modules_and_each_module_its_public_names() -> None:
+    assert set(schemas.__all__) == {
+        "agent",
+        "api",
+        "bundle",
+        "bus",
+        "charm",
+        "controller",
+        "duration",
+    }
+    for module in (schema, bus, agent):
+        public = {
+            name
+            for name, value in vars(module).items()
+            if not name.startswith("_")
+            and name.isidentifier()
+            and getattr(value, "__module__", None) == module.__name__
+        }
+        assert public <= set(module.__all__), public - set(module.__all__)
 
 
 # --- metadata.yaml ----------------------------------------------------------------------

@@ -4,18 +4,22 @@ Public modules (import the module, then use its names):
 
 * `machine` — `MachineAgent`: talks to the controller over the bus, runs one unit agent
   task per unit; `python -m runecraft.agents --config <machine dir>/agent.json` runs it.
-* `unit` — `UnitAgent`: drives one unit through its hooks, persisting every operation step;
+* `unit` — `UnitAgent`: drives one unit through its hooks and actions, persisting every
+  operation step and sending each hook's buffered writes as one exactly-once `HookCommit`;
   `Outbox` and `CharmSource` are the Protocols it needs; `UnitPaths` is the unit dir layout.
-* `uniter` — the pure resolver `next_op(local, remote, now)` and `commit(...)`.
-* `hookrunner` — runs one hook with Juju's environment.
-* `hooktools` — the hook-tool table (`TOOLS`) and the per-hook `HookContext`.
+* `uniter` — the pure resolver `next_op(local, remote, now)`, `commit(...)`, `observe(...)`.
+* `hookrunner` — runs one hook or action with Juju's environment.
+* `hooktools` — the hook-tool table (`TOOLS`), the per-hook `HookContext` and `invoke`.
+* `tools` — the hook tools themselves, one module per family.
 
-Private modules: `_state_store` (atomic `state.json`), `_toolserver` (the per-unit socket
-and tools dir), `_hooktool` (the stdlib-only client installed as every tool), `_toolargs`
-(GNU flags and Juju output formats), `_mqtt` (the reconnecting bus link), `_charm_source`
-(charm download over HTTP), `_unitlog` (the unit log).
+Private modules: `_relations` (per-relation state and Juju's relation-hook order),
+`_context` (the hook context: cached reads, buffered writes), `_operations` (environments,
+commits, action outcomes, charm deployment), `_state_store` (atomic `state.json`),
+`_toolserver` (the per-unit socket and tools dir), `_hooktool` (the stdlib-only client
+installed as every tool), `_toolargs` (GNU flags and Juju output formats), `_mqtt` (the
+reconnecting bus link), `_charm_source` (charm download over HTTP), `_unitlog` (the unit log).
 """
 
 from __future__ import annotations
 
-__all__ = ["hookrunner", "hooktools", "machine", "unit", "uniter"]
+__all__ = ["hookrunner", "hooktools", "machine", "tools", "unit", "uniter"]

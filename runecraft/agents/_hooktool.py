@@ -2,23 +2,22 @@
 """The hook-tool client: one script, installed once per unit, symlinked as every tool.
 
 Hooks call it very often (ops runs `juju-log` for every log record), so it must start fast:
-it imports only the standard library and is installed with a `-IS` shebang (no site, no
-user paths, no environment-driven imports). It sends the tool name (argv[0]), the arguments,
-the cwd, the hook's context id and, only for tools told to read it (`--file -`), stdin to
-the unit agent's socket, then prints the reply's stdout/stderr and exits with its code.
+it is installed with a `-IS` shebang (no site, no user paths, no environment-driven
+imports) and imports only built-in modules that an isolated interpreter has already loaded
+or that are pure C (`_socket`, `posix`, `sys`): no `socket.py` (which pulls in `enum` and
+`selectors`), no `json`, no `base64`. It sends the tool name (argv[0]), the arguments, the
+cwd, the hook's context id and, only for tools told to read it (`--file -`), stdin to the
+unit agent's socket, then prints the reply's stdout/stderr and exits with its code.
 
-Wire format, both ways: a 4-byte big-endian length, then a UTF-8 JSON object. Request:
-`{"context", "tool", "args", "cwd", "stdin"}` (stdin base64 or null); reply:
-`{"code", "stdout", "stderr"}` (both base64).
+Wire format (no field can contain NUL: they come from argv, the environment and getcwd).
+Request: a 4-byte big-endian length, then
+`context NUL tool NUL cwd NUL nargs NUL arg1 NUL … argN NUL has-stdin(0|1) NUL stdin-bytes`.
+Reply: a 4-byte big-endian signed exit code, a 4-byte stdout length, stdout, then stderr
+up to the end of the stream (the agent closes the connection).
 """
 
-from __future__ import annotations
-
-import base64
-import json
-import os
-import socket
-import struct
+import _socket
+import posix
 import sys
 
 MAX_REPLY = 256 * 1024 * 1024
@@ -34,62 +33,60 @@ def wants_stdin(args: list[str]) -> bool:
     return False
 
 
-def _recv_exact(sock: socket.socket, size: int) -> bytes:
-    chunks = []
-    while size:
-        chunk = sock.recv(min(size, 1 << 20))
-        if not chunk:
-            raise ConnectionError("unit agent closed the connection")
-        chunks.append(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
-
-
-def call(address: str, request: dict[str, object]) -> dict[str, object]:
-    """Send one request and return the decoded reply."""
-    payload = json.dumps(request).encode()
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.connect(address)
-        sock.sendall(struct.pack(">I", len(payload)) + payload)
-        (size,) = struct.unpack(">I", _recv_exact(sock, 4))
-        if size > MAX_REPLY:
-            raise ConnectionError(f"reply of {size} bytes is too large")
-        reply: dict[str, object] = json.loads(_recv_exact(sock, size))
-        return reply
+def _fail(message: str) -> int:
+    sys.stderr.write(f"ERROR {message}\n")
+    return 1
 
 
 def main() -> int:
     """Run the tool named by argv[0]; returns the exit code."""
-    tool = os.path.basename(sys.argv[0])
-    args = sys.argv[1:]
-    context = os.environ.get("JUJU_CONTEXT_ID", "")
-    address = os.environ.get("JUJU_AGENT_SOCKET_ADDRESS", "")
+    environ = posix.environ
+    context = environ.get(b"JUJU_CONTEXT_ID", b"")
+    address = environ.get(b"JUJU_AGENT_SOCKET_ADDRESS", b"")
     if not context or not address:
-        sys.stderr.write("ERROR JUJU_CONTEXT_ID and JUJU_AGENT_SOCKET_ADDRESS must be set\n")
-        return 1
-    stdin = sys.stdin.buffer.read() if wants_stdin(args) else None
+        return _fail("JUJU_CONTEXT_ID and JUJU_AGENT_SOCKET_ADDRESS must be set")
+    argv = sys.argv
+    args = argv[1:]
+    stdin: bytes | None = None
+    if wants_stdin(args):
+        stdin = sys.stdin.buffer.read() if sys.stdin is not None else b""
     try:
-        cwd = os.getcwd()
+        cwd = posix.getcwdb()
     except OSError:
-        cwd = "/"
-    request: dict[str, object] = {
-        "context": context,
-        "tool": tool,
-        "args": args,
-        "cwd": cwd,
-        "stdin": None if stdin is None else base64.b64encode(stdin).decode(),
-    }
+        cwd = b"/"
+    fields = [context, argv[0].rpartition("/")[2].encode(), cwd, str(len(args)).encode()]
+    fields += [arg.encode("utf-8", "surrogateescape") for arg in args]
+    fields += [b"0" if stdin is None else b"1", stdin or b""]
+    body = b"\0".join(fields)
     try:
-        reply = call(address, request)
-    except (OSError, ValueError) as exc:
-        sys.stderr.write(f"ERROR cannot reach the unit agent at {address}: {exc}\n")
-        return 1
-    sys.stdout.buffer.write(base64.b64decode(str(reply.get("stdout", ""))))
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        try:
+            sock.connect(address)
+            sock.sendall(len(body).to_bytes(4, "big") + body)
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                chunk = sock.recv(1 << 16)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > MAX_REPLY:
+                    return _fail("reply from the unit agent is too large")
+                chunks.append(chunk)
+        finally:
+            sock.close()
+    except OSError as exc:
+        return _fail(f"cannot reach the unit agent at {address.decode(errors='replace')}: {exc}")
+    reply = b"".join(chunks)
+    if len(reply) < 8:
+        return _fail("the unit agent closed the connection")
+    code = int.from_bytes(reply[:4], "big", signed=True)
+    out_size = int.from_bytes(reply[4:8], "big")
+    sys.stdout.buffer.write(reply[8 : 8 + out_size])
     sys.stdout.flush()
-    sys.stderr.buffer.write(base64.b64decode(str(reply.get("stderr", ""))))
+    sys.stderr.buffer.write(reply[8 + out_size :])
     sys.stderr.flush()
-    code = reply.get("code", 1)
-    return code if isinstance(code, int) else 1
+    return code
 
 
 if __name__ == "__main__":

@@ -16,13 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pydantic
+
 from runecraft import errors
 from runecraft.agents import uniter
 from runecraft.schemas import bus
 
 __all__ = ["FORMAT_VERSION", "StateStore", "UnitRecord"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_READABLE = (1, 2)
+"""Versions `load` understands (1 had no relations, commits or ports)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,6 +39,10 @@ class UnitRecord:
     app_status: bus.StatusValue | None = None
     """Application status last set by this unit as leader."""
     workload_version: str = ""
+    pending_commits: tuple[bus.HookCommit, ...] = ()
+    """Commits persisted and sent but not yet acknowledged by a snapshot's `commit_seq`."""
+    ports: tuple[str, ...] = ()
+    """The unit's open ports as committed (`80/tcp`, or `80/tcp@endpoint`)."""
 
 
 def _plain(value: Any) -> Any:
@@ -57,28 +65,35 @@ def _encode(record: UnitRecord) -> dict[str, Any]:
         "workload": status(record.workload),
         "app_status": status(record.app_status),
         "workload_version": record.workload_version,
+        "pending_commits": [c.model_dump(mode="json") for c in record.pending_commits],
+        "ports": list(record.ports),
     }
+
+
+def _decode_op(op: dict[str, Any] | None) -> uniter.Operation | None:
+    if op is None:
+        return None
+    return uniter.Operation(
+        **{**op, "kind": uniter.OpKind(op["kind"]), "step": uniter.Step(op["step"])}
+    )
 
 
 def _decode_local(data: dict[str, Any]) -> uniter.LocalState:
     fields = dict(data)
-    op = fields.get("operation")
-    if op is not None:
-        fields["operation"] = uniter.Operation(
-            **{
-                **op,
-                "kind": uniter.OpKind(op["kind"]),
-                "step": uniter.Step(op["step"]),
-            }
-        )
+    fields["operation"] = _decode_op(fields.get("operation"))
     err = fields.get("error")
     if err is not None:
-        fields["error"] = uniter.HookError(**err)
+        fields["error"] = uniter.HookError(**{**err, "op": _decode_op(err.get("op"))})
+    fields["relations"] = {
+        int(key): uniter.RelationState(**{**value, "members": dict(value.get("members", {}))})
+        for key, value in fields.get("relations", {}).items()
+    }
+    fields["actions_done"] = tuple(fields.get("actions_done", ()))
     return uniter.LocalState(**fields)
 
 
 def _decode(data: dict[str, Any]) -> UnitRecord:
-    if data.get("v") != FORMAT_VERSION:
+    if data.get("v") not in _READABLE:
         raise ValueError(f"unsupported state format {data.get('v')!r}")
 
     def status(value: dict[str, str] | None) -> bus.StatusValue | None:
@@ -89,6 +104,10 @@ def _decode(data: dict[str, Any]) -> UnitRecord:
         workload=status(data.get("workload")),
         app_status=status(data.get("app_status")),
         workload_version=str(data.get("workload_version", "")),
+        pending_commits=tuple(
+            bus.HookCommit.model_validate(commit) for commit in data.get("pending_commits", ())
+        ),
+        ports=tuple(str(port) for port in data.get("ports", ())),
     )
 
 
@@ -106,7 +125,7 @@ class StateStore:
             return UnitRecord()
         try:
             return _decode(json.loads(raw))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, pydantic.ValidationError) as exc:
             raise errors.PermanentError(f"unit state {self.path} is unreadable: {exc}") from exc
 
     def save(self, record: UnitRecord) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "FlagKind",
     "HelpRequestedError",
     "Parsed",
+    "dashed",
     "format_value",
     "help_text",
     "parse",
@@ -70,6 +71,8 @@ class Parsed:
     args: tuple[str, ...]
     seen: frozenset[str] = field(default_factory=frozenset)
     """Keys of flags given explicitly."""
+    spelled: Mapping[str, str] = field(default_factory=dict)
+    """Key → the option as the caller last spelled it (`-r` or `--relation`), for errors."""
 
 
 class HelpRequestedError(Exception):
@@ -85,8 +88,12 @@ def parse_go_bool(text: str) -> bool:
     raise ValueError(f'strconv.ParseBool: parsing "{text}": invalid syntax')
 
 
-def _dashed(name: str) -> str:
+def dashed(name: str) -> str:
+    """`r` → `-r`, `relation` → `--relation`."""
     return f"-{name}" if len(name) == 1 else f"--{name}"
+
+
+_dashed = dashed
 
 
 def _set(flag: Flag, name: str, value: str, out: dict[str, Any]) -> None:
@@ -115,6 +122,7 @@ def parse(argv: Sequence[str], flags: Sequence[Flag]) -> Parsed:
     by_name = {name: flag for flag in flags for name in flag.names}
     values: dict[str, Any] = {flag.key: flag.default for flag in flags}
     seen: set[str] = set()
+    spelled: dict[str, str] = {}
     positional: list[str] = []
     pending = list(argv)
 
@@ -149,12 +157,14 @@ def parse(argv: Sequence[str], flags: Sequence[Flag]) -> Parsed:
             else:
                 _set(flag, name, take_value(name), values)
             seen.add(flag.key)
+            spelled[flag.key] = _dashed(name)
             continue
         cluster = arg[1:]
         while cluster:
             name, cluster = cluster[0], cluster[1:]
             flag = lookup(name)
             seen.add(flag.key)
+            spelled[flag.key] = _dashed(name)
             if flag.kind is FlagKind.BOOL:
                 if cluster.startswith("="):
                     _set(flag, name, cluster[1:], values)
@@ -165,7 +175,7 @@ def parse(argv: Sequence[str], flags: Sequence[Flag]) -> Parsed:
             value = cluster.removeprefix("=") if cluster else take_value(name)
             _set(flag, name, value, values)
             cluster = ""
-    return Parsed(flags=values, args=tuple(positional), seen=frozenset(seen))
+    return Parsed(flags=values, args=tuple(positional), seen=frozenset(seen), spelled=spelled)
 
 
 def help_text(name: str, args: str, purpose: str, flags: Sequence[Flag]) -> str:
@@ -225,6 +235,17 @@ class _GoDumper(
             sort_keys=kwargs.get("sort_keys", True),
         )
         yaml.resolver.Resolver.__init__(self)
+
+    def represent_str(self, data: str) -> yaml.ScalarNode:
+        """yaml.v2 reads `y`/`n` as booleans (YAML 1.1), so it quotes them as strings."""
+        if data in _GO_ONE_LETTER_BOOLS:
+            return self.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+        node: yaml.ScalarNode = super().represent_str(data)
+        return node
+
+
+_GO_ONE_LETTER_BOOLS = frozenset({"y", "Y", "n", "N"})
+_GoDumper.add_representer(str, _GoDumper.represent_str)
 
 
 def _go_yaml(value: Any) -> str:

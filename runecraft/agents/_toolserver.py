@@ -8,18 +8,14 @@ another unit) cannot act for the current one. Commands run one at a time, as in 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
-import json
 import os
 import stat
-import struct
 import sys
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 import structlog
 
@@ -67,14 +63,38 @@ def _private_dir(path: Path) -> None:
 
 
 def _reply(code: int, stdout: bytes = b"", stderr: bytes = b"") -> bytes:
-    payload = json.dumps(
-        {
-            "code": code,
-            "stdout": base64.b64encode(stdout).decode(),
-            "stderr": base64.b64encode(stderr).decode(),
-        }
-    ).encode()
-    return struct.pack(">I", len(payload)) + payload
+    """Exit code, stdout length, stdout, stderr (see `_hooktool` for the wire format)."""
+    return code.to_bytes(4, "big", signed=True) + len(stdout).to_bytes(4, "big") + stdout + stderr
+
+
+@dataclass(frozen=True)
+class _Request:
+    context: str
+    tool: str
+    cwd: Path
+    args: list[str]
+    stdin: bytes
+
+
+def _decode(body: bytes) -> _Request:
+    """Parse a request body; raises ValueError when it is malformed."""
+    context, tool, cwd, count, rest = body.split(b"\0", 4)
+    nargs = int(count)
+    if nargs < 0:
+        raise ValueError("negative argument count")
+    parts = rest.split(b"\0", nargs + 1)
+    if len(parts) != nargs + 2:
+        raise ValueError("truncated request")
+    *args, has_stdin, stdin = parts
+    if has_stdin not in (b"0", b"1"):
+        raise ValueError("bad stdin flag")
+    return _Request(
+        context=context.decode("utf-8", "surrogateescape"),
+        tool=tool.decode("utf-8", "surrogateescape"),
+        cwd=Path(os.fsdecode(cwd) or "/"),
+        args=[arg.decode("utf-8", "surrogateescape") for arg in args],
+        stdin=stdin,
+    )
 
 
 class ToolServer:
@@ -130,16 +150,16 @@ class ToolServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            (size,) = struct.unpack(">I", await reader.readexactly(4))
+            size = int.from_bytes(await reader.readexactly(4), "big")
             if size > MAX_REQUEST:
                 writer.write(_reply(1, stderr=b"ERROR request too large\n"))
                 return
-            request = json.loads(await reader.readexactly(size))
+            request = _decode(await reader.readexactly(size))
             writer.write(await self._handle(request))
             await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             logger.debug("hook tool connection dropped", error=str(exc))
-        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        except (ValueError, UnicodeDecodeError) as exc:
             logger.warning("bad hook tool request", error=str(exc))
             with contextlib.suppress(ConnectionError):
                 writer.write(_reply(1, stderr=b"ERROR bad request\n"))
@@ -149,19 +169,17 @@ class ToolServer:
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
 
-    async def _handle(self, request: dict[str, Any]) -> bytes:
-        context_id = str(request["context"])
-        tool = str(request["tool"])
-        args = [str(arg) for arg in request["args"]]
-        stdin = base64.b64decode(request["stdin"]) if request.get("stdin") else b""
-        cwd = Path(str(request.get("cwd") or "/"))
+    async def _handle(self, request: _Request) -> bytes:
+        context_id, tool = request.context, request.tool
         async with self._lock:
             ctx = self._context
             if ctx is None or context_id != ctx.id:
                 logger.warning("hook tool call with a stale context", tool=tool)
                 return _reply(1, stderr=f'ERROR bad context id "{context_id}"\n'.encode())
             try:
-                result = await hooktools.invoke(ctx, tool, args, stdin=stdin, cwd=cwd)
+                result = await hooktools.invoke(
+                    ctx, tool, request.args, stdin=request.stdin, cwd=request.cwd
+                )
             except Exception as exc:  # a tool bug must fail the call, not the agent
                 logger.exception("hook tool crashed", tool=tool)
                 return _reply(1, stderr=f"ERROR internal error: {exc}\n".encode())

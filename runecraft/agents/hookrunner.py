@@ -1,10 +1,12 @@
-"""Run one hook the way Juju 3.6 does (charm-contract §1.2, §1.3, §2).
+"""Run one hook or action the way Juju 3.6 does (charm-contract §1.2, §1.3, §2).
 
-The handler is `dispatch` if the charm has one, else `hooks/<name>`; a missing handler is
-skipped and counts as success, a non-executable one is an error. The process gets a fresh
-environment (never the agent's), the charm dir as cwd, no stdin, and its stdout/stderr go
-line by line into the unit log. Cancelling `run_hook` terminates the hook's whole process
-group, so an agent that stops leaves no hook behind (and the hook re-runs on restart).
+The handler is `dispatch` if the charm has one, else `hooks/<name>` (or `actions/<name>`);
+a missing hook handler is skipped and counts as success, a missing action handler fails the
+action, a non-executable one is an error. The process gets a fresh environment (never the
+agent's), the charm dir as cwd, no stdin, and its stdout/stderr go line by line into the
+unit log (and, for actions, are captured for the results). Cancelling `run_hook`
+terminates the hook's whole process group, so an agent that stops leaves no hook behind
+(and the hook re-runs on restart).
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ from runecraft.agents import _unitlog
 __all__ = [
     "DEFAULT_AGENT_PATH",
     "JUJU_VERSION",
+    "MAX_CAPTURE",
+    "ActionEnv",
     "HookOutcome",
     "HookResult",
+    "RelationEnv",
     "UnitEnvironment",
     "find_handler",
     "hook_environment",
@@ -40,6 +45,9 @@ JUJU_VERSION = "3.6.12"
 
 DEFAULT_AGENT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 """PATH after the tools dir when the agent is not told otherwise (Juju's is similar)."""
+
+MAX_CAPTURE = 16 * 1024 * 1024
+"""Most bytes of an action's stdout (and of its stderr) kept for its results."""
 
 _DRAIN_TIMEOUT = 2.0
 """Seconds to keep reading output after the hook exited (a daemon it started may hold the
@@ -63,14 +71,40 @@ class UnitEnvironment:
     """The agent's PATH; the tools dir is put in front of it."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class RelationEnv:
+    """The relation variables of a relation hook (charm-contract §2)."""
+
+    endpoint: str
+    relation_id: int
+    remote_unit: str = ""
+    """Always exported; empty for created/broken and app-level `-changed`."""
+    remote_app: str = ""
+    departing_unit: str = ""
+    """Only exported for `-relation-departed`."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionEnv:
+    """The action variables of an action run."""
+
+    name: str
+    id: str
+
+
 def hook_environment(
-    unit_env: UnitEnvironment, *, hook: str, context_id: str, dispatch_path: str | None = None
+    unit_env: UnitEnvironment,
+    *,
+    hook: str,
+    context_id: str,
+    relation: RelationEnv | None = None,
+    action: ActionEnv | None = None,
 ) -> dict[str, str]:
-    """The complete environment of one hook process (Juju `HookVars` + OS variables)."""
+    """The complete environment of one hook or action process (Juju `HookVars` + OS)."""
     charm_dir = str(unit_env.charm_dir)
-    return {
-        "JUJU_DISPATCH_PATH": dispatch_path or f"hooks/{hook}",
-        "JUJU_HOOK_NAME": hook,
+    env = {
+        "JUJU_DISPATCH_PATH": f"actions/{action.name}" if action else f"hooks/{hook}",
+        "JUJU_HOOK_NAME": "" if action else hook,
         "JUJU_UNIT_NAME": unit_env.unit,
         "JUJU_MODEL_NAME": unit_env.model_name,
         "JUJU_MODEL_UUID": unit_env.model_uuid,
@@ -95,6 +129,18 @@ def hook_environment(
         "APT_LISTCHANGES_FRONTEND": "none",
         "TERM": "tmux-256color",
     }
+    if relation is not None:
+        env["JUJU_RELATION"] = relation.endpoint
+        env["JUJU_RELATION_ID"] = f"{relation.endpoint}:{relation.relation_id}"
+        env["JUJU_REMOTE_UNIT"] = relation.remote_unit
+        env["JUJU_REMOTE_APP"] = relation.remote_app
+        if relation.departing_unit:
+            env["JUJU_DEPARTING_UNIT"] = relation.departing_unit
+    if action is not None:
+        env["JUJU_ACTION_NAME"] = action.name
+        env["JUJU_ACTION_UUID"] = action.id
+        env["JUJU_ACTION_TAG"] = f"action-{action.id}"
+    return env
 
 
 class HookOutcome(enum.Enum):
@@ -113,6 +159,9 @@ class HookResult:
     outcome: HookOutcome
     exit_code: int | None = None
     message: str = ""
+    stdout: bytes = b""
+    """Captured output (actions only)."""
+    stderr: bytes = b""
 
     @property
     def ok(self) -> bool:
@@ -124,15 +173,15 @@ class HandlerError(Exception):
     """The handler exists but cannot be run (not executable, charm missing)."""
 
 
-def find_handler(charm_dir: Path, hook: str) -> Path | None:
-    """`dispatch` first, then `hooks/<hook>`; None when neither exists.
+def find_handler(charm_dir: Path, name: str, kind: str = "hooks") -> Path | None:
+    """`dispatch` first, then `hooks/<name>` (or `actions/<name>`); None when neither exists.
 
     Raises:
         HandlerError: the charm is missing from disk, or the handler is not executable.
     """
     if not (charm_dir / "metadata.yaml").is_file():
         raise HandlerError(f"charm missing from disk: no metadata.yaml in {charm_dir}")
-    for candidate in (charm_dir / "dispatch", charm_dir / "hooks" / hook):
+    for candidate in (charm_dir / "dispatch", charm_dir / kind / name):
         if candidate.is_file():
             if not os.access(candidate, os.X_OK):
                 raise HandlerError(f"{candidate.relative_to(charm_dir)} is not executable")
@@ -144,14 +193,22 @@ _MAX_LINE = 1 << 20
 """Longer output lines are split, so one huge line can neither stall nor exhaust the agent."""
 
 
-async def _pump(stream: asyncio.StreamReader, log: _unitlog.UnitLog, level: str) -> None:
-    """Copy a hook's output into the unit log line by line (chunked: no line-length limit)."""
+async def _pump(
+    stream: asyncio.StreamReader,
+    log: _unitlog.UnitLog,
+    level: str,
+    capture: bytearray | None = None,
+) -> None:
+    """Copy a hook's output into the unit log line by line (chunked: no line-length limit),
+    keeping up to `MAX_CAPTURE` raw bytes in `capture` when given."""
 
     def emit(line: bytes) -> None:
         log.write(level, "hook", line.decode("utf-8", errors="replace").rstrip("\r"))
 
     pending = b""
     while chunk := await stream.read(1 << 16):
+        if capture is not None and len(capture) < MAX_CAPTURE:
+            capture += chunk[: MAX_CAPTURE - len(capture)]
         *lines, pending = (pending + chunk).split(b"\n")
         for line in lines:
             emit(line)
@@ -185,18 +242,25 @@ async def run_hook(
     env: Mapping[str, str],
     log: _unitlog.UnitLog,
     kill_grace: float = 5.0,
+    action: str | None = None,
 ) -> HookResult:
-    """Run `hook` to completion and say how it ended; never raises for charm faults."""
+    """Run `hook` (or the action `action`) to completion; never raises for charm faults.
+
+    An action's output is captured into the result; its missing handler is `MISSING` too
+    (the caller fails the action, as Juju does).
+    """
+    name, kind = (action, "actions") if action is not None else (hook, "hooks")
+    what = f'action "{name}"' if action is not None else f'hook "{name}"'
     try:
-        handler = find_handler(charm_dir, hook)
+        handler = find_handler(charm_dir, name, kind)
     except HandlerError as exc:
-        log.write("ERROR", "uniter", f'hook "{hook}" cannot run: {exc}')
+        log.write("ERROR", "uniter", f"{what} cannot run: {exc}")
         return HookResult(outcome=HookOutcome.FAILED, message=str(exc))
     if handler is None:
-        log.write("INFO", "uniter", f'skipped "{hook}" hook (missing)')
+        log.write("INFO", "uniter", f'skipped "{name}" {kind[:-1]} (missing)')
         return HookResult(outcome=HookOutcome.MISSING)
 
-    log.write("INFO", "uniter", f'running hook "{hook}" (via {handler.relative_to(charm_dir)})')
+    log.write("INFO", "uniter", f"running {what} (via {handler.relative_to(charm_dir)})")
     try:
         process = await asyncio.create_subprocess_exec(
             str(handler),
@@ -208,13 +272,15 @@ async def run_hook(
             start_new_session=True,
         )
     except OSError as exc:
-        log.write("ERROR", "uniter", f'hook "{hook}" cannot start: {exc}')
+        log.write("ERROR", "uniter", f"{what} cannot start: {exc}")
         return HookResult(outcome=HookOutcome.FAILED, message=str(exc))
 
     assert process.stdout is not None and process.stderr is not None
+    out = bytearray() if action is not None else None
+    err = bytearray() if action is not None else None
     pumps = [
-        asyncio.create_task(_pump(process.stdout, log, "DEBUG")),
-        asyncio.create_task(_pump(process.stderr, log, "WARNING")),
+        asyncio.create_task(_pump(process.stdout, log, "DEBUG", out)),
+        asyncio.create_task(_pump(process.stderr, log, "WARNING", err)),
     ]
     try:
         code = await process.wait()
@@ -230,9 +296,16 @@ async def run_hook(
             pump.cancel()
         await asyncio.gather(*pumps, return_exceptions=True)
 
+    stdout, stderr = bytes(out or b""), bytes(err or b"")
     if code == 0:
-        log.write("INFO", "uniter", f'ran "{hook}" hook')
-        return HookResult(outcome=HookOutcome.SUCCEEDED, exit_code=0)
-    logger.info("hook failed", hook=hook, exit_code=code)
-    log.write("ERROR", "uniter", f'hook "{hook}" failed: exit status {code}')
-    return HookResult(outcome=HookOutcome.FAILED, exit_code=code, message=f"exit status {code}")
+        log.write("INFO", "uniter", f"ran {what}")
+        return HookResult(outcome=HookOutcome.SUCCEEDED, exit_code=0, stdout=stdout, stderr=stderr)
+    logger.info("hook failed", hook=name, exit_code=code)
+    log.write("ERROR", "uniter", f"{what} failed: exit status {code}")
+    return HookResult(
+        outcome=HookOutcome.FAILED,
+        exit_code=code,
+        message=f"exit status {code}",
+        stdout=stdout,
+        stderr=stderr,
+    )

@@ -2,11 +2,14 @@
 
 It holds one bus link to the controller. On every (re)connect it says `Hello` (the
 controller answers with a fresh `MachineSnapshot`), sends a `Heartbeat` and re-sends the
-full report of every unit; while connected it sends a `Heartbeat` naming its leader units
-every 10 s, which renews their leases.
+full report and every unacknowledged `HookCommit` of every unit; while connected it sends a
+`Heartbeat` naming its leader units every 10 s, which renews their leases.
+
 Each snapshot is the whole desired state of the machine's units: new units get a
-`UnitAgent`, known ones get `update()`, and a unit that has reported `removed` and has then
-disappeared from the snapshot (the controller forgot it) has its directory deleted.
+`UnitAgent`, known ones get `update()` (which carries the snapshot's `commit_seq`
+acknowledgements to them, and its revision so an idle unit reports having settled on it),
+and a unit that has reported `removed` and has then disappeared from the snapshot (the
+controller forgot it) has its directory deleted.
 
 Stopping (SIGTERM) cancels the unit tasks; a hook that was running is killed and runs again
 on the next start. Stop hooks run only when the controller removes a unit.
@@ -43,7 +46,7 @@ class _LinkOutbox:
     def __init__(self, link: _mqtt.BusLink) -> None:
         self._link = link
 
-    async def send(self, message: bus.UnitReport | bus.AppStatusReport) -> None:
+    async def send(self, message: unit.AgentMessage) -> None:
         self._link.publish(bus.encode(message))
 
 

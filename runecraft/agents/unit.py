@@ -9,7 +9,14 @@ timers are the update-status interval and the hook-retry backoff.
 
 Every change to what the unit reports (workload status, agent status, workload version,
 converged config hash, removal) goes out at once as a full `UnitReport` through the injected
-`Outbox`; `status-set` inside a hook is reported immediately too.
+`Outbox`; `status-set` inside a hook is reported immediately too, as are `leader-set`
+(`LeaderSet`) and `action-log` (`ActionLog`).
+
+A successful hook's buffered writes (and every action's outcome) become ONE `HookCommit`,
+numbered 1, 2, 3 … per unit, persisted together with the local-state change BEFORE it is
+sent, and resent until a snapshot's `commit_seq` covers it (runtime contract: exactly once,
+in order). Until then hooks see those writes through the context, and the unit does not
+claim to have settled on a snapshot that does not yet include them.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import random
 import secrets
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -32,16 +39,18 @@ import structlog
 
 from runecraft import charms, errors
 from runecraft.agents import (
+    _context,
+    _operations,
     _state_store,
     _toolserver,
     _unitlog,
     hookrunner,
-    hooktools,
     uniter,
 )
 from runecraft.schemas import bus
 
 __all__ = [
+    "AgentMessage",
     "CharmSource",
     "ModelInfo",
     "Outbox",
@@ -57,10 +66,14 @@ INITIAL_WORKLOAD = bus.StatusValue(status="waiting", message="agent initialising
 """Workload status of a unit whose charm has not said anything yet."""
 
 
-class Outbox(Protocol):
-    """Where reports go (the machine agent's bus link in production)."""
+AgentMessage = bus.UnitReport | bus.AppStatusReport | bus.HookCommit | bus.LeaderSet | bus.ActionLog
+"""Everything a unit agent sends to the controller."""
 
-    async def send(self, message: bus.UnitReport | bus.AppStatusReport) -> None:
+
+class Outbox(Protocol):
+    """Where messages go (the machine agent's bus link in production)."""
+
+    async def send(self, message: AgentMessage) -> None:
         """Queue or deliver one message; must not block for long."""
 
 
@@ -125,6 +138,11 @@ class UnitPaths:
         """The unit log: hook output and `juju-log`."""
         return self.base / "unit.log"
 
+    @property
+    def manifest(self) -> Path:
+        """The files of the charm deployed last (so an upgrade can delete stale ones)."""
+        return self.base / "charm-manifest.json"
+
 
 @dataclass(frozen=True, kw_only=True)
 class ModelInfo:
@@ -150,6 +168,17 @@ class _Backend:
 
     async def set_workload_version(self, version: str) -> None:
         await self._agent._apply(workload_version=version)
+
+    async def leader_set(self, settings: Mapping[str, str]) -> None:
+        agent = self._agent
+        message = bus.LeaderSet(unit=agent.unit, seq=agent._next_seq(), settings=dict(settings))
+        await agent._outbox.send(message)
+
+    async def action_log(self, action_id: str, message: str) -> None:
+        agent = self._agent
+        await agent._outbox.send(
+            bus.ActionLog(unit=agent.unit, action_id=action_id, message=message)
+        )
 
 
 class UnitAgent:
@@ -200,6 +229,8 @@ class UnitAgent:
         self._removed = False
         self._seq = 0
         self._last_sent: tuple[object, ...] | None = None
+        self._commit_sent: dict[int, int] = {}
+        """Commit seq → snapshot revision current when it was last sent."""
         self._log = _unitlog.UnitLog(paths.log, remote.unit)
         self._server: _toolserver.ToolServer | None = None
         self._unit_env = hookrunner.UnitEnvironment(
@@ -268,10 +299,17 @@ class UnitAgent:
         )
 
     async def resend(self) -> None:
-        """Send the full report again (after the bus reconnected)."""
+        """Send the full report and every unacknowledged commit again (after a reconnect)."""
         await self._outbox.send(self.report())
         if self._record.app_status is not None and self.remote.leader:
             await self._send_app_status()
+        for commit in self._record.pending_commits:
+            await self._send_commit(commit)
+
+    @property
+    def pending_commits(self) -> tuple[bus.HookCommit, ...]:
+        """Commits sent but not yet acknowledged by a snapshot."""
+        return self._record.pending_commits
 
     async def run(self) -> None:
         """Drive the unit until it is removed; cancel to stop (no stop hook runs)."""
@@ -296,8 +334,14 @@ class UnitAgent:
         fetch_failures = 0
         while True:
             self._wake.clear()
-            # One pass works on one snapshot: an idle report claims only what it evaluated.
-            remote, self._seen_revision = self._wanted
+            # One pass works on one snapshot: an idle report claims only what it evaluated,
+            # and only once that snapshot includes every commit this unit sent.
+            remote, revision = self._wanted
+            await self._acknowledge(remote, revision)
+            if remote.commit_seq >= self.local.commit_seq:
+                self._seen_revision = revision
+            else:  # not settled on this snapshot (nor on any older one)
+                self._seen_revision = min(self._seen_revision, revision - 1)
             decision = uniter.next_op(self.local, remote, self._clock())
             if isinstance(decision, uniter.Removed):
                 self._removed = True
@@ -318,6 +362,23 @@ class UnitAgent:
                 fetch_failures += 1
                 await self._wait(self._clock() + uniter.retry_delay(fetch_failures))
 
+    async def _acknowledge(self, remote: bus.UnitRemoteState, revision: int) -> None:
+        """Fold in what the snapshot acknowledges; resend commits a newer snapshot still
+        does not show."""
+        record = self._record
+        local = uniter.observe(record.local, remote)
+        pending = tuple(c for c in record.pending_commits if c.seq > remote.commit_seq)
+        if local != record.local or pending != record.pending_commits:
+            self._keep(dataclasses.replace(record, local=local, pending_commits=pending))
+        for seq in [seq for seq in self._commit_sent if seq <= remote.commit_seq]:
+            del self._commit_sent[seq]
+        for commit in pending:
+            if self._commit_sent.get(commit.seq, -1) < revision:
+                self._logger.info(
+                    "resending commit", seq=commit.seq, acknowledged=remote.commit_seq
+                )
+                await self._send_commit(commit)
+
     async def _wait(self, wake_at: float | None) -> None:
         """Sleep until `wake_at` or until `update()`/`poke()` is called."""
         timeout = None if wake_at is None else max(wake_at - self._clock(), 0.0)
@@ -327,32 +388,37 @@ class UnitAgent:
 
     async def _execute(self, op: uniter.Operation, remote: bus.UnitRemoteState) -> bool:
         """Prepare, run and commit one operation; False if preparing failed (retry later)."""
-        log = self._logger.bind(op=op.id, hook=op.hook, kind=op.kind.value)
-        if op.kind is not uniter.OpKind.RUN_HOOK:
-            log.info("committing without a hook")
-            self._commit(op, uniter.Outcome(succeeded=True, at=self._clock()))
+        log = self._logger.bind(op=op.id, hook=op.label, kind=op.kind.value)
+        if op.kind not in (uniter.OpKind.RUN_HOOK, uniter.OpKind.RUN_ACTION):
+            log.info("committing without running anything")
+            await self._finish(op, remote, uniter.Outcome(succeeded=True, at=self._clock()))
             return True
 
         before = self.local
         self._save(uniter.record_step(before, op, uniter.Step.QUEUED))
-        if op.hook == uniter.INSTALL and not await self._prepare_charm(op, log):
+        if op.hook in (uniter.INSTALL, uniter.UPGRADE_CHARM) and not await self._prepare_charm(
+            op, log
+        ):
             return False
         if (status := uniter.status_before(before, op)) is not None:
             self._keep(dataclasses.replace(self._record, workload=status))
         self._save(uniter.record_step(self.local, op, uniter.Step.RUNNING))
-        self._agent_status = bus.StatusValue(status="executing", message=f"running {op.hook} hook")
+        doing = f"running action {op.action_name}" if op.is_action else f"running {op.hook} hook"
+        self._agent_status = bus.StatusValue(status="executing", message=doing)
         await self._publish()
 
-        log.info("running hook")
-        outcome = await self._run_hook(op, remote)
+        log.info("running")
+        outcome, ctx, result = await self._run(op, remote)
         after = uniter.status_after(before, op, outcome)
-        self._commit(op, outcome)
+        await self._finish(op, remote, outcome, ctx, result)
         if after is not None:
             self._keep(dataclasses.replace(self._record, workload=after))
-        if self.local.error is not None:
-            log.warning("hook failed", retry_at=self.local.error.retry_at)
+        error = self.local.error
+        if error is not None:
+            if not op.is_action:
+                log.warning("hook failed", retry_at=error.retry_at)
             self._agent_status = bus.StatusValue(
-                status="error", message=f'hook failed: "{op.hook}"'
+                status="error", message=f'hook failed: "{error.hook}"'
             )
         await self._publish()
         return True
@@ -360,7 +426,7 @@ class UnitAgent:
     async def _prepare_charm(
         self, op: uniter.Operation, log: structlog.typing.FilteringBoundLogger
     ) -> bool:
-        """Fetch, verify and unpack the charm into the persistent charm dir."""
+        """Fetch, verify and deploy the charm into the persistent charm dir."""
         try:
             archive = await self._charms.fetch(op.charm_sha)
             digest = hashlib.sha256(archive).hexdigest()
@@ -368,7 +434,13 @@ class UnitAgent:
                 raise errors.PermanentError(
                     f"charm archive has sha256 {digest}, expected {op.charm_sha}"
                 )
-            await asyncio.to_thread(self._unpack, archive, self.paths.charm)
+            await asyncio.to_thread(
+                _operations.deploy_charm,
+                archive,
+                self.paths.charm,
+                self.paths.manifest,
+                self._unpack,
+            )
         except (errors.RunecraftError, OSError, ValueError) as exc:
             message = exc.message if isinstance(exc, errors.RunecraftError) else str(exc)
             log.warning("cannot prepare charm", error=message)
@@ -379,35 +451,114 @@ class UnitAgent:
             return False
         return True
 
-    async def _run_hook(self, op: uniter.Operation, remote: bus.UnitRemoteState) -> uniter.Outcome:
-        assert self._server is not None
-        ctx = hooktools.HookContext(
-            id=f"{self.unit}-{op.hook}-{secrets.token_hex(8)}",
-            hook=op.hook,
+    def _make_context(
+        self, op: uniter.Operation, remote: bus.UnitRemoteState, action: _context.ActionRun | None
+    ) -> _context.HookContext:
+        name = op.action_name if op.is_action else op.hook
+        return _context.build(
             remote=remote,
+            relations=self.local.relations,
+            hook_relation=_operations.hook_relation(op),
+            relation_event=op.relation_event,
+            pending=self._record.pending_commits,
+            ports=self._record.ports,
+            id=f"{self.unit}-{name}-{secrets.token_hex(8)}",
+            hook=op.hook,
             charm_dir=self.paths.charm,
             log=self._log,
             backend=_Backend(self),
+            model_uuid=self._model.model_uuid,
             unit_status=self._record.workload or INITIAL_WORKLOAD,
             app_status=self._record.app_status or bus.StatusValue(status="unknown"),
+            action=action,
         )
-        env = hookrunner.hook_environment(self._unit_env, hook=op.hook, context_id=ctx.id)
+
+    async def _run(
+        self, op: uniter.Operation, remote: bus.UnitRemoteState
+    ) -> tuple[uniter.Outcome, _context.HookContext, hookrunner.HookResult]:
+        assert self._server is not None
+        action: _context.ActionRun | None = None
+        action_env: hookrunner.ActionEnv | None = None
+        if op.is_action:
+            request = next((a for a in remote.actions if a.id == op.action_id), None)
+            params = dict(request.params) if request is not None else {}
+            action = _context.ActionRun(id=op.action_id, name=op.action_name, params=params)
+            action_env = hookrunner.ActionEnv(name=op.action_name, id=op.action_id)
+        ctx = self._make_context(op, remote, action)
+        env = hookrunner.hook_environment(
+            self._unit_env,
+            hook=op.hook,
+            context_id=ctx.id,
+            relation=_operations.relation_env(op),
+            action=action_env,
+        )
         async with self._hook_lock:
             with self._server.serving(ctx):
                 result = await hookrunner.run_hook(
-                    charm_dir=self.paths.charm, hook=op.hook, env=env, log=self._log
+                    charm_dir=self.paths.charm,
+                    hook=op.hook,
+                    env=env,
+                    log=self._log,
+                    action=op.action_name if op.is_action else None,
                 )
-        return uniter.Outcome(
-            succeeded=result.ok,
+        outcome = uniter.Outcome(
+            # The unit never enters error for an action; its outcome goes to the controller.
+            succeeded=result.ok or op.is_action,
             at=self._clock(),
             status_set=ctx.status_set_called,
             jitter=random.random(),
         )
+        return outcome, ctx, result
+
+    async def _finish(
+        self,
+        op: uniter.Operation,
+        remote: bus.UnitRemoteState,
+        outcome: uniter.Outcome,
+        ctx: _context.HookContext | None = None,
+        result: hookrunner.HookResult | None = None,
+    ) -> None:
+        """Commit an operation: persist its local effects together with its `HookCommit`
+        (if it has anything to say), then send the commit."""
+        parts: _context.CommitParts | None = None
+        if ctx is not None and result is not None and result.ok:
+            parts = ctx.commit_parts()  # a failed process's writes are dropped
+        action: bus.ActionOutcome | None = None
+        if op.kind is uniter.OpKind.FAIL_ACTION:
+            run = _context.ActionRun(id=op.action_id, name=op.action_name, params={})
+            action = _operations.action_outcome(
+                run, None, unit=self.unit, message=uniter.ACTION_TERMINATED
+            )
+        elif op.is_action and ctx is not None and ctx.action is not None:
+            action = _operations.action_outcome(ctx.action, result, unit=self.unit)
+        commit: bus.HookCommit | None = None
+        if outcome.succeeded and (
+            action is not None or uniter.scope_change(op) or (parts is not None and not parts.empty)
+        ):
+            commit = _operations.make_commit(
+                unit=self.unit, seq=self.local.commit_seq + 1, op=op, parts=parts, action=action
+            )
+            app_written = parts.app_written if parts is not None else ()
+            outcome = dataclasses.replace(outcome, commit_seq=commit.seq, app_written=app_written)
+        record = self._record
+        self._keep(
+            dataclasses.replace(
+                record,
+                local=uniter.commit(record.local, op, outcome),
+                pending_commits=(
+                    record.pending_commits if commit is None else (*record.pending_commits, commit)
+                ),
+                ports=record.ports if parts is None else parts.ports,
+            )
+        )
+        if commit is not None:
+            await self._send_commit(commit)
+
+    async def _send_commit(self, commit: bus.HookCommit) -> None:
+        self._commit_sent[commit.seq] = self._wanted[1]
+        await self._outbox.send(commit)
 
     # --- state and reports -----------------------------------------------------------------
-
-    def _commit(self, op: uniter.Operation, outcome: uniter.Outcome) -> None:
-        self._save(uniter.commit(self.local, op, outcome))
 
     def _save(self, local: uniter.LocalState) -> None:
         self._keep(dataclasses.replace(self._record, local=local))

@@ -3,57 +3,73 @@
 Pure: no I/O, no asyncio, no clock. The unit agent feeds in the persisted `LocalState`,
 the controller's latest `UnitRemoteState` and the current time, and gets back ONE thing to
 do (`Operation`), or `Idle` (with the time at which to look again), or `Removed`. After
-running an operation it folds the `Outcome` back in with `commit`.
+running an operation it folds the `Outcome` back in with `commit`; before each look it folds
+in what the snapshot acknowledges with `observe`.
 
 `next_op` is a priority chain of small resolvers in Juju 3.6's order
 (charm-contract §3.2, `internal/worker/uniter/resolver.go`):
 
-1. a hook in error waits for its retry time, then runs again (nothing else runs meanwhile);
-2. an operation that was queued, or running when the agent died, runs (again);
-3. lost leadership is forgotten (Juju's resign-leadership: no hook);
-4. a dying unit runs `stop` (if started) then `remove`;
-5. `install`;
-6. `leader-elected` when the unit became leader;
-7. `config-changed` when the config hash moved (its commit queues `start` if not started);
-8. `start`;
-9. `update-status` once its interval elapsed since the last hook; otherwise idle.
+1. a removed unit stays removed;
+2. an operation that was queued, or running when the agent died, runs again (an action
+   that was running is failed instead: re-running arbitrary commands is not safe);
+3. a hook in error waits: `rune resolve` retries it now (or, with `--no-retry`, commits it
+   as skipped without running it); queued actions still run; the automatic retry runs it
+   again after its backoff when `retry_hooks` is on;
+4. lost leadership is forgotten (Juju's resign-leadership: no hook);
+5. a changed charm runs `upgrade-charm` (its commit queues `config-changed`);
+6. `<ep>-relation-created` for each alive relation not yet created (its commit enters scope);
+7. `leader-elected` (leader) or `leader-settings-changed` (non-leader, after install and
+   whenever the leader-settings version moved);
+8. queued actions, oldest first, each at most once;
+9. a dying unit departs and breaks every relation (leaving scope), then `stop`, `remove`;
+10. `install`; 11. `config-changed` (its commit queues `start` the first time); 12. `start`;
+13. relation hooks in Juju's `nextHookForRelation` order (see `_relations`);
+14. `update-status` once its interval elapsed since the last hook; otherwise idle.
 
-Because the decision is recomputed from state after every operation (level-triggered), three
-config changes made while a hook runs cost one `config-changed`, and a crash at any point
-resumes from the persisted operation step.
+Change detection is by hashes and version counters, so several changes between two looks
+cost one hook (three config changes → one `config-changed`; three writes of a remote unit's
+bag → one `-changed`), and a crash at any point resumes from the persisted operation step.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
 
+from runecraft.agents import _relations
 from runecraft.schemas import bus
 
 __all__ = [
+    "ACTION_TERMINATED",
     "CONFIG_CHANGED",
     "INSTALL",
     "LEADER_ELECTED",
+    "LEADER_SETTINGS_CHANGED",
     "MAX_RETRY_DELAY",
     "MIN_RETRY_DELAY",
     "REMOVE",
     "START",
     "STOP",
     "UPDATE_STATUS",
+    "UPGRADE_CHARM",
     "HookError",
     "Idle",
     "LocalState",
     "OpKind",
     "Operation",
     "Outcome",
+    "RelationState",
     "Removed",
     "Step",
     "commit",
     "next_op",
+    "observe",
     "record_step",
     "retry_delay",
+    "scope_change",
     "status_after",
     "status_before",
 ]
@@ -68,12 +84,19 @@ START = "start"
 STOP = "stop"
 REMOVE = "remove"
 CONFIG_CHANGED = "config-changed"
+UPGRADE_CHARM = "upgrade-charm"
 LEADER_ELECTED = "leader-elected"
+LEADER_SETTINGS_CHANGED = "leader-settings-changed"
 UPDATE_STATUS = "update-status"
+
+ACTION_TERMINATED = "action terminated"
+"""Message of an action that was running when the agent died (Juju's fail-action)."""
 
 INSTALLING_MESSAGE = "installing charm software"
 STOPPING_MESSAGE = "stopping charm software"
 CLEANING_UP_MESSAGE = "cleaning up prior to charm deletion"
+
+RelationState = _relations.RelationState
 
 
 class Step(enum.Enum):
@@ -85,40 +108,82 @@ class Step(enum.Enum):
 
 
 class OpKind(enum.Enum):
-    """What an operation does. New kinds (upgrade-charm, run-action) slot in here."""
+    """What an operation does."""
 
     RUN_HOOK = "run-hook"
     """Run `hook` as a process."""
     SKIP_HOOK = "skip-hook"
-    """Commit `hook` without running it (leader-elected after leadership was lost)."""
+    """Commit `hook` as if it succeeded, without running it (`rune resolve --no-retry`)."""
     RESIGN_LEADERSHIP = "resign-leadership"
-    """Forget leadership; Juju never runs `leader-deposed`."""
+    """Forget leadership; Juju never runs `leader-deposed`. Also what a `leader-elected`
+    becomes when leadership was lost before it ran."""
+    RUN_ACTION = "run-action"
+    """Run the action `action_id` through `actions/<name>`."""
+    FAIL_ACTION = "fail-action"
+    """Report the action `action_id` as failed without running it (it was interrupted)."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class Operation:
-    """One thing for the unit agent to do, with the remote facts it was chosen for."""
+    """One thing for the unit agent to do, with the remote facts it was chosen for.
+
+    Everything a re-run needs is in here, so an interrupted operation runs again exactly as
+    chosen even if the relation or action it names has gone from the remote state since.
+    """
 
     id: str
-    """Unique per unit and stable across re-runs: hook commits are keyed by it."""
+    """Unique per unit and stable across re-runs."""
     kind: OpKind
     hook: str = ""
+    """The full hook name (`db-relation-joined`); empty for actions."""
     step: Step = Step.QUEUED
     config_hash: str = ""
     """The remote config hash when chosen; `config-changed` commits it."""
     charm_sha: str = ""
-    """The remote charm when chosen; `install` commits it."""
+    """The remote charm when chosen; `install` and `upgrade-charm` deploy and commit it."""
+    relation_id: int | None = None
+    endpoint: str = ""
+    """`JUJU_RELATION` of a relation hook."""
+    relation_event: str = ""
+    """`created`, `joined`, `changed`, `departed` or `broken` for relation hooks."""
+    peer: bool = False
+    """The relation is a peer relation."""
+    remote_unit: str = ""
+    """`JUJU_REMOTE_UNIT`: empty for created/broken and app-level `-changed`."""
+    remote_app: str = ""
+    departing_unit: str = ""
+    """`JUJU_DEPARTING_UNIT` of a `-departed` hook."""
+    change_version: int = 0
+    """The settings version a joined/changed hook runs for (the commit records it)."""
+    action_id: str = ""
+    action_name: str = ""
+    leader_settings_version: int = 0
+    """The leader-settings version a `leader-settings-changed` runs for."""
+    resolved_seq: int = 0
+    """The remote `resolved_seq` a resolve-retry/skip answers."""
+
+    @property
+    def is_action(self) -> bool:
+        """A run or fail of an action (not a hook)."""
+        return self.kind in (OpKind.RUN_ACTION, OpKind.FAIL_ACTION)
+
+    @property
+    def label(self) -> str:
+        """What the operation is, for logs and statuses (`install`, `action backup`)."""
+        return f"action {self.action_name}" if self.is_action else self.hook or self.kind.value
 
 
 @dataclass(frozen=True, kw_only=True)
 class HookError:
-    """A hook failed: nothing else runs until it succeeds (or is resolved)."""
+    """A hook failed: no other hook runs until it succeeds (or is resolved)."""
 
     hook: str
     attempts: int
     """Failed runs so far; the retry delay doubles with each."""
     retry_at: float
-    """Wall-clock seconds after which the hook runs again."""
+    """Wall-clock seconds after which the hook runs again (with `retry_hooks`)."""
+    op: Operation | None = None
+    """The failed operation: a retry runs it again, `--no-retry` commits it as skipped."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,6 +199,7 @@ class LocalState:
     config_hash: str | None = None
     """Hash of the config the last successful `config-changed` ran for (None = never)."""
     charm_sha: str = ""
+    """The charm deployed in the charm dir (set by `install` and `upgrade-charm`)."""
     operation: Operation | None = None
     """The current (queued/running) or last (done) operation."""
     op_seq: int = 0
@@ -143,6 +209,16 @@ class LocalState:
     error: HookError | None = None
     last_hook_at: float = 0.0
     """When the last hook finished; the update-status timer counts from here."""
+    relations: Mapping[int, RelationState] = field(default_factory=dict)
+    """Relations this unit created (entered scope of), by id, until they are gone."""
+    leader_settings_version: int | None = None
+    """Leader-settings version the last `leader-settings-changed` ran for (None: must run)."""
+    commit_seq: int = 0
+    """The last `HookCommit.seq` handed out (the agent persists pending commits)."""
+    actions_done: tuple[str, ...] = ()
+    """Ids of actions that ran (or failed) and may still be listed by the controller."""
+    resolved_seq: int = 0
+    """The last remote `resolved_seq` acted on (or seen while not in error)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,12 +238,18 @@ class Outcome:
     """How an operation ended, as the agent saw it."""
 
     succeeded: bool
+    """For hooks: exit 0 or missing. Actions always succeed here (the unit never enters
+    error for an action); their own outcome goes to the controller."""
     at: float
     """Wall-clock time the operation ended."""
     status_set: bool = False
     """The hook called `status-set` for the unit."""
     jitter: float = 0.0
     """A fraction in [0, 1) chosen by the agent; spreads retries (up to +10 %)."""
+    commit_seq: int = 0
+    """The `HookCommit.seq` the agent sent for this operation (0: none was needed)."""
+    app_written: tuple[int, ...] = ()
+    """Relations whose application bag this operation wrote (in that commit)."""
 
 
 Decision = Operation | Idle | Removed
@@ -189,40 +271,81 @@ def _new_op(
         hook=hook,
         config_hash=remote.config_hash,
         charm_sha=remote.charm.sha256,
+        resolved_seq=local.resolved_seq,
     )
 
 
-def _gone_stale(op: Operation, remote: bus.UnitRemoteState) -> bool:
-    """leader-elected is skipped if leadership was lost before it ran (runhook Prepare)."""
-    return op.hook == LEADER_ELECTED and not remote.leader
+def _relation_op(
+    local: LocalState, remote: bus.UnitRemoteState, hook: _relations.RelationHook
+) -> Operation:
+    return dataclasses.replace(
+        _new_op(local, remote, f"{hook.endpoint}-relation-{hook.event}"),
+        relation_id=hook.relation_id,
+        endpoint=hook.endpoint,
+        relation_event=hook.event,
+        peer=hook.peer,
+        remote_unit=hook.remote_unit,
+        remote_app=hook.remote_app,
+        departing_unit=hook.departing_unit,
+        change_version=hook.version,
+    )
+
+
+def _action_op(local: LocalState, remote: bus.UnitRemoteState) -> Operation | None:
+    for action in remote.actions:
+        if action.id not in local.actions_done:
+            return dataclasses.replace(
+                _new_op(local, remote, "", OpKind.RUN_ACTION),
+                action_id=action.id,
+                action_name=action.name,
+            )
+    return None
 
 
 def _rerun(op: Operation, remote: bus.UnitRemoteState) -> Operation:
-    if _gone_stale(op, remote):
-        return dataclasses.replace(op, kind=OpKind.SKIP_HOOK)
+    """leader-elected is dropped (resign) if leadership was lost before it ran."""
+    if op.hook == LEADER_ELECTED and op.kind is OpKind.RUN_HOOK and not remote.leader:
+        return dataclasses.replace(op, kind=OpKind.RESIGN_LEADERSHIP)
     return op
 
 
-def _hook_error(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decision | None:
-    if local.error is None:
-        return None
-    if now < local.error.retry_at:
-        return Idle(wake_at=local.error.retry_at)
-    assert local.operation is not None, "a hook error always keeps its operation"
-    return _rerun(local.operation, remote)
+def _removed(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decision | None:
+    return Removed() if local.removed else None
 
 
 def _pending(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decision | None:
     op = local.operation
     if op is None or op.step is Step.DONE:
         return None
+    if op.kind is OpKind.RUN_ACTION:
+        wanted = any(action.id == op.action_id for action in remote.actions)
+        if op.step is Step.RUNNING or not wanted:
+            return dataclasses.replace(op, kind=OpKind.FAIL_ACTION)
+        return op
     if op.hook == INSTALL and op.step is Step.QUEUED and remote.life == "dying":
         return Removed()  # the charm never ran (perhaps never downloaded): nothing to undo
     return _rerun(op, remote)
 
 
-def _removed(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decision | None:
-    return Removed() if local.removed else None
+def _hook_error(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decision | None:
+    error = local.error
+    if error is None:
+        return None
+    assert error.op is not None, "a hook error always keeps its operation"
+    if remote.resolved != "none" and remote.resolved_seq > local.resolved_seq:
+        kind = OpKind.RUN_HOOK if remote.resolved == "retry" else OpKind.SKIP_HOOK
+        op = dataclasses.replace(
+            error.op, kind=kind, step=Step.QUEUED, resolved_seq=remote.resolved_seq
+        )
+        return _rerun(op, remote) if kind is OpKind.RUN_HOOK else op
+    action = _action_op(local, remote)
+    if action is not None:
+        return action  # Juju: actions still run while a hook is in error
+    if not remote.retry_hooks:
+        return Idle()
+    if now < error.retry_at:
+        return Idle(wake_at=error.retry_at)
+    return _rerun(dataclasses.replace(error.op, step=Step.QUEUED), remote)
 
 
 def _resign(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decision | None:
@@ -231,10 +354,47 @@ def _resign(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decis
     return None
 
 
+def _alive_and_installed(local: LocalState, remote: bus.UnitRemoteState) -> bool:
+    return local.installed and remote.life == "alive" and not local.stopped
+
+
+def _upgrade(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decision | None:
+    if _alive_and_installed(local, remote) and remote.charm.sha256 != local.charm_sha:
+        return _new_op(local, remote, UPGRADE_CHARM)
+    return None
+
+
+def _created(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decision | None:
+    if not _alive_and_installed(local, remote):
+        return None
+    hook = _relations.next_created(local.relations, remote)
+    return None if hook is None else _relation_op(local, remote, hook)
+
+
+def _leadership(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decision | None:
+    if not _alive_and_installed(local, remote):
+        return None
+    if remote.leader and not local.leader:
+        return _new_op(local, remote, LEADER_ELECTED)
+    if not remote.leader and local.leader_settings_version != remote.leader_settings_version:
+        return dataclasses.replace(
+            _new_op(local, remote, LEADER_SETTINGS_CHANGED),
+            leader_settings_version=remote.leader_settings_version,
+        )
+    return None
+
+
+def _actions(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decision | None:
+    return _action_op(local, remote) if local.installed else None
+
+
 def _dying(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decision | None:
     # Life only moves forward; a stopped unit keeps tearing down whatever the snapshot says.
     if remote.life != "dying" and not local.stopped:
         return None
+    hook = _relations.next_teardown(local.relations, remote)
+    if hook is not None:
+        return _relation_op(local, remote, hook)
     if local.started and not local.stopped:
         return _new_op(local, remote, STOP)
     if local.installed:
@@ -244,12 +404,6 @@ def _dying(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decisi
 
 def _install(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decision | None:
     return None if local.installed else _new_op(local, remote, INSTALL)
-
-
-def _leader(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decision | None:
-    if remote.leader and not local.leader:
-        return _new_op(local, remote, LEADER_ELECTED)
-    return None
 
 
 def _config(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decision | None:
@@ -262,6 +416,11 @@ def _start(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decisi
     return None if local.started else _new_op(local, remote, START)
 
 
+def _relation_hooks(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decision | None:
+    hook = _relations.next_hook(local.relations, remote)
+    return None if hook is None else _relation_op(local, remote, hook)
+
+
 def _update_status(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decision:
     due = local.last_hook_at + remote.update_status_interval
     if now >= due:
@@ -270,15 +429,19 @@ def _update_status(local: LocalState, remote: bus.UnitRemoteState, now: float) -
 
 
 _CHAIN: tuple[_Resolver, ...] = (
-    _hook_error,
-    _pending,
     _removed,
+    _pending,
+    _hook_error,
     _resign,
+    _upgrade,
+    _created,
+    _leadership,
+    _actions,
     _dying,
     _install,
-    _leader,
     _config,
     _start,
+    _relation_hooks,
     _update_status,
 )
 
@@ -292,30 +455,102 @@ def next_op(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decis
     raise AssertionError("update-status always decides")  # pragma: no cover
 
 
+def observe(local: LocalState, remote: bus.UnitRemoteState) -> LocalState:
+    """Fold in what a new snapshot tells the unit without any hook running.
+
+    * A resolve seen while not in error is spent (it cannot resolve a later error).
+    * A peer relation's app version produced by this unit's own acknowledged commit is
+      marked seen (the writing leader gets no app-level `-changed` for its own write).
+    * Broken relations the controller forgot, and done actions it no longer lists, are
+      dropped.
+    * The commit sequence never falls behind what the controller has applied.
+    """
+    resolved_seq = local.resolved_seq
+    if local.error is None:
+        resolved_seq = max(resolved_seq, remote.resolved_seq)
+    relations = _relations.observe(local.relations, remote)
+    listed = {action.id for action in remote.actions}
+    done = tuple(action_id for action_id in local.actions_done if action_id in listed)
+    # A unit whose state was lost must not reuse sequence numbers the controller applied.
+    commit_seq = max(local.commit_seq, remote.commit_seq)
+    if (resolved_seq, relations, done, commit_seq) == (
+        local.resolved_seq,
+        local.relations,
+        local.actions_done,
+        local.commit_seq,
+    ):
+        return local
+    return dataclasses.replace(
+        local,
+        resolved_seq=resolved_seq,
+        relations=relations,
+        actions_done=done,
+        commit_seq=commit_seq,
+    )
+
+
 def record_step(local: LocalState, op: Operation, step: Step) -> LocalState:
     """Note that `op` reached `step` (queued before preparing, running before the hook)."""
     seq = max(local.op_seq, int(op.id)) if op.id.isdigit() else local.op_seq
     return dataclasses.replace(local, operation=dataclasses.replace(op, step=step), op_seq=seq)
 
 
+def scope_change(op: Operation) -> dict[int, Literal["enter", "leave"]]:
+    """Scope moves an operation's commit carries: enter after created, leave after broken."""
+    if op.relation_id is None or op.kind not in (OpKind.RUN_HOOK, OpKind.SKIP_HOOK):
+        return {}
+    if op.relation_event == "created":
+        return {op.relation_id: "enter"}
+    if op.relation_event == "broken":
+        return {op.relation_id: "leave"}
+    return {}
+
+
+def _queue(local: LocalState, op: Operation, hook: str) -> LocalState:
+    """Queue `hook` to run next (Juju's hook chaining in runhook Commit)."""
+    queued = Operation(
+        id=str(local.op_seq + 1),
+        kind=OpKind.RUN_HOOK,
+        hook=hook,
+        config_hash=op.config_hash,
+        charm_sha=op.charm_sha,
+        resolved_seq=op.resolved_seq,
+    )
+    return dataclasses.replace(local, operation=queued, op_seq=local.op_seq + 1)
+
+
+def _relation_hook(op: Operation) -> _relations.RelationHook:
+    assert op.relation_id is not None
+    return _relations.RelationHook(
+        relation_id=op.relation_id,
+        endpoint=op.endpoint,
+        event=op.relation_event,
+        remote_app=op.remote_app,
+        peer=op.peer,
+        remote_unit=op.remote_unit,
+        departing_unit=op.departing_unit,
+        version=op.change_version,
+    )
+
+
 def _hook_effects(local: LocalState, op: Operation) -> LocalState:
     hook = op.hook
+    if op.relation_id is not None:
+        relations = _relations.commit(local.relations, _relation_hook(op))
+        return dataclasses.replace(local, relations=relations)
     if hook == INSTALL:
         return dataclasses.replace(local, installed=True, charm_sha=op.charm_sha)
-    if hook == LEADER_ELECTED and op.kind is OpKind.RUN_HOOK:
+    if hook == UPGRADE_CHARM:
+        return _queue(dataclasses.replace(local, charm_sha=op.charm_sha), op, CONFIG_CHANGED)
+    if hook == LEADER_ELECTED:
         return dataclasses.replace(local, leader=True)
+    if hook == LEADER_SETTINGS_CHANGED:
+        return dataclasses.replace(local, leader_settings_version=op.leader_settings_version)
     if hook == CONFIG_CHANGED:
         local = dataclasses.replace(local, config_hash=op.config_hash)
         if not local.started and not local.stopped:
             # Juju's runhook Commit: the first config-changed is always followed by start.
-            start = Operation(
-                id=str(local.op_seq + 1),
-                kind=OpKind.RUN_HOOK,
-                hook=START,
-                config_hash=op.config_hash,
-                charm_sha=op.charm_sha,
-            )
-            return dataclasses.replace(local, operation=start, op_seq=local.op_seq + 1)
+            return _queue(local, op, START)
         return local
     if hook == START:
         return dataclasses.replace(local, started=True)
@@ -326,32 +561,49 @@ def _hook_effects(local: LocalState, op: Operation) -> LocalState:
     return local
 
 
+def _clears_error(local: LocalState, op: Operation) -> HookError | None:
+    error = local.error
+    if error is not None and error.op is not None and error.op.id == op.id:
+        return None
+    return error
+
+
 def commit(local: LocalState, op: Operation, outcome: Outcome) -> LocalState:
     """Fold an operation's outcome into local state: its effects, or the error to retry."""
     local = record_step(local, op, Step.DONE)
+    local = dataclasses.replace(
+        local,
+        resolved_seq=max(local.resolved_seq, op.resolved_seq),
+        commit_seq=max(local.commit_seq, outcome.commit_seq),
+        status_set_called=local.status_set_called or outcome.status_set,
+    )
+    if op.is_action:
+        done = (*local.actions_done, op.action_id)
+        return dataclasses.replace(local, actions_done=done)
     if op.kind is OpKind.RESIGN_LEADERSHIP:
-        return dataclasses.replace(local, leader=False)
+        return dataclasses.replace(
+            local, leader=False, leader_settings_version=None, error=_clears_error(local, op)
+        )
     if not outcome.succeeded:
         attempts = local.error.attempts + 1 if local.error is not None else 1
         error = HookError(
             hook=op.hook,
             attempts=attempts,
             retry_at=outcome.at + retry_delay(attempts, outcome.jitter),
+            op=dataclasses.replace(op, step=Step.QUEUED),
         )
-        return dataclasses.replace(
-            local,
-            operation=dataclasses.replace(op, step=Step.QUEUED),
-            error=error,
-            last_hook_at=outcome.at,
-            status_set_called=local.status_set_called or outcome.status_set,
-        )
+        return dataclasses.replace(local, error=error, last_hook_at=outcome.at)
+    ran = op.kind is OpKind.RUN_HOOK
     local = dataclasses.replace(
-        local,
-        error=None,
-        last_hook_at=outcome.at if op.kind is OpKind.RUN_HOOK else local.last_hook_at,
-        status_set_called=local.status_set_called or outcome.status_set,
+        local, error=None, last_hook_at=outcome.at if ran else local.last_hook_at
     )
-    return _hook_effects(local, op)
+    local = _hook_effects(local, op)
+    if outcome.app_written and outcome.commit_seq:
+        relations = _relations.await_app_ack(
+            local.relations, outcome.app_written, outcome.commit_seq
+        )
+        local = dataclasses.replace(local, relations=relations)
+    return local
 
 
 def status_before(local: LocalState, op: Operation) -> bus.StatusValue | None:

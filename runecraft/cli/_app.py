@@ -5,59 +5,31 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-import yaml
 from rich.live import Live
 
-from runecraft import __version__, charms, errors
-from runecraft.cli import _argv, _config, _output, _wait
+from runecraft import __version__, errors
+from runecraft.cli import _argv, _config, _output, _runtime, _wait
+from runecraft.cli._common import (
+    _MODEL_FROM_ARGV,
+    _client_config,
+    _config_file,
+    _home,
+    _key_values,
+    _model,
+    _pack,
+    _run,
+)
 from runecraft.client import Client
 from runecraft.controller import _lifecycle
 from runecraft.schemas import api
 from runecraft.settings import home_settings
 
 __all__ = ["cli", "main"]
-
-T = TypeVar("T")
-
-_MODEL_FROM_ARGV: list[str | None] = [None]
-
-
-def _home() -> Path:
-    return home_settings().home
-
-
-def _client_config() -> _config.ClientConfig:
-    return _config.load(home_settings().client_config)
-
-
-def _model() -> str:
-    given = _MODEL_FROM_ARGV[0]
-    return _argv.model_name(given) if given else _client_config().model
-
-
-def _run(work: Callable[[Client], Awaitable[T]]) -> T:
-    config = _client_config()
-
-    async def go() -> T:
-        async with Client(config.endpoint, config.token) as client:
-            return await work(client)
-
-    return asyncio.run(go())
-
-
-def _key_values(pairs: Sequence[str], what: str) -> dict[str, str]:
-    result = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise errors.UsageError(f'invalid {what} "{pair}": expected KEY=VALUE')
-        result[key] = value
-    return result
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -250,14 +222,6 @@ def destroy_model(
 # --- applications ----------------------------------------------------------------------
 
 
-def _pack(path: Path) -> charms.PackedCharm:
-    settings = home_settings()
-    with _output.err_console.status(f"packing {path}") as spinner:
-        return charms.pack(
-            path, settings.charm_cache, progress=lambda text: spinner.update(f"packing: {text}")
-        )
-
-
 @cli.command()
 @click.argument("charm", type=click.Path(path_type=Path))
 @click.argument("application", required=False)
@@ -311,20 +275,6 @@ def deploy(
     _output.err_console.print(
         f'Deployed "{name}" from {charm} with {len(units)} unit(s): {", ".join(units) or "-"}'
     )
-
-
-def _config_file(path: Path, application: str | None) -> dict[str, Any]:
-    try:
-        document = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise errors.InvalidSpecError(f'cannot read config file "{path}": {exc.strerror}') from exc
-    except yaml.YAMLError as exc:
-        raise errors.InvalidSpecError(f'config file "{path}" is not valid YAML: {exc}') from exc
-    if not isinstance(document, dict):
-        raise errors.InvalidSpecError(f'config file "{path}" must be a mapping')
-    if application and isinstance(document.get(application), dict):
-        document = document[application]
-    return {str(k): v for k, v in document.items()}
 
 
 @cli.command("add-unit")
@@ -428,18 +378,23 @@ def config(
 
 @cli.command()
 @_output.FORMAT_OPTION
-@click.option("--relations", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--relations", is_flag=True, help="Also list the integrations (tabular).")
 def status(output_format: str, relations: bool) -> None:
-    """Show the model: applications, units and machines."""
-    del relations
+    """Show the model: applications, units and machines (and with --relations, the
+    integrations)."""
     model = _model()
     document = _run(lambda c: c.status(model))
     document.get("model", {}).pop("generation", None)
     if _output.emit(document, output_format):
         return
-    for table in _output.status_tables(document):
+    for table in _output.status_tables(document, relations=relations):
         _output.console.print(table)
         _output.console.print()
+
+
+for _command, _names in _runtime.COMMANDS:
+    for _name in _names:
+        cli.add_command(_command, _name)
 
 
 @cli.command()

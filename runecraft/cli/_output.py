@@ -65,8 +65,9 @@ def _table(*headers: str) -> Table:
     return table
 
 
-def status_tables(status: dict[str, Any]) -> list[Table]:
-    """The tables `juju status` prints: model, applications, units, machines."""
+def status_tables(status: dict[str, Any], *, relations: bool = False) -> list[Table]:
+    """The tables `juju status` prints: model, applications, units, machines (and with
+    `relations`, the integrations)."""
     model = status["model"]
     tables = []
     model_table = _table("Model", "Controller", "Cloud/Region", "Version")
@@ -82,7 +83,9 @@ def status_tables(status: dict[str, Any]) -> list[Table]:
         app_table = _table(
             "App", "Version", "Status", "Scale", "Charm", "Rev", "Exposed", "Message"
         )
-        unit_table = _table("Unit", "Workload", "Agent", "Machine", "Public address", "Message")
+        unit_table = _table(
+            "Unit", "Workload", "Agent", "Machine", "Public address", "Ports", "Message"
+        )
         for name, app in apps.items():
             app_status = app.get("application-status", {})
             app_table.add_row(
@@ -102,6 +105,7 @@ def status_tables(status: dict[str, Any]) -> list[Table]:
                     _styled(unit["juju-status"].get("current", "")),
                     unit.get("machine", ""),
                     unit.get("public-address", ""),
+                    ",".join(unit.get("open-ports", [])),
                     unit["workload-status"].get("message", ""),
                 )
         tables += [app_table, unit_table]
@@ -119,4 +123,16 @@ def status_tables(status: dict[str, Any]) -> list[Table]:
                 machine["juju-status"].get("message", ""),
             )
         tables.append(machine_table)
+    integrations = status.get("integrations", [])
+    if relations and integrations:
+        relation_table = _table("Integration provider", "Requirer", "Interface", "Type", "Message")
+        for entry in integrations:
+            relation_table.add_row(
+                entry["provider"],
+                entry["requirer"],
+                entry["interface"],
+                entry["type"],
+                entry.get("life", ""),
+            )
+        tables.append(relation_table)
     return tables

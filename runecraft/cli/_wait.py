@@ -30,7 +30,8 @@ def judge(status: dict[str, Any], applications: Sequence[str] = ()) -> Verdict:
     waiting_on = ""
     for name, app in chosen.items():
         app_status = app.get("application-status", {}).get("current")
-        if app_status == "error":
+        observed = all(u.get("observed", True) for u in app.get("units", {}).values())
+        if app_status == "error" and observed:
             return Verdict(
                 "error",
                 f'application "{name}" is in error: '
@@ -42,7 +43,13 @@ def judge(status: dict[str, Any], applications: Sequence[str] = ()) -> Verdict:
             agent = unit.get("juju-status", {})
             if workload.get("current") == "error" or agent.get("current") == "error":
                 message = workload.get("message") or agent.get("message") or "error"
-                return Verdict("error", f"unit {unit_name} is in error: {message}", ready, total)
+                if unit.get("observed", True):
+                    return Verdict(
+                        "error", f"unit {unit_name} is in error: {message}", ready, total
+                    )
+                # Not yet reported on the latest change (e.g. a `rune resolve`): it may recover.
+                waiting_on = waiting_on or f"{unit_name}: {message} (awaiting its next report)"
+                continue
             if (
                 workload.get("current") == "active"
                 and agent.get("current") == "idle"

@@ -140,6 +140,72 @@ class Client:
         )
         return result
 
+    async def refresh(self, model: str, application: str, charm_sha256: str) -> api.RefreshResponse:
+        body = api.RefreshRequest(charm_sha256=charm_sha256)
+        return api.RefreshResponse.model_validate(
+            await self._request(
+                "POST",
+                f"/v1/models/{model}/applications/{application}/refresh",
+                json=body.model_dump(),
+            )
+        )
+
+    async def resolve(self, model: str, units: list[str], *, no_retry: bool = False) -> None:
+        body = api.ResolveRequest(units=units, no_retry=no_retry)
+        await self._request("POST", f"/v1/models/{model}/units/resolve", json=body.model_dump())
+
+    async def get_model_config(self, model: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._request("GET", f"/v1/models/{model}/config")
+        return result
+
+    async def set_model_config(
+        self, model: str, values: dict[str, Any], reset: list[str] | None = None
+    ) -> dict[str, Any]:
+        body = api.ModelConfigRequest(values=values, reset=reset or [])
+        result: dict[str, Any] = await self._request(
+            "PATCH", f"/v1/models/{model}/config", json=body.model_dump()
+        )
+        return result
+
+    # --- relations ----------------------------------------------------------------------
+
+    async def integrate(self, model: str, first: str, second: str) -> api.RelationInfo:
+        body = api.IntegrateRequest(endpoints=[first, second])
+        return api.RelationInfo.model_validate(
+            await self._request("POST", f"/v1/models/{model}/relations", json=body.model_dump())
+        )
+
+    async def remove_relation(self, model: str, *endpoints: str) -> None:
+        body = api.RemoveRelationRequest(endpoints=list(endpoints))
+        await self._request("POST", f"/v1/models/{model}/relations/remove", json=body.model_dump())
+
+    async def relations(self, model: str) -> list[api.RelationInfo]:
+        return [
+            api.RelationInfo.model_validate(r)
+            for r in await self._request("GET", f"/v1/models/{model}/relations")
+        ]
+
+    # --- actions ------------------------------------------------------------------------
+
+    async def run_action(
+        self,
+        model: str,
+        units: list[str],
+        action: str,
+        params: dict[str, Any] | None = None,
+    ) -> list[api.ActionInfo]:
+        """Queue an action on units; returns the queued actions (one per unit)."""
+        body = api.RunActionRequest(units=units, action=action, params=params or {})
+        result = await self._request("POST", f"/v1/models/{model}/actions", json=body.model_dump())
+        return list(api.ActionsResponse.model_validate(result).actions)
+
+    async def action(self, model: str, action_id: str, *, wait: float = 0.0) -> api.ActionInfo:
+        """An action; with `wait` (seconds, at most 30 per call), once it finished."""
+        params = {"wait": wait} if wait > 0 else {}
+        return api.ActionInfo.model_validate(
+            await self._request("GET", f"/v1/models/{model}/actions/{action_id}", params=params)
+        )
+
     # --- status -------------------------------------------------------------------------
 
     async def status(

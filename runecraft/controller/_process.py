@@ -108,6 +108,8 @@ class Controller:
         self.store = store = await Store.open(config.database_url)
         await store.extend_all_leases(time.time() + config.lease_seconds)
         models = services.ModelService(store, self.hub)
+        relations = services.RelationService(store, self.hub)
+        actions = services.ActionService(store, self.hub)
         agents = services.AgentService(store, self.hub, config.lease_seconds)
         broker_cfg = config.broker
         self._controller_hash = _passwords.hash_password(broker_cfg.password)
@@ -171,6 +173,8 @@ class Controller:
                 broker=f"{broker_cfg.kind} mqtt://{broker_cfg.host}:{broker_cfg.port}",
                 store=store,
                 models=models,
+                relations=relations,
+                actions=actions,
                 hub=self.hub,
                 status=status,
                 verify_agent=self.verify,

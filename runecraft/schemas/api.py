@@ -8,6 +8,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ActionInfo",
+    "ActionLogEntry",
+    "ActionsResponse",
     "AddModelRequest",
     "AddUnitsRequest",
     "CharmInfo",
@@ -16,8 +19,17 @@ __all__ = [
     "DeployRequest",
     "ErrorBody",
     "ErrorDetail",
+    "IntegrateRequest",
+    "ModelConfigRequest",
     "ModelInfo",
+    "RefreshRequest",
+    "RefreshResponse",
+    "RelationEndpointInfo",
+    "RelationInfo",
+    "RemoveRelationRequest",
     "RemoveUnitsRequest",
+    "ResolveRequest",
+    "RunActionRequest",
     "UnitsResponse",
 ]
 
@@ -60,6 +72,90 @@ class RemoveUnitsRequest(_Request):
 class ConfigRequest(_Request):
     values: dict[str, Any] = Field(default_factory=dict)
     reset: list[str] = Field(default_factory=list)
+
+
+class ModelConfigRequest(_Request):
+    values: dict[str, Any] = Field(default_factory=dict)
+    reset: list[str] = Field(default_factory=list)
+
+
+class IntegrateRequest(_Request):
+    """`integrate A[:endpoint] B[:endpoint]`."""
+
+    endpoints: list[str] = Field(min_length=2, max_length=2)
+
+
+class RemoveRelationRequest(_Request):
+    """Two endpoints (`app[:endpoint]`), or one relation id."""
+
+    endpoints: list[str] = Field(min_length=1, max_length=2)
+
+
+class RelationEndpointInfo(BaseModel):
+    application: str
+    endpoint: str
+    role: str
+    interface: str
+    scope: str
+    limit: int | None = None
+
+
+class RelationInfo(BaseModel):
+    id: int
+    key: str
+    life: str
+    interface: str
+    endpoints: list[RelationEndpointInfo]
+
+
+class RunActionRequest(_Request):
+    """Run `action` on each unit (`app/leader` is the application's leader)."""
+
+    units: list[str] = Field(min_length=1)
+    action: str = Field(min_length=1, max_length=128)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ActionLogEntry(BaseModel):
+    timestamp: float
+    message: str
+
+
+class ActionInfo(BaseModel):
+    """An action (Juju: a task) and, once it finished, its outcome."""
+
+    id: str
+    unit: str
+    name: str
+    params: dict[str, Any]
+    status: str
+    """`pending`, `running`, `completed` or `failed`."""
+    message: str = ""
+    results: dict[str, Any] = Field(default_factory=dict)
+    log: list[ActionLogEntry] = Field(default_factory=list)
+    enqueued: float
+    started: float | None = None
+    completed: float | None = None
+
+
+class ActionsResponse(BaseModel):
+    actions: list[ActionInfo]
+
+
+class ResolveRequest(_Request):
+    units: list[str] = Field(min_length=1)
+    no_retry: bool = False
+    """Commit the failed hook as if it succeeded, without running it again."""
+
+
+class RefreshRequest(_Request):
+    charm_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class RefreshResponse(BaseModel):
+    application: str
+    charm: str
+    revision: int
 
 
 class UnitsResponse(BaseModel):

@@ -1,22 +1,28 @@
-"""Hook tools end to end: the installed client script, a real socket server, real contexts."""
+"""Hook tools end to end: the installed client script, a real socket server, real contexts.
+
+This module holds the transport and the basic tools (logging, status, leadership, config)
+and the `make_harness` factory the other `test_hook_tools_*` modules use.
+"""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import os
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from runecraft.agents import _hooktool, _toolserver, _unitlog, hooktools
+from runecraft.agents import _context, _hooktool, _relations, _toolserver, _unitlog, hooktools
 from runecraft.schemas import bus
 
 TIMEOUT = 30.0
+MODEL_UUID = "0b1e4d1c-0000-4000-8000-000000000001"
 
 
 @dataclass
@@ -24,6 +30,8 @@ class RecordingBackend:
     unit_statuses: list[bus.StatusValue] = field(default_factory=list)
     app_statuses: list[bus.StatusValue] = field(default_factory=list)
     versions: list[str] = field(default_factory=list)
+    leader_sets: list[dict[str, str]] = field(default_factory=list)
+    action_logs: list[tuple[str, str]] = field(default_factory=list)
 
     async def set_unit_status(self, status: bus.StatusValue) -> None:
         self.unit_statuses.append(status)
@@ -33,6 +41,12 @@ class RecordingBackend:
 
     async def set_workload_version(self, version: str) -> None:
         self.versions.append(version)
+
+    async def leader_set(self, settings: Mapping[str, str]) -> None:
+        self.leader_sets.append(dict(settings))
+
+    async def action_log(self, action_id: str, message: str) -> None:
+        self.action_logs.append((action_id, message))
 
 
 @dataclass
@@ -82,6 +96,12 @@ class Harness:
         assert code is not None
         return code, out.decode(), err.decode()
 
+    async def json(self, tool: str, *args: str, stdin: bytes | None = None) -> Any:
+        """Run a tool with `--format=json` and decode what it printed (it must succeed)."""
+        code, out, err = await self.run(tool, *args, "--format=json", stdin=stdin)
+        assert (code, err) == (0, ""), (tool, args, code, err)
+        return json.loads(out)
+
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path.exists() else ""
 
@@ -97,10 +117,32 @@ def remote(**changes: Any) -> bus.UnitRemoteState:
     return bus.UnitRemoteState(**{**base, **changes})
 
 
-async def make_harness(tmp_path: Path, *, leader: bool) -> AsyncIterator[Harness]:
+METADATA = (
+    "name: app\n"
+    "requires:\n  db: {interface: mysql}\n"
+    "provides:\n  website: {interface: http}\n"
+    "peers:\n  cluster: {interface: app-peers}\n"
+    "extra-bindings:\n  admin: null\n"
+)
+
+
+async def make_harness(
+    tmp_path: Path,
+    *,
+    leader: bool,
+    hook: str = "install",
+    state: bus.UnitRemoteState | None = None,
+    relations: Mapping[int, _relations.RelationState] | None = None,
+    hook_relation: hooktools.HookRelation | None = None,
+    relation_event: str = "",
+    pending: tuple[bus.HookCommit, ...] = (),
+    ports: tuple[str, ...] = (),
+    action: hooktools.ActionRun | None = None,
+) -> AsyncIterator[Harness]:
     base = tmp_path / "u"
     charm = base / "charm"
     charm.mkdir(parents=True)
+    (charm / "metadata.yaml").write_text(METADATA)
     (charm / "config.yaml").write_text(
         "options:\n"
         "  name: {type: string, default: demo}\n"
@@ -114,14 +156,21 @@ async def make_harness(tmp_path: Path, *, leader: bool) -> AsyncIterator[Harness
     log_path = base / "unit.log"
     unit_log = _unitlog.UnitLog(log_path, "app/0")
     backend = RecordingBackend()
-    ctx = hooktools.HookContext(
-        id="app/0-install-abc123",
-        hook="install",
-        remote=remote(leader=leader),
+    ctx = _context.build(
+        remote=state if state is not None else remote(leader=leader),
+        relations=relations or {},
+        hook_relation=hook_relation,
+        relation_event=relation_event,
+        pending=pending,
+        ports=ports,
+        id=f"app/0-{hook or 'action'}-abc123",
+        hook=hook,
         charm_dir=charm,
         log=unit_log,
         backend=backend,
+        model_uuid=MODEL_UUID,
         unit_status=bus.StatusValue(status="maintenance", message="installing"),
+        action=action,
     )
     async with _toolserver.ToolServer(base / "agent.sock") as server:
         with server.serving(ctx):
@@ -476,3 +525,70 @@ async def test_application_version_set_usage(
 ) -> None:
     assert await leader.run("application-version-set", *args) == (2, "", f"ERROR {message}\n")
     assert leader.backend.versions == []
+
+
+# --- the client itself -------------------------------------------------------------------------
+
+
+def test_client_imports_only_builtin_modules() -> None:
+    """Startup cost: no `socket.py` (enum, selectors), no json, no base64 (see `_hooktool`)."""
+    tree = ast.parse(Path(_hooktool.__file__).read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+    assert imported == {"_socket", "posix", "sys"}
+
+
+async def test_client_without_context_fails(leader: Harness) -> None:
+    process = await asyncio.create_subprocess_exec(
+        str(leader.tools / "is-leader"),
+        env={"PATH": "/usr/bin:/bin"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(TIMEOUT):
+        out, err = await process.communicate()
+    assert (process.returncode, out) == (1, b"")
+    assert err == b"ERROR JUJU_CONTEXT_ID and JUJU_AGENT_SOCKET_ADDRESS must be set\n"
+
+
+async def test_client_when_the_agent_is_gone(leader: Harness) -> None:
+    await leader.server.close()
+    code, out, err = await leader.run("is-leader")
+    assert (code, out) == (1, "")
+    assert err.startswith(f"ERROR cannot reach the unit agent at {leader.socket}: ")
+
+
+async def test_unknown_tool_name(leader: Harness) -> None:
+    (leader.tools / "no-such-tool").symlink_to(_toolserver.CLIENT_NAME)
+    assert await leader.run("no-such-tool") == (1, "", "ERROR unknown command 'no-such-tool'\n")
+
+
+async def test_arguments_and_stdin_survive_the_wire_byte_for_byte(leader: Harness) -> None:
+    leader.ctx.relations[1] = hooktools.RelationView(
+        id=1, endpoint="db", remote_app="mysql", peer=False, members=()
+    )
+    weird = "tab\tnew\nline ünïcode \\ '\"$"
+    blob = json.dumps({"k": weird, "big": "x" * 3_000_000}).encode()
+    code, _, err = await leader.run("relation-set", "-r", "1", "--file", "-", stdin=blob)
+    assert (code, err) == (0, "")
+    code, _, err = await leader.run("relation-set", "-r", "1", f"arg={weird}", "empty=")
+    assert (code, err) == (0, "")
+    unit_writes, _ = leader.ctx.relation_writes[1]
+    assert unit_writes == {"k": weird, "big": "x" * 3_000_000, "arg": weird, "empty": ""}
+
+
+async def test_juju_log_in_a_relation_hook_names_the_relation(tmp_path: Path) -> None:
+    async for harness in make_harness(
+        tmp_path,
+        leader=False,
+        hook="db-relation-changed",
+        hook_relation=hooktools.HookRelation(
+            relation_id=7, endpoint="db", remote_unit="mysql/0", remote_app="mysql"
+        ),
+    ):
+        assert await harness.run("juju-log", "hello") == (0, "", "")
+        assert "INFO unit.app/0.juju-log db:7: hello" in harness.log()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from runecraft import errors
-from runecraft.controller.state import Store
+from runecraft.controller.state import EndpointRecord, Store
 from runecraft.schemas import bus
 
 CHARM = {"sha256": "a" * 64, "name": "hello"}
@@ -88,6 +88,53 @@ async def test_snapshot_uses_a_constant_number_of_queries(store: Store) -> None:
     snapshot = await store.snapshot()
     assert len(snapshot.units) == 202
     assert counter.count == small
+
+
+async def test_snapshot_with_relations_and_actions_is_still_constant(store: Store) -> None:
+    model_uuid = await _seed(store, units=2)
+
+    async def grow(count: int) -> None:
+        async with store.write("m1") as tx:
+            app = await tx.application("hello")
+            names = await tx.add_units(app, count, [0] * count)
+            endpoint = EndpointRecord(
+                model_uuid=model_uuid,
+                relation_id=-1,
+                application="hello",
+                endpoint=f"peer{count}",
+                role="peer",
+                interface="hello-peers",
+                scope="global",
+                relation_limit=None,
+            )
+            relation = await tx.insert_relation(f"hello:peer{count}", [endpoint])
+            for name in names:
+                await tx.insert_action(name, "greet", {})
+        async with store.write() as tx:
+            for name in names:
+                await tx.apply_hook_commit(
+                    model_uuid,
+                    0,
+                    bus.HookCommit(
+                        unit=name,
+                        seq=1,
+                        hook="peer-relation-created",
+                        scope={relation.id: "enter"},
+                        relations={relation.id: bus.RelationWrite(unit={"k": "v"})},
+                    ),
+                    time.time(),
+                )
+
+    await grow(2)
+    counter = store.count_queries()
+    small = await store.snapshot(model_uuid)
+    few = counter.count
+    await grow(100)
+    counter.count = 0
+    big = await store.snapshot(model_uuid)
+    assert counter.count == few
+    assert (len(small.scopes), len(big.scopes)) == (2, 102)
+    assert (len(big.relations), len(big.databags), len(big.actions)) == (2, 102, 102)
 
 
 async def test_unit_reports_apply_in_sequence_order_and_only_on_their_machine(store: Store) -> None:

@@ -105,7 +105,9 @@ def build_zip(files: dict[str, str]) -> bytes:
     with zipfile.ZipFile(buffer, "w") as zf:
         for name, text in sorted(files.items()):
             info = zipfile.ZipInfo(name)
-            executable = name == "dispatch" or name.startswith(("hooks/", "src/charm.py"))
+            executable = name == "dispatch" or name.startswith(
+                ("hooks/", "actions/", "src/charm.py")
+            )
             info.external_attr = (0o100755 if executable else 0o100644) << 16
             zf.writestr(info, text)
     return buffer.getvalue()
@@ -134,10 +136,18 @@ class Outbox:
     """Records messages; tests wait on conditions over them (no sleeps)."""
 
     def __init__(self) -> None:
-        self.messages: list[bus.UnitReport | bus.AppStatusReport] = []
+        self.messages: list[unit.AgentMessage] = []
         self._changed = asyncio.Condition()
 
-    async def send(self, message: bus.UnitReport | bus.AppStatusReport) -> None:
+    @property
+    def commits(self) -> list[bus.HookCommit]:
+        return [m for m in self.messages if isinstance(m, bus.HookCommit)]
+
+    async def wait_until(self, predicate: Callable[[], bool]) -> None:
+        async with asyncio.timeout(TIMEOUT), self._changed:
+            await self._changed.wait_for(predicate)
+
+    async def send(self, message: unit.AgentMessage) -> None:
         self.messages.append(message)
         async with self._changed:
             self._changed.notify_all()
@@ -431,7 +441,12 @@ async def test_hook_interrupted_by_a_crash_runs_again(tmp_path: Path) -> None:
         step=uniter.Step.RUNNING,
     )
     crashed = uniter.LocalState(
-        installed=True, config_hash="h1", charm_sha=state.charm.sha256, operation=start, op_seq=3
+        installed=True,
+        config_hash="h1",
+        charm_sha=state.charm.sha256,
+        operation=start,
+        op_seq=3,
+        leader_settings_version=0,
     )
     _state_store.StateStore(paths.state).save(_state_store.UnitRecord(local=crashed))
 
@@ -548,3 +563,145 @@ async def test_huge_hook_output_is_logged_without_stalling(tmp_path: Path) -> No
     log = agent.paths.log.read_text()
     assert "x" * 300000 in log
     assert "DEBUG unit.demo/0.hook line-2000" in log
+
+
+# --- actions (bash charm) ----------------------------------------------------------------------
+
+ACTIONS_CHARM = {
+    **BASH_CHARM,
+    "actions/dump": (
+        f"#!{sys.executable} -I\n"
+        "import json, os, subprocess\n"
+        "with open('env-action.json', 'w') as f:\n"
+        "    json.dump(dict(os.environ), f)\n"
+        "subprocess.run(['action-set', 'result.x=1'], check=True)\n"
+        "print('hello')\n"
+    ),
+    "actions/crash": ("#!/bin/bash\nstate-set k=v\nprintf '\\377\\376'\necho oops >&2\nexit 3\n"),
+    "actions/failer": "#!/bin/bash\nstate-set a=b\naction-fail nope\n",
+}
+
+
+async def test_bash_actions_env_output_and_failures(tmp_path: Path) -> None:
+    archive = build_zip(ACTIONS_CHARM)
+    outbox = Outbox()
+    requests = (
+        bus.ActionRequest(id="1", name="dump"),
+        bus.ActionRequest(id="2", name="crash"),
+        bus.ActionRequest(id="3", name="failer"),
+        bus.ActionRequest(id="4", name="nothere"),
+    )
+    agent = make_agent(tmp_path, remote(archive, actions=requests), Charms(archive), outbox)
+    async with running(agent):
+        await outbox.wait_until(lambda: sum(1 for c in outbox.commits if c.action) == 4)
+        await outbox.wait_idle("h1")
+    by_id = {c.action.id: c for c in outbox.commits if c.action is not None}
+    dump = by_id["1"].action
+    assert dump is not None
+    assert (dump.status, dump.message) == ("completed", "")
+    assert dump.results == {"result": {"x": "1"}, "return-code": 0, "stdout": "hello\n"}
+    env = json.loads((agent.paths.charm / "env-action.json").read_text())
+    assert env["JUJU_HOOK_NAME"] == ""
+    assert env["JUJU_DISPATCH_PATH"] == "actions/dump"
+    assert (env["JUJU_ACTION_NAME"], env["JUJU_ACTION_UUID"], env["JUJU_ACTION_TAG"]) == (
+        "dump",
+        "1",
+        "action-1",
+    )
+    assert env["JUJU_CONTEXT_ID"].startswith("demo/0-dump-")
+
+    crash = by_id["2"].action
+    assert crash is not None
+    assert (crash.status, crash.message) == ("failed", "exit status 3")
+    assert crash.results == {
+        "return-code": 3,
+        "stdout": "//4=",
+        "stdout-encoding": "base64",
+        "stderr": "oops\n",
+    }
+    assert by_id["2"].state_set == {}  # a failed process's writes are dropped
+
+    failer = by_id["3"].action
+    assert failer is not None
+    assert (failer.status, failer.message) == ("failed", "nope")
+    assert by_id["3"].state_set == {"a": "b"}  # action-fail still flushes
+
+    missing = by_id["4"].action
+    assert missing is not None
+    assert (missing.status, missing.message) == (
+        "failed",
+        'action not implemented on unit "demo/0"',
+    )
+    assert agent.local.error is None
+    assert [c.seq for c in outbox.commits] == [1, 2, 3, 4]
+
+
+async def test_action_interrupted_by_a_crash_is_failed_not_rerun(tmp_path: Path) -> None:
+    archive = build_zip(ACTIONS_CHARM)
+    state = remote(archive, actions=(bus.ActionRequest(id="9", name="dump"),))
+    paths = unit.UnitPaths.for_unit(tmp_path, state.unit)
+    paths.charm.mkdir(parents=True)
+    charm_files.unpack(archive, paths.charm)
+    action = uniter.Operation(
+        id="4",
+        kind=uniter.OpKind.RUN_ACTION,
+        action_id="9",
+        action_name="dump",
+        step=uniter.Step.RUNNING,
+    )
+    crashed = uniter.LocalState(
+        installed=True,
+        started=True,
+        config_hash="h1",
+        charm_sha=state.charm.sha256,
+        operation=action,
+        op_seq=4,
+        leader_settings_version=0,
+    )
+    _state_store.StateStore(paths.state).save(_state_store.UnitRecord(local=crashed))
+    outbox = Outbox()
+    agent = make_agent(tmp_path, state, Charms(archive), outbox)
+    async with running(agent):
+        await outbox.wait_until(lambda: bool(outbox.commits))
+        await outbox.wait_idle("h1")
+    (commit,) = outbox.commits
+    assert commit.action == bus.ActionOutcome(id="9", status="failed", message="action terminated")
+    assert not (agent.paths.charm / "env-action.json").exists()
+    assert agent.local.actions_done == ("9",)
+
+
+# --- charm upgrade -------------------------------------------------------------------------------
+
+
+async def test_upgrade_charm_deploys_over_the_charm_dir(tmp_path: Path) -> None:
+    old = build_zip({**BASH_CHARM, "old-only.txt": "old"})
+    new = build_zip(
+        {**BASH_CHARM, "hooks/upgrade-charm": "#!/bin/bash\n" + RECORD, "new.txt": "new"}
+    )
+    outbox, charms = Outbox(), Charms(old, new)
+    agent = make_agent(tmp_path, remote(old), charms, outbox)
+    async with running(agent):
+        await outbox.wait_idle("h1")
+        assert (agent.paths.charm / "old-only.txt").exists()
+        count = len(outbox.reports)
+        agent.update(remote(new), 2)
+        await outbox.wait_for(
+            lambda r: (
+                len(outbox.reports) > count
+                and r.agent.status == "idle"
+                and r.snapshot_revision == 2
+            )
+        )
+    assert hooks_run(agent) == [
+        "install",
+        "config-changed",
+        "start",
+        "upgrade-charm",
+        "config-changed",
+    ]
+    charm_dir = agent.paths.charm
+    assert not (charm_dir / "old-only.txt").exists()  # only the old charm had it
+    assert (charm_dir / "new.txt").read_text() == "new"
+    assert (charm_dir / "env-install.json").exists()  # made by the charm: kept
+    assert agent.local.charm_sha == hashlib.sha256(new).hexdigest()
+    assert charms.fetched == [hashlib.sha256(old).hexdigest(), hashlib.sha256(new).hexdigest()]

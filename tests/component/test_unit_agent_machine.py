@@ -20,7 +20,7 @@ import pytest
 from amqtt.broker import Broker
 
 from runecraft import errors
-from runecraft.agents import _charm_source, _mqtt, machine
+from runecraft.agents import _charm_source, _mqtt, _relations, machine
 from runecraft.schemas import agent as agent_schema
 from runecraft.schemas import bus
 
@@ -425,3 +425,98 @@ async def test_process_says_hello_and_exits_zero_on_sigterm(tmp_path: Path) -> N
     assert any("event='machine agent stopped'" in line for line in lines), lines
     assert all("Traceback" not in line for line in lines)
     json.dumps(lines)  # key-value text, one record per line
+
+
+# --- commits through the machine agent --------------------------------------------------------
+
+
+def _peers(**changes: Any) -> bus.RelationRemote:
+    base: dict[str, Any] = {
+        "id": 5,
+        "endpoint": "cluster",
+        "interface": "plain-peers",
+        "role": "peer",
+        "remote_application": "plain",
+    }
+    return bus.RelationRemote(**{**base, **changes})
+
+
+_EMPTY = _relations.RelationState(id=0, endpoint="", remote_app="")
+
+
+def _idle_on(link: FakeLink, revision: int) -> Callable[[list[Any]], bool]:
+    def check(_: list[Any]) -> bool:
+        report = last_report(link, "plain/0")
+        return report is not None and (report.agent.status, report.snapshot_revision) == (
+            "idle",
+            revision,
+        )
+
+    return check
+
+
+async def test_unacknowledged_commits_are_resent_after_reconnect(tmp_path: Path) -> None:
+    archive = build_zip(BASH_CHARM)
+    link = FakeLink()
+    agent = machine.MachineAgent(agent_config(tmp_path), link=link, charms=Charms(archive))
+    commits = lambda: [m for m in link.sent if isinstance(m, bus.HookCommit)]  # noqa: E731
+    async with serving(agent) as task:
+        await link.inbox.put(snapshot(1, unit_state(archive, relations=(_peers(),))))
+        await link.wait_for(lambda _: len(commits()) == 1)
+        (first,) = commits()
+        assert (first.seq, first.hook, first.scope) == (1, "cluster-relation-created", {5: "enter"})
+
+        # Reconnect before the controller acknowledged it: sent again, same seq.
+        await link.reconnects.put(None)
+        await link.wait_for(lambda _: len(commits()) == 2)
+        assert commits()[1] == first
+        # Not settled on revision 1: its commit is not in it.
+        await link.wait_for(lambda _: last_report(link, "plain/0") is not None)
+        assert all(
+            r.snapshot_revision < 1 for r in link.reports("plain/0") if r.agent.status == "idle"
+        )
+
+        # The snapshot acknowledging it: idle on it, and nothing is resent any more.
+        await link.inbox.put(snapshot(2, unit_state(archive, commit_seq=1, relations=(_peers(),))))
+        await link.wait_for(_idle_on(link, 2))
+        await link.reconnects.put(None)
+        before = len(link.sent)
+        await link.wait_for(lambda sent: any(isinstance(m, bus.UnitReport) for m in sent[before:]))
+        assert len(commits()) == 2
+        assert agent.units["plain/0"].pending_commits == ()
+        agent.stop()
+        async with asyncio.timeout(TIMEOUT):
+            await task
+
+
+async def test_relation_data_change_without_hooks_reports_idle_on_the_new_revision(
+    tmp_path: Path,
+) -> None:
+    archive = build_zip(BASH_CHARM)
+    link = FakeLink()
+    agent = machine.MachineAgent(agent_config(tmp_path), link=link, charms=Charms(archive))
+    unit_dir = Path(agent_config(tmp_path).data_dir) / "units" / "plain-0"
+    peers = _peers(units={"plain/1": 1}, unit_data={"plain/1": {"a": "1"}})
+    async with serving(agent) as task:
+        await link.inbox.put(snapshot(1, unit_state(archive, relations=(peers,))))
+        await link.wait_for(lambda _: agent.units.get("plain/0") is not None)
+        await link.wait_for(
+            lambda _: (
+                (agent.units["plain/0"].local.relations.get(5) or _EMPTY).members == {"plain/1": 1}
+            )
+        )
+        acked = agent.units["plain/0"].local.commit_seq
+        await link.inbox.put(snapshot(2, unit_state(archive, commit_seq=acked, relations=(peers,))))
+        await link.wait_for(_idle_on(link, 2))
+        hooks = (unit_dir / "unit.log").read_text().count("running hook")
+        # The bag's content changed but not its version (e.g. our own write came back): no
+        # hook is due, yet the unit must say it settled on the new snapshot.
+        changed = peers.model_copy(update={"local_unit_data": {"private-address": "10.0.0.1"}})
+        await link.inbox.put(
+            snapshot(3, unit_state(archive, commit_seq=acked, relations=(changed,)))
+        )
+        await link.wait_for(_idle_on(link, 3))
+        assert (unit_dir / "unit.log").read_text().count("running hook") == hooks
+        agent.stop()
+        async with asyncio.timeout(TIMEOUT):
+            await task

@@ -104,6 +104,12 @@ def test_deploy_configure_scale_and_models(rune: Rune, broker: str) -> None:
     models = [m["short-name"] for m in listing["models"]]
     assert models == ["default", "staging"]
     assert rune.status()["model"]["name"] == "staging"
+    # A second model's agents get their snapshots too (hellos are not consumed by the first).
+    rune("deploy", str(EXAMPLES / "hello-bash"))
+    rune("wait", "--timeout", "5m")
+    assert units(rune.status(), "hello-bash")["hello-bash/0"]["workload-status"]["current"] == (
+        "active"
+    )
     assert rune.status("-m", "default")["model"]["name"] == "default"
     assert "hello" in rune("-m", "default", "status").stdout
 

@@ -80,6 +80,14 @@ def test_judge(document: dict[str, Any], apps: tuple[str, ...], state: str) -> N
     assert _wait.judge(document, apps).state == state
 
 
+def test_an_error_not_yet_reported_on_the_latest_change_is_pending() -> None:
+    document = status(("hello/0", "error", "error"), app="error")
+    document["applications"]["hello"]["units"]["hello/0"]["observed"] = False
+    verdict = _wait.judge(document)
+    assert verdict.state == "pending"
+    assert "awaiting its next report" in verdict.message
+
+
 def test_judge_names_the_unit_in_error() -> None:
     verdict = _wait.judge(status(("hello/0", "error", "error"), app="error"))
     assert verdict.state == "error"

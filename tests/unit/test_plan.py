@@ -87,6 +87,23 @@ def test_plan_leaders(
         assert [c.leader for c in changes] == [expected]
 
 
+@pytest.mark.parametrize(
+    ("leader", "expiry", "units", "moved"),
+    [
+        pytest.param(None, None, [unit(0)], False, id="first-election"),
+        pytest.param("hello/0", NOW + 10, [unit(0, "dying"), unit(1)], True, id="handed-over"),
+        pytest.param("hello/0", NOW - 1, [unit(0)], False, id="regranted"),
+        pytest.param("hello/0", NOW + 10, [], False, id="nobody-left"),
+    ],
+)
+def test_leadership_moving_to_another_unit_is_flagged(
+    leader: str | None, expiry: float | None, units: list[UnitRecord], moved: bool
+) -> None:
+    app = dataclasses.replace(APP, leader=leader, lease_expiry=expiry)
+    (change,) = _plan.plan_leaders([app], units, NOW)
+    assert change.moved is moved
+
+
 def test_leader_is_cleared_when_all_units_are_gone() -> None:
     app = dataclasses.replace(APP, leader="hello/0", lease_expiry=NOW + 10)
     assert [c.leader for c in _plan.plan_leaders([app], [], NOW)] == [None]

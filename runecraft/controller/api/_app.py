@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 
 from runecraft import __version__, errors
 from runecraft.controller import services
-from runecraft.controller.state import Store
+from runecraft.controller.state import ActionRecord, EndpointRecord, RelationRecord, Store
 from runecraft.schemas import api
 
 __all__ = ["ApiContext", "create_app"]
@@ -45,6 +45,8 @@ class ApiContext:
     broker: str
     store: Store
     models: services.ModelService
+    relations: services.RelationService
+    actions: services.ActionService
     hub: services.ChangeHub
     status: Callable[[str], Awaitable[dict[str, Any]]]
     verify_agent: Callable[[str, str], Awaitable[bool]]
@@ -63,6 +65,46 @@ def _validation_message(exc: RequestValidationError) -> str:
         location = ".".join(str(p) for p in err.get("loc", ()) if p not in {"body", "query"})
         parts.append(f"{location or 'request'}: {err.get('msg', 'invalid')}")
     return "invalid request: " + "; ".join(parts)
+
+
+def _relation_info(relation: RelationRecord, endpoints: list[EndpointRecord]) -> api.RelationInfo:
+    return api.RelationInfo(
+        id=relation.id,
+        key=relation.key,
+        life=relation.life,
+        interface=endpoints[0].interface if endpoints else "",
+        endpoints=[
+            api.RelationEndpointInfo(
+                application=e.application,
+                endpoint=e.endpoint,
+                role=e.role,
+                interface=e.interface,
+                scope=e.scope,
+                limit=e.relation_limit,
+            )
+            for e in endpoints
+        ],
+    )
+
+
+def _action_info(record: ActionRecord) -> api.ActionInfo:
+    return api.ActionInfo(
+        id=str(record.id),
+        unit=record.unit,
+        name=record.name,
+        params=record.params,
+        status=record.status,
+        message=record.message,
+        results=record.results,
+        log=[api.ActionLogEntry.model_validate(entry) for entry in record.log],
+        enqueued=record.enqueued,
+        started=record.started,
+        completed=record.completed,
+    )
+
+
+MAX_WAIT_SECONDS = 30.0
+"""Long polls (status `after`, action `wait`) return at the latest after this."""
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
@@ -193,11 +235,66 @@ def create_app(ctx: ApiContext) -> FastAPI:
     ) -> dict[str, Any]:
         return await ctx.models.set_config(model, application, request.values, request.reset)
 
+    @app.post("/v1/models/{model}/applications/{application}/refresh", dependencies=[admin_only])
+    async def refresh(
+        model: str, application: str, request: api.RefreshRequest
+    ) -> api.RefreshResponse:
+        record = await ctx.models.refresh(model, application, request.charm_sha256)
+        charm = await ctx.store.charm(record.charm_sha256)
+        return api.RefreshResponse(
+            application=record.name, charm=charm.name, revision=record.charm_revision
+        )
+
+    @app.post("/v1/models/{model}/units/resolve", dependencies=[admin_only])
+    async def resolve(model: str, request: api.ResolveRequest) -> api.UnitsResponse:
+        await ctx.models.resolve(model, request.units, retry=not request.no_retry)
+        return api.UnitsResponse(units=request.units)
+
+    @app.get("/v1/models/{model}/config", dependencies=[admin_only])
+    async def get_model_config(model: str) -> dict[str, Any]:
+        return await ctx.models.get_model_config(model)
+
+    @app.patch("/v1/models/{model}/config", dependencies=[admin_only])
+    async def set_model_config(model: str, request: api.ModelConfigRequest) -> dict[str, Any]:
+        return await ctx.models.set_model_config(model, request.values, request.reset)
+
+    # --- relations ---------------------------------------------------------------------
+
+    @app.get("/v1/models/{model}/relations", dependencies=[admin_only])
+    async def list_relations(model: str) -> list[api.RelationInfo]:
+        return [_relation_info(r, eps) for r, eps in await ctx.relations.relations(model)]
+
+    @app.post("/v1/models/{model}/relations", dependencies=[admin_only], status_code=201)
+    async def integrate(model: str, request: api.IntegrateRequest) -> api.RelationInfo:
+        relation, endpoints = await ctx.relations.integrate(model, *request.endpoints)
+        return _relation_info(relation, endpoints)
+
+    @app.post("/v1/models/{model}/relations/remove", dependencies=[admin_only])
+    async def remove_relation(model: str, request: api.RemoveRelationRequest) -> dict[str, Any]:
+        relation = await ctx.relations.remove_relation(model, request.endpoints)
+        return {"id": relation.id, "key": relation.key, "life": "dying"}
+
+    # --- actions -----------------------------------------------------------------------
+
+    @app.post("/v1/models/{model}/actions", dependencies=[admin_only], status_code=201)
+    async def run_action(model: str, request: api.RunActionRequest) -> api.ActionsResponse:
+        records = await ctx.actions.run(model, request.units, request.action, request.params)
+        return api.ActionsResponse(actions=[_action_info(r) for r in records])
+
+    @app.get("/v1/models/{model}/actions/{action_id}", dependencies=[admin_only])
+    async def show_action(model: str, action_id: str, wait: float = 0.0) -> api.ActionInfo:
+        """The action; with `wait` (seconds), once it finished or when the wait is over."""
+        if wait > 0:
+            record = await ctx.actions.wait(model, action_id, min(wait, MAX_WAIT_SECONDS))
+        else:
+            record = await ctx.actions.get(model, action_id)
+        return _action_info(record)
+
     @app.get("/v1/models/{model}/status", dependencies=[admin_only])
     async def status(model: str, after: int = -1, timeout: float = 0.0) -> dict[str, Any]:
         """Status now, or (with `after`) once anything changed past that generation."""
         if after >= 0:
-            await ctx.hub.wait_after(after, min(max(timeout, 0.0), 30.0))
+            await ctx.hub.wait_after(after, min(max(timeout, 0.0), MAX_WAIT_SECONDS))
         generation = ctx.hub.generation
         document = await ctx.status(model)
         document["model"]["generation"] = generation

@@ -13,10 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from runecraft.controller.state import (
+    ActionRecord,
     ApplicationRecord,
     CharmRecord,
+    DatabagRecord,
+    EndpointRecord,
     MachineRecord,
     ModelRecord,
+    RelationRecord,
+    ScopeRecord,
     UnitRecord,
 )
 from runecraft.schemas import bus
@@ -24,10 +29,16 @@ from runecraft.schemas.duration import parse_duration
 
 __all__ = [
     "LeaderChange",
+    "RelationIndex",
+    "RelationState",
     "config_hash",
+    "dead_relations",
+    "deletable_applications",
+    "doomed_relations",
     "effective_config",
     "machine_snapshots",
     "plan_leaders",
+    "relation_views",
 ]
 
 
@@ -53,6 +64,13 @@ class LeaderChange:
     application_id: int
     application: str
     leader: str | None
+    previous: str | None = None
+
+    @property
+    def moved(self) -> bool:
+        """Leadership passed from one unit to another: the leader settings version moves
+        too, so the followers run `leader-settings-changed` (Juju 3.6)."""
+        return self.previous is not None and self.leader not in (None, self.previous)
 
 
 def plan_leaders(
@@ -82,8 +100,156 @@ def plan_leaders(
             new = candidates[0] if candidates else None
         if new is None and holder is None:
             continue
-        changes.append(LeaderChange(app.id, app.name, new))
+        changes.append(LeaderChange(app.id, app.name, new, holder))
     return changes
+
+
+@dataclass(frozen=True)
+class RelationState:
+    """The relation rows of one model, as stored."""
+
+    relations: Sequence[RelationRecord] = ()
+    endpoints: Sequence[EndpointRecord] = ()
+    scopes: Sequence[ScopeRecord] = ()
+    databags: Sequence[DatabagRecord] = ()
+
+
+def dead_relations(state: RelationState) -> list[int]:
+    """Dying relations no unit is in scope of any more: the controller deletes them."""
+    occupied = {s.relation_id for s in state.scopes}
+    return [r.id for r in state.relations if r.life != "alive" and r.id not in occupied]
+
+
+def doomed_relations(
+    applications: Iterable[ApplicationRecord], state: RelationState, model_dying: bool = False
+) -> list[RelationRecord]:
+    """Alive relations between applications of which one is dying: they die with it (peer
+    relations end with their units instead)."""
+    dying = {a.name for a in applications if a.life != "alive" or model_dying}
+    apps_of: dict[int, set[str]] = defaultdict(set)
+    for endpoint in state.endpoints:
+        apps_of[endpoint.relation_id].add(endpoint.application)
+    return [
+        r
+        for r in state.relations
+        if r.life == "alive" and len(apps_of[r.id]) > 1 and apps_of[r.id] & dying
+    ]
+
+
+def deletable_applications(
+    applications: Iterable[ApplicationRecord],
+    units: Iterable[UnitRecord],
+    state: RelationState,
+    model_dying: bool = False,
+) -> list[ApplicationRecord]:
+    """Dying applications with no unit left and no relation with another application (their
+    peer relations go with them)."""
+    with_units = {u.application_id for u in units}
+    in_relations: dict[int, set[str]] = defaultdict(set)
+    for endpoint in state.endpoints:
+        in_relations[endpoint.relation_id].add(endpoint.application)
+    related = {app for apps in in_relations.values() if len(apps) > 1 for app in apps}
+    return [
+        a
+        for a in applications
+        if (a.life == "dying" or model_dying) and a.id not in with_units and a.name not in related
+    ]
+
+
+class RelationIndex:
+    """The relation rows of one model indexed for building every unit's view at once."""
+
+    def __init__(self, state: RelationState, units: Sequence[UnitRecord]) -> None:
+        self.relations = sorted(state.relations, key=lambda r: r.id)
+        self.endpoints: dict[int, list[EndpointRecord]] = defaultdict(list)
+        for endpoint in state.endpoints:
+            self.endpoints[endpoint.relation_id].append(endpoint)
+        self.in_scope: dict[int, set[str]] = defaultdict(set)
+        for scope in state.scopes:
+            self.in_scope[scope.relation_id].add(scope.unit)
+        self.bags: dict[tuple[int, str, str], DatabagRecord] = {
+            (b.relation_id, b.owner_kind, b.owner): b for b in state.databags
+        }
+        self.unit_bags: dict[tuple[int, str], list[DatabagRecord]] = defaultdict(list)
+        for bag in state.databags:
+            if bag.owner_kind == "unit":
+                self.unit_bags[(bag.relation_id, bag.application)].append(bag)
+        self.units = {u.name: u for u in units}
+
+    def version(self, relation_id: int, owner_kind: str, owner: str) -> int:
+        bag = self.bags.get((relation_id, owner_kind, owner))
+        return 0 if bag is None else bag.version
+
+    def data(self, relation_id: int, owner_kind: str, owner: str) -> dict[str, str]:
+        bag = self.bags.get((relation_id, owner_kind, owner))
+        return {} if bag is None else dict(bag.data)
+
+
+def relation_views(
+    unit: UnitRecord, app: ApplicationRecord, index: RelationIndex, model_uuid: str = ""
+) -> tuple[bus.RelationRemote, ...]:
+    """Every relation as `unit` sees it (docs/runtime-contract.md, "Relations").
+
+    A unit sees an alive relation of its application while it is alive, and any relation
+    whose scope it is in (so a dying unit or relation can depart and break). `units` lists
+    the remote units (for peers: the other units) in scope and alive, with the version of
+    their bag; `unit_data` keeps the bags of units that departed while the relation lives.
+    The own application's bag is readable by the leader, and by everyone for peers.
+    """
+    views = []
+    for relation in index.relations:
+        endpoints = index.endpoints.get(relation.id, [])
+        mine = [e for e in endpoints if e.application == app.name]
+        if not mine:
+            continue
+        local = mine[0]
+        scope = index.in_scope[relation.id]
+        if unit.name not in scope and (relation.life != "alive" or unit.life != "alive"):
+            continue
+        peer = local.role == "peer"
+        others = [e for e in endpoints if e is not local]
+        remote_app = app.name if peer or not others else others[0].application
+        container = any(e.scope == "container" for e in endpoints)
+
+        def visible(name: str, container: bool = container) -> bool:
+            other = index.units.get(name)
+            return not container or other is None or other.machine_number == unit.machine_number
+
+        members = {
+            name: index.version(relation.id, "unit", name)
+            for name in sorted(scope)
+            if name != unit.name
+            and name.split("/", 1)[0] == remote_app
+            and name in index.units
+            and index.units[name].life == "alive"
+            and visible(name)
+        }
+        views.append(
+            bus.RelationRemote(
+                id=relation.id,
+                endpoint=local.endpoint,
+                interface=local.interface,
+                role="peer" if peer else ("provider" if local.role == "provider" else "requirer"),
+                remote_application=remote_app,
+                life="alive" if relation.life == "alive" else "dying",
+                units=members,
+                app_version=index.version(relation.id, "app", remote_app),
+                unit_data={
+                    bag.owner: dict(bag.data)
+                    for bag in index.unit_bags[(relation.id, remote_app)]
+                    if bag.owner != unit.name and visible(bag.owner)
+                },
+                app_data=index.data(relation.id, "app", remote_app),
+                local_unit_data=index.data(relation.id, "unit", unit.name),
+                local_app_data=(
+                    index.data(relation.id, "app", app.name)
+                    if peer or app.leader == unit.name
+                    else None
+                ),
+                remote_model_uuid=model_uuid,
+            )
+        )
+    return tuple(views)
 
 
 def machine_snapshots(
@@ -92,10 +258,21 @@ def machine_snapshots(
     units: Sequence[UnitRecord],
     machines: Sequence[MachineRecord],
     charms: Mapping[str, CharmRecord],
+    relations: RelationState | None = None,
+    actions: Sequence[ActionRecord] = (),
 ) -> dict[int, bus.MachineSnapshot]:
     """The desired state of every machine's units (revision is the model's)."""
     apps = {a.id: a for a in applications}
+    index = RelationIndex(relations or RelationState(), units)
     interval = parse_duration(model.config.get("update-status-hook-interval", "5m"))
+    retry_hooks = model.config.get("automatically-retry-hooks", True) is not False
+    addresses = {m.number: m.address for m in machines}
+    queued: dict[str, list[bus.ActionRequest]] = defaultdict(list)
+    for action in sorted(actions, key=lambda a: a.id):
+        if action.status in ("pending", "running"):
+            queued[action.unit].append(
+                bus.ActionRequest(id=str(action.id), name=action.name, params=action.params)
+            )
     by_machine: dict[int, list[bus.UnitRemoteState]] = defaultdict(list)
     for unit in units:
         if unit.machine_number is None:
@@ -103,6 +280,7 @@ def machine_snapshots(
         app = apps[unit.application_id]
         charm = charms[app.charm_sha256]
         config = effective_config(charm, app.config)
+        address = addresses.get(unit.machine_number) or "127.0.0.1"
         by_machine[unit.machine_number].append(
             bus.UnitRemoteState(
                 unit=unit.name,
@@ -113,6 +291,18 @@ def machine_snapshots(
                 config_hash=config_hash(charm.sha256, config),
                 leader=app.leader == unit.name,
                 update_status_interval=interval,
+                relations=relation_views(unit, app, index, model.uuid),
+                commit_seq=unit.commit_seq,
+                leader_settings=dict(app.leader_settings),
+                leader_settings_version=app.leader_settings_version,
+                state=dict(unit.charm_state),
+                actions=tuple(queued.get(unit.name, ())),
+                resolved="retry"
+                if unit.resolved == "retry"
+                else ("no-retry" if unit.resolved == "no-retry" else "none"),
+                resolved_seq=unit.resolved_seq,
+                private_address=address,
+                retry_hooks=retry_hooks,
             )
         )
     return {

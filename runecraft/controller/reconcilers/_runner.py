@@ -96,6 +96,10 @@ class Reconciler:
 
     async def pass_once(self) -> bool:
         """One full pass; returns whether it changed the model (so another pass follows)."""
+        # An agent that said hello gets its snapshot again, whichever model it serves.
+        hellos, self.agents.hellos = self.agents.hellos, set()
+        for agent in hellos:
+            self.published.pop(agent, None)
         snapshot = await self.store.snapshot()
         now = time.time()
         changed = False
@@ -104,31 +108,39 @@ class Reconciler:
         return changed
 
     async def _model_pass(self, model: ModelRecord, snap: ModelSnapshot, now: float) -> bool:
-        apps = [a for a in snap.applications if a.model_uuid == model.uuid]
-        units = [u for u in snap.units if u.model_uuid == model.uuid]
-        machines = [m for m in snap.machines if m.model_uuid == model.uuid]
+        mine = snap.for_model(model.uuid)
+        apps, units, machines = mine.applications, mine.units, mine.machines
+        relations = _plan.RelationState(mine.relations, mine.endpoints, mine.scopes, mine.databags)
         changed = False
 
-        # Lifecycle: a dying model takes its applications, a dying application its units.
+        # Lifecycle: a dying model takes its applications, a dying application its units and
+        # its relations; an application goes once no unit and no relation is left.
         dying_apps = {a.id for a in apps if a.life == "dying" or model.life == "dying"}
         to_kill = [u for u in units if u.application_id in dying_apps and u.life == "alive"]
-        empty_apps = [
-            a
-            for a in apps
-            if a.id in dying_apps and not any(u.application_id == a.id for u in units)
-        ]
+        empty_apps = _plan.deletable_applications(apps, units, relations, model.life == "dying")
+        dead = _plan.dead_relations(relations)
+        doomed = _plan.doomed_relations(apps, relations, model.life == "dying")
         if (
             to_kill
             or empty_apps
+            or dead
+            or doomed
             or (model.life == "dying" and any(a.life == "alive" for a in apps))
         ):
             async with self.store.write(model.name) as tx:
                 for app in apps:
                     if model.life == "dying" and app.life == "alive":
                         await tx.update_application(app, life="dying")
+                for relation in doomed:
+                    await tx.set_relation_life(relation, "dying")
                 for unit in to_kill:
                     await tx.update_unit(unit, life="dying")
+                await tx.delete_relations(model.uuid, dead)
                 for app in empty_apps:
+                    await tx.delete_relations(
+                        model.uuid,
+                        {e.relation_id for e in mine.endpoints if e.application == app.name},
+                    )
                     await tx.delete_application(app)
             return True
 
@@ -151,10 +163,12 @@ class Reconciler:
             by_id = {a.id: a for a in apps}
             async with self.store.write(model.name) as tx:
                 for change in leader_changes:
+                    app = by_id[change.application_id]
                     await tx.update_application(
-                        by_id[change.application_id],
+                        app,
                         leader=change.leader,
                         lease_expiry=None if change.leader is None else now + self.lease_seconds,
+                        leader_settings_version=app.leader_settings_version + int(change.moved),
                     )
             logger.info(
                 "leaders elected",
@@ -188,15 +202,16 @@ class Reconciler:
             return True
 
         # Dispatch: each machine's agent gets its units' desired state when it changed.
-        snapshots = _plan.machine_snapshots(model, apps, units, machines, snap.charms)
-        hellos, self.agents.hellos = self.agents.hellos, set()
+        snapshots = _plan.machine_snapshots(
+            model, apps, units, machines, snap.charms, relations, mine.actions
+        )
         for machine in machines:
             snapshot = snapshots.get(machine.number)
             if snapshot is None:
                 continue
             digest = _plan.snapshot_digest(snapshot)
             previous = self.published.get(machine.agent)
-            if previous is not None and previous[0] == digest and machine.agent not in hellos:
+            if previous is not None and previous[0] == digest:
                 continue
             if await self.publisher.publish_snapshot(machine.agent, snapshot):
                 self.published[machine.agent] = (digest, snapshot.revision)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from runecraft.controller.services._actions import ActionService
 from runecraft.controller.services._agents import HEARTBEAT_SECONDS, AgentService
 from runecraft.controller.services._hub import ChangeHub
+from runecraft.controller.services._relations import RelationService
 from runecraft.controller.services._service import DEFAULT_MODEL_CONFIG, ModelService
 from runecraft.controller.services._status import (
     JUJU_VERSION,
@@ -15,9 +17,11 @@ __all__ = [
     "DEFAULT_MODEL_CONFIG",
     "HEARTBEAT_SECONDS",
     "JUJU_VERSION",
+    "ActionService",
     "AgentService",
     "ChangeHub",
     "ModelService",
+    "RelationService",
     "build_status",
     "derive_application_status",
 ]

@@ -1,8 +1,10 @@
 """What agents tell the controller, applied in batches.
 
 Reports are whole states with sequence numbers, so applying them is idempotent and a stale
-one is ignored. The bus topic identifies the agent (the broker ACL enforces it), and every
-write is confined to units on that agent's machine.
+one is ignored; hook commits apply exactly once, in order. The bus topic identifies the
+agent (the broker ACL enforces it), and every write is confined to units on that agent's
+machine. A batch is one transaction; if it fails, its messages are applied one by one so a
+single bad message cannot hold the others back (agents resend unacknowledged commits).
 """
 
 from __future__ import annotations
@@ -66,24 +68,62 @@ class AgentService:
     async def apply(self, batch: list[tuple[str, bus.AgentMessage]]) -> None:
         now = time.time()
         located = [(await self._machine(agent), agent, message) for agent, message in batch]
+        try:
+            await self._apply(located, now)
+        except Exception as exc:
+            if len(located) == 1:
+                _, agent, message = located[0]
+                logger.error(
+                    "agent message could not be applied",
+                    agent=agent,
+                    kind=message.kind,
+                    error=str(exc),
+                )
+                return
+            logger.warning("batch failed; applying its messages one by one", error=str(exc))
+            for item in located:
+                await self.apply_located([item], now)
+
+    async def apply_located(
+        self, located: list[tuple[_Machine | None, str, bus.AgentMessage]], now: float
+    ) -> None:
+        try:
+            await self._apply(located, now)
+        except Exception as exc:
+            for _, agent, message in located:
+                logger.error(
+                    "agent message could not be applied",
+                    agent=agent,
+                    kind=message.kind,
+                    error=str(exc),
+                )
+
+    async def _apply(
+        self, located: list[tuple[_Machine | None, str, bus.AgentMessage]], now: float
+    ) -> None:
+        hellos = set()
         async with self.store.write() as tx:
             for machine, agent, message in located:
                 if machine is None:
                     logger.warning("message from unknown agent", agent=agent)
                     continue
+                model, number = machine.model_uuid, machine.number
                 if isinstance(message, bus.UnitReport):
-                    await tx.apply_unit_report(machine.model_uuid, machine.number, message, now)
+                    await tx.apply_unit_report(model, number, message, now)
+                elif isinstance(message, bus.HookCommit):
+                    await tx.apply_hook_commit(model, number, message, now)
+                elif isinstance(message, bus.LeaderSet):
+                    await tx.apply_leader_set(model, number, message)
+                elif isinstance(message, bus.ActionLog):
+                    await tx.apply_action_log(model, number, message, now)
                 elif isinstance(message, bus.AppStatusReport):
-                    await tx.apply_app_status(machine.model_uuid, machine.number, message, now)
-                elif isinstance(message, bus.Hello | bus.Heartbeat):
-                    if isinstance(message, bus.Hello):
-                        self.hellos.add(agent)
-                    await tx.renew_leases(
-                        machine.model_uuid, machine.number, message.units, now + self.lease_seconds
-                    )
-                    await tx.mark_machine_started(machine.model_uuid, machine.number, now)
+                    await tx.apply_app_status(model, number, message, now)
                 else:
-                    logger.warning("message kind not handled yet", kind=message.kind, agent=agent)
+                    if isinstance(message, bus.Hello):
+                        hellos.add(agent)
+                    await tx.renew_leases(model, number, message.units, now + self.lease_seconds)
+                    await tx.mark_machine_started(model, number, now)
+        self.hellos |= hellos
 
     def forget(self, agent: str) -> None:
         """Drop the cached machine of a removed agent."""

@@ -13,15 +13,18 @@ from typing import Any
 import structlog
 
 from runecraft import charms, errors
-from runecraft.controller.services import _names
+from runecraft.controller.services import _endpoints, _names
 from runecraft.controller.services._hub import ChangeHub
+from runecraft.controller.services._relations import add_peer_relations
 from runecraft.controller.state import (
+    ApplicationRecord,
     CharmRecord,
     ModelRecord,
     Store,
     Tx,
 )
 from runecraft.schemas import charm as charm_schema
+from runecraft.schemas.duration import parse_duration
 
 __all__ = ["DEFAULT_MODEL_CONFIG", "ModelService"]
 
@@ -36,6 +39,29 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
 def charm_config(record: CharmRecord) -> charm_schema.CharmConfig:
     """The stored config.yaml of a charm as a schema object."""
     return charm_schema.CharmConfig.model_validate(record.config)
+
+
+def check_model_config(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Type-check model config: unknown keys and bad values name the key."""
+    checked: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in DEFAULT_MODEL_CONFIG:
+            known = ", ".join(sorted(DEFAULT_MODEL_CONFIG))
+            raise errors.InvalidSpecError(f'unknown model config key "{key}" (known keys: {known})')
+        try:
+            if key == "automatically-retry-hooks":
+                checked[key] = charm_schema.coerce_option_value("boolean", value)
+                if checked[key] is None:
+                    raise ValueError("expected true or false")
+            else:
+                if not isinstance(value, str | int | float) or isinstance(value, bool):
+                    raise ValueError(f"expected a duration such as 5m, got {value!r}")
+                if parse_duration(value) <= 0:
+                    raise ValueError("must be more than zero")
+                checked[key] = value if isinstance(value, str) else f"{value}s"
+        except ValueError as exc:
+            raise errors.InvalidSpecError(f'model config "{key}": {exc}') from exc
+    return checked
 
 
 class ModelService:
@@ -53,10 +79,7 @@ class ModelService:
         _names.check_model_name(name)
         if cloud != "local":
             raise errors.InvalidSpecError(f'unknown cloud "{cloud}": known clouds are: local')
-        merged = {**DEFAULT_MODEL_CONFIG, **dict(config or {})}
-        unknown = sorted(set(merged) - set(DEFAULT_MODEL_CONFIG))
-        if unknown:
-            raise errors.InvalidSpecError(f'unknown model config key "{unknown[0]}"')
+        merged = {**DEFAULT_MODEL_CONFIG, **check_model_config(config or {})}
         model = await self.store.create_model(name, str(uuidlib.uuid4()), cloud, merged)
         self.hub.changed()
         logger.info("model added", model=name, uuid=model.uuid)
@@ -107,10 +130,12 @@ class ModelService:
                 raise errors.ConflictError(f'application "{application}" already exists')
             settings = self._coerce(charm, config or {})
             placements = await self._placements(tx, to, num_units)
+            meta = charm_schema.CharmMeta.model_validate(charm.meta)
             app = await tx.insert_application(
                 name=application, charm_sha256=charm.sha256, config=settings
             )
             units = await tx.add_units(app, num_units, placements)
+            await add_peer_relations(tx, app, meta)
         self.hub.changed()
         logger.info("deployed", model=model_name, application=application, units=len(units))
         return units
@@ -145,10 +170,131 @@ class ModelService:
         self.hub.changed()
 
     async def remove_application(self, model_name: str, application: str) -> None:
+        """Mark the application dying; its relations with others die with it (their units
+        depart and leave scope), and it is deleted once no unit and no relation is left."""
         async with self.store.write(model_name) as tx:
             app = await tx.application(application)
-            await tx.update_application(app, life="dying")
+            if app.life == "alive":
+                await tx.update_application(app, life="dying")
+                await tx.kill_relations_of(app.name)
         self.hub.changed()
+
+    async def refresh(
+        self, model_name: str, application: str, charm_sha256: str
+    ) -> ApplicationRecord:
+        """Move an application to another (uploaded) version of its charm.
+
+        The charm's name must stay the same; every endpoint in use by a relation must still
+        exist with the same role and interface; settings of options the new charm no longer
+        has are dropped, and the rest must still fit their (possibly new) types. New peer
+        endpoints get their peer relation. The revision moves by one.
+        """
+        async with self.store.write(model_name) as tx:
+            self._check_alive(tx)
+            app = await tx.application(application)
+            if app.life != "alive":
+                raise errors.ConflictError(f'application "{application}" is being removed')
+            old = await tx.charm(app.charm_sha256)
+            new = await tx.charm(charm_sha256)
+            if new.sha256 == old.sha256:
+                raise errors.ConflictError(
+                    f'application "{application}" already runs this charm '
+                    f"(revision {app.charm_revision})"
+                )
+            if new.name != old.name:
+                raise errors.ConflictError(
+                    f'cannot refresh "{application}" from charm "{old.name}" to "{new.name}": '
+                    "the charm name must stay the same"
+                )
+            meta = charm_schema.CharmMeta.model_validate(new.meta)
+            offered = {e.endpoint: e for e in _endpoints.charm_endpoints(app.name, meta)}
+            peers: list[str] = []
+            for relation, endpoints in await tx.model_relations():
+                for used in (e for e in endpoints if e.application == app.name):
+                    now = offered.get(used.endpoint)
+                    if now is None or (now.role, now.interface) != (used.role, used.interface):
+                        raise errors.ConflictError(
+                            f'cannot refresh "{application}": relation "{relation.key}" uses '
+                            f'endpoint "{used}" ({used.role} of interface "{used.interface}"), '
+                            "which the new charm does not have"
+                        )
+                    if used.role == "peer":
+                        peers.append(used.endpoint)
+            schema = charm_config(new)
+            kept = {k: v for k, v in app.config.items() if k in schema.options}
+            try:
+                settings = schema.coerce(kept)
+            except ValueError as exc:
+                raise errors.InvalidSpecError(
+                    f'cannot refresh "{application}": charm {new.name}: {exc} '
+                    "(reset that setting first)"
+                ) from exc
+            await tx.update_application(
+                app,
+                charm_sha256=new.sha256,
+                charm_revision=app.charm_revision + 1,
+                config=settings,
+            )
+            await add_peer_relations(tx, app, meta, skip=peers)
+            updated = await tx.application(application)
+        self.hub.changed()
+        logger.info(
+            "refreshed", model=model_name, application=application, revision=updated.charm_revision
+        )
+        return updated
+
+    async def resolve(self, model_name: str, units: Sequence[str], *, retry: bool = True) -> None:
+        """Mark units in error resolved: retry the failed hook now, or (`retry=False`)
+        commit it as if it had succeeded."""
+        if not units:
+            raise errors.InvalidSpecError("no units given")
+        async with self.store.write(model_name) as tx:
+            records = []
+            for name in units:
+                _names.parse_unit_name(name)
+                records.append(await tx.unit(name))
+            for unit in records:
+                if "error" not in (unit.workload_status, unit.agent_status):
+                    raise errors.ConflictError(f'unit "{unit.name}" is not in an error state')
+            for unit in records:
+                await tx.update_unit(
+                    unit,
+                    resolved="retry" if retry else "no-retry",
+                    resolved_seq=unit.resolved_seq + 1,
+                )
+        self.hub.changed()
+
+    # --- model config ---------------------------------------------------------------------
+
+    async def get_model_config(self, model_name: str) -> dict[str, Any]:
+        """Juju's `model-config --format json`: `{key: {"Value": v, "Source": s}}`."""
+        model = await self.store.model(model_name)
+        current = {**DEFAULT_MODEL_CONFIG, **model.config}
+        return {
+            key: {
+                "Value": value,
+                "Source": "default" if value == DEFAULT_MODEL_CONFIG.get(key) else "model",
+            }
+            for key, value in sorted(current.items())
+        }
+
+    async def set_model_config(
+        self, model_name: str, values: Mapping[str, Any], reset: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        for key in reset:
+            if key not in DEFAULT_MODEL_CONFIG:
+                raise errors.InvalidSpecError(f'unknown model config key "{key}"')
+        checked = check_model_config(values)
+        async with self.store.write(model_name) as tx:
+            assert tx.model is not None
+            config = {**DEFAULT_MODEL_CONFIG, **tx.model.config}
+            for key in reset:
+                config[key] = DEFAULT_MODEL_CONFIG[key]
+            config.update(checked)
+            if config != tx.model.config:
+                await tx.update_model(config=config)
+        self.hub.changed()
+        return await self.get_model_config(model_name)
 
     async def set_config(
         self,

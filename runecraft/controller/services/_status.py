@@ -1,4 +1,9 @@
-"""Juju-shaped status, computed from one model snapshot (so a constant number of queries)."""
+"""Juju-shaped status, computed from one model snapshot (so a constant number of queries).
+
+Beyond Juju's keys the document carries `model.revision`/`reconciled`/`settled`, each
+unit's `settled`, and `integrations` (every relation with its provider, requirer and type,
+for `rune status --relations`); jubilant ignores keys it does not know.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,12 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from runecraft.controller.state import ApplicationRecord, ModelSnapshot, UnitRecord
+from runecraft.controller.state import (
+    ApplicationRecord,
+    EndpointRecord,
+    ModelSnapshot,
+    UnitRecord,
+)
 
 __all__ = ["JUJU_VERSION", "build_status", "derive_application_status", "format_since"]
 
@@ -49,14 +59,56 @@ def derive_application_status(
     return top.workload_status, top.workload_message, top.workload_since
 
 
+def unit_observed(unit: UnitRecord, published: int | None) -> bool:
+    """The unit has reported on the latest snapshot sent to its machine."""
+    return published is not None and unit.snapshot_revision >= published
+
+
 def unit_settled(unit: UnitRecord, published: int | None) -> bool:
     """Idle on the latest snapshot sent to its machine."""
-    return (
-        unit.life == "alive"
-        and unit.agent_status == "idle"
-        and published is not None
-        and unit.snapshot_revision >= published
-    )
+    return unit.life == "alive" and unit.agent_status == "idle" and unit_observed(unit, published)
+
+
+def relations_status(
+    snapshot: ModelSnapshot,
+) -> tuple[dict[str, dict[str, list[dict[str, str]]]], list[dict[str, Any]]]:
+    """Per application, Juju's `relations` (`{endpoint: [{related-application, interface,
+    scope}]}`); and the model's integrations for the `--relations` table."""
+    endpoints: dict[int, list[EndpointRecord]] = defaultdict(list)
+    for endpoint in snapshot.endpoints:
+        endpoints[endpoint.relation_id].append(endpoint)
+    per_app: dict[str, dict[str, list[dict[str, str]]]] = defaultdict(lambda: defaultdict(list))
+    integrations = []
+    for relation in sorted(snapshot.relations, key=lambda r: r.id):
+        eps = endpoints.get(relation.id, [])
+        if not eps:
+            continue
+        scope = "container" if any(e.scope == "container" for e in eps) else "global"
+        for endpoint in eps:
+            others = [e for e in eps if e is not endpoint] or [endpoint]
+            for other in others:
+                per_app[endpoint.application][endpoint.endpoint].append(
+                    {
+                        "related-application": other.application,
+                        "interface": endpoint.interface,
+                        "scope": scope,
+                    }
+                )
+        provider = next((e for e in eps if e.role != "requirer"), eps[0])
+        requirer = next((e for e in eps if e.role == "requirer"), provider)
+        integrations.append(
+            {
+                "id": relation.id,
+                "key": relation.key,
+                "provider": str(provider),
+                "requirer": str(requirer),
+                "interface": provider.interface,
+                "type": "peer" if len(eps) == 1 else "regular",
+                "scope": scope,
+                "life": "" if relation.life == "alive" else relation.life,
+            }
+        )
+    return {app: dict(eps) for app, eps in per_app.items()}, integrations
 
 
 def build_status(
@@ -95,8 +147,10 @@ def build_status(
         }
     addresses = {m.number: m.address for m in snapshot.machines}
 
+    app_relations, integrations = relations_status(snapshot)
     applications: dict[str, Any] = {}
-    settled = reconciled
+    # A dying relation is work in progress: its units still have to leave its scope.
+    settled = reconciled and all(r.life == "alive" for r in snapshot.relations)
     for app in snapshot.applications:
         charm = snapshot.charms[app.charm_sha256]
         units = units_by_app.get(app.id, [])
@@ -125,6 +179,7 @@ def build_status(
                 },
                 "life": "" if unit.life == "alive" else unit.life,
                 "settled": unit_settled_now,
+                "observed": unit_observed(unit, published),
             }
             if app.leader == unit.name:
                 doc["leader"] = True
@@ -134,6 +189,8 @@ def build_status(
                 if address:
                     doc["public-address"] = address
                     doc["address"] = address
+            if unit.opened_ports:
+                doc["open-ports"] = list(unit.opened_ports)
             if unit.workload_version:
                 version = version or unit.workload_version
             unit_docs[unit.name] = doc
@@ -156,6 +213,8 @@ def build_status(
             "version": version,
             "scale": len(units),
         }
+        if app.name in app_relations:
+            applications[app.name]["relations"] = app_relations[app.name]
     return {
         "model": {
             "name": model.name,
@@ -171,4 +230,5 @@ def build_status(
         },
         "machines": machines,
         "applications": applications,
+        "integrations": integrations,
     }

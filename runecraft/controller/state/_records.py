@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "ActionRecord",
     "ApplicationRecord",
     "CharmRecord",
+    "DatabagRecord",
+    "EndpointRecord",
     "MachineRecord",
     "ModelRecord",
+    "RelationRecord",
+    "ScopeRecord",
     "UnitRecord",
 ]
 
@@ -24,6 +29,8 @@ class ModelRecord:
     config: dict[str, Any]
     life: str
     created: float
+    next_relation: int = 0
+    next_action: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +60,8 @@ class ApplicationRecord:
     status_since: float | None
     status_seq: int
     created: float
+    leader_settings: dict[str, str] = field(default_factory=dict)
+    leader_settings_version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +103,94 @@ class UnitRecord:
     converged_hash: str
     snapshot_revision: int
     created: float
+    commit_seq: int = 0
+    """The highest `HookCommit.seq` applied (exactly-once, in order)."""
+    leader_set_seq: int = 0
+    """The highest `LeaderSet.seq` applied."""
+    charm_state: dict[str, str] = field(default_factory=dict)
+    opened_ports: list[str] = field(default_factory=list)
+    resolved: str = "none"
+    resolved_seq: int = 0
 
     @property
     def application(self) -> str:
         """The application name, from the unit name."""
         return self.name.split("/", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class RelationRecord:
+    """A relation; `id` is the Juju relation id, unique within the model."""
+
+    model_uuid: str
+    id: int
+    key: str
+    life: str
+    created: float
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointRecord:
+    """One side of a relation (a peer relation has one)."""
+
+    model_uuid: str
+    relation_id: int
+    application: str
+    endpoint: str
+    role: str
+    interface: str
+    scope: str
+    relation_limit: int | None
+
+    def __str__(self) -> str:
+        return f"{self.application}:{self.endpoint}"
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeRecord:
+    """A unit in a relation's scope (it ran `-relation-created` and has not left)."""
+
+    model_uuid: str
+    relation_id: int
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class DatabagRecord:
+    """One databag of a relation: a unit's (`owner_kind` "unit") or an application's."""
+
+    model_uuid: str
+    relation_id: int
+    owner_kind: str
+    owner: str
+    data: dict[str, str]
+    version: int
+
+    @property
+    def application(self) -> str:
+        """The application owning the bag (for a unit bag: the unit's application)."""
+        return self.owner.split("/", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRecord:
+    """An action queued on a unit; `id` is the model-wide action number."""
+
+    model_uuid: str
+    id: int
+    unit: str
+    name: str
+    params: dict[str, Any]
+    status: str
+    """`pending`, `running`, `completed` or `failed`."""
+    message: str
+    results: dict[str, Any]
+    log: list[dict[str, Any]]
+    """`{"timestamp": seconds, "message": text}` entries, oldest first."""
+    enqueued: float
+    started: float | None
+    completed: float | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("completed", "failed")

@@ -17,20 +17,36 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from runecraft import errors
 from runecraft.controller.state import _tables as t
+from runecraft.controller.state._action_tx import ActionWrites
+from runecraft.controller.state._agent_tx import AgentWrites
+from runecraft.controller.state._base import (
+    CHARM_COLUMNS,
+    action_record,
+    app_record,
+    charm_record,
+    endpoint_record,
+    machine_record,
+    model_record,
+    relation_record,
+    unit_record,
+)
 from runecraft.controller.state._records import (
+    ActionRecord,
     ApplicationRecord,
     CharmRecord,
+    EndpointRecord,
     MachineRecord,
     ModelRecord,
+    RelationRecord,
     UnitRecord,
 )
-from runecraft.schemas import bus
+from runecraft.controller.state._snapshot import ModelSnapshot, read_snapshot
 
-__all__ = ["QueryCounter", "Store", "Tx"]
+__all__ = ["ModelSnapshot", "QueryCounter", "Store", "Tx"]
 
 logger = structlog.get_logger(__name__)
 
@@ -45,73 +61,8 @@ class QueryCounter:
         self.count += 1
 
 
-def _model(row: Any) -> ModelRecord:
-    return ModelRecord(**row._mapping)
-
-
-def _app(row: Any) -> ApplicationRecord:
-    return ApplicationRecord(**row._mapping)
-
-
-def _unit(row: Any) -> UnitRecord:
-    return UnitRecord(**row._mapping)
-
-
-def _machine(row: Any) -> MachineRecord:
-    return MachineRecord(**row._mapping)
-
-
-def _charm(row: Any) -> CharmRecord:
-    return CharmRecord(**row._mapping)
-
-
-_CHARM_COLUMNS = (
-    t.charms.c.sha256,
-    t.charms.c.name,
-    t.charms.c.meta,
-    t.charms.c.config,
-    t.charms.c.actions,
-    t.charms.c.size,
-)
-
-
-class Tx:
-    """One write transaction on one model; every change in it shares a new revision."""
-
-    def __init__(self, conn: AsyncConnection, model: ModelRecord | None) -> None:
-        self.conn = conn
-        self.model = model
-        self._changes: list[tuple[str, str]] = []
-
-    def changed(self, entity: str, kind: str) -> None:
-        """Record a change for the change log (written at commit)."""
-        self._changes.append((entity, kind))
-
-    async def _finish(self) -> int | None:
-        if self.model is None or not self._changes:
-            return None
-        result = await self.conn.execute(
-            sa.update(t.models)
-            .where(t.models.c.uuid == self.model.uuid)
-            .values(revision=t.models.c.revision + 1)
-            .returning(t.models.c.revision)
-        )
-        revision = int(result.scalar_one())
-        now = time.time()
-        await self.conn.execute(
-            sa.insert(t.changes),
-            [
-                {
-                    "model_uuid": self.model.uuid,
-                    "revision": revision,
-                    "entity": entity,
-                    "kind": kind,
-                    "at": now,
-                }
-                for entity, kind in self._changes
-            ],
-        )
-        return revision
+class Tx(AgentWrites, ActionWrites):
+    """One write transaction on one model (or, for agent reports, on several)."""
 
     # --- reads inside the transaction -------------------------------------------------
 
@@ -129,7 +80,7 @@ class Tx:
             raise errors.NotFoundError(
                 f'application "{name}" not found in model "{self.model.name}"'
             )
-        return _app(row)
+        return app_record(row)
 
     async def find_application(self, name: str) -> ApplicationRecord | None:
         try:
@@ -148,7 +99,7 @@ class Tx:
         ).first()
         if row is None:
             raise errors.NotFoundError(f'unit "{name}" not found in model "{self.model.name}"')
-        return _unit(row)
+        return unit_record(row)
 
     async def machine(self, number: int) -> MachineRecord:
         assert self.model is not None
@@ -161,15 +112,15 @@ class Tx:
         ).first()
         if row is None:
             raise errors.NotFoundError(f'machine "{number}" not found in model "{self.model.name}"')
-        return _machine(row)
+        return machine_record(row)
 
     async def charm(self, sha256: str) -> CharmRecord:
         row = (
-            await self.conn.execute(sa.select(*_CHARM_COLUMNS).where(t.charms.c.sha256 == sha256))
+            await self.conn.execute(sa.select(*CHARM_COLUMNS).where(t.charms.c.sha256 == sha256))
         ).first()
         if row is None:
             raise errors.NotFoundError(f'charm "{sha256}" not found: upload it first')
-        return _charm(row)
+        return charm_record(row)
 
     # --- writes -----------------------------------------------------------------------
 
@@ -195,7 +146,7 @@ class Tx:
             .returning(t.applications)
         )
         self.changed(f"application-{name}", "added")
-        return _app(result.one())
+        return app_record(result.one())
 
     async def update_application(self, app: ApplicationRecord, **values: Any) -> None:
         await self.conn.execute(
@@ -249,6 +200,7 @@ class Tx:
             self.changed(f"unit-{unit.name}", "changed")
 
     async def delete_unit(self, unit: UnitRecord) -> None:
+        await self.leave_all_scopes(unit.model_uuid, unit.name)
         await self.conn.execute(sa.delete(t.units).where(t.units.c.id == unit.id))
         self.changed(f"unit-{unit.name}", "removed")
 
@@ -286,7 +238,7 @@ class Tx:
             .returning(t.machines)
         )
         self.changed(f"machine-{number}", "added")
-        return _machine(result.one())
+        return machine_record(result.one())
 
     async def update_machine(self, machine: MachineRecord, **values: Any) -> None:
         await self.conn.execute(
@@ -308,115 +260,6 @@ class Tx:
             sa.update(t.models).where(t.models.c.uuid == self.model.uuid).values(**values)
         )
         self.changed(f"model-{self.model.name}", "changed")
-
-    # --- what agents report (confined to units on the reporting agent's machine) --------
-
-    async def renew_leases(
-        self, model_uuid: str, machine_number: int, units: Sequence[str], expiry: float
-    ) -> None:
-        """Extend the leases of applications led by `units` of that machine."""
-        if not units:
-            return
-        on_machine = sa.select(t.units.c.name).where(
-            t.units.c.model_uuid == model_uuid,
-            t.units.c.machine_number == machine_number,
-            t.units.c.name.in_(list(units)),
-        )
-        await self.conn.execute(
-            sa.update(t.applications)
-            .where(
-                t.applications.c.model_uuid == model_uuid,
-                t.applications.c.leader.in_(on_machine),
-            )
-            .values(lease_expiry=expiry)
-        )
-
-    async def mark_machine_started(self, model_uuid: str, machine_number: int, now: float) -> None:
-        await self.conn.execute(
-            sa.update(t.machines)
-            .where(
-                t.machines.c.model_uuid == model_uuid,
-                t.machines.c.number == machine_number,
-                t.machines.c.status != "started",
-            )
-            .values(
-                status="started", status_message="", status_since=now, retry_count=0, retry_at=None
-            )
-        )
-
-    async def apply_unit_report(
-        self, model_uuid: str, machine_number: int, report: bus.UnitReport, now: float
-    ) -> None:
-        """Store a whole unit report unless a newer one is stored; `removed` deletes a
-        dying unit."""
-        where = (
-            t.units.c.model_uuid == model_uuid,
-            t.units.c.name == report.unit,
-            t.units.c.machine_number == machine_number,
-        )
-        if report.removed:
-            await self.conn.execute(sa.delete(t.units).where(*where, t.units.c.life == "dying"))
-            return
-        current = (
-            await self.conn.execute(
-                sa.select(
-                    t.units.c.workload_status,
-                    t.units.c.workload_message,
-                    t.units.c.agent_status,
-                    t.units.c.agent_message,
-                    t.units.c.report_seq,
-                ).where(*where)
-            )
-        ).first()
-        if current is None or current.report_seq >= report.seq:
-            return
-        values: dict[str, Any] = {
-            "workload_status": report.workload.status,
-            "workload_message": report.workload.message,
-            "agent_status": report.agent.status,
-            "agent_message": report.agent.message,
-            "workload_version": report.workload_version,
-            "converged_hash": report.converged_hash,
-            "snapshot_revision": report.snapshot_revision,
-            "report_seq": report.seq,
-        }
-        if (current.workload_status, current.workload_message) != (
-            report.workload.status,
-            report.workload.message,
-        ):
-            values["workload_since"] = now
-        if (current.agent_status, current.agent_message) != (
-            report.agent.status,
-            report.agent.message,
-        ):
-            values["agent_since"] = now
-        await self.conn.execute(sa.update(t.units).where(*where).values(**values))
-
-    async def apply_app_status(
-        self, model_uuid: str, machine_number: int, report: bus.AppStatusReport, now: float
-    ) -> None:
-        """Store an application status set by its leader, if that leader is on the machine."""
-        on_machine = sa.select(t.units.c.name).where(
-            t.units.c.model_uuid == model_uuid,
-            t.units.c.machine_number == machine_number,
-            t.units.c.name == report.unit,
-        )
-        await self.conn.execute(
-            sa.update(t.applications)
-            .where(
-                t.applications.c.model_uuid == model_uuid,
-                t.applications.c.name == report.application,
-                t.applications.c.leader == report.unit,
-                t.applications.c.leader.in_(on_machine),
-                t.applications.c.status_seq < report.seq,
-            )
-            .values(
-                status=report.status.status,
-                status_message=report.status.message,
-                status_since=now,
-                status_seq=report.seq,
-            )
-        )
 
 
 class Store:
@@ -478,7 +321,7 @@ class Store:
                 row = (await conn.execute(query)).first()
                 if row is None:
                     raise errors.NotFoundError(f'model "{model_name}" not found')
-                model = _model(row)
+                model = model_record(row)
             tx = Tx(conn, model)
             yield tx
             await tx._finish()
@@ -527,24 +370,34 @@ class Store:
                     .returning(t.models)
                 )
             ).one()
-            return _model(row)
+            return model_record(row)
 
     async def models(self) -> list[ModelRecord]:
         async with self.engine.connect() as conn:
             rows = await conn.execute(sa.select(t.models).order_by(t.models.c.name))
-            return [_model(r) for r in rows]
+            return [model_record(r) for r in rows]
 
     async def model(self, name: str) -> ModelRecord:
         async with self.engine.connect() as conn:
             row = (await conn.execute(sa.select(t.models).where(t.models.c.name == name))).first()
         if row is None:
             raise errors.NotFoundError(f'model "{name}" not found')
-        return _model(row)
+        return model_record(row)
 
     async def delete_model(self, uuid: str) -> None:
         """Forget a model whose machines are all gone."""
         async with self.write() as tx:
-            for table in (t.units, t.machines, t.applications, t.changes):
+            for table in (
+                t.databags,
+                t.relation_scopes,
+                t.relation_endpoints,
+                t.relations,
+                t.actions,
+                t.units,
+                t.machines,
+                t.applications,
+                t.changes,
+            ):
                 await tx.conn.execute(sa.delete(table).where(table.c.model_uuid == uuid))
             await tx.conn.execute(sa.delete(t.models).where(t.models.c.uuid == uuid))
 
@@ -563,10 +416,10 @@ class Store:
         """Store a charm once (content-addressed); storing it again is a no-op."""
         async with self.write() as tx:
             existing = (
-                await tx.conn.execute(sa.select(*_CHARM_COLUMNS).where(t.charms.c.sha256 == sha256))
+                await tx.conn.execute(sa.select(*CHARM_COLUMNS).where(t.charms.c.sha256 == sha256))
             ).first()
             if existing is not None:
-                return _charm(existing)
+                return charm_record(existing)
             values = {
                 "sha256": sha256,
                 "name": name,
@@ -585,11 +438,11 @@ class Store:
     async def charm(self, sha256: str) -> CharmRecord:
         async with self.engine.connect() as conn:
             row = (
-                await conn.execute(sa.select(*_CHARM_COLUMNS).where(t.charms.c.sha256 == sha256))
+                await conn.execute(sa.select(*CHARM_COLUMNS).where(t.charms.c.sha256 == sha256))
             ).first()
         if row is None:
             raise errors.NotFoundError(f'charm "{sha256}" not found')
-        return _charm(row)
+        return charm_record(row)
 
     async def charm_blob(self, sha256: str) -> bytes:
         async with self.engine.connect() as conn:
@@ -605,60 +458,51 @@ class Store:
     # --- whole-model snapshot (a constant number of queries) ----------------------------
 
     async def snapshot(self, model_uuid: str | None = None) -> ModelSnapshot:
-        """Every application, unit, machine and charm of one model (or all), in 5 queries."""
+        """Every row of one model (or all) that status and the reconcilers need, in a
+        constant number of queries (unfinished actions only)."""
         async with self.engine.connect() as conn:
+            return await read_snapshot(conn, model_uuid)
 
-            def scoped(query: Any, table: sa.Table) -> Any:
-                if model_uuid is None:
-                    return query
-                return query.where(table.c.model_uuid == model_uuid)
+    async def relations(self, model_uuid: str) -> list[tuple[RelationRecord, list[EndpointRecord]]]:
+        """Every relation of a model with its endpoints, by id (two queries)."""
+        async with self.engine.connect() as conn:
+            relations = [
+                relation_record(r)
+                for r in await conn.execute(
+                    sa.select(t.relations)
+                    .where(t.relations.c.model_uuid == model_uuid)
+                    .order_by(t.relations.c.id)
+                )
+            ]
+            endpoints: dict[int, list[EndpointRecord]] = {r.id: [] for r in relations}
+            for row in await conn.execute(
+                sa.select(t.relation_endpoints)
+                .where(t.relation_endpoints.c.model_uuid == model_uuid)
+                .order_by(t.relation_endpoints.c.application)
+            ):
+                record = endpoint_record(row)
+                endpoints.setdefault(record.relation_id, []).append(record)
+        return [(r, endpoints[r.id]) for r in relations]
 
-            model_query = sa.select(t.models)
-            if model_uuid is not None:
-                model_query = model_query.where(t.models.c.uuid == model_uuid)
-            models = [_model(r) for r in await conn.execute(model_query)]
-            apps = [
-                _app(r)
-                for r in await conn.execute(
-                    scoped(
-                        sa.select(t.applications).order_by(t.applications.c.name), t.applications
+    # --- actions ------------------------------------------------------------------------
+
+    async def action(self, model_uuid: str, action_id: int) -> ActionRecord | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(t.actions).where(
+                        t.actions.c.model_uuid == model_uuid, t.actions.c.id == action_id
                     )
                 )
-            ]
-            units = [
-                _unit(r)
-                for r in await conn.execute(
-                    scoped(
-                        sa.select(t.units).order_by(t.units.c.application_id, t.units.c.number),
-                        t.units,
-                    )
-                )
-            ]
-            machines = [
-                _machine(r)
-                for r in await conn.execute(
-                    scoped(sa.select(t.machines).order_by(t.machines.c.number), t.machines)
-                )
-            ]
-            shas = sorted({a.charm_sha256 for a in apps})
-            charms = (
-                [
-                    _charm(r)
-                    for r in await conn.execute(
-                        sa.select(*_CHARM_COLUMNS).where(t.charms.c.sha256.in_(shas))
-                    )
-                ]
-                if shas
-                else []
-            )
-        return ModelSnapshot(models, apps, units, machines, {c.sha256: c for c in charms})
+            ).first()
+        return None if row is None else action_record(row)
 
     async def machine_by_agent(self, agent: str) -> MachineRecord | None:
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(sa.select(t.machines).where(t.machines.c.agent == agent))
             ).first()
-        return None if row is None else _machine(row)
+        return None if row is None else machine_record(row)
 
     async def agent_credentials(self) -> list[tuple[str, str]]:
         """`(agent, password hash)` of every machine that has a credential."""
@@ -679,21 +523,3 @@ class Store:
                 .where(t.applications.c.leader.is_not(None))
                 .values(lease_expiry=expiry)
             )
-
-
-class ModelSnapshot:
-    """The rows of a model read together; pure data for status and reconcilers."""
-
-    def __init__(
-        self,
-        models: list[ModelRecord],
-        applications: list[ApplicationRecord],
-        units: list[UnitRecord],
-        machines: list[MachineRecord],
-        charms: dict[str, CharmRecord],
-    ) -> None:
-        self.models = models
-        self.applications = applications
-        self.units = units
-        self.machines = machines
-        self.charms = charms

@@ -1,4 +1,10 @@
-"""Table definitions (SQLAlchemy Core): the same schema on SQLite and PostgreSQL."""
+"""Table definitions (SQLAlchemy Core): the same schema on SQLite and PostgreSQL.
+
+Relations are keyed by `(model_uuid, id)` where `id` is the Juju relation id (unique per
+model, from `models.next_relation`); their endpoints, scope memberships and databags hang off
+that key. Units and applications are named (not referenced by row id) in relation rows, so a
+departed unit's databag can outlive the unit while the relation lives.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +27,8 @@ models = sa.Table(
     sa.Column("cloud", sa.String(64), nullable=False),
     sa.Column("revision", sa.BigInteger, nullable=False, default=0),
     sa.Column("next_machine", sa.Integer, nullable=False, default=0),
+    sa.Column("next_relation", sa.Integer, nullable=False, default=0),
+    sa.Column("next_action", sa.Integer, nullable=False, default=0),
     sa.Column("config", sa.JSON, nullable=False),
     sa.Column("life", sa.String(16), nullable=False, default="alive"),
     sa.Column("created", sa.Float, nullable=False),
@@ -62,6 +70,8 @@ applications = sa.Table(
     sa.Column("status_message", sa.Text, nullable=False, default=""),
     sa.Column("status_since", sa.Float, nullable=True),
     sa.Column("status_seq", sa.BigInteger, nullable=False, default=0),
+    sa.Column("leader_settings", sa.JSON, nullable=False, default=dict),
+    sa.Column("leader_settings_version", sa.BigInteger, nullable=False, default=0),
     sa.Column("created", sa.Float, nullable=False),
     sa.UniqueConstraint("model_uuid", "name"),
 )
@@ -107,8 +117,83 @@ units = sa.Table(
     sa.Column("report_seq", sa.BigInteger, nullable=False, default=0),
     sa.Column("converged_hash", sa.String(64), nullable=False, default=""),
     sa.Column("snapshot_revision", sa.BigInteger, nullable=False, default=0),
+    sa.Column("commit_seq", sa.BigInteger, nullable=False, default=0),
+    sa.Column("leader_set_seq", sa.BigInteger, nullable=False, default=0),
+    sa.Column("charm_state", sa.JSON, nullable=False, default=dict),
+    sa.Column("opened_ports", sa.JSON, nullable=False, default=list),
+    sa.Column("resolved", sa.String(16), nullable=False, default="none"),
+    sa.Column("resolved_seq", sa.Integer, nullable=False, default=0),
     sa.Column("created", sa.Float, nullable=False),
     sa.UniqueConstraint("model_uuid", "name"),
+)
+
+relations = sa.Table(
+    "relations",
+    metadata,
+    sa.Column("model_uuid", sa.String(36), sa.ForeignKey("models.uuid"), primary_key=True),
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("key", sa.String(512), nullable=False),
+    sa.Column("life", sa.String(16), nullable=False, default="alive"),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.UniqueConstraint("model_uuid", "key"),
+)
+
+relation_endpoints = sa.Table(
+    "relation_endpoints",
+    metadata,
+    sa.Column("model_uuid", sa.String(36), primary_key=True),
+    sa.Column("relation_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("application", sa.String(128), primary_key=True),
+    sa.Column("endpoint", sa.String(128), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("interface", sa.String(128), nullable=False),
+    sa.Column("scope", sa.String(16), nullable=False, default="global"),
+    sa.Column("relation_limit", sa.Integer, nullable=True),
+    sa.ForeignKeyConstraint(
+        ["model_uuid", "relation_id"], ["relations.model_uuid", "relations.id"]
+    ),
+)
+
+relation_scopes = sa.Table(
+    "relation_scopes",
+    metadata,
+    sa.Column("model_uuid", sa.String(36), primary_key=True),
+    sa.Column("relation_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("unit", sa.String(160), primary_key=True),
+    sa.ForeignKeyConstraint(
+        ["model_uuid", "relation_id"], ["relations.model_uuid", "relations.id"]
+    ),
+)
+
+databags = sa.Table(
+    "databags",
+    metadata,
+    sa.Column("model_uuid", sa.String(36), primary_key=True),
+    sa.Column("relation_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("owner_kind", sa.String(8), primary_key=True),  # "unit" or "app"
+    sa.Column("owner", sa.String(160), primary_key=True),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["model_uuid", "relation_id"], ["relations.model_uuid", "relations.id"]
+    ),
+)
+
+actions = sa.Table(
+    "actions",
+    metadata,
+    sa.Column("model_uuid", sa.String(36), sa.ForeignKey("models.uuid"), primary_key=True),
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("unit", sa.String(160), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("message", sa.Text, nullable=False, default=""),
+    sa.Column("results", sa.JSON, nullable=False),
+    sa.Column("log", sa.JSON, nullable=False),
+    sa.Column("enqueued", sa.Float, nullable=False),
+    sa.Column("started", sa.Float, nullable=True),
+    sa.Column("completed", sa.Float, nullable=True),
 )
 
 changes = sa.Table(

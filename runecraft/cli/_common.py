@@ -1,0 +1,75 @@
+"""What every command shares: the client configuration, the current model, running a
+client call, and reading `KEY=VALUE` pairs, YAML files and charms."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from runecraft import charms, errors
+from runecraft.cli import _argv, _config, _output
+from runecraft.client import Client
+from runecraft.settings import home_settings
+
+T = TypeVar("T")
+
+_MODEL_FROM_ARGV: list[str | None] = [None]
+
+
+def _home() -> Path:
+    return home_settings().home
+
+
+def _client_config() -> _config.ClientConfig:
+    return _config.load(home_settings().client_config)
+
+
+def _model() -> str:
+    given = _MODEL_FROM_ARGV[0]
+    return _argv.model_name(given) if given else _client_config().model
+
+
+def _run(work: Callable[[Client], Awaitable[T]]) -> T:
+    config = _client_config()
+
+    async def go() -> T:
+        async with Client(config.endpoint, config.token) as client:
+            return await work(client)
+
+    return asyncio.run(go())
+
+
+def _key_values(pairs: Sequence[str], what: str) -> dict[str, str]:
+    result = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise errors.UsageError(f'invalid {what} "{pair}": expected KEY=VALUE')
+        result[key] = value
+    return result
+
+
+def _pack(path: Path) -> charms.PackedCharm:
+    settings = home_settings()
+    with _output.err_console.status(f"packing {path}") as spinner:
+        return charms.pack(
+            path, settings.charm_cache, progress=lambda text: spinner.update(f"packing: {text}")
+        )
+
+
+def _config_file(path: Path, application: str | None) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise errors.InvalidSpecError(f'cannot read config file "{path}": {exc.strerror}') from exc
+    except yaml.YAMLError as exc:
+        raise errors.InvalidSpecError(f'config file "{path}" is not valid YAML: {exc}') from exc
+    if not isinstance(document, dict):
+        raise errors.InvalidSpecError(f'config file "{path}" must be a mapping')
+    if application and isinstance(document.get(application), dict):
+        document = document[application]
+    return {str(k): v for k, v in document.items()}

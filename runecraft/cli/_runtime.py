@@ -1,0 +1,335 @@
+"""Commands of the charm runtime: relations, actions, resolving errors, refreshing charms and
+model config — Juju's verbs, flags and output where they overlap."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from runecraft import errors
+from runecraft.cli import _argv, _output, _run
+from runecraft.cli._common import _config_file, _key_values, _model, _pack
+from runecraft.cli._common import _run as _call
+from runecraft.client import Client
+from runecraft.schemas import api
+
+__all__ = ["COMMANDS"]
+
+
+# --- relations -----------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("first")
+@click.argument("second")
+@click.option("--via", help="Accepted for Juju compatibility (cross-model only).")
+def integrate(first: str, second: str, via: str | None) -> None:
+    """Integrate two applications: APP[:ENDPOINT] APP[:ENDPOINT] (alias: relate)."""
+    del via
+    model = _model()
+    relation = _call(lambda c: c.integrate(model, first, second))
+    _output.err_console.print(f'Integrated "{relation.key}" (relation {relation.id}).')
+
+
+@click.command("remove-relation")
+@click.argument("endpoints", nargs=-1, required=True)
+@click.option("--force", is_flag=True, help="Accepted for Juju compatibility.")
+def remove_relation(endpoints: tuple[str, ...], force: bool) -> None:
+    """Remove a relation: APP[:ENDPOINT] APP[:ENDPOINT], or a relation id."""
+    del force
+    if len(endpoints) > 2:
+        raise errors.UsageError("give a relation id, or the two endpoints of the relation")
+    model = _model()
+    _call(lambda c: c.remove_relation(model, *endpoints))
+
+
+# --- errors and charms ---------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("units", nargs=-1)
+@click.option("--no-retry", is_flag=True, help="Skip the failed hook instead of running it again.")
+@click.option("--all", "all_units", is_flag=True, help="Resolve every unit in error.")
+def resolve(units: tuple[str, ...], no_retry: bool, all_units: bool) -> None:
+    """Retry (or with --no-retry, skip) the failed hook of units in error (alias: resolved)."""
+    if all_units == bool(units):
+        raise errors.UsageError("give unit names, or --all")
+    model = _model()
+
+    async def go(client: Client) -> list[str]:
+        chosen = list(units)
+        if all_units:
+            status = await client.status(model)
+            chosen = [
+                name
+                for app in status["applications"].values()
+                for name, unit in app.get("units", {}).items()
+                if "error"
+                in (unit["workload-status"].get("current"), unit["juju-status"].get("current"))
+            ]
+            if not chosen:
+                return []
+        await client.resolve(model, chosen, no_retry=no_retry)
+        return chosen
+
+    resolved = _call(go)
+    if all_units and not resolved:
+        _output.err_console.print("No units in error.")
+
+
+@click.command()
+@click.argument("application")
+@click.option("--path", "path", type=click.Path(path_type=Path), help="The new local charm.")
+@click.option("--config", "config_items", multiple=True, help="KEY=VALUE, or a YAML file.")
+@click.option("--channel", help="Accepted for Juju compatibility.")
+@click.option("--revision", help="Accepted for Juju compatibility.")
+@click.option("--base", help="Accepted for Juju compatibility.")
+@click.option("--force", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--force-base", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--force-units", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--trust", is_flag=True, help="Accepted for Juju compatibility.")
+def refresh(
+    application: str,
+    path: Path | None,
+    config_items: tuple[str, ...],
+    channel: str | None,
+    revision: str | None,
+    base: str | None,
+    force: bool,
+    force_base: bool,
+    force_units: bool,
+    trust: bool,
+) -> None:
+    """Move an application to a new version of its charm (units run upgrade-charm)."""
+    del channel, revision, base, force, force_base, force_units, trust
+    if path is None:
+        raise errors.UsageError("--path is required: only local charms can be refreshed")
+    if not path.exists():
+        raise errors.NotFoundError(f'charm "{path}" not found')
+    values: dict[str, Any] = {}
+    for item in config_items:
+        if "=" in item:
+            values.update(_key_values([item], "config"))
+        else:
+            values.update(_config_file(Path(item), application))
+    packed = _pack(path)
+    model = _model()
+
+    async def go(client: Client) -> api.RefreshResponse:
+        info = await client.upload_charm(packed.data)
+        result = await client.refresh(model, application, info.sha256)
+        if values:
+            await client.set_config(model, application, values)
+        return result
+
+    result = _call(go)
+    _output.err_console.print(
+        f'Refreshed "{result.application}" to charm {result.charm} revision {result.revision}.'
+    )
+
+
+# --- actions -------------------------------------------------------------------------------
+
+
+def _load_params(path: Path) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise errors.InvalidSpecError(f'cannot read params file "{path}": {exc.strerror}') from exc
+    except yaml.YAMLError as exc:
+        raise errors.InvalidSpecError(f'params file "{path}" is not valid YAML: {exc}') from exc
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise errors.InvalidSpecError(f'params file "{path}" must be a mapping')
+    return {str(k): v for k, v in document.items()}
+
+
+async def _await_tasks(
+    client: Client, model: str, tasks: list[api.ActionInfo], limit: float | None
+) -> tuple[list[api.ActionInfo], bool]:
+    """The tasks once finished; the flag says whether every one finished in time."""
+    deadline = None if limit is None else time.monotonic() + limit
+    done: list[api.ActionInfo] = []
+    for task in tasks:
+        current = task
+        while current.status not in _run.FINISHED:
+            remaining = 30.0 if deadline is None else deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            current = await client.action(model, current.id, wait=min(remaining, 30.0))
+        done.append(current)
+    finished = all(t.status in _run.FINISHED for t in done)
+    return done, finished
+
+
+def _print_plain(tasks: list[api.ActionInfo]) -> None:
+    for task in tasks:
+        if len(tasks) > 1:
+            click.echo(f"{task.unit}:")
+        results = {
+            k: v for k, v in task.results.items() if k not in {"return-code", "stdout", "stderr"}
+        }
+        if task.message:
+            click.echo(f"message: {task.message}")
+        if results:
+            sys.stdout.write(yaml.safe_dump(results, sort_keys=True))
+        stdout = task.results.get("stdout")
+        if isinstance(stdout, str) and stdout:
+            sys.stdout.write(stdout if stdout.endswith("\n") else stdout + "\n")
+        stderr = task.results.get("stderr")
+        if isinstance(stderr, str) and stderr:
+            sys.stderr.write(stderr if stderr.endswith("\n") else stderr + "\n")
+
+
+@click.command("run")
+@click.argument("target")
+@click.argument("action")
+@click.argument("params", nargs=-1)
+@click.option("--params", "params_file", type=click.Path(path_type=Path), help="YAML params.")
+@click.option(
+    "--wait", "wait", help="How long to wait for results (Go duration; default: no limit)."
+)
+@click.option("--background", is_flag=True, help="Queue the action and return at once.")
+@click.option("--string-args", is_flag=True, help="Do not parse KEY=VALUE values as YAML.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["plain", "json", "yaml"]),
+    default="plain",
+    show_default=True,
+)
+def run(
+    target: str,
+    action: str,
+    params: tuple[str, ...],
+    params_file: Path | None,
+    wait: str | None,
+    background: bool,
+    string_args: bool,
+    output_format: str,
+) -> None:
+    """Run ACTION on UNIT[,UNIT…] (`app/leader` works) with KEY=VALUE parameters.
+
+    Exits 1 when a task failed (`task failed` on stderr) or at the --wait limit
+    (`timed out`).
+    """
+    units = [u for u in target.split(",") if u]
+    if not units:
+        raise errors.UsageError("no units given")
+    base = _load_params(params_file) if params_file is not None else {}
+    values = _run.parse_params(params, base, string_args=string_args)
+    limit = _argv.parse_duration(wait) if wait else None
+    if limit is not None and limit <= 0:
+        limit = None
+    model = _model()
+
+    async def go(client: Client) -> tuple[list[api.ActionInfo], bool]:
+        queued = await client.run_action(model, units, action, values)
+        for task in queued:
+            _output.err_console.print(f"Running task {task.id} on {task.unit}", markup=False)
+        if background:
+            return queued, True
+        return await _await_tasks(client, model, queued, limit)
+
+    tasks, finished = _call(go)
+    if background:
+        return
+    if not finished:
+        waiting = ", ".join(f"unit {t.unit}" for t in tasks if t.status not in _run.FINISHED)
+        raise errors.TemporaryError(f"timed out waiting for results from: {waiting}")
+    document = {task.unit: _run.task_document(task) for task in tasks}
+    if not _output.emit(document, output_format):
+        _print_plain(tasks)
+    failure = _run.failure_message(tasks)
+    if failure is not None:
+        raise errors.PermanentError(failure)
+
+
+@click.command("show-task")
+@click.argument("task_id")
+@click.option("--wait", "wait", help="How long to wait for the task to finish (Go duration).")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["plain", "json", "yaml"]),
+    default="plain",
+    show_default=True,
+)
+def show_task(task_id: str, wait: str | None, output_format: str) -> None:
+    """Show a task (an action run on a unit): status, log and results."""
+    limit = _argv.parse_duration(wait) if wait else 0.0
+    model = _model()
+
+    async def go(client: Client) -> api.ActionInfo:
+        task = await client.action(model, task_id)
+        deadline = time.monotonic() + limit
+        while task.status not in _run.FINISHED and (remaining := deadline - time.monotonic()) > 0:
+            task = await client.action(model, task_id, wait=min(remaining, 30.0))
+        return task
+
+    task = _call(go)
+    document = _run.task_document(task)
+    if output_format == "plain":
+        output_format = "yaml"
+    _output.emit(document, output_format)
+
+
+# --- model config --------------------------------------------------------------------------
+
+
+@click.command("model-config")
+@click.argument("settings", nargs=-1)
+@click.option("--reset", multiple=True, help="Comma-separated keys to reset to default.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["tabular", "json", "yaml"]),
+    default="tabular",
+    show_default=True,
+)
+def model_config(settings: tuple[str, ...], reset: tuple[str, ...], output_format: str) -> None:
+    """Show, get, set or reset model config (`automatically-retry-hooks`,
+    `update-status-hook-interval`)."""
+    model = _model()
+    reset_keys = [k for item in reset for k in item.split(",") if k]
+    keys = [s for s in settings if "=" not in s]
+    values: dict[str, Any] = dict(_key_values([s for s in settings if "=" in s], "setting"))
+    if keys and (values or reset_keys or len(keys) > 1):
+        raise errors.UsageError("give either one KEY to read, or KEY=VALUE pairs to set")
+    if values or reset_keys:
+        _call(lambda c: c.set_model_config(model, values, reset_keys))
+        return
+    document = _call(lambda c: c.get_model_config(model))
+    if keys:
+        if keys[0] not in document:
+            raise errors.NotFoundError(f'unknown model config key "{keys[0]}"')
+        value = document[keys[0]]["Value"]
+        click.echo(str(value).lower() if isinstance(value, bool) else value)
+        return
+    if _output.emit(document, output_format):
+        return
+    table = _output._table("Attribute", "From", "Value")
+    for key, entry in document.items():
+        value = entry["Value"]
+        table.add_row(
+            key, entry["Source"], str(value).lower() if isinstance(value, bool) else value
+        )
+    _output.console.print(table)
+
+
+COMMANDS: list[tuple[click.Command, tuple[str, ...]]] = [
+    (integrate, ("integrate", "relate")),
+    (remove_relation, ("remove-relation",)),
+    (resolve, ("resolve", "resolved")),
+    (refresh, ("refresh",)),
+    (run, ("run",)),
+    (show_task, ("show-task",)),
+    (model_config, ("model-config",)),
+]
+"""Each command with the names it answers to."""

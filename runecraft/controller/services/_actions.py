@@ -1,0 +1,95 @@
+"""Actions: queue them on units (parameters checked first), read and await their results."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from runecraft import errors
+from runecraft.controller.services import _names, _params
+from runecraft.controller.services._hub import ChangeHub
+from runecraft.controller.state import ActionRecord, Store, Tx, UnitRecord
+from runecraft.schemas import charm as charm_schema
+
+__all__ = ["ActionService"]
+
+logger = structlog.get_logger(__name__)
+
+
+class ActionService:
+    """`rune run` and `rune show-task`."""
+
+    def __init__(self, store: Store, hub: ChangeHub) -> None:
+        self.store = store
+        self.hub = hub
+
+    async def run(
+        self,
+        model_name: str,
+        units: Sequence[str],
+        action: str,
+        params: Mapping[str, Any] | None = None,
+    ) -> list[ActionRecord]:
+        """Queue `action` on each unit (`app/leader` means the application's leader).
+
+        Every unit and the parameters are checked before anything is queued; the actions
+        are queued in one transaction, with defaults filled in.
+        """
+        if not units:
+            raise errors.InvalidSpecError("no units given")
+        given = dict(params or {})
+        async with self.store.write(model_name) as tx:
+            targets: list[tuple[str, dict[str, Any]]] = []
+            for name in units:
+                unit = await _target(tx, name)
+                app = await tx.application(unit.application)
+                charm = await tx.charm(app.charm_sha256)
+                spec = charm_schema.CharmActions.model_validate(charm.actions).actions.get(action)
+                if spec is None:
+                    raise errors.NotFoundError(
+                        f'action "{action}" not defined on unit "{unit.name}"'
+                    )
+                if unit.life != "alive":
+                    raise errors.ConflictError(f'unit "{unit.name}" is being removed')
+                checked = _params.validate_params(spec, given, action=action, unit=unit.name)
+                targets.append((unit.name, checked))
+            records = [await tx.insert_action(unit, action, p) for unit, p in targets]
+        self.hub.changed()
+        logger.info("actions queued", model=model_name, action=action, ids=[r.id for r in records])
+        return records
+
+    async def get(self, model_name: str, action_id: str) -> ActionRecord:
+        model = await self.store.model(model_name)
+        record = (
+            await self.store.action(model.uuid, int(action_id)) if action_id.isdigit() else None
+        )
+        if record is None:
+            raise errors.NotFoundError(f'task "{action_id}" not found in model "{model_name}"')
+        return record
+
+    async def wait(self, model_name: str, action_id: str, timeout: float) -> ActionRecord:
+        """The action once it finished, or as it is when `timeout` seconds have passed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, timeout)
+        while True:
+            generation = self.hub.generation
+            record = await self.get(model_name, action_id)
+            remaining = deadline - loop.time()
+            if record.finished or remaining <= 0:
+                return record
+            await self.hub.wait_after(generation, remaining)
+
+
+async def _target(tx: Tx, name: str) -> UnitRecord:
+    application, _, rest = name.partition("/")
+    if rest == "leader":
+        _names.check_application_name(application)
+        app = await tx.application(application)
+        if app.leader is None:
+            raise errors.NotFoundError(f'could not determine leader for "{application}"')
+        return await tx.unit(app.leader)
+    _names.parse_unit_name(name)
+    return await tx.unit(name)

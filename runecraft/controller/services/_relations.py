@@ -1,0 +1,105 @@
+"""Relations: `integrate` and `remove-relation`, validated first, written in one go."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import structlog
+
+from runecraft import errors
+from runecraft.controller.services import _endpoints
+from runecraft.controller.services._hub import ChangeHub
+from runecraft.controller.state import (
+    ApplicationRecord,
+    EndpointRecord,
+    RelationRecord,
+    Store,
+    Tx,
+)
+from runecraft.schemas import charm as charm_schema
+
+__all__ = ["RelationService", "add_peer_relations", "charm_meta"]
+
+logger = structlog.get_logger(__name__)
+
+
+async def charm_meta(tx: Tx, app: ApplicationRecord) -> charm_schema.CharmMeta:
+    """The metadata.yaml of an application's charm, as stored with the charm."""
+    charm = await tx.charm(app.charm_sha256)
+    return charm_schema.CharmMeta.model_validate(charm.meta)
+
+
+async def add_peer_relations(
+    tx: Tx, app: ApplicationRecord, meta: charm_schema.CharmMeta, skip: Sequence[str] = ()
+) -> list[RelationRecord]:
+    """One peer relation per peer endpoint of the charm (those in `skip` exist already)."""
+    added = []
+    for endpoint in _endpoints.charm_endpoints(app.name, meta, app.model_uuid):
+        if endpoint.role == "peer" and endpoint.endpoint not in skip:
+            added.append(await tx.insert_relation(str(endpoint), [endpoint]))
+    return added
+
+
+class RelationService:
+    """Relations between applications of a model."""
+
+    def __init__(self, store: Store, hub: ChangeHub) -> None:
+        self.store = store
+        self.hub = hub
+
+    async def integrate(
+        self, model_name: str, first: str, second: str
+    ) -> tuple[RelationRecord, list[EndpointRecord]]:
+        """Relate two applications (`app` or `app:endpoint` each), as `juju integrate`."""
+        names = [_endpoints.parse_endpoint(first)[0], _endpoints.parse_endpoint(second)[0]]
+        async with self.store.write(model_name) as tx:
+            assert tx.model is not None
+            if tx.model.life != "alive":
+                raise errors.ConflictError(f'model "{tx.model.name}" is being destroyed')
+            endpoints: dict[str, list[EndpointRecord]] = {}
+            subordinate: dict[str, bool] = {}
+            for name in dict.fromkeys(names):
+                app = await tx.application(name)
+                if app.life != "alive":
+                    raise errors.ConflictError(f'application "{name}" is being removed')
+                meta = await charm_meta(tx, app)
+                endpoints[name] = _endpoints.charm_endpoints(name, meta, tx.model.uuid)
+                subordinate[name] = meta.subordinate
+            pair = _endpoints.infer_endpoints(first, second, endpoints, subordinate)
+            key = _endpoints.relation_key(pair)
+            existing = await tx.model_relations()
+            for relation, _ in existing:
+                if relation.key == key:
+                    state = "already exists" if relation.life == "alive" else "is being removed"
+                    raise errors.ConflictError(
+                        f'cannot add relation "{key}": relation {key} {state}'
+                    )
+            _endpoints.check_limits(pair, [e for _, eps in existing for e in eps], key)
+            scope = "container" if "container" in (pair[0].scope, pair[1].scope) else "global"
+            relation = await tx.insert_relation(
+                key, [_with_scope(pair[0], scope), _with_scope(pair[1], scope)]
+            )
+        self.hub.changed()
+        logger.info("integrated", model=model_name, relation=relation.id, key=key)
+        return relation, list(pair)
+
+    async def remove_relation(self, model_name: str, names: Sequence[str]) -> RelationRecord:
+        """Make a relation dying: its units depart, run `-broken` and leave scope; then the
+        controller deletes it. Removing a dying relation again changes nothing."""
+        async with self.store.write(model_name) as tx:
+            relation, _ = _endpoints.find_relation(names, await tx.model_relations())
+            if relation.life == "alive":
+                await tx.set_relation_life(relation, "dying")
+        self.hub.changed()
+        logger.info("relation removed", model=model_name, relation=relation.id)
+        return relation
+
+    async def relations(self, model_name: str) -> list[tuple[RelationRecord, list[EndpointRecord]]]:
+        model = await self.store.model(model_name)
+        return await self.store.relations(model.uuid)
+
+
+def _with_scope(endpoint: EndpointRecord, scope: str) -> EndpointRecord:
+    """Juju gives both ends container scope when either has it."""
+    return dataclasses.replace(endpoint, scope=scope)

@@ -1,0 +1,128 @@
+"""What every part of a write transaction shares: the connection, the model it is scoped to,
+and the change log that moves model revisions at commit."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from runecraft.controller.state import _tables as t
+from runecraft.controller.state._records import (
+    ActionRecord,
+    ApplicationRecord,
+    CharmRecord,
+    DatabagRecord,
+    EndpointRecord,
+    MachineRecord,
+    ModelRecord,
+    RelationRecord,
+    ScopeRecord,
+    UnitRecord,
+)
+
+__all__ = ["CHARM_COLUMNS", "TxBase"]
+
+
+def model_record(row: Any) -> ModelRecord:
+    return ModelRecord(**row._mapping)
+
+
+def app_record(row: Any) -> ApplicationRecord:
+    return ApplicationRecord(**row._mapping)
+
+
+def unit_record(row: Any) -> UnitRecord:
+    return UnitRecord(**row._mapping)
+
+
+def machine_record(row: Any) -> MachineRecord:
+    return MachineRecord(**row._mapping)
+
+
+def charm_record(row: Any) -> CharmRecord:
+    return CharmRecord(**row._mapping)
+
+
+def relation_record(row: Any) -> RelationRecord:
+    return RelationRecord(**row._mapping)
+
+
+def endpoint_record(row: Any) -> EndpointRecord:
+    return EndpointRecord(**row._mapping)
+
+
+def scope_record(row: Any) -> ScopeRecord:
+    return ScopeRecord(**row._mapping)
+
+
+def databag_record(row: Any) -> DatabagRecord:
+    return DatabagRecord(**row._mapping)
+
+
+def action_record(row: Any) -> ActionRecord:
+    return ActionRecord(**row._mapping)
+
+
+CHARM_COLUMNS = (
+    t.charms.c.sha256,
+    t.charms.c.name,
+    t.charms.c.meta,
+    t.charms.c.config,
+    t.charms.c.actions,
+    t.charms.c.size,
+)
+
+
+class TxBase:
+    """One write transaction; every change in it shares one new revision per model touched.
+
+    A transaction opened on a model (`Store.write(name)`) records changes of that model;
+    one opened without (agent reports) names the model of each change it records.
+    """
+
+    def __init__(self, conn: AsyncConnection, model: ModelRecord | None) -> None:
+        self.conn = conn
+        self.model = model
+        self._changes: list[tuple[str, str, str]] = []
+
+    def changed(self, entity: str, kind: str, model_uuid: str | None = None) -> None:
+        """Record a change for the change log (written at commit); it moves the revision of
+        `model_uuid` (default: the transaction's model)."""
+        if model_uuid is None:
+            assert self.model is not None, "a change outside a model needs its model_uuid"
+            model_uuid = self.model.uuid
+        self._changes.append((model_uuid, entity, kind))
+
+    async def _finish(self) -> dict[str, int]:
+        """Move the revision of every model changed, once; returns the new revisions."""
+        revisions: dict[str, int] = {}
+        now = time.time()
+        for model_uuid in dict.fromkeys(uuid for uuid, _, _ in self._changes):
+            result = await self.conn.execute(
+                sa.update(t.models)
+                .where(t.models.c.uuid == model_uuid)
+                .values(revision=t.models.c.revision + 1)
+                .returning(t.models.c.revision)
+            )
+            revision = result.scalar_one_or_none()
+            if revision is None:  # the model went away in this transaction
+                continue
+            revisions[model_uuid] = int(revision)
+            await self.conn.execute(
+                sa.insert(t.changes),
+                [
+                    {
+                        "model_uuid": uuid,
+                        "revision": int(revision),
+                        "entity": entity,
+                        "kind": kind,
+                        "at": now,
+                    }
+                    for uuid, entity, kind in self._changes
+                    if uuid == model_uuid
+                ],
+            )
+        return revisions

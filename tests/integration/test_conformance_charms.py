@@ -79,7 +79,8 @@ def test_test_charm_packs_and_loads(name: str, charm_cache: Path) -> None:
 )
 def test_twin_charms_share_their_code(path: str) -> None:
     """Provider and requirer of a flavour run the same code (the role comes from metadata
-    or lib/role.sh), so a fix to one cannot miss the other."""
+    or lib/role.sh; the requirer links to the provider's files), so a fix to one cannot miss
+    the other."""
     flavour = "ops" if path.startswith("src") else "bash"
     pair = c.PAIRS[flavour]
     assert (c.CHARMS / pair.provider / path).read_bytes() == (

@@ -6,7 +6,7 @@ broker) in a temporary home, deploys an example charm with N units, and times
 
     python benchmarks/deploy_to_active.py [--units 1,10,50] [--charm hello,hello-bash]
 
-`hello` has a peer relation, so its hook count grows as N·(N−1): at N = 50 that is about
+`hello` has a peer relation, so its hook count grows as N*(N-1): at N = 50 that is about
 5,000 hooks and several minutes.
 """
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RUNE = [sys.executable, "-m", "runecraft.cli"]
+DEFAULT_UNITS = {"hello": "1,10", "hello-bash": "1,10,50"}
+"""`hello`'s peer relation makes N = 50 about 5,000 hooks; ask for it with --units."""
 
 
 def rune(home: Path, cache: Path, *args: str) -> None:
@@ -53,7 +55,7 @@ def measure(charm: str, units: int, cache: Path) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--units", default="1,10,50")
+    parser.add_argument("--units", help="comma-separated unit counts (default: see DEFAULT_UNITS)")
     parser.add_argument("--charm", default="hello,hello-bash")
     args = parser.parse_args()
     cache = Path(tempfile.mkdtemp(prefix="rc-bench-cache-"))
@@ -75,7 +77,8 @@ def main() -> None:
         )
     print(f"{'charm':<12} {'units':>5} {'deploy→active s':>16} {'hooks':>6} {'hooks/s':>8}")
     for charm in args.charm.split(","):
-        for n in (int(x) for x in args.units.split(",")):
+        counts = args.units or DEFAULT_UNITS.get(charm, "1,10,50")
+        for n in (int(x) for x in counts.split(",")):
             elapsed, hooks = measure(charm, n, cache)
             print(
                 f"{charm:<12} {n:>5} {elapsed:>16.2f} {hooks:>6} {hooks / elapsed:>8.1f}",

@@ -25,6 +25,7 @@ from runecraft.controller.state import (
     UnitRecord,
 )
 from runecraft.schemas import bus
+from runecraft.schemas import charm as charm_schema
 from runecraft.schemas.duration import parse_duration
 
 __all__ = [
@@ -42,15 +43,18 @@ __all__ = [
 ]
 
 
+_CONFIG_SCHEMAS: dict[str, charm_schema.CharmConfig] = {}
+"""Parsed config.yaml per charm: charms are content-addressed, so a sha256 names one for ever."""
+
+
 def effective_config(charm: CharmRecord, settings: Mapping[str, Any]) -> dict[str, Any]:
-    """Defaults overlaid by user settings, nulls left out: what `config-get` prints."""
-    options: Mapping[str, Any] = charm.config.get("options") or {}
-    result: dict[str, Any] = {}
-    for name, option in options.items():
-        value = settings.get(name, (option or {}).get("default"))
-        if value is not None:
-            result[name] = value
-    return result
+    """What `config-get` prints (the charm schema's rule, parsed once per charm)."""
+    schema = _CONFIG_SCHEMAS.get(charm.sha256)
+    if schema is None:
+        schema = _CONFIG_SCHEMAS[charm.sha256] = charm_schema.CharmConfig.model_validate(
+            {"options": {}, **charm.config}
+        )
+    return schema.effective(settings)
 
 
 def config_hash(charm_sha256: str, config: Mapping[str, Any]) -> str:

@@ -113,9 +113,8 @@ class ConformanceCharm(ops.CharmBase):
         if failing:
             raise RuntimeError(f"failing {hook} on purpose")
 
-        if isinstance(event, ops.RelationBrokenEvent | ops.RelationDepartedEvent):
-            pass
-        elif isinstance(event, ops.RelationEvent):
+        ending = isinstance(event, ops.RelationBrokenEvent | ops.RelationDepartedEvent)
+        if isinstance(event, ops.RelationEvent) and not ending:
             self._publish(event.relation)
         elif isinstance(event, ops.LeaderElectedEvent | ops.ConfigChangedEvent):
             for name in (PEERS, self.endpoint):

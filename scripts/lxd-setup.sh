@@ -22,6 +22,11 @@ fi
 grep -q 'images.linuxcontainers.org' /etc/hosts || echo '127.0.0.1 images.linuxcontainers.org' >> /etc/hosts
 
 if ! lxc info >/dev/null 2>&1; then
+  # A lxcfs that died (machine restart, killed session) leaves its FUSE mount behind, and
+  # every stat of it then fails with "Transport endpoint is not connected": unmount it first.
+  if grep -qs ' /var/lib/lxcfs ' /proc/mounts && ! stat /var/lib/lxcfs >/dev/null 2>&1; then
+    umount -l /var/lib/lxcfs
+  fi
   mkdir -p /var/lib/lxcfs "$LOGDIR"
   if ! mountpoint -q /var/lib/lxcfs && command -v lxcfs >/dev/null; then
     (setsid lxcfs /var/lib/lxcfs >"$LOGDIR/lxcfs.out" 2>&1 &)

@@ -53,6 +53,13 @@ def cli() -> None:
     help="embedded (default), mosquitto[:PORT] (run by Runecraft), or mqtt://[user:pw@]host:port.",
 )
 @click.option("--api-port", type=int, help="API port (default: a free port).")
+@click.option(
+    "--listen-address",
+    default="127.0.0.1",
+    show_default=True,
+    help="IP address the API and broker listen on and agents dial (a bridge or LAN address "
+    "for LXD containers and SSH machines).",
+)
 @click.option("--no-switch", is_flag=True, help="Accepted for Juju compatibility.")
 def bootstrap(
     cloud: str,
@@ -60,6 +67,7 @@ def bootstrap(
     database: str | None,
     broker: str | None,
     api_port: int | None,
+    listen_address: str,
     no_switch: bool,
 ) -> None:
     """Start a controller in this home (RUNECRAFT_HOME) and add the `default` model."""
@@ -74,6 +82,7 @@ def bootstrap(
             database=database,
             broker=broker,
             api_port=api_port,
+            host=listen_address,
             progress=spinner.update,
         )
         endpoint = f"http://{config.api_host}:{config.api_port}"

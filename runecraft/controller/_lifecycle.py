@@ -7,6 +7,7 @@ its API answers. `kill` stops it and every agent it started, even if it is not a
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import secrets
 import shutil
@@ -134,6 +135,14 @@ def bootstrap(
     progress: Callable[[str], None] = lambda _: None,
 ) -> ControllerConfig:
     """Make and start a controller in `home`; on failure nothing is left behind."""
+    try:
+        if ipaddress.ip_address(host).is_unspecified:
+            raise ValueError(host)
+    except ValueError:
+        raise errors.InvalidSpecError(
+            f'invalid listen address "{host}": give one IP address of this host that agents '
+            "can reach (not a name, not 0.0.0.0)"
+        ) from None
     controller_dir = home / "controller"
     if config_path(controller_dir).exists():
         existing = load_config(controller_dir)

@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["HomeSettings", "home_settings"]
+__all__ = ["HomeSettings", "LxdSettings", "home_settings"]
 
 
 class HomeSettings(BaseSettings):
@@ -24,6 +24,10 @@ class HomeSettings(BaseSettings):
     cache_dir: Path | None = None
     """Charm-packing cache (dependency venvs). Defaults to `<home>/cache`; several homes may
     share one to avoid re-running pip."""
+
+    charm_dir: Path | None = None
+    """Local charm repository: bundles that name a charm (`mysql`, `ch:mysql`) find it here
+    as `<name>/` or `<name>.charm`; `--charm-dir` adds more."""
 
     @property
     def controller_dir(self) -> Path:
@@ -44,3 +48,31 @@ class HomeSettings(BaseSettings):
 def home_settings() -> HomeSettings:
     """Read the settings afresh (tests change the environment between cases)."""
     return HomeSettings()
+
+
+class LxdSettings(BaseSettings):
+    """How the LXD substrate reaches its daemon and which network and image it uses."""
+
+    model_config = SettingsConfigDict(env_prefix="RUNECRAFT_LXD_", extra="ignore")
+
+    endpoint: str | None = None
+    """LXD's API: None for the local unix socket, or an `https://host:8443` URL (then
+    `cert` and `key` name a client certificate the daemon trusts)."""
+
+    cert: Path | None = None
+    """Client certificate (PEM) for an HTTPS endpoint."""
+
+    key: Path | None = None
+    """Private key (PEM) of `cert`."""
+
+    verify: bool = True
+    """Check the daemon's HTTPS certificate (off only for self-signed test daemons)."""
+
+    network: str = "runecraft0"
+    """The bridge containers attach to; its IPv4 address is where they reach the controller."""
+
+    image: str | None = None
+    """An image alias to launch instead of the one `rune lxd build-image` makes."""
+
+    storage_pool: str | None = None
+    """Storage pool for container root disks (None: the default profile's)."""

@@ -49,6 +49,20 @@ class HttpCharmSource:
             raise errors.PermanentError(f"charm download has sha256 {digest}, expected {sha256}")
         return body
 
+    async def fetch_resource(self, sha256: str) -> bytes:
+        """An application resource file by hash (`GET /v1/resources/{sha256}`)."""
+        url = f"{self._base}/v1/resources/{sha256}"
+        try:
+            response = await self._client.get(url, headers=self._headers)
+        except httpx.HTTPError as exc:
+            raise errors.TemporaryError(f"cannot fetch resource {sha256}: {exc}") from exc
+        status = response.status_code
+        if status == 404:
+            raise errors.NotFoundError(f"resource {sha256} not found on the controller")
+        if status != 200:
+            raise errors.TemporaryError(f"controller answered {status} for resource {sha256}")
+        return response.content
+
     async def aclose(self) -> None:
         """Close the HTTP client."""
         await self._client.aclose()

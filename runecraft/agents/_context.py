@@ -14,7 +14,7 @@ only the methods here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,8 +22,10 @@ from typing import Any, Protocol
 import yaml
 
 from runecraft import errors
-from runecraft.agents import _relations, _unitlog
+from runecraft.agents import _relations, _secrets, _unitlog
 from runecraft.schemas import bus
+from runecraft.schemas import secrets as sec
+from runecraft.schemas.resources import ResourceRemote
 
 __all__ = [
     "ActionRun",
@@ -33,6 +35,7 @@ __all__ = [
     "HookRelation",
     "PortEntry",
     "RelationView",
+    "StorageView",
     "build",
     "decode_port",
     "encode_port",
@@ -125,6 +128,14 @@ class RelationView:
         return f"{self.endpoint}:{self.id}"
 
 
+@dataclass(frozen=True, kw_only=True)
+class StorageView:
+    """One storage instance as `storage-get` shows it."""
+
+    kind: str
+    location: str
+
+
 @dataclass(kw_only=True)
 class ActionRun:
     """The action a context runs, and what it produced so far."""
@@ -150,12 +161,16 @@ class CommitParts:
     app_written: tuple[int, ...]
     ports: tuple[str, ...]
     """The unit's whole set of open ports after this hook (encoded)."""
+    secrets: tuple[sec.SecretOp, ...] = ()
+    storage_add: dict[str, int] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
         """Nothing to send."""
         return not (
-            self.relations
+            self.secrets
+            or self.storage_add
+            or self.relations
             or self.state_set
             or self.state_delete
             or self.opened_ports
@@ -198,6 +213,22 @@ class HookContext:
     """Buffered `state-set` (value) and `state-delete` (None)."""
     port_ops: list[tuple[bool, str, tuple[str, ...]]] = field(default_factory=list)
     """Buffered `open-port` (True) / `close-port` (False): (open, range, endpoints)."""
+    secrets: dict[str, _secrets.SecretView] = field(default_factory=dict)
+    """Secrets this unit may read, with pending and this hook's changes applied."""
+    secret_ops: list[sec.SecretOp] = field(default_factory=list)
+    """Buffered `secret-*` changes, in call order."""
+    storage: dict[str, StorageView] = field(default_factory=dict)
+    """Storage instances attached to the unit, by id (`data/0`)."""
+    storage_id: str = ""
+    """`JUJU_STORAGE_ID` of a storage hook; empty otherwise."""
+    storage_adds: dict[str, int] = field(default_factory=dict)
+    """Buffered `storage-add`: storage name → instances to add."""
+    resources: dict[str, ResourceRemote] = field(default_factory=dict)
+    """The application's attached resources, by name."""
+    resource_root: Path | None = None
+    """Where `resource-get` puts files (`<unit dir>/resources`)."""
+    resource_fetch: Callable[[str], Awaitable[bytes]] | None = None
+    """Downloads a resource file by sha256 from the controller."""
     _config_options: tuple[str, ...] | None = None
     _metadata: dict[str, Any] | None = None
 
@@ -289,6 +320,11 @@ class HookContext:
 
     # --- buffered writes ---------------------------------------------------------------
 
+    def secret_op(self, op: sec.SecretOp) -> None:
+        """Buffer a secret change; the hook's later reads see it."""
+        self.secret_ops.append(op)
+        _secrets.apply(self.secrets, op, unit=self.unit)
+
     def set_relation(self, relation_id: int, values: Mapping[str, str], *, app: bool) -> None:
         """Buffer a `relation-set` (`""` deletes)."""
         unit_writes, app_writes = self.relation_writes.setdefault(relation_id, ({}, {}))
@@ -315,6 +351,8 @@ class HookContext:
             closed_ports=tuple(sorted(encode_port(entry) for entry in self.ports - after)),
             app_written=app_written,
             ports=tuple(sorted(encode_port(entry) for entry in after)),
+            secrets=tuple(self.secret_ops),
+            storage_add=dict(self.storage_adds),
         )
 
 
@@ -417,5 +455,8 @@ def build(
         relations=views,
         state=state_values,
         ports=frozenset(decode_port(text) for text in ports),
+        secrets=_secrets.views(
+            remote.secrets, [op for c in unacked for op in c.secrets], unit=remote.unit
+        ),
         **fields,
     )

@@ -131,6 +131,8 @@ def make_commit(
         opened_ports=parts.opened_ports,
         closed_ports=parts.closed_ports,
         action=action,
+        secrets=parts.secrets,
+        storage_add=parts.storage_add,
     )
 
 

@@ -89,6 +89,9 @@ def _decode_local(data: dict[str, Any]) -> uniter.LocalState:
         for key, value in fields.get("relations", {}).items()
     }
     fields["actions_done"] = tuple(fields.get("actions_done", ()))
+    fields["secret_removes"] = tuple(fields.get("secret_removes", ()))
+    fields["secret_timers"] = tuple(fields.get("secret_timers", ()))
+    fields["storage_attached"] = tuple(fields.get("storage_attached", ()))
     return uniter.LocalState(**fields)
 
 

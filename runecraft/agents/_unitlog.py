@@ -1,7 +1,8 @@
 """The unit log (`unit.log` in the unit dir): hook output and `juju-log` lines.
 
 Kept apart from the agent's own structlog stream because it is the charm's log, the thing
-`juju debug-log` shows: one line per record, `<time> <LEVEL> unit.<unit>.<source> <message>`.
+`juju debug-log` shows: one line per record, `<time> <LEVEL> unit.<unit>.<source> <message>`
+(parsed by `runecraft.schemas.logs`); the machine agent ships it to the controller.
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ import datetime
 from pathlib import Path
 from typing import IO
 
-__all__ = ["LEVELS", "UnitLog"]
+from runecraft.schemas.logs import LEVELS
 
-LEVELS = ("TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-"""Juju's log levels, lowest first."""
+__all__ = ["LEVELS", "UnitLog"]
 
 
 class UnitLog:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import os
 import signal
@@ -32,9 +33,11 @@ __all__ = [
     "HookOutcome",
     "HookResult",
     "RelationEnv",
+    "StorageEnv",
     "UnitEnvironment",
     "find_handler",
     "hook_environment",
+    "run_command",
     "run_hook",
 ]
 
@@ -85,6 +88,16 @@ class RelationEnv:
 
 
 @dataclass(frozen=True, kw_only=True)
+class StorageEnv:
+    """The storage variables of a `<name>-storage-*` hook (charm-contract §2)."""
+
+    id: str
+    """`data/0`."""
+    location: str
+    kind: str = "filesystem"
+
+
+@dataclass(frozen=True, kw_only=True)
 class ActionEnv:
     """The action variables of an action run."""
 
@@ -99,6 +112,7 @@ def hook_environment(
     context_id: str,
     relation: RelationEnv | None = None,
     action: ActionEnv | None = None,
+    storage: StorageEnv | None = None,
 ) -> dict[str, str]:
     """The complete environment of one hook or action process (Juju `HookVars` + OS)."""
     charm_dir = str(unit_env.charm_dir)
@@ -136,6 +150,10 @@ def hook_environment(
         env["JUJU_REMOTE_APP"] = relation.remote_app
         if relation.departing_unit:
             env["JUJU_DEPARTING_UNIT"] = relation.departing_unit
+    if storage is not None:
+        env["JUJU_STORAGE_ID"] = storage.id
+        env["JUJU_STORAGE_LOCATION"] = storage.location
+        env["JUJU_STORAGE_KIND"] = storage.kind
     if action is not None:
         env["JUJU_ACTION_NAME"] = action.name
         env["JUJU_ACTION_UUID"] = action.id
@@ -261,10 +279,69 @@ async def run_hook(
         return HookResult(outcome=HookOutcome.MISSING)
 
     log.write("INFO", "uniter", f"running {what} (via {handler.relative_to(charm_dir)})")
+    return await _run_process(
+        [str(handler)],
+        cwd=charm_dir,
+        env=env,
+        log=log,
+        what=what,
+        capture=action is not None,
+        kill_grace=kill_grace,
+    )
+
+
+async def run_command(
+    *,
+    charm_dir: Path,
+    command: str,
+    env: Mapping[str, str],
+    log: _unitlog.UnitLog,
+    timeout: float | None = None,
+    kill_grace: float = 5.0,
+) -> HookResult:
+    """Run a `juju exec` command with bash in the charm dir, output captured.
+
+    A non-zero exit is the command's answer, not a failure of the operation: the result
+    is SUCCEEDED with its exit code (Juju reports it as the task's `return-code`). Only a
+    command that cannot start or outlives `timeout` seconds FAILS.
+    """
+    what = "juju-exec command"
+    log.write("INFO", "uniter", f"running {what}")
+    try:
+        async with asyncio.timeout(timeout):
+            result = await _run_process(
+                ["/bin/bash", "-c", command],
+                cwd=charm_dir,
+                env=env,
+                log=log,
+                what=what,
+                capture=True,
+                kill_grace=kill_grace,
+            )
+    except TimeoutError:
+        log.write("ERROR", "uniter", f"{what} timed out after {timeout}s")
+        return HookResult(outcome=HookOutcome.FAILED, message=f"command timed out after {timeout}s")
+    if result.exit_code is None:
+        return result
+    return dataclasses.replace(result, outcome=HookOutcome.SUCCEEDED, message="")
+
+
+async def _run_process(
+    argv: list[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    log: _unitlog.UnitLog,
+    what: str,
+    capture: bool,
+    kill_grace: float,
+) -> HookResult:
+    """Spawn `argv` in its own session, pump its output into the unit log (and capture it
+    when asked), and terminate its process group if cancelled."""
     try:
         process = await asyncio.create_subprocess_exec(
-            str(handler),
-            cwd=charm_dir,
+            *argv,
+            cwd=cwd,
             env=dict(env),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
@@ -276,8 +353,8 @@ async def run_hook(
         return HookResult(outcome=HookOutcome.FAILED, message=str(exc))
 
     assert process.stdout is not None and process.stderr is not None
-    out = bytearray() if action is not None else None
-    err = bytearray() if action is not None else None
+    out = bytearray() if capture else None
+    err = bytearray() if capture else None
     pumps = [
         asyncio.create_task(_pump(process.stdout, log, "DEBUG", out)),
         asyncio.create_task(_pump(process.stderr, log, "WARNING", err)),
@@ -300,7 +377,7 @@ async def run_hook(
     if code == 0:
         log.write("INFO", "uniter", f"ran {what}")
         return HookResult(outcome=HookOutcome.SUCCEEDED, exit_code=0, stdout=stdout, stderr=stderr)
-    logger.info("hook failed", hook=name, exit_code=code)
+    logger.info("hook failed", what=what, exit_code=code)
     log.write("ERROR", "uniter", f"{what} failed: exit status {code}")
     return HookResult(
         outcome=HookOutcome.FAILED,

@@ -28,7 +28,7 @@ import pydantic
 import structlog
 
 from runecraft import errors
-from runecraft.agents import _charm_source, _mqtt, _state_store, unit, uniter
+from runecraft.agents import _charm_source, _logship, _mqtt, _state_store, unit, uniter
 from runecraft.schemas import agent as agent_schema
 from runecraft.schemas import bus
 
@@ -98,6 +98,10 @@ class MachineAgent:
         self._heartbeat_interval = heartbeat_interval
         self._restart_delay = restart_delay
         self._outbox = _LinkOutbox(link)
+        self._logs = _logship.LogShipper(
+            lambda: {name: slot.agent.paths.log for name, slot in self._units.items()},
+            link.publish,
+        )
         self._units: dict[str, _Slot] = {}
         self._revision = -1
         self._hook_lock = asyncio.Lock()
@@ -130,6 +134,7 @@ class MachineAgent:
                     self._link.run(on_connect=self._on_connect, on_message=self._on_message)
                 ),
                 tg.create_task(self._heartbeats()),
+                tg.create_task(self._logs.run()),
             ]
             await self._stopping.wait()
             logger.info("machine agent stopping", units=len(self._units))
@@ -146,6 +151,7 @@ class MachineAgent:
         hello = bus.Hello(agent=self.config.agent, units=tuple(sorted(self._units)))
         self._link.publish(bus.encode(hello))
         self._heartbeat()
+        self._logs.reconnected()
         for slot in self._units.values():
             await slot.agent.resend()
 
@@ -154,6 +160,9 @@ class MachineAgent:
             snapshot = bus.decode_controller_message(payload)
         except (ValueError, pydantic.ValidationError) as exc:
             logger.warning("ignoring bad controller message", error=str(exc)[:500])
+            return
+        if isinstance(snapshot, bus.LogAck):
+            self._logs.ack(snapshot.unit, snapshot.offset)
             return
         if snapshot.revision < self._revision:
             logger.info("ignoring stale snapshot", revision=snapshot.revision)

@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import structlog
 
@@ -48,12 +48,16 @@ from runecraft.agents import (
     uniter,
 )
 from runecraft.schemas import bus
+from runecraft.schemas import exec as exec_schema
+from runecraft.schemas import storage as storage_schema
+from runecraft.schemas.secrets import SecretOp
 
 __all__ = [
     "AgentMessage",
     "CharmSource",
     "ModelInfo",
     "Outbox",
+    "ResourceSource",
     "UnitAgent",
     "UnitPaths",
     "Unpacker",
@@ -82,6 +86,14 @@ class CharmSource(Protocol):
 
     async def fetch(self, sha256: str) -> bytes:
         """The archive whose sha256 is `sha256`."""
+
+
+@runtime_checkable
+class ResourceSource(Protocol):
+    """Fetches application resource files by content hash (a `CharmSource` may be one)."""
+
+    async def fetch_resource(self, sha256: str) -> bytes:
+        """The resource file whose sha256 is `sha256`."""
 
 
 Unpacker = Callable[[bytes, Path], None]
@@ -137,6 +149,10 @@ class UnitPaths:
     def log(self) -> Path:
         """The unit log: hook output and `juju-log`."""
         return self.base / "unit.log"
+
+    def storage(self, storage_id: str) -> Path:
+        """A storage instance's directory: `<data_dir>/storage/<name>-<N>` (the machine's)."""
+        return self.base.parent.parent / "storage" / storage_schema.storage_dir_name(storage_id)
 
     @property
     def manifest(self) -> Path:
@@ -218,6 +234,7 @@ class UnitAgent:
         self._model = model
         self._outbox = outbox
         self._charms = charms
+        self._resource_source = charms if isinstance(charms, ResourceSource) else None
         self._unpack = unpack or _unpack_charm
         self._hook_lock = hook_lock or asyncio.Lock()
         self._clock = clock
@@ -396,9 +413,10 @@ class UnitAgent:
 
         before = self.local
         self._save(uniter.record_step(before, op, uniter.Step.QUEUED))
-        if op.hook in (uniter.INSTALL, uniter.UPGRADE_CHARM) and not await self._prepare_charm(
-            op, log
-        ):
+        # Storage attaches before install, so its hooks may be the first to need the charm.
+        first_storage = bool(op.storage_id) and not before.installed
+        needs_charm = op.hook in (uniter.INSTALL, uniter.UPGRADE_CHARM) or first_storage
+        if needs_charm and not await self._prepare_charm(op, log):
             return False
         if (status := uniter.status_before(before, op)) is not None:
             self._keep(dataclasses.replace(self._record, workload=status))
@@ -471,7 +489,39 @@ class UnitAgent:
             unit_status=self._record.workload or INITIAL_WORKLOAD,
             app_status=self._record.app_status or bus.StatusValue(status="unknown"),
             action=action,
+            storage=self._storage_views(remote, op),
+            storage_id=op.storage_id,
+            resources={resource.name: resource for resource in remote.resources},
+            resource_root=self.paths.base / "resources",
+            resource_fetch=(
+                self._resource_source.fetch_resource if self._resource_source else None
+            ),
         )
+
+    def _storage_views(
+        self, remote: bus.UnitRemoteState, op: uniter.Operation
+    ) -> dict[str, _context.StorageView]:
+        """The unit's storage instances and where they live (plus the hook's own, even if
+        the controller no longer lists it)."""
+        kinds = {instance.id: instance.kind for instance in remote.storage}
+        if op.storage_id:
+            kinds.setdefault(op.storage_id, "filesystem")
+        return {
+            storage_id: _context.StorageView(
+                kind=kind, location=str(self.paths.storage(storage_id))
+            )
+            for storage_id, kind in sorted(kinds.items())
+        }
+
+    def _storage_env(self, op: uniter.Operation) -> hookrunner.StorageEnv | None:
+        """`JUJU_STORAGE_*` of a storage hook; the instance's directory exists before
+        `-storage-attached` runs (the local substrate's "mount")."""
+        if not op.storage_id:
+            return None
+        location = self.paths.storage(op.storage_id)
+        if op.hook.endswith(f"-storage-{uniter.STORAGE_ATTACHED}"):
+            location.mkdir(parents=True, exist_ok=True)
+        return hookrunner.StorageEnv(id=op.storage_id, location=str(location))
 
     async def _run(
         self, op: uniter.Operation, remote: bus.UnitRemoteState
@@ -485,22 +535,30 @@ class UnitAgent:
             action = _context.ActionRun(id=op.action_id, name=op.action_name, params=params)
             action_env = hookrunner.ActionEnv(name=op.action_name, id=op.action_id)
         ctx = self._make_context(op, remote, action)
+        if op.hook == uniter.SECRET_ROTATE:
+            # The controller schedules the next rotation once this hook succeeded.
+            ctx.secret_op(SecretOp(op="rotated", id=op.secret_id))
         env = hookrunner.hook_environment(
             self._unit_env,
             hook=op.hook,
             context_id=ctx.id,
             relation=_operations.relation_env(op),
             action=action_env,
+            storage=self._storage_env(op),
         )
+        env.update(_secret_env(op))
         async with self._hook_lock:
             with self._server.serving(ctx):
-                result = await hookrunner.run_hook(
-                    charm_dir=self.paths.charm,
-                    hook=op.hook,
-                    env=env,
-                    log=self._log,
-                    action=op.action_name if op.is_action else None,
-                )
+                if action is not None and op.action_name == exec_schema.JUJU_EXEC:
+                    result = await self._run_exec(action, env)
+                else:
+                    result = await hookrunner.run_hook(
+                        charm_dir=self.paths.charm,
+                        hook=op.hook,
+                        env=env,
+                        log=self._log,
+                        action=op.action_name if op.is_action else None,
+                    )
         outcome = uniter.Outcome(
             # The unit never enters error for an action; its outcome goes to the controller.
             succeeded=result.ok or op.is_action,
@@ -509,6 +567,25 @@ class UnitAgent:
             jitter=random.random(),
         )
         return outcome, ctx, result
+
+    async def _run_exec(
+        self, action: _context.ActionRun, env: Mapping[str, str]
+    ) -> hookrunner.HookResult:
+        """A `juju exec` command in hook context (Juju sets no dispatch path or hook name)."""
+        try:
+            params = exec_schema.ExecParams.parse(action.params)
+        except errors.InvalidSpecError as exc:
+            return hookrunner.HookResult(outcome=hookrunner.HookOutcome.FAILED, message=exc.message)
+        exec_env = {
+            k: v for k, v in env.items() if k not in ("JUJU_DISPATCH_PATH", "JUJU_HOOK_NAME")
+        }
+        return await hookrunner.run_command(
+            charm_dir=self.paths.charm,
+            command=params.command,
+            env=exec_env,
+            log=self._log,
+            timeout=params.timeout,
+        )
 
     async def _finish(
         self,
@@ -630,6 +707,17 @@ class UnitAgent:
         shutil.rmtree(self.paths.base, ignore_errors=True)
         if self.paths.socket.parent != self.paths.base:
             shutil.rmtree(self.paths.socket.parent, ignore_errors=True)
+
+
+def _secret_env(op: uniter.Operation) -> dict[str, str]:
+    """`JUJU_SECRET_ID/LABEL` of secret hooks, and `JUJU_SECRET_REVISION` for
+    `secret-remove`/`secret-expired` (charm-contract §2)."""
+    if not op.secret_id:
+        return {}
+    env = {"JUJU_SECRET_ID": f"secret:{op.secret_id}", "JUJU_SECRET_LABEL": op.secret_label}
+    if op.hook in (uniter.SECRET_REMOVE, uniter.SECRET_EXPIRED):
+        env["JUJU_SECRET_REVISION"] = str(op.secret_revision)
+    return env
 
 
 def _describe(op: uniter.Operation | None) -> str:

@@ -20,7 +20,13 @@ in what the snapshot acknowledges with `observe`.
 6. `<ep>-relation-created` for each alive relation not yet created (its commit enters scope);
 7. `leader-elected` (leader) or `leader-settings-changed` (non-leader, after install and
    whenever the leader-settings version moved);
+7b. secrets: `secret-changed` for a tracked secret whose latest revision moved past the one
+   last seen, then `secret-remove` once per obsolete revision of a secret the unit manages,
+   then `secret-rotate` / `secret-expired` once their time came (the idle wake-up covers it);
 8. queued actions, oldest first, each at most once;
+8b. storage: `<name>-storage-attached` for each instance not yet attached (so a new unit
+   runs them all before `install`); a dying unit runs `<name>-storage-detaching` for each
+   attached instance before its relation teardown, `stop` and `remove`;
 9. a dying unit departs and breaks every relation (leaving scope), then `stop`, `remove`;
 10. `install`; 11. `config-changed` (its commit queues `start` the first time); 12. `start`;
 13. relation hooks in Juju's `nextHookForRelation` order (see `_relations`);
@@ -34,6 +40,7 @@ bag → one `-changed`), and a crash at any point resumes from the persisted ope
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +48,7 @@ from typing import Literal
 
 from runecraft.agents import _relations
 from runecraft.schemas import bus
+from runecraft.schemas import secrets as sec
 
 __all__ = [
     "ACTION_TERMINATED",
@@ -51,8 +59,14 @@ __all__ = [
     "MAX_RETRY_DELAY",
     "MIN_RETRY_DELAY",
     "REMOVE",
+    "SECRET_CHANGED",
+    "SECRET_EXPIRED",
+    "SECRET_REMOVE",
+    "SECRET_ROTATE",
     "START",
     "STOP",
+    "STORAGE_ATTACHED",
+    "STORAGE_DETACHING",
     "UPDATE_STATUS",
     "UPGRADE_CHARM",
     "HookError",
@@ -88,6 +102,10 @@ UPGRADE_CHARM = "upgrade-charm"
 LEADER_ELECTED = "leader-elected"
 LEADER_SETTINGS_CHANGED = "leader-settings-changed"
 UPDATE_STATUS = "update-status"
+SECRET_CHANGED = "secret-changed"
+SECRET_REMOVE = "secret-remove"
+SECRET_ROTATE = "secret-rotate"
+SECRET_EXPIRED = "secret-expired"
 
 ACTION_TERMINATED = "action terminated"
 """Message of an action that was running when the agent died (Juju's fail-action)."""
@@ -95,6 +113,9 @@ ACTION_TERMINATED = "action terminated"
 INSTALLING_MESSAGE = "installing charm software"
 STOPPING_MESSAGE = "stopping charm software"
 CLEANING_UP_MESSAGE = "cleaning up prior to charm deletion"
+STORAGE_ATTACHED = "attached"
+STORAGE_DETACHING = "detaching"
+"""Storage hook events: `<name>-storage-attached`, `<name>-storage-detaching`."""
 
 RelationState = _relations.RelationState
 
@@ -161,6 +182,15 @@ class Operation:
     """The leader-settings version a `leader-settings-changed` runs for."""
     resolved_seq: int = 0
     """The remote `resolved_seq` a resolve-retry/skip answers."""
+    secret_id: str = ""
+    """The bare secret id of a secret hook (`JUJU_SECRET_ID` is `secret:<id>`)."""
+    secret_label: str = ""
+    secret_revision: int = 0
+    """The revision a secret hook runs for (latest for changed, obsolete for remove)."""
+    secret_timer: str = ""
+    """The `LocalState.secret_timers` key a `secret-rotate`/`secret-expired` runs for."""
+    storage_id: str = ""
+    """`JUJU_STORAGE_ID` (`data/0`) of a `-storage-attached`/`-storage-detaching` hook."""
 
     @property
     def is_action(self) -> bool:
@@ -219,6 +249,14 @@ class LocalState:
     """Ids of actions that ran (or failed) and may still be listed by the controller."""
     resolved_seq: int = 0
     """The last remote `resolved_seq` acted on (or seen while not in error)."""
+    secrets_seen: Mapping[str, int] = field(default_factory=dict)
+    """Secret id → latest revision `secret-changed` ran for (consumer side)."""
+    secret_removes: tuple[str, ...] = ()
+    """`<id>/<revision>` pairs `secret-remove` ran for, while still obsolete."""
+    secret_timers: tuple[str, ...] = ()
+    """`rotate:<id>@<rotates>` / `expired:<id>/<revision>` hooks that ran (each runs once)."""
+    storage_attached: tuple[str, ...] = ()
+    """Storage ids whose `-storage-attached` ran (and whose `-storage-detaching` has not)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -384,8 +422,87 @@ def _leadership(local: LocalState, remote: bus.UnitRemoteState, now: float) -> D
     return None
 
 
+def _secret_op(
+    local: LocalState, remote: bus.UnitRemoteState, hook: str, secret_id: str, label: str, rev: int
+) -> Operation:
+    return dataclasses.replace(
+        _new_op(local, remote, hook), secret_id=secret_id, secret_label=label, secret_revision=rev
+    )
+
+
+def _secrets(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decision | None:
+    if not _alive_and_installed(local, remote):
+        return None
+    ordered = sorted(remote.secrets, key=lambda s: s.id)
+    for secret in ordered:
+        if secret.owned or not secret.tracked:
+            continue
+        if secret.revision > local.secrets_seen.get(secret.id, secret.tracked):
+            return _secret_op(
+                local, remote, SECRET_CHANGED, secret.id, secret.label, secret.revision
+            )
+    for secret in ordered:
+        if not secret.manage:
+            continue
+        for revision in secret.obsolete:
+            if f"{secret.id}/{revision}" not in local.secret_removes:
+                return _secret_op(local, remote, SECRET_REMOVE, secret.id, secret.label, revision)
+    for hook, secret, key, at in _secret_timers(remote):
+        if at <= now and key not in local.secret_timers:
+            op = _secret_op(local, remote, hook, secret.id, secret.label, secret.revision)
+            return dataclasses.replace(op, secret_timer=key)
+    return None
+
+
+def _secret_timers(
+    remote: bus.UnitRemoteState,
+) -> list[tuple[str, sec.SecretRemote, str, float]]:
+    """(hook, secret, local-state key, due time) of every rotation and expiry the unit
+    manages; the key names the due time, so a moved schedule runs again."""
+    timers = []
+    for secret in sorted(remote.secrets, key=lambda s: s.id):
+        if not secret.manage:
+            continue
+        if secret.rotates:
+            key = f"rotate:{secret.id}@{secret.rotates}"
+            timers.append((SECRET_ROTATE, secret, key, _rfc3339(secret.rotates)))
+        if secret.expire:
+            key = f"expired:{secret.id}/{secret.revision}"
+            timers.append((SECRET_EXPIRED, secret, key, _rfc3339(secret.expire)))
+    return timers
+
+
+def _rfc3339(text: str) -> float:
+    try:
+        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return float("inf")
+
+
 def _actions(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decision | None:
     return _action_op(local, remote) if local.installed else None
+
+
+def _storage_op(
+    local: LocalState, remote: bus.UnitRemoteState, storage_id: str, event: str
+) -> Operation:
+    name = storage_id.partition("/")[0]
+    return dataclasses.replace(
+        _new_op(local, remote, f"{name}-storage-{event}"), storage_id=storage_id
+    )
+
+
+def _storage(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decision | None:
+    """Attach new storage (before `install` for a new unit); a dying unit detaches all of
+    its storage first (Juju's storage resolver runs before the relation teardown)."""
+    if remote.life == "dying" or local.stopped:
+        if local.storage_attached:
+            return _storage_op(local, remote, local.storage_attached[0], STORAGE_DETACHING)
+        return None
+    for instance in remote.storage:
+        if instance.id not in local.storage_attached:
+            return _storage_op(local, remote, instance.id, STORAGE_ATTACHED)
+    return None
 
 
 def _dying(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decision | None:
@@ -425,7 +542,8 @@ def _update_status(local: LocalState, remote: bus.UnitRemoteState, now: float) -
     due = local.last_hook_at + remote.update_status_interval
     if now >= due:
         return _new_op(local, remote, UPDATE_STATUS)
-    return Idle(wake_at=due)
+    timers = [at for _, _, key, at in _secret_timers(remote) if key not in local.secret_timers]
+    return Idle(wake_at=min([due, *timers]))
 
 
 _CHAIN: tuple[_Resolver, ...] = (
@@ -436,7 +554,9 @@ _CHAIN: tuple[_Resolver, ...] = (
     _upgrade,
     _created,
     _leadership,
+    _secrets,
     _actions,
+    _storage,
     _dying,
     _install,
     _config,
@@ -473,11 +593,21 @@ def observe(local: LocalState, remote: bus.UnitRemoteState) -> LocalState:
     done = tuple(action_id for action_id in local.actions_done if action_id in listed)
     # A unit whose state was lost must not reuse sequence numbers the controller applied.
     commit_seq = max(local.commit_seq, remote.commit_seq)
-    if (resolved_seq, relations, done, commit_seq) == (
+    # Secrets that went away, and revisions no longer obsolete, are forgotten.
+    known = {secret.id for secret in remote.secrets}
+    seen = {key: rev for key, rev in local.secrets_seen.items() if key in known}
+    obsolete = {f"{s.id}/{rev}" for s in remote.secrets for rev in s.obsolete}
+    removes = tuple(key for key in local.secret_removes if key in obsolete)
+    current = {key for _, _, key, _ in _secret_timers(remote)}
+    timers = tuple(key for key in local.secret_timers if key in current)
+    if (resolved_seq, relations, done, commit_seq, seen, removes, timers) == (
         local.resolved_seq,
         local.relations,
         local.actions_done,
         local.commit_seq,
+        local.secrets_seen,
+        local.secret_removes,
+        local.secret_timers,
     ):
         return local
     return dataclasses.replace(
@@ -486,6 +616,9 @@ def observe(local: LocalState, remote: bus.UnitRemoteState) -> LocalState:
         relations=relations,
         actions_done=done,
         commit_seq=commit_seq,
+        secrets_seen=seen,
+        secret_removes=removes,
+        secret_timers=timers,
     )
 
 
@@ -552,6 +685,20 @@ def _hook_effects(local: LocalState, op: Operation) -> LocalState:
             # Juju's runhook Commit: the first config-changed is always followed by start.
             return _queue(local, op, START)
         return local
+    if hook == SECRET_CHANGED:
+        seen = {**local.secrets_seen, op.secret_id: op.secret_revision}
+        return dataclasses.replace(local, secrets_seen=seen)
+    if hook == SECRET_REMOVE:
+        key = f"{op.secret_id}/{op.secret_revision}"
+        return dataclasses.replace(local, secret_removes=(*local.secret_removes, key))
+    if hook in (SECRET_ROTATE, SECRET_EXPIRED):
+        key = op.secret_timer
+        return dataclasses.replace(local, secret_timers=(*local.secret_timers, key))
+    if op.storage_id and hook.endswith(f"-storage-{STORAGE_ATTACHED}"):
+        return dataclasses.replace(local, storage_attached=(*local.storage_attached, op.storage_id))
+    if op.storage_id and hook.endswith(f"-storage-{STORAGE_DETACHING}"):
+        kept = tuple(s for s in local.storage_attached if s != op.storage_id)
+        return dataclasses.replace(local, storage_attached=kept)
     if hook == START:
         return dataclasses.replace(local, started=True)
     if hook == STOP:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from runecraft.cli._app import cli, main
+from runecraft.cli._app import cli, juju_main, main
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "juju_main", "main"]

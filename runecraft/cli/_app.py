@@ -13,7 +13,7 @@ import click
 from rich.live import Live
 
 from runecraft import __version__, errors
-from runecraft.cli import _argv, _config, _output, _runtime, _wait
+from runecraft.cli import _argv, _config, _juju, _output, _runtime, _show, _wait
 from runecraft.cli._common import (
     _MODEL_FROM_ARGV,
     _client_config,
@@ -26,7 +26,9 @@ from runecraft.cli._common import (
 )
 from runecraft.client import Client
 from runecraft.controller import _lifecycle
+from runecraft.controller.providers import provider_names
 from runecraft.schemas import api
+from runecraft.schemas import storage as storage_schema
 from runecraft.settings import home_settings
 
 __all__ = ["cli", "main"]
@@ -55,10 +57,9 @@ def cli() -> None:
 @click.option("--api-port", type=int, help="API port (default: a free port).")
 @click.option(
     "--listen-address",
-    default="127.0.0.1",
-    show_default=True,
     help="IP address the API and broker listen on and agents dial (a bridge or LAN address "
-    "for LXD containers and SSH machines).",
+    "for LXD containers and SSH machines). Default: 127.0.0.1, or for the lxd cloud the "
+    "address of its bridge.",
 )
 @click.option("--no-switch", is_flag=True, help="Accepted for Juju compatibility.")
 def bootstrap(
@@ -67,13 +68,16 @@ def bootstrap(
     database: str | None,
     broker: str | None,
     api_port: int | None,
-    listen_address: str,
+    listen_address: str | None,
     no_switch: bool,
 ) -> None:
     """Start a controller in this home (RUNECRAFT_HOME) and add the `default` model."""
     del no_switch
-    if cloud != "local":
-        raise errors.InvalidSpecError(f'unknown cloud "{cloud}": known clouds are: local')
+    if cloud not in provider_names():
+        known = ", ".join(provider_names())
+        raise errors.InvalidSpecError(f'unknown cloud "{cloud}": known clouds are: {known}')
+    if listen_address is None:
+        listen_address = _lxd.lxd_bridge_address() if cloud == "lxd" else "127.0.0.1"
     home = _home()
     with _output.err_console.status("bootstrapping") as spinner:
         config = _lifecycle.bootstrap(
@@ -92,7 +96,7 @@ def bootstrap(
         _config.save(home_settings().client_config, client_config)
 
         async def add_default(client: Client) -> None:
-            await client.add_model("default")
+            await client.add_model("default", cloud)
 
         try:
             _run(add_default)
@@ -132,13 +136,17 @@ def start_controller() -> None:
 @click.option(
     "--format", "output_format", type=click.Choice(["smart", "json", "yaml"]), default="smart"
 )
-@click.option("--all", "show_all", is_flag=True)
+@click.option("--all", "show_all", is_flag=True, help="Also show Runecraft's own version.")
 def version(output_format: str, show_all: bool) -> None:
-    """Print the version (Juju-compatible form)."""
-    del show_all
-    text = f"{__version__}-ubuntu-amd64"
-    if not _output.emit({"version": text, "git-commit": ""}, output_format):
-        click.echo(text)
+    """Print the Juju version whose CLI this is (`3.6.12-ubuntu-amd64`); with --all, also
+    Runecraft's own version."""
+    text = _juju.juju_version()
+    if not show_all:
+        if not _output.emit(text, output_format):
+            click.echo(text)
+        return
+    document = {"version": text, "git-commit": "", "runecraft-version": __version__}
+    _output.emit(document, "yaml" if output_format == "smart" else output_format)
 
 
 # --- models ------------------------------------------------------------------------------
@@ -147,10 +155,25 @@ def version(output_format: str, show_all: bool) -> None:
 @cli.command("add-model")
 @click.argument("name")
 @click.argument("cloud", required=False, default="local")
+@click.option("--cloud", "cloud_option", help="The cloud (substrate): see `rune clouds`.")
 @click.option("--config", "config_pairs", multiple=True, help="KEY=VALUE model config.")
 @click.option("--no-switch", is_flag=True, help="Do not make it the current model.")
-def add_model(name: str, cloud: str, config_pairs: tuple[str, ...], no_switch: bool) -> None:
+@click.option("--controller", help="The controller (this home's only one).")
+@click.option("--credential", help="Accepted for Juju compatibility.")
+def add_model(
+    name: str,
+    cloud: str,
+    cloud_option: str | None,
+    config_pairs: tuple[str, ...],
+    no_switch: bool,
+    controller: str | None,
+    credential: str | None,
+) -> None:
     """Add a model and (unless --no-switch) make it the current one."""
+    del credential
+    _juju.check_controller(controller)
+    _juju.check_controller(name.partition(":")[0] if ":" in name else None)
+    cloud = cloud_option or cloud
     values = _key_values(config_pairs, "config")
     info = _run(lambda c: c.add_model(_argv.model_name(name), cloud, dict(values)))
     if not no_switch:
@@ -202,12 +225,21 @@ def switch(name: str) -> None:
 @click.option("--no-wait", is_flag=True, help="Return before the model is gone.")
 @click.option("--force", is_flag=True, help="Accepted for Juju compatibility.")
 @click.option("--destroy-storage", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--release-storage", is_flag=True, help="Accepted for Juju compatibility.")
 @click.option("--timeout", "-t", default="30m", help="How long to wait for removal.")
 def destroy_model(
-    name: str, no_prompt: bool, no_wait: bool, force: bool, destroy_storage: bool, timeout: str
+    name: str,
+    no_prompt: bool,
+    no_wait: bool,
+    force: bool,
+    destroy_storage: bool,
+    release_storage: bool,
+    timeout: str,
 ) -> None:
     """Remove a model with everything in it."""
-    del force, destroy_storage
+    del force
+    if destroy_storage and release_storage:
+        raise errors.UsageError("--destroy-storage and --release-storage cannot be used together")
     model = _argv.model_name(name)
     if not no_prompt and sys.stdin.isatty():
         click.confirm(f'Destroy model "{model}" and everything in it?', abort=True)
@@ -237,9 +269,19 @@ def destroy_model(
 @click.option("--num-units", "-n", default=1, show_default=True, type=click.IntRange(min=0))
 @click.option("--config", "config_items", multiple=True, help="KEY=VALUE, or a YAML file.")
 @click.option("--to", "to", help="Placement: comma-separated machine numbers.")
-@click.option("--constraints", multiple=True, help="Accepted; not used by the local substrate.")
-@click.option("--base", help="Accepted for Juju compatibility.")
-@click.option("--trust", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--constraints", multiple=True, help="KEY=VALUE …: stored and shown (not enforced).")
+@click.option("--base", help="NAME@CHANNEL, e.g. ubuntu@24.04: stored and shown.")
+@click.option("--trust", is_flag=True, help="Trust the application (as `trust APP`).")
+@click.option(
+    "--overlay",
+    "overlays",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="For a bundle: an overlay applied after it (repeatable).",
+)
+@click.option("--dry-run", is_flag=True, help="For a bundle: show the plan, change nothing.")
+@click.option("--storage", "storage_items", multiple=True, help="NAME=[POOL,]SIZE,COUNT.")
+@click.option("--resource", "resource_items", multiple=True, help="NAME=PATH of a file resource.")
 def deploy(
     charm: Path,
     application: str | None,
@@ -249,9 +291,20 @@ def deploy(
     constraints: tuple[str, ...],
     base: str | None,
     trust: bool,
+    overlays: tuple[Path, ...] = (),
+    dry_run: bool = False,
+    storage_items: tuple[str, ...] = (),
+    resource_items: tuple[str, ...] = (),
 ) -> None:
-    """Deploy a local charm: a .charm file, a packed directory or a charm source tree."""
-    del constraints, base, trust
+    """Deploy a local charm: a .charm file, a packed directory or a charm source tree;
+    or a bundle (.yaml), as `rune apply` (with --dry-run, as `rune plan`)."""
+    if charm.suffix in _bundle.BUNDLE_SUFFIXES:
+        if dry_run:
+            _bundle.plan_bundle(charm, overlays, ())
+        else:
+            _bundle.apply_bundle(charm, overlays, ())
+        return
+    _juju.deploy_settings(constraints, base, trust)  # refuse bad values before packing
     if not charm.exists():
         raise errors.NotFoundError(
             f'charm "{charm}" not found: give the path of a local charm (Charmhub is not '
@@ -263,13 +316,17 @@ def deploy(
             values.update(_key_values([item], "config"))
         else:
             values.update(_config_file(Path(item), application))
+    storage_schema.parse_directives(storage_items)  # refuse bad syntax before packing
+    storage = dict(item.split("=", 1) for item in storage_items)
+    resource_files = _resources.read_resources(resource_items)
     packed = _pack(charm)
     name = application or packed.charm.meta.name
     model = _model()
 
     async def go(client: Client) -> list[str]:
         info = await client.upload_charm(packed.data)
-        return await client.deploy(
+        uploaded = await _resources.upload_resources(client, resource_files)
+        units = await client.deploy(
             model,
             api.DeployRequest(
                 application=name,
@@ -277,8 +334,14 @@ def deploy(
                 num_units=num_units,
                 config=values,
                 to=[p for p in (to or "").split(",") if p],
+                storage=storage,
+                resources=uploaded,
+                constraints=list(constraints),
+                base=base or "",
+                trust=trust,
             ),
         )
+        return units
 
     units = _run(go)
     _output.err_console.print(
@@ -306,14 +369,31 @@ def add_unit(application: str, num_units: int, to: str | None) -> None:
 @click.option("--no-prompt", is_flag=True, help="Accepted for Juju compatibility.")
 @click.option("--force", is_flag=True, help="Accepted for Juju compatibility.")
 @click.option("--destroy-storage", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option(
+    "--num-units",
+    type=click.IntRange(min=1),
+    help="Remove this many units of each APPLICATION given (the newest first).",
+)
 def remove_unit(
-    units: tuple[str, ...], no_prompt: bool, force: bool, destroy_storage: bool
+    units: tuple[str, ...],
+    no_prompt: bool,
+    force: bool,
+    destroy_storage: bool,
+    num_units: int | None,
 ) -> None:
     """Remove units (they run their stop and remove hooks first)."""
     del no_prompt, force, destroy_storage
     model = _model()
-    _run(lambda c: c.remove_units(model, list(units)))
-    _output.err_console.print(f"Removing {', '.join(units)}")
+
+    async def go(client: Client) -> list[str]:
+        chosen = list(units)
+        if num_units is not None:
+            chosen = await _show.newest_units(client, model, chosen, num_units)
+        await client.remove_units(model, chosen)
+        return chosen
+
+    removed = _run(go)
+    _output.err_console.print(f"Removing {', '.join(removed)}")
 
 
 @cli.command("remove-application")
@@ -367,7 +447,7 @@ def config(
     if values or reset_keys:
         _run(lambda c: c.set_config(model, application, values, reset_keys))
         return
-    document = _run(lambda c: c.get_config(model, application))
+    document = _run(lambda c: _juju.config_document(c, model, application))
     if keys:
         option = document["settings"].get(keys[0])
         if option is None:
@@ -394,11 +474,14 @@ def status(output_format: str, relations: bool) -> None:
     model = _model()
     document = _run(lambda c: c.status(model))
     document.get("model", {}).pop("generation", None)
+    document.setdefault("controller", {"timestamp": _juju.timestamp()})
     if _output.emit(document, output_format):
         return
     for table in _output.status_tables(document, relations=relations):
         _output.console.print(table)
         _output.console.print()
+    if not document.get("applications") and not document.get("machines"):
+        _output.err_console.print(f'Model "admin/{model}" is empty.', markup=False)
 
 
 for _command, _names in _runtime.COMMANDS:
@@ -453,12 +536,12 @@ def wait(applications: tuple[str, ...], timeout: str) -> None:
     _output.err_console.print(f"Model {model} is settled: {verdict.message}")
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None, *, prog_name: str = "rune") -> None:
     """Entry point: Juju-style errors (`ERROR …`, exit 1; usage errors exit 2)."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         _MODEL_FROM_ARGV[0], args = _argv.hoist_model(args)
-        cli.main(args=args, prog_name="rune", standalone_mode=False)
+        cli.main(args=args, prog_name=prog_name, standalone_mode=False)
     except click.exceptions.Abort:
         _output.err_console.print("ERROR aborted")
         sys.exit(1)
@@ -473,3 +556,56 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+def juju_main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of `rune-juju`: `rune` answering as `juju` (link it as `juju` on PATH)."""
+    main(argv, prog_name="juju")
+
+
+for _command, _names in _show.COMMANDS:
+    for _name in _names:
+        cli.add_command(_command, _name)
+
+
+from runecraft.cli import _exec  # noqa: E402
+
+cli.add_command(_exec.exec_command, "exec")
+
+from runecraft.cli import _lxd  # noqa: E402
+
+cli.add_command(_lxd.clouds, "clouds")
+cli.add_command(_lxd.lxd, "lxd")
+
+from runecraft.cli import _bundle  # noqa: E402
+
+for _command in _bundle.COMMANDS:
+    cli.add_command(_command)
+
+from runecraft.cli import _machines  # noqa: E402
+
+cli.add_command(_machines.add_machine)
+cli.add_command(_machines.remove_machine)
+cli.add_command(_machines.list_machines)
+
+from runecraft.cli import _logs  # noqa: E402
+
+cli.add_command(_logs.debug_log)
+cli.add_command(_logs.show_status_log)
+
+from runecraft.cli import _secrets  # noqa: E402
+
+for _command in (
+    _secrets.add_secret,
+    _secrets.update_secret,
+    _secrets.grant_secret,
+    _secrets.revoke_secret,
+    _secrets.remove_secret,
+    _secrets.list_secrets,
+    _secrets.show_secret,
+):
+    cli.add_command(_command)
+
+from runecraft.cli import _resources  # noqa: E402
+
+cli.add_command(_resources.attach_resource, "attach-resource")

@@ -65,62 +65,88 @@ def _table(*headers: str) -> Table:
     return table
 
 
-def status_tables(status: dict[str, Any], *, relations: bool = False) -> list[Table]:
-    """The tables `juju status` prints: model, applications, units, machines (and with
-    `relations`, the integrations)."""
-    model = status["model"]
-    tables = []
-    model_table = _table("Model", "Controller", "Cloud/Region", "Version")
-    model_table.add_row(
-        model["name"],
-        model["controller"],
-        f"{model['cloud']}/{model.get('region', '')}",
-        model["version"],
+def _by_number(name: str) -> tuple[str, int]:
+    head, _, number = name.rpartition("/")
+    return (head, int(number)) if number.isdigit() else (name, -1)
+
+
+def _unit_row(table: Table, name: str, unit: dict[str, Any], indent: str = "") -> None:
+    workload = unit.get("workload-status", {})
+    agent = unit.get("juju-status", {})
+    table.add_row(
+        indent + name + ("*" if unit.get("leader") else ""),
+        _styled(workload.get("current", "")),
+        _styled(agent.get("current", "")),
+        unit.get("machine", ""),
+        unit.get("public-address", ""),
+        ",".join(unit.get("open-ports", [])),
+        workload.get("message", "") or agent.get("message", ""),
     )
-    tables.append(model_table)
+    for sub_name, sub in sorted(
+        unit.get("subordinates", {}).items(), key=lambda item: _by_number(item[0])
+    ):
+        _unit_row(table, sub_name, sub, indent + "  ")
+
+
+def status_tables(status: dict[str, Any], *, relations: bool = False) -> list[Table]:
+    """The sections `juju status` prints: Model, App, Unit and Machine (and with
+    `relations`, Integration); sections absent from `status` are left out. Colour is
+    markup that the console drops when it does not write to a terminal."""
+    tables = []
+    model = status.get("model")
+    if model is not None:
+        model_table = _table("Model", "Controller", "Cloud/Region", "Version", "Timestamp")
+        model_table.add_row(
+            model["name"],
+            model.get("controller", ""),
+            f"{model.get('cloud', '')}/{model.get('region', '')}",
+            model.get("version", ""),
+            status.get("controller", {}).get("timestamp", ""),
+        )
+        tables.append(model_table)
     apps = status.get("applications", {})
     if apps:
         app_table = _table(
-            "App", "Version", "Status", "Scale", "Charm", "Rev", "Exposed", "Message"
+            "App", "Version", "Status", "Scale", "Charm", "Channel", "Rev", "Exposed", "Message"
         )
         unit_table = _table(
             "Unit", "Workload", "Agent", "Machine", "Public address", "Ports", "Message"
         )
-        for name, app in apps.items():
+        for name, app in sorted(apps.items()):
             app_status = app.get("application-status", {})
+            units = app.get("units", {})
             app_table.add_row(
                 name,
                 app.get("version", ""),
                 _styled(app_status.get("current", "")),
-                str(len(app.get("units", {}))),
+                str(app.get("scale", len(units))),
                 app.get("charm-name", ""),
+                app.get("charm-channel", ""),
                 str(app.get("charm-rev", "")),
                 "yes" if app.get("exposed") else "no",
                 app_status.get("message", ""),
             )
-            for unit_name, unit in app.get("units", {}).items():
-                unit_table.add_row(
-                    unit_name + ("*" if unit.get("leader") else ""),
-                    _styled(unit["workload-status"].get("current", "")),
-                    _styled(unit["juju-status"].get("current", "")),
-                    unit.get("machine", ""),
-                    unit.get("public-address", ""),
-                    ",".join(unit.get("open-ports", [])),
-                    unit["workload-status"].get("message", ""),
-                )
-        tables += [app_table, unit_table]
+            for unit_name, unit in sorted(units.items(), key=lambda item: _by_number(item[0])):
+                _unit_row(unit_table, unit_name, unit)
+        tables.append(app_table)
+        if unit_table.row_count:
+            tables.append(unit_table)
     machines = status.get("machines", {})
     if machines:
-        machine_table = _table("Machine", "State", "Address", "Inst id", "Base", "Message")
-        for number, machine in machines.items():
+        machine_table = _table("Machine", "State", "Address", "Inst id", "Base", "AZ", "Message")
+        for number, machine in sorted(machines.items(), key=lambda item: _by_number(item[0])):
             base = machine.get("base", {})
+            agent = machine.get("juju-status", {})
             machine_table.add_row(
                 number,
-                _styled(machine["juju-status"].get("current", "")),
+                _styled(agent.get("current", "")),
                 machine.get("dns-name", ""),
                 machine.get("instance-id", ""),
-                f"{base.get('name', '')}@{base.get('channel', '')}",
-                machine["juju-status"].get("message", ""),
+                f"{base.get('name', '')}@{base.get('channel', '')}" if base else "",
+                machine.get("hardware", {}).get("availability-zone", "")
+                if isinstance(machine.get("hardware"), dict)
+                else "",
+                agent.get("message", "") or machine.get("machine-status", {}).get("message", ""),
             )
         tables.append(machine_table)
     integrations = status.get("integrations", [])

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import quote
 
 import httpx
 
 from runecraft import errors
-from runecraft.schemas import api
+from runecraft.schemas import api, constraints, machines, resources, secrets
+from runecraft.schemas import logs as log_schema
 
 __all__ = ["Client"]
 
@@ -219,3 +221,207 @@ class Client:
             "GET", f"/v1/models/{model}/status", params=params
         )
         return result
+
+    # --- units --------------------------------------------------------------------------
+
+    async def show_unit(self, model: str, unit: str) -> dict[str, Any]:
+        """Juju's `show-unit` document: `{unit: {charm, leader, relation-info, …}}`."""
+        application, _, number = unit.partition("/")
+        if not application or not number or "/" in number:
+            raise errors.InvalidSpecError(
+                f'invalid unit name "{unit}": expected APPLICATION/NUMBER'
+            )
+        result: dict[str, Any] = await self._request(
+            "GET", f"/v1/models/{model}/units/{application}/{number}"
+        )
+        return result
+
+    # --- machines -----------------------------------------------------------------------
+
+    async def add_machine(
+        self, model: str, request: machines.AddMachineRequest
+    ) -> machines.AddMachineResponse:
+        """Enlist an existing machine over SSH (returns once its agent runs)."""
+        return machines.AddMachineResponse.model_validate(
+            await self._request(
+                "POST",
+                f"/v1/models/{model}/machines",
+                json=request.model_dump(),
+                timeout=httpx.Timeout(900.0, connect=5.0),
+            )
+        )
+
+    async def remove_machine(
+        self, model: str, number: str, *, force: bool = False
+    ) -> machines.RemoveMachineResponse:
+        return machines.RemoveMachineResponse.model_validate(
+            await self._request(
+                "DELETE",
+                f"/v1/models/{model}/machines/{number}",
+                params={"force": force},
+                timeout=httpx.Timeout(300.0, connect=5.0),
+            )
+        )
+
+    # --- logs -----------------------------------------------------------------------------
+
+    async def logs(
+        self,
+        model: str,
+        *,
+        include: list[str] | None = None,
+        exclude: list[str] | None = None,
+        level: str = "TRACE",
+        after: int | None = None,
+        last: int | None = None,
+        limit: int = 1000,
+        wait: float = 0.0,
+    ) -> log_schema.LogPage:
+        """Unit log lines (see the `/logs` route); `wait` long-polls for lines after `after`."""
+        params: dict[str, Any] = {
+            "include": include or [],
+            "exclude": exclude or [],
+            "level": level,
+            "limit": limit,
+            "wait": wait,
+        }
+        if after is not None:
+            params["after"] = after
+        if last is not None:
+            params["last"] = last
+        page = await self._request("GET", f"/v1/models/{model}/logs", params=params)
+        return log_schema.LogPage.model_validate(page)
+
+    # --- secrets --------------------------------------------------------------------------
+
+    def _secret_path(self, model: str, ref: str = "") -> str:
+        base = f"/v1/models/{model}/secrets"
+        return f"{base}/{quote(ref, safe=':')}" if ref else base
+
+    async def add_secret(self, model: str, request: secrets.AddSecretRequest) -> str:
+        """A new user secret; returns its URI (`secret:<id>`)."""
+        result = await self._request(
+            "POST", self._secret_path(model), json=request.model_dump(mode="json")
+        )
+        return secrets.AddSecretResponse.model_validate(result).uri
+
+    async def update_secret(
+        self, model: str, ref: str, request: secrets.UpdateSecretRequest
+    ) -> None:
+        await self._request(
+            "PATCH", self._secret_path(model, ref), json=request.model_dump(mode="json")
+        )
+
+    async def grant_secret(self, model: str, ref: str, applications: list[str]) -> None:
+        body = secrets.SecretAccessRequest(applications=applications).model_dump()
+        await self._request("POST", self._secret_path(model, ref) + "/grant", json=body)
+
+    async def revoke_secret(self, model: str, ref: str, applications: list[str]) -> None:
+        body = secrets.SecretAccessRequest(applications=applications).model_dump()
+        await self._request("POST", self._secret_path(model, ref) + "/revoke", json=body)
+
+    async def remove_secret(self, model: str, ref: str, revision: int | None = None) -> None:
+        params = {} if revision is None else {"revision": revision}
+        await self._request("DELETE", self._secret_path(model, ref), params=params)
+
+    async def secrets(
+        self, model: str, *, owner: str | None = None, reveal: bool = False
+    ) -> dict[str, Any]:
+        """`{<bare-id>: {...}}` of every secret of the model (`juju secrets` JSON)."""
+        params: dict[str, Any] = {"reveal": reveal}
+        if owner is not None:
+            params["owner"] = owner
+        result: dict[str, Any] = await self._request("GET", self._secret_path(model), params=params)
+        return result
+
+    async def show_secret(
+        self,
+        model: str,
+        ref: str,
+        *,
+        reveal: bool = False,
+        revision: int | None = None,
+        revisions: bool = False,
+    ) -> dict[str, Any]:
+        """`{<bare-id>: {...}}` of one secret (`juju show-secret` JSON)."""
+        params: dict[str, Any] = {"reveal": reveal, "revisions": revisions}
+        if revision is not None:
+            params["revision"] = revision
+        result: dict[str, Any] = await self._request(
+            "GET", self._secret_path(model, ref), params=params
+        )
+        return result
+
+    # --- application settings (constraints, trust, base) --------------------------------
+
+    async def application_settings(
+        self, model: str, application: str
+    ) -> constraints.ApplicationSettings:
+        return constraints.ApplicationSettings.model_validate(
+            await self._request("GET", f"/v1/models/{model}/applications/{application}/settings")
+        )
+
+    async def set_application_settings(
+        self,
+        model: str,
+        application: str,
+        *,
+        constraints_items: list[str] | None = None,
+        trust: bool | None = None,
+        base: str | None = None,
+    ) -> constraints.ApplicationSettings:
+        body = constraints.SetApplicationSettings(
+            constraints=constraints_items, trust=trust, base=base
+        )
+        return constraints.ApplicationSettings.model_validate(
+            await self._request(
+                "PATCH",
+                f"/v1/models/{model}/applications/{application}/settings",
+                json=body.model_dump(exclude_none=True),
+            )
+        )
+
+    async def model_constraints(self, model: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._request("GET", f"/v1/models/{model}/constraints")
+        return result
+
+    async def set_model_constraints(self, model: str, items: list[str]) -> dict[str, Any]:
+        body = constraints.ModelConstraints(constraints=items)
+        result: dict[str, Any] = await self._request(
+            "PUT", f"/v1/models/{model}/constraints", json=body.model_dump()
+        )
+        return result
+
+    # --- resources ------------------------------------------------------------------------
+
+    async def upload_resource(self, data: bytes) -> resources.ResourceInfo:
+        """Upload a resource file (kept once per content); returns its sha256."""
+        return resources.ResourceInfo.model_validate(
+            await self._request(
+                "POST",
+                "/v1/resources",
+                content=data,
+                headers={"Content-Type": "application/octet-stream"},
+            )
+        )
+
+    async def attach_resources(
+        self, model: str, application: str, given: dict[str, str]
+    ) -> list[resources.ResourceInfo]:
+        """Make uploaded files (name → sha256) the application's resources."""
+        body = resources.AttachResourceRequest(resources=given)
+        result = await self._request(
+            "POST",
+            f"/v1/models/{model}/applications/{application}/resources",
+            json=body.model_dump(),
+        )
+        return [resources.ResourceInfo.model_validate(item) for item in result]
+
+    async def status_log(
+        self, model: str, entity: str, *, kind: str | None = None, limit: int = 20
+    ) -> list[log_schema.StatusHistoryEntry]:
+        params: dict[str, Any] = {"entity": entity, "limit": limit}
+        if kind is not None:
+            params["type"] = kind
+        found = await self._request("GET", f"/v1/models/{model}/status-log", params=params)
+        return [log_schema.StatusHistoryEntry.model_validate(entry) for entry in found]

@@ -185,6 +185,10 @@ def _yaml(config: ControllerConfig) -> str:
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
 
 
+DESTROY_GRACE = 300.0
+"""How long a destroying shutdown may take to remove every machine (LXD, SSH) it made."""
+
+
 def stop(home: Path, *, destroy: bool, grace: float = 30.0) -> None:
     """Stop the controller of `home`; with `destroy`, also every agent it started."""
     controller_dir = home / "controller"
@@ -196,7 +200,7 @@ def stop(home: Path, *, destroy: bool, grace: float = 30.0) -> None:
                 f"http://{config.api_host}:{config.api_port}/v1/controller/shutdown",
                 params={"destroy": "true"},
                 headers={"Authorization": f"Bearer {config.admin_token}"},
-                timeout=grace,
+                timeout=httpx.Timeout(DESTROY_GRACE, connect=5.0),
             )
     if pid is not None:
         with contextlib.suppress(ProcessLookupError):

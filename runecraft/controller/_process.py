@@ -16,16 +16,18 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import structlog
 import uvicorn
 
+from runecraft import errors
 from runecraft.controller import _passwords, _supervisor, api, bus, services
 from runecraft.controller._config import load_config
 from runecraft.controller.providers import Provider, ProviderContext, load_provider
 from runecraft.controller.reconcilers import Reconciler
-from runecraft.controller.state import Store
+from runecraft.controller.state import MachineRecord, Store
+from runecraft.schemas import bus as bus_schema
 from runecraft.schemas.agent import BrokerAddress
 from runecraft.schemas.controller import ControllerConfig
 
@@ -91,14 +93,29 @@ class Controller:
         return BrokerAddress(host=broker.host, port=broker.port, username=agent, password=password)
 
     async def shutdown(self, destroy: bool) -> None:
-        """Stop (and with `destroy`, first remove every machine this controller made)."""
+        """Stop (and with `destroy`, first remove every machine this controller made, all
+        at once: containers take seconds each to delete)."""
         if destroy and self.store is not None:
             snapshot = await self.store.snapshot()
-            for model in snapshot.models:
-                provider = self.provider(model.cloud)
+            clouds = {model.uuid: model.cloud for model in snapshot.models}
+
+            async def release(machine: MachineRecord) -> None:
+                if machine.model_uuid not in clouds:
+                    return
+                cloud = clouds[machine.model_uuid] if machine.enlistment is None else "manual"
+                try:  # one machine that cannot be removed does not keep the others
+                    await self.provider(cloud).destroy_machine(machine.model_uuid, machine.number)
+                except errors.RunecraftError as exc:
+                    logger.warning(
+                        "cannot release machine",
+                        model=machine.model_uuid,
+                        machine=machine.number,
+                        error=exc.message,
+                    )
+
+            async with asyncio.TaskGroup() as group:
                 for machine in snapshot.machines:
-                    if machine.model_uuid == model.uuid:
-                        await provider.destroy_machine(model.uuid, machine.number)
+                    group.create_task(release(machine))
             if self._mosquitto is not None:
                 await self._mosquitto.stop()
         self.stopping.set()
@@ -133,14 +150,21 @@ class Controller:
             reconciler.published.clear()
             self.hub.changed()
 
+        def received(agent: str, message: bus_schema.AgentMessage) -> None:
+            if isinstance(message, bus_schema.LogBatch):
+                logs.submit(agent, message)
+            else:
+                agents.submit(agent, message)
+
         controller_bus = bus.ControllerBus(
             broker_cfg.host,
             broker_cfg.port,
             broker_cfg.username if broker_cfg.kind == "external" else bus.CONTROLLER_USER,
             broker_cfg.password,
-            on_message=agents.submit,
+            on_message=received,
             on_connect=bus_connected,
         )
+        logs = services.LogService(store, controller_bus.publish)
         reconciler = Reconciler(
             store=store,
             hub=self.hub,
@@ -179,6 +203,15 @@ class Controller:
                 status=status,
                 verify_agent=self.verify,
                 shutdown=self.shutdown,
+                logs=logs,
+                machines=services.MachineService(
+                    store,
+                    self.hub,
+                    enlister=lambda: cast("services.Enlister", self.provider("manual")),
+                    credentials_changed=self.credentials_changed,
+                    broker_for_agents=self.broker_for_agents,
+                    api_url=api_url,
+                ),
             )
         )
         server = _Server(
@@ -201,6 +234,7 @@ class Controller:
                     group.create_task(server.serve()),
                     group.create_task(_supervisor.supervise("bus", controller_bus.run)),
                     group.create_task(_supervisor.supervise("agents", agents.run)),
+                    group.create_task(_supervisor.supervise("logs", logs.run)),
                     group.create_task(_supervisor.supervise("reconciler", reconciler.run)),
                 ]
                 logger.info("controller started", name=config.name, api=api_url)

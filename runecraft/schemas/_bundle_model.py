@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from runecraft.schemas.names import APPLICATION
+
 MAX_DOCUMENT_CHARS = 4 * 1024 * 1024
 """Largest bundle or overlay file read; real bundles are tens of kilobytes."""
 MAX_NODES = 100_000
@@ -22,7 +24,7 @@ MAX_INCLUDE_BYTES = 1024 * 1024
 """Largest file an `include-file://` or `include-base64://` directive may read."""
 
 # Juju's name rules (juju/names snippets).
-_APP = r"[a-z][a-z0-9]*(?:-[a-z0-9]*[a-z][a-z0-9]*)*"
+_APP = APPLICATION
 _ENDPOINT = r"[a-z][a-z0-9]*(?:[_-][a-z0-9]+)*"
 _NUMBER = r"(?:0|[1-9][0-9]*)"
 _APP_RE = re.compile(f"^{_APP}$")

@@ -58,6 +58,14 @@ class DeployRequest(_Request):
     num_units: int = Field(default=1, ge=0, le=10000)
     config: dict[str, Any] = Field(default_factory=dict)
     to: list[str] = Field(default_factory=list)
+    storage: dict[str, str] = Field(default_factory=dict)
+    """`--storage name=[pool,]size,count`, as name → `[pool,]size,count`."""
+    resources: dict[str, str] = Field(default_factory=dict)
+    """`--resource name=PATH`, as name → sha256 of the file uploaded beforehand."""
+    constraints: list[str] = Field(default_factory=list)
+    """`--constraints`, as given (`mem=4G cores=2`); stored before the first machine."""
+    base: str = ""
+    trust: bool = False
 
 
 class AddUnitsRequest(_Request):

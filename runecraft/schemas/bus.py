@@ -16,6 +16,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from runecraft.schemas.resources import ResourceRemote
+from runecraft.schemas.secrets import SecretOp, SecretRemote
+from runecraft.schemas.storage import StorageRemote
+
 __all__ = [
     "ActionLog",
     "ActionOutcome",
@@ -29,6 +33,8 @@ __all__ = [
     "Hello",
     "HookCommit",
     "LeaderSet",
+    "LogAck",
+    "LogBatch",
     "MachineSnapshot",
     "RelationRemote",
     "RelationWrite",
@@ -144,6 +150,12 @@ class UnitRemoteState(_Frozen):
     private_address: str = "127.0.0.1"
     retry_hooks: bool = True
     """Model config `automatically-retry-hooks`."""
+    secrets: tuple[SecretRemote, ...] = ()
+    """Secrets the unit owns or was granted (schemas/secrets.py)."""
+    storage: tuple[StorageRemote, ...] = ()
+    """Storage instances attached to the unit (schemas/storage.py)."""
+    resources: tuple[ResourceRemote, ...] = ()
+    """The application's attached resources (schemas/resources.py)."""
 
 
 class MachineSnapshot(_Frozen):
@@ -157,7 +169,15 @@ class MachineSnapshot(_Frozen):
     units: tuple[UnitRemoteState, ...] = ()
 
 
-ControllerMessage = Annotated[MachineSnapshot, Field(discriminator="kind")]
+class LogAck(_Frozen):
+    """The controller stored a unit's log up to `offset`: the agent ships from there on."""
+
+    kind: Literal["log-ack"] = "log-ack"
+    unit: str
+    offset: int = Field(ge=0)
+
+
+ControllerMessage = Annotated[MachineSnapshot | LogAck, Field(discriminator="kind")]
 
 
 class Hello(_Frozen):
@@ -232,6 +252,10 @@ class HookCommit(_Frozen):
     opened_ports: tuple[str, ...] = ()
     closed_ports: tuple[str, ...] = ()
     action: ActionOutcome | None = None
+    secrets: tuple[SecretOp, ...] = ()
+    """Buffered `secret-*` changes, applied in order."""
+    storage_add: dict[str, int] = Field(default_factory=dict)
+    """Buffered `storage-add`: storage name → instances to add to the unit."""
 
 
 class LeaderSet(_Frozen):
@@ -263,8 +287,29 @@ class AppStatusReport(_Frozen):
     status: StatusValue
 
 
+class LogBatch(_Frozen):
+    """Whole lines of a unit's log (`unit.log`): bytes `offset` to `end` of the file.
+
+    Re-sent until a `LogAck` covers it, so the controller keeps a unit's log without gaps
+    across disconnects. An empty batch asks for the offset the controller holds.
+    """
+
+    kind: Literal["log-batch"] = "log-batch"
+    unit: str
+    offset: int = Field(ge=0)
+    end: int = Field(ge=0)
+    lines: tuple[str, ...] = ()
+
+
 AgentMessage = Annotated[
-    Hello | Heartbeat | UnitReport | AppStatusReport | HookCommit | LeaderSet | ActionLog,
+    Hello
+    | Heartbeat
+    | UnitReport
+    | AppStatusReport
+    | HookCommit
+    | LeaderSet
+    | ActionLog
+    | LogBatch,
     Field(discriminator="kind"),
 ]
 
@@ -301,12 +346,14 @@ def _envelope(payload: bytes) -> dict[str, Any]:
 
 def decode_agent_message(
     payload: bytes,
-) -> Hello | Heartbeat | UnitReport | AppStatusReport | HookCommit | LeaderSet | ActionLog:
+) -> (
+    Hello | Heartbeat | UnitReport | AppStatusReport | HookCommit | LeaderSet | ActionLog | LogBatch
+):
     """Parse a message from an agent; raises `ValueError` naming what is wrong."""
     return _AgentBody.model_validate({"body": _envelope(payload)}).body
 
 
-def decode_controller_message(payload: bytes) -> MachineSnapshot:
+def decode_controller_message(payload: bytes) -> MachineSnapshot | LogAck:
     """Parse a message from the controller; raises `ValueError` naming what is wrong."""
     return _ControllerBody.model_validate({"body": _envelope(payload)}).body
 

@@ -6,6 +6,9 @@
 * `action` — `action-get/set/fail/log`
 * `network` — `open-port/close-port/opened-ports`, `network-get`, `unit-get`, `goal-state`,
   `credential-get`, `juju-reboot`
+* `secret` — `secret-add/get/set/info-get/ids/grant/revoke/remove`
+* `storage` — `storage-list/get/add`
+* `resource` — `resource-get`
 
 `TOOLS` is the table (the tools dir gets one symlink per entry) and `invoke` runs one call
 against a `HookContext`.
@@ -13,7 +16,16 @@ against a `HookContext`.
 
 from __future__ import annotations
 
-from runecraft.agents.tools import action, basic, network, relation, state
+from runecraft.agents.tools import (
+    action,
+    basic,
+    network,
+    relation,
+    resource,
+    secret,
+    state,
+    storage,
+)
 from runecraft.agents.tools._registry import TOOLS, ToolCall, ToolResult, ToolSpec, invoke
 
 __all__ = [
@@ -26,5 +38,8 @@ __all__ = [
     "invoke",
     "network",
     "relation",
+    "resource",
+    "secret",
     "state",
+    "storage",
 ]

@@ -88,14 +88,14 @@ class ControllerBus:
             return
         self.on_message(parts[1], message)
 
-    async def publish_snapshot(self, agent: str, snapshot: bus.MachineSnapshot) -> bool:
-        """Send a snapshot; False when not connected (it is sent again after reconnect)."""
+    async def publish(self, agent: str, message: bus.MachineSnapshot | bus.LogAck) -> bool:
+        """Send to one agent; False when not connected (the caller sends it again later)."""
         client = self._client
         if client is None:
             return False
         try:
-            await client.publish(bus.down_topic(agent), bus.encode(snapshot), qos=1)
+            await client.publish(bus.down_topic(agent), bus.encode(message), qos=1)
         except aiomqtt.MqttError as exc:
-            logger.warning("snapshot not sent", agent=agent, error=str(exc))
+            logger.warning("message not sent", agent=agent, kind=message.kind, error=str(exc))
             return False
         return True

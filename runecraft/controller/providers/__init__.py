@@ -8,6 +8,14 @@ from runecraft.controller.providers._base import (
     Provider,
     ProviderContext,
     load_provider,
+    provider_names,
 )
 
-__all__ = ["InstanceInfo", "MachineSpec", "Provider", "ProviderContext", "load_provider"]
+__all__ = [
+    "InstanceInfo",
+    "MachineSpec",
+    "Provider",
+    "ProviderContext",
+    "load_provider",
+    "provider_names",
+]

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from runecraft import errors
-from runecraft.schemas.agent import AgentConfig
+from runecraft.schemas.agent import AgentConfig, BrokerAddress
 
-__all__ = ["InstanceInfo", "MachineSpec", "Provider", "ProviderContext", "load_provider"]
+__all__ = [
+    "InstanceInfo",
+    "MachineSpec",
+    "Provider",
+    "ProviderContext",
+    "load_provider",
+    "provider_names",
+]
 
 
 @dataclass(frozen=True)
@@ -21,6 +28,40 @@ class MachineSpec:
     model_uuid: str
     number: int
     agent_config: AgentConfig
+    constraints: dict[str, Any] = field(default_factory=dict)
+    """Juju constraints as stored (schemas/constraints.py: sizes in MiB, counts as ints)."""
+
+    @classmethod
+    def for_agent(
+        cls,
+        *,
+        model_name: str,
+        model_uuid: str,
+        number: int,
+        agent: str,
+        password: str,
+        broker: BrokerAddress,
+        api_url: str,
+        constraints: dict[str, Any] | None = None,
+    ) -> MachineSpec:
+        """The spec of machine `number`, whose agent logs in as `agent` with `password`
+        (on the bus and the API); the provider fills in `data_dir`."""
+        return cls(
+            model_name=model_name,
+            model_uuid=model_uuid,
+            number=number,
+            agent_config=AgentConfig(
+                agent=agent,
+                model_name=model_name,
+                model_uuid=model_uuid,
+                machine_id=str(number),
+                data_dir="",
+                broker=broker,
+                api_url=api_url,
+                api_token=f"{agent}:{password}",
+            ),
+            constraints=constraints or {},
+        )
 
 
 @dataclass(frozen=True)
@@ -63,11 +104,17 @@ class Provider(Protocol):
         ...
 
 
+def provider_names() -> list[str]:
+    """The clouds this installation can put models on (one per installed provider)."""
+    return sorted({ep.name for ep in metadata.entry_points(group="runecraft.providers")})
+
+
 def load_provider(name: str, context: ProviderContext) -> Provider:
     """Instantiate the provider registered under `name`."""
     found = [ep for ep in metadata.entry_points(group="runecraft.providers") if ep.name == name]
     if not found:
-        raise errors.InvalidSpecError(f'no provider named "{name}" is installed')
+        known = ", ".join(provider_names())
+        raise errors.InvalidSpecError(f'unknown cloud "{name}": known clouds are: {known}')
     factory = found[0].load()
     provider: Provider = factory(context)
     return provider

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from runecraft.controller.reconcilers._secret_plan import SecretIndex, unit_secrets
 from runecraft.controller.state import (
     ActionRecord,
     ApplicationRecord,
@@ -24,9 +25,14 @@ from runecraft.controller.state import (
     ScopeRecord,
     UnitRecord,
 )
+from runecraft.controller.state._resources_tx import ResourceRecord
+from runecraft.controller.state._secret_tx import SecretRows
+from runecraft.controller.state._storage_tx import StorageRecord
 from runecraft.schemas import bus
 from runecraft.schemas import charm as charm_schema
+from runecraft.schemas import storage as storage_schema
 from runecraft.schemas.duration import parse_duration
+from runecraft.schemas.resources import ResourceRemote
 
 __all__ = [
     "LeaderChange",
@@ -256,6 +262,26 @@ def relation_views(
     return tuple(views)
 
 
+def resource_views(
+    charm: CharmRecord, records: Sequence[ResourceRecord]
+) -> tuple[ResourceRemote, ...]:
+    """The application's attached resources, with the file names the charm declares."""
+    declared = charm.meta.get("resources") or {}
+    views = []
+    for record in records:
+        spec = declared.get(record.name) if isinstance(declared, dict) else None
+        filename = spec.get("filename") if isinstance(spec, dict) else None
+        views.append(
+            ResourceRemote(
+                name=record.name,
+                filename=str(filename or record.name),
+                sha256=record.sha256,
+                revision=record.revision,
+            )
+        )
+    return tuple(views)
+
+
 def machine_snapshots(
     model: ModelRecord,
     applications: Sequence[ApplicationRecord],
@@ -264,10 +290,25 @@ def machine_snapshots(
     charms: Mapping[str, CharmRecord],
     relations: RelationState | None = None,
     actions: Sequence[ActionRecord] = (),
+    secrets: SecretRows | None = None,
+    storage: Sequence[StorageRecord] = (),
+    resources: Sequence[ResourceRecord] = (),
 ) -> dict[int, bus.MachineSnapshot]:
     """The desired state of every machine's units (revision is the model's)."""
+    app_resources: dict[str, list[ResourceRecord]] = defaultdict(list)
+    for resource in resources:
+        app_resources[resource.application].append(resource)
+    attached: dict[str, list[storage_schema.StorageRemote]] = defaultdict(list)
+    for instance in storage:
+        attached[instance.unit].append(instance.remote())
     apps = {a.id: a for a in applications}
     index = RelationIndex(relations or RelationState(), units)
+    secret_index = SecretIndex(
+        secrets or SecretRows(),
+        (r.id for r in index.relations),
+        (u.name for u in units),
+        model.uuid,
+    )
     interval = parse_duration(model.config.get("update-status-hook-interval", "5m"))
     retry_hooks = model.config.get("automatically-retry-hooks", True) is not False
     addresses = {m.number: m.address for m in machines}
@@ -307,6 +348,9 @@ def machine_snapshots(
                 resolved_seq=unit.resolved_seq,
                 private_address=address,
                 retry_hooks=retry_hooks,
+                secrets=unit_secrets(secret_index, unit, app),
+                storage=tuple(attached.get(unit.name, ())),
+                resources=resource_views(charm, app_resources.get(app.name, ())),
             )
         )
     return {

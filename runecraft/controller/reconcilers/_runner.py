@@ -13,8 +13,8 @@ import contextlib
 import random
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
 import structlog
 
@@ -23,11 +23,18 @@ from runecraft.controller import _passwords
 from runecraft.controller.providers import MachineSpec, Provider
 from runecraft.controller.reconcilers import _plan
 from runecraft.controller.services import AgentService, ChangeHub
-from runecraft.controller.state import MachineRecord, ModelRecord, ModelSnapshot, Store
+from runecraft.controller.state import (
+    ApplicationRecord,
+    MachineRecord,
+    ModelRecord,
+    ModelSnapshot,
+    Store,
+    UnitRecord,
+)
 from runecraft.schemas import bus
-from runecraft.schemas.agent import AgentConfig, BrokerAddress
+from runecraft.schemas.agent import BrokerAddress
 
-__all__ = ["Publisher", "Reconciler"]
+__all__ = ["Publisher", "Reconciler", "machine_constraints"]
 
 logger = structlog.get_logger(__name__)
 
@@ -38,7 +45,20 @@ RETRY_MAX = 300.0
 class Publisher(Protocol):
     """Sends a snapshot to one agent (the bus edge)."""
 
-    async def publish_snapshot(self, agent: str, snapshot: bus.MachineSnapshot) -> bool: ...
+    async def publish(self, agent: str, message: bus.MachineSnapshot) -> bool: ...
+
+
+def machine_constraints(
+    number: int, apps: Sequence[ApplicationRecord], units: Sequence[UnitRecord]
+) -> dict[str, Any]:
+    """The constraints of the applications with units on a machine (by unit name, later
+    ones win), which the provider turns into the machine's size."""
+    by_id = {app.id: app for app in apps}
+    merged: dict[str, Any] = {}
+    for unit in sorted(units, key=lambda u: u.name):
+        if unit.machine_number == number and unit.application_id in by_id:
+            merged.update(by_id[unit.application_id].constraints)
+    return merged
 
 
 def backoff(retry_count: int) -> float:
@@ -182,10 +202,17 @@ class Reconciler:
         for unit in units:
             if unit.machine_number is not None:
                 units_on[unit.machine_number] += 1
-        provider = self.providers(model.cloud)
+        model_provider = self.providers(model.cloud)
         for machine in machines:
+            # Enlisted machines belong to the manual provider whatever the model's cloud,
+            # and stay (empty) until removed.
+            enlisted = machine.enlistment is not None
+            provider = self.providers("manual") if enlisted else model_provider
             if units_on.get(machine.number, 0) == 0:
-                await provider.destroy_machine(model.uuid, machine.number)
+                if enlisted and machine.life == "alive" and model.life == "alive":
+                    continue
+                if not await self._release(provider, model, machine, now):
+                    continue
                 async with self.store.write(model.name) as tx:
                     await tx.delete_machine(machine)
                 self.published.pop(machine.agent, None)
@@ -194,7 +221,8 @@ class Reconciler:
             elif (machine.retry_at is None or machine.retry_at <= now) and not (
                 await provider.machine_running(model.uuid, machine.number)
             ):
-                changed |= await self._provision(provider, model, machine, now)
+                constraints = machine_constraints(machine.number, apps, units)
+                changed |= await self._provision(provider, model, machine, now, constraints)
 
         if model.life == "dying" and not apps and not machines:
             await self.store.delete_model(model.uuid)
@@ -203,7 +231,16 @@ class Reconciler:
 
         # Dispatch: each machine's agent gets its units' desired state when it changed.
         snapshots = _plan.machine_snapshots(
-            model, apps, units, machines, snap.charms, relations, mine.actions
+            model,
+            apps,
+            units,
+            machines,
+            snap.charms,
+            relations,
+            mine.actions,
+            mine.secrets,
+            storage=mine.storage,
+            resources=mine.resources,
         )
         for machine in machines:
             snapshot = snapshots.get(machine.number)
@@ -213,12 +250,43 @@ class Reconciler:
             previous = self.published.get(machine.agent)
             if previous is not None and previous[0] == digest:
                 continue
-            if await self.publisher.publish_snapshot(machine.agent, snapshot):
+            if await self.publisher.publish(machine.agent, snapshot):
                 self.published[machine.agent] = (digest, snapshot.revision)
         return changed
 
-    async def _provision(
+    async def _release(
         self, provider: Provider, model: ModelRecord, machine: MachineRecord, now: float
+    ) -> bool:
+        """Destroy an empty machine; an enlisted host that cannot be cleaned up backs off."""
+        if machine.enlistment is None:
+            await provider.destroy_machine(model.uuid, machine.number)
+            return True
+        if machine.retry_at is not None and machine.retry_at > now and machine.status == "error":
+            return False
+        try:
+            await provider.destroy_machine(model.uuid, machine.number)
+        except errors.RunecraftError as exc:
+            count = machine.retry_count + 1
+            async with self.store.write(model.name) as tx:
+                await tx.update_machine(
+                    machine,
+                    status="error",
+                    status_message=f"cannot remove the agent: {exc.message}",
+                    status_since=now,
+                    retry_count=count,
+                    retry_at=now + backoff(count),
+                )
+            logger.warning("releasing machine failed", machine=machine.number, error=exc.message)
+            return False
+        return True
+
+    async def _provision(
+        self,
+        provider: Provider,
+        model: ModelRecord,
+        machine: MachineRecord,
+        now: float,
+        constraints: dict[str, Any] | None = None,
     ) -> bool:
         """Start (or restart) a machine's agent with a fresh credential."""
         password = _passwords.new_password()
@@ -231,20 +299,15 @@ class Reconciler:
                 status_since=now,
             )
         await self.credentials_changed()
-        spec = MachineSpec(
+        spec = MachineSpec.for_agent(
             model_name=model.name,
             model_uuid=model.uuid,
             number=machine.number,
-            agent_config=AgentConfig(
-                agent=machine.agent,
-                model_name=model.name,
-                model_uuid=model.uuid,
-                machine_id=str(machine.number),
-                data_dir="",
-                broker=self.broker_for_agents(machine.agent, password),
-                api_url=self.api_url,
-                api_token=f"{machine.agent}:{password}",
-            ),
+            agent=machine.agent,
+            password=password,
+            broker=self.broker_for_agents(machine.agent, password),
+            api_url=self.api_url,
+            constraints=constraints,
         )
         try:
             info = await provider.ensure_machine(spec)

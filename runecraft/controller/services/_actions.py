@@ -13,6 +13,7 @@ from runecraft.controller.services import _names, _params
 from runecraft.controller.services._hub import ChangeHub
 from runecraft.controller.state import ActionRecord, Store, Tx, UnitRecord
 from runecraft.schemas import charm as charm_schema
+from runecraft.schemas import exec as exec_schema
 
 __all__ = ["ActionService"]
 
@@ -41,10 +42,18 @@ class ActionService:
         if not units:
             raise errors.InvalidSpecError("no units given")
         given = dict(params or {})
+        if action == exec_schema.JUJU_EXEC:
+            given = exec_schema.ExecParams.parse(given).model_dump()
+            units = await self._exec_targets(model_name, units)
         async with self.store.write(model_name) as tx:
             targets: list[tuple[str, dict[str, Any]]] = []
             for name in units:
                 unit = await _target(tx, name)
+                if unit.life != "alive":
+                    raise errors.ConflictError(f'unit "{unit.name}" is being removed')
+                if action == exec_schema.JUJU_EXEC:
+                    targets.append((unit.name, given))
+                    continue
                 app = await tx.application(unit.application)
                 charm = await tx.charm(app.charm_sha256)
                 spec = charm_schema.CharmActions.model_validate(charm.actions).actions.get(action)
@@ -52,14 +61,33 @@ class ActionService:
                     raise errors.NotFoundError(
                         f'action "{action}" not defined on unit "{unit.name}"'
                     )
-                if unit.life != "alive":
-                    raise errors.ConflictError(f'unit "{unit.name}" is being removed')
                 checked = _params.validate_params(spec, given, action=action, unit=unit.name)
                 targets.append((unit.name, checked))
             records = [await tx.insert_action(unit, action, p) for unit, p in targets]
         self.hub.changed()
         logger.info("actions queued", model=model_name, action=action, ids=[r.id for r in records])
         return records
+
+    async def _exec_targets(self, model_name: str, names: Sequence[str]) -> list[str]:
+        """`juju exec --application A`: a bare application name means all its units."""
+        model = await self.store.model(model_name)
+        snapshot = await self.store.snapshot(model.uuid)
+        targets: list[str] = []
+        for name in names:
+            if "/" in name:
+                targets.append(name)
+                continue
+            _names.check_application_name(name)
+            if not any(app.name == name for app in snapshot.applications):
+                raise errors.NotFoundError(f'application "{name}" not found')
+            members = sorted(
+                (u for u in snapshot.units if u.application == name and u.life == "alive"),
+                key=lambda u: int(u.name.rpartition("/")[2]),
+            )
+            if not members:
+                raise errors.NotFoundError(f'application "{name}" has no units')
+            targets.extend(u.name for u in members)
+        return list(dict.fromkeys(targets))
 
     async def get(self, model_name: str, action_id: str) -> ActionRecord:
         model = await self.store.model(model_name)

@@ -54,8 +54,8 @@ class AgentService:
             batch = [await self._queue.get()]
             while not self._queue.empty() and len(batch) < MAX_BATCH:
                 batch.append(self._queue.get_nowait())
-            await self.apply(batch)
-            self.hub.changed()
+            if await self.apply(batch):
+                self.hub.changed()
 
     async def _machine(self, agent: str) -> _Machine | None:
         if agent not in self._machines:
@@ -65,11 +65,14 @@ class AgentService:
             self._machines[agent] = _Machine(record.model_uuid, record.number)
         return self._machines[agent]
 
-    async def apply(self, batch: list[tuple[str, bus.AgentMessage]]) -> None:
+    async def apply(self, batch: list[tuple[str, bus.AgentMessage]]) -> bool:
+        """Apply a batch; returns whether the model may have changed (a batch of routine
+        heartbeats does not: waking the reconciler for them would keep `rune wait` from
+        ever seeing a reconciled model)."""
         now = time.time()
         located = [(await self._machine(agent), agent, message) for agent, message in batch]
         try:
-            await self._apply(located, now)
+            return await self._apply(located, now)
         except Exception as exc:
             if len(located) == 1:
                 _, agent, message = located[0]
@@ -79,10 +82,11 @@ class AgentService:
                     kind=message.kind,
                     error=str(exc),
                 )
-                return
+                return True
             logger.warning("batch failed; applying its messages one by one", error=str(exc))
             for item in located:
                 await self.apply_located([item], now)
+            return True
 
     async def apply_located(
         self, located: list[tuple[_Machine | None, str, bus.AgentMessage]], now: float
@@ -100,8 +104,9 @@ class AgentService:
 
     async def _apply(
         self, located: list[tuple[_Machine | None, str, bus.AgentMessage]], now: float
-    ) -> None:
+    ) -> bool:
         hellos = set()
+        changed = False
         async with self.store.write() as tx:
             for machine, agent, message in located:
                 if machine is None:
@@ -118,12 +123,17 @@ class AgentService:
                     await tx.apply_action_log(model, number, message, now)
                 elif isinstance(message, bus.AppStatusReport):
                     await tx.apply_app_status(model, number, message, now)
+                elif isinstance(message, bus.LogBatch):
+                    continue  # the controller routes logs to the LogService
                 else:
                     if isinstance(message, bus.Hello):
                         hellos.add(agent)
                     await tx.renew_leases(model, number, message.units, now + self.lease_seconds)
-                    await tx.mark_machine_started(model, number, now)
+                    changed |= await tx.mark_machine_started(model, number, now)
+                    continue
+                changed = True
         self.hellos |= hellos
+        return changed or bool(hellos)
 
     def forget(self, agent: str) -> None:
         """Drop the cached machine of a removed agent."""

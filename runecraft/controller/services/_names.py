@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 
 from runecraft import errors
+from runecraft.schemas.names import APPLICATION
 
 __all__ = ["check_application_name", "check_model_name", "parse_unit_name"]
 
-_APP = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]*[a-z][a-z0-9]*)*$")
+_APP = re.compile(f"^{APPLICATION}$")
 _MODEL = re.compile(r"^[a-z0-9]+[a-z0-9-]*$")
-_UNIT = re.compile(r"^([a-z][a-z0-9]*(?:-[a-z0-9]*[a-z][a-z0-9]*)*)/(\d+)$")
+_UNIT = re.compile(rf"^({APPLICATION})/(\d+)$")
 
 
 def check_application_name(name: str) -> str:

@@ -13,9 +13,17 @@ from typing import Any
 import structlog
 
 from runecraft import charms, errors
+from runecraft.controller.providers import provider_names
 from runecraft.controller.services import _endpoints, _names
 from runecraft.controller.services._hub import ChangeHub
+from runecraft.controller.services._machines import place_on_enlisted
 from runecraft.controller.services._relations import add_peer_relations
+from runecraft.controller.services._resources import attach_at_deploy
+from runecraft.controller.services._storage import (
+    attach_new_units,
+    check_storage,
+    record_storage,
+)
 from runecraft.controller.state import (
     ApplicationRecord,
     CharmRecord,
@@ -24,6 +32,7 @@ from runecraft.controller.state import (
     Tx,
 )
 from runecraft.schemas import charm as charm_schema
+from runecraft.schemas.constraints import check_base, parse_constraints
 from runecraft.schemas.duration import parse_duration
 
 __all__ = ["DEFAULT_MODEL_CONFIG", "ModelService"]
@@ -77,8 +86,9 @@ class ModelService:
         self, name: str, cloud: str = "local", config: Mapping[str, Any] | None = None
     ) -> ModelRecord:
         _names.check_model_name(name)
-        if cloud != "local":
-            raise errors.InvalidSpecError(f'unknown cloud "{cloud}": known clouds are: local')
+        if cloud not in provider_names():
+            known = ", ".join(provider_names())
+            raise errors.InvalidSpecError(f'unknown cloud "{cloud}": known clouds are: {known}')
         merged = {**DEFAULT_MODEL_CONFIG, **check_model_config(config or {})}
         model = await self.store.create_model(name, str(uuidlib.uuid4()), cloud, merged)
         self.hub.changed()
@@ -119,22 +129,39 @@ class ModelService:
         num_units: int = 1,
         config: Mapping[str, Any] | None = None,
         to: Sequence[str] = (),
+        storage: Mapping[str, str] | None = None,
+        resources: Mapping[str, str] | None = None,
+        constraints: Sequence[str] = (),
+        base: str = "",
+        trust: bool = False,
     ) -> list[str]:
         _names.check_application_name(application)
         if num_units < 0:
             raise errors.InvalidSpecError(f"num-units must be 0 or more, got {num_units}")
+        try:  # in the deploy's transaction, so the first machine already has them
+            settings: dict[str, Any] = {"constraints": parse_constraints(constraints)}
+            if base:
+                check_base(base)
+                settings["base"] = base
+        except ValueError as exc:
+            raise errors.InvalidSpecError(str(exc)) from exc
+        if trust:
+            settings["trust"] = True
         async with self.store.write(model_name) as tx:
             self._check_alive(tx)
             charm = await tx.charm(charm_sha256)
             if await tx.find_application(application) is not None:
                 raise errors.ConflictError(f'application "{application}" already exists')
-            settings = self._coerce(charm, config or {})
+            config_values = self._coerce(charm, config or {})
             placements = await self._placements(tx, to, num_units)
             meta = charm_schema.CharmMeta.model_validate(charm.meta)
+            allocation = check_storage(meta, storage or {})
             app = await tx.insert_application(
-                name=application, charm_sha256=charm.sha256, config=settings
+                name=application, charm_sha256=charm.sha256, config=config_values, **settings
             )
             units = await tx.add_units(app, num_units, placements)
+            await record_storage(tx, app, allocation, units, meta)
+            await attach_at_deploy(tx, app, meta, resources or {})
             await add_peer_relations(tx, app, meta)
         self.hub.changed()
         logger.info("deployed", model=model_name, application=application, units=len(units))
@@ -152,6 +179,7 @@ class ModelService:
                 raise errors.ConflictError(f'application "{application}" is being removed')
             placements = await self._placements(tx, to, num_units)
             units = await tx.add_units(app, num_units, placements)
+            await attach_new_units(tx, app, units)
         self.hub.changed()
         return units
 
@@ -386,4 +414,6 @@ class ModelService:
             if machine.life != "alive":
                 raise errors.ConflictError(f'machine "{directive}" is being removed')
             result.append(machine.number)
+        if tx.model is not None and tx.model.cloud == "manual":
+            return list(await place_on_enlisted(tx, result, count))
         return result

@@ -18,11 +18,10 @@ from runecraft.controller.state import (
     ModelSnapshot,
     UnitRecord,
 )
+from runecraft.schemas.juju import JUJU_VERSION
 
 __all__ = ["JUJU_VERSION", "build_status", "derive_application_status", "format_since"]
 
-JUJU_VERSION = "3.6.12"
-"""The Juju version whose contracts Runecraft honours (reported as agent versions)."""
 
 _SEVERITY = {
     "error": 0,
@@ -57,6 +56,12 @@ def derive_application_status(
     )
     top = ranked[0]
     return top.workload_status, top.workload_message, top.workload_since
+
+
+def _base(text: str) -> dict[str, str]:
+    """`ubuntu@22.04` → Juju's `{name, channel}`; the default base when none was asked for."""
+    name, _, channel = (text or "ubuntu@24.04").partition("@")
+    return {"name": name, "channel": channel}
 
 
 def unit_observed(unit: UnitRecord, published: int | None) -> bool:
@@ -202,7 +207,7 @@ def build_status(
             "charm-name": charm.name,
             "charm-rev": app.charm_revision,
             "exposed": False,
-            "base": {"name": "ubuntu", "channel": "24.04"},
+            "base": _base(app.base),
             "life": "" if app.life == "alive" else app.life,
             "application-status": {
                 "current": status,

@@ -18,6 +18,8 @@ from runecraft.controller.state import _tables as t
 from runecraft.controller.state._base import app_record, unit_record
 from runecraft.controller.state._records import ApplicationRecord, UnitRecord
 from runecraft.controller.state._relation_tx import RelationWrites, merge_settings
+from runecraft.controller.state._secret_tx import SecretWrites
+from runecraft.controller.state._storage_tx import apply_storage_add
 from runecraft.schemas import bus
 
 __all__ = ["AgentWrites"]
@@ -25,7 +27,7 @@ __all__ = ["AgentWrites"]
 logger = structlog.get_logger(__name__)
 
 
-class AgentWrites(RelationWrites):
+class AgentWrites(RelationWrites, SecretWrites):
     """Unit reports, hook commits, leader settings and action logs from one machine."""
 
     async def _unit_on_machine(
@@ -70,8 +72,9 @@ class AgentWrites(RelationWrites):
             .values(lease_expiry=expiry)
         )
 
-    async def mark_machine_started(self, model_uuid: str, machine_number: int, now: float) -> None:
-        await self.conn.execute(
+    async def mark_machine_started(self, model_uuid: str, machine_number: int, now: float) -> bool:
+        """Record that the machine's agent is up; returns whether its status changed."""
+        result = await self.conn.execute(
             sa.update(t.machines)
             .where(
                 t.machines.c.model_uuid == model_uuid,
@@ -82,6 +85,7 @@ class AgentWrites(RelationWrites):
                 status="started", status_message="", status_since=now, retry_count=0, retry_at=None
             )
         )
+        return bool(result.rowcount)
 
     async def apply_unit_report(
         self, model_uuid: str, machine_number: int, report: bus.UnitReport, now: float
@@ -103,6 +107,7 @@ class AgentWrites(RelationWrites):
             ).first()
             if gone is not None:
                 await self.leave_all_scopes(model_uuid, report.unit)
+                await self.forget_secret_owner(model_uuid, unit=report.unit)
                 await self.conn.execute(
                     sa.update(t.actions)
                     .where(
@@ -141,17 +146,37 @@ class AgentWrites(RelationWrites):
             "snapshot_revision": report.snapshot_revision,
             "report_seq": report.seq,
         }
+        history = []
         if (current.workload_status, current.workload_message) != (
             report.workload.status,
             report.workload.message,
         ):
             values["workload_since"] = now
+            history.append(("workload", report.workload))
         if (current.agent_status, current.agent_message) != (
             report.agent.status,
             report.agent.message,
         ):
             values["agent_since"] = now
+            history.append(("juju-unit", report.agent))
         await self.conn.execute(sa.update(t.units).where(*where).values(**values))
+        for kind, status in history:
+            await self.record_status(model_uuid, report.unit, kind, status, now)
+
+    async def record_status(
+        self, model_uuid: str, entity: str, kind: str, status: bus.StatusValue, now: float
+    ) -> None:
+        """Append to the entity's status history (`show-status-log`)."""
+        await self.conn.execute(
+            sa.insert(t.status_history).values(
+                model_uuid=model_uuid,
+                entity=entity,
+                kind=kind,
+                status=status.status,
+                message=status.message,
+                since=now,
+            )
+        )
 
     async def apply_app_status(
         self, model_uuid: str, machine_number: int, report: bus.AppStatusReport, now: float
@@ -162,7 +187,7 @@ class AgentWrites(RelationWrites):
             t.units.c.machine_number == machine_number,
             t.units.c.name == report.unit,
         )
-        await self.conn.execute(
+        stored = await self.conn.execute(
             sa.update(t.applications)
             .where(
                 t.applications.c.model_uuid == model_uuid,
@@ -178,6 +203,10 @@ class AgentWrites(RelationWrites):
                 status_seq=report.seq,
             )
         )
+        if stored.rowcount:
+            await self.record_status(
+                model_uuid, report.application, "application", report.status, now
+            )
 
     # --- hook commits -----------------------------------------------------------------
 
@@ -202,11 +231,11 @@ class AgentWrites(RelationWrites):
             log.warning("hook commit out of order held back", expected=unit.commit_seq + 1)
             return False
         app = await self._application_by_id(unit.application_id)
-        member_of = {
-            relation.id
+        relation_apps = {
+            relation.id: {e.application for e in endpoints}
             for relation, endpoints in await self.model_relations(model_uuid)
-            if any(e.application == app.name for e in endpoints)
         }
+        member_of = {key for key, apps in relation_apps.items() if app.name in apps}
         in_scope = set(
             (
                 await self.conn.execute(
@@ -268,6 +297,11 @@ class AgentWrites(RelationWrites):
         )
         if ports != sorted(unit.opened_ports):
             values["opened_ports"] = ports
+        if commit.secrets:
+            mine = {key: relation_apps[key] for key in member_of}
+            await self.apply_secret_ops(model_uuid, unit, app, commit.secrets, mine)
+        if commit.storage_add:
+            await apply_storage_add(self, model_uuid, unit.name, app, commit.storage_add)
         if commit.action is not None:
             await self._finish_action(model_uuid, unit.name, commit.action, now)
         await self.conn.execute(sa.update(t.units).where(t.units.c.id == unit.id).values(**values))

@@ -31,6 +31,7 @@ class ModelRecord:
     created: float
     next_relation: int = 0
     next_action: int = 0
+    constraints: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,9 @@ class ApplicationRecord:
     created: float
     leader_settings: dict[str, str] = field(default_factory=dict)
     leader_settings_version: int = 0
+    constraints: dict[str, Any] = field(default_factory=dict)
+    trust: bool = False
+    base: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,8 @@ class MachineRecord:
     retry_count: int
     retry_at: float | None
     created: float
+    enlistment: dict[str, Any] | None = None
+    """How the manual provider reaches an enlisted machine (None: provisioned)."""
 
 
 @dataclass(frozen=True, slots=True)

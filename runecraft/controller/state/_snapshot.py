@@ -34,6 +34,9 @@ from runecraft.controller.state._records import (
     ScopeRecord,
     UnitRecord,
 )
+from runecraft.controller.state._resources_tx import ResourceRecord, read_resources
+from runecraft.controller.state._secret_tx import SecretRows, read_secret_rows
+from runecraft.controller.state._storage_tx import StorageRecord, read_storage
 
 __all__ = ["ModelSnapshot", "read_snapshot"]
 
@@ -55,6 +58,9 @@ class ModelSnapshot:
     scopes: list[ScopeRecord] = field(default_factory=list)
     databags: list[DatabagRecord] = field(default_factory=list)
     actions: list[ActionRecord] = field(default_factory=list)
+    secrets: SecretRows = field(default_factory=SecretRows)
+    storage: list[StorageRecord] = field(default_factory=list)
+    resources: list[ResourceRecord] = field(default_factory=list)
 
     def for_model(self, model_uuid: str) -> ModelSnapshot:
         """The part of this snapshot that belongs to one model."""
@@ -73,6 +79,9 @@ class ModelSnapshot:
             scopes=mine(self.scopes),
             databags=mine(self.databags),
             actions=mine(self.actions),
+            secrets=self.secrets.for_model(model_uuid),
+            storage=mine(self.storage),
+            resources=mine(self.resources),
         )
 
 
@@ -172,4 +181,7 @@ async def read_snapshot(conn: AsyncConnection, model_uuid: str | None) -> ModelS
         scopes=scopes,
         databags=databags,
         actions=actions,
+        secrets=await read_secret_rows(conn, model_uuid),
+        storage=await read_storage(conn, model_uuid),
+        resources=await read_resources(conn, model_uuid),
     )

@@ -125,8 +125,9 @@ class Tx(AgentWrites, ActionWrites):
     # --- writes -----------------------------------------------------------------------
 
     async def insert_application(
-        self, *, name: str, charm_sha256: str, config: dict[str, Any]
+        self, *, name: str, charm_sha256: str, config: dict[str, Any], **settings: Any
     ) -> ApplicationRecord:
+        """A new alive application; `settings` are further columns (constraints, trust…)."""
         assert self.model is not None
         now = time.time()
         result = await self.conn.execute(
@@ -142,6 +143,7 @@ class Tx(AgentWrites, ActionWrites):
                 status_message="",
                 status_seq=0,
                 created=now,
+                **settings,
             )
             .returning(t.applications)
         )
@@ -201,10 +203,19 @@ class Tx(AgentWrites, ActionWrites):
 
     async def delete_unit(self, unit: UnitRecord) -> None:
         await self.leave_all_scopes(unit.model_uuid, unit.name)
+        await self.forget_secret_owner(unit.model_uuid, unit=unit.name)
+        await self.conn.execute(
+            sa.delete(t.storage_instances).where(
+                t.storage_instances.c.model_uuid == unit.model_uuid,
+                t.storage_instances.c.unit == unit.name,
+            )
+        )
         await self.conn.execute(sa.delete(t.units).where(t.units.c.id == unit.id))
         self.changed(f"unit-{unit.name}", "removed")
 
-    async def insert_machine(self) -> MachineRecord:
+    async def insert_machine(self, **values: Any) -> MachineRecord:
+        """A new machine numbered on from the model's counter; `values` override the
+        defaults (an enlisted machine comes with its enlistment and credential)."""
         assert self.model is not None
         number = (
             int(
@@ -235,10 +246,31 @@ class Tx(AgentWrites, ActionWrites):
                 retry_count=0,
                 created=now,
             )
+            .values(**values)
             .returning(t.machines)
         )
         self.changed(f"machine-{number}", "added")
         return machine_record(result.one())
+
+    async def machines(self) -> list[MachineRecord]:
+        """Every machine of the model, by number."""
+        assert self.model is not None
+        rows = await self.conn.execute(
+            sa.select(t.machines)
+            .where(t.machines.c.model_uuid == self.model.uuid)
+            .order_by(t.machines.c.number)
+        )
+        return [machine_record(r) for r in rows]
+
+    async def units_on_machine(self, number: int) -> list[str]:
+        """Names of the units placed on a machine of the model."""
+        assert self.model is not None
+        rows = await self.conn.execute(
+            sa.select(t.units.c.name).where(
+                t.units.c.model_uuid == self.model.uuid, t.units.c.machine_number == number
+            )
+        )
+        return sorted(str(r.name) for r in rows)
 
     async def update_machine(self, machine: MachineRecord, **values: Any) -> None:
         await self.conn.execute(
@@ -251,6 +283,19 @@ class Tx(AgentWrites, ActionWrites):
         self.changed(f"machine-{machine.number}", "removed")
 
     async def delete_application(self, app: ApplicationRecord) -> None:
+        await self.conn.execute(
+            sa.delete(t.application_resources).where(
+                t.application_resources.c.model_uuid == app.model_uuid,
+                t.application_resources.c.application == app.name,
+            )
+        )
+        await self.conn.execute(
+            sa.delete(t.storage_directives).where(
+                t.storage_directives.c.model_uuid == app.model_uuid,
+                t.storage_directives.c.application == app.name,
+            )
+        )
+        await self.forget_secret_owner(app.model_uuid, application=app.name)
         await self.conn.execute(sa.delete(t.applications).where(t.applications.c.id == app.id))
         self.changed(f"application-{app.name}", "removed")
 
@@ -388,6 +433,16 @@ class Store:
         """Forget a model whose machines are all gone."""
         async with self.write() as tx:
             for table in (
+                t.log_entries,
+                t.log_cursors,
+                t.status_history,
+                t.storage_instances,
+                t.storage_directives,
+                t.application_resources,
+                t.secret_grants,
+                t.secret_consumers,
+                t.secret_revisions,
+                t.secrets,
                 t.databags,
                 t.relation_scopes,
                 t.relation_endpoints,

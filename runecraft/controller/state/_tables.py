@@ -32,6 +32,8 @@ models = sa.Table(
     sa.Column("config", sa.JSON, nullable=False),
     sa.Column("life", sa.String(16), nullable=False, default="alive"),
     sa.Column("created", sa.Float, nullable=False),
+    # Juju's model constraints, normalised (see schemas/constraints.py).
+    sa.Column("constraints", sa.JSON, nullable=False, default=dict),
 )
 
 charms = sa.Table(
@@ -73,6 +75,11 @@ applications = sa.Table(
     sa.Column("leader_settings", sa.JSON, nullable=False, default=dict),
     sa.Column("leader_settings_version", sa.BigInteger, nullable=False, default=0),
     sa.Column("created", sa.Float, nullable=False),
+    # Juju's deploy-time settings: constraints (normalised, see schemas/constraints.py),
+    # `juju trust`, and the base asked for (`ubuntu@24.04`; "" for the charm's default).
+    sa.Column("constraints", sa.JSON, nullable=False, default=dict),
+    sa.Column("trust", sa.Boolean, nullable=False, default=False),
+    sa.Column("base", sa.String(64), nullable=False, default=""),
     sa.UniqueConstraint("model_uuid", "name"),
 )
 
@@ -94,6 +101,9 @@ machines = sa.Table(
     sa.Column("retry_count", sa.Integer, nullable=False, default=0),
     sa.Column("retry_at", sa.Float, nullable=True),
     sa.Column("created", sa.Float, nullable=False),
+    # An enlisted (not provisioned) machine: how the manual provider reaches it; null
+    # for machines a provider made.
+    sa.Column("enlistment", sa.JSON, nullable=True),
     sa.UniqueConstraint("model_uuid", "number"),
 )
 
@@ -206,3 +216,145 @@ changes = sa.Table(
     sa.Column("kind", sa.String(64), nullable=False),
     sa.Column("at", sa.Float, nullable=False),
 )
+
+# Secrets (charm and user secrets): keyed by the xid; owner is an application, a unit, or
+# the model itself (user secrets, `owner_kind` "model"). See controller/state/_secret_tx.py.
+secrets = sa.Table(
+    "secrets",
+    metadata,
+    sa.Column("model_uuid", sa.String(36), sa.ForeignKey("models.uuid"), primary_key=True),
+    sa.Column("id", sa.String(20), primary_key=True),
+    sa.Column("owner_kind", sa.String(16), nullable=False),
+    sa.Column("owner", sa.String(160), nullable=False),
+    sa.Column("name", sa.String(128), nullable=True),
+    sa.Column("label", sa.String(256), nullable=False, default=""),
+    sa.Column("description", sa.Text, nullable=False, default=""),
+    sa.Column("expire", sa.String(32), nullable=True),
+    sa.Column("rotate", sa.String(16), nullable=False, default=""),
+    sa.Column("rotates", sa.Float, nullable=True),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("updated", sa.Float, nullable=False),
+)
+
+secret_revisions = sa.Table(
+    "secret_revisions",
+    metadata,
+    sa.Column("model_uuid", sa.String(36), primary_key=True),
+    sa.Column("secret_id", sa.String(20), primary_key=True),
+    sa.Column("revision", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("content", sa.JSON, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.ForeignKeyConstraint(["model_uuid", "secret_id"], ["secrets.model_uuid", "secrets.id"]),
+)
+
+secret_consumers = sa.Table(
+    "secret_consumers",
+    metadata,
+    sa.Column("model_uuid", sa.String(36), primary_key=True),
+    sa.Column("secret_id", sa.String(20), primary_key=True),
+    sa.Column("unit", sa.String(160), primary_key=True),
+    sa.Column("revision", sa.Integer, nullable=False, default=0),
+    sa.Column("label", sa.String(256), nullable=False, default=""),
+    sa.ForeignKeyConstraint(["model_uuid", "secret_id"], ["secrets.model_uuid", "secrets.id"]),
+)
+
+secret_grants = sa.Table(
+    "secret_grants",
+    metadata,
+    sa.Column("model_uuid", sa.String(36), primary_key=True),
+    sa.Column("secret_id", sa.String(20), primary_key=True),
+    sa.Column("subject_kind", sa.String(16), primary_key=True),  # "application" or "unit"
+    sa.Column("subject", sa.String(160), primary_key=True),
+    sa.Column("relation_id", sa.Integer, primary_key=True, autoincrement=False),
+    # relation_id -1: a user-secret grant (no relation)
+    sa.ForeignKeyConstraint(["model_uuid", "secret_id"], ["secrets.model_uuid", "secrets.id"]),
+)
+
+log_entries = sa.Table(
+    "log_entries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_uuid", sa.String(36), nullable=False),
+    sa.Column("unit", sa.String(160), nullable=False),
+    sa.Column("application", sa.String(128), nullable=False),
+    sa.Column("machine", sa.Integer, nullable=False),
+    sa.Column("at", sa.String(32), nullable=False),
+    sa.Column("level", sa.String(16), nullable=False),
+    sa.Column("severity", sa.SmallInteger, nullable=False),
+    sa.Column("module", sa.String(256), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Index("ix_log_entries_model_id", "model_uuid", "id"),
+)
+"""Unit logs shipped by agents (`rune debug-log`); the newest lines per model are kept."""
+
+log_cursors = sa.Table(
+    "log_cursors",
+    metadata,
+    sa.Column("model_uuid", sa.String(36), primary_key=True),
+    sa.Column("unit", sa.String(160), primary_key=True),
+    sa.Column("offset", sa.BigInteger, nullable=False),
+)
+"""How far into each unit's `unit.log` the controller holds the lines."""
+
+# Storage: one row per instance `<name>/<number>` (number unique per model and name),
+# attached to one unit; and each application's storage directives (`deploy --storage`),
+# which units added later get too. See controller/state/_storage_tx.py.
+storage_instances = sa.Table(
+    "storage_instances",
+    metadata,
+    sa.Column("model_uuid", sa.String(36), sa.ForeignKey("models.uuid"), primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("unit", sa.String(160), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("size_mib", sa.Integer, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+)
+
+storage_directives = sa.Table(
+    "storage_directives",
+    metadata,
+    sa.Column("model_uuid", sa.String(36), sa.ForeignKey("models.uuid"), primary_key=True),
+    sa.Column("application", sa.String(63), primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("size_mib", sa.Integer, nullable=False),
+)
+
+# Resources: uploaded files, content-addressed like charm archives, and each application's
+# current revision of each of its charm's resources. See controller/state/_resources_tx.py.
+resource_blobs = sa.Table(
+    "resource_blobs",
+    metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+)
+
+application_resources = sa.Table(
+    "application_resources",
+    metadata,
+    sa.Column("model_uuid", sa.String(36), sa.ForeignKey("models.uuid"), primary_key=True),
+    sa.Column("application", sa.String(63), primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("sha256", sa.String(64), sa.ForeignKey("resource_blobs.sha256"), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+)
+
+status_history = sa.Table(
+    "status_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_uuid", sa.String(36), nullable=False),
+    sa.Column("entity", sa.String(160), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # workload, juju-unit, application
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("since", sa.Float, nullable=False),
+    sa.Index("ix_status_history_entity", "model_uuid", "entity", "id"),
+)
+"""Every status an entity went through (`rune show-status-log`)."""

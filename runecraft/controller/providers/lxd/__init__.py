@@ -1,4 +1,4 @@
-"""The LXD substrate: machines are LXD containers (work in progress: image and API edge)."""
+"""The LXD substrate: machines are LXD system containers built from Runecraft's own image."""
 
 from __future__ import annotations
 
@@ -7,6 +7,38 @@ from runecraft.controller.providers.lxd._image import (
     IMAGE_PACKAGES,
     apt_mirror,
     build_image_tarball,
+    image_alias,
+    image_name,
+)
+from runecraft.controller.providers.lxd._limits import ContainerLimits, container_limits, size_mib
+from runecraft.controller.providers.lxd._provider import (
+    AGENT_UNIT,
+    TAG_CONTROLLER,
+    TAG_MACHINE,
+    TAG_MODEL,
+    LxdProvider,
+    agent_unit,
+    check_reachable,
+    container_name,
 )
 
-__all__ = ["IMAGE_PACKAGES", "ExecResult", "LxdApi", "apt_mirror", "build_image_tarball"]
+__all__ = [
+    "AGENT_UNIT",
+    "IMAGE_PACKAGES",
+    "TAG_CONTROLLER",
+    "TAG_MACHINE",
+    "TAG_MODEL",
+    "ContainerLimits",
+    "ExecResult",
+    "LxdApi",
+    "LxdProvider",
+    "agent_unit",
+    "apt_mirror",
+    "build_image_tarball",
+    "check_reachable",
+    "container_limits",
+    "container_name",
+    "image_alias",
+    "image_name",
+    "size_mib",
+]

@@ -10,20 +10,31 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import hashlib
+import logging
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pylxd
-import pylxd.exceptions
-import requests.exceptions
-
 from runecraft import errors
+
+try:
+    import pylxd
+    import pylxd.exceptions
+    import requests.exceptions
+except ImportError:  # the `lxd` extra is not installed: said when LXD is first used
+    HAVE_PYLXD = False
+else:
+    HAVE_PYLXD = True
 
 __all__ = ["ExecResult", "LxdApi"]
 
 T = TypeVar("T")
+
+# pylxd's exec websockets log every open and close at INFO.
+logging.getLogger("ws4py").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
@@ -36,8 +47,23 @@ class ExecResult:
 class LxdApi:
     """Async access to one LXD daemon (its unix socket by default)."""
 
-    def __init__(self, endpoint: str | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        *,
+        cert: tuple[str, str] | None = None,
+        verify: bool = True,
+    ) -> None:
+        if not HAVE_PYLXD:
+            raise errors.PermanentError(
+                "the LXD substrate needs pylxd: pip install 'runecraft[lxd]'"
+            )
+        if endpoint is not None and endpoint.startswith("/"):
+            # A socket path: pylxd only recognises one that exists, so say it explicitly.
+            endpoint = f"http+unix://{urllib.parse.quote(endpoint, safe='')}"
         self._endpoint = endpoint
+        self._cert = cert
+        self._verify = verify
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="lxd"
         )
@@ -63,7 +89,9 @@ class LxdApi:
 
     def _connect(self) -> Any:
         if self._client is None:
-            self._client = pylxd.Client(endpoint=self._endpoint)
+            self._client = pylxd.Client(
+                endpoint=self._endpoint, cert=self._cert, verify=self._verify
+            )
         return self._client
 
     async def ping(self) -> None:
@@ -81,35 +109,144 @@ class LxdApi:
 
         def create() -> str:
             client = self._connect()
-            image = client.images.create(tarball.read_bytes(), public=False, wait=True)
+            data = tarball.read_bytes()
+            fingerprint = hashlib.sha256(data).hexdigest()
+            if client.images.exists(fingerprint):
+                image = client.images.get(fingerprint)
+            else:
+                try:
+                    image = client.images.create(data, public=False, wait=True)
+                except pylxd.exceptions.LXDAPIException:
+                    if not client.images.exists(fingerprint):  # not a concurrent importer
+                        raise
+                    image = client.images.get(fingerprint)
             if client.images.exists(alias, alias=True):
-                client.images.get_by_alias(alias).delete_alias(alias)
+                current = client.images.get_by_alias(alias)
+                if current.fingerprint == image.fingerprint:
+                    return str(image.fingerprint)
+                current.delete_alias(alias)
             image.add_alias(alias, "Runecraft machine image")
             return str(image.fingerprint)
 
         return await self._call(create)
 
-    async def launch(self, name: str, alias: str, config: dict[str, str], network: str) -> None:
-        """Create and start a container (idempotent: an existing one is just started)."""
+    async def launch(
+        self,
+        name: str,
+        alias: str,
+        config: dict[str, str],
+        network: str,
+        root: dict[str, str] | None = None,
+    ) -> bool:
+        """Create and start a container (idempotent: an existing one is just started).
 
-        def launch() -> None:
+        Returns whether it was created by this call. `root` overrides the root disk device
+        (pool, size).
+        """
+
+        def launch() -> bool:
             client = self._connect()
+            created = False
             if client.instances.exists(name):
                 instance = client.instances.get(name)
             else:
+                devices: dict[str, dict[str, str]] = {
+                    "eth0": {"type": "nic", "network": network, "name": "eth0"}
+                }
+                if root:
+                    devices["root"] = {"type": "disk", "path": "/", **root}
                 instance = client.instances.create(
                     {
                         "name": name,
                         "source": {"type": "image", "alias": alias},
                         "config": config,
-                        "devices": {"eth0": {"type": "nic", "network": network, "name": "eth0"}},
+                        "devices": devices,
                     },
                     wait=True,
                 )
+                created = True
             if instance.status != "Running":
                 instance.start(wait=True)
+            return created
 
-        await self._call(launch)
+        return await self._call(launch)
+
+    async def network_address(self, network: str) -> str:
+        """The IPv4 address (without prefix length) of a managed bridge."""
+
+        def address() -> str:
+            cidr = str(self._connect().networks.get(network).config.get("ipv4.address") or "")
+            return cidr.partition("/")[0]
+
+        try:
+            found = await self._call(address)
+        except errors.NotFoundError as exc:
+            raise errors.PermanentError(
+                f'LXD network "{network}" does not exist: create it (scripts/lxd-setup.sh '
+                "does) or name another bridge in RUNECRAFT_LXD_NETWORK"
+            ) from exc
+        if not found or found == "none":
+            raise errors.PermanentError(f'LXD network "{network}" has no IPv4 address')
+        return found
+
+    async def default_pool(self) -> str | None:
+        """The storage pool of the default profile's root disk."""
+
+        def pool() -> str | None:
+            devices = self._connect().profiles.get("default").devices or {}
+            root = devices.get("root") or {}
+            value = root.get("pool")
+            return str(value) if value else None
+
+        return await self._call(pool)
+
+    async def has_pool(self, name: str) -> bool:
+        return await self._call(lambda: bool(self._connect().storage_pools.exists(name)))
+
+    async def instance_config(self, name: str) -> dict[str, str] | None:
+        """A container's config keys, or None when there is no such container."""
+
+        def config() -> dict[str, str] | None:
+            client = self._connect()
+            if not client.instances.exists(name):
+                return None
+            return {str(k): str(v) for k, v in client.instances.get(name).config.items()}
+
+        return await self._call(config)
+
+    async def tagged(self, key: str, value: str) -> list[str]:
+        """Names of the containers whose config has `key` set to `value`."""
+
+        def names() -> list[str]:
+            return sorted(
+                i.name for i in self._connect().instances.all() if i.config.get(key) == value
+            )
+
+        return await self._call(names)
+
+    async def tagged_states(self, key: str, value: str) -> dict[str, tuple[str, dict[str, str]]]:
+        """Status and config of every container whose `key` is `value`, in one request."""
+
+        def states() -> dict[str, tuple[str, dict[str, str]]]:
+            return {
+                i.name: (str(i.status), {str(k): str(v) for k, v in i.config.items()})
+                for i in self._connect().instances.all()
+                if i.config.get(key) == value
+            }
+
+        return await self._call(states)
+
+    async def delete_image(self, alias: str) -> bool:
+        """Delete the image an alias points at; returns whether there was one."""
+
+        def delete() -> bool:
+            client = self._connect()
+            if not client.images.exists(alias, alias=True):
+                return False
+            client.images.get_by_alias(alias).delete(wait=True)
+            return True
+
+        return await self._call(delete)
 
     async def ipv4(self, name: str) -> str | None:
         def address() -> str | None:

@@ -9,6 +9,7 @@ resolver points at the bridge (so nothing leaks upstream), and systemd-binfmt is
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import shutil
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from runecraft import errors
 
-__all__ = ["IMAGE_PACKAGES", "apt_mirror", "build_image_tarball"]
+__all__ = ["IMAGE_PACKAGES", "apt_mirror", "build_image_tarball", "image_alias", "image_name"]
 
 IMAGE_PACKAGES = ("python3", "python3-venv", "systemd-sysv", "udev", "dbus", "iproute2")
 SUITE = "bookworm"
@@ -47,6 +48,20 @@ def apt_mirror(sources: Path = Path("/etc/apt")) -> str:
             "cannot find a Debian mirror in the apt sources of this host: give one with --mirror"
         )
     return candidates[0]
+
+
+def _image_key(nameserver: str) -> str:
+    return hashlib.sha256(f"{SUITE}|{','.join(IMAGE_PACKAGES)}|{nameserver}".encode()).hexdigest()
+
+
+def image_name(nameserver: str) -> str:
+    """The image's name: it changes with anything that goes into the image."""
+    return f"runecraft-{SUITE}-{_image_key(nameserver)[:16]}"
+
+
+def image_alias(nameserver: str) -> str:
+    """The LXD alias `rune lxd build-image` imports the image under (and the provider uses)."""
+    return f"runecraft/{image_name(nameserver)}"
 
 
 def _run(args: list[str], what: str) -> None:
@@ -112,12 +127,27 @@ def build_image_tarball(
     """
     if shutil.which("debootstrap") is None:
         raise errors.PermanentError("debootstrap is not installed: apt-get install debootstrap")
-    key = hashlib.sha256(f"{SUITE}|{','.join(IMAGE_PACKAGES)}|{nameserver}".encode()).hexdigest()
-    tarball = cache_dir / f"runecraft-{SUITE}-{key[:16]}.tar"
+    key = _image_key(nameserver)
+    tarball = cache_dir / f"{image_name(nameserver)}.tar"
     if tarball.exists():
         return tarball
     cache_dir.mkdir(parents=True, exist_ok=True)
-    work = cache_dir / f"build-{key[:16]}"
+    # Concurrent builders (parallel test workers) wait for the first one's tarball.
+    with (cache_dir / f".build-{key[:16]}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if tarball.exists():
+            return tarball
+        _build(tarball, cache_dir / f"build-{key[:16]}", nameserver, mirror, progress)
+    return tarball
+
+
+def _build(
+    tarball: Path,
+    work: Path,
+    nameserver: str,
+    mirror: str | None,
+    progress: Callable[[str], None],
+) -> None:
     shutil.rmtree(work, ignore_errors=True)
     rootfs = work / "rootfs"
     try:
@@ -143,4 +173,3 @@ def build_image_tarball(
         partial.replace(tarball)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return tarball

@@ -1,0 +1,118 @@
+"""Ships each unit's log (`unit.log`) to the controller for `rune debug-log`.
+
+The file on the machine is the durable copy; the shipper sends whole lines from the offset
+the controller last acknowledged and re-sends the same batch until a `LogAck` covers it, so
+a burst, a disconnect or a controller restart loses nothing, and the controller keeps each
+line once (a batch that ends before the offset it holds is a duplicate). A unit's first
+message is an empty batch that asks where the controller's copy ends, so an agent restart
+does not send the log again. One batch per unit is in flight at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from runecraft.schemas import bus
+
+__all__ = ["LogShipper"]
+
+logger = structlog.get_logger(__name__)
+
+BATCH_BYTES = 256 * 1024
+"""Most bytes of log per message (well below the bus payload limit)."""
+
+
+@dataclass
+class _Flight:
+    payload: bytes
+    end: int
+    sent: float
+
+
+class LogShipper:
+    """Sends new lines of every unit's log; `ack()` is fed from the controller's `LogAck`s."""
+
+    def __init__(
+        self,
+        logs: Callable[[], Mapping[str, Path]],
+        publish: Callable[[bytes], None],
+        *,
+        poll: float = 0.5,
+        resend_after: float = 5.0,
+    ) -> None:
+        """`logs` returns the current units' log paths by unit name."""
+        self._logs = logs
+        self._publish = publish
+        self._poll = poll
+        self._resend_after = resend_after
+        self._acked: dict[str, int] = {}
+        self._flights: dict[str, _Flight] = {}
+        self._wake = asyncio.Event()
+
+    def ack(self, unit: str, offset: int) -> None:
+        """The controller holds `unit`'s log up to `offset`."""
+        self._acked[unit] = offset
+        flight = self._flights.get(unit)
+        if flight is not None and offset >= flight.end:
+            del self._flights[unit]
+        self._wake.set()
+
+    def reconnected(self) -> None:
+        """Whatever was in flight may be lost: send it again now."""
+        self._flights.clear()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Ship forever: on every acknowledgement, and every `poll` seconds for new lines."""
+        while True:
+            self._wake.clear()
+            self.ship()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll):
+                    await self._wake.wait()
+
+    def ship(self) -> None:
+        """One pass: each unit with new lines and nothing in flight sends its next batch."""
+        for unit, path in self._logs().items():
+            self._ship(unit, path)
+
+    def _ship(self, unit: str, path: Path) -> None:
+        now = time.monotonic()
+        flight = self._flights.get(unit)
+        if flight is not None:
+            if now - flight.sent >= self._resend_after:
+                self._publish(flight.payload)
+                flight.sent = now
+            return
+        if unit not in self._acked:
+            self._send(unit, bus.LogBatch(unit=unit, offset=0, end=0, lines=()), now)
+            return
+        offset = self._acked[unit]
+        try:
+            if path.stat().st_size <= offset:
+                return
+            with path.open("rb") as file:
+                file.seek(offset)
+                chunk = file.read(BATCH_BYTES)
+        except FileNotFoundError:
+            return
+        cut = chunk.rfind(b"\n")
+        if cut >= 0:
+            chunk = chunk[: cut + 1]
+        elif len(chunk) < BATCH_BYTES:
+            return  # a line still being written
+        lines = tuple(chunk.decode("utf-8", errors="replace").splitlines())
+        end = offset + len(chunk)
+        self._send(unit, bus.LogBatch(unit=unit, offset=offset, end=end, lines=lines), now)
+
+    def _send(self, unit: str, batch: bus.LogBatch, now: float) -> None:
+        payload = bus.encode(batch)
+        self._flights[unit] = _Flight(payload=payload, end=batch.end, sent=now)
+        self._publish(payload)

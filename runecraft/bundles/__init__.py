@@ -1,0 +1,75 @@
+"""Bundles against a model: plan the changes a bundle asks for, and export a model as one.
+
+Pure domain logic: `ModelView` is what a model holds (built from API documents by
+`from_documents`), `plan` compares a `Bundle` with it and returns the ordered `Plan`,
+`apply_view` is the plan's effect on a view, and `export` turns a view back into a bundle.
+Reading bundles lives in `runecraft.schemas.bundle`; running plans lives in the CLI.
+"""
+
+from __future__ import annotations
+
+from runecraft.bundles._export import export
+from runecraft.bundles._plan import (
+    AddApplication,
+    AddCharm,
+    AddMachine,
+    AddOffer,
+    AddRelation,
+    AddUnit,
+    Change,
+    ChangeCharm,
+    Consume,
+    Expose,
+    Plan,
+    RemoveApplication,
+    RemoveRelation,
+    RemoveUnit,
+    ResolvedCharm,
+    SetConfig,
+    SetConstraints,
+    SetTrust,
+    Unexpose,
+    apply_view,
+    describe,
+    plan,
+    unsupported,
+)
+from runecraft.bundles._view import (
+    ApplicationView,
+    ModelView,
+    RelationView,
+    UnitView,
+    from_documents,
+)
+
+__all__ = [
+    "AddApplication",
+    "AddCharm",
+    "AddMachine",
+    "AddOffer",
+    "AddRelation",
+    "AddUnit",
+    "ApplicationView",
+    "Change",
+    "ChangeCharm",
+    "Consume",
+    "Expose",
+    "ModelView",
+    "Plan",
+    "RelationView",
+    "RemoveApplication",
+    "RemoveRelation",
+    "RemoveUnit",
+    "ResolvedCharm",
+    "SetConfig",
+    "SetConstraints",
+    "SetTrust",
+    "Unexpose",
+    "UnitView",
+    "apply_view",
+    "describe",
+    "export",
+    "from_documents",
+    "plan",
+    "unsupported",
+]

@@ -1,0 +1,71 @@
+"""Export: the bundle that describes a model, so that applying it to an empty model and
+exporting again gives the same bundle.
+
+Model machines are renumbered 0, 1, ... in the order the planner makes them (applications
+by name, units by number): bundle machine ids are symbolic, and this way the numbering
+survives a round trip.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runecraft.bundles._view import ModelView
+from runecraft.schemas import constraints as constraints_schema
+from runecraft.schemas.bundle import (
+    ApplicationSpec,
+    Bundle,
+    Endpoint,
+    MachineSpec,
+    Placement,
+    RelationSpec,
+)
+
+__all__ = ["export"]
+
+
+def export(view: ModelView) -> Bundle:
+    """The model's applications, units (each with its machine), config and relations."""
+    renumber: dict[str, str] = {}
+    for _, app in sorted(view.applications.items()):
+        for unit in app.sorted_units() if not app.dying else ():
+            if unit.machine is not None and unit.machine not in renumber:
+                renumber[unit.machine] = str(len(renumber))
+    applications: dict[str, ApplicationSpec] = {}
+    for name, app in sorted(view.applications.items()):
+        if app.dying:
+            continue
+        units = app.sorted_units()
+        to = tuple(
+            Placement(machine=renumber[u.machine] if u.machine is not None else "new")
+            for u in units
+        )
+        applications[name] = ApplicationSpec(
+            charm=app.charm,
+            num_units=len(units),
+            to=to if any(p.machine != "new" for p in to) else (),
+            options=dict(sorted(app.config.items())),
+            constraints=_bundle_constraints(app.constraints),
+            trust=app.trust,
+        )
+    relations = sorted(
+        {
+            RelationSpec.between(
+                Endpoint(application=a, endpoint=ea), Endpoint(application=b, endpoint=eb)
+            )
+            for (a, ea), (b, eb) in (r.endpoints for r in view.relations)
+            if a in applications and b in applications
+        },
+        key=str,
+    )
+    return Bundle(
+        applications=applications,
+        machines={m: MachineSpec() for m in renumber.values()},
+        relations=tuple(relations),
+    )
+
+
+def _bundle_constraints(constraints: dict[str, Any]) -> dict[str, str]:
+    """The bundle form (`mem: 4096M`) of normalised constraints."""
+    text = constraints_schema.format_constraints(constraints)
+    return dict(pair.split("=", 1) for pair in text.split())

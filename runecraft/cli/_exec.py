@@ -1,0 +1,130 @@
+"""`rune exec`: run a command on units in hook context, as `juju exec` does.
+
+The command is queued on each unit as a `juju-exec` task (so it runs serialised with the
+unit's hooks, with the `JUJU_*` environment, the hook tools on PATH and the charm dir as
+cwd) and the tasks' `return-code`, `stdout` and `stderr` are printed in Juju's shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+
+from runecraft import errors
+from runecraft.cli import _argv, _output, _run
+from runecraft.cli._common import _model
+from runecraft.cli._common import _run as _call
+from runecraft.cli._runtime import _await_tasks, _print_plain
+from runecraft.client import Client
+from runecraft.schemas import api
+from runecraft.schemas import exec as exec_schema
+
+__all__ = ["exec_command", "exec_failure"]
+
+_SLACK = 10.0
+"""Seconds the CLI waits beyond the command's own timeout (queueing behind a hook)."""
+
+
+def _names(values: Sequence[str]) -> list[str]:
+    return [name for value in values for name in value.split(",") if name]
+
+
+def exec_failure(tasks: Sequence[api.ActionInfo]) -> str | None:
+    """Juju's `the following task failed` text when a command failed or exited non-zero
+    (jubilant matches `task failed` and still reads stdout); None when all succeeded."""
+    lines = []
+    for task in tasks:
+        code = task.results.get("return-code")
+        if task.status == "completed" and code in (0, None):
+            continue
+        detail = f" with return code {code}" if code not in (0, None) else ""
+        if task.message:
+            detail += f": {task.message}"
+        lines.append(f' id "{task.id}"{detail}')
+    if not lines:
+        return None
+    return (
+        "the following task failed:\n"
+        + "\n".join(lines)
+        + "\n\nuse 'rune show-task' to inspect the failure"
+    )
+
+
+@click.command("exec")
+@click.argument("command", nargs=-1, required=True)
+@click.option("--unit", "-u", "units", multiple=True, help="Unit(s), comma-separated.")
+@click.option(
+    "--application", "-a", "applications", multiple=True, help="Every unit of application(s)."
+)
+@click.option("--machine", "machines", multiple=True, help="Not supported yet.")
+@click.option("--all", "all_machines", is_flag=True, help="Not supported yet.")
+@click.option("--wait", "wait", help="How long the command may run (Go duration; default 5m).")
+@click.option("--timeout", "timeout", help="Alias of --wait.")
+@click.option("--background", is_flag=True, help="Queue the command and return at once.")
+@click.option(
+    "--format",
+    "-o",
+    "output_format",
+    type=click.Choice(["plain", "json", "yaml"]),
+    default="plain",
+    show_default=True,
+)
+def exec_command(
+    command: tuple[str, ...],
+    units: tuple[str, ...],
+    applications: tuple[str, ...],
+    machines: tuple[str, ...],
+    all_machines: bool,
+    wait: str | None,
+    timeout: str | None,
+    background: bool,
+    output_format: str,
+) -> None:
+    """Run COMMAND on units in hook context: rune exec --unit U | --application A -- CMD…
+
+    Exits 1 when a command failed or exited non-zero (`task failed` on stderr) and at the
+    time limit (`timed out`).
+    """
+    if machines or all_machines:
+        raise errors.UsageError(
+            "--machine and --all are not supported: use --unit or --application"
+        )
+    targets = _names(units) + _names(applications)
+    if not targets:
+        raise errors.UsageError("no target: give --unit or --application")
+    for name in _names(units):
+        if "/" not in name:
+            raise errors.UsageError(f'invalid unit name "{name}": expected APPLICATION/NUMBER')
+    for name in _names(applications):
+        if "/" in name:
+            raise errors.UsageError(f'invalid application name "{name}"')
+    if wait and timeout:
+        raise errors.UsageError("give --wait or --timeout, not both")
+    spelled = wait or timeout
+    limit = _argv.parse_duration(spelled) if spelled else exec_schema.DEFAULT_TIMEOUT
+    if limit <= 0:
+        raise errors.UsageError(f'invalid duration "{spelled}": must be positive')
+    params = {"command": " ".join(command), "timeout": limit}
+    model = _model()
+
+    async def go(client: Client) -> tuple[list[api.ActionInfo], bool]:
+        queued = await client.run_action(model, targets, exec_schema.JUJU_EXEC, params)
+        if background:
+            for task in queued:
+                _output.err_console.print(f"Running task {task.id} on {task.unit}", markup=False)
+            return queued, True
+        return await _await_tasks(client, model, queued, limit + _SLACK)
+
+    tasks, finished = _call(go)
+    if background:
+        return
+    if not finished:
+        waiting = ", ".join(f"unit {t.unit}" for t in tasks if t.status not in _run.FINISHED)
+        raise errors.TemporaryError(f"timed out waiting for results from: {waiting}")
+    document = {task.unit: _run.task_document(task) for task in tasks}
+    if not _output.emit(document, output_format):
+        _print_plain(tasks)
+    failure = exec_failure(tasks)
+    if failure is not None:
+        raise errors.PermanentError(failure)

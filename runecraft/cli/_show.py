@@ -1,0 +1,218 @@
+"""Juju's `show-model`, `show-unit`, `scale-application` (alias `scale`), `trust`,
+`constraints`, `set-constraints`, `model-constraints` and `set-model-constraints`, with
+the JSON shapes jubilant parses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from runecraft import errors
+from runecraft.cli import _argv, _juju, _output
+from runecraft.cli._common import _model, _run
+from runecraft.client import Client
+from runecraft.schemas.constraints import format_constraints, parse_constraints
+from runecraft.schemas.juju import JUJU_VERSION
+
+__all__ = ["COMMANDS"]
+
+_SHOW_FORMAT = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+    help="Output format.",
+)
+
+
+def model_document(
+    name: str, uuid: str, cloud: str, life: str, controller: str, controller_uuid: str
+) -> dict[str, Any]:
+    """Juju's `show-model` document of one model (the local cloud's only user is admin)."""
+    return {
+        name: {
+            "name": f"admin/{name}",
+            "short-name": name,
+            "model-uuid": uuid,
+            "model-type": "iaas",
+            "controller-uuid": controller_uuid,
+            "controller-name": controller,
+            "is-controller": False,
+            "owner": "admin",
+            "cloud": cloud,
+            "region": "default",
+            "type": cloud,
+            "life": life,
+            "status": {"current": "available" if life == "alive" else "destroying"},
+            "users": {
+                "admin": {"display-name": "admin", "access": "admin", "last-connection": "never"}
+            },
+            "agent-version": JUJU_VERSION,
+        }
+    }
+
+
+@click.command("show-model")
+@click.argument("name", required=False)
+@_SHOW_FORMAT
+def show_model(name: str | None, output_format: str) -> None:
+    """Show a model ([CONTROLLER:][USER/]MODEL; default: the current one)."""
+    model = _argv.model_name(name) if name else _model()
+    controller = _juju.check_controller(name.partition(":")[0] if name and ":" in name else None)
+
+    async def go(client: Client) -> dict[str, Any]:
+        info = await client.show_model(model)
+        ctrl = await client.controller()
+        return model_document(info.name, info.uuid, info.cloud, info.life, controller, ctrl.uuid)
+
+    _output.emit(_run(go), output_format)
+
+
+@click.command("show-unit")
+@click.argument("units", nargs=-1, required=True)
+@_SHOW_FORMAT
+def show_unit(units: tuple[str, ...], output_format: str) -> None:
+    """Show units: charm, leadership, addresses and the data of each of their relations."""
+    model = _model()
+
+    async def go(client: Client) -> dict[str, Any]:
+        document: dict[str, Any] = {}
+        for unit in units:
+            document.update(await client.show_unit(model, unit))
+        return document
+
+    _output.emit(_run(go), output_format)
+
+
+def scale_plan(alive: list[str], scale: int) -> tuple[int, list[str]]:
+    """Units to add, and units to remove (the newest first), to reach `scale`."""
+    ordered = sorted(alive, key=lambda name: int(name.rsplit("/", 1)[1]))
+    if scale >= len(ordered):
+        return scale - len(ordered), []
+    return 0, ordered[scale:][::-1]
+
+
+async def newest_units(
+    client: Client, model: str, applications: list[str], count: int
+) -> list[str]:
+    """The `count` newest alive units of each application (`remove-unit --num-units`)."""
+    status = await client.status(model)
+    chosen: list[str] = []
+    for application in applications:
+        app = status["applications"].get(application)
+        if app is None:
+            raise errors.NotFoundError(f'application "{application}" not found')
+        alive = [name for name, unit in app.get("units", {}).items() if not unit.get("life")]
+        if count > len(alive):
+            raise errors.InvalidSpecError(
+                f'cannot remove {count} units of "{application}": it has {len(alive)}'
+            )
+        chosen += scale_plan(alive, len(alive) - count)[1]
+    return chosen
+
+
+@click.command("scale-application")
+@click.argument("application")
+@click.argument("scale", type=click.IntRange(min=0))
+def scale_application(application: str, scale: int) -> None:
+    """Add or remove units until APPLICATION has SCALE of them (alias: scale)."""
+    model = _model()
+
+    async def go(client: Client) -> None:
+        status = await client.status(model)
+        app = status["applications"].get(application)
+        if app is None:
+            raise errors.NotFoundError(f'application "{application}" not found')
+        alive = [name for name, unit in app.get("units", {}).items() if not unit.get("life")]
+        add, remove = scale_plan(alive, scale)
+        if add:
+            await client.add_units(model, application, add)
+        if remove:
+            await client.remove_units(model, remove)
+
+    _run(go)
+    _output.err_console.print(f"{application} scaled to {scale} units", markup=False)
+
+
+@click.command()
+@click.argument("application")
+@click.option("--remove", is_flag=True, help="Withdraw the trust.")
+@click.option("--scope", type=click.Choice(["cluster"]), help="Accepted for Juju compatibility.")
+def trust(application: str, remove: bool, scope: str | None) -> None:
+    """Trust APPLICATION with the cloud credential (shown as `trust` in its config)."""
+    del scope
+    model = _model()
+    _run(lambda c: c.set_application_settings(model, application, trust=not remove))
+
+
+@click.command()
+@click.argument("application")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["constraints", "json", "yaml"]),
+    default="constraints",
+    show_default=True,
+)
+def constraints(application: str, output_format: str) -> None:
+    """Show the constraints of APPLICATION (`mem=4096M cores=2`)."""
+    model = _model()
+    settings = _run(lambda c: c.application_settings(model, application))
+    if not _output.emit(settings.constraints, output_format):
+        click.echo(format_constraints(settings.constraints))
+
+
+@click.command("set-constraints")
+@click.argument("application")
+@click.argument("items", nargs=-1, required=True)
+def set_constraints(application: str, items: tuple[str, ...]) -> None:
+    """Replace the constraints of APPLICATION with KEY=VALUE pairs (`mem=4G cores=2`)."""
+    try:
+        parse_constraints(items)
+    except ValueError as exc:
+        raise errors.InvalidSpecError(str(exc)) from exc
+    model = _model()
+    _run(lambda c: c.set_application_settings(model, application, constraints_items=list(items)))
+
+
+@click.command("model-constraints")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["constraints", "json", "yaml"]),
+    default="constraints",
+    show_default=True,
+)
+def model_constraints(output_format: str) -> None:
+    """Show the model's constraints (`mem=4096M cores=2`; JSON: sizes in MiB)."""
+    model = _model()
+    found = _run(lambda c: c.model_constraints(model))
+    if not _output.emit(found, output_format):
+        click.echo(format_constraints(found))
+
+
+@click.command("set-model-constraints")
+@click.argument("items", nargs=-1, required=True)
+def set_model_constraints(items: tuple[str, ...]) -> None:
+    """Replace the model's constraints with KEY=VALUE pairs (`mem=4G cores=2`)."""
+    try:
+        parse_constraints(items)
+    except ValueError as exc:
+        raise errors.InvalidSpecError(str(exc)) from exc
+    model = _model()
+    _run(lambda c: c.set_model_constraints(model, list(items)))
+
+
+COMMANDS: list[tuple[click.Command, tuple[str, ...]]] = [
+    (show_model, ("show-model",)),
+    (show_unit, ("show-unit",)),
+    (scale_application, ("scale-application", "scale")),
+    (trust, ("trust",)),
+    (constraints, ("constraints",)),
+    (set_constraints, ("set-constraints",)),
+    (model_constraints, ("model-constraints",)),
+    (set_model_constraints, ("set-model-constraints",)),
+]
+"""Each command with the names it answers to."""

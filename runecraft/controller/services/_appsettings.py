@@ -1,0 +1,79 @@
+"""Deploy-time settings: an application's constraints, trust and base (Juju's `deploy
+--constraints/--trust/--base`, `trust`, `set-constraints`) and the model's constraints
+(`set-model-constraints`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runecraft import errors
+from runecraft.controller.services._hub import ChangeHub
+from runecraft.controller.state import ApplicationRecord, Store
+from runecraft.schemas.constraints import (
+    ApplicationSettings,
+    ModelConstraints,
+    SetApplicationSettings,
+    check_base,
+    parse_constraints,
+)
+
+__all__ = ["SettingsService"]
+
+
+def _settings(app: ApplicationRecord) -> ApplicationSettings:
+    return ApplicationSettings(
+        application=app.name, constraints=app.constraints, trust=app.trust, base=app.base
+    )
+
+
+class SettingsService:
+    """Reads and changes the settings; bad values change nothing."""
+
+    def __init__(self, store: Store, hub: ChangeHub) -> None:
+        self.store = store
+        self.hub = hub
+
+    async def get(self, model_name: str, application: str) -> ApplicationSettings:
+        async with self.store.write(model_name) as tx:
+            return _settings(await tx.application(application))
+
+    async def change(
+        self, model_name: str, application: str, request: SetApplicationSettings
+    ) -> ApplicationSettings:
+        values: dict[str, object] = {}
+        try:
+            if request.constraints is not None:
+                values["constraints"] = parse_constraints(request.constraints)
+            if request.base is not None:
+                if request.base:
+                    check_base(request.base)
+                values["base"] = request.base
+        except ValueError as exc:
+            raise errors.InvalidSpecError(str(exc)) from exc
+        if request.trust is not None:
+            values["trust"] = request.trust
+        async with self.store.write(model_name) as tx:
+            app = await tx.application(application)
+            if values:
+                await tx.update_application(app, **values)
+                app = await tx.application(application)
+        if values:
+            self.hub.changed()
+        return _settings(app)
+
+    async def model_constraints(self, model_name: str) -> dict[str, Any]:
+        async with self.store.write(model_name) as tx:
+            assert tx.model is not None
+            return dict(tx.model.constraints)
+
+    async def set_model_constraints(
+        self, model_name: str, request: ModelConstraints
+    ) -> dict[str, Any]:
+        try:
+            constraints = parse_constraints(request.constraints)
+        except ValueError as exc:
+            raise errors.InvalidSpecError(str(exc)) from exc
+        async with self.store.write(model_name) as tx:
+            await tx.update_model(constraints=constraints)
+        self.hub.changed()
+        return constraints

@@ -1,0 +1,123 @@
+"""Unit logs: batches from agents stored and acknowledged; long-polled by `debug-log`.
+
+Storing comes before acknowledging, so a line an agent stops re-sending is in the database.
+Readers wait on a condition that every stored batch notifies, not on the model revision:
+logs wake no reconciler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from runecraft import errors
+from runecraft.controller.services._names import check_application_name, parse_unit_name
+from runecraft.controller.state import Store
+from runecraft.controller.state._logs import LogQuery, LogStore
+from runecraft.schemas import bus
+from runecraft.schemas.logs import LogPage, StatusHistoryEntry
+
+__all__ = ["MAX_WAIT", "STATUS_KINDS", "LogQuery", "LogService"]
+
+logger = structlog.get_logger(__name__)
+
+MAX_WAIT = 30.0
+"""Longest a read waits for new lines before answering empty."""
+
+STATUS_KINDS = {
+    "unit": ("workload", "juju-unit"),
+    "workload": ("workload",),
+    "juju-unit": ("juju-unit",),
+    "application": ("application",),
+}
+"""`show-status-log --type` values and the kinds of history each shows."""
+
+Publish = Callable[[str, bus.LogAck], Awaitable[bool]]
+
+
+class LogService:
+    """Queues agents' log batches and applies them in one transaction per drain."""
+
+    def __init__(self, store: Store, publish: Publish) -> None:
+        self.store = store
+        self.logs = LogStore(store)
+        self._publish = publish
+        self._queue: asyncio.Queue[tuple[str, bus.LogBatch]] = asyncio.Queue()
+        self._stored = asyncio.Condition()
+
+    def submit(self, agent: str, batch: bus.LogBatch) -> None:
+        self._queue.put_nowait((agent, batch))
+
+    async def run(self) -> None:
+        """Store and acknowledge batches forever."""
+        while True:
+            batch = [await self._queue.get()]
+            while not self._queue.empty() and len(batch) < 200:
+                batch.append(self._queue.get_nowait())
+            await self._store_batch(batch)
+
+    async def _store_batch(self, items: list[tuple[str, bus.LogBatch]]) -> None:
+        by_agent: dict[str, list[bus.LogBatch]] = defaultdict(list)
+        for agent, log_batch in items:
+            by_agent[agent].append(log_batch)
+        for agent, batches in by_agent.items():
+            machine = await self.store.machine_by_agent(agent)
+            if machine is None:
+                logger.warning("log batch from unknown agent", agent=agent)
+                continue
+            held = await self.logs.append(machine.model_uuid, machine.number, batches)
+            for unit, offset in held.items():
+                await self._publish(agent, bus.LogAck(unit=unit, offset=offset))
+        async with self._stored:
+            self._stored.notify_all()
+
+    async def read(
+        self,
+        model: str,
+        query: LogQuery,
+        *,
+        after: int | None,
+        last: int | None,
+        limit: int,
+        wait: float,
+    ) -> LogPage:
+        """Lines of `model` (see `LogStore.read`); with nothing new after `after`, waits up to
+        `wait` seconds for some."""
+        record = await self.store.model(model)
+        start = await self.logs.newest(record.uuid) if after is None else after
+        deadline = asyncio.get_running_loop().time() + min(max(wait, 0.0), MAX_WAIT)
+        while True:
+            async with self._stored:
+                entries = await self.logs.read(
+                    record.uuid, query, after=after, last=last, limit=limit
+                )
+                remaining = deadline - asyncio.get_running_loop().time()
+                if entries or after is None or remaining <= 0:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(remaining):
+                        await self._stored.wait()
+        last_id = max(entries[-1].id, start) if entries else start
+        return LogPage(entries=entries, last=last_id)
+
+    async def status_log(
+        self, model: str, entity: str, kind: str | None, limit: int
+    ) -> list[StatusHistoryEntry]:
+        """The statuses `entity` (a unit or an application) went through, oldest first."""
+        is_unit = "/" in entity
+        if is_unit:
+            parse_unit_name(entity)
+        else:
+            check_application_name(entity)
+        kind = kind or ("unit" if is_unit else "application")
+        if kind not in STATUS_KINDS or (kind == "application") == is_unit:
+            fits = [k for k in STATUS_KINDS if (k == "application") != is_unit]
+            raise errors.InvalidSpecError(
+                f'invalid status type "{kind}" for {entity}: expected one of {", ".join(fits)}'
+            )
+        record = await self.store.model(model)
+        return await self.logs.status_history(record.uuid, entity, STATUS_KINDS[kind], limit)

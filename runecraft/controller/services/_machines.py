@@ -1,0 +1,256 @@
+"""Enlisting machines the user already has, and removing machines.
+
+Enlistment is synchronous so the user sees every failure at once: connect (host key
+verified), log in and check python3 before anything is recorded; then record the machine
+with its own credential, install and start its agent. If any step fails, the record, the
+credential and whatever reached the machine are removed again, so the same command can
+simply be run again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+import structlog
+
+from runecraft import errors
+from runecraft.controller import _passwords
+from runecraft.controller.providers import InstanceInfo, MachineSpec
+from runecraft.controller.providers.ssh import (
+    DEFAULT_INSTALL_DIR,
+    Enlistment,
+    Probe,
+    SshTarget,
+    parse_target,
+)
+from runecraft.controller.services._hub import ChangeHub
+from runecraft.controller.state import MachineRecord, Store, Tx
+from runecraft.schemas.agent import BrokerAddress
+
+__all__ = ["AddedMachine", "Enlister", "MachineService", "place_on_enlisted"]
+
+logger = structlog.get_logger(__name__)
+
+INSTALL_GRACE = 900.0
+"""The reconciler leaves a machine being enlisted alone for this long."""
+HELLO_GRACE = 30.0
+"""After enlistment, how long the agent has to say hello before it is checked."""
+
+
+class Enlister(Protocol):
+    """The manual provider, as enlistment uses it."""
+
+    async def probe(
+        self, target: SshTarget, private_key: str | None, accept: str | None
+    ) -> Probe: ...
+
+    async def enlist(self, spec: MachineSpec, enlistment: Enlistment) -> InstanceInfo: ...
+
+    async def destroy_machine(self, model_uuid: str, number: int) -> None: ...
+
+    def forget(self, model_uuid: str, number: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class AddedMachine:
+    number: int
+    fingerprint: str
+    hostname: str
+    address: str
+
+
+def _service_name(machine: MachineRecord) -> str:
+    return f"runecraft-machine-{machine.number}-{machine.model_uuid[:8]}"
+
+
+class MachineService:
+    """`add-machine ssh:…` and `remove-machine`."""
+
+    def __init__(
+        self,
+        store: Store,
+        hub: ChangeHub,
+        *,
+        enlister: Callable[[], Enlister],
+        credentials_changed: Callable[[], Awaitable[None]],
+        broker_for_agents: Callable[[str, str], BrokerAddress],
+        api_url: str,
+    ) -> None:
+        self.store = store
+        self.hub = hub
+        self.enlister = enlister
+        self.credentials_changed = credentials_changed
+        self.broker_for_agents = broker_for_agents
+        self.api_url = api_url
+
+    async def add_machine(
+        self,
+        model_name: str,
+        target_text: str,
+        *,
+        private_key: str | None = None,
+        host_key: str | None = None,
+        install_dir: str | None = None,
+    ) -> AddedMachine:
+        target = parse_target(target_text)
+        install_dir = (install_dir or DEFAULT_INSTALL_DIR).rstrip("/") or "/"
+        if not install_dir.startswith("/"):
+            raise errors.InvalidSpecError(f'install directory "{install_dir}" must be absolute')
+        model = await self.store.model(model_name)
+        if model.life != "alive":
+            raise errors.ConflictError(f'model "{model_name}" is being destroyed')
+        snapshot = await self.store.snapshot(model.uuid)
+        for existing in snapshot.machines:
+            known = existing.enlistment or {}
+            if (known.get("host"), known.get("port")) == (target.host, target.port):
+                raise errors.ConflictError(
+                    f"{target.host}:{target.port} is already machine {existing.number} "
+                    f'of model "{model_name}"'
+                )
+        enlister = self.enlister()
+        probe = await enlister.probe(target, private_key, host_key)
+
+        password = _passwords.new_password()
+        now = time.time()
+        async with self.store.write(model_name) as tx:
+            machine = await tx.insert_machine(
+                password_hash=_passwords.hash_password(password),
+                status="provisioning",
+                status_message=f"enlisting {target}",
+                retry_count=1,
+                retry_at=now + INSTALL_GRACE,
+            )
+            enlistment = Enlistment(
+                user=target.user,
+                host=target.host,
+                port=target.port,
+                private_key=private_key,
+                install_dir=install_dir,
+                prefix=f"{install_dir}/machine-{machine.number}-{model.uuid[:8]}",
+                service=_service_name(machine),
+                fingerprint=probe.fingerprint,
+            )
+            await tx.update_machine(machine, enlistment=asdict(enlistment))
+        await self.credentials_changed()
+        spec = MachineSpec.for_agent(
+            model_name=model.name,
+            model_uuid=model.uuid,
+            number=machine.number,
+            agent=machine.agent,
+            password=password,
+            broker=self.broker_for_agents(machine.agent, password),
+            api_url=self.api_url,
+        )
+        try:
+            info = await enlister.enlist(spec, enlistment)
+        except BaseException as exc:
+            await self._undo(enlister, model_name, machine)
+            if isinstance(exc, errors.RunecraftError):
+                raise type(exc)(
+                    f"{exc.message}; machine {target} was not added (run the command again "
+                    "once that is fixed)"
+                ) from exc
+            raise
+        async with self.store.write(model_name) as tx:
+            await tx.update_machine(
+                machine,
+                instance_id=info.instance_id,
+                hostname=info.hostname,
+                address=info.address,
+                status="pending",
+                status_message="",
+                status_since=time.time(),
+                retry_at=time.time() + HELLO_GRACE,
+            )
+        self.hub.changed()
+        logger.info("machine enlisted", model=model_name, machine=machine.number, host=str(target))
+        return AddedMachine(
+            number=machine.number,
+            fingerprint=probe.fingerprint,
+            hostname=info.hostname,
+            address=info.address,
+        )
+
+    async def _undo(self, enlister: Enlister, model_name: str, machine: MachineRecord) -> None:
+        """Take back a failed enlistment: the agent and files (best effort), the record."""
+        try:
+            await enlister.destroy_machine(machine.model_uuid, machine.number)
+        except errors.RunecraftError as exc:
+            logger.warning("cleanup after failed enlistment", error=exc.message)
+        enlister.forget(machine.model_uuid, machine.number)
+        async with self.store.write(model_name) as tx:
+            await tx.delete_machine(await tx.machine(machine.number))
+        await self.credentials_changed()
+        self.hub.changed()
+
+    async def remove_machine(self, model_name: str, number: int, *, force: bool = False) -> str:
+        """Remove a machine: now when it hosts no unit (`removed`), else with `force` once
+        its units are gone (`dying`)."""
+        async with self.store.write(model_name) as tx:
+            machine = await tx.machine(number)
+            units = await tx.units_on_machine(number)
+            if units and not force:
+                raise errors.ConflictError(
+                    f"machine {number} hosts {', '.join(units)}: remove those units first, "
+                    "or use --force to remove them with the machine"
+                )
+            if units or machine.enlistment is None:
+                for name in units:
+                    unit = await tx.unit(name)
+                    if unit.life == "alive":
+                        await tx.update_unit(unit, life="dying")
+                if machine.life == "alive":
+                    await tx.update_machine(machine, life="dying")
+                outcome = "dying"
+            else:
+                outcome = "removed"
+        if outcome == "dying":
+            self.hub.changed()
+            return outcome
+        enlister = self.enlister()
+        try:
+            await enlister.destroy_machine(machine.model_uuid, number)
+        except errors.RunecraftError as exc:
+            if not force:
+                raise type(exc)(
+                    f"{exc.message}; machine {number} was kept (run the command again, or use "
+                    "--force to forget it without cleaning up the host)"
+                ) from exc
+            logger.warning("forgetting unreachable machine", machine=number, error=exc.message)
+        enlister.forget(machine.model_uuid, number)
+        async with self.store.write(model_name) as tx:
+            await tx.delete_machine(await tx.machine(number))
+        await self.credentials_changed()
+        self.hub.changed()
+        logger.info("machine removed", model=model_name, machine=number)
+        return outcome
+
+
+async def place_on_enlisted(tx: Tx, placements: Sequence[int | None], count: int) -> list[int]:
+    """On the manual cloud, units without a placement go to free enlisted machines (alive,
+    hosting no unit); when too few are free, a clear error says so."""
+    assert tx.model is not None
+    wanted = [*placements, *[None] * (count - len(placements))]
+    taken = {p for p in wanted if p is not None}
+    needed = wanted.count(None)
+    free: list[int] = []
+    if needed:
+        for machine in await tx.machines():
+            if (
+                machine.life == "alive"
+                and machine.enlistment is not None
+                and machine.number not in taken
+                and not await tx.units_on_machine(machine.number)
+            ):
+                free.append(machine.number)
+    if needed > len(free):
+        raise errors.ConflictError(
+            f'no free machine in model "{tx.model.name}" for {needed} unit(s) '
+            f"({len(free)} free): enlist one with `rune add-machine ssh:[user@]host`, or place "
+            "units on a machine with --to"
+        )
+    spare = iter(free)
+    return [p if p is not None else next(spare) for p in wanted]

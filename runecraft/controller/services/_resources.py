@@ -1,0 +1,71 @@
+"""Resources: upload files, attach them to applications (at deploy or later), serve them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import structlog
+
+from runecraft import errors
+from runecraft.controller.services import _names
+from runecraft.controller.services._hub import ChangeHub
+from runecraft.controller.state import ApplicationRecord, Store, Tx, _resources_tx
+from runecraft.schemas import charm as charm_schema
+from runecraft.schemas import resources as res
+
+__all__ = ["ResourceService", "attach_at_deploy"]
+
+logger = structlog.get_logger(__name__)
+
+
+async def attach_at_deploy(
+    tx: Tx, app: ApplicationRecord, meta: charm_schema.CharmMeta, given: Mapping[str, str]
+) -> None:
+    """`deploy --resource`: attach uploaded blobs in the deploy's own transaction, so no
+    unit can run before its resources are there."""
+    res.check_resources(meta, given)
+    for name, sha256 in sorted(given.items()):
+        await _resources_tx.attach_resource(tx, app.model_uuid, app.name, name, sha256)
+
+
+class ResourceService:
+    """`attach-resource`, uploads and downloads."""
+
+    def __init__(self, store: Store, hub: ChangeHub) -> None:
+        self.store = store
+        self.hub = hub
+
+    async def upload(self, data: bytes) -> res.ResourceInfo:
+        """Keep a file (once per content); returns its hash for attaching."""
+        async with self.store.write() as tx:
+            sha256 = await _resources_tx.put_resource_blob(tx.conn, data)
+        return res.ResourceInfo(sha256=sha256, size=len(data))
+
+    async def download(self, sha256: str) -> bytes:
+        """A stored file, by hash (agents fetch what their snapshot names)."""
+        async with self.store.engine.connect() as conn:
+            return await _resources_tx.read_resource_blob(conn, sha256)
+
+    async def attach(
+        self, model_name: str, application: str, given: Mapping[str, str]
+    ) -> list[res.ResourceInfo]:
+        """Make uploaded files the application's resources; every name is checked first."""
+        _names.check_application_name(application)
+        async with self.store.write(model_name) as tx:
+            app = await tx.application(application)
+            if app.life != "alive":
+                raise errors.ConflictError(f'application "{application}" is being removed')
+            charm = await tx.charm(app.charm_sha256)
+            meta = charm_schema.CharmMeta.model_validate(charm.meta)
+            res.check_resources(meta, given)
+            assert tx.model is not None
+            records = [
+                await _resources_tx.attach_resource(tx, tx.model.uuid, app.name, name, sha)
+                for name, sha in sorted(given.items())
+            ]
+        self.hub.changed()
+        logger.info("resources attached", application=application, names=sorted(given))
+        return [
+            res.ResourceInfo(sha256=r.sha256, size=r.size, name=r.name, revision=r.revision)
+            for r in records
+        ]

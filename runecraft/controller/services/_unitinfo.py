@@ -1,0 +1,98 @@
+"""Juju's `show-unit --format json` document, computed from one model snapshot.
+
+Per relation of the unit's application it carries the related application's databag, the
+unit's own databag and the databags of the related units, as Juju does; jubilant parses it
+into `UnitInfo`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from runecraft import errors
+from runecraft.controller.services._names import parse_unit_name
+from runecraft.controller.state import DatabagRecord, EndpointRecord, ModelSnapshot
+
+__all__ = ["build_unit_info"]
+
+
+def _relation_info(
+    unit: str,
+    mine: EndpointRecord,
+    others: list[EndpointRecord],
+    in_scope: set[str],
+    bags: dict[tuple[str, str], DatabagRecord],
+) -> dict[str, Any]:
+    related = others[0] if others else mine
+    app_bag = bags.get(("app", related.application))
+    local = bags.get(("unit", unit))
+    related_units = sorted(
+        (n for n in in_scope if n.split("/", 1)[0] == related.application and n != unit),
+        key=lambda name: int(name.rsplit("/", 1)[1]),
+    )
+    return {
+        "relation-id": mine.relation_id,
+        "endpoint": mine.endpoint,
+        "related-endpoint": related.endpoint,
+        "application-data": dict(app_bag.data) if app_bag else {},
+        "local-unit": {
+            "in-scope": unit in in_scope,
+            "data": dict(local.data) if local else {},
+        },
+        "related-units": {
+            name: {
+                "in-scope": name in in_scope,
+                "data": dict(bag.data) if (bag := bags.get(("unit", name))) else {},
+            }
+            for name in related_units
+        },
+    }
+
+
+def build_unit_info(snapshot: ModelSnapshot, unit_name: str) -> dict[str, Any]:
+    """`{unit: {...}}` for one unit of the snapshot's model; unknown units are not found."""
+    application, _ = parse_unit_name(unit_name)
+    unit = next((u for u in snapshot.units if u.name == unit_name), None)
+    app = next((a for a in snapshot.applications if a.name == application), None)
+    if unit is None or app is None:
+        raise errors.NotFoundError(f'unit "{unit_name}" not found')
+    charm = snapshot.charms[app.charm_sha256]
+    addresses = {m.number: m.address for m in snapshot.machines}
+    endpoints: dict[int, list[EndpointRecord]] = defaultdict(list)
+    for endpoint in snapshot.endpoints:
+        endpoints[endpoint.relation_id].append(endpoint)
+    scopes: dict[int, set[str]] = defaultdict(set)
+    for scope in snapshot.scopes:
+        scopes[scope.relation_id].add(scope.unit)
+    bags: dict[int, dict[tuple[str, str], DatabagRecord]] = defaultdict(dict)
+    for bag in snapshot.databags:
+        bags[bag.relation_id][(bag.owner_kind, bag.owner)] = bag
+
+    relation_info = []
+    for relation in sorted(snapshot.relations, key=lambda r: r.id):
+        eps = endpoints.get(relation.id, [])
+        mine = next((e for e in eps if e.application == application), None)
+        if mine is None:
+            continue
+        others = [e for e in eps if e is not mine]
+        relation_info.append(
+            _relation_info(unit_name, mine, others, scopes[relation.id], bags[relation.id])
+        )
+
+    document: dict[str, Any] = {
+        "opened-ports": list(unit.opened_ports),
+        "charm": f"local:{charm.name}-{app.charm_revision}",
+        "leader": app.leader == unit.name,
+        "life": unit.life,
+        "relation-info": relation_info,
+    }
+    if unit.workload_version:
+        document["workload-version"] = unit.workload_version
+    if unit.machine_number is not None:
+        document["machine"] = str(unit.machine_number)
+        address = addresses.get(unit.machine_number, "")
+        if address:
+            document["public-address"] = address
+            document["address"] = address
+    return {unit_name: document}

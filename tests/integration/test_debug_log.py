@@ -1,0 +1,109 @@
+"""`rune debug-log`: unit logs shipped by the machine agents, filtered in the controller,
+and complete under a burst; `rune show-status-log`: the statuses units went through."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import subprocess
+from collections.abc import Callable
+
+import pytest
+
+from tests.integration.conftest import EXAMPLES, RUNE, Rune
+
+pytestmark = pytest.mark.e2e
+
+BURST = 10_000
+
+
+def follow(rune: Rune, until: Callable[[str], bool], *args: str) -> list[str]:
+    """Tail `rune debug-log ARGS` until a line satisfies `until`; returns the lines read."""
+    env = {**os.environ, "RUNECRAFT_HOME": str(rune.home), "RUNECRAFT_CACHE_DIR": str(rune.cache)}
+    with subprocess.Popen(
+        [*RUNE, "debug-log", *args], env=env, stdout=subprocess.PIPE, text=True
+    ) as tail:
+        assert tail.stdout is not None
+        lines = []
+        try:
+            for line in tail.stdout:
+                lines.append(line.rstrip("\n"))
+                if until(lines[-1]):
+                    return lines
+        finally:
+            tail.kill()
+    raise AssertionError(f"debug-log ended before the line awaited; read: {lines[-5:]}")
+
+
+def test_debug_log_ships_filters_and_survives_a_burst(rune: Rune) -> None:
+    rune("bootstrap")
+    rune("deploy", str(EXAMPLES / "hello-bash"), "-n", "2")
+    rune("wait", "--timeout", "5m")
+
+    # Tails until the install hook of hello-bash/1 has been shipped.
+    shown = follow(rune, lambda line: 'running hook "install"' in line, "-i", "unit-hello-bash-1")
+    assert all(line.startswith("unit-hello-bash-1: ") for line in shown)
+
+    replay = rune("debug-log", "--replay", "--no-tail", "--include", "hello-bash/1").stdout
+    assert replay.splitlines()[: len(shown)] == shown
+
+    # A burst straight into the unit log, as a chatty charm would write it.
+    (log,) = rune.home.glob("machines/*/*/units/hello-bash-0/unit.log")
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    with log.open("a") as file:
+        for n in range(BURST):
+            file.write(f"{now} CRITICAL unit.hello-bash/0.burst line {n:05d}\n")
+
+    tailed = follow(rune, lambda line: line.endswith(f"{BURST - 1:05d}"), "--level", "CRITICAL")
+    assert (
+        tailed[-1] == f"unit-hello-bash-0: {now[11:]} CRITICAL unit.hello-bash/0.burst line 09999"
+    )
+
+    everything = rune("debug-log", "--limit", "0", "--level", "critical", "--date").stdout
+    messages = [line.split(" unit.hello-bash/0.burst ", 1)[1] for line in everything.splitlines()]
+    assert messages == [f"line {n:05d}" for n in range(BURST)]  # all, in order, each once
+    assert everything.startswith(f"unit-hello-bash-0: {now} CRITICAL ")
+
+    newest = rune("debug-log", "--limit", "3", "--level", "CRITICAL").stdout.splitlines()
+    assert [line.rsplit(" ", 1)[1] for line in newest] == ["09997", "09998", "09999"]
+
+    assert rune("debug-log", "--limit", "0", "--exclude", "hello-bash").stdout == ""
+
+    history = json.loads(rune("show-status-log", "hello-bash/0", "--format", "json").stdout)
+    assert ("juju-unit", "executing") in [(e["type"], e["status"]) for e in history]
+    assert [e["status"] for e in history if e["type"] == "workload"][-1] == "active"
+    assert history[-1]["type"] == "juju-unit" and history[-1]["status"] == "idle"
+    workload = json.loads(
+        rune(
+            "show-status-log", "hello-bash/0", "--type", "workload", "-n", "1", "--format", "json"
+        ).stdout
+    )
+    assert [(e["type"], e["status"]) for e in workload] == [("workload", "active")]
+    table = rune("show-status-log", "hello-bash/1").stdout
+    assert table.splitlines()[0].split() == ["Time", "Type", "Status", "Message"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--level", "LOUD"), 'invalid log level "LOUD"'),
+        (("--include", "Not An Entity"), 'invalid entity "Not An Entity"'),
+        (("--lines", "-1"), "Invalid value for '--lines'"),
+    ],
+)
+def test_debug_log_refuses_bad_input(rune: Rune, args: tuple[str, ...], message: str) -> None:
+    result = rune("debug-log", "--no-tail", *args, check=False)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_status_log_refuses_bad_entities_and_types(rune: Rune) -> None:
+    rune("bootstrap")
+    bad_unit = rune("show-status-log", "Nope/x", check=False)
+    assert bad_unit.returncode == 1
+    assert 'invalid unit name "Nope/x"' in bad_unit.stderr
+    bad_type = rune("show-status-log", "hello", "--type", "workload", check=False)
+    assert bad_type.returncode == 1
+    assert 'invalid status type "workload" for hello' in bad_type.stderr
+    assert rune("show-status-log", "hello/7", "--format", "json").stdout.strip() == "[]"

@@ -1,0 +1,191 @@
+"""End to end on the LXD substrate: the real CLI and controller on the host, machine agents in
+real LXD containers (Runecraft's own debootstrap image), real `ops` and bash charms.
+
+The image is built once and cached across runs (tarball in RUNECRAFT_TEST_IMAGE_CACHE,
+image in LXD); every container is tagged with its controller, and whatever a test leaves
+behind is deleted by tag, never by name pattern.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import yaml
+
+from runecraft.cli._lxd import lxd_bridge_address
+from runecraft.controller.providers import lxd
+from tests.integration.conftest import EXAMPLES, Rune
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+IMAGE_CACHE = Path(os.environ.get("RUNECRAFT_TEST_IMAGE_CACHE", "/var/cache/runecraft-test/lxd"))
+T = TypeVar("T")
+
+
+def _lxd(work: Callable[[lxd.LxdApi], Any]) -> Any:
+    async def go() -> Any:
+        api = lxd.LxdApi()
+        try:
+            return await work(api)
+        finally:
+            api.close()
+
+    return asyncio.run(go())
+
+
+def tagged(key: str, value: str) -> list[str]:
+    names: list[str] = _lxd(lambda api: api.tagged(key, value))
+    return names
+
+
+def until(what: str, probe: Callable[[], T | None], timeout: float = 300) -> T:
+    """Poll a condition (the controller acts on its own schedule) until it holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found is not None and found is not False:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+def controller_uuid(rune: Rune) -> str:
+    config = yaml.safe_load((rune.home / "controller" / "controller.yaml").read_text())
+    return str(config["uuid"])
+
+
+def model_uuid(rune: Rune, name: str) -> str:
+    listing = json.loads(rune("models", "--format", "json").stdout)
+    return str(next(m["model-uuid"] for m in listing["models"] if m["short-name"] == name))
+
+
+@pytest.fixture(scope="module")
+def bridge() -> str:
+    return lxd_bridge_address()
+
+
+@pytest.fixture
+def lxd_rune(rune: Rune, bridge: str) -> Iterator[Rune]:
+    """The `rune` runner with the machine image present; deletes leftovers by controller tag."""
+    rune("lxd", "build-image", "--cache-dir", str(IMAGE_CACHE), timeout=900)
+    yield rune
+    config = rune.home / "controller" / "controller.yaml"
+    if config.exists():
+        leftovers = tagged(lxd.TAG_CONTROLLER, controller_uuid(rune))
+        for name in leftovers:
+            _lxd(lambda api, name=name: api.delete(name))
+
+
+def machine_error(rune: Rune, model: str, number: str) -> str | None:
+    machine = rune.status("-m", model).get("machines", {}).get(number, {})
+    status = machine.get("juju-status", {})
+    return str(status.get("message")) if status.get("current") == "error" else None
+
+
+def test_deploy_integrate_scale_replace_and_destroy_on_lxd(lxd_rune: Rune, bridge: str) -> None:
+    rune = lxd_rune
+    rune("bootstrap", "--listen-address", bridge)
+    rune("add-model", "boxes", "--cloud", "lxd")
+    listing = json.loads(rune("models", "--format", "json").stdout)
+    assert {m["short-name"]: m["cloud"] for m in listing["models"]} == {
+        "default": "local",
+        "boxes": "lxd",
+    }
+    boxes = model_uuid(rune, "boxes")
+
+    rune("deploy", str(EXAMPLES / "hello"), "hello", "-n", "2", "--config", "greeting=hi")
+    rune("deploy", str(EXAMPLES / "hello-bash"), "--constraints", "mem=512M cores=1")
+    rune("integrate", "hello", "hello-bash")
+    rune("wait", "--timeout", "10m", timeout=700)
+
+    status = rune.status()
+    for app in ("hello", "hello-bash"):
+        assert status["applications"][app]["application-status"]["current"] == "active"
+        for unit in status["applications"][app]["units"].values():
+            assert unit["workload-status"]["current"] == "active"
+            assert unit["juju-status"]["current"] == "idle"
+    assert {
+        u["workload-status"]["message"] for u in status["applications"]["hello"]["units"].values()
+    } == {"hi"}
+    assert "hello-bash" in json.dumps(status["applications"]["hello"].get("relations", {}))
+    containers = {n: m["instance-id"] for n, m in status["machines"].items()}
+    assert containers == {n: lxd.container_name(boxes, int(n)) for n in ("0", "1", "2")}
+    assert tagged(lxd.TAG_MODEL, boxes) == sorted(containers.values())
+    for number, machine in status["machines"].items():
+        assert machine["dns-name"].startswith(bridge.rsplit(".", 1)[0] + "."), number
+        config = _lxd(lambda api, n=containers[number]: api.instance_config(n))
+        assert config[lxd.TAG_CONTROLLER] == controller_uuid(rune)
+        assert config[lxd.TAG_MACHINE] == number
+
+    # Scale down: the unit's machine goes, and exactly its container with it.
+    hello_1 = status["applications"]["hello"]["units"]["hello/1"]["machine"]
+    rune("remove-unit", "hello/1")
+    rune("wait", "--timeout", "5m", timeout=400)
+    left = sorted(v for n, v in containers.items() if n != hello_1)
+    assert tagged(lxd.TAG_MODEL, boxes) == left
+
+    # A container deleted behind Runecraft's back is replaced on reconcile.
+    bash_machine = status["applications"]["hello-bash"]["units"]["hello-bash/0"]["machine"]
+    victim = containers[bash_machine]
+    before = _lxd(lambda api: api.instance_config(victim))["volatile.uuid"]
+    _lxd(lambda api: api.delete(victim))
+    until(
+        "the deleted container to be replaced",
+        lambda: (
+            (_lxd(lambda api: api.instance_config(victim)) or {}).get("volatile.uuid")
+            not in (None, before)
+        ),
+    )
+    rune("wait", "--timeout", "5m", timeout=400)
+    bash_unit = rune.status()["applications"]["hello-bash"]["units"]["hello-bash/0"]
+    assert bash_unit["workload-status"]["current"] == "active"
+    # The replacement is made with the application's constraints as LXD limits.
+    limits = _lxd(lambda api: api.instance_config(victim))
+    assert (limits["limits.memory"], limits["limits.cpu"]) == ("512MiB", "1")
+
+    # The other model on the local substrate is untouched by all of this.
+    assert rune.status("-m", "default")["model"]["cloud"] == "local"
+
+    rune("destroy-model", "boxes", "--no-prompt", timeout=400)
+    assert "boxes" not in rune("models").stdout
+    assert tagged(lxd.TAG_MODEL, boxes) == []
+
+
+def test_missing_image_is_an_actionable_machine_error(
+    lxd_rune: Rune, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alias = f"runecraft-test/missing-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("RUNECRAFT_LXD_IMAGE", alias)
+    rune = lxd_rune
+    rune("bootstrap", "lxd")
+    assert rune.status()["model"]["cloud"] == "lxd"
+    rune("deploy", str(EXAMPLES / "hello-bash"))
+    message = until("the machine error", lambda: machine_error(rune, "default", "0"))
+    assert f'LXD image "{alias}" is missing: check RUNECRAFT_LXD_IMAGE' in message
+    assert tagged(lxd.TAG_MODEL, model_uuid(rune, "default")) == []
+
+
+def test_unreachable_lxd_is_an_actionable_machine_error(
+    lxd_rune: Rune, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("RUNECRAFT_LXD_ENDPOINT", str(tmp_path / "no-lxd.socket"))
+    rune = lxd_rune
+    rune("bootstrap")
+    bad = rune("add-model", "nowhere", "--cloud", "no-such-cloud", check=False)
+    assert bad.returncode != 0
+    assert 'unknown cloud "no-such-cloud": known clouds are: ' in bad.stderr
+    assert "lxd" in bad.stderr
+    rune("add-model", "boxes", "--cloud", "lxd")
+    rune("deploy", str(EXAMPLES / "hello-bash"))
+    message = until("the machine error", lambda: machine_error(rune, "boxes", "0"))
+    assert "LXD is unreachable" in message
+    assert "no-lxd.socket" in message

@@ -609,3 +609,8 @@ for _command in (
 from runecraft.cli import _resources  # noqa: E402
 
 cli.add_command(_resources.attach_resource, "attach-resource")
+
+from runecraft.cli import _ssh  # noqa: E402
+
+cli.add_command(_ssh.ssh)
+cli.add_command(_ssh.scp)

@@ -31,6 +31,7 @@ from runecraft.schemas.controller import BrokerSettings, ControllerConfig
 __all__ = ["bootstrap", "free_port", "kill", "parse_broker", "start", "stop"]
 
 SUPPORTED_DATABASES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+BIND_ATTEMPTS = 3
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -115,11 +116,15 @@ def start(home: Path, progress: Callable[[str], None] = lambda _: None) -> Contr
             )
         with contextlib.suppress(httpx.HTTPError):
             response = httpx.get(url, timeout=2)
-            if response.status_code == 200 and response.json().get("uuid") == config.uuid:
-                return config
+            health = response.json() if response.status_code == 200 else {}
+            if health.get("uuid") == config.uuid:
+                if health.get("bus", "connected") == "connected":
+                    return config
+                progress("waiting for the controller to reach its broker")
         time.sleep(0.05)
     raise errors.TemporaryError(
-        "the controller did not answer within 60 s:\n"
+        "the controller did not come up within 60 s (is its broker at "
+        f"{config.broker.host}:{config.broker.port} running?):\n"
         + _log_tail(controller_dir / "controller.log")
     )
 
@@ -155,30 +160,55 @@ def bootstrap(
             f'unsupported database URL "{database}": use sqlite+aiosqlite:///PATH or '
             "postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB"
         )
+    for attempt in range(1, BIND_ATTEMPTS + 1):
+        config = _new_config(home, name, database, broker, api_port, host)
+        controller_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = config_path(controller_dir)
+        path.write_text(_yaml(config))
+        path.chmod(0o600)
+        try:
+            progress("starting the controller")
+            start(home, progress)
+        except BaseException as exc:
+            stop(home, destroy=True)
+            shutil.rmtree(controller_dir, ignore_errors=True)
+            # A port picked free can be taken before the controller binds it (another
+            # process asked the OS at the same moment): pick again rather than fail.
+            lost_port = isinstance(exc, errors.RunecraftError) and (
+                "address already in use" in exc.message.lower()
+            )
+            picked = api_port is None and broker in (None, "", "embedded", "mosquitto")
+            if lost_port and picked and attempt < BIND_ATTEMPTS:
+                progress("a port was taken meanwhile; choosing others")
+                continue
+            raise
+        return config
+    raise AssertionError("unreachable")
+
+
+def _new_config(
+    home: Path,
+    name: str,
+    database: str | None,
+    broker: str | None,
+    api_port: int | None,
+    host: str,
+) -> ControllerConfig:
     broker_settings = parse_broker(broker, host)
     if broker_settings.kind != "external":
         broker_settings = broker_settings.model_copy(update={"password": secrets.token_urlsafe(24)})
-    config = ControllerConfig(
+    port = api_port or free_port(host)
+    while api_port is None and port == broker_settings.port:
+        port = free_port(host)
+    return ControllerConfig(
         name=name,
         uuid=str(uuid.uuid4()),
         api_host=host,
-        api_port=api_port or free_port(host),
-        database_url=database or f"sqlite+aiosqlite:///{controller_dir / 'state.db'}",
+        api_port=port,
+        database_url=database or f"sqlite+aiosqlite:///{home / 'controller' / 'state.db'}",
         admin_token=secrets.token_urlsafe(32),
         broker=broker_settings,
     )
-    controller_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = config_path(controller_dir)
-    path.write_text(_yaml(config))
-    path.chmod(0o600)
-    try:
-        progress("starting the controller")
-        start(home, progress)
-    except BaseException:
-        stop(home, destroy=True)
-        shutil.rmtree(controller_dir, ignore_errors=True)
-        raise
-    return config
 
 
 def _yaml(config: ControllerConfig) -> str:

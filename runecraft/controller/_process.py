@@ -13,6 +13,7 @@ import contextlib
 import hmac
 import os
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,22 @@ from runecraft.schemas.controller import ControllerConfig
 __all__ = ["Controller", "serve"]
 
 logger = structlog.get_logger(__name__)
+
+
+def _listen(host: str, port: int, what: str) -> socket.socket:
+    """Bind the API socket here, so a port already taken is a clear error, not uvicorn's
+    exit code 3."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise errors.PermanentError(
+            f"cannot listen on {host}:{port} for the {what}: {(exc.strerror or str(exc)).lower()}"
+        ) from exc
+    return sock
 
 
 class _Server(uvicorn.Server):
@@ -122,6 +139,7 @@ class Controller:
 
     async def run(self) -> None:
         config = self.config
+        api_socket = _listen(config.api_host, config.api_port, "API")
         self.store = store = await Store.open(config.database_url)
         await store.extend_all_leases(time.time() + config.lease_seconds)
         models = services.ModelService(store, self.hub)
@@ -134,7 +152,13 @@ class Controller:
         embedded: bus.EmbeddedBroker | None = None
         if broker_cfg.kind == "embedded":
             embedded = bus.EmbeddedBroker(broker_cfg.host, broker_cfg.port, self.verify)
-            await embedded.start()
+            try:
+                await embedded.start()
+            except Exception as exc:
+                raise errors.PermanentError(
+                    f"cannot start the embedded broker on {broker_cfg.host}:{broker_cfg.port}: "
+                    f"{str(exc).lower()}"
+                ) from exc
         elif broker_cfg.kind == "mosquitto":
             self._mosquitto = bus.ManagedMosquitto(
                 self.directory / "mosquitto", broker_cfg.host, broker_cfg.port
@@ -204,6 +228,7 @@ class Controller:
                 verify_agent=self.verify,
                 shutdown=self.shutdown,
                 logs=logs,
+                bus_connected=controller_bus.connected.is_set,
                 machines=services.MachineService(
                     store,
                     self.hub,
@@ -231,7 +256,7 @@ class Controller:
         try:
             async with asyncio.TaskGroup() as group:
                 tasks = [
-                    group.create_task(server.serve()),
+                    group.create_task(server.serve(sockets=[api_socket])),
                     group.create_task(_supervisor.supervise("bus", controller_bus.run)),
                     group.create_task(_supervisor.supervise("agents", agents.run)),
                     group.create_task(_supervisor.supervise("logs", logs.run)),
@@ -259,6 +284,9 @@ def serve(home: Path) -> None:
     pid_file.write_text(str(os.getpid()))
     try:
         asyncio.run(Controller(home, config).run())
+    except errors.RunecraftError as exc:
+        logger.error("controller cannot start", error=exc.message)
+        raise SystemExit(1) from None
     finally:
         with contextlib.suppress(OSError):
             if pid_file.read_text().strip() == str(os.getpid()):

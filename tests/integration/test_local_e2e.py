@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -216,3 +217,19 @@ def test_colocation_and_postgres_backed_controller(rune: Rune, postgres_url: str
     status = rune.status()
     assert units(status, "hello-bash") == {}
     assert status["machines"] == {}
+
+
+@pytest.mark.parametrize("taken", ["--api-port", "--broker"])
+def test_a_taken_port_is_named_and_leaves_nothing(rune: Rune, taken: str) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        value = str(port) if taken == "--api-port" else f"mosquitto:{port}"
+        result = rune("bootstrap", taken, value, check=False)
+    assert result.returncode == 1
+    assert f"127.0.0.1:{port}" in result.stderr
+    assert "address already in use" in result.stderr
+    assert ("for the API" if taken == "--api-port" else "for the broker") in result.stderr
+    assert not (rune.home / "controller").exists()
+    assert rune("bootstrap").returncode == 0  # and the home is usable afterwards

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from runecraft import errors
-from runecraft.cli import _argv, _wait
+from runecraft.cli import _argv, _ssh, _wait
 
 
 @pytest.mark.parametrize(
@@ -92,3 +93,42 @@ def test_judge_names_the_unit_in_error() -> None:
     verdict = _wait.judge(status(("hello/0", "error", "error"), app="error"))
     assert verdict.state == "error"
     assert "hello" in verdict.message
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("app/0:logs/x", ("app/0", "logs/x")),
+        ("ubuntu@my-app/12:/etc/hosts", ("my-app/12", "/etc/hosts")),
+        ("3:file", ("3", "file")),
+        ("./local:file", (None, "./local:file")),
+        ("/tmp/a", (None, "/tmp/a")),
+    ],
+)
+def test_scp_specs_name_a_unit_or_machine_or_a_local_path(
+    spec: str, expected: tuple[str | None, str]
+) -> None:
+    assert _ssh.split_remote(spec) == expected
+
+
+def test_ssh_hosts_come_from_the_machine_instance(tmp_path: Path) -> None:
+    status = {
+        "machines": {
+            "0": {"instance-id": "local:uuid-1/0"},
+            "1": {"instance-id": "rc-abc-1"},
+            "2": {"instance-id": "ssh:root@10.0.0.5:22"},
+            "3": {"instance-id": "pending"},
+        },
+        "applications": {"app": {"units": {"app/0": {"machine": "1"}}}},
+    }
+    assert _ssh.host_of(status, "0", tmp_path) == _ssh.Host(
+        "local", str(tmp_path / "machines" / "uuid-1" / "0")
+    )
+    assert _ssh.host_of(status, "ubuntu@app/0", tmp_path) == _ssh.Host("lxd", "rc-abc-1")
+    assert _ssh.host_of(status, "2", tmp_path).kind == "ssh"
+    with pytest.raises(errors.TemporaryError, match="no instance yet"):
+        _ssh.host_of(status, "3", tmp_path)
+    with pytest.raises(errors.NotFoundError, match='unit "app/9" not found'):
+        _ssh.host_of(status, "app/9", tmp_path)
+    with pytest.raises(errors.NotFoundError, match='machine "7" not found'):
+        _ssh.host_of(status, "7", tmp_path)

@@ -54,6 +54,7 @@ class ApiContext:
     shutdown: Callable[[bool], Awaitable[None]]
     machines: services.MachineService | None = None
     logs: services.LogService | None = None
+    bus_connected: Callable[[], bool] = lambda: True
     """Enlisting and removing machines (absent in API-only test setups)."""
 
 
@@ -153,7 +154,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     @app.get("/v1/health")
     async def health() -> dict[str, str]:
-        return {"status": "ok", "uuid": ctx.uuid}
+        bus = "connected" if ctx.bus_connected() else "connecting"
+        return {"status": "ok", "uuid": ctx.uuid, "bus": bus}
 
     @app.post("/v1/controller/shutdown", dependencies=[admin_only])
     async def shutdown(destroy: bool = False) -> dict[str, bool]:

@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
@@ -80,6 +81,17 @@ class ManagedMosquitto:
         if self._pid() is not None:
             self.reload()
             return
+        with socket.socket(
+            socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM
+        ) as probe:  # else the readiness check below would talk to whoever holds the port
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((self.host, self.port))
+            except OSError as exc:
+                raise errors.PermanentError(
+                    f"cannot listen on {self.host}:{self.port} for the broker: "
+                    f"{(exc.strerror or str(exc)).lower()}"
+                ) from exc
         log = (self.directory / "mosquitto.log").open("ab")
         try:
             self._process = subprocess.Popen(

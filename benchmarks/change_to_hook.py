@@ -1,0 +1,104 @@
+"""Change-to-hook latency: from a config change sent to the API until each unit's
+`config-changed` hook has started.
+
+Bootstraps the embedded default in a temporary home, deploys `hello-bash` with N units and
+waits; then, K times, sends a config change through the API client and watches every
+unit's log for the `running hook "config-changed"` line that the unit agent writes as the
+hook starts (the log is read every millisecond, so that is the resolution), and waits for
+the model to settle before the next change. The path measured: API transaction, reconciler
+pass, snapshot over MQTT, the unit agent's resolver, and the hook's process start.
+
+    python benchmarks/change_to_hook.py [--units 1,10] [--changes 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from runecraft.client import Client
+
+REPO = Path(__file__).resolve().parents[1]
+RUNE = [sys.executable, "-m", "runecraft.cli"]
+MARK = b'running hook "config-changed"'
+
+
+def rune(home: Path, cache: Path, *args: str) -> None:
+    env = {**os.environ, "RUNECRAFT_HOME": str(home), "RUNECRAFT_CACHE_DIR": str(cache)}
+    result = subprocess.run([*RUNE, *args], env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"rune {' '.join(args)} failed:\n{result.stderr}")
+
+
+def change(home: Path, value: str) -> None:
+    config = yaml.safe_load((home / "client.yaml").read_text())
+
+    async def send() -> None:
+        async with Client(config["endpoint"], config["token"]) as client:
+            await client.set_config("default", "hello-bash", {"message": value})
+
+    asyncio.run(send())
+
+
+def latencies(home: Path, cache: Path, changes: int) -> list[float]:
+    logs = sorted(home.glob("machines/*/*/units/*/unit.log"))
+    found: list[float] = []
+    for n in range(changes):
+        offsets = {log: log.stat().st_size for log in logs}
+        start = time.perf_counter()
+        change(home, f"change {n}")
+        seen: dict[Path, float] = {}
+        while len(seen) < len(logs):
+            for log in logs:
+                if log not in seen:
+                    with log.open("rb") as file:
+                        file.seek(offsets[log])
+                        if MARK in file.read():
+                            seen[log] = time.perf_counter()
+            time.sleep(0.001)
+        found.extend(at - start for at in seen.values())
+        rune(home, cache, "wait", "--timeout", "10m")
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--units", default="1,10", help="comma-separated unit counts")
+    parser.add_argument("--changes", type=int, default=10)
+    args = parser.parse_args()
+    cache = Path(tempfile.mkdtemp(prefix="rc-bench-cache-"))
+    print(f"{'units':>5} {'changes':>7} {'p50 ms':>8} {'p90 ms':>8} {'max ms':>8}")
+    for units in (int(n) for n in args.units.split(",")):
+        home = Path(tempfile.mkdtemp(prefix="rc-bench-"))
+        rune(home, cache, "bootstrap")
+        try:
+            rune(
+                home,
+                cache,
+                "deploy",
+                str(REPO / "examples" / "charms" / "hello-bash"),
+                "-n",
+                str(units),
+            )
+            rune(home, cache, "wait", "--timeout", "10m")
+            found = sorted(latencies(home, cache, args.changes))
+        finally:
+            rune(home, cache, "kill-controller", "runecraft", "--no-prompt")
+        p90 = found[max(0, int(len(found) * 0.9) - 1)]
+        print(
+            f"{units:>5} {args.changes:>7} {statistics.median(found) * 1000:>8.1f} "
+            f"{p90 * 1000:>8.1f} {found[-1] * 1000:>8.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -62,6 +62,15 @@ def cli() -> None:
     "address of its bridge.",
 )
 @click.option("--no-switch", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--config", "config_items", multiple=True, help="KEY=VALUE model config of default.")
+@click.option("--model-default", multiple=True, help="KEY=VALUE model config of default.")
+@click.option("--constraints", multiple=True, help="KEY=VALUE model constraints of default.")
+@click.option("--bootstrap-base", help="Accepted (checked) for Juju compatibility.")
+@click.option("--bootstrap-constraints", multiple=True, help="Accepted (checked) for Juju.")
+@click.option("--credential", help="Accepted for Juju compatibility.")
+@click.option("--force", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--storage-pool", multiple=True, help="Not supported: refused when given.")
+@click.option("--to", "placement", help="Not supported: refused when given.")
 def bootstrap(
     cloud: str,
     name: str,
@@ -70,12 +79,33 @@ def bootstrap(
     api_port: int | None,
     listen_address: str | None,
     no_switch: bool,
+    config_items: tuple[str, ...],
+    model_default: tuple[str, ...],
+    constraints: tuple[str, ...],
+    bootstrap_base: str | None,
+    bootstrap_constraints: tuple[str, ...],
+    credential: str | None,
+    force: bool,
+    storage_pool: tuple[str, ...],
+    placement: str | None,
 ) -> None:
-    """Start a controller in this home (RUNECRAFT_HOME) and add the `default` model."""
-    del no_switch
+    """Start a controller in this home (RUNECRAFT_HOME) and add the `default` model.
+
+    Juju's `--config`/`--model-default` become the default model's config and
+    `--constraints` its constraints; all are checked before anything starts.
+    """
+    del no_switch, credential, force
     if cloud not in provider_names():
         known = ", ".join(provider_names())
         raise errors.InvalidSpecError(f'unknown cloud "{cloud}": known clouds are: {known}')
+    if storage_pool or placement:
+        flag = "--storage-pool" if storage_pool else "--to"
+        raise errors.InvalidSpecError(f"bootstrap {flag} is not supported yet")
+    model_config: dict[str, Any] = {
+        **_key_values(model_default, "model default"),
+        **_key_values(config_items, "config"),
+    }
+    _juju.deploy_settings((*constraints, *bootstrap_constraints), bootstrap_base, False)
     if listen_address is None:
         listen_address = _lxd.lxd_bridge_address() if cloud == "lxd" else "127.0.0.1"
     home = _home()
@@ -96,7 +126,9 @@ def bootstrap(
         _config.save(home_settings().client_config, client_config)
 
         async def add_default(client: Client) -> None:
-            await client.add_model("default", cloud)
+            await client.add_model("default", cloud, model_config)
+            if constraints:
+                await client.set_model_constraints("default", list(constraints))
 
         try:
             _run(add_default)

@@ -233,3 +233,26 @@ def test_a_taken_port_is_named_and_leaves_nothing(rune: Rune, taken: str) -> Non
     assert ("for the API" if taken == "--api-port" else "for the broker") in result.stderr
     assert not (rune.home / "controller").exists()
     assert rune("bootstrap").returncode == 0  # and the home is usable afterwards
+
+
+def test_bootstrap_takes_jujus_model_flags_and_refuses_bad_ones(rune: Rune) -> None:
+    for args, code, message in [
+        (("--config", "bogus-key=1"), 1, 'unknown model config key "bogus-key"'),
+        (("--constraints", "gpu=1"), 1, 'unknown constraint "gpu"'),
+        (("--bootstrap-base", "nope"), 1, "nope"),
+        (("--to", "0"), 1, "bootstrap --to is not supported yet"),
+        (("--config", "no-equals"), 2, 'invalid config "no-equals": expected KEY=VALUE'),
+    ]:
+        refused = rune("bootstrap", *args, check=False)
+        assert refused.returncode == code, args
+        assert message in refused.stderr
+        assert not (rune.home / "controller").exists()
+    rune(
+        "bootstrap", "local", "c1", "--no-switch", "--config", "automatically-retry-hooks=false",
+        "--model-default", "update-status-hook-interval=1m", "--constraints", "mem=1G",
+        "--bootstrap-base", "ubuntu@24.04", "--credential", "mine", "--force",
+    )  # fmt: skip
+    config = json.loads(rune("model-config", "--format", "json").stdout)
+    assert config["automatically-retry-hooks"]["Value"] is False
+    assert config["update-status-hook-interval"]["Value"] == "1m"
+    assert rune("model-constraints").stdout.strip() == "mem=1024M"

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from runecraft.cli._lxd import lxd_bridge_address
+from runecraft.client import Client
 from runecraft.controller.providers import lxd
 from tests.integration.conftest import EXAMPLES, Rune
 
@@ -46,16 +47,27 @@ def tagged(key: str, value: str) -> list[str]:
     return names
 
 
-def until(what: str, probe: Callable[[], T | None], timeout: float = 300) -> T:
-    """Poll a condition (the controller acts on its own schedule) until it holds."""
+def until(
+    rune: Rune, model: str, what: str, probe: Callable[[], T | None], timeout: float = 300
+) -> T:
+    """Probe a condition each time the model changes (the controller's status long poll,
+    which also answers every 10 s) until it holds."""
+    config = yaml.safe_load((rune.home / "client.yaml").read_text())
+
+    async def next_revision(after: int | None) -> int:
+        async with Client(config["endpoint"], config["token"]) as client:
+            status = await client.status(model, after=after, timeout=10.0)
+        return int(status["model"]["revision"])
+
     deadline = time.monotonic() + timeout
+    revision: int | None = None
     while True:
         found = probe()
         if found is not None and found is not False:
             return found
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.5)
+        revision = asyncio.run(next_revision(revision))
 
 
 def controller_uuid(rune: Rune) -> str:
@@ -139,6 +151,8 @@ def test_deploy_integrate_scale_replace_and_destroy_on_lxd(lxd_rune: Rune, bridg
     before = _lxd(lambda api: api.instance_config(victim))["volatile.uuid"]
     _lxd(lambda api: api.delete(victim))
     until(
+        rune,
+        "boxes",
         "the deleted container to be replaced",
         lambda: (
             (_lxd(lambda api: api.instance_config(victim)) or {}).get("volatile.uuid")
@@ -169,7 +183,9 @@ def test_missing_image_is_an_actionable_machine_error(
     rune("bootstrap", "lxd")
     assert rune.status()["model"]["cloud"] == "lxd"
     rune("deploy", str(EXAMPLES / "hello-bash"))
-    message = until("the machine error", lambda: machine_error(rune, "default", "0"))
+    message = until(
+        rune, "default", "the machine error", lambda: machine_error(rune, "default", "0")
+    )
     assert f'LXD image "{alias}" is missing: check RUNECRAFT_LXD_IMAGE' in message
     assert tagged(lxd.TAG_MODEL, model_uuid(rune, "default")) == []
 
@@ -186,6 +202,6 @@ def test_unreachable_lxd_is_an_actionable_machine_error(
     assert "lxd" in bad.stderr
     rune("add-model", "boxes", "--cloud", "lxd")
     rune("deploy", str(EXAMPLES / "hello-bash"))
-    message = until("the machine error", lambda: machine_error(rune, "boxes", "0"))
+    message = until(rune, "boxes", "the machine error", lambda: machine_error(rune, "boxes", "0"))
     assert "LXD is unreachable" in message
     assert "no-lxd.socket" in message

@@ -12,12 +12,12 @@ import pytest
 import yaml
 
 from runecraft import charms
-from runecraft.controller import api, services
+from runecraft.controller import services
 from runecraft.controller.state import Store
 from runecraft.schemas import bus
+from tests.component._api import api_client
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "charms"
-TOKEN = "admin-token"
 
 
 @pytest.fixture
@@ -32,42 +32,7 @@ async def client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
     hub = services.ChangeHub()
     models = services.ModelService(store, hub)
     await models.add_model("default")
-
-    async def status(model: str) -> dict[str, Any]:
-        record = await store.model(model)
-        return services.build_status(
-            await store.snapshot(record.uuid),
-            controller_name="test",
-            published_revision=lambda _: None,
-            reconciled=True,
-        )
-
-    async def no_agent(_: str, __: str) -> bool:
-        return False
-
-    async def no_shutdown(_: bool) -> None:
-        return None
-
-    app = api.create_app(
-        api.ApiContext(
-            name="test",
-            uuid="u",
-            admin_token=TOKEN,
-            broker="none",
-            store=store,
-            models=models,
-            relations=services.RelationService(store, hub),
-            actions=services.ActionService(store, hub),
-            hub=hub,
-            status=status,
-            verify_agent=no_agent,
-            shutdown=no_shutdown,
-        )
-    )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://test", headers={"Authorization": f"Bearer {TOKEN}"}
-    ) as http:
+    async with api_client(store, hub, published_revision=None) as http:
         yield http
 
 

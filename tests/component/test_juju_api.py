@@ -14,11 +14,11 @@ import pytest
 from jubilant import unittypes
 from sqlalchemy import event
 
-from runecraft.controller import api, services
+from runecraft.controller import services
 from runecraft.controller.state import EndpointRecord, Store
 from runecraft.schemas import bus
+from tests.component._api import api_client
 
-TOKEN = "admin-token"
 CHARM = "c" * 64
 
 
@@ -33,43 +33,7 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 async def client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
     hub = services.ChangeHub()
     await services.ModelService(store, hub).add_model("big")
-
-    async def status(model: str) -> dict[str, Any]:
-        record = await store.model(model)
-        return services.build_status(
-            await store.snapshot(record.uuid),
-            controller_name="test",
-            published_revision=lambda _: 1,
-            reconciled=True,
-        )
-
-    async def no_agent(_: str, __: str) -> bool:
-        return False
-
-    async def no_shutdown(_: bool) -> None:
-        return None
-
-    app = api.create_app(
-        api.ApiContext(
-            name="test",
-            uuid="u",
-            admin_token=TOKEN,
-            broker="none",
-            store=store,
-            models=services.ModelService(store, hub),
-            relations=services.RelationService(store, hub),
-            actions=services.ActionService(store, hub),
-            hub=hub,
-            status=status,
-            verify_agent=no_agent,
-            shutdown=no_shutdown,
-        )
-    )
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://test",
-        headers={"Authorization": f"Bearer {TOKEN}"},
-    ) as http:
+    async with api_client(store, hub, published_revision=1) as http:
         yield http
 
 

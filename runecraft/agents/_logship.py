@@ -1,11 +1,12 @@
-"""Ships each unit's log (`unit.log`) to the controller for `rune debug-log`.
+"""Ships each unit's log (`unit.log`) and the agent's own (`machine.log`) to the controller
+for `rune debug-log`.
 
 The file on the machine is the durable copy; the shipper sends whole lines from the offset
 the controller last acknowledged and re-sends the same batch until a `LogAck` covers it, so
 a burst, a disconnect or a controller restart loses nothing, and the controller keeps each
 line once (a batch that ends before the offset it holds is a duplicate). A unit's first
 message is an empty batch that asks where the controller's copy ends, so an agent restart
-does not send the log again. One batch per unit is in flight at a time.
+does not send the log again. One batch per log is in flight at a time.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class _Flight:
 
 
 class LogShipper:
-    """Sends new lines of every unit's log; `ack()` is fed from the controller's `LogAck`s."""
+    """Sends new lines of every log; `ack()` is fed from the controller's `LogAck`s."""
 
     def __init__(
         self,
@@ -47,7 +48,7 @@ class LogShipper:
         poll: float = 0.5,
         resend_after: float = 5.0,
     ) -> None:
-        """`logs` returns the current units' log paths by unit name."""
+        """`logs` returns the current log paths by source (a unit name or `machine-N`)."""
         self._logs = logs
         self._publish = publish
         self._poll = poll
@@ -57,7 +58,7 @@ class LogShipper:
         self._wake = asyncio.Event()
 
     def ack(self, unit: str, offset: int) -> None:
-        """The controller holds `unit`'s log up to `offset`."""
+        """The controller holds the log of `unit` (a source) up to `offset`."""
         self._acked[unit] = offset
         flight = self._flights.get(unit)
         if flight is not None and offset >= flight.end:
@@ -79,7 +80,7 @@ class LogShipper:
                     await self._wake.wait()
 
     def ship(self) -> None:
-        """One pass: each unit with new lines and nothing in flight sends its next batch."""
+        """One pass: each log with new lines and nothing in flight sends its next batch."""
         for unit, path in self._logs().items():
             self._ship(unit, path)
 
@@ -92,7 +93,7 @@ class LogShipper:
                 flight.sent = now
             return
         if unit not in self._acked:
-            self._send(unit, bus.LogBatch(unit=unit, offset=0, end=0, lines=()), now)
+            self._send(unit, bus.LogBatch(source=unit, offset=0, end=0, lines=()), now)
             return
         offset = self._acked[unit]
         try:
@@ -110,7 +111,7 @@ class LogShipper:
             return  # a line still being written
         lines = tuple(chunk.decode("utf-8", errors="replace").splitlines())
         end = offset + len(chunk)
-        self._send(unit, bus.LogBatch(unit=unit, offset=offset, end=end, lines=lines), now)
+        self._send(unit, bus.LogBatch(source=unit, offset=offset, end=end, lines=lines), now)
 
     def _send(self, unit: str, batch: bus.LogBatch, now: float) -> None:
         payload = bus.encode(batch)

@@ -27,7 +27,7 @@ from pathlib import Path
 import pydantic
 import structlog
 
-from runecraft import errors
+from runecraft import _logging, errors
 from runecraft.agents import _charm_source, _logship, _mqtt, _state_store, unit, uniter
 from runecraft.schemas import agent as agent_schema
 from runecraft.schemas import bus
@@ -98,8 +98,12 @@ class MachineAgent:
         self._heartbeat_interval = heartbeat_interval
         self._restart_delay = restart_delay
         self._outbox = _LinkOutbox(link)
+        self._log_sink = _logging.FileSink(self.data_dir / "machine.log")
         self._logs = _logship.LogShipper(
-            lambda: {name: slot.agent.paths.log for name, slot in self._units.items()},
+            lambda: {
+                f"machine-{config.machine_id}": self._log_sink.path,
+                **{name: slot.agent.paths.log for name, slot in self._units.items()},
+            },
             link.publish,
         )
         self._units: dict[str, _Slot] = {}
@@ -126,6 +130,14 @@ class MachineAgent:
     async def run(self) -> None:
         """Serve until `stop()`; unit tasks are owned by one TaskGroup."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        sink = _logging.SINK.set(self._log_sink)  # this agent's lines ship as machine-N
+        try:
+            await self._serve()
+        finally:
+            _logging.SINK.reset(sink)
+            self._log_sink.close()
+
+    async def _serve(self) -> None:
         logger.info("machine agent starting", agent=self.config.agent)
         async with asyncio.TaskGroup() as tg:
             self._tg = tg
@@ -162,7 +174,7 @@ class MachineAgent:
             logger.warning("ignoring bad controller message", error=str(exc)[:500])
             return
         if isinstance(snapshot, bus.LogAck):
-            self._logs.ack(snapshot.unit, snapshot.offset)
+            self._logs.ack(snapshot.source, snapshot.offset)
             return
         if snapshot.revision < self._revision:
             logger.info("ignoring stale snapshot", revision=snapshot.revision)

@@ -1,9 +1,10 @@
-"""`rune debug-log`: the model's unit logs, as `juju debug-log` shows them; and
+"""`rune debug-log`: the model's logs, as `juju debug-log` shows them; and
 `rune show-status-log`: the statuses a unit or application went through.
 
 Lines come from the controller, which holds what every machine agent shipped (hook output
-and `juju-log`), so the log is there after a unit or machine is gone. Filters run in the
-controller; tailing is a long poll, not a poll loop.
+and `juju-log` of its units, and its own log) and what the controller itself logged about
+the model (`-m controller`: all it logged), so the log is there after a unit or machine is
+gone. Filters run in the controller; tailing is a long poll, not a poll loop.
 """
 
 from __future__ import annotations
@@ -22,19 +23,25 @@ __all__ = ["debug_log", "show_status_log"]
 _WAIT = 25.0
 
 
-def _tag(unit: str) -> str:
-    return "unit-" + unit.replace("/", "-")
-
-
 def format_entry(entry: LogEntry, *, date: bool) -> str:
     """Juju's line: `unit-app-0: 12:34:56 INFO unit.app/0.juju-log message`."""
     when = entry.timestamp if date else entry.timestamp.rpartition(" ")[2]
-    return f"{_tag(entry.unit)}: {when} {entry.level} {entry.module} {entry.message}"
+    return f"{entry.entity}: {when} {entry.level} {entry.module} {entry.message}"
 
 
 @click.command("debug-log")
-@click.option("--include", "-i", multiple=True, help="Only these units, applications, machines.")
-@click.option("--exclude", "-x", multiple=True, help="Not these units, applications, machines.")
+@click.option(
+    "--include",
+    "-i",
+    multiple=True,
+    help="Only these units, applications, machines (or controller-0).",
+)
+@click.option(
+    "--exclude",
+    "-x",
+    multiple=True,
+    help="Not these units, applications, machines (or controller-0).",
+)
 @click.option("--level", "-l", default="TRACE", help="Lowest level shown (default TRACE).")
 @click.option("--lines", "-n", type=click.IntRange(min=0), default=10, show_default=True)
 @click.option("--replay", is_flag=True, help="Start from the oldest line kept.")
@@ -55,7 +62,8 @@ def debug_log(
     limit: int | None,
     date: bool,
 ) -> None:
-    """Show the model's unit logs, then follow new lines until interrupted."""
+    """Show the model's logs (units, machine agents, the controller's lines about the model;
+    `-m controller` for all the controller's own), then follow new lines until interrupted."""
     severity(level)
     for value in (*include, *exclude):
         parse_entity(value)  # a bad entity is a usage error before any call

@@ -22,7 +22,7 @@ from typing import Any, cast
 import structlog
 import uvicorn
 
-from runecraft import errors
+from runecraft import _logging, errors
 from runecraft.controller import _passwords, _supervisor, api, bus, services
 from runecraft.controller._config import load_config
 from runecraft.controller.providers import Provider, ProviderContext, load_provider
@@ -189,6 +189,9 @@ class Controller:
             on_connect=bus_connected,
         )
         logs = services.LogService(store, controller_bus.publish)
+        # From here on, what this controller logs is in `debug-log` too (tasks made below
+        # inherit the sink; it is this controller's only, even with several in one process).
+        own_log = _logging.SINK.set(logs.record)
         reconciler = Reconciler(
             store=store,
             hub=self.hub,
@@ -268,6 +271,7 @@ class Controller:
                 for task in tasks[1:]:
                     task.cancel()
         finally:
+            _logging.SINK.reset(own_log)
             if embedded is not None:
                 await embedded.stop()
             for provider in self._providers.values():

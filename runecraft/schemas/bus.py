@@ -170,10 +170,10 @@ class MachineSnapshot(_Frozen):
 
 
 class LogAck(_Frozen):
-    """The controller stored a unit's log up to `offset`: the agent ships from there on."""
+    """The controller stored a log up to `offset`: the agent ships from there on."""
 
     kind: Literal["log-ack"] = "log-ack"
-    unit: str
+    source: str
     offset: int = Field(ge=0)
 
 
@@ -288,14 +288,15 @@ class AppStatusReport(_Frozen):
 
 
 class LogBatch(_Frozen):
-    """Whole lines of a unit's log (`unit.log`): bytes `offset` to `end` of the file.
+    """Whole lines of a log: bytes `offset` to `end` of the file.
 
-    Re-sent until a `LogAck` covers it, so the controller keeps a unit's log without gaps
-    across disconnects. An empty batch asks for the offset the controller holds.
+    `source` is a unit name (its `unit.log`) or `machine-N` (the agent's own `machine.log`).
+    Re-sent until a `LogAck` covers it, so the controller keeps a log without gaps across
+    disconnects. An empty batch asks for the offset the controller holds.
     """
 
     kind: Literal["log-batch"] = "log-batch"
-    unit: str
+    source: str = Field(min_length=1, max_length=160)
     offset: int = Field(ge=0)
     end: int = Field(ge=0)
     lines: tuple[str, ...] = ()

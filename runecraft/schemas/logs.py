@@ -1,8 +1,10 @@
 """Unit log records as `rune debug-log` sees them, and the pure rules that select them.
 
 A unit log line (written by the agent, see `runecraft.agents._unitlog`) reads
-`<YYYY-MM-DD HH:MM:SS> <LEVEL> unit.<unit>.<source> <message>`; the controller stores it
-parsed so that filters by level and entity run in the database.
+`<YYYY-MM-DD HH:MM:SS> <LEVEL> unit.<unit>.<source> <message>`; a machine agent's own log
+has the same shape with a Python module in place of the source. The controller stores lines
+parsed, under the entity that wrote them (`unit-app-0`, `machine-0`, `controller-0`), so that
+filters by level and entity run in the database.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from runecraft import errors
 from runecraft.schemas.names import APPLICATION
 
 __all__ = [
+    "CONTROLLER_ENTITY",
+    "CONTROLLER_MODEL",
     "LEVELS",
     "EntityFilter",
     "LogEntry",
@@ -29,6 +33,13 @@ __all__ = [
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 """Juju's log levels, lowest first."""
+
+CONTROLLER_MODEL = "controller"
+"""The model name under which `debug-log -m controller` reads the controller's own log, as in
+Juju; no user model may take it."""
+
+CONTROLLER_ENTITY = "controller-0"
+"""The entity of lines the controller itself logged."""
 
 _LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) ([A-Z]+) (\S+) ?(.*)$")
 _UNIT_TAG = re.compile(rf"^unit-({APPLICATION})-(\d+)$")
@@ -56,37 +67,42 @@ class ParsedLine:
     message: str
 
 
-def parse_line(line: str, unit: str, fallback_at: str) -> ParsedLine:
-    """Split a unit log line; anything else is kept whole as an INFO message."""
+def parse_line(line: str, fallback_module: str, fallback_at: str) -> ParsedLine:
+    """Split a log line; anything else is kept whole as an INFO message."""
     match = _LINE.match(line)
     if match is None or match.group(2) not in LEVELS:
-        return ParsedLine(fallback_at, "INFO", f"unit.{unit}", line)
+        return ParsedLine(fallback_at, "INFO", fallback_module, line)
     at, level, module, message = match.groups()
     return ParsedLine(at, level, module, message)
 
 
 @dataclass(frozen=True)
 class EntityFilter:
-    """The entities one `--include`/`--exclude` value names."""
+    """The entities one `--include`/`--exclude` value names (`entities`: by their tag)."""
 
     units: frozenset[str] = frozenset()
     applications: frozenset[str] = frozenset()
     machines: frozenset[int] = frozenset()
+    entities: frozenset[str] = frozenset()
 
     def __or__(self, other: EntityFilter) -> EntityFilter:
         return EntityFilter(
             self.units | other.units,
             self.applications | other.applications,
             self.machines | other.machines,
+            self.entities | other.entities,
         )
 
     @property
     def empty(self) -> bool:
-        return not (self.units or self.applications or self.machines)
+        return not (self.units or self.applications or self.machines or self.entities)
 
 
 def parse_entity(value: str) -> EntityFilter:
-    """`unit-app-0`, `app/0`, `app`, `machine-0` or `0`, as `juju debug-log` accepts them."""
+    """`unit-app-0`, `app/0`, `app`, `machine-0`, `0` or `controller-0`, as `juju debug-log`
+    accepts them."""
+    if value == CONTROLLER_ENTITY:
+        return EntityFilter(entities=frozenset({value}))
     if tag := _UNIT_TAG.match(value):
         return EntityFilter(units=frozenset({f"{tag.group(1)}/{tag.group(2)}"}))
     if _UNIT.match(value):
@@ -96,17 +112,18 @@ def parse_entity(value: str) -> EntityFilter:
     if _APP.match(value):
         return EntityFilter(applications=frozenset({value}))
     raise errors.InvalidSpecError(
-        f'invalid entity "{value}": expected a unit (app/0 or unit-app-0), an application '
-        "or a machine (machine-0)"
+        f'invalid entity "{value}": expected a unit (app/0 or unit-app-0), an application, '
+        "a machine (machine-0) or controller-0"
     )
 
 
 class LogEntry(BaseModel):
-    """One stored log line."""
+    """One stored log line; `unit` is empty when a machine agent or the controller wrote it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: int
+    entity: str
     unit: str
     machine: int
     timestamp: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -9,8 +10,12 @@ from pathlib import Path
 import pytest
 
 from runecraft import errors
+from runecraft._logging import LogLine
+from runecraft.controller.services import LogQuery, LogService
 from runecraft.controller.state import EndpointRecord, Store
+from runecraft.controller.state._logs import LogStore
 from runecraft.schemas import bus
+from runecraft.schemas.logs import CONTROLLER_MODEL, LogPage, parse_entity
 
 CHARM = {"sha256": "a" * 64, "name": "hello"}
 
@@ -197,3 +202,84 @@ async def test_charm_is_stored_once(store: Store) -> None:
     )
     assert again.name == "hello"
     assert await store.charm_blob(CHARM["sha256"]) == b"zip"
+
+
+# --- logs ------------------------------------------------------------------------------------
+
+
+async def test_log_batches_keep_units_and_the_agent_itself_and_drop_strangers(
+    store: Store,
+) -> None:
+    uuid = await _seed(store, units=1)
+    logs = LogStore(store)
+    line = "2026-01-02 03:04:05 INFO runecraft.agents.machine unit agent started unit=hello/0"
+    held = await logs.append(
+        uuid,
+        0,
+        [
+            bus.LogBatch(source="machine-0", offset=0, end=90, lines=(line,)),
+            bus.LogBatch(source="hello/0", offset=0, end=20, lines=("plain output",)),
+            bus.LogBatch(source="machine-7", offset=0, end=9, lines=("not mine",)),
+            bus.LogBatch(source="other/0", offset=0, end=9, lines=("not mine",)),
+        ],
+    )
+    assert held == {"machine-0": 90, "hello/0": 20}
+    entries = await logs.read(uuid, LogQuery(), after=0, last=None, limit=100)
+    assert [(e.entity, e.unit, e.module, e.message) for e in entries] == [
+        ("machine-0", "", "runecraft.agents.machine", "unit agent started unit=hello/0"),
+        ("unit-hello-0", "hello/0", "unit.hello/0", "plain output"),
+    ]
+    machine_only = LogQuery(include=parse_entity("machine-0"))
+    assert len(await logs.read(uuid, machine_only, after=0, last=None, limit=100)) == 2
+    not_agent = LogQuery(exclude=parse_entity("hello"))
+    (agent_line,) = await logs.read(uuid, not_agent, after=0, last=None, limit=100)
+    assert agent_line.entity == "machine-0"
+    # The same batch again is a duplicate.
+    await logs.append(uuid, 0, [bus.LogBatch(source="machine-0", offset=0, end=90, lines=(line,))])
+    assert len(await logs.read(uuid, LogQuery(), after=0, last=None, limit=100)) == 2
+
+
+async def test_controller_lines_are_stored_for_the_controller_and_the_model_they_name(
+    store: Store,
+) -> None:
+    await _seed(store)
+    published: list[tuple[str, bus.LogAck]] = []
+
+    async def publish(agent: str, ack: bus.LogAck) -> bool:
+        published.append((agent, ack))
+        return True
+
+    service = LogService(store, publish)
+    worker = asyncio.create_task(service.run())
+    try:
+        at = "2026-01-02 03:04:05"
+        service.record(LogLine(at, "INFO", "runecraft.x", "deployed model=m1", model="m1"))
+        service.record(LogLine(at, "WARNING", "runecraft.x", "bus disconnected"))
+        # From a worker thread, as provider calls log.
+        await asyncio.to_thread(
+            service.record, LogLine(at, "INFO", "runecraft.y", "thread", model="gone")
+        )
+        own = await service.read(
+            CONTROLLER_MODEL, LogQuery(), after=0, last=None, limit=100, wait=30
+        )
+        while len(own.entries) < 3:
+            more = await service.read(
+                CONTROLLER_MODEL, LogQuery(), after=own.last, last=None, limit=100, wait=30
+            )
+            assert more.entries, "controller lines were not stored"
+            own = LogPage(entries=[*own.entries, *more.entries], last=more.last)
+        assert [(e.entity, e.machine, e.message) for e in own.entries] == [
+            ("controller-0", -1, "deployed model=m1"),
+            ("controller-0", -1, "bus disconnected"),
+            ("controller-0", -1, "thread"),
+        ]
+        model = await service.read("m1", LogQuery(), after=0, last=None, limit=100, wait=0)
+        assert [e.message for e in model.entries] == ["deployed model=m1"]
+        only = LogQuery(include=parse_entity("controller-0"), level="WARNING")
+        picked = await service.read(CONTROLLER_MODEL, only, after=0, last=None, limit=9, wait=0)
+        assert [e.message for e in picked.entries] == ["bus disconnected"]
+        with pytest.raises(errors.NotFoundError):
+            await service.read("nope", LogQuery(), after=0, last=None, limit=9, wait=0)
+    finally:
+        worker.cancel()
+    assert published == []

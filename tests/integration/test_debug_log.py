@@ -1,5 +1,6 @@
-"""`rune debug-log`: unit logs shipped by the machine agents, filtered in the controller,
-and complete under a burst; `rune show-status-log`: the statuses units went through."""
+"""`rune debug-log`: unit and machine-agent logs shipped by the machine agents and the
+controller's own lines, filtered in the controller, and complete under a burst;
+`rune show-status-log`: the statuses units went through."""
 
 from __future__ import annotations
 
@@ -68,7 +69,19 @@ def test_debug_log_ships_filters_and_survives_a_burst(rune: Rune) -> None:
     newest = rune("debug-log", "--limit", "3", "--level", "CRITICAL").stdout.splitlines()
     assert [line.rsplit(" ", 1)[1] for line in newest] == ["09997", "09998", "09999"]
 
-    assert rune("debug-log", "--limit", "0", "--exclude", "hello-bash").stdout == ""
+    others = rune("debug-log", "--limit", "0", "--exclude", "hello-bash").stdout.splitlines()
+    assert others and not [line for line in others if line.startswith("unit-")]
+
+    # The machine agents' own logs and the controller's lines about the model are there too,
+    # and the controller's whole log under `-m controller`.
+    agent = follow(rune, lambda line: "unit agent started" in line, "--replay", "-i", "machine-1")
+    assert agent[-1].startswith("machine-1: ") and " INFO runecraft.agents.machine " in agent[-1]
+    ours = follow(rune, lambda line: " deployed " in line, "--replay", "-i", "controller-0")
+    assert ours[-1].startswith("controller-0: ") and "application=hello-bash" in ours[-1]
+    whole = follow(rune, lambda line: "controller started" in line, "--replay", "-m", "controller")
+    assert all(line.startswith("controller-0: ") for line in whole)
+    refused = rune("add-model", "controller", check=False)
+    assert refused.returncode == 1 and 'model name "controller" is reserved' in refused.stderr
 
     history = json.loads(rune("show-status-log", "hello-bash/0", "--format", "json").stdout)
     assert ("juju-unit", "executing") in [(e["type"], e["status"]) for e in history]

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import structlog
 
-from runecraft import errors
+from runecraft import _logging, errors
 from runecraft.agents._logship import BATCH_BYTES, LogShipper
+from runecraft.controller.services._names import check_model_name
 from runecraft.schemas import bus
 from runecraft.schemas.logs import EntityFilter, parse_entity, parse_line, severity
 
@@ -20,6 +22,7 @@ from runecraft.schemas.logs import EntityFilter, parse_entity, parse_line, sever
         ("my-app", EntityFilter(applications=frozenset({"my-app"}))),
         ("machine-3", EntityFilter(machines=frozenset({3}))),
         ("3", EntityFilter(machines=frozenset({3}))),
+        ("controller-0", EntityFilter(entities=frozenset({"controller-0"}))),
     ],
 )
 def test_entities_as_juju_names_them(value: str, expected: EntityFilter) -> None:
@@ -39,14 +42,14 @@ def test_levels_rank_and_warn_is_warning() -> None:
 
 
 def test_unit_log_lines_parse_and_anything_else_is_kept_whole() -> None:
-    line = parse_line("2026-01-02 03:04:05 WARNING unit.a/0.juju-log disk: low", "a/0", "x")
+    line = parse_line("2026-01-02 03:04:05 WARNING unit.a/0.juju-log disk: low", "unit.a/0", "x")
     assert (line.at, line.level, line.module, line.message) == (
         "2026-01-02 03:04:05",
         "WARNING",
         "unit.a/0.juju-log",
         "disk: low",
     )
-    other = parse_line("  Traceback (most recent call last):", "a/0", "2026-01-02 00:00:00")
+    other = parse_line("  Traceback (most recent call last):", "unit.a/0", "2026-01-02 00:00:00")
     assert (other.level, other.module, other.message) == (
         "INFO",
         "unit.a/0",
@@ -69,13 +72,13 @@ def test_shipper_asks_first_then_sends_whole_lines_from_the_acked_offset(
     shipper = LogShipper(lambda: {"a/0": log}, sent.publish, resend_after=3600)
 
     shipper.ship()
-    assert sent == [bus.LogBatch(unit="a/0", offset=0, end=0)]  # where does the copy end?
+    assert sent == [bus.LogBatch(source="a/0", offset=0, end=0)]  # where does the copy end?
     shipper.ship()
     assert len(sent) == 1  # in flight: nothing more until acknowledged
 
     shipper.ack("a/0", 4)  # the controller already holds "one\n"
     shipper.ship()
-    assert sent[-1] == bus.LogBatch(unit="a/0", offset=4, end=8, lines=("two",))
+    assert sent[-1] == bus.LogBatch(source="a/0", offset=4, end=8, lines=("two",))
 
     shipper.reconnected()  # the batch may be lost: the same one goes again
     shipper.ship()
@@ -85,7 +88,7 @@ def test_shipper_asks_first_then_sends_whole_lines_from_the_acked_offset(
     with log.open("ab") as file:
         file.write(b"ee\n")
     shipper.ship()
-    assert sent[-1] == bus.LogBatch(unit="a/0", offset=8, end=14, lines=("three",))
+    assert sent[-1] == bus.LogBatch(source="a/0", offset=8, end=14, lines=("three",))
 
 
 def test_shipper_cuts_an_overlong_line_rather_than_stalling(tmp_path: Path) -> None:
@@ -96,3 +99,59 @@ def test_shipper_cuts_an_overlong_line_rather_than_stalling(tmp_path: Path) -> N
     shipper.ack("a/0", 0)
     shipper.ship()
     assert sent[-1].end == BATCH_BYTES
+
+
+def _logged(sink: _logging.Sink, **kw: object) -> None:
+    log = structlog.wrap_logger(structlog.ReturnLogger(), processors=_logging.processors())
+    token = _logging.SINK.set(sink)
+    try:
+        log.warning("machine started", **kw)
+    finally:
+        _logging.SINK.reset(token)
+
+
+def test_log_lines_reach_the_sink_of_their_context_with_module_and_model() -> None:
+    got: list[_logging.LogLine] = []
+    _logged(got.append, model="m1", units=2, note="two words")
+    (line,) = got
+    assert (line.level, line.model) == ("WARNING", "m1")
+    assert line.message == "machine started model=m1 units=2 note='two words'"
+    assert line.module == "test_logs"  # the caller, not structlog
+    assert len(line.at) == len("2026-01-02 03:04:05") and line.at[10] == " "
+    log = structlog.wrap_logger(structlog.ReturnLogger(), processors=_logging.processors())
+    log.info("no sink here")  # outside the context: goes nowhere else
+    assert len(got) == 1
+
+
+def test_a_failing_sink_never_fails_the_caller() -> None:
+    def broken(line: _logging.LogLine) -> None:
+        raise OSError("disk full")
+
+    _logged(broken)
+
+
+def test_module_names_are_dotted_from_the_package_root() -> None:
+    assert _logging.module_of("/x/site-packages/runecraft/agents/machine.py") == (
+        "runecraft.agents.machine"
+    )
+    assert _logging.module_of("/x/tool.py") == "tool"
+
+
+def test_file_sink_writes_lines_the_shipper_and_parser_read_back(tmp_path: Path) -> None:
+    sink = _logging.FileSink(tmp_path / "sub" / "machine.log")
+    sink(_logging.LogLine("2026-01-02 03:04:05", "ERROR", "runecraft.agents.machine", "boom"))
+    sink.close()
+    (text,) = (tmp_path / "sub" / "machine.log").read_text().splitlines()
+    parsed = parse_line(text, "machine-0", "x")
+    assert (parsed.at, parsed.level, parsed.module, parsed.message) == (
+        "2026-01-02 03:04:05",
+        "ERROR",
+        "runecraft.agents.machine",
+        "boom",
+    )
+
+
+def test_the_controller_model_name_is_reserved() -> None:
+    with pytest.raises(errors.InvalidSpecError, match='model name "controller" is reserved'):
+        check_model_name("controller")
+    assert check_model_name("controllers") == "controllers"

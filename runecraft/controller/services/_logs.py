@@ -1,4 +1,5 @@
-"""Unit logs: batches from agents stored and acknowledged; long-polled by `debug-log`.
+"""Logs: batches from agents stored and acknowledged, the controller's own lines stored as
+it logs them; long-polled by `debug-log`.
 
 Storing comes before acknowledging, so a line an agent stops re-sending is in the database.
 Readers wait on a condition that every stored batch notifies, not on the model revision:
@@ -15,18 +16,23 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from runecraft import errors
+from runecraft._logging import LogLine
 from runecraft.controller.services._names import check_application_name, parse_unit_name
 from runecraft.controller.state import Store
 from runecraft.controller.state._logs import LogQuery, LogStore
 from runecraft.schemas import bus
-from runecraft.schemas.logs import LogPage, StatusHistoryEntry
+from runecraft.schemas.logs import CONTROLLER_MODEL, LogPage, StatusHistoryEntry
 
-__all__ = ["MAX_WAIT", "STATUS_KINDS", "LogQuery", "LogService"]
+__all__ = ["MAX_PENDING", "MAX_WAIT", "STATUS_KINDS", "LogQuery", "LogService"]
 
 logger = structlog.get_logger(__name__)
 
 MAX_WAIT = 30.0
 """Longest a read waits for new lines before answering empty."""
+
+MAX_PENDING = 50_000
+"""Controller lines waiting to be stored beyond which new ones are dropped (and counted): a
+database that cannot keep up must not take the controller's memory with it."""
 
 STATUS_KINDS = {
     "unit": ("workload", "juju-unit"),
@@ -40,38 +46,65 @@ Publish = Callable[[str, bus.LogAck], Awaitable[bool]]
 
 
 class LogService:
-    """Queues agents' log batches and applies them in one transaction per drain."""
+    """Queues agents' log batches and the controller's lines; stores them in one transaction
+    per drain and kind."""
 
     def __init__(self, store: Store, publish: Publish) -> None:
         self.store = store
         self.logs = LogStore(store)
         self._publish = publish
-        self._queue: asyncio.Queue[tuple[str, bus.LogBatch]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[str, bus.LogBatch] | LogLine] = asyncio.Queue()
         self._stored = asyncio.Condition()
+        self._loop = asyncio.get_running_loop()
+        self.dropped = 0
+        """Controller lines dropped because too many were waiting."""
 
     def submit(self, agent: str, batch: bus.LogBatch) -> None:
         self._queue.put_nowait((agent, batch))
+
+    def record(self, line: LogLine) -> None:
+        """A controller log sink (`runecraft._logging.SINK`): safe from any thread."""
+        try:
+            here = asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            here = False
+        if here:
+            self._enqueue(line)
+        else:
+            self._loop.call_soon_threadsafe(self._enqueue, line)
+
+    def _enqueue(self, line: LogLine) -> None:
+        if self._queue.qsize() >= MAX_PENDING:
+            self.dropped += 1
+            return
+        self._queue.put_nowait(line)
 
     async def run(self) -> None:
         """Store and acknowledge batches forever."""
         while True:
             batch = [await self._queue.get()]
-            while not self._queue.empty() and len(batch) < 200:
+            while not self._queue.empty() and len(batch) < 500:
                 batch.append(self._queue.get_nowait())
             await self._store_batch(batch)
 
-    async def _store_batch(self, items: list[tuple[str, bus.LogBatch]]) -> None:
+    async def _store_batch(self, items: list[tuple[str, bus.LogBatch] | LogLine]) -> None:
         by_agent: dict[str, list[bus.LogBatch]] = defaultdict(list)
-        for agent, log_batch in items:
-            by_agent[agent].append(log_batch)
+        own: list[LogLine] = []
+        for item in items:
+            if isinstance(item, LogLine):
+                own.append(item)
+            else:
+                by_agent[item[0]].append(item[1])
+        if own:
+            await self.logs.append_controller(own)
         for agent, batches in by_agent.items():
             machine = await self.store.machine_by_agent(agent)
             if machine is None:
                 logger.warning("log batch from unknown agent", agent=agent)
                 continue
             held = await self.logs.append(machine.model_uuid, machine.number, batches)
-            for unit, offset in held.items():
-                await self._publish(agent, bus.LogAck(unit=unit, offset=offset))
+            for source, offset in held.items():
+                await self._publish(agent, bus.LogAck(source=source, offset=offset))
         async with self._stored:
             self._stored.notify_all()
 
@@ -85,16 +118,16 @@ class LogService:
         limit: int,
         wait: float,
     ) -> LogPage:
-        """Lines of `model` (see `LogStore.read`); with nothing new after `after`, waits up to
-        `wait` seconds for some."""
-        record = await self.store.model(model)
-        start = await self.logs.newest(record.uuid) if after is None else after
+        """Lines of `model` (see `LogStore.read`; `controller`: the controller's own log);
+        with nothing new after `after`, waits up to `wait` seconds for some."""
+        uuid = (
+            CONTROLLER_MODEL if model == CONTROLLER_MODEL else (await self.store.model(model)).uuid
+        )
+        start = await self.logs.newest(uuid) if after is None else after
         deadline = asyncio.get_running_loop().time() + min(max(wait, 0.0), MAX_WAIT)
         while True:
             async with self._stored:
-                entries = await self.logs.read(
-                    record.uuid, query, after=after, last=last, limit=limit
-                )
+                entries = await self.logs.read(uuid, query, after=after, last=last, limit=limit)
                 remaining = deadline - asyncio.get_running_loop().time()
                 if entries or after is None or remaining <= 0:
                     break

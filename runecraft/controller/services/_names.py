@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from runecraft import errors
+from runecraft.schemas.logs import CONTROLLER_MODEL
 from runecraft.schemas.names import APPLICATION
 
 __all__ = ["check_application_name", "check_model_name", "parse_unit_name"]
@@ -27,6 +28,10 @@ def check_model_name(name: str) -> str:
     if not _MODEL.match(name) or len(name) > 63:
         raise errors.InvalidSpecError(
             f'invalid model name "{name}": use lowercase letters, digits and hyphens'
+        )
+    if name == CONTROLLER_MODEL:
+        raise errors.InvalidSpecError(
+            f'model name "{name}" is reserved: `debug-log -m {name}` shows the controller\'s log'
         )
     return name
 

@@ -1,7 +1,10 @@
-"""Stored unit logs: appended by batches from agents, read by `rune debug-log`.
+"""Stored logs: unit and machine-agent logs appended by batches from agents, the controller's
+own lines appended as it logs them; read by `rune debug-log`.
 
 Logs are not model state: appending moves no revision (so reconcilers and waiters do not
-wake for them) and only the newest `keep` lines of a model are kept.
+wake for them) and only the newest `keep` lines of a model are kept. The controller's own
+log is kept under the model uuid `controller` (`debug-log -m controller`); a line about a
+model goes to that model's log as well.
 """
 
 from __future__ import annotations
@@ -12,11 +15,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from runecraft._logging import LogLine
 from runecraft.controller.state import _tables as t
 from runecraft.controller.state._store import Store
 from runecraft.schemas import bus
 from runecraft.schemas.logs import (
+    CONTROLLER_ENTITY,
+    CONTROLLER_MODEL,
+    LEVELS,
     EntityFilter,
     LogEntry,
     StatusHistoryEntry,
@@ -44,6 +52,7 @@ def _entity_clause(entities: EntityFilter) -> Any:
         t.log_entries.c.unit.in_(sorted(entities.units)),
         t.log_entries.c.application.in_(sorted(entities.applications)),
         t.log_entries.c.machine.in_(sorted(entities.machines)),
+        t.log_entries.c.entity.in_(sorted(entities.entities)),
     )
 
 
@@ -58,13 +67,15 @@ class LogStore:
     async def append(
         self, model_uuid: str, machine: int, batches: Sequence[bus.LogBatch]
     ) -> dict[str, int]:
-        """Store the batches' new lines; returns the offset now held for each unit named.
+        """Store the batches' new lines; returns the offset now held for each source named.
 
-        A batch for a unit that is not on `machine` is dropped (an agent speaks for its own
-        units only); one that ends at or before the held offset is a duplicate.
+        A batch for a unit that is not on `machine`, or for another machine, is dropped (an
+        agent speaks for itself and its own units only); one that ends at or before the held
+        offset is a duplicate.
         """
         now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
-        names = sorted({batch.unit for batch in batches})
+        itself = f"machine-{machine}"
+        names = sorted({batch.source for batch in batches})
         async with self.store.write() as tx:
             owned = {
                 row.name: row.application
@@ -78,6 +89,8 @@ class LogStore:
                     )
                 )
             }
+            if itself in names:
+                owned[itself] = ""
             cursors: dict[str, int] = {
                 row.unit: int(row.offset)
                 for row in await tx.conn.execute(
@@ -90,18 +103,23 @@ class LogStore:
             known = set(cursors)
             rows: list[dict[str, Any]] = []
             for batch in batches:
-                if batch.unit not in owned:
+                source = batch.source
+                if source not in owned:
                     continue
-                held = cursors.get(batch.unit, 0)
+                held = cursors.get(source, 0)
                 if batch.end <= held:
                     continue
+                is_unit = source != itself
+                entity = "unit-" + source.replace("/", "-") if is_unit else source
+                fallback = f"unit.{source}" if is_unit else source
                 for line in batch.lines:
-                    parsed = parse_line(line, batch.unit, now)
+                    parsed = parse_line(line, fallback, now)
                     rows.append(
                         {
                             "model_uuid": model_uuid,
-                            "unit": batch.unit,
-                            "application": owned[batch.unit],
+                            "entity": entity,
+                            "unit": source if is_unit else "",
+                            "application": owned[source],
                             "machine": machine,
                             "at": parsed.at,
                             "level": parsed.level,
@@ -110,9 +128,8 @@ class LogStore:
                             "message": parsed.message,
                         }
                     )
-                cursors[batch.unit] = batch.end
-            if rows:
-                await tx.conn.execute(sa.insert(t.log_entries), rows)
+                cursors[source] = batch.end
+            await self._insert(tx.conn, rows)
             for unit in owned:
                 if unit not in cursors:
                     cursors[unit] = 0
@@ -128,24 +145,63 @@ class LogStore:
                     )
                 else:
                     await tx.conn.execute(sa.insert(t.log_cursors).values(**values))
-            self._since_prune += len(rows)
-            if self._since_prune >= PRUNE_EVERY:
-                self._since_prune = 0
-                newest = (
-                    await tx.conn.execute(
-                        sa.select(sa.func.max(t.log_entries.c.id)).where(
-                            t.log_entries.c.model_uuid == model_uuid
-                        )
-                    )
-                ).scalar_one_or_none()
-                if newest is not None:
-                    await tx.conn.execute(
-                        sa.delete(t.log_entries).where(
-                            t.log_entries.c.model_uuid == model_uuid,
-                            t.log_entries.c.id <= newest - self.keep,
-                        )
-                    )
         return {unit: cursors[unit] for unit in owned}
+
+    async def append_controller(self, lines: Sequence[LogLine]) -> None:
+        """Store lines the controller logged: all in its own log, each also in the log of
+        the model it names (by name; a line naming no stored model stays in its own)."""
+        names = sorted({line.model for line in lines if line.model})
+        async with self.store.write() as tx:
+            uuids = {
+                row.name: row.uuid
+                for row in await tx.conn.execute(
+                    sa.select(t.models.c.name, t.models.c.uuid).where(t.models.c.name.in_(names))
+                )
+            }
+            rows: list[dict[str, Any]] = []
+            for line in lines:
+                level = line.level if line.level in LEVELS else "INFO"
+                row = {
+                    "entity": CONTROLLER_ENTITY,
+                    "unit": "",
+                    "application": "",
+                    "machine": -1,
+                    "at": line.at,
+                    "level": level,
+                    "severity": severity(level),
+                    "module": line.module[:256],
+                    "message": line.message,
+                }
+                rows.append({"model_uuid": CONTROLLER_MODEL, **row})
+                if line.model in uuids:
+                    rows.append({"model_uuid": uuids[line.model], **row})
+            await self._insert(tx.conn, rows)
+
+    async def _insert(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+        """Insert rows (one statement) and, every `PRUNE_EVERY` rows, drop the lines of
+        their models beyond the newest `keep`."""
+        if not rows:
+            return
+        await conn.execute(sa.insert(t.log_entries), rows)
+        self._since_prune += len(rows)
+        if self._since_prune < PRUNE_EVERY:
+            return
+        self._since_prune = 0
+        for model_uuid in sorted({row["model_uuid"] for row in rows}):
+            newest = (
+                await conn.execute(
+                    sa.select(sa.func.max(t.log_entries.c.id)).where(
+                        t.log_entries.c.model_uuid == model_uuid
+                    )
+                )
+            ).scalar_one_or_none()
+            if newest is not None:
+                await conn.execute(
+                    sa.delete(t.log_entries).where(
+                        t.log_entries.c.model_uuid == model_uuid,
+                        t.log_entries.c.id <= newest - self.keep,
+                    )
+                )
 
     async def status_history(
         self, model_uuid: str, entity: str, kinds: Sequence[str], limit: int
@@ -218,6 +274,7 @@ class LogStore:
         entries = [
             LogEntry(
                 id=row.id,
+                entity=row.entity,
                 unit=row.unit,
                 machine=row.machine,
                 timestamp=row.at,

@@ -276,6 +276,7 @@ log_entries = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("model_uuid", sa.String(36), nullable=False),
+    sa.Column("entity", sa.String(168), nullable=False),
     sa.Column("unit", sa.String(160), nullable=False),
     sa.Column("application", sa.String(128), nullable=False),
     sa.Column("machine", sa.Integer, nullable=False),
@@ -286,7 +287,8 @@ log_entries = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
     sa.Index("ix_log_entries_model_id", "model_uuid", "id"),
 )
-"""Unit logs shipped by agents (`rune debug-log`); the newest lines per model are kept."""
+"""Logs for `rune debug-log`: units' and machine agents' (shipped by the agents) and the
+controller's own, under the entity that wrote them; the newest lines per model are kept."""
 
 log_cursors = sa.Table(
     "log_cursors",
@@ -295,7 +297,8 @@ log_cursors = sa.Table(
     sa.Column("unit", sa.String(160), primary_key=True),
     sa.Column("offset", sa.BigInteger, nullable=False),
 )
-"""How far into each unit's `unit.log` the controller holds the lines."""
+"""How far into each log shipped (a unit's `unit.log`, a machine agent's `machine.log`, by
+source name) the controller holds the lines."""
 
 # Storage: one row per instance `<name>/<number>` (number unique per model and name),
 # attached to one unit; and each application's storage directives (`deploy --storage`),

@@ -274,7 +274,8 @@ class LogStore:
         entries = [
             LogEntry(
                 id=row.id,
-                entity=row.entity,
+                # Lines stored before entities were kept are all unit lines.
+                entity=row.entity or "unit-" + row.unit.replace("/", "-"),
                 unit=row.unit,
                 machine=row.machine,
                 timestamp=row.at,

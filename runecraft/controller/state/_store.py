@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from runecraft import errors
 from runecraft.controller.state import _tables as t
+from runecraft.controller.state import _upgrade
 from runecraft.controller.state._action_tx import ActionWrites
 from runecraft.controller.state._agent_tx import AgentWrites
 from runecraft.controller.state._base import (
@@ -317,7 +318,7 @@ class Store:
 
     @classmethod
     async def open(cls, url: str) -> Store:
-        """Connect, and create the schema if it is missing."""
+        """Connect, and create the schema if it is missing or bring an older one up to date."""
         is_sqlite = url.startswith("sqlite")
         engine = create_async_engine(
             url,
@@ -338,6 +339,10 @@ class Store:
         try:
             async with engine.begin() as conn:
                 await conn.run_sync(t.metadata.create_all)
+                await conn.run_sync(_upgrade.upgrade)
+        except errors.RunecraftError:
+            await engine.dispose()
+            raise
         except Exception as exc:
             await engine.dispose()
             raise errors.TemporaryError(f"cannot open database {engine.url!r}: {exc}") from exc

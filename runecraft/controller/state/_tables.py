@@ -276,7 +276,7 @@ log_entries = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("model_uuid", sa.String(36), nullable=False),
-    sa.Column("entity", sa.String(168), nullable=False),
+    sa.Column("entity", sa.String(168), nullable=False, default=""),
     sa.Column("unit", sa.String(160), nullable=False),
     sa.Column("application", sa.String(128), nullable=False),
     sa.Column("machine", sa.Integer, nullable=False),

@@ -8,7 +8,8 @@ the Juju environment, for the `hello` example charm packed as `rune deploy` pack
 
 Baselines measured the same way in the same run: `/bin/true` (the floor for any process),
 `python3 -c pass` and `python3 -c "import ops"` (what every ops hook pays before it does
-anything) with the charm's own interpreter and `venv/`.
+anything) with the charm's own interpreter and `venv/`; and the Python client (the fallback
+where there is no perl) against the perl one the agent installs.
 
     python benchmarks/hook_tools.py [--calls 300] [--hooks 30] [--cache DIR]
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import shutil
 import tempfile
 import time
@@ -124,7 +126,7 @@ def _percentile(samples: Sequence[float], fraction: float) -> float:
 def _row(label: str, samples: Sequence[float], floor: float | None = None) -> str:
     p50, p99 = _percentile(samples, 0.5) * 1e3, _percentile(samples, 0.99) * 1e3
     ratio = f"{p50 / (floor * 1e3):>7.1f}x" if floor else f"{'':>8}"
-    return f"{label:<34} {p50:>8.2f} {p99:>8.2f} {ratio}"
+    return f"{label:<44} {p50:>8.2f} {p99:>8.2f} {ratio}"
 
 
 async def _series(
@@ -141,8 +143,8 @@ async def run(calls: int, hooks: int, cache: Path) -> None:
         packed = charms.pack(REPO / "examples" / "charms" / "hello", cache)
         charm_dir = work / "charm"
         charms.unpack(packed.data, charm_dir)
-        tools = work / "tools"
-        _toolserver.install_tools(tools)
+        _toolserver.install_tools(work / "tools")
+        _toolserver.install_tools(work / "tools-python", client="python")
         log = _unitlog.UnitLog(work / "unit.log", UNIT)
         unit_env = hookrunner.UnitEnvironment(
             unit=UNIT,
@@ -150,12 +152,13 @@ async def run(calls: int, hooks: int, cache: Path) -> None:
             model_uuid="00000000-0000-4000-8000-00000000bench",
             machine_id="0",
             charm_dir=charm_dir,
-            tools_dir=tools,
+            tools_dir=work / "tools",
             socket_path=work / "run" / "agent.sock",
         )
+        python_env = dataclasses.replace(unit_env, tools_dir=work / "tools-python")
         async with _toolserver.ToolServer(unit_env.socket_path) as server:
-            await _tool_table(server, unit_env, charm_dir, log, calls)
-            await _hook_table(server, unit_env, charm_dir, log, hooks)
+            await _tool_table(server, (unit_env, python_env), charm_dir, log, calls)
+            await _hook_table(server, (unit_env, python_env), charm_dir, log, hooks)
         log.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -163,40 +166,65 @@ async def run(calls: int, hooks: int, cache: Path) -> None:
 
 async def _tool_table(
     server: _toolserver.ToolServer,
-    unit_env: hookrunner.UnitEnvironment,
+    unit_envs: tuple[hookrunner.UnitEnvironment, hookrunner.UnitEnvironment],
     charm_dir: Path,
     log: _unitlog.UnitLog,
     calls: int,
 ) -> None:
     hook = "db-relation-changed"
     ctx = _context_for(hook, charm_dir, log)
-    env = hookrunner.hook_environment(unit_env, hook=hook, context_id=ctx.id)
+    env = hookrunner.hook_environment(unit_envs[0], hook=hook, context_id=ctx.id)
     print(f"hook-tool calls (N = {calls} each; ms; ratio = p50 / p50 of /bin/true)")
-    print(f"{'command':<34} {'p50':>8} {'p99':>8} {'ratio':>8}")
+    print(f"{'command':<44} {'p50':>8} {'p99':>8} {'ratio':>8}")
     true_samples = await _series(["/bin/true"], env, charm_dir, calls)
     floor = _percentile(true_samples, 0.5)
     print(_row("/bin/true", true_samples, floor), flush=True)
     with server.serving(ctx):
-        for argv in TOOL_CALLS:
-            samples = await _series(
-                [str(unit_env.tools_dir / argv[0]), *argv[1:]], env, charm_dir, calls
-            )
-            print(_row(" ".join(argv), samples, floor), flush=True)
+        for unit_env, client in zip(unit_envs, ("", " (python client)"), strict=True):
+            for argv in TOOL_CALLS:
+                samples = await _series(
+                    [str(unit_env.tools_dir / argv[0]), *argv[1:]], env, charm_dir, calls
+                )
+                print(_row(" ".join(argv) + client, samples, floor), flush=True)
 
 
 async def _hook_table(
     server: _toolserver.ToolServer,
-    unit_env: hookrunner.UnitEnvironment,
+    unit_envs: tuple[hookrunner.UnitEnvironment, hookrunner.UnitEnvironment],
     charm_dir: Path,
     log: _unitlog.UnitLog,
     hooks: int,
 ) -> None:
     hook = "update-status"
-    env = dict(hookrunner.hook_environment(unit_env, hook=hook, context_id="none"))
+    env = dict(hookrunner.hook_environment(unit_envs[0], hook=hook, context_id="none"))
     python = shutil.which("python3", path=env["PATH"]) or "python3"
     bare = await _series([python, "-c", "pass"], env, charm_dir, hooks)
     env_ops = {**env, "PYTHONPATH": "lib:venv"}
     imported = await _series([python, "-c", "import ops"], env_ops, charm_dir, hooks)
+    ran = [await _hooks(server, unit_env, hook, charm_dir, log, hooks) for unit_env in unit_envs]
+    print()
+    print(f"ops hooks (N = {hooks} each, serial; ms; ratio = p50 / p50 of python3 -c pass)")
+    print(f"{'process':<44} {'p50':>8} {'p99':>8} {'ratio':>8} {'per s':>7}")
+    floor = _percentile(bare, 0.5)
+    for label, samples in (
+        ("python3 -c pass", bare),
+        ('python3 -c "import ops"', imported),
+        (f"ops hook `{hook}` (hello)", ran[0]),
+        ("  the same, python client", ran[1]),
+    ):
+        rate = len(samples) / sum(samples)
+        print(f"{_row(label, samples, floor)} {rate:>7.1f}", flush=True)
+
+
+async def _hooks(
+    server: _toolserver.ToolServer,
+    unit_env: hookrunner.UnitEnvironment,
+    hook: str,
+    charm_dir: Path,
+    log: _unitlog.UnitLog,
+    hooks: int,
+) -> list[float]:
+    """Seconds per hook run through the hook runner, serially."""
     ran: list[float] = []
     for index in range(hooks + 1):
         ctx = _context_for(hook, charm_dir, log)
@@ -211,17 +239,7 @@ async def _hook_table(
             raise SystemExit(f"{hook} failed: {result.message}")
         if index:  # the first run creates ops' state database
             ran.append(time.perf_counter() - start)
-    print()
-    print(f"ops hooks (N = {hooks} each, serial; ms; ratio = p50 / p50 of python3 -c pass)")
-    print(f"{'process':<34} {'p50':>8} {'p99':>8} {'ratio':>8} {'per s':>7}")
-    floor = _percentile(bare, 0.5)
-    for label, samples in (
-        ("python3 -c pass", bare),
-        ('python3 -c "import ops"', imported),
-        (f"ops hook `{hook}` (hello)", ran),
-    ):
-        rate = len(samples) / sum(samples)
-        print(f"{_row(label, samples, floor)} {rate:>7.1f}", flush=True)
+    return ran
 
 
 def main() -> None:

@@ -15,8 +15,9 @@ Public modules (import the module, then use its names):
 Private modules: `_relations` (per-relation state and Juju's relation-hook order),
 `_context` (the hook context: cached reads, buffered writes), `_operations` (environments,
 commits, action outcomes, charm deployment), `_state_store` (atomic `state.json`),
-`_toolserver` (the per-unit socket and tools dir), `_hooktool` (the stdlib-only client
-installed as every tool), `_toolargs` (GNU flags and Juju output formats), `_mqtt` (the
+`_toolserver` (the per-unit socket and tools dir), `_hooktool` (the hook-tool client's wire
+format, and the stdlib-only client installed as every tool where there is no perl;
+`jujuc.pl` is the one installed where there is), `_toolargs` (GNU flags and Juju output formats), `_mqtt` (the
 reconnecting bus link), `_charm_source` (charm download over HTTP), `_unitlog` (the unit log).
 """
 

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """The hook-tool client: one script, installed once per unit, symlinked as every tool.
 
+This is the fallback for a machine without perl; `jujuc.pl` (perl-base, a few ms a call)
+speaks the same wire format and is installed where perl is.
+
 Hooks call it very often (ops runs `juju-log` for every log record), so it must start fast:
 it is installed with a `-IS` shebang (no site, no user paths, no environment-driven
 imports) and imports only built-in modules that an isolated interpreter has already loaded

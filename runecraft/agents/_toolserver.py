@@ -10,35 +10,59 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import stat
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 import structlog
 
 from runecraft import errors
 from runecraft.agents import _hooktool, hooktools
 
-__all__ = ["CLIENT_NAME", "MAX_REQUEST", "ToolServer", "install_tools"]
+__all__ = [
+    "CLIENT_NAME",
+    "MAX_REQUEST",
+    "ToolClient",
+    "ToolServer",
+    "client_script",
+    "install_tools",
+]
 
 logger = structlog.get_logger(__name__)
 
 CLIENT_NAME = "jujuc"
 """The client script's file name in the tools dir; every tool is a symlink to it."""
 MAX_REQUEST = 64 * 1024 * 1024
+ToolClient = Literal["auto", "perl", "python"]
 MAX_SOCKET_PATH = 107
 """Linux `sun_path` holds 108 bytes including the terminating NUL."""
 
 
-def install_tools(tools_dir: Path, names: Iterable[str] | None = None) -> None:
-    """Write the client (with a fast-start shebang) and one symlink per tool, atomically."""
-    tools_dir.mkdir(parents=True, exist_ok=True)
+def client_script(client: ToolClient = "auto") -> str:
+    """The client's text: the perl one where perl is (Debian: always), else the Python one
+    run isolated (`-IS`); both speak `_hooktool`'s wire format."""
+    perl = shutil.which("perl") if client != "python" else None
+    if client == "perl" and perl is None:
+        raise errors.PermanentError("the perl hook-tool client needs perl, which is not on PATH")
+    if perl is not None:
+        body = (Path(__file__).parent / "jujuc.pl").read_text(encoding="utf-8")
+        return f"#!{perl}\n{body.split(chr(10), 1)[1]}"
     source = Path(_hooktool.__file__).read_text(encoding="utf-8")
     body = source.split("\n", 1)[1] if source.startswith("#!") else source
-    script = f"#!{sys.executable} -IS\n{body}"
+    return f"#!{sys.executable} -IS\n{body}"
+
+
+def install_tools(
+    tools_dir: Path, names: Iterable[str] | None = None, client: ToolClient = "auto"
+) -> None:
+    """Write the client and one symlink per tool, atomically."""
+    tools_dir.mkdir(parents=True, exist_ok=True)
+    script = client_script(client)
     target = tools_dir / CLIENT_NAME
     tmp = tools_dir / f".{CLIENT_NAME}.tmp"
     tmp.write_text(script, encoding="utf-8")

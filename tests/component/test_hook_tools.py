@@ -10,6 +10,7 @@ import ast
 import asyncio
 import json
 import os
+import shutil
 import stat
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -138,6 +139,7 @@ async def make_harness(
     pending: tuple[bus.HookCommit, ...] = (),
     ports: tuple[str, ...] = (),
     action: hooktools.ActionRun | None = None,
+    client: _toolserver.ToolClient = "auto",
 ) -> AsyncIterator[Harness]:
     base = tmp_path / "u"
     charm = base / "charm"
@@ -152,7 +154,7 @@ async def make_harness(
         "  motd: {type: string}\n"
         "  unset: {type: string}\n"
     )
-    _toolserver.install_tools(base / "tools")
+    _toolserver.install_tools(base / "tools", client=client)
     log_path = base / "unit.log"
     unit_log = _unitlog.UnitLog(log_path, "app/0")
     backend = RecordingBackend()
@@ -198,13 +200,20 @@ async def follower(tmp_path: Path) -> AsyncIterator[Harness]:
         yield harness
 
 
+@pytest.fixture(params=["perl", "python"])
+async def each_client(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
+    """A leader's harness with each client: the perl one and the Python fallback."""
+    async for harness in make_harness(tmp_path, leader=True, client=request.param):
+        yield harness
+
+
 # --- installation and transport --------------------------------------------------------------
 
 
 async def test_tools_dir_is_one_script_plus_symlinks(leader: Harness) -> None:
     script = leader.tools / _toolserver.CLIENT_NAME
     first_line = script.read_text().splitlines()[0]
-    assert first_line.startswith("#!/") and first_line.endswith(" -IS")
+    assert first_line == f"#!{shutil.which('perl')}"  # perl-base is Essential on Debian
     assert os.access(script, os.X_OK)
     names = {p.name for p in leader.tools.iterdir() if p.is_symlink()}
     assert names == set(hooktools.TOOLS)
@@ -219,8 +228,13 @@ async def test_socket_is_private(leader: Harness) -> None:
     assert stat.S_IMODE(mode) == 0o600
 
 
-async def test_wrong_context_id_is_refused(leader: Harness) -> None:
-    code, out, err = await leader.run("is-leader", context="app/0-start-other")
+def test_the_python_client_runs_isolated() -> None:
+    first_line = _toolserver.client_script("python").splitlines()[0]
+    assert first_line.startswith("#!/") and first_line.endswith(" -IS")
+
+
+async def test_wrong_context_id_is_refused(each_client: Harness) -> None:
+    code, out, err = await each_client.run("is-leader", context="app/0-start-other")
     assert (code, out) == (1, "")
     assert err == 'ERROR bad context id "app/0-start-other"\n'
 
@@ -233,8 +247,8 @@ async def test_no_running_hook_refuses_everything(tmp_path: Path) -> None:
         assert "bad context id" in err
 
 
-async def test_tool_without_stdin_does_not_wait_for_it(leader: Harness) -> None:
-    code, out, _ = await leader.run("is-leader", keep_stdin_open=True)
+async def test_tool_without_stdin_does_not_wait_for_it(each_client: Harness) -> None:
+    code, out, _ = await each_client.run("is-leader", keep_stdin_open=True)
     assert (code, out) == (0, "True\n")
 
 
@@ -542,9 +556,9 @@ def test_client_imports_only_builtin_modules() -> None:
     assert imported == {"_socket", "posix", "sys"}
 
 
-async def test_client_without_context_fails(leader: Harness) -> None:
+async def test_client_without_context_fails(each_client: Harness) -> None:
     process = await asyncio.create_subprocess_exec(
-        str(leader.tools / "is-leader"),
+        str(each_client.tools / "is-leader"),
         env={"PATH": "/usr/bin:/bin"},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -555,29 +569,35 @@ async def test_client_without_context_fails(leader: Harness) -> None:
     assert err == b"ERROR JUJU_CONTEXT_ID and JUJU_AGENT_SOCKET_ADDRESS must be set\n"
 
 
-async def test_client_when_the_agent_is_gone(leader: Harness) -> None:
-    await leader.server.close()
-    code, out, err = await leader.run("is-leader")
+async def test_client_when_the_agent_is_gone(each_client: Harness) -> None:
+    await each_client.server.close()
+    code, out, err = await each_client.run("is-leader")
     assert (code, out) == (1, "")
-    assert err.startswith(f"ERROR cannot reach the unit agent at {leader.socket}: ")
+    assert err.startswith(f"ERROR cannot reach the unit agent at {each_client.socket}: ")
 
 
-async def test_unknown_tool_name(leader: Harness) -> None:
-    (leader.tools / "no-such-tool").symlink_to(_toolserver.CLIENT_NAME)
-    assert await leader.run("no-such-tool") == (1, "", "ERROR unknown command 'no-such-tool'\n")
+async def test_unknown_tool_name(each_client: Harness) -> None:
+    (each_client.tools / "no-such-tool").symlink_to(_toolserver.CLIENT_NAME)
+    assert await each_client.run("no-such-tool") == (
+        1,
+        "",
+        "ERROR unknown command 'no-such-tool'\n",
+    )
 
 
-async def test_arguments_and_stdin_survive_the_wire_byte_for_byte(leader: Harness) -> None:
-    leader.ctx.relations[1] = hooktools.RelationView(
+async def test_arguments_and_stdin_survive_the_wire_byte_for_byte(each_client: Harness) -> None:
+    each_client.ctx.relations[1] = hooktools.RelationView(
         id=1, endpoint="db", remote_app="mysql", peer=False, members=()
     )
     weird = "tab\tnew\nline ünïcode \\ '\"$"
     blob = json.dumps({"k": weird, "big": "x" * 3_000_000}).encode()
-    code, _, err = await leader.run("relation-set", "-r", "1", "--file", "-", stdin=blob)
+    code, _, err = await each_client.run("relation-set", "-r", "1", "--file", "-", stdin=blob)
     assert (code, err) == (0, "")
-    code, _, err = await leader.run("relation-set", "-r", "1", f"arg={weird}", "empty=")
+    code, _, err = await each_client.run("relation-set", "-r", "1", f"arg={weird}", "empty=")
     assert (code, err) == (0, "")
-    unit_writes, _ = leader.ctx.relation_writes[1]
+    read = await each_client.json("relation-get", "-r", "1", "-", "app/0")  # a 3 MB reply
+    assert (read["arg"], read["big"]) == (weird, "x" * 3_000_000)
+    unit_writes, _ = each_client.ctx.relation_writes[1]
     assert unit_writes == {"k": weird, "big": "x" * 3_000_000, "arg": weird, "empty": ""}
 
 

@@ -26,7 +26,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from runecraft import charms
-from runecraft.agents import _context, _relations, _toolserver, _unitlog, hookrunner
+from runecraft.agents import (
+    _context,
+    _forkserver,
+    _relations,
+    _toolserver,
+    _unitlog,
+    hookrunner,
+)
 from runecraft.schemas import bus
 
 REPO = Path(__file__).resolve().parents[1]
@@ -202,6 +209,13 @@ async def _hook_table(
     env_ops = {**env, "PYTHONPATH": "lib:venv"}
     imported = await _series([python, "-c", "import ops"], env_ops, charm_dir, hooks)
     ran = [await _hooks(server, unit_env, hook, charm_dir, log, hooks) for unit_env in unit_envs]
+    forks = _forkserver.ForkServer(
+        unit_envs[0].socket_path.with_name("fork.sock"), log.path.with_name("fork.log")
+    )
+    try:
+        forked = await _hooks(server, unit_envs[0], hook, charm_dir, log, hooks, forks)
+    finally:
+        await forks.close()
     print()
     print(f"ops hooks (N = {hooks} each, serial; ms; ratio = p50 / p50 of python3 -c pass)")
     print(f"{'process':<44} {'p50':>8} {'p99':>8} {'ratio':>8} {'per s':>7}")
@@ -211,6 +225,7 @@ async def _hook_table(
         ('python3 -c "import ops"', imported),
         (f"ops hook `{hook}` (hello)", ran[0]),
         ("  the same, python client", ran[1]),
+        ("  the same, forked from the fork server", forked),
     ):
         rate = len(samples) / sum(samples)
         print(f"{_row(label, samples, floor)} {rate:>7.1f}", flush=True)
@@ -223,6 +238,7 @@ async def _hooks(
     charm_dir: Path,
     log: _unitlog.UnitLog,
     hooks: int,
+    forks: _forkserver.ForkServer | None = None,
 ) -> list[float]:
     """Seconds per hook run through the hook runner, serially."""
     ran: list[float] = []
@@ -233,7 +249,7 @@ async def _hooks(
         start = time.perf_counter()
         with server.serving(ctx):
             result = await hookrunner.run_hook(
-                charm_dir=charm_dir, hook=hook, env=hook_env, log=log
+                charm_dir=charm_dir, hook=hook, env=hook_env, log=log, forks=forks
             )
         if not result.ok:
             raise SystemExit(f"{hook} failed: {result.message}")

@@ -17,8 +17,10 @@ Private modules: `_relations` (per-relation state and Juju's relation-hook order
 commits, action outcomes, charm deployment), `_state_store` (atomic `state.json`),
 `_toolserver` (the per-unit socket and tools dir), `_hooktool` (the hook-tool client's wire
 format, and the stdlib-only client installed as every tool where there is no perl;
-`jujuc.pl` is the one installed where there is), `_toolargs` (GNU flags and Juju output formats), `_mqtt` (the
-reconnecting bus link), `_charm_source` (charm download over HTTP), `_unitlog` (the unit log).
+`jujuc.pl` is the one installed where there is), `_forkserver` and `_zygote` (ops hooks
+forked from a process with `ops` imported), `_toolargs` (GNU flags and Juju output
+formats), `_mqtt` (the reconnecting bus link), `_charm_source` (charm download over HTTP),
+`_unitlog` (the unit log).
 """
 
 from __future__ import annotations

@@ -20,10 +20,11 @@ import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import structlog
 
-from runecraft.agents import _unitlog
+from runecraft.agents import _forkserver, _unitlog
 
 __all__ = [
     "DEFAULT_AGENT_PATH",
@@ -242,7 +243,19 @@ def _signal_group(pid: int, signum: int) -> None:
         os.killpg(pid, signum)
 
 
-async def _terminate(process: asyncio.subprocess.Process, grace: float) -> None:
+class _HookProcess(Protocol):
+    """A running hook: a spawned `asyncio.subprocess.Process` or a `ForkedHook`."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    async def wait(self) -> int: ...
+
+
+async def _terminate(process: _HookProcess, grace: float) -> None:
     """SIGTERM the hook's process group, then SIGKILL it if it lingers."""
     _signal_group(process.pid, signal.SIGTERM)
     try:
@@ -261,11 +274,13 @@ async def run_hook(
     log: _unitlog.UnitLog,
     kill_grace: float = 5.0,
     action: str | None = None,
+    forks: _forkserver.ForkServer | None = None,
 ) -> HookResult:
     """Run `hook` (or the action `action`) to completion; never raises for charm faults.
 
     An action's output is captured into the result; its missing handler is `MISSING` too
-    (the caller fails the action, as Juju does).
+    (the caller fails the action, as Juju does). With `forks`, a standard ops `dispatch`
+    runs as a fork of the unit's fork server (see `_forkserver`).
     """
     name, kind = (action, "actions") if action is not None else (hook, "hooks")
     what = f'action "{name}"' if action is not None else f'hook "{name}"'
@@ -279,6 +294,9 @@ async def run_hook(
         return HookResult(outcome=HookOutcome.MISSING)
 
     log.write("INFO", "uniter", f"running {what} (via {handler.relative_to(charm_dir)})")
+    forked = None
+    if forks is not None and handler.name == "dispatch":
+        forked = await forks.start(charm_dir, dict(env))
     return await _run_process(
         [str(handler)],
         cwd=charm_dir,
@@ -287,6 +305,7 @@ async def run_hook(
         what=what,
         capture=action is not None,
         kill_grace=kill_grace,
+        started=forked,
     )
 
 
@@ -335,29 +354,36 @@ async def _run_process(
     what: str,
     capture: bool,
     kill_grace: float,
+    started: _forkserver.ForkedHook | None = None,
 ) -> HookResult:
-    """Spawn `argv` in its own session, pump its output into the unit log (and capture it
-    when asked), and terminate its process group if cancelled."""
-    try:
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd=cwd,
-            env=dict(env),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        log.write("ERROR", "uniter", f"{what} cannot start: {exc}")
-        return HookResult(outcome=HookOutcome.FAILED, message=str(exc))
+    """Spawn `argv` in its own session (or take the forked hook `started`), pump its output
+    into the unit log (and capture it when asked), and terminate its process group if
+    cancelled."""
+    process: _HookProcess
+    if started is not None:
+        process, out_stream, err_stream = started, started.stdout, started.stderr
+    else:
+        try:
+            spawned = await asyncio.create_subprocess_exec(
+                *argv,
+                cwd=cwd,
+                env=dict(env),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            log.write("ERROR", "uniter", f"{what} cannot start: {exc}")
+            return HookResult(outcome=HookOutcome.FAILED, message=str(exc))
+        assert spawned.stdout is not None and spawned.stderr is not None
+        process, out_stream, err_stream = spawned, spawned.stdout, spawned.stderr
 
-    assert process.stdout is not None and process.stderr is not None
     out = bytearray() if capture else None
     err = bytearray() if capture else None
     pumps = [
-        asyncio.create_task(_pump(process.stdout, log, "DEBUG", out)),
-        asyncio.create_task(_pump(process.stderr, log, "WARNING", err)),
+        asyncio.create_task(_pump(out_stream, log, "DEBUG", out)),
+        asyncio.create_task(_pump(err_stream, log, "WARNING", err)),
     ]
     try:
         code = await process.wait()
@@ -372,6 +398,8 @@ async def _run_process(
         for pump in pumps:
             pump.cancel()
         await asyncio.gather(*pumps, return_exceptions=True)
+        if started is not None:
+            started.close()
 
     stdout, stderr = bytes(out or b""), bytes(err or b"")
     if code == 0:

@@ -40,6 +40,7 @@ import structlog
 from runecraft import charms, errors
 from runecraft.agents import (
     _context,
+    _forkserver,
     _operations,
     _state_store,
     _toolserver,
@@ -250,6 +251,9 @@ class UnitAgent:
         """Commit seq → snapshot revision current when it was last sent."""
         self._log = _unitlog.UnitLog(paths.log, remote.unit)
         self._server: _toolserver.ToolServer | None = None
+        self._forks = _forkserver.ForkServer(
+            self.paths.socket.with_name("fork.sock"), self.paths.base / "forkserver.log"
+        )
         self._unit_env = hookrunner.UnitEnvironment(
             unit=remote.unit,
             model_name=model.model_name,
@@ -342,6 +346,7 @@ class UnitAgent:
                 await self._loop()
         finally:
             self._server = None
+            await asyncio.shield(self._forks.close())
             self._log.close()
 
     # --- the loop --------------------------------------------------------------------------
@@ -558,6 +563,7 @@ class UnitAgent:
                         env=env,
                         log=self._log,
                         action=op.action_name if op.is_action else None,
+                        forks=self._forks,
                     )
         outcome = uniter.Outcome(
             # The unit never enters error for an action; its outcome goes to the controller.

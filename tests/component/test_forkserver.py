@@ -1,0 +1,232 @@
+"""Ops hooks forked from a fork server: what the charm sees is what a spawned hook sees.
+
+The charms here are made on the spot with a standard `dispatch`; the fork server runs with
+this environment's `python3` (which has the real `ops` from PyPI) and imports `ops` as it
+does for any charm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from runecraft.agents import _forkserver, _unitlog, hookrunner
+
+ENV_DISPATCH = (
+    "#!/bin/sh\n"
+    'JUJU_DISPATCH_PATH="${JUJU_DISPATCH_PATH:-$0}" PYTHONPATH=lib:venv '
+    "/usr/bin/env python3 ./src/charm.py\n"
+)
+CHARMCRAFT_DISPATCH = (
+    "#!/bin/sh\n\n"
+    'JUJU_DISPATCH_PATH="${JUJU_DISPATCH_PATH:-$0}" PYTHONPATH=lib:venv \\\n'
+    "  exec ./src/charm.py\n"
+)
+
+# Reports what a hook process can observe, then does what HOOK_DOES says.
+CHARM = """#!/usr/bin/env python3
+import json, os, sys, time
+import ops
+facts = {
+    "argv": sys.argv,
+    "cwd": os.getcwd(),
+    "file": __file__,
+    "path0": sys.path[0],
+    "lib_first": [p for p in sys.path if p.endswith(("/lib", "/venv"))][:2],
+    "env": {k: v for k, v in os.environ.items() if k != "_"},
+    "stdin": sys.stdin.read(),
+    "ops": ops.__name__,
+}
+does = os.environ.get("HOOK_DOES", "")
+if does == "sleep":
+    with open("pid", "w") as f:  # a FIFO the test reads
+        f.write(str(os.getpid()))
+    time.sleep(600)
+print(json.dumps(facts))
+print("to stderr", file=sys.stderr)
+if does == "exit":
+    sys.exit(3)
+if does == "message":
+    sys.exit("bad config")
+if does == "raise":
+    raise RuntimeError("crashed on purpose")
+"""
+
+
+def make_charm(root: Path, dispatch: str = ENV_DISPATCH) -> Path:
+    charm = root / "charm"
+    (charm / "src").mkdir(parents=True)
+    (charm / "lib").mkdir()
+    (charm / "venv").mkdir()
+    (charm / "metadata.yaml").write_text("name: probe\n")
+    (charm / "dispatch").write_text(dispatch)
+    (charm / "dispatch").chmod(0o755)
+    (charm / "src" / "charm.py").write_text(CHARM)
+    (charm / "src" / "charm.py").chmod(0o755)
+    return charm
+
+
+def hook_env(charm: Path, **extra: str) -> dict[str, str]:
+    return {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "JUJU_DISPATCH_PATH": "hooks/install",
+        "JUJU_CHARM_DIR": str(charm),
+        "LANG": "C.UTF-8",
+        **extra,
+    }
+
+
+@pytest.fixture
+async def forks(tmp_path: Path) -> AsyncIterator[_forkserver.ForkServer]:
+    server = _forkserver.ForkServer(tmp_path / "fork.sock", tmp_path / "fork.log")
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
+async def run(
+    charm: Path, env: dict[str, str], forks: _forkserver.ForkServer | None, action: bool = False
+) -> hookrunner.HookResult:
+    log = _unitlog.UnitLog(charm.parent / "unit.log", "probe/0")
+    try:
+        return await hookrunner.run_hook(
+            charm_dir=charm,
+            hook="install",
+            env=env,
+            log=log,
+            forks=forks,
+            action="probe" if action else None,
+        )
+    finally:
+        log.close()
+
+
+@pytest.mark.parametrize("dispatch", [ENV_DISPATCH, CHARMCRAFT_DISPATCH])
+async def test_a_forked_hook_sees_what_a_spawned_hook_sees(
+    tmp_path: Path, forks: _forkserver.ForkServer, dispatch: str
+) -> None:
+    charm = make_charm(tmp_path, dispatch)
+    env = hook_env(charm)
+    spawned = await run(charm, env, None, action=True)
+    forked = await run(charm, env, forks, action=True)
+    again = await run(charm, env, forks, action=True)
+    assert forks.pid is not None  # the hooks did go through the fork server
+    for result in (spawned, forked, again):
+        assert (result.outcome, result.exit_code, result.stderr) == (
+            hookrunner.HookOutcome.SUCCEEDED,
+            0,
+            b"to stderr\n",
+        )
+    seen = [json.loads(result.stdout) for result in (spawned, forked, again)]
+    assert seen[0] == seen[1] == seen[2]
+    assert seen[0]["argv"] == ["./src/charm.py"]
+    assert seen[0]["file"] == f"{os.path.realpath(charm)}/./src/charm.py"
+    assert seen[0]["env"]["PYTHONPATH"] == "lib:venv"
+    assert seen[0]["env"]["PWD"] == os.path.realpath(charm)
+
+
+@pytest.mark.parametrize(
+    ("does", "code", "stderr_end"),
+    [
+        ("exit", 3, b"to stderr\n"),
+        ("message", 1, b"bad config\n"),
+        ("raise", 1, b"RuntimeError: crashed on purpose\n"),
+    ],
+)
+async def test_exits_and_tracebacks_are_the_interpreters(
+    tmp_path: Path, forks: _forkserver.ForkServer, does: str, code: int, stderr_end: bytes
+) -> None:
+    charm = make_charm(tmp_path)
+    env = hook_env(charm, HOOK_DOES=does)
+    spawned = await run(charm, env, None, action=True)
+    forked = await run(charm, env, forks, action=True)
+    assert forks.pid is not None
+    assert spawned.exit_code == forked.exit_code == code
+    assert spawned.stderr.endswith(stderr_end)
+    assert forked.stderr == spawned.stderr  # a traceback starts at the charm, as spawned
+
+
+async def test_cancelling_a_forked_hook_kills_it(
+    tmp_path: Path, forks: _forkserver.ForkServer
+) -> None:
+    charm = make_charm(tmp_path)
+    env = hook_env(charm, HOOK_DOES="sleep")
+    log = _unitlog.UnitLog(tmp_path / "unit.log", "probe/0")
+    os.mkfifo(charm / "pid")
+    task = asyncio.create_task(
+        hookrunner.run_hook(
+            charm_dir=charm, hook="install", env=env, log=log, forks=forks, kill_grace=5
+        )
+    )
+    async with asyncio.timeout(60):
+        pid = int(await asyncio.to_thread((charm / "pid").read_text))
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    log.close()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # gone (and reaped by the fork server)
+
+
+async def test_a_charm_the_server_cannot_serve_is_spawned_and_not_tried_again(
+    tmp_path: Path, forks: _forkserver.ForkServer
+) -> None:
+    charm = make_charm(tmp_path)
+    (charm / "src" / "charm.py").write_text(CHARM.replace("import ops\n", "ops = json\n"))
+    (charm / "venv" / "ops").mkdir()
+    (charm / "venv" / "ops" / "__init__.py").write_text("raise ImportError('broken ops')\n")
+    env = hook_env(charm)
+    for _ in range(2):
+        result = await run(charm, env, forks, action=True)
+        assert (result.outcome, result.exit_code) == (hookrunner.HookOutcome.SUCCEEDED, 0)
+    assert forks.pid is None
+    assert (tmp_path / "fork.log").read_text().count("ImportError: broken ops") == 1
+
+
+async def test_a_refreshed_charm_gets_a_new_server(
+    tmp_path: Path, forks: _forkserver.ForkServer
+) -> None:
+    charm = make_charm(tmp_path)
+    env = hook_env(charm)
+    await run(charm, env, forks)
+    first = forks.pid
+    await run(charm, env, forks)
+    assert forks.pid == first is not None
+    replaced = charm / "src" / "charm.py.new"  # as unpacking does: a new file renamed over
+    replaced.write_text(CHARM)
+    replaced.chmod(0o755)
+    replaced.replace(charm / "src" / "charm.py")
+    await run(charm, env, forks)
+    assert forks.pid not in (None, first)
+
+
+@pytest.mark.parametrize(
+    ("dispatch", "expected"),
+    [
+        (ENV_DISPATCH, "./src/charm.py"),
+        (CHARMCRAFT_DISPATCH, "./src/charm.py"),
+        (ENV_DISPATCH.replace("lib:venv", "lib:venv:$PYTHONPATH"), None),
+        (ENV_DISPATCH.replace("#!/bin/sh", "#!/bin/bash"), None),
+        ("#!/bin/sh\necho hi\n", None),
+        (ENV_DISPATCH + "echo after\n", None),
+    ],
+)
+def test_only_a_standard_dispatch_is_forked(
+    tmp_path: Path, dispatch: str, expected: str | None
+) -> None:
+    charm = make_charm(tmp_path, dispatch)
+    found = _forkserver.entrypoint(charm, f"{Path(sys.executable).parent}:/usr/bin:/bin")
+    assert (found[1] if found else None) == expected
+
+
+def test_an_entrypoint_with_another_interpreter_is_not_forked(tmp_path: Path) -> None:
+    charm = make_charm(tmp_path, CHARMCRAFT_DISPATCH)
+    (charm / "src" / "charm.py").write_text("#!/usr/bin/env python2\n")
+    assert _forkserver.entrypoint(charm, "/usr/bin:/bin") is None

@@ -22,6 +22,7 @@ import contextlib
 import importlib.machinery
 import json
 import os
+import signal
 import socket
 import sys
 import traceback
@@ -127,8 +128,22 @@ def _serve_one(conn: socket.socket, listener: socket.socket, entry: str) -> None
     conn.sendall(f"exit {code}\n".encode())
 
 
+def _die_with_parent() -> None:
+    """Linux: end with the agent that started us, rather than IDLE seconds later."""
+    parent = os.getppid()
+    try:
+        import ctypes  # noqa: PLC0415 (only here, once)
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died before the request took
+        sys.exit(0)
+
+
 def main() -> int:
     path, entry, idle = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    _die_with_parent()
     sys.path[0] = os.path.dirname(os.path.realpath(entry))
     import ops  # noqa: F401, PLC0415 (after the path is the charm's; hooks find it imported)
 

@@ -230,3 +230,50 @@ def test_an_entrypoint_with_another_interpreter_is_not_forked(tmp_path: Path) ->
     charm = make_charm(tmp_path, CHARMCRAFT_DISPATCH)
     (charm / "src" / "charm.py").write_text("#!/usr/bin/env python2\n")
     assert _forkserver.entrypoint(charm, "/usr/bin:/bin") is None
+
+
+AGENT = """
+import asyncio, json, os, sys
+from pathlib import Path
+from runecraft.agents import _forkserver
+
+async def main() -> None:
+    work, charm = Path(sys.argv[1]), Path(sys.argv[2])
+    forks = _forkserver.ForkServer(work / "fork.sock", work / "fork.log")
+    hook = await forks.start(charm, json.loads(sys.argv[3]))
+    assert hook is not None
+    await hook.wait()
+    print(forks.pid, flush=True)
+    os._exit(0)  # as a killed agent would: no clean-up
+
+asyncio.run(main())
+"""
+
+
+async def test_the_server_ends_with_the_agent_that_started_it(tmp_path: Path) -> None:
+    charm = make_charm(tmp_path)
+    agent = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        AGENT,
+        str(tmp_path),
+        str(charm),
+        json.dumps(hook_env(charm)),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(60):
+        out, _ = await agent.communicate()
+    assert agent.returncode == 0
+    try:
+        pidfd = os.pidfd_open(int(out))
+    except ProcessLookupError:
+        return  # already gone
+    gone = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_reader(pidfd, gone.set)  # readable once the process has ended
+    try:
+        async with asyncio.timeout(30):  # far below the server's idle time
+            await gone.wait()
+    finally:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)

@@ -10,7 +10,8 @@ stderr, its own session (so cancelling kills its group), exit code. Anything els
 the charm, or any trouble with the server, and the hook is spawned as usual.
 
 The server exits after `IDLE` seconds without a hook (its memory is ops' once per unit
-only while the unit is busy) and is replaced when the charm on disk changes.
+only while the unit is busy) or when the agent that started it dies, and is replaced when
+the charm on disk changes.
 """
 
 from __future__ import annotations

@@ -122,7 +122,15 @@ def _serve_one(conn: socket.socket, listener: socket.socket, entry: str) -> None
         _run_hook(fds, env, cwd, entry)
     for fd in fds:
         os.close(fd)
-    conn.sendall(f"pid {pid}\n".encode())
+    try:
+        conn.sendall(f"pid {pid}\n".encode())
+    except OSError:
+        # The agent is gone (cancelled): nobody would supervise or stop this hook.
+        for kill in (os.killpg, os.kill):
+            with contextlib.suppress(OSError):
+                kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
     conn.sendall(f"exit {code}\n".encode())

@@ -6,9 +6,10 @@ One class per concern, every field documented with its unit and trade-off.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["HomeSettings", "LxdSettings", "home_settings"]
 
@@ -76,3 +77,15 @@ class LxdSettings(BaseSettings):
 
     storage_pool: str | None = None
     """Storage pool for container root disks (None: the default profile's)."""
+
+    profiles: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["default"])
+    """LXD profiles every container gets, in order (comma-separated in the environment),
+    e.g. one that adds a device or a second NIC; the bridge NIC and root disk Runecraft
+    sets win over theirs."""
+
+    @field_validator("profiles", mode="before")
+    @classmethod
+    def _split_profiles(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value

@@ -563,7 +563,7 @@ class UnitAgent:
                         env=env,
                         log=self._log,
                         action=op.action_name if op.is_action else None,
-                        forks=self._forks,
+                        forks=self._forks if remote.fork_hooks else None,
                     )
         outcome = uniter.Outcome(
             # The unit never enters error for an action; its outcome goes to the controller.

@@ -300,7 +300,7 @@ def destroy_model(
 @click.argument("application", required=False)
 @click.option("--num-units", "-n", default=1, show_default=True, type=click.IntRange(min=0))
 @click.option("--config", "config_items", multiple=True, help="KEY=VALUE, or a YAML file.")
-@click.option("--to", "to", help="Placement: comma-separated machine numbers.")
+@click.option("--to", "to", help="Placement, comma-separated: machine numbers, new, lxd or lxd:N.")
 @click.option("--constraints", multiple=True, help="KEY=VALUE …: stored and shown (not enforced).")
 @click.option("--base", help="NAME@CHANNEL, e.g. ubuntu@24.04: stored and shown.")
 @click.option("--trust", is_flag=True, help="Trust the application (as `trust APP`).")
@@ -384,7 +384,7 @@ def deploy(
 @cli.command("add-unit")
 @click.argument("application")
 @click.option("--num-units", "-n", default=1, show_default=True, type=click.IntRange(min=1))
-@click.option("--to", "to", help="Comma-separated machine numbers.")
+@click.option("--to", "to", help="Placement, comma-separated: machine numbers, new, lxd or lxd:N.")
 def add_unit(application: str, num_units: int, to: str | None) -> None:
     """Add units to an application."""
     model = _model()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from runecraft import errors
 from runecraft.cli import _output
 from runecraft.controller.providers import provider_names
 from runecraft.controller.providers.lxd import LxdApi, build_image_tarball, image_alias
@@ -59,7 +60,7 @@ def clouds(output_format: str) -> None:
 
 @click.group()
 def lxd() -> None:
-    """The LXD substrate's machine image."""
+    """The LXD substrate's machine image: build it, remove it."""
 
 
 @lxd.command("build-image")
@@ -98,6 +99,36 @@ def build_image(mirror: str | None, rebuild: bool, cache_dir: Path | None) -> No
                 spinner.update("importing the image into LXD")
                 await api.import_image(tarball, alias)
             return f'LXD image "{alias}" is ready.'
+        finally:
+            api.close()
+
+    _output.err_console.print(asyncio.run(go()))
+
+
+@lxd.command("remove-image")
+@click.argument("image", required=False)
+def remove_image(image: str | None) -> None:
+    """Delete an LXD image Runecraft imported (by default the one `build-image` makes).
+
+    IMAGE is an alias or a fingerprint. Images Runecraft did not import are refused and
+    left alone; containers made from the image are not touched.
+    """
+    settings = LxdSettings()
+
+    async def go() -> str:
+        api = _api(settings)
+        try:
+            name = image or image_alias(await api.network_address(settings.network))
+            info = await api.image(name)
+            if info is None:
+                raise errors.NotFoundError(f'LXD has no image "{name}"')
+            if not info.runecraft_made:
+                raise errors.PermanentError(
+                    f'LXD image "{name}" (fingerprint {info.fingerprint[:12]}) was not imported '
+                    "by Runecraft: it is left alone (`lxc image delete` removes it)"
+                )
+            await api.delete_image(info.fingerprint)
+            return f'Removed LXD image "{name}" (fingerprint {info.fingerprint[:12]}).'
         finally:
             api.close()
 

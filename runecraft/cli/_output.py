@@ -141,7 +141,8 @@ def status_tables(status: dict[str, Any], *, relations: bool = False) -> list[Ta
                 number,
                 _styled(agent.get("current", "")),
                 machine.get("dns-name", ""),
-                machine.get("instance-id", ""),
+                machine.get("instance-id", "")
+                + (f" ({machine['container-type']})" if machine.get("container-type") else ""),
                 f"{base.get('name', '')}@{base.get('channel', '')}" if base else "",
                 machine.get("hardware", {}).get("availability-zone", "")
                 if isinstance(machine.get("hardware"), dict)

@@ -294,7 +294,7 @@ def show_task(task_id: str, wait: str | None, output_format: str) -> None:
     show_default=True,
 )
 def model_config(settings: tuple[str, ...], reset: tuple[str, ...], output_format: str) -> None:
-    """Show, get, set or reset model config (`automatically-retry-hooks`,
+    """Show, get, set or reset model config (`automatically-retry-hooks`, `hook-fork-server`,
     `update-status-hook-interval`)."""
     model = _model()
     reset_keys = [k for item in reset for k in item.split(",") if k]

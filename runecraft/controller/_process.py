@@ -98,6 +98,13 @@ class Controller:
             self._mosquitto.write_credentials(credentials)
             self._mosquitto.reload()
 
+    async def substrate_ready(self, name: str) -> None:
+        """Whether a substrate a placement names (`--to lxd`) can make machines now."""
+        check = getattr(self.provider(name), "check_ready", None)  # providers may offer it
+        if check is not None:
+            config = self.config
+            await check(config.broker.host, f"http://{config.api_host}:{config.api_port}")
+
     def broker_for_agents(self, agent: str, password: str) -> BrokerAddress:
         broker = self.config.broker
         if broker.kind == "external":
@@ -120,6 +127,7 @@ class Controller:
                 if machine.model_uuid not in clouds:
                     return
                 cloud = clouds[machine.model_uuid] if machine.enlistment is None else "manual"
+                cloud = machine.substrate or cloud
                 try:  # one machine that cannot be removed does not keep the others
                     await self.provider(cloud).destroy_machine(machine.model_uuid, machine.number)
                 except errors.RunecraftError as exc:
@@ -142,7 +150,7 @@ class Controller:
         api_socket = _listen(config.api_host, config.api_port, "API")
         self.store = store = await Store.open(config.database_url)
         await store.extend_all_leases(time.time() + config.lease_seconds)
-        models = services.ModelService(store, self.hub)
+        models = services.ModelService(store, self.hub, substrate_ready=self.substrate_ready)
         relations = services.RelationService(store, self.hub)
         actions = services.ActionService(store, self.hub)
         agents = services.AgentService(store, self.hub, config.lease_seconds)

@@ -150,6 +150,8 @@ class UnitRemoteState(_Frozen):
     private_address: str = "127.0.0.1"
     retry_hooks: bool = True
     """Model config `automatically-retry-hooks`."""
+    fork_hooks: bool = True
+    """Model config `hook-fork-server`: ops hooks may fork from the unit's fork server."""
     secrets: tuple[SecretRemote, ...] = ()
     """Secrets the unit owns or was granted (schemas/secrets.py)."""
     storage: tuple[StorageRemote, ...] = ()

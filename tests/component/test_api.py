@@ -80,7 +80,7 @@ async def test_missing_or_wrong_token_is_refused(client: httpx.AsyncClient) -> N
         ({"application": "Bad_Name"}, 400, 'invalid application name "Bad_Name"'),
         ({"num_units": -1}, 400, "num_units"),
         ({"to": ["7"]}, 404, 'machine "7" not found'),
-        ({"to": ["lxd:0"]}, 400, 'invalid placement "lxd:0"'),
+        ({"to": ["kvm:0"]}, 400, 'invalid placement "kvm:0"'),
         ({"charm_sha256": "b" * 64}, 404, "not found"),
         ({"surprise": 1}, 400, "surprise"),
     ],
@@ -359,6 +359,7 @@ async def test_model_config_get_set_and_refuse(client: httpx.AsyncClient) -> Non
     url = "/v1/models/default/config"
     assert (await client.get(url)).json() == {
         "automatically-retry-hooks": {"Value": True, "Source": "default"},
+        "hook-fork-server": {"Value": True, "Source": "default"},
         "update-status-hook-interval": {"Value": "5m", "Source": "default"},
     }
     changed = await client.patch(
@@ -373,6 +374,7 @@ async def test_model_config_get_set_and_refuse(client: httpx.AsyncClient) -> Non
     for values in (
         {"nope": 1},
         {"automatically-retry-hooks": "perhaps"},
+        {"hook-fork-server": "sometimes"},
         {"update-status-hook-interval": "soon"},
     ):
         assert _error(await client.patch(url, json={"values": values}))[0] == 400

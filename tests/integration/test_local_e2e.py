@@ -238,6 +238,7 @@ def test_a_taken_port_is_named_and_leaves_nothing(rune: Rune, taken: str) -> Non
 def test_bootstrap_takes_jujus_model_flags_and_refuses_bad_ones(rune: Rune) -> None:
     for args, code, message in [
         (("--config", "bogus-key=1"), 1, 'unknown model config key "bogus-key"'),
+        (("--config", "hook-fork-server=maybe"), 1, 'model config "hook-fork-server"'),
         (("--constraints", "gpu=1"), 1, 'unknown constraint "gpu"'),
         (("--bootstrap-base", "nope"), 1, "nope"),
         (("--to", "0"), 1, "bootstrap --to is not supported yet"),

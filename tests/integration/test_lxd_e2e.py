@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -200,8 +201,104 @@ def test_unreachable_lxd_is_an_actionable_machine_error(
     assert bad.returncode != 0
     assert 'unknown cloud "no-such-cloud": known clouds are: ' in bad.stderr
     assert "lxd" in bad.stderr
+    # A container placed on the local model (`--to lxd`) is refused up front.
+    placed = rune("deploy", str(EXAMPLES / "hello-bash"), "--to", "lxd", check=False)
+    assert placed.returncode != 0
+    assert "ERROR cannot place units on lxd: LXD is unreachable" in placed.stderr
+    assert rune.status()["applications"] == {}
     rune("add-model", "boxes", "--cloud", "lxd")
     rune("deploy", str(EXAMPLES / "hello-bash"))
     message = until(rune, "boxes", "the machine error", lambda: machine_error(rune, "boxes", "0"))
     assert "LXD is unreachable" in message
     assert "no-lxd.socket" in message
+
+
+def lxc(*args: str) -> None:
+    subprocess.run(["lxc", *args], check=True, capture_output=True, text=True)
+
+
+def test_a_container_that_cannot_start_is_an_actionable_error_until_fixed(
+    lxd_rune: Rune, bridge: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A user's extra profile asks for a NIC on a host interface that does not exist: LXD
+    # creates the container but cannot start it.
+    profile = f"rc-test-{uuid.uuid4().hex[:8]}"
+    parent = f"rcno{uuid.uuid4().hex[:6]}"
+    lxc("profile", "create", profile)
+    rune = lxd_rune
+    ours = ""
+    try:
+        lxc(
+            "profile",
+            "device",
+            "add",
+            profile,
+            "eth1",
+            "nic",
+            "nictype=macvlan",
+            f"parent={parent}",
+        )
+        monkeypatch.setenv("RUNECRAFT_LXD_PROFILES", f"default,{profile}")
+        rune("bootstrap", "lxd", "--listen-address", bridge)
+        ours = controller_uuid(rune)
+        model = model_uuid(rune, "default")
+        rune("deploy", str(EXAMPLES / "hello-bash"))
+        message = until(
+            rune, "default", "the machine error", lambda: machine_error(rune, "default", "0")
+        )
+        name = lxd.container_name(model, 0)
+        assert message.startswith(f'LXD container "{name}": LXD could not start it: '), message
+        assert f"Parent device '{parent}' doesn't exist" in message
+        assert f"(its LXD profiles: default, {profile}; see RUNECRAFT_LXD_PROFILES)" in message
+        assert message.endswith("it was deleted and is made again on the next attempt")
+        # Nothing half-made is left behind, and the unit waits for its machine.
+        assert tagged(lxd.TAG_MODEL, model) == []
+        # Once the profile is fixed, the next attempt makes the machine and the unit runs.
+        lxc("profile", "device", "remove", profile, "eth1")
+        rune("wait", "--timeout", "5m", timeout=400)
+        status = rune.status()
+        assert status["machines"]["0"]["instance-id"] == name
+        assert status["applications"]["hello-bash"]["application-status"]["current"] == "active"
+        assert tagged(lxd.TAG_MODEL, model) == [name]
+    finally:
+        rune("kill-controller", "runecraft", "--no-prompt", check=False, timeout=300)
+        for leftover in tagged(lxd.TAG_CONTROLLER, ours) if ours else []:
+            _lxd(lambda api, name=leftover: api.delete(name))
+        lxc("profile", "delete", profile)
+
+
+def test_to_lxd_puts_a_container_beside_local_machines(lxd_rune: Rune, bridge: str) -> None:
+    rune = lxd_rune
+    rune("bootstrap", "--listen-address", bridge)
+    model = model_uuid(rune, "default")
+    rune("deploy", str(EXAMPLES / "hello-bash"))
+    for directive, error in (
+        ("lxd:9", 'ERROR invalid placement "lxd:9": machine "9" not found'),
+        ("lxd:x", 'ERROR invalid placement "lxd:x": expected a machine number, "new", "lxd"'),
+    ):
+        bad = rune("add-unit", "hello-bash", "--to", directive, check=False)
+        assert bad.returncode != 0
+        assert error in bad.stderr, bad.stderr
+    rune("add-unit", "hello-bash", "--to", "lxd:0")
+    rune("wait", "--timeout", "5m", timeout=400)
+
+    status = rune.status()
+    name = lxd.container_name(model, 1)
+    assert status["model"]["cloud"] == "local"
+    assert "container-type" not in status["machines"]["0"]
+    assert status["machines"]["0"]["instance-id"] == f"local:{model}/0"
+    assert status["machines"]["1"]["container-type"] == "lxd"
+    assert status["machines"]["1"]["instance-id"] == name
+    assert status["machines"]["1"]["dns-name"].startswith(bridge.rsplit(".", 1)[0] + ".")
+    units = status["applications"]["hello-bash"]["units"]
+    assert {u["machine"]: u["workload-status"]["current"] for u in units.values()} == {
+        "0": "active",
+        "1": "active",
+    }
+    assert tagged(lxd.TAG_MODEL, model) == [name]
+
+    # Scale down: the unit's container goes with its machine.
+    rune("remove-unit", "hello-bash/1")
+    rune("wait", "--timeout", "5m", timeout=400)
+    until(rune, "default", "the container to go", lambda: tagged(lxd.TAG_MODEL, model) == [])
+    assert sorted(rune.status()["machines"]) == ["0"]

@@ -80,3 +80,27 @@ async def test_a_missing_bridge_is_named(tmp_path: Path) -> None:
         assert await provider.api.instance_config(lxd.container_name(model, 0)) is None
     finally:
         await provider.close()
+
+
+async def test_check_ready_refuses_what_a_placement_could_not_use(tmp_path: Path) -> None:
+    provider = lxd.LxdProvider(ProviderContext(str(uuid.uuid4()), tmp_path))
+    try:
+        bridge = await provider.bridge_address()
+        await provider.check_ready(bridge, f"http://{bridge}:17070")
+        with pytest.raises(errors.PermanentError) as caught:
+            await provider.check_ready("127.0.0.1", f"http://{bridge}:17070")
+        assert caught.value.message.startswith(
+            "the controller's broker listens on 127.0.0.1, which LXD containers cannot reach: "
+            f"bootstrap with --listen-address {bridge}"
+        )
+    finally:
+        await provider.close()
+    missing = f"runecraft-test/missing-{uuid.uuid4().hex[:8]}"
+    provider = lxd.LxdProvider(
+        ProviderContext(str(uuid.uuid4()), tmp_path), LxdSettings(image=missing)
+    )
+    try:
+        with pytest.raises(errors.PermanentError, match=f'LXD image "{missing}" is missing'):
+            await provider.check_ready(bridge, f"http://{bridge}:17070")
+    finally:
+        await provider.close()

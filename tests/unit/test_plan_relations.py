@@ -29,7 +29,11 @@ MODEL = ModelRecord(
     cloud="local",
     revision=9,
     next_machine=3,
-    config={"automatically-retry-hooks": False, "update-status-hook-interval": "5m"},
+    config={
+        "automatically-retry-hooks": False,
+        "update-status-hook-interval": "5m",
+        "hook-fork-server": False,
+    },
     life="alive",
     created=0.0,
 )
@@ -293,6 +297,7 @@ def test_machine_snapshot_carries_the_runtime_fields() -> None:
     assert (first.resolved, first.resolved_seq) == ("no-retry", 3)
     assert first.private_address == "10.0.0.0"
     assert first.retry_hooks is False
+    assert first.fork_hooks is False
     assert {r.id for r in first.relations} == {PEER, REGULAR}
     (second,) = snapshots[1].units
     assert [a.id for a in second.actions] == ["4"]

@@ -8,7 +8,8 @@ machine never carries the controller's web, database or broker stacks. Compiled 
 platform; `install_script` checks the machine's Python against it before touching anything.
 
 Installation unpacks the wheels into a `--without-pip` venv: a wheel is a zip laid out as
-site-packages, and unpacking needs neither pip nor an index on the machine.
+site-packages, and unpacking needs neither pip nor an index on the machine. One Python
+process unpacks them all (one per wheel cost a container ≈ 0.6 s of CPU more).
 """
 
 from __future__ import annotations
@@ -144,9 +145,9 @@ fi
 site=$("$PREFIX/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
 rm -rf "$site.new"
 mkdir -p "$site.new"
-for wheel in "$WHEELS"/*.whl; do
-  "$PREFIX/venv/bin/python" -m zipfile -e "$wheel" "$site.new"
-done
+"$PREFIX/venv/bin/python" -c 'import sys, zipfile
+for wheel in sys.argv[2:]:
+    zipfile.ZipFile(wheel).extractall(sys.argv[1])' "$site.new" "$WHEELS"/*.whl
 rm -rf "$site"
 mv "$site.new" "$site"
 "$PREFIX/venv/bin/python" -c 'import {AGENT_MODULE}'

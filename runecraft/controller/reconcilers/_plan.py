@@ -311,6 +311,7 @@ def machine_snapshots(
     )
     interval = parse_duration(model.config.get("update-status-hook-interval", "5m"))
     retry_hooks = model.config.get("automatically-retry-hooks", True) is not False
+    fork_hooks = model.config.get("hook-fork-server", True) is not False
     addresses = {m.number: m.address for m in machines}
     queued: dict[str, list[bus.ActionRequest]] = defaultdict(list)
     for action in sorted(actions, key=lambda a: a.id):
@@ -348,6 +349,7 @@ def machine_snapshots(
                 resolved_seq=unit.resolved_seq,
                 private_address=address,
                 retry_hooks=retry_hooks,
+                fork_hooks=fork_hooks,
                 secrets=unit_secrets(secret_index, unit, app),
                 storage=tuple(attached.get(unit.name, ())),
                 resources=resource_views(charm, app_resources.get(app.name, ())),

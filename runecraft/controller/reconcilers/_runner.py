@@ -40,6 +40,8 @@ logger = structlog.get_logger(__name__)
 
 RETRY_MIN = 5.0
 RETRY_MAX = 300.0
+PROVISION_CONCURRENCY = 6
+"""Machines of one model made at once in a pass."""
 
 
 class Publisher(Protocol):
@@ -124,7 +126,9 @@ class Reconciler:
         now = time.time()
         changed = False
         for model in snapshot.models:
-            changed |= await self._model_pass(model, snapshot, now)
+            # Lines logged for a model go to its `debug-log` too.
+            with structlog.contextvars.bound_contextvars(model=model.name):
+                changed |= await self._model_pass(model, snapshot, now)
         return changed
 
     async def _model_pass(self, model: ModelRecord, snap: ModelSnapshot, now: float) -> bool:
@@ -203,11 +207,17 @@ class Reconciler:
             if unit.machine_number is not None:
                 units_on[unit.machine_number] += 1
         model_provider = self.providers(model.cloud)
+        wanted: list[tuple[Provider, MachineRecord]] = []
         for machine in machines:
             # Enlisted machines belong to the manual provider whatever the model's cloud,
-            # and stay (empty) until removed.
+            # and stay (empty) until removed; a placed container (`--to lxd`) to its own.
             enlisted = machine.enlistment is not None
-            provider = self.providers("manual") if enlisted else model_provider
+            if enlisted:
+                provider = self.providers("manual")
+            elif machine.substrate is not None:
+                provider = self.providers(machine.substrate)
+            else:
+                provider = model_provider
             if units_on.get(machine.number, 0) == 0:
                 if enlisted and machine.life == "alive" and model.life == "alive":
                     continue
@@ -221,8 +231,10 @@ class Reconciler:
             elif (machine.retry_at is None or machine.retry_at <= now) and not (
                 await provider.machine_running(model.uuid, machine.number)
             ):
-                constraints = machine_constraints(machine.number, apps, units)
-                changed |= await self._provision(provider, model, machine, now, constraints)
+                wanted.append((provider, machine))
+        if wanted:
+            await self._provision(model, wanted, apps, units, now)
+            changed = True
 
         if model.life == "dying" and not apps and not machines:
             await self.store.delete_model(model.uuid)
@@ -282,23 +294,58 @@ class Reconciler:
 
     async def _provision(
         self,
+        model: ModelRecord,
+        wanted: Sequence[tuple[Provider, MachineRecord]],
+        apps: Sequence[ApplicationRecord],
+        units: Sequence[UnitRecord],
+        now: float,
+    ) -> None:
+        """Start (or restart) machines' agents, each with a fresh credential.
+
+        Up to PROVISION_CONCURRENCY machines are made at once (a container takes seconds);
+        each one's outcome is written on its own as soon as it is known, and one machine
+        failing leaves the others be.
+        """
+        passwords = {machine.number: _passwords.new_password() for _, machine in wanted}
+        async with self.store.write(model.name) as tx:
+            for _, machine in wanted:
+                await tx.update_machine(
+                    machine,
+                    password_hash=_passwords.hash_password(passwords[machine.number]),
+                    status="provisioning",
+                    status_message="",
+                    status_since=now,
+                )
+        # One broker credential update for the whole batch, before any agent can dial in.
+        await self.credentials_changed()
+        slots = asyncio.Semaphore(PROVISION_CONCURRENCY)
+
+        async def provision(provider: Provider, machine: MachineRecord) -> None:
+            async with slots:
+                await self._provision_one(
+                    provider,
+                    model,
+                    machine,
+                    passwords[machine.number],
+                    machine_constraints(machine.number, apps, units),
+                )
+
+        outcomes = await asyncio.gather(
+            *(provision(provider, machine) for provider, machine in wanted),
+            return_exceptions=True,
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):  # a bug, not a substrate's refusal
+                raise outcome
+
+    async def _provision_one(
+        self,
         provider: Provider,
         model: ModelRecord,
         machine: MachineRecord,
-        now: float,
-        constraints: dict[str, Any] | None = None,
-    ) -> bool:
-        """Start (or restart) a machine's agent with a fresh credential."""
-        password = _passwords.new_password()
-        async with self.store.write(model.name) as tx:
-            await tx.update_machine(
-                machine,
-                password_hash=_passwords.hash_password(password),
-                status="provisioning",
-                status_message="",
-                status_since=now,
-            )
-        await self.credentials_changed()
+        password: str,
+        constraints: dict[str, Any],
+    ) -> None:
         spec = MachineSpec.for_agent(
             model_name=model.name,
             model_uuid=model.uuid,
@@ -312,6 +359,7 @@ class Reconciler:
         try:
             info = await provider.ensure_machine(spec)
         except errors.RunecraftError as exc:
+            now = time.time()
             count = machine.retry_count + 1
             async with self.store.write(model.name) as tx:
                 await tx.update_machine(
@@ -323,10 +371,11 @@ class Reconciler:
                     retry_at=now + backoff(count),
                 )
             logger.warning("provisioning failed", machine=machine.number, error=exc.message)
-            return True
+            return
         self.published.pop(machine.agent, None)
         # Until the agent says hello, a restart of it waits (5 s doubling): an agent that
         # dies at start-up must not be respawned in a hot loop.
+        now = time.time()
         count = machine.retry_count + 1
         async with self.store.write(model.name) as tx:
             await tx.update_machine(
@@ -338,7 +387,6 @@ class Reconciler:
                 retry_count=count,
                 retry_at=now + backoff(count),
             )
-        return True
 
     def published_revision(self, agent: str) -> int | None:
         """Revision of the snapshot last sent to an agent (None: nothing sent yet)."""

@@ -7,7 +7,7 @@ what is wrong and changes nothing.
 from __future__ import annotations
 
 import uuid as uuidlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -17,6 +17,7 @@ from runecraft.controller.providers import provider_names
 from runecraft.controller.services import _endpoints, _names
 from runecraft.controller.services._hub import ChangeHub
 from runecraft.controller.services._machines import place_on_enlisted
+from runecraft.controller.services._placement import CONTAINER_CLOUDS, parse_placement
 from runecraft.controller.services._relations import add_peer_relations
 from runecraft.controller.services._resources import attach_at_deploy
 from runecraft.controller.services._storage import (
@@ -42,6 +43,8 @@ logger = structlog.get_logger(__name__)
 DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     "update-status-hook-interval": "5m",
     "automatically-retry-hooks": True,
+    # Runecraft's own: ops hooks fork from a process with ops imported (agents/_forkserver).
+    "hook-fork-server": True,
 }
 
 
@@ -58,7 +61,7 @@ def check_model_config(values: Mapping[str, Any]) -> dict[str, Any]:
             known = ", ".join(sorted(DEFAULT_MODEL_CONFIG))
             raise errors.InvalidSpecError(f'unknown model config key "{key}" (known keys: {known})')
         try:
-            if key == "automatically-retry-hooks":
+            if key in ("automatically-retry-hooks", "hook-fork-server"):
                 checked[key] = charm_schema.coerce_option_value("boolean", value)
                 if checked[key] is None:
                     raise ValueError("expected true or false")
@@ -76,9 +79,16 @@ def check_model_config(values: Mapping[str, Any]) -> dict[str, Any]:
 class ModelService:
     """Models, charms, applications, units and config."""
 
-    def __init__(self, store: Store, hub: ChangeHub) -> None:
+    def __init__(
+        self,
+        store: Store,
+        hub: ChangeHub,
+        substrate_ready: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
         self.store = store
         self.hub = hub
+        self.substrate_ready = substrate_ready
+        """Raises when a substrate named by a placement (`lxd`) cannot make machines now."""
 
     # --- models ---------------------------------------------------------------------------
 
@@ -147,6 +157,7 @@ class ModelService:
             raise errors.InvalidSpecError(str(exc)) from exc
         if trust:
             settings["trust"] = True
+        await self._check_substrates(model_name, to)
         async with self.store.write(model_name) as tx:
             self._check_alive(tx)
             charm = await tx.charm(charm_sha256)
@@ -172,6 +183,7 @@ class ModelService:
     ) -> list[str]:
         if num_units < 1:
             raise errors.InvalidSpecError(f"num-units must be 1 or more, got {num_units}")
+        await self._check_substrates(model_name, to)
         async with self.store.write(model_name) as tx:
             self._check_alive(tx)
             app = await tx.application(application)
@@ -394,26 +406,52 @@ class ModelService:
         except ValueError as exc:
             raise errors.InvalidSpecError(f"charm {charm.name}: {exc}") from exc
 
+    async def _check_substrates(self, model_name: str, to: Sequence[str]) -> None:
+        """Before anything is written: placement syntax, and that a substrate a placement
+        names (`lxd`) fits the model and can make machines now."""
+        substrates = {p.substrate for p in map(parse_placement, to) if p.substrate is not None}
+        if not substrates:
+            return
+        model = await self.store.model(model_name)
+        for substrate in sorted(substrates):
+            if model.cloud not in CONTAINER_CLOUDS:
+                raise errors.InvalidSpecError(
+                    f'placement "{substrate}" makes a container on the controller\'s host: '
+                    f'model "{model_name}" is on cloud "{model.cloud}", whose machines are not '
+                    "on that host"
+                )
+            if self.substrate_ready is None:
+                raise errors.InvalidSpecError(f'placement "{substrate}" is not available here')
+            try:
+                await self.substrate_ready(substrate)
+            except errors.RunecraftError as exc:
+                raise type(exc)(f"cannot place units on {substrate}: {exc.message}") from exc
+
     @staticmethod
     async def _placements(tx: Tx, to: Sequence[str], count: int) -> list[int | None]:
-        """Resolve `--to` directives: an existing machine number, or `new`."""
+        """Resolve `--to` directives: an existing machine number, `new`, or a new LXD
+        container (`lxd`, or `lxd:N` beside existing machine N)."""
         if len(to) > count:
             raise errors.InvalidSpecError(
                 f"{len(to)} placement directives given for {count} unit(s)"
             )
         result: list[int | None] = []
         for directive in to:
-            if directive == "new":
-                result.append(None)
-                continue
-            if not directive.isdigit():
-                raise errors.InvalidSpecError(
-                    f'invalid placement "{directive}": expected a machine number or "new"'
-                )
-            machine = await tx.machine(int(directive))
-            if machine.life != "alive":
-                raise errors.ConflictError(f'machine "{directive}" is being removed')
-            result.append(machine.number)
+            placement = parse_placement(directive)
+            if placement.machine is not None:
+                try:
+                    machine = await tx.machine(placement.machine)
+                except errors.NotFoundError as exc:
+                    raise errors.NotFoundError(
+                        f'invalid placement "{directive}": {exc.message}'
+                    ) from exc
+                if machine.life != "alive":
+                    raise errors.ConflictError(f'machine "{machine.number}" is being removed')
+            if placement.substrate is not None:
+                made = await tx.insert_machine(substrate=placement.substrate)
+                result.append(made.number)
+            else:
+                result.append(placement.machine)
         if tx.model is not None and tx.model.cloud == "manual":
             return list(await place_on_enlisted(tx, result, count))
         return result

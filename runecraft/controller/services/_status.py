@@ -150,6 +150,8 @@ def build_status(
             "modification-status": {"current": "idle", "since": format_since(machine.created)},
             "base": {"name": "ubuntu", "channel": "24.04"},
         }
+        if machine.substrate is not None:  # a container placed with `--to lxd`
+            machines[str(machine.number)]["container-type"] = machine.substrate
     addresses = {m.number: m.address for m in snapshot.machines}
 
     app_relations, integrations = relations_status(snapshot)

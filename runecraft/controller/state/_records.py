@@ -87,6 +87,8 @@ class MachineRecord:
     created: float
     enlistment: dict[str, Any] | None = None
     """How the manual provider reaches an enlisted machine (None: provisioned)."""
+    substrate: str | None = None
+    """The provider that makes this machine when it is not the model's cloud's (`lxd`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,6 +104,9 @@ machines = sa.Table(
     # An enlisted (not provisioned) machine: how the manual provider reaches it; null
     # for machines a provider made.
     sa.Column("enlistment", sa.JSON, nullable=True),
+    # A machine made by another provider than the model's cloud (`lxd` for `--to lxd` on
+    # a local model); null for the model's own.
+    sa.Column("substrate", sa.String(32), nullable=True),
     sa.UniqueConstraint("model_uuid", "number"),
 )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runecraft.controller.providers.lxd._api import ExecResult, LxdApi
+from runecraft.controller.providers.lxd._api import IMAGE_TAG, ExecResult, ImageInfo, LxdApi
 from runecraft.controller.providers.lxd._image import (
     IMAGE_PACKAGES,
     apt_mirror,
@@ -25,11 +25,13 @@ from runecraft.controller.providers.lxd._provider import (
 __all__ = [
     "AGENT_UNIT",
     "IMAGE_PACKAGES",
+    "IMAGE_TAG",
     "TAG_CONTROLLER",
     "TAG_MACHINE",
     "TAG_MODEL",
     "ContainerLimits",
     "ExecResult",
+    "ImageInfo",
     "LxdApi",
     "LxdProvider",
     "agent_unit",

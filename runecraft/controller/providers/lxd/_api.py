@@ -1,8 +1,9 @@
 """A small async facade over pylxd: the only module that touches it.
 
-pylxd is synchronous, so every call runs on this facade's own single-thread executor (off
-the event loop, and serialised, since pylxd clients are not thread-safe). pylxd and
-requests exceptions are mapped to Runecraft's error tree here; nothing pylxd leaks out.
+pylxd is synchronous, so every call runs on this facade's own small thread pool (off the
+event loop); pylxd clients are not thread-safe, so each thread has its own client, and
+several machines can be provisioned at once. pylxd and requests exceptions are mapped to
+Runecraft's error tree here; nothing pylxd leaks out.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import concurrent.futures
 import functools
 import hashlib
 import logging
+import threading
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,12 +31,30 @@ except ImportError:  # the `lxd` extra is not installed: said when LXD is first 
 else:
     HAVE_PYLXD = True
 
-__all__ = ["ExecResult", "LxdApi"]
+__all__ = ["IMAGE_TAG", "ExecResult", "ImageInfo", "LxdApi"]
 
 T = TypeVar("T")
 
+IMAGE_TAG = "runecraft.image"
+"""Image property set on import (to the alias imported under): the image is Runecraft's."""
+
+THREADS = 8
+"""Concurrent requests to LXD (each waits on the daemon or on a command in a container)."""
+
 # pylxd's exec websockets log every open and close at INFO.
 logging.getLogger("ws4py").setLevel(logging.WARNING)
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    fingerprint: str
+    aliases: tuple[str, ...]
+    properties: dict[str, str]
+
+    @property
+    def runecraft_made(self) -> bool:
+        """Imported by Runecraft (so Runecraft may delete it)."""
+        return IMAGE_TAG in self.properties
 
 
 @dataclass(frozen=True)
@@ -65,9 +85,9 @@ class LxdApi:
         self._cert = cert
         self._verify = verify
         self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="lxd"
+            max_workers=THREADS, thread_name_prefix="lxd"
         )
-        self._client: Any = None
+        self._local = threading.local()
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -88,11 +108,12 @@ class LxdApi:
             raise errors.PermanentError(f"LXD refused: {exc}") from exc
 
     def _connect(self) -> Any:
-        if self._client is None:
-            self._client = pylxd.Client(
-                endpoint=self._endpoint, cert=self._cert, verify=self._verify
-            )
-        return self._client
+        """This thread's client (made on first use)."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = pylxd.Client(endpoint=self._endpoint, cert=self._cert, verify=self._verify)
+            self._local.client = client
+        return client
 
     async def ping(self) -> None:
         """Fail with a clear error if LXD does not answer."""
@@ -105,7 +126,10 @@ class LxdApi:
         return await self._call(find)
 
     async def import_image(self, tarball: Path, alias: str) -> str:
-        """Import a unified image tarball under `alias`; returns its fingerprint."""
+        """Import a unified image tarball under `alias`; returns its fingerprint.
+
+        The image gets the `IMAGE_TAG` property: what marks it as Runecraft's to remove.
+        """
 
         def create() -> str:
             client = self._connect()
@@ -120,6 +144,9 @@ class LxdApi:
                     if not client.images.exists(fingerprint):  # not a concurrent importer
                         raise
                     image = client.images.get(fingerprint)
+            if (image.properties or {}).get(IMAGE_TAG) is None:
+                image.properties = {**(image.properties or {}), IMAGE_TAG: alias}
+                image.save(wait=True)
             if client.images.exists(alias, alias=True):
                 current = client.images.get_by_alias(alias)
                 if current.fingerprint == image.fingerprint:
@@ -137,39 +164,66 @@ class LxdApi:
         config: dict[str, str],
         network: str,
         root: dict[str, str] | None = None,
+        profiles: list[str] | None = None,
     ) -> bool:
         """Create and start a container (idempotent: an existing one is just started).
 
-        Returns whether it was created by this call. `root` overrides the root disk device
-        (pool, size).
+        Returns whether it was created by this call.
+        """
+        created = await self.create(name, alias, config, network, root, profiles)
+        await self.start(name)
+        return created
+
+    async def create(
+        self,
+        name: str,
+        alias: str,
+        config: dict[str, str],
+        network: str,
+        root: dict[str, str] | None = None,
+        profiles: list[str] | None = None,
+    ) -> bool:
+        """Create a container unless it exists; returns whether this call created it.
+
+        `root` overrides the root disk device (pool, size); `profiles` replaces LXD's
+        default list (["default"]).
         """
 
-        def launch() -> bool:
+        def create() -> bool:
             client = self._connect()
-            created = False
             if client.instances.exists(name):
-                instance = client.instances.get(name)
-            else:
-                devices: dict[str, dict[str, str]] = {
-                    "eth0": {"type": "nic", "network": network, "name": "eth0"}
-                }
-                if root:
-                    devices["root"] = {"type": "disk", "path": "/", **root}
-                instance = client.instances.create(
-                    {
-                        "name": name,
-                        "source": {"type": "image", "alias": alias},
-                        "config": config,
-                        "devices": devices,
-                    },
-                    wait=True,
-                )
-                created = True
+                return False
+            devices: dict[str, dict[str, str]] = {
+                "eth0": {"type": "nic", "network": network, "name": "eth0"}
+            }
+            if root:
+                devices["root"] = {"type": "disk", "path": "/", **root}
+            spec: dict[str, Any] = {
+                "name": name,
+                "source": {"type": "image", "alias": alias},
+                "config": config,
+                "devices": devices,
+            }
+            if profiles is not None:
+                spec["profiles"] = profiles
+            client.instances.create(spec, wait=True)
+            return True
+
+        return await self._call(create)
+
+    async def start(self, name: str) -> None:
+        """Start a container unless it runs; LXD's refusal names the reason (a device, …)."""
+
+        def start() -> None:
+            instance = self._connect().instances.get(name)
             if instance.status != "Running":
                 instance.start(wait=True)
-            return created
 
-        return await self._call(launch)
+        try:
+            await self._call(start)
+        except errors.PermanentError as exc:
+            reason = exc.message.removeprefix("LXD refused: ")
+            raise errors.PermanentError(f"LXD could not start it: {reason}") from exc
 
     async def network_address(self, network: str) -> str:
         """The IPv4 address (without prefix length) of a managed bridge."""
@@ -236,17 +290,32 @@ class LxdApi:
 
         return await self._call(states)
 
-    async def delete_image(self, alias: str) -> bool:
-        """Delete the image an alias points at; returns whether there was one."""
+    async def image(self, name: str) -> ImageInfo | None:
+        """The image an alias or a (leading part of a) fingerprint names, if any."""
 
-        def delete() -> bool:
+        def find() -> ImageInfo | None:
             client = self._connect()
-            if not client.images.exists(alias, alias=True):
-                return False
-            client.images.get_by_alias(alias).delete(wait=True)
-            return True
+            if client.images.exists(name, alias=True):
+                image = client.images.get_by_alias(name)
+            elif client.images.exists(name):
+                image = client.images.get(name)
+            else:
+                return None
+            return ImageInfo(
+                fingerprint=str(image.fingerprint),
+                aliases=tuple(sorted(str(a["name"]) for a in image.aliases or ())),
+                properties={str(k): str(v) for k, v in (image.properties or {}).items()},
+            )
 
-        return await self._call(delete)
+        return await self._call(find)
+
+    async def delete_image(self, fingerprint: str) -> None:
+        """Delete an image (containers made from it keep their own copy)."""
+
+        def delete() -> None:
+            self._connect().images.get(fingerprint).delete(wait=True)
+
+        await self._call(delete)
 
     async def ipv4(self, name: str) -> str | None:
         def address() -> str | None:

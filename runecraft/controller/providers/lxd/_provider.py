@@ -83,9 +83,14 @@ def agent_unit(argv: list[str]) -> str:
 
 def check_reachable(config: AgentConfig, bridge: str, network: str) -> None:
     """Refuse a controller address a container cannot dial (loopback, unspecified)."""
+    check_addresses(config.broker.host, config.api_url, bridge, network)
+
+
+def check_addresses(broker_host: str, api_url: str, bridge: str, network: str) -> None:
+    """`check_reachable` on the controller's broker host and API URL."""
     for what, host in (
-        ("broker", config.broker.host),
-        ("API", urlsplit(config.api_url).hostname or ""),
+        ("broker", broker_host),
+        ("API", urlsplit(api_url).hostname or ""),
     ):
         try:
             address = ipaddress.ip_address(host)
@@ -157,6 +162,23 @@ class LxdProvider:
         """The image alias machines launch from (the user's, or the built one)."""
         return self.settings.image or image_alias(await self.bridge_address())
 
+    def _missing_image(self, alias: str) -> errors.PermanentError:
+        hint = (
+            "check RUNECRAFT_LXD_IMAGE"
+            if self.settings.image
+            else "build it with `rune lxd build-image`"
+        )
+        return errors.PermanentError(f'LXD image "{alias}" is missing: {hint}')
+
+    async def check_ready(self, broker_host: str, api_url: str) -> None:
+        """LXD answers, has the bridge and the image, and containers can reach the
+        controller there: checked before a unit is placed on a container (`--to lxd`), so
+        a placement that cannot work is refused up front."""
+        check_addresses(broker_host, api_url, await self.bridge_address(), self.settings.network)
+        alias = await self.image()
+        if not await self.api.has_image(alias):
+            raise self._missing_image(alias)
+
     async def agent_wheels(self) -> _wheelhouse.Wheelhouse:
         """The controller's agent wheelhouse (built on first use, then reused)."""
         async with self._wheels_lock:
@@ -177,12 +199,7 @@ class LxdProvider:
             )
         alias = await self.image()
         if existing is None and not await self.api.has_image(alias):
-            hint = (
-                "check RUNECRAFT_LXD_IMAGE"
-                if self.settings.image
-                else "build it with `rune lxd build-image`"
-            )
-            raise errors.PermanentError(f'LXD image "{alias}" is missing: {hint}')
+            raise self._missing_image(alias)
         wheels = await self.agent_wheels()
         root: dict[str, str] = {}
         pool = await self.storage_pool()
@@ -197,19 +214,37 @@ class LxdProvider:
         config = {**limits.config, **self.tags(spec.model_uuid, spec.number)}
         clock = asyncio.get_running_loop().time
         started = clock()
+        profiles = self.settings.profiles
+        step = "create"
         try:
-            await self.api.launch(name, alias, config, self.settings.network, root or None)
+            await self.api.create(
+                name, alias, config, self.settings.network, root or None, profiles
+            )
+            step = "start"
+            await self.api.start(name)
+            step = "agent"
             launched = clock()
             address = await self.wait_address(name)
             addressed = clock()
             await self._install_agent(name, spec.agent_config, wheels)
         except errors.RunecraftError as exc:
+            gone = ""
             if existing is None:
-                with contextlib.suppress(errors.RunecraftError):
+                try:
                     await self.api.delete(name)
+                except errors.RunecraftError as cleanup:
+                    gone = f"; deleting it failed too: {cleanup.message}"
+                else:
+                    if step != "create":
+                        gone = "; it was deleted and is made again on the next attempt"
             if isinstance(exc, errors.TemporaryError):
                 raise
-            raise errors.PermanentError(f'LXD container "{name}": {exc.message}') from exc
+            hint = ""
+            if step in {"create", "start"}:
+                hint = f" (its LXD profiles: {', '.join(profiles)}; see RUNECRAFT_LXD_PROFILES)"
+            raise errors.PermanentError(
+                f'LXD container "{name}": {exc.message}{hint}{gone}'
+            ) from exc
         self._made.add(name)
         self._changes += 1
         if self._listing is not None:

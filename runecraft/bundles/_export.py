@@ -3,7 +3,7 @@ exporting again gives the same bundle.
 
 Model machines are renumbered 0, 1, ... in the order the planner makes them (applications
 by name, units by number): bundle machine ids are symbolic, and this way the numbering
-survives a round trip.
+survives a round trip. A unit in a container on the host is `lxd:new` (a new container).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def export(view: ModelView) -> Bundle:
     renumber: dict[str, str] = {}
     for _, app in sorted(view.applications.items()):
         for unit in app.sorted_units() if not app.dying else ():
-            if unit.machine is not None and unit.machine not in renumber:
+            if unit.container is None and unit.machine is not None and unit.machine not in renumber:
                 renumber[unit.machine] = str(len(renumber))
     applications: dict[str, ApplicationSpec] = {}
     for name, app in sorted(view.applications.items()):
@@ -37,13 +37,15 @@ def export(view: ModelView) -> Bundle:
             continue
         units = app.sorted_units()
         to = tuple(
-            Placement(machine=renumber[u.machine] if u.machine is not None else "new")
+            Placement(container="lxd", machine="new")
+            if u.container == "lxd"
+            else Placement(machine=renumber[u.machine] if u.machine is not None else "new")
             for u in units
         )
         applications[name] = ApplicationSpec(
             charm=app.charm,
             num_units=len(units),
-            to=to if any(p.machine != "new" for p in to) else (),
+            to=to if any(p.machine != "new" or p.container for p in to) else (),
             options=dict(sorted(app.config.items())),
             constraints=_bundle_constraints(app.constraints),
             trust=app.trust,

@@ -618,10 +618,10 @@ def unsupported(change: Change) -> str | None:
                 f"applications.{change.application}: {' and '.join(what)} in bundles "
                 "are not supported yet"
             )
-        case AddUnit(container=c) if c is not None:
+        case AddUnit(container=c) if c is not None and c != "lxd":
             return (
                 f"applications.{change.application}.to: placing units in {c} containers "
-                "is not supported yet"
+                "is not supported yet (lxd containers are)"
             )
         case AddUnit(zone=z) if z is not None:
             return f"applications.{change.application}.to: zone placement is not supported yet"
@@ -695,7 +695,11 @@ def apply_view(view: ModelView, changes: Plan) -> ModelView:
                     if change.machine is not None and change.container is None:
                         bundle_machines[change.machine] = target
                 number = max((u.number for u in app.units), default=-1) + 1
-                unit = UnitView(name=f"{change.application}/{number}", machine=target)
+                unit = UnitView(
+                    name=f"{change.application}/{number}",
+                    machine=target,
+                    container=change.container,
+                )
                 apps[change.application] = app.model_copy(update={"units": (*app.units, unit)})
             case RemoveUnit():
                 name = change.unit.rpartition("/")[0]

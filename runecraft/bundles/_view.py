@@ -20,10 +20,12 @@ class _Frozen(BaseModel):
 
 
 class UnitView(_Frozen):
-    """An alive unit and the model machine it runs on (None until one is assigned)."""
+    """An alive unit and the model machine it runs on (None until one is assigned), and
+    that machine's container type (`lxd`) when it is a container on the host."""
 
     name: str
     machine: str | None = None
+    container: str | None = None
 
     @property
     def number(self) -> int:
@@ -87,9 +89,14 @@ def from_documents(
     settings document (constraints, trust) per application, and the relations list of the
     API (peer and dying relations left out)."""
     applications: dict[str, ApplicationView] = {}
+    machines = status.get("machines", {})
     for name, doc in status.get("applications", {}).items():
         units = tuple(
-            UnitView(name=unit, machine=udoc.get("machine"))
+            UnitView(
+                name=unit,
+                machine=udoc.get("machine"),
+                container=machines.get(udoc.get("machine"), {}).get("container-type"),
+            )
             for unit, udoc in doc.get("units", {}).items()
             if not udoc.get("life")
         )

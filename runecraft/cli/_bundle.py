@@ -494,6 +494,9 @@ class _Runner:
 
     async def _target(self, client: Client, change: bundles.AddUnit) -> list[str]:
         """The `--to` of one unit; waits for a machine the plan made earlier if needed."""
+        if change.container is not None:  # `lxd:N`: a new container beside machine N
+            host = change.model_machine or self.machines.get(change.machine or "")
+            return [f"{change.container}:{host}" if host else change.container]
         if change.model_machine is not None:
             return [change.model_machine]
         if change.colocate is not None:

@@ -267,7 +267,9 @@ def test_a_container_that_cannot_start_is_an_actionable_error_until_fixed(
         lxc("profile", "delete", profile)
 
 
-def test_to_lxd_puts_a_container_beside_local_machines(lxd_rune: Rune, bridge: str) -> None:
+def test_to_lxd_puts_a_container_beside_local_machines(
+    lxd_rune: Rune, bridge: str, tmp_path: Path
+) -> None:
     rune = lxd_rune
     rune("bootstrap", "--listen-address", bridge)
     model = model_uuid(rune, "default")
@@ -279,8 +281,26 @@ def test_to_lxd_puts_a_container_beside_local_machines(lxd_rune: Rune, bridge: s
         bad = rune("add-unit", "hello-bash", "--to", directive, check=False)
         assert bad.returncode != 0
         assert error in bad.stderr, bad.stderr
-    rune("add-unit", "hello-bash", "--to", "lxd:0")
-    rune("wait", "--timeout", "5m", timeout=400)
+    # A bundle places the second unit in a container beside machine 0 (`lxd:0`).
+    bundle = tmp_path / "bundle.yaml"
+    bundle.write_text(
+        yaml.safe_dump(
+            {
+                "machines": {"0": {}},
+                "applications": {
+                    "hello-bash": {
+                        "charm": str(EXAMPLES / "hello-bash"),
+                        "num_units": 2,
+                        "to": ["0", "lxd:0"],
+                    }
+                },
+            }
+        )
+    )
+    rune("apply", str(bundle), "--wait", "--timeout", "5m", timeout=400)
+    assert rune("plan", str(bundle), check=False).returncode == 0  # nothing left to do
+    exported = yaml.safe_load(rune("export-bundle").stdout)
+    assert exported["applications"]["hello-bash"]["to"] == ["0", "lxd:new"]
 
     status = rune.status()
     name = lxd.container_name(model, 1)

@@ -308,6 +308,17 @@ def test_export_round_trips_through_an_empty_model() -> None:
     assert schema.loads(schema.dump(exported)) == exported
 
 
+def test_units_in_containers_export_as_new_containers_and_round_trip() -> None:
+    text = "applications: {a: {charm: a, num_units: 3, to: ['0', 'lxd:0', 'lxd:new']}}"
+    view = converged(bundle(text + "\nmachines: {'0': {}}"))
+    exported = rb.export(view)
+    assert [str(p) for p in exported.applications["a"].to] == ["0", "lxd:new", "lxd:new"]
+    assert sorted(exported.machines) == ["0"]  # containers are not bundle machines
+    again = rb.export(converged(exported))
+    assert schema.dump(again) == schema.dump(exported)
+    assert rb.plan(exported, converged(exported)).empty
+
+
 # --- the JSON form and unsupported changes -----------------------------------------------
 
 
@@ -367,8 +378,8 @@ def test_plan_json_form_is_stable() -> None:
             "applications.a: resources in bundles are not supported yet",
         ),
         (
-            "applications: {a: {charm: a, num_units: 1, to: ['lxd:0']}}\nmachines: {'0': {}}",
-            "applications.a.to: placing units in lxd containers is not supported yet",
+            "applications: {a: {charm: a, num_units: 1, to: ['kvm:0']}}\nmachines: {'0': {}}",
+            "applications.a.to: placing units in kvm containers is not supported yet",
         ),
         ("applications: {a: {charm: a, expose: true}}", "exposing is not supported yet"),
         (
@@ -382,6 +393,14 @@ def test_unsupported_changes_say_why(text: str, reason: str) -> None:
     plan = rb.plan(bundle(text), EMPTY, charms=found)
     reasons = [r for c in plan.changes if (r := rb.unsupported(c))]
     assert any(reason in r for r in reasons), reasons
+
+
+def test_units_in_lxd_containers_can_be_applied() -> None:
+    text = "applications: {a: {charm: a, num_units: 2, to: ['0', 'lxd:0']}}\nmachines: {'0': {}}"
+    plan = rb.plan(bundle(text), EMPTY, charms={"a": rb.ResolvedCharm(name="a", path="/a")})
+    units = [c for c in plan.changes if isinstance(c, rb.AddUnit)]
+    assert [(u.machine, u.container) for u in units] == [("0", None), ("0", "lxd")]
+    assert [rb.unsupported(c) for c in plan.changes] == [None] * len(plan.changes)
 
 
 def test_view_from_api_documents() -> None:

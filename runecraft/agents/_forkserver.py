@@ -120,15 +120,16 @@ class ForkedHook:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(self.pid, signal.SIGKILL)
                 self.returncode = -signal.SIGKILL
-                self.close()
+                self._conn.close()
                 return self.returncode
             self._buffer += chunk
         line = self._buffer.split(b"\n", 1)[0].decode()
         self.returncode = int(line.removeprefix("exit "))
-        self.close()
+        self._conn.close()  # not the pipes: their last output may still be on its way
         return self.returncode
 
     def close(self) -> None:
+        """Release the connection and the output pipes (once their readers are done)."""
         self._conn.close()
         for transport in self._transports:
             transport.close()
@@ -174,7 +175,11 @@ class ForkServer:
             await self._ensure(charm_dir, python, entry, identity, env)
             return await self._fork(charm_dir, env)
         except (OSError, ValueError, TimeoutError) as exc:
-            logger.warning("fork server unusable; spawning hooks", error=str(exc))
+            try:
+                said = self.log_path.read_bytes()[-400:].decode(errors="replace")
+            except OSError:
+                said = ""
+            logger.warning("fork server unusable; spawning hooks", error=str(exc), log=said)
             await self.close()
             return None
 
@@ -247,7 +252,8 @@ class ForkServer:
             message = len(body).to_bytes(4, "big") + body
             rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", sent_fds))]
             sent = conn.sendmsg([message], rights)
-            await loop.sock_sendall(conn, message[sent:])
+            if sent < len(message):  # never an empty send: the hook may have run and ended
+                await loop.sock_sendall(conn, message[sent:])
         except BaseException:
             conn.close()
             for fd in (out_r, err_r):

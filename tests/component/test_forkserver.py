@@ -50,6 +50,8 @@ if does == "sleep":
     time.sleep(600)
 print(json.dumps(facts))
 print("to stderr", file=sys.stderr)
+if does == "big":
+    sys.stdout.write("x" * 2_000_000 + "\\n")
 if does == "exit":
     sys.exit(3)
 if does == "message":
@@ -151,6 +153,17 @@ async def test_exits_and_tracebacks_are_the_interpreters(
     assert spawned.exit_code == forked.exit_code == code
     assert spawned.stderr.endswith(stderr_end)
     assert forked.stderr == spawned.stderr  # a traceback starts at the charm, as spawned
+
+
+async def test_all_of_a_forked_hooks_output_arrives(
+    tmp_path: Path, forks: _forkserver.ForkServer
+) -> None:
+    charm = make_charm(tmp_path)
+    env = hook_env(charm, HOOK_DOES="big")
+    for _ in range(3):
+        result = await run(charm, env, forks, action=True)
+        assert forks.pid is not None
+        assert result.stdout.endswith(b"x" * 2_000_000 + b"\n")
 
 
 async def test_cancelling_a_forked_hook_kills_it(

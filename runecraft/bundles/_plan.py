@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from runecraft.bundles._view import ApplicationView, ModelView, RelationView, UnitView
 from runecraft.schemas import constraints as constraints_schema
 from runecraft.schemas.bundle import Bundle, Endpoint, Placement, RelationSpec
+from runecraft.schemas.machines import CONTAINER_CLOUDS
 
 __all__ = [
     "AddApplication",
@@ -205,6 +206,7 @@ class Plan(_Frozen):
 
     model: str
     revision: int
+    cloud: str = "local"
     changes: tuple[Change, ...] = ()
     warnings: tuple[str, ...] = ()
 
@@ -374,7 +376,11 @@ def plan(
         *app_removals,
     ]
     return Plan(
-        model=view.name, revision=view.revision, changes=tuple(changes), warnings=tuple(warnings)
+        model=view.name,
+        revision=view.revision,
+        cloud=view.cloud,
+        changes=tuple(changes),
+        warnings=tuple(warnings),
     )
 
 
@@ -597,8 +603,8 @@ def _where(unit: AddUnit) -> str:
     return f"{prefix}bundle machine {unit.machine}"
 
 
-def unsupported(change: Change) -> str | None:
-    """Why the local substrate cannot make this change yet, or None when it can."""
+def unsupported(change: Change, cloud: str = "local") -> str | None:
+    """Why a model on `cloud` cannot take this change (yet), or None when it can."""
     match change:
         case AddCharm(path=None) if change.source.startswith((".", "/")):
             return f'charm "{change.source}" not found'
@@ -622,6 +628,11 @@ def unsupported(change: Change) -> str | None:
             return (
                 f"applications.{change.application}.to: placing units in {c} containers "
                 "is not supported yet (lxd containers are)"
+            )
+        case AddUnit(container="lxd") if cloud not in CONTAINER_CLOUDS:
+            return (
+                f"applications.{change.application}.to: lxd containers join only models on "
+                f'the {" or ".join(sorted(CONTAINER_CLOUDS))} cloud; this one is on "{cloud}"'
             )
         case AddUnit(zone=z) if z is not None:
             return f"applications.{change.application}.to: zone placement is not supported yet"

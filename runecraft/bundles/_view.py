@@ -68,6 +68,7 @@ class ModelView(_Frozen):
 
     name: str = "default"
     revision: int = 0
+    cloud: str = "local"
     applications: dict[str, ApplicationView] = {}
     machines: tuple[str, ...] = ()
     relations: tuple[RelationView, ...] = ()
@@ -127,6 +128,7 @@ def from_documents(
     return ModelView(
         name=str(model.get("name", "default")),
         revision=int(model.get("revision", 0)),
+        cloud=str(model.get("cloud", "local")),
         applications=applications,
         machines=tuple(sorted(status.get("machines", {}), key=_machine_key)),
         relations=tuple(sorted(found, key=lambda r: r.endpoints)),

@@ -142,7 +142,7 @@ def _print_plan(plan: bundles.Plan) -> None:
         )
         width = len(str(count))
         for index, change in enumerate(plan.changes, 1):
-            note = bundles.unsupported(change)
+            note = bundles.unsupported(change, plan.cloud)
             suffix = "  [not supported yet]" if note else ""
             click.echo(f"  {index:>{width}}. {bundles.describe(change)}{suffix}")
     for warning in plan.warnings:
@@ -331,7 +331,7 @@ def apply_bundle(
     limit = _argv.parse_duration(timeout)
     model = _model()
     _, found, plan = _plan(bundle, overlays, charm_dirs, prune, model)
-    refused = [r for c in plan.changes if (r := bundles.unsupported(c)) is not None]
+    refused = [r for c in plan.changes if (r := bundles.unsupported(c, plan.cloud)) is not None]
     if refused:
         raise errors.InvalidSpecError(
             "cannot apply the bundle, nothing was changed:\n"
@@ -489,7 +489,8 @@ class _Runner:
                 await client.remove_application(model, change.application)
             case _:
                 raise errors.InvalidSpecError(
-                    bundles.unsupported(change) or "this change is not supported yet"
+                    bundles.unsupported(change, self.plan.cloud)
+                    or "this change is not supported yet"
                 )
 
     async def _target(self, client: Client, change: bundles.AddUnit) -> list[str]:

@@ -1,10 +1,14 @@
-"""API requests and responses for enlisting and removing machines."""
+"""API requests and responses for enlisting and removing machines; where containers go."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["AddMachineRequest", "AddMachineResponse", "RemoveMachineResponse"]
+__all__ = ["CONTAINER_CLOUDS", "AddMachineRequest", "AddMachineResponse", "RemoveMachineResponse"]
+
+CONTAINER_CLOUDS = frozenset({"local", "lxd"})
+"""Clouds whose machines all live on the controller's host, so an LXD container on that
+host (`--to lxd`, a bundle's `lxd:N`) can join their models."""
 
 
 class AddMachineRequest(BaseModel):

@@ -401,6 +401,17 @@ def test_units_in_lxd_containers_can_be_applied() -> None:
     units = [c for c in plan.changes if isinstance(c, rb.AddUnit)]
     assert [(u.machine, u.container) for u in units] == [("0", None), ("0", "lxd")]
     assert [rb.unsupported(c) for c in plan.changes] == [None] * len(plan.changes)
+    assert [rb.unsupported(c, "lxd") for c in plan.changes] == [None] * len(plan.changes)
+    on_manual = rb.plan(
+        bundle(text),
+        EMPTY.model_copy(update={"cloud": "manual"}),
+        charms={"a": rb.ResolvedCharm(name="a", path="/a")},
+    )
+    assert on_manual.cloud == "manual"
+    assert [r for c in on_manual.changes if (r := rb.unsupported(c, on_manual.cloud))] == [
+        "applications.a.to: lxd containers join only models on the local or lxd cloud; "
+        'this one is on "manual"'
+    ]
 
 
 def test_view_from_api_documents() -> None:

@@ -7,11 +7,7 @@ from dataclasses import dataclass
 
 from runecraft import errors
 
-__all__ = ["CONTAINER_CLOUDS", "UnitPlacement", "parse_placement"]
-
-CONTAINER_CLOUDS = frozenset({"local", "lxd"})
-"""Clouds whose machines all live on the controller's host, so an LXD container on that
-host can join their models."""
+__all__ = ["UnitPlacement", "parse_placement"]
 
 
 @dataclass(frozen=True)

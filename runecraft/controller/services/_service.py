@@ -17,7 +17,7 @@ from runecraft.controller.providers import provider_names
 from runecraft.controller.services import _endpoints, _names
 from runecraft.controller.services._hub import ChangeHub
 from runecraft.controller.services._machines import place_on_enlisted
-from runecraft.controller.services._placement import CONTAINER_CLOUDS, parse_placement
+from runecraft.controller.services._placement import parse_placement
 from runecraft.controller.services._relations import add_peer_relations
 from runecraft.controller.services._resources import attach_at_deploy
 from runecraft.controller.services._storage import (
@@ -35,6 +35,7 @@ from runecraft.controller.state import (
 from runecraft.schemas import charm as charm_schema
 from runecraft.schemas.constraints import check_base, parse_constraints
 from runecraft.schemas.duration import parse_duration
+from runecraft.schemas.machines import CONTAINER_CLOUDS
 
 __all__ = ["DEFAULT_MODEL_CONFIG", "ModelService"]
 

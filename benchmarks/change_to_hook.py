@@ -15,28 +15,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
+from _rune import REPO, rune
 
 from runecraft.client import Client
 
-REPO = Path(__file__).resolve().parents[1]
-RUNE = [sys.executable, "-m", "runecraft.cli"]
 MARK = b'running hook "config-changed"'
-
-
-def rune(home: Path, cache: Path, *args: str) -> None:
-    env = {**os.environ, "RUNECRAFT_HOME": str(home), "RUNECRAFT_CACHE_DIR": str(cache)}
-    result = subprocess.run([*RUNE, *args], env=env, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise SystemExit(f"rune {' '.join(args)} failed:\n{result.stderr}")
 
 
 def change(home: Path, value: str) -> None:

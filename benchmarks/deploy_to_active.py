@@ -20,17 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-RUNE = [sys.executable, "-m", "runecraft.cli"]
+from _rune import REPO, rune
+
 DEFAULT_UNITS = {"hello": "1,10", "hello-bash": "1,10,50"}
 """`hello`'s peer relation makes N = 50 about 5,000 hooks; ask for it with --units."""
-
-
-def rune(home: Path, cache: Path, *args: str) -> None:
-    env = {**os.environ, "RUNECRAFT_HOME": str(home), "RUNECRAFT_CACHE_DIR": str(cache)}
-    result = subprocess.run([*RUNE, *args], env=env, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise SystemExit(f"rune {' '.join(args)} failed:\n{result.stderr}")
 
 
 def count_hooks(home: Path) -> int:

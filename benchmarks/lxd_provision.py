@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import subprocess
 import sys
@@ -26,21 +25,12 @@ import time
 import uuid
 from pathlib import Path
 
+from _rune import REPO, rune
+
 from runecraft.cli._lxd import lxd_bridge_address
 from runecraft.controller.providers import MachineSpec, ProviderContext
 from runecraft.controller.providers.lxd import LxdProvider
 from runecraft.schemas.agent import AgentConfig, BrokerAddress
-
-REPO = Path(__file__).resolve().parents[1]
-RUNE = [sys.executable, "-m", "runecraft.cli"]
-
-
-def rune(home: Path, cache: Path, *args: str) -> str:
-    env = {**os.environ, "RUNECRAFT_HOME": str(home), "RUNECRAFT_CACHE_DIR": str(cache)}
-    result = subprocess.run([*RUNE, *args], env=env, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise SystemExit(f"rune {' '.join(args)} failed:\n{result.stderr}")
-    return result.stdout
 
 
 async def provisioning(machines: int, cache: Path) -> dict[str, list[float]]:

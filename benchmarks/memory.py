@@ -12,23 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
+from _rune import REPO, rune
+
 from runecraft.controller.providers.local import agent_pids
-
-REPO = Path(__file__).resolve().parents[1]
-RUNE = [sys.executable, "-m", "runecraft.cli"]
-
-
-def rune(home: Path, *args: str) -> str:
-    env = {**os.environ, "RUNECRAFT_HOME": str(home)}
-    result = subprocess.run([*RUNE, *args], env=env, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise SystemExit(f"rune {' '.join(args)} failed:\n{result.stderr}")
-    return result.stdout
 
 
 def memory(pid: int) -> tuple[float, float]:
@@ -65,32 +54,32 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=9, help="units added to machine 0")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="rc-bench-mem-"))
-    rune(home, "bootstrap")
+    rune(home, None, "bootstrap")
     try:
         controller = int((home / "controller" / "controller.pid").read_text())
-        rune(home, "deploy", str(REPO / "examples" / "charms" / "hello-bash"))
-        rune(home, "wait", "--timeout", "10m")
+        rune(home, None, "deploy", str(REPO / "examples" / "charms" / "hello-bash"))
+        rune(home, None, "wait", "--timeout", "10m")
         (agent,) = agent_pids(home / "machines")
         one = memory(agent)
         print(f"{'process':<44} {'RSS MB':>8} {'PSS MB':>8}")
         print(row("controller (1 unit deployed)", memory(controller)))
         print(row("machine agent with 1 unit", one))
         to = ",".join(["0"] * args.units)  # as in Juju, one placement per unit
-        rune(home, "add-unit", "hello-bash", "-n", str(args.units), "--to", to)
-        rune(home, "wait", "--timeout", "10m")
+        rune(home, None, "add-unit", "hello-bash", "-n", str(args.units), "--to", to)
+        rune(home, None, "wait", "--timeout", "10m")
         if agent_pids(home / "machines") != [agent]:
             raise SystemExit("add-unit --to 0 did not put the units on machine 0")
         more = memory(agent)
         print(row(f"machine agent with {args.units + 1} units", more))
         per_unit = ((more[0] - one[0]) / args.units, (more[1] - one[1]) / args.units)
         print(row("  each unit more", per_unit))
-        rune(home, "deploy", str(REPO / "examples" / "charms" / "hello"))
-        rune(home, "wait", "--timeout", "10m")
+        rune(home, None, "deploy", str(REPO / "examples" / "charms" / "hello"))
+        rune(home, None, "wait", "--timeout", "10m")
         for pid in fork_servers(home):
             print(row("ops fork server (hello, ops imported)", memory(pid)))
         print(row(f"controller ({args.units + 2} units)", memory(controller)))
     finally:
-        rune(home, "kill-controller", "runecraft", "--no-prompt")
+        rune(home, None, "kill-controller", "runecraft", "--no-prompt")
 
 
 if __name__ == "__main__":

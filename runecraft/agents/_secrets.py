@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from runecraft.schemas import secrets as sec
+from runecraft.schemas.names import unit_tag
 
 __all__ = ["SecretView", "apply", "by_label", "views"]
 
@@ -103,7 +104,7 @@ def apply(found: dict[str, SecretView], op: sec.SecretOp, *, unit: str) -> None:
         if op.label is not None:
             view.label = op.label
     elif op.op == "grant":
-        target = f"unit-{op.unit.replace('/', '-')}" if op.unit else f"application-{op.app}"
+        target = unit_tag(op.unit) if op.unit else f"application-{op.app}"
         access = sec.SecretAccess(target=target, scope=f"relation-{op.relation_id}")
         if access not in view.access:
             view.access.append(access)
@@ -127,7 +128,7 @@ def _revoked(access: sec.SecretAccess, op: sec.SecretOp) -> bool:
     if op.relation_id is not None and access.scope != f"relation-{op.relation_id}":
         return False
     if op.unit:
-        return access.target == f"unit-{op.unit.replace('/', '-')}"
+        return access.target == unit_tag(op.unit)
     if op.app:
         return access.target == f"application-{op.app}"
     return op.relation_id is not None

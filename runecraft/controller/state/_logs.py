@@ -31,6 +31,7 @@ from runecraft.schemas.logs import (
     parse_line,
     severity,
 )
+from runecraft.schemas.names import unit_tag
 
 __all__ = ["LogQuery", "LogStore"]
 
@@ -110,7 +111,7 @@ class LogStore:
                 if batch.end <= held:
                     continue
                 is_unit = source != itself
-                entity = "unit-" + source.replace("/", "-") if is_unit else source
+                entity = unit_tag(source) if is_unit else source
                 fallback = f"unit.{source}" if is_unit else source
                 for line in batch.lines:
                     parsed = parse_line(line, fallback, now)
@@ -275,7 +276,7 @@ class LogStore:
             LogEntry(
                 id=row.id,
                 # Lines stored before entities were kept are all unit lines.
-                entity=row.entity or "unit-" + row.unit.replace("/", "-"),
+                entity=row.entity or unit_tag(row.unit),
                 unit=row.unit,
                 machine=row.machine,
                 timestamp=row.at,

@@ -21,7 +21,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   scripts/lxd-setup.sh
 fi
 
+# Python packages at the versions in requirements/lock.txt (scripts/lock.sh refreshes it);
+# PIP_CONSTRAINT also binds the environments pip builds packages in.
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q -e '.[dev]'
+export PIP_CONSTRAINT="$PWD/requirements/lock.txt"
+.venv/bin/pip install -q --disable-pip-version-check pip
+.venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'

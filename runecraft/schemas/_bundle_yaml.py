@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Iterator
@@ -149,9 +150,26 @@ def _parse_yaml(text: str, source: str, problems: _Problems) -> list[object]:
 
 
 def _check_nesting(text: str) -> None:
-    """Refuse collections nested deeper than MAX_DEPTH, reading events (no recursion)."""
+    """Refuse collections nested deeper than MAX_DEPTH, reading events (no recursion).
+
+    Some libyaml builds refuse deep nesting themselves, in their own words and before our
+    limit is reached (the scanner reads up to 1024 characters ahead for a simple key): a
+    stream libyaml rejects is read again by the pure-Python parser, which has no such limit,
+    so the refusal is always ours and names the line.
+    """
+    try:
+        _count_depth(text, _Loader)
+    except yaml.YAMLError as exc:
+        if _Loader is yaml.SafeLoader:
+            raise
+        with contextlib.suppress(yaml.YAMLError):
+            _count_depth(text, yaml.SafeLoader)
+        raise exc from None
+
+
+def _count_depth(text: str, loader: type[Any]) -> None:
     depth = 0
-    for event in yaml.parse(text, Loader=_Loader):
+    for event in yaml.parse(text, Loader=loader):
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:

@@ -1013,7 +1013,7 @@ ERRORS: list[tuple[str, str, list[str], tuple[str, str]]] = [
         "YAML syntax error with its line",
         "applications:\n  web:\n    charm: [web\n",
         [],
-        ("", "invalid YAML at line 4, column 1: did not find expected ',' or ']'"),
+        ("", "invalid YAML at line 4, column 1: ..."),
     ),
     (
         "duplicate application key",
@@ -1025,21 +1025,13 @@ ERRORS: list[tuple[str, str, list[str], tuple[str, str]]] = [
         "unknown YAML tag",
         "applications: !thing {}\n",
         [],
-        (
-            "",
-            "invalid YAML at line 1, column 15: could not determine a constructor for the tag"
-            " '!thing'",
-        ),
+        ("", "invalid YAML at line 1, column 15: ..."),
     ),
     (
         "control character",
         "name: \x01\n",
         [],
-        (
-            "",
-            "invalid YAML: unacceptable character #x0001: control characters are not allowed in"
-            ' "<unicode string>", position 6',
-        ),
+        ("", "invalid YAML: ..."),
     ),
     (
         "recursive alias",
@@ -1056,7 +1048,15 @@ ERRORS: list[tuple[str, str, list[str], tuple[str, str]]] = [
     ids=[row[0] for row in ERRORS],
 )
 def test_error(text: str, overlays: list[str], expected: tuple[str, str]) -> None:
-    assert expected in problems_of(text, *overlays)
+    """A message ending in "..." is ours up to there; the rest is the YAML library's reason,
+    whose wording is not ours to pin (only that there is one)."""
+    found = problems_of(text, *overlays)
+    path, message = expected
+    if message.endswith("..."):
+        prefix = message.removesuffix("...")
+        assert any(p == path and m.startswith(prefix) and len(m) > len(prefix) for p, m in found)
+    else:
+        assert expected in found
 
 
 def test_every_problem_is_reported_at_once() -> None:

@@ -1,0 +1,87 @@
+"""Third-party libraries stay at their edge: an allow-list per library, checked on the real
+import graph (the graph import-linter reads), as kopf confines its clients.
+
+Libraries that only compute (pydantic, structlog, PyYAML) may be used anywhere; each library
+that does I/O or owns a process-wide concern is allowed only in the modules named for it. A
+third-party import not listed at all fails too, so a new dependency is placed on purpose.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+import grimp
+import pytest
+
+ANYWHERE = {"pydantic", "pydantic_settings", "structlog", "yaml"}
+
+EDGES: dict[str, tuple[str, ...]] = {
+    "sqlalchemy": ("runecraft.controller.state",),
+    "fastapi": ("runecraft.controller.api",),
+    "uvicorn": ("runecraft.controller._process",),
+    "amqtt": ("runecraft.controller.bus._embedded",),
+    "aiomqtt": ("runecraft.agents._mqtt", "runecraft.controller.bus._client"),
+    "httpx": (
+        "runecraft.client._client",
+        "runecraft.agents._charm_source",
+        "runecraft.controller._lifecycle",
+    ),
+    "pylxd": ("runecraft.controller.providers.lxd._api",),
+    "requests": ("runecraft.controller.providers.lxd._api",),
+    "asyncssh": ("runecraft.controller.providers.ssh",),
+    "jsonschema": ("runecraft.controller.services._params",),
+    "click": ("runecraft.cli",),
+    "rich": ("runecraft.cli",),
+    "ops": ("runecraft.agents._zygote",),
+}
+"""Library → the only modules (or packages) that may import it directly."""
+
+NOT_THIRD_PARTY = {"__future__", "_socket", "posix"}
+
+
+def third_party_imports() -> Iterator[tuple[str, str]]:
+    graph = grimp.build_graph("runecraft", include_external_packages=True)
+    for module in sorted(graph.modules):
+        if not module.startswith("runecraft"):
+            continue
+        for imported in graph.find_modules_directly_imported_by(module):
+            top = imported.split(".")[0]
+            if top == "runecraft" or top in sys.stdlib_module_names or top in NOT_THIRD_PARTY:
+                continue
+            yield module, top
+
+
+def allowed(module: str, library: str) -> bool:
+    if library in ANYWHERE:
+        return True
+    return any(module == edge or module.startswith(edge + ".") for edge in EDGES.get(library, ()))
+
+
+@pytest.fixture(scope="module")
+def imports() -> list[tuple[str, str]]:
+    return list(third_party_imports())
+
+
+def test_every_third_party_import_is_at_its_edge(imports: list[tuple[str, str]]) -> None:
+    stray = sorted(
+        f"{module} imports {library}" for module, library in imports if not allowed(module, library)
+    )
+    assert stray == []
+
+
+def test_every_edge_is_used(imports: list[tuple[str, str]]) -> None:
+    """An entry nobody needs any more is removed, so the list stays the truth."""
+    used = {
+        (library, edge)
+        for module, library in imports
+        for edge in EDGES.get(library, ())
+        if module == edge or module.startswith(edge + ".")
+    }
+    unused = sorted(
+        f"{library} at {edge}"
+        for library, edges in EDGES.items()
+        for edge in edges
+        if (library, edge) not in used
+    )
+    assert unused == []

@@ -35,6 +35,19 @@ def schema() -> sa.MetaData:
 
 def define(create: CreateTable) -> None:
     """Make every table of this revision with `create(name, *columns_and_constraints)`."""
+    for tables in (
+        _models_charms_applications,
+        _machines_units,
+        _relations_actions_changes,
+        _secrets,
+        _logs_storage,
+        _resources_status,
+    ):
+        tables(create)
+
+
+def _models_charms_applications(create: CreateTable) -> None:
+    """The model, the charms it holds and its applications."""
     create(
         "controller_info",
         sa.Column("key", sa.String(64), primary_key=True),
@@ -101,6 +114,9 @@ def define(create: CreateTable) -> None:
         sa.UniqueConstraint("model_uuid", "name"),
     )
 
+
+def _machines_units(create: CreateTable) -> None:
+    """Machines and the units placed on them."""
     create(
         "machines",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -156,6 +172,9 @@ def define(create: CreateTable) -> None:
         sa.UniqueConstraint("model_uuid", "name"),
     )
 
+
+def _relations_actions_changes(create: CreateTable) -> None:
+    """Relations (endpoints, scopes, databags), actions and the change log."""
     create(
         "relations",
         sa.Column("model_uuid", sa.String(36), sa.ForeignKey("models.uuid"), primary_key=True),
@@ -230,6 +249,9 @@ def define(create: CreateTable) -> None:
         sa.Column("at", sa.Float, nullable=False),
     )
 
+
+def _secrets(create: CreateTable) -> None:
+    """Secrets, their revisions, consumers and grants."""
     # Secrets (charm and user secrets): keyed by the xid; owner is an application, a unit, or
     # the model itself (user secrets, `owner_kind` "model"). See controller/state/_secret_tx.py.
     create(
@@ -280,6 +302,9 @@ def define(create: CreateTable) -> None:
         sa.ForeignKeyConstraint(["model_uuid", "secret_id"], ["secrets.model_uuid", "secrets.id"]),
     )
 
+
+def _logs_storage(create: CreateTable) -> None:
+    """Logs for `rune debug-log`, and storage."""
     create(
         "log_entries",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -326,6 +351,9 @@ def define(create: CreateTable) -> None:
         sa.Column("size_mib", sa.Integer, nullable=False),
     )
 
+
+def _resources_status(create: CreateTable) -> None:
+    """Resources, and every status an entity went through."""
     # Resources: uploaded files, content-addressed like charm archives, and each application's
     # current revision of each of its charm's resources. See controller/state/_resources_tx.py.
     create(

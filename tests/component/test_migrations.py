@@ -61,17 +61,26 @@ def _put_rows(conn: sa.Connection) -> None:
     )
     conn.execute(
         sa.insert(tables["charms"]).values(
-            sha256=SHA, name="hello", meta={"name": "hello"}, config={}, actions={}, size=3,
+            sha256=SHA,
+            name="hello",
+            meta={"name": "hello"},
+            config={},
+            actions={},
+            size=3,
             created=now,
         )
-    )  # fmt: skip
+    )
     conn.execute(sa.insert(tables["charm_blobs"]).values(sha256=SHA, data=b"zip"))
     conn.execute(
         sa.insert(tables["applications"]).values(
-            id=1, model_uuid=UUID, name="hello", charm_sha256=SHA, config={"greeting": "hey"},
+            id=1,
+            model_uuid=UUID,
+            name="hello",
+            charm_sha256=SHA,
+            config={"greeting": "hey"},
             created=now,
         )
-    )  # fmt: skip
+    )
     conn.execute(
         sa.insert(tables["machines"]).values(
             model_uuid=UUID, number=0, agent="machine-0", status_since=now, created=now
@@ -80,17 +89,30 @@ def _put_rows(conn: sa.Connection) -> None:
     for number in range(2):
         conn.execute(
             sa.insert(tables["units"]).values(
-                model_uuid=UUID, application_id=1, name=f"hello/{number}", number=number,
-                machine_number=0, workload_since=now, agent_since=now, created=now,
+                model_uuid=UUID,
+                application_id=1,
+                name=f"hello/{number}",
+                number=number,
+                machine_number=0,
+                workload_since=now,
+                agent_since=now,
+                created=now,
             )
-        )  # fmt: skip
+        )
     conn.execute(
         sa.insert(tables["log_entries"]).values(
-            model_uuid=UUID, entity="unit-hello-0", unit="hello/0", application="hello",
-            machine=0, at="2026-01-02 03:04:05", level="INFO", severity=20, module="juju-log",
+            model_uuid=UUID,
+            entity="unit-hello-0",
+            unit="hello/0",
+            application="hello",
+            machine=0,
+            at="2026-01-02 03:04:05",
+            level="INFO",
+            severity=20,
+            module="juju-log",
             message="older",
         )
-    )  # fmt: skip
+    )
 
 
 async def _assert_rows_kept(store: Store) -> None:
@@ -200,7 +222,7 @@ async def test_an_upgrade_that_fails_half_way_leaves_the_database_as_it_was(db_u
         return _revision(conn), sorted(inspector.get_table_names()), models, notes
 
     before = await _run(db_url, layout)
-    with pytest.raises(errors.TemporaryError, match="half-way"):
+    with pytest.raises(errors.PermanentError, match=r'"t0002" to "head"'):
         await migrate(db_url, "head", script)
     assert await _run(db_url, layout) == before
     assert "cloud" in before[2]

@@ -87,6 +87,7 @@ def _engine(url: str) -> AsyncEngine:
 
 
 def _migrate(conn: sa.Connection, target: str, script: ScriptDirectory) -> None:
+    # What `alembic upgrade` runs: the steps from the database's revision to `target`.
     context = MigrationContext.configure(
         conn, opts={"fn": lambda revision, _: script._upgrade_revs(target, revision)}
     )
@@ -97,8 +98,15 @@ def _migrate(conn: sa.Connection, target: str, script: ScriptDirectory) -> None:
         added = add_missing(context, first_schema)
         context.stamp(script, first.revision)
         logger.info("unversioned database brought to the first revision", added=added)
-    with Operations.context(context):
-        context.run_migrations()
+    was = ", ".join(context.get_current_heads()) or "none"
+    try:
+        with Operations.context(context):
+            context.run_migrations()
+    except Exception as exc:
+        raise errors.PermanentError(
+            f'cannot upgrade the database from schema revision "{was}" to "{target}", so it '
+            f"is left as it was: {exc}"
+        ) from exc
     now = context.get_current_heads()
     if now != current:
         logger.info("database schema upgraded", was=list(current), now=list(now))

@@ -8,15 +8,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from runecraft import errors
 from runecraft._logging import LogLine
 from runecraft.controller.services import LogQuery, LogService
 from runecraft.controller.state import EndpointRecord, Store
 from runecraft.controller.state._logs import LogStore
-from runecraft.controller.state._upgrade import missing_columns
 from runecraft.schemas import bus
 from runecraft.schemas.logs import CONTROLLER_MODEL, LogPage, parse_entity
 
@@ -286,73 +283,3 @@ async def test_controller_lines_are_stored_for_the_controller_and_the_model_they
     finally:
         worker.cancel()
     assert published == []
-
-
-# --- upgrading an older database -------------------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-async def _drop_columns(store: Store, *columns: str) -> None:
-    """Make the database look as an older version left it."""
-    async with store.engine.begin() as conn:
-        for column in columns:
-            table, name = column.split(".")
-            await conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {name}"))
-
-
-async def test_an_older_database_gains_new_columns_and_keeps_its_rows(db_url: str) -> None:
-    store = await Store.open(db_url)
-    try:
-        uuid = await _seed(store, units=2)
-        await LogStore(store).append(
-            uuid, 0, [bus.LogBatch(source="hello/0", offset=0, end=6, lines=("older",))]
-        )
-        await _drop_columns(
-            store, "applications.trust", "applications.constraints", "log_entries.entity"
-        )
-    finally:
-        await store.close()
-
-    store = await Store.open(db_url)
-    try:
-        snapshot = await store.snapshot(uuid)
-        (app,) = snapshot.applications
-        assert (app.name, app.trust, app.constraints) == ("hello", False, {})
-        assert sorted(u.name for u in snapshot.units) == ["hello/0", "hello/1"]
-        (line,) = await LogStore(store).read(uuid, LogQuery(), after=0, last=None, limit=9)
-        assert (line.entity, line.message) == ("unit-hello-0", "older")
-        async with store.engine.connect() as conn:
-            assert await conn.run_sync(missing_columns) == []
-    finally:
-        await store.close()
-
-
-async def test_an_upgrade_it_cannot_make_is_refused_before_changing_anything(
-    db_url: str,
-) -> None:
-    store = await Store.open(db_url)
-    try:
-        await _seed(store)
-        await _drop_columns(store, "applications.trust", "models.created")
-    finally:
-        await store.close()
-
-    with pytest.raises(errors.PermanentError, match=r"new column models\.created has no default"):
-        await Store.open(db_url)
-
-    engine = create_async_engine(db_url)
-    try:
-        async with engine.connect() as conn:
-            gaps = sorted(gap.name for gap in await conn.run_sync(missing_columns))
-            assert gaps == ["applications.trust", "models.created"]  # nothing was added
-            assert (await conn.execute(sa.text("SELECT name FROM models"))).scalars().all() == [
-                "m1"
-            ]
-    finally:
-        await engine.dispose()

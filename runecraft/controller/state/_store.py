@@ -318,7 +318,8 @@ class Store:
 
     @classmethod
     async def open(cls, url: str) -> Store:
-        """Connect, and create the schema if it is missing or bring an older one up to date."""
+        """Connect, after creating the schema or bringing an older one to this version's."""
+        await _upgrade.migrate(url)
         is_sqlite = url.startswith("sqlite")
         engine = create_async_engine(
             url,
@@ -335,18 +336,7 @@ class Store:
                 cursor.execute("PRAGMA foreign_keys=ON")
                 cursor.close()
 
-        store = cls(engine)
-        try:
-            async with engine.begin() as conn:
-                await conn.run_sync(t.metadata.create_all)
-                await conn.run_sync(_upgrade.upgrade)
-        except errors.RunecraftError:
-            await engine.dispose()
-            raise
-        except Exception as exc:
-            await engine.dispose()
-            raise errors.TemporaryError(f"cannot open database {engine.url!r}: {exc}") from exc
-        return store
+        return cls(engine)
 
     async def close(self) -> None:
         await self.engine.dispose()

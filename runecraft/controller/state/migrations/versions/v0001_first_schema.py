@@ -1,0 +1,388 @@
+"""The first versioned schema: the tables as Runecraft kept them before it had migrations.
+
+Written out here, not taken from `_tables.py`, so that a later change to the tables cannot
+alter what this revision makes. `define` is the one spelling of it: `upgrade` passes
+`op.create_table`; the pass that versions a database made before migrations reads it as a
+`MetaData` (`schema()`), column defaults included, to fill the columns it adds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001"
+down_revision: str | None = None
+branch_labels: str | None = None
+depends_on: str | None = None
+
+CreateTable = Callable[..., Any]
+
+
+def upgrade() -> None:
+    define(op.create_table)
+
+
+def schema() -> sa.MetaData:
+    """This revision's tables, as SQLAlchemy would make them."""
+    metadata = sa.MetaData()
+    define(lambda name, *items: sa.Table(name, metadata, *items))
+    return metadata
+
+
+def define(create: CreateTable) -> None:
+    """Make every table of this revision with `create(name, *columns_and_constraints)`."""
+    for tables in (
+        _models_charms_applications,
+        _machines_units,
+        _relations_actions_changes,
+        _secrets,
+        _logs_storage,
+        _resources_status,
+    ):
+        tables(create)
+
+
+def _models_charms_applications(create: CreateTable) -> None:
+    """The model, the charms it holds and its applications."""
+    create(
+        "controller_info",
+        sa.Column("key", sa.String(64), primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+    )
+
+    create(
+        "models",
+        sa.Column("uuid", sa.String(36), primary_key=True),
+        sa.Column("name", sa.String(128), nullable=False, unique=True),
+        sa.Column("cloud", sa.String(64), nullable=False),
+        sa.Column("revision", sa.BigInteger, nullable=False, default=0),
+        sa.Column("next_machine", sa.Integer, nullable=False, default=0),
+        sa.Column("next_relation", sa.Integer, nullable=False, default=0),
+        sa.Column("next_action", sa.Integer, nullable=False, default=0),
+        sa.Column("config", sa.JSON, nullable=False),
+        sa.Column("life", sa.String(16), nullable=False, default="alive"),
+        sa.Column("created", sa.Float, nullable=False),
+        # Juju's model constraints, normalised (see schemas/constraints.py).
+        sa.Column("constraints", sa.JSON, nullable=False, default=dict),
+    )
+
+    create(
+        "charms",
+        sa.Column("sha256", sa.String(64), primary_key=True),
+        sa.Column("name", sa.String(128), nullable=False),
+        sa.Column("meta", sa.JSON, nullable=False),
+        sa.Column("config", sa.JSON, nullable=False),
+        sa.Column("actions", sa.JSON, nullable=False),
+        sa.Column("size", sa.BigInteger, nullable=False),
+        sa.Column("created", sa.Float, nullable=False),
+    )
+
+    create(
+        "charm_blobs",
+        sa.Column("sha256", sa.String(64), sa.ForeignKey("charms.sha256"), primary_key=True),
+        sa.Column("data", sa.LargeBinary, nullable=False),
+    )
+
+    create(
+        "applications",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("model_uuid", sa.String(36), sa.ForeignKey("models.uuid"), nullable=False),
+        sa.Column("name", sa.String(128), nullable=False),
+        sa.Column("charm_sha256", sa.String(64), sa.ForeignKey("charms.sha256"), nullable=False),
+        sa.Column("charm_revision", sa.Integer, nullable=False, default=0),
+        sa.Column("config", sa.JSON, nullable=False),
+        sa.Column("life", sa.String(16), nullable=False, default="alive"),
+        sa.Column("next_unit", sa.Integer, nullable=False, default=0),
+        sa.Column("leader", sa.String(160), nullable=True),
+        sa.Column("lease_expiry", sa.Float, nullable=True),
+        sa.Column("status", sa.String(32), nullable=True),
+        sa.Column("status_message", sa.Text, nullable=False, default=""),
+        sa.Column("status_since", sa.Float, nullable=True),
+        sa.Column("status_seq", sa.BigInteger, nullable=False, default=0),
+        sa.Column("leader_settings", sa.JSON, nullable=False, default=dict),
+        sa.Column("leader_settings_version", sa.BigInteger, nullable=False, default=0),
+        sa.Column("created", sa.Float, nullable=False),
+        # Juju's deploy-time settings: constraints (normalised, see schemas/constraints.py),
+        # `juju trust`, and the base asked for (`ubuntu@24.04`; "" for the charm's default).
+        sa.Column("constraints", sa.JSON, nullable=False, default=dict),
+        sa.Column("trust", sa.Boolean, nullable=False, default=False),
+        sa.Column("base", sa.String(64), nullable=False, default=""),
+        sa.UniqueConstraint("model_uuid", "name"),
+    )
+
+
+def _machines_units(create: CreateTable) -> None:
+    """Machines and the units placed on them."""
+    create(
+        "machines",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("model_uuid", sa.String(36), sa.ForeignKey("models.uuid"), nullable=False),
+        sa.Column("number", sa.Integer, nullable=False),
+        sa.Column("life", sa.String(16), nullable=False, default="alive"),
+        sa.Column("agent", sa.String(160), nullable=False, unique=True),
+        sa.Column("password_hash", sa.Text, nullable=True),
+        sa.Column("instance_id", sa.String(256), nullable=True),
+        sa.Column("status", sa.String(32), nullable=False, default="pending"),
+        sa.Column("status_message", sa.Text, nullable=False, default=""),
+        sa.Column("status_since", sa.Float, nullable=False),
+        sa.Column("hostname", sa.String(256), nullable=False, default=""),
+        sa.Column("address", sa.String(64), nullable=False, default=""),
+        sa.Column("retry_count", sa.Integer, nullable=False, default=0),
+        sa.Column("retry_at", sa.Float, nullable=True),
+        sa.Column("created", sa.Float, nullable=False),
+        # An enlisted (not provisioned) machine: how the manual provider reaches it; null
+        # for machines a provider made.
+        sa.Column("enlistment", sa.JSON, nullable=True),
+        # A machine made by another provider than the model's cloud (`lxd` for `--to lxd` on
+        # a local model); null for the model's own.
+        sa.Column("substrate", sa.String(32), nullable=True),
+        sa.UniqueConstraint("model_uuid", "number"),
+    )
+
+    create(
+        "units",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("model_uuid", sa.String(36), sa.ForeignKey("models.uuid"), nullable=False),
+        sa.Column("application_id", sa.Integer, sa.ForeignKey("applications.id"), nullable=False),
+        sa.Column("name", sa.String(160), nullable=False),
+        sa.Column("number", sa.Integer, nullable=False),
+        sa.Column("machine_number", sa.Integer, nullable=True),
+        sa.Column("life", sa.String(16), nullable=False, default="alive"),
+        sa.Column("workload_status", sa.String(32), nullable=False, default="waiting"),
+        sa.Column("workload_message", sa.Text, nullable=False, default="waiting for machine"),
+        sa.Column("workload_since", sa.Float, nullable=False),
+        sa.Column("agent_status", sa.String(32), nullable=False, default="allocating"),
+        sa.Column("agent_message", sa.Text, nullable=False, default=""),
+        sa.Column("agent_since", sa.Float, nullable=False),
+        sa.Column("workload_version", sa.String(256), nullable=False, default=""),
+        sa.Column("report_seq", sa.BigInteger, nullable=False, default=0),
+        sa.Column("converged_hash", sa.String(64), nullable=False, default=""),
+        sa.Column("snapshot_revision", sa.BigInteger, nullable=False, default=0),
+        sa.Column("commit_seq", sa.BigInteger, nullable=False, default=0),
+        sa.Column("leader_set_seq", sa.BigInteger, nullable=False, default=0),
+        sa.Column("charm_state", sa.JSON, nullable=False, default=dict),
+        sa.Column("opened_ports", sa.JSON, nullable=False, default=list),
+        sa.Column("resolved", sa.String(16), nullable=False, default="none"),
+        sa.Column("resolved_seq", sa.Integer, nullable=False, default=0),
+        sa.Column("created", sa.Float, nullable=False),
+        sa.UniqueConstraint("model_uuid", "name"),
+    )
+
+
+def _relations_actions_changes(create: CreateTable) -> None:
+    """Relations (endpoints, scopes, databags), actions and the change log."""
+    create(
+        "relations",
+        sa.Column("model_uuid", sa.String(36), sa.ForeignKey("models.uuid"), primary_key=True),
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("key", sa.String(512), nullable=False),
+        sa.Column("life", sa.String(16), nullable=False, default="alive"),
+        sa.Column("created", sa.Float, nullable=False),
+        sa.UniqueConstraint("model_uuid", "key"),
+    )
+
+    create(
+        "relation_endpoints",
+        sa.Column("model_uuid", sa.String(36), primary_key=True),
+        sa.Column("relation_id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("application", sa.String(128), primary_key=True),
+        sa.Column("endpoint", sa.String(128), primary_key=True),
+        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("interface", sa.String(128), nullable=False),
+        sa.Column("scope", sa.String(16), nullable=False, default="global"),
+        sa.Column("relation_limit", sa.Integer, nullable=True),
+        sa.ForeignKeyConstraint(
+            ["model_uuid", "relation_id"], ["relations.model_uuid", "relations.id"]
+        ),
+    )
+
+    create(
+        "relation_scopes",
+        sa.Column("model_uuid", sa.String(36), primary_key=True),
+        sa.Column("relation_id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("unit", sa.String(160), primary_key=True),
+        sa.ForeignKeyConstraint(
+            ["model_uuid", "relation_id"], ["relations.model_uuid", "relations.id"]
+        ),
+    )
+
+    create(
+        "databags",
+        sa.Column("model_uuid", sa.String(36), primary_key=True),
+        sa.Column("relation_id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("owner_kind", sa.String(8), primary_key=True),  # "unit" or "app"
+        sa.Column("owner", sa.String(160), primary_key=True),
+        sa.Column("data", sa.JSON, nullable=False),
+        sa.Column("version", sa.BigInteger, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["model_uuid", "relation_id"], ["relations.model_uuid", "relations.id"]
+        ),
+    )
+
+    create(
+        "actions",
+        sa.Column("model_uuid", sa.String(36), sa.ForeignKey("models.uuid"), primary_key=True),
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("unit", sa.String(160), nullable=False),
+        sa.Column("name", sa.String(128), nullable=False),
+        sa.Column("params", sa.JSON, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False, index=True),
+        sa.Column("message", sa.Text, nullable=False, default=""),
+        sa.Column("results", sa.JSON, nullable=False),
+        sa.Column("log", sa.JSON, nullable=False),
+        sa.Column("enqueued", sa.Float, nullable=False),
+        sa.Column("started", sa.Float, nullable=True),
+        sa.Column("completed", sa.Float, nullable=True),
+    )
+
+    create(
+        "changes",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("model_uuid", sa.String(36), nullable=False, index=True),
+        sa.Column("revision", sa.BigInteger, nullable=False),
+        sa.Column("entity", sa.String(200), nullable=False),
+        sa.Column("kind", sa.String(64), nullable=False),
+        sa.Column("at", sa.Float, nullable=False),
+    )
+
+
+def _secrets(create: CreateTable) -> None:
+    """Secrets, their revisions, consumers and grants."""
+    # Secrets (charm and user secrets): keyed by the xid; owner is an application, a unit, or
+    # the model itself (user secrets, `owner_kind` "model"). See controller/state/_secret_tx.py.
+    create(
+        "secrets",
+        sa.Column("model_uuid", sa.String(36), sa.ForeignKey("models.uuid"), primary_key=True),
+        sa.Column("id", sa.String(20), primary_key=True),
+        sa.Column("owner_kind", sa.String(16), nullable=False),
+        sa.Column("owner", sa.String(160), nullable=False),
+        sa.Column("name", sa.String(128), nullable=True),
+        sa.Column("label", sa.String(256), nullable=False, default=""),
+        sa.Column("description", sa.Text, nullable=False, default=""),
+        sa.Column("expire", sa.String(32), nullable=True),
+        sa.Column("rotate", sa.String(16), nullable=False, default=""),
+        sa.Column("rotates", sa.Float, nullable=True),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("created", sa.Float, nullable=False),
+        sa.Column("updated", sa.Float, nullable=False),
+    )
+
+    create(
+        "secret_revisions",
+        sa.Column("model_uuid", sa.String(36), primary_key=True),
+        sa.Column("secret_id", sa.String(20), primary_key=True),
+        sa.Column("revision", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("content", sa.JSON, nullable=False),
+        sa.Column("created", sa.Float, nullable=False),
+        sa.ForeignKeyConstraint(["model_uuid", "secret_id"], ["secrets.model_uuid", "secrets.id"]),
+    )
+
+    create(
+        "secret_consumers",
+        sa.Column("model_uuid", sa.String(36), primary_key=True),
+        sa.Column("secret_id", sa.String(20), primary_key=True),
+        sa.Column("unit", sa.String(160), primary_key=True),
+        sa.Column("revision", sa.Integer, nullable=False, default=0),
+        sa.Column("label", sa.String(256), nullable=False, default=""),
+        sa.ForeignKeyConstraint(["model_uuid", "secret_id"], ["secrets.model_uuid", "secrets.id"]),
+    )
+
+    create(
+        "secret_grants",
+        sa.Column("model_uuid", sa.String(36), primary_key=True),
+        sa.Column("secret_id", sa.String(20), primary_key=True),
+        sa.Column("subject_kind", sa.String(16), primary_key=True),  # "application" or "unit"
+        sa.Column("subject", sa.String(160), primary_key=True),
+        sa.Column("relation_id", sa.Integer, primary_key=True, autoincrement=False),
+        # relation_id -1: a user-secret grant (no relation)
+        sa.ForeignKeyConstraint(["model_uuid", "secret_id"], ["secrets.model_uuid", "secrets.id"]),
+    )
+
+
+def _logs_storage(create: CreateTable) -> None:
+    """Logs for `rune debug-log`, and storage."""
+    create(
+        "log_entries",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("model_uuid", sa.String(36), nullable=False),
+        sa.Column("entity", sa.String(168), nullable=False, default=""),
+        sa.Column("unit", sa.String(160), nullable=False),
+        sa.Column("application", sa.String(128), nullable=False),
+        sa.Column("machine", sa.Integer, nullable=False),
+        sa.Column("at", sa.String(32), nullable=False),
+        sa.Column("level", sa.String(16), nullable=False),
+        sa.Column("severity", sa.SmallInteger, nullable=False),
+        sa.Column("module", sa.String(256), nullable=False),
+        sa.Column("message", sa.Text, nullable=False),
+        sa.Index("ix_log_entries_model_id", "model_uuid", "id"),
+    )
+
+    create(
+        "log_cursors",
+        sa.Column("model_uuid", sa.String(36), primary_key=True),
+        sa.Column("unit", sa.String(160), primary_key=True),
+        sa.Column("offset", sa.BigInteger, nullable=False),
+    )
+
+    # Storage: one row per instance `<name>/<number>` (number unique per model and name),
+    # attached to one unit; and each application's storage directives (`deploy --storage`),
+    # which units added later get too. See controller/state/_storage_tx.py.
+    create(
+        "storage_instances",
+        sa.Column("model_uuid", sa.String(36), sa.ForeignKey("models.uuid"), primary_key=True),
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("number", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("unit", sa.String(160), nullable=False, index=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("size_mib", sa.Integer, nullable=False),
+        sa.Column("created", sa.Float, nullable=False),
+    )
+
+    create(
+        "storage_directives",
+        sa.Column("model_uuid", sa.String(36), sa.ForeignKey("models.uuid"), primary_key=True),
+        sa.Column("application", sa.String(63), primary_key=True),
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("count", sa.Integer, nullable=False),
+        sa.Column("size_mib", sa.Integer, nullable=False),
+    )
+
+
+def _resources_status(create: CreateTable) -> None:
+    """Resources, and every status an entity went through."""
+    # Resources: uploaded files, content-addressed like charm archives, and each application's
+    # current revision of each of its charm's resources. See controller/state/_resources_tx.py.
+    create(
+        "resource_blobs",
+        sa.Column("sha256", sa.String(64), primary_key=True),
+        sa.Column("size", sa.BigInteger, nullable=False),
+        sa.Column("data", sa.LargeBinary, nullable=False),
+        sa.Column("created", sa.Float, nullable=False),
+    )
+
+    create(
+        "application_resources",
+        sa.Column("model_uuid", sa.String(36), sa.ForeignKey("models.uuid"), primary_key=True),
+        sa.Column("application", sa.String(63), primary_key=True),
+        sa.Column("name", sa.String(128), primary_key=True),
+        sa.Column("sha256", sa.String(64), sa.ForeignKey("resource_blobs.sha256"), nullable=False),
+        sa.Column("size", sa.BigInteger, nullable=False),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("created", sa.Float, nullable=False),
+    )
+
+    create(
+        "status_history",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("model_uuid", sa.String(36), nullable=False),
+        sa.Column("entity", sa.String(160), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),  # workload, juju-unit, application
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("message", sa.Text, nullable=False),
+        sa.Column("since", sa.Float, nullable=False),
+        sa.Index("ix_status_history_entity", "model_uuid", "entity", "id"),
+    )

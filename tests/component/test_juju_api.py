@@ -15,6 +15,7 @@ from jubilant import unittypes
 from sqlalchemy import event
 
 from runecraft.controller import services
+from runecraft.controller.services._hook_commit import apply_hook_commit
 from runecraft.controller.state import EndpointRecord, Store
 from runecraft.schemas import bus
 from tests.component._api import api_client
@@ -120,7 +121,7 @@ async def _related_pair(store: Store) -> None:
                 scope={relation.id: "enter"},
                 relations={relation.id: write},
             )
-            assert await tx.apply_hook_commit(model_uuid, machine.number, commit, time.time())
+            assert await apply_hook_commit(tx, model_uuid, machine.number, commit, time.time())
 
 
 async def test_show_unit_is_what_jubilant_reads(store: Store, client: httpx.AsyncClient) -> None:

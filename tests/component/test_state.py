@@ -12,6 +12,7 @@ import pytest
 from runecraft import errors
 from runecraft._logging import LogLine
 from runecraft.controller.services import LogQuery, LogService
+from runecraft.controller.services._hook_commit import apply_hook_commit
 from runecraft.controller.state import EndpointRecord, Store
 from runecraft.controller.state._logs import LogStore
 from runecraft.schemas import bus
@@ -117,7 +118,8 @@ async def test_snapshot_with_relations_and_actions_is_still_constant(store: Stor
                 await tx.insert_action(name, "greet", {})
         async with store.write() as tx:
             for name in names:
-                await tx.apply_hook_commit(
+                await apply_hook_commit(
+                    tx,
                     model_uuid,
                     0,
                     bus.HookCommit(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from runecraft.controller.services._hook_commit import apply_hook_commit
 from runecraft.controller.services._hub import ChangeHub
 from runecraft.controller.state import Store
 from runecraft.schemas import bus
@@ -116,7 +117,7 @@ class AgentService:
                 if isinstance(message, bus.UnitReport):
                     await tx.apply_unit_report(model, number, message, now)
                 elif isinstance(message, bus.HookCommit):
-                    await tx.apply_hook_commit(model, number, message, now)
+                    await apply_hook_commit(tx, model, number, message, now)
                 elif isinstance(message, bus.LeaderSet):
                     await tx.apply_leader_set(model, number, message)
                 elif isinstance(message, bus.ActionLog):

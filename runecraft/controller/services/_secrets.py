@@ -5,16 +5,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
-from typing import Any
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from runecraft import errors
+from runecraft.controller.services import _secret_rules as rules
 from runecraft.controller.services._hub import ChangeHub
-from runecraft.controller.state import Store
-from runecraft.controller.state._secret_tx import USER_GRANT, SecretRecord, SecretRows
+from runecraft.controller.state import ApplicationRecord, ModelRecord, Store
+from runecraft.controller.state._secret_tx import (
+    USER_GRANT,
+    SecretConsumerRecord,
+    SecretGrantRecord,
+    SecretRecord,
+    SecretRows,
+)
 from runecraft.schemas import secrets as sec
 
-__all__ = ["SecretService", "secret_documents"]
+__all__ = ["SecretService", "SecretState", "secret_documents", "write_secrets"]
 
 BACKEND = "internal"
 """The one secret backend: the controller's database."""
@@ -120,6 +128,112 @@ def secret_documents(
     return documents
 
 
+class SecretState(Protocol):
+    """The secret rows a transaction reads and writes (the store's `Tx` is one)."""
+
+    def changed(self, entity: str, kind: str, model_uuid: str | None = None) -> None: ...
+
+    async def secret_rows(
+        self, model_uuid: str, secret_ids: Sequence[str], unit: str | None = None
+    ) -> SecretRows: ...
+
+    async def insert_secret(self, secret: SecretRecord, content: Mapping[str, str]) -> None: ...
+
+    async def insert_secret_revision(
+        self,
+        model_uuid: str,
+        secret_id: str,
+        revision: int,
+        content: Mapping[str, str],
+        created: float,
+    ) -> None: ...
+
+    async def update_secret(
+        self, model_uuid: str, secret_id: str, values: Mapping[str, Any]
+    ) -> None: ...
+
+    async def delete_secret_revision(
+        self, model_uuid: str, secret_id: str, revision: int
+    ) -> None: ...
+
+    async def delete_secret(self, model_uuid: str, secret_id: str) -> None: ...
+
+    async def insert_secret_grant(self, grant: SecretGrantRecord) -> None: ...
+
+    async def delete_secret_grants(
+        self,
+        model_uuid: str,
+        secret_id: str,
+        *,
+        relation_id: int | None = None,
+        subject_kind: str | None = None,
+        subject: str | None = None,
+    ) -> None: ...
+
+    async def save_secret_consumer(self, consumer: SecretConsumerRecord, *, new: bool) -> None: ...
+
+
+class _UserSecretState(SecretState, Protocol):
+    model: ModelRecord | None
+
+    async def find_user_secret(
+        self, model_uuid: str, *, secret_id: str | None = None, name: str | None = None
+    ) -> SecretRecord | None: ...
+
+    async def application(self, name: str) -> ApplicationRecord: ...
+
+
+async def write_secrets(tx: SecretState, writes: Sequence[rules.SecretWrite]) -> None:
+    """Make the writes the secret rules decided, in order."""
+    for write in writes:
+        match write:
+            case rules.InsertSecret(secret, content):
+                await tx.insert_secret(secret, content)
+            case rules.AddRevision(model_uuid, secret_id, revision, content, created):
+                await tx.insert_secret_revision(model_uuid, secret_id, revision, content, created)
+            case rules.UpdateSecret(model_uuid, secret_id, values):
+                await tx.update_secret(model_uuid, secret_id, values)
+            case rules.RemoveRevision(model_uuid, secret_id, revision):
+                await tx.delete_secret_revision(model_uuid, secret_id, revision)
+            case rules.RemoveSecret(model_uuid, secret_id):
+                await tx.delete_secret(model_uuid, secret_id)
+            case rules.AddGrant(grant):
+                await tx.insert_secret_grant(grant)
+            case rules.RevokeGrants(model_uuid, secret_id, relation_id, kind, subject):
+                await tx.delete_secret_grants(
+                    model_uuid,
+                    secret_id,
+                    relation_id=relation_id,
+                    subject_kind=kind,
+                    subject=subject,
+                )
+            case rules.SaveConsumer(consumer, new):
+                await tx.save_secret_consumer(consumer, new=new)
+
+
+def _model(tx: _UserSecretState) -> ModelRecord:
+    assert tx.model is not None, "user secrets change in a transaction on their model"
+    return tx.model
+
+
+async def _user_secret(tx: _UserSecretState, ref: str) -> rules.SecretView:
+    """A user secret of the transaction's model, by name or URI, with its rows."""
+    model = _model(tx)
+    try:
+        found = await tx.find_user_secret(model.uuid, secret_id=sec.parse_secret_uri(ref))
+    except ValueError:
+        found = await tx.find_user_secret(model.uuid, name=ref)
+    if found is None:
+        raise errors.NotFoundError(f'secret "{ref}" not found')
+    rows = await tx.secret_rows(model.uuid, [found.id])
+    return rules.secret_views(rows, unit="")[found.id]
+
+
+async def _name_free(tx: _UserSecretState, name: str) -> None:
+    if await tx.find_user_secret(_model(tx).uuid, name=name) is not None:
+        raise errors.ConflictError(f'secret with name "{name}" already exists')
+
+
 class SecretService:
     """User secrets of a model, and reading every secret of it."""
 
@@ -134,10 +248,29 @@ class SecretService:
     async def add(self, model: str, request: sec.AddSecretRequest) -> str:
         """A new user secret; returns `secret:<id>`."""
         content = _content(dict(request.content))
+        name = _name(request.name)
+        now = time.time()
         async with self.store.write(model) as tx:
-            secret_id = await tx.add_user_secret(_name(request.name), content, request.description)
+            await _name_free(tx, name)
+            record = _model(tx)
+            secret = SecretRecord(
+                model_uuid=record.uuid,
+                id=sec.new_secret_id(),
+                owner_kind="model",
+                owner=record.name,
+                name=name,
+                label="",
+                description=request.description,
+                expire=None,
+                rotate="",
+                rotates=None,
+                revision=1,
+                created=now,
+                updated=now,
+            )
+            await tx.insert_secret(secret, content)
         self.hub.changed()
-        return sec.secret_uri(secret_id)
+        return sec.secret_uri(secret.id)
 
     async def update(self, model: str, ref: str, request: sec.UpdateSecretRequest) -> None:
         if request.content is None and request.description is None and request.name is None:
@@ -145,24 +278,41 @@ class SecretService:
         content = None if request.content is None else _content(dict(request.content))
         name = None if request.name is None else _name(request.name)
         async with self.store.write(model) as tx:
-            await tx.update_user_secret(
-                ref, content=content, description=request.description, name=name
+            view = await _user_secret(tx, ref)
+            if name is not None and name != view.secret.name:
+                await _name_free(tx, name)
+            _, writes = rules.updated_secret(
+                view, time.time(), content=content, description=request.description, name=name
             )
+            await write_secrets(tx, writes)
         self.hub.changed()
 
     async def grant(self, model: str, ref: str, applications: Sequence[str]) -> None:
         async with self.store.write(model) as tx:
-            await tx.grant_user_secret(ref, applications)
+            view = await _user_secret(tx, ref)
+            for name in applications:
+                await tx.application(name)  # NotFoundError naming it
+                view, writes = rules.granted(view, "application", name, USER_GRANT)
+                await write_secrets(tx, writes)
         self.hub.changed()
 
     async def revoke(self, model: str, ref: str, applications: Sequence[str]) -> None:
         async with self.store.write(model) as tx:
-            await tx.revoke_user_secret(ref, applications)
+            view = await _user_secret(tx, ref)
+            for name in applications:
+                view, writes = rules.revoked(view, USER_GRANT, "application", name)
+                await write_secrets(tx, writes)
         self.hub.changed()
 
     async def remove(self, model: str, ref: str, revision: int | None = None) -> None:
         async with self.store.write(model) as tx:
-            await tx.remove_user_secret(ref, revision)
+            view = await _user_secret(tx, ref)
+            if revision is not None and not 1 <= revision <= view.secret.revision:
+                raise errors.NotFoundError(
+                    f'secret revision "{view.secret.id}/{revision}" not found'
+                )
+            _, writes = rules.removed(view, revision)
+            await write_secrets(tx, writes)
         self.hub.changed()
 
     async def list(

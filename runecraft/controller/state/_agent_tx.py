@@ -2,8 +2,8 @@
 
 Every write is confined to units on the reporting agent's machine (the bus topic names the
 agent, the broker ACL enforces it). Reports carry sequence numbers, so applying one twice,
-or a stale one, changes nothing; hook commits apply exactly once and in order
-(docs/runtime-contract.md, "Hook commits").
+or a stale one, changes nothing. Hook commits are decided by services/_hook_commit.py and
+written through the reads and writes here.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import sqlalchemy as sa
 import structlog
 
 from runecraft.controller.state import _tables as t
-from runecraft.controller.state._base import app_record, unit_record
-from runecraft.controller.state._records import ApplicationRecord, UnitRecord
+from runecraft.controller.state._base import action_record, app_record, unit_record
+from runecraft.controller.state._records import ActionRecord, ApplicationRecord, UnitRecord
 from runecraft.controller.state._relation_tx import RelationWrites, merge_settings
 from runecraft.controller.state._secret_tx import SecretWrites
-from runecraft.controller.state._storage_tx import apply_storage_add
+from runecraft.controller.state._storage_tx import StorageWrites
 from runecraft.schemas import bus
 
 __all__ = ["AgentWrites"]
@@ -27,10 +27,10 @@ __all__ = ["AgentWrites"]
 logger = structlog.get_logger(__name__)
 
 
-class AgentWrites(RelationWrites, SecretWrites):
+class AgentWrites(RelationWrites, SecretWrites, StorageWrites):
     """Unit reports, hook commits, leader settings and action logs from one machine."""
 
-    async def _unit_on_machine(
+    async def unit_on_machine(
         self, model_uuid: str, machine_number: int, name: str
     ) -> UnitRecord | None:
         row = (
@@ -44,7 +44,7 @@ class AgentWrites(RelationWrites, SecretWrites):
         ).first()
         return None if row is None else unit_record(row)
 
-    async def _application_by_id(self, application_id: int) -> ApplicationRecord:
+    async def application_by_id(self, application_id: int) -> ApplicationRecord:
         row = (
             await self.conn.execute(
                 sa.select(t.applications).where(t.applications.c.id == application_id)
@@ -208,107 +208,9 @@ class AgentWrites(RelationWrites, SecretWrites):
                 model_uuid, report.application, "application", report.status, now
             )
 
-    # --- hook commits -----------------------------------------------------------------
+    # --- what hook commits read and write (the rules: services/_hook_commit.py) ---------
 
-    async def apply_hook_commit(
-        self, model_uuid: str, machine_number: int, commit: bus.HookCommit, now: float
-    ) -> bool:
-        """Apply one hook commit exactly once; returns whether it was applied.
-
-        Only the next commit of the unit applies (`seq == commit_seq + 1`): a replay is
-        dropped, and one past a gap waits until the agent resends the missing ones (it
-        resends everything above the acknowledged `commit_seq`). Effects, in order: scope
-        changes, relation writes, charm state, ports, the action outcome, then `commit_seq`.
-        """
-        unit = await self._unit_on_machine(model_uuid, machine_number, commit.unit)
-        log = logger.bind(unit=commit.unit, seq=commit.seq, hook=commit.hook)
-        if unit is None:
-            log.warning("hook commit for a unit not on the reporting machine dropped")
-            return False
-        if commit.seq <= unit.commit_seq:
-            return False
-        if commit.seq != unit.commit_seq + 1:
-            log.warning("hook commit out of order held back", expected=unit.commit_seq + 1)
-            return False
-        app = await self._application_by_id(unit.application_id)
-        relation_apps = {
-            relation.id: {e.application for e in endpoints}
-            for relation, endpoints in await self.model_relations(model_uuid)
-        }
-        member_of = {key for key, apps in relation_apps.items() if app.name in apps}
-        in_scope = set(
-            (
-                await self.conn.execute(
-                    sa.select(t.relation_scopes.c.relation_id).where(
-                        t.relation_scopes.c.model_uuid == model_uuid,
-                        t.relation_scopes.c.unit == unit.name,
-                    )
-                )
-            ).scalars()
-        )
-        for relation_id, change in sorted(commit.scope.items()):
-            if relation_id not in member_of:
-                log.warning("scope change for a relation the unit is not in", relation=relation_id)
-                continue
-            if change == "enter" and relation_id not in in_scope:
-                await self.conn.execute(
-                    sa.insert(t.relation_scopes).values(
-                        model_uuid=model_uuid, relation_id=relation_id, unit=unit.name
-                    )
-                )
-                in_scope.add(relation_id)
-                address = await self._machine_address(model_uuid, machine_number)
-                if address:
-                    await self.merge_databag(
-                        model_uuid,
-                        relation_id,
-                        "unit",
-                        unit.name,
-                        {"private-address": address, "ingress-address": address},
-                    )
-            elif change == "leave" and relation_id in in_scope:
-                await self.conn.execute(
-                    sa.delete(t.relation_scopes).where(
-                        t.relation_scopes.c.model_uuid == model_uuid,
-                        t.relation_scopes.c.relation_id == relation_id,
-                        t.relation_scopes.c.unit == unit.name,
-                    )
-                )
-                in_scope.discard(relation_id)
-        for relation_id, write in sorted(commit.relations.items()):
-            if relation_id not in in_scope:
-                log.warning("relation write outside scope ignored", relation=relation_id)
-                continue
-            if write.unit:
-                await self.merge_databag(model_uuid, relation_id, "unit", unit.name, write.unit)
-            if write.app:
-                if app.leader == unit.name:
-                    await self.merge_databag(model_uuid, relation_id, "app", app.name, write.app)
-                else:
-                    log.warning("application databag write by a non-leader dropped")
-        values: dict[str, Any] = {"commit_seq": commit.seq}
-        state = merge_settings(unit.charm_state, commit.state_set)
-        for key in commit.state_delete:
-            state.pop(key, None)
-        if state != unit.charm_state:
-            values["charm_state"] = state
-        ports = sorted(
-            (set(unit.opened_ports) | set(commit.opened_ports)) - set(commit.closed_ports)
-        )
-        if ports != sorted(unit.opened_ports):
-            values["opened_ports"] = ports
-        if commit.secrets:
-            mine = {key: relation_apps[key] for key in member_of}
-            await self.apply_secret_ops(model_uuid, unit, app, commit.secrets, mine)
-        if commit.storage_add:
-            await apply_storage_add(self, model_uuid, unit.name, app, commit.storage_add)
-        if commit.action is not None:
-            await self._finish_action(model_uuid, unit.name, commit.action, now)
-        await self.conn.execute(sa.update(t.units).where(t.units.c.id == unit.id).values(**values))
-        self.changed(f"unit-{unit.name}", "commit", model_uuid)
-        return True
-
-    async def _machine_address(self, model_uuid: str, machine_number: int) -> str:
+    async def machine_address(self, model_uuid: str, machine_number: int) -> str:
         address = (
             await self.conn.execute(
                 sa.select(t.machines.c.address).where(
@@ -318,10 +220,11 @@ class AgentWrites(RelationWrites, SecretWrites):
         ).scalar_one_or_none()
         return str(address or "")
 
-    async def _action_row(self, model_uuid: str, unit: str, action_id: str) -> Any:
+    async def unit_action(self, model_uuid: str, unit: str, action_id: str) -> ActionRecord | None:
+        """An action of the unit by its id ("1", "2", …); None for another unit's."""
         if not action_id.isdigit():
             return None
-        return (
+        row = (
             await self.conn.execute(
                 sa.select(t.actions).where(
                     t.actions.c.model_uuid == model_uuid,
@@ -330,30 +233,12 @@ class AgentWrites(RelationWrites, SecretWrites):
                 )
             )
         ).first()
+        return None if row is None else action_record(row)
 
-    async def _finish_action(
-        self, model_uuid: str, unit: str, outcome: bus.ActionOutcome, now: float
-    ) -> None:
-        row = await self._action_row(model_uuid, unit, outcome.id)
-        if row is None or row.status not in ("pending", "running"):
-            logger.warning("outcome of an unknown or finished action dropped", action=outcome.id)
-            return
-        values: dict[str, Any] = {
-            "status": outcome.status,
-            "message": outcome.message,
-            "results": dict(outcome.results),
-            "completed": now,
-            "started": row.started if row.started is not None else now,
-        }
-        if outcome.log:
-            stamps = [entry.get("timestamp", now) for entry in row.log]
-            values["log"] = [
-                {"timestamp": stamps[i] if i < len(stamps) else now, "message": message}
-                for i, message in enumerate(outcome.log)
-            ]
+    async def update_action(self, model_uuid: str, action_id: int, **values: Any) -> None:
         await self.conn.execute(
             sa.update(t.actions)
-            .where(t.actions.c.model_uuid == model_uuid, t.actions.c.id == row.id)
+            .where(t.actions.c.model_uuid == model_uuid, t.actions.c.id == action_id)
             .values(**values)
         )
 
@@ -364,10 +249,10 @@ class AgentWrites(RelationWrites, SecretWrites):
     ) -> bool:
         """`leader-set`: merged into the application's leader settings while the unit
         leads; the version moves only if the content changed. Returns whether it did."""
-        unit = await self._unit_on_machine(model_uuid, machine_number, message.unit)
+        unit = await self.unit_on_machine(model_uuid, machine_number, message.unit)
         if unit is None or message.seq <= unit.leader_set_seq:
             return False
-        app = await self._application_by_id(unit.application_id)
+        app = await self.application_by_id(unit.application_id)
         await self.conn.execute(
             sa.update(t.units).where(t.units.c.id == unit.id).values(leader_set_seq=message.seq)
         )
@@ -392,10 +277,10 @@ class AgentWrites(RelationWrites, SecretWrites):
         self, model_uuid: str, machine_number: int, message: bus.ActionLog, now: float
     ) -> bool:
         """`action-log`: appended to an unfinished action of the unit, which is running."""
-        unit = await self._unit_on_machine(model_uuid, machine_number, message.unit)
+        unit = await self.unit_on_machine(model_uuid, machine_number, message.unit)
         if unit is None:
             return False
-        row = await self._action_row(model_uuid, unit.name, message.action_id)
+        row = await self.unit_action(model_uuid, unit.name, message.action_id)
         if row is None or row.status not in ("pending", "running"):
             return False
         await self.conn.execute(

@@ -57,6 +57,96 @@ def _entity_clause(entities: EntityFilter) -> Any:
     )
 
 
+async def _owned_sources(
+    conn: AsyncConnection, model_uuid: str, machine: int, names: Sequence[str]
+) -> dict[str, str]:
+    """Of the sources named, those the machine's agent speaks for, with their application
+    (`""` for the agent's own log)."""
+    owned = {
+        row.name: row.application
+        for row in await conn.execute(
+            sa.select(t.units.c.name, t.applications.c.name.label("application"))
+            .join(t.applications, t.applications.c.id == t.units.c.application_id)
+            .where(
+                t.units.c.model_uuid == model_uuid,
+                t.units.c.machine_number == machine,
+                t.units.c.name.in_(names),
+            )
+        )
+    }
+    itself = f"machine-{machine}"
+    if itself in names:
+        owned[itself] = ""
+    return owned
+
+
+async def _cursors(conn: AsyncConnection, model_uuid: str, names: Sequence[str]) -> dict[str, int]:
+    """The offsets held for the sources named."""
+    return {
+        row.unit: int(row.offset)
+        for row in await conn.execute(
+            sa.select(t.log_cursors.c.unit, t.log_cursors.c.offset).where(
+                t.log_cursors.c.model_uuid == model_uuid,
+                t.log_cursors.c.unit.in_(names),
+            )
+        )
+    }
+
+
+def _new_rows(
+    model_uuid: str,
+    machine: int,
+    batches: Sequence[bus.LogBatch],
+    owned: dict[str, str],
+    cursors: dict[str, int],
+    now: str,
+) -> list[dict[str, Any]]:
+    """The rows of the batches' new lines; moves `cursors` past them. A batch from a source
+    not owned, or ending at or before the held offset, adds nothing."""
+    itself = f"machine-{machine}"
+    rows: list[dict[str, Any]] = []
+    for batch in batches:
+        source = batch.source
+        if source not in owned or batch.end <= cursors.get(source, 0):
+            continue
+        is_unit = source != itself
+        entity = unit_tag(source) if is_unit else source
+        fallback = f"unit.{source}" if is_unit else source
+        for line in batch.lines:
+            parsed = parse_line(line, fallback, now)
+            rows.append(
+                {
+                    "model_uuid": model_uuid,
+                    "entity": entity,
+                    "unit": source if is_unit else "",
+                    "application": owned[source],
+                    "machine": machine,
+                    "at": parsed.at,
+                    "level": parsed.level,
+                    "severity": severity(parsed.level),
+                    "module": parsed.module[:256],
+                    "message": parsed.message,
+                }
+            )
+        cursors[source] = batch.end
+    return rows
+
+
+async def _save_cursor(
+    conn: AsyncConnection, model_uuid: str, source: str, offset: int, known: bool
+) -> None:
+    if known:
+        await conn.execute(
+            sa.update(t.log_cursors)
+            .where(t.log_cursors.c.model_uuid == model_uuid, t.log_cursors.c.unit == source)
+            .values(offset=offset)
+        )
+    else:
+        await conn.execute(
+            sa.insert(t.log_cursors).values(model_uuid=model_uuid, unit=source, offset=offset)
+        )
+
+
 class LogStore:
     """Log lines of every model, on the controller's database."""
 
@@ -75,78 +165,17 @@ class LogStore:
         offset is a duplicate.
         """
         now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
-        itself = f"machine-{machine}"
         names = sorted({batch.source for batch in batches})
         async with self.store.write() as tx:
-            owned = {
-                row.name: row.application
-                for row in await tx.conn.execute(
-                    sa.select(t.units.c.name, t.applications.c.name.label("application"))
-                    .join(t.applications, t.applications.c.id == t.units.c.application_id)
-                    .where(
-                        t.units.c.model_uuid == model_uuid,
-                        t.units.c.machine_number == machine,
-                        t.units.c.name.in_(names),
-                    )
-                )
-            }
-            if itself in names:
-                owned[itself] = ""
-            cursors: dict[str, int] = {
-                row.unit: int(row.offset)
-                for row in await tx.conn.execute(
-                    sa.select(t.log_cursors.c.unit, t.log_cursors.c.offset).where(
-                        t.log_cursors.c.model_uuid == model_uuid,
-                        t.log_cursors.c.unit.in_(names),
-                    )
-                )
-            }
-            known = set(cursors)
-            rows: list[dict[str, Any]] = []
-            for batch in batches:
-                source = batch.source
-                if source not in owned:
-                    continue
-                held = cursors.get(source, 0)
-                if batch.end <= held:
-                    continue
-                is_unit = source != itself
-                entity = unit_tag(source) if is_unit else source
-                fallback = f"unit.{source}" if is_unit else source
-                for line in batch.lines:
-                    parsed = parse_line(line, fallback, now)
-                    rows.append(
-                        {
-                            "model_uuid": model_uuid,
-                            "entity": entity,
-                            "unit": source if is_unit else "",
-                            "application": owned[source],
-                            "machine": machine,
-                            "at": parsed.at,
-                            "level": parsed.level,
-                            "severity": severity(parsed.level),
-                            "module": parsed.module[:256],
-                            "message": parsed.message,
-                        }
-                    )
-                cursors[source] = batch.end
+            owned = await _owned_sources(tx.conn, model_uuid, machine, names)
+            known = await _cursors(tx.conn, model_uuid, names)
+            cursors = dict(known)
+            rows = _new_rows(model_uuid, machine, batches, owned, cursors, now)
             await self._insert(tx.conn, rows)
-            for unit in owned:
-                if unit not in cursors:
-                    cursors[unit] = 0
-                values = {"model_uuid": model_uuid, "unit": unit, "offset": cursors[unit]}
-                if unit in known:
-                    await tx.conn.execute(
-                        sa.update(t.log_cursors)
-                        .where(
-                            t.log_cursors.c.model_uuid == model_uuid,
-                            t.log_cursors.c.unit == unit,
-                        )
-                        .values(offset=cursors[unit])
-                    )
-                else:
-                    await tx.conn.execute(sa.insert(t.log_cursors).values(**values))
-        return {unit: cursors[unit] for unit in owned}
+            for source in owned:
+                cursors.setdefault(source, 0)
+                await _save_cursor(tx.conn, model_uuid, source, cursors[source], source in known)
+        return {source: cursors[source] for source in owned}
 
     async def append_controller(self, lines: Sequence[LogLine]) -> None:
         """Store lines the controller logged: all in its own log, each also in the log of

@@ -170,49 +170,65 @@ class RelationWrites(TxBase):
 
     # --- databags ---------------------------------------------------------------------
 
-    async def databag(
-        self, model_uuid: str, relation_id: int, owner_kind: str, owner: str
-    ) -> DatabagRecord | None:
-        row = (
-            await self.conn.execute(
-                sa.select(t.databags).where(
-                    t.databags.c.model_uuid == model_uuid,
-                    t.databags.c.relation_id == relation_id,
-                    t.databags.c.owner_kind == owner_kind,
-                    t.databags.c.owner == owner,
-                )
+    async def scopes_of(self, model_uuid: str, unit: str) -> set[int]:
+        """The relations whose scope `unit` is in."""
+        table = t.relation_scopes
+        rows = await self.conn.execute(
+            sa.select(table.c.relation_id).where(
+                table.c.model_uuid == model_uuid, table.c.unit == unit
             )
-        ).first()
-        return None if row is None else databag_record(row)
+        )
+        return set(rows.scalars())
 
-    async def merge_databag(
-        self,
-        model_uuid: str,
-        relation_id: int,
-        owner_kind: str,
-        owner: str,
-        changes: Mapping[str, str],
-    ) -> bool:
-        """Merge `changes` into one databag; its version moves by one only if the content
-        changed. Returns whether it did."""
-        current = await self.databag(model_uuid, relation_id, owner_kind, owner)
-        before: dict[str, str] = {} if current is None else dict(current.data)
-        after = merge_settings(before, changes)
-        if after == before:
-            return False
+    async def enter_scope(self, model_uuid: str, relation_id: int, unit: str) -> None:
+        await self.conn.execute(
+            sa.insert(t.relation_scopes).values(
+                model_uuid=model_uuid, relation_id=relation_id, unit=unit
+            )
+        )
+
+    async def leave_scope(self, model_uuid: str, relation_id: int, unit: str) -> None:
+        table = t.relation_scopes
+        await self.conn.execute(
+            sa.delete(table).where(
+                table.c.model_uuid == model_uuid,
+                table.c.relation_id == relation_id,
+                table.c.unit == unit,
+            )
+        )
+
+    # --- databags ---------------------------------------------------------------------
+
+    async def databags_of(
+        self, model_uuid: str, relation_ids: Iterable[int], owners: Iterable[str]
+    ) -> list[DatabagRecord]:
+        """The stored bags of `owners` (units or applications) on those relations."""
+        table = t.databags
+        rows = await self.conn.execute(
+            sa.select(table).where(
+                table.c.model_uuid == model_uuid,
+                table.c.relation_id.in_(sorted(set(relation_ids))),
+                table.c.owner.in_(sorted(set(owners))),
+            )
+        )
+        return [databag_record(row) for row in rows]
+
+    async def save_databag(self, bag: DatabagRecord, *, new: bool) -> None:
+        """Insert (`new`) or update a bag's content and version."""
         key: dict[str, Any] = {
-            "model_uuid": model_uuid,
-            "relation_id": relation_id,
-            "owner_kind": owner_kind,
-            "owner": owner,
+            "model_uuid": bag.model_uuid,
+            "relation_id": bag.relation_id,
+            "owner_kind": bag.owner_kind,
+            "owner": bag.owner,
         }
-        if current is None:
-            await self.conn.execute(sa.insert(t.databags).values(**key, data=after, version=1))
+        if new:
+            await self.conn.execute(
+                sa.insert(t.databags).values(**key, data=bag.data, version=bag.version)
+            )
         else:
             await self.conn.execute(
                 sa.update(t.databags)
                 .where(*(t.databags.c[name] == value for name, value in key.items()))
-                .values(data=after, version=current.version + 1)
+                .values(data=bag.data, version=bag.version)
             )
-        self.changed(f"relation-{relation_id}", "settings", model_uuid)
-        return True
+        self.changed(f"relation-{bag.relation_id}", "settings", bag.model_uuid)

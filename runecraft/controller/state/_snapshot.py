@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,97 +86,81 @@ class ModelSnapshot:
         )
 
 
-async def read_snapshot(conn: AsyncConnection, model_uuid: str | None) -> ModelSnapshot:
-    """Every row of one model (or all): ten queries, whatever the model's size."""
+@dataclass(frozen=True)
+class _Reader:
+    """Reads whole tables, scoped to one model (or not: every model)."""
 
-    def scoped(query: Any, table: sa.Table) -> Any:
-        if model_uuid is None:
-            return query
-        return query.where(table.c.model_uuid == model_uuid)
+    conn: AsyncConnection
+    model_uuid: str | None
 
-    async def rows(query: Any, table: sa.Table) -> Any:
-        return await conn.execute(scoped(query, table))
+    async def rows(
+        self, table: sa.Table, record: Callable[[Any], Any], *order: Any, where: Any = None
+    ) -> list[Any]:
+        query = sa.select(table).order_by(*order)
+        if where is not None:
+            query = query.where(where)
+        if self.model_uuid is not None:
+            query = query.where(table.c.model_uuid == self.model_uuid)
+        return [record(r) for r in await self.conn.execute(query)]
 
-    model_query = sa.select(t.models)
-    if model_uuid is not None:
-        model_query = model_query.where(t.models.c.uuid == model_uuid)
-    models = [model_record(r) for r in await conn.execute(model_query)]
-    apps = [
-        app_record(r)
-        for r in await rows(
-            sa.select(t.applications).order_by(t.applications.c.name), t.applications
-        )
-    ]
-    units = [
-        unit_record(r)
-        for r in await rows(
-            sa.select(t.units).order_by(t.units.c.application_id, t.units.c.number), t.units
-        )
-    ]
-    machines = [
-        machine_record(r)
-        for r in await rows(sa.select(t.machines).order_by(t.machines.c.number), t.machines)
-    ]
-    shas = sorted({a.charm_sha256 for a in apps})
-    charms = (
-        [
-            charm_record(r)
-            for r in await conn.execute(
-                sa.select(*CHARM_COLUMNS).where(t.charms.c.sha256.in_(shas))
-            )
-        ]
-        if shas
-        else []
+    async def models(self) -> list[ModelRecord]:
+        query = sa.select(t.models)
+        if self.model_uuid is not None:
+            query = query.where(t.models.c.uuid == self.model_uuid)
+        return [model_record(r) for r in await self.conn.execute(query)]
+
+    async def charms(self, apps: list[ApplicationRecord]) -> dict[str, CharmRecord]:
+        """The charms the applications use (no query when there are none)."""
+        shas = sorted({a.charm_sha256 for a in apps})
+        if not shas:
+            return {}
+        query = sa.select(*CHARM_COLUMNS).where(t.charms.c.sha256.in_(shas))
+        return {c.sha256: c for c in map(charm_record, await self.conn.execute(query))}
+
+
+async def _read_relations(
+    read: _Reader,
+) -> tuple[list[RelationRecord], list[EndpointRecord], list[ScopeRecord], list[DatabagRecord]]:
+    """Relations with their endpoints, scopes and databags: four queries."""
+    endpoints, scopes, databags = t.relation_endpoints, t.relation_scopes, t.databags
+    return (
+        await read.rows(t.relations, relation_record, t.relations.c.model_uuid, t.relations.c.id),
+        await read.rows(
+            endpoints, endpoint_record, endpoints.c.relation_id, endpoints.c.application
+        ),
+        await read.rows(scopes, scope_record, scopes.c.relation_id, scopes.c.unit),
+        await read.rows(
+            databags,
+            databag_record,
+            databags.c.relation_id,
+            databags.c.owner_kind,
+            databags.c.owner,
+        ),
     )
-    relations = [
-        relation_record(r)
-        for r in await rows(
-            sa.select(t.relations).order_by(t.relations.c.model_uuid, t.relations.c.id),
-            t.relations,
-        )
-    ]
-    endpoints = [
-        endpoint_record(r)
-        for r in await rows(
-            sa.select(t.relation_endpoints).order_by(
-                t.relation_endpoints.c.relation_id, t.relation_endpoints.c.application
-            ),
-            t.relation_endpoints,
-        )
-    ]
-    scopes = [
-        scope_record(r)
-        for r in await rows(
-            sa.select(t.relation_scopes).order_by(
-                t.relation_scopes.c.relation_id, t.relation_scopes.c.unit
-            ),
-            t.relation_scopes,
-        )
-    ]
-    databags = [
-        databag_record(r)
-        for r in await rows(
-            sa.select(t.databags).order_by(
-                t.databags.c.relation_id, t.databags.c.owner_kind, t.databags.c.owner
-            ),
-            t.databags,
-        )
-    ]
-    actions = [
-        action_record(r)
-        for r in await rows(
-            sa.select(t.actions)
-            .where(t.actions.c.status.in_(("pending", "running")))
-            .order_by(t.actions.c.model_uuid, t.actions.c.id),
-            t.actions,
-        )
-    ]
+
+
+async def read_snapshot(conn: AsyncConnection, model_uuid: str | None) -> ModelSnapshot:
+    """Every row of one model (or all): a fixed number of queries, whatever its size."""
+    read = _Reader(conn, model_uuid)
+    models = await read.models()
+    apps = await read.rows(t.applications, app_record, t.applications.c.name)
+    units = await read.rows(t.units, unit_record, t.units.c.application_id, t.units.c.number)
+    machines = await read.rows(t.machines, machine_record, t.machines.c.number)
+    charms = await read.charms(apps)
+    relations, endpoints, scopes, databags = await _read_relations(read)
+    actions = await read.rows(
+        t.actions,
+        action_record,
+        t.actions.c.model_uuid,
+        t.actions.c.id,
+        where=t.actions.c.status.in_(("pending", "running")),
+    )
     return ModelSnapshot(
         models=models,
         applications=apps,
         units=units,
         machines=machines,
-        charms={c.sha256: c for c in charms},
+        charms=charms,
         relations=relations,
         endpoints=endpoints,
         scopes=scopes,

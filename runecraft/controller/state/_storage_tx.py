@@ -11,30 +11,24 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
-import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from runecraft import errors
 from runecraft.controller.state import _tables as t
 from runecraft.controller.state._base import TxBase
-from runecraft.controller.state._records import ApplicationRecord
 from runecraft.schemas import charm as charm_schema
 from runecraft.schemas import storage as storage_schema
 
 __all__ = [
     "StorageRecord",
+    "StorageWrites",
     "add_instances",
-    "apply_storage_add",
     "attach_to_units",
     "read_storage",
     "set_directives",
-    "unit_counts",
-    "unit_size",
 ]
-
-logger = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,47 +147,36 @@ async def attach_to_units(
             await add_instances(tx, model_uuid, unit, name, count, kind=kind, size_mib=size)
 
 
-async def unit_counts(tx: TxBase, model_uuid: str, unit: str) -> dict[str, int]:
-    """How many instances of each storage name `unit` has."""
-    table = t.storage_instances
-    rows = await tx.conn.execute(
-        sa.select(table.c.name, sa.func.count())
-        .where(table.c.model_uuid == model_uuid, table.c.unit == unit)
-        .group_by(table.c.name)
-    )
-    return {str(name): int(count) for name, count in rows}
+class StorageWrites(TxBase):
+    """A unit's storage instances, as hook commits (`storage-add`) change them."""
 
-
-async def unit_size(tx: TxBase, model_uuid: str, application: str, name: str) -> int:
-    """The size new instances of `name` get for `application`'s units."""
-    return (await _directives(tx, model_uuid, application)).get(
-        name, (0, storage_schema.DEFAULT_SIZE_MIB)
-    )[1]
-
-
-async def apply_storage_add(
-    tx: TxBase,
-    model_uuid: str,
-    unit: str,
-    app: ApplicationRecord,
-    wanted: Mapping[str, int],
-) -> None:
-    """`storage-add` from a hook commit: attach what the charm's ranges allow; a request
-    that does not fit is logged and skipped, as other commit parts are."""
-    meta = (
-        await tx.conn.execute(
-            sa.select(t.charms.c.meta).where(t.charms.c.sha256 == app.charm_sha256)
+    async def unit_storage_counts(self, model_uuid: str, unit: str) -> dict[str, int]:
+        """How many instances of each storage name `unit` has."""
+        table = t.storage_instances
+        rows = await self.conn.execute(
+            sa.select(table.c.name, sa.func.count())
+            .where(table.c.model_uuid == model_uuid, table.c.unit == unit)
+            .group_by(table.c.name)
         )
-    ).scalar()
-    declared = charm_schema.CharmMeta.model_validate(meta or {"name": app.name}).storage
-    have = await unit_counts(tx, model_uuid, unit)
-    for name, count in sorted(wanted.items()):
-        try:
-            storage_schema.check_add(declared, name, have.get(name, 0), count)
-        except errors.InvalidSpecError as exc:
-            logger.warning("storage-add refused", unit=unit, storage=name, error=exc.message)
-            continue
-        size = await unit_size(tx, model_uuid, app.name, name)
-        await add_instances(
-            tx, model_uuid, unit, name, count, kind=declared[name].type, size_mib=size
+        return {str(name): int(count) for name, count in rows}
+
+    async def charm_meta(self, sha256: str) -> dict[str, Any] | None:
+        """The stored metadata of a charm (None: no such charm)."""
+        meta = (
+            await self.conn.execute(sa.select(t.charms.c.meta).where(t.charms.c.sha256 == sha256))
+        ).scalar()
+        return None if meta is None else dict(meta)
+
+    async def storage_directives(
+        self, model_uuid: str, application: str
+    ) -> dict[str, tuple[int, int]]:
+        """The application's storage counts and sizes by name."""
+        return await _directives(self, model_uuid, application)
+
+    async def add_storage(
+        self, model_uuid: str, unit: str, name: str, count: int, *, kind: str, size_mib: int
+    ) -> list[str]:
+        """Attach `count` new instances of `name` to `unit`; returns their ids."""
+        return await add_instances(
+            self, model_uuid, unit, name, count, kind=kind, size_mib=size_mib
         )

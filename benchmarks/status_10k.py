@@ -44,15 +44,6 @@ async def seed(store: Store, units: int, machines: int) -> None:
 def application(store: Store) -> Any:
     hub = services.ChangeHub()
 
-    async def status(model: str) -> dict[str, Any]:
-        record = await store.model(model)
-        return services.build_status(
-            await store.snapshot(record.uuid),
-            controller_name="bench",
-            published_revision=lambda _: 1,
-            reconciled=True,
-        )
-
     async def no_agent(_: str, __: str) -> bool:
         return False
 
@@ -65,12 +56,20 @@ def application(store: Store) -> Any:
             uuid="u",
             admin_token=TOKEN,
             broker="none",
-            store=store,
             models=services.ModelService(store, hub),
             relations=services.RelationService(store, hub),
             actions=services.ActionService(store, hub),
-            hub=hub,
-            status=status,
+            catalog=services.CatalogService(store),
+            status=services.StatusService(
+                store,
+                hub,
+                controller_name="bench",
+                published_revision=lambda _: 1,
+                reconciled=lambda: True,
+            ),
+            settings=services.SettingsService(store, hub),
+            secrets=services.SecretService(store, hub),
+            resources=services.ResourceService(store, hub),
             verify_agent=no_agent,
             shutdown=no_shutdown,
         )

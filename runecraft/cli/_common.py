@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
@@ -15,7 +16,14 @@ from runecraft.cli import _argv, _config, _output
 from runecraft.client import Client
 from runecraft.settings import home_settings
 
+if TYPE_CHECKING:
+    import httpx
+
 T = TypeVar("T")
+
+TRANSPORT: ContextVar[httpx.AsyncBaseTransport | None] = ContextVar("TRANSPORT", default=None)
+"""How commands reach the controller: the network (None), or an `httpx.ASGITransport` over
+a controller app, which tests set to run commands in process with no sockets."""
 
 _MODEL_FROM_ARGV: list[str | None] = [None]
 
@@ -37,7 +45,7 @@ def _run(work: Callable[[Client], Awaitable[T]]) -> T:
     config = _client_config()
 
     async def go() -> T:
-        async with Client(config.endpoint, config.token) as client:
+        async with Client(config.endpoint, config.token, transport=TRANSPORT.get()) as client:
             return await work(client)
 
     return asyncio.run(go())

@@ -17,13 +17,26 @@ __all__ = ["Client"]
 
 
 class Client:
-    """`async with Client(url, token) as c: await c.status("default")`."""
+    """`async with Client(url, token) as c: await c.status("default")`.
 
-    def __init__(self, url: str, token: str, *, timeout: float = 60.0) -> None:
+    `transport` replaces the network, as in httpx: `httpx.ASGITransport(app)` runs every
+    request in process against a controller app (tests), `httpx.MockTransport` against a
+    handler.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        timeout: float = 60.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._http = httpx.AsyncClient(
             base_url=url,
             headers={"Authorization": f"Bearer {token}"},
             timeout=httpx.Timeout(timeout, connect=5.0),
+            transport=transport,
         )
 
     async def __aenter__(self) -> Self:

@@ -17,7 +17,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import structlog
 import uvicorn
@@ -213,29 +213,29 @@ class Controller:
             lease_seconds=config.lease_seconds,
         )
 
-        async def status(model_name: str) -> dict[str, Any]:
-            model = await store.model(model_name)
-            snapshot = await store.snapshot(model.uuid)
-            return services.build_status(
-                snapshot,
-                controller_name=config.name,
-                published_revision=reconciler.published_revision,
-                reconciled=reconciler.reconciled_generation >= self.hub.generation
-                and controller_bus.connected.is_set(),
-            )
-
         app = api.create_app(
             api.ApiContext(
                 name=config.name,
                 uuid=config.uuid,
                 admin_token=config.admin_token,
                 broker=f"{broker_cfg.kind} mqtt://{broker_cfg.host}:{broker_cfg.port}",
-                store=store,
                 models=models,
                 relations=relations,
                 actions=actions,
-                hub=self.hub,
-                status=status,
+                catalog=services.CatalogService(store),
+                status=services.StatusService(
+                    store,
+                    self.hub,
+                    controller_name=config.name,
+                    published_revision=reconciler.published_revision,
+                    reconciled=lambda: (
+                        reconciler.reconciled_generation >= self.hub.generation
+                        and controller_bus.connected.is_set()
+                    ),
+                ),
+                settings=services.SettingsService(store, self.hub),
+                secrets=services.SecretService(store, self.hub),
+                resources=services.ResourceService(store, self.hub),
                 verify_agent=self.verify,
                 shutdown=self.shutdown,
                 logs=logs,

@@ -1,36 +1,30 @@
-"""The controller API in process, over a real store, for tests that drive it with httpx."""
+"""The controller API in process, over a real store and real services, with no bus, no
+agents and no sockets: `api_client` speaks raw HTTP (for the wire contract: status codes,
+error bodies), `rune_client` is the Python client the CLI uses, over httpx's ASGI transport."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
+from runecraft.client import Client
 from runecraft.controller import api, services
 from runecraft.controller.state import Store
 
-__all__ = ["TOKEN", "api_client"]
+__all__ = ["TOKEN", "URL", "api_client", "controller_app", "rune_client"]
 
 TOKEN = "admin-token"
+URL = "http://controller.test"
 
 
-@contextlib.asynccontextmanager
-async def api_client(
+def controller_app(
     store: Store, hub: services.ChangeHub, *, published_revision: int | None
-) -> AsyncIterator[httpx.AsyncClient]:
-    """An admin client of an API with no bus and no agents; status reports every machine as
-    having been sent `published_revision`."""
-
-    async def status(model: str) -> dict[str, Any]:
-        record = await store.model(model)
-        return services.build_status(
-            await store.snapshot(record.uuid),
-            controller_name="test",
-            published_revision=lambda _: published_revision,
-            reconciled=True,
-        )
+) -> FastAPI:
+    """The controller's API app; status reports every machine as having been sent
+    `published_revision`, and the model as reconciled."""
 
     async def no_agent(_: str, __: str) -> bool:
         return False
@@ -38,25 +32,51 @@ async def api_client(
     async def no_shutdown(_: bool) -> None:
         return None
 
-    app = api.create_app(
+    return api.create_app(
         api.ApiContext(
             name="test",
             uuid="u",
             admin_token=TOKEN,
             broker="none",
-            store=store,
             models=services.ModelService(store, hub),
             relations=services.RelationService(store, hub),
             actions=services.ActionService(store, hub),
-            hub=hub,
-            status=status,
+            catalog=services.CatalogService(store),
+            status=services.StatusService(
+                store,
+                hub,
+                controller_name="test",
+                published_revision=lambda _: published_revision,
+                reconciled=lambda: True,
+            ),
+            settings=services.SettingsService(store, hub),
+            secrets=services.SecretService(store, hub),
+            resources=services.ResourceService(store, hub),
             verify_agent=no_agent,
             shutdown=no_shutdown,
         )
     )
+
+
+@contextlib.asynccontextmanager
+async def api_client(
+    store: Store, hub: services.ChangeHub, *, published_revision: int | None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A raw HTTP admin client of `controller_app`."""
+    app = controller_app(store, hub, published_revision=published_revision)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
-        base_url="http://test",
+        base_url=URL,
         headers={"Authorization": f"Bearer {TOKEN}"},
     ) as http:
         yield http
+
+
+@contextlib.asynccontextmanager
+async def rune_client(
+    store: Store, hub: services.ChangeHub, *, published_revision: int | None
+) -> AsyncIterator[Client]:
+    """The Python client, as admin, of `controller_app`."""
+    app = controller_app(store, hub, published_revision=published_revision)
+    async with Client(URL, TOKEN, transport=httpx.ASGITransport(app=app)) as client:
+        yield client

@@ -6,46 +6,34 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from runecraft import errors
-from runecraft.controller.services import ChangeHub
-from runecraft.controller.services._resources import ResourceService
-from runecraft.controller.state import Store
+from runecraft.controller.api._deps import Context
 from runecraft.schemas import resources as res
 
-__all__ = ["resource_download_routes", "resource_routes"]
+__all__ = ["downloads", "router"]
+
+router = APIRouter()
+"""Operator routes (include with the admin dependency)."""
+downloads = APIRouter()
+"""The download route agents use (include with the agent-or-admin dependency)."""
 
 
-def resource_routes(store: Store, hub: ChangeHub) -> APIRouter:
-    """Operator routes (include with the admin dependency)."""
-    service = ResourceService(store, hub)
-    router = APIRouter()
-
-    @router.post("/v1/resources", status_code=201)
-    async def upload_resource(request: Request) -> res.ResourceInfo:
-        data = bytearray()
-        async for chunk in request.stream():
-            data.extend(chunk)
-            if len(data) > res.MAX_RESOURCE_BYTES:
-                raise errors.InvalidSpecError(
-                    f"resource file exceeds {res.MAX_RESOURCE_BYTES} bytes"
-                )
-        return await service.upload(bytes(data))
-
-    @router.post("/v1/models/{model}/applications/{application}/resources")
-    async def attach_resources(
-        model: str, application: str, body: res.AttachResourceRequest
-    ) -> list[res.ResourceInfo]:
-        return await service.attach(model, application, body.resources)
-
-    return router
+@router.post("/v1/resources", status_code=201)
+async def upload_resource(ctx: Context, request: Request) -> res.ResourceInfo:
+    data = bytearray()
+    async for chunk in request.stream():
+        data.extend(chunk)
+        if len(data) > res.MAX_RESOURCE_BYTES:
+            raise errors.InvalidSpecError(f"resource file exceeds {res.MAX_RESOURCE_BYTES} bytes")
+    return await ctx.resources.upload(bytes(data))
 
 
-def resource_download_routes(store: Store, hub: ChangeHub) -> APIRouter:
-    """The download route agents use (include with the agent-or-admin dependency)."""
-    service = ResourceService(store, hub)
-    router = APIRouter()
+@router.post("/v1/models/{model}/applications/{application}/resources")
+async def attach_resources(
+    ctx: Context, model: str, application: str, body: res.AttachResourceRequest
+) -> list[res.ResourceInfo]:
+    return await ctx.resources.attach(model, application, body.resources)
 
-    @router.get("/v1/resources/{sha256}")
-    async def download_resource(sha256: str) -> Response:
-        return Response(await service.download(sha256), media_type="application/octet-stream")
 
-    return router
+@downloads.get("/v1/resources/{sha256}")
+async def download_resource(ctx: Context, sha256: str) -> Response:
+    return Response(await ctx.resources.download(sha256), media_type="application/octet-stream")

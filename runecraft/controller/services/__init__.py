@@ -5,17 +5,22 @@ from __future__ import annotations
 from runecraft.controller.services._actions import ActionService
 from runecraft.controller.services._agents import HEARTBEAT_SECONDS, AgentService
 from runecraft.controller.services._appsettings import SettingsService
+from runecraft.controller.services._catalog import CatalogService
 from runecraft.controller.services._hub import ChangeHub
 from runecraft.controller.services._logs import LogQuery, LogService
 from runecraft.controller.services._machines import AddedMachine, Enlister, MachineService
 from runecraft.controller.services._relations import RelationService
+from runecraft.controller.services._resources import ResourceService
+from runecraft.controller.services._secrets import SecretService
 from runecraft.controller.services._service import DEFAULT_MODEL_CONFIG, ModelService
 from runecraft.controller.services._status import (
     JUJU_VERSION,
+    StatusService,
     build_status,
     derive_application_status,
 )
 from runecraft.controller.services._unitinfo import build_unit_info
+from runecraft.controller.services._views import action_info, model_info, relation_info
 
 __all__ = [
     "DEFAULT_MODEL_CONFIG",
@@ -24,6 +29,7 @@ __all__ = [
     "ActionService",
     "AddedMachine",
     "AgentService",
+    "CatalogService",
     "ChangeHub",
     "Enlister",
     "LogQuery",
@@ -31,8 +37,14 @@ __all__ = [
     "MachineService",
     "ModelService",
     "RelationService",
+    "ResourceService",
+    "SecretService",
     "SettingsService",
+    "StatusService",
+    "action_info",
     "build_status",
     "build_unit_info",
     "derive_application_status",
+    "model_info",
+    "relation_info",
 ]

@@ -12,15 +12,26 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from runecraft.controller.services._hub import ChangeHub
+from runecraft.controller.services._unitinfo import build_unit_info
 from runecraft.controller.state import (
     ApplicationRecord,
+    CharmRecord,
     EndpointRecord,
+    MachineRecord,
     ModelSnapshot,
+    Store,
     UnitRecord,
 )
 from runecraft.schemas.juju import JUJU_VERSION
 
-__all__ = ["JUJU_VERSION", "build_status", "derive_application_status", "format_since"]
+__all__ = [
+    "JUJU_VERSION",
+    "StatusService",
+    "build_status",
+    "derive_application_status",
+    "format_since",
+]
 
 
 _SEVERITY = {
@@ -116,6 +127,124 @@ def relations_status(
     return {app: dict(eps) for app, eps in per_app.items()}, integrations
 
 
+def _machine_doc(machine: MachineRecord) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "juju-status": {
+            "current": machine.status,
+            "message": machine.status_message,
+            "since": format_since(machine.status_since),
+            "version": JUJU_VERSION,
+        },
+        "hostname": machine.hostname,
+        "dns-name": machine.address,
+        "ip-addresses": [machine.address] if machine.address else [],
+        "instance-id": machine.instance_id or "pending",
+        "machine-status": {
+            "current": "running" if machine.instance_id else "pending",
+            "since": format_since(machine.status_since),
+        },
+        "modification-status": {"current": "idle", "since": format_since(machine.created)},
+        "base": {"name": "ubuntu", "channel": "24.04"},
+    }
+    if machine.substrate is not None:  # a container placed with `--to lxd`
+        doc["container-type"] = machine.substrate
+    return doc
+
+
+def _unit_doc(
+    unit: UnitRecord,
+    app: ApplicationRecord,
+    machine: MachineRecord | None,
+    published_revision: Callable[[str], int | None],
+) -> dict[str, Any]:
+    published = published_revision(machine.agent) if machine is not None else None
+    doc: dict[str, Any] = {
+        "workload-status": {
+            "current": unit.workload_status,
+            "message": unit.workload_message,
+            "since": format_since(unit.workload_since),
+        },
+        "juju-status": {
+            "current": unit.agent_status,
+            "message": unit.agent_message,
+            "since": format_since(unit.agent_since),
+            "version": JUJU_VERSION,
+        },
+        "life": "" if unit.life == "alive" else unit.life,
+        "settled": unit_settled(unit, published),
+        "observed": unit_observed(unit, published),
+    }
+    if app.leader == unit.name:
+        doc["leader"] = True
+    if unit.machine_number is not None:
+        doc["machine"] = str(unit.machine_number)
+        if machine is not None and machine.address:
+            doc["public-address"] = machine.address
+            doc["address"] = machine.address
+    if unit.opened_ports:
+        doc["open-ports"] = list(unit.opened_ports)
+    return doc
+
+
+def _application_doc(
+    app: ApplicationRecord, charm: CharmRecord, units: list[UnitRecord], unit_docs: dict[str, Any]
+) -> dict[str, Any]:
+    status, message, since = derive_application_status(app, units)
+    return {
+        "charm": f"local:{charm.name}-{app.charm_revision}",
+        "charm-origin": "local",
+        "charm-name": charm.name,
+        "charm-rev": app.charm_revision,
+        "exposed": False,
+        "base": _base(app.base),
+        "life": "" if app.life == "alive" else app.life,
+        "application-status": {"current": status, "message": message, "since": format_since(since)},
+        "units": unit_docs,
+        "version": next((u.workload_version for u in units if u.workload_version), ""),
+        "scale": len(units),
+    }
+
+
+def _applications(
+    snapshot: ModelSnapshot,
+    published_revision: Callable[[str], int | None],
+    app_relations: dict[str, dict[str, list[dict[str, str]]]],
+) -> dict[str, Any]:
+    """Juju's `applications`, each with its units and (if any) its relations."""
+    units_by_app: dict[int, list[UnitRecord]] = defaultdict(list)
+    for unit in snapshot.units:
+        units_by_app[unit.application_id].append(unit)
+    machines = {m.number: m for m in snapshot.machines}
+    applications: dict[str, Any] = {}
+    for app in snapshot.applications:
+        units = units_by_app.get(app.id, [])
+        unit_docs = {
+            unit.name: _unit_doc(
+                unit,
+                app,
+                machines.get(unit.machine_number) if unit.machine_number is not None else None,
+                published_revision,
+            )
+            for unit in units
+        }
+        doc = _application_doc(app, snapshot.charms[app.charm_sha256], units, unit_docs)
+        if app.name in app_relations:
+            doc["relations"] = app_relations[app.name]
+        applications[app.name] = doc
+    return applications
+
+
+def _settled(snapshot: ModelSnapshot, applications: dict[str, Any], reconciled: bool) -> bool:
+    """Reconciled, every application alive and every unit settled; a dying relation is work
+    in progress (its units still have to leave its scope)."""
+    return (
+        reconciled
+        and all(r.life == "alive" for r in snapshot.relations)
+        and all(app.life == "alive" for app in snapshot.applications)
+        and all(unit["settled"] for app in applications.values() for unit in app["units"].values())
+    )
+
+
 def build_status(
     snapshot: ModelSnapshot,
     *,
@@ -125,103 +254,8 @@ def build_status(
 ) -> dict[str, Any]:
     """The `status --format json` document of the snapshot's one model."""
     model = snapshot.models[0]
-    units_by_app: dict[int, list[UnitRecord]] = defaultdict(list)
-    for unit in snapshot.units:
-        units_by_app[unit.application_id].append(unit)
-    machine_agents = {m.number: m.agent for m in snapshot.machines}
-
-    machines: dict[str, Any] = {}
-    for machine in snapshot.machines:
-        machines[str(machine.number)] = {
-            "juju-status": {
-                "current": machine.status,
-                "message": machine.status_message,
-                "since": format_since(machine.status_since),
-                "version": JUJU_VERSION,
-            },
-            "hostname": machine.hostname,
-            "dns-name": machine.address,
-            "ip-addresses": [machine.address] if machine.address else [],
-            "instance-id": machine.instance_id or "pending",
-            "machine-status": {
-                "current": "running" if machine.instance_id else "pending",
-                "since": format_since(machine.status_since),
-            },
-            "modification-status": {"current": "idle", "since": format_since(machine.created)},
-            "base": {"name": "ubuntu", "channel": "24.04"},
-        }
-        if machine.substrate is not None:  # a container placed with `--to lxd`
-            machines[str(machine.number)]["container-type"] = machine.substrate
-    addresses = {m.number: m.address for m in snapshot.machines}
-
     app_relations, integrations = relations_status(snapshot)
-    applications: dict[str, Any] = {}
-    # A dying relation is work in progress: its units still have to leave its scope.
-    settled = reconciled and all(r.life == "alive" for r in snapshot.relations)
-    for app in snapshot.applications:
-        charm = snapshot.charms[app.charm_sha256]
-        units = units_by_app.get(app.id, [])
-        status, message, since = derive_application_status(app, units)
-        unit_docs: dict[str, Any] = {}
-        version = ""
-        for unit in units:
-            published = (
-                published_revision(machine_agents[unit.machine_number])
-                if unit.machine_number in machine_agents
-                else None
-            )
-            unit_settled_now = unit_settled(unit, published)
-            settled &= unit_settled_now
-            doc: dict[str, Any] = {
-                "workload-status": {
-                    "current": unit.workload_status,
-                    "message": unit.workload_message,
-                    "since": format_since(unit.workload_since),
-                },
-                "juju-status": {
-                    "current": unit.agent_status,
-                    "message": unit.agent_message,
-                    "since": format_since(unit.agent_since),
-                    "version": JUJU_VERSION,
-                },
-                "life": "" if unit.life == "alive" else unit.life,
-                "settled": unit_settled_now,
-                "observed": unit_observed(unit, published),
-            }
-            if app.leader == unit.name:
-                doc["leader"] = True
-            if unit.machine_number is not None:
-                doc["machine"] = str(unit.machine_number)
-                address = addresses.get(unit.machine_number, "")
-                if address:
-                    doc["public-address"] = address
-                    doc["address"] = address
-            if unit.opened_ports:
-                doc["open-ports"] = list(unit.opened_ports)
-            if unit.workload_version:
-                version = version or unit.workload_version
-            unit_docs[unit.name] = doc
-        if app.life != "alive":
-            settled = False
-        applications[app.name] = {
-            "charm": f"local:{charm.name}-{app.charm_revision}",
-            "charm-origin": "local",
-            "charm-name": charm.name,
-            "charm-rev": app.charm_revision,
-            "exposed": False,
-            "base": _base(app.base),
-            "life": "" if app.life == "alive" else app.life,
-            "application-status": {
-                "current": status,
-                "message": message,
-                "since": format_since(since),
-            },
-            "units": unit_docs,
-            "version": version,
-            "scale": len(units),
-        }
-        if app.name in app_relations:
-            applications[app.name]["relations"] = app_relations[app.name]
+    applications = _applications(snapshot, published_revision, app_relations)
     return {
         "model": {
             "name": model.name,
@@ -233,9 +267,56 @@ def build_status(
             "model-status": {"current": "available" if model.life == "alive" else "destroying"},
             "revision": model.revision,
             "reconciled": reconciled,
-            "settled": settled,
+            "settled": _settled(snapshot, applications, reconciled),
         },
-        "machines": machines,
+        "machines": {str(m.number): _machine_doc(m) for m in snapshot.machines},
         "applications": applications,
         "integrations": integrations,
     }
+
+
+class StatusService:
+    """Status documents and `show-unit`, each read from one model snapshot (so a constant
+    number of queries whatever the model's size)."""
+
+    def __init__(
+        self,
+        store: Store,
+        hub: ChangeHub,
+        *,
+        controller_name: str,
+        published_revision: Callable[[str], int | None],
+        reconciled: Callable[[], bool],
+    ) -> None:
+        """`published_revision(agent)` is the snapshot revision last sent to a machine agent;
+        `reconciled()` says whether the reconcilers have caught up with every change."""
+        self._store = store
+        self._hub = hub
+        self._controller_name = controller_name
+        self._published_revision = published_revision
+        self._reconciled = reconciled
+
+    async def _snapshot(self, model_name: str) -> ModelSnapshot:
+        model = await self._store.model(model_name)
+        return await self._store.snapshot(model.uuid)
+
+    async def status(
+        self, model_name: str, *, after: int = -1, timeout: float = 0.0
+    ) -> dict[str, Any]:
+        """Status now, or (with `after` ≥ 0) once anything changed past that generation or
+        `timeout` seconds passed; `model.generation` is the one to wait after next."""
+        if after >= 0:
+            await self._hub.wait_after(after, timeout)
+        generation = self._hub.generation
+        document = build_status(
+            await self._snapshot(model_name),
+            controller_name=self._controller_name,
+            published_revision=self._published_revision,
+            reconciled=self._reconciled(),
+        )
+        document["model"]["generation"] = generation
+        return document
+
+    async def show_unit(self, model_name: str, unit: str) -> dict[str, Any]:
+        """Juju's `show-unit` document of one unit."""
+        return build_unit_info(await self._snapshot(model_name), unit)

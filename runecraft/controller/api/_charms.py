@@ -1,0 +1,34 @@
+"""Charm archives: operators upload them, agents (and operators) download them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from runecraft import errors
+from runecraft.controller.api._deps import Context
+from runecraft.schemas import api
+
+__all__ = ["MAX_CHARM_BYTES", "downloads", "router"]
+
+MAX_CHARM_BYTES = 512 * 1024 * 1024
+
+router = APIRouter()
+downloads = APIRouter()
+"""The archive download agents use (include with the agent-or-admin dependency)."""
+
+
+@router.post("/v1/charms", status_code=201)
+async def upload_charm(ctx: Context, request: Request) -> api.CharmInfo:
+    data = bytearray()
+    async for chunk in request.stream():
+        data.extend(chunk)
+        if len(data) > MAX_CHARM_BYTES:
+            raise errors.InvalidSpecError(f"charm archive exceeds {MAX_CHARM_BYTES} bytes")
+    record = await ctx.models.upload_charm(bytes(data))
+    return api.CharmInfo(sha256=record.sha256, name=record.name, size=record.size)
+
+
+@downloads.get("/v1/charms/{sha256}/archive")
+async def charm_archive(ctx: Context, sha256: str) -> Response:
+    return Response(await ctx.catalog.charm_archive(sha256), media_type="application/zip")

@@ -1,0 +1,39 @@
+"""The controller itself: its identity, its health (unauthenticated) and its shutdown."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from runecraft import __version__
+from runecraft.controller import services
+from runecraft.controller.api._deps import Context
+from runecraft.schemas import api
+
+__all__ = ["public", "router"]
+
+router = APIRouter()
+public = APIRouter()
+"""Routes anyone may call (include without an auth dependency)."""
+
+
+@router.get("/v1/controller")
+async def controller_info(ctx: Context) -> api.ControllerInfo:
+    return api.ControllerInfo(
+        name=ctx.name,
+        uuid=ctx.uuid,
+        version=__version__,
+        agent_version=services.JUJU_VERSION,
+        broker=ctx.broker,
+    )
+
+
+@public.get("/v1/health")
+async def health(ctx: Context) -> dict[str, str]:
+    bus = "connected" if ctx.bus_connected() else "connecting"
+    return {"status": "ok", "uuid": ctx.uuid, "bus": bus}
+
+
+@router.post("/v1/controller/shutdown")
+async def shutdown(ctx: Context, destroy: bool = False) -> dict[str, bool]:
+    await ctx.shutdown(destroy)
+    return {"stopping": True}

@@ -1,0 +1,80 @@
+"""What every route depends on: the controller's services (kept on `app.state`) and the
+bearer-token checks. Routes take `ctx: Context`; routers are included with `ADMIN` or
+`AGENT_OR_ADMIN` as their dependencies."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from runecraft import errors
+from runecraft.controller import services
+
+__all__ = ["ADMIN", "AGENT_OR_ADMIN", "MAX_WAIT_SECONDS", "ApiContext", "Context"]
+
+MAX_WAIT_SECONDS = 30.0
+"""Long polls (status `after`, action `wait`) return at the latest after this."""
+
+
+@dataclass
+class ApiContext:
+    """What the routes need from the controller process: its identity and its services."""
+
+    name: str
+    uuid: str
+    admin_token: str
+    broker: str
+    models: services.ModelService
+    relations: services.RelationService
+    actions: services.ActionService
+    catalog: services.CatalogService
+    status: services.StatusService
+    settings: services.SettingsService
+    secrets: services.SecretService
+    resources: services.ResourceService
+    verify_agent: Callable[[str, str], Awaitable[bool]]
+    shutdown: Callable[[bool], Awaitable[None]]
+    machines: services.MachineService | None = None
+    """Enlisting and removing machines (absent in API-only test setups)."""
+    logs: services.LogService | None = None
+    bus_connected: Callable[[], bool] = lambda: True
+
+
+def _context(request: Request) -> ApiContext:
+    context: ApiContext = request.app.state.context
+    return context
+
+
+Context = Annotated[ApiContext, Depends(_context)]
+
+
+def _token(authorization: str | None) -> str:
+    if not authorization or not authorization.startswith("Bearer "):
+        raise errors.PermissionDeniedError("missing bearer token")
+    return authorization[len("Bearer ") :]
+
+
+async def _admin(ctx: Context, authorization: Annotated[str | None, Header()] = None) -> None:
+    if not hmac.compare_digest(_token(authorization), ctx.admin_token):
+        raise errors.PermissionDeniedError("invalid credentials")
+
+
+async def _agent_or_admin(
+    ctx: Context, authorization: Annotated[str | None, Header()] = None
+) -> None:
+    token = _token(authorization)
+    if hmac.compare_digest(token, ctx.admin_token):
+        return
+    agent, _, password = token.partition(":")
+    if not await ctx.verify_agent(agent, password):
+        raise errors.PermissionDeniedError("invalid credentials")
+
+
+ADMIN = [Depends(_admin)]
+"""The operator's routes: the admin token only."""
+AGENT_OR_ADMIN = [Depends(_agent_or_admin)]
+"""Downloads agents make (charm archives, resources): an agent's credentials or the admin's."""

@@ -1,0 +1,186 @@
+"""The CLI in process against the controller's real API app (real services, a real SQLite
+store) over httpx's ASGI transport: no sockets and no controller process, so each command's
+request/response behaviour (error mapping, `--format json` shapes) costs milliseconds. The
+bootstrapped end-to-end checks stay in tests/integration."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from jubilant import statustypes
+
+from runecraft.cli import _config, main
+from runecraft.cli._common import TRANSPORT
+from runecraft.controller import services
+from runecraft.controller.state import Store
+from runecraft.settings import home_settings
+from tests.component._api import TOKEN, URL, controller_app
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "charms"
+HELLO = str(EXAMPLES / "hello-bash")
+
+
+@dataclass
+class Controller:
+    store: Store
+    runner: CliRunner
+
+    def run(self, *args: str, prog: str = "rune") -> tuple[int, str, str]:
+        """The entry point (`rune`, or `juju` for `rune-juju`) with ARGS, its output captured
+        by click's runner: exit code, stdout, stderr."""
+        with self.runner.isolation() as (out, err, _):
+            try:
+                main(list(args), prog_name=prog)
+                code = 0
+            except SystemExit as exc:
+                code = int(exc.code or 0)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        return code, out.getvalue().decode(), err.getvalue().decode()
+
+    def rune(self, *args: str) -> str:
+        """`rune ARGS`, which must succeed: its stdout."""
+        code, stdout, stderr = self.run(*args)
+        assert code == 0, stderr
+        return stdout
+
+    def json(self, *args: str) -> dict[str, object]:
+        document: dict[str, object] = json.loads(self.rune(*args, "--format", "json"))
+        return document
+
+
+@pytest.fixture
+def controller(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Controller]:
+    """A client home whose commands reach, in process, a controller app with a `default`
+    model."""
+    monkeypatch.setenv("RUNECRAFT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("RUNECRAFT_CACHE_DIR", str(tmp_path / "cache"))
+    _config.save(
+        home_settings().client_config,
+        _config.ClientConfig(controller="ctl", endpoint=URL, token=TOKEN),
+    )
+    store = asyncio.run(Store.open(f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"))
+    hub = services.ChangeHub()
+    asyncio.run(services.ModelService(store, hub).add_model("default"))
+    app = controller_app(store, hub, published_revision=None)
+    token = TRANSPORT.set(httpx.ASGITransport(app=app))
+    try:
+        yield Controller(store, CliRunner())
+    finally:
+        TRANSPORT.reset(token)
+        asyncio.run(store.close())
+
+
+def test_models_json_names_the_current_model(controller: Controller) -> None:
+    controller.rune("add-model", "second", "--no-switch")
+    document = controller.json("models")
+    assert document["current-model"] == "default"
+    models = document["models"]
+    assert isinstance(models, list)
+    assert [(m["short-name"], m["name"], m["life"]) for m in models] == [
+        ("default", "admin/default", "alive"),
+        ("second", "admin/second", "alive"),
+    ]
+
+
+def test_status_json_is_what_jubilant_parses(controller: Controller) -> None:
+    controller.rune("deploy", HELLO, "-n", "0")
+    document = controller.json("status")
+    assert "generation" not in document["model"]  # type: ignore[operator]
+    status = statustypes.Status._from_dict(document)
+    assert status.model.name == "default"
+    assert list(status.apps) == ["hello-bash"]
+    assert status.apps["hello-bash"].charm_name == "hello-bash"
+    assert status.apps["hello-bash"].units == {}
+
+
+def test_config_json_shows_each_option_with_its_source(controller: Controller) -> None:
+    controller.rune("deploy", HELLO, "-n", "0")
+    controller.rune("config", "hello-bash", "message=hi")
+    document = controller.json("config", "hello-bash")
+    settings = document["settings"]
+    assert isinstance(settings, dict)
+    assert settings["message"]["value"] == "hi"
+    assert settings["message"]["source"] == "user"
+    assert document["application-config"]["trust"]["value"] is False  # type: ignore[index]
+
+
+BAD = [
+    (["show-model", "nope"], 1, 'model "nope" not found'),
+    (["show-model", "elsewhere:admin/default"], 1, 'controller "elsewhere" not found'),
+    (["add-model", "other", "--controller", "elsewhere"], 1, 'controller "elsewhere" not found'),
+    (["add-model", "elsewhere:admin/other"], 1, 'controller "elsewhere" not found'),
+    (["show-model", "--format", "xml"], 2, "Invalid value for '--format'"),
+    (["show-unit", "nope/0"], 1, 'unit "nope/0" not found'),
+    (["show-unit", "hello-bash/7"], 1, 'unit "hello-bash/7" not found'),
+    (["show-unit", "hello-bash"], 1, 'invalid unit name "hello-bash"'),
+    (["show-unit"], 2, "Missing argument"),
+    (["scale-application", "nope", "2"], 1, 'application "nope" not found'),
+    (["scale-application", "hello-bash", "x"], 2, "'x' is not a valid integer"),
+    (["scale", "hello-bash", "--", "-1"], 2, "-1 is not in the range x>=0"),
+    (["scale-application", "hello-bash"], 2, "Missing argument 'SCALE'"),
+    (["version", "--format", "xml"], 2, "Invalid value for '--format'"),
+    (["status", "--model", "ctl:admin/nope"], 1, 'model "nope" not found'),
+    (["status", "--bogus"], 2, "No such option"),
+    (["config", "nope"], 1, 'application "nope" not found'),
+    (["config", "hello-bash", "nope=1"], 1, 'unknown option "nope"'),
+    (["config", "hello-bash", "--reset", "nope"], 1, "nope"),
+    (["config", "hello-bash", "message", "x=1"], 2, "give either one KEY"),
+    (["config", "hello-bash", "--file", "/nonexistent.yaml"], 1, "cannot read config file"),
+    (["deploy", "/nonexistent/charm"], 1, 'charm "/nonexistent/charm" not found'),
+    (["deploy", HELLO, "--num-units", "-2"], 2, "--num-units"),
+    (["deploy", HELLO, "other", "--config", "=x"], 2, 'invalid config "=x"'),
+    (["deploy", HELLO, "x", "--constraints", "mem=lots"], 1, '"mem"'),
+    (["deploy", HELLO, "x", "--constraints", "gpu=1"], 1, '"gpu"'),
+    (["deploy", HELLO, "x", "--base", "jammy"], 1, 'invalid base "jammy"'),
+    (["trust", "nope"], 1, 'application "nope" not found'),
+    (["trust", "hello-bash", "--scope", "world"], 2, "'world' is not 'cluster'"),
+    (["constraints", "nope"], 1, 'application "nope" not found'),
+    (["set-constraints", "hello-bash", "cores=two"], 1, 'constraint "cores"'),
+    (["set-constraints", "hello-bash"], 2, "Missing argument"),
+    (["set-model-constraints", "mem=8Q"], 1, 'constraint "mem"'),
+    (["set-model-constraints", "--model", "nope", "mem=8G"], 1, 'model "nope" not found'),
+    (["model-constraints", "--format", "xml"], 2, "Invalid value for '--format'"),
+    (["add-unit", "nope"], 1, 'application "nope" not found'),
+    (["remove-unit", "--no-prompt", "nope/0"], 1, 'unit "nope/0" not found'),
+    (["remove-unit", "--no-prompt", "hello-bash", "--num-units", "1"], 1, "it has 0"),
+    (["remove-unit", "--no-prompt", "nope", "--num-units", "1"], 1, '"nope" not found'),
+    (["remove-unit", "--no-prompt", "hello-bash", "--num-units", "0"], 2, "--num-units"),
+    (
+        ["destroy-model", "default", "--no-prompt", "--destroy-storage", "--release-storage"],
+        2,
+        "cannot be used together",
+    ),
+    (["remove-application", "--no-prompt", "nope"], 1, 'application "nope" not found'),
+    (["run", "nope/0", "greet"], 1, 'unit "nope/0" not found'),
+    (["run", "hello-bash/0", "x", "--wait", "soon"], 2, 'invalid duration "soon"'),
+    (["destroy-model", "nope", "--no-prompt", "--timeout", "600s"], 1, 'model "nope" not found'),
+    (["destroy-model", "default", "--no-prompt", "--timeout", "ages"], 2, "invalid duration"),
+]
+
+
+def test_bad_input_names_the_problem_and_changes_nothing(controller: Controller) -> None:
+    """Each bad command, through the `rune-juju` entry point (its error mapping: `ERROR …`,
+    exit 2 for usage errors, 1 otherwise), names what is wrong and changes nothing."""
+    controller.rune("deploy", HELLO, "-n", "0", "--constraints", "mem=512M")
+    controller.rune("set-model-constraints", "mem=8M")
+    before = controller.json("status")
+    wrong = []
+    for args, code, message in BAD:
+        got, _, stderr = controller.run(*args, prog="juju")
+        if (got, message in stderr) != (code, True):
+            wrong.append((args, got, stderr))
+    assert wrong == []
+    after = controller.json("status")
+    assert after["applications"] == before["applications"]
+    assert after["model"]["revision"] == before["model"]["revision"]  # type: ignore[index]
+    assert controller.rune("constraints", "hello-bash").strip() == "mem=512M"
+    assert controller.rune("model-constraints").strip() == "mem=8M"

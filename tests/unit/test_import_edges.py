@@ -18,6 +18,7 @@ ANYWHERE = {"pydantic", "pydantic_settings", "structlog", "yaml"}
 
 EDGES: dict[str, tuple[str, ...]] = {
     "sqlalchemy": ("runecraft.controller.state",),
+    "alembic": ("runecraft.controller.state",),
     "fastapi": ("runecraft.controller.api",),
     "uvicorn": ("runecraft.controller._process",),
     "amqtt": ("runecraft.controller.bus._embedded",),

@@ -42,7 +42,9 @@ NOT_THIRD_PARTY = {"__future__", "_socket", "posix"}
 
 
 def third_party_imports() -> Iterator[tuple[str, str]]:
-    graph = grimp.build_graph("runecraft", include_external_packages=True)
+    graph = grimp.build_graph(
+        "runecraft", include_external_packages=True, exclude_type_checking_imports=True
+    )
     for module in sorted(graph.modules):
         if not module.startswith("runecraft"):
             continue

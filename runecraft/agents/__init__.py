@@ -19,8 +19,8 @@ commits, action outcomes, charm deployment), `_state_store` (atomic `state.json`
 format, and the stdlib-only client installed as every tool where there is no perl;
 `jujuc.pl` is the one installed where there is), `_forkserver` and `_zygote` (ops hooks
 forked from a process with `ops` imported), `_toolargs` (GNU flags and Juju output
-formats), `_mqtt` (the reconnecting bus link), `_charm_source` (charm download over HTTP),
-`_unitlog` (the unit log).
+formats), `_logship` (log shipping for `debug-log`), `_charm_source` (charm download over
+HTTP), `_unitlog` (the unit log). The bus link is `runecraft.bus.BusClient`.
 """
 
 from __future__ import annotations

@@ -22,9 +22,12 @@ import structlog
 
 from runecraft.schemas import bus
 
-__all__ = ["LogShipper"]
+__all__ = ["LogShipper", "Publish"]
 
 logger = structlog.get_logger(__name__)
+
+Publish = Callable[[bytes], object]
+"""Queues one payload for the controller."""
 
 BATCH_BYTES = 256 * 1024
 """Most bytes of log per message (well below the bus payload limit)."""
@@ -43,14 +46,18 @@ class LogShipper:
     def __init__(
         self,
         logs: Callable[[], Mapping[str, Path]],
-        publish: Callable[[bytes], None],
+        publish: Publish,
         *,
+        connected: Callable[[], bool] = lambda: True,
         poll: float = 0.5,
         resend_after: float = 5.0,
     ) -> None:
-        """`logs` returns the current log paths by source (a unit name or `machine-N`)."""
+        """`logs` returns the current log paths by source (a unit name or `machine-N`); a
+        batch is re-sent only while `connected()` (until then the first copy waits in the
+        link's outbox, and `reconnected()` sends it again anyway)."""
         self._logs = logs
         self._publish = publish
+        self._connected = connected
         self._poll = poll
         self._resend_after = resend_after
         self._acked: dict[str, int] = {}
@@ -88,7 +95,7 @@ class LogShipper:
         now = time.monotonic()
         flight = self._flights.get(unit)
         if flight is not None:
-            if now - flight.sent >= self._resend_after:
+            if self._connected() and now - flight.sent >= self._resend_after:
                 self._publish(flight.payload)
                 flight.sent = now
             return

@@ -19,20 +19,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import shutil
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import pydantic
 import structlog
 
-from runecraft import _logging, errors
-from runecraft.agents import _charm_source, _logship, _mqtt, _state_store, unit, uniter
+from runecraft import _logging, _retry, errors
+from runecraft import bus as mqtt
+from runecraft.agents import _charm_source, _logship, _state_store, unit, uniter
 from runecraft.schemas import agent as agent_schema
 from runecraft.schemas import bus
 
-__all__ = ["HEARTBEAT_INTERVAL", "MachineAgent", "build"]
+__all__ = ["HEARTBEAT_INTERVAL", "BusLink", "MachineAgent", "build"]
 
 logger = structlog.get_logger(__name__)
 
@@ -40,14 +43,27 @@ HEARTBEAT_INTERVAL = 10.0
 """Seconds between heartbeats; well inside Juju's 30 s leadership guarantee."""
 
 
+class BusLink(Protocol):
+    """The agent's reconnecting link to the controller (a `runecraft.bus.BusClient`)."""
+
+    def publish(self, topic: str, payload: bytes) -> bool:
+        """Queue a payload (delivered once connected); False if it was refused."""
+
+    def is_connected(self) -> bool:
+        """A session is up right now."""
+
+    async def run(self, *, on_connect: mqtt.OnConnect, on_message: mqtt.OnMessage) -> None:
+        """Stay connected until cancelled, calling back on every (re)connect and message."""
+
+
 class _LinkOutbox:
     """`unit.Outbox` that encodes reports onto the bus link."""
 
-    def __init__(self, link: _mqtt.BusLink) -> None:
-        self._link = link
+    def __init__(self, send: _logship.Publish) -> None:
+        self._send = send
 
     async def send(self, message: unit.AgentMessage) -> None:
-        self._link.publish(bus.encode(message))
+        self._send(bus.encode(message))
 
 
 @dataclass
@@ -73,7 +89,7 @@ class MachineAgent:
         self,
         config: agent_schema.AgentConfig,
         *,
-        link: _mqtt.BusLink,
+        link: BusLink,
         charms: unit.CharmSource,
         unpack: unit.Unpacker | None = None,
         heartbeat_interval: float = HEARTBEAT_INTERVAL,
@@ -83,7 +99,7 @@ class MachineAgent:
 
         Args:
             config: The agent's `agent.json`.
-            link: The bus link (an `MqttLink` in production).
+            link: The bus link (a `runecraft.bus.BusClient` in production).
             charms: Where unit agents fetch charms.
             unpack: Charm unpacker for unit agents (default `runecraft.charms.unpack`).
             heartbeat_interval: Seconds between heartbeats.
@@ -93,18 +109,20 @@ class MachineAgent:
         self.config = config
         self.data_dir = Path(config.data_dir)
         self._link = link
+        self._send = functools.partial(link.publish, bus.up_topic(config.agent))
         self._charms = charms
         self._unpack = unpack
         self._heartbeat_interval = heartbeat_interval
         self._restart_delay = restart_delay
-        self._outbox = _LinkOutbox(link)
+        self._outbox = _LinkOutbox(self._send)
         self._log_sink = _logging.FileSink(self.data_dir / "machine.log")
         self._logs = _logship.LogShipper(
             lambda: {
                 f"machine-{config.machine_id}": self._log_sink.path,
                 **{name: slot.agent.paths.log for name, slot in self._units.items()},
             },
-            link.publish,
+            self._send,
+            connected=link.is_connected,
         )
         self._units: dict[str, _Slot] = {}
         self._revision = -1
@@ -161,13 +179,13 @@ class MachineAgent:
 
     async def _on_connect(self) -> None:
         hello = bus.Hello(agent=self.config.agent, units=tuple(sorted(self._units)))
-        self._link.publish(bus.encode(hello))
+        self._send(bus.encode(hello))
         self._heartbeat()
         self._logs.reconnected()
         for slot in self._units.values():
             await slot.agent.resend()
 
-    async def _on_message(self, payload: bytes) -> None:
+    async def _on_message(self, topic: str, payload: bytes) -> None:
         try:
             snapshot = bus.decode_controller_message(payload)
         except (ValueError, pydantic.ValidationError) as exc:
@@ -193,7 +211,7 @@ class MachineAgent:
                 if slot.agent.remote.leader and not slot.agent.removed
             )
         )
-        self._link.publish(bus.encode(bus.Heartbeat(agent=self.config.agent, units=leaders)))
+        self._send(bus.encode(bus.Heartbeat(agent=self.config.agent, units=leaders)))
 
     async def _heartbeats(self) -> None:
         """Renew leader leases periodically; skipped while disconnected (they would be stale)."""
@@ -244,16 +262,12 @@ class MachineAgent:
 
     async def _supervise(self, slot: _Slot) -> None:
         """Run a unit agent; restart it with capped backoff if it crashes."""
-        failures = 0
-        while True:
-            try:
-                await slot.agent.run()
-                return
-            except Exception:
-                failures += 1
-                delay = min(self._restart_delay * 2.0 ** (failures - 1), uniter.MAX_RETRY_DELAY)
-                logger.exception("unit agent crashed", unit=slot.agent.unit, restart_in=delay)
-                await asyncio.sleep(delay)
+        policy = _retry.RetryPolicy(
+            first=self._restart_delay, cap=uniter.MAX_RETRY_DELAY, retry_on=(Exception,)
+        )
+        await policy.call(
+            "unit agent crashed", slot.agent.run, traceback=True, unit=slot.agent.unit
+        )
 
     def _sweep_removed_dirs(self, wanted: set[str]) -> None:
         """Delete dirs of units that were removed before a restart and are gone now."""
@@ -273,14 +287,11 @@ class MachineAgent:
 
 def build(config: agent_schema.AgentConfig) -> tuple[MachineAgent, _charm_source.HttpCharmSource]:
     """A production machine agent: MQTT link and HTTP charm source from `config`."""
-    link = _mqtt.MqttLink(
-        host=config.broker.host,
-        port=config.broker.port,
-        username=config.broker.username,
-        password=config.broker.password,
+    broker = config.broker
+    link = mqtt.BusClient(
+        mqtt.Broker(broker.host, broker.port, broker.username, broker.password),
         client_id=config.agent,
-        subscribe_topic=bus.down_topic(config.agent),
-        publish_topic=bus.up_topic(config.agent),
+        subscriptions=[bus.down_topic(config.agent)],
     )
     charms = _charm_source.HttpCharmSource(config.api_url, config.api_token)
     return MachineAgent(config, link=link, charms=charms), charms

@@ -4,30 +4,37 @@ engine, in miniature). A worker that ran for a minute before failing starts agai
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Awaitable, Callable
 
-import structlog
+from runecraft import _retry
 
-__all__ = ["supervise"]
+__all__ = ["RESTART", "supervise"]
 
-logger = structlog.get_logger(__name__)
+RESTART = _retry.RetryPolicy(first=0.5, cap=30.0, retry_on=(Exception,))
+"""Restart 0.5 s after a failure (±20 %), doubling to 30 s while the worker keeps failing."""
+
+HEALTHY_AFTER = 60.0
+"""Seconds a worker must run before its failure counts as the first again."""
 
 
-async def supervise(name: str, worker: Callable[[], Awaitable[None]]) -> None:
-    """Run `worker` forever; log and restart it when it fails."""
-    delay = 0.5
+class WorkerReturned(Exception):  # noqa: N818 (an event, not a fault of the caller)
+    """A worker that should run forever returned."""
+
+
+async def supervise(
+    name: str, worker: Callable[[], Awaitable[None]], policy: _retry.RetryPolicy = RESTART
+) -> None:
+    """Run `worker` forever; log and restart it when it fails or returns."""
     loop = asyncio.get_running_loop()
-    while True:
-        started = loop.time()
-        try:
-            await worker()
-            logger.warning("worker returned; restarting", worker=name)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("worker failed; restarting", worker=name, retry_in=round(delay, 2))
-        if loop.time() - started > 60:
-            delay = 0.5
-        await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-        delay = min(delay * 2, 30.0)
+    attempts = _retry.Attempts()
+    async for attempt in policy.retrying(
+        "worker failed; restarting", attempts=attempts, traceback=True, worker=name
+    ):
+        with attempt:
+            started = loop.time()
+            try:
+                await worker()
+            finally:
+                if loop.time() - started > HEALTHY_AFTER:
+                    attempts.restart(attempt.retry_state)
+            raise WorkerReturned(f"worker {name} returned")

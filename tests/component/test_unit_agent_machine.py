@@ -19,8 +19,9 @@ import httpx
 import pytest
 from amqtt.broker import Broker
 
+from runecraft import bus as mqtt
 from runecraft import errors
-from runecraft.agents import _charm_source, _mqtt, _relations, machine
+from runecraft.agents import _charm_source, _relations, machine
 from runecraft.schemas import agent as agent_schema
 from runecraft.schemas import bus
 
@@ -57,11 +58,13 @@ class FakeLink:
     def is_connected(self) -> bool:
         return True
 
-    def publish(self, payload: bytes) -> None:
+    def publish(self, topic: str, payload: bytes) -> bool:
+        assert topic == bus.up_topic("machine-0")
         self.sent.append(bus.decode_agent_message(payload))
         self._changed.set()
+        return True
 
-    async def run(self, *, on_connect: _mqtt.OnConnect, on_message: _mqtt.OnMessage) -> None:
+    async def run(self, *, on_connect: mqtt.OnConnect, on_message: mqtt.OnMessage) -> None:
         await on_connect()
         while True:
             get_message = asyncio.ensure_future(self.inbox.get())
@@ -74,7 +77,7 @@ class FakeLink:
             if get_reconnect in done:
                 await on_connect()
             if get_message in done:
-                await on_message(get_message.result())
+                await on_message(bus.down_topic("machine-0"), get_message.result())
                 self.inbox.task_done()
 
     async def wait_for(self, predicate: Callable[[list[Any]], bool]) -> None:
@@ -266,79 +269,6 @@ async def next_of(queue: asyncio.Queue[Any], kind: type) -> Any:
             message = await queue.get()
             if isinstance(message, kind):
                 return message
-
-
-async def test_mqtt_link_reconnects_and_delivers_queued_reports(tmp_path: Path) -> None:
-    port = free_port()
-    link = _mqtt.MqttLink(
-        host="127.0.0.1",
-        port=port,
-        username="machine-0",
-        password="secret",
-        client_id="machine-0",
-        subscribe_topic=bus.down_topic("machine-0"),
-        publish_topic=bus.up_topic("machine-0"),
-    )
-    connects: asyncio.Queue[None] = asyncio.Queue()
-    inbox: asyncio.Queue[bytes] = asyncio.Queue()
-    controller_ready = asyncio.Event()
-
-    async def on_connect() -> None:
-        await controller_ready.wait()  # nothing is sent before the controller listens
-        link.publish(bus.encode(bus.Hello(agent="machine-0")))
-        await connects.put(None)
-
-    report = bus.UnitReport(
-        unit="plain/0",
-        seq=1,
-        workload=bus.StatusValue(status="active"),
-        agent=bus.StatusValue(status="idle"),
-    )
-    async with asyncio.TaskGroup() as tg:
-        # Queued before any broker exists: delivered after the first connect.
-        link.publish(bus.encode(report))
-        runner = tg.create_task(link.run(on_connect=on_connect, on_message=inbox.put))
-        async with broker(port), controller(port) as (client, received):
-            controller_ready.set()
-            async with asyncio.timeout(TIMEOUT):
-                await connects.get()
-            assert (await next_of(received, bus.UnitReport)).seq == 1
-            assert await next_of(received, bus.Hello) == bus.Hello(agent="machine-0")
-            await client.publish(bus.down_topic("machine-0"), b"payload-1", qos=1)
-            async with asyncio.timeout(TIMEOUT):
-                assert await inbox.get() == b"payload-1"
-            controller_ready.clear()
-
-        # Broker gone: a report made now waits in the outbox (or is retried) until reconnect.
-        link.publish(bus.encode(report.model_copy(update={"seq": 2})))
-
-        async with broker(port), controller(port) as (client, received):
-            controller_ready.set()
-            async with asyncio.timeout(TIMEOUT):
-                await connects.get()  # on_connect ran again
-            assert (await next_of(received, bus.UnitReport)).seq == 2
-            assert await next_of(received, bus.Hello) == bus.Hello(agent="machine-0")
-            # Re-subscribed on reconnect: down messages arrive again.
-            await client.publish(bus.down_topic("machine-0"), b"payload-2", qos=1)
-            async with asyncio.timeout(TIMEOUT):
-                assert await inbox.get() == b"payload-2"
-        runner.cancel()
-
-
-def test_backoff_is_jittered_and_capped() -> None:
-    for attempt, ceiling in [(1, 0.5), (2, 1.0), (3, 2.0), (7, 30.0), (30, 30.0)]:
-        for _ in range(20):
-            assert ceiling / 2 <= _mqtt.backoff(attempt) <= ceiling
-
-
-def test_outbox_is_bounded_and_drops_oldest() -> None:
-    link = _mqtt.MqttLink(
-        host="h", port=1, username="u", password="p", client_id="c",
-        subscribe_topic="d", publish_topic="u", outbox_size=3,
-    )  # fmt: skip
-    for n in range(5):
-        link.publish(str(n).encode())
-    assert list(link._outbox) == [b"2", b"3", b"4"]
 
 
 # --- charm download ---------------------------------------------------------------------------

@@ -13,36 +13,15 @@ import pytest
 from runecraft.controller import _passwords, bus
 from tests.conftest import free_port
 
-AGENT = "machine-0.model"
-AGENT_PASSWORD = "agent-secret"
-CONTROLLER_PASSWORD = "controller-secret"
+from . import _brokers
+from ._brokers import AGENT, AGENT_PASSWORD, CONTROLLER_PASSWORD
 
 
-@pytest.fixture(params=["embedded", "mosquitto"])
+@pytest.fixture(params=_brokers.KINDS)
 async def broker(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[int]:
     port = free_port()
-    hashes = {
-        bus.CONTROLLER_USER: _passwords.hash_password(CONTROLLER_PASSWORD),
-        AGENT: _passwords.hash_password(AGENT_PASSWORD),
-    }
-    if request.param == "embedded":
-
-        async def verify(user: str, password: str) -> bool:
-            return _passwords.verify_password(password, hashes.get(user))
-
-        embedded = bus.EmbeddedBroker("127.0.0.1", port, verify)
-        await embedded.start()
-        try:
-            yield port
-        finally:
-            await embedded.stop()
-    else:
-        mosquitto = bus.ManagedMosquitto(tmp_path / "mosquitto", "127.0.0.1", port)
-        await mosquitto.start(hashes.items())
-        try:
-            yield port
-        finally:
-            await mosquitto.stop()
+    async with _brokers.running(request.param, port, tmp_path):
+        yield port
 
 
 def _client(port: int, user: str, password: str) -> aiomqtt.Client:

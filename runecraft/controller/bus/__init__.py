@@ -1,4 +1,5 @@
-"""The bus edge of the controller: MQTT client, embedded broker, managed mosquitto."""
+"""The controller's side of the bus: the broker (embedded amqtt or a managed mosquitto), the
+topic ACL, and `ControllerBus`, the controller's messages over `runecraft.bus.BusClient`."""
 
 from __future__ import annotations
 

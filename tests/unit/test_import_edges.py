@@ -22,7 +22,8 @@ EDGES: dict[str, tuple[str, ...]] = {
     "fastapi": ("runecraft.controller.api",),
     "uvicorn": ("runecraft.controller._process",),
     "amqtt": ("runecraft.controller.bus._embedded",),
-    "aiomqtt": ("runecraft.agents._mqtt", "runecraft.controller.bus._client"),
+    "aiomqtt": ("runecraft.bus",),
+    "tenacity": ("runecraft._retry",),
     "httpx": (
         "runecraft.client._client",
         "runecraft.agents._charm_source",

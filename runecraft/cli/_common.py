@@ -6,18 +6,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
-from runecraft import charms, errors
+from runecraft import errors
 from runecraft.cli import _argv, _config, _output
 from runecraft.client import Client
 from runecraft.settings import home_settings
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from runecraft import charms
 
-_MODEL_FROM_ARGV: list[str | None] = [None]
+T = TypeVar("T")
 
 
 def _home() -> Path:
@@ -29,7 +30,7 @@ def _client_config() -> _config.ClientConfig:
 
 
 def _model() -> str:
-    given = _MODEL_FROM_ARGV[0]
+    given = _argv.MODEL_FROM_ARGV[0]
     return _argv.model_name(given) if given else _client_config().model
 
 
@@ -54,6 +55,8 @@ def _key_values(pairs: Sequence[str], what: str) -> dict[str, str]:
 
 
 def _pack(path: Path) -> charms.PackedCharm:
+    from runecraft import charms  # noqa: PLC0415 (only commands that pack a charm load it)
+
     settings = home_settings()
     with _output.err_console.status(f"packing {path}") as spinner:
         return charms.pack(

@@ -30,7 +30,7 @@ try:
     {code}
 except SystemExit:
     pass
-sys.stdout.write("\\n" + json.dumps(sorted(sys.modules)))
+sys.stdout.write("\\n" + json.dumps(sorted(k for k, v in sys.modules.items() if v)))
 """
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from runecraft import _logging, errors
+from runecraft.controller import _lifecycle
 
 __all__ = ["main"]
 
@@ -38,8 +39,6 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _bootstrap(args: argparse.Namespace) -> Any:
-    from runecraft.controller import _lifecycle  # noqa: PLC0415
-
     config = _lifecycle.bootstrap(
         args.home,
         name=args.name,
@@ -53,14 +52,10 @@ def _bootstrap(args: argparse.Namespace) -> Any:
 
 
 def _start(args: argparse.Namespace) -> Any:
-    from runecraft.controller import _lifecycle  # noqa: PLC0415
-
     return _lifecycle.start(args.home, _progress).model_dump(mode="json")
 
 
 def _kill(args: argparse.Namespace) -> Any:
-    from runecraft.controller import _lifecycle  # noqa: PLC0415
-
     _lifecycle.kill(args.home, args.name)
     return None
 

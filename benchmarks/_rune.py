@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["REPO", "rune"]
+__all__ = ["REPO", "RUNE", "rune"]
 
 REPO = Path(__file__).resolve().parents[1]
 RUNE = [sys.executable, "-m", "runecraft.cli"]

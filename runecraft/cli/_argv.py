@@ -8,7 +8,10 @@ from collections.abc import Sequence
 from runecraft import errors
 from runecraft.schemas import duration
 
-__all__ = ["hoist_model", "model_name", "parse_duration"]
+__all__ = ["MODEL_FROM_ARGV", "hoist_model", "model_name", "parse_duration"]
+
+MODEL_FROM_ARGV: list[str | None] = [None]
+"""The model `-m/--model` named on this command line (set once by the entry point)."""
 
 
 def hoist_model(argv: Sequence[str]) -> tuple[str | None, list[str]]:

@@ -29,7 +29,6 @@ from runecraft.schemas.constraints import format_constraints
 from runecraft.settings import home_settings
 
 __all__ = [
-    "BUNDLE_SUFFIXES",
     "apply_bundle",
     "apply_command",
     "diff_bundle",
@@ -38,9 +37,6 @@ __all__ = [
     "plan_command",
     "validate_bundle",
 ]
-
-BUNDLE_SUFFIXES = (".yaml", ".yml")
-"""A `deploy` argument with one of these suffixes is a bundle, not a charm."""
 
 EXIT_PENDING = 2
 """`rune plan` exit status when the model differs from the bundle."""
@@ -582,7 +578,3 @@ async def _wait_settled(client: Client, model: str, limit: float, timeout: str) 
     if verdict.state == "error":
         raise errors.PermanentError(verdict.message)
     _output.err_console.print(f"Model {model} is settled: {verdict.message}")
-
-
-COMMANDS = (validate_bundle, plan_command, apply_command, diff_bundle, export_bundle)
-"""Registered on the `rune` group by `_app`."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
-from runecraft import charms, errors
+from runecraft import errors
 from runecraft.cli import _argv, _config, _output
 from runecraft.client import Client
 from runecraft.settings import home_settings
@@ -19,13 +19,13 @@ from runecraft.settings import home_settings
 if TYPE_CHECKING:
     import httpx
 
+    from runecraft import charms
+
 T = TypeVar("T")
 
 TRANSPORT: ContextVar[httpx.AsyncBaseTransport | None] = ContextVar("TRANSPORT", default=None)
 """How commands reach the controller: the network (None), or an `httpx.ASGITransport` over
 a controller app, which tests set to run commands in process with no sockets."""
-
-_MODEL_FROM_ARGV: list[str | None] = [None]
 
 
 def _home() -> Path:
@@ -37,7 +37,7 @@ def _client_config() -> _config.ClientConfig:
 
 
 def _model() -> str:
-    given = _MODEL_FROM_ARGV[0]
+    given = _argv.MODEL_FROM_ARGV[0]
     return _argv.model_name(given) if given else _client_config().model
 
 
@@ -62,6 +62,8 @@ def _key_values(pairs: Sequence[str], what: str) -> dict[str, str]:
 
 
 def _pack(path: Path) -> charms.PackedCharm:
+    from runecraft import charms  # noqa: PLC0415 (only commands that pack a charm load it)
+
     settings = home_settings()
     with _output.err_console.status(f"packing {path}") as spinner:
         return charms.pack(

@@ -6,13 +6,16 @@ from __future__ import annotations
 import datetime
 import platform
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runecraft import errors
-from runecraft.cli._common import _client_config
-from runecraft.client import Client
-from runecraft.schemas.constraints import check_base, parse_constraints
+import click
+
+from runecraft import __version__, errors
+from runecraft.cli import _output
 from runecraft.schemas.juju import JUJU_VERSION
+
+if TYPE_CHECKING:
+    from runecraft.client import Client
 
 __all__ = [
     "check_controller",
@@ -20,6 +23,7 @@ __all__ = [
     "deploy_settings",
     "juju_version",
     "timestamp",
+    "version",
 ]
 
 _ARCHES = {
@@ -47,6 +51,8 @@ def deploy_settings(constraints: Sequence[str], base: str | None, trust: bool) -
     """Keyword arguments of `Client.set_application_settings` for `deploy`'s
     `--constraints/--base/--trust` (empty: nothing to set); bad values are refused here,
     before anything is packed or deployed."""
+    from runecraft.schemas.constraints import check_base, parse_constraints  # noqa: PLC0415
+
     try:
         if constraints:
             parse_constraints(constraints)
@@ -82,6 +88,8 @@ async def config_document(client: Client, model: str, application: str) -> dict[
 def check_controller(given: str | None) -> str:
     """This home's controller name; a different `--controller` (or `CTRL:` prefix) names a
     controller that does not exist here."""
+    from runecraft.cli._common import _client_config  # noqa: PLC0415 (`version` stays light)
+
     ours = _client_config().controller
     if given and given != ours:
         raise errors.NotFoundError(f'controller "{given}" not found (this one is "{ours}")')
@@ -91,3 +99,20 @@ def check_controller(given: str | None) -> str:
 def timestamp() -> str:
     """Juju's status timestamp (`controller.timestamp`, the Model table): UTC `HH:MM:SSZ`."""
     return datetime.datetime.now(datetime.UTC).strftime("%H:%M:%SZ")
+
+
+@click.command()
+@click.option(
+    "--format", "output_format", type=click.Choice(["smart", "json", "yaml"]), default="smart"
+)
+@click.option("--all", "show_all", is_flag=True, help="Also show Runecraft's own version.")
+def version(output_format: str, show_all: bool) -> None:
+    """Print the Juju version whose CLI this is (`3.6.12-ubuntu-amd64`); with --all, also
+    Runecraft's own version."""
+    text = juju_version()
+    if not show_all:
+        if not _output.emit(text, output_format):
+            click.echo(text)
+        return
+    document = {"version": text, "git-commit": "", "runecraft-version": __version__}
+    _output.emit(document, "yaml" if output_format == "smart" else output_format)

@@ -4,17 +4,36 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
-import yaml
-from rich.console import Console
-from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 __all__ = ["FORMAT_OPTION", "console", "emit", "err_console", "status_tables"]
 
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 1000)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class _LazyConsole:
+    """A rich Console made on first use: commands that print JSON never import rich."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console  # noqa: PLC0415
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+console = cast(
+    "Console", _LazyConsole(highlight=False, width=None if sys.stdout.isatty() else 1000)
+)
+err_console = cast("Console", _LazyConsole(stderr=True, highlight=False, soft_wrap=True))
 
 FORMAT_OPTION = click.option(
     "--format",
@@ -32,6 +51,8 @@ def emit(document: Any, output_format: str) -> bool:
         sys.stdout.write(json.dumps(document) + "\n")
         return True
     if output_format == "yaml":
+        import yaml  # noqa: PLC0415
+
         sys.stdout.write(yaml.safe_dump(document, sort_keys=False))
         return True
     return False
@@ -57,6 +78,8 @@ def _styled(word: str) -> str:
 
 
 def _table(*headers: str) -> Table:
+    from rich.table import Table  # noqa: PLC0415
+
     table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold")
     for header in headers:
         table.add_column(

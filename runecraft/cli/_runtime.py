@@ -18,7 +18,7 @@ from runecraft.cli._common import _run as _call
 from runecraft.client import Client
 from runecraft.schemas import api
 
-__all__ = ["COMMANDS"]
+__all__ = ["integrate", "model_config", "refresh", "remove_relation", "resolve", "run", "show_task"]
 
 
 # --- relations -----------------------------------------------------------------------------
@@ -321,15 +321,3 @@ def model_config(settings: tuple[str, ...], reset: tuple[str, ...], output_forma
             key, entry["Source"], str(value).lower() if isinstance(value, bool) else value
         )
     _output.console.print(table)
-
-
-COMMANDS: list[tuple[click.Command, tuple[str, ...]]] = [
-    (integrate, ("integrate", "relate")),
-    (remove_relation, ("remove-relation",)),
-    (resolve, ("resolve", "resolved")),
-    (refresh, ("refresh",)),
-    (run, ("run",)),
-    (show_task, ("show-task",)),
-    (model_config, ("model-config",)),
-]
-"""Each command with the names it answers to."""

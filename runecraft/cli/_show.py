@@ -15,7 +15,16 @@ from runecraft.client import Client
 from runecraft.schemas.constraints import format_constraints, parse_constraints
 from runecraft.schemas.juju import JUJU_VERSION
 
-__all__ = ["COMMANDS"]
+__all__ = [
+    "constraints",
+    "model_constraints",
+    "scale_application",
+    "set_constraints",
+    "set_model_constraints",
+    "show_model",
+    "show_unit",
+    "trust",
+]
 
 _SHOW_FORMAT = click.option(
     "--format",
@@ -203,16 +212,3 @@ def set_model_constraints(items: tuple[str, ...]) -> None:
         raise errors.InvalidSpecError(str(exc)) from exc
     model = _model()
     _run(lambda c: c.set_model_constraints(model, list(items)))
-
-
-COMMANDS: list[tuple[click.Command, tuple[str, ...]]] = [
-    (show_model, ("show-model",)),
-    (show_unit, ("show-unit",)),
-    (scale_application, ("scale-application", "scale")),
-    (trust, ("trust",)),
-    (constraints, ("constraints",)),
-    (set_constraints, ("set-constraints",)),
-    (model_constraints, ("model-constraints",)),
-    (set_model_constraints, ("set-model-constraints",)),
-]
-"""Each command with the names it answers to."""

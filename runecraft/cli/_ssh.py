@@ -20,6 +20,7 @@ import click
 from runecraft import errors
 from runecraft.cli._common import _home, _model, _run
 from runecraft.client import Client
+from runecraft.schemas.ssh_target import parse_target
 
 __all__ = ["Host", "host_of", "scp", "split_remote", "ssh"]
 
@@ -68,8 +69,6 @@ def _resolve(target: str) -> Host:
 
 
 def _ssh_login(instance: str) -> list[str]:
-    from runecraft.controller.providers.ssh import parse_target  # noqa: PLC0415 (asyncssh)
-
     parsed = parse_target(instance)
     return ["-p", str(parsed.port), f"{parsed.user}@{parsed.host}"]
 

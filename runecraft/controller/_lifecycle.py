@@ -1,4 +1,4 @@
-"""Bootstrapping and killing a controller of a home (used by the CLI).
+"""Bootstrapping and killing a controller of a home (run for the CLI by `__main__`).
 
 The controller runs as a background process in its own session; `bootstrap` returns once
 its API answers. `kill` stops it and every agent it started, even if it is not answering.
@@ -95,7 +95,7 @@ def start(home: Path, progress: Callable[[str], None] = lambda _: None) -> Contr
         log = (controller_dir / "controller.log").open("ab")
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", "runecraft.controller", "--home", str(home)],
+                [sys.executable, "-m", "runecraft.controller", "serve", "--home", str(home)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

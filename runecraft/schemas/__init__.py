@@ -9,6 +9,14 @@ responses) and `duration` (Go-style durations).
 
 from __future__ import annotations
 
-from runecraft.schemas import agent, api, bundle, bus, charm, controller, duration
+import importlib
+from types import ModuleType
 
 __all__ = ["agent", "api", "bundle", "bus", "charm", "controller", "duration"]
+
+
+def __getattr__(name: str) -> ModuleType:
+    """Each module loads when first named: the CLI pays only for the schemas it uses."""
+    if name in __all__:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

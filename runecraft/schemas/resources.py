@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from runecraft import errors
-from runecraft.schemas import charm as charm_schema
+
+if TYPE_CHECKING:  # the client loads this module; charm metadata models stay unloaded
+    from runecraft.schemas import charm as charm_schema
 
 __all__ = [
     "MAX_RESOURCE_BYTES",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from runecraft.controller.providers.lxd._admin import bridge_address, ensure_image, remove_image
 from runecraft.controller.providers.lxd._api import IMAGE_TAG, ExecResult, ImageInfo, LxdApi
 from runecraft.controller.providers.lxd._image import (
     IMAGE_PACKAGES,
@@ -36,11 +37,14 @@ __all__ = [
     "LxdProvider",
     "agent_unit",
     "apt_mirror",
+    "bridge_address",
     "build_image_tarball",
     "check_reachable",
     "container_limits",
     "container_name",
+    "ensure_image",
     "image_alias",
     "image_name",
+    "remove_image",
     "size_mib",
 ]

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from runecraft import errors
+from runecraft.settings import LxdSettings
 
 try:
     import pylxd
@@ -88,6 +89,14 @@ class LxdApi:
             max_workers=THREADS, thread_name_prefix="lxd"
         )
         self._local = threading.local()
+
+    @classmethod
+    def from_settings(cls, settings: LxdSettings) -> LxdApi:
+        """The daemon `settings` name, with their client certificate if both parts are set."""
+        cert = None
+        if settings.cert is not None and settings.key is not None:
+            cert = (str(settings.cert), str(settings.key))
+        return cls(settings.endpoint, cert=cert, verify=settings.verify)
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()

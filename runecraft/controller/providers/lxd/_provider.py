@@ -114,10 +114,7 @@ class LxdProvider:
     def __init__(self, context: ProviderContext, settings: LxdSettings | None = None) -> None:
         self.context = context
         self.settings = settings or LxdSettings()
-        cert = None
-        if self.settings.cert is not None and self.settings.key is not None:
-            cert = (str(self.settings.cert), str(self.settings.key))
-        self.api = LxdApi(self.settings.endpoint, cert=cert, verify=self.settings.verify)
+        self.api = LxdApi.from_settings(self.settings)
         self.cache_dir = HomeSettings().cache_dir or context.data_dir.parent / "cache"
         self._bridge: str | None = None
         self._pool: str | None = None

@@ -9,7 +9,7 @@ from runecraft.controller.providers.ssh._provider import (
     Probe,
     SshProvider,
 )
-from runecraft.controller.providers.ssh._target import SshTarget, parse_target
+from runecraft.schemas.ssh_target import SshTarget, parse_target
 
 __all__ = [
     "DEFAULT_INSTALL_DIR",

@@ -18,7 +18,7 @@ from pathlib import Path
 import asyncssh
 
 from runecraft import errors
-from runecraft.controller.providers.ssh._target import SshTarget
+from runecraft.schemas.ssh_target import SshTarget
 
 __all__ = [
     "TRUST_ON_FIRST_USE",

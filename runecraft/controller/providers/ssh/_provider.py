@@ -35,7 +35,7 @@ from runecraft.controller.providers.ssh._connect import (
     connect,
     run,
 )
-from runecraft.controller.providers.ssh._target import SshTarget
+from runecraft.schemas.ssh_target import SshTarget
 
 __all__ = ["DEFAULT_INSTALL_DIR", "Enlistment", "Probe", "SshProvider"]
 

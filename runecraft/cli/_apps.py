@@ -1,0 +1,228 @@
+"""Applications and units: `deploy`, `add-unit`, `remove-unit`,
+`remove-application`, `config`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from runecraft import errors
+from runecraft.cli import _juju, _output, _resources, _show
+from runecraft.cli._common import (
+    _config_file,
+    _key_values,
+    _model,
+    _pack,
+    _run,
+)
+from runecraft.client import Client
+from runecraft.schemas import api
+from runecraft.schemas import storage as storage_schema
+
+__all__ = ["add_unit", "config", "deploy", "remove_application", "remove_unit"]
+
+BUNDLE_SUFFIXES = (".yaml", ".yml")
+"""A `deploy` argument with one of these suffixes is a bundle, not a charm."""
+
+
+@click.command()
+@click.argument("charm", type=click.Path(path_type=Path))
+@click.argument("application", required=False)
+@click.option("--num-units", "-n", default=1, show_default=True, type=click.IntRange(min=0))
+@click.option("--config", "config_items", multiple=True, help="KEY=VALUE, or a YAML file.")
+@click.option("--to", "to", help="Placement, comma-separated: machine numbers, new, lxd or lxd:N.")
+@click.option("--constraints", multiple=True, help="KEY=VALUE …: stored and shown (not enforced).")
+@click.option("--base", help="NAME@CHANNEL, e.g. ubuntu@24.04: stored and shown.")
+@click.option("--trust", is_flag=True, help="Trust the application (as `trust APP`).")
+@click.option(
+    "--overlay",
+    "overlays",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="For a bundle: an overlay applied after it (repeatable).",
+)
+@click.option("--dry-run", is_flag=True, help="For a bundle: show the plan, change nothing.")
+@click.option("--storage", "storage_items", multiple=True, help="NAME=[POOL,]SIZE,COUNT.")
+@click.option("--resource", "resource_items", multiple=True, help="NAME=PATH of a file resource.")
+def deploy(
+    charm: Path,
+    application: str | None,
+    num_units: int,
+    config_items: tuple[str, ...],
+    to: str | None,
+    constraints: tuple[str, ...],
+    base: str | None,
+    trust: bool,
+    overlays: tuple[Path, ...] = (),
+    dry_run: bool = False,
+    storage_items: tuple[str, ...] = (),
+    resource_items: tuple[str, ...] = (),
+) -> None:
+    """Deploy a local charm: a .charm file, a packed directory or a charm source tree;
+    or a bundle (.yaml), as `rune apply` (with --dry-run, as `rune plan`)."""
+    if charm.suffix in BUNDLE_SUFFIXES:
+        from runecraft.cli import _bundle  # noqa: PLC0415 (bundles load only for a bundle)
+
+        if dry_run:
+            _bundle.plan_bundle(charm, overlays, ())
+        else:
+            _bundle.apply_bundle(charm, overlays, ())
+        return
+    _juju.deploy_settings(constraints, base, trust)  # refuse bad values before packing
+    if not charm.exists():
+        raise errors.NotFoundError(
+            f'charm "{charm}" not found: give the path of a local charm (Charmhub is not '
+            "supported yet)"
+        )
+    values: dict[str, Any] = {}
+    for item in config_items:
+        if "=" in item:
+            values.update(_key_values([item], "config"))
+        else:
+            values.update(_config_file(Path(item), application))
+    storage_schema.parse_directives(storage_items)  # refuse bad syntax before packing
+    storage = dict(item.split("=", 1) for item in storage_items)
+    resource_files = _resources.read_resources(resource_items)
+    packed = _pack(charm)
+    name = application or packed.charm.meta.name
+    model = _model()
+
+    async def go(client: Client) -> list[str]:
+        info = await client.upload_charm(packed.data)
+        uploaded = await _resources.upload_resources(client, resource_files)
+        units = await client.deploy(
+            model,
+            api.DeployRequest(
+                application=name,
+                charm_sha256=info.sha256,
+                num_units=num_units,
+                config=values,
+                to=[p for p in (to or "").split(",") if p],
+                storage=storage,
+                resources=uploaded,
+                constraints=list(constraints),
+                base=base or "",
+                trust=trust,
+            ),
+        )
+        return units
+
+    units = _run(go)
+    _output.err_console.print(
+        f'Deployed "{name}" from {charm} with {len(units)} unit(s): {", ".join(units) or "-"}'
+    )
+
+
+@click.command("add-unit")
+@click.argument("application")
+@click.option("--num-units", "-n", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--to", "to", help="Placement, comma-separated: machine numbers, new, lxd or lxd:N.")
+def add_unit(application: str, num_units: int, to: str | None) -> None:
+    """Add units to an application."""
+    model = _model()
+    units = _run(
+        lambda c: c.add_units(
+            model, application, num_units, [p for p in (to or "").split(",") if p]
+        )
+    )
+    _output.err_console.print(f"Added {', '.join(units)}")
+
+
+@click.command("remove-unit")
+@click.argument("units", nargs=-1, required=True)
+@click.option("--no-prompt", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--force", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--destroy-storage", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option(
+    "--num-units",
+    type=click.IntRange(min=1),
+    help="Remove this many units of each APPLICATION given (the newest first).",
+)
+def remove_unit(
+    units: tuple[str, ...],
+    no_prompt: bool,
+    force: bool,
+    destroy_storage: bool,
+    num_units: int | None,
+) -> None:
+    """Remove units (they run their stop and remove hooks first)."""
+    del no_prompt, force, destroy_storage
+    model = _model()
+
+    async def go(client: Client) -> list[str]:
+        chosen = list(units)
+        if num_units is not None:
+            chosen = await _show.newest_units(client, model, chosen, num_units)
+        await client.remove_units(model, chosen)
+        return chosen
+
+    removed = _run(go)
+    _output.err_console.print(f"Removing {', '.join(removed)}")
+
+
+@click.command("remove-application")
+@click.argument("applications", nargs=-1, required=True)
+@click.option("--no-prompt", is_flag=True)
+@click.option("--force", is_flag=True)
+@click.option("--destroy-storage", is_flag=True)
+def remove_application(
+    applications: tuple[str, ...], no_prompt: bool, force: bool, destroy_storage: bool
+) -> None:
+    """Remove applications with all their units."""
+    del no_prompt, force, destroy_storage
+    model = _model()
+
+    async def go(client: Client) -> None:
+        for application in applications:
+            await client.remove_application(model, application)
+
+    _run(go)
+
+
+@click.command()
+@click.argument("application")
+@click.argument("settings", nargs=-1)
+@click.option("--reset", multiple=True, help="Comma-separated options to reset to default.")
+@click.option("--file", "config_file", type=click.Path(path_type=Path), help="YAML settings file.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+)
+def config(
+    application: str,
+    settings: tuple[str, ...],
+    reset: tuple[str, ...],
+    config_file: Path | None,
+    output_format: str,
+) -> None:
+    """Show, get, set or reset application config (changes run config-changed)."""
+    model = _model()
+    reset_keys = [k for item in reset for k in item.split(",") if k]
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        values.update(_config_file(config_file, application))
+    keys = [s for s in settings if "=" not in s]
+    values.update(_key_values([s for s in settings if "=" in s], "setting"))
+    if keys and (values or reset_keys or len(keys) > 1):
+        raise errors.UsageError("give either one KEY to read, or KEY=VALUE pairs to set")
+    if values or reset_keys:
+        _run(lambda c: c.set_config(model, application, values, reset_keys))
+        return
+    document = _run(lambda c: _juju.config_document(c, model, application))
+    if keys:
+        option = document["settings"].get(keys[0])
+        if option is None:
+            raise errors.NotFoundError(
+                f'unknown option "{keys[0]}" for application "{application}"'
+            )
+        value = option.get("value")
+        click.echo(
+            "" if value is None else (str(value).lower() if isinstance(value, bool) else value)
+        )
+        return
+    _output.emit(document, output_format)

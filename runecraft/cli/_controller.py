@@ -1,0 +1,152 @@
+"""The controller of this home: `bootstrap`, `start-controller`, `kill-controller`.
+
+The controller runs as its own program; what these commands ask of it runs through
+`python -m runecraft.controller` (see `_delegate`).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from runecraft import errors
+from runecraft.cli import _config, _juju, _lxd, _output
+from runecraft.cli._common import _home, _key_values, _run
+from runecraft.cli._delegate import delegate
+from runecraft.client import Client
+from runecraft.schemas.controller import ControllerConfig
+from runecraft.settings import home_settings
+
+__all__ = ["bootstrap", "kill_controller", "start_controller"]
+
+
+def _kill(home: Path, name: str) -> None:
+    delegate("kill", "--home", str(home), "--name", name)
+
+
+@click.command()
+@click.argument("cloud", required=False, default="local")
+@click.argument("name", required=False, default="runecraft")
+@click.option("--database", help="SQLAlchemy URL (default: SQLite in the home).")
+@click.option(
+    "--broker",
+    help="embedded (default), mosquitto[:PORT] (run by Runecraft), or mqtt://[user:pw@]host:port.",
+)
+@click.option("--api-port", type=int, help="API port (default: a free port).")
+@click.option(
+    "--listen-address",
+    help="IP address the API and broker listen on and agents dial (a bridge or LAN address "
+    "for LXD containers and SSH machines). Default: 127.0.0.1, or for the lxd cloud the "
+    "address of its bridge.",
+)
+@click.option("--no-switch", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--config", "config_items", multiple=True, help="KEY=VALUE model config of default.")
+@click.option("--model-default", multiple=True, help="KEY=VALUE model config of default.")
+@click.option("--constraints", multiple=True, help="KEY=VALUE model constraints of default.")
+@click.option("--bootstrap-base", help="Accepted (checked) for Juju compatibility.")
+@click.option("--bootstrap-constraints", multiple=True, help="Accepted (checked) for Juju.")
+@click.option("--credential", help="Accepted for Juju compatibility.")
+@click.option("--force", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--storage-pool", multiple=True, help="Not supported: refused when given.")
+@click.option("--to", "placement", help="Not supported: refused when given.")
+def bootstrap(
+    cloud: str,
+    name: str,
+    database: str | None,
+    broker: str | None,
+    api_port: int | None,
+    listen_address: str | None,
+    no_switch: bool,
+    config_items: tuple[str, ...],
+    model_default: tuple[str, ...],
+    constraints: tuple[str, ...],
+    bootstrap_base: str | None,
+    bootstrap_constraints: tuple[str, ...],
+    credential: str | None,
+    force: bool,
+    storage_pool: tuple[str, ...],
+    placement: str | None,
+) -> None:
+    """Start a controller in this home (RUNECRAFT_HOME) and add the `default` model.
+
+    Juju's `--config`/`--model-default` become the default model's config and
+    `--constraints` its constraints; all are checked before anything starts.
+    """
+    del no_switch, credential, force
+    if cloud not in _lxd.cloud_names():
+        known = ", ".join(_lxd.cloud_names())
+        raise errors.InvalidSpecError(f'unknown cloud "{cloud}": known clouds are: {known}')
+    if storage_pool or placement:
+        flag = "--storage-pool" if storage_pool else "--to"
+        raise errors.InvalidSpecError(f"bootstrap {flag} is not supported yet")
+    model_config: dict[str, Any] = {
+        **_key_values(model_default, "model default"),
+        **_key_values(config_items, "config"),
+    }
+    _juju.deploy_settings((*constraints, *bootstrap_constraints), bootstrap_base, False)
+    if listen_address is None:
+        listen_address = _lxd.lxd_bridge_address() if cloud == "lxd" else "127.0.0.1"
+    home = _home()
+    options = {"--database": database, "--broker": broker, "--api-port": api_port}
+    with _output.err_console.status("bootstrapping") as spinner:
+        config = ControllerConfig.model_validate(
+            delegate(
+                "bootstrap",
+                *("--home", str(home), "--name", name, "--host", listen_address),
+                *(
+                    word
+                    for flag, value in options.items()
+                    if value is not None
+                    for word in (flag, str(value))
+                ),
+                progress=spinner.update,
+            )
+        )
+        endpoint = f"http://{config.api_host}:{config.api_port}"
+        client_config = _config.ClientConfig(
+            controller=config.name, endpoint=endpoint, token=config.admin_token
+        )
+        _config.save(home_settings().client_config, client_config)
+
+        async def add_default(client: Client) -> None:
+            await client.add_model("default", cloud, model_config)
+            if constraints:
+                await client.set_model_constraints("default", list(constraints))
+
+        try:
+            _run(add_default)
+        except errors.RunecraftError:
+            _kill(home, config.name)
+            home_settings().client_config.unlink(missing_ok=True)
+            raise
+    _output.err_console.print(
+        f'Controller "{config.name}" is up at {endpoint} (broker: {config.broker.kind}); '
+        'model "default" added.'
+    )
+
+
+@click.command("kill-controller")
+@click.argument("name")
+@click.option("--no-prompt", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--timeout", "-t", default="5m", help="Accepted for Juju compatibility.")
+def kill_controller(name: str, no_prompt: bool, timeout: str) -> None:
+    """Stop the controller and every agent it started, and forget it."""
+    del timeout
+    if not no_prompt and sys.stdin.isatty():
+        click.confirm(f'Destroy controller "{name}" and everything it runs?', abort=True)
+    _kill(_home(), name)
+    home_settings().client_config.unlink(missing_ok=True)
+    _output.err_console.print(f'Controller "{name}" killed.')
+
+
+@click.command("start-controller")
+def start_controller() -> None:
+    """Start this home's controller again (after a reboot or a crash)."""
+    with _output.err_console.status("starting the controller") as spinner:
+        config = ControllerConfig.model_validate(
+            delegate("start", "--home", str(_home()), progress=spinner.update)
+        )
+    _output.err_console.print(f'Controller "{config.name}" is up.')

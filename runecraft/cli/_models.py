@@ -1,0 +1,129 @@
+"""Models: `add-model`, `models`, `switch`, `destroy-model`."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+
+import click
+
+from runecraft import errors
+from runecraft.cli import _argv, _config, _juju, _output
+from runecraft.cli._common import (
+    _client_config,
+    _key_values,
+    _run,
+)
+from runecraft.client import Client
+from runecraft.settings import home_settings
+
+__all__ = ["add_model", "destroy_model", "models", "switch"]
+
+
+@click.command("add-model")
+@click.argument("name")
+@click.argument("cloud", required=False, default="local")
+@click.option("--cloud", "cloud_option", help="The cloud (substrate): see `rune clouds`.")
+@click.option("--config", "config_pairs", multiple=True, help="KEY=VALUE model config.")
+@click.option("--no-switch", is_flag=True, help="Do not make it the current model.")
+@click.option("--controller", help="The controller (this home's only one).")
+@click.option("--credential", help="Accepted for Juju compatibility.")
+def add_model(
+    name: str,
+    cloud: str,
+    cloud_option: str | None,
+    config_pairs: tuple[str, ...],
+    no_switch: bool,
+    controller: str | None,
+    credential: str | None,
+) -> None:
+    """Add a model and (unless --no-switch) make it the current one."""
+    del credential
+    _juju.check_controller(controller)
+    _juju.check_controller(name.partition(":")[0] if ":" in name else None)
+    cloud = cloud_option or cloud
+    values = _key_values(config_pairs, "config")
+    info = _run(lambda c: c.add_model(_argv.model_name(name), cloud, dict(values)))
+    if not no_switch:
+        config = _client_config()
+        _config.save(home_settings().client_config, config.model_copy(update={"model": info.name}))
+    _output.err_console.print(f'Added model "{info.name}" on cloud {info.cloud}.')
+
+
+@click.command()
+@_output.FORMAT_OPTION
+def models(output_format: str) -> None:
+    """List the models."""
+    found = _run(lambda c: c.models())
+    current = _client_config().model
+    document = {
+        "models": [
+            {
+                "name": f"admin/{m.name}",
+                "short-name": m.name,
+                "model-uuid": m.uuid,
+                "cloud": m.cloud,
+                "life": m.life,
+                "revision": m.revision,
+            }
+            for m in found
+        ],
+        "current-model": current,
+    }
+    if _output.emit(document, output_format):
+        return
+    table = _output._table("Model", "Cloud", "Life", "Revision")
+    for m in found:
+        table.add_row(m.name + ("*" if m.name == current else ""), m.cloud, m.life, str(m.revision))
+    _output.console.print(table)
+
+
+@click.command()
+@click.argument("name")
+def switch(name: str) -> None:
+    """Make MODEL the current model."""
+    model = _run(lambda c: c.show_model(_argv.model_name(name)))
+    config = _client_config()
+    _config.save(home_settings().client_config, config.model_copy(update={"model": model.name}))
+
+
+@click.command("destroy-model")
+@click.argument("name")
+@click.option("--no-prompt", "-y", is_flag=True)
+@click.option("--no-wait", is_flag=True, help="Return before the model is gone.")
+@click.option("--force", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--destroy-storage", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--release-storage", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--timeout", "-t", default="30m", help="How long to wait for removal.")
+def destroy_model(
+    name: str,
+    no_prompt: bool,
+    no_wait: bool,
+    force: bool,
+    destroy_storage: bool,
+    release_storage: bool,
+    timeout: str,
+) -> None:
+    """Remove a model with everything in it."""
+    del force
+    if destroy_storage and release_storage:
+        raise errors.UsageError("--destroy-storage and --release-storage cannot be used together")
+    model = _argv.model_name(name)
+    if not no_prompt and sys.stdin.isatty():
+        click.confirm(f'Destroy model "{model}" and everything in it?', abort=True)
+    limit = _argv.parse_duration(timeout)
+
+    async def destroy(client: Client) -> None:
+        await client.destroy_model(model)
+        if no_wait:
+            return
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if model not in {m.name for m in await client.models()}:
+                return
+            await asyncio.sleep(0.2)
+        raise errors.TemporaryError(f'timed out waiting for model "{model}" to be removed')
+
+    with _output.err_console.status(f"destroying model {model}"):
+        _run(destroy)

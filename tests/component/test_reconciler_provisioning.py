@@ -223,3 +223,19 @@ async def test_an_unchanged_model_costs_no_pass(world: World) -> None:
     # One query lists the models; none reads the unchanged one.
     assert counter.count == 1
     assert len(world.recorder.sent) == sent
+
+
+async def test_an_agent_that_says_hello_gets_its_snapshot_again(world: World) -> None:
+    await world.deploy(1)
+    for _ in range(3):
+        await world.reconciler.pass_once()
+    async with asyncio.timeout(GUARD):
+        await world.reconciler.settle()
+    await world.reconciler.pass_once()
+    (agent,) = {agent for agent, _ in world.recorder.sent}
+    sent = len(world.recorder.sent)
+    await world.reconciler.pass_once()
+    assert len(world.recorder.sent) == sent
+    world.reconciler.agents.hellos.add(agent)
+    await world.reconciler.pass_once()
+    assert [a for a, _ in world.recorder.sent[sent:]] == [agent]

@@ -79,8 +79,9 @@ class Applier:
     async def apply(
         self, model: ModelRecord, actions: Sequence[Action], now: float
     ) -> list[Outcome]:
-        """Perform `actions` (planned for `model` at `now`); one outcome per action, in
-        order, except for machines being made, whose outcome comes from their task."""
+        """Perform `actions` (planned for `model` at `now`), database writes first and
+        snapshots last; an outcome per action, except for machines being made, whose
+        outcome their task writes."""
         writes = [
             a for a in actions if not isinstance(a, Provision | Release | DeleteModel | Publish)
         ]

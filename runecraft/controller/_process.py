@@ -16,6 +16,7 @@ import signal
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
@@ -26,7 +27,7 @@ from runecraft import _logging, errors
 from runecraft.controller import _passwords, _supervisor, api, bus, services
 from runecraft.controller._config import load_config
 from runecraft.controller.providers import Provider, ProviderContext, load_provider
-from runecraft.controller.reconcilers import Reconciler
+from runecraft.controller.reconcilers import Reconciler, provider_for
 from runecraft.controller.state import MachineRecord, Store
 from runecraft.schemas import bus as bus_schema
 from runecraft.schemas.agent import BrokerAddress
@@ -51,6 +52,16 @@ def _listen(host: str, port: int, what: str) -> socket.socket:
             f"cannot listen on {host}:{port} for the {what}: {(exc.strerror or str(exc)).lower()}"
         ) from exc
     return sock
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """The long-lived workers of one controller."""
+
+    bus: bus.ControllerBus
+    agents: services.AgentService
+    logs: services.LogService
+    reconciler: Reconciler
 
 
 class _Server(uvicorn.Server):
@@ -121,15 +132,14 @@ class Controller:
         at once: containers take seconds each to delete)."""
         if destroy and self.store is not None:
             snapshot = await self.store.snapshot()
-            clouds = {model.uuid: model.cloud for model in snapshot.models}
+            models = {model.uuid: model for model in snapshot.models}
 
             async def release(machine: MachineRecord) -> None:
-                if machine.model_uuid not in clouds:
+                if machine.model_uuid not in models:
                     return
-                cloud = clouds[machine.model_uuid] if machine.enlistment is None else "manual"
-                cloud = machine.substrate or cloud
+                provider = self.provider(provider_for(machine, models[machine.model_uuid]))
                 try:  # one machine that cannot be removed does not keep the others
-                    await self.provider(cloud).destroy_machine(machine.model_uuid, machine.number)
+                    await provider.destroy_machine(machine.model_uuid, machine.number)
                 except errors.RunecraftError as exc:
                     logger.warning(
                         "cannot release machine",
@@ -150,14 +160,31 @@ class Controller:
         api_socket = _listen(config.api_host, config.api_port, "API")
         self.store = store = await Store.open(config.database_url)
         await store.extend_all_leases(time.time() + config.lease_seconds)
-        models = services.ModelService(store, self.hub, substrate_ready=self.substrate_ready)
-        relations = services.RelationService(store, self.hub)
-        actions = services.ActionService(store, self.hub)
-        agents = services.AgentService(store, self.hub, config.lease_seconds)
-        broker_cfg = config.broker
-        self._controller_hash = _passwords.hash_password(broker_cfg.password)
+        self._controller_hash = _passwords.hash_password(config.broker.password)
+        embedded = await self._start_broker(store)
+        parts = self._wire(store)
+        # From here on, what this controller logs is in `debug-log` too (tasks made below
+        # inherit the sink; it is this controller's only, even with several in one process).
+        own_log = _logging.SINK.set(parts.logs.record)
+        try:
+            await self._serve(parts, self._api_server(store, parts), api_socket)
+        finally:
+            _logging.SINK.reset(own_log)
+            if embedded is not None:
+                await embedded.stop()
+            for provider in self._providers.values():
+                await provider.close()
+            await store.close()
+            logger.info("controller stopped")
 
-        embedded: bus.EmbeddedBroker | None = None
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.config.api_host}:{self.config.api_port}"
+
+    async def _start_broker(self, store: Store) -> bus.EmbeddedBroker | None:
+        """Start the broker the controller manages, if any; the embedded one is returned
+        (the caller stops it), mosquitto is kept for credential updates."""
+        broker_cfg = self.config.broker
         if broker_cfg.kind == "embedded":
             embedded = bus.EmbeddedBroker(broker_cfg.host, broker_cfg.port, self.verify)
             try:
@@ -167,19 +194,25 @@ class Controller:
                     f"cannot start the embedded broker on {broker_cfg.host}:{broker_cfg.port}: "
                     f"{str(exc).lower()}"
                 ) from exc
-        elif broker_cfg.kind == "mosquitto":
+            return embedded
+        if broker_cfg.kind == "mosquitto":
             self._mosquitto = bus.ManagedMosquitto(
                 self.directory / "mosquitto", broker_cfg.host, broker_cfg.port
             )
             await self._mosquitto.start(
                 [(bus.CONTROLLER_USER, self._controller_hash), *await store.agent_credentials()]
             )
+        return None
 
-        api_url = f"http://{config.api_host}:{config.api_port}"
+    def _wire(self, store: Store) -> _Parts:
+        """The bus client, the agent and log services and the reconciler, wired together."""
+        config = self.config
+        broker_cfg = config.broker
+        agents = services.AgentService(store, self.hub, config.lease_seconds)
         reconciler: Reconciler
 
         def bus_connected() -> None:
-            reconciler.published.clear()
+            reconciler.resend_all()
             self.hub.changed()
 
         def received(agent: str, message: bus_schema.AgentMessage) -> None:
@@ -197,9 +230,6 @@ class Controller:
             on_connect=bus_connected,
         )
         logs = services.LogService(store, controller_bus.publish)
-        # From here on, what this controller logs is in `debug-log` too (tasks made below
-        # inherit the sink; it is this controller's only, even with several in one process).
-        own_log = _logging.SINK.set(logs.record)
         reconciler = Reconciler(
             store=store,
             hub=self.hub,
@@ -208,10 +238,15 @@ class Controller:
             publisher=controller_bus,
             broker_for_agents=self.broker_for_agents,
             credentials_changed=self.credentials_changed,
-            api_url=api_url,
+            api_url=self.api_url,
             interval=config.reconcile_interval,
             lease_seconds=config.lease_seconds,
         )
+        return _Parts(controller_bus, agents, logs, reconciler)
+
+    def _api_server(self, store: Store, parts: _Parts) -> _Server:
+        config = self.config
+        broker_cfg = config.broker
 
         app = api.create_app(
             api.ApiContext(
@@ -219,18 +254,18 @@ class Controller:
                 uuid=config.uuid,
                 admin_token=config.admin_token,
                 broker=f"{broker_cfg.kind} mqtt://{broker_cfg.host}:{broker_cfg.port}",
-                models=models,
-                relations=relations,
-                actions=actions,
+                models=services.ModelService(store, self.hub, substrate_ready=self.substrate_ready),
+                relations=services.RelationService(store, self.hub),
+                actions=services.ActionService(store, self.hub),
                 catalog=services.CatalogService(store),
                 status=services.StatusService(
                     store,
                     self.hub,
                     controller_name=config.name,
-                    published_revision=reconciler.published_revision,
+                    published_revision=parts.reconciler.published_revision,
                     reconciled=lambda: (
-                        reconciler.reconciled_generation >= self.hub.generation
-                        and controller_bus.connected.is_set()
+                        parts.reconciler.reconciled_generation >= self.hub.generation
+                        and parts.bus.connected.is_set()
                     ),
                 ),
                 settings=services.SettingsService(store, self.hub),
@@ -238,19 +273,19 @@ class Controller:
                 resources=services.ResourceService(store, self.hub),
                 verify_agent=self.verify,
                 shutdown=self.shutdown,
-                logs=logs,
-                bus_connected=controller_bus.connected.is_set,
+                logs=parts.logs,
+                bus_connected=parts.bus.connected.is_set,
                 machines=services.MachineService(
                     store,
                     self.hub,
                     enlister=lambda: cast("services.Enlister", self.provider("manual")),
                     credentials_changed=self.credentials_changed,
                     broker_for_agents=self.broker_for_agents,
-                    api_url=api_url,
+                    api_url=self.api_url,
                 ),
             )
         )
-        server = _Server(
+        return _Server(
             uvicorn.Config(
                 app,
                 host=config.api_host,
@@ -260,32 +295,25 @@ class Controller:
                 access_log=False,
             )
         )
+
+    async def _serve(self, parts: _Parts, server: _Server, api_socket: socket.socket) -> None:
+        """Run the API and the workers under supervision until the controller stops."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
-
-        try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [
-                    group.create_task(server.serve(sockets=[api_socket])),
-                    group.create_task(_supervisor.supervise("bus", controller_bus.run)),
-                    group.create_task(_supervisor.supervise("agents", agents.run)),
-                    group.create_task(_supervisor.supervise("logs", logs.run)),
-                    group.create_task(_supervisor.supervise("reconciler", reconciler.run)),
-                ]
-                logger.info("controller started", name=config.name, api=api_url)
-                await self.stopping.wait()
-                server.should_exit = True
-                for task in tasks[1:]:
-                    task.cancel()
-        finally:
-            _logging.SINK.reset(own_log)
-            if embedded is not None:
-                await embedded.stop()
-            for provider in self._providers.values():
-                await provider.close()
-            await store.close()
-            logger.info("controller stopped")
+        async with asyncio.TaskGroup() as group:
+            tasks = [
+                group.create_task(server.serve(sockets=[api_socket])),
+                group.create_task(_supervisor.supervise("bus", parts.bus.run)),
+                group.create_task(_supervisor.supervise("agents", parts.agents.run)),
+                group.create_task(_supervisor.supervise("logs", parts.logs.run)),
+                group.create_task(_supervisor.supervise("reconciler", parts.reconciler.run)),
+            ]
+            logger.info("controller started", name=self.config.name, api=self.api_url)
+            await self.stopping.wait()
+            server.should_exit = True
+            for task in tasks[1:]:
+                task.cancel()
 
 
 def serve(home: Path) -> None:

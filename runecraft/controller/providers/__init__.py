@@ -10,8 +10,11 @@ from runecraft.controller.providers._base import (
     load_provider,
     provider_names,
 )
+from runecraft.controller.providers.fake import FakeCall, FakeProvider
 
 __all__ = [
+    "FakeCall",
+    "FakeProvider",
     "InstanceInfo",
     "MachineSpec",
     "Provider",

@@ -282,6 +282,97 @@ def resource_views(
     return tuple(views)
 
 
+@dataclass(frozen=True)
+class _ModelFacts:
+    """What every unit's desired state is built from, indexed once per model."""
+
+    model: ModelRecord
+    relations: RelationIndex
+    secrets: SecretIndex
+    addresses: Mapping[int, str]
+    actions: Mapping[str, Sequence[bus.ActionRequest]]
+    storage: Mapping[str, Sequence[storage_schema.StorageRemote]]
+    resources: Mapping[str, Sequence[ResourceRecord]]
+    update_status_interval: float
+    retry_hooks: bool
+    fork_hooks: bool
+
+    @classmethod
+    def index(
+        cls,
+        model: ModelRecord,
+        units: Sequence[UnitRecord],
+        machines: Sequence[MachineRecord],
+        relations: RelationState,
+        actions: Sequence[ActionRecord],
+        secrets: SecretRows,
+        storage: Sequence[StorageRecord],
+        resources: Sequence[ResourceRecord],
+    ) -> _ModelFacts:
+        app_resources: dict[str, list[ResourceRecord]] = defaultdict(list)
+        for resource in resources:
+            app_resources[resource.application].append(resource)
+        attached: dict[str, list[storage_schema.StorageRemote]] = defaultdict(list)
+        for instance in storage:
+            attached[instance.unit].append(instance.remote())
+        queued: dict[str, list[bus.ActionRequest]] = defaultdict(list)
+        for action in sorted(actions, key=lambda a: a.id):
+            if action.status in ("pending", "running"):
+                queued[action.unit].append(
+                    bus.ActionRequest(id=str(action.id), name=action.name, params=action.params)
+                )
+        index = RelationIndex(relations, units)
+        config = model.config
+        return cls(
+            model=model,
+            relations=index,
+            secrets=SecretIndex(
+                secrets, (r.id for r in index.relations), (u.name for u in units), model.uuid
+            ),
+            addresses={m.number: m.address for m in machines},
+            actions=queued,
+            storage=attached,
+            resources=app_resources,
+            update_status_interval=parse_duration(config.get("update-status-hook-interval", "5m")),
+            retry_hooks=config.get("automatically-retry-hooks", True) is not False,
+            fork_hooks=config.get("hook-fork-server", True) is not False,
+        )
+
+
+def _unit_remote(
+    facts: _ModelFacts, unit: UnitRecord, app: ApplicationRecord, charm: CharmRecord
+) -> bus.UnitRemoteState:
+    """The desired state of one unit, as its agent receives it."""
+    config = effective_config(charm, app.config)
+    address = facts.addresses.get(unit.machine_number) if unit.machine_number is not None else ""
+    return bus.UnitRemoteState(
+        unit=unit.name,
+        application=app.name,
+        life="alive" if unit.life == "alive" else "dying",
+        charm=bus.CharmRef(sha256=charm.sha256, name=charm.name),
+        config=config,
+        config_hash=config_hash(charm.sha256, config),
+        leader=app.leader == unit.name,
+        update_status_interval=facts.update_status_interval,
+        relations=relation_views(unit, app, facts.relations, facts.model.uuid),
+        commit_seq=unit.commit_seq,
+        leader_settings=dict(app.leader_settings),
+        leader_settings_version=app.leader_settings_version,
+        state=dict(unit.charm_state),
+        actions=tuple(facts.actions.get(unit.name, ())),
+        resolved="retry"
+        if unit.resolved == "retry"
+        else ("no-retry" if unit.resolved == "no-retry" else "none"),
+        resolved_seq=unit.resolved_seq,
+        private_address=address or "127.0.0.1",
+        retry_hooks=facts.retry_hooks,
+        fork_hooks=facts.fork_hooks,
+        secrets=unit_secrets(facts.secrets, unit, app),
+        storage=tuple(facts.storage.get(unit.name, ())),
+        resources=resource_views(charm, facts.resources.get(app.name, ())),
+    )
+
+
 def machine_snapshots(
     model: ModelRecord,
     applications: Sequence[ApplicationRecord],
@@ -295,65 +386,24 @@ def machine_snapshots(
     resources: Sequence[ResourceRecord] = (),
 ) -> dict[int, bus.MachineSnapshot]:
     """The desired state of every machine's units (revision is the model's)."""
-    app_resources: dict[str, list[ResourceRecord]] = defaultdict(list)
-    for resource in resources:
-        app_resources[resource.application].append(resource)
-    attached: dict[str, list[storage_schema.StorageRemote]] = defaultdict(list)
-    for instance in storage:
-        attached[instance.unit].append(instance.remote())
-    apps = {a.id: a for a in applications}
-    index = RelationIndex(relations or RelationState(), units)
-    secret_index = SecretIndex(
+    facts = _ModelFacts.index(
+        model,
+        units,
+        machines,
+        relations or RelationState(),
+        actions,
         secrets or SecretRows(),
-        (r.id for r in index.relations),
-        (u.name for u in units),
-        model.uuid,
+        storage,
+        resources,
     )
-    interval = parse_duration(model.config.get("update-status-hook-interval", "5m"))
-    retry_hooks = model.config.get("automatically-retry-hooks", True) is not False
-    fork_hooks = model.config.get("hook-fork-server", True) is not False
-    addresses = {m.number: m.address for m in machines}
-    queued: dict[str, list[bus.ActionRequest]] = defaultdict(list)
-    for action in sorted(actions, key=lambda a: a.id):
-        if action.status in ("pending", "running"):
-            queued[action.unit].append(
-                bus.ActionRequest(id=str(action.id), name=action.name, params=action.params)
-            )
+    apps = {a.id: a for a in applications}
     by_machine: dict[int, list[bus.UnitRemoteState]] = defaultdict(list)
     for unit in units:
         if unit.machine_number is None:
             continue
         app = apps[unit.application_id]
-        charm = charms[app.charm_sha256]
-        config = effective_config(charm, app.config)
-        address = addresses.get(unit.machine_number) or "127.0.0.1"
         by_machine[unit.machine_number].append(
-            bus.UnitRemoteState(
-                unit=unit.name,
-                application=app.name,
-                life="alive" if unit.life == "alive" else "dying",
-                charm=bus.CharmRef(sha256=charm.sha256, name=charm.name),
-                config=config,
-                config_hash=config_hash(charm.sha256, config),
-                leader=app.leader == unit.name,
-                update_status_interval=interval,
-                relations=relation_views(unit, app, index, model.uuid),
-                commit_seq=unit.commit_seq,
-                leader_settings=dict(app.leader_settings),
-                leader_settings_version=app.leader_settings_version,
-                state=dict(unit.charm_state),
-                actions=tuple(queued.get(unit.name, ())),
-                resolved="retry"
-                if unit.resolved == "retry"
-                else ("no-retry" if unit.resolved == "no-retry" else "none"),
-                resolved_seq=unit.resolved_seq,
-                private_address=address,
-                retry_hooks=retry_hooks,
-                fork_hooks=fork_hooks,
-                secrets=unit_secrets(secret_index, unit, app),
-                storage=tuple(attached.get(unit.name, ())),
-                resources=resource_views(charm, app_resources.get(app.name, ())),
-            )
+            _unit_remote(facts, unit, app, charms[app.charm_sha256])
         )
     return {
         machine.number: bus.MachineSnapshot(

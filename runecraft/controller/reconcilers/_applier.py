@@ -1,0 +1,233 @@
+"""The one place where planned actions touch the world: the database, providers, the bus.
+
+Database-only actions are written together in one transaction; releases run side by side
+(bounded); machines are made in the background by the `Provisioner`; snapshots are sent to
+agents. Every action gets an `Outcome`; a machine that fails keeps its error and its next
+try in the database, so status shows it and a restarted controller honours it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+import structlog
+
+from runecraft import errors
+from runecraft.controller import _passwords
+from runecraft.controller.providers import Provider
+from runecraft.controller.reconcilers._actions import (
+    Action,
+    AssignMachine,
+    ChangeLeader,
+    DeleteApplication,
+    DeleteModel,
+    DeleteRelations,
+    KillApplication,
+    KillRelation,
+    KillUnit,
+    Outcome,
+    Provision,
+    Publish,
+    Release,
+    WriteAction,
+)
+from runecraft.controller.reconcilers._provisioner import PROVISION_CONCURRENCY, Provisioner
+from runecraft.controller.reconcilers._provisioning import retry_after
+from runecraft.controller.services import AgentService
+from runecraft.controller.state import ModelRecord, Store, Tx
+from runecraft.schemas import bus
+
+__all__ = ["Applier", "Publisher"]
+
+logger = structlog.get_logger(__name__)
+
+
+class Publisher(Protocol):
+    """Sends a snapshot to one agent (the bus edge)."""
+
+    async def publish(self, agent: str, message: bus.MachineSnapshot) -> bool: ...
+
+
+class Applier:
+    """Performs actions and reports their outcomes."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        agents: AgentService,
+        providers: Callable[[str], Provider],
+        publisher: Publisher,
+        provisioner: Provisioner,
+        credentials_changed: Callable[[], Awaitable[None]],
+        lease_seconds: float,
+    ) -> None:
+        self.store = store
+        self.agents = agents
+        self.providers = providers
+        self.publisher = publisher
+        self.provisioner = provisioner
+        self.credentials_changed = credentials_changed
+        self.lease_seconds = lease_seconds
+        self.digests: dict[str, str] = {}
+        """Per agent: digest of the last snapshot sent (to skip sending it again)."""
+        self.revisions: dict[str, int] = {}
+        """Per agent: model revision of the last snapshot sent (shown in status)."""
+
+    async def apply(
+        self, model: ModelRecord, actions: Sequence[Action], now: float
+    ) -> list[Outcome]:
+        """Perform `actions` (planned for `model` at `now`), database writes first and
+        snapshots last; an outcome per action, except for machines being made, whose
+        outcome their task writes."""
+        writes = [
+            a for a in actions if not isinstance(a, Provision | Release | DeleteModel | Publish)
+        ]
+        outcomes = await self._write(model, writes, now) if writes else []
+        outcomes += await self._release(model, [a for a in actions if isinstance(a, Release)], now)
+        outcomes += await self._provision(
+            model, [a for a in actions if isinstance(a, Provision)], now
+        )
+        for action in actions:
+            if isinstance(action, DeleteModel):
+                await self.store.delete_model(model.uuid)
+                logger.info("model destroyed", model=model.name)
+                outcomes.append(Outcome(action))
+        outcomes += [await self._publish(a) for a in actions if isinstance(a, Publish)]
+        return outcomes
+
+    # --- database ---------------------------------------------------------------------
+
+    async def _write(
+        self, model: ModelRecord, actions: Sequence[WriteAction], now: float
+    ) -> list[Outcome]:
+        async with self.store.write(model.name) as tx:
+            for action in actions:
+                await self._write_one(tx, model, action, now)
+        leaders = {a.app.name: a.leader for a in actions if isinstance(a, ChangeLeader)}
+        if leaders:
+            logger.info("leaders elected", model=model.name, leaders=leaders)
+        return [Outcome(action) for action in actions]
+
+    async def _write_one(self, tx: Tx, model: ModelRecord, action: WriteAction, now: float) -> None:
+        match action:
+            case KillApplication(app):
+                await tx.update_application(app, life="dying")
+            case KillRelation(relation):
+                await tx.set_relation_life(relation, "dying")
+            case KillUnit(unit):
+                await tx.update_unit(unit, life="dying")
+            case DeleteRelations(ids):
+                await tx.delete_relations(model.uuid, set(ids))
+            case DeleteApplication(app, peers):
+                await tx.delete_relations(model.uuid, set(peers))
+                await tx.delete_application(app)
+            case AssignMachine(unit):
+                machine = await tx.insert_machine()
+                await tx.update_unit(
+                    unit, machine_number=machine.number, workload_message="waiting for machine"
+                )
+            case ChangeLeader(app, leader, moved):
+                await tx.update_application(
+                    app,
+                    leader=leader,
+                    lease_expiry=None if leader is None else now + self.lease_seconds,
+                    leader_settings_version=app.leader_settings_version + int(moved),
+                )
+
+    # --- machines ---------------------------------------------------------------------
+
+    async def _provision(
+        self, model: ModelRecord, actions: Sequence[Provision], now: float
+    ) -> list[Outcome]:
+        """Give each machine a fresh credential, tell the broker once for the whole batch
+        (before any agent can dial in), then make the machines in the background."""
+        if not actions:
+            return []
+        passwords = {a.machine.number: _passwords.new_password() for a in actions}
+        async with self.store.write(model.name) as tx:
+            for action in actions:
+                await tx.update_machine(
+                    action.machine,
+                    password_hash=_passwords.hash_password(passwords[action.machine.number]),
+                    status="provisioning",
+                    status_message="",
+                    status_since=now,
+                )
+        await self.credentials_changed()
+        for action in actions:
+            self.provisioner.start(model, action, passwords[action.machine.number])
+        return []
+
+    async def _release(
+        self, model: ModelRecord, actions: Sequence[Release], now: float
+    ) -> list[Outcome]:
+        """Remove empty machines side by side; forget those removed, and back off those
+        that could not be (their error shows in status)."""
+        if not actions:
+            return []
+        slots = asyncio.Semaphore(PROVISION_CONCURRENCY)
+
+        async def release(action: Release) -> Outcome:
+            machine = action.machine
+            async with slots:
+                try:
+                    await self.providers(action.provider).destroy_machine(
+                        model.uuid, machine.number
+                    )
+                except errors.RunecraftError as exc:
+                    count = machine.retry_count + 1
+                    logger.warning(
+                        "releasing machine failed", machine=machine.number, error=exc.message
+                    )
+                    return Outcome(
+                        action,
+                        ok=False,
+                        message=f"cannot remove the agent: {exc.message}",
+                        retry_at=now + retry_after(exc, count),
+                    )
+            return Outcome(action)
+
+        outcomes = list(await asyncio.gather(*(release(a) for a in actions)))
+        async with self.store.write(model.name) as tx:
+            for outcome in outcomes:
+                assert isinstance(outcome.action, Release)
+                machine = outcome.action.machine
+                if outcome.ok:
+                    await tx.delete_machine(machine)
+                else:
+                    await tx.update_machine(
+                        machine,
+                        status="error",
+                        status_message=outcome.message,
+                        status_since=now,
+                        retry_count=machine.retry_count + 1,
+                        retry_at=outcome.retry_at,
+                    )
+        for outcome in outcomes:
+            if outcome.ok:
+                assert isinstance(outcome.action, Release)
+                self.forget(outcome.action.machine.agent)
+                self.agents.forget(outcome.action.machine.agent)
+        return outcomes
+
+    # --- dispatch ---------------------------------------------------------------------
+
+    def forget(self, agent: str) -> None:
+        """Send `agent` its next snapshot even if its content did not change."""
+        self.digests.pop(agent, None)
+        self.revisions.pop(agent, None)
+
+    def forget_all(self) -> None:
+        """Send every agent its next snapshot (the bus connection was new)."""
+        self.digests.clear()
+        self.revisions.clear()
+
+    async def _publish(self, action: Publish) -> Outcome:
+        if not await self.publisher.publish(action.agent, action.snapshot):
+            return Outcome(action, ok=False, message="not connected to the bus")
+        self.digests[action.agent] = action.digest
+        self.revisions[action.agent] = action.snapshot.revision
+        return Outcome(action)

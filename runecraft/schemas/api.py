@@ -3,6 +3,7 @@ these)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -168,6 +169,14 @@ class RefreshResponse(BaseModel):
 
 class UnitsResponse(BaseModel):
     units: list[str]
+    machines: dict[str, str] = Field(default_factory=dict)
+    """The machine of each unit added (unit -> machine id): placement is decided when
+    units are added, so the answer can name them."""
+
+    @classmethod
+    def placed(cls, machines: Mapping[str, int]) -> UnitsResponse:
+        """The answer for units just added, from unit -> machine number."""
+        return cls(units=list(machines), machines={u: str(m) for u, m in machines.items()})
 
 
 class CharmInfo(BaseModel):

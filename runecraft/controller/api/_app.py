@@ -204,20 +204,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     @app.post("/v1/models/{model}/applications", dependencies=[admin_only], status_code=201)
     async def deploy(model: str, request: api.DeployRequest) -> api.UnitsResponse:
-        units = await ctx.models.deploy(
-            model,
-            application=request.application,
-            charm_sha256=request.charm_sha256,
-            num_units=request.num_units,
-            config=request.config,
-            to=request.to,
-            storage=request.storage,
-            resources=request.resources,
-            constraints=request.constraints,
-            base=request.base,
-            trust=request.trust,
-        )
-        return api.UnitsResponse(units=units)
+        placed = await ctx.models.deploy(model, request)
+        return api.UnitsResponse.placed(placed)
 
     @app.delete("/v1/models/{model}/applications/{application}", dependencies=[admin_only])
     async def remove_application(model: str, application: str) -> dict[str, str]:
@@ -228,8 +216,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
     async def add_units(
         model: str, application: str, request: api.AddUnitsRequest
     ) -> api.UnitsResponse:
-        units = await ctx.models.add_units(model, application, request.num_units, request.to)
-        return api.UnitsResponse(units=units)
+        placed = await ctx.models.add_units(model, application, request)
+        return api.UnitsResponse.placed(placed)
 
     @app.post("/v1/models/{model}/units/remove", dependencies=[admin_only])
     async def remove_units(model: str, request: api.RemoveUnitsRequest) -> api.UnitsResponse:

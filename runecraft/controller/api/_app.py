@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 
 from runecraft import __version__, errors
 from runecraft.controller import services
-from runecraft.controller.api import _juju, _logs, _machines, _resources, _secrets
+from runecraft.controller.api import _bundles, _juju, _logs, _machines, _resources, _secrets
 from runecraft.controller.state import ActionRecord, EndpointRecord, RelationRecord, Store
 from runecraft.schemas import api
 
@@ -304,6 +304,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
         return JSONResponse(document)
 
     app.include_router(_juju.juju_routes(ctx.store, ctx.hub), dependencies=[admin_only])
+    app.include_router(
+        _bundles.bundle_routes(ctx.store, ctx.hub, ctx.models), dependencies=[admin_only]
+    )
     if ctx.logs is not None:
         app.include_router(_logs.log_routes(ctx.logs), dependencies=[admin_only])
     app.include_router(_machines.machine_routes(ctx.machines), dependencies=[admin_only])

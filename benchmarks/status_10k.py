@@ -50,16 +50,18 @@ def application(store: Store) -> Any:
     async def no_shutdown(_: bool) -> None:
         return None
 
+    models = services.ModelService(store, hub)
     return api.create_app(
         api.ApiContext(
             name="bench",
             uuid="u",
             admin_token=TOKEN,
             broker="none",
-            models=services.ModelService(store, hub),
+            models=models,
             relations=services.RelationService(store, hub),
             actions=services.ActionService(store, hub),
             catalog=services.CatalogService(store),
+            bundles=services.BundleService(store, hub, models.check_substrates),
             status=services.StatusService(
                 store,
                 hub,

@@ -1,9 +1,10 @@
 """Bundles against a model: plan the changes a bundle asks for, and export a model as one.
 
-Pure domain logic: `ModelView` is what a model holds (built from API documents by
-`from_documents`), `plan` compares a `Bundle` with it and returns the ordered `Plan`,
+Pure domain logic: `ModelView` is what a model holds (the controller builds it from the
+model's rows), `plan` compares a `Bundle` with it and returns the ordered `Plan`,
 `apply_view` is the plan's effect on a view, and `export` turns a view back into a bundle.
-Reading bundles lives in `runecraft.schemas.bundle`; running plans lives in the CLI.
+Reading bundles lives in `runecraft.schemas.bundle`; the controller plans and applies them
+(controller.services), in one transaction.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ from runecraft.bundles._view import (
     ModelView,
     RelationView,
     UnitView,
-    from_documents,
 )
 
 __all__ = [
@@ -69,7 +69,6 @@ __all__ = [
     "apply_view",
     "describe",
     "export",
-    "from_documents",
     "plan",
     "unsupported",
 ]

@@ -2,7 +2,8 @@
 
 `plan(bundle, view)` is a pure function; `apply_view(view, plan)` is its pure model of
 execution (what the model looks like once every change ran), which the property tests use
-to check that a second plan is empty. The CLI executes the same changes through the client.
+to check that a second plan is empty. The controller plans and runs the same changes in
+one transaction.
 
 Juju's rules where they apply: a bundle never removes anything unless asked (`--prune`),
 bundle machine ids are symbolic (a bundle machine is the model machine its first unit
@@ -54,11 +55,13 @@ class _Frozen(BaseModel):
 
 
 class ResolvedCharm(_Frozen):
-    """Where an application's charm was found: its real name, and its path (None when it
-    is not on disk and would have to be fetched)."""
+    """Where an application's charm was found: its real name, its path on the client's
+    disk, and its sha256 once the controller holds it (uploaded, or found by name in the
+    controller's charm store). Neither path nor sha256: it would have to be fetched."""
 
     name: str
     path: str | None = None
+    sha256: str | None = None
 
 
 class AddCharm(_Frozen):
@@ -67,6 +70,7 @@ class AddCharm(_Frozen):
     source: str
     channel: str | None = None
     path: str | None = None
+    sha256: str | None = None
 
 
 class AddApplication(_Frozen):
@@ -263,7 +267,7 @@ def plan(
             )
             continue
         if current is None:
-            key = (resolved.name, resolved.path or spec.charm)
+            key = (resolved.name, resolved.path or resolved.sha256 or spec.charm)
             charm_changes.setdefault(
                 key,
                 AddCharm(
@@ -271,6 +275,7 @@ def plan(
                     source=spec.charm,
                     channel=spec.channel,
                     path=resolved.path,
+                    sha256=resolved.sha256,
                 ),
             )
             app_changes.append(
@@ -540,11 +545,16 @@ def _relations(
 def describe(change: Change) -> str:
     """One line for people, in Juju's `deploy --dry-run` spirit."""
     match change:
+        case AddCharm(path=None, sha256=str()):
+            return f"use charm {change.charm} from the controller's charm store"
         case AddCharm(path=None):
             where = f" (channel {change.channel})" if change.channel else ""
             if change.source.startswith((".", "/")):
                 return f"upload charm {change.charm} from {change.source}: not found"
-            return f"fetch charm {change.source}{where}: not in the local charm repository"
+            return (
+                f"fetch charm {change.source}{where}: not in the local charm repository nor "
+                "the controller's charm store"
+            )
         case AddCharm():
             return f"upload charm {change.charm} from {change.path}"
         case AddApplication():
@@ -606,12 +616,12 @@ def _where(unit: AddUnit) -> str:
 def unsupported(change: Change, cloud: str = "local") -> str | None:
     """Why a model on `cloud` cannot take this change (yet), or None when it can."""
     match change:
-        case AddCharm(path=None) if change.source.startswith((".", "/")):
+        case AddCharm(path=None, sha256=None) if change.source.startswith((".", "/")):
             return f'charm "{change.source}" not found'
-        case AddCharm(path=None):
+        case AddCharm(path=None, sha256=None):
             return (
-                f'charm "{change.source}" is not in the local charm repository (fetching from '
-                "Charmhub is not supported yet)"
+                f'charm "{change.source}" is not in the local charm repository nor the '
+                "controller's charm store (fetching from Charmhub is not supported yet)"
             )
         case ChangeCharm():
             return (

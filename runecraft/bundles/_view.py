@@ -1,18 +1,16 @@
 """What a model holds, as far as a bundle can say anything about it.
 
-`ModelView` is built from the controller's Juju-shaped status, each application's config
-document and its relations (`from_documents`), so the planner stays a pure function of
-two values: the bundle and the view.
+`ModelView` is built by the controller from the model's rows, so the planner stays a pure
+function of two values: the bundle and the view.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["ApplicationView", "ModelView", "RelationView", "UnitView", "from_documents"]
+__all__ = ["ApplicationView", "ModelView", "RelationView", "UnitView"]
 
 
 class _Frozen(BaseModel):
@@ -78,62 +76,3 @@ class ModelView(_Frozen):
     def next_machine(self) -> str:
         numbers = [int(m) for m in self.machines if m.isdigit()]
         return str(max(numbers, default=-1) + 1)
-
-
-def from_documents(
-    status: Mapping[str, Any],
-    configs: Mapping[str, Mapping[str, Any]],
-    relations: Iterable[Mapping[str, Any]],
-    settings: Mapping[str, Mapping[str, Any]] | None = None,
-) -> ModelView:
-    """The view of a model from `status --format json`, `config --format json` and the
-    settings document (constraints, trust) per application, and the relations list of the
-    API (peer and dying relations left out)."""
-    applications: dict[str, ApplicationView] = {}
-    machines = status.get("machines", {})
-    for name, doc in status.get("applications", {}).items():
-        units = tuple(
-            UnitView(
-                name=unit,
-                machine=udoc.get("machine"),
-                container=machines.get(udoc.get("machine"), {}).get("container-type"),
-            )
-            for unit, udoc in doc.get("units", {}).items()
-            if not udoc.get("life")
-        )
-        options = configs.get(name, {}).get("settings", {})
-        config = {
-            key: option["value"]
-            for key, option in options.items()
-            if option.get("source") == "user" and "value" in option
-        }
-        extra = (settings or {}).get(name, {})
-        applications[name] = ApplicationView(
-            charm=str(doc.get("charm-name", "")),
-            config=config,
-            constraints=dict(extra.get("constraints") or {}),
-            trust=bool(extra.get("trust", False)),
-            units=units,
-            exposed=bool(doc.get("exposed", False)),
-            dying=bool(doc.get("life")),
-        )
-    found: set[RelationView] = set()
-    for relation in relations:
-        endpoints = relation.get("endpoints", [])
-        if len(endpoints) != 2 or relation.get("life", "alive") != "alive":
-            continue
-        first, second = ((str(e["application"]), str(e["endpoint"])) for e in endpoints)
-        found.add(RelationView.between(first, second))
-    model = status.get("model", {})
-    return ModelView(
-        name=str(model.get("name", "default")),
-        revision=int(model.get("revision", 0)),
-        cloud=str(model.get("cloud", "local")),
-        applications=applications,
-        machines=tuple(sorted(status.get("machines", {}), key=_machine_key)),
-        relations=tuple(sorted(found, key=lambda r: r.endpoints)),
-    )
-
-
-def _machine_key(machine: str) -> tuple[int, str]:
-    return (int(machine), "") if machine.isdigit() else (1 << 62, machine)

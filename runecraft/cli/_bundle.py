@@ -1,10 +1,9 @@
 """Bundles from the command line: validate-bundle, plan, apply, diff-bundle, export-bundle.
 
-The CLI is the edge: it reads the bundle and its charms from disk, builds the model view
-from the API, asks the pure planner for the changes and runs them through the client,
-reporting each. `apply` checks everything it can before the first change (the bundle,
-every charm, every change being supported, the expected model revision), so a bad bundle
-changes nothing; a failure part-way says what was applied and what remains.
+The CLI is the edge: it reads the bundle and its overlays and finds charms on disk; the
+controller plans the bundle against the model and applies it in one transaction. `apply`
+uploads the charms the plan needs (content-addressed, so uploading again is harmless) and
+then sends the bundle once: every change is made, or on any error none.
 """
 
 from __future__ import annotations
@@ -24,8 +23,6 @@ from runecraft.cli._common import _model, _pack, _run
 from runecraft.client import Client
 from runecraft.schemas import api
 from runecraft.schemas import bundle as schema
-from runecraft.schemas import storage as storage_schema
-from runecraft.schemas.constraints import format_constraints
 from runecraft.settings import home_settings
 
 __all__ = [
@@ -103,28 +100,30 @@ def _charm_name(path: Path) -> str:
     return charms.load_charm_dir(path).meta.name
 
 
-async def model_view(client: Client, model: str) -> bundles.ModelView:
-    """The model as the planner sees it, read through the API."""
-    status = await client.status(model)
-    configs = {
-        name: await client.get_config(model, name)
-        for name, doc in status.get("applications", {}).items()
-        if not doc.get("life")
-    }
-    settings = {
-        name: (await client.application_settings(model, name)).model_dump() for name in configs
-    }
-    relations = [r.model_dump() for r in await client.relations(model)]
-    return bundles.from_documents(status, configs, relations, settings)
+def bundle_request(
+    bundle: schema.Bundle, found: dict[str, bundles.ResolvedCharm], *, prune: bool
+) -> api.BundleRequest:
+    """The request that plans or applies `bundle` with the charms found on disk."""
+    return api.BundleRequest(
+        bundle=schema.dump(bundle),
+        charms={
+            app: api.BundleCharm(name=charm.name, path=charm.path, sha256=charm.sha256)
+            for app, charm in found.items()
+            if charm.path is not None
+        },
+        prune=prune,
+    )
 
 
 def _plan(
     path: Path, overlays: Sequence[Path], charm_dirs: Sequence[Path], prune: bool, model: str
-) -> tuple[schema.Bundle, dict[str, bundles.ResolvedCharm], bundles.Plan]:
+) -> tuple[bundles.Plan, bundles.ModelView]:
     bundle = load_bundle(path, overlays)
-    found = resolve_charms(bundle, charm_dirs)
-    view = _run(lambda c: model_view(c, model))
-    return bundle, found, bundles.plan(bundle, view, prune=prune, charms=found)
+    request = bundle_request(bundle, resolve_charms(bundle, charm_dirs), prune=prune)
+    response = _run(lambda c: c.plan_bundle(model, request))
+    return bundles.Plan.model_validate(response.plan), bundles.ModelView.model_validate(
+        response.view
+    )
 
 
 def _print_plan(plan: bundles.Plan) -> None:
@@ -192,7 +191,7 @@ def plan_bundle(
     prune: bool = False,
     output_format: str = "text",
 ) -> bundles.Plan:
-    _, _, plan = _plan(bundle, overlays, charm_dirs, prune, _model())
+    plan, _ = _plan(bundle, overlays, charm_dirs, prune, _model())
     if output_format == "json":
         _output.emit(plan.document(), "json")
     else:
@@ -207,10 +206,7 @@ def plan_bundle(
 def diff_bundle(bundle: Path, overlays: tuple[Path, ...], charm_dirs: tuple[Path, ...]) -> None:
     """Juju's diff-bundle: what differs between the bundle and the model (`rune plan
     --prune` lists the same as changes)."""
-    loaded = load_bundle(bundle, overlays)
-    found = resolve_charms(loaded, charm_dirs)
-    view = _run(lambda c: model_view(c, _model()))
-    plan = bundles.plan(loaded, view, prune=True, charms=found)
+    plan, view = _plan(bundle, overlays, charm_dirs, True, _model())
     click.echo(yaml.safe_dump(_diff_document(plan, view), sort_keys=True), nl=False)
 
 
@@ -268,8 +264,8 @@ def _diff_document(plan: bundles.Plan, view: bundles.ModelView) -> dict[str, Any
 def export_bundle(filename: Path | None) -> None:
     """Write the model as a bundle: applying it to an empty model and exporting again
     gives the same bundle."""
-    view = _run(lambda c: model_view(c, _model()))
-    text = schema.dump(bundles.export(view))
+    model = _model()
+    text = _run(lambda c: c.export_bundle(model))
     if filename is None:
         click.echo(text, nl=False)
         return
@@ -326,233 +322,44 @@ def apply_bundle(
 ) -> None:
     limit = _argv.parse_duration(timeout)
     model = _model()
-    _, found, plan = _plan(bundle, overlays, charm_dirs, prune, model)
-    refused = [r for c in plan.changes if (r := bundles.unsupported(c, plan.cloud)) is not None]
-    if refused:
-        raise errors.InvalidSpecError(
-            "cannot apply the bundle, nothing was changed:\n"
-            + "\n".join(f"  {reason}" for reason in dict.fromkeys(refused))
-        )
-    if expect_revision is not None and plan.revision != expect_revision:
-        raise errors.ConflictError(
-            f"model {model} is at revision {plan.revision}, not {expect_revision}: it changed "
-            "since the plan; plan again"
-        )
-    for warning in plan.warnings:
+    loaded = load_bundle(bundle, overlays)
+    request = bundle_request(loaded, resolve_charms(loaded, charm_dirs), prune=prune)
+    request = request.model_copy(update={"expect_revision": expect_revision})
+    response = _run(lambda c: _apply(c, model, request))
+    plan = bundles.Plan.model_validate(response.plan)
+    for warning in _warnings(plan):
         _output.err_console.print(f"WARNING {warning}", markup=False)
-    for change in plan.changes:
-        if isinstance(change, bundles.AddApplication) and change.bindings:
-            _output.err_console.print(
-                f"WARNING applications.{change.application}.bindings: accepted but not "
-                "used by the local substrate",
-                markup=False,
-            )
-    packed = {
-        c.path: _pack(Path(c.path))
-        for c in plan.changes
-        if isinstance(c, bundles.AddCharm) and c.path is not None
-    }
-    problems = []
-    for change in plan.changes:
-        if isinstance(change, bundles.AddApplication):
-            path = found[change.application].path
-            assert path is not None
-            problems += _deploy_problems(change, packed[path].charm)
-    if problems:
-        raise errors.InvalidSpecError(
-            "cannot apply the bundle, nothing was changed:\n"
-            + "\n".join(f"  {p}" for p in problems)
-        )
     if plan.empty:
         click.echo(f"Model {model} already matches the bundle: nothing to do.")
-    else:
-        runner = _Runner(model, plan, found, packed, limit)
-        _run(runner.run)
+    total = len(plan.changes)
+    for index, change in enumerate(plan.changes, 1):
+        _output.err_console.print(f"[{index}/{total}] {bundles.describe(change)}", markup=False)
     if wait_settled:
         _run(lambda c: _wait_settled(c, model, limit, timeout))
 
 
-def _deploy_problems(change: bundles.AddApplication, charm: charms.LoadedCharm) -> list[str]:
-    """What the controller would refuse in a deploy, found before anything changes."""
-    problems = []
-    where = f"applications.{change.application}"
-    try:
-        charm.config.coerce(change.options)
-    except ValueError as exc:
-        problems.append(f"{where}.options: {exc}")
-    for name, directive in sorted(change.storage.items()):
-        if name not in charm.meta.storage:
-            problems.append(f'{where}.storage.{name}: charm "{charm.name}" has no such storage')
-        try:
-            storage_schema.parse_directive(f"{name}={directive}")
-        except errors.RunecraftError as exc:
-            problems.append(f"{where}.storage.{name}: {exc.message}")
-    return problems
+async def _apply(client: Client, model: str, request: api.BundleRequest) -> api.BundleResponse:
+    """Upload the charms the plan needs, then apply the bundle in one request."""
+    planned = bundles.Plan.model_validate((await client.plan_bundle(model, request)).plan)
+    needed = {c.path for c in planned.changes if isinstance(c, bundles.AddCharm) and c.path}
+    refused = any(bundles.unsupported(c, planned.cloud) for c in planned.changes)
+    uploaded: dict[str, str] = {}
+    for path in sorted(needed) if not refused else ():
+        uploaded[path] = (await client.upload_charm(_pack(Path(path)).data)).sha256
+    charms = {
+        app: charm.model_copy(update={"sha256": uploaded.get(charm.path)})
+        for app, charm in request.charms.items()
+    }
+    return await client.apply_bundle(model, request.model_copy(update={"charms": charms}))
 
 
-class _Runner:
-    """Runs a plan's changes in order through the client, one report line per change."""
-
-    def __init__(
-        self,
-        model: str,
-        plan: bundles.Plan,
-        found: dict[str, bundles.ResolvedCharm],
-        packed: dict[str, charms.PackedCharm],
-        limit: float,
-    ) -> None:
-        self.model = model
-        self.plan = plan
-        self.found = found
-        self.packed = packed
-        self.deadline = time.monotonic() + limit
-        self.uploaded: dict[str, str] = {}  # charm path -> sha256
-        self.machine_makers: dict[str, str] = {}  # bundle machine -> the unit that made it
-        self.machines: dict[str, str] = {}  # bundle machine -> model machine
-        self.added: dict[str, list[str]] = {}  # application -> units added, in order
-
-    async def run(self, client: Client) -> None:
-        total = len(self.plan.changes)
-        for index, change in enumerate(self.plan.changes):
-            try:
-                await self._one(client, change)
-            except errors.RunecraftError as exc:
-                done = [bundles.describe(c) for c in self.plan.changes[:index]]
-                left = [bundles.describe(c) for c in self.plan.changes[index + 1 :]]
-                lines = [
-                    f"applying the bundle failed at change {index + 1} of {total}: "
-                    f"{bundles.describe(change)}: {exc.message}",
-                    f"applied ({len(done)}):",
-                    *(f"  {d}" for d in done),
-                    f"not applied ({len(left) + 1}):",
-                    f"  {bundles.describe(change)}",
-                    *(f"  {d}" for d in left),
-                    "apply the bundle again to continue once the cause is fixed",
-                ]
-                raise type(exc)("\n".join(lines)) from exc
-            _output.err_console.print(
-                f"[{index + 1}/{total}] {bundles.describe(change)}", markup=False
-            )
-
-    async def _one(self, client: Client, change: bundles.Change) -> None:
-        model = self.model
-        match change:
-            case bundles.AddCharm(path=str(path)):
-                info = await client.upload_charm(self.packed[path].data)
-                self.uploaded[path] = info.sha256
-            case bundles.AddApplication():
-                resolved = self.found[change.application]
-                assert resolved.path is not None
-                await client.deploy(
-                    model,
-                    api.DeployRequest(
-                        application=change.application,
-                        charm_sha256=self.uploaded[resolved.path],
-                        num_units=0,
-                        config=dict(change.options),
-                        storage=dict(change.storage),
-                        constraints=_constraint_items(change.constraints) or [],
-                        trust=bool(change.trust),
-                    ),
-                )
-            case bundles.SetConstraints():
-                await client.set_application_settings(
-                    model,
-                    change.application,
-                    constraints_items=_constraint_items(change.constraints) or [],
-                )
-            case bundles.SetTrust():
-                await client.set_application_settings(model, change.application, trust=change.trust)
-            case bundles.SetConfig():
-                await client.set_config(
-                    model, change.application, dict(change.values), list(change.reset)
-                )
-            case bundles.AddMachine():
-                pass  # made by the first unit placed on it
-            case bundles.AddUnit():
-                to = await self._target(client, change)
-                units = await client.add_units(model, change.application, 1, to)
-                self.added.setdefault(change.application, []).extend(units)
-                if to == [] and change.machine is not None:
-                    self.machine_makers[change.machine] = units[0]
-            case bundles.RemoveUnit():
-                await client.remove_units(model, [change.unit])
-            case bundles.AddRelation():
-                await client.integrate(model, *change.endpoints)
-            case bundles.RemoveRelation():
-                await client.remove_relation(model, *change.endpoints)
-            case bundles.RemoveApplication():
-                await client.remove_application(model, change.application)
-            case _:
-                raise errors.InvalidSpecError(
-                    bundles.unsupported(change, self.plan.cloud)
-                    or "this change is not supported yet"
-                )
-
-    async def _target(self, client: Client, change: bundles.AddUnit) -> list[str]:
-        """The `--to` of one unit; waits for a machine the plan made earlier if needed."""
-        if change.container is not None:  # `lxd:N`: a new container beside machine N
-            host = change.model_machine or self.machines.get(change.machine or "")
-            return [f"{change.container}:{host}" if host else change.container]
-        if change.model_machine is not None:
-            return [change.model_machine]
-        if change.colocate is not None:
-            app, _, index = change.colocate.partition("/")
-            return [await self._machine_of_nth(client, app, int(index))]
-        if change.machine is None:
-            return []
-        if change.machine in self.machines:
-            return [self.machines[change.machine]]
-        maker = self.machine_makers.get(change.machine)
-        if maker is None:
-            return []  # this unit makes the machine
-        machine = await self._machine_of(client, lambda doc: _unit_machine(doc, maker))
-        self.machines[change.machine] = machine
-        return [machine]
-
-    async def _machine_of_nth(self, client: Client, app: str, index: int) -> str:
-        return await self._machine_of(client, lambda doc: _nth_unit_machine(doc, app, index))
-
-    async def _machine_of(self, client: Client, find: Any) -> str:
-        """Long-polls status until `find` sees a machine (assigned by the controller)."""
-        document = await client.status(self.model)
-        while True:
-            machine: str | None = find(document)
-            if machine is not None:
-                return machine
-            remaining = self.deadline - time.monotonic()
-            if remaining <= 0:
-                raise errors.TemporaryError("timed out waiting for a machine to be assigned")
-            generation = int(document["model"].get("generation", -1))
-            document = await client.status(
-                self.model, after=generation, timeout=min(remaining, 10.0)
-            )
-
-
-def _constraint_items(constraints: dict[str, Any]) -> list[str] | None:
-    return [format_constraints(constraints)] if constraints else None
-
-
-def _unit_machine(status: dict[str, Any], unit: str) -> str | None:
-    app = unit.rpartition("/")[0]
-    doc = status.get("applications", {}).get(app, {}).get("units", {}).get(unit)
-    if doc is None:
-        raise errors.NotFoundError(f"unit {unit} disappeared while the bundle was applied")
-    machine = doc.get("machine")
-    return None if machine is None else str(machine)
-
-
-def _nth_unit_machine(status: dict[str, Any], app: str, index: int) -> str | None:
-    units = status.get("applications", {}).get(app, {}).get("units", {})
-    alive = sorted(
-        (name for name, doc in units.items() if not doc.get("life")),
-        key=lambda n: int(n.rpartition("/")[2]),
-    )
-    if index >= len(alive):
-        raise errors.NotFoundError(
-            f"cannot place next to {app}/{index}: {app} has {len(alive)} unit(s)"
-        )
-    return _unit_machine(status, alive[index])
+def _warnings(plan: bundles.Plan) -> list[str]:
+    bindings = [
+        f"applications.{c.application}.bindings: accepted but not used by the local substrate"
+        for c in plan.changes
+        if isinstance(c, bundles.AddApplication) and c.bindings
+    ]
+    return [*plan.warnings, *bindings]
 
 
 async def _wait_settled(client: Client, model: str, limit: float, timeout: str) -> None:

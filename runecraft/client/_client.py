@@ -118,6 +118,27 @@ class Client:
         )
         return list(api.UnitsResponse.model_validate(result).units)
 
+    # --- bundles ------------------------------------------------------------------------
+
+    async def plan_bundle(self, model: str, request: api.BundleRequest) -> api.BundleResponse:
+        """The changes the bundle would make (`response.plan`); nothing changes."""
+        body = request.model_copy(update={"dry_run": True}).model_dump()
+        return api.BundleResponse.model_validate(
+            await self._request("POST", f"/v1/models/{model}/bundle", json=body)
+        )
+
+    async def apply_bundle(self, model: str, request: api.BundleRequest) -> api.BundleResponse:
+        """Plan and apply the bundle in one transaction on the controller: every change,
+        or on any error none. Upload the charms it names first (`upload_charm`)."""
+        return api.BundleResponse.model_validate(
+            await self._request("POST", f"/v1/models/{model}/bundle", json=request.model_dump())
+        )
+
+    async def export_bundle(self, model: str) -> str:
+        """The model as a bundle (YAML)."""
+        result = await self._request("GET", f"/v1/models/{model}/bundle")
+        return api.BundleExport.model_validate(result).bundle
+
     async def remove_application(self, model: str, application: str) -> None:
         await self._request("DELETE", f"/v1/models/{model}/applications/{application}")
 

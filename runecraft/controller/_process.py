@@ -248,16 +248,18 @@ class Controller:
         config = self.config
         broker_cfg = config.broker
 
+        models = services.ModelService(store, self.hub, substrate_ready=self.substrate_ready)
         app = api.create_app(
             api.ApiContext(
                 name=config.name,
                 uuid=config.uuid,
                 admin_token=config.admin_token,
                 broker=f"{broker_cfg.kind} mqtt://{broker_cfg.host}:{broker_cfg.port}",
-                models=services.ModelService(store, self.hub, substrate_ready=self.substrate_ready),
+                models=models,
                 relations=services.RelationService(store, self.hub),
                 actions=services.ActionService(store, self.hub),
                 catalog=services.CatalogService(store),
+                bundles=services.BundleService(store, self.hub, models.check_substrates),
                 status=services.StatusService(
                     store,
                     self.hub,

@@ -3,6 +3,7 @@ these)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,6 +14,10 @@ __all__ = [
     "ActionsResponse",
     "AddModelRequest",
     "AddUnitsRequest",
+    "BundleCharm",
+    "BundleExport",
+    "BundleRequest",
+    "BundleResponse",
     "CharmInfo",
     "ConfigRequest",
     "ControllerInfo",
@@ -71,6 +76,57 @@ class DeployRequest(_Request):
 class AddUnitsRequest(_Request):
     num_units: int = Field(default=1, ge=1, le=10000)
     to: list[str] = Field(default_factory=list)
+
+
+class BundleCharm(_Request):
+    """A charm the client found on its disk for an application of a bundle."""
+
+    name: str = Field(min_length=1)
+    """The charm's own name (its metadata), which the plan compares with the model's."""
+    path: str
+    """Where the client found it, for the plan's description."""
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    """The archive the client uploaded beforehand; needed to apply, not to plan."""
+
+
+MAX_BUNDLE_CHARS = 4 * 1024 * 1024
+
+
+class BundleRequest(_Request):
+    """A bundle to plan, or to apply in one transaction."""
+
+    bundle: str = Field(min_length=1, max_length=MAX_BUNDLE_CHARS)
+    """The bundle with its overlays merged, as YAML (the client's `bundle.dump`); the
+    controller reads and checks it again."""
+    charms: dict[str, BundleCharm] = Field(default_factory=dict)
+    """Per application, the charm the client found on disk; the charm of an application
+    left out is looked up by name (and revision) in the controller's charm store."""
+    prune: bool = False
+    """Also remove what the bundle does not declare."""
+    dry_run: bool = False
+    """Plan only: nothing is changed."""
+    expect_revision: int | None = None
+    """Refuse unless the model is at this revision when the transaction starts."""
+
+
+class BundleResponse(BaseModel):
+    """The plan (`runecraft.bundles.Plan` as JSON), the model it was made against
+    (`runecraft.bundles.ModelView` as JSON), and whether it was applied."""
+
+    plan: dict[str, Any]
+    view: dict[str, Any]
+    applied: bool
+    revision: int
+    """The model's revision now (moved by one when the bundle changed anything)."""
+    machines: dict[str, str] = Field(default_factory=dict)
+    """The machine of each unit the bundle added (unit -> machine id)."""
+
+
+class BundleExport(BaseModel):
+    """A model as a bundle."""
+
+    bundle: str
+    """YAML; applying it to an empty model and exporting again gives the same text."""
 
 
 class RemoveUnitsRequest(_Request):
@@ -168,6 +224,14 @@ class RefreshResponse(BaseModel):
 
 class UnitsResponse(BaseModel):
     units: list[str]
+    machines: dict[str, str] = Field(default_factory=dict)
+    """The machine of each unit added (unit -> machine id): placement is decided when
+    units are added, so the answer can name them."""
+
+    @classmethod
+    def placed(cls, machines: Mapping[str, int]) -> UnitsResponse:
+        """The answer for units just added, from unit -> machine number."""
+        return cls(units=list(machines), machines={u: str(m) for u, m in machines.items()})
 
 
 class CharmInfo(BaseModel):

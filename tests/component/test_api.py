@@ -56,11 +56,26 @@ def _error(response: httpx.Response) -> tuple[int, str, str]:
 async def test_deploy_and_status(client: httpx.AsyncClient, tmp_path: Path) -> None:
     sha = await _upload_bash_charm(client, tmp_path)
     response = await _deploy(client, sha, config={"message": "hi"})
-    assert response.json() == {"units": ["hello/0", "hello/1"]}
+    # Placement is decided in the deploy: the answer names each unit's machine.
+    assert response.json() == {
+        "units": ["hello/0", "hello/1"],
+        "machines": {"hello/0": "0", "hello/1": "1"},
+    }
     status = (await client.get("/v1/models/default/status")).json()
     app = status["applications"]["hello"]
     assert app["charm-name"] == "hello-bash"
-    assert sorted(app["units"]) == ["hello/0", "hello/1"]
+    assert {name: unit["machine"] for name, unit in app["units"].items()} == {
+        "hello/0": "0",
+        "hello/1": "1",
+    }
+    assert sorted(status["machines"]) == ["0", "1"]
+    added = await client.post(
+        "/v1/models/default/applications/hello/units", json={"num_units": 2, "to": ["1"]}
+    )
+    assert added.json() == {
+        "units": ["hello/2", "hello/3"],
+        "machines": {"hello/2": "1", "hello/3": "2"},
+    }
     config = (await client.get("/v1/models/default/applications/hello/config")).json()
     assert config["settings"]["message"]["value"] == "hi"
     assert config["settings"]["message"]["source"] == "user"

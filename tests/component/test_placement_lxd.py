@@ -11,6 +11,7 @@ import pytest
 from runecraft import errors
 from runecraft.controller.services import ChangeHub, ModelService
 from runecraft.controller.state import Store
+from runecraft.schemas.api import AddUnitsRequest, DeployRequest
 
 SHA = "c" * 64
 
@@ -40,18 +41,21 @@ async def test_lxd_placements_make_container_machines(store: Store) -> None:
 
     service = ModelService(store, ChangeHub(), substrate_ready=ready)
     await store.create_model("m", "00000000-0000-0000-0000-0000000000b1", "local", {})
-    units = await service.deploy(
-        "m", application="hello", charm_sha256=SHA, num_units=2, to=["lxd"]
+    placed = await service.deploy(
+        "m", DeployRequest(application="hello", charm_sha256=SHA, num_units=2, to=["lxd"])
     )
-    await service.add_units("m", "hello", 1, to=["lxd:0"])
+    added = await service.add_units("m", "hello", AddUnitsRequest(num_units=1, to=["lxd:0"]))
     snapshot = await store.snapshot((await store.model("m")).uuid)
     assert asked == ["lxd", "lxd"]
-    assert units == ["hello/0", "hello/1"]
-    assert {m.number: m.substrate for m in snapshot.machines} == {0: "lxd", 1: "lxd"}
+    # Every unit has its machine from the start: the second, without a directive, a new
+    # machine of the model's cloud.
+    assert placed == {"hello/0": 0, "hello/1": 1}
+    assert added == {"hello/2": 2}
+    assert {m.number: m.substrate for m in snapshot.machines} == {0: "lxd", 1: None, 2: "lxd"}
     assert {u.name: u.machine_number for u in snapshot.units} == {
         "hello/0": 0,
-        "hello/1": None,
-        "hello/2": 1,
+        "hello/1": 1,
+        "hello/2": 2,
     }
 
 
@@ -105,7 +109,7 @@ async def test_impossible_lxd_placements_change_nothing(
     service = ModelService(store, ChangeHub(), substrate_ready=ready)
     model = await store.create_model("m", "00000000-0000-0000-0000-0000000000b2", cloud, {})
     with pytest.raises(type(expected)) as caught:
-        await service.deploy("m", application="hello", charm_sha256=SHA, to=to)
+        await service.deploy("m", DeployRequest(application="hello", charm_sha256=SHA, to=to))
     assert caught.value.message == expected.message
     after = await store.model("m")
     assert after.revision == model.revision

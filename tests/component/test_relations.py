@@ -18,7 +18,7 @@ from runecraft.controller import services
 from runecraft.controller.reconcilers import _plan
 from runecraft.controller.state import Store
 from runecraft.controller.state import _tables as t
-from runecraft.schemas import bus
+from runecraft.schemas import api, bus
 from runecraft.schemas import charm as charm_schema
 
 DB_CHARM = {
@@ -114,17 +114,22 @@ async def make_world(store: Store, *, web_units: int = 2) -> World:
         "db": await put_charm(store, DB_CHARM, ACTIONS),
         "web": await put_charm(store, WEB_CHARM),
     }
-    await models.deploy("m", application="db", charm_sha256=charms["db"], num_units=2)
-    await models.deploy("m", application="web", charm_sha256=charms["web"], num_units=web_units)
+    await models.deploy(
+        "m", api.DeployRequest(application="db", charm_sha256=charms["db"], num_units=2)
+    )
+    await models.deploy(
+        "m", api.DeployRequest(application="web", charm_sha256=charms["web"], num_units=0)
+    )
     # db/0 on machine 0, db/1 on machine 1, web units on machine 2; db/0 and web/0 lead.
     async with store.write("m") as tx:
+        await tx.insert_machine()
+    if web_units:
+        await models.add_units(
+            "m", "web", api.AddUnitsRequest(num_units=web_units, to=["2"] * web_units)
+        )
+    async with store.write("m") as tx:
         for number in range(3):
-            machine = await tx.insert_machine()
-            await tx.update_machine(machine, address=f"10.0.0.{number}")
-        for name, number in [("db/0", 0), ("db/1", 1)] + [
-            (f"web/{i}", 2) for i in range(web_units)
-        ]:
-            await tx.update_unit(await tx.unit(name), machine_number=number)
+            await tx.update_machine(await tx.machine(number), address=f"10.0.0.{number}")
         await tx.update_application(await tx.application("db"), leader="db/0")
         await tx.update_application(await tx.application("web"), leader="web/0")
     return World(
@@ -217,7 +222,9 @@ async def test_bad_integrate_changes_nothing(
     await integrated(world)
     # A second provider: relating web to it would take web:db (limit 1) to two relations.
     other = await put_charm(store, {"name": "db", "provides": {"db": "mysql"}}, tag="2")
-    await world.models.deploy("m", application="db2", charm_sha256=other, num_units=0)
+    await world.models.deploy(
+        "m", api.DeployRequest(application="db2", charm_sha256=other, num_units=0)
+    )
     before = await world.revision()
     with pytest.raises(error) as caught:
         await world.relations.integrate("m", first, second)

@@ -1,6 +1,7 @@
 """Bundles end to end on one controller: plan a published fixture against an empty model,
 refuse bad bundles without a change, apply the demo bundle, re-plan (nothing to do), show
-drift, converge it, and round-trip an export through a second, empty model."""
+drift, converge it, round-trip an export through empty models (with and without the charms
+on disk), and a failing apply that changes nothing."""
 
 from __future__ import annotations
 
@@ -96,8 +97,12 @@ def test_plan_apply_drift_and_export_round_trip(rune: Rune, tmp_path: Path) -> N
     assert copy == exported.read_text()
     assert "greeting: hi" in copy and "hello:greeting" in copy
     assert "constraints: mem=256M" in copy
+    # With no charm on disk at all: the controller's own charms, by name.
+    rune("add-model", "second")
+    rune("-m", "second", "apply", str(exported), "--wait", "--timeout", "5m")
+    assert rune("-m", "second", "export-bundle").stdout == exported.read_text()
 
-    # A failure part-way says what was applied and what remains.
+    # A failure part-way names the change and leaves the model as it was.
     partial = tmp_path / "partial.yaml"
     partial.write_text(
         "applications:\n"
@@ -106,8 +111,11 @@ def test_plan_apply_drift_and_export_round_trip(rune: Rune, tmp_path: Path) -> N
         "relations: [[quiet:nowhere, loud:greeting]]\n"
     )
     rune("add-model", "partial")
+    before = rune.status("-m", "partial")["model"]["revision"]
     result = rune("-m", "partial", "apply", str(partial), check=False)
     assert result.returncode == 1
     assert "failed at change 5 of 5: add relation loud:greeting - quiet:nowhere" in result.stderr
-    assert "applied (4):" in result.stderr and "deploy application quiet" in result.stderr
-    assert sorted(rune.status("-m", "partial")["applications"]) == ["loud", "quiet"]
+    assert "nothing was changed" in result.stderr
+    status = rune.status("-m", "partial")
+    assert status["applications"] == {} and status["machines"] == {}
+    assert status["model"]["revision"] == before

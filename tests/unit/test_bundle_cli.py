@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runecraft import bundles, charms
+from runecraft import bundles
 from runecraft.cli import _bundle
 from runecraft.cli._app import main
 from runecraft.schemas import bundle as schema
@@ -133,19 +133,3 @@ def test_diff_bundle_document_shows_what_differs() -> None:
         },
         "relations": {"bundle-additions": [["new", "web"]]},
     }
-
-
-def test_deploy_problems_are_found_before_anything_changes() -> None:
-    hello = charms.load_charm_dir(REPO / "examples" / "charms" / "hello")
-    change = bundles.AddApplication(
-        application="web",
-        charm="hello",
-        options={"repeat": "many", "nope": 1},
-        storage={"data": "1G"},
-    )
-    problems = _bundle._deploy_problems(change, hello)
-    assert len(problems) == 2
-    assert problems[0].startswith("applications.web.options: ")
-    assert problems[1] == 'applications.web.storage.data: charm "hello" has no such storage'
-    good = bundles.AddApplication(application="web", charm="hello", options={"repeat": 3})
-    assert _bundle._deploy_problems(good, hello) == []

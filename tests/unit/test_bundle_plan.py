@@ -248,7 +248,7 @@ def test_charms_found_on_disk_are_uploaded_under_their_real_name() -> None:
     plan = rb.plan(b, EMPTY, charms=found)
     assert [rb.describe(c) for c in of(plan, rb.AddCharm)] == [
         "upload charm real from /r/x",
-        "fetch charm mysql: not in the local charm repository",
+        "fetch charm mysql: not in the local charm repository nor the controller's charm store",
     ]
     assert {c.charm for c in of(plan, rb.AddApplication)} == {"real", "mysql"}
     assert rb.plan(b, rb.apply_view(EMPTY, plan), charms=found).empty
@@ -339,6 +339,7 @@ def test_plan_json_form_is_stable() -> None:
                 "source": "a",
                 "channel": None,
                 "path": "/c/a",
+                "sha256": None,
             },
             {
                 "description": "deploy application a using a with k='v'",
@@ -414,54 +415,13 @@ def test_units_in_lxd_containers_can_be_applied() -> None:
     ]
 
 
-def test_view_from_api_documents() -> None:
-    status = {
-        "model": {"name": "m", "revision": 9},
-        "machines": {"10": {}, "2": {}},
-        "applications": {
-            "a": {
-                "charm-name": "hello",
-                "units": {"a/0": {"machine": "2"}, "a/1": {"machine": "10", "life": "dying"}},
-            },
-            "b": {"charm-name": "b", "units": {}, "life": "dying"},
-        },
-    }
-    configs = {
-        "a": {
-            "settings": {
-                "greeting": {"value": "hi", "source": "user"},
-                "repeat": {"value": 1, "source": "default"},
-            }
-        }
-    }
-    relations: list[dict[str, Any]] = [
-        {
-            "endpoints": [
-                {"application": "b", "endpoint": "x"},
-                {"application": "a", "endpoint": "y"},
-            ]
-        },
-        {"endpoints": [{"application": "a", "endpoint": "peers"}]},
-        {
-            "life": "dying",
-            "endpoints": [
-                {"application": "b", "endpoint": "z"},
-                {"application": "a", "endpoint": "z"},
-            ],
-        },
-    ]
-    settings = {"a": {"constraints": {"mem": 512}, "trust": True, "base": "ubuntu@24.04"}}
-    view = rb.from_documents(status, configs, relations, settings)
-    assert view.revision == 9 and view.machines == ("2", "10")
-    assert view.applications["a"] == rb.ApplicationView(
-        charm="hello",
-        config={"greeting": "hi"},
-        constraints={"mem": 512},
-        trust=True,
-        units=(rb.UnitView(name="a/0", machine="2"),),
-    )
-    assert view.applications["b"].dying
-    assert view.relations == (rb.RelationView.between(("a", "y"), ("b", "x")),)
+def test_charms_the_controller_holds_are_used_not_fetched() -> None:
+    b = bundle("applications: {a: {charm: probe-ops, num_units: 1}}")
+    found = {"a": rb.ResolvedCharm(name="probe-ops", sha256="f" * 64)}
+    plan = rb.plan(b, EMPTY, charms=found)
+    (charm,) = of(plan, rb.AddCharm)
+    assert rb.describe(charm) == "use charm probe-ops from the controller's charm store"
+    assert [rb.unsupported(c) for c in plan.changes] == [None] * len(plan.changes)
 
 
 # --- properties --------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from runecraft import __version__, errors
 from runecraft.controller.api import (
     _actions,
     _applications,
+    _bundles,
     _charms,
     _controller,
     _juju,
@@ -76,6 +77,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(_relations.router, dependencies=ADMIN)
     app.include_router(_actions.router, dependencies=ADMIN)
     app.include_router(_status.router, dependencies=ADMIN)
+    app.include_router(_bundles.router, dependencies=ADMIN)
     app.include_router(_juju.router, dependencies=ADMIN)
     app.include_router(_logs.router, dependencies=ADMIN)
     app.include_router(_machines.router, dependencies=ADMIN)

@@ -17,20 +17,8 @@ APP = "/v1/models/{model}/applications/{application}"
 
 @router.post("/v1/models/{model}/applications", status_code=201)
 async def deploy(ctx: Context, model: str, request: api.DeployRequest) -> api.UnitsResponse:
-    units = await ctx.models.deploy(
-        model,
-        application=request.application,
-        charm_sha256=request.charm_sha256,
-        num_units=request.num_units,
-        config=request.config,
-        to=request.to,
-        storage=request.storage,
-        resources=request.resources,
-        constraints=request.constraints,
-        base=request.base,
-        trust=request.trust,
-    )
-    return api.UnitsResponse(units=units)
+    placed = await ctx.models.deploy(model, request)
+    return api.UnitsResponse.placed(placed)
 
 
 @router.delete(APP)
@@ -43,8 +31,8 @@ async def remove_application(ctx: Context, model: str, application: str) -> dict
 async def add_units(
     ctx: Context, model: str, application: str, request: api.AddUnitsRequest
 ) -> api.UnitsResponse:
-    units = await ctx.models.add_units(model, application, request.num_units, request.to)
-    return api.UnitsResponse(units=units)
+    placed = await ctx.models.add_units(model, application, request)
+    return api.UnitsResponse.placed(placed)
 
 
 @router.post("/v1/models/{model}/units/remove")

@@ -32,6 +32,7 @@ class ApiContext:
     relations: services.RelationService
     actions: services.ActionService
     catalog: services.CatalogService
+    bundles: services.BundleService
     status: services.StatusService
     settings: services.SettingsService
     secrets: services.SecretService

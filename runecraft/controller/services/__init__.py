@@ -5,6 +5,7 @@ from __future__ import annotations
 from runecraft.controller.services._actions import ActionService
 from runecraft.controller.services._agents import HEARTBEAT_SECONDS, AgentService
 from runecraft.controller.services._appsettings import SettingsService
+from runecraft.controller.services._bundles import BundleOutcome, BundleService
 from runecraft.controller.services._catalog import CatalogService
 from runecraft.controller.services._hub import ChangeHub
 from runecraft.controller.services._logs import LogQuery, LogService
@@ -29,6 +30,8 @@ __all__ = [
     "ActionService",
     "AddedMachine",
     "AgentService",
+    "BundleOutcome",
+    "BundleService",
     "CatalogService",
     "ChangeHub",
     "Enlister",

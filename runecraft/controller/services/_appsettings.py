@@ -8,7 +8,7 @@ from typing import Any
 
 from runecraft import errors
 from runecraft.controller.services._hub import ChangeHub
-from runecraft.controller.state import ApplicationRecord, Store
+from runecraft.controller.state import ApplicationRecord, Store, Tx
 from runecraft.schemas.constraints import (
     ApplicationSettings,
     ModelConstraints,
@@ -17,13 +17,36 @@ from runecraft.schemas.constraints import (
     parse_constraints,
 )
 
-__all__ = ["SettingsService"]
+__all__ = ["SettingsService", "change_settings_in"]
 
 
 def _settings(app: ApplicationRecord) -> ApplicationSettings:
     return ApplicationSettings(
         application=app.name, constraints=app.constraints, trust=app.trust, base=app.base
     )
+
+
+async def change_settings_in(
+    tx: Tx, application: str, request: SetApplicationSettings
+) -> ApplicationRecord:
+    """Change an application's constraints, trust or base in `tx`; returns it after."""
+    values: dict[str, object] = {}
+    try:
+        if request.constraints is not None:
+            values["constraints"] = parse_constraints(request.constraints)
+        if request.base is not None:
+            if request.base:
+                check_base(request.base)
+            values["base"] = request.base
+    except ValueError as exc:
+        raise errors.InvalidSpecError(str(exc)) from exc
+    if request.trust is not None:
+        values["trust"] = request.trust
+    app = await tx.application(application)
+    if not values:
+        return app
+    await tx.update_application(app, **values)
+    return await tx.application(application)
 
 
 class SettingsService:
@@ -40,24 +63,9 @@ class SettingsService:
     async def change(
         self, model_name: str, application: str, request: SetApplicationSettings
     ) -> ApplicationSettings:
-        values: dict[str, object] = {}
-        try:
-            if request.constraints is not None:
-                values["constraints"] = parse_constraints(request.constraints)
-            if request.base is not None:
-                if request.base:
-                    check_base(request.base)
-                values["base"] = request.base
-        except ValueError as exc:
-            raise errors.InvalidSpecError(str(exc)) from exc
-        if request.trust is not None:
-            values["trust"] = request.trust
         async with self.store.write(model_name) as tx:
-            app = await tx.application(application)
-            if values:
-                await tx.update_application(app, **values)
-                app = await tx.application(application)
-        if values:
+            app = await change_settings_in(tx, application, request)
+        if request.model_dump(exclude_none=True):
             self.hub.changed()
         return _settings(app)
 

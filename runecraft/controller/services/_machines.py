@@ -10,7 +10,7 @@ simply be run again.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
@@ -27,10 +27,10 @@ from runecraft.controller.providers.ssh import (
     parse_target,
 )
 from runecraft.controller.services._hub import ChangeHub
-from runecraft.controller.state import MachineRecord, Store, Tx
+from runecraft.controller.state import MachineRecord, Store
 from runecraft.schemas.agent import BrokerAddress
 
-__all__ = ["AddedMachine", "Enlister", "MachineService", "place_on_enlisted"]
+__all__ = ["AddedMachine", "Enlister", "MachineService"]
 
 logger = structlog.get_logger(__name__)
 
@@ -227,30 +227,3 @@ class MachineService:
         self.hub.changed()
         logger.info("machine removed", model=model_name, machine=number)
         return outcome
-
-
-async def place_on_enlisted(tx: Tx, placements: Sequence[int | None], count: int) -> list[int]:
-    """On the manual cloud, units without a placement go to free enlisted machines (alive,
-    hosting no unit); when too few are free, a clear error says so."""
-    assert tx.model is not None
-    wanted = [*placements, *[None] * (count - len(placements))]
-    taken = {p for p in wanted if p is not None}
-    needed = wanted.count(None)
-    free: list[int] = []
-    if needed:
-        for machine in await tx.machines():
-            if (
-                machine.life == "alive"
-                and machine.enlistment is not None
-                and machine.number not in taken
-                and not await tx.units_on_machine(machine.number)
-            ):
-                free.append(machine.number)
-    if needed > len(free):
-        raise errors.ConflictError(
-            f'no free machine in model "{tx.model.name}" for {needed} unit(s) '
-            f"({len(free)} free): enlist one with `rune add-machine ssh:[user@]host`, or place "
-            "units on a machine with --to"
-        )
-    spare = iter(free)
-    return [p if p is not None else next(spare) for p in wanted]

@@ -19,7 +19,13 @@ from runecraft.controller.state import (
 )
 from runecraft.schemas import charm as charm_schema
 
-__all__ = ["RelationService", "add_peer_relations", "charm_meta"]
+__all__ = [
+    "RelationService",
+    "add_peer_relations",
+    "charm_meta",
+    "integrate_in",
+    "remove_relation_in",
+]
 
 logger = structlog.get_logger(__name__)
 
@@ -52,45 +58,17 @@ class RelationService:
         self, model_name: str, first: str, second: str
     ) -> tuple[RelationRecord, list[EndpointRecord]]:
         """Relate two applications (`app` or `app:endpoint` each), as `juju integrate`."""
-        names = [_endpoints.parse_endpoint(first)[0], _endpoints.parse_endpoint(second)[0]]
         async with self.store.write(model_name) as tx:
-            assert tx.model is not None
-            if tx.model.life != "alive":
-                raise errors.ConflictError(f'model "{tx.model.name}" is being destroyed')
-            endpoints: dict[str, list[EndpointRecord]] = {}
-            subordinate: dict[str, bool] = {}
-            for name in dict.fromkeys(names):
-                app = await tx.application(name)
-                if app.life != "alive":
-                    raise errors.ConflictError(f'application "{name}" is being removed')
-                meta = await charm_meta(tx, app)
-                endpoints[name] = _endpoints.charm_endpoints(name, meta, tx.model.uuid)
-                subordinate[name] = meta.subordinate
-            pair = _endpoints.infer_endpoints(first, second, endpoints, subordinate)
-            key = _endpoints.relation_key(pair)
-            existing = await tx.model_relations()
-            for relation, _ in existing:
-                if relation.key == key:
-                    state = "already exists" if relation.life == "alive" else "is being removed"
-                    raise errors.ConflictError(
-                        f'cannot add relation "{key}": relation {key} {state}'
-                    )
-            _endpoints.check_limits(pair, [e for _, eps in existing for e in eps], key)
-            scope = "container" if "container" in (pair[0].scope, pair[1].scope) else "global"
-            relation = await tx.insert_relation(
-                key, [_with_scope(pair[0], scope), _with_scope(pair[1], scope)]
-            )
+            relation, pair = await integrate_in(tx, first, second)
         self.hub.changed()
-        logger.info("integrated", model=model_name, relation=relation.id, key=key)
-        return relation, list(pair)
+        logger.info("integrated", model=model_name, relation=relation.id, key=relation.key)
+        return relation, pair
 
     async def remove_relation(self, model_name: str, names: Sequence[str]) -> RelationRecord:
         """Make a relation dying: its units depart, run `-broken` and leave scope; then the
         controller deletes it. Removing a dying relation again changes nothing."""
         async with self.store.write(model_name) as tx:
-            relation, _ = _endpoints.find_relation(names, await tx.model_relations())
-            if relation.life == "alive":
-                await tx.set_relation_life(relation, "dying")
+            relation = await remove_relation_in(tx, names)
         self.hub.changed()
         logger.info("relation removed", model=model_name, relation=relation.id)
         return relation
@@ -98,6 +76,46 @@ class RelationService:
     async def relations(self, model_name: str) -> list[tuple[RelationRecord, list[EndpointRecord]]]:
         model = await self.store.model(model_name)
         return await self.store.relations(model.uuid)
+
+
+async def integrate_in(
+    tx: Tx, first: str, second: str
+) -> tuple[RelationRecord, list[EndpointRecord]]:
+    """Relate two applications in `tx` (`app` or `app:endpoint` each)."""
+    names = [_endpoints.parse_endpoint(first)[0], _endpoints.parse_endpoint(second)[0]]
+    assert tx.model is not None
+    if tx.model.life != "alive":
+        raise errors.ConflictError(f'model "{tx.model.name}" is being destroyed')
+    endpoints: dict[str, list[EndpointRecord]] = {}
+    subordinate: dict[str, bool] = {}
+    for name in dict.fromkeys(names):
+        app = await tx.application(name)
+        if app.life != "alive":
+            raise errors.ConflictError(f'application "{name}" is being removed')
+        meta = await charm_meta(tx, app)
+        endpoints[name] = _endpoints.charm_endpoints(name, meta, tx.model.uuid)
+        subordinate[name] = meta.subordinate
+    pair = _endpoints.infer_endpoints(first, second, endpoints, subordinate)
+    key = _endpoints.relation_key(pair)
+    existing = await tx.model_relations()
+    for relation, _ in existing:
+        if relation.key == key:
+            state = "already exists" if relation.life == "alive" else "is being removed"
+            raise errors.ConflictError(f'cannot add relation "{key}": relation {key} {state}')
+    _endpoints.check_limits(pair, [e for _, eps in existing for e in eps], key)
+    scope = "container" if "container" in (pair[0].scope, pair[1].scope) else "global"
+    relation = await tx.insert_relation(
+        key, [_with_scope(pair[0], scope), _with_scope(pair[1], scope)]
+    )
+    return relation, list(pair)
+
+
+async def remove_relation_in(tx: Tx, names: Sequence[str]) -> RelationRecord:
+    """Make a relation dying in `tx` (a dying one stays as it is)."""
+    relation, _ = _endpoints.find_relation(names, await tx.model_relations())
+    if relation.life == "alive":
+        await tx.set_relation_life(relation, "dying")
+    return relation
 
 
 def _with_scope(endpoint: EndpointRecord, scope: str) -> EndpointRecord:

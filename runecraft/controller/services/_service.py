@@ -16,8 +16,7 @@ from runecraft import charms, errors
 from runecraft.controller.providers import provider_names
 from runecraft.controller.services import _endpoints, _names
 from runecraft.controller.services._hub import ChangeHub
-from runecraft.controller.services._machines import place_on_enlisted
-from runecraft.controller.services._placement import parse_placement
+from runecraft.controller.services._placement import parse_placement, place_units
 from runecraft.controller.services._relations import add_peer_relations
 from runecraft.controller.services._resources import attach_at_deploy
 from runecraft.controller.services._storage import (
@@ -32,12 +31,23 @@ from runecraft.controller.state import (
     Store,
     Tx,
 )
+from runecraft.schemas import api
 from runecraft.schemas import charm as charm_schema
 from runecraft.schemas.constraints import check_base, parse_constraints
 from runecraft.schemas.duration import parse_duration
 from runecraft.schemas.machines import CONTAINER_CLOUDS
 
-__all__ = ["DEFAULT_MODEL_CONFIG", "ModelService"]
+__all__ = [
+    "DEFAULT_MODEL_CONFIG",
+    "ModelService",
+    "add_units_in",
+    "check_alive",
+    "coerce_config",
+    "deploy_in",
+    "remove_application_in",
+    "remove_units_in",
+    "set_config_in",
+]
 
 logger = structlog.get_logger(__name__)
 
@@ -131,93 +141,41 @@ class ModelService:
 
     # --- applications -----------------------------------------------------------------------
 
-    async def deploy(
-        self,
-        model_name: str,
-        *,
-        application: str,
-        charm_sha256: str,
-        num_units: int = 1,
-        config: Mapping[str, Any] | None = None,
-        to: Sequence[str] = (),
-        storage: Mapping[str, str] | None = None,
-        resources: Mapping[str, str] | None = None,
-        constraints: Sequence[str] = (),
-        base: str = "",
-        trust: bool = False,
-    ) -> list[str]:
-        _names.check_application_name(application)
-        if num_units < 0:
-            raise errors.InvalidSpecError(f"num-units must be 0 or more, got {num_units}")
-        try:  # in the deploy's transaction, so the first machine already has them
-            settings: dict[str, Any] = {"constraints": parse_constraints(constraints)}
-            if base:
-                check_base(base)
-                settings["base"] = base
-        except ValueError as exc:
-            raise errors.InvalidSpecError(str(exc)) from exc
-        if trust:
-            settings["trust"] = True
-        await self._check_substrates(model_name, to)
+    async def deploy(self, model_name: str, request: api.DeployRequest) -> dict[str, int]:
+        """Deploy an application; returns each new unit's machine, placed in the same
+        transaction."""
+        await self.check_substrates(model_name, request.to)
         async with self.store.write(model_name) as tx:
-            self._check_alive(tx)
-            charm = await tx.charm(charm_sha256)
-            if await tx.find_application(application) is not None:
-                raise errors.ConflictError(f'application "{application}" already exists')
-            config_values = self._coerce(charm, config or {})
-            placements = await self._placements(tx, to, num_units)
-            meta = charm_schema.CharmMeta.model_validate(charm.meta)
-            allocation = check_storage(meta, storage or {})
-            app = await tx.insert_application(
-                name=application, charm_sha256=charm.sha256, config=config_values, **settings
-            )
-            units = await tx.add_units(app, num_units, placements)
-            await record_storage(tx, app, allocation, units, meta)
-            await attach_at_deploy(tx, app, meta, resources or {})
-            await add_peer_relations(tx, app, meta)
+            placed = await deploy_in(tx, request)
         self.hub.changed()
-        logger.info("deployed", model=model_name, application=application, units=len(units))
-        return units
+        logger.info(
+            "deployed", model=model_name, application=request.application, units=len(placed)
+        )
+        return placed
 
     async def add_units(
-        self, model_name: str, application: str, num_units: int, to: Sequence[str] = ()
-    ) -> list[str]:
-        if num_units < 1:
-            raise errors.InvalidSpecError(f"num-units must be 1 or more, got {num_units}")
-        await self._check_substrates(model_name, to)
+        self, model_name: str, application: str, request: api.AddUnitsRequest
+    ) -> dict[str, int]:
+        """Add units to an application; returns each new unit's machine."""
+        await self.check_substrates(model_name, request.to)
         async with self.store.write(model_name) as tx:
-            self._check_alive(tx)
-            app = await tx.application(application)
-            if app.life != "alive":
-                raise errors.ConflictError(f'application "{application}" is being removed')
-            placements = await self._placements(tx, to, num_units)
-            units = await tx.add_units(app, num_units, placements)
-            await attach_new_units(tx, app, units)
+            placed = await add_units_in(tx, application, request.num_units, request.to)
         self.hub.changed()
-        return units
+        return placed
 
     async def remove_units(self, model_name: str, names: Sequence[str]) -> None:
         """Mark units dying: their agents run the teardown hooks, then they go away."""
         if not names:
             raise errors.InvalidSpecError("no units given")
         async with self.store.write(model_name) as tx:
-            records = []
-            for name in names:
-                _names.parse_unit_name(name)
-                records.append(await tx.unit(name))
-            for unit in records:
-                if unit.life == "alive":
-                    await tx.update_unit(unit, life="dying")
+            await remove_units_in(tx, names)
         self.hub.changed()
 
     async def remove_application(self, model_name: str, application: str) -> None:
         """Mark the application dying; its relations with others die with it (their units
         depart and leave scope), and it is deleted once no unit and no relation is left."""
         async with self.store.write(model_name) as tx:
-            app = await tx.application(application)
-            if app.life == "alive":
-                await tx.update_application(app, life="dying")
-                await tx.kill_relations_of(app.name)
+            await remove_application_in(tx, application)
         self.hub.changed()
 
     async def refresh(
@@ -231,7 +189,7 @@ class ModelService:
         endpoints get their peer relation. The revision moves by one.
         """
         async with self.store.write(model_name) as tx:
-            self._check_alive(tx)
+            check_alive(tx)
             app = await tx.application(application)
             if app.life != "alive":
                 raise errors.ConflictError(f'application "{application}" is being removed')
@@ -346,19 +304,7 @@ class ModelService:
     ) -> dict[str, Any]:
         """Set and reset options; returns the user-set settings after the change."""
         async with self.store.write(model_name) as tx:
-            app = await tx.application(application)
-            charm = await tx.charm(app.charm_sha256)
-            schema = charm_config(charm)
-            for key in reset:
-                if key not in schema.options:
-                    raise errors.InvalidSpecError(
-                        f'unknown option "{key}" for application "{application}"'
-                    )
-            coerced = self._coerce(charm, values)
-            settings = {k: v for k, v in app.config.items() if k not in set(reset)}
-            settings.update(coerced)
-            if settings != app.config:
-                await tx.update_application(app, config=settings)
+            settings = await set_config_in(tx, application, values, reset)
         self.hub.changed()
         return settings
 
@@ -394,20 +340,7 @@ class ModelService:
 
     # --- helpers ----------------------------------------------------------------------------
 
-    @staticmethod
-    def _check_alive(tx: Tx) -> None:
-        assert tx.model is not None
-        if tx.model.life != "alive":
-            raise errors.ConflictError(f'model "{tx.model.name}" is being destroyed')
-
-    @staticmethod
-    def _coerce(charm: CharmRecord, values: Mapping[str, Any]) -> dict[str, Any]:
-        try:
-            return charm_config(charm).coerce(values)
-        except ValueError as exc:
-            raise errors.InvalidSpecError(f"charm {charm.name}: {exc}") from exc
-
-    async def _check_substrates(self, model_name: str, to: Sequence[str]) -> None:
+    async def check_substrates(self, model_name: str, to: Sequence[str]) -> None:
         """Before anything is written: placement syntax, and that a substrate a placement
         names (`lxd`) fits the model and can make machines now."""
         substrates = {p.substrate for p in map(parse_placement, to) if p.substrate is not None}
@@ -428,31 +361,109 @@ class ModelService:
             except errors.RunecraftError as exc:
                 raise type(exc)(f"cannot place units on {substrate}: {exc.message}") from exc
 
-    @staticmethod
-    async def _placements(tx: Tx, to: Sequence[str], count: int) -> list[int | None]:
-        """Resolve `--to` directives: an existing machine number, `new`, or a new LXD
-        container (`lxd`, or `lxd:N` beside existing machine N)."""
-        if len(to) > count:
-            raise errors.InvalidSpecError(
-                f"{len(to)} placement directives given for {count} unit(s)"
-            )
-        result: list[int | None] = []
-        for directive in to:
-            placement = parse_placement(directive)
-            if placement.machine is not None:
-                try:
-                    machine = await tx.machine(placement.machine)
-                except errors.NotFoundError as exc:
-                    raise errors.NotFoundError(
-                        f'invalid placement "{directive}": {exc.message}'
-                    ) from exc
-                if machine.life != "alive":
-                    raise errors.ConflictError(f'machine "{machine.number}" is being removed')
-            if placement.substrate is not None:
-                made = await tx.insert_machine(substrate=placement.substrate)
-                result.append(made.number)
-            else:
-                result.append(placement.machine)
-        if tx.model is not None and tx.model.cloud == "manual":
-            return list(await place_on_enlisted(tx, result, count))
-        return result
+
+# --- the transactional parts, composable in one transaction ------------------------------
+
+
+def check_alive(tx: Tx) -> None:
+    assert tx.model is not None
+    if tx.model.life != "alive":
+        raise errors.ConflictError(f'model "{tx.model.name}" is being destroyed')
+
+
+def coerce_config(charm: CharmRecord, values: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        return charm_config(charm).coerce(values)
+    except ValueError as exc:
+        raise errors.InvalidSpecError(f"charm {charm.name}: {exc}") from exc
+
+
+def _deploy_settings(request: api.DeployRequest) -> dict[str, Any]:
+    """The application columns deploy sets from its flags (stored before the first
+    machine is made, so it already has them)."""
+    try:
+        settings: dict[str, Any] = {"constraints": parse_constraints(request.constraints)}
+        if request.base:
+            check_base(request.base)
+            settings["base"] = request.base
+    except ValueError as exc:
+        raise errors.InvalidSpecError(str(exc)) from exc
+    if request.trust:
+        settings["trust"] = True
+    return settings
+
+
+async def deploy_in(tx: Tx, request: api.DeployRequest) -> dict[str, int]:
+    """Deploy in `tx`: the application, its units each on its machine, storage, resources
+    and peer relations. Returns unit -> machine number."""
+    _names.check_application_name(request.application)
+    settings = _deploy_settings(request)
+    check_alive(tx)
+    charm = await tx.charm(request.charm_sha256)
+    if await tx.find_application(request.application) is not None:
+        raise errors.ConflictError(f'application "{request.application}" already exists')
+    config_values = coerce_config(charm, request.config)
+    meta = charm_schema.CharmMeta.model_validate(charm.meta)
+    allocation = check_storage(meta, request.storage)
+    machines = await place_units(tx, request.to, request.num_units)
+    app = await tx.insert_application(
+        name=request.application, charm_sha256=charm.sha256, config=config_values, **settings
+    )
+    units = await tx.add_units(app, request.num_units, machines)
+    await record_storage(tx, app, allocation, units, meta)
+    await attach_at_deploy(tx, app, meta, request.resources)
+    await add_peer_relations(tx, app, meta)
+    return dict(zip(units, machines, strict=True))
+
+
+async def add_units_in(
+    tx: Tx, application: str, num_units: int, to: Sequence[str] = ()
+) -> dict[str, int]:
+    """Add units in `tx`, each on its machine; returns unit -> machine number."""
+    if num_units < 1:
+        raise errors.InvalidSpecError(f"num-units must be 1 or more, got {num_units}")
+    check_alive(tx)
+    app = await tx.application(application)
+    if app.life != "alive":
+        raise errors.ConflictError(f'application "{application}" is being removed')
+    machines = await place_units(tx, to, num_units)
+    units = await tx.add_units(app, num_units, machines)
+    await attach_new_units(tx, app, units)
+    return dict(zip(units, machines, strict=True))
+
+
+async def remove_units_in(tx: Tx, names: Sequence[str]) -> None:
+    """Mark units dying in `tx`; every name is checked before any is marked."""
+    records = []
+    for name in names:
+        _names.parse_unit_name(name)
+        records.append(await tx.unit(name))
+    for unit in records:
+        if unit.life == "alive":
+            await tx.update_unit(unit, life="dying")
+
+
+async def remove_application_in(tx: Tx, application: str) -> None:
+    """Mark an application dying in `tx`, with its relations."""
+    app = await tx.application(application)
+    if app.life == "alive":
+        await tx.update_application(app, life="dying")
+        await tx.kill_relations_of(app.name)
+
+
+async def set_config_in(
+    tx: Tx, application: str, values: Mapping[str, Any], reset: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Set and reset options in `tx`; returns the user-set settings after the change."""
+    app = await tx.application(application)
+    charm = await tx.charm(app.charm_sha256)
+    schema = charm_config(charm)
+    for key in reset:
+        if key not in schema.options:
+            raise errors.InvalidSpecError(f'unknown option "{key}" for application "{application}"')
+    coerced = coerce_config(charm, values)
+    settings = {k: v for k, v in app.config.items() if k not in set(reset)}
+    settings.update(coerced)
+    if settings != app.config:
+        await tx.update_application(app, config=settings)
+    return settings

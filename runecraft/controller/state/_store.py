@@ -123,6 +123,21 @@ class Tx(AgentWrites, ActionWrites):
             raise errors.NotFoundError(f'charm "{sha256}" not found: upload it first')
         return charm_record(row)
 
+    async def charms_named(self, name: str) -> list[CharmRecord]:
+        """Every stored charm of this name, oldest upload first (the n-th is its revision
+        n in the controller's charm store)."""
+        rows = await self.conn.execute(
+            sa.select(*CHARM_COLUMNS)
+            .where(t.charms.c.name == name)
+            .order_by(t.charms.c.created, t.charms.c.sha256)
+        )
+        return [charm_record(row) for row in rows]
+
+    async def snapshot(self) -> ModelSnapshot:
+        """The transaction's model read whole, as this transaction sees it."""
+        assert self.model is not None
+        return await read_snapshot(self.conn, self.model.uuid)
+
     # --- writes -----------------------------------------------------------------------
 
     async def insert_application(

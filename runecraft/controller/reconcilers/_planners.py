@@ -47,7 +47,7 @@ __all__ = [
     "plan_writes",
 ]
 
-SWEEP_INTERVAL = 60.0
+SWEEP_INTERVAL = 10.0
 """Seconds after which a model that did not change is looked at again all the same (its
 machines' agents checked): a dead agent is noticed without any change to the model."""
 

@@ -376,7 +376,11 @@ def test_dispatch_sends_only_what_changed() -> None:
         pytest.param(
             state(apps=[app(1, leader="app1/0", lease_expiry=NOW + 7)]), NOW + 7, id="lease"
         ),
-        pytest.param(state(apps=[app(1, lease_expiry=NOW + 7)]), NOW + 60, id="no-leader"),
+        pytest.param(
+            state(apps=[app(1, lease_expiry=NOW + 7)]),
+            NOW + _planners.SWEEP_INTERVAL,
+            id="no-leader",
+        ),
         pytest.param(state(machines=[machine(0, retry_at=NOW + 3)]), NOW + 3, id="retry"),
     ],
 )

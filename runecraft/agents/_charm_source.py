@@ -29,20 +29,15 @@ class HttpCharmSource:
 
     async def fetch(self, sha256: str) -> bytes:
         """The verified archive for `sha256`."""
-        url = f"{self._base}/v1/charms/{sha256}/archive"
-        try:
-            response = await self._client.get(url, headers=self._headers)
-        except httpx.HTTPError as exc:
-            raise errors.TemporaryError(f"cannot fetch charm {sha256}: {exc}") from exc
+        what = f"charm {sha256}"
+        response = await self._get(f"/v1/charms/{sha256}/archive", what)
         status = response.status_code
-        if status == 404:
-            raise errors.NotFoundError(f"charm {sha256} not found on the controller")
         if status in (401, 403):
-            raise errors.PermissionDeniedError(f"controller refused charm {sha256} ({status})")
+            raise errors.PermissionDeniedError(f"controller refused {what} ({status})")
         if status == 429 or status >= 500:
-            raise errors.TemporaryError(f"controller answered {status} for charm {sha256}")
+            raise errors.TemporaryError(f"controller answered {status} for {what}")
         if status != 200:
-            raise errors.PermanentError(f"controller answered {status} for charm {sha256}")
+            raise errors.PermanentError(f"controller answered {status} for {what}")
         body = response.content
         digest = hashlib.sha256(body).hexdigest()
         if digest != sha256:
@@ -51,17 +46,21 @@ class HttpCharmSource:
 
     async def fetch_resource(self, sha256: str) -> bytes:
         """An application resource file by hash (`GET /v1/resources/{sha256}`)."""
-        url = f"{self._base}/v1/resources/{sha256}"
-        try:
-            response = await self._client.get(url, headers=self._headers)
-        except httpx.HTTPError as exc:
-            raise errors.TemporaryError(f"cannot fetch resource {sha256}: {exc}") from exc
-        status = response.status_code
-        if status == 404:
-            raise errors.NotFoundError(f"resource {sha256} not found on the controller")
-        if status != 200:
-            raise errors.TemporaryError(f"controller answered {status} for resource {sha256}")
+        what = f"resource {sha256}"
+        response = await self._get(f"/v1/resources/{sha256}", what)
+        if response.status_code != 200:
+            raise errors.TemporaryError(f"controller answered {response.status_code} for {what}")
         return response.content
+
+    async def _get(self, path: str, what: str) -> httpx.Response:
+        """GET from the controller: a transport failure is temporary, a 404 is not found."""
+        try:
+            response = await self._client.get(f"{self._base}{path}", headers=self._headers)
+        except httpx.HTTPError as exc:
+            raise errors.TemporaryError(f"cannot fetch {what}: {exc}") from exc
+        if response.status_code == 404:
+            raise errors.NotFoundError(f"{what} not found on the controller")
+        return response
 
     async def aclose(self) -> None:
         """Close the HTTP client."""

@@ -94,13 +94,15 @@ def merge_bag(base: Mapping[str, str], *writes: Mapping[str, str]) -> dict[str, 
 
 @dataclass(frozen=True, kw_only=True)
 class HookRelation:
-    """The relation a relation hook runs for, as its environment names it."""
+    """The relation a relation hook runs for, as its environment names it (charm-contract §2)."""
 
     relation_id: int
     endpoint: str
     remote_unit: str = ""
+    """Always exported; empty for created/broken and app-level `-changed`."""
     remote_app: str = ""
     departing_unit: str = ""
+    """Only exported for `-relation-departed`."""
 
 
 @dataclass(kw_only=True)

@@ -1,8 +1,8 @@
 """Pieces of running one operation that need no agent state: environments, commits,
 action outcomes and charm deployment.
 
-* `hook_relation`/`relation_env` turn a relation hook's operation into what the hook context
-  and the process environment need.
+* `hook_relation` turns a relation hook's operation into what the hook context and the
+  process environment need.
 * `action_outcome` turns an action's run (results, `action-fail`, captured output, exit
   code) into the `ActionOutcome` sent in its commit (charm-contract §8).
 * `deploy_charm` unpacks a charm archive over the charm dir as Juju's manifest deployer
@@ -30,7 +30,6 @@ __all__ = [
     "hook_relation",
     "make_commit",
     "not_implemented",
-    "relation_env",
 ]
 
 
@@ -44,20 +43,6 @@ def hook_relation(op: uniter.Operation) -> _context.HookRelation | None:
         remote_unit=op.remote_unit,
         remote_app=op.remote_app,
         departing_unit=op.departing_unit if op.relation_event == "departed" else "",
-    )
-
-
-def relation_env(op: uniter.Operation) -> hookrunner.RelationEnv | None:
-    """The `JUJU_RELATION*`/`JUJU_REMOTE_*` variables of a relation hook."""
-    relation = hook_relation(op)
-    if relation is None:
-        return None
-    return hookrunner.RelationEnv(
-        endpoint=relation.endpoint,
-        relation_id=relation.relation_id,
-        remote_unit=relation.remote_unit,
-        remote_app=relation.remote_app,
-        departing_unit=relation.departing_unit,
     )
 
 

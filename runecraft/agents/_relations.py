@@ -33,7 +33,6 @@ __all__ = [
     "commit",
     "next_created",
     "next_hook",
-    "next_teardown",
     "observe",
 ]
 
@@ -152,25 +151,17 @@ def _live(relations: Mapping[int, RelationState]) -> list[RelationState]:
     return [relations[key] for key in sorted(relations) if not relations[key].broken]
 
 
-def next_teardown(
-    relations: Mapping[int, RelationState], remote: bus.UnitRemoteState
-) -> RelationHook | None:
-    """A dying unit: depart every known unit, then break, relation by relation (peers too)."""
-    by_id = _remote_by_id(remote)
-    for state in _live(relations):
-        hook = _next_for(state, by_id.get(state.id), unit=remote.unit, teardown=True)
-        if hook is not None:
-            return hook
-    return None
-
-
 def next_hook(
-    relations: Mapping[int, RelationState], remote: bus.UnitRemoteState
+    relations: Mapping[int, RelationState], remote: bus.UnitRemoteState, *, teardown: bool
 ) -> RelationHook | None:
-    """The next relation hook of an alive unit, or None when every relation is in step."""
+    """The next relation hook, or None when every relation is in step.
+
+    In `teardown` (a dying unit) every known unit departs, then each relation breaks,
+    relation by relation (peers too).
+    """
     by_id = _remote_by_id(remote)
     for state in _live(relations):
-        hook = _next_for(state, by_id.get(state.id), unit=remote.unit, teardown=False)
+        hook = _next_for(state, by_id.get(state.id), unit=remote.unit, teardown=teardown)
         if hook is not None:
             return hook
     return None

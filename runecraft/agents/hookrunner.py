@@ -24,7 +24,7 @@ from typing import Protocol
 
 import structlog
 
-from runecraft.agents import _forkserver, _unitlog
+from runecraft.agents import _context, _forkserver, _unitlog
 
 __all__ = [
     "DEFAULT_AGENT_PATH",
@@ -33,7 +33,6 @@ __all__ = [
     "ActionEnv",
     "HookOutcome",
     "HookResult",
-    "RelationEnv",
     "StorageEnv",
     "UnitEnvironment",
     "find_handler",
@@ -76,19 +75,6 @@ class UnitEnvironment:
 
 
 @dataclass(frozen=True, kw_only=True)
-class RelationEnv:
-    """The relation variables of a relation hook (charm-contract §2)."""
-
-    endpoint: str
-    relation_id: int
-    remote_unit: str = ""
-    """Always exported; empty for created/broken and app-level `-changed`."""
-    remote_app: str = ""
-    departing_unit: str = ""
-    """Only exported for `-relation-departed`."""
-
-
-@dataclass(frozen=True, kw_only=True)
 class StorageEnv:
     """The storage variables of a `<name>-storage-*` hook (charm-contract §2)."""
 
@@ -111,7 +97,7 @@ def hook_environment(
     *,
     hook: str,
     context_id: str,
-    relation: RelationEnv | None = None,
+    relation: _context.HookRelation | None = None,
     action: ActionEnv | None = None,
     storage: StorageEnv | None = None,
 ) -> dict[str, str]:

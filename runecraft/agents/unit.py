@@ -547,7 +547,7 @@ class UnitAgent:
             self._unit_env,
             hook=op.hook,
             context_id=ctx.id,
-            relation=_operations.relation_env(op),
+            relation=ctx.relation,
             action=action_env,
             storage=self._storage_env(op),
         )

@@ -509,7 +509,7 @@ def _dying(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decisi
     # Life only moves forward; a stopped unit keeps tearing down whatever the snapshot says.
     if remote.life != "dying" and not local.stopped:
         return None
-    hook = _relations.next_teardown(local.relations, remote)
+    hook = _relations.next_hook(local.relations, remote, teardown=True)
     if hook is not None:
         return _relation_op(local, remote, hook)
     if local.started and not local.stopped:
@@ -534,7 +534,7 @@ def _start(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decisi
 
 
 def _relation_hooks(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decision | None:
-    hook = _relations.next_hook(local.relations, remote)
+    hook = _relations.next_hook(local.relations, remote, teardown=False)
     return None if hook is None else _relation_op(local, remote, hook)
 
 
@@ -685,15 +685,8 @@ def _hook_effects(local: LocalState, op: Operation) -> LocalState:
             # Juju's runhook Commit: the first config-changed is always followed by start.
             return _queue(local, op, START)
         return local
-    if hook == SECRET_CHANGED:
-        seen = {**local.secrets_seen, op.secret_id: op.secret_revision}
-        return dataclasses.replace(local, secrets_seen=seen)
-    if hook == SECRET_REMOVE:
-        key = f"{op.secret_id}/{op.secret_revision}"
-        return dataclasses.replace(local, secret_removes=(*local.secret_removes, key))
-    if hook in (SECRET_ROTATE, SECRET_EXPIRED):
-        key = op.secret_timer
-        return dataclasses.replace(local, secret_timers=(*local.secret_timers, key))
+    if hook in (SECRET_CHANGED, SECRET_REMOVE, SECRET_ROTATE, SECRET_EXPIRED):
+        return _secret_hook_effects(local, op)
     if op.storage_id and hook.endswith(f"-storage-{STORAGE_ATTACHED}"):
         return dataclasses.replace(local, storage_attached=(*local.storage_attached, op.storage_id))
     if op.storage_id and hook.endswith(f"-storage-{STORAGE_DETACHING}"):
@@ -706,6 +699,17 @@ def _hook_effects(local: LocalState, op: Operation) -> LocalState:
     if hook == REMOVE:
         return dataclasses.replace(local, removed=True)
     return local
+
+
+def _secret_hook_effects(local: LocalState, op: Operation) -> LocalState:
+    """A secret hook is remembered so that it runs once per revision or timer."""
+    if op.hook == SECRET_CHANGED:
+        seen = {**local.secrets_seen, op.secret_id: op.secret_revision}
+        return dataclasses.replace(local, secrets_seen=seen)
+    if op.hook == SECRET_REMOVE:
+        key = f"{op.secret_id}/{op.secret_revision}"
+        return dataclasses.replace(local, secret_removes=(*local.secret_removes, key))
+    return dataclasses.replace(local, secret_timers=(*local.secret_timers, op.secret_timer))
 
 
 def _clears_error(local: LocalState, op: Operation) -> HookError | None:

@@ -124,7 +124,7 @@ def _verify(merged: _Merged, problems: _Problems) -> None:
             problems.add(origin.get(field, merged.base_source), f"{path}.{field}", message)
 
         if app.get("charm") is None and "charm" not in invalid:
-            problems.add(origin.get("charm", merged.base_source), f"{path}.charm", "is required")
+            add("charm", "is required")
         _verify_revision(app, invalid, add)
         if "to" in invalid:
             placements_known = False
@@ -140,6 +140,13 @@ def _verify(merged: _Merged, problems: _Problems) -> None:
             if offer in offer_owner:
                 add("offers", f'offer "{offer}" is also made by application "{offer_owner[offer]}"')
             offer_owner.setdefault(offer, name)
+    _verify_names(merged, problems)
+    _verify_machines(merged, referenced, placements_known, problems)
+
+
+def _verify_names(merged: _Merged, problems: _Problems) -> None:
+    """SAAS names do not clash with applications; relations name what the bundle has."""
+    apps = merged.applications
     for name, entry in merged.saas.items():
         if name in apps:
             problems.add(
@@ -155,7 +162,6 @@ def _verify(merged: _Merged, problems: _Problems) -> None:
                     relation.path,
                     f'application "{end.application}" is not in the bundle',
                 )
-    _verify_machines(merged, referenced, placements_known, problems)
 
 
 def _verify_revision(

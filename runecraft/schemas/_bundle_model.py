@@ -595,19 +595,21 @@ def _kind(value: object) -> str:
     """How a YAML value reads in a message: "a list", "null", "an integer"..."""
     if value is None:
         return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
+    for kind, words in _KIND_WORDS:
+        if isinstance(value, kind):
+            return words
     return f"a {type(value).__name__}"
+
+
+# bool before int: a YAML boolean is a Python int too.
+_KIND_WORDS: tuple[tuple[type, str], ...] = (
+    (bool, "a boolean"),
+    (int, "an integer"),
+    (float, "a number"),
+    (str, "a string"),
+    (list, "a list"),
+    (dict, "a mapping"),
+)
 
 
 def _show(value: object) -> str:

@@ -9,8 +9,8 @@ import ipaddress
 import math
 import os
 import re
-from collections.abc import Iterator
-from typing import Any, Literal
+from collections.abc import Callable, Iterator
+from typing import Any, Literal, TypeVar, cast
 
 from runecraft.schemas._bundle_model import (
     _APP_KEYS,
@@ -54,6 +54,23 @@ from runecraft.schemas._bundle_yaml import (
 )
 
 # --- reading: one document ------------------------------------------------------------
+
+_T = TypeVar("_T")
+
+
+def _named(what: str, pattern: re.Pattern[str], rule: str = "") -> Callable[[str], str | None]:
+    """The problem with an entry's name, if it does not match `pattern`."""
+    suffix = f": {rule}" if rule else ""
+    return lambda name: None if pattern.match(name) else f'invalid {what} "{name}"{suffix}'
+
+
+def _endpoint_name_problem(name: str) -> str | None:
+    """An endpoint name; the empty name stands for the application's default."""
+    return f'invalid endpoint name "{name}"' if name and not _ENDPOINT_RE.match(name) else None
+
+
+def _resource_name_problem(name: str) -> str | None:
+    return None if name else "a resource needs a name"
 
 
 @dataclasses.dataclass
@@ -127,6 +144,10 @@ class _DocumentReader:
             return _INVALID
         return value
 
+    def given_string(self, value: object, path: str) -> str | _Invalid | None:
+        """A non-empty string, or None where the key is null (not given)."""
+        return None if value is None else self.string(value, path)
+
     def text(self, value: object, path: str) -> str | _Invalid:
         """A string-valued map entry; numbers and booleans read as their YAML text."""
         if isinstance(value, bool):
@@ -187,10 +208,8 @@ class _DocumentReader:
         return result if ok else _INVALID
 
     def base(self, value: object, path: str) -> str | _Invalid | None:
-        if value is None:
-            return None
-        text = self.string(value, path)
-        if isinstance(text, _Invalid):
+        text = self.given_string(value, path)
+        if not isinstance(text, str):
             return text
         match = _BASE_RE.match(text)
         if match is None:
@@ -199,10 +218,8 @@ class _DocumentReader:
         return text.removesuffix("/stable")
 
     def series(self, value: object, path: str) -> str | _Invalid | None:
-        if value is None:
-            return None
-        text = self.string(value, path)
-        if isinstance(text, _Invalid):
+        text = self.given_string(value, path)
+        if not isinstance(text, str):
             return text
         if text not in _SERIES_BASES:
             self.add(path, f'unknown series "{text}"; give a base instead, such as ubuntu@22.04')
@@ -221,19 +238,39 @@ class _DocumentReader:
         return _INVALID if errors else parsed
 
     def annotations(self, value: object, path: str) -> dict[str, str | None] | _Invalid:
+        return self.entries(value, path, self.annotation)
+
+    def annotation(self, value: object, path: str) -> str | _Invalid:
+        """Numbers and booleans read as their YAML text; a string may name a file to include."""
+        checked = self.text(value, path)
+        if isinstance(value, str) and not isinstance(checked, _Invalid):
+            return self.include(checked, path)
+        return checked
+
+    def entries(
+        self,
+        value: object,
+        path: str,
+        check: Callable[[object, str], _T | _Invalid],
+        name_problem: Callable[[str], str | None] = lambda name: None,
+    ) -> dict[str, _T | None] | _Invalid:
+        """A mapping of named entries, each value checked by `check`.
+
+        A null value stays null: in an overlay it removes the entry. Every problem is
+        reported before the whole mapping is refused.
+        """
         mapping = self.mapping(value, path)
         if isinstance(mapping, _Invalid):
             return mapping
-        result: dict[str, str | None] = {}
+        result: dict[str, _T | None] = {}
         ok = True
         for key, item, key_path in self.keys(mapping, path):
-            if item is None:
-                result[key] = None
+            problem = name_problem(key)
+            if problem is not None:
+                self.add(key_path, problem)
+                ok = False
                 continue
-            was_string = isinstance(item, str)
-            checked = self.text(item, key_path)
-            if not isinstance(checked, _Invalid) and was_string:
-                checked = self.include(checked, key_path)
+            checked = None if item is None else check(item, key_path)
             if isinstance(checked, _Invalid):
                 ok = False
             else:
@@ -297,14 +334,8 @@ class _DocumentReader:
                 self.unknown(path, key, _TOP_KEYS)
             elif key == "bundle":
                 self.read_kind(value, path)
-            elif key in {"name", "description", "docs", "issues", "source", "website"}:
-                checked = None if value is None else self.string(value, path, empty=True)
-                if not isinstance(checked, _Invalid) and self.is_base:
-                    part.meta[key] = checked
-            elif key == "tags":
-                tags = self.string_list(value, path)
-                if not isinstance(tags, _Invalid) and self.is_base:
-                    part.meta["tags"] = tuple(tags)
+            elif key in _META_KEYS:
+                self.read_meta(part, key, value, path)
             elif key in {"series", "default-series", "default-base"}:
                 self.read_default_base(part, data, key, value, path)
             elif key == "services" and not self.is_base:
@@ -319,6 +350,17 @@ class _DocumentReader:
                 part.saas = self.read_saas(value, path, part)
             # "variables" only hosts YAML anchors; its content is not ours to check.
         return part
+
+    def read_meta(self, part: _Part, key: str, value: object, path: str) -> None:
+        """Descriptive keys: checked in every document, kept from the bundle only."""
+        checked: str | tuple[str, ...] | _Invalid | None
+        if key == "tags":
+            tags = self.string_list(value, path)
+            checked = tags if isinstance(tags, _Invalid) else tuple(tags)
+        else:
+            checked = None if value is None else self.string(value, path, empty=True)
+        if not isinstance(checked, _Invalid) and self.is_base:
+            part.meta[key] = checked
 
     def read_kind(self, value: object, path: str) -> None:
         if value in (None, "", "kubernetes"):
@@ -342,15 +384,27 @@ class _DocumentReader:
     def read_applications(
         self, value: object, path: str, part: _Part
     ) -> dict[str, dict[str, Any] | None] | None:
+        return self.read_named(value, path, part, "applications", self.read_application)
+
+    def read_named(
+        self,
+        value: object,
+        path: str,
+        part: _Part,
+        section: Literal["applications", "saas"],
+        read_body: Callable[[object, str], dict[str, Any] | None],
+    ) -> dict[str, dict[str, Any] | None] | None:
+        """A section of named applications; a bad name is reported, its body still read."""
         mapping = self.mapping(value, path)
         if isinstance(mapping, _Invalid):
-            part.broken.add("applications")
+            part.broken.add(section)
             return None
+        what = "application" if section == "applications" else "SAAS"
         result: dict[str, dict[str, Any] | None] = {}
-        for name, body, app_path in self.keys(mapping, path):
+        for name, body, name_path in self.keys(mapping, path):
             if not _APP_RE.match(name):
-                self.add(app_path, f'invalid application name "{name}": {_NAME_RULE}')
-            result[name] = self.read_application(body, app_path)
+                self.add(name_path, f'invalid {what} name "{name}": {_NAME_RULE}')
+            result[name] = read_body(body, name_path)
         return result
 
     def read_application(self, body: object, path: str) -> dict[str, Any] | None:
@@ -379,19 +433,11 @@ class _DocumentReader:
 
     def read_app_field(self, key: str, value: object, path: str) -> tuple[str | None, object]:
         """(normalised field name, checked value or _INVALID); field None drops the key."""
-        if key == "charm":
-            return "charm", self.charm(value, path)
-        if key == "channel":
-            return "channel", self.channel(value, path)
-        if key == "revision":
-            revision = None if value is None else self.count(value, path)
-            return "revision", revision
-        if key == "base":
-            return "base", self.base(value, path)
-        if key == "series":
-            return "base", self.series(value, path)
-        if key in {"num_units", "scale"}:
-            return "num_units", self.count(value, path)
+        if key in _OVERLAY_ONLY_APP_KEYS:
+            self.overlay_only(path)
+        if key in _APP_FIELDS:
+            field, check = _APP_FIELDS[key]
+            return field, check(self, value, path)
         if key == "to":
             if self.kind == "kubernetes":
                 return "placement", self.kubernetes_to(value, path)
@@ -401,28 +447,6 @@ class _DocumentReader:
                 self.add(path, 'is only for Kubernetes bundles; use "to" to place units')
                 return "to", _INVALID
             return "placement", None if value is None else self.node_selector(value, path)
-        if key == "options":
-            return "options", self.options(value, path)
-        if key == "constraints":
-            return "constraints", self.constraints(value, path)
-        if key == "storage":
-            return "storage", self.storage(value, path)
-        if key == "devices":
-            return "devices", self.devices(value, path)
-        if key == "resources":
-            return "resources", self.resources(value, path)
-        if key == "bindings":
-            return "bindings", self.bindings(value, path)
-        if key in {"expose", "trust"}:
-            return key, self.boolean(value, path)
-        if key == "exposed-endpoints":
-            self.overlay_only(path)
-            return "exposed_endpoints", self.exposed_endpoints(value, path)
-        if key == "offers":
-            self.overlay_only(path)
-            return "offers", self.offers(value, path)
-        if key == "annotations":
-            return "annotations", self.annotations(value, path)
         # "plan": a retired commercial feature; accepted for old bundles and dropped.
         if value is not None:
             self.string(value, path, empty=True)
@@ -450,15 +474,12 @@ class _DocumentReader:
         return _SERIES_BASES.get(value) if isinstance(value, str) else None
 
     def charm(self, value: object, path: str) -> str | _Invalid | None:
-        if value is None:
-            return None
-        text = self.string(value, path)
-        if isinstance(text, _Invalid):
+        text = self.given_string(value, path)
+        if not isinstance(text, str):
             return text
-        parsed = _parse_charm(text)
-        if isinstance(parsed, str):
-            self.add(path, parsed)
-            return _INVALID
+        parsed = self.parsed(text, path, _parse_charm)
+        if isinstance(parsed, _Invalid):
+            return parsed
         if parsed.source == "charmhub" and parsed.revision is not None:
             self.add(
                 path,
@@ -471,10 +492,8 @@ class _DocumentReader:
         return text
 
     def channel(self, value: object, path: str) -> str | _Invalid | None:
-        if value is None:
-            return None
-        text = self.string(value, path)
-        if isinstance(text, _Invalid):
+        text = self.given_string(value, path)
+        if not isinstance(text, str):
             return text
         parts = text.split("/")
         ok = 1 <= len(parts) <= 3 and all(p and not any(c.isspace() for c in p) for p in parts)
@@ -489,6 +508,27 @@ class _DocumentReader:
             return _INVALID
         return text
 
+    def revision(self, value: object, path: str) -> int | _Invalid | None:
+        return None if value is None else self.count(value, path)
+
+    def word(self, value: object, path: str) -> str | _Invalid:
+        """A string; a whole number reads as its digits (YAML reads `to: 0` as a number)."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return self.string(value, path)
+
+    def parsed(
+        self, text: str | _Invalid, path: str, parse: Callable[[str], _T | str]
+    ) -> _T | _Invalid:
+        """What `parse` makes of `text`, or the problem (a string) it names, reported."""
+        if isinstance(text, _Invalid):
+            return text
+        result = parse(text)
+        if isinstance(result, str):
+            self.add(path, result)
+            return _INVALID
+        return result
+
     def placements(self, value: object, path: str) -> tuple[Placement, ...] | _Invalid:
         if value is None:
             return ()
@@ -497,20 +537,11 @@ class _DocumentReader:
         ok = True
         for index, item in enumerate(items):
             item_path = f"{path}[{index}]" if isinstance(value, list) else path
-            text: str | _Invalid
-            if isinstance(item, int) and not isinstance(item, bool):
-                text = str(item)
-            else:
-                text = self.string(item, item_path)
-            if isinstance(text, _Invalid):
-                ok = False
-                continue
-            parsed = _parse_placement(text)
-            if isinstance(parsed, str):
-                self.add(item_path, parsed)
+            placement = self.parsed(self.word(item, item_path), item_path, _parse_placement)
+            if isinstance(placement, _Invalid):
                 ok = False
             else:
-                result.append(parsed)
+                result.append(placement)
         return tuple(result) if ok else _INVALID
 
     def kubernetes_to(self, value: object, path: str) -> str | _Invalid | None:
@@ -537,179 +568,88 @@ class _DocumentReader:
         return text
 
     def options(self, value: object, path: str) -> dict[str, OptionValue | None] | _Invalid:
-        mapping = self.mapping(value, path)
-        if isinstance(mapping, _Invalid):
-            return mapping
-        result: dict[str, OptionValue | None] = {}
-        ok = True
-        for key, item, key_path in self.keys(mapping, path):
-            checked: OptionValue | _Invalid | None
-            if item is None or isinstance(item, bool | int):
-                checked = item
-            elif isinstance(item, float):
-                checked = item
-                if not math.isfinite(item):
-                    self.add(key_path, "must be a finite number")
-                    checked = _INVALID
-            elif isinstance(item, str):
-                checked = self.string(item, key_path, empty=True)
-                if isinstance(checked, str):
-                    checked = self.include(checked, key_path)
-            else:
-                self.add(key_path, f"must be a string, number or boolean, not {_kind(item)}")
-                checked = _INVALID
-            if isinstance(checked, _Invalid):
-                ok = False
-            else:
-                result[key] = checked
-        return result if ok else _INVALID
+        entries = self.entries(value, path, self.option)
+        return cast(
+            "dict[str, OptionValue | None] | _Invalid", entries
+        )  # mypy infers no union for _T
+
+    def option(self, value: object, path: str) -> OptionValue | _Invalid:
+        if isinstance(value, bool | int):
+            return value
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                self.add(path, "must be a finite number")
+                return _INVALID
+            return value
+        if isinstance(value, str):
+            text = self.string(value, path, empty=True)
+            return text if isinstance(text, _Invalid) else self.include(text, path)
+        self.add(path, f"must be a string, number or boolean, not {_kind(value)}")
+        return _INVALID
 
     def storage(self, value: object, path: str) -> dict[str, StorageDirective | None] | _Invalid:
-        mapping = self.mapping(value, path)
-        if isinstance(mapping, _Invalid):
-            return mapping
-        result: dict[str, StorageDirective | None] = {}
-        ok = True
-        for key, item, key_path in self.keys(mapping, path):
-            if not _APP_RE.match(key):
-                self.add(key_path, f'invalid storage name "{key}": {_NAME_RULE}')
-                ok = False
-                continue
-            if item is None:
-                result[key] = None
-                continue
-            text: str | _Invalid
-            if isinstance(item, int) and not isinstance(item, bool):
-                text = str(item)
-            else:
-                text = self.string(item, key_path)
-            if isinstance(text, _Invalid):
-                ok = False
-                continue
-            parsed = _parse_storage(text)
-            if isinstance(parsed, str):
-                self.add(key_path, parsed)
-                ok = False
-            else:
-                result[key] = parsed
-        return result if ok else _INVALID
+        return self.entries(
+            value,
+            path,
+            lambda item, item_path: self.parsed(
+                self.word(item, item_path), item_path, _parse_storage
+            ),
+            _named("storage name", _APP_RE, _NAME_RULE),
+        )
 
     def devices(self, value: object, path: str) -> dict[str, str | None] | _Invalid:
-        return self.string_map(value, path, _APP_RE, "device name")
-
-    def bindings(self, value: object, path: str) -> dict[str, str | None] | _Invalid:
-        mapping = self.mapping(value, path)
-        if isinstance(mapping, _Invalid):
-            return mapping
-        result: dict[str, str | None] = {}
-        ok = True
-        for key, item, key_path in self.keys(mapping, path):
-            if key and not _ENDPOINT_RE.match(key):
-                self.add(key_path, f'invalid endpoint name "{key}"')
-                ok = False
-                continue
-            if item is None:
-                result[key] = None
-                continue
-            space = self.string(item, key_path, empty=True)
-            if isinstance(space, _Invalid):
-                ok = False
-            elif space and not _SPACE_RE.match(space):
-                self.add(key_path, f'invalid space name "{space}"')
-                ok = False
-            else:
-                result[key] = space
-        return result if ok else _INVALID
-
-    def string_map(
-        self, value: object, path: str, key_re: re.Pattern[str], what: str
-    ) -> dict[str, str | None] | _Invalid:
-        mapping = self.mapping(value, path)
-        if isinstance(mapping, _Invalid):
-            return mapping
-        result: dict[str, str | None] = {}
-        ok = True
-        for key, item, key_path in self.keys(mapping, path):
-            if not key_re.match(key):
-                self.add(key_path, f'invalid {what} "{key}"')
-                ok = False
-                continue
-            if item is None:
-                result[key] = None
-                continue
-            checked = self.string(item, key_path)
-            if isinstance(checked, _Invalid):
-                ok = False
-            else:
-                result[key] = checked
-        return result if ok else _INVALID
+        return self.entries(value, path, self.string, _named("device name", _APP_RE))
 
     def resources(self, value: object, path: str) -> dict[str, int | str | None] | _Invalid:
-        mapping = self.mapping(value, path)
-        if isinstance(mapping, _Invalid):
-            return mapping
-        result: dict[str, int | str | None] = {}
-        ok = True
-        for key, item, key_path in self.keys(mapping, path):
-            if not key:
-                self.add(key_path, "a resource needs a name")
-                ok = False
-                continue
-            checked: int | str | _Invalid | None
-            if item is None:
-                checked = None
-            elif isinstance(item, int) and not isinstance(item, bool):
-                checked = self.count(item, key_path)
-            elif isinstance(item, str):
-                checked = self.string(item, key_path)
-            else:
-                self.add(key_path, f"must be a revision number or a path, not {_kind(item)}")
-                checked = _INVALID
-            if isinstance(checked, _Invalid):
-                ok = False
-            else:
-                result[key] = checked
-        return result if ok else _INVALID
+        entries = self.entries(value, path, self.resource, _resource_name_problem)
+        return cast(
+            "dict[str, int | str | None] | _Invalid", entries
+        )  # mypy infers no union for _T
+
+    def resource(self, value: object, path: str) -> int | str | _Invalid:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return self.count(value, path)
+        if isinstance(value, str):
+            return self.string(value, path)
+        self.add(path, f"must be a revision number or a path, not {_kind(value)}")
+        return _INVALID
+
+    def bindings(self, value: object, path: str) -> dict[str, str | None] | _Invalid:
+        return self.entries(value, path, self.space, _endpoint_name_problem)
+
+    def space(self, value: object, path: str) -> str | _Invalid:
+        space = self.string(value, path, empty=True)
+        if isinstance(space, str) and space and not _SPACE_RE.match(space):
+            self.add(path, f'invalid space name "{space}"')
+            return _INVALID
+        return space
 
     def exposed_endpoints(
         self, value: object, path: str
     ) -> dict[str, ExposedEndpointSpec | None] | _Invalid:
-        mapping = self.mapping(value, path)
-        if isinstance(mapping, _Invalid):
-            return mapping
-        result: dict[str, ExposedEndpointSpec | None] = {}
+        return self.entries(value, path, self.exposed_endpoint, _endpoint_name_problem)
+
+    def exposed_endpoint(self, value: object, path: str) -> ExposedEndpointSpec | _Invalid | None:
+        body = self.mapping(value, path)
+        if isinstance(body, _Invalid):
+            return body
+        if not body:
+            return None  # Juju: an empty spec deletes the entry
         ok = True
-        for key, item, key_path in self.keys(mapping, path):
-            if key and not _ENDPOINT_RE.match(key):
-                self.add(key_path, f'invalid endpoint name "{key}"')
+        spaces: list[str] | _Invalid = []
+        cidrs: list[str] | _Invalid = []
+        for field, field_value, field_path in self.keys(body, path):
+            if field == "expose-to-spaces":
+                spaces = self.string_list(field_value, field_path)
+            elif field == "expose-to-cidrs":
+                cidrs = self.cidrs(field_value, field_path)
+            else:
+                self.unknown(field_path, field, frozenset({"expose-to-spaces", "expose-to-cidrs"}))
                 ok = False
-                continue
-            body = self.mapping(item, key_path)
-            if isinstance(body, _Invalid):
-                ok = False
-                continue
-            if not body:
-                result[key] = None  # Juju: an empty spec deletes the entry
-                continue
-            spaces: list[str] | _Invalid = []
-            cidrs: list[str] | _Invalid = []
-            for field, field_value, field_path in self.keys(body, key_path):
-                if field == "expose-to-spaces":
-                    spaces = self.string_list(field_value, field_path)
-                elif field == "expose-to-cidrs":
-                    cidrs = self.cidrs(field_value, field_path)
-                else:
-                    self.unknown(
-                        field_path, field, frozenset({"expose-to-spaces", "expose-to-cidrs"})
-                    )
-                    ok = False
-            if isinstance(spaces, _Invalid) or isinstance(cidrs, _Invalid):
-                ok = False
-                continue
-            result[key] = ExposedEndpointSpec(
-                expose_to_spaces=tuple(spaces), expose_to_cidrs=tuple(cidrs)
-            )
-        return result if ok else _INVALID
+        if isinstance(spaces, _Invalid) or isinstance(cidrs, _Invalid):
+            return _INVALID
+        spec = ExposedEndpointSpec(expose_to_spaces=tuple(spaces), expose_to_cidrs=tuple(cidrs))
+        return spec if ok else _INVALID
 
     def cidrs(self, value: object, path: str) -> list[str] | _Invalid:
         items = self.string_list(value, path)
@@ -724,30 +664,12 @@ class _DocumentReader:
         return items
 
     def offers(self, value: object, path: str) -> dict[str, OfferSpec | None] | _Invalid:
-        mapping = self.mapping(value, path)
-        if isinstance(mapping, _Invalid):
-            return mapping
-        result: dict[str, OfferSpec | None] = {}
-        ok = True
-        for name, body, offer_path in self.keys(mapping, path):
-            if not _APP_RE.match(name):
-                self.add(offer_path, f'invalid offer name "{name}": {_NAME_RULE}')
-                ok = False
-                continue
-            if body is None:
-                result[name] = None
-                continue
-            offer = self.offer(body, offer_path)
-            if offer is None:
-                ok = False
-            else:
-                result[name] = offer
-        return result if ok else _INVALID
+        return self.entries(value, path, self.offer, _named("offer name", _APP_RE, _NAME_RULE))
 
-    def offer(self, body: object, path: str) -> OfferSpec | None:
+    def offer(self, body: object, path: str) -> OfferSpec | _Invalid:
         mapping = self.mapping(body, path)
         if isinstance(mapping, _Invalid):
-            return None
+            return mapping
         ok = True
         endpoints: list[str] = []
         acl: dict[str, Literal["read", "consume", "admin"]] = {}
@@ -783,7 +705,7 @@ class _DocumentReader:
             else:
                 self.unknown(key_path, key, frozenset({"endpoints", "acl"}))
                 ok = False
-        return OfferSpec(endpoints=tuple(endpoints), acl=acl) if ok else None
+        return OfferSpec(endpoints=tuple(endpoints), acl=acl) if ok else _INVALID
 
     def read_machines(
         self, value: object, path: str, part: _Part
@@ -898,20 +820,13 @@ class _DocumentReader:
     def read_saas(
         self, value: object, path: str, part: _Part
     ) -> dict[str, dict[str, Any] | None] | None:
-        mapping = self.mapping(value, path)
-        if isinstance(mapping, _Invalid):
-            part.broken.add("saas")
-            return None
-        result: dict[str, dict[str, Any] | None] = {}
-        for name, body, saas_path in self.keys(mapping, path):
-            if not _APP_RE.match(name):
-                self.add(saas_path, f'invalid SAAS name "{name}": {_NAME_RULE}')
-            if body is None and not self.is_base:
-                result[name] = None
-                continue
-            entry = self.read_saas_entry(body, saas_path)
-            result[name] = entry if entry is not None else {"_invalid": True}
-        return result
+        return self.read_named(value, path, part, "saas", self.read_saas_body)
+
+    def read_saas_body(self, body: object, path: str) -> dict[str, Any] | None:
+        if body is None and not self.is_base:
+            return None  # removes the SAAS entry
+        entry = self.read_saas_entry(body, path)
+        return entry if entry is not None else {"_invalid": True}
 
     def read_saas_entry(self, body: object, path: str) -> dict[str, Any] | None:
         if body is None:
@@ -941,3 +856,28 @@ class _DocumentReader:
             self.add(f"{path}.url", "is required: the offer to consume")
             ok = False
         return entry if ok else None
+
+
+# An application's keys read by one check each: key -> (the field it fills, the check).
+_APP_FIELDS: dict[str, tuple[str, Callable[[_DocumentReader, object, str], object]]] = {
+    "charm": ("charm", _DocumentReader.charm),
+    "channel": ("channel", _DocumentReader.channel),
+    "revision": ("revision", _DocumentReader.revision),
+    "base": ("base", _DocumentReader.base),
+    "series": ("base", _DocumentReader.series),
+    "num_units": ("num_units", _DocumentReader.count),
+    "scale": ("num_units", _DocumentReader.count),
+    "options": ("options", _DocumentReader.options),
+    "constraints": ("constraints", _DocumentReader.constraints),
+    "storage": ("storage", _DocumentReader.storage),
+    "devices": ("devices", _DocumentReader.devices),
+    "resources": ("resources", _DocumentReader.resources),
+    "bindings": ("bindings", _DocumentReader.bindings),
+    "expose": ("expose", _DocumentReader.boolean),
+    "trust": ("trust", _DocumentReader.boolean),
+    "exposed-endpoints": ("exposed_endpoints", _DocumentReader.exposed_endpoints),
+    "offers": ("offers", _DocumentReader.offers),
+    "annotations": ("annotations", _DocumentReader.annotations),
+}
+_META_KEYS = frozenset({"name", "description", "docs", "issues", "source", "tags", "website"})
+_OVERLAY_ONLY_APP_KEYS = frozenset({"exposed-endpoints", "offers"})

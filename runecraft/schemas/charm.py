@@ -353,25 +353,34 @@ def coerce_option_value(option_type: ConfigType, value: object) -> object:
         text = value.strip()
         if not text:
             return None
-        if option_type == "int":
-            if not _INT_RE.match(text):
-                raise ValueError(expected)
-            value = int(text)
-        elif option_type == "float":
-            if not _FLOAT_RE.match(text):
-                raise ValueError(expected)
-            value = float(text)
-        else:
-            word = text.lower()
-            if word in _TRUE_WORDS:
-                return True
-            if word in _FALSE_WORDS:
-                return False
-            raise ValueError(expected)
+        value = _parse_option_text(option_type, text, expected)
     if option_type == "boolean":
         if not isinstance(value, bool):
             raise ValueError(expected)
         return value
+    return _checked_number(option_type, value, expected)
+
+
+def _parse_option_text(option_type: ConfigType, text: str, expected: str) -> int | float | bool:
+    """A non-string option given as text (from the CLI), parsed as `juju config` does."""
+    if option_type == "int":
+        if not _INT_RE.match(text):
+            raise ValueError(expected)
+        return int(text)
+    if option_type == "float":
+        if not _FLOAT_RE.match(text):
+            raise ValueError(expected)
+        return float(text)
+    word = text.lower()
+    if word in _TRUE_WORDS:
+        return True
+    if word in _FALSE_WORDS:
+        return False
+    raise ValueError(expected)
+
+
+def _checked_number(option_type: ConfigType, value: object, expected: str) -> int | float:
+    """An int option's value as a 64-bit integer, a float option's as a finite float."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(expected)
     if option_type == "int":

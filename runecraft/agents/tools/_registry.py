@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -39,6 +39,8 @@ __all__ = [
 
 NOT_LEADER = "this unit is not the leader"
 
+_D = TypeVar("_D")
+
 
 @dataclass(frozen=True, kw_only=True)
 class ToolCall:
@@ -55,6 +57,18 @@ class ToolCall:
     def flag(self, key: str) -> Any:
         """The value of a flag (its default when not given)."""
         return self.flags[key]
+
+    def only_arg(self, missing: str) -> str:
+        """The one required positional argument; `missing` is the usage error without it."""
+        if not self.args:
+            raise errors.UsageError(missing)
+        no_more(self.args[1:])
+        return self.args[0]
+
+    def optional_arg(self, default: _D) -> str | _D:
+        """The one optional positional argument, or `default` when it is not given."""
+        no_more(self.args[1:])
+        return self.args[0] if self.args else default
 
     def read(self, path: str) -> bytes:
         """`--file PATH`: `-` is the tool's stdin, a relative path is the caller's cwd."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from runecraft import errors
 from runecraft.agents import _context
-from runecraft.agents.tools._registry import ToolCall, no_more, tool
+from runecraft.agents.tools._registry import ToolCall, tool
 
 __all__ = ["DEFAULT_FAIL_MESSAGE", "RESERVED_KEYS"]
 
@@ -36,8 +36,7 @@ def _running(ctx: _context.HookContext) -> _context.ActionRun:
     output="smart",
 )
 async def _action_get(ctx: _context.HookContext, call: ToolCall) -> Any:
-    path = call.args[0] if call.args else ""
-    no_more(call.args[1:])
+    path = call.optional_arg("")
     action = _running(ctx)
     value: Any = dict(action.params)
     if not path:
@@ -85,8 +84,7 @@ async def _action_set(ctx: _context.HookContext, call: ToolCall) -> None:
 
 @tool("action-fail", args='["<failure message>"]', purpose="Set action fail status with message.")
 async def _action_fail(ctx: _context.HookContext, call: ToolCall) -> None:
-    message = call.args[0] if call.args else DEFAULT_FAIL_MESSAGE
-    no_more(call.args[1:])
+    message = call.optional_arg(DEFAULT_FAIL_MESSAGE)
     action = _running(ctx)
     action.failed = True
     action.message = message

@@ -112,10 +112,7 @@ async def _status_get(ctx: _context.HookContext, call: ToolCall) -> Any:
     purpose="Specify which version of the application is deployed.",
 )
 async def _application_version_set(ctx: _context.HookContext, call: ToolCall) -> None:
-    if not call.args:
-        raise errors.UsageError("no version specified")
-    no_more(call.args[1:])
-    await ctx.backend.set_workload_version(call.args[0])
+    await ctx.backend.set_workload_version(call.only_arg(missing="no version specified"))
 
 
 @tool("is-leader", purpose="Print application leadership status.", output="smart")
@@ -132,8 +129,7 @@ async def _is_leader(ctx: _context.HookContext, call: ToolCall) -> bool:
     output="smart",
 )
 async def _config_get(ctx: _context.HookContext, call: ToolCall) -> Any:
-    key = call.args[0] if call.args else None
-    no_more(call.args[1:])
+    key = call.optional_arg(None)
     config = ctx.remote.config
     if key is not None:
         if call.flag("all"):

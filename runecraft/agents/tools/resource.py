@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from runecraft import errors
 from runecraft.agents import _context, _resources
-from runecraft.agents.tools._registry import ToolCall, no_more, tool
+from runecraft.agents.tools._registry import ToolCall, tool
 
 __all__: list[str] = []
 
@@ -16,10 +16,7 @@ __all__: list[str] = []
     output="smart",
 )
 async def _resource_get(ctx: _context.HookContext, call: ToolCall) -> str:
-    if not call.args:
-        raise errors.UsageError("missing required resource name")
-    name = call.args[0]
-    no_more(call.args[1:])
+    name = call.only_arg(missing="missing required resource name")
     resource = ctx.resources.get(name)
     if resource is None or ctx.resource_root is None or ctx.resource_fetch is None:
         raise errors.NotFoundError(f'could not download resource: resource "{name}" not found')

@@ -252,8 +252,7 @@ async def _secret_get(ctx: _context.HookContext, call: ToolCall) -> Any:
     output="yaml",
 )
 async def _secret_info_get(ctx: _context.HookContext, call: ToolCall) -> Any:
-    uri = call.args[0] if call.args else None
-    no_more(call.args[1:])
+    uri = call.optional_arg(None)
     label = call.flag("label")
     if uri and label is not None:
         raise errors.UsageError("specify either a secret URI or label but not both")
@@ -297,13 +296,11 @@ async def _secret_ids(ctx: _context.HookContext, call: ToolCall) -> list[str]:
     ),
 )
 async def _secret_grant(ctx: _context.HookContext, call: ToolCall) -> None:
-    if not call.args:
-        raise errors.UsageError("missing secret URI")
-    no_more(call.args[1:])
+    uri = call.only_arg(missing="missing secret URI")
     relation = relation_id(ctx, call)
     if relation is None:
         raise errors.UsageError("missing relation")
-    view = _managed(ctx, call.args[0])
+    view = _managed(ctx, uri)
     remote = ctx.relation_view(relation)
     unit = call.flag("unit")
     if unit is not None and str(unit).partition("/")[0] != remote.remote_app:
@@ -332,14 +329,12 @@ async def _secret_grant(ctx: _context.HookContext, call: ToolCall) -> None:
     ),
 )
 async def _secret_revoke(ctx: _context.HookContext, call: ToolCall) -> None:
-    if not call.args:
-        raise errors.UsageError("missing secret URI")
-    no_more(call.args[1:])
+    uri = call.only_arg(missing="missing secret URI")
     relation = relation_id(ctx, call) if call.flag("relation") is not None else None
     app, unit = call.flag("app"), call.flag("unit")
     if relation is None and app is None and unit is None:
         raise errors.UsageError("missing relation or application or unit")
-    view = _managed(ctx, call.args[0])
+    view = _managed(ctx, uri)
     ctx.secret_op(
         sec.SecretOp(
             op="revoke",
@@ -358,9 +353,7 @@ async def _secret_revoke(ctx: _context.HookContext, call: ToolCall) -> None:
     flags=(_string("revision", help="remove the specified revision"),),
 )
 async def _secret_remove(ctx: _context.HookContext, call: ToolCall) -> None:
-    if not call.args:
-        raise errors.UsageError("missing secret URI")
-    no_more(call.args[1:])
+    uri = call.only_arg(missing="missing secret URI")
     revision: int | None = None
     if call.flag("revision") is not None:
         try:
@@ -369,7 +362,7 @@ async def _secret_remove(ctx: _context.HookContext, call: ToolCall) -> None:
             raise errors.UsageError(f'invalid revision "{call.flag("revision")}"') from None
         if revision < 1:
             raise errors.UsageError(f'invalid revision "{revision}"')
-    view = _managed(ctx, call.args[0])
+    view = _managed(ctx, uri)
     if revision is not None and revision > view.revision:
         raise errors.NotFoundError(f'secret revision "{view.id}/{revision}" not found')
     ctx.secret_op(sec.SecretOp(op="remove", id=view.id, revision=revision))

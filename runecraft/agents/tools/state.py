@@ -14,7 +14,6 @@ from runecraft.agents import _context, _toolargs
 from runecraft.agents.tools._registry import (
     ToolCall,
     bool_flag,
-    no_more,
     parse_key_values,
     read_settings_file,
     tool,
@@ -28,9 +27,9 @@ MAX_STATE_VALUE_BYTES = 64 * 1024
 """Juju `quota.MaxCharmStateValueSize`."""
 
 
-def _key_arg(args: tuple[str, ...]) -> str:
-    key = args[0] if args else ""
-    no_more(args[1:])
+def _key_arg(call: ToolCall) -> str:
+    """The optional key; `-` stands for none."""
+    key = call.optional_arg("")
     return "" if key == "-" else key
 
 
@@ -42,7 +41,7 @@ def _key_arg(args: tuple[str, ...]) -> str:
     output="smart",
 )
 async def _state_get(ctx: _context.HookContext, call: ToolCall) -> Any:
-    key = _key_arg(call.args)
+    key = _key_arg(call)
     state = ctx.charm_state()
     if not key:
         return state
@@ -77,17 +76,14 @@ async def _state_set(ctx: _context.HookContext, call: ToolCall) -> None:
 
 @tool("state-delete", args="<key>", purpose="Delete server-side-state key value pairs.")
 async def _state_delete(ctx: _context.HookContext, call: ToolCall) -> None:
-    if not call.args:
-        raise errors.UsageError("no key specified")
-    no_more(call.args[1:])
-    ctx.state_writes[call.args[0]] = None
+    ctx.state_writes[call.only_arg(missing="no key specified")] = None
 
 
 @tool(
     "leader-get", args="[<key>]", purpose="Print application leadership settings.", output="smart"
 )
 async def _leader_get(ctx: _context.HookContext, call: ToolCall) -> Any:
-    key = _key_arg(call.args)
+    key = _key_arg(call)
     if not key:
         return dict(ctx.leader_settings)
     return ctx.leader_settings.get(key)

@@ -11,7 +11,7 @@ from typing import Any
 
 from runecraft import errors
 from runecraft.agents import _context, _toolargs
-from runecraft.agents.tools._registry import ToolCall, no_more, tool
+from runecraft.agents.tools._registry import ToolCall, tool
 from runecraft.schemas import charm as charm_schema
 
 __all__: list[str] = []
@@ -26,8 +26,7 @@ STORAGE_KEYS = ("kind", "location")
     output="smart",
 )
 async def _storage_list(ctx: _context.HookContext, call: ToolCall) -> list[str]:
-    name = call.args[0] if call.args else ""
-    no_more(call.args[1:])
+    name = call.optional_arg("")
     return [sid for sid in ctx.storage if not name or sid.partition("/")[0] == name]
 
 
@@ -43,8 +42,7 @@ async def _storage_list(ctx: _context.HookContext, call: ToolCall) -> list[str]:
     output="smart",
 )
 async def _storage_get(ctx: _context.HookContext, call: ToolCall) -> Any:
-    key = call.args[0] if call.args else ""
-    no_more(call.args[1:])
+    key = call.optional_arg("")
     storage_id = str(call.flag("s")) or ctx.storage_id
     if not storage_id:
         raise errors.UsageError("no storage instance specified")

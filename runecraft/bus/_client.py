@@ -26,7 +26,7 @@ import structlog
 
 from runecraft import _retry
 
-__all__ = ["RECONNECT", "Broker", "BusClient", "OnConnect", "OnMessage"]
+__all__ = ["RECONNECT", "Broker", "BusClient", "OnConnect", "OnMessage", "lost_connection"]
 
 logger = structlog.get_logger(__name__)
 
@@ -146,8 +146,11 @@ class BusClient:
                         payload = message.payload
                         if isinstance(payload, bytes | bytearray):
                             await on_message(str(message.topic), bytes(payload))
-            except* aiomqtt.MqttError as group:
-                raise group.exceptions[0] from None
+            except ExceptionGroup as group:
+                lost = lost_connection(group)
+                if lost is None:
+                    raise
+                raise lost from None
         raise aiomqtt.MqttError("the broker closed the connection")
 
     async def _drain(self, client: aiomqtt.Client) -> None:
@@ -164,3 +167,14 @@ class BusClient:
             await client.publish(topic, payload, qos=1)
             self._outbox.popleft()
         self._overflowing = False
+
+
+def lost_connection(group: ExceptionGroup[Exception]) -> aiomqtt.MqttError | None:
+    """The one `MqttError` a session ends with when every task of it failed for that reason.
+
+    Reading and publishing both fail when a connection drops, so the group often holds two
+    errors; re-raising one of them inside `except*` would wrap it in a group again, which
+    the reconnect policy does not know, and the agent would exit instead of reconnecting.
+    """
+    lost = [e for e in group.exceptions if isinstance(e, aiomqtt.MqttError)]
+    return lost[0] if lost and len(lost) == len(group.exceptions) else None

@@ -75,8 +75,11 @@ class Agent:
 
     def __init__(self, port: int, **options: Any) -> None:
         self.may_reconnect = asyncio.Event()
+        self.waiting = asyncio.Event()
+        """Set once a lost session ended in the reconnect policy (not in a crash)."""
 
         async def wait_for_the_test(seconds: float) -> None:
+            self.waiting.set()
             await self.may_reconnect.wait()
 
         policy = dataclasses.replace(mqtt.RECONNECT, sleep=wait_for_the_test)
@@ -121,7 +124,9 @@ async def test_a_broker_restart_loses_nothing_that_was_taken(kind: str, tmp_path
             assert await controller.bus.publish(AGENT, ack)
             assert await within(agent.inbox.get()) == (bus.down_topic(AGENT), bus.encode(ack))
 
-        # The broker is gone: the clients keep running, and what is taken now waits.
+        # The broker is gone: the clients keep running (the agent's lost session ends in its
+        # reconnect policy), and what is taken now waits.
+        await within(agent.waiting.wait())
         assert agent.client.publish(UP, report(2))
         assert not any(task.done() for task in tasks)
 

@@ -73,16 +73,7 @@ class Applications(Repository):
         self._history = history
 
     async def get(self, name: str) -> ApplicationRecord:
-        model = self._session.model
-        assert model is not None
-        row = await self._first(
-            sa.select(t.applications).where(
-                t.applications.c.model_uuid == model.uuid, t.applications.c.name == name
-            )
-        )
-        if row is None:
-            raise errors.NotFoundError(f'application "{name}" not found in model "{model.name}"')
-        return app_record(row)
+        return app_record(await self._named(t.applications, "name", name, "application"))
 
     async def find(self, name: str) -> ApplicationRecord | None:
         try:

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from runecraft import errors
 from runecraft.controller.state import _tables as t
 from runecraft.controller.state._records import (
     ActionRecord,
@@ -149,6 +150,18 @@ class Repository:
     def __init__(self, session: Session) -> None:
         self._session = session
         self._conn = session.conn
+
+    async def _named(self, table: sa.Table, key: str, value: object, what: str) -> Any:
+        """The row of the transaction's model whose `key` is `value`; a `NotFoundError`
+        naming `what` when there is none."""
+        model = self._session.model
+        assert model is not None
+        row = await self._first(
+            sa.select(table).where(table.c.model_uuid == model.uuid, table.c[key] == value)
+        )
+        if row is None:
+            raise errors.NotFoundError(f'{what} "{value}" not found in model "{model.name}"')
+        return row
 
     async def _first(self, query: sa.Executable) -> Any:
         """The first row `query` returns (None: none)."""

@@ -7,7 +7,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from runecraft import errors
 from runecraft.controller.state import _tables as t
 from runecraft.controller.state._base import Repository, machine_record
 from runecraft.controller.state._records import MachineRecord
@@ -19,16 +18,7 @@ class Machines(Repository):
     """Machines of the transaction's model (by model and number, for agent writes)."""
 
     async def get(self, number: int) -> MachineRecord:
-        model = self._session.model
-        assert model is not None
-        row = await self._first(
-            sa.select(t.machines).where(
-                t.machines.c.model_uuid == model.uuid, t.machines.c.number == number
-            )
-        )
-        if row is None:
-            raise errors.NotFoundError(f'machine "{number}" not found in model "{model.name}"')
-        return machine_record(row)
+        return machine_record(await self._named(t.machines, "number", number, "machine"))
 
     async def all(self) -> list[MachineRecord]:
         """Every machine of the model, by number."""

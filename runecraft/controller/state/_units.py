@@ -13,7 +13,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from runecraft import errors
 from runecraft.controller.state import _tables as t
 from runecraft.controller.state._actions import Actions
 from runecraft.controller.state._base import Repository, Session, unit_record
@@ -48,14 +47,7 @@ class Units(Repository):
         self._history = history
 
     async def get(self, name: str) -> UnitRecord:
-        model = self._session.model
-        assert model is not None
-        row = await self._first(
-            sa.select(t.units).where(t.units.c.model_uuid == model.uuid, t.units.c.name == name)
-        )
-        if row is None:
-            raise errors.NotFoundError(f'unit "{name}" not found in model "{model.name}"')
-        return unit_record(row)
+        return unit_record(await self._named(t.units, "name", name, "unit"))
 
     async def on_machine(
         self, model_uuid: str, machine_number: int, name: str

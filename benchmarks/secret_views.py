@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from runecraft.controller.reconcilers._secret_plan import SecretIndex, unit_secrets
-from runecraft.controller.state._secret_tx import (
+from runecraft.controller.state import (
     SecretConsumerRecord,
     SecretGrantRecord,
     SecretRecord,

@@ -34,11 +34,11 @@ async def seed(store: Store, units: int, machines: int) -> None:
         sha256=CHARM, name="hello", meta={"name": "hello"}, config={}, actions={}, data=b"zip"
     )
     async with store.write("big") as tx:
-        numbers = [(await tx.insert_machine()).number for _ in range(machines)]
+        numbers = [(await tx.machines.insert()).number for _ in range(machines)]
         for name in ("db", "web"):
-            app = await tx.insert_application(name=name, charm_sha256=CHARM, config={})
+            app = await tx.applications.insert(name=name, charm_sha256=CHARM, config={})
             count = units // 2
-            await tx.add_units(app, count, [numbers[i % machines] for i in range(count)])
+            await tx.units.add(app, count, [numbers[i % machines] for i in range(count)])
 
 
 def application(store: Store) -> Any:

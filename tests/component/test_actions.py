@@ -75,7 +75,7 @@ async def test_bad_requests_queue_nothing(
 async def test_no_leader_yet(store: Store) -> None:
     world = await make_world(store)
     async with store.write("m") as tx:
-        await tx.update_application(await tx.application("db"), leader=None)
+        await tx.applications.update(await tx.applications.get("db"), leader=None)
     with pytest.raises(errors.NotFoundError, match='could not determine leader for "db"'):
         await world.actions.run("m", ["db/leader"], "ping")
 

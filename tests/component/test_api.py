@@ -359,8 +359,8 @@ async def test_resolve_a_unit_in_error(
 ) -> None:
     await _two_apps(client, tmp_path)
     async with store.write("default") as tx:
-        await tx.update_unit(
-            await tx.unit("db/0"), workload_status="error", workload_message='hook failed: "x"'
+        await tx.units.update(
+            await tx.units.get("db/0"), workload_status="error", workload_message='hook failed: "x"'
         )
     response = await client.post(
         "/v1/models/default/units/resolve", json={"units": ["db/0"], "no_retry": True}
@@ -408,8 +408,8 @@ async def test_status_stays_at_a_constant_number_of_queries(
         """Every unit enters scope, writes, and gets an action."""
         async with store.write("default") as tx:
             for name in units:
-                machine = await tx.insert_machine()
-                await tx.update_unit(await tx.unit(name), machine_number=machine.number)
+                machine = await tx.machines.insert()
+                await tx.units.update(await tx.units.get(name), machine_number=machine.number)
         snapshot = await store.snapshot()
         agents = services.AgentService(store, services.ChangeHub(), lease_seconds=60.0)
         machines = {m.number: m.agent for m in snapshot.machines}

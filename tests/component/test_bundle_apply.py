@@ -220,7 +220,7 @@ async def test_expect_revision_is_checked_in_the_transaction(world: World) -> No
     await world.models.add_model("other")  # another model moving changes nothing here
     await world.bundles.apply("other", world.request(FIRST))
     async with world.store.write("m") as tx:  # this one does: someone changed the model
-        await tx.update_model(config={"automatically-retry-hooks": False})
+        await tx.models.update(config={"automatically-retry-hooks": False})
     before = await world.state("m")
     with pytest.raises(errors.ConflictError) as caught:
         await world.bundles.apply("m", world.request(FIRST, expect_revision=revision))

@@ -41,13 +41,13 @@ async def client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
 async def _grow(store: Store, units: int) -> None:
     """Add `units` units of two applications, spread over ten machines."""
     async with store.write("big") as tx:
-        machines = [(await tx.insert_machine()).number for _ in range(10)]
+        machines = [(await tx.machines.insert()).number for _ in range(10)]
         for name in ("db", "web"):
-            app = await tx.find_application(name) or await tx.insert_application(
+            app = await tx.applications.find(name) or await tx.applications.insert(
                 name=name, charm_sha256=CHARM, config={}
             )
             count = units // 2
-            await tx.add_units(app, count, [machines[i % 10] for i in range(count)])
+            await tx.units.add(app, count, [machines[i % 10] for i in range(count)])
 
 
 class Statements:
@@ -94,13 +94,13 @@ async def _related_pair(store: Store) -> None:
     )
     async with store.write("big") as tx:
         assert tx.model is not None
-        machine = await tx.insert_machine()
+        machine = await tx.machines.insert()
         for name, count in (("db", 2), ("web", 1)):
-            app = await tx.insert_application(name=name, charm_sha256=CHARM, config={})
-            await tx.add_units(app, count, [machine.number] * count)
-            await tx.update_application(app, leader=f"{name}/0")
+            app = await tx.applications.insert(name=name, charm_sha256=CHARM, config={})
+            await tx.units.add(app, count, [machine.number] * count)
+            await tx.applications.update(app, leader=f"{name}/0")
         sides = [("db", "server", "provider"), ("web", "client", "requirer")]
-        relation = await tx.insert_relation(
+        relation = await tx.relations.insert(
             "db:server web:client",
             [
                 EndpointRecord(tx.model.uuid, -1, app, endpoint, role, "pg", "global", None)

@@ -62,9 +62,9 @@ class World:
             sha256="a" * 64, name="hello", meta={"name": "hello"}, config={}, actions={}, data=b""
         )
         async with self.store.write("m") as tx:
-            app = await tx.insert_application(name="hello", charm_sha256="a" * 64, config={})
-            machines = [await tx.insert_machine() for _ in range(count)]
-            await tx.add_units(app, count, [m.number for m in machines])
+            app = await tx.applications.insert(name="hello", charm_sha256="a" * 64, config={})
+            machines = [await tx.machines.insert() for _ in range(count)]
+            await tx.units.add(app, count, [m.number for m in machines])
         self.hub.changed()
 
     async def machines(self) -> dict[int, MachineRecord]:

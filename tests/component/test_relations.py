@@ -122,16 +122,16 @@ async def make_world(store: Store, *, web_units: int = 2) -> World:
     )
     # db/0 on machine 0, db/1 on machine 1, web units on machine 2; db/0 and web/0 lead.
     async with store.write("m") as tx:
-        await tx.insert_machine()
+        await tx.machines.insert()
     if web_units:
         await models.add_units(
             "m", "web", api.AddUnitsRequest(num_units=web_units, to=["2"] * web_units)
         )
     async with store.write("m") as tx:
         for number in range(3):
-            await tx.update_machine(await tx.machine(number), address=f"10.0.0.{number}")
-        await tx.update_application(await tx.application("db"), leader="db/0")
-        await tx.update_application(await tx.application("web"), leader="web/0")
+            await tx.machines.update(await tx.machines.get(number), address=f"10.0.0.{number}")
+        await tx.applications.update(await tx.applications.get("db"), leader="db/0")
+        await tx.applications.update(await tx.applications.get("web"), leader="web/0")
     return World(
         store=store,
         hub=hub,
@@ -399,7 +399,7 @@ async def test_leaving_scope_keeps_the_data_until_the_relation_goes(store: Store
     )
     assert _plan.dead_relations(state) == [REGULAR]
     async with store.write("m") as tx:
-        await tx.delete_relations(world.uuid, [REGULAR])
+        await tx.relations.delete(world.uuid, [REGULAR])
     assert [r.id for r, _ in await world.relations.relations("m")] == [PEER]
     assert all(key[0] != REGULAR for key in await world.bags())
 
@@ -574,7 +574,7 @@ async def test_any_delivery_order_converges_to_in_order_application(
 async def make_world_again(store: Store) -> World:
     """A second model in the same store with the same content (for comparisons)."""
     async with store.write("m") as tx:
-        await tx.update_model(name="m-old")
+        await tx.models.update(name="m-old")
     world = await make_world(store)
     await integrated(world)
     return world

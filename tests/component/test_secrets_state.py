@@ -171,13 +171,13 @@ async def test_secrets_go_with_their_owner(store: Store) -> None:
     )
     await world.send(2, commit("web/0", 1, secrets=(op("track", revision=1),)))
     async with store.write("m") as tx:
-        await tx.delete_unit(await tx.unit("db/1"))
-        await tx.delete_unit(await tx.unit("web/0"))
+        await tx.units.delete(await tx.units.get("db/1"))
+        await tx.units.delete(await tx.units.get("web/0"))
     assert [r["id"] for r in await rows(store, t.secrets)] == [SID]
     assert await rows(store, t.secret_consumers) == []
     async with store.write("m") as tx:
-        await tx.delete_unit(await tx.unit("db/0"))
-        await tx.delete_application(await tx.application("db"))
+        await tx.units.delete(await tx.units.get("db/0"))
+        await tx.applications.delete(await tx.applications.get("db"))
     for table in (t.secrets, t.secret_revisions, t.secret_grants):
         assert await rows(store, table) == []
 

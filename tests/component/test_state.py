@@ -45,9 +45,9 @@ async def _seed(store: Store, units: int = 3) -> str:
         data=b"zip",
     )
     async with store.write("m1") as tx:
-        app = await tx.insert_application(name="hello", charm_sha256=CHARM["sha256"], config={})
-        machine = await tx.insert_machine()
-        await tx.add_units(app, units, [machine.number])
+        app = await tx.applications.insert(name="hello", charm_sha256=CHARM["sha256"], config={})
+        machine = await tx.machines.insert()
+        await tx.units.add(app, units, [machine.number])
     return model.uuid
 
 
@@ -55,9 +55,9 @@ async def test_write_moves_revision_once_per_transaction(store: Store) -> None:
     await _seed(store)
     before = (await store.model("m1")).revision
     async with store.write("m1") as tx:
-        app = await tx.application("hello")
-        await tx.update_application(app, config={"greeting": "yo"})
-        await tx.add_units(app, 2, [])
+        app = await tx.applications.get("hello")
+        await tx.applications.update(app, config={"greeting": "yo"})
+        await tx.units.add(app, 2, [])
     after = await store.model("m1")
     assert after.revision == before + 1
 
@@ -67,9 +67,9 @@ async def test_failed_transaction_changes_nothing(store: Store) -> None:
     before = await store.snapshot()
     with pytest.raises(errors.NotFoundError):
         async with store.write("m1") as tx:
-            app = await tx.application("hello")
-            await tx.add_units(app, 5, [])
-            await tx.application("missing")
+            app = await tx.applications.get("hello")
+            await tx.units.add(app, 5, [])
+            await tx.applications.get("missing")
     after = await store.snapshot()
     assert [u.name for u in after.units] == [u.name for u in before.units]
     assert after.models[0].revision == before.models[0].revision
@@ -88,8 +88,8 @@ async def test_snapshot_uses_a_constant_number_of_queries(store: Store) -> None:
     await store.snapshot()
     small = counter.count
     async with store.write("m1") as tx:
-        app = await tx.application("hello")
-        await tx.add_units(app, 200, [])
+        app = await tx.applications.get("hello")
+        await tx.units.add(app, 200, [])
     counter.count = 0
     snapshot = await store.snapshot()
     assert len(snapshot.units) == 202
@@ -101,8 +101,8 @@ async def test_snapshot_with_relations_and_actions_is_still_constant(store: Stor
 
     async def grow(count: int) -> None:
         async with store.write("m1") as tx:
-            app = await tx.application("hello")
-            names = await tx.add_units(app, count, [0] * count)
+            app = await tx.applications.get("hello")
+            names = await tx.units.add(app, count, [0] * count)
             endpoint = EndpointRecord(
                 model_uuid=model_uuid,
                 relation_id=-1,
@@ -113,9 +113,9 @@ async def test_snapshot_with_relations_and_actions_is_still_constant(store: Stor
                 scope="global",
                 relation_limit=None,
             )
-            relation = await tx.insert_relation(f"hello:peer{count}", [endpoint])
+            relation = await tx.relations.insert(f"hello:peer{count}", [endpoint])
             for name in names:
-                await tx.insert_action(name, "greet", {})
+                await tx.actions.insert(name, "greet", {})
         async with store.write() as tx:
             for name in names:
                 await apply_hook_commit(
@@ -157,9 +157,9 @@ async def test_unit_reports_apply_in_sequence_order_and_only_on_their_machine(st
 
     now = time.time()
     async with store.write() as tx:
-        await tx.apply_unit_report(model_uuid, 0, report(5, "newer"), now)
-        await tx.apply_unit_report(model_uuid, 0, report(3, "stale"), now)
-        await tx.apply_unit_report(model_uuid, 7, report(9, "wrong machine"), now)
+        await tx.units.apply_report(model_uuid, 0, report(5, "newer"), now)
+        await tx.units.apply_report(model_uuid, 0, report(3, "stale"), now)
+        await tx.units.apply_report(model_uuid, 7, report(9, "wrong machine"), now)
     (unit,) = (await store.snapshot()).units
     assert (unit.workload_status, unit.workload_message, unit.report_seq) == ("active", "newer", 5)
 
@@ -174,26 +174,26 @@ async def test_removed_report_deletes_only_a_dying_unit(store: Store) -> None:
         removed=True,
     )
     async with store.write() as tx:
-        await tx.apply_unit_report(model_uuid, 0, removed, time.time())
+        await tx.units.apply_report(model_uuid, 0, removed, time.time())
     assert len((await store.snapshot()).units) == 1
     async with store.write("m1") as tx:
-        await tx.update_unit(await tx.unit("hello/0"), life="dying")
+        await tx.units.update(await tx.units.get("hello/0"), life="dying")
     async with store.write() as tx:
-        await tx.apply_unit_report(model_uuid, 0, removed, time.time())
+        await tx.units.apply_report(model_uuid, 0, removed, time.time())
     assert (await store.snapshot()).units == []
 
 
 async def test_leases_renew_only_for_leaders_on_the_reporting_machine(store: Store) -> None:
     model_uuid = await _seed(store, units=2)
     async with store.write("m1") as tx:
-        await tx.update_application(
-            await tx.application("hello"), leader="hello/0", lease_expiry=1.0
+        await tx.applications.update(
+            await tx.applications.get("hello"), leader="hello/0", lease_expiry=1.0
         )
     async with store.write() as tx:
-        await tx.renew_leases(model_uuid, 5, ["hello/0"], 100.0)
+        await tx.applications.renew_leases(model_uuid, 5, ["hello/0"], 100.0)
     assert (await store.snapshot()).applications[0].lease_expiry == 1.0
     async with store.write() as tx:
-        await tx.renew_leases(model_uuid, 0, ["hello/0"], 100.0)
+        await tx.applications.renew_leases(model_uuid, 0, ["hello/0"], 100.0)
     assert (await store.snapshot()).applications[0].lease_expiry == 100.0
 
 

@@ -10,7 +10,7 @@ import pytest
 from runecraft import errors
 from runecraft.controller.services import _hook_commit as hc
 from runecraft.controller.services import _secret_rules as sr
-from runecraft.controller.state._secret_tx import (
+from runecraft.controller.state import (
     SecretConsumerRecord,
     SecretGrantRecord,
     SecretRecord,

@@ -114,23 +114,23 @@ class Applier:
     async def _write_one(self, tx: Tx, model: ModelRecord, action: WriteAction, now: float) -> None:
         match action:
             case KillApplication(app):
-                await tx.update_application(app, life="dying")
+                await tx.applications.update(app, life="dying")
             case KillRelation(relation):
-                await tx.set_relation_life(relation, "dying")
+                await tx.relations.set_life(relation, "dying")
             case KillUnit(unit):
-                await tx.update_unit(unit, life="dying")
+                await tx.units.update(unit, life="dying")
             case DeleteRelations(ids):
-                await tx.delete_relations(model.uuid, set(ids))
+                await tx.relations.delete(model.uuid, set(ids))
             case DeleteApplication(app, peers):
-                await tx.delete_relations(model.uuid, set(peers))
-                await tx.delete_application(app)
+                await tx.relations.delete(model.uuid, set(peers))
+                await tx.applications.delete(app)
             case AssignMachine(unit):
-                machine = await tx.insert_machine()
-                await tx.update_unit(
+                machine = await tx.machines.insert()
+                await tx.units.update(
                     unit, machine_number=machine.number, workload_message="waiting for machine"
                 )
             case ChangeLeader(app, leader, moved):
-                await tx.update_application(
+                await tx.applications.update(
                     app,
                     leader=leader,
                     lease_expiry=None if leader is None else now + self.lease_seconds,
@@ -149,7 +149,7 @@ class Applier:
         passwords = {a.machine.number: _passwords.new_password() for a in actions}
         async with self.store.write(model.name) as tx:
             for action in actions:
-                await tx.update_machine(
+                await tx.machines.update(
                     action.machine,
                     password_hash=_passwords.hash_password(passwords[action.machine.number]),
                     status="provisioning",
@@ -196,9 +196,9 @@ class Applier:
                 assert isinstance(outcome.action, Release)
                 machine = outcome.action.machine
                 if outcome.ok:
-                    await tx.delete_machine(machine)
+                    await tx.machines.delete(machine)
                 else:
-                    await tx.update_machine(
+                    await tx.machines.update(
                         machine,
                         status="error",
                         status_message=outcome.message,

@@ -22,12 +22,12 @@ from runecraft.controller.state import (
     MachineRecord,
     ModelRecord,
     RelationRecord,
+    ResourceRecord,
     ScopeRecord,
+    SecretRows,
+    StorageRecord,
     UnitRecord,
 )
-from runecraft.controller.state._resources_tx import ResourceRecord
-from runecraft.controller.state._secret_tx import SecretRows
-from runecraft.controller.state._storage_tx import StorageRecord
 from runecraft.schemas import bus
 from runecraft.schemas import charm as charm_schema
 from runecraft.schemas import storage as storage_schema

@@ -163,4 +163,4 @@ class Provisioner:
                 "address": outcome.instance.address,
             }
         async with self.store.write(model.name) as tx:
-            await tx.update_machine(machine, **values)
+            await tx.machines.update(machine, **values)

@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from runecraft.controller.state import ApplicationRecord, UnitRecord
-from runecraft.controller.state._secret_tx import USER_GRANT, SecretRows
+from runecraft.controller.state import USER_GRANT, ApplicationRecord, SecretRows, UnitRecord
 from runecraft.schemas import secrets as sec
 
 __all__ = ["SecretIndex", "unit_secrets"]

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from typing import Any
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
 
 import structlog
 
 from runecraft import errors
 from runecraft.controller.services import _names, _params
 from runecraft.controller.services._hub import ChangeHub
-from runecraft.controller.state import ActionRecord, Store, Tx, UnitRecord
+from runecraft.controller.services._relations import ApplicationReads
+from runecraft.controller.services._storage import CharmReads
+from runecraft.controller.state import ActionRecord, ModelRecord, ModelSnapshot, UnitRecord
 from runecraft.schemas import charm as charm_schema
 from runecraft.schemas import exec as exec_schema
 
@@ -20,10 +23,44 @@ __all__ = ["ActionService"]
 logger = structlog.get_logger(__name__)
 
 
+class _Units(Protocol):
+    async def get(self, name: str) -> UnitRecord: ...
+
+
+class _Actions(Protocol):
+    async def insert(self, unit: str, name: str, params: dict[str, Any]) -> ActionRecord: ...
+
+
+class ActionState(Protocol):
+    """What queueing actions needs of a transaction."""
+
+    @property
+    def units(self) -> _Units: ...
+
+    @property
+    def applications(self) -> ApplicationReads: ...
+
+    @property
+    def charms(self) -> CharmReads: ...
+
+    @property
+    def actions(self) -> _Actions: ...
+
+
+class ActionStore(Protocol):
+    def write(self, model_name: str | None = None) -> AbstractAsyncContextManager[ActionState]: ...
+
+    async def model(self, name: str) -> ModelRecord: ...
+
+    async def snapshot(self, model_uuid: str | None = None) -> ModelSnapshot: ...
+
+    async def action(self, model_uuid: str, action_id: int) -> ActionRecord | None: ...
+
+
 class ActionService:
     """`rune run` and `rune show-task`."""
 
-    def __init__(self, store: Store, hub: ChangeHub) -> None:
+    def __init__(self, store: ActionStore, hub: ChangeHub) -> None:
         self.store = store
         self.hub = hub
 
@@ -54,8 +91,8 @@ class ActionService:
                 if action == exec_schema.JUJU_EXEC:
                     targets.append((unit.name, given))
                     continue
-                app = await tx.application(unit.application)
-                charm = await tx.charm(app.charm_sha256)
+                app = await tx.applications.get(unit.application)
+                charm = await tx.charms.get(app.charm_sha256)
                 spec = charm_schema.CharmActions.model_validate(charm.actions).actions.get(action)
                 if spec is None:
                     raise errors.NotFoundError(
@@ -63,7 +100,7 @@ class ActionService:
                     )
                 checked = _params.validate_params(spec, given, action=action, unit=unit.name)
                 targets.append((unit.name, checked))
-            records = [await tx.insert_action(unit, action, p) for unit, p in targets]
+            records = [await tx.actions.insert(unit, action, p) for unit, p in targets]
         self.hub.changed()
         logger.info("actions queued", model=model_name, action=action, ids=[r.id for r in records])
         return records
@@ -111,13 +148,13 @@ class ActionService:
             await self.hub.wait_after(generation, remaining)
 
 
-async def _target(tx: Tx, name: str) -> UnitRecord:
+async def _target(tx: ActionState, name: str) -> UnitRecord:
     application, _, rest = name.partition("/")
     if rest == "leader":
         _names.check_application_name(application)
-        app = await tx.application(application)
+        app = await tx.applications.get(application)
         if app.leader is None:
             raise errors.NotFoundError(f'could not determine leader for "{application}"')
-        return await tx.unit(app.leader)
+        return await tx.units.get(app.leader)
     _names.parse_unit_name(name)
-    return await tx.unit(name)
+    return await tx.units.get(name)

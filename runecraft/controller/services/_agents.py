@@ -11,13 +11,27 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import Protocol
 
 import structlog
 
-from runecraft.controller.services._hook_commit import apply_hook_commit
+from runecraft.controller.services._hook_commit import (
+    CommitActions,
+    CommitApplications,
+    CommitMachines,
+    CommitUnits,
+    HookCommitState,
+    apply_hook_commit,
+)
 from runecraft.controller.services._hub import ChangeHub
-from runecraft.controller.state import Store
+from runecraft.controller.state import (
+    ApplicationRecord,
+    MachineRecord,
+    merge_settings,
+)
 from runecraft.schemas import bus
 
 __all__ = ["HEARTBEAT_SECONDS", "AgentService"]
@@ -26,6 +40,96 @@ logger = structlog.get_logger(__name__)
 
 HEARTBEAT_SECONDS = 10.0
 MAX_BATCH = 1000
+
+
+class _Units(CommitUnits, Protocol):
+    async def apply_report(
+        self, model_uuid: str, machine_number: int, report: bus.UnitReport, now: float
+    ) -> None: ...
+
+
+class _Applications(CommitApplications, Protocol):
+    async def set_leader_settings(
+        self, app: ApplicationRecord, settings: dict[str, str]
+    ) -> None: ...
+
+    async def renew_leases(
+        self, model_uuid: str, machine_number: int, units: Sequence[str], expiry: float
+    ) -> None: ...
+
+    async def apply_status(
+        self, model_uuid: str, machine_number: int, report: bus.AppStatusReport, now: float
+    ) -> None: ...
+
+
+class _Machines(CommitMachines, Protocol):
+    async def mark_started(self, model_uuid: str, machine_number: int, now: float) -> bool: ...
+
+
+class _Actions(CommitActions, Protocol):
+    pass
+
+
+class AgentState(HookCommitState, Protocol):
+    """What applying agent messages reads and writes, besides hook commits."""
+
+    @property
+    def units(self) -> _Units: ...
+
+    @property
+    def applications(self) -> _Applications: ...
+
+    @property
+    def machines(self) -> _Machines: ...
+
+    @property
+    def actions(self) -> _Actions: ...
+
+
+class AgentStore(Protocol):
+    def write(self, model_name: str | None = None) -> AbstractAsyncContextManager[AgentState]: ...
+
+    async def machine_by_agent(self, agent: str) -> MachineRecord | None: ...
+
+
+async def apply_leader_set(
+    tx: AgentState, model_uuid: str, machine_number: int, message: bus.LeaderSet
+) -> bool:
+    """`leader-set`: merged into the application's leader settings while the unit leads;
+    the version moves only if the content changed. Returns whether it did."""
+    unit = await tx.units.on_machine(model_uuid, machine_number, message.unit)
+    if unit is None or message.seq <= unit.leader_set_seq:
+        return False
+    app = await tx.applications.by_id(unit.application_id)
+    await tx.units.update(unit, log=False, leader_set_seq=message.seq)
+    if app.leader != unit.name:
+        logger.warning("leader-set by a non-leader dropped", unit=unit.name)
+        return False
+    settings = merge_settings(app.leader_settings, message.settings)
+    if settings == app.leader_settings:
+        return False
+    await tx.applications.set_leader_settings(app, settings)
+    return True
+
+
+async def apply_action_log(
+    tx: AgentState, model_uuid: str, machine_number: int, message: bus.ActionLog, now: float
+) -> bool:
+    """`action-log`: appended to an unfinished action of the unit, which is running."""
+    unit = await tx.units.on_machine(model_uuid, machine_number, message.unit)
+    if unit is None:
+        return False
+    row = await tx.actions.of_unit(model_uuid, unit.name, message.action_id)
+    if row is None or row.status not in ("pending", "running"):
+        return False
+    await tx.actions.update(
+        model_uuid,
+        row.id,
+        status="running",
+        started=row.started if row.started is not None else now,
+        log=[*row.log, {"timestamp": now, "message": message.message}],
+    )
+    return True
 
 
 @dataclass(frozen=True)
@@ -37,7 +141,7 @@ class _Machine:
 class AgentService:
     """Queues agent messages and applies them in one transaction per batch."""
 
-    def __init__(self, store: Store, hub: ChangeHub, lease_seconds: float) -> None:
+    def __init__(self, store: AgentStore, hub: ChangeHub, lease_seconds: float) -> None:
         self.store = store
         self.hub = hub
         self.lease_seconds = lease_seconds
@@ -115,22 +219,24 @@ class AgentService:
                     continue
                 model, number = machine.model_uuid, machine.number
                 if isinstance(message, bus.UnitReport):
-                    await tx.apply_unit_report(model, number, message, now)
+                    await tx.units.apply_report(model, number, message, now)
                 elif isinstance(message, bus.HookCommit):
                     await apply_hook_commit(tx, model, number, message, now)
                 elif isinstance(message, bus.LeaderSet):
-                    await tx.apply_leader_set(model, number, message)
+                    await apply_leader_set(tx, model, number, message)
                 elif isinstance(message, bus.ActionLog):
-                    await tx.apply_action_log(model, number, message, now)
+                    await apply_action_log(tx, model, number, message, now)
                 elif isinstance(message, bus.AppStatusReport):
-                    await tx.apply_app_status(model, number, message, now)
+                    await tx.applications.apply_status(model, number, message, now)
                 elif isinstance(message, bus.LogBatch):
                     continue  # the controller routes logs to the LogService
                 else:
                     if isinstance(message, bus.Hello):
                         hellos.add(agent)
-                    await tx.renew_leases(model, number, message.units, now + self.lease_seconds)
-                    changed |= await tx.mark_machine_started(model, number, now)
+                    await tx.applications.renew_leases(
+                        model, number, message.units, now + self.lease_seconds
+                    )
+                    changed |= await tx.machines.mark_started(model, number, now)
                     continue
                 changed = True
         self.hellos |= hellos

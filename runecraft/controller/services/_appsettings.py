@@ -4,11 +4,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
 
 from runecraft import errors
 from runecraft.controller.services._hub import ChangeHub
-from runecraft.controller.state import ApplicationRecord, Store, Tx
+from runecraft.controller.state import ApplicationRecord, ModelRecord
 from runecraft.schemas.constraints import (
     ApplicationSettings,
     ModelConstraints,
@@ -20,6 +21,35 @@ from runecraft.schemas.constraints import (
 __all__ = ["SettingsService", "change_settings_in"]
 
 
+class _Applications(Protocol):
+    async def get(self, name: str) -> ApplicationRecord: ...
+
+    async def update(self, app: ApplicationRecord, **values: Any) -> None: ...
+
+
+class _Models(Protocol):
+    async def update(self, **values: Any) -> None: ...
+
+
+class SettingsState(Protocol):
+    """What changing deploy-time settings needs of a transaction."""
+
+    @property
+    def model(self) -> ModelRecord | None: ...
+
+    @property
+    def applications(self) -> _Applications: ...
+
+    @property
+    def models(self) -> _Models: ...
+
+
+class SettingsStore(Protocol):
+    def write(
+        self, model_name: str | None = None
+    ) -> AbstractAsyncContextManager[SettingsState]: ...
+
+
 def _settings(app: ApplicationRecord) -> ApplicationSettings:
     return ApplicationSettings(
         application=app.name, constraints=app.constraints, trust=app.trust, base=app.base
@@ -27,7 +57,7 @@ def _settings(app: ApplicationRecord) -> ApplicationSettings:
 
 
 async def change_settings_in(
-    tx: Tx, application: str, request: SetApplicationSettings
+    tx: SettingsState, application: str, request: SetApplicationSettings
 ) -> ApplicationRecord:
     """Change an application's constraints, trust or base in `tx`; returns it after."""
     values: dict[str, object] = {}
@@ -42,23 +72,23 @@ async def change_settings_in(
         raise errors.InvalidSpecError(str(exc)) from exc
     if request.trust is not None:
         values["trust"] = request.trust
-    app = await tx.application(application)
+    app = await tx.applications.get(application)
     if not values:
         return app
-    await tx.update_application(app, **values)
-    return await tx.application(application)
+    await tx.applications.update(app, **values)
+    return await tx.applications.get(application)
 
 
 class SettingsService:
     """Reads and changes the settings; bad values change nothing."""
 
-    def __init__(self, store: Store, hub: ChangeHub) -> None:
+    def __init__(self, store: SettingsStore, hub: ChangeHub) -> None:
         self.store = store
         self.hub = hub
 
     async def get(self, model_name: str, application: str) -> ApplicationSettings:
         async with self.store.write(model_name) as tx:
-            return _settings(await tx.application(application))
+            return _settings(await tx.applications.get(application))
 
     async def change(
         self, model_name: str, application: str, request: SetApplicationSettings
@@ -82,6 +112,6 @@ class SettingsService:
         except ValueError as exc:
             raise errors.InvalidSpecError(str(exc)) from exc
         async with self.store.write(model_name) as tx:
-            await tx.update_model(constraints=constraints)
+            await tx.models.update(constraints=constraints)
         self.hub.changed()
         return constraints

@@ -11,7 +11,9 @@ exported from one model applies to another with no charm on the client's disk.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import structlog
 
@@ -20,7 +22,8 @@ from runecraft.controller.services import _service
 from runecraft.controller.services._appsettings import change_settings_in
 from runecraft.controller.services._hub import ChangeHub
 from runecraft.controller.services._relations import integrate_in, remove_relation_in
-from runecraft.controller.state import CharmRecord, ModelRecord, ModelSnapshot, Store, Tx
+from runecraft.controller.services._storage import CharmReads
+from runecraft.controller.state import CharmRecord, ModelRecord, ModelSnapshot
 from runecraft.schemas import api
 from runecraft.schemas import bundle as schema
 from runecraft.schemas import charm as charm_schema
@@ -31,6 +34,28 @@ from runecraft.schemas.machines import CONTAINER_CLOUDS
 __all__ = ["BundleOutcome", "BundleService", "apply_bundle_in", "export_bundle", "view_of"]
 
 logger = structlog.get_logger(__name__)
+
+
+class _Charms(CharmReads, Protocol):
+    async def named(self, name: str) -> list[CharmRecord]: ...
+
+
+class BundleState(_service.ModelState, Protocol):
+    """What planning and applying a bundle needs of a transaction: the model's operations,
+    the model read whole, and the charm store by name."""
+
+    @property
+    def charms(self) -> _Charms: ...
+
+    async def snapshot(self) -> ModelSnapshot: ...
+
+
+class BundleStore(Protocol):
+    def write(self, model_name: str | None = None) -> AbstractAsyncContextManager[BundleState]: ...
+
+    async def model(self, name: str) -> ModelRecord: ...
+
+    async def snapshot(self, model_uuid: str | None = None) -> ModelSnapshot: ...
 
 
 @dataclass(frozen=True)
@@ -49,7 +74,7 @@ class BundleService:
 
     def __init__(
         self,
-        store: Store,
+        store: BundleStore,
         hub: ChangeHub,
         check_substrates: Callable[[str, Sequence[str]], Awaitable[None]],
     ) -> None:
@@ -104,7 +129,7 @@ def read_bundle(text: str) -> schema.Bundle:
 
 
 async def apply_bundle_in(
-    tx: Tx, bundle: schema.Bundle, request: api.BundleRequest
+    tx: BundleState, bundle: schema.Bundle, request: api.BundleRequest
 ) -> BundleOutcome:
     """Plan `bundle` against the transaction's model and (unless a dry run) make every
     change in `tx`; any error leaves the transaction to be rolled back whole."""
@@ -182,7 +207,7 @@ def view_of(model: ModelRecord, snapshot: ModelSnapshot) -> bundles.ModelView:
 
 
 async def _resolve_charms(
-    tx: Tx, bundle: schema.Bundle, given: Mapping[str, api.BundleCharm]
+    tx: BundleState, bundle: schema.Bundle, given: Mapping[str, api.BundleCharm]
 ) -> dict[str, tuple[bundles.ResolvedCharm, CharmRecord | None]]:
     """Per application, its charm: the one the client found on disk (the record once
     uploaded), else the controller's by name and revision. Applications with neither are
@@ -191,7 +216,7 @@ async def _resolve_charms(
     for name, spec in sorted(bundle.applications.items()):
         if name in given:
             charm = given[name]
-            record = None if charm.sha256 is None else await tx.charm(charm.sha256)
+            record = None if charm.sha256 is None else await tx.charms.get(charm.sha256)
             found[name] = (
                 bundles.ResolvedCharm(
                     name=charm.name if record is None else record.name,
@@ -204,7 +229,7 @@ async def _resolve_charms(
         ref = spec.charm_ref
         if ref.source == "path":
             continue
-        stored = await tx.charms_named(ref.name)
+        stored = await tx.charms.named(ref.name)
         revision = spec.revision if spec.revision is not None else ref.revision
         if revision is not None:
             stored = stored[revision - 1 : revision] if revision >= 1 else []
@@ -262,7 +287,7 @@ class _Applier:
 
     def __init__(
         self,
-        tx: Tx,
+        tx: BundleState,
         plan: bundles.Plan,
         view: bundles.ModelView,
         charms: Mapping[str, str | None],

@@ -36,8 +36,12 @@ from runecraft.schemas import storage as storage_schema
 
 __all__ = [
     "AddStorage",
+    "CommitActions",
+    "CommitApplications",
     "CommitFacts",
+    "CommitMachines",
     "CommitPlan",
+    "CommitUnits",
     "EnterScope",
     "FinishAction",
     "HookCommitState",
@@ -55,38 +59,28 @@ __all__ = [
 logger = structlog.get_logger(__name__)
 
 
-class HookCommitState(SecretState, Protocol):
-    """What applying a hook commit reads and writes (the store's `Tx` is one)."""
-
-    async def unit_on_machine(
+class CommitUnits(Protocol):
+    async def on_machine(
         self, model_uuid: str, machine_number: int, name: str
     ) -> UnitRecord | None: ...
 
-    async def application_by_id(self, application_id: int) -> ApplicationRecord: ...
+    async def update(self, unit: UnitRecord, *, log: bool = True, **values: Any) -> None: ...
 
-    async def model_relations(
+
+class CommitApplications(Protocol):
+    async def by_id(self, application_id: int) -> ApplicationRecord: ...
+
+
+class CommitRelations(Protocol):
+    async def all(
         self, model_uuid: str | None = None
     ) -> list[tuple[RelationRecord, list[EndpointRecord]]]: ...
 
     async def scopes_of(self, model_uuid: str, unit: str) -> set[int]: ...
 
-    async def machine_address(self, model_uuid: str, machine_number: int) -> str: ...
-
     async def databags_of(
         self, model_uuid: str, relation_ids: Sequence[int], owners: Sequence[str]
     ) -> list[DatabagRecord]: ...
-
-    async def unit_action(
-        self, model_uuid: str, unit: str, action_id: str
-    ) -> ActionRecord | None: ...
-
-    async def charm_meta(self, sha256: str) -> dict[str, Any] | None: ...
-
-    async def unit_storage_counts(self, model_uuid: str, unit: str) -> dict[str, int]: ...
-
-    async def storage_directives(
-        self, model_uuid: str, application: str
-    ) -> dict[str, tuple[int, int]]: ...
 
     async def enter_scope(self, model_uuid: str, relation_id: int, unit: str) -> None: ...
 
@@ -94,13 +88,56 @@ class HookCommitState(SecretState, Protocol):
 
     async def save_databag(self, bag: DatabagRecord, *, new: bool) -> None: ...
 
-    async def add_storage(
+
+class CommitMachines(Protocol):
+    async def address(self, model_uuid: str, machine_number: int) -> str: ...
+
+
+class CommitActions(Protocol):
+    async def of_unit(self, model_uuid: str, unit: str, action_id: str) -> ActionRecord | None: ...
+
+    async def update(self, model_uuid: str, action_id: int, **values: Any) -> None: ...
+
+
+class CommitCharms(Protocol):
+    async def meta(self, sha256: str) -> dict[str, Any] | None: ...
+
+
+class CommitStorage(Protocol):
+    async def unit_counts(self, model_uuid: str, unit: str) -> dict[str, int]: ...
+
+    async def directives(self, model_uuid: str, application: str) -> dict[str, tuple[int, int]]: ...
+
+    async def add(
         self, model_uuid: str, unit: str, name: str, count: int, *, kind: str, size_mib: int
     ) -> list[str]: ...
 
-    async def update_action(self, model_uuid: str, action_id: int, **values: Any) -> None: ...
 
-    async def update_unit(self, unit: UnitRecord, *, log: bool = True, **values: Any) -> None: ...
+class HookCommitState(SecretState, Protocol):
+    """What applying a hook commit reads and writes (the store's `Tx` is one)."""
+
+    def changed(self, entity: str, kind: str, model_uuid: str | None = None) -> None: ...
+
+    @property
+    def units(self) -> CommitUnits: ...
+
+    @property
+    def applications(self) -> CommitApplications: ...
+
+    @property
+    def relations(self) -> CommitRelations: ...
+
+    @property
+    def machines(self) -> CommitMachines: ...
+
+    @property
+    def actions(self) -> CommitActions: ...
+
+    @property
+    def charms(self) -> CommitCharms: ...
+
+    @property
+    def storage(self) -> CommitStorage: ...
 
 
 # --- the facts and the writes -----------------------------------------------------------
@@ -409,28 +446,32 @@ async def read_facts(
 ) -> CommitFacts:
     """The stored facts `commit` touches; parts it does not have are not read."""
     model_uuid = unit.model_uuid
-    app = await tx.application_by_id(unit.application_id)
+    app = await tx.applications.by_id(unit.application_id)
     relations = {
         relation.id: frozenset(e.application for e in endpoints)
-        for relation, endpoints in await tx.model_relations(model_uuid)
+        for relation, endpoints in await tx.relations.all(model_uuid)
     }
     entering = [key for key, change in commit.scope.items() if change == "enter"]
     touched = sorted({*entering, *commit.relations})
-    bags = await tx.databags_of(model_uuid, touched, [unit.name, app.name]) if touched else []
+    bags = (
+        await tx.relations.databags_of(model_uuid, touched, [unit.name, app.name])
+        if touched
+        else []
+    )
     return CommitFacts(
         model_uuid=model_uuid,
         unit=unit,
         app=app,
         relations=relations,
-        in_scope=frozenset(await tx.scopes_of(model_uuid, unit.name)),
-        address=await tx.machine_address(model_uuid, machine_number) if entering else "",
+        in_scope=frozenset(await tx.relations.scopes_of(model_uuid, unit.name)),
+        address=await tx.machines.address(model_uuid, machine_number) if entering else "",
         bags={(b.relation_id, b.owner_kind, b.owner): b for b in bags},
         secrets=await _read_secrets(tx, unit, commit),
         storage=await _read_storage(tx, unit, app, commit),
         action=(
             None
             if commit.action is None
-            else await tx.unit_action(model_uuid, unit.name, commit.action.id)
+            else await tx.actions.of_unit(model_uuid, unit.name, commit.action.id)
         ),
     )
 
@@ -442,7 +483,7 @@ async def _read_secrets(
         return {}
     ids = [op.id for op in commit.secrets]
     return secret_rules.secret_views(
-        await tx.secret_rows(unit.model_uuid, ids, unit.name), unit.name
+        await tx.secrets.rows(unit.model_uuid, ids, unit.name), unit.name
     )
 
 
@@ -451,11 +492,11 @@ async def _read_storage(
 ) -> StorageFacts | None:
     if not commit.storage_add:
         return None
-    meta = await tx.charm_meta(app.charm_sha256)
+    meta = await tx.charms.meta(app.charm_sha256)
     return StorageFacts(
         declared=charm_schema.CharmMeta.model_validate(meta or {"name": app.name}).storage,
-        have=await tx.unit_storage_counts(unit.model_uuid, unit.name),
-        directives=await tx.storage_directives(unit.model_uuid, app.name),
+        have=await tx.storage.unit_counts(unit.model_uuid, unit.name),
+        directives=await tx.storage.directives(unit.model_uuid, app.name),
     )
 
 
@@ -467,19 +508,19 @@ async def write_commit(
     for write in writes:
         match write:
             case EnterScope(relation_id):
-                await tx.enter_scope(model_uuid, relation_id, unit.name)
+                await tx.relations.enter_scope(model_uuid, relation_id, unit.name)
             case LeaveScope(relation_id):
-                await tx.leave_scope(model_uuid, relation_id, unit.name)
+                await tx.relations.leave_scope(model_uuid, relation_id, unit.name)
             case SaveBag(bag, new):
-                await tx.save_databag(bag, new=new)
+                await tx.relations.save_databag(bag, new=new)
             case AddStorage(name, count, kind, size_mib):
-                await tx.add_storage(
+                await tx.storage.add(
                     model_uuid, unit.name, name, count, kind=kind, size_mib=size_mib
                 )
             case FinishAction(action_id, values):
-                await tx.update_action(model_uuid, action_id, **values)
+                await tx.actions.update(model_uuid, action_id, **values)
             case UpdateUnit(values):
-                await tx.update_unit(unit, log=False, **values)
+                await tx.units.update(unit, log=False, **values)
             case _:
                 await write_secrets(tx, [write])
 
@@ -490,7 +531,7 @@ async def apply_hook_commit(
     """Apply one hook commit of a unit on the reporting machine exactly once; returns
     whether it was applied."""
     log = logger.bind(unit=commit.unit, seq=commit.seq, hook=commit.hook)
-    unit = await tx.unit_on_machine(model_uuid, machine_number, commit.unit)
+    unit = await tx.units.on_machine(model_uuid, machine_number, commit.unit)
     if unit is None:
         log.warning("hook commit for a unit not on the reporting machine dropped")
         return False

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -27,7 +28,7 @@ from runecraft.controller.providers.ssh import (
     parse_target,
 )
 from runecraft.controller.services._hub import ChangeHub
-from runecraft.controller.state import MachineRecord, Store
+from runecraft.controller.state import MachineRecord, ModelRecord, ModelSnapshot, UnitRecord
 from runecraft.schemas.agent import BrokerAddress
 
 __all__ = ["AddedMachine", "Enlister", "MachineService"]
@@ -54,6 +55,42 @@ class Enlister(Protocol):
     def forget(self, model_uuid: str, number: int) -> None: ...
 
 
+class _Machines(Protocol):
+    async def get(self, number: int) -> MachineRecord: ...
+
+    async def insert(self, **values: Any) -> MachineRecord: ...
+
+    async def update(self, machine: MachineRecord, **values: Any) -> None: ...
+
+    async def delete(self, machine: MachineRecord) -> None: ...
+
+
+class _Units(Protocol):
+    async def get(self, name: str) -> UnitRecord: ...
+
+    async def names_on_machine(self, number: int) -> list[str]: ...
+
+    async def update(self, unit: UnitRecord, *, log: bool = True, **values: Any) -> None: ...
+
+
+class MachineState(Protocol):
+    """What enlisting and removing machines needs of a transaction."""
+
+    @property
+    def machines(self) -> _Machines: ...
+
+    @property
+    def units(self) -> _Units: ...
+
+
+class MachineStore(Protocol):
+    def write(self, model_name: str | None = None) -> AbstractAsyncContextManager[MachineState]: ...
+
+    async def model(self, name: str) -> ModelRecord: ...
+
+    async def snapshot(self, model_uuid: str | None = None) -> ModelSnapshot: ...
+
+
 @dataclass(frozen=True)
 class AddedMachine:
     number: int
@@ -71,7 +108,7 @@ class MachineService:
 
     def __init__(
         self,
-        store: Store,
+        store: MachineStore,
         hub: ChangeHub,
         *,
         enlister: Callable[[], Enlister],
@@ -99,29 +136,17 @@ class MachineService:
         install_dir = (install_dir or DEFAULT_INSTALL_DIR).rstrip("/") or "/"
         if not install_dir.startswith("/"):
             raise errors.InvalidSpecError(f'install directory "{install_dir}" must be absolute')
-        model = await self.store.model(model_name)
-        if model.life != "alive":
-            raise errors.ConflictError(f'model "{model_name}" is being destroyed')
-        snapshot = await self.store.snapshot(model.uuid)
-        for existing in snapshot.machines:
-            known = existing.enlistment or {}
-            if (known.get("host"), known.get("port")) == (target.host, target.port):
-                raise errors.ConflictError(
-                    f"{target.host}:{target.port} is already machine {existing.number} "
-                    f'of model "{model_name}"'
-                )
+        model = await self._check_free(model_name, target)
         enlister = self.enlister()
         probe = await enlister.probe(target, private_key, host_key)
-
         password = _passwords.new_password()
-        now = time.time()
         async with self.store.write(model_name) as tx:
-            machine = await tx.insert_machine(
+            machine = await tx.machines.insert(
                 password_hash=_passwords.hash_password(password),
                 status="provisioning",
                 status_message=f"enlisting {target}",
                 retry_count=1,
-                retry_at=now + INSTALL_GRACE,
+                retry_at=time.time() + INSTALL_GRACE,
             )
             enlistment = Enlistment(
                 user=target.user,
@@ -133,8 +158,43 @@ class MachineService:
                 service=_service_name(machine),
                 fingerprint=probe.fingerprint,
             )
-            await tx.update_machine(machine, enlistment=asdict(enlistment))
+            await tx.machines.update(machine, enlistment=asdict(enlistment))
         await self.credentials_changed()
+        info = await self._enlist(enlister, model, machine, password, enlistment, target)
+        self.hub.changed()
+        logger.info("machine enlisted", model=model_name, machine=machine.number, host=str(target))
+        return AddedMachine(
+            number=machine.number,
+            fingerprint=probe.fingerprint,
+            hostname=info.hostname,
+            address=info.address,
+        )
+
+    async def _check_free(self, model_name: str, target: SshTarget) -> ModelRecord:
+        """The model, alive, with no machine enlisted at that address yet."""
+        model = await self.store.model(model_name)
+        if model.life != "alive":
+            raise errors.ConflictError(f'model "{model_name}" is being destroyed')
+        snapshot = await self.store.snapshot(model.uuid)
+        for existing in snapshot.machines:
+            known = existing.enlistment or {}
+            if (known.get("host"), known.get("port")) == (target.host, target.port):
+                raise errors.ConflictError(
+                    f"{target.host}:{target.port} is already machine {existing.number} "
+                    f'of model "{model_name}"'
+                )
+        return model
+
+    async def _enlist(
+        self,
+        enlister: Enlister,
+        model: ModelRecord,
+        machine: MachineRecord,
+        password: str,
+        enlistment: Enlistment,
+        target: SshTarget,
+    ) -> InstanceInfo:
+        """Install and start the recorded machine's agent; on failure take it all back."""
         spec = MachineSpec.for_agent(
             model_name=model.name,
             model_uuid=model.uuid,
@@ -147,15 +207,15 @@ class MachineService:
         try:
             info = await enlister.enlist(spec, enlistment)
         except BaseException as exc:
-            await self._undo(enlister, model_name, machine)
+            await self._undo(enlister, model.name, machine)
             if isinstance(exc, errors.RunecraftError):
                 raise type(exc)(
                     f"{exc.message}; machine {target} was not added (run the command again "
                     "once that is fixed)"
                 ) from exc
             raise
-        async with self.store.write(model_name) as tx:
-            await tx.update_machine(
+        async with self.store.write(model.name) as tx:
+            await tx.machines.update(
                 machine,
                 instance_id=info.instance_id,
                 hostname=info.hostname,
@@ -165,14 +225,7 @@ class MachineService:
                 status_since=time.time(),
                 retry_at=time.time() + HELLO_GRACE,
             )
-        self.hub.changed()
-        logger.info("machine enlisted", model=model_name, machine=machine.number, host=str(target))
-        return AddedMachine(
-            number=machine.number,
-            fingerprint=probe.fingerprint,
-            hostname=info.hostname,
-            address=info.address,
-        )
+        return info
 
     async def _undo(self, enlister: Enlister, model_name: str, machine: MachineRecord) -> None:
         """Take back a failed enlistment: the agent and files (best effort), the record."""
@@ -182,7 +235,7 @@ class MachineService:
             logger.warning("cleanup after failed enlistment", error=exc.message)
         enlister.forget(machine.model_uuid, machine.number)
         async with self.store.write(model_name) as tx:
-            await tx.delete_machine(await tx.machine(machine.number))
+            await tx.machines.delete(await tx.machines.get(machine.number))
         await self.credentials_changed()
         self.hub.changed()
 
@@ -190,8 +243,8 @@ class MachineService:
         """Remove a machine: now when it hosts no unit (`removed`), else with `force` once
         its units are gone (`dying`)."""
         async with self.store.write(model_name) as tx:
-            machine = await tx.machine(number)
-            units = await tx.units_on_machine(number)
+            machine = await tx.machines.get(number)
+            units = await tx.units.names_on_machine(number)
             if units and not force:
                 raise errors.ConflictError(
                     f"machine {number} hosts {', '.join(units)}: remove those units first, "
@@ -199,11 +252,11 @@ class MachineService:
                 )
             if units or machine.enlistment is None:
                 for name in units:
-                    unit = await tx.unit(name)
+                    unit = await tx.units.get(name)
                     if unit.life == "alive":
-                        await tx.update_unit(unit, life="dying")
+                        await tx.units.update(unit, life="dying")
                 if machine.life == "alive":
-                    await tx.update_machine(machine, life="dying")
+                    await tx.machines.update(machine, life="dying")
                 outcome = "dying"
             else:
                 outcome = "removed"
@@ -222,7 +275,7 @@ class MachineService:
             logger.warning("forgetting unreachable machine", machine=number, error=exc.message)
         enlister.forget(machine.model_uuid, number)
         async with self.store.write(model_name) as tx:
-            await tx.delete_machine(await tx.machine(number))
+            await tx.machines.delete(await tx.machines.get(number))
         await self.credentials_changed()
         self.hub.changed()
         logger.info("machine removed", model=model_name, machine=number)

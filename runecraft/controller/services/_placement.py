@@ -12,11 +12,37 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from runecraft import errors
-from runecraft.controller.state import Tx
+from runecraft.controller.state import MachineRecord, ModelRecord
 
-__all__ = ["UnitPlacement", "parse_placement", "place_units"]
+__all__ = ["PlacementState", "UnitPlacement", "parse_placement", "place_units"]
+
+
+class PlacementMachines(Protocol):
+    async def get(self, number: int) -> MachineRecord: ...
+
+    async def all(self) -> list[MachineRecord]: ...
+
+    async def insert(self, **values: Any) -> MachineRecord: ...
+
+
+class PlacementUnits(Protocol):
+    async def names_on_machine(self, number: int) -> list[str]: ...
+
+
+class PlacementState(Protocol):
+    """What placing new units needs of a transaction."""
+
+    @property
+    def model(self) -> ModelRecord | None: ...
+
+    @property
+    def machines(self) -> PlacementMachines: ...
+
+    @property
+    def units(self) -> PlacementUnits: ...
 
 
 @dataclass(frozen=True)
@@ -47,7 +73,7 @@ def parse_placement(directive: str) -> UnitPlacement:
     )
 
 
-async def place_units(tx: Tx, to: Sequence[str], count: int) -> list[int]:
+async def place_units(tx: PlacementState, to: Sequence[str], count: int) -> list[int]:
     """The machine of each of `count` new units, making the machines that are new.
 
     Units past the directives go to a new machine each, or on the manual cloud (whose
@@ -61,7 +87,7 @@ async def place_units(tx: Tx, to: Sequence[str], count: int) -> list[int]:
         if placement.machine is not None:
             await _existing_machine(tx, directive, placement.machine)
         if placement.substrate is not None:
-            made = await tx.insert_machine(substrate=placement.substrate)
+            made = await tx.machines.insert(substrate=placement.substrate)
             wanted.append(made.number)
         else:
             wanted.append(placement.machine)
@@ -69,19 +95,19 @@ async def place_units(tx: Tx, to: Sequence[str], count: int) -> list[int]:
     assert tx.model is not None
     if tx.model.cloud == "manual":
         return await _place_on_enlisted(tx, wanted)
-    return [m if m is not None else (await tx.insert_machine()).number for m in wanted]
+    return [m if m is not None else (await tx.machines.insert()).number for m in wanted]
 
 
-async def _existing_machine(tx: Tx, directive: str, number: int) -> None:
+async def _existing_machine(tx: PlacementState, directive: str, number: int) -> None:
     try:
-        machine = await tx.machine(number)
+        machine = await tx.machines.get(number)
     except errors.NotFoundError as exc:
         raise errors.NotFoundError(f'invalid placement "{directive}": {exc.message}') from exc
     if machine.life != "alive":
         raise errors.ConflictError(f'machine "{machine.number}" is being removed')
 
 
-async def _place_on_enlisted(tx: Tx, wanted: Sequence[int | None]) -> list[int]:
+async def _place_on_enlisted(tx: PlacementState, wanted: Sequence[int | None]) -> list[int]:
     """On the manual cloud, units without a placement go to free enlisted machines (alive,
     hosting no unit); when too few are free, a clear error says so."""
     assert tx.model is not None
@@ -89,12 +115,12 @@ async def _place_on_enlisted(tx: Tx, wanted: Sequence[int | None]) -> list[int]:
     needed = list(wanted).count(None)
     free: list[int] = []
     if needed:
-        for machine in await tx.machines():
+        for machine in await tx.machines.all():
             if (
                 machine.life == "alive"
                 and machine.enlistment is not None
                 and machine.number not in taken
-                and not await tx.units_on_machine(machine.number)
+                and not await tx.units.names_on_machine(machine.number)
             ):
                 free.append(machine.number)
     if needed > len(free):

@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
 
 import structlog
 
 from runecraft import errors
 from runecraft.controller.services import _endpoints
 from runecraft.controller.services._hub import ChangeHub
+from runecraft.controller.services._storage import CharmReads
 from runecraft.controller.state import (
     ApplicationRecord,
     EndpointRecord,
+    ModelRecord,
     RelationRecord,
-    Store,
-    Tx,
 )
 from runecraft.schemas import charm as charm_schema
 
 __all__ = [
+    "ApplicationReads",
+    "RelationRows",
     "RelationService",
+    "RelationState",
     "add_peer_relations",
     "charm_meta",
     "integrate_in",
@@ -30,27 +35,71 @@ __all__ = [
 logger = structlog.get_logger(__name__)
 
 
-async def charm_meta(tx: Tx, app: ApplicationRecord) -> charm_schema.CharmMeta:
+class ApplicationReads(Protocol):
+    async def get(self, name: str) -> ApplicationRecord: ...
+
+
+class RelationRows(Protocol):
+    async def all(
+        self, model_uuid: str | None = None
+    ) -> list[tuple[RelationRecord, list[EndpointRecord]]]: ...
+
+    async def insert(self, key: str, endpoints: Sequence[EndpointRecord]) -> RelationRecord: ...
+
+    async def set_life(self, relation: RelationRecord, life: str) -> None: ...
+
+
+class _PeerState(Protocol):
+    @property
+    def relations(self) -> RelationRows: ...
+
+
+class RelationState(_PeerState, Protocol):
+    """What relating and unrelating applications needs of a transaction."""
+
+    @property
+    def model(self) -> ModelRecord | None: ...
+
+    @property
+    def applications(self) -> ApplicationReads: ...
+
+    @property
+    def charms(self) -> CharmReads: ...
+
+
+class RelationStore(Protocol):
+    def write(
+        self, model_name: str | None = None
+    ) -> AbstractAsyncContextManager[RelationState]: ...
+
+    async def model(self, name: str) -> ModelRecord: ...
+
+    async def relations(
+        self, model_uuid: str
+    ) -> list[tuple[RelationRecord, list[EndpointRecord]]]: ...
+
+
+async def charm_meta(tx: RelationState, app: ApplicationRecord) -> charm_schema.CharmMeta:
     """The metadata.yaml of an application's charm, as stored with the charm."""
-    charm = await tx.charm(app.charm_sha256)
+    charm = await tx.charms.get(app.charm_sha256)
     return charm_schema.CharmMeta.model_validate(charm.meta)
 
 
 async def add_peer_relations(
-    tx: Tx, app: ApplicationRecord, meta: charm_schema.CharmMeta, skip: Sequence[str] = ()
+    tx: _PeerState, app: ApplicationRecord, meta: charm_schema.CharmMeta, skip: Sequence[str] = ()
 ) -> list[RelationRecord]:
     """One peer relation per peer endpoint of the charm (those in `skip` exist already)."""
     added = []
     for endpoint in _endpoints.charm_endpoints(app.name, meta, app.model_uuid):
         if endpoint.role == "peer" and endpoint.endpoint not in skip:
-            added.append(await tx.insert_relation(str(endpoint), [endpoint]))
+            added.append(await tx.relations.insert(str(endpoint), [endpoint]))
     return added
 
 
 class RelationService:
     """Relations between applications of a model."""
 
-    def __init__(self, store: Store, hub: ChangeHub) -> None:
+    def __init__(self, store: RelationStore, hub: ChangeHub) -> None:
         self.store = store
         self.hub = hub
 
@@ -79,7 +128,7 @@ class RelationService:
 
 
 async def integrate_in(
-    tx: Tx, first: str, second: str
+    tx: RelationState, first: str, second: str
 ) -> tuple[RelationRecord, list[EndpointRecord]]:
     """Relate two applications in `tx` (`app` or `app:endpoint` each)."""
     names = [_endpoints.parse_endpoint(first)[0], _endpoints.parse_endpoint(second)[0]]
@@ -89,7 +138,7 @@ async def integrate_in(
     endpoints: dict[str, list[EndpointRecord]] = {}
     subordinate: dict[str, bool] = {}
     for name in dict.fromkeys(names):
-        app = await tx.application(name)
+        app = await tx.applications.get(name)
         if app.life != "alive":
             raise errors.ConflictError(f'application "{name}" is being removed')
         meta = await charm_meta(tx, app)
@@ -97,24 +146,24 @@ async def integrate_in(
         subordinate[name] = meta.subordinate
     pair = _endpoints.infer_endpoints(first, second, endpoints, subordinate)
     key = _endpoints.relation_key(pair)
-    existing = await tx.model_relations()
+    existing = await tx.relations.all()
     for relation, _ in existing:
         if relation.key == key:
             state = "already exists" if relation.life == "alive" else "is being removed"
             raise errors.ConflictError(f'cannot add relation "{key}": relation {key} {state}')
     _endpoints.check_limits(pair, [e for _, eps in existing for e in eps], key)
     scope = "container" if "container" in (pair[0].scope, pair[1].scope) else "global"
-    relation = await tx.insert_relation(
+    relation = await tx.relations.insert(
         key, [_with_scope(pair[0], scope), _with_scope(pair[1], scope)]
     )
     return relation, list(pair)
 
 
-async def remove_relation_in(tx: Tx, names: Sequence[str]) -> RelationRecord:
+async def remove_relation_in(tx: RelationState, names: Sequence[str]) -> RelationRecord:
     """Make a relation dying in `tx` (a dying one stays as it is)."""
-    relation, _ = _endpoints.find_relation(names, await tx.model_relations())
+    relation, _ = _endpoints.find_relation(names, await tx.relations.all())
     if relation.life == "alive":
-        await tx.set_relation_life(relation, "dying")
+        await tx.relations.set_life(relation, "dying")
     return relation
 
 

@@ -3,48 +3,86 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
 
 import structlog
 
 from runecraft import errors
 from runecraft.controller.services import _names
 from runecraft.controller.services._hub import ChangeHub
-from runecraft.controller.state import ApplicationRecord, Store, Tx, _resources_tx
+from runecraft.controller.services._storage import CharmReads
+from runecraft.controller.state import ApplicationRecord, ModelRecord, ResourceRecord
 from runecraft.schemas import charm as charm_schema
 from runecraft.schemas import resources as res
 
-__all__ = ["ResourceService", "attach_at_deploy"]
+__all__ = ["ResourceRows", "ResourceService", "attach_at_deploy"]
 
 logger = structlog.get_logger(__name__)
 
 
+class ResourceRows(Protocol):
+    async def put_blob(self, data: bytes) -> str: ...
+
+    async def attach(
+        self, model_uuid: str, application: str, name: str, sha256: str
+    ) -> ResourceRecord: ...
+
+
+class _AttachState(Protocol):
+    @property
+    def resources(self) -> ResourceRows: ...
+
+
+class _Applications(Protocol):
+    async def get(self, name: str) -> ApplicationRecord: ...
+
+
+class _ResourceState(_AttachState, Protocol):
+    @property
+    def model(self) -> ModelRecord | None: ...
+
+    @property
+    def applications(self) -> _Applications: ...
+
+    @property
+    def charms(self) -> CharmReads: ...
+
+
+class ResourceStore(Protocol):
+    def write(
+        self, model_name: str | None = None
+    ) -> AbstractAsyncContextManager[_ResourceState]: ...
+
+    async def resource_blob(self, sha256: str) -> bytes: ...
+
+
 async def attach_at_deploy(
-    tx: Tx, app: ApplicationRecord, meta: charm_schema.CharmMeta, given: Mapping[str, str]
+    tx: _AttachState, app: ApplicationRecord, meta: charm_schema.CharmMeta, given: Mapping[str, str]
 ) -> None:
     """`deploy --resource`: attach uploaded blobs in the deploy's own transaction, so no
     unit can run before its resources are there."""
     res.check_resources(meta, given)
     for name, sha256 in sorted(given.items()):
-        await _resources_tx.attach_resource(tx, app.model_uuid, app.name, name, sha256)
+        await tx.resources.attach(app.model_uuid, app.name, name, sha256)
 
 
 class ResourceService:
     """`attach-resource`, uploads and downloads."""
 
-    def __init__(self, store: Store, hub: ChangeHub) -> None:
+    def __init__(self, store: ResourceStore, hub: ChangeHub) -> None:
         self.store = store
         self.hub = hub
 
     async def upload(self, data: bytes) -> res.ResourceInfo:
         """Keep a file (once per content); returns its hash for attaching."""
         async with self.store.write() as tx:
-            sha256 = await _resources_tx.put_resource_blob(tx.conn, data)
+            sha256 = await tx.resources.put_blob(data)
         return res.ResourceInfo(sha256=sha256, size=len(data))
 
     async def download(self, sha256: str) -> bytes:
         """A stored file, by hash (agents fetch what their snapshot names)."""
-        async with self.store.engine.connect() as conn:
-            return await _resources_tx.read_resource_blob(conn, sha256)
+        return await self.store.resource_blob(sha256)
 
     async def attach(
         self, model_name: str, application: str, given: Mapping[str, str]
@@ -52,15 +90,15 @@ class ResourceService:
         """Make uploaded files the application's resources; every name is checked first."""
         _names.check_application_name(application)
         async with self.store.write(model_name) as tx:
-            app = await tx.application(application)
+            app = await tx.applications.get(application)
             if app.life != "alive":
                 raise errors.ConflictError(f'application "{application}" is being removed')
-            charm = await tx.charm(app.charm_sha256)
+            charm = await tx.charms.get(app.charm_sha256)
             meta = charm_schema.CharmMeta.model_validate(charm.meta)
             res.check_resources(meta, given)
             assert tx.model is not None
             records = [
-                await _resources_tx.attach_resource(tx, tx.model.uuid, app.name, name, sha)
+                await tx.resources.attach(tx.model.uuid, app.name, name, sha)
                 for name, sha in sorted(given.items())
             ]
         self.hub.changed()

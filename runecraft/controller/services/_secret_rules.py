@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from runecraft import errors
-from runecraft.controller.state._records import ApplicationRecord, UnitRecord
-from runecraft.controller.state._secret_tx import (
+from runecraft.controller.state import (
+    ApplicationRecord,
     SecretConsumerRecord,
     SecretGrantRecord,
     SecretRecord,
     SecretRows,
+    UnitRecord,
 )
 from runecraft.schemas import secrets as sec
 

@@ -7,14 +7,17 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from runecraft import errors
 from runecraft.controller.services import _secret_rules as rules
 from runecraft.controller.services._hub import ChangeHub
-from runecraft.controller.state import ApplicationRecord, ModelRecord, Store
-from runecraft.controller.state._secret_tx import (
+from runecraft.controller.state import (
     USER_GRANT,
+    ApplicationRecord,
+    ModelRecord,
+    ModelSnapshot,
     SecretConsumerRecord,
     SecretGrantRecord,
     SecretRecord,
@@ -128,18 +131,16 @@ def secret_documents(
     return documents
 
 
-class SecretState(Protocol):
-    """The secret rows a transaction reads and writes (the store's `Tx` is one)."""
+class SecretRepository(Protocol):
+    """The secret rows a transaction reads and writes."""
 
-    def changed(self, entity: str, kind: str, model_uuid: str | None = None) -> None: ...
-
-    async def secret_rows(
+    async def rows(
         self, model_uuid: str, secret_ids: Sequence[str], unit: str | None = None
     ) -> SecretRows: ...
 
-    async def insert_secret(self, secret: SecretRecord, content: Mapping[str, str]) -> None: ...
+    async def insert(self, secret: SecretRecord, content: Mapping[str, str]) -> None: ...
 
-    async def insert_secret_revision(
+    async def insert_revision(
         self,
         model_uuid: str,
         secret_id: str,
@@ -148,19 +149,15 @@ class SecretState(Protocol):
         created: float,
     ) -> None: ...
 
-    async def update_secret(
-        self, model_uuid: str, secret_id: str, values: Mapping[str, Any]
-    ) -> None: ...
+    async def update(self, model_uuid: str, secret_id: str, values: Mapping[str, Any]) -> None: ...
 
-    async def delete_secret_revision(
-        self, model_uuid: str, secret_id: str, revision: int
-    ) -> None: ...
+    async def delete_revision(self, model_uuid: str, secret_id: str, revision: int) -> None: ...
 
-    async def delete_secret(self, model_uuid: str, secret_id: str) -> None: ...
+    async def delete(self, model_uuid: str, secret_id: str) -> None: ...
 
-    async def insert_secret_grant(self, grant: SecretGrantRecord) -> None: ...
+    async def insert_grant(self, grant: SecretGrantRecord) -> None: ...
 
-    async def delete_secret_grants(
+    async def delete_grants(
         self,
         model_uuid: str,
         secret_id: str,
@@ -170,17 +167,44 @@ class SecretState(Protocol):
         subject: str | None = None,
     ) -> None: ...
 
-    async def save_secret_consumer(self, consumer: SecretConsumerRecord, *, new: bool) -> None: ...
+    async def save_consumer(self, consumer: SecretConsumerRecord, *, new: bool) -> None: ...
+
+
+class SecretState(Protocol):
+    """What writing secrets needs of a transaction (the store's `Tx` is one)."""
+
+    @property
+    def secrets(self) -> SecretRepository: ...
+
+
+class _UserSecrets(SecretRepository, Protocol):
+    async def find_user(
+        self, model_uuid: str, *, secret_id: str | None = None, name: str | None = None
+    ) -> SecretRecord | None: ...
+
+
+class _Applications(Protocol):
+    async def get(self, name: str) -> ApplicationRecord: ...
 
 
 class _UserSecretState(SecretState, Protocol):
     model: ModelRecord | None
 
-    async def find_user_secret(
-        self, model_uuid: str, *, secret_id: str | None = None, name: str | None = None
-    ) -> SecretRecord | None: ...
+    @property
+    def secrets(self) -> _UserSecrets: ...
 
-    async def application(self, name: str) -> ApplicationRecord: ...
+    @property
+    def applications(self) -> _Applications: ...
+
+
+class SecretStore(Protocol):
+    def write(
+        self, model_name: str | None = None
+    ) -> AbstractAsyncContextManager[_UserSecretState]: ...
+
+    async def model(self, name: str) -> ModelRecord: ...
+
+    async def snapshot(self, model_uuid: str | None = None) -> ModelSnapshot: ...
 
 
 async def write_secrets(tx: SecretState, writes: Sequence[rules.SecretWrite]) -> None:
@@ -188,19 +212,19 @@ async def write_secrets(tx: SecretState, writes: Sequence[rules.SecretWrite]) ->
     for write in writes:
         match write:
             case rules.InsertSecret(secret, content):
-                await tx.insert_secret(secret, content)
+                await tx.secrets.insert(secret, content)
             case rules.AddRevision(model_uuid, secret_id, revision, content, created):
-                await tx.insert_secret_revision(model_uuid, secret_id, revision, content, created)
+                await tx.secrets.insert_revision(model_uuid, secret_id, revision, content, created)
             case rules.UpdateSecret(model_uuid, secret_id, values):
-                await tx.update_secret(model_uuid, secret_id, values)
+                await tx.secrets.update(model_uuid, secret_id, values)
             case rules.RemoveRevision(model_uuid, secret_id, revision):
-                await tx.delete_secret_revision(model_uuid, secret_id, revision)
+                await tx.secrets.delete_revision(model_uuid, secret_id, revision)
             case rules.RemoveSecret(model_uuid, secret_id):
-                await tx.delete_secret(model_uuid, secret_id)
+                await tx.secrets.delete(model_uuid, secret_id)
             case rules.AddGrant(grant):
-                await tx.insert_secret_grant(grant)
+                await tx.secrets.insert_grant(grant)
             case rules.RevokeGrants(model_uuid, secret_id, relation_id, kind, subject):
-                await tx.delete_secret_grants(
+                await tx.secrets.delete_grants(
                     model_uuid,
                     secret_id,
                     relation_id=relation_id,
@@ -208,7 +232,7 @@ async def write_secrets(tx: SecretState, writes: Sequence[rules.SecretWrite]) ->
                     subject=subject,
                 )
             case rules.SaveConsumer(consumer, new):
-                await tx.save_secret_consumer(consumer, new=new)
+                await tx.secrets.save_consumer(consumer, new=new)
 
 
 def _model(tx: _UserSecretState) -> ModelRecord:
@@ -220,24 +244,24 @@ async def _user_secret(tx: _UserSecretState, ref: str) -> rules.SecretView:
     """A user secret of the transaction's model, by name or URI, with its rows."""
     model = _model(tx)
     try:
-        found = await tx.find_user_secret(model.uuid, secret_id=sec.parse_secret_uri(ref))
+        found = await tx.secrets.find_user(model.uuid, secret_id=sec.parse_secret_uri(ref))
     except ValueError:
-        found = await tx.find_user_secret(model.uuid, name=ref)
+        found = await tx.secrets.find_user(model.uuid, name=ref)
     if found is None:
         raise errors.NotFoundError(f'secret "{ref}" not found')
-    rows = await tx.secret_rows(model.uuid, [found.id])
+    rows = await tx.secrets.rows(model.uuid, [found.id])
     return rules.secret_views(rows, unit="")[found.id]
 
 
 async def _name_free(tx: _UserSecretState, name: str) -> None:
-    if await tx.find_user_secret(_model(tx).uuid, name=name) is not None:
+    if await tx.secrets.find_user(_model(tx).uuid, name=name) is not None:
         raise errors.ConflictError(f'secret with name "{name}" already exists')
 
 
 class SecretService:
     """User secrets of a model, and reading every secret of it."""
 
-    def __init__(self, store: Store, hub: ChangeHub) -> None:
+    def __init__(self, store: SecretStore, hub: ChangeHub) -> None:
         self.store = store
         self.hub = hub
 
@@ -268,7 +292,7 @@ class SecretService:
                 created=now,
                 updated=now,
             )
-            await tx.insert_secret(secret, content)
+            await tx.secrets.insert(secret, content)
         self.hub.changed()
         return sec.secret_uri(secret.id)
 
@@ -291,7 +315,7 @@ class SecretService:
         async with self.store.write(model) as tx:
             view = await _user_secret(tx, ref)
             for name in applications:
-                await tx.application(name)  # NotFoundError naming it
+                await tx.applications.get(name)  # NotFoundError naming it
                 view, writes = rules.granted(view, "application", name, USER_GRANT)
                 await write_secrets(tx, writes)
         self.hub.changed()

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import uuid as uuidlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
 
 import structlog
 
@@ -16,10 +17,21 @@ from runecraft import charms, errors
 from runecraft.controller.providers import provider_names
 from runecraft.controller.services import _endpoints, _names
 from runecraft.controller.services._hub import ChangeHub
-from runecraft.controller.services._placement import parse_placement, place_units
-from runecraft.controller.services._relations import add_peer_relations
-from runecraft.controller.services._resources import attach_at_deploy
+from runecraft.controller.services._placement import (
+    PlacementMachines,
+    PlacementUnits,
+    parse_placement,
+    place_units,
+)
+from runecraft.controller.services._relations import (
+    ApplicationReads,
+    RelationRows,
+    add_peer_relations,
+)
+from runecraft.controller.services._resources import ResourceRows, attach_at_deploy
 from runecraft.controller.services._storage import (
+    CharmReads,
+    StorageRows,
     attach_new_units,
     check_storage,
     record_storage,
@@ -28,8 +40,7 @@ from runecraft.controller.state import (
     ApplicationRecord,
     CharmRecord,
     ModelRecord,
-    Store,
-    Tx,
+    UnitRecord,
 )
 from runecraft.schemas import api
 from runecraft.schemas import charm as charm_schema
@@ -40,6 +51,7 @@ from runecraft.schemas.machines import CONTAINER_CLOUDS
 __all__ = [
     "DEFAULT_MODEL_CONFIG",
     "ModelService",
+    "ModelState",
     "add_units_in",
     "check_alive",
     "coerce_config",
@@ -57,6 +69,87 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     # Runecraft's own: ops hooks fork from a process with ops imported (agents/_forkserver).
     "hook-fork-server": True,
 }
+
+
+class _Applications(ApplicationReads, Protocol):
+    async def find(self, name: str) -> ApplicationRecord | None: ...
+
+    async def insert(
+        self, *, name: str, charm_sha256: str, config: dict[str, Any], **settings: Any
+    ) -> ApplicationRecord: ...
+
+    async def update(self, app: ApplicationRecord, **values: Any) -> None: ...
+
+
+class _Units(PlacementUnits, Protocol):
+    async def get(self, name: str) -> UnitRecord: ...
+
+    async def add(
+        self, app: ApplicationRecord, count: int, machine_numbers: Sequence[int | None]
+    ) -> list[str]: ...
+
+    async def update(self, unit: UnitRecord, *, log: bool = True, **values: Any) -> None: ...
+
+
+class _Relations(RelationRows, Protocol):
+    async def kill_of(self, application: str, *, peers: bool = False) -> list[int]: ...
+
+
+class _Models(Protocol):
+    async def update(self, **values: Any) -> None: ...
+
+
+class ModelState(Protocol):
+    """What the model's operations need of a transaction (placement, storage, resources
+    and peer relations included)."""
+
+    @property
+    def model(self) -> ModelRecord | None: ...
+
+    @property
+    def models(self) -> _Models: ...
+
+    @property
+    def applications(self) -> _Applications: ...
+
+    @property
+    def units(self) -> _Units: ...
+
+    @property
+    def machines(self) -> PlacementMachines: ...
+
+    @property
+    def charms(self) -> CharmReads: ...
+
+    @property
+    def relations(self) -> _Relations: ...
+
+    @property
+    def storage(self) -> StorageRows: ...
+
+    @property
+    def resources(self) -> ResourceRows: ...
+
+
+class ModelStore(Protocol):
+    def write(self, model_name: str | None = None) -> AbstractAsyncContextManager[ModelState]: ...
+
+    async def model(self, name: str) -> ModelRecord: ...
+
+    async def create_model(
+        self, name: str, uuid: str, cloud: str, config: dict[str, Any]
+    ) -> ModelRecord: ...
+
+    async def put_charm(
+        self,
+        *,
+        sha256: str,
+        name: str,
+        meta: dict[str, Any],
+        config: dict[str, Any],
+        actions: dict[str, Any],
+        data: bytes,
+    ) -> CharmRecord: ...
 
 
 def charm_config(record: CharmRecord) -> charm_schema.CharmConfig:
@@ -92,7 +185,7 @@ class ModelService:
 
     def __init__(
         self,
-        store: Store,
+        store: ModelStore,
         hub: ChangeHub,
         substrate_ready: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
@@ -121,7 +214,7 @@ class ModelService:
         the model itself."""
         async with self.store.write(name) as tx:
             assert tx.model is not None
-            await tx.update_model(life="dying")
+            await tx.models.update(life="dying")
         self.hub.changed()
 
     # --- charms ---------------------------------------------------------------------------
@@ -190,11 +283,11 @@ class ModelService:
         """
         async with self.store.write(model_name) as tx:
             check_alive(tx)
-            app = await tx.application(application)
+            app = await tx.applications.get(application)
             if app.life != "alive":
                 raise errors.ConflictError(f'application "{application}" is being removed')
-            old = await tx.charm(app.charm_sha256)
-            new = await tx.charm(charm_sha256)
+            old = await tx.charms.get(app.charm_sha256)
+            new = await tx.charms.get(charm_sha256)
             if new.sha256 == old.sha256:
                 raise errors.ConflictError(
                     f'application "{application}" already runs this charm '
@@ -208,7 +301,7 @@ class ModelService:
             meta = charm_schema.CharmMeta.model_validate(new.meta)
             offered = {e.endpoint: e for e in _endpoints.charm_endpoints(app.name, meta)}
             peers: list[str] = []
-            for relation, endpoints in await tx.model_relations():
+            for relation, endpoints in await tx.relations.all():
                 for used in (e for e in endpoints if e.application == app.name):
                     now = offered.get(used.endpoint)
                     if now is None or (now.role, now.interface) != (used.role, used.interface):
@@ -228,14 +321,14 @@ class ModelService:
                     f'cannot refresh "{application}": charm {new.name}: {exc} '
                     "(reset that setting first)"
                 ) from exc
-            await tx.update_application(
+            await tx.applications.update(
                 app,
                 charm_sha256=new.sha256,
                 charm_revision=app.charm_revision + 1,
                 config=settings,
             )
             await add_peer_relations(tx, app, meta, skip=peers)
-            updated = await tx.application(application)
+            updated = await tx.applications.get(application)
         self.hub.changed()
         logger.info(
             "refreshed", model=model_name, application=application, revision=updated.charm_revision
@@ -251,12 +344,12 @@ class ModelService:
             records = []
             for name in units:
                 _names.parse_unit_name(name)
-                records.append(await tx.unit(name))
+                records.append(await tx.units.get(name))
             for unit in records:
                 if "error" not in (unit.workload_status, unit.agent_status):
                     raise errors.ConflictError(f'unit "{unit.name}" is not in an error state')
             for unit in records:
-                await tx.update_unit(
+                await tx.units.update(
                     unit,
                     resolved="retry" if retry else "no-retry",
                     resolved_seq=unit.resolved_seq + 1,
@@ -291,7 +384,7 @@ class ModelService:
                 config[key] = DEFAULT_MODEL_CONFIG[key]
             config.update(checked)
             if config != tx.model.config:
-                await tx.update_model(config=config)
+                await tx.models.update(config=config)
         self.hub.changed()
         return await self.get_model_config(model_name)
 
@@ -311,8 +404,8 @@ class ModelService:
     async def get_config(self, model_name: str, application: str) -> dict[str, Any]:
         """Juju's `config --format json` document for an application."""
         async with self.store.write(model_name) as tx:
-            app = await tx.application(application)
-            charm = await tx.charm(app.charm_sha256)
+            app = await tx.applications.get(application)
+            charm = await tx.charms.get(app.charm_sha256)
         schema = charm_config(charm)
         settings: dict[str, Any] = {}
         for name, option in sorted(schema.options.items()):
@@ -365,7 +458,7 @@ class ModelService:
 # --- the transactional parts, composable in one transaction ------------------------------
 
 
-def check_alive(tx: Tx) -> None:
+def check_alive(tx: ModelState) -> None:
     assert tx.model is not None
     if tx.model.life != "alive":
         raise errors.ConflictError(f'model "{tx.model.name}" is being destroyed')
@@ -393,23 +486,23 @@ def _deploy_settings(request: api.DeployRequest) -> dict[str, Any]:
     return settings
 
 
-async def deploy_in(tx: Tx, request: api.DeployRequest) -> dict[str, int]:
+async def deploy_in(tx: ModelState, request: api.DeployRequest) -> dict[str, int]:
     """Deploy in `tx`: the application, its units each on its machine, storage, resources
     and peer relations. Returns unit -> machine number."""
     _names.check_application_name(request.application)
     settings = _deploy_settings(request)
     check_alive(tx)
-    charm = await tx.charm(request.charm_sha256)
-    if await tx.find_application(request.application) is not None:
+    charm = await tx.charms.get(request.charm_sha256)
+    if await tx.applications.find(request.application) is not None:
         raise errors.ConflictError(f'application "{request.application}" already exists')
     config_values = coerce_config(charm, request.config)
     meta = charm_schema.CharmMeta.model_validate(charm.meta)
     allocation = check_storage(meta, request.storage)
     machines = await place_units(tx, request.to, request.num_units)
-    app = await tx.insert_application(
+    app = await tx.applications.insert(
         name=request.application, charm_sha256=charm.sha256, config=config_values, **settings
     )
-    units = await tx.add_units(app, request.num_units, machines)
+    units = await tx.units.add(app, request.num_units, machines)
     await record_storage(tx, app, allocation, units, meta)
     await attach_at_deploy(tx, app, meta, request.resources)
     await add_peer_relations(tx, app, meta)
@@ -417,46 +510,46 @@ async def deploy_in(tx: Tx, request: api.DeployRequest) -> dict[str, int]:
 
 
 async def add_units_in(
-    tx: Tx, application: str, num_units: int, to: Sequence[str] = ()
+    tx: ModelState, application: str, num_units: int, to: Sequence[str] = ()
 ) -> dict[str, int]:
     """Add units in `tx`, each on its machine; returns unit -> machine number."""
     if num_units < 1:
         raise errors.InvalidSpecError(f"num-units must be 1 or more, got {num_units}")
     check_alive(tx)
-    app = await tx.application(application)
+    app = await tx.applications.get(application)
     if app.life != "alive":
         raise errors.ConflictError(f'application "{application}" is being removed')
     machines = await place_units(tx, to, num_units)
-    units = await tx.add_units(app, num_units, machines)
+    units = await tx.units.add(app, num_units, machines)
     await attach_new_units(tx, app, units)
     return dict(zip(units, machines, strict=True))
 
 
-async def remove_units_in(tx: Tx, names: Sequence[str]) -> None:
+async def remove_units_in(tx: ModelState, names: Sequence[str]) -> None:
     """Mark units dying in `tx`; every name is checked before any is marked."""
     records = []
     for name in names:
         _names.parse_unit_name(name)
-        records.append(await tx.unit(name))
+        records.append(await tx.units.get(name))
     for unit in records:
         if unit.life == "alive":
-            await tx.update_unit(unit, life="dying")
+            await tx.units.update(unit, life="dying")
 
 
-async def remove_application_in(tx: Tx, application: str) -> None:
+async def remove_application_in(tx: ModelState, application: str) -> None:
     """Mark an application dying in `tx`, with its relations."""
-    app = await tx.application(application)
+    app = await tx.applications.get(application)
     if app.life == "alive":
-        await tx.update_application(app, life="dying")
-        await tx.kill_relations_of(app.name)
+        await tx.applications.update(app, life="dying")
+        await tx.relations.kill_of(app.name)
 
 
 async def set_config_in(
-    tx: Tx, application: str, values: Mapping[str, Any], reset: Sequence[str] = ()
+    tx: ModelState, application: str, values: Mapping[str, Any], reset: Sequence[str] = ()
 ) -> dict[str, Any]:
     """Set and reset options in `tx`; returns the user-set settings after the change."""
-    app = await tx.application(application)
-    charm = await tx.charm(app.charm_sha256)
+    app = await tx.applications.get(application)
+    charm = await tx.charms.get(app.charm_sha256)
     schema = charm_config(charm)
     for key in reset:
         if key not in schema.options:
@@ -465,5 +558,5 @@ async def set_config_in(
     settings = {k: v for k, v in app.config.items() if k not in set(reset)}
     settings.update(coerced)
     if settings != app.config:
-        await tx.update_application(app, config=settings)
+        await tx.applications.update(app, config=settings)
     return settings

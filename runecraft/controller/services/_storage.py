@@ -3,12 +3,48 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
-from runecraft.controller.state import ApplicationRecord, Tx, _storage_tx
+from runecraft.controller.state import ApplicationRecord, CharmRecord
 from runecraft.schemas import charm as charm_schema
 from runecraft.schemas import storage as storage_schema
 
-__all__ = ["attach_new_units", "check_storage", "record_storage"]
+__all__ = [
+    "CharmReads",
+    "StorageRows",
+    "StorageState",
+    "attach_new_units",
+    "check_storage",
+    "record_storage",
+]
+
+
+class CharmReads(Protocol):
+    async def get(self, sha256: str) -> CharmRecord: ...
+
+
+class StorageRows(Protocol):
+    async def set_directives(
+        self, model_uuid: str, application: str, allocation: Mapping[str, tuple[int, int]]
+    ) -> None: ...
+
+    async def attach_to_units(
+        self,
+        model_uuid: str,
+        application: str,
+        units: Sequence[str],
+        declared: Mapping[str, charm_schema.StorageSpec],
+    ) -> None: ...
+
+
+class StorageState(Protocol):
+    """What attaching storage to new units needs of a transaction."""
+
+    @property
+    def storage(self) -> StorageRows: ...
+
+    @property
+    def charms(self) -> CharmReads: ...
 
 
 def check_storage(
@@ -21,19 +57,19 @@ def check_storage(
 
 
 async def record_storage(
-    tx: Tx,
+    tx: StorageState,
     app: ApplicationRecord,
     allocation: Mapping[str, tuple[int, int]],
     units: Sequence[str],
     meta: charm_schema.CharmMeta,
 ) -> None:
     """A new application: keep its directives and attach its first units' instances."""
-    await _storage_tx.set_directives(tx, app.model_uuid, app.name, allocation)
-    await _storage_tx.attach_to_units(tx, app.model_uuid, app.name, units, meta.storage)
+    await tx.storage.set_directives(app.model_uuid, app.name, allocation)
+    await tx.storage.attach_to_units(app.model_uuid, app.name, units, meta.storage)
 
 
-async def attach_new_units(tx: Tx, app: ApplicationRecord, units: Sequence[str]) -> None:
+async def attach_new_units(tx: StorageState, app: ApplicationRecord, units: Sequence[str]) -> None:
     """`add-unit`: the new units get instances as the application's directives say."""
-    charm = await tx.charm(app.charm_sha256)
+    charm = await tx.charms.get(app.charm_sha256)
     meta = charm_schema.CharmMeta.model_validate(charm.meta)
-    await _storage_tx.attach_to_units(tx, app.model_uuid, app.name, units, meta.storage)
+    await tx.storage.attach_to_units(app.model_uuid, app.name, units, meta.storage)

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from runecraft import errors
 from runecraft.controller.state import _tables as t
 from runecraft.controller.state._records import (
     ActionRecord,
@@ -23,7 +24,7 @@ from runecraft.controller.state._records import (
     UnitRecord,
 )
 
-__all__ = ["CHARM_COLUMNS", "TxBase"]
+__all__ = ["CHARM_COLUMNS", "Repository", "Session"]
 
 
 def model_record(row: Any) -> ModelRecord:
@@ -76,8 +77,9 @@ CHARM_COLUMNS = (
 )
 
 
-class TxBase:
-    """One write transaction; every change in it shares one new revision per model touched.
+class Session:
+    """One write transaction's connection, the model it is scoped to, and its change log;
+    every repository of the transaction shares it.
 
     A transaction opened on a model (`Store.write(name)`) records changes of that model;
     one opened without (agent reports) names the model of each change it records.
@@ -88,15 +90,29 @@ class TxBase:
         self.model = model
         self._changes: list[tuple[str, str, str]] = []
 
+    @property
+    def model_uuid(self) -> str:
+        """The transaction's model (only for a transaction opened on one)."""
+        assert self.model is not None, "this write needs a transaction opened on a model"
+        return self.model.uuid
+
     def changed(self, entity: str, kind: str, model_uuid: str | None = None) -> None:
         """Record a change for the change log (written at commit); it moves the revision of
         `model_uuid` (default: the transaction's model)."""
-        if model_uuid is None:
-            assert self.model is not None, "a change outside a model needs its model_uuid"
-            model_uuid = self.model.uuid
-        self._changes.append((model_uuid, entity, kind))
+        self._changes.append((model_uuid or self.model_uuid, entity, kind))
 
-    async def _finish(self) -> dict[str, int]:
+    async def bump(self, counter: sa.Column[Any]) -> int:
+        """Move one of the model's counters (`next_machine`, …) on by one; returns the
+        value it had."""
+        moved = await self.conn.execute(
+            sa.update(t.models)
+            .where(t.models.c.uuid == self.model_uuid)
+            .values({counter: counter + 1})
+            .returning(counter)
+        )
+        return int(moved.scalar_one()) - 1
+
+    async def finish(self) -> dict[str, int]:
         """Move the revision of every model changed, once; returns the new revisions."""
         revisions: dict[str, int] = {}
         now = time.time()
@@ -126,3 +142,27 @@ class TxBase:
                 ],
             )
         return revisions
+
+
+class Repository:
+    """A narrow view of one aggregate's rows, over its transaction's session."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._conn = session.conn
+
+    async def _named(self, table: sa.Table, key: str, value: object, what: str) -> Any:
+        """The row of the transaction's model whose `key` is `value`; a `NotFoundError`
+        naming `what` when there is none."""
+        model = self._session.model
+        assert model is not None
+        row = await self._first(
+            sa.select(table).where(table.c.model_uuid == model.uuid, table.c[key] == value)
+        )
+        if row is None:
+            raise errors.NotFoundError(f'{what} "{value}" not found in model "{model.name}"')
+        return row
+
+    async def _first(self, query: sa.Executable) -> Any:
+        """The first row `query` returns (None: none)."""
+        return (await self._conn.execute(query)).first()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from runecraft.schemas import storage as storage_schema
+
 __all__ = [
+    "USER_GRANT",
     "ActionRecord",
     "ApplicationRecord",
     "CharmRecord",
@@ -14,9 +18,19 @@ __all__ = [
     "MachineRecord",
     "ModelRecord",
     "RelationRecord",
+    "ResourceRecord",
     "ScopeRecord",
+    "SecretConsumerRecord",
+    "SecretGrantRecord",
+    "SecretRecord",
+    "SecretRevisionRecord",
+    "SecretRows",
+    "StorageRecord",
     "UnitRecord",
 ]
+
+USER_GRANT = -1
+"""`relation_id` of a grant made by `grant-secret` (no relation)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,3 +216,98 @@ class ActionRecord:
     @property
     def finished(self) -> bool:
         return self.status in ("completed", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRecord:
+    model_uuid: str
+    id: str
+    owner_kind: str
+    owner: str
+    name: str | None
+    label: str
+    description: str
+    expire: str | None
+    rotate: str
+    rotates: float | None
+    revision: int
+    created: float
+    updated: float
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRevisionRecord:
+    model_uuid: str
+    secret_id: str
+    revision: int
+    content: dict[str, str]
+    created: float
+
+
+@dataclass(frozen=True, slots=True)
+class SecretConsumerRecord:
+    model_uuid: str
+    secret_id: str
+    unit: str
+    revision: int
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class SecretGrantRecord:
+    model_uuid: str
+    secret_id: str
+    subject_kind: str
+    subject: str
+    relation_id: int
+
+
+@dataclass(frozen=True)
+class SecretRows:
+    """Every secret row of a model (or of all models)."""
+
+    secrets: Sequence[SecretRecord] = ()
+    revisions: Sequence[SecretRevisionRecord] = ()
+    consumers: Sequence[SecretConsumerRecord] = ()
+    grants: Sequence[SecretGrantRecord] = ()
+
+    def for_model(self, model_uuid: str) -> SecretRows:
+        """The rows of one model."""
+        return SecretRows(
+            secrets=[r for r in self.secrets if r.model_uuid == model_uuid],
+            revisions=[r for r in self.revisions if r.model_uuid == model_uuid],
+            consumers=[r for r in self.consumers if r.model_uuid == model_uuid],
+            grants=[r for r in self.grants if r.model_uuid == model_uuid],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StorageRecord:
+    model_uuid: str
+    name: str
+    number: int
+    unit: str
+    kind: str
+    size_mib: int
+    created: float
+
+    @property
+    def id(self) -> str:
+        """`<name>/<number>`."""
+        return f"{self.name}/{self.number}"
+
+    def remote(self) -> storage_schema.StorageRemote:
+        """The instance as the unit is told about it."""
+        kind = "block" if self.kind == "block" else "filesystem"
+        return storage_schema.StorageRemote(id=self.id, kind=kind, size_mib=self.size_mib)
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRecord:
+    model_uuid: str
+    application: str
+    name: str
+    sha256: str
+    size: int
+    revision: int
+    created: float

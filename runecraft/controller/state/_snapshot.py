@@ -32,12 +32,15 @@ from runecraft.controller.state._records import (
     MachineRecord,
     ModelRecord,
     RelationRecord,
+    ResourceRecord,
     ScopeRecord,
+    SecretRows,
+    StorageRecord,
     UnitRecord,
 )
-from runecraft.controller.state._resources_tx import ResourceRecord, read_resources
-from runecraft.controller.state._secret_tx import SecretRows, read_secret_rows
-from runecraft.controller.state._storage_tx import StorageRecord, read_storage
+from runecraft.controller.state._resources import read_resources
+from runecraft.controller.state._secrets import read_secret_rows
+from runecraft.controller.state._storage import read_storage
 
 __all__ = ["ModelSnapshot", "read_snapshot"]
 

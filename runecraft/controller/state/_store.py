@@ -11,41 +11,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 import sqlalchemy as sa
 import structlog
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from runecraft import errors
 from runecraft.controller.state import _tables as t
 from runecraft.controller.state import _upgrade
-from runecraft.controller.state._action_tx import ActionWrites
-from runecraft.controller.state._agent_tx import AgentWrites
+from runecraft.controller.state._actions import Actions
+from runecraft.controller.state._applications import Applications, Charms
 from runecraft.controller.state._base import (
     CHARM_COLUMNS,
+    Session,
     action_record,
-    app_record,
     charm_record,
-    endpoint_record,
     machine_record,
     model_record,
-    relation_record,
-    unit_record,
 )
+from runecraft.controller.state._machines import Machines
+from runecraft.controller.state._models import Models, StatusHistory
 from runecraft.controller.state._records import (
     ActionRecord,
-    ApplicationRecord,
     CharmRecord,
     EndpointRecord,
     MachineRecord,
     ModelRecord,
     RelationRecord,
-    UnitRecord,
 )
+from runecraft.controller.state._relations import Relations
+from runecraft.controller.state._resources import Resources, read_resource_blob
+from runecraft.controller.state._secrets import Secrets
 from runecraft.controller.state._snapshot import ModelSnapshot, read_snapshot
+from runecraft.controller.state._storage import Storage
+from runecraft.controller.state._units import Units
 
 __all__ = ["ModelSnapshot", "QueryCounter", "Store", "Tx"]
 
@@ -62,265 +64,51 @@ class QueryCounter:
         self.count += 1
 
 
-class Tx(AgentWrites, ActionWrites):
-    """One write transaction on one model (or, for agent reports, on several)."""
+class Tx:
+    """One write transaction: the unit of work whose repositories share one connection and
+    one change log (`Store.write`)."""
 
-    # --- reads inside the transaction -------------------------------------------------
-
-    async def application(self, name: str) -> ApplicationRecord:
-        assert self.model is not None
-        row = (
-            await self.conn.execute(
-                sa.select(t.applications).where(
-                    t.applications.c.model_uuid == self.model.uuid,
-                    t.applications.c.name == name,
-                )
-            )
-        ).first()
-        if row is None:
-            raise errors.NotFoundError(
-                f'application "{name}" not found in model "{self.model.name}"'
-            )
-        return app_record(row)
-
-    async def find_application(self, name: str) -> ApplicationRecord | None:
-        try:
-            return await self.application(name)
-        except errors.NotFoundError:
-            return None
-
-    async def unit(self, name: str) -> UnitRecord:
-        assert self.model is not None
-        row = (
-            await self.conn.execute(
-                sa.select(t.units).where(
-                    t.units.c.model_uuid == self.model.uuid, t.units.c.name == name
-                )
-            )
-        ).first()
-        if row is None:
-            raise errors.NotFoundError(f'unit "{name}" not found in model "{self.model.name}"')
-        return unit_record(row)
-
-    async def machine(self, number: int) -> MachineRecord:
-        assert self.model is not None
-        row = (
-            await self.conn.execute(
-                sa.select(t.machines).where(
-                    t.machines.c.model_uuid == self.model.uuid, t.machines.c.number == number
-                )
-            )
-        ).first()
-        if row is None:
-            raise errors.NotFoundError(f'machine "{number}" not found in model "{self.model.name}"')
-        return machine_record(row)
-
-    async def charm(self, sha256: str) -> CharmRecord:
-        row = (
-            await self.conn.execute(sa.select(*CHARM_COLUMNS).where(t.charms.c.sha256 == sha256))
-        ).first()
-        if row is None:
-            raise errors.NotFoundError(f'charm "{sha256}" not found: upload it first')
-        return charm_record(row)
-
-    async def charms_named(self, name: str) -> list[CharmRecord]:
-        """Every stored charm of this name, oldest upload first (the n-th is its revision
-        n in the controller's charm store)."""
-        rows = await self.conn.execute(
-            sa.select(*CHARM_COLUMNS)
-            .where(t.charms.c.name == name)
-            .order_by(t.charms.c.created, t.charms.c.sha256)
+    def __init__(self, conn: AsyncConnection, model: ModelRecord | None) -> None:
+        self._session = session = Session(conn, model)
+        self.conn = conn
+        self.model = model
+        self.models = Models(session)
+        self.history = StatusHistory(session)
+        self.charms = Charms(session)
+        self.secrets = Secrets(session)
+        self.storage = Storage(session)
+        self.resources = Resources(session)
+        self.relations = Relations(session)
+        self.actions = Actions(session)
+        self.machines = Machines(session)
+        self.applications = Applications(
+            session,
+            secrets=self.secrets,
+            storage=self.storage,
+            resources=self.resources,
+            history=self.history,
         )
-        return [charm_record(row) for row in rows]
+        self.units = Units(
+            session,
+            relations=self.relations,
+            secrets=self.secrets,
+            storage=self.storage,
+            actions=self.actions,
+            history=self.history,
+        )
+
+    def changed(self, entity: str, kind: str, model_uuid: str | None = None) -> None:
+        """Record a change for the change log (written at commit); it moves the revision of
+        `model_uuid` (default: the transaction's model)."""
+        self._session.changed(entity, kind, model_uuid)
 
     async def snapshot(self) -> ModelSnapshot:
         """The transaction's model read whole, as this transaction sees it."""
-        assert self.model is not None
-        return await read_snapshot(self.conn, self.model.uuid)
+        return await read_snapshot(self.conn, self._session.model_uuid)
 
-    # --- writes -----------------------------------------------------------------------
-
-    async def insert_application(
-        self, *, name: str, charm_sha256: str, config: dict[str, Any], **settings: Any
-    ) -> ApplicationRecord:
-        """A new alive application; `settings` are further columns (constraints, trust…)."""
-        assert self.model is not None
-        now = time.time()
-        result = await self.conn.execute(
-            sa.insert(t.applications)
-            .values(
-                model_uuid=self.model.uuid,
-                name=name,
-                charm_sha256=charm_sha256,
-                charm_revision=0,
-                config=config,
-                life="alive",
-                next_unit=0,
-                status_message="",
-                status_seq=0,
-                created=now,
-                **settings,
-            )
-            .returning(t.applications)
-        )
-        self.changed(f"application-{name}", "added")
-        return app_record(result.one())
-
-    async def update_application(self, app: ApplicationRecord, **values: Any) -> None:
-        await self.conn.execute(
-            sa.update(t.applications).where(t.applications.c.id == app.id).values(**values)
-        )
-        self.changed(f"application-{app.name}", "changed")
-
-    async def add_units(
-        self, app: ApplicationRecord, count: int, machine_numbers: Sequence[int | None]
-    ) -> list[str]:
-        """Add `count` units numbered on from the application's counter."""
-        assert self.model is not None
-        now = time.time()
-        first = app.next_unit
-        rows = [
-            {
-                "model_uuid": self.model.uuid,
-                "application_id": app.id,
-                "name": f"{app.name}/{first + i}",
-                "number": first + i,
-                "machine_number": machine_numbers[i] if i < len(machine_numbers) else None,
-                "life": "alive",
-                "workload_status": "waiting",
-                "workload_message": "waiting for machine",
-                "workload_since": now,
-                "agent_status": "allocating",
-                "agent_message": "",
-                "agent_since": now,
-                "workload_version": "",
-                "report_seq": 0,
-                "converged_hash": "",
-                "snapshot_revision": 0,
-                "created": now,
-            }
-            for i in range(count)
-        ]
-        if rows:
-            await self.conn.execute(sa.insert(t.units), rows)
-            await self.conn.execute(
-                sa.update(t.applications)
-                .where(t.applications.c.id == app.id)
-                .values(next_unit=first + count)
-            )
-        for row in rows:
-            self.changed(f"unit-{row['name']}", "added")
-        return [str(row["name"]) for row in rows]
-
-    async def update_unit(self, unit: UnitRecord, *, log: bool = True, **values: Any) -> None:
-        await self.conn.execute(sa.update(t.units).where(t.units.c.id == unit.id).values(**values))
-        if log:
-            self.changed(f"unit-{unit.name}", "changed")
-
-    async def delete_unit(self, unit: UnitRecord) -> None:
-        await self.leave_all_scopes(unit.model_uuid, unit.name)
-        await self.forget_secret_owner(unit.model_uuid, unit=unit.name)
-        await self.conn.execute(
-            sa.delete(t.storage_instances).where(
-                t.storage_instances.c.model_uuid == unit.model_uuid,
-                t.storage_instances.c.unit == unit.name,
-            )
-        )
-        await self.conn.execute(sa.delete(t.units).where(t.units.c.id == unit.id))
-        self.changed(f"unit-{unit.name}", "removed")
-
-    async def insert_machine(self, **values: Any) -> MachineRecord:
-        """A new machine numbered on from the model's counter; `values` override the
-        defaults (an enlisted machine comes with its enlistment and credential)."""
-        assert self.model is not None
-        number = (
-            int(
-                (
-                    await self.conn.execute(
-                        sa.update(t.models)
-                        .where(t.models.c.uuid == self.model.uuid)
-                        .values(next_machine=t.models.c.next_machine + 1)
-                        .returning(t.models.c.next_machine)
-                    )
-                ).scalar_one()
-            )
-            - 1
-        )
-        now = time.time()
-        result = await self.conn.execute(
-            sa.insert(t.machines)
-            .values(
-                model_uuid=self.model.uuid,
-                number=number,
-                life="alive",
-                agent=f"machine-{number}.{self.model.uuid}",
-                status="pending",
-                status_message="",
-                status_since=now,
-                hostname="",
-                address="",
-                retry_count=0,
-                created=now,
-            )
-            .values(**values)
-            .returning(t.machines)
-        )
-        self.changed(f"machine-{number}", "added")
-        return machine_record(result.one())
-
-    async def machines(self) -> list[MachineRecord]:
-        """Every machine of the model, by number."""
-        assert self.model is not None
-        rows = await self.conn.execute(
-            sa.select(t.machines)
-            .where(t.machines.c.model_uuid == self.model.uuid)
-            .order_by(t.machines.c.number)
-        )
-        return [machine_record(r) for r in rows]
-
-    async def units_on_machine(self, number: int) -> list[str]:
-        """Names of the units placed on a machine of the model."""
-        assert self.model is not None
-        rows = await self.conn.execute(
-            sa.select(t.units.c.name).where(
-                t.units.c.model_uuid == self.model.uuid, t.units.c.machine_number == number
-            )
-        )
-        return sorted(str(r.name) for r in rows)
-
-    async def update_machine(self, machine: MachineRecord, **values: Any) -> None:
-        await self.conn.execute(
-            sa.update(t.machines).where(t.machines.c.id == machine.id).values(**values)
-        )
-        self.changed(f"machine-{machine.number}", "changed")
-
-    async def delete_machine(self, machine: MachineRecord) -> None:
-        await self.conn.execute(sa.delete(t.machines).where(t.machines.c.id == machine.id))
-        self.changed(f"machine-{machine.number}", "removed")
-
-    async def delete_application(self, app: ApplicationRecord) -> None:
-        await self.conn.execute(
-            sa.delete(t.application_resources).where(
-                t.application_resources.c.model_uuid == app.model_uuid,
-                t.application_resources.c.application == app.name,
-            )
-        )
-        await self.conn.execute(
-            sa.delete(t.storage_directives).where(
-                t.storage_directives.c.model_uuid == app.model_uuid,
-                t.storage_directives.c.application == app.name,
-            )
-        )
-        await self.forget_secret_owner(app.model_uuid, application=app.name)
-        await self.conn.execute(sa.delete(t.applications).where(t.applications.c.id == app.id))
-        self.changed(f"application-{app.name}", "removed")
-
-    async def update_model(self, **values: Any) -> None:
-        assert self.model is not None
-        await self.conn.execute(
-            sa.update(t.models).where(t.models.c.uuid == self.model.uuid).values(**values)
-        )
-        self.changed(f"model-{self.model.name}", "changed")
+    async def finish(self) -> dict[str, int]:
+        """Move the revision of every model changed, once; returns the new revisions."""
+        return await self._session.finish()
 
 
 class Store:
@@ -379,7 +167,7 @@ class Store:
                 model = model_record(row)
             tx = Tx(conn, model)
             yield tx
-            await tx._finish()
+            await tx.finish()
 
     # --- controller ---------------------------------------------------------------------
 
@@ -531,23 +319,12 @@ class Store:
     async def relations(self, model_uuid: str) -> list[tuple[RelationRecord, list[EndpointRecord]]]:
         """Every relation of a model with its endpoints, by id (two queries)."""
         async with self.engine.connect() as conn:
-            relations = [
-                relation_record(r)
-                for r in await conn.execute(
-                    sa.select(t.relations)
-                    .where(t.relations.c.model_uuid == model_uuid)
-                    .order_by(t.relations.c.id)
-                )
-            ]
-            endpoints: dict[int, list[EndpointRecord]] = {r.id: [] for r in relations}
-            for row in await conn.execute(
-                sa.select(t.relation_endpoints)
-                .where(t.relation_endpoints.c.model_uuid == model_uuid)
-                .order_by(t.relation_endpoints.c.application)
-            ):
-                record = endpoint_record(row)
-                endpoints.setdefault(record.relation_id, []).append(record)
-        return [(r, endpoints[r.id]) for r in relations]
+            return await Relations(Session(conn, None)).all(model_uuid)
+
+    async def resource_blob(self, sha256: str) -> bytes:
+        """A stored resource file, by hash."""
+        async with self.engine.connect() as conn:
+            return await read_resource_blob(conn, sha256)
 
     # --- actions ------------------------------------------------------------------------
 

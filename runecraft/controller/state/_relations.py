@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from runecraft.controller.state import _tables as t
 from runecraft.controller.state._base import (
-    TxBase,
+    Repository,
     databag_record,
     endpoint_record,
     relation_record,
@@ -21,7 +21,7 @@ from runecraft.controller.state._records import (
     RelationRecord,
 )
 
-__all__ = ["RelationWrites", "merge_settings"]
+__all__ = ["Relations", "merge_settings"]
 
 
 def merge_settings(current: Mapping[str, str], changes: Mapping[str, str]) -> dict[str, str]:
@@ -35,60 +35,44 @@ def merge_settings(current: Mapping[str, str], changes: Mapping[str, str]) -> di
     return merged
 
 
-class RelationWrites(TxBase):
-    """Relation rows of the transaction's model (or of a named model, for agent writes)."""
+class Relations(Repository):
+    """Relations with their endpoints, scopes and databags, of the transaction's model (or
+    of a named model, for agent writes)."""
 
-    def _uuid(self, model_uuid: str | None) -> str:
-        if model_uuid is not None:
-            return model_uuid
-        assert self.model is not None
-        return self.model.uuid
-
-    async def model_relations(
+    async def all(
         self, model_uuid: str | None = None
     ) -> list[tuple[RelationRecord, list[EndpointRecord]]]:
         """Every relation of the model with its endpoints, by id."""
-        uuid = self._uuid(model_uuid)
+        uuid = model_uuid or self._session.model_uuid
         relations = [
             relation_record(r)
-            for r in await self.conn.execute(
+            for r in await self._conn.execute(
                 sa.select(t.relations)
                 .where(t.relations.c.model_uuid == uuid)
                 .order_by(t.relations.c.id)
             )
         ]
         endpoints: dict[int, list[EndpointRecord]] = {r.id: [] for r in relations}
-        for row in await self.conn.execute(
-            sa.select(t.relation_endpoints).where(t.relation_endpoints.c.model_uuid == uuid)
+        for row in await self._conn.execute(
+            sa.select(t.relation_endpoints)
+            .where(t.relation_endpoints.c.model_uuid == uuid)
+            .order_by(t.relation_endpoints.c.application)
         ):
             record = endpoint_record(row)
             endpoints.setdefault(record.relation_id, []).append(record)
         return [(r, endpoints[r.id]) for r in relations]
 
-    async def insert_relation(
-        self, key: str, endpoints: Sequence[EndpointRecord]
-    ) -> RelationRecord:
+    async def insert(self, key: str, endpoints: Sequence[EndpointRecord]) -> RelationRecord:
         """Add a relation with the next id of the model (the endpoints' `relation_id` is
         ignored)."""
-        assert self.model is not None
-        number = int(
-            (
-                await self.conn.execute(
-                    sa.update(t.models)
-                    .where(t.models.c.uuid == self.model.uuid)
-                    .values(next_relation=t.models.c.next_relation + 1)
-                    .returning(t.models.c.next_relation)
-                )
-            ).scalar_one()
-        )
         record = RelationRecord(
-            model_uuid=self.model.uuid,
-            id=number - 1,
+            model_uuid=self._session.model_uuid,
+            id=await self._session.bump(t.models.c.next_relation),
             key=key,
             life="alive",
             created=time.time(),
         )
-        await self.conn.execute(
+        await self._conn.execute(
             sa.insert(t.relations).values(
                 model_uuid=record.model_uuid,
                 id=record.id,
@@ -97,7 +81,7 @@ class RelationWrites(TxBase):
                 created=record.created,
             )
         )
-        await self.conn.execute(
+        await self._conn.execute(
             sa.insert(t.relation_endpoints),
             [
                 {
@@ -113,11 +97,11 @@ class RelationWrites(TxBase):
                 for ep in endpoints
             ],
         )
-        self.changed(f"relation-{record.id}", "added")
+        self._session.changed(f"relation-{record.id}", "added")
         return record
 
-    async def set_relation_life(self, relation: RelationRecord, life: str) -> None:
-        await self.conn.execute(
+    async def set_life(self, relation: RelationRecord, life: str) -> None:
+        await self._conn.execute(
             sa.update(t.relations)
             .where(
                 t.relations.c.model_uuid == relation.model_uuid,
@@ -125,55 +109,55 @@ class RelationWrites(TxBase):
             )
             .values(life=life)
         )
-        self.changed(f"relation-{relation.id}", "changed", relation.model_uuid)
+        self._session.changed(f"relation-{relation.id}", "changed", relation.model_uuid)
 
-    async def kill_relations_of(self, application: str, *, peers: bool = False) -> list[int]:
+    async def kill_of(self, application: str, *, peers: bool = False) -> list[int]:
         """Make every alive relation of an application dying (peer ones only with `peers`)."""
         killed = []
-        for relation, endpoints in await self.model_relations():
+        for relation, endpoints in await self.all():
             mine = [e for e in endpoints if e.application == application]
             if not mine or relation.life != "alive":
                 continue
             if mine[0].role == "peer" and not peers:
                 continue
-            await self.set_relation_life(relation, "dying")
+            await self.set_life(relation, "dying")
             killed.append(relation.id)
         return killed
 
-    async def delete_relations(self, model_uuid: str, ids: Iterable[int]) -> None:
+    async def delete(self, model_uuid: str, ids: Iterable[int]) -> None:
         """Forget relations with their endpoints, scopes and databags."""
         chosen = sorted(set(ids))
         if not chosen:
             return
         for table in (t.databags, t.relation_scopes, t.relation_endpoints):
-            await self.conn.execute(
+            await self._conn.execute(
                 sa.delete(table).where(
                     table.c.model_uuid == model_uuid, table.c.relation_id.in_(chosen)
                 )
             )
-        await self.conn.execute(
+        await self._conn.execute(
             sa.delete(t.relations).where(
                 t.relations.c.model_uuid == model_uuid, t.relations.c.id.in_(chosen)
             )
         )
         for number in chosen:
-            self.changed(f"relation-{number}", "removed", model_uuid)
+            self._session.changed(f"relation-{number}", "removed", model_uuid)
 
     async def leave_all_scopes(self, model_uuid: str, unit: str) -> None:
         """A unit that is gone leaves every scope it was still in."""
-        await self.conn.execute(
+        await self._conn.execute(
             sa.delete(t.relation_scopes).where(
                 t.relation_scopes.c.model_uuid == model_uuid,
                 t.relation_scopes.c.unit == unit,
             )
         )
 
-    # --- databags ---------------------------------------------------------------------
+    # --- scopes -----------------------------------------------------------------------
 
     async def scopes_of(self, model_uuid: str, unit: str) -> set[int]:
         """The relations whose scope `unit` is in."""
         table = t.relation_scopes
-        rows = await self.conn.execute(
+        rows = await self._conn.execute(
             sa.select(table.c.relation_id).where(
                 table.c.model_uuid == model_uuid, table.c.unit == unit
             )
@@ -181,7 +165,7 @@ class RelationWrites(TxBase):
         return set(rows.scalars())
 
     async def enter_scope(self, model_uuid: str, relation_id: int, unit: str) -> None:
-        await self.conn.execute(
+        await self._conn.execute(
             sa.insert(t.relation_scopes).values(
                 model_uuid=model_uuid, relation_id=relation_id, unit=unit
             )
@@ -189,7 +173,7 @@ class RelationWrites(TxBase):
 
     async def leave_scope(self, model_uuid: str, relation_id: int, unit: str) -> None:
         table = t.relation_scopes
-        await self.conn.execute(
+        await self._conn.execute(
             sa.delete(table).where(
                 table.c.model_uuid == model_uuid,
                 table.c.relation_id == relation_id,
@@ -204,7 +188,7 @@ class RelationWrites(TxBase):
     ) -> list[DatabagRecord]:
         """The stored bags of `owners` (units or applications) on those relations."""
         table = t.databags
-        rows = await self.conn.execute(
+        rows = await self._conn.execute(
             sa.select(table).where(
                 table.c.model_uuid == model_uuid,
                 table.c.relation_id.in_(sorted(set(relation_ids))),
@@ -222,13 +206,13 @@ class RelationWrites(TxBase):
             "owner": bag.owner,
         }
         if new:
-            await self.conn.execute(
+            await self._conn.execute(
                 sa.insert(t.databags).values(**key, data=bag.data, version=bag.version)
             )
         else:
-            await self.conn.execute(
+            await self._conn.execute(
                 sa.update(t.databags)
                 .where(*(t.databags.c[name] == value for name, value in key.items()))
                 .values(data=bag.data, version=bag.version)
             )
-        self.changed(f"relation-{bag.relation_id}", "settings", bag.model_uuid)
+        self._session.changed(f"relation-{bag.relation_id}", "settings", bag.model_uuid)

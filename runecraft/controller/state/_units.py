@@ -1,0 +1,189 @@
+"""Units of a model, and the reports their agents send.
+
+Agent writes are confined to units on the reporting agent's machine (the bus topic names
+the agent, the broker ACL enforces it). Reports carry sequence numbers, so applying one
+twice, or a stale one, changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from runecraft.controller.state import _tables as t
+from runecraft.controller.state._actions import Actions
+from runecraft.controller.state._base import Repository, Session, unit_record
+from runecraft.controller.state._models import StatusHistory
+from runecraft.controller.state._records import ApplicationRecord, UnitRecord
+from runecraft.controller.state._relations import Relations
+from runecraft.controller.state._secrets import Secrets
+from runecraft.controller.state._storage import Storage
+from runecraft.schemas import bus
+
+__all__ = ["Units"]
+
+
+class Units(Repository):
+    """Units of the transaction's model (by model and machine, for agent writes)."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        relations: Relations,
+        secrets: Secrets,
+        storage: Storage,
+        actions: Actions,
+        history: StatusHistory,
+    ) -> None:
+        super().__init__(session)
+        self._relations = relations
+        self._secrets = secrets
+        self._storage = storage
+        self._actions = actions
+        self._history = history
+
+    async def get(self, name: str) -> UnitRecord:
+        return unit_record(await self._named(t.units, "name", name, "unit"))
+
+    async def on_machine(
+        self, model_uuid: str, machine_number: int, name: str
+    ) -> UnitRecord | None:
+        row = await self._first(
+            sa.select(t.units).where(
+                t.units.c.model_uuid == model_uuid,
+                t.units.c.name == name,
+                t.units.c.machine_number == machine_number,
+            )
+        )
+        return None if row is None else unit_record(row)
+
+    async def names_on_machine(self, number: int) -> list[str]:
+        """Names of the units placed on a machine of the model."""
+        rows = await self._conn.execute(
+            sa.select(t.units.c.name).where(
+                t.units.c.model_uuid == self._session.model_uuid,
+                t.units.c.machine_number == number,
+            )
+        )
+        return sorted(str(r.name) for r in rows)
+
+    async def add(
+        self, app: ApplicationRecord, count: int, machine_numbers: Sequence[int | None]
+    ) -> list[str]:
+        """Add `count` units numbered on from the application's counter."""
+        now = time.time()
+        first = app.next_unit
+        rows = [
+            {
+                "model_uuid": self._session.model_uuid,
+                "application_id": app.id,
+                "name": f"{app.name}/{first + i}",
+                "number": first + i,
+                "machine_number": machine_numbers[i] if i < len(machine_numbers) else None,
+                "life": "alive",
+                "workload_status": "waiting",
+                "workload_message": "waiting for machine",
+                "workload_since": now,
+                "agent_status": "allocating",
+                "agent_message": "",
+                "agent_since": now,
+                "workload_version": "",
+                "report_seq": 0,
+                "converged_hash": "",
+                "snapshot_revision": 0,
+                "created": now,
+            }
+            for i in range(count)
+        ]
+        if rows:
+            await self._conn.execute(sa.insert(t.units), rows)
+            await self._conn.execute(
+                sa.update(t.applications)
+                .where(t.applications.c.id == app.id)
+                .values(next_unit=first + count)
+            )
+        for row in rows:
+            self._session.changed(f"unit-{row['name']}", "added")
+        return [str(row["name"]) for row in rows]
+
+    async def update(self, unit: UnitRecord, *, log: bool = True, **values: Any) -> None:
+        """Change columns of a unit; with `log` the change moves the model's revision."""
+        await self._conn.execute(sa.update(t.units).where(t.units.c.id == unit.id).values(**values))
+        if log:
+            self._session.changed(f"unit-{unit.name}", "changed", unit.model_uuid)
+
+    async def delete(self, unit: UnitRecord) -> None:
+        """Forget a unit with its scopes, secrets and storage."""
+        await self._relations.leave_all_scopes(unit.model_uuid, unit.name)
+        await self._secrets.forget_owner(unit.model_uuid, unit=unit.name)
+        await self._storage.forget_unit(unit.model_uuid, unit.name)
+        await self._conn.execute(sa.delete(t.units).where(t.units.c.id == unit.id))
+        self._session.changed(f"unit-{unit.name}", "removed", unit.model_uuid)
+
+    async def apply_report(
+        self, model_uuid: str, machine_number: int, report: bus.UnitReport, now: float
+    ) -> None:
+        """Store a whole unit report unless a newer one is stored; `removed` deletes a
+        dying unit (it leaves every scope; its unfinished actions fail)."""
+        where = (
+            t.units.c.model_uuid == model_uuid,
+            t.units.c.name == report.unit,
+            t.units.c.machine_number == machine_number,
+        )
+        if report.removed:
+            await self._remove_dying(model_uuid, report.unit, where, now)
+            return
+        current = await self._first(
+            sa.select(
+                t.units.c.workload_status,
+                t.units.c.workload_message,
+                t.units.c.agent_status,
+                t.units.c.agent_message,
+                t.units.c.report_seq,
+            ).where(*where)
+        )
+        if current is None or current.report_seq >= report.seq:
+            return
+        values: dict[str, Any] = {
+            "workload_status": report.workload.status,
+            "workload_message": report.workload.message,
+            "agent_status": report.agent.status,
+            "agent_message": report.agent.message,
+            "workload_version": report.workload_version,
+            "converged_hash": report.converged_hash,
+            "snapshot_revision": report.snapshot_revision,
+            "report_seq": report.seq,
+        }
+        history = []
+        if (current.workload_status, current.workload_message) != (
+            report.workload.status,
+            report.workload.message,
+        ):
+            values["workload_since"] = now
+            history.append(("workload", report.workload))
+        if (current.agent_status, current.agent_message) != (
+            report.agent.status,
+            report.agent.message,
+        ):
+            values["agent_since"] = now
+            history.append(("juju-unit", report.agent))
+        await self._conn.execute(sa.update(t.units).where(*where).values(**values))
+        for kind, status in history:
+            await self._history.record(model_uuid, report.unit, kind, status, now)
+
+    async def _remove_dying(
+        self, model_uuid: str, name: str, where: tuple[Any, ...], now: float
+    ) -> None:
+        gone = await self._first(
+            sa.delete(t.units).where(*where, t.units.c.life == "dying").returning(t.units.c.name)
+        )
+        if gone is None:
+            return
+        await self._relations.leave_all_scopes(model_uuid, name)
+        await self._secrets.forget_owner(model_uuid, unit=name)
+        await self._actions.fail_unfinished(model_uuid, name, f'unit "{name}" was removed', now)
+        self._session.changed(f"unit-{name}", "removed", model_uuid)

@@ -29,10 +29,10 @@ from runecraft.bundles._changes import (
     SetConstraints,
     SetTrust,
     Unexpose,
+    apply_view,
     describe,
     unsupported,
 )
-from runecraft.bundles._effect import apply_view
 from runecraft.bundles._export import export
 from runecraft.bundles._plan import plan
 from runecraft.bundles._view import (

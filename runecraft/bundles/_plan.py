@@ -1,6 +1,6 @@
 """Planning: the ordered changes that take a model to what a bundle declares.
 
-`plan(bundle, view)` is a pure function; `apply_view(view, plan)` (in `_effect`) is its
+`plan(bundle, view)` is a pure function; `apply_view(view, plan)` (in `_changes`) is its
 pure model of execution. The controller plans and runs the same changes in one
 transaction.
 

@@ -9,8 +9,7 @@ Reading bundles lives in `runecraft.schemas.bundle`; the controller plans and ap
 
 from __future__ import annotations
 
-from runecraft.bundles._export import export
-from runecraft.bundles._plan import (
+from runecraft.bundles._changes import (
     AddApplication,
     AddCharm,
     AddMachine,
@@ -32,9 +31,10 @@ from runecraft.bundles._plan import (
     Unexpose,
     apply_view,
     describe,
-    plan,
     unsupported,
 )
+from runecraft.bundles._export import export
+from runecraft.bundles._plan import plan
 from runecraft.bundles._view import (
     ApplicationView,
     ModelView,

@@ -12,6 +12,7 @@ from runecraft import errors
 from runecraft.cli import _juju, _output, _resources, _show
 from runecraft.cli._common import (
     _config_file,
+    _config_values,
     _key_values,
     _model,
     _pack,
@@ -76,12 +77,7 @@ def deploy(
             f'charm "{charm}" not found: give the path of a local charm (Charmhub is not '
             "supported yet)"
         )
-    values: dict[str, Any] = {}
-    for item in config_items:
-        if "=" in item:
-            values.update(_key_values([item], "config"))
-        else:
-            values.update(_config_file(Path(item), application))
+    values = _config_values(config_items, application)
     storage_schema.parse_directives(storage_items)  # refuse bad syntax before packing
     storage = dict(item.split("=", 1) for item in storage_items)
     resource_files = _resources.read_resources(resource_items)
@@ -186,13 +182,7 @@ def remove_application(
 @click.argument("settings", nargs=-1)
 @click.option("--reset", multiple=True, help="Comma-separated options to reset to default.")
 @click.option("--file", "config_file", type=click.Path(path_type=Path), help="YAML settings file.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["yaml", "json"]),
-    default="yaml",
-    show_default=True,
-)
+@_output.format_option("yaml", "json")
 def config(
     application: str,
     settings: tuple[str, ...],

@@ -9,7 +9,6 @@ then sends the bundle once: every change is made, or on any error none.
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import click
 import yaml
 
 from runecraft import bundles, charms, errors
-from runecraft.cli import _argv, _output, _wait
+from runecraft.cli import _argv, _output, _status, _wait
 from runecraft.cli._common import _model, _pack, _run
 from runecraft.client import Client
 from runecraft.schemas import api
@@ -335,7 +334,7 @@ def apply_bundle(
     for index, change in enumerate(plan.changes, 1):
         _output.err_console.print(f"[{index}/{total}] {bundles.describe(change)}", markup=False)
     if wait_settled:
-        _run(lambda c: _wait_settled(c, model, limit, timeout))
+        _status.report_settled(model, _run(lambda c: _wait_settled(c, model, limit, timeout)))
 
 
 async def _apply(client: Client, model: str, request: api.BundleRequest) -> api.BundleResponse:
@@ -362,26 +361,7 @@ def _warnings(plan: bundles.Plan) -> list[str]:
     return [*plan.warnings, *bindings]
 
 
-async def _wait_settled(client: Client, model: str, limit: float, timeout: str) -> None:
+async def _wait_settled(client: Client, model: str, limit: float, timeout: str) -> _wait.Verdict:
     """Like `rune wait`: until every unit is active and idle on the latest state."""
-    deadline = time.monotonic() + limit
-    document = await client.status(model)
-    verdict = _wait.judge(document)
     with _output.err_console.status("waiting for the model to settle") as spinner:
-        while verdict.state == "pending":
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise errors.TemporaryError(
-                    f"timed out after {timeout} waiting for model {model} to settle: "
-                    f"{verdict.message}"
-                )
-            spinner.update(
-                f"waiting: {verdict.units_ready}/{verdict.units_total} units ready — "
-                f"{verdict.message}"
-            )
-            generation = int(document["model"].get("generation", -1))
-            document = await client.status(model, after=generation, timeout=min(remaining, 10.0))
-            verdict = _wait.judge(document)
-    if verdict.state == "error":
-        raise errors.PermanentError(verdict.message)
-    _output.err_console.print(f"Model {model} is settled: {verdict.message}")
+        return await _status.settle(client, model, (), limit, timeout, spinner.update)

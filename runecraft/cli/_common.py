@@ -71,13 +71,29 @@ def _pack(path: Path) -> charms.PackedCharm:
         )
 
 
-def _config_file(path: Path, application: str | None) -> dict[str, Any]:
+def _read_yaml(path: Path, what: str) -> Any:
+    """The document of a YAML file the user named; errors call it `what` ("config file")."""
     try:
-        document = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except OSError as exc:
-        raise errors.InvalidSpecError(f'cannot read config file "{path}": {exc.strerror}') from exc
+        raise errors.InvalidSpecError(f'cannot read {what} "{path}": {exc.strerror}') from exc
     except yaml.YAMLError as exc:
-        raise errors.InvalidSpecError(f'config file "{path}" is not valid YAML: {exc}') from exc
+        raise errors.InvalidSpecError(f'{what} "{path}" is not valid YAML: {exc}') from exc
+
+
+def _config_values(items: Sequence[str], application: str | None) -> dict[str, Any]:
+    """`--config` values: KEY=VALUE pairs and YAML files, later ones winning."""
+    values: dict[str, Any] = {}
+    for item in items:
+        if "=" in item:
+            values.update(_key_values([item], "config"))
+        else:
+            values.update(_config_file(Path(item), application))
+    return values
+
+
+def _config_file(path: Path, application: str | None) -> dict[str, Any]:
+    document = _read_yaml(path, "config file")
     if not isinstance(document, dict):
         raise errors.InvalidSpecError(f'config file "{path}" must be a mapping')
     if application and isinstance(document.get(application), dict):

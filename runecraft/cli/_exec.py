@@ -12,10 +12,10 @@ from collections.abc import Sequence
 import click
 
 from runecraft import errors
-from runecraft.cli import _argv, _output, _run
+from runecraft.cli import _argv, _output
 from runecraft.cli._common import _model
 from runecraft.cli._common import _run as _call
-from runecraft.cli._runtime import _await_tasks, _print_plain
+from runecraft.cli._runtime import _await_tasks, _report_tasks
 from runecraft.client import Client
 from runecraft.schemas import api
 from runecraft.schemas import exec as exec_schema
@@ -28,6 +28,20 @@ _SLACK = 10.0
 
 def _names(values: Sequence[str]) -> list[str]:
     return [name for value in values for name in value.split(",") if name]
+
+
+def _targets(units: Sequence[str], applications: Sequence[str]) -> list[str]:
+    """The units and applications to run on (comma-separated values split), checked."""
+    for name in _names(units):
+        if "/" not in name:
+            raise errors.UsageError(f'invalid unit name "{name}": expected APPLICATION/NUMBER')
+    for name in _names(applications):
+        if "/" in name:
+            raise errors.UsageError(f'invalid application name "{name}"')
+    targets = _names(units) + _names(applications)
+    if not targets:
+        raise errors.UsageError("no target: give --unit or --application")
+    return targets
 
 
 def exec_failure(tasks: Sequence[api.ActionInfo]) -> str | None:
@@ -62,14 +76,7 @@ def exec_failure(tasks: Sequence[api.ActionInfo]) -> str | None:
 @click.option("--wait", "wait", help="How long the command may run (Go duration; default 5m).")
 @click.option("--timeout", "timeout", help="Alias of --wait.")
 @click.option("--background", is_flag=True, help="Queue the command and return at once.")
-@click.option(
-    "--format",
-    "-o",
-    "output_format",
-    type=click.Choice(["plain", "json", "yaml"]),
-    default="plain",
-    show_default=True,
-)
+@_output.format_option("plain", "json", "yaml", short=True)
 def exec_command(
     command: tuple[str, ...],
     units: tuple[str, ...],
@@ -90,15 +97,7 @@ def exec_command(
         raise errors.UsageError(
             "--machine and --all are not supported: use --unit or --application"
         )
-    targets = _names(units) + _names(applications)
-    if not targets:
-        raise errors.UsageError("no target: give --unit or --application")
-    for name in _names(units):
-        if "/" not in name:
-            raise errors.UsageError(f'invalid unit name "{name}": expected APPLICATION/NUMBER')
-    for name in _names(applications):
-        if "/" in name:
-            raise errors.UsageError(f'invalid application name "{name}"')
+    targets = _targets(units, applications)
     if wait and timeout:
         raise errors.UsageError("give --wait or --timeout, not both")
     spelled = wait or timeout
@@ -117,14 +116,5 @@ def exec_command(
         return await _await_tasks(client, model, queued, limit + _SLACK)
 
     tasks, finished = _call(go)
-    if background:
-        return
-    if not finished:
-        waiting = ", ".join(f"unit {t.unit}" for t in tasks if t.status not in _run.FINISHED)
-        raise errors.TemporaryError(f"timed out waiting for results from: {waiting}")
-    document = {task.unit: _run.task_document(task) for task in tasks}
-    if not _output.emit(document, output_format):
-        _print_plain(tasks)
-    failure = exec_failure(tasks)
-    if failure is not None:
-        raise errors.PermanentError(failure)
+    if not background:
+        _report_tasks(tasks, finished, output_format, exec_failure)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -12,7 +13,9 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-__all__ = ["FORMAT_OPTION", "console", "emit", "err_console", "status_tables"]
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+__all__ = ["FORMAT_OPTION", "console", "emit", "err_console", "format_option", "status_tables"]
 
 
 class _LazyConsole:
@@ -35,14 +38,24 @@ console = cast(
 )
 err_console = cast("Console", _LazyConsole(stderr=True, highlight=False, soft_wrap=True))
 
-FORMAT_OPTION = click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["tabular", "json", "yaml"]),
-    default="tabular",
-    show_default=True,
-    help="Output format.",
-)
+
+def format_option(
+    default: str, *others: str, short: bool = False, help: str | None = None
+) -> Callable[[_F], _F]:
+    """The `--format` option (`-o` too with `short`): the command's own form by default,
+    or one of the formats `emit` writes for programs."""
+    flags = ("--format", "-o") if short else ("--format",)
+    return click.option(
+        *flags,
+        "output_format",
+        type=click.Choice([default, *others]),
+        default=default,
+        show_default=True,
+        help=help,
+    )
+
+
+FORMAT_OPTION = format_option("tabular", "json", "yaml", help="Output format.")
 
 
 def emit(document: Any, output_format: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import yaml
 
 from runecraft import errors
 from runecraft.cli import _argv, _output, _run
-from runecraft.cli._common import _config_file, _key_values, _model, _pack
+from runecraft.cli._common import _config_values, _key_values, _model, _pack, _read_yaml
 from runecraft.cli._common import _run as _call
 from runecraft.client import Client
 from runecraft.schemas import api
@@ -111,12 +112,7 @@ def refresh(
         raise errors.UsageError("--path is required: only local charms can be refreshed")
     if not path.exists():
         raise errors.NotFoundError(f'charm "{path}" not found')
-    values: dict[str, Any] = {}
-    for item in config_items:
-        if "=" in item:
-            values.update(_key_values([item], "config"))
-        else:
-            values.update(_config_file(Path(item), application))
+    values = _config_values(config_items, application)
     packed = _pack(path)
     model = _model()
 
@@ -137,12 +133,7 @@ def refresh(
 
 
 def _load_params(path: Path) -> dict[str, Any]:
-    try:
-        document = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise errors.InvalidSpecError(f'cannot read params file "{path}": {exc.strerror}') from exc
-    except yaml.YAMLError as exc:
-        raise errors.InvalidSpecError(f'params file "{path}" is not valid YAML: {exc}') from exc
+    document = _read_yaml(path, "params file")
     if document is None:
         return {}
     if not isinstance(document, dict):
@@ -187,6 +178,25 @@ def _print_plain(tasks: list[api.ActionInfo]) -> None:
             sys.stderr.write(stderr if stderr.endswith("\n") else stderr + "\n")
 
 
+def _report_tasks(
+    tasks: list[api.ActionInfo],
+    finished: bool,
+    output_format: str,
+    failure_of: Callable[[Sequence[api.ActionInfo]], str | None],
+) -> None:
+    """Print the tasks' results in Juju's shape; exit 1 at the time limit (`timed out`) or
+    when `failure_of` finds a task failed."""
+    if not finished:
+        waiting = ", ".join(f"unit {t.unit}" for t in tasks if t.status not in _run.FINISHED)
+        raise errors.TemporaryError(f"timed out waiting for results from: {waiting}")
+    document = {task.unit: _run.task_document(task) for task in tasks}
+    if not _output.emit(document, output_format):
+        _print_plain(tasks)
+    failure = failure_of(tasks)
+    if failure is not None:
+        raise errors.PermanentError(failure)
+
+
 @click.command("run")
 @click.argument("target")
 @click.argument("action")
@@ -197,13 +207,7 @@ def _print_plain(tasks: list[api.ActionInfo]) -> None:
 )
 @click.option("--background", is_flag=True, help="Queue the action and return at once.")
 @click.option("--string-args", is_flag=True, help="Do not parse KEY=VALUE values as YAML.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["plain", "json", "yaml"]),
-    default="plain",
-    show_default=True,
-)
+@_output.format_option("plain", "json", "yaml")
 def run(
     target: str,
     action: str,
@@ -238,29 +242,14 @@ def run(
         return await _await_tasks(client, model, queued, limit)
 
     tasks, finished = _call(go)
-    if background:
-        return
-    if not finished:
-        waiting = ", ".join(f"unit {t.unit}" for t in tasks if t.status not in _run.FINISHED)
-        raise errors.TemporaryError(f"timed out waiting for results from: {waiting}")
-    document = {task.unit: _run.task_document(task) for task in tasks}
-    if not _output.emit(document, output_format):
-        _print_plain(tasks)
-    failure = _run.failure_message(tasks)
-    if failure is not None:
-        raise errors.PermanentError(failure)
+    if not background:
+        _report_tasks(tasks, finished, output_format, _run.failure_message)
 
 
 @click.command("show-task")
 @click.argument("task_id")
 @click.option("--wait", "wait", help="How long to wait for the task to finish (Go duration).")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["plain", "json", "yaml"]),
-    default="plain",
-    show_default=True,
-)
+@_output.format_option("plain", "json", "yaml")
 def show_task(task_id: str, wait: str | None, output_format: str) -> None:
     """Show a task (an action run on a unit): status, log and results."""
     limit = _argv.parse_duration(wait) if wait else 0.0
@@ -286,13 +275,7 @@ def show_task(task_id: str, wait: str | None, output_format: str) -> None:
 @click.command("model-config")
 @click.argument("settings", nargs=-1)
 @click.option("--reset", multiple=True, help="Comma-separated keys to reset to default.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["tabular", "json", "yaml"]),
-    default="tabular",
-    show_default=True,
-)
+@_output.format_option("tabular", "json", "yaml")
 def model_config(settings: tuple[str, ...], reset: tuple[str, ...], output_format: str) -> None:
     """Show, get, set or reset model config (`automatically-retry-hooks`, `hook-fork-server`,
     `update-status-hook-interval`)."""

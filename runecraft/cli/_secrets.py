@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 from rich.table import Table
 
 from runecraft import errors
 from runecraft.cli import _output
-from runecraft.cli._common import _model, _run
+from runecraft.cli._common import _model, _read_yaml, _run
 from runecraft.schemas import secrets as sec
 
 __all__ = [
@@ -33,12 +32,7 @@ __all__ = [
 
 
 def _file_content(path: Path) -> dict[str, str]:
-    try:
-        document = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise errors.InvalidSpecError(f'cannot read secret file "{path}": {exc.strerror}') from exc
-    except yaml.YAMLError as exc:
-        raise errors.InvalidSpecError(f'secret file "{path}" is not valid YAML: {exc}') from exc
+    document = _read_yaml(path, "secret file")
     if not isinstance(document, dict):
         raise errors.InvalidSpecError(f'secret file "{path}" must be a map of keys to values')
     return {str(key): "" if value is None else str(value) for key, value in document.items()}
@@ -73,16 +67,6 @@ def _apps(text: str) -> list[str]:
     if not apps:
         raise errors.UsageError("missing application names")
     return apps
-
-
-_FORMAT = click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["yaml", "json"]),
-    default="yaml",
-    show_default=True,
-    help="Output format.",
-)
 
 
 @click.command("add-secret")
@@ -179,7 +163,7 @@ def list_secrets(owner: str | None, reveal: bool, output_format: str) -> None:
 @click.option("--reveal", is_flag=True, help="Include the content.")
 @click.option("--revision", type=click.IntRange(min=1), default=None, help="Reveal this one.")
 @click.option("--revisions", is_flag=True, help="List every revision.")
-@_FORMAT
+@_output.format_option("yaml", "json", help="Output format.")
 def show_secret(
     secret: str, reveal: bool, revision: int | None, revisions: bool, output_format: str
 ) -> None:

@@ -26,15 +26,6 @@ __all__ = [
     "trust",
 ]
 
-_SHOW_FORMAT = click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["yaml", "json"]),
-    default="yaml",
-    show_default=True,
-    help="Output format.",
-)
-
 
 def model_document(
     name: str, uuid: str, cloud: str, life: str, controller: str, controller_uuid: str
@@ -65,7 +56,7 @@ def model_document(
 
 @click.command("show-model")
 @click.argument("name", required=False)
-@_SHOW_FORMAT
+@_output.format_option("yaml", "json", help="Output format.")
 def show_model(name: str | None, output_format: str) -> None:
     """Show a model ([CONTROLLER:][USER/]MODEL; default: the current one)."""
     model = _argv.model_name(name) if name else _model()
@@ -81,7 +72,7 @@ def show_model(name: str | None, output_format: str) -> None:
 
 @click.command("show-unit")
 @click.argument("units", nargs=-1, required=True)
-@_SHOW_FORMAT
+@_output.format_option("yaml", "json", help="Output format.")
 def show_unit(units: tuple[str, ...], output_format: str) -> None:
     """Show units: charm, leadership, addresses and the data of each of their relations."""
     model = _model()
@@ -158,13 +149,7 @@ def trust(application: str, remove: bool, scope: str | None) -> None:
 
 @click.command()
 @click.argument("application")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["constraints", "json", "yaml"]),
-    default="constraints",
-    show_default=True,
-)
+@_output.format_option("constraints", "json", "yaml")
 def constraints(application: str, output_format: str) -> None:
     """Show the constraints of APPLICATION (`mem=4096M cores=2`)."""
     model = _model()
@@ -187,13 +172,7 @@ def set_constraints(application: str, items: tuple[str, ...]) -> None:
 
 
 @click.command("model-constraints")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["constraints", "json", "yaml"]),
-    default="constraints",
-    show_default=True,
-)
+@_output.format_option("constraints", "json", "yaml")
 def model_constraints(output_format: str) -> None:
     """Show the model's constraints (`mem=4096M cores=2`; JSON: sizes in MiB)."""
     model = _model()

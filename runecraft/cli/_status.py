@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Sequence
 
 import click
 
@@ -15,7 +16,7 @@ from runecraft.cli._common import (
 )
 from runecraft.client import Client
 
-__all__ = ["status", "wait"]
+__all__ = ["report_settled", "settle", "status", "wait"]
 
 
 @click.command()
@@ -49,38 +50,46 @@ def wait(applications: tuple[str, ...], timeout: str) -> None:
     limit = _argv.parse_duration(timeout)
 
     async def go(client: Client) -> _wait.Verdict:
-        deadline = time.monotonic() + limit
-        document = await client.status(model)
-        verdict = _wait.judge(document, applications)
         from rich.live import Live  # noqa: PLC0415 (rich only where something is drawn)
 
-        live = Live(console=_output.err_console, transient=True) if sys.stderr.isatty() else None
-        try:
-            if live is not None:
-                live.start()
-            while verdict.state == "pending":
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise errors.TemporaryError(
-                        f"timed out after {timeout} waiting for model {model} to settle: "
-                        f"{verdict.message}"
-                    )
-                if live is not None:
-                    live.update(
-                        f"waiting: {verdict.units_ready}/{verdict.units_total} units ready — "
-                        f"{verdict.message}"
-                    )
-                generation = int(document["model"].get("generation", -1))
-                document = await client.status(
-                    model, after=generation, timeout=min(remaining, 10.0)
-                )
-                verdict = _wait.judge(document, applications)
-        finally:
-            if live is not None:
-                live.stop()
-        return verdict
+        if not sys.stderr.isatty():
+            return await settle(client, model, applications, limit, timeout)
+        with Live(console=_output.err_console, transient=True) as live:
+            return await settle(client, model, applications, limit, timeout, live.update)
 
-    verdict = _run(go)
+    report_settled(model, _run(go))
+
+
+async def settle(
+    client: Client,
+    model: str,
+    applications: Sequence[str],
+    limit: float,
+    timeout: str,
+    progress: Callable[[str], None] = lambda _: None,
+) -> _wait.Verdict:
+    """Follow the model's status until it is judged ready or in error, telling `progress`
+    what it waits on; exit 1 (`timed out after TIMEOUT`) after `limit` seconds."""
+    deadline = time.monotonic() + limit
+    document = await client.status(model)
+    verdict = _wait.judge(document, applications)
+    while verdict.state == "pending":
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise errors.TemporaryError(
+                f"timed out after {timeout} waiting for model {model} to settle: {verdict.message}"
+            )
+        progress(
+            f"waiting: {verdict.units_ready}/{verdict.units_total} units ready — {verdict.message}"
+        )
+        generation = int(document["model"].get("generation", -1))
+        document = await client.status(model, after=generation, timeout=min(remaining, 10.0))
+        verdict = _wait.judge(document, applications)
+    return verdict
+
+
+def report_settled(model: str, verdict: _wait.Verdict) -> None:
+    """Exit 1 on an error status; otherwise say the model is settled."""
     if verdict.state == "error":
         raise errors.PermanentError(verdict.message)
     _output.err_console.print(f"Model {model} is settled: {verdict.message}")

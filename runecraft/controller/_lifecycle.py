@@ -13,7 +13,6 @@ import secrets
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -25,6 +24,7 @@ import yaml
 
 from runecraft import errors
 from runecraft.controller._config import config_path, load_config
+from runecraft.controller._daemon import spawn
 from runecraft.controller.providers.local import agent_pids
 from runecraft.schemas.controller import BrokerSettings, ControllerConfig
 
@@ -92,17 +92,10 @@ def start(home: Path, progress: Callable[[str], None] = lambda _: None) -> Contr
     controller_dir = home / "controller"
     config = load_config(controller_dir)
     if _pid(controller_dir) is None:
-        log = (controller_dir / "controller.log").open("ab")
-        try:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "runecraft.controller", "serve", "--home", str(home)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        finally:
-            log.close()
+        process = spawn(
+            [sys.executable, "-m", "runecraft.controller", "serve", "--home", str(home)],
+            controller_dir / "controller.log",
+        )
     else:
         process = None
     url = f"http://{config.api_host}:{config.api_port}/v1/health"

@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from runecraft import errors
-from runecraft.controller.api._deps import Context
+from runecraft.controller.api._deps import Context, read_upload
 from runecraft.schemas import api
 
 __all__ = ["MAX_CHARM_BYTES", "downloads", "router"]
@@ -20,12 +19,8 @@ downloads = APIRouter()
 
 @router.post("/v1/charms", status_code=201)
 async def upload_charm(ctx: Context, request: Request) -> api.CharmInfo:
-    data = bytearray()
-    async for chunk in request.stream():
-        data.extend(chunk)
-        if len(data) > MAX_CHARM_BYTES:
-            raise errors.InvalidSpecError(f"charm archive exceeds {MAX_CHARM_BYTES} bytes")
-    record = await ctx.models.upload_charm(bytes(data))
+    data = await read_upload(request, MAX_CHARM_BYTES, "charm archive")
+    record = await ctx.models.upload_charm(data)
     return api.CharmInfo(sha256=record.sha256, name=record.name, size=record.size)
 
 

@@ -14,7 +14,14 @@ from fastapi import Depends, Header, Request
 from runecraft import errors
 from runecraft.controller import services
 
-__all__ = ["ADMIN", "AGENT_OR_ADMIN", "MAX_WAIT_SECONDS", "ApiContext", "Context"]
+__all__ = [
+    "ADMIN",
+    "AGENT_OR_ADMIN",
+    "MAX_WAIT_SECONDS",
+    "ApiContext",
+    "Context",
+    "read_upload",
+]
 
 MAX_WAIT_SECONDS = 30.0
 """Long polls (status `after`, action `wait`) return at the latest after this."""
@@ -79,3 +86,14 @@ ADMIN = [Depends(_admin)]
 """The operator's routes: the admin token only."""
 AGENT_OR_ADMIN = [Depends(_agent_or_admin)]
 """Downloads agents make (charm archives, resources): an agent's credentials or the admin's."""
+
+
+async def read_upload(request: Request, limit: int, what: str) -> bytes:
+    """An uploaded body, refused as soon as it grows past `limit` bytes (so an oversized
+    upload is never held whole); errors call it `what` ("charm archive")."""
+    data = bytearray()
+    async for chunk in request.stream():
+        data.extend(chunk)
+        if len(data) > limit:
+            raise errors.InvalidSpecError(f"{what} exceeds {limit} bytes")
+    return bytes(data)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from runecraft import errors
-from runecraft.controller.api._deps import Context
+from runecraft.controller.api._deps import Context, read_upload
 from runecraft.schemas import resources as res
 
 __all__ = ["downloads", "router"]
@@ -19,12 +18,8 @@ downloads = APIRouter()
 
 @router.post("/v1/resources", status_code=201)
 async def upload_resource(ctx: Context, request: Request) -> res.ResourceInfo:
-    data = bytearray()
-    async for chunk in request.stream():
-        data.extend(chunk)
-        if len(data) > res.MAX_RESOURCE_BYTES:
-            raise errors.InvalidSpecError(f"resource file exceeds {res.MAX_RESOURCE_BYTES} bytes")
-    return await ctx.resources.upload(bytes(data))
+    data = await read_upload(request, res.MAX_RESOURCE_BYTES, "resource file")
+    return await ctx.resources.upload(data)
 
 
 @router.post("/v1/models/{model}/applications/{application}/resources")

@@ -20,6 +20,7 @@ from pathlib import Path
 import structlog
 
 from runecraft import errors
+from runecraft.controller._daemon import spawn
 from runecraft.controller.bus import _acl
 
 __all__ = ["ManagedMosquitto"]
@@ -92,17 +93,7 @@ class ManagedMosquitto:
                     f"cannot listen on {self.host}:{self.port} for the broker: "
                     f"{(exc.strerror or str(exc)).lower()}"
                 ) from exc
-        log = (self.directory / "mosquitto.log").open("ab")
-        try:
-            self._process = subprocess.Popen(
-                [binary, "-c", str(self.conf)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        finally:
-            log.close()
+        self._process = spawn([binary, "-c", str(self.conf)], self.directory / "mosquitto.log")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 10
         while loop.time() < deadline:

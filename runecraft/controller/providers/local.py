@@ -18,6 +18,7 @@ from pathlib import Path
 
 import structlog
 
+from runecraft.controller._daemon import spawn
 from runecraft.controller.providers._base import InstanceInfo, MachineSpec, ProviderContext
 
 __all__ = ["LocalProvider", "agent_pids"]
@@ -93,18 +94,11 @@ class LocalProvider:
         tmp.write_text(config.model_dump_json(indent=2))
         tmp.chmod(0o600)
         tmp.replace(config_path)
-        log = (directory / "agent.log").open("ab")
-        try:
-            process = subprocess.Popen(
-                [sys.executable, "-m", AGENT_MODULE, "--config", str(config_path)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=directory,
-            )
-        finally:
-            log.close()
+        process = spawn(
+            [sys.executable, "-m", AGENT_MODULE, "--config", str(config_path)],
+            directory / "agent.log",
+            cwd=directory,
+        )
         self._children[directory] = process
         (directory / "agent.pid").write_text(str(process.pid))
         logger.info("machine agent started", machine=spec.number, pid=process.pid)

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import structlog
 
@@ -28,7 +27,14 @@ from runecraft.controller.providers.ssh import (
     parse_target,
 )
 from runecraft.controller.services._hub import ChangeHub
-from runecraft.controller.state import MachineRecord, ModelRecord, ModelSnapshot, UnitRecord
+from runecraft.controller.services._ports import (
+    ModelReads,
+    StateStore,
+    StoreService,
+    WithMachines,
+    WithUnits,
+)
+from runecraft.controller.state import MachineRecord, ModelRecord
 from runecraft.schemas.agent import BrokerAddress
 
 __all__ = ["AddedMachine", "Enlister", "MachineService"]
@@ -55,40 +61,12 @@ class Enlister(Protocol):
     def forget(self, model_uuid: str, number: int) -> None: ...
 
 
-class _Machines(Protocol):
-    async def get(self, number: int) -> MachineRecord: ...
-
-    async def insert(self, **values: Any) -> MachineRecord: ...
-
-    async def update(self, machine: MachineRecord, **values: Any) -> None: ...
-
-    async def delete(self, machine: MachineRecord) -> None: ...
-
-
-class _Units(Protocol):
-    async def get(self, name: str) -> UnitRecord: ...
-
-    async def names_on_machine(self, number: int) -> list[str]: ...
-
-    async def update(self, unit: UnitRecord, *, log: bool = True, **values: Any) -> None: ...
-
-
-class MachineState(Protocol):
+class MachineState(WithMachines, WithUnits, Protocol):
     """What enlisting and removing machines needs of a transaction."""
 
-    @property
-    def machines(self) -> _Machines: ...
 
-    @property
-    def units(self) -> _Units: ...
-
-
-class MachineStore(Protocol):
-    def write(self, model_name: str | None = None) -> AbstractAsyncContextManager[MachineState]: ...
-
-    async def model(self, name: str) -> ModelRecord: ...
-
-    async def snapshot(self, model_uuid: str | None = None) -> ModelSnapshot: ...
+class MachineStore(StateStore[MachineState], ModelReads, Protocol):
+    pass
 
 
 @dataclass(frozen=True)
@@ -103,7 +81,7 @@ def _service_name(machine: MachineRecord) -> str:
     return f"runecraft-machine-{machine.number}-{machine.model_uuid[:8]}"
 
 
-class MachineService:
+class MachineService(StoreService[MachineStore]):
     """`add-machine ssh:…` and `remove-machine`."""
 
     def __init__(
@@ -116,8 +94,7 @@ class MachineService:
         broker_for_agents: Callable[[str, str], BrokerAddress],
         api_url: str,
     ) -> None:
-        self.store = store
-        self.hub = hub
+        super().__init__(store, hub)
         self.enlister = enlister
         self.credentials_changed = credentials_changed
         self.broker_for_agents = broker_for_agents

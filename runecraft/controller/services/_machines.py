@@ -10,9 +10,9 @@ simply be run again.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -37,7 +37,7 @@ from runecraft.controller.services._ports import (
 from runecraft.controller.state import MachineRecord, ModelRecord
 from runecraft.schemas.agent import BrokerAddress
 
-__all__ = ["AddedMachine", "Enlister", "MachineService"]
+__all__ = ["AddedMachine", "Enlister", "MachineService", "agent_machine_spec"]
 
 logger = structlog.get_logger(__name__)
 
@@ -75,6 +75,28 @@ class AddedMachine:
     fingerprint: str
     hostname: str
     address: str
+
+
+def agent_machine_spec(
+    model: ModelRecord,
+    machine: MachineRecord,
+    password: str,
+    broker_for_agents: Callable[[str, str], BrokerAddress],
+    api_url: str,
+    constraints: Mapping[str, Any] | None = None,
+) -> MachineSpec:
+    """What a provider needs to make (or enlist) `machine` and start its agent, which logs
+    in with `password` on the bus `broker_for_agents` names for it and on the API."""
+    return MachineSpec.for_agent(
+        model_name=model.name,
+        model_uuid=model.uuid,
+        number=machine.number,
+        agent=machine.agent,
+        password=password,
+        broker=broker_for_agents(machine.agent, password),
+        api_url=api_url,
+        constraints=dict(constraints or {}),
+    )
 
 
 def _service_name(machine: MachineRecord) -> str:
@@ -172,15 +194,7 @@ class MachineService(StoreService[MachineStore]):
         target: SshTarget,
     ) -> InstanceInfo:
         """Install and start the recorded machine's agent; on failure take it all back."""
-        spec = MachineSpec.for_agent(
-            model_name=model.name,
-            model_uuid=model.uuid,
-            number=machine.number,
-            agent=machine.agent,
-            password=password,
-            broker=self.broker_for_agents(machine.agent, password),
-            api_url=self.api_url,
-        )
+        spec = agent_machine_spec(model, machine, password, self.broker_for_agents, self.api_url)
         try:
             info = await enlister.enlist(spec, enlistment)
         except BaseException as exc:

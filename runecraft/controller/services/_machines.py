@@ -19,23 +19,12 @@ import structlog
 from runecraft import errors
 from runecraft.controller import _passwords
 from runecraft.controller.providers import InstanceInfo, MachineSpec
-from runecraft.controller.providers.ssh import (
-    DEFAULT_INSTALL_DIR,
-    Enlistment,
-    Probe,
-    SshTarget,
-    parse_target,
-)
+from runecraft.controller.providers.ssh import DEFAULT_INSTALL_DIR, Enlistment, Probe, parse_target
+from runecraft.controller.services import _ports
 from runecraft.controller.services._hub import ChangeHub
-from runecraft.controller.services._ports import (
-    ModelReads,
-    StateStore,
-    StoreService,
-    WithMachines,
-    WithUnits,
-)
 from runecraft.controller.state import MachineRecord, ModelRecord
 from runecraft.schemas.agent import BrokerAddress
+from runecraft.schemas.ssh_target import SshTarget
 
 __all__ = ["AddedMachine", "Enlister", "MachineService", "agent_machine_spec"]
 
@@ -61,11 +50,11 @@ class Enlister(Protocol):
     def forget(self, model_uuid: str, number: int) -> None: ...
 
 
-class MachineState(WithMachines, WithUnits, Protocol):
+class MachineState(_ports.WithMachines, _ports.WithUnits, Protocol):
     """What enlisting and removing machines needs of a transaction."""
 
 
-class MachineStore(StateStore[MachineState], ModelReads, Protocol):
+class MachineStore(_ports.StateStore[MachineState], _ports.ModelReads, Protocol):
     pass
 
 
@@ -103,7 +92,7 @@ def _service_name(machine: MachineRecord) -> str:
     return f"runecraft-machine-{machine.number}-{machine.model_uuid[:8]}"
 
 
-class MachineService(StoreService[MachineStore]):
+class MachineService(_ports.StoreService[MachineStore]):
     """`add-machine ssh:…` and `remove-machine`."""
 
     def __init__(

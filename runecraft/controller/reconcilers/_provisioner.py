@@ -17,10 +17,10 @@ from typing import Any
 import structlog
 
 from runecraft import errors
-from runecraft.controller.providers import MachineSpec, Provider
+from runecraft.controller.providers import Provider
 from runecraft.controller.reconcilers._actions import Outcome, Provision
 from runecraft.controller.reconcilers._provisioning import backoff, retry_after
-from runecraft.controller.services import ChangeHub
+from runecraft.controller.services import ChangeHub, agent_machine_spec
 from runecraft.controller.state import ModelRecord, Store
 from runecraft.schemas.agent import BrokerAddress
 
@@ -113,15 +113,8 @@ class Provisioner:
 
     async def _make(self, model: ModelRecord, action: Provision, password: str) -> Outcome:
         machine = action.machine
-        spec = MachineSpec.for_agent(
-            model_name=model.name,
-            model_uuid=model.uuid,
-            number=machine.number,
-            agent=machine.agent,
-            password=password,
-            broker=self.broker_for_agents(machine.agent, password),
-            api_url=self.api_url,
-            constraints=dict(action.constraints),
+        spec = agent_machine_spec(
+            model, machine, password, self.broker_for_agents, self.api_url, action.constraints
         )
         try:
             info = await self.providers(action.provider).ensure_machine(spec)

@@ -9,7 +9,12 @@ from runecraft.controller.services._bundles import BundleOutcome, BundleService
 from runecraft.controller.services._catalog import CatalogService
 from runecraft.controller.services._hub import ChangeHub
 from runecraft.controller.services._logs import LogQuery, LogService
-from runecraft.controller.services._machines import AddedMachine, Enlister, MachineService
+from runecraft.controller.services._machines import (
+    AddedMachine,
+    Enlister,
+    MachineService,
+    agent_machine_spec,
+)
 from runecraft.controller.services._relations import RelationService
 from runecraft.controller.services._resources import ResourceService
 from runecraft.controller.services._secrets import SecretService
@@ -45,6 +50,7 @@ __all__ = [
     "SettingsService",
     "StatusService",
     "action_info",
+    "agent_machine_spec",
     "build_status",
     "build_unit_info",
     "derive_application_status",

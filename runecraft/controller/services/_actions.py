@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 import structlog
 
 from runecraft import errors
 from runecraft.controller.services import _names, _params
-from runecraft.controller.services._hub import ChangeHub
-from runecraft.controller.services._relations import ApplicationReads
-from runecraft.controller.services._storage import CharmReads
-from runecraft.controller.state import ActionRecord, ModelRecord, ModelSnapshot, UnitRecord
+from runecraft.controller.services._ports import (
+    ModelReads,
+    StateStore,
+    StoreService,
+    WithActions,
+    WithApplications,
+    WithCharms,
+    WithUnits,
+)
+from runecraft.controller.state import ActionRecord, UnitRecord
 from runecraft.schemas import charm as charm_schema
 from runecraft.schemas import exec as exec_schema
 
@@ -23,46 +28,16 @@ __all__ = ["ActionService"]
 logger = structlog.get_logger(__name__)
 
 
-class _Units(Protocol):
-    async def get(self, name: str) -> UnitRecord: ...
-
-
-class _Actions(Protocol):
-    async def insert(self, unit: str, name: str, params: dict[str, Any]) -> ActionRecord: ...
-
-
-class ActionState(Protocol):
+class ActionState(WithUnits, WithApplications, WithCharms, WithActions, Protocol):
     """What queueing actions needs of a transaction."""
 
-    @property
-    def units(self) -> _Units: ...
 
-    @property
-    def applications(self) -> ApplicationReads: ...
-
-    @property
-    def charms(self) -> CharmReads: ...
-
-    @property
-    def actions(self) -> _Actions: ...
-
-
-class ActionStore(Protocol):
-    def write(self, model_name: str | None = None) -> AbstractAsyncContextManager[ActionState]: ...
-
-    async def model(self, name: str) -> ModelRecord: ...
-
-    async def snapshot(self, model_uuid: str | None = None) -> ModelSnapshot: ...
-
+class ActionStore(StateStore[ActionState], ModelReads, Protocol):
     async def action(self, model_uuid: str, action_id: int) -> ActionRecord | None: ...
 
 
-class ActionService:
+class ActionService(StoreService[ActionStore]):
     """`rune run` and `rune show-task`."""
-
-    def __init__(self, store: ActionStore, hub: ChangeHub) -> None:
-        self.store = store
-        self.hub = hub
 
     async def run(
         self,

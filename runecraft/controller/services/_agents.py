@@ -11,24 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
 import structlog
 
-from runecraft.controller.services._hook_commit import (
-    CommitActions,
-    CommitApplications,
-    CommitMachines,
-    CommitUnits,
-    HookCommitState,
-    apply_hook_commit,
-)
+from runecraft.controller.services._hook_commit import HookCommitState, apply_hook_commit
 from runecraft.controller.services._hub import ChangeHub
+from runecraft.controller.services._ports import StateStore, StoreService
 from runecraft.controller.state import (
-    ApplicationRecord,
     MachineRecord,
     merge_settings,
 )
@@ -42,58 +33,12 @@ HEARTBEAT_SECONDS = 10.0
 MAX_BATCH = 1000
 
 
-class _Units(CommitUnits, Protocol):
-    async def apply_report(
-        self, model_uuid: str, machine_number: int, report: bus.UnitReport, now: float
-    ) -> None: ...
-
-
-class _Applications(CommitApplications, Protocol):
-    async def set_leader_settings(
-        self, app: ApplicationRecord, settings: dict[str, str]
-    ) -> None: ...
-
-    async def renew_leases(
-        self, model_uuid: str, machine_number: int, units: Sequence[str], expiry: float
-    ) -> None: ...
-
-    async def apply_status(
-        self, model_uuid: str, machine_number: int, report: bus.AppStatusReport, now: float
-    ) -> None: ...
-
-
-class _Machines(CommitMachines, Protocol):
-    async def mark_started(self, model_uuid: str, machine_number: int, now: float) -> bool: ...
-
-
-class _Actions(CommitActions, Protocol):
-    pass
-
-
-class AgentState(HookCommitState, Protocol):
-    """What applying agent messages reads and writes, besides hook commits."""
-
-    @property
-    def units(self) -> _Units: ...
-
-    @property
-    def applications(self) -> _Applications: ...
-
-    @property
-    def machines(self) -> _Machines: ...
-
-    @property
-    def actions(self) -> _Actions: ...
-
-
-class AgentStore(Protocol):
-    def write(self, model_name: str | None = None) -> AbstractAsyncContextManager[AgentState]: ...
-
+class AgentStore(StateStore[HookCommitState], Protocol):
     async def machine_by_agent(self, agent: str) -> MachineRecord | None: ...
 
 
 async def apply_leader_set(
-    tx: AgentState, model_uuid: str, machine_number: int, message: bus.LeaderSet
+    tx: HookCommitState, model_uuid: str, machine_number: int, message: bus.LeaderSet
 ) -> bool:
     """`leader-set`: merged into the application's leader settings while the unit leads;
     the version moves only if the content changed. Returns whether it did."""
@@ -113,7 +58,7 @@ async def apply_leader_set(
 
 
 async def apply_action_log(
-    tx: AgentState, model_uuid: str, machine_number: int, message: bus.ActionLog, now: float
+    tx: HookCommitState, model_uuid: str, machine_number: int, message: bus.ActionLog, now: float
 ) -> bool:
     """`action-log`: appended to an unfinished action of the unit, which is running."""
     unit = await tx.units.on_machine(model_uuid, machine_number, message.unit)
@@ -138,12 +83,11 @@ class _Machine:
     number: int
 
 
-class AgentService:
+class AgentService(StoreService[AgentStore]):
     """Queues agent messages and applies them in one transaction per batch."""
 
     def __init__(self, store: AgentStore, hub: ChangeHub, lease_seconds: float) -> None:
-        self.store = store
-        self.hub = hub
+        super().__init__(store, hub)
         self.lease_seconds = lease_seconds
         self._queue: asyncio.Queue[tuple[str, bus.AgentMessage]] = asyncio.Queue()
         self._machines: dict[str, _Machine] = {}

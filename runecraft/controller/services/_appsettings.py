@@ -4,12 +4,17 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from runecraft import errors
-from runecraft.controller.services._hub import ChangeHub
-from runecraft.controller.state import ApplicationRecord, ModelRecord
+from runecraft.controller.services._ports import (
+    StateStore,
+    StoreService,
+    WithApplications,
+    WithModel,
+    WithModels,
+)
+from runecraft.controller.state import ApplicationRecord
 from runecraft.schemas.constraints import (
     ApplicationSettings,
     ModelConstraints,
@@ -21,33 +26,8 @@ from runecraft.schemas.constraints import (
 __all__ = ["SettingsService", "change_settings_in"]
 
 
-class _Applications(Protocol):
-    async def get(self, name: str) -> ApplicationRecord: ...
-
-    async def update(self, app: ApplicationRecord, **values: Any) -> None: ...
-
-
-class _Models(Protocol):
-    async def update(self, **values: Any) -> None: ...
-
-
-class SettingsState(Protocol):
+class SettingsState(WithModel, WithApplications, WithModels, Protocol):
     """What changing deploy-time settings needs of a transaction."""
-
-    @property
-    def model(self) -> ModelRecord | None: ...
-
-    @property
-    def applications(self) -> _Applications: ...
-
-    @property
-    def models(self) -> _Models: ...
-
-
-class SettingsStore(Protocol):
-    def write(
-        self, model_name: str | None = None
-    ) -> AbstractAsyncContextManager[SettingsState]: ...
 
 
 def _settings(app: ApplicationRecord) -> ApplicationSettings:
@@ -79,12 +59,8 @@ async def change_settings_in(
     return await tx.applications.get(application)
 
 
-class SettingsService:
+class SettingsService(StoreService[StateStore[SettingsState]]):
     """Reads and changes the settings; bad values change nothing."""
-
-    def __init__(self, store: SettingsStore, hub: ChangeHub) -> None:
-        self.store = store
-        self.hub = hub
 
     async def get(self, model_name: str, application: str) -> ApplicationSettings:
         async with self.store.write(model_name) as tx:

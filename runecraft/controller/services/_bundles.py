@@ -11,7 +11,6 @@ exported from one model applies to another with no charm on the client's disk.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -21,8 +20,8 @@ from runecraft import bundles, errors
 from runecraft.controller.services import _service
 from runecraft.controller.services._appsettings import change_settings_in
 from runecraft.controller.services._hub import ChangeHub
+from runecraft.controller.services._ports import ModelReads, StateStore
 from runecraft.controller.services._relations import integrate_in, remove_relation_in
-from runecraft.controller.services._storage import CharmReads
 from runecraft.controller.state import CharmRecord, ModelRecord, ModelSnapshot
 from runecraft.schemas import api
 from runecraft.schemas import bundle as schema
@@ -36,26 +35,15 @@ __all__ = ["BundleOutcome", "BundleService", "apply_bundle_in", "export_bundle",
 logger = structlog.get_logger(__name__)
 
 
-class _Charms(CharmReads, Protocol):
-    async def named(self, name: str) -> list[CharmRecord]: ...
-
-
 class BundleState(_service.ModelState, Protocol):
-    """What planning and applying a bundle needs of a transaction: the model's operations,
-    the model read whole, and the charm store by name."""
-
-    @property
-    def charms(self) -> _Charms: ...
+    """What planning and applying a bundle needs of a transaction: the model's operations
+    and the model read whole (the charm store by name among them)."""
 
     async def snapshot(self) -> ModelSnapshot: ...
 
 
-class BundleStore(Protocol):
-    def write(self, model_name: str | None = None) -> AbstractAsyncContextManager[BundleState]: ...
-
-    async def model(self, name: str) -> ModelRecord: ...
-
-    async def snapshot(self, model_uuid: str | None = None) -> ModelSnapshot: ...
+class BundleStore(StateStore[BundleState], ModelReads, Protocol):
+    pass
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,21 @@ import structlog
 
 from runecraft import errors
 from runecraft.controller.services import _secret_rules as secret_rules
-from runecraft.controller.services._secrets import SecretState, write_secrets
+from runecraft.controller.services._ports import (
+    WithActions,
+    WithApplications,
+    WithCharms,
+    WithMachines,
+    WithRelations,
+    WithSecrets,
+    WithStorage,
+    WithUnits,
+)
+from runecraft.controller.services._secrets import write_secrets
 from runecraft.controller.state import (
     ActionRecord,
     ApplicationRecord,
     DatabagRecord,
-    EndpointRecord,
-    RelationRecord,
     UnitRecord,
     merge_settings,
 )
@@ -36,12 +44,8 @@ from runecraft.schemas import storage as storage_schema
 
 __all__ = [
     "AddStorage",
-    "CommitActions",
-    "CommitApplications",
     "CommitFacts",
-    "CommitMachines",
     "CommitPlan",
-    "CommitUnits",
     "EnterScope",
     "FinishAction",
     "HookCommitState",
@@ -59,85 +63,21 @@ __all__ = [
 logger = structlog.get_logger(__name__)
 
 
-class CommitUnits(Protocol):
-    async def on_machine(
-        self, model_uuid: str, machine_number: int, name: str
-    ) -> UnitRecord | None: ...
-
-    async def update(self, unit: UnitRecord, *, log: bool = True, **values: Any) -> None: ...
-
-
-class CommitApplications(Protocol):
-    async def by_id(self, application_id: int) -> ApplicationRecord: ...
-
-
-class CommitRelations(Protocol):
-    async def all(
-        self, model_uuid: str | None = None
-    ) -> list[tuple[RelationRecord, list[EndpointRecord]]]: ...
-
-    async def scopes_of(self, model_uuid: str, unit: str) -> set[int]: ...
-
-    async def databags_of(
-        self, model_uuid: str, relation_ids: Sequence[int], owners: Sequence[str]
-    ) -> list[DatabagRecord]: ...
-
-    async def enter_scope(self, model_uuid: str, relation_id: int, unit: str) -> None: ...
-
-    async def leave_scope(self, model_uuid: str, relation_id: int, unit: str) -> None: ...
-
-    async def save_databag(self, bag: DatabagRecord, *, new: bool) -> None: ...
-
-
-class CommitMachines(Protocol):
-    async def address(self, model_uuid: str, machine_number: int) -> str: ...
-
-
-class CommitActions(Protocol):
-    async def of_unit(self, model_uuid: str, unit: str, action_id: str) -> ActionRecord | None: ...
-
-    async def update(self, model_uuid: str, action_id: int, **values: Any) -> None: ...
-
-
-class CommitCharms(Protocol):
-    async def meta(self, sha256: str) -> dict[str, Any] | None: ...
-
-
-class CommitStorage(Protocol):
-    async def unit_counts(self, model_uuid: str, unit: str) -> dict[str, int]: ...
-
-    async def directives(self, model_uuid: str, application: str) -> dict[str, tuple[int, int]]: ...
-
-    async def add(
-        self, model_uuid: str, unit: str, name: str, count: int, *, kind: str, size_mib: int
-    ) -> list[str]: ...
-
-
-class HookCommitState(SecretState, Protocol):
-    """What applying a hook commit reads and writes (the store's `Tx` is one)."""
+class HookCommitState(
+    WithUnits,
+    WithApplications,
+    WithRelations,
+    WithMachines,
+    WithActions,
+    WithCharms,
+    WithStorage,
+    WithSecrets,
+    Protocol,
+):
+    """What applying a hook commit (and the agents' other messages) reads and writes (the
+    store's `Tx` is one)."""
 
     def changed(self, entity: str, kind: str, model_uuid: str | None = None) -> None: ...
-
-    @property
-    def units(self) -> CommitUnits: ...
-
-    @property
-    def applications(self) -> CommitApplications: ...
-
-    @property
-    def relations(self) -> CommitRelations: ...
-
-    @property
-    def machines(self) -> CommitMachines: ...
-
-    @property
-    def actions(self) -> CommitActions: ...
-
-    @property
-    def charms(self) -> CommitCharms: ...
-
-    @property
-    def storage(self) -> CommitStorage: ...
 
 
 # --- the facts and the writes -----------------------------------------------------------

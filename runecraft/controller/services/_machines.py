@@ -10,8 +10,7 @@ simply be run again.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -20,18 +19,14 @@ import structlog
 from runecraft import errors
 from runecraft.controller import _passwords
 from runecraft.controller.providers import InstanceInfo, MachineSpec
-from runecraft.controller.providers.ssh import (
-    DEFAULT_INSTALL_DIR,
-    Enlistment,
-    Probe,
-    SshTarget,
-    parse_target,
-)
+from runecraft.controller.providers.ssh import DEFAULT_INSTALL_DIR, Enlistment, Probe, parse_target
+from runecraft.controller.services import _ports
 from runecraft.controller.services._hub import ChangeHub
-from runecraft.controller.state import MachineRecord, ModelRecord, ModelSnapshot, UnitRecord
+from runecraft.controller.state import MachineRecord, ModelRecord
 from runecraft.schemas.agent import BrokerAddress
+from runecraft.schemas.ssh_target import SshTarget
 
-__all__ = ["AddedMachine", "Enlister", "MachineService"]
+__all__ = ["AddedMachine", "Enlister", "MachineService", "agent_machine_spec"]
 
 logger = structlog.get_logger(__name__)
 
@@ -55,40 +50,12 @@ class Enlister(Protocol):
     def forget(self, model_uuid: str, number: int) -> None: ...
 
 
-class _Machines(Protocol):
-    async def get(self, number: int) -> MachineRecord: ...
-
-    async def insert(self, **values: Any) -> MachineRecord: ...
-
-    async def update(self, machine: MachineRecord, **values: Any) -> None: ...
-
-    async def delete(self, machine: MachineRecord) -> None: ...
-
-
-class _Units(Protocol):
-    async def get(self, name: str) -> UnitRecord: ...
-
-    async def names_on_machine(self, number: int) -> list[str]: ...
-
-    async def update(self, unit: UnitRecord, *, log: bool = True, **values: Any) -> None: ...
-
-
-class MachineState(Protocol):
+class MachineState(_ports.WithMachines, _ports.WithUnits, Protocol):
     """What enlisting and removing machines needs of a transaction."""
 
-    @property
-    def machines(self) -> _Machines: ...
 
-    @property
-    def units(self) -> _Units: ...
-
-
-class MachineStore(Protocol):
-    def write(self, model_name: str | None = None) -> AbstractAsyncContextManager[MachineState]: ...
-
-    async def model(self, name: str) -> ModelRecord: ...
-
-    async def snapshot(self, model_uuid: str | None = None) -> ModelSnapshot: ...
+class MachineStore(_ports.StateStore[MachineState], _ports.ModelReads, Protocol):
+    pass
 
 
 @dataclass(frozen=True)
@@ -99,11 +66,33 @@ class AddedMachine:
     address: str
 
 
+def agent_machine_spec(
+    model: ModelRecord,
+    machine: MachineRecord,
+    password: str,
+    broker_for_agents: Callable[[str, str], BrokerAddress],
+    api_url: str,
+    constraints: Mapping[str, Any] | None = None,
+) -> MachineSpec:
+    """What a provider needs to make (or enlist) `machine` and start its agent, which logs
+    in with `password` on the bus `broker_for_agents` names for it and on the API."""
+    return MachineSpec.for_agent(
+        model_name=model.name,
+        model_uuid=model.uuid,
+        number=machine.number,
+        agent=machine.agent,
+        password=password,
+        broker=broker_for_agents(machine.agent, password),
+        api_url=api_url,
+        constraints=dict(constraints or {}),
+    )
+
+
 def _service_name(machine: MachineRecord) -> str:
     return f"runecraft-machine-{machine.number}-{machine.model_uuid[:8]}"
 
 
-class MachineService:
+class MachineService(_ports.StoreService[MachineStore]):
     """`add-machine ssh:…` and `remove-machine`."""
 
     def __init__(
@@ -116,8 +105,7 @@ class MachineService:
         broker_for_agents: Callable[[str, str], BrokerAddress],
         api_url: str,
     ) -> None:
-        self.store = store
-        self.hub = hub
+        super().__init__(store, hub)
         self.enlister = enlister
         self.credentials_changed = credentials_changed
         self.broker_for_agents = broker_for_agents
@@ -195,15 +183,7 @@ class MachineService:
         target: SshTarget,
     ) -> InstanceInfo:
         """Install and start the recorded machine's agent; on failure take it all back."""
-        spec = MachineSpec.for_agent(
-            model_name=model.name,
-            model_uuid=model.uuid,
-            number=machine.number,
-            agent=machine.agent,
-            password=password,
-            broker=self.broker_for_agents(machine.agent, password),
-            api_url=self.api_url,
-        )
+        spec = agent_machine_spec(model, machine, password, self.broker_for_agents, self.api_url)
         try:
             info = await enlister.enlist(spec, enlistment)
         except BaseException as exc:

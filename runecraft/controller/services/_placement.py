@@ -12,37 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from runecraft import errors
-from runecraft.controller.state import MachineRecord, ModelRecord
+from runecraft.controller.services._ports import WithMachines, WithModel, WithUnits
 
 __all__ = ["PlacementState", "UnitPlacement", "parse_placement", "place_units"]
 
 
-class PlacementMachines(Protocol):
-    async def get(self, number: int) -> MachineRecord: ...
-
-    async def all(self) -> list[MachineRecord]: ...
-
-    async def insert(self, **values: Any) -> MachineRecord: ...
-
-
-class PlacementUnits(Protocol):
-    async def names_on_machine(self, number: int) -> list[str]: ...
-
-
-class PlacementState(Protocol):
+class PlacementState(WithModel, WithMachines, WithUnits, Protocol):
     """What placing new units needs of a transaction."""
-
-    @property
-    def model(self) -> ModelRecord | None: ...
-
-    @property
-    def machines(self) -> PlacementMachines: ...
-
-    @property
-    def units(self) -> PlacementUnits: ...
 
 
 @dataclass(frozen=True)

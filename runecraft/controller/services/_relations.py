@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 import structlog
 
 from runecraft import errors
 from runecraft.controller.services import _endpoints
-from runecraft.controller.services._hub import ChangeHub
-from runecraft.controller.services._storage import CharmReads
+from runecraft.controller.services._ports import (
+    StateStore,
+    StoreService,
+    WithApplications,
+    WithCharms,
+    WithModel,
+    WithRelations,
+)
 from runecraft.controller.state import (
     ApplicationRecord,
     EndpointRecord,
@@ -22,8 +27,6 @@ from runecraft.controller.state import (
 from runecraft.schemas import charm as charm_schema
 
 __all__ = [
-    "ApplicationReads",
-    "RelationRows",
     "RelationService",
     "RelationState",
     "add_peer_relations",
@@ -35,43 +38,11 @@ __all__ = [
 logger = structlog.get_logger(__name__)
 
 
-class ApplicationReads(Protocol):
-    async def get(self, name: str) -> ApplicationRecord: ...
-
-
-class RelationRows(Protocol):
-    async def all(
-        self, model_uuid: str | None = None
-    ) -> list[tuple[RelationRecord, list[EndpointRecord]]]: ...
-
-    async def insert(self, key: str, endpoints: Sequence[EndpointRecord]) -> RelationRecord: ...
-
-    async def set_life(self, relation: RelationRecord, life: str) -> None: ...
-
-
-class _PeerState(Protocol):
-    @property
-    def relations(self) -> RelationRows: ...
-
-
-class RelationState(_PeerState, Protocol):
+class RelationState(WithModel, WithApplications, WithCharms, WithRelations, Protocol):
     """What relating and unrelating applications needs of a transaction."""
 
-    @property
-    def model(self) -> ModelRecord | None: ...
 
-    @property
-    def applications(self) -> ApplicationReads: ...
-
-    @property
-    def charms(self) -> CharmReads: ...
-
-
-class RelationStore(Protocol):
-    def write(
-        self, model_name: str | None = None
-    ) -> AbstractAsyncContextManager[RelationState]: ...
-
+class RelationStore(StateStore[RelationState], Protocol):
     async def model(self, name: str) -> ModelRecord: ...
 
     async def relations(
@@ -86,7 +57,10 @@ async def charm_meta(tx: RelationState, app: ApplicationRecord) -> charm_schema.
 
 
 async def add_peer_relations(
-    tx: _PeerState, app: ApplicationRecord, meta: charm_schema.CharmMeta, skip: Sequence[str] = ()
+    tx: WithRelations,
+    app: ApplicationRecord,
+    meta: charm_schema.CharmMeta,
+    skip: Sequence[str] = (),
 ) -> list[RelationRecord]:
     """One peer relation per peer endpoint of the charm (those in `skip` exist already)."""
     added = []
@@ -96,12 +70,8 @@ async def add_peer_relations(
     return added
 
 
-class RelationService:
+class RelationService(StoreService[RelationStore]):
     """Relations between applications of a model."""
-
-    def __init__(self, store: RelationStore, hub: ChangeHub) -> None:
-        self.store = store
-        self.hub = hub
 
     async def integrate(
         self, model_name: str, first: str, second: str

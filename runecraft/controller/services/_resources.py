@@ -3,62 +3,42 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 import structlog
 
 from runecraft import errors
 from runecraft.controller.services import _names
-from runecraft.controller.services._hub import ChangeHub
-from runecraft.controller.services._storage import CharmReads
-from runecraft.controller.state import ApplicationRecord, ModelRecord, ResourceRecord
+from runecraft.controller.services._ports import (
+    StateStore,
+    StoreService,
+    WithApplications,
+    WithCharms,
+    WithModel,
+    WithResources,
+)
+from runecraft.controller.state import ApplicationRecord
 from runecraft.schemas import charm as charm_schema
 from runecraft.schemas import resources as res
 
-__all__ = ["ResourceRows", "ResourceService", "attach_at_deploy"]
+__all__ = ["ResourceService", "attach_at_deploy"]
 
 logger = structlog.get_logger(__name__)
 
 
-class ResourceRows(Protocol):
-    async def put_blob(self, data: bytes) -> str: ...
-
-    async def attach(
-        self, model_uuid: str, application: str, name: str, sha256: str
-    ) -> ResourceRecord: ...
+class _ResourceState(WithModel, WithApplications, WithCharms, WithResources, Protocol):
+    pass
 
 
-class _AttachState(Protocol):
-    @property
-    def resources(self) -> ResourceRows: ...
-
-
-class _Applications(Protocol):
-    async def get(self, name: str) -> ApplicationRecord: ...
-
-
-class _ResourceState(_AttachState, Protocol):
-    @property
-    def model(self) -> ModelRecord | None: ...
-
-    @property
-    def applications(self) -> _Applications: ...
-
-    @property
-    def charms(self) -> CharmReads: ...
-
-
-class ResourceStore(Protocol):
-    def write(
-        self, model_name: str | None = None
-    ) -> AbstractAsyncContextManager[_ResourceState]: ...
-
+class ResourceStore(StateStore[_ResourceState], Protocol):
     async def resource_blob(self, sha256: str) -> bytes: ...
 
 
 async def attach_at_deploy(
-    tx: _AttachState, app: ApplicationRecord, meta: charm_schema.CharmMeta, given: Mapping[str, str]
+    tx: WithResources,
+    app: ApplicationRecord,
+    meta: charm_schema.CharmMeta,
+    given: Mapping[str, str],
 ) -> None:
     """`deploy --resource`: attach uploaded blobs in the deploy's own transaction, so no
     unit can run before its resources are there."""
@@ -67,12 +47,8 @@ async def attach_at_deploy(
         await tx.resources.attach(app.model_uuid, app.name, name, sha256)
 
 
-class ResourceService:
+class ResourceService(StoreService[ResourceStore]):
     """`attach-resource`, uploads and downloads."""
-
-    def __init__(self, store: ResourceStore, hub: ChangeHub) -> None:
-        self.store = store
-        self.hub = hub
 
     async def upload(self, data: bytes) -> res.ResourceInfo:
         """Keep a file (once per content); returns its hash for attaching."""

@@ -21,6 +21,7 @@ from runecraft.controller.state import (
     SecretConsumerRecord,
     SecretGrantRecord,
     SecretRecord,
+    SecretRevisionRecord,
     SecretRows,
     UnitRecord,
 )
@@ -58,13 +59,10 @@ class InsertSecret:
     content: Mapping[str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class AddRevision:
-    model_uuid: str
-    secret_id: str
-    revision: int
-    content: Mapping[str, str]
-    created: float
+class AddRevision(SecretRevisionRecord):
+    """A new revision of a secret: its row, as it is stored."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,26 +6,28 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from runecraft import errors
 from runecraft.controller.services import _secret_rules as rules
-from runecraft.controller.services._hub import ChangeHub
+from runecraft.controller.services._ports import (
+    ModelReads,
+    StateStore,
+    StoreService,
+    WithApplications,
+    WithModel,
+    WithSecrets,
+)
 from runecraft.controller.state import (
     USER_GRANT,
-    ApplicationRecord,
     ModelRecord,
-    ModelSnapshot,
-    SecretConsumerRecord,
-    SecretGrantRecord,
     SecretRecord,
     SecretRows,
 )
 from runecraft.schemas import secrets as sec
 
-__all__ = ["SecretService", "SecretState", "secret_documents", "write_secrets"]
+__all__ = ["SecretService", "secret_documents", "write_secrets"]
 
 BACKEND = "internal"
 """The one secret backend: the controller's database."""
@@ -131,83 +133,15 @@ def secret_documents(
     return documents
 
 
-class SecretRepository(Protocol):
-    """The secret rows a transaction reads and writes."""
-
-    async def rows(
-        self, model_uuid: str, secret_ids: Sequence[str], unit: str | None = None
-    ) -> SecretRows: ...
-
-    async def insert(self, secret: SecretRecord, content: Mapping[str, str]) -> None: ...
-
-    async def insert_revision(
-        self,
-        model_uuid: str,
-        secret_id: str,
-        revision: int,
-        content: Mapping[str, str],
-        created: float,
-    ) -> None: ...
-
-    async def update(self, model_uuid: str, secret_id: str, values: Mapping[str, Any]) -> None: ...
-
-    async def delete_revision(self, model_uuid: str, secret_id: str, revision: int) -> None: ...
-
-    async def delete(self, model_uuid: str, secret_id: str) -> None: ...
-
-    async def insert_grant(self, grant: SecretGrantRecord) -> None: ...
-
-    async def delete_grants(
-        self,
-        model_uuid: str,
-        secret_id: str,
-        *,
-        relation_id: int | None = None,
-        subject_kind: str | None = None,
-        subject: str | None = None,
-    ) -> None: ...
-
-    async def save_consumer(self, consumer: SecretConsumerRecord, *, new: bool) -> None: ...
+class _UserSecretState(WithModel, WithSecrets, WithApplications, Protocol):
+    pass
 
 
-class SecretState(Protocol):
-    """What writing secrets needs of a transaction (the store's `Tx` is one)."""
-
-    @property
-    def secrets(self) -> SecretRepository: ...
+class SecretStore(StateStore[_UserSecretState], ModelReads, Protocol):
+    pass
 
 
-class _UserSecrets(SecretRepository, Protocol):
-    async def find_user(
-        self, model_uuid: str, *, secret_id: str | None = None, name: str | None = None
-    ) -> SecretRecord | None: ...
-
-
-class _Applications(Protocol):
-    async def get(self, name: str) -> ApplicationRecord: ...
-
-
-class _UserSecretState(SecretState, Protocol):
-    model: ModelRecord | None
-
-    @property
-    def secrets(self) -> _UserSecrets: ...
-
-    @property
-    def applications(self) -> _Applications: ...
-
-
-class SecretStore(Protocol):
-    def write(
-        self, model_name: str | None = None
-    ) -> AbstractAsyncContextManager[_UserSecretState]: ...
-
-    async def model(self, name: str) -> ModelRecord: ...
-
-    async def snapshot(self, model_uuid: str | None = None) -> ModelSnapshot: ...
-
-
-async def write_secrets(tx: SecretState, writes: Sequence[rules.SecretWrite]) -> None:
+async def write_secrets(tx: WithSecrets, writes: Sequence[rules.SecretWrite]) -> None:
     """Make the writes the secret rules decided, in order."""
     for write in writes:
         match write:
@@ -258,12 +192,8 @@ async def _name_free(tx: _UserSecretState, name: str) -> None:
         raise errors.ConflictError(f'secret with name "{name}" already exists')
 
 
-class SecretService:
+class SecretService(StoreService[SecretStore]):
     """User secrets of a model, and reading every secret of it."""
-
-    def __init__(self, store: SecretStore, hub: ChangeHub) -> None:
-        self.store = store
-        self.hub = hub
 
     async def _rows(self, model: str) -> SecretRows:
         record = await self.store.model(model)

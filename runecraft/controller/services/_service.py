@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid as uuidlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 import structlog
@@ -17,30 +16,26 @@ from runecraft import charms, errors
 from runecraft.controller.providers import provider_names
 from runecraft.controller.services import _endpoints, _names
 from runecraft.controller.services._hub import ChangeHub
-from runecraft.controller.services._placement import (
-    PlacementMachines,
-    PlacementUnits,
-    parse_placement,
-    place_units,
+from runecraft.controller.services._placement import parse_placement, place_units
+from runecraft.controller.services._ports import (
+    StateStore,
+    WithApplications,
+    WithCharms,
+    WithMachines,
+    WithModel,
+    WithModels,
+    WithRelations,
+    WithResources,
+    WithStorage,
+    WithUnits,
 )
-from runecraft.controller.services._relations import (
-    ApplicationReads,
-    RelationRows,
-    add_peer_relations,
-)
-from runecraft.controller.services._resources import ResourceRows, attach_at_deploy
-from runecraft.controller.services._storage import (
-    CharmReads,
-    StorageRows,
-    attach_new_units,
-    check_storage,
-    record_storage,
-)
+from runecraft.controller.services._relations import add_peer_relations
+from runecraft.controller.services._resources import attach_at_deploy
+from runecraft.controller.services._storage import attach_new_units, check_storage, record_storage
 from runecraft.controller.state import (
     ApplicationRecord,
     CharmRecord,
     ModelRecord,
-    UnitRecord,
 )
 from runecraft.schemas import api
 from runecraft.schemas import charm as charm_schema
@@ -71,69 +66,23 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
 }
 
 
-class _Applications(ApplicationReads, Protocol):
-    async def find(self, name: str) -> ApplicationRecord | None: ...
-
-    async def insert(
-        self, *, name: str, charm_sha256: str, config: dict[str, Any], **settings: Any
-    ) -> ApplicationRecord: ...
-
-    async def update(self, app: ApplicationRecord, **values: Any) -> None: ...
-
-
-class _Units(PlacementUnits, Protocol):
-    async def get(self, name: str) -> UnitRecord: ...
-
-    async def add(
-        self, app: ApplicationRecord, count: int, machine_numbers: Sequence[int | None]
-    ) -> list[str]: ...
-
-    async def update(self, unit: UnitRecord, *, log: bool = True, **values: Any) -> None: ...
-
-
-class _Relations(RelationRows, Protocol):
-    async def kill_of(self, application: str, *, peers: bool = False) -> list[int]: ...
-
-
-class _Models(Protocol):
-    async def update(self, **values: Any) -> None: ...
-
-
-class ModelState(Protocol):
+class ModelState(
+    WithModel,
+    WithModels,
+    WithApplications,
+    WithUnits,
+    WithMachines,
+    WithCharms,
+    WithRelations,
+    WithStorage,
+    WithResources,
+    Protocol,
+):
     """What the model's operations need of a transaction (placement, storage, resources
     and peer relations included)."""
 
-    @property
-    def model(self) -> ModelRecord | None: ...
 
-    @property
-    def models(self) -> _Models: ...
-
-    @property
-    def applications(self) -> _Applications: ...
-
-    @property
-    def units(self) -> _Units: ...
-
-    @property
-    def machines(self) -> PlacementMachines: ...
-
-    @property
-    def charms(self) -> CharmReads: ...
-
-    @property
-    def relations(self) -> _Relations: ...
-
-    @property
-    def storage(self) -> StorageRows: ...
-
-    @property
-    def resources(self) -> ResourceRows: ...
-
-
-class ModelStore(Protocol):
-    def write(self, model_name: str | None = None) -> AbstractAsyncContextManager[ModelState]: ...
-
+class ModelStore(StateStore[ModelState], Protocol):
     async def model(self, name: str) -> ModelRecord: ...
 
     async def create_model(

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from runecraft.controller.services._hub import ChangeHub
+from runecraft.controller.services._ports import StoreService
 from runecraft.controller.services._unitinfo import build_unit_info
 from runecraft.controller.state import (
     ApplicationRecord,
@@ -275,7 +276,7 @@ def build_status(
     }
 
 
-class StatusService:
+class StatusService(StoreService[Store]):
     """Status documents and `show-unit`, each read from one model snapshot (so a constant
     number of queries whatever the model's size)."""
 
@@ -290,15 +291,14 @@ class StatusService:
     ) -> None:
         """`published_revision(agent)` is the snapshot revision last sent to a machine agent;
         `reconciled()` says whether the reconcilers have caught up with every change."""
-        self._store = store
-        self._hub = hub
+        super().__init__(store, hub)
         self._controller_name = controller_name
         self._published_revision = published_revision
         self._reconciled = reconciled
 
     async def _snapshot(self, model_name: str) -> ModelSnapshot:
-        model = await self._store.model(model_name)
-        return await self._store.snapshot(model.uuid)
+        model = await self.store.model(model_name)
+        return await self.store.snapshot(model.uuid)
 
     async def status(
         self, model_name: str, *, after: int = -1, timeout: float = 0.0
@@ -306,8 +306,8 @@ class StatusService:
         """Status now, or (with `after` ≥ 0) once anything changed past that generation or
         `timeout` seconds passed; `model.generation` is the one to wait after next."""
         if after >= 0:
-            await self._hub.wait_after(after, timeout)
-        generation = self._hub.generation
+            await self.hub.wait_after(after, timeout)
+        generation = self.hub.generation
         document = build_status(
             await self._snapshot(model_name),
             controller_name=self._controller_name,

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from runecraft.controller.state import ApplicationRecord, CharmRecord
+from runecraft.controller.services._ports import WithCharms, WithStorage
+from runecraft.controller.state import ApplicationRecord
 from runecraft.schemas import charm as charm_schema
 from runecraft.schemas import storage as storage_schema
 
 __all__ = [
-    "CharmReads",
-    "StorageRows",
     "StorageState",
     "attach_new_units",
     "check_storage",
@@ -19,32 +18,8 @@ __all__ = [
 ]
 
 
-class CharmReads(Protocol):
-    async def get(self, sha256: str) -> CharmRecord: ...
-
-
-class StorageRows(Protocol):
-    async def set_directives(
-        self, model_uuid: str, application: str, allocation: Mapping[str, tuple[int, int]]
-    ) -> None: ...
-
-    async def attach_to_units(
-        self,
-        model_uuid: str,
-        application: str,
-        units: Sequence[str],
-        declared: Mapping[str, charm_schema.StorageSpec],
-    ) -> None: ...
-
-
-class StorageState(Protocol):
+class StorageState(WithStorage, WithCharms, Protocol):
     """What attaching storage to new units needs of a transaction."""
-
-    @property
-    def storage(self) -> StorageRows: ...
-
-    @property
-    def charms(self) -> CharmReads: ...
 
 
 def check_storage(

@@ -10,13 +10,7 @@ import sqlalchemy as sa
 
 from runecraft import errors
 from runecraft.controller.state import _tables as t
-from runecraft.controller.state._base import (
-    CHARM_COLUMNS,
-    Repository,
-    Session,
-    app_record,
-    charm_record,
-)
+from runecraft.controller.state._base import CHARM_COLUMNS, Repository, Session, record
 from runecraft.controller.state._models import StatusHistory
 from runecraft.controller.state._records import ApplicationRecord, CharmRecord
 from runecraft.controller.state._resources import Resources
@@ -34,7 +28,7 @@ class Charms(Repository):
         row = await self._first(sa.select(*CHARM_COLUMNS).where(t.charms.c.sha256 == sha256))
         if row is None:
             raise errors.NotFoundError(f'charm "{sha256}" not found: upload it first')
-        return charm_record(row)
+        return record(CharmRecord, row)
 
     async def named(self, name: str) -> list[CharmRecord]:
         """Every stored charm of this name, oldest upload first (the n-th is its revision
@@ -44,7 +38,7 @@ class Charms(Repository):
             .where(t.charms.c.name == name)
             .order_by(t.charms.c.created, t.charms.c.sha256)
         )
-        return [charm_record(row) for row in rows]
+        return [record(CharmRecord, row) for row in rows]
 
     async def meta(self, sha256: str) -> dict[str, Any] | None:
         """The stored metadata of a charm (None: no such charm)."""
@@ -73,7 +67,9 @@ class Applications(Repository):
         self._history = history
 
     async def get(self, name: str) -> ApplicationRecord:
-        return app_record(await self._named(t.applications, "name", name, "application"))
+        return record(
+            ApplicationRecord, await self._named(t.applications, "name", name, "application")
+        )
 
     async def find(self, name: str) -> ApplicationRecord | None:
         try:
@@ -87,7 +83,7 @@ class Applications(Repository):
                 sa.select(t.applications).where(t.applications.c.id == application_id)
             )
         ).one()
-        return app_record(row)
+        return record(ApplicationRecord, row)
 
     async def insert(
         self, *, name: str, charm_sha256: str, config: dict[str, Any], **settings: Any
@@ -112,7 +108,7 @@ class Applications(Repository):
             .returning(t.applications)
         )
         self._session.changed(f"application-{name}", "added")
-        return app_record(result.one())
+        return record(ApplicationRecord, result.one())
 
     async def update(self, app: ApplicationRecord, **values: Any) -> None:
         await self._set(app, "changed", values)

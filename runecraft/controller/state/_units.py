@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from runecraft.controller.state import _tables as t
 from runecraft.controller.state._actions import Actions
-from runecraft.controller.state._base import Repository, Session, unit_record
+from runecraft.controller.state._base import Repository, Session, record
 from runecraft.controller.state._models import StatusHistory
 from runecraft.controller.state._records import ApplicationRecord, UnitRecord
 from runecraft.controller.state._relations import Relations
@@ -47,7 +47,7 @@ class Units(Repository):
         self._history = history
 
     async def get(self, name: str) -> UnitRecord:
-        return unit_record(await self._named(t.units, "name", name, "unit"))
+        return record(UnitRecord, await self._named(t.units, "name", name, "unit"))
 
     async def on_machine(
         self, model_uuid: str, machine_number: int, name: str
@@ -59,7 +59,7 @@ class Units(Repository):
                 t.units.c.machine_number == machine_number,
             )
         )
-        return None if row is None else unit_record(row)
+        return None if row is None else record(UnitRecord, row)
 
     async def names_on_machine(self, number: int) -> list[str]:
         """Names of the units placed on a machine of the model."""

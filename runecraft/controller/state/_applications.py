@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from runecraft import errors
 from runecraft.controller.state import _tables as t
-from runecraft.controller.state._base import CHARM_COLUMNS, Repository, Session, record
+from runecraft.controller.state._base import CHARM_COLUMNS, Repository, record
 from runecraft.controller.state._models import StatusHistory
 from runecraft.controller.state._records import ApplicationRecord, CharmRecord
 from runecraft.controller.state._resources import Resources
@@ -48,23 +49,16 @@ class Charms(Repository):
         return None if meta is None else dict(meta)
 
 
+@dataclass(eq=False, kw_only=True)
 class Applications(Repository):
-    """Applications of the transaction's model (by id, of any model)."""
+    """Applications of the transaction's model (by id, of any model); an application that
+    goes takes its resources, storage and secrets with it, through the sibling
+    repositories."""
 
-    def __init__(
-        self,
-        session: Session,
-        *,
-        secrets: Secrets,
-        storage: Storage,
-        resources: Resources,
-        history: StatusHistory,
-    ) -> None:
-        super().__init__(session)
-        self._secrets = secrets
-        self._storage = storage
-        self._resources = resources
-        self._history = history
+    secrets: Secrets
+    storage: Storage
+    resources: Resources
+    history: StatusHistory
 
     async def get(self, name: str) -> ApplicationRecord:
         return record(
@@ -129,9 +123,9 @@ class Applications(Repository):
 
     async def delete(self, app: ApplicationRecord) -> None:
         """Forget an application with its resources, storage directives and secrets."""
-        await self._resources.forget_application(app.model_uuid, app.name)
-        await self._storage.forget_application(app.model_uuid, app.name)
-        await self._secrets.forget_owner(app.model_uuid, application=app.name)
+        await self.resources.forget_application(app.model_uuid, app.name)
+        await self.storage.forget_application(app.model_uuid, app.name)
+        await self.secrets.forget_owner(app.model_uuid, application=app.name)
         await self._conn.execute(sa.delete(t.applications).where(t.applications.c.id == app.id))
         self._session.changed(f"application-{app.name}", "removed", app.model_uuid)
 
@@ -182,6 +176,6 @@ class Applications(Repository):
             )
         )
         if stored.rowcount:
-            await self._history.record(
+            await self.history.record(
                 model_uuid, report.application, "application", report.status, now
             )

@@ -4,6 +4,7 @@ and the change log that moves model revisions at commit."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -102,12 +103,15 @@ class Session:
         return revisions
 
 
+@dataclass(eq=False)
 class Repository:
     """A narrow view of one aggregate's rows, over its transaction's session."""
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
-        self._conn = session.conn
+    _session: Session
+
+    @property
+    def _conn(self) -> AsyncConnection:
+        return self._session.conn
 
     async def _named(self, table: sa.Table, key: str, value: object, what: str) -> Any:
         """The row of the transaction's model whose `key` is `value`; a `NotFoundError`

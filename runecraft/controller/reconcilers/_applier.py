@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import structlog
@@ -50,31 +51,21 @@ class Publisher(Protocol):
     async def publish(self, agent: str, message: bus.MachineSnapshot) -> bool: ...
 
 
+@dataclass(kw_only=True, eq=False)
 class Applier:
     """Performs actions and reports their outcomes."""
 
-    def __init__(
-        self,
-        *,
-        store: Store,
-        agents: AgentService,
-        providers: Callable[[str], Provider],
-        publisher: Publisher,
-        provisioner: Provisioner,
-        credentials_changed: Callable[[], Awaitable[None]],
-        lease_seconds: float,
-    ) -> None:
-        self.store = store
-        self.agents = agents
-        self.providers = providers
-        self.publisher = publisher
-        self.provisioner = provisioner
-        self.credentials_changed = credentials_changed
-        self.lease_seconds = lease_seconds
-        self.digests: dict[str, str] = {}
-        """Per agent: digest of the last snapshot sent (to skip sending it again)."""
-        self.revisions: dict[str, int] = {}
-        """Per agent: model revision of the last snapshot sent (shown in status)."""
+    store: Store
+    agents: AgentService
+    providers: Callable[[str], Provider]
+    publisher: Publisher
+    provisioner: Provisioner
+    credentials_changed: Callable[[], Awaitable[None]]
+    lease_seconds: float
+    digests: dict[str, str] = field(default_factory=dict, init=False)
+    """Per agent: digest of the last snapshot sent (to skip sending it again)."""
+    revisions: dict[str, int] = field(default_factory=dict, init=False)
+    """Per agent: model revision of the last snapshot sent (shown in status)."""
 
     async def apply(
         self, model: ModelRecord, actions: Sequence[Action], now: float

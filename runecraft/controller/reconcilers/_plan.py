@@ -12,22 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from runecraft.controller import state
 from runecraft.controller.reconcilers._secret_plan import SecretIndex, unit_secrets
-from runecraft.controller.state import (
-    ActionRecord,
-    ApplicationRecord,
-    CharmRecord,
-    DatabagRecord,
-    EndpointRecord,
-    MachineRecord,
-    ModelRecord,
-    RelationRecord,
-    ResourceRecord,
-    ScopeRecord,
-    SecretRows,
-    StorageRecord,
-    UnitRecord,
-)
 from runecraft.schemas import bus
 from runecraft.schemas import charm as charm_schema
 from runecraft.schemas import storage as storage_schema
@@ -53,7 +39,7 @@ _CONFIG_SCHEMAS: dict[str, charm_schema.CharmConfig] = {}
 """Parsed config.yaml per charm: charms are content-addressed, so a sha256 names one for ever."""
 
 
-def effective_config(charm: CharmRecord, settings: Mapping[str, Any]) -> dict[str, Any]:
+def effective_config(charm: state.CharmRecord, settings: Mapping[str, Any]) -> dict[str, Any]:
     """What `config-get` prints (the charm schema's rule, parsed once per charm)."""
     schema = _CONFIG_SCHEMAS.get(charm.sha256)
     if schema is None:
@@ -84,7 +70,7 @@ class LeaderChange:
 
 
 def plan_leaders(
-    applications: Iterable[ApplicationRecord], units: Iterable[UnitRecord], now: float
+    applications: Iterable[state.ApplicationRecord], units: Iterable[state.UnitRecord], now: float
 ) -> list[LeaderChange]:
     """Keep one leader per application.
 
@@ -118,45 +104,45 @@ def plan_leaders(
 class RelationState:
     """The relation rows of one model, as stored."""
 
-    relations: Sequence[RelationRecord] = ()
-    endpoints: Sequence[EndpointRecord] = ()
-    scopes: Sequence[ScopeRecord] = ()
-    databags: Sequence[DatabagRecord] = ()
+    relations: Sequence[state.RelationRecord] = ()
+    endpoints: Sequence[state.EndpointRecord] = ()
+    scopes: Sequence[state.ScopeRecord] = ()
+    databags: Sequence[state.DatabagRecord] = ()
 
 
-def dead_relations(state: RelationState) -> list[int]:
+def dead_relations(rows: RelationState) -> list[int]:
     """Dying relations no unit is in scope of any more: the controller deletes them."""
-    occupied = {s.relation_id for s in state.scopes}
-    return [r.id for r in state.relations if r.life != "alive" and r.id not in occupied]
+    occupied = {s.relation_id for s in rows.scopes}
+    return [r.id for r in rows.relations if r.life != "alive" and r.id not in occupied]
 
 
 def doomed_relations(
-    applications: Iterable[ApplicationRecord], state: RelationState, model_dying: bool = False
-) -> list[RelationRecord]:
+    applications: Iterable[state.ApplicationRecord], rows: RelationState, model_dying: bool = False
+) -> list[state.RelationRecord]:
     """Alive relations between applications of which one is dying: they die with it (peer
     relations end with their units instead)."""
     dying = {a.name for a in applications if a.life != "alive" or model_dying}
     apps_of: dict[int, set[str]] = defaultdict(set)
-    for endpoint in state.endpoints:
+    for endpoint in rows.endpoints:
         apps_of[endpoint.relation_id].add(endpoint.application)
     return [
         r
-        for r in state.relations
+        for r in rows.relations
         if r.life == "alive" and len(apps_of[r.id]) > 1 and apps_of[r.id] & dying
     ]
 
 
 def deletable_applications(
-    applications: Iterable[ApplicationRecord],
-    units: Iterable[UnitRecord],
-    state: RelationState,
+    applications: Iterable[state.ApplicationRecord],
+    units: Iterable[state.UnitRecord],
+    rows: RelationState,
     model_dying: bool = False,
-) -> list[ApplicationRecord]:
+) -> list[state.ApplicationRecord]:
     """Dying applications with no unit left and no relation with another application (their
     peer relations go with them)."""
     with_units = {u.application_id for u in units}
     in_relations: dict[int, set[str]] = defaultdict(set)
-    for endpoint in state.endpoints:
+    for endpoint in rows.endpoints:
         in_relations[endpoint.relation_id].add(endpoint.application)
     related = {app for apps in in_relations.values() if len(apps) > 1 for app in apps}
     return [
@@ -169,19 +155,19 @@ def deletable_applications(
 class RelationIndex:
     """The relation rows of one model indexed for building every unit's view at once."""
 
-    def __init__(self, state: RelationState, units: Sequence[UnitRecord]) -> None:
-        self.relations = sorted(state.relations, key=lambda r: r.id)
-        self.endpoints: dict[int, list[EndpointRecord]] = defaultdict(list)
-        for endpoint in state.endpoints:
+    def __init__(self, rows: RelationState, units: Sequence[state.UnitRecord]) -> None:
+        self.relations = sorted(rows.relations, key=lambda r: r.id)
+        self.endpoints: dict[int, list[state.EndpointRecord]] = defaultdict(list)
+        for endpoint in rows.endpoints:
             self.endpoints[endpoint.relation_id].append(endpoint)
         self.in_scope: dict[int, set[str]] = defaultdict(set)
-        for scope in state.scopes:
+        for scope in rows.scopes:
             self.in_scope[scope.relation_id].add(scope.unit)
-        self.bags: dict[tuple[int, str, str], DatabagRecord] = {
-            (b.relation_id, b.owner_kind, b.owner): b for b in state.databags
+        self.bags: dict[tuple[int, str, str], state.DatabagRecord] = {
+            (b.relation_id, b.owner_kind, b.owner): b for b in rows.databags
         }
-        self.unit_bags: dict[tuple[int, str], list[DatabagRecord]] = defaultdict(list)
-        for bag in state.databags:
+        self.unit_bags: dict[tuple[int, str], list[state.DatabagRecord]] = defaultdict(list)
+        for bag in rows.databags:
             if bag.owner_kind == "unit":
                 self.unit_bags[(bag.relation_id, bag.application)].append(bag)
         self.units = {u.name: u for u in units}
@@ -196,7 +182,7 @@ class RelationIndex:
 
 
 def relation_views(
-    unit: UnitRecord, app: ApplicationRecord, index: RelationIndex, model_uuid: str = ""
+    unit: state.UnitRecord, app: state.ApplicationRecord, index: RelationIndex, model_uuid: str = ""
 ) -> tuple[bus.RelationRemote, ...]:
     """Every relation as `unit` sees it (docs/runtime-contract.md, "Relations").
 
@@ -263,7 +249,7 @@ def relation_views(
 
 
 def resource_views(
-    charm: CharmRecord, records: Sequence[ResourceRecord]
+    charm: state.CharmRecord, records: Sequence[state.ResourceRecord]
 ) -> tuple[ResourceRemote, ...]:
     """The application's attached resources, with the file names the charm declares."""
     declared = charm.meta.get("resources") or {}
@@ -286,13 +272,13 @@ def resource_views(
 class _ModelFacts:
     """What every unit's desired state is built from, indexed once per model."""
 
-    model: ModelRecord
+    model: state.ModelRecord
     relations: RelationIndex
     secrets: SecretIndex
     addresses: Mapping[int, str]
     actions: Mapping[str, Sequence[bus.ActionRequest]]
     storage: Mapping[str, Sequence[storage_schema.StorageRemote]]
-    resources: Mapping[str, Sequence[ResourceRecord]]
+    resources: Mapping[str, Sequence[state.ResourceRecord]]
     update_status_interval: float
     retry_hooks: bool
     fork_hooks: bool
@@ -300,16 +286,16 @@ class _ModelFacts:
     @classmethod
     def index(
         cls,
-        model: ModelRecord,
-        units: Sequence[UnitRecord],
-        machines: Sequence[MachineRecord],
+        model: state.ModelRecord,
+        units: Sequence[state.UnitRecord],
+        machines: Sequence[state.MachineRecord],
         relations: RelationState,
-        actions: Sequence[ActionRecord],
-        secrets: SecretRows,
-        storage: Sequence[StorageRecord],
-        resources: Sequence[ResourceRecord],
+        actions: Sequence[state.ActionRecord],
+        secrets: state.SecretRows,
+        storage: Sequence[state.StorageRecord],
+        resources: Sequence[state.ResourceRecord],
     ) -> _ModelFacts:
-        app_resources: dict[str, list[ResourceRecord]] = defaultdict(list)
+        app_resources: dict[str, list[state.ResourceRecord]] = defaultdict(list)
         for resource in resources:
             app_resources[resource.application].append(resource)
         attached: dict[str, list[storage_schema.StorageRemote]] = defaultdict(list)
@@ -340,7 +326,10 @@ class _ModelFacts:
 
 
 def _unit_remote(
-    facts: _ModelFacts, unit: UnitRecord, app: ApplicationRecord, charm: CharmRecord
+    facts: _ModelFacts,
+    unit: state.UnitRecord,
+    app: state.ApplicationRecord,
+    charm: state.CharmRecord,
 ) -> bus.UnitRemoteState:
     """The desired state of one unit, as its agent receives it."""
     config = effective_config(charm, app.config)
@@ -374,16 +363,16 @@ def _unit_remote(
 
 
 def machine_snapshots(
-    model: ModelRecord,
-    applications: Sequence[ApplicationRecord],
-    units: Sequence[UnitRecord],
-    machines: Sequence[MachineRecord],
-    charms: Mapping[str, CharmRecord],
+    model: state.ModelRecord,
+    applications: Sequence[state.ApplicationRecord],
+    units: Sequence[state.UnitRecord],
+    machines: Sequence[state.MachineRecord],
+    charms: Mapping[str, state.CharmRecord],
     relations: RelationState | None = None,
-    actions: Sequence[ActionRecord] = (),
-    secrets: SecretRows | None = None,
-    storage: Sequence[StorageRecord] = (),
-    resources: Sequence[ResourceRecord] = (),
+    actions: Sequence[state.ActionRecord] = (),
+    secrets: state.SecretRows | None = None,
+    storage: Sequence[state.StorageRecord] = (),
+    resources: Sequence[state.ResourceRecord] = (),
 ) -> dict[int, bus.MachineSnapshot]:
     """The desired state of every machine's units (revision is the model's)."""
     facts = _ModelFacts.index(
@@ -392,7 +381,7 @@ def machine_snapshots(
         machines,
         relations or RelationState(),
         actions,
-        secrets or SecretRows(),
+        secrets or state.SecretRows(),
         storage,
         resources,
     )

@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -32,30 +33,21 @@ PROVISION_CONCURRENCY = 6
 """Machines of one model made at once."""
 
 
+@dataclass(kw_only=True, eq=False)
 class Provisioner:
     """Owns the tasks that make machines: at most PROVISION_CONCURRENCY per model."""
 
-    def __init__(
-        self,
-        *,
-        store: Store,
-        hub: ChangeHub,
-        providers: Callable[[str], Provider],
-        broker_for_agents: Callable[[str, str], BrokerAddress],
-        api_url: str,
-        made: Callable[[str], None],
-    ) -> None:
-        self.store = store
-        self.hub = hub
-        self.providers = providers
-        self.broker_for_agents = broker_for_agents
-        self.api_url = api_url
-        self.made = made
-        """Called with a machine's agent once the machine is made (its agent is new)."""
-        self._tasks: set[asyncio.Task[Outcome]] = set()
-        self._in_flight: dict[str, set[int]] = defaultdict(set)
-        self._slots: dict[str, asyncio.Semaphore] = {}
-        self._failure: BaseException | None = None
+    store: Store
+    hub: ChangeHub
+    providers: Callable[[str], Provider]
+    broker_for_agents: Callable[[str, str], BrokerAddress]
+    api_url: str
+    made: Callable[[str], None]
+    """Called with a machine's agent once the machine is made (its agent is new)."""
+    _tasks: set[asyncio.Task[Outcome]] = field(default_factory=set, init=False)
+    _in_flight: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set), init=False)
+    _slots: dict[str, asyncio.Semaphore] = field(default_factory=dict, init=False)
+    _failure: BaseException | None = field(default=None, init=False)
 
     def in_flight(self, model_uuid: str) -> frozenset[int]:
         """Machines of the model being made now."""

@@ -18,7 +18,7 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -53,51 +53,45 @@ class _Mark:
     due: float
 
 
+@dataclass(kw_only=True, eq=False)
 class Reconciler:
     """Runs every reconciler of the controller in one level-triggered loop."""
 
-    def __init__(
-        self,
-        *,
-        store: Store,
-        hub: ChangeHub,
-        agents: AgentService,
-        providers: Callable[[str], Provider],
-        publisher: Publisher,
-        broker_for_agents: Callable[[str, str], BrokerAddress],
-        credentials_changed: Callable[[], Awaitable[None]],
-        api_url: str,
-        interval: float,
-        lease_seconds: float,
-    ) -> None:
-        self.store = store
-        self.hub = hub
-        self.agents = agents
-        self.providers = providers
-        self.interval = interval
+    store: Store
+    hub: ChangeHub
+    agents: AgentService
+    providers: Callable[[str], Provider]
+    publisher: Publisher
+    broker_for_agents: Callable[[str, str], BrokerAddress]
+    credentials_changed: Callable[[], Awaitable[None]]
+    api_url: str
+    interval: float
+    lease_seconds: float
+    reconciled_generation: int = field(default=-1, init=False)
+    """The hub generation the last completed pass started from, with no machine being
+    made."""
+    _marks: dict[str, _Mark] = field(default_factory=dict, init=False)
+    _agent_models: dict[str, str] = field(default_factory=dict, init=False)
+    """Per agent seen in a pass: the uuid of its model."""
+
+    def __post_init__(self) -> None:
         self.provisioner = Provisioner(
-            store=store,
-            hub=hub,
-            providers=providers,
-            broker_for_agents=broker_for_agents,
-            api_url=api_url,
+            store=self.store,
+            hub=self.hub,
+            providers=self.providers,
+            broker_for_agents=self.broker_for_agents,
+            api_url=self.api_url,
             made=self._made,
         )
         self.applier = Applier(
-            store=store,
-            agents=agents,
-            providers=providers,
-            publisher=publisher,
+            store=self.store,
+            agents=self.agents,
+            providers=self.providers,
+            publisher=self.publisher,
             provisioner=self.provisioner,
-            credentials_changed=credentials_changed,
-            lease_seconds=lease_seconds,
+            credentials_changed=self.credentials_changed,
+            lease_seconds=self.lease_seconds,
         )
-        self.reconciled_generation = -1
-        """The hub generation the last completed pass started from, with no machine being
-        made."""
-        self._marks: dict[str, _Mark] = {}
-        self._agent_models: dict[str, str] = {}
-        """Per agent seen in a pass: the uuid of its model."""
 
     async def run(self) -> None:
         try:

@@ -7,51 +7,10 @@ Services declare, as Protocols, the part of a transaction they use.
 
 from __future__ import annotations
 
-from runecraft.controller.state._records import (
-    USER_GRANT,
-    ActionRecord,
-    ApplicationRecord,
-    CharmRecord,
-    DatabagRecord,
-    EndpointRecord,
-    MachineRecord,
-    ModelRecord,
-    RelationRecord,
-    ResourceRecord,
-    ScopeRecord,
-    SecretConsumerRecord,
-    SecretGrantRecord,
-    SecretRecord,
-    SecretRevisionRecord,
-    SecretRows,
-    StorageRecord,
-    UnitRecord,
-)
+from runecraft.controller.state import _records
+from runecraft.controller.state._records import *  # noqa: F403 (every record; see __all__)
 from runecraft.controller.state._relations import merge_settings
 from runecraft.controller.state._store import ModelSnapshot, QueryCounter, Store, Tx
 
-__all__ = [
-    "USER_GRANT",
-    "ActionRecord",
-    "ApplicationRecord",
-    "CharmRecord",
-    "DatabagRecord",
-    "EndpointRecord",
-    "MachineRecord",
-    "ModelRecord",
-    "ModelSnapshot",
-    "QueryCounter",
-    "RelationRecord",
-    "ResourceRecord",
-    "ScopeRecord",
-    "SecretConsumerRecord",
-    "SecretGrantRecord",
-    "SecretRecord",
-    "SecretRevisionRecord",
-    "SecretRows",
-    "StorageRecord",
-    "Store",
-    "Tx",
-    "UnitRecord",
-    "merge_settings",
-]
+__all__ = ["ModelSnapshot", "QueryCounter", "Store", "Tx", "merge_settings"]
+__all__ += _records.__all__

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
 import sqlalchemy as sa
 
 from runecraft.controller.state import _tables as t
-from runecraft.controller.state._base import Repository, action_record
+from runecraft.controller.state._base import Repository, record
 from runecraft.controller.state._records import ActionRecord
 
 __all__ = ["Actions"]
@@ -17,7 +18,7 @@ __all__ = ["Actions"]
 class Actions(Repository):
     async def insert(self, unit: str, name: str, params: dict[str, Any]) -> ActionRecord:
         """Queue an action with the model's next action number (1, 2, 3 …)."""
-        record = ActionRecord(
+        action = ActionRecord(
             model_uuid=self._session.model_uuid,
             id=await self._session.bump(t.models.c.next_action) + 1,
             unit=unit,
@@ -31,22 +32,9 @@ class Actions(Repository):
             started=None,
             completed=None,
         )
-        await self._conn.execute(
-            sa.insert(t.actions).values(
-                model_uuid=record.model_uuid,
-                id=record.id,
-                unit=record.unit,
-                name=record.name,
-                params=record.params,
-                status=record.status,
-                message=record.message,
-                results=record.results,
-                log=record.log,
-                enqueued=record.enqueued,
-            )
-        )
-        self._session.changed(f"action-{record.id}", "added")
-        return record
+        await self._conn.execute(sa.insert(t.actions).values(**dataclasses.asdict(action)))
+        self._session.changed(f"action-{action.id}", "added")
+        return action
 
     async def of_unit(self, model_uuid: str, unit: str, action_id: str) -> ActionRecord | None:
         """An action of the unit by its id ("1", "2", …); None for another unit's."""
@@ -59,7 +47,7 @@ class Actions(Repository):
                 t.actions.c.unit == unit,
             )
         )
-        return None if row is None else action_record(row)
+        return None if row is None else record(ActionRecord, row)
 
     async def update(self, model_uuid: str, action_id: int, **values: Any) -> None:
         await self._conn.execute(

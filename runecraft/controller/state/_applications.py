@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from runecraft import errors
 from runecraft.controller.state import _tables as t
-from runecraft.controller.state._base import (
-    CHARM_COLUMNS,
-    Repository,
-    Session,
-    app_record,
-    charm_record,
-)
+from runecraft.controller.state._base import CHARM_COLUMNS, Repository, record
 from runecraft.controller.state._models import StatusHistory
 from runecraft.controller.state._records import ApplicationRecord, CharmRecord
 from runecraft.controller.state._resources import Resources
@@ -34,7 +29,7 @@ class Charms(Repository):
         row = await self._first(sa.select(*CHARM_COLUMNS).where(t.charms.c.sha256 == sha256))
         if row is None:
             raise errors.NotFoundError(f'charm "{sha256}" not found: upload it first')
-        return charm_record(row)
+        return record(CharmRecord, row)
 
     async def named(self, name: str) -> list[CharmRecord]:
         """Every stored charm of this name, oldest upload first (the n-th is its revision
@@ -44,7 +39,7 @@ class Charms(Repository):
             .where(t.charms.c.name == name)
             .order_by(t.charms.c.created, t.charms.c.sha256)
         )
-        return [charm_record(row) for row in rows]
+        return [record(CharmRecord, row) for row in rows]
 
     async def meta(self, sha256: str) -> dict[str, Any] | None:
         """The stored metadata of a charm (None: no such charm)."""
@@ -54,26 +49,21 @@ class Charms(Repository):
         return None if meta is None else dict(meta)
 
 
+@dataclass(eq=False, kw_only=True)
 class Applications(Repository):
-    """Applications of the transaction's model (by id, of any model)."""
+    """Applications of the transaction's model (by id, of any model); an application that
+    goes takes its resources, storage and secrets with it, through the sibling
+    repositories."""
 
-    def __init__(
-        self,
-        session: Session,
-        *,
-        secrets: Secrets,
-        storage: Storage,
-        resources: Resources,
-        history: StatusHistory,
-    ) -> None:
-        super().__init__(session)
-        self._secrets = secrets
-        self._storage = storage
-        self._resources = resources
-        self._history = history
+    secrets: Secrets
+    storage: Storage
+    resources: Resources
+    history: StatusHistory
 
     async def get(self, name: str) -> ApplicationRecord:
-        return app_record(await self._named(t.applications, "name", name, "application"))
+        return record(
+            ApplicationRecord, await self._named(t.applications, "name", name, "application")
+        )
 
     async def find(self, name: str) -> ApplicationRecord | None:
         try:
@@ -87,7 +77,7 @@ class Applications(Repository):
                 sa.select(t.applications).where(t.applications.c.id == application_id)
             )
         ).one()
-        return app_record(row)
+        return record(ApplicationRecord, row)
 
     async def insert(
         self, *, name: str, charm_sha256: str, config: dict[str, Any], **settings: Any
@@ -112,7 +102,7 @@ class Applications(Repository):
             .returning(t.applications)
         )
         self._session.changed(f"application-{name}", "added")
-        return app_record(result.one())
+        return record(ApplicationRecord, result.one())
 
     async def update(self, app: ApplicationRecord, **values: Any) -> None:
         await self._set(app, "changed", values)
@@ -133,9 +123,9 @@ class Applications(Repository):
 
     async def delete(self, app: ApplicationRecord) -> None:
         """Forget an application with its resources, storage directives and secrets."""
-        await self._resources.forget_application(app.model_uuid, app.name)
-        await self._storage.forget_application(app.model_uuid, app.name)
-        await self._secrets.forget_owner(app.model_uuid, application=app.name)
+        await self.resources.forget_application(app.model_uuid, app.name)
+        await self.storage.forget_application(app.model_uuid, app.name)
+        await self.secrets.forget_owner(app.model_uuid, application=app.name)
         await self._conn.execute(sa.delete(t.applications).where(t.applications.c.id == app.id))
         self._session.changed(f"application-{app.name}", "removed", app.model_uuid)
 
@@ -186,6 +176,6 @@ class Applications(Repository):
             )
         )
         if stored.rowcount:
-            await self._history.record(
+            await self.history.record(
                 model_uuid, report.application, "application", report.status, now
             )

@@ -4,67 +4,26 @@ and the change log that moves model revisions at commit."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from runecraft import errors
 from runecraft.controller.state import _tables as t
-from runecraft.controller.state._records import (
-    ActionRecord,
-    ApplicationRecord,
-    CharmRecord,
-    DatabagRecord,
-    EndpointRecord,
-    MachineRecord,
-    ModelRecord,
-    RelationRecord,
-    ScopeRecord,
-    UnitRecord,
-)
+from runecraft.controller.state._records import ModelRecord
 
-__all__ = ["CHARM_COLUMNS", "Repository", "Session"]
+__all__ = ["CHARM_COLUMNS", "R", "Repository", "Session", "record"]
 
 
-def model_record(row: Any) -> ModelRecord:
-    return ModelRecord(**row._mapping)
+R = TypeVar("R")
+"""A record type."""
 
 
-def app_record(row: Any) -> ApplicationRecord:
-    return ApplicationRecord(**row._mapping)
-
-
-def unit_record(row: Any) -> UnitRecord:
-    return UnitRecord(**row._mapping)
-
-
-def machine_record(row: Any) -> MachineRecord:
-    return MachineRecord(**row._mapping)
-
-
-def charm_record(row: Any) -> CharmRecord:
-    return CharmRecord(**row._mapping)
-
-
-def relation_record(row: Any) -> RelationRecord:
-    return RelationRecord(**row._mapping)
-
-
-def endpoint_record(row: Any) -> EndpointRecord:
-    return EndpointRecord(**row._mapping)
-
-
-def scope_record(row: Any) -> ScopeRecord:
-    return ScopeRecord(**row._mapping)
-
-
-def databag_record(row: Any) -> DatabagRecord:
-    return DatabagRecord(**row._mapping)
-
-
-def action_record(row: Any) -> ActionRecord:
-    return ActionRecord(**row._mapping)
+def record(kind: type[R], row: Any) -> R:
+    """A database row as its frozen record (the record's fields are the row's columns)."""
+    return kind(**row._mapping)
 
 
 CHARM_COLUMNS = (
@@ -144,12 +103,15 @@ class Session:
         return revisions
 
 
+@dataclass(eq=False)
 class Repository:
     """A narrow view of one aggregate's rows, over its transaction's session."""
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
-        self._conn = session.conn
+    _session: Session
+
+    @property
+    def _conn(self) -> AsyncConnection:
+        return self._session.conn
 
     async def _named(self, table: sa.Table, key: str, value: object, what: str) -> Any:
         """The row of the transaction's model whose `key` is `value`; a `NotFoundError`

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from runecraft.controller.state import _tables as t
-from runecraft.controller.state._base import Repository, machine_record
+from runecraft.controller.state._base import Repository, record
 from runecraft.controller.state._records import MachineRecord
 
 __all__ = ["Machines"]
@@ -18,7 +18,7 @@ class Machines(Repository):
     """Machines of the transaction's model (by model and number, for agent writes)."""
 
     async def get(self, number: int) -> MachineRecord:
-        return machine_record(await self._named(t.machines, "number", number, "machine"))
+        return record(MachineRecord, await self._named(t.machines, "number", number, "machine"))
 
     async def all(self) -> list[MachineRecord]:
         """Every machine of the model, by number."""
@@ -27,7 +27,7 @@ class Machines(Repository):
             .where(t.machines.c.model_uuid == self._session.model_uuid)
             .order_by(t.machines.c.number)
         )
-        return [machine_record(r) for r in rows]
+        return [record(MachineRecord, r) for r in rows]
 
     async def insert(self, **values: Any) -> MachineRecord:
         """A new machine numbered on from the model's counter; `values` override the
@@ -54,7 +54,7 @@ class Machines(Repository):
             .returning(t.machines)
         )
         self._session.changed(f"machine-{number}", "added")
-        return machine_record(result.one())
+        return record(MachineRecord, result.one())
 
     async def update(self, machine: MachineRecord, **values: Any) -> None:
         await self._conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -9,12 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from runecraft.controller.state import _tables as t
-from runecraft.controller.state._base import (
-    Repository,
-    databag_record,
-    endpoint_record,
-    relation_record,
-)
+from runecraft.controller.state._base import Repository, record
 from runecraft.controller.state._records import (
     DatabagRecord,
     EndpointRecord,
@@ -45,7 +41,7 @@ class Relations(Repository):
         """Every relation of the model with its endpoints, by id."""
         uuid = model_uuid or self._session.model_uuid
         relations = [
-            relation_record(r)
+            record(RelationRecord, r)
             for r in await self._conn.execute(
                 sa.select(t.relations)
                 .where(t.relations.c.model_uuid == uuid)
@@ -58,47 +54,34 @@ class Relations(Repository):
             .where(t.relation_endpoints.c.model_uuid == uuid)
             .order_by(t.relation_endpoints.c.application)
         ):
-            record = endpoint_record(row)
-            endpoints.setdefault(record.relation_id, []).append(record)
+            endpoint = record(EndpointRecord, row)
+            endpoints.setdefault(endpoint.relation_id, []).append(endpoint)
         return [(r, endpoints[r.id]) for r in relations]
 
     async def insert(self, key: str, endpoints: Sequence[EndpointRecord]) -> RelationRecord:
         """Add a relation with the next id of the model (the endpoints' `relation_id` is
         ignored)."""
-        record = RelationRecord(
+        relation = RelationRecord(
             model_uuid=self._session.model_uuid,
             id=await self._session.bump(t.models.c.next_relation),
             key=key,
             life="alive",
             created=time.time(),
         )
-        await self._conn.execute(
-            sa.insert(t.relations).values(
-                model_uuid=record.model_uuid,
-                id=record.id,
-                key=record.key,
-                life=record.life,
-                created=record.created,
-            )
-        )
+        await self._conn.execute(sa.insert(t.relations).values(**dataclasses.asdict(relation)))
         await self._conn.execute(
             sa.insert(t.relation_endpoints),
             [
                 {
-                    "model_uuid": record.model_uuid,
-                    "relation_id": record.id,
-                    "application": ep.application,
-                    "endpoint": ep.endpoint,
-                    "role": ep.role,
-                    "interface": ep.interface,
-                    "scope": ep.scope,
-                    "relation_limit": ep.relation_limit,
+                    **dataclasses.asdict(ep),
+                    "model_uuid": relation.model_uuid,
+                    "relation_id": relation.id,
                 }
                 for ep in endpoints
             ],
         )
-        self._session.changed(f"relation-{record.id}", "added")
-        return record
+        self._session.changed(f"relation-{relation.id}", "added")
+        return relation
 
     async def set_life(self, relation: RelationRecord, life: str) -> None:
         await self._conn.execute(
@@ -195,7 +178,7 @@ class Relations(Repository):
                 table.c.owner.in_(sorted(set(owners))),
             )
         )
-        return [databag_record(row) for row in rows]
+        return [record(DatabagRecord, row) for row in rows]
 
     async def save_databag(self, bag: DatabagRecord, *, new: bool) -> None:
         """Insert (`new`) or update a bag's content and version."""

@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from runecraft import errors
 from runecraft.charms import content_hash
 from runecraft.controller.state import _tables as t
-from runecraft.controller.state._base import Repository
+from runecraft.controller.state._base import Repository, record
 from runecraft.controller.state._records import ResourceRecord
 
-__all__ = ["Resources", "read_resource_blob", "read_resources"]
+__all__ = ["Resources", "read_resource_blob"]
 
 
 async def read_resource_blob(conn: AsyncConnection, sha256: str) -> bytes:
@@ -29,15 +29,6 @@ async def read_resource_blob(conn: AsyncConnection, sha256: str) -> bytes:
     if data is None:
         raise errors.NotFoundError(f'resource "{sha256}" not found')
     return bytes(data)
-
-
-async def read_resources(conn: AsyncConnection, model_uuid: str | None) -> list[ResourceRecord]:
-    """Every application resource of one model (or all)."""
-    table = t.application_resources
-    query = sa.select(table).order_by(table.c.model_uuid, table.c.application, table.c.name)
-    if model_uuid is not None:
-        query = query.where(table.c.model_uuid == model_uuid)
-    return [ResourceRecord(**row._mapping) for row in await conn.execute(query)]
 
 
 class Resources(Repository):
@@ -76,22 +67,22 @@ class Resources(Repository):
         row = await self._first(sa.select(table).where(*where))
         now = time.time()
         if row is None:
-            record = ResourceRecord(model_uuid, application, name, sha256, int(size), 1, now)
-            await self._conn.execute(sa.insert(table).values(**dataclasses.asdict(record)))
+            resource = ResourceRecord(model_uuid, application, name, sha256, int(size), 1, now)
+            await self._conn.execute(sa.insert(table).values(**dataclasses.asdict(resource)))
         else:
-            current = ResourceRecord(**row._mapping)
+            current = record(ResourceRecord, row)
             if current.sha256 == sha256:
                 return current
-            record = ResourceRecord(
+            resource = ResourceRecord(
                 model_uuid, application, name, sha256, int(size), current.revision + 1, now
             )
             await self._conn.execute(
                 sa.update(table)
                 .where(*where)
-                .values(sha256=sha256, size=size, revision=record.revision, created=now)
+                .values(sha256=sha256, size=size, revision=resource.revision, created=now)
             )
         self._session.changed(f"application-{application}", "resource", model_uuid)
-        return record
+        return resource
 
     async def forget_application(self, model_uuid: str, application: str) -> None:
         """A deleted application's resources go with it (the blobs stay)."""

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from runecraft.controller.state import _tables as t
-from runecraft.controller.state._base import Repository
+from runecraft.controller.state._base import Repository, record
 from runecraft.controller.state._records import (
     SecretConsumerRecord,
     SecretGrantRecord,
@@ -88,7 +88,7 @@ class Secrets(Repository):
             t.secrets.c.id == secret_id if secret_id is not None else t.secrets.c.name == name
         )
         row = (await self._conn.execute(sa.select(t.secrets).where(*where))).first()
-        return None if row is None else SecretRecord(**row._mapping)
+        return None if row is None else record(SecretRecord, row)
 
     async def insert(self, secret: SecretRecord, content: Mapping[str, str]) -> None:
         """A new secret row with its first revision."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,19 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from runecraft.controller.state import _tables as t
-from runecraft.controller.state._base import (
-    CHARM_COLUMNS,
-    action_record,
-    app_record,
-    charm_record,
-    databag_record,
-    endpoint_record,
-    machine_record,
-    model_record,
-    relation_record,
-    scope_record,
-    unit_record,
-)
+from runecraft.controller.state._base import CHARM_COLUMNS, R, record
 from runecraft.controller.state._records import (
     ActionRecord,
     ApplicationRecord,
@@ -38,9 +25,7 @@ from runecraft.controller.state._records import (
     StorageRecord,
     UnitRecord,
 )
-from runecraft.controller.state._resources import read_resources
 from runecraft.controller.state._secrets import read_secret_rows
-from runecraft.controller.state._storage import read_storage
 
 __all__ = ["ModelSnapshot", "read_snapshot"]
 
@@ -96,21 +81,19 @@ class _Reader:
     conn: AsyncConnection
     model_uuid: str | None
 
-    async def rows(
-        self, table: sa.Table, record: Callable[[Any], Any], *order: Any, where: Any = None
-    ) -> list[Any]:
+    async def rows(self, table: sa.Table, kind: type[R], *order: Any, where: Any = None) -> list[R]:
         query = sa.select(table).order_by(*order)
         if where is not None:
             query = query.where(where)
         if self.model_uuid is not None:
             query = query.where(table.c.model_uuid == self.model_uuid)
-        return [record(r) for r in await self.conn.execute(query)]
+        return [record(kind, r) for r in await self.conn.execute(query)]
 
     async def models(self) -> list[ModelRecord]:
         query = sa.select(t.models)
         if self.model_uuid is not None:
             query = query.where(t.models.c.uuid == self.model_uuid)
-        return [model_record(r) for r in await self.conn.execute(query)]
+        return [record(ModelRecord, r) for r in await self.conn.execute(query)]
 
     async def charms(self, apps: list[ApplicationRecord]) -> dict[str, CharmRecord]:
         """The charms the applications use (no query when there are none)."""
@@ -118,7 +101,8 @@ class _Reader:
         if not shas:
             return {}
         query = sa.select(*CHARM_COLUMNS).where(t.charms.c.sha256.in_(shas))
-        return {c.sha256: c for c in map(charm_record, await self.conn.execute(query))}
+        charms = [record(CharmRecord, row) for row in await self.conn.execute(query)]
+        return {c.sha256: c for c in charms}
 
 
 async def _read_relations(
@@ -127,14 +111,14 @@ async def _read_relations(
     """Relations with their endpoints, scopes and databags: four queries."""
     endpoints, scopes, databags = t.relation_endpoints, t.relation_scopes, t.databags
     return (
-        await read.rows(t.relations, relation_record, t.relations.c.model_uuid, t.relations.c.id),
+        await read.rows(t.relations, RelationRecord, t.relations.c.model_uuid, t.relations.c.id),
         await read.rows(
-            endpoints, endpoint_record, endpoints.c.relation_id, endpoints.c.application
+            endpoints, EndpointRecord, endpoints.c.relation_id, endpoints.c.application
         ),
-        await read.rows(scopes, scope_record, scopes.c.relation_id, scopes.c.unit),
+        await read.rows(scopes, ScopeRecord, scopes.c.relation_id, scopes.c.unit),
         await read.rows(
             databags,
-            databag_record,
+            DatabagRecord,
             databags.c.relation_id,
             databags.c.owner_kind,
             databags.c.owner,
@@ -146,18 +130,20 @@ async def read_snapshot(conn: AsyncConnection, model_uuid: str | None) -> ModelS
     """Every row of one model (or all): a fixed number of queries, whatever its size."""
     read = _Reader(conn, model_uuid)
     models = await read.models()
-    apps = await read.rows(t.applications, app_record, t.applications.c.name)
-    units = await read.rows(t.units, unit_record, t.units.c.application_id, t.units.c.number)
-    machines = await read.rows(t.machines, machine_record, t.machines.c.number)
+    apps = await read.rows(t.applications, ApplicationRecord, t.applications.c.name)
+    units = await read.rows(t.units, UnitRecord, t.units.c.application_id, t.units.c.number)
+    machines = await read.rows(t.machines, MachineRecord, t.machines.c.number)
     charms = await read.charms(apps)
     relations, endpoints, scopes, databags = await _read_relations(read)
     actions = await read.rows(
         t.actions,
-        action_record,
+        ActionRecord,
         t.actions.c.model_uuid,
         t.actions.c.id,
         where=t.actions.c.status.in_(("pending", "running")),
     )
+    secrets = await read_secret_rows(conn, model_uuid)
+    storage, resources = t.storage_instances, t.application_resources
     return ModelSnapshot(
         models=models,
         applications=apps,
@@ -169,7 +155,15 @@ async def read_snapshot(conn: AsyncConnection, model_uuid: str | None) -> ModelS
         scopes=scopes,
         databags=databags,
         actions=actions,
-        secrets=await read_secret_rows(conn, model_uuid),
-        storage=await read_storage(conn, model_uuid),
-        resources=await read_resources(conn, model_uuid),
+        secrets=secrets,
+        storage=await read.rows(
+            storage, StorageRecord, storage.c.model_uuid, storage.c.name, storage.c.number
+        ),
+        resources=await read.rows(
+            resources,
+            ResourceRecord,
+            resources.c.model_uuid,
+            resources.c.application,
+            resources.c.name,
+        ),
     )

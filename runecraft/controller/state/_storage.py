@@ -12,23 +12,12 @@ import time
 from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from runecraft.controller.state import _tables as t
 from runecraft.controller.state._base import Repository
-from runecraft.controller.state._records import StorageRecord
 from runecraft.schemas import charm as charm_schema
 
-__all__ = ["Storage", "read_storage"]
-
-
-async def read_storage(conn: AsyncConnection, model_uuid: str | None) -> list[StorageRecord]:
-    """Every instance of one model (or all), by name and number."""
-    table = t.storage_instances
-    query = sa.select(table).order_by(table.c.model_uuid, table.c.name, table.c.number)
-    if model_uuid is not None:
-        query = query.where(table.c.model_uuid == model_uuid)
-    return [StorageRecord(**row._mapping) for row in await conn.execute(query)]
+__all__ = ["Storage"]
 
 
 class Storage(Repository):

@@ -24,14 +24,7 @@ from runecraft.controller.state import _tables as t
 from runecraft.controller.state import _upgrade
 from runecraft.controller.state._actions import Actions
 from runecraft.controller.state._applications import Applications, Charms
-from runecraft.controller.state._base import (
-    CHARM_COLUMNS,
-    Session,
-    action_record,
-    charm_record,
-    machine_record,
-    model_record,
-)
+from runecraft.controller.state._base import CHARM_COLUMNS, Session, record
 from runecraft.controller.state._machines import Machines
 from runecraft.controller.state._models import Models, StatusHistory
 from runecraft.controller.state._records import (
@@ -164,7 +157,7 @@ class Store:
                 row = (await conn.execute(query)).first()
                 if row is None:
                     raise errors.NotFoundError(f'model "{model_name}" not found')
-                model = model_record(row)
+                model = record(ModelRecord, row)
             tx = Tx(conn, model)
             yield tx
             await tx.finish()
@@ -213,19 +206,19 @@ class Store:
                     .returning(t.models)
                 )
             ).one()
-            return model_record(row)
+            return record(ModelRecord, row)
 
     async def models(self) -> list[ModelRecord]:
         async with self.engine.connect() as conn:
             rows = await conn.execute(sa.select(t.models).order_by(t.models.c.name))
-            return [model_record(r) for r in rows]
+            return [record(ModelRecord, r) for r in rows]
 
     async def model(self, name: str) -> ModelRecord:
         async with self.engine.connect() as conn:
             row = (await conn.execute(sa.select(t.models).where(t.models.c.name == name))).first()
         if row is None:
             raise errors.NotFoundError(f'model "{name}" not found')
-        return model_record(row)
+        return record(ModelRecord, row)
 
     async def delete_model(self, uuid: str) -> None:
         """Forget a model whose machines are all gone."""
@@ -272,7 +265,7 @@ class Store:
                 await tx.conn.execute(sa.select(*CHARM_COLUMNS).where(t.charms.c.sha256 == sha256))
             ).first()
             if existing is not None:
-                return charm_record(existing)
+                return record(CharmRecord, existing)
             values = {
                 "sha256": sha256,
                 "name": name,
@@ -295,7 +288,7 @@ class Store:
             ).first()
         if row is None:
             raise errors.NotFoundError(f'charm "{sha256}" not found')
-        return charm_record(row)
+        return record(CharmRecord, row)
 
     async def charm_blob(self, sha256: str) -> bytes:
         async with self.engine.connect() as conn:
@@ -337,14 +330,14 @@ class Store:
                     )
                 )
             ).first()
-        return None if row is None else action_record(row)
+        return None if row is None else record(ActionRecord, row)
 
     async def machine_by_agent(self, agent: str) -> MachineRecord | None:
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(sa.select(t.machines).where(t.machines.c.agent == agent))
             ).first()
-        return None if row is None else machine_record(row)
+        return None if row is None else record(MachineRecord, row)
 
     async def agent_credentials(self) -> list[tuple[str, str]]:
         """`(agent, password hash)` of every machine that has a credential."""

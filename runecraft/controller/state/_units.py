@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from runecraft.controller.state import _tables as t
 from runecraft.controller.state._actions import Actions
-from runecraft.controller.state._base import Repository, Session, unit_record
+from runecraft.controller.state._base import Repository, record
 from runecraft.controller.state._models import StatusHistory
 from runecraft.controller.state._records import ApplicationRecord, UnitRecord
 from runecraft.controller.state._relations import Relations
@@ -26,28 +27,20 @@ from runecraft.schemas import bus
 __all__ = ["Units"]
 
 
+@dataclass(eq=False, kw_only=True)
 class Units(Repository):
-    """Units of the transaction's model (by model and machine, for agent writes)."""
+    """Units of the transaction's model (by model and machine, for agent writes); a unit
+    that goes takes its scopes, secrets, storage and actions with it, through the sibling
+    repositories."""
 
-    def __init__(
-        self,
-        session: Session,
-        *,
-        relations: Relations,
-        secrets: Secrets,
-        storage: Storage,
-        actions: Actions,
-        history: StatusHistory,
-    ) -> None:
-        super().__init__(session)
-        self._relations = relations
-        self._secrets = secrets
-        self._storage = storage
-        self._actions = actions
-        self._history = history
+    relations: Relations
+    secrets: Secrets
+    storage: Storage
+    actions: Actions
+    history: StatusHistory
 
     async def get(self, name: str) -> UnitRecord:
-        return unit_record(await self._named(t.units, "name", name, "unit"))
+        return record(UnitRecord, await self._named(t.units, "name", name, "unit"))
 
     async def on_machine(
         self, model_uuid: str, machine_number: int, name: str
@@ -59,7 +52,7 @@ class Units(Repository):
                 t.units.c.machine_number == machine_number,
             )
         )
-        return None if row is None else unit_record(row)
+        return None if row is None else record(UnitRecord, row)
 
     async def names_on_machine(self, number: int) -> list[str]:
         """Names of the units placed on a machine of the model."""
@@ -118,9 +111,9 @@ class Units(Repository):
 
     async def delete(self, unit: UnitRecord) -> None:
         """Forget a unit with its scopes, secrets and storage."""
-        await self._relations.leave_all_scopes(unit.model_uuid, unit.name)
-        await self._secrets.forget_owner(unit.model_uuid, unit=unit.name)
-        await self._storage.forget_unit(unit.model_uuid, unit.name)
+        await self.relations.leave_all_scopes(unit.model_uuid, unit.name)
+        await self.secrets.forget_owner(unit.model_uuid, unit=unit.name)
+        await self.storage.forget_unit(unit.model_uuid, unit.name)
         await self._conn.execute(sa.delete(t.units).where(t.units.c.id == unit.id))
         self._session.changed(f"unit-{unit.name}", "removed", unit.model_uuid)
 
@@ -173,7 +166,7 @@ class Units(Repository):
             history.append(("juju-unit", report.agent))
         await self._conn.execute(sa.update(t.units).where(*where).values(**values))
         for kind, status in history:
-            await self._history.record(model_uuid, report.unit, kind, status, now)
+            await self.history.record(model_uuid, report.unit, kind, status, now)
 
     async def _remove_dying(
         self, model_uuid: str, name: str, where: tuple[Any, ...], now: float
@@ -183,7 +176,7 @@ class Units(Repository):
         )
         if gone is None:
             return
-        await self._relations.leave_all_scopes(model_uuid, name)
-        await self._secrets.forget_owner(model_uuid, unit=name)
-        await self._actions.fail_unfinished(model_uuid, name, f'unit "{name}" was removed', now)
+        await self.relations.leave_all_scopes(model_uuid, name)
+        await self.secrets.forget_owner(model_uuid, unit=name)
+        await self.actions.fail_unfinished(model_uuid, name, f'unit "{name}" was removed', now)
         self._session.changed(f"unit-{name}", "removed", model_uuid)

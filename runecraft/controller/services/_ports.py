@@ -283,15 +283,7 @@ class SecretRepository(Protocol):
 
     async def insert_grant(self, grant: state.SecretGrantRecord) -> None: ...
 
-    async def delete_grants(
-        self,
-        model_uuid: str,
-        secret_id: str,
-        *,
-        relation_id: int | None = None,
-        subject_kind: str | None = None,
-        subject: str | None = None,
-    ) -> None: ...
+    async def delete_grants(self, match: state.GrantMatch) -> None: ...
 
     async def save_consumer(self, consumer: state.SecretConsumerRecord, *, new: bool) -> None: ...
 

@@ -18,6 +18,7 @@ from typing import Any
 from runecraft import errors
 from runecraft.controller.state import (
     ApplicationRecord,
+    GrantMatch,
     SecretConsumerRecord,
     SecretGrantRecord,
     SecretRecord,
@@ -94,15 +95,10 @@ class AddGrant:
     grant: SecretGrantRecord
 
 
-@dataclass(frozen=True, slots=True)
-class RevokeGrants:
+class RevokeGrants(GrantMatch):
     """Drop the grants matching every field given (None matches any)."""
 
-    model_uuid: str
-    secret_id: str
-    relation_id: int | None
-    subject_kind: str | None
-    subject: str | None
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)

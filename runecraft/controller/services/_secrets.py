@@ -157,14 +157,8 @@ async def write_secrets(tx: WithSecrets, writes: Sequence[rules.SecretWrite]) ->
                 await tx.secrets.delete(model_uuid, secret_id)
             case rules.AddGrant(grant):
                 await tx.secrets.insert_grant(grant)
-            case rules.RevokeGrants(model_uuid, secret_id, relation_id, kind, subject):
-                await tx.secrets.delete_grants(
-                    model_uuid,
-                    secret_id,
-                    relation_id=relation_id,
-                    subject_kind=kind,
-                    subject=subject,
-                )
+            case rules.RevokeGrants():
+                await tx.secrets.delete_grants(write)
             case rules.SaveConsumer(consumer, new):
                 await tx.secrets.save_consumer(consumer, new=new)
 

@@ -15,6 +15,7 @@ __all__ = [
     "CharmRecord",
     "DatabagRecord",
     "EndpointRecord",
+    "GrantMatch",
     "MachineRecord",
     "ModelRecord",
     "RelationRecord",
@@ -260,6 +261,17 @@ class SecretGrantRecord:
     subject_kind: str
     subject: str
     relation_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class GrantMatch:
+    """The grants of a secret matching every field given (None matches any)."""
+
+    model_uuid: str
+    secret_id: str
+    relation_id: int | None = None
+    subject_kind: str | None = None
+    subject: str | None = None
 
 
 @dataclass(frozen=True)

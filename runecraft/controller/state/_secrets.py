@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from runecraft.controller.state import _tables as t
 from runecraft.controller.state._base import Repository, record
 from runecraft.controller.state._records import (
+    GrantMatch,
     SecretConsumerRecord,
     SecretGrantRecord,
     SecretRecord,
@@ -141,27 +142,19 @@ class Secrets(Repository):
         await self._conn.execute(sa.insert(t.secret_grants).values(**dataclasses.asdict(grant)))
         self._session.changed(f"secret-{grant.secret_id}", "granted", grant.model_uuid)
 
-    async def delete_grants(
-        self,
-        model_uuid: str,
-        secret_id: str,
-        *,
-        relation_id: int | None = None,
-        subject_kind: str | None = None,
-        subject: str | None = None,
-    ) -> None:
+    async def delete_grants(self, match: GrantMatch) -> None:
         """Delete the grants matching every field given."""
         table = t.secret_grants
-        where = [*_where(table, model_uuid, secret_id)]
+        where = [*_where(table, match.model_uuid, match.secret_id)]
         for column, value in (
-            (table.c.relation_id, relation_id),
-            (table.c.subject_kind, subject_kind),
-            (table.c.subject, subject),
+            (table.c.relation_id, match.relation_id),
+            (table.c.subject_kind, match.subject_kind),
+            (table.c.subject, match.subject),
         ):
             if value is not None:
                 where.append(column == value)
         await self._conn.execute(sa.delete(table).where(*where))
-        self._session.changed(f"secret-{secret_id}", "revoked", model_uuid)
+        self._session.changed(f"secret-{match.secret_id}", "revoked", match.model_uuid)
 
     async def save_consumer(self, consumer: SecretConsumerRecord, *, new: bool) -> None:
         """Insert (`new`) or update a consumer's tracked revision and label."""

@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-from runecraft.controller.providers._base import (
-    InstanceInfo,
-    MachineSpec,
-    Provider,
-    ProviderContext,
-    load_provider,
-    provider_names,
-)
+from runecraft.controller.providers import _base
+from runecraft.controller.providers._base import *  # noqa: F403  (the provider contract)
 from runecraft.controller.providers.fake import FakeCall, FakeProvider
 
-__all__ = [
-    "FakeCall",
-    "FakeProvider",
-    "InstanceInfo",
-    "MachineSpec",
-    "Provider",
-    "ProviderContext",
-    "load_provider",
-    "provider_names",
-]
+__all__ = ["FakeCall", "FakeProvider"]
+__all__ += _base.__all__

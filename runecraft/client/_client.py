@@ -157,11 +157,7 @@ class Client:
         return result
 
     async def set_config(
-        self,
-        model: str,
-        application: str,
-        values: dict[str, Any],
-        reset: list[str] | None = None,
+        self, model: str, application: str, values: dict[str, Any], reset: list[str] | None = None
     ) -> dict[str, Any]:
         body = api.ConfigRequest(values=values, reset=reset or [])
         result: dict[str, Any] = await self._request(

@@ -16,6 +16,8 @@ controller raised.
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 __all__ = [
     "ConflictError",
     "InvalidSpecError",
@@ -29,71 +31,55 @@ __all__ = [
 
 
 class RunecraftError(Exception):
-    """Root of every error Runecraft raises on purpose."""
+    """Root of every error Runecraft raises on purpose.
 
-    code = "error"
+    A subclass names its wire code in its header (`class X(RunecraftError, code="x")`), which
+    also registers it in `BY_CODE`, so the code and the class map cannot drift apart.
+    """
+
+    code: ClassVar[str] = "error"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
+    def __init_subclass__(cls, code: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if code is not None:  # a subclass without a code of its own travels as its parent's
+            cls.code = code
+            BY_CODE[code] = cls
 
-class InvalidSpecError(RunecraftError):
+
+BY_CODE: dict[str, type[RunecraftError]] = {RunecraftError.code: RunecraftError}
+
+
+class InvalidSpecError(RunecraftError, code="invalid"):
     """Input is malformed or refers to something impossible; nothing was changed."""
 
-    code = "invalid"
 
-
-class UsageError(InvalidSpecError):
+class UsageError(InvalidSpecError, code="usage"):
     """A command line or tool invocation that cannot be parsed."""
 
-    code = "usage"
 
-
-class NotFoundError(RunecraftError):
+class NotFoundError(RunecraftError, code="not-found"):
     """The named entity does not exist."""
 
-    code = "not-found"
 
-
-class ConflictError(RunecraftError):
-    """The request contradicts the stored state (for example: it already exists)."""
-
-    code = "conflict"
-
-
-class PermissionDeniedError(RunecraftError):
-    """The caller is not allowed to do this."""
-
-    code = "permission-denied"
-
-
-class TemporaryError(RunecraftError):
+class TemporaryError(RunecraftError, code="temporary"):
     """A failure that may go away; retry after `delay` seconds."""
-
-    code = "temporary"
 
     def __init__(self, message: str, delay: float = 5.0) -> None:
         super().__init__(message)
         self.delay = delay
 
 
-class PermanentError(RunecraftError):
+class ConflictError(RunecraftError, code="conflict"):
+    """The request contradicts the stored state (for example: it already exists)."""
+
+
+class PermissionDeniedError(RunecraftError, code="permission-denied"):
+    """The caller is not allowed to do this."""
+
+
+class PermanentError(RunecraftError, code="permanent"):
     """A failure that retrying will not fix."""
-
-    code = "permanent"
-
-
-BY_CODE: dict[str, type[RunecraftError]] = {
-    cls.code: cls
-    for cls in (
-        RunecraftError,
-        InvalidSpecError,
-        UsageError,
-        NotFoundError,
-        ConflictError,
-        PermissionDeniedError,
-        TemporaryError,
-        PermanentError,
-    )
-}

@@ -15,7 +15,7 @@ only the methods here.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -166,18 +166,18 @@ class CommitParts:
     secrets: tuple[sec.SecretOp, ...] = ()
     storage_add: dict[str, int] = field(default_factory=dict)
 
+    def writes(self) -> dict[str, Any]:
+        """The parts a `HookCommit` carries, by its field names."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _AGENT_ONLY}
+
     @property
     def empty(self) -> bool:
         """Nothing to send."""
-        return not (
-            self.secrets
-            or self.storage_add
-            or self.relations
-            or self.state_set
-            or self.state_delete
-            or self.opened_ports
-            or self.closed_ports
-        )
+        return not any(self.writes().values())
+
+
+_AGENT_ONLY = frozenset({"app_written", "ports"})
+"""The parts of a hook's writes that serve the agent itself and are not sent."""
 
 
 @dataclass(kw_only=True)

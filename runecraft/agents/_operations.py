@@ -101,23 +101,9 @@ def make_commit(
 ) -> bus.HookCommit:
     """The commit of one operation: its buffered writes (if it succeeded), scope moves and
     an action's outcome."""
-    if parts is None:
-        return bus.HookCommit(
-            unit=unit, seq=seq, hook=op.label, scope=uniter.scope_change(op), action=action
-        )
+    writes = parts.writes() if parts is not None else {}
     return bus.HookCommit(
-        unit=unit,
-        seq=seq,
-        hook=op.label,
-        scope=uniter.scope_change(op),
-        relations=parts.relations,
-        state_set=parts.state_set,
-        state_delete=parts.state_delete,
-        opened_ports=parts.opened_ports,
-        closed_ports=parts.closed_ports,
-        action=action,
-        secrets=parts.secrets,
-        storage_add=parts.storage_add,
+        unit=unit, seq=seq, hook=op.label, scope=uniter.scope_change(op), action=action, **writes
     )
 
 

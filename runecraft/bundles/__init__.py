@@ -9,66 +9,12 @@ Reading bundles lives in `runecraft.schemas.bundle`; the controller plans and ap
 
 from __future__ import annotations
 
-from runecraft.bundles._changes import (
-    AddApplication,
-    AddCharm,
-    AddMachine,
-    AddOffer,
-    AddRelation,
-    AddUnit,
-    Change,
-    ChangeCharm,
-    Consume,
-    Expose,
-    Plan,
-    RemoveApplication,
-    RemoveRelation,
-    RemoveUnit,
-    ResolvedCharm,
-    SetConfig,
-    SetConstraints,
-    SetTrust,
-    Unexpose,
-    apply_view,
-    describe,
-    unsupported,
-)
+from runecraft.bundles import _changes, _view
+from runecraft.bundles._changes import *  # noqa: F403  (the changes are the package's words)
 from runecraft.bundles._export import export
 from runecraft.bundles._plan import plan
-from runecraft.bundles._view import (
-    ApplicationView,
-    ModelView,
-    RelationView,
-    UnitView,
-)
+from runecraft.bundles._view import *  # noqa: F403
 
-__all__ = [
-    "AddApplication",
-    "AddCharm",
-    "AddMachine",
-    "AddOffer",
-    "AddRelation",
-    "AddUnit",
-    "ApplicationView",
-    "Change",
-    "ChangeCharm",
-    "Consume",
-    "Expose",
-    "ModelView",
-    "Plan",
-    "RelationView",
-    "RemoveApplication",
-    "RemoveRelation",
-    "RemoveUnit",
-    "ResolvedCharm",
-    "SetConfig",
-    "SetConstraints",
-    "SetTrust",
-    "Unexpose",
-    "UnitView",
-    "apply_view",
-    "describe",
-    "export",
-    "plan",
-    "unsupported",
-]
+__all__ = ["export", "plan"]
+__all__ += _changes.__all__
+__all__ += _view.__all__

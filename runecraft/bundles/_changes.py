@@ -8,7 +8,7 @@ it beside the plan and the controller refuses a plan that holds any.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,6 +46,20 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class _Change(_Frozen):
+    """A change whose one line is the template its class names (`says=`), filled from its
+    own fields; a change that words itself by cases overrides `describe` instead."""
+
+    says: ClassVar[str] = ""
+
+    def __init_subclass__(cls, says: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.says = says
+
+    def describe(self) -> str:
+        return self.says.format_map(dict(self))
+
+
 class ResolvedCharm(_Frozen):
     """Where an application's charm was found: its real name, its path on the client's
     disk, and its sha256 once the controller holds it (uploaded, or found by name in the
@@ -59,7 +73,7 @@ class ResolvedCharm(_Frozen):
 # Every change's `describe` is one line in Juju's `deploy --dry-run` spirit.
 
 
-class AddCharm(_Frozen):
+class AddCharm(_Change):
     kind: Literal["add-charm"] = "add-charm"
     charm: str
     source: str
@@ -81,7 +95,7 @@ class AddCharm(_Frozen):
         )
 
 
-class AddApplication(_Frozen):
+class AddApplication(_Change):
     """Deploy with no units (they follow as AddUnit); `constraints` are normalised (sizes
     in MiB), as the controller stores them."""
 
@@ -103,17 +117,14 @@ class AddApplication(_Frozen):
         )
 
 
-class ChangeCharm(_Frozen):
+class ChangeCharm(_Change, says="change the charm of {application} from {previous} to {charm}"):
     kind: Literal["change-charm"] = "change-charm"
     application: str
     charm: str
     previous: str
 
-    def describe(self) -> str:
-        return f"change the charm of {self.application} from {self.previous} to {self.charm}"
 
-
-class SetConfig(_Frozen):
+class SetConfig(_Change):
     kind: Literal["set-config"] = "set-config"
     application: str
     values: dict[str, Any] = {}
@@ -126,7 +137,7 @@ class SetConfig(_Frozen):
         return f"set config of {self.application}: {', '.join(parts)}"
 
 
-class SetConstraints(_Frozen):
+class SetConstraints(_Change):
     kind: Literal["set-constraints"] = "set-constraints"
     application: str
     constraints: dict[str, Any]
@@ -137,7 +148,7 @@ class SetConstraints(_Frozen):
         return f"set constraints of {self.application}: {text or '(none)'}"
 
 
-class SetTrust(_Frozen):
+class SetTrust(_Change):
     kind: Literal["set-trust"] = "set-trust"
     application: str
     trust: bool
@@ -146,7 +157,7 @@ class SetTrust(_Frozen):
         return f"{'trust' if self.trust else 'untrust'} {self.application}"
 
 
-class AddMachine(_Frozen):
+class AddMachine(_Change, says="add new machine for bundle machine {machine}"):
     """A bundle machine; the local substrate creates it with the first unit placed on it."""
 
     kind: Literal["add-machine"] = "add-machine"
@@ -154,11 +165,8 @@ class AddMachine(_Frozen):
     base: str | None = None
     constraints: dict[str, str] = {}
 
-    def describe(self) -> str:
-        return f"add new machine for bundle machine {self.machine}"
 
-
-class AddUnit(_Frozen):
+class AddUnit(_Change):
     """One unit. Its target is a bundle machine (`machine`, already in the model as
     `model_machine` when known), the machine of another unit (`colocate`, "app/index"), or
     a new machine when neither is given."""
@@ -187,23 +195,22 @@ class AddUnit(_Frozen):
         return f"{prefix}bundle machine {self.machine}"
 
 
-class RemoveUnit(_Frozen):
+class RemoveUnit(_Change, says="remove unit {unit}"):
     kind: Literal["remove-unit"] = "remove-unit"
     unit: str
 
-    def describe(self) -> str:
-        return f"remove unit {self.unit}"
 
-
-class AddRelation(_Frozen):
+class AddRelation(_Change, says="add relation {endpoints[0]} - {endpoints[1]}"):
     kind: Literal["add-relation"] = "add-relation"
     endpoints: tuple[str, str]
 
-    def describe(self) -> str:
-        return f"add relation {self.endpoints[0]} - {self.endpoints[1]}"
+
+class RemoveRelation(_Change, says="remove relation {endpoints[0]} - {endpoints[1]}"):
+    kind: Literal["remove-relation"] = "remove-relation"
+    endpoints: tuple[str, str]
 
 
-class Expose(_Frozen):
+class Expose(_Change):
     kind: Literal["expose"] = "expose"
     application: str
     endpoints: tuple[str, ...] = ()
@@ -214,15 +221,12 @@ class Expose(_Frozen):
         )
 
 
-class Unexpose(_Frozen):
+class Unexpose(_Change, says="unexpose {application}"):
     kind: Literal["unexpose"] = "unexpose"
     application: str
 
-    def describe(self) -> str:
-        return f"unexpose {self.application}"
 
-
-class AddOffer(_Frozen):
+class AddOffer(_Change):
     kind: Literal["add-offer"] = "add-offer"
     application: str
     offer: str
@@ -232,29 +236,15 @@ class AddOffer(_Frozen):
         return f"offer {self.application} as {self.offer}: {', '.join(self.endpoints)}"
 
 
-class Consume(_Frozen):
+class Consume(_Change, says="consume {url} as {saas}"):
     kind: Literal["consume"] = "consume"
     saas: str
     url: str
 
-    def describe(self) -> str:
-        return f"consume {self.url} as {self.saas}"
 
-
-class RemoveRelation(_Frozen):
-    kind: Literal["remove-relation"] = "remove-relation"
-    endpoints: tuple[str, str]
-
-    def describe(self) -> str:
-        return f"remove relation {self.endpoints[0]} - {self.endpoints[1]}"
-
-
-class RemoveApplication(_Frozen):
+class RemoveApplication(_Change, says="remove application {application}"):
     kind: Literal["remove-application"] = "remove-application"
     application: str
-
-    def describe(self) -> str:
-        return f"remove application {self.application}"
 
 
 Change = Annotated[

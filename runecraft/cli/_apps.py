@@ -13,6 +13,7 @@ from runecraft.cli import _juju, _output, _resources, _show
 from runecraft.cli._common import (
     _config_file,
     _config_values,
+    _juju_flags,
     _key_values,
     _model,
     _pack,
@@ -128,23 +129,14 @@ def add_unit(application: str, num_units: int, to: str | None) -> None:
 
 @click.command("remove-unit")
 @click.argument("units", nargs=-1, required=True)
-@click.option("--no-prompt", is_flag=True, help="Accepted for Juju compatibility.")
-@click.option("--force", is_flag=True, help="Accepted for Juju compatibility.")
-@click.option("--destroy-storage", is_flag=True, help="Accepted for Juju compatibility.")
+@_juju_flags("--no-prompt", "--force", "--destroy-storage")
 @click.option(
     "--num-units",
     type=click.IntRange(min=1),
     help="Remove this many units of each APPLICATION given (the newest first).",
 )
-def remove_unit(
-    units: tuple[str, ...],
-    no_prompt: bool,
-    force: bool,
-    destroy_storage: bool,
-    num_units: int | None,
-) -> None:
+def remove_unit(units: tuple[str, ...], num_units: int | None) -> None:
     """Remove units (they run their stop and remove hooks first)."""
-    del no_prompt, force, destroy_storage
     model = _model()
 
     async def go(client: Client) -> list[str]:
@@ -160,14 +152,9 @@ def remove_unit(
 
 @click.command("remove-application")
 @click.argument("applications", nargs=-1, required=True)
-@click.option("--no-prompt", is_flag=True)
-@click.option("--force", is_flag=True)
-@click.option("--destroy-storage", is_flag=True)
-def remove_application(
-    applications: tuple[str, ...], no_prompt: bool, force: bool, destroy_storage: bool
-) -> None:
+@_juju_flags("--no-prompt", "--force", "--destroy-storage", help=None)
+def remove_application(applications: tuple[str, ...]) -> None:
     """Remove applications with all their units."""
-    del no_prompt, force, destroy_storage
     model = _model()
 
     async def go(client: Client) -> None:

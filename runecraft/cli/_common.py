@@ -9,6 +9,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import click
 import yaml
 
 from runecraft import errors
@@ -22,10 +23,24 @@ if TYPE_CHECKING:
     from runecraft import charms
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 TRANSPORT: ContextVar[httpx.AsyncBaseTransport | None] = ContextVar("TRANSPORT", default=None)
 """How commands reach the controller: the network (None), or an `httpx.ASGITransport` over
 a controller app, which tests set to run commands in process with no sockets."""
+
+
+def _juju_flags(
+    *names: str, help: str | None = "Accepted for Juju compatibility."
+) -> Callable[[F], F]:
+    """Flags Juju's command takes that change nothing here: parsed and listed, then dropped."""
+
+    def decorate(command: F) -> F:
+        for name in reversed(names):
+            command = click.option(name, is_flag=True, expose_value=False, help=help)(command)
+        return command
+
+    return decorate
 
 
 def _home() -> Path:

@@ -9,7 +9,7 @@ import click
 
 from runecraft import errors
 from runecraft.cli import _output
-from runecraft.cli._common import _model, _run
+from runecraft.cli._common import _juju_flags, _model, _run
 from runecraft.client import Client
 from runecraft.schemas import machines
 
@@ -76,10 +76,9 @@ def add_machine(
 @click.argument("numbers", nargs=-1, required=True)
 @click.option("--force", is_flag=True, help="Remove its units too; forget an unreachable host.")
 @click.option("--no-wait", is_flag=True, help="Return before the machine is gone.")
-@click.option("--no-prompt", is_flag=True, help="Accepted for Juju compatibility.")
-def remove_machine(numbers: tuple[str, ...], force: bool, no_wait: bool, no_prompt: bool) -> None:
+@_juju_flags("--no-prompt")
+def remove_machine(numbers: tuple[str, ...], force: bool, no_wait: bool) -> None:
     """Stop a machine's agent and remove what Runecraft installed there."""
-    del no_prompt
     for number in numbers:
         if not number.isdigit():
             raise errors.InvalidSpecError(f'invalid machine "{number}": expected a number')

@@ -12,6 +12,7 @@ from runecraft import errors
 from runecraft.cli import _argv, _config, _juju, _output
 from runecraft.cli._common import (
     _client_config,
+    _juju_flags,
     _key_values,
     _run,
 )
@@ -92,7 +93,7 @@ def switch(name: str) -> None:
 @click.argument("name")
 @click.option("--no-prompt", "-y", is_flag=True)
 @click.option("--no-wait", is_flag=True, help="Return before the model is gone.")
-@click.option("--force", is_flag=True, help="Accepted for Juju compatibility.")
+@_juju_flags("--force")
 @click.option("--destroy-storage", is_flag=True, help="Accepted for Juju compatibility.")
 @click.option("--release-storage", is_flag=True, help="Accepted for Juju compatibility.")
 @click.option("--timeout", "-t", default="30m", help="How long to wait for removal.")
@@ -100,13 +101,11 @@ def destroy_model(
     name: str,
     no_prompt: bool,
     no_wait: bool,
-    force: bool,
     destroy_storage: bool,
     release_storage: bool,
     timeout: str,
 ) -> None:
     """Remove a model with everything in it."""
-    del force
     if destroy_storage and release_storage:
         raise errors.UsageError("--destroy-storage and --release-storage cannot be used together")
     model = _argv.model_name(name)

@@ -14,7 +14,14 @@ import yaml
 
 from runecraft import errors
 from runecraft.cli import _argv, _output, _run
-from runecraft.cli._common import _config_values, _key_values, _model, _pack, _read_yaml
+from runecraft.cli._common import (
+    _config_values,
+    _juju_flags,
+    _key_values,
+    _model,
+    _pack,
+    _read_yaml,
+)
 from runecraft.cli._common import _run as _call
 from runecraft.client import Client
 from runecraft.schemas import api
@@ -39,10 +46,9 @@ def integrate(first: str, second: str, via: str | None) -> None:
 
 @click.command("remove-relation")
 @click.argument("endpoints", nargs=-1, required=True)
-@click.option("--force", is_flag=True, help="Accepted for Juju compatibility.")
-def remove_relation(endpoints: tuple[str, ...], force: bool) -> None:
+@_juju_flags("--force")
+def remove_relation(endpoints: tuple[str, ...]) -> None:
     """Remove a relation: APP[:ENDPOINT] APP[:ENDPOINT], or a relation id."""
-    del force
     if len(endpoints) > 2:
         raise errors.UsageError("give a relation id, or the two endpoints of the relation")
     model = _model()

@@ -106,22 +106,29 @@ def update_secret(
     _run(lambda c: c.update_secret(model, secret, request))
 
 
-@click.command("grant-secret")
-@click.argument("secret")
-@click.argument("applications")
-def grant_secret(secret: str, applications: str) -> None:
-    """Let applications (comma-separated) read a user secret."""
-    model = _model()
-    _run(lambda c: c.grant_secret(model, secret, _apps(applications)))
+def _access_command(*, grant: bool, help: str) -> click.Command:
+    """`grant-secret` or `revoke-secret SECRET APP[,APP…]`: the same shape, opposite ways."""
+
+    @click.command("grant-secret" if grant else "revoke-secret", help=help)
+    @click.argument("secret")
+    @click.argument("applications")
+    def command(secret: str, applications: str) -> None:
+        model = _model()
+        _run(
+            lambda c: (c.grant_secret if grant else c.revoke_secret)(
+                model, secret, _apps(applications)
+            )
+        )
+
+    return command
 
 
-@click.command("revoke-secret")
-@click.argument("secret")
-@click.argument("applications")
-def revoke_secret(secret: str, applications: str) -> None:
-    """Stop applications (comma-separated) reading a user secret."""
-    model = _model()
-    _run(lambda c: c.revoke_secret(model, secret, _apps(applications)))
+grant_secret = _access_command(
+    grant=True, help="Let applications (comma-separated) read a user secret."
+)
+revoke_secret = _access_command(
+    grant=False, help="Stop applications (comma-separated) reading a user secret."
+)
 
 
 @click.command("remove-secret")
@@ -169,9 +176,6 @@ def show_secret(
 ) -> None:
     """Show one secret, by name or URI."""
     model = _model()
-    document: dict[str, Any] = _run(
-        lambda c: c.show_secret(
-            model, secret, reveal=reveal, revision=revision, revisions=revisions
-        )
-    )
+    query = sec.SecretQuery(reveal=reveal, revision=revision, revisions=revisions)
+    document: dict[str, Any] = _run(lambda c: c.show_secret(model, secret, query))
     _output.emit(document, output_format)

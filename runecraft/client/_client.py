@@ -3,7 +3,6 @@ subclass the controller raised, with its message."""
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
 
@@ -12,6 +11,7 @@ import httpx
 from runecraft import errors
 from runecraft.schemas import api, constraints, machines, resources, secrets
 from runecraft.schemas import logs as log_schema
+from runecraft.schemas.secrets import SecretQuery
 
 __all__ = ["Client"]
 
@@ -42,12 +42,7 @@ class Client:
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -162,11 +157,7 @@ class Client:
         return result
 
     async def set_config(
-        self,
-        model: str,
-        application: str,
-        values: dict[str, Any],
-        reset: list[str] | None = None,
+        self, model: str, application: str, values: dict[str, Any], reset: list[str] | None = None
     ) -> dict[str, Any]:
         body = api.ConfigRequest(values=values, reset=reset or [])
         result: dict[str, Any] = await self._request(
@@ -369,18 +360,10 @@ class Client:
         return result
 
     async def show_secret(
-        self,
-        model: str,
-        ref: str,
-        *,
-        reveal: bool = False,
-        revision: int | None = None,
-        revisions: bool = False,
+        self, model: str, ref: str, query: SecretQuery | None = None
     ) -> dict[str, Any]:
         """`{<bare-id>: {...}}` of one secret (`juju show-secret` JSON)."""
-        params: dict[str, Any] = {"reveal": reveal, "revisions": revisions}
-        if revision is not None:
-            params["revision"] = revision
+        params = (query or SecretQuery()).model_dump(exclude_none=True)
         result: dict[str, Any] = await self._request(
             "GET", self._secret_path(model, ref), params=params
         )

@@ -38,17 +38,14 @@ def _serve(args: argparse.Namespace) -> None:
     _process.serve(args.home)
 
 
+def _options(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The named options of a command, as the keyword arguments they stand for."""
+    return {name: getattr(args, name) for name in names}
+
+
 def _bootstrap(args: argparse.Namespace) -> Any:
-    config = _lifecycle.bootstrap(
-        args.home,
-        name=args.name,
-        database=args.database,
-        broker=args.broker,
-        api_port=args.api_port,
-        host=args.host,
-        progress=_progress,
-    )
-    return config.model_dump(mode="json")
+    options = _options(args, "name", "database", "broker", "api_port", "host")
+    return _lifecycle.bootstrap(args.home, progress=_progress, **options).model_dump(mode="json")
 
 
 def _start(args: argparse.Namespace) -> Any:
@@ -71,13 +68,8 @@ def _lxd_build_image(args: argparse.Namespace) -> Any:
     from runecraft.controller.providers import lxd  # noqa: PLC0415
     from runecraft.settings import LxdSettings  # noqa: PLC0415
 
-    return lxd.ensure_image(
-        LxdSettings(),
-        args.cache_dir,
-        mirror=args.mirror,
-        rebuild=args.rebuild,
-        progress=_progress,
-    )
+    options = _options(args, "mirror", "rebuild")
+    return lxd.ensure_image(LxdSettings(), args.cache_dir, progress=_progress, **options)
 
 
 def _lxd_remove_image(args: argparse.Namespace) -> Any:

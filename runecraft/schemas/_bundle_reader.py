@@ -95,6 +95,7 @@ class _Part:
     broken: set[str] = dataclasses.field(default_factory=set)
 
 
+@dataclasses.dataclass
 class _DocumentReader:
     """Checks one YAML document against the bundle format and normalises what it can.
 
@@ -103,20 +104,12 @@ class _DocumentReader:
     merged bundle (references, counts) happen in `_verify`.
     """
 
-    def __init__(
-        self,
-        problems: _Problems,
-        source: str,
-        directory: str | None,
-        *,
-        is_base: bool,
-        kind: str,
-    ) -> None:
-        self.problems = problems
-        self.source = source
-        self.directory = directory
-        self.is_base = is_base
-        self.kind = kind
+    problems: _Problems
+    source: str
+    directory: str | None
+    _: dataclasses.KW_ONLY
+    is_base: bool
+    kind: str
 
     def add(self, path: str, message: str) -> None:
         self.problems.add(self.source, path, message)

@@ -30,6 +30,7 @@ __all__ = [
     "SecretAccess",
     "SecretAccessRequest",
     "SecretOp",
+    "SecretQuery",
     "SecretRemote",
     "UpdateSecretRequest",
     "format_time",
@@ -231,6 +232,14 @@ class UpdateSecretRequest(_Request):
     content: dict[str, str] | None = None
     description: str | None = None
     name: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class SecretQuery(BaseModel):
+    """`show-secret`'s query: the content too (`reveal`), one revision's, or every revision."""
+
+    reveal: bool = False
+    revision: int | None = None
+    revisions: bool = False
 
 
 class SecretAccessRequest(_Request):

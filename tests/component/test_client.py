@@ -78,7 +78,7 @@ async def test_user_secret_round_trip(client: Client) -> None:
     bare = uri.removeprefix("secret:")
     listed = await client.secrets("default")
     assert listed[bare]["name"] == "db-pass"
-    shown = await client.show_secret("default", "db-pass", reveal=True)
+    shown = await client.show_secret("default", "db-pass", secrets.SecretQuery(reveal=True))
     assert shown[bare]["content"]["Data"] == {"password": "s3cret"}
     with pytest.raises(errors.NotFoundError, match='"nope"'):
         await client.grant_secret("default", "db-pass", ["nope"])

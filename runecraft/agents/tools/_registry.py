@@ -1,11 +1,11 @@
 """The hook-tool table and the machinery every tool shares.
 
-Adding a tool is one decorated coroutine: `@tool("name", args=..., purpose=..., flags=...,
-output="smart")`. The shared parser handles flags, `--help` and `--format`/`-o`; the coroutine
-gets the `HookContext` and a `ToolCall` and returns the value to print (tools with
-`output=None` print nothing). Raise `errors.UsageError` for bad invocations (exit 2) and any
-other `RunecraftError` for runtime failures (exit 1), both printed as `ERROR <message>` like
-Juju's tools (`juju/cmd` `Main`).
+Adding a tool is one decorated coroutine: `@tool("name", args=..., flags=..., output="smart")`
+whose one-line docstring is its purpose. The shared parser handles flags, `--help` and
+`--format`/`-o`; the coroutine gets the `HookContext` and a `ToolCall` and returns the value
+to print (tools with `output=None` print nothing). Raise `errors.UsageError` for bad
+invocations (exit 2) and any other `RunecraftError` for runtime failures (exit 1), both
+printed as `ERROR <message>` like Juju's tools (`juju/cmd` `Main`).
 """
 
 from __future__ import annotations
@@ -125,15 +125,17 @@ def tool(
     name: str,
     *,
     args: str = "",
-    purpose: str,
     flags: Sequence[_toolargs.Flag] = (),
     output: str | None = None,
 ) -> Callable[[ToolFunc], ToolFunc]:
-    """Register a tool coroutine under `name`."""
+    """Register a tool coroutine under `name`; its one-line docstring is the purpose that
+    `--help` prints."""
 
     def register(func: ToolFunc) -> ToolFunc:
+        if not func.__doc__:
+            raise TypeError(f"hook tool {name} needs a one-line docstring: its purpose")
         TOOLS[name] = ToolSpec(
-            name=name, args=args, purpose=purpose, flags=tuple(flags), output=output, func=func
+            name=name, args=args, purpose=func.__doc__, flags=tuple(flags), output=output, func=func
         )
         return func
 

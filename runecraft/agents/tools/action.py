@@ -29,13 +29,9 @@ def _running(ctx: _context.HookContext) -> _context.ActionRun:
     return ctx.action
 
 
-@tool(
-    "action-get",
-    args="[<key>[.<key>.<key>...]]",
-    purpose="Get action parameters.",
-    output="smart",
-)
+@tool("action-get", args="[<key>[.<key>.<key>...]]", output="smart")
 async def _action_get(ctx: _context.HookContext, call: ToolCall) -> Any:
+    """Get action parameters."""
     path = call.optional_arg("")
     action = _running(ctx)
     value: Any = dict(action.params)
@@ -67,8 +63,9 @@ def _parse_results(args: tuple[str, ...]) -> list[tuple[list[str], str]]:
     return parsed
 
 
-@tool("action-set", args="<key>=<value> [<key>=<value> ...]", purpose="Set action results.")
+@tool("action-set", args="<key>=<value> [<key>=<value> ...]")
 async def _action_set(ctx: _context.HookContext, call: ToolCall) -> None:
+    """Set action results."""
     parsed = _parse_results(call.args)
     action = _running(ctx)
     for keys, value in parsed:
@@ -82,16 +79,18 @@ async def _action_set(ctx: _context.HookContext, call: ToolCall) -> None:
         target[keys[-1]] = value
 
 
-@tool("action-fail", args='["<failure message>"]', purpose="Set action fail status with message.")
+@tool("action-fail", args='["<failure message>"]')
 async def _action_fail(ctx: _context.HookContext, call: ToolCall) -> None:
+    """Set action fail status with message."""
     message = call.optional_arg(DEFAULT_FAIL_MESSAGE)
     action = _running(ctx)
     action.failed = True
     action.message = message
 
 
-@tool("action-log", args="<message>", purpose="Record a progress message for the current action.")
+@tool("action-log", args="<message>")
 async def _action_log(ctx: _context.HookContext, call: ToolCall) -> None:
+    """Record a progress message for the current action."""
     if not call.args:
         raise errors.UsageError("no message specified")
     action = _running(ctx)

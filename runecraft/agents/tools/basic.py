@@ -24,7 +24,6 @@ _LEVEL_ALIASES = {"WARN": "WARNING"}
 @tool(
     "juju-log",
     args="<message>",
-    purpose="Write a message to the unit log.",
     flags=(
         bool_flag("debug", help="log at debug level"),
         _toolargs.Flag(
@@ -33,6 +32,7 @@ _LEVEL_ALIASES = {"WARN": "WARNING"}
     ),
 )
 async def _juju_log(ctx: _context.HookContext, call: ToolCall) -> None:
+    """Write a message to the unit log."""
     if not call.args:
         raise errors.UsageError("no message specified")
     level = "DEBUG" if call.flag("debug") else str(call.flag("log_level")).upper()
@@ -49,7 +49,6 @@ async def _juju_log(ctx: _context.HookContext, call: ToolCall) -> None:
 @tool(
     "status-set",
     args="<maintenance | blocked | waiting | active> [message]",
-    purpose="Set status information.",
     flags=(
         bool_flag(
             "application",
@@ -59,6 +58,7 @@ async def _juju_log(ctx: _context.HookContext, call: ToolCall) -> None:
     ),
 )
 async def _status_set(ctx: _context.HookContext, call: ToolCall) -> None:
+    """Set status information."""
     if not call.args:
         raise errors.UsageError("invalid args, require <status> [message]")
     status = call.args[0]
@@ -85,7 +85,6 @@ def _status_details(value: bus.StatusValue) -> dict[str, Any]:
 
 @tool(
     "status-get",
-    purpose="Print status information.",
     flags=(
         bool_flag("include-data", help="print all status data"),
         bool_flag("application", help="print status for all units of this application"),
@@ -93,6 +92,7 @@ def _status_details(value: bus.StatusValue) -> dict[str, Any]:
     output="smart",
 )
 async def _status_get(ctx: _context.HookContext, call: ToolCall) -> Any:
+    """Print status information."""
     no_more(call.args)
     if call.flag("application"):
         if not ctx.leader:
@@ -106,17 +106,15 @@ async def _status_get(ctx: _context.HookContext, call: ToolCall) -> Any:
     return ctx.unit_status.status
 
 
-@tool(
-    "application-version-set",
-    args="<new-version>",
-    purpose="Specify which version of the application is deployed.",
-)
+@tool("application-version-set", args="<new-version>")
 async def _application_version_set(ctx: _context.HookContext, call: ToolCall) -> None:
+    """Specify which version of the application is deployed."""
     await ctx.backend.set_workload_version(call.only_arg(missing="no version specified"))
 
 
-@tool("is-leader", purpose="Print application leadership status.", output="smart")
+@tool("is-leader", output="smart")
 async def _is_leader(ctx: _context.HookContext, call: ToolCall) -> bool:
+    """Print application leadership status."""
     no_more(call.args)
     return ctx.leader
 
@@ -124,11 +122,11 @@ async def _is_leader(ctx: _context.HookContext, call: ToolCall) -> bool:
 @tool(
     "config-get",
     args="[<key>]",
-    purpose="Print application configuration.",
     flags=(bool_flag("a", "all", help="print all keys"),),
     output="smart",
 )
 async def _config_get(ctx: _context.HookContext, call: ToolCall) -> Any:
+    """Print application configuration."""
     key = call.optional_arg(None)
     config = ctx.remote.config
     if key is not None:

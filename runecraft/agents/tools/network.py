@@ -110,26 +110,20 @@ def _port_change(ctx: _context.HookContext, call: ToolCall, *, opening: bool) ->
     ctx.port_ops.append((opening, port_range, endpoints))
 
 
-@tool(
-    "open-port", args=PORT_FORMAT, purpose="Register a port or range to open.", flags=_port_flags()
-)
+@tool("open-port", args=PORT_FORMAT, flags=_port_flags())
 async def _open_port(ctx: _context.HookContext, call: ToolCall) -> None:
+    """Register a port or range to open."""
     _port_change(ctx, call, opening=True)
 
 
-@tool(
-    "close-port",
-    args=PORT_FORMAT,
-    purpose="Ensure a port or range is always closed.",
-    flags=_port_flags(),
-)
+@tool("close-port", args=PORT_FORMAT, flags=_port_flags())
 async def _close_port(ctx: _context.HookContext, call: ToolCall) -> None:
+    """Ensure a port or range is always closed."""
     _port_change(ctx, call, opening=False)
 
 
 @tool(
     "opened-ports",
-    purpose="List all ports or port ranges opened by the unit.",
     flags=(
         bool_flag(
             "endpoints",
@@ -139,6 +133,7 @@ async def _close_port(ctx: _context.HookContext, call: ToolCall) -> None:
     output="smart",
 )
 async def _opened_ports(ctx: _context.HookContext, call: ToolCall) -> list[str]:
+    """List all ports or port ranges opened by the unit."""
     no_more(call.args)
     by_range: dict[str, set[str]] = {}
     for port_range, endpoint in ctx.current_ports():
@@ -187,7 +182,6 @@ def _network_info(address: str, *, yaml_keys: bool) -> dict[str, Any]:
 @tool(
     "network-get",
     args="<binding-name> [--ingress-address] [--bind-address] [--egress-subnets]",
-    purpose="Get network config.",
     flags=(
         bool_flag("primary-address", help="(deprecated) get the primary address for the binding"),
         bool_flag(
@@ -200,6 +194,7 @@ def _network_info(address: str, *, yaml_keys: bool) -> dict[str, Any]:
     output="smart",
 )
 async def _network_get(ctx: _context.HookContext, call: ToolCall) -> Any:
+    """Get network config."""
     if call.flag("relation") is not None:
         relation_id(ctx, call)
     if not call.args:
@@ -237,13 +232,9 @@ async def _network_get(ctx: _context.HookContext, call: ToolCall) -> Any:
     return {key: values[key] for key in keys}
 
 
-@tool(
-    "unit-get",
-    args="<setting>",
-    purpose="Print public-address or private-address.",
-    output="smart",
-)
+@tool("unit-get", args="<setting>", output="smart")
 async def _unit_get(ctx: _context.HookContext, call: ToolCall) -> str:
+    """Print public-address or private-address."""
     if not call.args:
         raise errors.UsageError("no setting specified")
     setting = call.args[0]
@@ -258,10 +249,9 @@ def _since() -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@tool(
-    "goal-state", purpose="Print the status of the charm's peers and related units.", output="yaml"
-)
+@tool("goal-state", output="yaml")
 async def _goal_state(ctx: _context.HookContext, call: ToolCall) -> dict[str, Any]:
+    """Print the status of the charm's peers and related units."""
     no_more(call.args)
     since = _since()
     life = "dying" if ctx.remote.life == "dying" else ctx.unit_status.status
@@ -278,18 +268,19 @@ async def _goal_state(ctx: _context.HookContext, call: ToolCall) -> dict[str, An
     return {"units": units, "relations": relations}
 
 
-@tool("credential-get", purpose="Access cloud credentials.", output="smart")
+@tool("credential-get", output="smart")
 async def _credential_get(ctx: _context.HookContext, call: ToolCall) -> Any:
+    """Access cloud credentials."""
     no_more(call.args)
     raise errors.PermissionDeniedError("cannot access cloud credentials: permission denied")
 
 
 @tool(
     "juju-reboot",
-    purpose="Reboot the host machine.",
     flags=(bool_flag("now", help="reboot immediately, killing the invoking process"),),
 )
 async def _juju_reboot(ctx: _context.HookContext, call: ToolCall) -> None:
+    """Reboot the host machine."""
     no_more(call.args)
     raise errors.PermanentError(
         "juju-reboot is not supported: Runecraft does not reboot machines from hooks"

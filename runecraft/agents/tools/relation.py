@@ -36,13 +36,9 @@ CANNOT_WRITE = "cannot write relation settings"
 NO_TARGET = "no unit or application specified"
 
 
-@tool(
-    "relation-ids",
-    args="[<name>]",
-    purpose="List all relation ids for a relation name.",
-    output="smart",
-)
+@tool("relation-ids", args="[<name>]", output="smart")
 async def _relation_ids(ctx: _context.HookContext, call: ToolCall) -> list[str]:
+    """List all relation ids for a relation name."""
     if call.args:
         name = call.args[0]
     elif ctx.relation is not None:
@@ -55,20 +51,22 @@ async def _relation_ids(ctx: _context.HookContext, call: ToolCall) -> list[str]:
     return [view.name for view in views if view.endpoint == name and view.id != broken]
 
 
+def _bag_flags(app_help: str, *more: _toolargs.Flag) -> tuple[_toolargs.Flag, ...]:
+    """`-r` (which relation) and `--app` (its application bag rather than a unit's)."""
+    return (relation_flag(), bool_flag("app", help=app_help), *more)
+
+
 def _is_broken_hook(ctx: _context.HookContext) -> bool:
     return ctx.relation is not None and ctx.hook.endswith("-relation-broken")
 
 
 @tool(
     "relation-list",
-    purpose="List relation units.",
-    flags=(
-        relation_flag(),
-        bool_flag("app", help="List remote application instead of participating units"),
-    ),
+    flags=_bag_flags("List remote application instead of participating units"),
     output="smart",
 )
 async def _relation_list(ctx: _context.HookContext, call: ToolCall) -> Any:
+    """List relation units."""
     rid = require_relation(ctx, call)
     no_more(call.args)
     view = ctx.relation_view(rid)
@@ -128,18 +126,15 @@ def _read_bag(ctx: _context.HookContext, rid: int, target: str, app: bool) -> di
 @tool(
     "relation-get",
     args="[<key> [<unit id>]]",
-    purpose="Get relation settings.",
-    flags=(
-        relation_flag(),
-        bool_flag("app", help="Get the relation data for the overall application, not just a unit"),
-    ),
+    flags=_bag_flags("Get the relation data for the overall application, not just a unit"),
     output="smart",
 )
 async def _relation_get(ctx: _context.HookContext, call: ToolCall) -> Any:
-    rid = require_relation(ctx, call)
+    """Get relation settings."""
     key = call.args[0] if call.args else ""
     if key == "-":
         key = ""
+    rid = require_relation(ctx, call)
     target, app = _target(ctx, call)
     bag = _read_bag(ctx, rid, target, app)
     if key:
@@ -150,15 +145,14 @@ async def _relation_get(ctx: _context.HookContext, call: ToolCall) -> Any:
 @tool(
     "relation-set",
     args="key=value [key=value ...]",
-    purpose="Set relation settings.",
-    flags=(
-        relation_flag(),
-        bool_flag("app", help="pick whether you are setting application or unit relation data"),
+    flags=_bag_flags(
+        "pick whether you are setting application or unit relation data",
         _toolargs.Flag(names=("file",), default="", help="file containing key-value pairs"),
         _toolargs.Flag(names=("format",), default="", help="deprecated format flag"),
     ),
 )
 async def _relation_set(ctx: _context.HookContext, call: ToolCall) -> None:
+    """Set relation settings."""
     rid = require_relation(ctx, call)
     overrides = parse_key_values(call.args)
     if call.flag("format"):
@@ -181,13 +175,9 @@ async def _relation_set(ctx: _context.HookContext, call: ToolCall) -> None:
     ctx.set_relation(rid, settings, app=app)
 
 
-@tool(
-    "relation-model-get",
-    purpose="Get details about the model hosting a related application.",
-    flags=(relation_flag(),),
-    output="smart",
-)
+@tool("relation-model-get", flags=(relation_flag(),), output="smart")
 async def _relation_model_get(ctx: _context.HookContext, call: ToolCall) -> dict[str, str]:
+    """Get details about the model hosting a related application."""
     no_more(call.args)
     rid = relation_id(ctx, call)
     if rid is None:

@@ -9,13 +9,9 @@ from runecraft.agents.tools._registry import ToolCall, tool
 __all__: list[str] = []
 
 
-@tool(
-    "resource-get",
-    args="<resource name>",
-    purpose="Get the path to the locally cached resource file.",
-    output="smart",
-)
+@tool("resource-get", args="<resource name>", output="smart")
 async def _resource_get(ctx: _context.HookContext, call: ToolCall) -> str:
+    """Get the path to the locally cached resource file."""
     name = call.only_arg(missing="missing required resource name")
     resource = ctx.resources.get(name)
     if resource is None or ctx.resource_root is None or ctx.resource_fetch is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from typing import Any
+from typing import Any, Literal
 
 from runecraft import errors
 from runecraft.agents import _context, _secrets, _toolargs
@@ -154,14 +154,9 @@ def _managed(ctx: _context.HookContext, uri: str) -> _secrets.SecretView:
     return view
 
 
-@tool(
-    "secret-add",
-    args="[key[#base64|#file]=value...]",
-    purpose="Add a new secret.",
-    flags=_META_FLAGS,
-    output="smart",
-)
+@tool("secret-add", args="[key[#base64|#file]=value...]", flags=_META_FLAGS, output="smart")
 async def _secret_add(ctx: _context.HookContext, call: ToolCall) -> str:
+    """Add a new secret."""
     meta = _meta(call)
     content = _checked({**_file_content(call), **parse_content(call, call.args)})
     owner = str(call.flag("owner"))
@@ -175,13 +170,9 @@ async def _secret_add(ctx: _context.HookContext, call: ToolCall) -> str:
     return sec.secret_uri(secret_id)
 
 
-@tool(
-    "secret-set",
-    args="<ID> [key[#base64|#file]=value...]",
-    purpose="Update an existing secret.",
-    flags=_META_FLAGS,
-)
+@tool("secret-set", args="<ID> [key[#base64|#file]=value...]", flags=_META_FLAGS)
 async def _secret_set(ctx: _context.HookContext, call: ToolCall) -> None:
+    """Update an existing secret."""
     if not call.args:
         raise errors.UsageError("missing secret URI")
     meta = _meta(call)
@@ -199,7 +190,6 @@ async def _secret_set(ctx: _context.HookContext, call: ToolCall) -> None:
 @tool(
     "secret-get",
     args="<ID> [key[#base64]]",
-    purpose="Get the content of a secret.",
     flags=(
         _string("label", help="a label used to identify the secret in hooks"),
         bool_flag("peek", help="get the latest revision just this time"),
@@ -211,6 +201,7 @@ async def _secret_set(ctx: _context.HookContext, call: ToolCall) -> None:
     output="yaml",
 )
 async def _secret_get(ctx: _context.HookContext, call: ToolCall) -> Any:
+    """Get the content of a secret."""
     uri = call.args[0] if call.args else None
     key = call.args[1] if len(call.args) > 1 else None
     no_more(call.args[2:])
@@ -247,13 +238,13 @@ async def _secret_get(ctx: _context.HookContext, call: ToolCall) -> Any:
 @tool(
     "secret-info-get",
     args="<ID>",
-    purpose="Get a secret's metadata info.",
     flags=(_string("label", help="a label used to identify the secret"),),
     output="yaml",
 )
 async def _secret_info_get(ctx: _context.HookContext, call: ToolCall) -> Any:
-    uri = call.optional_arg(None)
+    """Get a secret's metadata info."""
     label = call.flag("label")
+    uri = call.optional_arg(None)
     if uri and label is not None:
         raise errors.UsageError("specify either a secret URI or label but not both")
     view = _find(ctx, uri, label)
@@ -276,8 +267,9 @@ async def _secret_info_get(ctx: _context.HookContext, call: ToolCall) -> Any:
     return {view.id: info}
 
 
-@tool("secret-ids", purpose="Print secret IDs.", output="yaml")
+@tool("secret-ids", output="yaml")
 async def _secret_ids(ctx: _context.HookContext, call: ToolCall) -> list[str]:
+    """Print secret IDs."""
     no_more(call.args)
     return sorted(v.id for v in ctx.secrets.values() if v.owned)
 
@@ -285,7 +277,6 @@ async def _secret_ids(ctx: _context.HookContext, call: ToolCall) -> list[str]:
 @tool(
     "secret-grant",
     args="<ID>",
-    purpose="Grant access to a secret.",
     flags=(
         _toolargs.Flag(
             names=("r", "relation"),
@@ -296,6 +287,7 @@ async def _secret_ids(ctx: _context.HookContext, call: ToolCall) -> list[str]:
     ),
 )
 async def _secret_grant(ctx: _context.HookContext, call: ToolCall) -> None:
+    """Grant access to a secret."""
     uri = call.only_arg(missing="missing secret URI")
     relation = relation_id(ctx, call)
     if relation is None:
@@ -305,21 +297,14 @@ async def _secret_grant(ctx: _context.HookContext, call: ToolCall) -> None:
     unit = call.flag("unit")
     if unit is not None and str(unit).partition("/")[0] != remote.remote_app:
         raise errors.UsageError(f'unit "{unit}" is not in relation {remote.name}')
-    ctx.secret_op(
-        sec.SecretOp(
-            op="grant",
-            id=view.id,
-            relation_id=relation,
-            unit=None if unit is None else str(unit),
-            app=None if unit is not None else remote.remote_app,
-        )
+    _access(
+        ctx, "grant", view, relation, app=None if unit is not None else remote.remote_app, unit=unit
     )
 
 
 @tool(
     "secret-revoke",
     args="<ID>",
-    purpose="Revoke access to a secret.",
     flags=(
         _toolargs.Flag(
             names=("r", "relation"), default=None, help="the relation for which to revoke the grant"
@@ -329,30 +314,38 @@ async def _secret_grant(ctx: _context.HookContext, call: ToolCall) -> None:
     ),
 )
 async def _secret_revoke(ctx: _context.HookContext, call: ToolCall) -> None:
+    """Revoke access to a secret."""
     uri = call.only_arg(missing="missing secret URI")
     relation = relation_id(ctx, call) if call.flag("relation") is not None else None
     app, unit = call.flag("app"), call.flag("unit")
     if relation is None and app is None and unit is None:
         raise errors.UsageError("missing relation or application or unit")
     view = _managed(ctx, uri)
+    _access(ctx, "revoke", view, relation, app=app, unit=unit)
+
+
+def _access(
+    ctx: _context.HookContext,
+    op: Literal["grant", "revoke"],
+    view: _secrets.SecretView,
+    relation: int | None,
+    *,
+    app: object,
+    unit: object,
+) -> None:
+    """Buffer a grant or revoke for a relation, narrowed to an application or one unit."""
+    grantee = {"app": app, "unit": unit}
+    named = {key: None if value is None else str(value) for key, value in grantee.items()}
     ctx.secret_op(
-        sec.SecretOp(
-            op="revoke",
-            id=view.id,
-            relation_id=relation,
-            app=None if app is None else str(app),
-            unit=None if unit is None else str(unit),
-        )
+        sec.SecretOp(op=op, id=view.id, relation_id=relation, app=named["app"], unit=named["unit"])
     )
 
 
 @tool(
-    "secret-remove",
-    args="<ID>",
-    purpose="Remove an existing secret.",
-    flags=(_string("revision", help="remove the specified revision"),),
+    "secret-remove", args="<ID>", flags=(_string("revision", help="remove the specified revision"),)
 )
 async def _secret_remove(ctx: _context.HookContext, call: ToolCall) -> None:
+    """Remove an existing secret."""
     uri = call.only_arg(missing="missing secret URI")
     revision: int | None = None
     if call.flag("revision") is not None:

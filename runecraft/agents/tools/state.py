@@ -36,11 +36,11 @@ def _key_arg(call: ToolCall) -> str:
 @tool(
     "state-get",
     args="[<key>]",
-    purpose="Print server-side-state value.",
     flags=(bool_flag("strict", help="Return an error if the requested key does not exist"),),
     output="smart",
 )
 async def _state_get(ctx: _context.HookContext, call: ToolCall) -> Any:
+    """Print server-side-state value."""
     key = _key_arg(call)
     state = ctx.charm_state()
     if not key:
@@ -53,10 +53,10 @@ async def _state_get(ctx: _context.HookContext, call: ToolCall) -> Any:
 @tool(
     "state-set",
     args="key=value [key=value ...]",
-    purpose="Set server-side-state values.",
     flags=(_toolargs.Flag(names=("file",), default="", help="file containing key-value pairs"),),
 )
 async def _state_set(ctx: _context.HookContext, call: ToolCall) -> None:
+    """Set server-side-state values."""
     overrides = parse_key_values(call.args)
     values: dict[str, str] = {}
     if call.flag("file"):
@@ -74,27 +74,24 @@ async def _state_set(ctx: _context.HookContext, call: ToolCall) -> None:
     ctx.state_writes.update(values)
 
 
-@tool("state-delete", args="<key>", purpose="Delete server-side-state key value pairs.")
+@tool("state-delete", args="<key>")
 async def _state_delete(ctx: _context.HookContext, call: ToolCall) -> None:
+    """Delete server-side-state key value pairs."""
     ctx.state_writes[call.only_arg(missing="no key specified")] = None
 
 
-@tool(
-    "leader-get", args="[<key>]", purpose="Print application leadership settings.", output="smart"
-)
+@tool("leader-get", args="[<key>]", output="smart")
 async def _leader_get(ctx: _context.HookContext, call: ToolCall) -> Any:
+    """Print application leadership settings."""
     key = _key_arg(call)
     if not key:
         return dict(ctx.leader_settings)
     return ctx.leader_settings.get(key)
 
 
-@tool(
-    "leader-set",
-    args="<key>=<value> [...]",
-    purpose="Write application leadership settings.",
-)
+@tool("leader-set", args="<key>=<value> [...]")
 async def _leader_set(ctx: _context.HookContext, call: ToolCall) -> None:
+    """Write application leadership settings."""
     settings = parse_key_values(call.args)
     if not ctx.leader:
         raise errors.PermissionDeniedError("cannot write settings: not the leader")

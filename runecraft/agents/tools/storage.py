@@ -19,13 +19,9 @@ __all__: list[str] = []
 STORAGE_KEYS = ("kind", "location")
 
 
-@tool(
-    "storage-list",
-    args="[<storage-name>]",
-    purpose="List storage attached to the unit.",
-    output="smart",
-)
+@tool("storage-list", args="[<storage-name>]", output="smart")
 async def _storage_list(ctx: _context.HookContext, call: ToolCall) -> list[str]:
+    """List storage attached to the unit."""
     name = call.optional_arg("")
     return [sid for sid in ctx.storage if not name or sid.partition("/")[0] == name]
 
@@ -33,7 +29,6 @@ async def _storage_list(ctx: _context.HookContext, call: ToolCall) -> list[str]:
 @tool(
     "storage-get",
     args="[<key>]",
-    purpose="Print information for the storage instance with the specified id.",
     flags=(
         _toolargs.Flag(
             names=("s",), default="", help="specify a storage instance by id (default: the hook's)"
@@ -42,6 +37,7 @@ async def _storage_list(ctx: _context.HookContext, call: ToolCall) -> list[str]:
     output="smart",
 )
 async def _storage_get(ctx: _context.HookContext, call: ToolCall) -> Any:
+    """Print information for the storage instance with the specified id."""
     key = call.optional_arg("")
     storage_id = str(call.flag("s")) or ctx.storage_id
     if not storage_id:
@@ -74,12 +70,9 @@ def _declared(ctx: _context.HookContext) -> dict[str, charm_schema.StorageSpec]:
     }
 
 
-@tool(
-    "storage-add",
-    args="<charm storage name>[=count] ...",
-    purpose="Add storage instances.",
-)
+@tool("storage-add", args="<charm storage name>[=count] ...")
 async def _storage_add(ctx: _context.HookContext, call: ToolCall) -> None:
+    """Add storage instances."""
     if not call.args:
         raise errors.UsageError("storage add requires a storage directive")
     declared = _declared(ctx)

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from runecraft.controller.api._deps import Context
 from runecraft.schemas import secrets as sec
@@ -32,14 +32,9 @@ async def list_secrets(
 
 @router.get("/{ref}")
 async def show_secret(
-    ctx: Context,
-    model: str,
-    ref: str,
-    reveal: bool = False,
-    revision: int | None = None,
-    revisions: bool = False,
+    ctx: Context, model: str, ref: str, query: Annotated[sec.SecretQuery, Query()]
 ) -> dict[str, Any]:
-    return await ctx.secrets.show(model, ref, reveal=reveal, revision=revision, revisions=revisions)
+    return await ctx.secrets.show(model, ref, **query.model_dump())
 
 
 @router.patch("/{ref}", status_code=204)

@@ -166,20 +166,10 @@ class LxdApi:
 
         return await self._call(create)
 
-    async def launch(
-        self,
-        name: str,
-        alias: str,
-        config: dict[str, str],
-        network: str,
-        root: dict[str, str] | None = None,
-        profiles: list[str] | None = None,
-    ) -> bool:
-        """Create and start a container (idempotent: an existing one is just started).
-
-        Returns whether it was created by this call.
-        """
-        created = await self.create(name, alias, config, network, root, profiles)
+    async def launch(self, name: str, *create: Any, **options: Any) -> bool:
+        """`create` (same arguments), then start the container (idempotent: an existing one
+        is just started). Returns whether it was created by this call."""
+        created = await self.create(name, *create, **options)
         await self.start(name)
         return created
 

@@ -13,6 +13,7 @@ from runecraft.controller.state import ActionRecord, ApplicationRecord, DatabagR
 from runecraft.schemas import bus
 from runecraft.schemas import charm as charm_schema
 from runecraft.schemas import secrets as sec
+from tests.unit import _records as records
 
 MODEL = "00000000-0000-0000-0000-000000000001"
 NOW = 1000.0
@@ -21,51 +22,15 @@ ADDRESS = {"private-address": "10.0.0.1", "ingress-address": "10.0.0.1"}
 
 
 def unit_record(name: str = "db/1", **fields: Any) -> UnitRecord:
-    return UnitRecord(
-        id=7,
-        model_uuid=MODEL,
-        application_id=1,
-        name=name,
-        number=int(name.rpartition("/")[2]),
-        machine_number=0,
-        life="alive",
-        workload_status="active",
-        workload_message="",
-        workload_since=0.0,
-        agent_status="idle",
-        agent_message="",
-        agent_since=0.0,
-        workload_version="",
-        report_seq=0,
-        converged_hash="",
-        snapshot_revision=0,
-        created=0.0,
-        **fields,
-    )
+    return records.unit(name, model_uuid=MODEL, machine_number=0, **fields)
 
 
 def app_record(name: str = "db", leader: str | None = "db/0") -> ApplicationRecord:
-    return ApplicationRecord(
-        id=1,
-        model_uuid=MODEL,
-        name=name,
-        charm_sha256="sha",
-        charm_revision=0,
-        config={},
-        life="alive",
-        next_unit=2,
-        leader=leader,
-        lease_expiry=None,
-        status=None,
-        status_message="",
-        status_since=None,
-        status_seq=0,
-        created=0.0,
-    )
+    return records.app(name, model_uuid=MODEL, leader=leader)
 
 
 def bag(relation: int, kind: str, owner: str, data: dict[str, str], version: int) -> DatabagRecord:
-    return DatabagRecord(MODEL, relation, kind, owner, data, version)
+    return records.bag(relation, kind, owner, data, version, model_uuid=MODEL)
 
 
 def facts(*, leader: bool = False, in_scope: tuple[int, ...] = (), **fields: Any) -> hc.CommitFacts:
@@ -261,21 +226,7 @@ def test_charm_state_and_ports(
 
 
 def action(status: str = "pending", **fields: Any) -> ActionRecord:
-    values: dict[str, Any] = {
-        "model_uuid": MODEL,
-        "id": 3,
-        "unit": "db/1",
-        "name": "go",
-        "params": {},
-        "status": status,
-        "message": "",
-        "results": {},
-        "log": [],
-        "enqueued": 1.0,
-        "started": None,
-        "completed": None,
-    }
-    return ActionRecord(**{**values, **fields})
+    return records.action(3, status, model_uuid=MODEL, unit="db/1", enqueued=1.0, **fields)
 
 
 DONE = {"status": "completed", "message": "", "results": {"r": 1}, "completed": NOW}

@@ -9,57 +9,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from runecraft.controller.reconcilers import _plan
-from runecraft.controller.state import (
-    ApplicationRecord,
-    CharmRecord,
-    MachineRecord,
-    ModelRecord,
-    UnitRecord,
-)
+from runecraft.controller.state import UnitRecord
 from runecraft.schemas.duration import parse_duration
+from tests.unit import _records as records
 
 NOW = 1000.0
 
-APP = ApplicationRecord(
-    id=1,
-    model_uuid="m",
-    name="hello",
-    charm_sha256="c" * 64,
-    charm_revision=0,
-    config={},
-    life="alive",
-    next_unit=3,
-    leader=None,
-    lease_expiry=None,
-    status=None,
-    status_message="",
-    status_since=None,
-    status_seq=0,
-    created=0.0,
-)
+APP = records.app("hello")
 
 
 def unit(number: int, life: str = "alive", machine: int | None = None) -> UnitRecord:
-    return UnitRecord(
-        id=number,
-        model_uuid="m",
-        application_id=1,
-        name=f"hello/{number}",
-        number=number,
-        machine_number=machine,
-        life=life,
-        workload_status="active",
-        workload_message="",
-        workload_since=0.0,
-        agent_status="idle",
-        agent_message="",
-        agent_since=0.0,
-        workload_version="",
-        report_seq=0,
-        converged_hash="",
-        snapshot_revision=0,
-        created=0.0,
-    )
+    return records.unit(f"hello/{number}", life=life, machine_number=machine)
 
 
 @pytest.mark.parametrize(
@@ -127,43 +87,13 @@ def test_a_planned_leader_is_always_an_alive_unit(
 
 
 def test_machine_snapshots_carry_effective_config_and_leadership() -> None:
-    model = ModelRecord(
-        uuid="m",
-        name="default",
-        cloud="local",
-        revision=7,
-        next_machine=2,
-        config={"update-status-hook-interval": "1m"},
-        life="alive",
-        created=0.0,
-    )
-    charm = CharmRecord(
-        sha256="c" * 64,
-        name="hello",
-        meta={},
+    model = records.model(revision=7, config={"update-status-hook-interval": "1m"})
+    charm = records.charm(
         config={
             "options": {"greeting": {"type": "string", "default": "hi"}, "unset": {"type": "int"}}
-        },
-        actions={},
-        size=1,
+        }
     )
-    machine = MachineRecord(
-        id=1,
-        model_uuid="m",
-        number=0,
-        life="alive",
-        agent="machine-0.m",
-        password_hash=None,
-        instance_id=None,
-        status="pending",
-        status_message="",
-        status_since=0.0,
-        hostname="",
-        address="",
-        retry_count=0,
-        retry_at=None,
-        created=0.0,
-    )
+    machine = records.machine(0)
     app = dataclasses.replace(APP, leader="hello/0", config={"greeting": "yo"})
     snapshots = _plan.machine_snapshots(
         model,

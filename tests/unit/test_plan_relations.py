@@ -11,130 +11,46 @@ from hypothesis import strategies as st
 from runecraft.controller.reconcilers import _plan
 from runecraft.controller.state import (
     ActionRecord,
-    ApplicationRecord,
-    CharmRecord,
     DatabagRecord,
     EndpointRecord,
     MachineRecord,
-    ModelRecord,
-    RelationRecord,
     ScopeRecord,
     UnitRecord,
 )
 from runecraft.schemas import bus
+from tests.unit import _records as records
+from tests.unit._records import relation
 
-MODEL = ModelRecord(
-    uuid="m",
-    name="default",
-    cloud="local",
-    revision=9,
-    next_machine=3,
+MODEL = records.model(
     config={
         "automatically-retry-hooks": False,
         "update-status-hook-interval": "5m",
         "hook-fork-server": False,
-    },
-    life="alive",
-    created=0.0,
+    }
 )
-CHARM = CharmRecord(sha256="c" * 64, name="c", meta={}, config={}, actions={}, size=1)
-
-
-def app(app_id: int, name: str, leader: str | None) -> ApplicationRecord:
-    return ApplicationRecord(
-        id=app_id,
-        model_uuid="m",
-        name=name,
-        charm_sha256=CHARM.sha256,
-        charm_revision=0,
-        config={},
-        life="alive",
-        next_unit=3,
-        leader=leader,
-        lease_expiry=None,
-        status=None,
-        status_message="",
-        status_since=None,
-        status_seq=0,
-        created=0.0,
-    )
+CHARM = records.charm()
 
 
 def unit(app_id: int, name: str, machine: int, life: str = "alive") -> UnitRecord:
-    return UnitRecord(
-        id=hash(name) % 10_000,
-        model_uuid="m",
-        application_id=app_id,
-        name=name,
-        number=int(name.split("/")[1]),
-        machine_number=machine,
-        life=life,
-        workload_status="active",
-        workload_message="",
-        workload_since=0.0,
-        agent_status="idle",
-        agent_message="",
-        agent_since=0.0,
-        workload_version="",
-        report_seq=0,
-        converged_hash="",
-        snapshot_revision=0,
-        created=0.0,
-    )
+    return records.unit(name, application_id=app_id, machine_number=machine, life=life)
 
 
 def machine(number: int) -> MachineRecord:
-    return MachineRecord(
-        id=number,
-        model_uuid="m",
-        number=number,
-        life="alive",
-        agent=f"machine-{number}.m",
-        password_hash=None,
-        instance_id="i",
-        status="started",
-        status_message="",
-        status_since=0.0,
-        hostname="",
-        address=f"10.0.0.{number}",
-        retry_count=0,
-        retry_at=None,
-        created=0.0,
-    )
+    return records.machine(number, address=f"10.0.0.{number}")
 
 
 def endpoint(
     relation: int, application: str, name: str, role: str, interface: str
 ) -> EndpointRecord:
-    return EndpointRecord(
-        model_uuid="m",
-        relation_id=relation,
-        application=application,
-        endpoint=name,
-        role=role,
-        interface=interface,
-        scope="global",
-        relation_limit=None,
-    )
+    return records.endpoint(relation, application, name, role=role, interface=interface)
 
 
 def bag(relation: int, kind: str, owner: str, version: int, **data: str) -> DatabagRecord:
-    return DatabagRecord(
-        model_uuid="m",
-        relation_id=relation,
-        owner_kind=kind,
-        owner=owner,
-        data=data,
-        version=version,
-    )
+    return records.bag(relation, kind, owner, data, version)
 
 
-def relation(number: int, key: str, life: str = "alive") -> RelationRecord:
-    return RelationRecord(model_uuid="m", id=number, key=key, life=life, created=0.0)
-
-
-DB = app(1, "db", "db/0")
-WEB = app(2, "web", "web/0")
+DB = records.app("db", id=1, leader="db/0")
+WEB = records.app("web", id=2, leader="web/0")
 UNITS = [
     unit(1, "db/0", 0),
     unit(1, "db/1", 1),
@@ -265,20 +181,7 @@ def test_machine_snapshot_carries_the_runtime_fields() -> None:
     ]
 
     def action(number: int, status: str, unit_name: str = "db/0") -> ActionRecord:
-        return ActionRecord(
-            model_uuid="m",
-            id=number,
-            unit=unit_name,
-            name="backup",
-            params={"n": number},
-            status=status,
-            message="",
-            results={},
-            log=[],
-            enqueued=0.0,
-            started=None,
-            completed=None,
-        )
+        return records.action(number, status, unit=unit_name, params={"n": number})
 
     actions = [
         action(5, "running"),

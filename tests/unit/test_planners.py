@@ -33,119 +33,38 @@ from runecraft.controller.state import (
     ApplicationRecord,
     EndpointRecord,
     MachineRecord,
-    ModelRecord,
     RelationRecord,
     ScopeRecord,
     UnitRecord,
 )
 from runecraft.schemas import bus
+from tests.unit import _records as records
+from tests.unit._records import machine
 
 NOW = 1000.0
 LEASE = 60.0
 
-MODEL = ModelRecord(
-    uuid="m",
-    name="m",
-    cloud="local",
-    revision=1,
-    next_machine=0,
-    config={},
-    life="alive",
-    created=0.0,
-)
-APP = ApplicationRecord(
-    id=1,
-    model_uuid="m",
-    name="app1",
-    charm_sha256="c" * 64,
-    charm_revision=0,
-    config={},
-    life="alive",
-    next_unit=0,
-    leader=None,
-    lease_expiry=None,
-    status=None,
-    status_message="",
-    status_since=None,
-    status_seq=0,
-    created=0.0,
-)
-UNIT = UnitRecord(
-    id=1,
-    model_uuid="m",
-    application_id=1,
-    name="app1/0",
-    number=0,
-    machine_number=None,
-    life="alive",
-    workload_status="active",
-    workload_message="",
-    workload_since=0.0,
-    agent_status="idle",
-    agent_message="",
-    agent_since=0.0,
-    workload_version="",
-    report_seq=0,
-    converged_hash="",
-    snapshot_revision=0,
-    created=0.0,
-)
-MACHINE = MachineRecord(
-    id=1,
-    model_uuid="m",
-    number=0,
-    life="alive",
-    agent="machine-0.m",
-    password_hash=None,
-    instance_id=None,
-    status="pending",
-    status_message="",
-    status_since=0.0,
-    hostname="",
-    address="",
-    retry_count=0,
-    retry_at=None,
-    created=0.0,
-)
-
 
 def app(app_id: int, life: str = "alive", **values: Any) -> ApplicationRecord:
-    return dataclasses.replace(APP, id=app_id, name=f"app{app_id}", life=life, **values)
+    return records.app(f"app{app_id}", id=app_id, life=life, **values)
 
 
 def unit(app_id: int, number: int, life: str = "alive", machine: int | None = None) -> UnitRecord:
-    return dataclasses.replace(
-        UNIT,
+    return records.unit(
+        f"app{app_id}/{number}",
         id=app_id * 100 + number,
         application_id=app_id,
-        name=f"app{app_id}/{number}",
-        number=number,
         life=life,
         machine_number=machine,
     )
 
 
-def machine(number: int, **values: Any) -> MachineRecord:
-    return dataclasses.replace(
-        MACHINE, id=number + 1, number=number, agent=f"machine-{number}.m", **values
-    )
-
-
 def relation(rel_id: int, life: str = "alive") -> RelationRecord:
-    return RelationRecord(model_uuid="m", id=rel_id, key=f"r{rel_id}", life=life, created=0.0)
+    return records.relation(rel_id, f"r{rel_id}", life)
 
 
 def endpoint(rel_id: int, app_id: int) -> EndpointRecord:
-    return EndpointRecord(
-        model_uuid="m",
-        relation_id=rel_id,
-        application=f"app{app_id}",
-        endpoint="ep",
-        role="peer",
-        interface="i",
-        scope="global",
-        relation_limit=None,
-    )
+    return records.endpoint(rel_id, f"app{app_id}", "ep", role="peer", interface="i")
 
 
 def state(
@@ -161,7 +80,7 @@ def state(
     in_flight: frozenset[int] = frozenset(),
 ) -> ModelState:
     return ModelState(
-        model=dataclasses.replace(MODEL, life=model_life),
+        model=records.model(life=model_life),
         applications=tuple(apps),
         units=tuple(units),
         machines=tuple(machines),
@@ -189,7 +108,7 @@ def state(
     ],
 )
 def test_provider_for(record: MachineRecord, cloud: str, expected: str) -> None:
-    model = dataclasses.replace(MODEL, cloud=cloud)
+    model = records.model(cloud=cloud)
     assert _provisioning.provider_for(record, model) == expected
 
 
@@ -353,7 +272,7 @@ def test_an_empty_dying_model_is_deleted_and_an_enlisted_host_released() -> None
         Release(enlisted, "manual")
     ]
     assert _provisioning.plan_provisioning(state(model_life="dying"), NOW) == [
-        DeleteModel(dataclasses.replace(MODEL, life="dying"))
+        DeleteModel(records.model(life="dying"))
     ]
 
 

@@ -10,6 +10,7 @@ from runecraft import errors
 from runecraft.controller.services import _endpoints
 from runecraft.controller.state import EndpointRecord, RelationRecord
 from runecraft.schemas import charm as charm_schema
+from tests.unit import _records as records
 
 
 def meta(name: str, **sections: dict[str, object]) -> charm_schema.CharmMeta:
@@ -165,16 +166,7 @@ def test_charm_endpoints_include_juju_info_and_limits() -> None:
 
 
 def _ep(app: str, name: str, limit: int | None = None, relation_id: int = 0) -> EndpointRecord:
-    return EndpointRecord(
-        model_uuid="m",
-        relation_id=relation_id,
-        application=app,
-        endpoint=name,
-        role="requirer",
-        interface="x",
-        scope="global",
-        relation_limit=limit,
-    )
+    return records.endpoint(relation_id, app, name, relation_limit=limit)
 
 
 @pytest.mark.parametrize(
@@ -206,8 +198,7 @@ def test_limits(limit: int | None, existing: int, refused: bool) -> None:
 def _relation(
     number: int, key: str, *eps: tuple[str, str]
 ) -> tuple[RelationRecord, list[EndpointRecord]]:
-    record = RelationRecord(model_uuid="m", id=number, key=key, life="alive", created=0.0)
-    return record, [_ep(app, name, relation_id=number) for app, name in eps]
+    return records.relation(number, key), [_ep(app, name, relation_id=number) for app, name in eps]
 
 
 RELATIONS = [

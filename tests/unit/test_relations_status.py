@@ -9,7 +9,8 @@ from rich.console import Console
 
 from runecraft.cli import _output
 from runecraft.controller.services import _status
-from runecraft.controller.state import ModelSnapshot, RelationRecord
+from runecraft.controller.state import ModelSnapshot
+from tests.unit._records import relation
 from tests.unit.test_plan_relations import CHARM, DB, MODEL, STATE, UNITS, WEB, machine
 
 
@@ -72,7 +73,7 @@ def test_status_lists_relations_per_application_and_open_ports() -> None:
 
 
 def test_a_dying_relation_keeps_the_model_unsettled() -> None:
-    dying = [RelationRecord("m", 1, "web:db db:db", "dying", 0.0), STATE.relations[0]]
+    dying = [relation(1, "web:db db:db", "dying"), STATE.relations[0]]
     model = status(snapshot(relations=dying))["model"]
     assert isinstance(model, dict)
     assert model["settled"] is False

@@ -21,6 +21,7 @@ import yaml
 
 from runecraft import errors
 from runecraft.schemas import charm as schema
+from runecraft.schemas import problems
 
 from . import _archive
 
@@ -86,12 +87,7 @@ class Document:
 def _describe(error: pydantic.ValidationError) -> str:
     """The first error as `field.path: reason`, in lower case as the rest of our messages."""
     first = error.errors()[0]
-    location = ".".join(str(part) for part in first["loc"])
-    message = str(first["msg"])
-    if first["type"] == "value_error":
-        message = message.removeprefix("Value error, ")
-    else:
-        message = message[:1].lower() + message[1:]
+    location, message = problems.location(first), problems.reason(first)
     return f"{location}: {message}" if location else message
 
 

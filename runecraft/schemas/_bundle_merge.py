@@ -25,6 +25,7 @@ from runecraft.schemas._bundle_reader import (
     _Part,
     _Relation,
 )
+from runecraft.schemas.problems import location, reason
 
 # --- merging --------------------------------------------------------------------------
 
@@ -277,8 +278,7 @@ def _build(merged: _Merged, problems: _Problems) -> Bundle:
         )
     except ValidationError as exc:
         for error in exc.errors():
-            path = ".".join(str(part) for part in error["loc"])
-            problems.add(merged.base_source, path, str(error["msg"]))
+            problems.add(merged.base_source, location(error), reason(error))
         raise BundleError(problems.items) from None
 
 

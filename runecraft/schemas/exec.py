@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from runecraft import errors
+from runecraft.schemas import problems
 
 __all__ = ["DEFAULT_TIMEOUT", "JUJU_EXEC", "ExecParams"]
 
@@ -42,7 +43,7 @@ class ExecParams(BaseModel):
             return cls.model_validate(dict(params))
         except ValidationError as exc:
             detail = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'params'}: {err['msg']}"
+                f"{problems.location(err) or 'params'}: {problems.reason(err)}"
                 for err in exc.errors()
             )
             raise errors.InvalidSpecError(f"invalid exec parameters: {detail}") from None

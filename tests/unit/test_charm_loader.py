@@ -199,7 +199,7 @@ def test_example_files_are_executable() -> None:
     [
         (
             {"metadata.yaml": "name: x\nprovides:\n  db:\n    limit: 1\n", "dispatch": ""},
-            "metadata.yaml: provides.db.interface: field required",
+            "metadata.yaml: provides.db.interface: is required",
         ),
         ({"metadata.yaml": "name: [\n", "dispatch": ""}, "metadata.yaml: invalid YAML at line"),
         ({"metadata.yaml": "", "dispatch": ""}, "metadata.yaml: the file is empty"),
@@ -226,7 +226,7 @@ def test_example_files_are_executable() -> None:
                 "charmcraft.yaml": "type: charm\nname: x\nconfig:\n  options:\n    p: {}\n",
                 "src/charm.py": "",
             },
-            "charmcraft.yaml: config.options.p.type: field required",
+            "charmcraft.yaml: config.options.p.type: is required",
         ),
         (
             {"charmcraft.yaml": "type: charm\nname: x\nactions:\n  X: {}\n", "src/charm.py": ""},
@@ -238,7 +238,7 @@ def test_example_files_are_executable() -> None:
         ),
         (
             {"charmcraft.yaml": "name: x\n", "src/charm.py": ""},
-            "charmcraft.yaml: type: field required",
+            "charmcraft.yaml: type: is required",
         ),
         (
             {
@@ -307,7 +307,7 @@ def test_load_archive(tmp_path: Path) -> None:
         (make_zip([("README", b"")]), "charm archive: no metadata.yaml found"),
         (
             make_zip([("metadata.yaml", b"name: x\nprovides:\n  db: {}\n")]),
-            "metadata.yaml: provides.db.interface: field required",
+            "metadata.yaml: provides.db.interface: is required",
         ),
         (make_zip([("../metadata.yaml", b"name: x\n")]), "has an unsafe path"),
         (make_zip([("/etc/metadata.yaml", b"name: x\n")]), "has an unsafe path"),

@@ -9,14 +9,14 @@ import pydantic
 import pytest
 
 from runecraft import schemas
-from runecraft.schemas import agent, bus
+from runecraft.schemas import agent, bus, problems
 from runecraft.schemas import charm as schema
 
 
 def first_error(exc: pydantic.ValidationError) -> tuple[str, str]:
     """(dotted location, message) of the first error, as the loader reports it."""
     error = exc.errors()[0]
-    return ".".join(str(p) for p in error["loc"]), str(error["msg"])
+    return problems.location(error), problems.reason(error)
 
 
 def test_schemas_package_exports_its_modules_and_each_module_its_public_names() -> None:
@@ -95,15 +95,15 @@ def test_good_metadata_loads(doc: dict[str, Any]) -> None:
 
 
 BAD_METADATA: list[tuple[str, dict[str, Any], str, str]] = [
-    ("no name", {}, "name", "Field required"),
-    ("name not a string", {"name": 3}, "name", "valid string"),
+    ("no name", {}, "name", "is required"),
+    ("name not a string", {"name": 3}, "name", "must be a string"),
     ("upper-case name", {"name": "Foo"}, "name", 'invalid charm name "Foo"'),
     ("name with digit word", {"name": "foo-2"}, "name", "invalid charm name"),
     (
         "endpoint without interface",
         {"name": "x", "provides": {"db": {"limit": 1}}},
         "provides.db.interface",
-        "Field required",
+        "is required",
     ),
     (
         "endpoint of the wrong type",
@@ -121,7 +121,7 @@ BAD_METADATA: list[tuple[str, dict[str, Any], str, str]] = [
         "negative limit",
         {"name": "x", "provides": {"db": {"interface": "a", "limit": -1}}},
         "provides.db.limit",
-        "greater than or equal to 0",
+        "must be at least 0",
     ),
     (
         "reserved juju name",
@@ -181,7 +181,7 @@ BAD_METADATA: list[tuple[str, dict[str, Any], str, str]] = [
         "storage without type",
         {"name": "x", "storage": {"data": {"location": "/srv"}}},
         "storage.data.type",
-        "Field required",
+        "is required",
     ),
     (
         "bad storage range",
@@ -312,13 +312,13 @@ def test_good_config_defaults(doc: dict[str, Any], defaults: dict[str, object]) 
 
 
 BAD_CONFIG: list[tuple[str, dict[str, Any], str, str]] = [
-    ("no options", {}, "options", "Field required"),
-    ("null options", {"options": None}, "options", "valid dictionary"),
+    ("no options", {}, "options", "is required"),
+    ("null options", {"options": None}, "options", "must be a mapping"),
     (
         "option without type",
         {"options": {"port": {"default": 1}}},
         "options.port.type",
-        "Field required",
+        "is required",
     ),
     (
         "unknown type",
@@ -360,7 +360,7 @@ BAD_CONFIG: list[tuple[str, dict[str, Any], str, str]] = [
         "option not a mapping",
         {"options": {"port": "int"}},
         "options.port",
-        "valid dictionary",
+        "must be a mapping",
     ),
 ]
 
@@ -543,8 +543,13 @@ BAD_ACTIONS: list[tuple[str, dict[str, Any], str, str]] = [
     ("leading hyphen", {"-greet": {}}, "", "-greet: invalid action name"),
     ("trailing hyphen", {"greet-": {}}, "", "greet-: invalid action name"),
     ("reserved prefix", {"juju-run": {}}, "", 'juju-run: the "juju-" prefix is reserved'),
-    ("spec not a mapping", {"greet": "hi"}, "greet", "valid dictionary"),
-    ("param not a schema", {"greet": {"params": {"n": "string"}}}, "greet.params.n", "dictionary"),
+    ("spec not a mapping", {"greet": "hi"}, "greet", "must be a mapping"),
+    (
+        "param not a schema",
+        {"greet": {"params": {"n": "string"}}},
+        "greet.params.n",
+        "must be a mapping",
+    ),
     (
         "$ref in params",
         {"greet": {"params": {"n": {"$ref": "#/x"}}}},
@@ -561,7 +566,7 @@ BAD_ACTIONS: list[tuple[str, dict[str, Any], str, str]] = [
         "additionalProperties not a bool",
         {"greet": {"additionalProperties": "maybe"}},
         "greet.additionalProperties",
-        "valid boolean",
+        "must be true or false",
     ),
 ]
 
@@ -655,8 +660,8 @@ def test_split_is_either_or(flags: dict[str, bool], message: str) -> None:
 
 
 BAD_CHARMCRAFT: list[tuple[str, dict[str, Any], str, str]] = [
-    ("no type", {"name": "x"}, "type", "Field required"),
-    ("bundle", {"type": "bundle"}, "type", "Input should be 'charm'"),
+    ("no type", {"name": "x"}, "type", "is required"),
+    ("bundle", {"type": "bundle"}, "type", "must be 'charm'"),
     (
         "base and bases",
         {"type": "charm", "base": "ubuntu@24.04", "platforms": {}, "bases": []},

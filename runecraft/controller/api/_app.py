@@ -25,7 +25,7 @@ from runecraft.controller.api import (
     _status,
 )
 from runecraft.controller.api._deps import ADMIN, AGENT_OR_ADMIN, ApiContext
-from runecraft.schemas import api
+from runecraft.schemas import api, problems
 
 __all__ = ["create_app"]
 
@@ -49,8 +49,8 @@ def _error(exc: errors.RunecraftError) -> JSONResponse:
 def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors():
-        location = ".".join(str(p) for p in err.get("loc", ()) if p not in {"body", "query"})
-        parts.append(f"{location or 'request'}: {err.get('msg', 'invalid')}")
+        location = problems.location(err, skip=("body", "query"))
+        parts.append(f"{location or 'request'}: {problems.reason(err)}")
     return "invalid request: " + "; ".join(parts)
 
 

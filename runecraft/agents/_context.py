@@ -39,7 +39,6 @@ __all__ = [
     "build",
     "decode_port",
     "encode_port",
-    "merge_bag",
 ]
 
 RELATION_NOT_FOUND = "relation not found"
@@ -78,18 +77,6 @@ def decode_port(text: str) -> PortEntry:
     """The inverse of `encode_port`."""
     port_range, _, endpoint = text.partition("@")
     return port_range, endpoint
-
-
-def merge_bag(base: Mapping[str, str], *writes: Mapping[str, str]) -> dict[str, str]:
-    """Apply relation-set style writes in order: a value `""` deletes its key."""
-    merged = dict(base)
-    for write in writes:
-        for key, value in write.items():
-            if value == "":
-                merged.pop(key, None)
-            else:
-                merged[key] = value
-    return merged
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -289,14 +276,14 @@ class HookContext:
         """This unit's bag including this hook's uncommitted writes."""
         view = self.relation_view(relation_id)
         unit_writes, _ = self.relation_writes.get(relation_id, ({}, {}))
-        return merge_bag(view.local_unit_data, unit_writes)
+        return bus.merge_settings(view.local_unit_data, unit_writes)
 
     def own_app_bag(self, relation_id: int) -> dict[str, str]:
         """The own application's bag including this hook's uncommitted writes."""
         view = self.relation_view(relation_id)
         _, app_writes = self.relation_writes.get(relation_id, ({}, {}))
         base = view.local_app_data if view.local_app_data is not None else {}
-        return merge_bag(base, app_writes)
+        return bus.merge_settings(base, app_writes)
 
     def charm_state(self) -> dict[str, str]:
         """Charm state including this hook's uncommitted writes."""
@@ -422,7 +409,7 @@ def build(
         if remote_relation is not None:
             local_app = remote_relation.local_app_data
             if local_app is not None or (remote.leader and app_writes):
-                local_app = merge_bag(local_app or {}, *app_writes)
+                local_app = bus.merge_settings(local_app or {}, *app_writes)
             views[relation_id] = RelationView(
                 id=relation_id,
                 endpoint=remote_relation.endpoint,
@@ -431,7 +418,7 @@ def build(
                 members=_hook_members(state, hook_relation if is_hook else None, event),
                 unit_data=remote_relation.unit_data,
                 app_data=remote_relation.app_data,
-                local_unit_data=merge_bag(remote_relation.local_unit_data, *unit_writes),
+                local_unit_data=bus.merge_settings(remote_relation.local_unit_data, *unit_writes),
                 local_app_data=local_app,
                 remote_model_uuid=remote_relation.remote_model_uuid,
             )
@@ -443,7 +430,7 @@ def build(
                 remote_app=state.remote_app,
                 peer=state.peer,
                 members=_hook_members(state, hook_relation if is_hook else None, event),
-                local_unit_data=merge_bag({}, *unit_writes),
+                local_unit_data=bus.merge_settings({}, *unit_writes),
             )
     state_values = dict(remote.state)
     for commit in unacked:

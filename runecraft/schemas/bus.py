@@ -12,6 +12,7 @@ Topics (see `topics`): the controller publishes to `agents/<agent>/down` and sub
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,6 +46,7 @@ __all__ = [
     "decode_controller_message",
     "down_topic",
     "encode",
+    "merge_settings",
     "up_topic",
 ]
 
@@ -56,6 +58,22 @@ WorkloadStatusName = Literal[
     "active", "blocked", "maintenance", "waiting", "unknown", "error", "terminated"
 ]
 AgentStatusName = Literal["allocating", "executing", "idle", "error", "failed", "lost"]
+
+
+def merge_settings(current: Mapping[str, str], *changes: Mapping[str, str]) -> dict[str, str]:
+    """Apply relation-set style changes in order: a value replaces, `""` deletes its key.
+
+    The one rule for relation data, leader settings and charm state, on both sides of the
+    bus: the agent applies it to what a hook reads back, the controller to what it stores.
+    """
+    merged = dict(current)
+    for change in changes:
+        for key, value in change.items():
+            if value == "":
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+    return merged
 
 
 class _Frozen(BaseModel):

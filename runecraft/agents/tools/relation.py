@@ -25,6 +25,7 @@ from runecraft.agents.tools._registry import (
     require_relation,
     tool,
 )
+from runecraft.schemas import bus
 
 __all__ = ["MAX_SETTINGS_BYTES"]
 
@@ -166,7 +167,7 @@ async def _relation_set(ctx: _context.HookContext, call: ToolCall) -> None:
     if app and not ctx.leader:
         raise errors.PermissionDeniedError(CANNOT_WRITE)
     current = ctx.own_app_bag(rid) if app else ctx.own_unit_bag(rid)
-    merged = _context.merge_bag(current, settings)
+    merged = bus.merge_settings(current, settings)
     size = sum(len(k.encode()) + len(v.encode()) for k, v in merged.items())
     if size > MAX_SETTINGS_BYTES:
         raise errors.InvalidSpecError(

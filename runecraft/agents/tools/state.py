@@ -18,6 +18,7 @@ from runecraft.agents.tools._registry import (
     read_settings_file,
     tool,
 )
+from runecraft.schemas import bus
 
 __all__ = ["MAX_STATE_KEY_BYTES", "MAX_STATE_VALUE_BYTES"]
 
@@ -98,4 +99,4 @@ async def _leader_set(ctx: _context.HookContext, call: ToolCall) -> None:
     if not settings:
         return
     await ctx.backend.leader_set(settings)
-    ctx.leader_settings = _context.merge_bag(ctx.leader_settings, settings)
+    ctx.leader_settings = bus.merge_settings(ctx.leader_settings, settings)

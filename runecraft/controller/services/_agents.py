@@ -19,10 +19,7 @@ import structlog
 from runecraft.controller.services._hook_commit import HookCommitState, apply_hook_commit
 from runecraft.controller.services._hub import ChangeHub
 from runecraft.controller.services._ports import StateStore, StoreService
-from runecraft.controller.state import (
-    MachineRecord,
-    merge_settings,
-)
+from runecraft.controller.state import MachineRecord
 from runecraft.schemas import bus
 
 __all__ = ["HEARTBEAT_SECONDS", "AgentService"]
@@ -50,7 +47,7 @@ async def apply_leader_set(
     if app.leader != unit.name:
         logger.warning("leader-set by a non-leader dropped", unit=unit.name)
         return False
-    settings = merge_settings(app.leader_settings, message.settings)
+    settings = bus.merge_settings(app.leader_settings, message.settings)
     if settings == app.leader_settings:
         return False
     await tx.applications.set_leader_settings(app, settings)

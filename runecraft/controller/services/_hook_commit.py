@@ -36,7 +36,6 @@ from runecraft.controller.state import (
     ApplicationRecord,
     DatabagRecord,
     UnitRecord,
-    merge_settings,
 )
 from runecraft.schemas import bus
 from runecraft.schemas import charm as charm_schema
@@ -205,7 +204,7 @@ class _Plan:
         key = (relation_id, kind, owner)
         current = self.bags.get(key)
         before = {} if current is None else dict(current.data)
-        after = merge_settings(before, changes)
+        after = bus.merge_settings(before, changes)
         if after == before:
             return
         bag = DatabagRecord(
@@ -367,7 +366,7 @@ def unit_values(unit: UnitRecord, commit: bus.HookCommit) -> dict[str, Any]:
     """`commit_seq`, and the charm state and opened ports where the commit changed them
     (a port both opened and closed in one commit ends closed)."""
     values: dict[str, Any] = {"commit_seq": commit.seq}
-    state = merge_settings(unit.charm_state, commit.state_set)
+    state = bus.merge_settings(unit.charm_state, commit.state_set)
     for key in commit.state_delete:
         state.pop(key, None)
     if state != unit.charm_state:

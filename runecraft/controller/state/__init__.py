@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from runecraft.controller.state import _records
 from runecraft.controller.state._records import *  # noqa: F403 (every record; see __all__)
-from runecraft.controller.state._relations import merge_settings
 from runecraft.controller.state._store import ModelSnapshot, QueryCounter, Store, Tx
 
-__all__ = ["ModelSnapshot", "QueryCounter", "Store", "Tx", "merge_settings"]
+__all__ = ["ModelSnapshot", "QueryCounter", "Store", "Tx"]
 __all__ += _records.__all__

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,18 +17,7 @@ from runecraft.controller.state._records import (
     RelationRecord,
 )
 
-__all__ = ["Relations", "merge_settings"]
-
-
-def merge_settings(current: Mapping[str, str], changes: Mapping[str, str]) -> dict[str, str]:
-    """Apply relation-set style changes: a value replaces, `""` deletes."""
-    merged = dict(current)
-    for key, value in changes.items():
-        if value == "":
-            merged.pop(key, None)
-        else:
-            merged[key] = value
-    return merged
+__all__ = ["Relations"]
 
 
 class Relations(Repository):

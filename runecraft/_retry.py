@@ -76,7 +76,10 @@ class RetryPolicy:
     spread: float = 0.2
     """Jitter as a fraction of the wait (±)."""
     retry_on: tuple[type[BaseException], ...] = (errors.TemporaryError,)
-    """Errors worth another attempt; a `PermanentError` never is."""
+    """Errors worth another attempt; a `PermanentError` never is, unless `restart_any`."""
+    restart_any: bool = False
+    """A supervisor's policy: every failure of `retry_on` restarts, a `PermanentError` too,
+    so one broken worker (a unit with a corrupt state file) never stops its neighbours."""
     attempts: int | None = None
     """Most attempts in all (None: until cancelled); the last error is raised as it was."""
     rand: Callable[[], float] = field(default=random.random, compare=False)
@@ -86,7 +89,9 @@ class RetryPolicy:
 
     def retryable(self, error: BaseException) -> bool:
         """`error` is worth another attempt under this policy."""
-        return isinstance(error, self.retry_on) and not isinstance(error, errors.PermanentError)
+        if not isinstance(error, self.retry_on):
+            return False
+        return self.restart_any or not isinstance(error, errors.PermanentError)
 
     def delay(self, failures: int, error: BaseException | None = None) -> float:
         """Seconds to wait after `failures` failures in a row, the last one `error`."""

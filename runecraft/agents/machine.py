@@ -263,7 +263,10 @@ class MachineAgent:
     async def _supervise(self, slot: _Slot) -> None:
         """Run a unit agent; restart it with capped backoff if it crashes."""
         policy = _retry.RetryPolicy(
-            first=self._restart_delay, cap=uniter.MAX_RETRY_DELAY, retry_on=(Exception,)
+            first=self._restart_delay,
+            cap=uniter.MAX_RETRY_DELAY,
+            retry_on=(Exception,),
+            restart_any=True,
         )
         await policy.call(
             "unit agent crashed", slot.agent.run, traceback=True, unit=slot.agent.unit

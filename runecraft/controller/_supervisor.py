@@ -10,7 +10,7 @@ from runecraft import _retry
 
 __all__ = ["RESTART", "supervise"]
 
-RESTART = _retry.RetryPolicy(first=0.5, cap=30.0, retry_on=(Exception,))
+RESTART = _retry.RetryPolicy(first=0.5, cap=30.0, retry_on=(Exception,), restart_any=True)
 """Restart 0.5 s after a failure (±20 %), doubling to 30 s while the worker keeps failing."""
 
 HEALTHY_AFTER = 60.0

@@ -452,3 +452,37 @@ async def test_relation_data_change_without_hooks_reports_idle_on_the_new_revisi
         agent.stop()
         async with asyncio.timeout(TIMEOUT):
             await task
+
+
+async def test_a_broken_unit_keeps_restarting_and_leaves_its_neighbour_running(
+    tmp_path: Path,
+) -> None:
+    """A unit whose state file is unreadable fails for good each time it starts; the machine
+    agent restarts it with back-off and its other unit converges as if nothing happened."""
+    archive = build_zip(BASH_CHARM)
+    config = agent_config(tmp_path)
+    broken = Path(config.data_dir) / "units" / "plain-1"
+    broken.mkdir(parents=True)
+    (broken / "state.json").write_text("{not json")
+    link = FakeLink()
+    agent = machine.MachineAgent(
+        config, link=link, charms=Charms(archive), heartbeat_interval=0.05, restart_delay=0.01
+    )
+    async with serving(agent) as task:
+        await link.inbox.put(
+            snapshot(
+                1,
+                unit_state(archive, leader=True),
+                unit_state(archive, unit="plain/1"),
+            )
+        )
+        await link.wait_for(
+            lambda _: (
+                (report := last_report(link, "plain/0")) is not None
+                and report.agent.status == "idle"
+                and report.converged_hash == "h1"
+            )
+        )
+        assert not task.done()
+        assert set(agent.units) == {"plain/0", "plain/1"}
+        assert last_report(link, "plain/1") is None  # it never got as far as reporting

@@ -145,6 +145,8 @@ async def test_a_supervised_worker_is_restarted_with_backoff_until_cancelled() -
             raise RuntimeError("crashed")
         if calls == 2:
             return  # returning is a failure too: a worker runs forever
+        if calls == 3:  # a supervisor restarts whatever ended the worker
+            raise errors.PermanentError("corrupt state")
         healthy.set()
         await asyncio.Event().wait()
 
@@ -154,4 +156,4 @@ async def test_a_supervised_worker_is_restarted_with_backoff_until_cancelled() -
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert (calls, waits) == (3, [0.5, 1.0])
+    assert (calls, waits) == (4, [0.5, 1.0, 2.0])

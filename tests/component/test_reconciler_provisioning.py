@@ -145,6 +145,25 @@ async def test_machines_are_made_together_and_fail_alone(world: World) -> None:
     assert world.fake.running == {(MODEL_UUID, n) for n in by_number if n != 1}
 
 
+async def test_a_providers_unexpected_error_is_the_machines_status_not_the_reconcilers(
+    world: World,
+) -> None:
+    world.fake.fail(1, ConnectionResetError("peer went away"))
+    await world.deploy(2)
+    async with asyncio.timeout(GUARD):
+        for _ in range(2):
+            await world.reconciler.pass_once()
+        await world.reconciler.settle()
+        await world.reconciler.pass_once()  # the reconciler goes on
+
+    by_number = await world.machines()
+    assert by_number[0].status == "pending"
+    assert by_number[1].status == "error"
+    assert "fake provider failed" in by_number[1].status_message
+    assert "peer went away" in by_number[1].status_message
+    assert by_number[1].retry_at is not None
+
+
 def _instance(number: int) -> tuple[str, str]:
     info = FakeProvider.instance(MODEL_UUID, number)
     return info.instance_id, info.address

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from runecraft import errors
 from runecraft.controller.providers._base import InstanceInfo, MachineSpec, ProviderContext
 
 __all__ = ["FakeCall", "FakeProvider"]
@@ -46,15 +45,16 @@ class FakeProvider:
         self.most_in_flight = 0
         """The most machines that were being made at the same time."""
         self.closed = False
-        self._failures: dict[int, errors.RunecraftError] = {}
+        self._failures: dict[int, Exception] = {}
         self._gates: dict[int, asyncio.Event] = {}
         self._making: dict[int, asyncio.Event] = {}
 
     # --- hooks ------------------------------------------------------------------------
 
-    def fail(self, number: int, error: errors.RunecraftError) -> None:
+    def fail(self, number: int, error: Exception) -> None:
         """Every `ensure_machine` and `destroy_machine` of machine `number` raises `error`
-        until `succeed`."""
+        until `succeed`: a substrate's refusal (a `RunecraftError`), or any other error, as
+        a provider that lets a library's exception through would."""
         self._failures[number] = error
 
     def block(self, number: int) -> None:

@@ -78,9 +78,10 @@ class Provisioner:
 
     async def settle(self) -> list[Outcome]:
         """Wait for every machine being made; their outcomes."""
-        outcomes = []
+        outcomes: list[Outcome] = []
         while self._tasks:
-            outcomes += await asyncio.gather(*self._tasks)
+            done = await asyncio.gather(*self._tasks, return_exceptions=True)
+            outcomes += [o for o in done if isinstance(o, Outcome)]  # failures: see `check`
         return outcomes
 
     async def close(self) -> None:
@@ -99,8 +100,12 @@ class Provisioner:
             except errors.NotFoundError:  # the model went meanwhile
                 logger.info("machine made for a model that is gone", machine=action.machine.number)
         finally:
-            self._in_flight[model.uuid].discard(action.machine.number)
-        self.hub.changed()
+            in_flight = self._in_flight[model.uuid]
+            in_flight.discard(action.machine.number)
+            if not in_flight:  # nothing of the model waits on its slots: forget both
+                del self._in_flight[model.uuid]
+                self._slots.pop(model.uuid, None)
+            self.hub.changed()
         return outcome
 
     async def _make(self, model: ModelRecord, action: Provision, password: str) -> Outcome:
@@ -111,20 +116,24 @@ class Provisioner:
         try:
             info = await self.providers(action.provider).ensure_machine(spec)
         except errors.RunecraftError as exc:
-            count = machine.retry_count + 1
             logger.warning("provisioning failed", machine=machine.number, error=exc.message)
-            return Outcome(
-                action,
-                ok=False,
-                message=exc.message,
-                retry_at=time.time() + retry_after(exc, count),
-            )
+            return self._failed(action, exc.message, exc)
+        except Exception as exc:  # a provider let a library's error through: still the machine's
+            logger.exception("provisioning failed unexpectedly", machine=machine.number)
+            return self._failed(action, f"the {action.provider} provider failed: {exc!r}", None)
         # Until the agent says hello (which resets the count), a restart of it waits
         # (5 s doubling): an agent that dies at start-up must not be respawned in a hot loop.
         self.made(machine.agent)
         return Outcome(
             action, retry_at=time.time() + backoff(machine.retry_count + 1), instance=info
         )
+
+    @staticmethod
+    def _failed(action: Provision, message: str, error: errors.RunecraftError | None) -> Outcome:
+        """A machine that was not made: its status says why, and it is tried again later."""
+        count = action.machine.retry_count + 1
+        wait = backoff(count) if error is None else retry_after(error, count)
+        return Outcome(action, ok=False, message=message, retry_at=time.time() + wait)
 
     async def _record(self, model: ModelRecord, outcome: Outcome) -> None:
         """Write one machine's outcome: its instance, or its error and next try."""

@@ -333,3 +333,19 @@ async def test_a_charm_revision_picks_that_upload_from_the_charm_store(
     missing = text.replace("REV", "3")
     with pytest.raises(errors.InvalidSpecError, match="charm store"):
         await world.bundles.apply("m", api.BundleRequest(bundle=missing))
+
+
+async def test_a_charm_the_controller_does_not_hold_is_refused_naming_the_application(
+    world: World,
+) -> None:
+    before = await world.state("m")
+    charms = {
+        name: charm.model_copy(update={"sha256": "f" * 64}) if name == "db" else charm
+        for name, charm in world.charms.items()
+    }
+    request = api.BundleRequest(bundle=FIRST, charms=charms)
+    with pytest.raises(errors.InvalidSpecError) as caught:
+        await world.bundles.apply("m", request)
+    assert "applications.db: its charm" in caught.value.message
+    assert "nothing was changed" in caught.value.message
+    assert await world.state("m") == before

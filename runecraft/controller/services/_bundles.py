@@ -204,7 +204,7 @@ async def _resolve_charms(
     for name, spec in sorted(bundle.applications.items()):
         if name in given:
             charm = given[name]
-            record = None if charm.sha256 is None else await tx.charms.get(charm.sha256)
+            record = None if charm.sha256 is None else await _uploaded(tx, charm.sha256)
             found[name] = (
                 bundles.ResolvedCharm(
                     name=charm.name if record is None else record.name,
@@ -225,6 +225,15 @@ async def _resolve_charms(
             record = stored[-1]
             found[name] = (bundles.ResolvedCharm(name=record.name, sha256=record.sha256), record)
     return found
+
+
+async def _uploaded(tx: BundleState, sha256: str) -> CharmRecord | None:
+    """The charm the client said it uploaded; None (refused by `_refuse`, naming the
+    application) when the controller does not hold it."""
+    try:
+        return await tx.charms.get(sha256)
+    except errors.NotFoundError:
+        return None
 
 
 def _refuse(plan: bundles.Plan, records: Mapping[str, CharmRecord | None]) -> None:

@@ -3,9 +3,12 @@
 `backoff_delay` is the formula (pure but for its random source), shared by the edges' retry
 loops and by whatever persists a retry time of its own (a machine's next provisioning
 attempt). `RetryPolicy` drives tenacity with it at the edges: it retries only the errors it
-names, never a `PermanentError`, and waits exactly `TemporaryError.delay` when the error says
-how long. A long-running edge (a bus session, a supervised worker) calls `Attempts.restart`
-when it made progress, so its next failure waits the first delay again.
+names, never a `PermanentError` (unless it is a supervisor's policy), and waits
+`TemporaryError.delay` when the error says how long. (A machine's persisted retry takes the
+longer of that delay and the back-off, so a provider asking for a short delay cannot make
+the controller hammer an unreachable host.) A long-running edge (a bus session, a
+supervised worker) calls `Attempts.restart` when it made progress, so its next failure
+waits the first delay again.
 """
 
 from __future__ import annotations

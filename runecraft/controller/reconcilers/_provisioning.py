@@ -4,12 +4,11 @@ a failed one is tried again. Pure, like `_planners`.
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from runecraft import errors
+from runecraft import _retry, errors
 from runecraft.controller.reconcilers._actions import (
     DeleteModel,
     ModelState,
@@ -42,9 +41,8 @@ def provider_for(machine: MachineRecord, model: ModelRecord) -> str:
 
 
 def backoff(retry_count: int) -> float:
-    """5 s doubling to 5 min, with ±20 % jitter."""
-    base = min(RETRY_MAX, RETRY_MIN * 2.0 ** min(max(0, retry_count - 1), 16))
-    return float(base * random.uniform(0.8, 1.2))
+    """5 s doubling to 5 min, with ±20 % jitter: the one formula of `runecraft._retry`."""
+    return _retry.backoff_delay(retry_count, first=RETRY_MIN, cap=RETRY_MAX)
 
 
 def retry_after(error: errors.RunecraftError, retry_count: int) -> float:

@@ -162,23 +162,6 @@ class Store:
             yield tx
             await tx.finish()
 
-    # --- controller ---------------------------------------------------------------------
-
-    async def get_info(self, key: str) -> str | None:
-        async with self.engine.connect() as conn:
-            return (
-                await conn.execute(
-                    sa.select(t.controller_info.c.value).where(t.controller_info.c.key == key)
-                )
-            ).scalar_one_or_none()
-
-    async def set_info(self, key: str, value: str) -> None:
-        async with self.write() as tx:
-            await tx.conn.execute(
-                sa.delete(t.controller_info).where(t.controller_info.c.key == key)
-            )
-            await tx.conn.execute(sa.insert(t.controller_info).values(key=key, value=value))
-
     # --- models -------------------------------------------------------------------------
 
     async def create_model(

@@ -221,7 +221,7 @@ changes = sa.Table(
 )
 
 # Secrets (charm and user secrets): keyed by the xid; owner is an application, a unit, or
-# the model itself (user secrets, `owner_kind` "model"). See controller/state/_secret_tx.py.
+# the model itself (user secrets, `owner_kind` "model"). See controller/state/_secrets.py.
 secrets = sa.Table(
     "secrets",
     metadata,
@@ -305,7 +305,7 @@ source name) the controller holds the lines."""
 
 # Storage: one row per instance `<name>/<number>` (number unique per model and name),
 # attached to one unit; and each application's storage directives (`deploy --storage`),
-# which units added later get too. See controller/state/_storage_tx.py.
+# which units added later get too. See controller/state/_storage.py.
 storage_instances = sa.Table(
     "storage_instances",
     metadata,
@@ -329,7 +329,7 @@ storage_directives = sa.Table(
 )
 
 # Resources: uploaded files, content-addressed like charm archives, and each application's
-# current revision of each of its charm's resources. See controller/state/_resources_tx.py.
+# current revision of each of its charm's resources. See controller/state/_resources.py.
 resource_blobs = sa.Table(
     "resource_blobs",
     metadata,

@@ -253,7 +253,7 @@ def _relations_actions_changes(create: CreateTable) -> None:
 def _secrets(create: CreateTable) -> None:
     """Secrets, their revisions, consumers and grants."""
     # Secrets (charm and user secrets): keyed by the xid; owner is an application, a unit, or
-    # the model itself (user secrets, `owner_kind` "model"). See controller/state/_secret_tx.py.
+    # the model itself (user secrets, `owner_kind` "model"). See controller/state/_secrets.py.
     create(
         "secrets",
         sa.Column("model_uuid", sa.String(36), sa.ForeignKey("models.uuid"), primary_key=True),
@@ -330,7 +330,7 @@ def _logs_storage(create: CreateTable) -> None:
 
     # Storage: one row per instance `<name>/<number>` (number unique per model and name),
     # attached to one unit; and each application's storage directives (`deploy --storage`),
-    # which units added later get too. See controller/state/_storage_tx.py.
+    # which units added later get too. See controller/state/_storage.py.
     create(
         "storage_instances",
         sa.Column("model_uuid", sa.String(36), sa.ForeignKey("models.uuid"), primary_key=True),
@@ -355,7 +355,7 @@ def _logs_storage(create: CreateTable) -> None:
 def _resources_status(create: CreateTable) -> None:
     """Resources, and every status an entity went through."""
     # Resources: uploaded files, content-addressed like charm archives, and each application's
-    # current revision of each of its charm's resources. See controller/state/_resources_tx.py.
+    # current revision of each of its charm's resources. See controller/state/_resources.py.
     create(
         "resource_blobs",
         sa.Column("sha256", sa.String(64), primary_key=True),

@@ -14,8 +14,8 @@ from typing import Any
 
 from runecraft.controller import state
 from runecraft.controller.reconcilers._secret_plan import SecretIndex, unit_secrets
+from runecraft.controller.services import charm_config
 from runecraft.schemas import bus
-from runecraft.schemas import charm as charm_schema
 from runecraft.schemas import storage as storage_schema
 from runecraft.schemas.duration import parse_duration
 from runecraft.schemas.resources import ResourceRemote
@@ -35,18 +35,9 @@ __all__ = [
 ]
 
 
-_CONFIG_SCHEMAS: dict[str, charm_schema.CharmConfig] = {}
-"""Parsed config.yaml per charm: charms are content-addressed, so a sha256 names one for ever."""
-
-
 def effective_config(charm: state.CharmRecord, settings: Mapping[str, Any]) -> dict[str, Any]:
-    """What `config-get` prints (the charm schema's rule, parsed once per charm)."""
-    schema = _CONFIG_SCHEMAS.get(charm.sha256)
-    if schema is None:
-        schema = _CONFIG_SCHEMAS[charm.sha256] = charm_schema.CharmConfig.model_validate(
-            {"options": {}, **charm.config}
-        )
-    return schema.effective(settings)
+    """What `config-get` prints (the charm schema's rule)."""
+    return charm_config(charm).effective(settings)
 
 
 def config_hash(charm_sha256: str, config: Mapping[str, Any]) -> str:

@@ -18,7 +18,11 @@ from runecraft.controller.services._machines import (
 from runecraft.controller.services._relations import RelationService
 from runecraft.controller.services._resources import ResourceService
 from runecraft.controller.services._secrets import SecretService
-from runecraft.controller.services._service import DEFAULT_MODEL_CONFIG, ModelService
+from runecraft.controller.services._service import (
+    DEFAULT_MODEL_CONFIG,
+    ModelService,
+    charm_config,
+)
 from runecraft.controller.services._status import (
     JUJU_VERSION,
     StatusService,
@@ -53,6 +57,7 @@ __all__ = [
     "agent_machine_spec",
     "build_status",
     "build_unit_info",
+    "charm_config",
     "derive_application_status",
     "model_info",
     "relation_info",

@@ -155,7 +155,7 @@ def view_of(model: ModelRecord, snapshot: ModelSnapshot) -> bundles.ModelView:
     applications: dict[str, bundles.ApplicationView] = {}
     for app in snapshot.applications:
         charm = snapshot.charms[app.charm_sha256]
-        options = charm_schema.CharmConfig.model_validate(charm.config).options
+        options = _service.charm_config(charm).options
         units = tuple(
             bundles.UnitView(
                 name=u.name,

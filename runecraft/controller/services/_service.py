@@ -101,9 +101,19 @@ class ModelStore(StateStore[ModelState], Protocol):
     ) -> CharmRecord: ...
 
 
+_CONFIG_SCHEMAS: dict[str, charm_schema.CharmConfig] = {}
+
+
 def charm_config(record: CharmRecord) -> charm_schema.CharmConfig:
-    """The stored config.yaml of a charm as a schema object."""
-    return charm_schema.CharmConfig.model_validate(record.config)
+    """The stored config.yaml of a charm as a schema object, parsed once: charms are
+    content-addressed, so a sha256 names one schema for ever (the reconciler asks on every
+    snapshot it builds)."""
+    schema = _CONFIG_SCHEMAS.get(record.sha256)
+    if schema is None:
+        schema = _CONFIG_SCHEMAS[record.sha256] = charm_schema.CharmConfig.model_validate(
+            {"options": {}, **record.config}
+        )
+    return schema
 
 
 def check_model_config(values: Mapping[str, Any]) -> dict[str, Any]:

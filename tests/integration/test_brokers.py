@@ -31,10 +31,10 @@ def _client(port: int, user: str, password: str) -> aiomqtt.Client:
 async def test_wrong_password_is_refused(broker: int) -> None:
     with pytest.raises(aiomqtt.MqttError):
         async with _client(broker, AGENT, "wrong"):
-            pass
+            pytest.fail("the broker took a wrong password")
     with pytest.raises(aiomqtt.MqttError):
         async with _client(broker, "stranger", AGENT_PASSWORD):
-            pass
+            pytest.fail("the broker took a user it does not know")
 
 
 async def test_agent_talks_only_on_its_own_topics(broker: int) -> None:

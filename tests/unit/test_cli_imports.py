@@ -28,7 +28,7 @@ def loaded_after(code: str) -> set[str]:
 import json, sys
 try:
     {code}
-except SystemExit:
+except SystemExit:  # a command ends by exiting; what it loaded is what counts
     pass
 sys.stdout.write("\\n" + json.dumps(sorted(k for k, v in sys.modules.items() if v)))
 """

@@ -344,7 +344,7 @@ def apply(given: ModelState, actions: Sequence[Action]) -> ModelState:
             case Release(record):
                 del machines[record.number]
             case DeleteModel() | Publish():
-                pass
+                pass  # neither changes the rows the planners read
     return dataclasses.replace(
         given,
         applications=tuple(apps.values()),

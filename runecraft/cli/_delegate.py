@@ -55,4 +55,5 @@ def _message(line: str) -> dict[str, Any] | None:
         message = json.loads(line)
     except ValueError:
         return None
-    return message if isinstance(message, dict) else None
+    ours = isinstance(message, dict) and message.keys() & {"progress", "result", "error"}
+    return message if ours else None

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from runecraft import errors
 from runecraft.schemas.agent import AgentConfig, BrokerAddress
 
 __all__ = [
+    "ApplicationSpec",
+    "CloudSpec",
     "InstanceInfo",
+    "InstanceState",
     "MachineSpec",
     "Provider",
     "ProviderContext",
+    "WorkloadProvider",
     "load_provider",
     "provider_names",
 ]
@@ -30,6 +35,8 @@ class MachineSpec:
     agent_config: AgentConfig
     constraints: dict[str, Any] = field(default_factory=dict)
     """Juju constraints as stored (schemas/constraints.py: sizes in MiB, counts as ints)."""
+    units: tuple[str, ...] = ()
+    """The units placed on the machine (on Kubernetes, the one unit its pod runs)."""
 
     @classmethod
     def for_agent(
@@ -43,6 +50,7 @@ class MachineSpec:
         broker: BrokerAddress,
         api_url: str,
         constraints: dict[str, Any] | None = None,
+        units: tuple[str, ...] = (),
     ) -> MachineSpec:
         """The spec of machine `number`, whose agent logs in as `agent` with `password`
         (on the bus and the API); the provider fills in `data_dir`."""
@@ -61,6 +69,7 @@ class MachineSpec:
                 api_token=f"{agent}:{password}",
             ),
             constraints=constraints or {},
+            units=units,
         )
 
 
@@ -74,12 +83,61 @@ class InstanceInfo:
 
 
 @dataclass(frozen=True)
+class InstanceState:
+    """What the substrate says of a machine's instance now (a pod, on Kubernetes)."""
+
+    running: bool
+    """The agent is running, or the substrate itself is bringing it back (a pod the
+    StatefulSet recreates): nothing for the controller to make."""
+    address: str = ""
+    message: str = ""
+    """Why it is not up yet (a pending pod's reason), or what is wrong with it."""
+    failed: bool = False
+    """The substrate gave up on it for now (a crash-looping container, an image it
+    cannot pull): an error status, not a pending one."""
+
+
+@dataclass(frozen=True)
+class CloudSpec:
+    """A cloud as the operator added it: its name, provider type and settings."""
+
+    name: str
+    type: str
+    endpoint: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ProviderContext:
     """Controller facts a provider may use."""
 
     controller_uuid: str
     data_dir: Path
     """A directory the provider owns for its bookkeeping."""
+    cloud: CloudSpec | None = None
+    """The cloud this provider instance serves (None: a built-in cloud of the same name)."""
+    changed: Callable[[str], None] = field(default=lambda model_uuid: None)
+    """Wakes the reconciler for a model when the substrate changed behind its back."""
+
+
+@dataclass(frozen=True)
+class ApplicationSpec:
+    """An application as a workload substrate runs it (a StatefulSet on Kubernetes)."""
+
+    model_name: str
+    model_uuid: str
+    name: str
+    charm: str
+    scale: int
+    """Units that must have a pod: the alive ones, and the dying ones still leaving."""
+    containers: dict[str, str] = field(default_factory=dict)
+    """Workload container name -> its image (from the charm's `oci-image` resource)."""
+    agent_image: str = ""
+    api_url: str = ""
+    trust: bool = False
+    exposed: bool = False
+    ports: tuple[tuple[str, int, int], ...] = ()
+    """Opened ports of its units: (protocol, from, to)."""
 
 
 class Provider(Protocol):
@@ -101,6 +159,30 @@ class Provider(Protocol):
 
     async def close(self) -> None:
         """Release resources; machines keep running."""
+        ...
+
+
+@runtime_checkable
+class WorkloadProvider(Provider, Protocol):
+    """A substrate that runs applications itself (Kubernetes): the controller says what
+    each application is and how many units it has, and the substrate makes the pods."""
+
+    async def ensure_application(self, spec: ApplicationSpec) -> None:
+        """Make the application's objects match `spec` (idempotent)."""
+        ...
+
+    async def remove_application(self, model_uuid: str, name: str) -> None:
+        """Remove everything of the application (idempotent)."""
+        ...
+
+    async def instance_states(
+        self, model_uuid: str, instances: dict[int, str]
+    ) -> dict[int, InstanceState]:
+        """The state of each machine's instance (machine number -> instance id)."""
+        ...
+
+    async def release_model(self, model_uuid: str) -> None:
+        """Remove what the provider made for the model as a whole (its namespace)."""
         ...
 
 

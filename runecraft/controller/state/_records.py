@@ -13,6 +13,7 @@ __all__ = [
     "ActionRecord",
     "ApplicationRecord",
     "CharmRecord",
+    "CloudRecord",
     "DatabagRecord",
     "EndpointRecord",
     "GrantMatch",
@@ -47,6 +48,19 @@ class ModelRecord:
     next_relation: int = 0
     next_action: int = 0
     constraints: dict[str, Any] = field(default_factory=dict)
+    type: str = "iaas"
+    """Juju's model type: "caas" on a Kubernetes cloud (units are pods), else "iaas"."""
+
+
+@dataclass(frozen=True, slots=True)
+class CloudRecord:
+    """A cloud an operator added (`rune add-k8s`)."""
+
+    name: str
+    type: str
+    endpoint: str
+    config: dict[str, Any]
+    created: float
 
 
 @dataclass(frozen=True, slots=True)

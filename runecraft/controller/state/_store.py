@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -30,6 +31,7 @@ from runecraft.controller.state._models import Models, StatusHistory
 from runecraft.controller.state._records import (
     ActionRecord,
     CharmRecord,
+    CloudRecord,
     EndpointRecord,
     MachineRecord,
     ModelRecord,
@@ -165,7 +167,7 @@ class Store:
     # --- models -------------------------------------------------------------------------
 
     async def create_model(
-        self, name: str, uuid: str, cloud: str, config: dict[str, Any]
+        self, name: str, uuid: str, cloud: str, config: dict[str, Any], model_type: str = "iaas"
     ) -> ModelRecord:
         async with self.write() as tx:
             exists = (
@@ -180,6 +182,7 @@ class Store:
                         uuid=uuid,
                         name=name,
                         cloud=cloud,
+                        type=model_type,
                         revision=1,
                         next_machine=0,
                         config=config,
@@ -229,6 +232,41 @@ class Store:
             ):
                 await tx.conn.execute(sa.delete(table).where(table.c.model_uuid == uuid))
             await tx.conn.execute(sa.delete(t.models).where(t.models.c.uuid == uuid))
+
+    # --- clouds -------------------------------------------------------------------------
+
+    async def clouds(self) -> list[CloudRecord]:
+        """The clouds an operator added, by name."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(sa.select(t.clouds).order_by(t.clouds.c.name))
+            return [record(CloudRecord, r) for r in rows]
+
+    async def cloud(self, name: str) -> CloudRecord | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(t.clouds).where(t.clouds.c.name == name))).first()
+        return None if row is None else record(CloudRecord, row)
+
+    async def add_cloud(self, cloud: CloudRecord) -> None:
+        async with self.write() as tx:
+            exists = await tx.conn.execute(
+                sa.select(t.clouds.c.name).where(t.clouds.c.name == cloud.name)
+            )
+            if exists.first() is not None:
+                raise errors.ConflictError(f'cloud "{cloud.name}" already exists')
+            await tx.conn.execute(sa.insert(t.clouds).values(**dataclasses.asdict(cloud)))
+
+    async def remove_cloud(self, name: str) -> None:
+        """Forget an added cloud that no model is on."""
+        async with self.write() as tx:
+            used = await tx.conn.execute(
+                sa.select(t.models.c.name).where(t.models.c.cloud == name).limit(1)
+            )
+            model = used.scalar()
+            if model is not None:
+                raise errors.ConflictError(f'cloud "{name}" is in use by model "{model}"')
+            gone = await tx.conn.execute(sa.delete(t.clouds).where(t.clouds.c.name == name))
+            if gone.rowcount == 0:
+                raise errors.NotFoundError(f'cloud "{name}" not found')
 
     # --- charms -------------------------------------------------------------------------
 

@@ -34,6 +34,22 @@ models = sa.Table(
     sa.Column("created", sa.Float, nullable=False),
     # Juju's model constraints, normalised (see schemas/constraints.py).
     sa.Column("constraints", sa.JSON, nullable=False, default=dict),
+    # Juju's model type: "iaas" (machines) or "caas" (a Kubernetes cloud: units are pods).
+    sa.Column("type", sa.String(8), nullable=False, default="iaas", server_default="iaas"),
+)
+
+# Clouds added by an operator (`rune add-k8s`); the built-in ones (one per installed
+# provider that needs no settings) are not stored.
+clouds = sa.Table(
+    "clouds",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("endpoint", sa.Text, nullable=False, default=""),
+    # What the provider needs to reach the cloud (for Kubernetes: a kubeconfig with its
+    # credential embedded, narrowed to one context).
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
 )
 
 charms = sa.Table(

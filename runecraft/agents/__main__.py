@@ -1,5 +1,9 @@
 """`python -m runecraft.agents --config <machine dir>/agent.json`: the machine agent process.
 
+In a Kubernetes pod, `--config-dir DIR --pod NAME --data-dir DIR` instead: the pod's
+Secret holds every unit's config as `unit-<number>.json`, and the pod (a StatefulSet's
+`<application>-<number>`) takes its own.
+
 Logs go to stderr as key-value lines (the provider redirects them to a file). SIGTERM or
 SIGINT stops the unit tasks cleanly and exits 0; a config that cannot be read exits 2.
 """
@@ -27,7 +31,11 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m runecraft.agents", description="Run a Runecraft machine agent."
     )
-    parser.add_argument("--config", required=True, type=Path, help="path of agent.json")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", type=Path, help="path of agent.json")
+    source.add_argument("--config-dir", type=Path, help="directory of unit-<number>.json (pods)")
+    parser.add_argument("--pod", help="the pod's name, whose ordinal picks the config")
+    parser.add_argument("--data-dir", type=Path, help="where the agent keeps its state")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     return parser.parse_args(argv)
 
@@ -49,12 +57,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the machine agent until signalled; returns the exit code."""
     args = _parse(argv)
     _logging.configure(args.log_level, process="machine-agent")
-    try:
-        config = agent_schema.AgentConfig.model_validate_json(args.config.read_bytes())
-    except (OSError, pydantic.ValidationError) as exc:
-        logger.error("cannot read agent config", path=str(args.config), error=str(exc))
+    path = _config_path(args)
+    if path is None:
+        logger.error("--config-dir needs --pod NAME ending in the unit's number", pod=args.pod)
         return 2
+    try:
+        config = agent_schema.AgentConfig.model_validate_json(path.read_bytes())
+    except (OSError, pydantic.ValidationError) as exc:
+        logger.error("cannot read agent config", path=str(path), error=str(exc))
+        return 2
+    if args.data_dir is not None:
+        args.data_dir.mkdir(parents=True, exist_ok=True)
+        config = config.model_copy(update={"data_dir": str(args.data_dir)})
     return asyncio.run(_serve(config))
+
+
+def _config_path(args: argparse.Namespace) -> Path | None:
+    if args.config is not None:
+        config: Path = args.config
+        return config
+    _, _, number = (args.pod or "").rpartition("-")
+    if not number.isdigit():
+        return None
+    directory: Path = args.config_dir
+    return directory / f"unit-{int(number)}.json"
 
 
 if __name__ == "__main__":

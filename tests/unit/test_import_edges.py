@@ -32,6 +32,8 @@ EDGES: dict[str, tuple[str, ...]] = {
     "pylxd": ("runecraft.controller.providers.lxd._api",),
     "requests": ("runecraft.controller.providers.lxd._api",),
     "asyncssh": ("runecraft.controller.providers.ssh",),
+    "lightkube": ("runecraft.controller.providers.kubernetes._api",),
+    "httpx2": ("runecraft.controller.providers.kubernetes._api",),
     "jsonschema": ("runecraft.controller.services._params",),
     "click": ("runecraft.cli",),
     "rich": ("runecraft.cli",),

@@ -256,14 +256,14 @@ def test_plan_provisioning(
     assert [kinds[type(a)] for a in actions] == ([expected] if expected else [])
 
 
-def test_provisioning_carries_the_provider_and_constraints() -> None:
+def test_provisioning_carries_the_provider_constraints_and_units() -> None:
     given_state = state(
         apps=[app(1, constraints={"mem": 1024})],
         units=[unit(1, 0, machine=0)],
         machines=[machine(0, substrate="lxd")],
     )
     (action,) = _provisioning.plan_provisioning(given_state, NOW)
-    assert action == Provision(machine(0, substrate="lxd"), "lxd", {"mem": 1024})
+    assert action == Provision(machine(0, substrate="lxd"), "lxd", {"mem": 1024}, ("app1/0",))
 
 
 def test_an_empty_dying_model_is_deleted_and_an_enlisted_host_released() -> None:

@@ -171,7 +171,7 @@ class WorkloadProvider(Provider, Protocol):
         """Make the application's objects match `spec` (idempotent)."""
         ...
 
-    async def remove_application(self, model_uuid: str, name: str) -> None:
+    async def remove_application(self, model_name: str, model_uuid: str, name: str) -> None:
         """Remove everything of the application (idempotent)."""
         ...
 
@@ -181,7 +181,7 @@ class WorkloadProvider(Provider, Protocol):
         """The state of each machine's instance (machine number -> instance id)."""
         ...
 
-    async def release_model(self, model_uuid: str) -> None:
+    async def release_model(self, model_name: str, model_uuid: str) -> None:
         """Remove what the provider made for the model as a whole (its namespace)."""
         ...
 

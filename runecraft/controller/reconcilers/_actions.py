@@ -147,6 +147,8 @@ class Provision:
     machine: MachineRecord
     provider: str
     constraints: Mapping[str, Any] = field(default_factory=dict)
+    units: tuple[str, ...] = ()
+    """The units on the machine (a Kubernetes pod's agent runs its one unit)."""
 
 
 @dataclass(frozen=True)

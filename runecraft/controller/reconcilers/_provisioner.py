@@ -111,7 +111,13 @@ class Provisioner:
     async def _make(self, model: ModelRecord, action: Provision, password: str) -> Outcome:
         machine = action.machine
         spec = agent_machine_spec(
-            model, machine, password, self.broker_for_agents, self.api_url, action.constraints
+            model,
+            machine,
+            password,
+            self.broker_for_agents,
+            self.api_url,
+            action.constraints,
+            units=action.units,
         )
         try:
             info = await self.providers(action.provider).ensure_machine(spec)

@@ -114,7 +114,8 @@ def plan_provisioning(state: ModelState, now: float) -> list[Provision | Release
             and machine.number not in state.in_flight
         ):
             constraints = machine_constraints(machine.number, state.applications, state.units)
-            actions.append(Provision(machine, provider, constraints))
+            units = tuple(sorted(u.name for u in state.units if u.machine_number == machine.number))
+            actions.append(Provision(machine, provider, constraints, units))
     if state.dying and not state.applications and not state.machines:
         actions.append(DeleteModel(state.model))
     return actions

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from runecraft.controller.reconcilers._provisioning import (
     plan_provisioning,
     provider_for,
 )
+from runecraft.controller.reconcilers._workloads import Workloads
 from runecraft.controller.services import AgentService, ChangeHub
 from runecraft.controller.state import ModelRecord, ModelSnapshot, Store
 from runecraft.schemas import bus
@@ -92,6 +94,12 @@ class Reconciler:
             credentials_changed=self.credentials_changed,
             lease_seconds=self.lease_seconds,
         )
+        self.workloads = Workloads(store=self.store, providers=self.providers, api_url=self.api_url)
+
+    def invalidate(self, model_uuid: str) -> None:
+        """Look at the model again now (its substrate changed behind our back)."""
+        self._marks.pop(model_uuid, None)
+        self.hub.changed()
 
     async def run(self) -> None:
         try:
@@ -171,11 +179,16 @@ class Reconciler:
         if writes:
             await self.applier.apply(model, writes, now)
             return True
+        workload = self.workloads.provider(model)
         state = await self._observe(state, now)
         machine_actions = plan_provisioning(state, now)
+        deleting = any(isinstance(action, DeleteModel) for action in machine_actions)
+        if deleting and workload is not None:
+            await self.workloads.release(workload, model)
         outcomes = await self.applier.apply(model, machine_actions, now)
-        if any(isinstance(action, DeleteModel) for action in machine_actions):
+        if deleting:
             return True
+        worked = workload is not None and await self.workloads.apply(workload, state, snap, now)
         released = {
             o.action.machine.number for o in outcomes if o.ok and isinstance(o.action, Release)
         }
@@ -184,11 +197,17 @@ class Reconciler:
         sent = await self.applier.apply(model, publishes, now)
         self._agent_models.update((m.agent, model.uuid) for m in machines)
         if all(outcome.ok for outcome in sent):  # else the next pass sends it again
-            self._marks[model.uuid] = _Mark(model.revision, next_due(state, now))
-        return bool(machine_actions)
+            due = min(next_due(state, now), self.workloads.next_due(model.uuid) or math.inf)
+            self._marks[model.uuid] = _Mark(model.revision, due)
+        return bool(machine_actions) or worked
 
     async def _observe(self, state: ModelState, now: float) -> ModelState:
-        """Ask the providers which of the machines that may need making are up."""
+        """Ask the providers which of the machines that may need making are up (on a
+        workload substrate: what it says of every unit's pod)."""
+        workload = self.workloads.provider(state.model)
+        if workload is not None:
+            pods = await self.workloads.observe(workload, state, now)
+            return dataclasses.replace(state, running=pods)
         running = set()
         for machine in liveness_checks(state, now):
             provider = self.providers(provider_for(machine, state.model))

@@ -73,6 +73,7 @@ def agent_machine_spec(
     broker_for_agents: Callable[[str, str], BrokerAddress],
     api_url: str,
     constraints: Mapping[str, Any] | None = None,
+    units: tuple[str, ...] = (),
 ) -> MachineSpec:
     """What a provider needs to make (or enlist) `machine` and start its agent, which logs
     in with `password` on the bus `broker_for_agents` names for it and on the API."""
@@ -85,6 +86,7 @@ def agent_machine_spec(
         broker=broker_for_agents(machine.agent, password),
         api_url=api_url,
         constraints=dict(constraints or {}),
+        units=units,
     )
 
 

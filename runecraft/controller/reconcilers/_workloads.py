@@ -1,0 +1,298 @@
+"""Applications on a substrate that runs them itself (Kubernetes): the specs the substrate
+is given, and what it says of each unit's pod.
+
+`application_specs` and `plan_workloads` are pure. `Workloads` keeps, per model, the digest of
+the spec last applied to each application (an unchanged application costs nothing; a
+restarted controller applies each once more, which is idempotent) and each failing
+application's back-off, and writes what the substrate reports of the units' pods into their
+machines' rows: the pod's address, and why it is not up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import structlog
+import yaml
+
+from runecraft import errors
+from runecraft.controller.providers import (
+    ApplicationSpec,
+    InstanceState,
+    Provider,
+    WorkloadProvider,
+)
+from runecraft.controller.reconcilers._actions import ModelState
+from runecraft.controller.reconcilers._provisioning import backoff
+from runecraft.controller.state import (
+    ApplicationRecord,
+    CharmRecord,
+    MachineRecord,
+    ModelRecord,
+    ModelSnapshot,
+    Store,
+    UnitRecord,
+)
+
+__all__ = [
+    "EnsureApplication",
+    "RemoveApplication",
+    "Workloads",
+    "application_specs",
+    "machine_updates",
+    "plan_workloads",
+]
+
+logger = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class EnsureApplication:
+    spec: ApplicationSpec
+    digest: str
+
+
+@dataclass(frozen=True)
+class RemoveApplication:
+    name: str
+
+
+def _ports(units: Sequence[UnitRecord]) -> tuple[tuple[str, int, int], ...]:
+    """The units' opened ports as (protocol, from, to); `icmp` has none."""
+    found = set()
+    for unit in units:
+        for opened in unit.opened_ports:
+            ports, _, protocol = opened.partition("/")
+            if ports == "icmp" or not protocol:
+                continue
+            low, _, high = ports.partition("-")
+            found.add((protocol, int(low), int(high or low)))
+    return tuple(sorted(found))
+
+
+def _images(charm: CharmRecord, attached: Mapping[str, str]) -> dict[str, str]:
+    """Each workload container's image: its `oci-image` resource as attached, else the
+    resource's `upstream-source`."""
+    resources = charm.meta.get("resources") or {}
+    images = {}
+    for name, container in (charm.meta.get("containers") or {}).items():
+        resource = (container or {}).get("resource")
+        upstream = (resources.get(resource) or {}).get("upstream-source", "")
+        images[name] = attached.get(resource or "", upstream or "")
+    return images
+
+
+def application_specs(
+    model: ModelRecord,
+    applications: Sequence[ApplicationRecord],
+    units: Sequence[UnitRecord],
+    charms: Mapping[str, CharmRecord],
+    images: Mapping[tuple[str, str], str],
+    api_url: str,
+) -> list[ApplicationSpec]:
+    """What the substrate must run for each application. Its scale covers every unit still
+    in the model, dying ones included: a unit leaving runs its departure hooks in its pod,
+    which goes once the unit does. `images`: attached oci-image resources by (application,
+    resource)."""
+    specs = []
+    for app in applications:
+        mine = [u for u in units if u.application_id == app.id]
+        charm = charms[app.charm_sha256]
+        attached = {res: image for (owner, res), image in images.items() if owner == app.name}
+        specs.append(
+            ApplicationSpec(
+                model_name=model.name,
+                model_uuid=model.uuid,
+                name=app.name,
+                charm=charm.name,
+                scale=max((u.number for u in mine), default=-1) + 1,
+                containers=_images(charm, attached),
+                agent_image=str(model.config.get("agent-image") or ""),
+                api_url=api_url,
+                trust=app.trust,
+                ports=_ports(mine),
+            )
+        )
+    return specs
+
+
+def spec_digest(spec: ApplicationSpec) -> str:
+    return hashlib.sha256(json.dumps(asdict(spec), sort_keys=True).encode()).hexdigest()
+
+
+def plan_workloads(
+    specs: Sequence[ApplicationSpec],
+    applied: Mapping[str, str],
+    retry_at: Mapping[str, float],
+    now: float,
+) -> list[EnsureApplication | RemoveApplication]:
+    """Ensure each application whose spec changed since it was last applied (once its
+    retry is due); remove those applied that are no longer in the model."""
+    actions: list[EnsureApplication | RemoveApplication] = []
+    for spec in specs:
+        digest = spec_digest(spec)
+        if applied.get(spec.name) != digest and retry_at.get(spec.name, 0.0) <= now:
+            actions.append(EnsureApplication(spec, digest))
+    names = {spec.name for spec in specs}
+    actions += [RemoveApplication(name) for name in sorted(set(applied) - names)]
+    return actions
+
+
+def machine_updates(
+    machines: Sequence[MachineRecord], states: Mapping[int, InstanceState], now: float
+) -> dict[int, dict[str, Any]]:
+    """The machine-row changes that the pods' states call for. A pod that is stuck
+    (crash loop, image pull) is an error whatever the agent said last; why a pod is not up
+    yet shows only on a machine whose agent has not started (the agent's own reports win
+    over a passing note such as an unreachable API)."""
+    updates: dict[int, dict[str, Any]] = {}
+    for machine in machines:
+        state = states.get(machine.number)
+        if state is None:
+            continue
+        values: dict[str, Any] = {}
+        if state.address and state.address != machine.address:
+            values["address"] = state.address
+        if state.failed:
+            wanted: tuple[str, str] | None = ("error", state.message)
+        elif machine.status == "error" or (machine.status != "started" and state.message):
+            wanted = ("pending", state.message)
+        else:
+            wanted = None
+        if wanted is not None and wanted != (machine.status, machine.status_message):
+            values |= {"status": wanted[0], "status_message": wanted[1], "status_since": now}
+        if values:
+            updates[machine.number] = values
+    return updates
+
+
+@dataclass(kw_only=True, eq=False)
+class Workloads:
+    """The workload step of a pass, for models on a WorkloadProvider's cloud."""
+
+    store: Store
+    providers: Callable[[str], Provider]
+    api_url: str
+    _applied: dict[str, dict[str, str]] = field(default_factory=dict, init=False)
+    _failures: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict, init=False)
+    _images: dict[str, str] = field(default_factory=dict, init=False)
+    """Image named by an attached oci-image resource, by the resource's sha256."""
+
+    def provider(self, model: ModelRecord) -> WorkloadProvider | None:
+        if model.type != "caas":
+            return None
+        provider = self.providers(model.cloud)
+        return provider if isinstance(provider, WorkloadProvider) else None
+
+    def next_due(self, model_uuid: str) -> float | None:
+        """When a failed application of the model is tried again."""
+        times = [at for (uuid, _), (_, at) in self._failures.items() if uuid == model_uuid]
+        return min(times, default=None)
+
+    async def observe(
+        self, provider: WorkloadProvider, state: ModelState, now: float
+    ) -> frozenset[int]:
+        """The machines whose pod the substrate has (or is making); their rows updated."""
+        occupied = {u.machine_number for u in state.units if u.machine_number is not None}
+        machines = [
+            m
+            for m in state.machines
+            if m.number in occupied and m.instance_id and m.number not in state.in_flight
+        ]
+        instances = {m.number: m.instance_id for m in machines if m.instance_id}
+        states = await provider.instance_states(state.model.uuid, instances)
+        updates = machine_updates(machines, states, now)
+        if updates:
+            by_number = {m.number: m for m in machines}
+            async with self.store.write(state.model.name) as tx:
+                for number, values in updates.items():
+                    await tx.machines.update(by_number[number], **values)
+        return frozenset(n for n, s in states.items() if s.running)
+
+    async def apply(
+        self, provider: WorkloadProvider, state: ModelState, snap: ModelSnapshot, now: float
+    ) -> bool:
+        """Bring the substrate's applications to the model's; whether anything was done."""
+        model = state.model
+        images = await self._attached_images(snap)
+        specs = application_specs(
+            model, state.applications, state.units, snap.charms, images, self.api_url
+        )
+        applied = self._applied.setdefault(model.uuid, {})
+        retry = {app: at for (uuid, app), (_, at) in self._failures.items() if uuid == model.uuid}
+        actions = plan_workloads(specs, applied, retry, now)
+        for action in actions:
+            if isinstance(action, RemoveApplication):
+                try:
+                    await provider.remove_application(model.name, model.uuid, action.name)
+                except errors.RunecraftError as exc:
+                    logger.warning(
+                        "application not removed", application=action.name, error=exc.message
+                    )
+                    continue
+                del applied[action.name]
+                continue
+            try:
+                await provider.ensure_application(action.spec)
+            except errors.RunecraftError as exc:
+                await self._failed(state, action.spec.name, exc, now)
+                continue
+            applied[action.spec.name] = action.digest
+            self._failures.pop((model.uuid, action.spec.name), None)
+        return bool(actions)
+
+    async def release(self, provider: WorkloadProvider, model: ModelRecord) -> None:
+        """The model is gone: remove its namespace and forget it."""
+        await provider.release_model(model.name, model.uuid)
+        self._applied.pop(model.uuid, None)
+        self._failures = {k: v for k, v in self._failures.items() if k[0] != model.uuid}
+
+    async def _failed(
+        self, state: ModelState, app: str, exc: errors.RunecraftError, now: float
+    ) -> None:
+        """The application's units that are not up show why; it is tried again later."""
+        count = self._failures.get((state.model.uuid, app), (0, 0.0))[0] + 1
+        self._failures[(state.model.uuid, app)] = (count, now + backoff(count))
+        logger.warning("application not made", application=app, error=exc.message)
+        ids = {a.id for a in state.applications if a.name == app}
+        numbers = {u.machine_number for u in state.units if u.application_id in ids}
+        machines = [m for m in state.machines if m.number in numbers and m.status != "started"]
+        states = {
+            m.number: InstanceState(running=True, message=exc.message, failed=True)
+            for m in machines
+        }
+        updates = machine_updates(machines, states, now)
+        if updates:
+            by_number = {m.number: m for m in machines}
+            async with self.store.write(state.model.name) as tx:
+                for number, values in updates.items():
+                    await tx.machines.update(by_number[number], **values)
+
+    async def _attached_images(self, snap: ModelSnapshot) -> dict[tuple[str, str], str]:
+        """Attached oci-image resources: Juju's document (`registrypath`) or an image name."""
+        images = {}
+        for resource in snap.resources:
+            app = next((a for a in snap.applications if a.name == resource.application), None)
+            charm = snap.charms.get(app.charm_sha256) if app else None
+            declared = ((charm.meta.get("resources") or {}) if charm else {}).get(resource.name)
+            if not declared or declared.get("type") != "oci-image":
+                continue
+            if resource.sha256 not in self._images:
+                blob = await self.store.resource_blob(resource.sha256)
+                self._images[resource.sha256] = _image_name(blob)
+            images[(resource.application, resource.name)] = self._images[resource.sha256]
+        return images
+
+
+def _image_name(blob: bytes) -> str:
+    try:
+        document = yaml.safe_load(blob.decode())
+    except (UnicodeDecodeError, yaml.YAMLError):
+        return ""
+    if isinstance(document, dict):
+        return str(document.get("registrypath") or document.get("image-name") or "")
+    return document.strip() if isinstance(document, str) else ""

@@ -373,6 +373,7 @@ async def test_resolve_a_unit_in_error(
 async def test_model_config_get_set_and_refuse(client: httpx.AsyncClient) -> None:
     url = "/v1/models/default/config"
     assert (await client.get(url)).json() == {
+        "agent-image": {"Value": "", "Source": "default"},
         "automatically-retry-hooks": {"Value": True, "Source": "default"},
         "hook-fork-server": {"Value": True, "Source": "default"},
         "update-status-hook-interval": {"Value": "5m", "Source": "default"},
@@ -391,6 +392,8 @@ async def test_model_config_get_set_and_refuse(client: httpx.AsyncClient) -> Non
         {"automatically-retry-hooks": "perhaps"},
         {"hook-fork-server": "sometimes"},
         {"update-status-hook-interval": "soon"},
+        {"agent-image": "Not An Image!"},
+        {"agent-image": 3},
     ):
         assert _error(await client.patch(url, json={"values": values}))[0] == 400
     assert await _revision(client) == before

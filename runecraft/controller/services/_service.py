@@ -6,6 +6,7 @@ what is wrong and changes nothing.
 
 from __future__ import annotations
 
+import re
 import uuid as uuidlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
@@ -63,7 +64,11 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     "automatically-retry-hooks": True,
     # Runecraft's own: ops hooks fork from a process with ops imported (agents/_forkserver).
     "hook-fork-server": True,
+    # The image of a Kubernetes unit's charm container (it runs the unit agent); empty:
+    # the provider's default.
+    "agent-image": "",
 }
+IMAGE_REFERENCE = re.compile(r"^[a-z0-9]([a-z0-9._/:@-]*[a-z0-9])?$")
 
 
 class ModelState(
@@ -124,7 +129,13 @@ def check_model_config(values: Mapping[str, Any]) -> dict[str, Any]:
             known = ", ".join(sorted(DEFAULT_MODEL_CONFIG))
             raise errors.InvalidSpecError(f'unknown model config key "{key}" (known keys: {known})')
         try:
-            if key in ("automatically-retry-hooks", "hook-fork-server"):
+            if key == "agent-image":
+                if not isinstance(value, str) or (value and not IMAGE_REFERENCE.match(value)):
+                    raise ValueError(
+                        f"expected an image reference such as repo/agent:1, got {value!r}"
+                    )
+                checked[key] = value
+            elif key in ("automatically-retry-hooks", "hook-fork-server"):
                 checked[key] = charm_schema.coerce_option_value("boolean", value)
                 if checked[key] is None:
                     raise ValueError("expected true or false")

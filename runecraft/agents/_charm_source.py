@@ -9,6 +9,7 @@ this edge: network trouble and 5xx are temporary, 404 is not-found, 401/403 perm
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import httpx
 
@@ -51,6 +52,17 @@ class HttpCharmSource:
         if response.status_code != 200:
             raise errors.TemporaryError(f"controller answered {response.status_code} for {what}")
         return response.content
+
+    async def fetch_credential(self, unit: str) -> dict[str, Any]:
+        """The cloud spec of a trusted unit's model (`GET /v1/agent/credential`)."""
+        what = f"the cloud credential of {unit}"
+        response = await self._get(f"/v1/agent/credential?unit={unit}", what)
+        if response.status_code in (401, 403):
+            raise errors.PermissionDeniedError("cannot access cloud credentials: permission denied")
+        if response.status_code != 200:
+            raise errors.TemporaryError(f"controller answered {response.status_code} for {what}")
+        spec: dict[str, Any] = response.json()
+        return spec
 
     async def _get(self, path: str, what: str) -> httpx.Response:
         """GET from the controller: a transport failure is temporary, a 404 is not found."""

@@ -218,6 +218,8 @@ class HookContext:
     """Where `resource-get` puts files (`<unit dir>/resources`)."""
     resource_fetch: Callable[[str], Awaitable[bytes]] | None = None
     """Downloads a resource file by sha256 from the controller."""
+    credential_fetch: Callable[[], Awaitable[dict[str, Any]]] | None = None
+    """Asks the controller for the unit's cloud spec (`credential-get`; needs trust)."""
     _config_options: tuple[str, ...] | None = None
     _metadata: dict[str, Any] | None = None
 

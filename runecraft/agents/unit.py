@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import os
 import random
@@ -33,7 +34,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import structlog
 
@@ -95,6 +96,9 @@ class ResourceSource(Protocol):
 
     async def fetch_resource(self, sha256: str) -> bytes:
         """The resource file whose sha256 is `sha256`."""
+
+    async def fetch_credential(self, unit: str) -> dict[str, Any]:
+        """The cloud spec `credential-get` answers for a trusted unit."""
 
 
 Unpacker = Callable[[bytes, Path], None]
@@ -500,6 +504,11 @@ class UnitAgent:
             resource_root=self.paths.base / "resources",
             resource_fetch=(
                 self._resource_source.fetch_resource if self._resource_source else None
+            ),
+            credential_fetch=(
+                functools.partial(self._resource_source.fetch_credential, self.unit)
+                if self._resource_source
+                else None
             ),
         )
 

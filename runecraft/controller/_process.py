@@ -273,6 +273,7 @@ class Controller:
                 settings=services.SettingsService(store, self.hub),
                 secrets=services.SecretService(store, self.hub),
                 resources=services.ResourceService(store, self.hub),
+                credentials=services.CredentialService(store),
                 verify_agent=self.verify,
                 shutdown=self.shutdown,
                 logs=parts.logs,

@@ -5,7 +5,7 @@ error bodies), `rune_client` is the Python client the CLI uses, over httpx's ASG
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 from fastapi import FastAPI
@@ -20,14 +20,19 @@ TOKEN = "admin-token"
 URL = "http://controller.test"
 
 
+async def no_agent(_: str, __: str) -> bool:
+    return False
+
+
 def controller_app(
-    store: Store, hub: services.ChangeHub, *, published_revision: int | None
+    store: Store,
+    hub: services.ChangeHub,
+    *,
+    published_revision: int | None,
+    verify_agent: Callable[[str, str], Awaitable[bool]] = no_agent,
 ) -> FastAPI:
     """The controller's API app; status reports every machine as having been sent
     `published_revision`, and the model as reconciled."""
-
-    async def no_agent(_: str, __: str) -> bool:
-        return False
 
     async def no_shutdown(_: bool) -> None:
         return None
@@ -54,7 +59,8 @@ def controller_app(
             settings=services.SettingsService(store, hub),
             secrets=services.SecretService(store, hub),
             resources=services.ResourceService(store, hub),
-            verify_agent=no_agent,
+            credentials=services.CredentialService(store),
+            verify_agent=verify_agent,
             shutdown=no_shutdown,
         )
     )
@@ -62,10 +68,16 @@ def controller_app(
 
 @contextlib.asynccontextmanager
 async def api_client(
-    store: Store, hub: services.ChangeHub, *, published_revision: int | None
+    store: Store,
+    hub: services.ChangeHub,
+    *,
+    published_revision: int | None,
+    verify_agent: Callable[[str, str], Awaitable[bool]] = no_agent,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A raw HTTP admin client of `controller_app`."""
-    app = controller_app(store, hub, published_revision=published_revision)
+    app = controller_app(
+        store, hub, published_revision=published_revision, verify_agent=verify_agent
+    )
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url=URL,

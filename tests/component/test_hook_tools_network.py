@@ -7,10 +7,12 @@ import datetime
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import ops.hookcmds._types as hookcmd_types
 import pytest
 
+from runecraft import errors
 from runecraft.agents import _relations, hooktools
 from runecraft.schemas import bus
 
@@ -260,6 +262,22 @@ async def test_credential_get_is_refused(unit: Harness) -> None:
         "",
         "ERROR cannot access cloud credentials: permission denied\n",
     )
+
+
+async def test_credential_get_prints_what_the_controller_answers(unit: Harness) -> None:
+    spec = {"type": "kubernetes", "name": "k8s", "credential": {"auth-type": "oauth2"}}
+
+    async def trusted() -> dict[str, Any]:
+        return spec
+
+    async def untrusted() -> dict[str, Any]:
+        raise errors.PermissionDeniedError("cannot access cloud credentials: permission denied")
+
+    unit.ctx.credential_fetch = trusted
+    assert await unit.json("credential-get") == spec
+    unit.ctx.credential_fetch = untrusted
+    code, _, err = await unit.run("credential-get")
+    assert (code, err) == (1, "ERROR cannot access cloud credentials: permission denied\n")
 
 
 @pytest.mark.parametrize("args", [[], ["--now"]])

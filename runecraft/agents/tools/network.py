@@ -3,8 +3,8 @@
 
 Port changes are buffered and committed with the hook; `opened-ports` includes this hook's
 pending changes (Juju's `mergeWithPendingChanges`). Networking answers from the unit's one
-address (`UnitRemoteState.private_address`). `credential-get` always refuses (a Runecraft
-model has no cloud credential to hand out) and `juju-reboot` is not supported.
+address (`UnitRemoteState.private_address`). `credential-get` asks the controller, which
+answers only a trusted application on a Kubernetes cloud; `juju-reboot` is not supported.
 """
 
 from __future__ import annotations
@@ -270,9 +270,11 @@ async def _goal_state(ctx: _context.HookContext, call: ToolCall) -> dict[str, An
 
 @tool("credential-get", output="smart")
 async def _credential_get(ctx: _context.HookContext, call: ToolCall) -> Any:
-    """Access cloud credentials."""
+    """Access cloud credentials (the model's cloud, once the application is trusted)."""
     no_more(call.args)
-    raise errors.PermissionDeniedError("cannot access cloud credentials: permission denied")
+    if ctx.credential_fetch is None:
+        raise errors.PermissionDeniedError("cannot access cloud credentials: permission denied")
+    return await ctx.credential_fetch()
 
 
 @tool(

@@ -15,6 +15,7 @@ from runecraft.controller.api import (
     _bundles,
     _charms,
     _controller,
+    _credentials,
     _juju,
     _logs,
     _machines,
@@ -84,4 +85,5 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(_secrets.router, dependencies=ADMIN)
     app.include_router(_resources.router, dependencies=ADMIN)
     app.include_router(_resources.downloads, dependencies=AGENT_OR_ADMIN)
+    app.include_router(_credentials.router)  # agents only: the route names its caller
     return app

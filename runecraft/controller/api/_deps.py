@@ -18,6 +18,7 @@ __all__ = [
     "ADMIN",
     "AGENT_OR_ADMIN",
     "MAX_WAIT_SECONDS",
+    "Agent",
     "ApiContext",
     "Context",
     "read_upload",
@@ -50,6 +51,8 @@ class ApiContext:
     """Enlisting and removing machines (absent in API-only test setups)."""
     logs: services.LogService | None = None
     bus_connected: Callable[[], bool] = lambda: True
+    credentials: services.CredentialService | None = None
+    """`credential-get` answers (absent in API-only test setups)."""
 
 
 def _context(request: Request) -> ApiContext:
@@ -81,6 +84,17 @@ async def _agent_or_admin(
     if not await ctx.verify_agent(agent, password):
         raise errors.PermissionDeniedError("invalid credentials")
 
+
+async def _agent(ctx: Context, authorization: Annotated[str | None, Header()] = None) -> str:
+    """The calling agent's name (an agent's credential only)."""
+    agent, _, password = _token(authorization).partition(":")
+    if not password or not await ctx.verify_agent(agent, password):
+        raise errors.PermissionDeniedError("invalid credentials")
+    return agent
+
+
+Agent = Annotated[str, Depends(_agent)]
+"""The agent calling a route agents alone use."""
 
 ADMIN = [Depends(_admin)]
 """The operator's routes: the admin token only."""

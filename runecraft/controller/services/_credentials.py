@@ -1,0 +1,104 @@
+"""`credential-get`: a trusted unit on a Kubernetes cloud gets its cloud spec, as Juju gives it.
+
+Only the unit's own machine agent may ask, only for a unit it runs, and only when the unit's
+application is trusted (`rune trust`); everyone else is refused the same way, so a refusal
+says nothing about what exists.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from runecraft import errors
+from runecraft.controller.state import CloudRecord, MachineRecord, ModelSnapshot
+
+__all__ = ["CredentialService", "cloud_spec"]
+
+DENIED = "cannot access cloud credentials: permission denied"
+
+
+class CredentialReads(Protocol):
+    async def machine_by_agent(self, agent: str) -> MachineRecord | None: ...
+
+    async def snapshot(self, model_uuid: str | None = None) -> ModelSnapshot: ...
+
+    async def cloud(self, name: str) -> CloudRecord | None: ...
+
+
+def _decoded(data: str) -> str:
+    try:
+        return base64.b64decode(data, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return data
+
+
+def _credential(user: Mapping[str, Any]) -> dict[str, Any]:
+    """Juju's credential document for a kubeconfig user."""
+    if user.get("token"):
+        return {"auth-type": "oauth2", "attrs": {"Token": user["token"]}}
+    if user.get("client-certificate-data"):
+        return {
+            "auth-type": "clientcertificate",
+            "attrs": {
+                "ClientCertificateData": _decoded(user["client-certificate-data"]),
+                "ClientKeyData": _decoded(user.get("client-key-data", "")),
+            },
+        }
+    if user.get("username"):
+        attrs = {"username": user["username"], "password": user.get("password", "")}
+        return {"auth-type": "userpass", "attrs": attrs}
+    return {"auth-type": "empty", "attrs": {}}
+
+
+def _named(items: Any, name: str, key: str) -> dict[str, Any]:
+    for item in items or []:
+        if isinstance(item, dict) and item.get("name") == name:
+            found: dict[str, Any] = item.get(key) or {}
+            return found
+    return {}
+
+
+def cloud_spec(cloud: CloudRecord) -> dict[str, Any]:
+    """The spec `credential-get` prints, from the cloud's (one-context) kubeconfig."""
+    config = cloud.config
+    context = _named(config.get("contexts"), str(config.get("current-context", "")), "context")
+    cluster = _named(config.get("clusters"), str(context.get("cluster", "")), "cluster")
+    user = _named(config.get("users"), str(context.get("user", "")), "user")
+    ca = cluster.get("certificate-authority-data")
+    return {
+        "type": "kubernetes",
+        "name": cloud.name,
+        "region": "",
+        "endpoint": cluster.get("server", cloud.endpoint),
+        "identity-endpoint": "",
+        "storage-endpoint": "",
+        "credential": _credential(user),
+        "cacertificates": [_decoded(ca)] if ca else [],
+        "skip-tls-verify": bool(cluster.get("insecure-skip-tls-verify", False)),
+        "is-controller-cloud": False,
+    }
+
+
+class CredentialService:
+    def __init__(self, store: CredentialReads) -> None:
+        self.store = store
+
+    async def for_unit(self, agent: str, unit: str) -> dict[str, Any]:
+        """The cloud spec for `unit`, asked by `agent`."""
+        machine = await self.store.machine_by_agent(agent)
+        if machine is None:
+            raise errors.PermissionDeniedError(DENIED)
+        snap = await self.store.snapshot(machine.model_uuid)
+        found = next(
+            (u for u in snap.units if u.name == unit and u.machine_number == machine.number), None
+        )
+        app = next((a for a in snap.applications if found and a.id == found.application_id), None)
+        if app is None or not app.trust or not snap.models:
+            raise errors.PermissionDeniedError(DENIED)
+        cloud = await self.store.cloud(snap.models[0].cloud)
+        if cloud is None:
+            raise errors.PermissionDeniedError(DENIED)
+        return cloud_spec(cloud)

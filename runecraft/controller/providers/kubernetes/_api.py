@@ -39,7 +39,7 @@ KINDS: dict[str, Any] = {
     "Role": Role,
     "RoleBinding": RoleBinding,
 }
-TIMEOUT = 20.0
+TIMEOUT = 10.0
 """Seconds for one API request (not a watch)."""
 
 

@@ -34,8 +34,9 @@ __all__ = ["DEFAULT_AGENT_IMAGE", "KubernetesProvider"]
 logger = structlog.get_logger(__name__)
 
 DEFAULT_AGENT_IMAGE = "ghcr.io/runecraft/agent:0.1"
-FIRST_LIST_WAIT = 20.0
-"""Seconds a state query waits for a model's first pod listing."""
+FIRST_LIST_WAIT = 2.0
+"""Seconds a state query waits for a model's first pod listing (a pass must not hang on
+an API that does not answer)."""
 
 
 @dataclass(eq=False)
@@ -184,9 +185,11 @@ class KubernetesProvider:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(watch.tried.wait(), FIRST_LIST_WAIT)
         if watch.error or not watch.tried.is_set():
-            message = watch.error or "no answer from the Kubernetes API yet"
-            failed = InstanceState(running=True, message=message, failed=True)
-            return dict.fromkeys(instances, failed)
+            # The API's trouble, not the pods': a note for units not up yet, no verdict.
+            note = InstanceState(
+                running=True, message=watch.error or "waiting for the Kubernetes API"
+            )
+            return dict.fromkeys(instances, note)
         states = {}
         for number, instance in instances.items():
             pod_name = instance.partition("/")[2]

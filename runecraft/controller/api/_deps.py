@@ -39,6 +39,7 @@ class ApiContext:
     relations: services.RelationService
     actions: services.ActionService
     catalog: services.CatalogService
+    clouds: services.CloudService
     bundles: services.BundleService
     status: services.StatusService
     settings: services.SettingsService

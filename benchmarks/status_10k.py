@@ -61,6 +61,7 @@ def application(store: Store) -> Any:
             relations=services.RelationService(store, hub),
             actions=services.ActionService(store, hub),
             catalog=services.CatalogService(store),
+            clouds=services.CloudService(store, services.CloudRegistry()),
             bundles=services.BundleService(store, hub, models.check_substrates),
             status=services.StatusService(
                 store,

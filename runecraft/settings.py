@@ -5,13 +5,14 @@ One class per concern, every field documented with its unit and trade-off.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["HomeSettings", "LxdSettings", "home_settings"]
+__all__ = ["HomeSettings", "KubeSettings", "LxdSettings", "home_settings"]
 
 
 class HomeSettings(BaseSettings):
@@ -41,6 +42,11 @@ class HomeSettings(BaseSettings):
         return self.home / "client.yaml"
 
     @property
+    def client_clouds(self) -> Path:
+        """The clouds this client added (`rune add-k8s`), with their credentials (0600)."""
+        return self.home / "clouds.yaml"
+
+    @property
     def charm_cache(self) -> Path:
         """Cache for packed-charm dependencies."""
         return self.cache_dir or (self.home / "cache")
@@ -49,6 +55,23 @@ class HomeSettings(BaseSettings):
 def home_settings() -> HomeSettings:
     """Read the settings afresh (tests change the environment between cases)."""
     return HomeSettings()
+
+
+class KubeSettings(BaseSettings):
+    """Where `rune add-k8s` reads a kubeconfig when no `--kubeconfig` is given, as kubectl."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    kubeconfig: str = ""
+    """`KUBECONFIG`: kubeconfig paths joined by the path separator (the first is read)."""
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        """The first path of `KUBECONFIG`, else `~/.kube/config`."""
+        for path in self.kubeconfig.split(os.pathsep):
+            if path:
+                return Path(path).expanduser()
+        return Path.home() / ".kube" / "config"
 
 
 class LxdSettings(BaseSettings):

@@ -13,10 +13,11 @@ from typing import Any
 import click
 
 from runecraft import errors
-from runecraft.cli import _config, _juju, _lxd, _output
+from runecraft.cli import _clouds, _config, _juju, _lxd, _output
 from runecraft.cli._common import _home, _key_values, _run
 from runecraft.cli._delegate import delegate
 from runecraft.client import Client
+from runecraft.schemas.clouds import builtin_clouds
 from runecraft.schemas.controller import ControllerConfig
 from runecraft.settings import home_settings
 
@@ -25,6 +26,18 @@ __all__ = ["bootstrap", "kill_controller", "start_controller"]
 
 def _kill(home: Path, name: str) -> None:
     delegate("kill", "--home", str(home), "--name", name)
+
+
+def _added_cloud(cloud: str) -> _clouds.ClientCloud | None:
+    """The cloud this client added under `cloud` (None: a built-in one); an unknown name
+    lists every cloud bootstrap can use."""
+    if cloud in builtin_clouds():
+        return None
+    added = _clouds.load_clouds().clouds
+    if cloud not in added:
+        known = ", ".join(sorted([*builtin_clouds(), *added]))
+        raise errors.InvalidSpecError(f'unknown cloud "{cloud}": known clouds are: {known}')
+    return added[cloud]
 
 
 @click.command()
@@ -72,13 +85,13 @@ def bootstrap(
 ) -> None:
     """Start a controller in this home (RUNECRAFT_HOME) and add the `default` model.
 
-    Juju's `--config`/`--model-default` become the default model's config and
+    CLOUD is a built-in cloud or one this client added (`add-k8s`): the controller itself
+    runs here either way; a Kubernetes cloud is added to it and the default model made on
+    it. Juju's `--config`/`--model-default` become the default model's config and
     `--constraints` its constraints; all are checked before anything starts.
     """
     del no_switch, credential, force
-    if cloud not in _lxd.cloud_names():
-        known = ", ".join(_lxd.cloud_names())
-        raise errors.InvalidSpecError(f'unknown cloud "{cloud}": known clouds are: {known}')
+    added = _added_cloud(cloud)
     if storage_pool or placement:
         flag = "--storage-pool" if storage_pool else "--to"
         raise errors.InvalidSpecError(f"bootstrap {flag} is not supported yet")
@@ -112,6 +125,8 @@ def bootstrap(
         _config.save(home_settings().client_config, client_config)
 
         async def add_default(client: Client) -> None:
+            if added is not None:
+                await client.add_cloud(added.request(cloud))
             await client.add_model("default", cloud, model_config)
             if constraints:
                 await client.set_model_constraints("default", list(constraints))

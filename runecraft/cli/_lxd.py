@@ -1,5 +1,5 @@
-"""`rune clouds` and `rune lxd ...`: the substrates this installation offers, and the LXD
-machine image (built here, because no image server may be reachable).
+"""`rune lxd ...`: the LXD machine image (built here, because no image server may be
+reachable), and the address of LXD's bridge.
 
 LXD is reached through `python -m runecraft.controller` (see `_delegate`): pylxd loads only
 in that program.
@@ -7,7 +7,6 @@ in that program.
 
 from __future__ import annotations
 
-from importlib import metadata
 from pathlib import Path
 
 import click
@@ -16,38 +15,12 @@ from runecraft.cli import _output
 from runecraft.cli._delegate import delegate
 from runecraft.settings import home_settings
 
-__all__ = ["cloud_names", "clouds", "lxd", "lxd_bridge_address"]
-
-_DESCRIPTIONS = {
-    "local": "machines are processes on this host",
-    "lxd": "machines are LXD containers on this host's LXD",
-    "ssh": "machines are existing hosts reached over SSH",
-}
-
-
-def cloud_names() -> list[str]:
-    """The clouds models can be added on: one per installed provider, read from the
-    packages' entry points (metadata only: no provider is loaded)."""
-    return sorted({ep.name for ep in metadata.entry_points(group="runecraft.providers")})
+__all__ = ["lxd", "lxd_bridge_address"]
 
 
 def lxd_bridge_address() -> str:
     """The IPv4 address of Runecraft's LXD bridge: where containers reach the controller."""
     return str(delegate("lxd-bridge-address"))
-
-
-@click.command()
-@_output.FORMAT_OPTION
-def clouds(output_format: str) -> None:
-    """List the clouds (substrates) models can be added on."""
-    names = cloud_names()
-    document = {name: {"type": name, "description": _DESCRIPTIONS.get(name, "")} for name in names}
-    if _output.emit(document, output_format):
-        return
-    table = _output._table("Cloud", "Description")
-    for name in names:
-        table.add_row(name, _DESCRIPTIONS.get(name, ""))
-    _output.console.print(table)
 
 
 @click.group()

@@ -10,6 +10,7 @@ import click
 
 from runecraft import errors
 from runecraft.cli import _argv, _config, _juju, _output
+from runecraft.cli._clouds import load_clouds
 from runecraft.cli._common import (
     _client_config,
     _juju_flags,
@@ -45,11 +46,22 @@ def add_model(
     _juju.check_controller(name.partition(":")[0] if ":" in name else None)
     cloud = cloud_option or cloud
     values = _key_values(config_pairs, "config")
-    info = _run(lambda c: c.add_model(_argv.model_name(name), cloud, dict(values)))
+    try:
+        info = _run(lambda c: c.add_model(_argv.model_name(name), cloud, dict(values)))
+    except errors.NotFoundError as exc:
+        if cloud not in load_clouds().clouds:
+            raise
+        raise errors.NotFoundError(
+            f'{exc.message} (cloud "{cloud}" is on this client only: add it to the '
+            f"controller with `add-k8s {cloud} --controller CONTROLLER`)"
+        ) from exc
     if not no_switch:
         config = _client_config()
         _config.save(home_settings().client_config, config.model_copy(update={"model": info.name}))
-    _output.err_console.print(f'Added model "{info.name}" on cloud {info.cloud}.')
+    _output.err_console.print(
+        f'Added model "{info.name}" on cloud "{info.cloud}" (model type {info.type}).',
+        markup=False,
+    )
 
 
 @click.command()
@@ -64,6 +76,7 @@ def models(output_format: str) -> None:
                 "name": f"admin/{m.name}",
                 "short-name": m.name,
                 "model-uuid": m.uuid,
+                "model-type": m.type,
                 "cloud": m.cloud,
                 "life": m.life,
                 "revision": m.revision,
@@ -74,9 +87,10 @@ def models(output_format: str) -> None:
     }
     if _output.emit(document, output_format):
         return
-    table = _output._table("Model", "Cloud", "Life", "Revision")
+    table = _output._table("Model", "Cloud", "Type", "Life", "Revision")
     for m in found:
-        table.add_row(m.name + ("*" if m.name == current else ""), m.cloud, m.life, str(m.revision))
+        name = m.name + ("*" if m.name == current else "")
+        table.add_row(name, m.cloud, m.type, m.life, str(m.revision))
     _output.console.print(table)
 
 

@@ -28,22 +28,30 @@ __all__ = [
 
 
 def model_document(
-    name: str, uuid: str, cloud: str, life: str, controller: str, controller_uuid: str
+    name: str,
+    uuid: str,
+    cloud: str,
+    life: str,
+    controller: str,
+    controller_uuid: str,
+    model_type: str = "iaas",
 ) -> dict[str, Any]:
-    """Juju's `show-model` document of one model (the local cloud's only user is admin)."""
+    """Juju's `show-model` document of one model (the local cloud's only user is admin):
+    `model-type` is iaas or caas, `type` the cloud's provider type (a built-in cloud's
+    name is its type; the clouds operators add are Kubernetes)."""
     return {
         name: {
             "name": f"admin/{name}",
             "short-name": name,
             "model-uuid": uuid,
-            "model-type": "iaas",
+            "model-type": model_type,
             "controller-uuid": controller_uuid,
             "controller-name": controller,
             "is-controller": False,
             "owner": "admin",
             "cloud": cloud,
             "region": "default",
-            "type": cloud,
+            "type": "kubernetes" if model_type == "caas" else cloud,
             "life": life,
             "status": {"current": "available" if life == "alive" else "destroying"},
             "users": {
@@ -65,7 +73,9 @@ def show_model(name: str | None, output_format: str) -> None:
     async def go(client: Client) -> dict[str, Any]:
         info = await client.show_model(model)
         ctrl = await client.controller()
-        return model_document(info.name, info.uuid, info.cloud, info.life, controller, ctrl.uuid)
+        return model_document(
+            info.name, info.uuid, info.cloud, info.life, controller, ctrl.uuid, info.type
+        )
 
     _output.emit(_run(go), output_format)
 

@@ -98,6 +98,26 @@ class Client:
     async def destroy_model(self, name: str) -> None:
         await self._request("DELETE", f"/v1/models/{name}")
 
+    # --- clouds -------------------------------------------------------------------------
+
+    async def clouds(self) -> list[api.CloudInfo]:
+        """The controller's clouds: built-in and added."""
+        return [api.CloudInfo.model_validate(c) for c in await self._request("GET", "/v1/clouds")]
+
+    async def show_cloud(self, name: str) -> api.CloudInfo:
+        return api.CloudInfo.model_validate(
+            await self._request("GET", f"/v1/clouds/{quote(name, safe='')}")
+        )
+
+    async def add_cloud(self, request: api.AddCloudRequest) -> api.CloudInfo:
+        """Add a Kubernetes cloud (its kubeconfig with every file embedded)."""
+        return api.CloudInfo.model_validate(
+            await self._request("POST", "/v1/clouds", json=request.model_dump())
+        )
+
+    async def remove_cloud(self, name: str) -> None:
+        await self._request("DELETE", f"/v1/clouds/{quote(name, safe='')}")
+
     # --- charms and applications --------------------------------------------------------
 
     async def upload_charm(self, data: bytes) -> api.CharmInfo:

@@ -26,7 +26,7 @@ import uvicorn
 from runecraft import _logging, errors
 from runecraft.controller import _passwords, _supervisor, api, bus, services
 from runecraft.controller._config import load_config
-from runecraft.controller.providers import Provider, ProviderContext, load_provider
+from runecraft.controller.providers import CloudSpec, Provider, ProviderContext, load_provider
 from runecraft.controller.reconcilers import Reconciler, provider_for
 from runecraft.controller.state import MachineRecord, Store
 from runecraft.schemas import bus as bus_schema
@@ -81,17 +81,31 @@ class Controller:
         self.config = config
         self.stopping = asyncio.Event()
         self.hub = services.ChangeHub()
-        self._providers: dict[str, Provider] = {}
+        self.clouds = services.CloudRegistry()
+        """Every cloud by name; the cloud service keeps it in step with the store."""
+        self._providers: dict[str, tuple[CloudSpec, Provider]] = {}
+        self._retired: list[Provider] = []
         self._mosquitto: bus.ManagedMosquitto | None = None
         self.store: Store | None = None
 
-    def provider(self, name: str) -> Provider:
-        if name not in self._providers:
-            self._providers[name] = load_provider(
-                name,
-                ProviderContext(controller_uuid=self.config.uuid, data_dir=self.home / "machines"),
-            )
-        return self._providers[name]
+    def provider(self, cloud: str) -> Provider:
+        """The provider instance of a cloud (built-in or added), made on first use: the
+        cloud's spec, resolved by name, is loaded by its provider type. A cloud removed and
+        added again under the same name gets a new instance (the old one closes at stop)."""
+        spec = self.clouds.spec(cloud)
+        cached = self._providers.get(cloud)
+        if cached is not None and cached[0] is spec:
+            return cached[1]
+        if cached is not None:
+            self._retired.append(cached[1])
+        provider = load_provider(
+            spec.type,
+            ProviderContext(
+                controller_uuid=self.config.uuid, data_dir=self.home / "machines", cloud=spec
+            ),
+        )
+        self._providers[cloud] = (spec, provider)
+        return provider
 
     async def verify(self, username: str, password: str) -> bool:
         """A bus or API credential: the controller's own, or a machine agent's."""
@@ -161,18 +175,20 @@ class Controller:
         self.store = store = await Store.open(config.database_url)
         await store.extend_all_leases(time.time() + config.lease_seconds)
         self._controller_hash = _passwords.hash_password(config.broker.password)
+        cloud_service = services.CloudService(store, self.clouds)
+        await cloud_service.load()
         embedded = await self._start_broker(store)
         parts = self._wire(store)
         # From here on, what this controller logs is in `debug-log` too (tasks made below
         # inherit the sink; it is this controller's only, even with several in one process).
         own_log = _logging.SINK.set(parts.logs.record)
         try:
-            await self._serve(parts, self._api_server(store, parts), api_socket)
+            await self._serve(parts, self._api_server(store, parts, cloud_service), api_socket)
         finally:
             _logging.SINK.reset(own_log)
             if embedded is not None:
                 await embedded.stop()
-            for provider in self._providers.values():
+            for provider in [*self._retired, *(p for _, p in self._providers.values())]:
                 await provider.close()
             await store.close()
             logger.info("controller stopped")
@@ -244,11 +260,13 @@ class Controller:
         )
         return _Parts(controller_bus, agents, logs, reconciler)
 
-    def _api_server(self, store: Store, parts: _Parts) -> _Server:
+    def _api_server(self, store: Store, parts: _Parts, clouds: services.CloudService) -> _Server:
         config = self.config
         broker_cfg = config.broker
 
-        models = services.ModelService(store, self.hub, substrate_ready=self.substrate_ready)
+        models = services.ModelService(
+            store, self.hub, substrate_ready=self.substrate_ready, clouds=self.clouds
+        )
         app = api.create_app(
             api.ApiContext(
                 name=config.name,
@@ -259,6 +277,7 @@ class Controller:
                 relations=services.RelationService(store, self.hub),
                 actions=services.ActionService(store, self.hub),
                 catalog=services.CatalogService(store),
+                clouds=clouds,
                 bundles=services.BundleService(store, self.hub, models.check_substrates),
                 status=services.StatusService(
                     store,

@@ -4,7 +4,7 @@ these)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,6 +12,7 @@ __all__ = [
     "ActionInfo",
     "ActionLogEntry",
     "ActionsResponse",
+    "AddCloudRequest",
     "AddModelRequest",
     "AddUnitsRequest",
     "BundleCharm",
@@ -19,6 +20,7 @@ __all__ = [
     "BundleRequest",
     "BundleResponse",
     "CharmInfo",
+    "CloudInfo",
     "ConfigRequest",
     "ControllerInfo",
     "DeployRequest",
@@ -55,6 +57,30 @@ class ModelInfo(BaseModel):
     cloud: str
     life: str
     revision: int
+    type: str = "iaas"
+    """Juju's model type: "caas" on a Kubernetes cloud (units are pods), else "iaas"."""
+
+
+class AddCloudRequest(_Request):
+    """A Kubernetes cloud: the kubeconfig (its files embedded) and the context to use."""
+
+    name: str = Field(min_length=1, max_length=64)
+    type: Literal["kubernetes", "k8s"] = "kubernetes"
+    kubeconfig: dict[str, Any]
+    context: str | None = Field(default=None, min_length=1)
+    """The kubeconfig's context to use (default: its current-context)."""
+
+
+class CloudInfo(BaseModel):
+    """A cloud as `clouds`/`show-cloud` show it; its credential is never shown."""
+
+    name: str
+    type: str
+    """The provider type (`kubernetes`, `lxd`, `local`, ...)."""
+    endpoint: str = ""
+    defined: Literal["built-in", "added"]
+    auth_type: str = ""
+    """How the controller authenticates to it (Juju's auth type: `oauth2`, ...)."""
 
 
 class DeployRequest(_Request):

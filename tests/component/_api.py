@@ -37,7 +37,8 @@ def controller_app(
     async def no_shutdown(_: bool) -> None:
         return None
 
-    models = services.ModelService(store, hub)
+    registry = services.CloudRegistry()
+    models = services.ModelService(store, hub, clouds=registry)
     return api.create_app(
         api.ApiContext(
             name="test",
@@ -48,6 +49,7 @@ def controller_app(
             relations=services.RelationService(store, hub),
             actions=services.ActionService(store, hub),
             catalog=services.CatalogService(store),
+            clouds=services.CloudService(store, registry),
             bundles=services.BundleService(store, hub, models.check_substrates),
             status=services.StatusService(
                 store,

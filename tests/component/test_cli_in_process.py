@@ -6,6 +6,7 @@ bootstrapped end-to-end checks stay in tests/integration."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import sys
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from click.testing import CliRunner
 from jubilant import statustypes
 
@@ -22,6 +24,7 @@ from runecraft.cli._common import TRANSPORT
 from runecraft.controller import services
 from runecraft.controller.state import Store
 from runecraft.settings import home_settings
+from tests._kubeconfigs import kubeconfig
 from tests.component._api import TOKEN, URL, controller_app
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "charms"
@@ -184,3 +187,160 @@ def test_bad_input_names_the_problem_and_changes_nothing(controller: Controller)
     assert after["model"]["revision"] == before["model"]["revision"]  # type: ignore[index]
     assert controller.rune("constraints", "hello-bash").strip() == "mem=512M"
     assert controller.rune("model-constraints").strip() == "mem=8M"
+
+
+# --- Kubernetes clouds (`add-k8s`, `clouds`, `show-cloud`, `remove-cloud`) ----------------
+
+
+def _kubeconfig_file(directory: Path) -> Path:
+    """A kubeconfig whose `prod` context names its certificate authority, client certificate
+    and key as files next to it (relative paths, as kubectl reads them)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "ca.crt").write_bytes(b"CA PEM")
+    (directory / "me.crt").write_bytes(b"CERT PEM")
+    (directory / "me.key").write_bytes(b"KEY PEM")
+    document = kubeconfig()
+    document["current-context"] = "prod"
+    document["clusters"][1]["cluster"]["certificate-authority"] = "ca.crt"
+    document["users"][1]["user"] = {"client-certificate": "me.crt", "client-key": "me.key"}
+    path = directory / "config"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def test_k8s_add_k8s_embeds_the_files_and_adds_the_cloud_to_client_and_controller(
+    controller: Controller, tmp_path: Path
+) -> None:
+    path = _kubeconfig_file(tmp_path / "kube")
+    _, _, stderr = controller.run("add-k8s", "k8s-prod", "--kubeconfig", str(path))
+    assert 'added as cloud "k8s-prod" on this client and controller "ctl"' in stderr
+    stored = asyncio.run(controller.store.cloud("k8s-prod"))
+    assert stored is not None and stored.endpoint == "https://10.9.9.9:6443"
+    assert stored.config["clusters"][0]["cluster"] == {
+        "server": "https://10.9.9.9:6443",
+        "certificate-authority-data": _b64(b"CA PEM"),
+    }
+    assert stored.config["users"][0]["user"] == {
+        "client-certificate-data": _b64(b"CERT PEM"),
+        "client-key-data": _b64(b"KEY PEM"),
+    }
+    client_file = home_settings().client_clouds
+    assert client_file.stat().st_mode & 0o777 == 0o600
+    assert yaml.safe_load(client_file.read_text())["clouds"]["k8s-prod"]["kubeconfig"] == (
+        stored.config
+    )
+    for output in ("json", "yaml"):
+        stdout = controller.rune("clouds", "--format", output)
+        document = json.loads(stdout) if output == "json" else yaml.safe_load(stdout)
+        assert document["k8s-prod"] == {
+            "defined": "public",
+            "type": "k8s",
+            "description": "units are pods of a Kubernetes cluster",
+            "auth-types": ["clientcertificate"],
+            "endpoint": "https://10.9.9.9:6443",
+        }
+        assert document["local"]["defined"] == "built-in"
+        assert "KEY" not in stdout and _b64(b"KEY PEM") not in stdout
+    shown = json.loads(controller.rune("show-cloud", "k8s-prod", "--format", "json"))
+    assert [s["summary"] for s in shown] == [
+        'Cloud "k8s-prod" from controller "ctl"',
+        'Client cloud "k8s-prod"',
+    ]
+
+
+def test_k8s_a_wrong_context_is_refused_and_nothing_is_stored(
+    controller: Controller, tmp_path: Path
+) -> None:
+    path = _kubeconfig_file(tmp_path / "kube")
+    code, _, stderr = controller.run(
+        "add-k8s", "k8s-prod", "--kubeconfig", str(path), "--context", "staging"
+    )
+    assert code == 1
+    assert 'context "staging" not found in the kubeconfig (known contexts: dev, prod)' in stderr
+    assert asyncio.run(controller.store.clouds()) == []
+    assert not home_settings().client_clouds.exists()
+
+
+def test_k8s_add_k8s_reads_kubeconfig_from_the_environment_and_client_only_stays_here(
+    controller: Controller, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _kubeconfig_file(tmp_path / "kube")
+    monkeypatch.setenv("KUBECONFIG", f"{path}:{tmp_path / 'other'}")
+    controller.rune("add-k8s", "k8s-here", "--client", "--context", "dev")
+    assert asyncio.run(controller.store.clouds()) == []
+    document = json.loads(controller.rune("clouds", "--client", "--format", "json"))
+    assert document["k8s-here"]["defined"] == "local"
+    assert document["k8s-here"]["endpoint"] == "https://10.0.0.1:6443"
+    code, _, stderr = controller.run("add-model", "pods", "--cloud", "k8s-here")
+    assert code == 1
+    assert 'unknown cloud "k8s-here"' in stderr and "on this client only" in stderr
+
+
+def test_k8s_juju_flags_of_add_k8s_choose_the_context(
+    controller: Controller, tmp_path: Path
+) -> None:
+    path = _kubeconfig_file(tmp_path / "kube")
+    controller.run(
+        "add-k8s", "k8s-a", "--kubeconfig", str(path), "--context-name", "dev", prog="juju"
+    )
+    controller.run(
+        "add-k8s", "k8s-b", "--kubeconfig", str(path), "--cluster-name", "dev-cluster", prog="juju"
+    )
+    clouds = json.loads(controller.rune("clouds", "--controller", "ctl", "--format", "json"))
+    assert clouds["k8s-a"]["endpoint"] == clouds["k8s-b"]["endpoint"] == "https://10.0.0.1:6443"
+    code, _, stderr = controller.run(
+        "add-k8s",
+        "k8s-c",
+        "--kubeconfig",
+        str(path),
+        "--context-name",
+        "dev",
+        "--cluster-name",
+        "dev-cluster",
+        prog="juju",
+    )
+    assert code == 2 and "not both" in stderr
+
+
+def test_k8s_model_on_an_added_cloud_is_caas_and_keeps_its_cloud(
+    controller: Controller, tmp_path: Path
+) -> None:
+    path = _kubeconfig_file(tmp_path / "kube")
+    controller.rune("add-k8s", "k8s-prod", "--kubeconfig", str(path))
+    code, _, stderr = controller.run("add-model", "pods", "--cloud", "k8s-prod", "--no-switch")
+    assert code == 0, stderr
+    assert 'Added model "pods" on cloud "k8s-prod" (model type caas)' in stderr
+    shown = controller.json("show-model", "pods")["pods"]
+    assert isinstance(shown, dict)
+    assert (shown["model-type"], shown["cloud"], shown["type"]) == (
+        "caas",
+        "k8s-prod",
+        "kubernetes",
+    )
+    models = controller.json("models")["models"]
+    assert isinstance(models, list)
+    assert {m["short-name"]: m["model-type"] for m in models} == {"default": "iaas", "pods": "caas"}
+    assert controller.json("status", "-m", "pods")["model"]["type"] == "caas"  # type: ignore[index]
+    code, _, stderr = controller.run("remove-cloud", "k8s-prod")
+    assert code == 1 and 'cloud "k8s-prod" is in use by model "pods"' in stderr
+    assert asyncio.run(controller.store.cloud("k8s-prod")) is not None
+    assert "k8s-prod" in yaml.safe_load(home_settings().client_clouds.read_text())["clouds"]
+
+
+def test_k8s_remove_cloud_removes_it_from_controller_and_client(
+    controller: Controller, tmp_path: Path
+) -> None:
+    path = _kubeconfig_file(tmp_path / "kube")
+    controller.rune("add-k8s", "k8s-prod", "--kubeconfig", str(path))
+    _, _, stderr = controller.run("remove-cloud", "k8s-prod")
+    assert 'Removed cloud "k8s-prod" from controller "ctl" and this client' in stderr
+    assert asyncio.run(controller.store.clouds()) == []
+    assert "k8s-prod" not in controller.json("clouds")
+    code, _, stderr = controller.run("remove-cloud", "k8s-prod")
+    assert code == 1 and 'cloud "k8s-prod" not found' in stderr
+    code, _, stderr = controller.run("remove-cloud", "local")
+    assert code == 1 and "built-in cloud" in stderr

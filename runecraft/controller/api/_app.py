@@ -14,6 +14,7 @@ from runecraft.controller.api import (
     _applications,
     _bundles,
     _charms,
+    _clouds,
     _controller,
     _credentials,
     _juju,
@@ -72,6 +73,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(_controller.public)
     app.include_router(_controller.router, dependencies=ADMIN)
     app.include_router(_models.router, dependencies=ADMIN)
+    app.include_router(_clouds.router, dependencies=ADMIN)
     app.include_router(_charms.router, dependencies=ADMIN)
     app.include_router(_charms.downloads, dependencies=AGENT_OR_ADMIN)
     app.include_router(_applications.router, dependencies=ADMIN)

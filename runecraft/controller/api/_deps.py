@@ -40,6 +40,7 @@ class ApiContext:
     relations: services.RelationService
     actions: services.ActionService
     catalog: services.CatalogService
+    clouds: services.CloudService
     bundles: services.BundleService
     status: services.StatusService
     settings: services.SettingsService

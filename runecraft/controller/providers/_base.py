@@ -187,16 +187,18 @@ class WorkloadProvider(Provider, Protocol):
 
 
 def provider_names() -> list[str]:
-    """The clouds this installation can put models on (one per installed provider)."""
+    """The provider types installed (one per `runecraft.providers` entry point)."""
     return sorted({ep.name for ep in metadata.entry_points(group="runecraft.providers")})
 
 
 def load_provider(name: str, context: ProviderContext) -> Provider:
-    """Instantiate the provider registered under `name`."""
+    """Instantiate the provider registered under `name` (a cloud's provider type)."""
     found = [ep for ep in metadata.entry_points(group="runecraft.providers") if ep.name == name]
     if not found:
         known = ", ".join(provider_names())
-        raise errors.InvalidSpecError(f'unknown cloud "{name}": known clouds are: {known}')
+        raise errors.InvalidSpecError(
+            f'no provider of cloud type "{name}" is installed (installed: {known})'
+        )
     factory = found[0].load()
     provider: Provider = factory(context)
     return provider

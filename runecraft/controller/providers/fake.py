@@ -35,7 +35,8 @@ class FakeProvider:
     name = "fake"
 
     def __init__(self, context: ProviderContext | None = None) -> None:
-        del context  # nothing to keep on disk
+        self.context = context
+        """What the controller made it with (its cloud, for a test of the wiring)."""
         self.calls: list[FakeCall] = []
         self.specs: dict[tuple[str, int], MachineSpec] = {}
         """The spec each machine was last made with (its agent's configuration)."""

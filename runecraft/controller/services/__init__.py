@@ -7,6 +7,7 @@ from runecraft.controller.services._agents import HEARTBEAT_SECONDS, AgentServic
 from runecraft.controller.services._appsettings import SettingsService
 from runecraft.controller.services._bundles import BundleOutcome, BundleService
 from runecraft.controller.services._catalog import CatalogService
+from runecraft.controller.services._clouds import CloudRegistry, CloudService
 from runecraft.controller.services._credentials import CredentialService
 from runecraft.controller.services._hub import ChangeHub
 from runecraft.controller.services._logs import LogQuery, LogService
@@ -44,6 +45,8 @@ __all__ = [
     "BundleService",
     "CatalogService",
     "ChangeHub",
+    "CloudRegistry",
+    "CloudService",
     "CredentialService",
     "Enlister",
     "LogQuery",

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 import structlog
 
 from runecraft import charms, errors
-from runecraft.controller.providers import provider_names
 from runecraft.controller.services import _endpoints, _names
+from runecraft.controller.services._clouds import CloudRegistry
 from runecraft.controller.services._hub import ChangeHub
 from runecraft.controller.services._placement import parse_placement, place_units
 from runecraft.controller.services._ports import (
@@ -40,6 +40,7 @@ from runecraft.controller.state import (
 )
 from runecraft.schemas import api
 from runecraft.schemas import charm as charm_schema
+from runecraft.schemas import clouds as cloud_schema
 from runecraft.schemas.constraints import check_base, parse_constraints
 from runecraft.schemas.duration import parse_duration
 from runecraft.schemas.machines import CONTAINER_CLOUDS
@@ -91,7 +92,7 @@ class ModelStore(StateStore[ModelState], Protocol):
     async def model(self, name: str) -> ModelRecord: ...
 
     async def create_model(
-        self, name: str, uuid: str, cloud: str, config: dict[str, Any]
+        self, name: str, uuid: str, cloud: str, config: dict[str, Any], model_type: str = "iaas"
     ) -> ModelRecord: ...
 
     async def put_charm(
@@ -158,25 +159,34 @@ class ModelService:
         store: ModelStore,
         hub: ChangeHub,
         substrate_ready: Callable[[str], Awaitable[None]] | None = None,
+        clouds: CloudRegistry | None = None,
     ) -> None:
         self.store = store
         self.hub = hub
         self.substrate_ready = substrate_ready
         """Raises when a substrate named by a placement (`lxd`) cannot make machines now."""
+        self.clouds = clouds or CloudRegistry()
+        """The clouds models can be on (the built-in ones only, unless the controller's
+        registry, which `CloudService` keeps, is given)."""
 
     # --- models ---------------------------------------------------------------------------
 
     async def add_model(
         self, name: str, cloud: str = "local", config: Mapping[str, Any] | None = None
     ) -> ModelRecord:
+        """Add a model on a built-in or added cloud: a Kubernetes cloud's model is "caas"."""
         _names.check_model_name(name)
-        if cloud not in provider_names():
-            known = ", ".join(provider_names())
-            raise errors.InvalidSpecError(f'unknown cloud "{cloud}": known clouds are: {known}')
+        spec = self.clouds.spec(cloud)
         merged = {**DEFAULT_MODEL_CONFIG, **check_model_config(config or {})}
-        model = await self.store.create_model(name, str(uuidlib.uuid4()), cloud, merged)
+        model = await self.store.create_model(
+            name,
+            str(uuidlib.uuid4()),
+            cloud,
+            merged,
+            model_type=cloud_schema.model_type(spec.type),
+        )
         self.hub.changed()
-        logger.info("model added", model=name, uuid=model.uuid)
+        logger.info("model added", model=name, uuid=model.uuid, cloud=cloud, type=model.type)
         return model
 
     async def destroy_model(self, name: str) -> None:

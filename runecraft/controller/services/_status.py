@@ -260,7 +260,7 @@ def build_status(
     return {
         "model": {
             "name": model.name,
-            "type": "iaas",
+            "type": model.type,
             "controller": controller_name,
             "cloud": model.cloud,
             "region": "default",

@@ -1,0 +1,331 @@
+"""Clouds: `add-k8s`, `clouds`, `show-cloud`, `remove-cloud`.
+
+The clouds this client added are kept in `<home>/clouds.yaml` (0600: they hold
+credentials); the controller's are asked of it. As in Juju, with neither `--client` nor
+`--controller` a command works on this client and on the current controller (if there is
+one); `--client` alone on this client only, `--controller` alone on the controller only.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from runecraft import errors
+from runecraft.cli import _juju, _output
+from runecraft.cli._common import _client_config, _read_yaml, _run
+from runecraft.schemas import api
+from runecraft.schemas.clouds import (
+    KUBERNETES,
+    builtin_clouds,
+    check_cloud_name,
+    display_type,
+)
+from runecraft.schemas.kubeconfig import auth_type, narrow_kubeconfig
+from runecraft.settings import KubeSettings, home_settings
+
+__all__ = [
+    "ClientCloud",
+    "ClientClouds",
+    "add_k8s",
+    "clouds",
+    "load_clouds",
+    "remove_cloud",
+    "show_cloud",
+]
+
+_DESCRIPTIONS = {
+    "local": "machines are processes on this host",
+    "lxd": "machines are LXD containers on this host's LXD",
+    "manual": "machines are existing hosts reached over SSH",
+    "fake": "machines are entries in memory (tests)",
+    KUBERNETES: "units are pods of a Kubernetes cluster",
+}
+
+
+class ClientCloud(BaseModel):
+    """A cloud this client added: a Kubernetes cluster and the kubeconfig that reaches it
+    (narrowed to one context, its files embedded)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = KUBERNETES
+    endpoint: str
+    kubeconfig: dict[str, Any]
+
+    def request(self, name: str) -> api.AddCloudRequest:
+        """What adds this cloud to a controller."""
+        return api.AddCloudRequest(name=name, type="kubernetes", kubeconfig=self.kubeconfig)
+
+
+class ClientClouds(BaseModel):
+    """`<home>/clouds.yaml`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    clouds: dict[str, ClientCloud] = Field(default_factory=dict)
+
+
+def load_clouds() -> ClientClouds:
+    path = home_settings().client_clouds
+    if not path.exists():
+        return ClientClouds()
+    try:
+        return ClientClouds.model_validate(yaml.safe_load(path.read_text()) or {})
+    except (yaml.YAMLError, ValueError) as exc:
+        raise errors.InvalidSpecError(f"{path}: {exc}") from exc
+
+
+def _save_clouds(clouds: ClientClouds) -> None:
+    path = home_settings().client_clouds
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.touch(mode=0o600)
+    tmp.chmod(0o600)
+    tmp.write_text(yaml.safe_dump(clouds.model_dump(mode="json"), sort_keys=False))
+    tmp.replace(path)
+
+
+@dataclass(frozen=True)
+class _Targets:
+    """Where a command works: this client, and the controller (by name) if any."""
+
+    client: bool
+    controller: str | None
+
+
+def _targets(client: bool, controller: str | None) -> _Targets:
+    if controller is not None:
+        return _Targets(client, _juju.check_controller(controller))
+    if client or not home_settings().client_config.exists():
+        return _Targets(True, None)
+    return _Targets(True, _client_config().controller)
+
+
+_CLIENT_FLAG = click.option("--client", is_flag=True, help="Work on this client's clouds.")
+_CONTROLLER_FLAG = click.option(
+    "--controller", "-c", help="Work on this controller's clouds (this home's only one)."
+)
+
+
+# --- add-k8s ---------------------------------------------------------------------------
+
+
+def _read_kubeconfig(path: Path | None) -> tuple[Any, Path]:
+    """The kubeconfig document, and the directory its relative file names start from."""
+    if path == Path("-"):
+        return yaml.safe_load(sys.stdin.read()), Path.cwd()
+    path = path or KubeSettings().kubeconfig_path
+    return _read_yaml(path, "kubeconfig"), path.parent
+
+
+def _context_of_cluster(document: Any, cluster: str) -> str:
+    """The context that uses `cluster` (Juju's `--cluster-name`)."""
+    contexts = document.get("contexts") if isinstance(document, dict) else None
+    for entry in contexts or []:
+        body = entry.get("context") if isinstance(entry, dict) else None
+        if isinstance(body, dict) and body.get("cluster") == cluster:
+            return str(entry.get("name"))
+    raise errors.InvalidSpecError(f'no context of the kubeconfig uses cluster "{cluster}"')
+
+
+@click.command("add-k8s")
+@click.argument("name")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The kubeconfig to read (`-`: standard input). Default: $KUBECONFIG, else ~/.kube/config.",
+)
+@click.option("--context", "--context-name", "context", help="Its context (default: current).")
+@click.option("--cluster-name", help="Use the context of this cluster.")
+@_CLIENT_FLAG
+@_CONTROLLER_FLAG
+@click.option("--region", help="Accepted for Juju compatibility.")
+@click.option("--storage", help="Accepted for Juju compatibility.")
+@click.option("--skip-storage", is_flag=True, help="Accepted for Juju compatibility.")
+def add_k8s(
+    name: str,
+    kubeconfig: Path | None,
+    context: str | None,
+    cluster_name: str | None,
+    client: bool,
+    controller: str | None,
+    region: str | None,
+    storage: str | None,
+    skip_storage: bool,
+) -> None:
+    """Add a Kubernetes cluster as cloud NAME, from a context of a kubeconfig.
+
+    The files the context names (certificates, key, token) are embedded, so the controller
+    never reads this client's files. Models go on it with `add-model M --cloud NAME`, or
+    `bootstrap NAME` makes a controller whose default model is on it.
+    """
+    del region, storage, skip_storage
+    if context and cluster_name:
+        raise errors.UsageError("give one of --context-name and --cluster-name, not both")
+    check_cloud_name(name)
+    targets = _targets(client, controller)
+    document, base = _read_kubeconfig(kubeconfig)
+    if cluster_name:
+        context = _context_of_cluster(document, cluster_name)
+    narrowed = narrow_kubeconfig(document, context, files=base)
+    cloud = ClientCloud(endpoint=narrowed.server, kubeconfig=narrowed.config)
+    stored = load_clouds()
+    if targets.client and name in stored.clouds:
+        raise errors.ConflictError(f'cloud "{name}" already exists on this client')
+    if targets.controller is not None:
+        _run(lambda c: c.add_cloud(cloud.request(name)))
+    if targets.client:
+        stored.clouds[name] = cloud
+        _save_clouds(stored)
+    where = " and ".join(
+        [*(["this client"] if targets.client else []), *_controller_words(targets)]
+    )
+    _output.err_console.print(
+        f'k8s substrate "{narrowed.cluster}" added as cloud "{name}" on {where}.', markup=False
+    )
+    if targets.controller is None:
+        _output.err_console.print(
+            f"You can now bootstrap to this cloud by running 'rune bootstrap {name}'.",
+            markup=False,
+        )
+
+
+def _controller_words(targets: _Targets) -> list[str]:
+    return [] if targets.controller is None else [f'controller "{targets.controller}"']
+
+
+# --- clouds and show-cloud -------------------------------------------------------------
+
+
+def _details(
+    cloud_type: str, defined: str, endpoint: str = "", auth: str | None = None
+) -> dict[str, Any]:
+    """Juju's details of a cloud (`clouds`/`show-cloud`): never its credential."""
+    document: dict[str, Any] = {
+        "defined": defined,
+        "type": display_type(cloud_type),
+        "description": _DESCRIPTIONS.get(cloud_type, ""),
+    }
+    if auth:
+        document["auth-types"] = [auth]
+    if endpoint:
+        document["endpoint"] = endpoint
+    return document
+
+
+def _client_details() -> dict[str, dict[str, Any]]:
+    """The clouds this client knows: the built-in ones and those it added (Juju's
+    `defined: local`)."""
+    found = {name: _details(name, "built-in") for name in builtin_clouds()}
+    for name, cloud in load_clouds().clouds.items():
+        user = cloud.kubeconfig["users"][0]["user"]
+        found[name] = _details(cloud.type, "local", cloud.endpoint, auth_type(user))
+    return found
+
+
+def _controller_entry(info: api.CloudInfo) -> dict[str, Any]:
+    # Juju says `public` of every cloud a controller returns; the built-in ones are ours.
+    defined = "built-in" if info.defined == "built-in" else "public"
+    return _details(info.type, defined, info.endpoint, info.auth_type or None)
+
+
+def _controller_details() -> dict[str, dict[str, Any]]:
+    return {info.name: _controller_entry(info) for info in _run(lambda c: c.clouds())}
+
+
+def _table(heading: str, found: dict[str, dict[str, Any]]) -> None:
+    table = _output._table("Cloud", "Type", "Defined", "Endpoint", "Description")
+    for name, details in sorted(found.items()):
+        table.add_row(
+            name,
+            details["type"],
+            details["defined"],
+            details.get("endpoint", ""),
+            details["description"],
+        )
+    _output.console.print(heading)
+    _output.console.print(table)
+
+
+@click.command()
+@_output.FORMAT_OPTION
+@_CLIENT_FLAG
+@_CONTROLLER_FLAG
+def clouds(output_format: str, client: bool, controller: str | None) -> None:
+    """List the clouds models can be added on: the controller's and this client's."""
+    targets = _targets(client, controller)
+    remote = _controller_details() if targets.controller is not None else {}
+    local = _client_details() if targets.client else {}
+    if _output.emit({**local, **remote}, output_format):
+        return
+    if targets.controller is not None:
+        _table(f'Clouds available on controller "{targets.controller}":', remote)
+    if targets.client:
+        _table("Clouds available on this client:", local)
+
+
+@click.command("show-cloud")
+@click.argument("name")
+@_output.format_option("yaml", "json", help="Output format.")
+@_CLIENT_FLAG
+@_CONTROLLER_FLAG
+def show_cloud(name: str, output_format: str, client: bool, controller: str | None) -> None:
+    """Show a cloud: its type, endpoint and how it is reached (never its credential)."""
+    targets = _targets(client, controller)
+    outputs: list[dict[str, Any]] = []
+    if targets.controller is not None:
+        try:
+            info = _run(lambda c: c.show_cloud(name))
+        except errors.NotFoundError:
+            if not targets.client:
+                raise
+        else:
+            summary = f'Cloud "{name}" from controller "{targets.controller}"'
+            outputs.append({"name": name, "summary": summary, **_controller_entry(info)})
+    local = _client_details().get(name) if targets.client else None
+    if local is not None:
+        outputs.append({"name": name, "summary": f'Client cloud "{name}"', **local})
+    if not outputs:
+        raise errors.NotFoundError(f'cloud "{name}" not found')
+    if output_format == "json":
+        _output.emit(outputs, "json")
+        return
+    sys.stdout.write("---\n".join(yaml.safe_dump(o, sort_keys=False) for o in outputs))
+
+
+# --- remove-cloud ----------------------------------------------------------------------
+
+
+@click.command("remove-cloud")
+@click.argument("name")
+@_CLIENT_FLAG
+@_CONTROLLER_FLAG
+def remove_cloud(name: str, client: bool, controller: str | None) -> None:
+    """Remove a cloud from the controller (refused while a model is on it) and from this
+    client."""
+    if name in builtin_clouds():
+        raise errors.ConflictError(f'cloud "{name}" is a built-in cloud: it cannot be removed')
+    targets = _targets(client, controller)
+    removed: list[str] = []
+    if targets.controller is not None:
+        try:
+            _run(lambda c: c.remove_cloud(name))
+        except errors.NotFoundError:
+            if not targets.client:
+                raise
+        else:
+            removed += _controller_words(targets)
+    stored = load_clouds()
+    if targets.client and stored.clouds.pop(name, None) is not None:
+        _save_clouds(stored)
+        removed.append("this client")
+    if not removed:
+        raise errors.NotFoundError(f'cloud "{name}" not found')
+    _output.err_console.print(f'Removed cloud "{name}" from {" and ".join(removed)}.', markup=False)

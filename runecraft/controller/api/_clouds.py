@@ -1,0 +1,33 @@
+"""Clouds: list, show, add (a Kubernetes cloud from a kubeconfig), remove."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from runecraft.controller.api._deps import Context
+from runecraft.schemas import api
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@router.get("/v1/clouds")
+async def list_clouds(ctx: Context) -> list[api.CloudInfo]:
+    return ctx.clouds.list()
+
+
+@router.get("/v1/clouds/{name}")
+async def show_cloud(ctx: Context, name: str) -> api.CloudInfo:
+    return ctx.clouds.show(name)
+
+
+@router.post("/v1/clouds", status_code=201)
+async def add_cloud(ctx: Context, request: api.AddCloudRequest) -> api.CloudInfo:
+    return await ctx.clouds.add(request)
+
+
+@router.delete("/v1/clouds/{name}")
+async def remove_cloud(ctx: Context, name: str) -> dict[str, str]:
+    await ctx.clouds.remove(name)
+    return {"cloud": name}

@@ -1,0 +1,230 @@
+"""A kubeconfig narrowed to the one context a Kubernetes cloud uses, and checked for what
+the controller's client library (lightkube) can use: the client (`rune add-k8s`) and the
+controller both check it, so a bad kubeconfig is refused before anything is stored.
+
+The narrowed kubeconfig is self-contained: every file it named (certificate authority,
+client certificate and key, token file) is embedded, so the controller never depends on
+the client's files.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runecraft import errors
+
+__all__ = [
+    "EXEC_API_VERSIONS",
+    "NarrowedKubeconfig",
+    "auth_type",
+    "narrow_kubeconfig",
+]
+
+EXEC_API_VERSIONS = (
+    "client.authentication.k8s.io/v1alpha1",
+    "client.authentication.k8s.io/v1beta1",
+)
+"""The exec credential plugin versions lightkube runs."""
+
+_CREDENTIALS = (
+    "a token, a client certificate and key, a username and password, "
+    f"or an exec plugin ({', '.join(EXEC_API_VERSIONS)})"
+)
+
+_FILE_FIELDS = {
+    "certificate-authority": "certificate-authority-data",
+    "client-certificate": "client-certificate-data",
+    "client-key": "client-key-data",
+}
+"""Fields that name a file, and the field that holds the file's content (base64)."""
+
+
+@dataclass(frozen=True)
+class NarrowedKubeconfig:
+    """A kubeconfig with one context (its `current-context`), its cluster and its user."""
+
+    config: dict[str, Any]
+    context: str
+    cluster: str
+    server: str
+    """The cluster's API server: the cloud's endpoint."""
+
+
+def _entries(kubeconfig: Mapping[str, Any], kind: str, body: str) -> dict[str, dict[str, Any]]:
+    """`clusters`/`contexts`/`users` by name, each entry's `body` mapping."""
+    listed = kubeconfig.get(kind) or []
+    if not isinstance(listed, list):
+        raise errors.InvalidSpecError(f"kubeconfig: {kind} must be a list")
+    found: dict[str, dict[str, Any]] = {}
+    for entry in listed:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
+            raise errors.InvalidSpecError(f"kubeconfig: every entry of {kind} needs a name")
+        content = entry.get(body) or {}
+        if not isinstance(content, Mapping):
+            raise errors.InvalidSpecError(
+                f'kubeconfig: {body} "{entry["name"]}" must be a mapping, got {content!r}'
+            )
+        found[entry["name"]] = dict(content)
+    return found
+
+
+def _choose_context(
+    kubeconfig: Mapping[str, Any], contexts: Mapping[str, Any], given: str | None
+) -> str:
+    known = ", ".join(sorted(contexts)) or "none"
+    name = given or kubeconfig.get("current-context")
+    if not name:
+        raise errors.InvalidSpecError(
+            f"kubeconfig has no current-context: name a context (known contexts: {known})"
+        )
+    if name not in contexts:
+        raise errors.InvalidSpecError(
+            f'context "{name}" not found in the kubeconfig (known contexts: {known})'
+        )
+    return str(name)
+
+
+def _named(context: str, fields: Mapping[str, Any], what: str, defined: Mapping[str, Any]) -> str:
+    name = fields.get(what)
+    if not name:
+        raise errors.InvalidSpecError(f'context "{context}" names no {what}')
+    if name not in defined:
+        raise errors.InvalidSpecError(
+            f'context "{context}" names {what} "{name}", which the kubeconfig does not define'
+        )
+    return str(name)
+
+
+def _check_base64(owner: str, fields: Mapping[str, Any]) -> None:
+    for field in _FILE_FIELDS.values():
+        if field in fields:
+            try:
+                base64.b64decode(str(fields[field]), validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise errors.InvalidSpecError(f"{owner}: {field} is not base64") from exc
+
+
+def _check_no_files(owner: str, fields: Mapping[str, Any]) -> None:
+    """The controller never reads the client's files: they must come embedded."""
+    for field, embedded in (*_FILE_FIELDS.items(), ("tokenFile", "token")):
+        if fields.get(field) and not fields.get(embedded):
+            raise errors.InvalidSpecError(
+                f'{owner}: {field} names a file ("{fields[field]}"): give its content as '
+                f"{embedded} (`rune add-k8s` embeds it)"
+            )
+
+
+def _check_cluster(name: str, cluster: Mapping[str, Any]) -> str:
+    owner = f'cluster "{name}"'
+    server = cluster.get("server")
+    if not server:
+        raise errors.InvalidSpecError(f"{owner} has no server")
+    if not isinstance(server, str) or not server.startswith(("https://", "http://")):
+        raise errors.InvalidSpecError(f'{owner}: server "{server}" is not an http(s) URL')
+    _check_no_files(owner, cluster)
+    _check_base64(owner, cluster)
+    return server
+
+
+def auth_type(user: Mapping[str, Any]) -> str | None:
+    """Juju's auth type of a kubeconfig user's credential (None: none lightkube uses)."""
+    if user.get("client-certificate-data") and user.get("client-key-data"):
+        return "clientcertificate"
+    if user.get("token"):
+        return "oauth2"
+    if user.get("username") and user.get("password"):
+        return "userpass"
+    if isinstance(user.get("exec"), Mapping):
+        return "exec"
+    return None
+
+
+def _check_exec(owner: str, plugin: Mapping[str, Any]) -> None:
+    if plugin.get("apiVersion") not in EXEC_API_VERSIONS:
+        raise errors.InvalidSpecError(
+            f'{owner}: exec apiVersion "{plugin.get("apiVersion")}" is not supported '
+            f"(supported: {', '.join(EXEC_API_VERSIONS)})"
+        )
+    if not plugin.get("command"):
+        raise errors.InvalidSpecError(f"{owner}: exec has no command")
+
+
+def _check_user(name: str, user: Mapping[str, Any]) -> None:
+    owner = f'user "{name}"'
+    _check_no_files(owner, user)
+    _check_base64(owner, user)
+    if bool(user.get("client-certificate-data")) != bool(user.get("client-key-data")):
+        raise errors.InvalidSpecError(
+            f"{owner}: a client certificate needs its key (client-certificate-data and "
+            "client-key-data go together)"
+        )
+    if isinstance(user.get("exec"), Mapping):
+        _check_exec(owner, user["exec"])
+    if auth_type(user) is None:
+        other = " (auth-provider is not supported)" if user.get("auth-provider") else ""
+        raise errors.InvalidSpecError(f"{owner} has no credential{other}: give {_CREDENTIALS}")
+
+
+def _embedded(
+    fields: Mapping[str, Any], base: Path, read: Callable[[Path], bytes]
+) -> dict[str, Any]:
+    """`fields` with each file they name read (relative to `base`, as kubectl does) and
+    embedded as its `-data` field (a `tokenFile` as `token`)."""
+    result = dict(fields)
+    for field, embedded in (*_FILE_FIELDS.items(), ("tokenFile", "token")):
+        path = result.pop(field, None)
+        if not path or result.get(embedded):
+            continue
+        full = base / os.path.expanduser(str(path))
+        try:
+            data = read(full)
+        except OSError as exc:
+            raise errors.InvalidSpecError(
+                f'kubeconfig: cannot read {field} "{full}": {exc.strerror or exc}'
+            ) from exc
+        result[embedded] = (
+            data.decode().strip() if field == "tokenFile" else base64.b64encode(data).decode()
+        )
+    return result
+
+
+def narrow_kubeconfig(
+    kubeconfig: Any,
+    context: str | None = None,
+    *,
+    files: Path | None = None,
+    read: Callable[[Path], bytes] = Path.read_bytes,
+) -> NarrowedKubeconfig:
+    """The kubeconfig reduced to `context` (default: its current-context), checked: the
+    context, its cluster (with a server) and its user (with a credential lightkube uses)
+    exist. With `files` (the kubeconfig's directory, on the client), the files the cluster
+    and user name are embedded; without, a file reference is refused."""
+    if not isinstance(kubeconfig, Mapping):
+        raise errors.InvalidSpecError("kubeconfig must be a mapping (a kubeconfig document)")
+    contexts = _entries(kubeconfig, "contexts", "context")
+    clusters = _entries(kubeconfig, "clusters", "cluster")
+    users = _entries(kubeconfig, "users", "user")
+    name = _choose_context(kubeconfig, contexts, context)
+    fields = contexts[name]
+    cluster_name = _named(name, fields, "cluster", clusters)
+    user_name = _named(name, fields, "user", users)
+    cluster, user = clusters[cluster_name], users[user_name]
+    if files is not None:
+        cluster, user = _embedded(cluster, files, read), _embedded(user, files, read)
+    server = _check_cluster(cluster_name, cluster)
+    _check_user(user_name, user)
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": name,
+        "contexts": [{"name": name, "context": fields}],
+        "clusters": [{"name": cluster_name, "cluster": cluster}],
+        "users": [{"name": user_name, "user": user}],
+    }
+    return NarrowedKubeconfig(config=config, context=name, cluster=cluster_name, server=server)

@@ -15,6 +15,7 @@ def model_info(model: ModelRecord) -> api.ModelInfo:
         cloud=model.cloud,
         life=model.life,
         revision=model.revision,
+        type=model.type,
     )
 
 

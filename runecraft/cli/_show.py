@@ -28,7 +28,13 @@ __all__ = [
 
 
 def model_document(
-    name: str, uuid: str, cloud: str, life: str, controller: str, controller_uuid: str
+    name: str,
+    uuid: str,
+    cloud: str,
+    life: str,
+    controller: str,
+    controller_uuid: str,
+    model_type: str = "iaas",
 ) -> dict[str, Any]:
     """Juju's `show-model` document of one model (the local cloud's only user is admin)."""
     return {
@@ -36,14 +42,14 @@ def model_document(
             "name": f"admin/{name}",
             "short-name": name,
             "model-uuid": uuid,
-            "model-type": "iaas",
+            "model-type": model_type,
             "controller-uuid": controller_uuid,
             "controller-name": controller,
             "is-controller": False,
             "owner": "admin",
             "cloud": cloud,
             "region": "default",
-            "type": cloud,
+            "type": "kubernetes" if model_type == "caas" else cloud,
             "life": life,
             "status": {"current": "available" if life == "alive" else "destroying"},
             "users": {
@@ -65,7 +71,9 @@ def show_model(name: str | None, output_format: str) -> None:
     async def go(client: Client) -> dict[str, Any]:
         info = await client.show_model(model)
         ctrl = await client.controller()
-        return model_document(info.name, info.uuid, info.cloud, info.life, controller, ctrl.uuid)
+        return model_document(
+            info.name, info.uuid, info.cloud, info.life, controller, ctrl.uuid, info.type
+        )
 
     _output.emit(_run(go), output_format)
 
@@ -86,53 +94,14 @@ def show_unit(units: tuple[str, ...], output_format: str) -> None:
     _output.emit(_run(go), output_format)
 
 
-def scale_plan(alive: list[str], scale: int) -> tuple[int, list[str]]:
-    """Units to add, and units to remove (the newest first), to reach `scale`."""
-    ordered = sorted(alive, key=lambda name: int(name.rsplit("/", 1)[1]))
-    if scale >= len(ordered):
-        return scale - len(ordered), []
-    return 0, ordered[scale:][::-1]
-
-
-async def newest_units(
-    client: Client, model: str, applications: list[str], count: int
-) -> list[str]:
-    """The `count` newest alive units of each application (`remove-unit --num-units`)."""
-    status = await client.status(model)
-    chosen: list[str] = []
-    for application in applications:
-        app = status["applications"].get(application)
-        if app is None:
-            raise errors.NotFoundError(f'application "{application}" not found')
-        alive = [name for name, unit in app.get("units", {}).items() if not unit.get("life")]
-        if count > len(alive):
-            raise errors.InvalidSpecError(
-                f'cannot remove {count} units of "{application}": it has {len(alive)}'
-            )
-        chosen += scale_plan(alive, len(alive) - count)[1]
-    return chosen
-
-
 @click.command("scale-application")
 @click.argument("application")
 @click.argument("scale", type=click.IntRange(min=0))
 def scale_application(application: str, scale: int) -> None:
-    """Add or remove units until APPLICATION has SCALE of them (alias: scale)."""
+    """Add or remove units until APPLICATION has SCALE of them, removing the highest
+    numbered first (alias: scale)."""
     model = _model()
-
-    async def go(client: Client) -> None:
-        status = await client.status(model)
-        app = status["applications"].get(application)
-        if app is None:
-            raise errors.NotFoundError(f'application "{application}" not found')
-        alive = [name for name, unit in app.get("units", {}).items() if not unit.get("life")]
-        add, remove = scale_plan(alive, scale)
-        if add:
-            await client.add_units(model, application, add)
-        if remove:
-            await client.remove_units(model, remove)
-
-    _run(go)
+    _run(lambda c: c.scale_application(model, application, scale=scale))
     _output.err_console.print(f"{application} scaled to {scale} units", markup=False)
 
 

@@ -39,9 +39,7 @@ async def add_units(
 async def scale(
     ctx: Context, model: str, application: str, request: api.ScaleRequest
 ) -> api.ScaleResponse:
-    scaled = await ctx.models.scale(
-        model, application, scale=request.scale, change=request.change
-    )
+    scaled = await ctx.models.scale(model, application, scale=request.scale, change=request.change)
     return api.ScaleResponse(
         application=application,
         scale=scaled.scale,

@@ -20,8 +20,9 @@ from runecraft.controller.state import ModelRecord
 
 __all__ = [
     "CAAS",
-    "check_caas_additions",
     "check_caas_deploy",
+    "check_caas_leaving",
+    "check_caas_placement",
     "check_caas_removals",
     "check_machine_command",
     "is_caas",
@@ -62,7 +63,7 @@ def check_caas_deploy(
     model: ModelRecord, application: str, to: Sequence[str], subordinate: bool
 ) -> None:
     """A deploy a k8s model cannot take: placement, or a subordinate charm."""
-    check_caas_additions(model, application, to, leaving=())
+    check_caas_placement(model, to)
     if subordinate:
         raise errors.InvalidSpecError(
             f'cannot deploy "{application}": subordinate charms are not supported on k8s '
@@ -70,16 +71,18 @@ def check_caas_deploy(
         )
 
 
-def check_caas_additions(
-    model: ModelRecord, application: str, to: Sequence[str], leaving: Sequence[str]
-) -> None:
-    """Units a k8s model cannot add now: placed ones (`--to`), or any while units of the
-    application are still leaving (their ordinals would be handed out twice)."""
+def check_caas_placement(model: ModelRecord, to: Sequence[str]) -> None:
+    """Units of a k8s model cannot be placed (`--to`): each runs in a pod of its own."""
     if to:
         raise errors.InvalidSpecError(
-            f"k8s models only support --num-units: model \"{model.name}\" runs each unit in a "
+            f'k8s models only support --num-units: model "{model.name}" runs each unit in a '
             f"pod of its own, so units cannot be placed (--to {','.join(to)})"
         )
+
+
+def check_caas_leaving(application: str, leaving: Sequence[str]) -> None:
+    """No units are added to a k8s application while some of its units are still leaving:
+    their pod ordinals would be handed out twice."""
     if leaving:
         raise errors.ConflictError(
             f'cannot add units to "{application}" while {", ".join(leaving)} '

@@ -33,8 +33,9 @@ from runecraft.controller.services._ports import (
 from runecraft.controller.services._relations import add_peer_relations
 from runecraft.controller.services._resources import attach_at_deploy
 from runecraft.controller.services._scaling import (
-    check_caas_additions,
     check_caas_deploy,
+    check_caas_leaving,
+    check_caas_placement,
     check_caas_removals,
     is_caas,
     pod_ordinals,
@@ -421,11 +422,13 @@ class ModelService:
 
     async def check_substrates(self, model_name: str, to: Sequence[str]) -> None:
         """Before anything is written: placement syntax, and that a substrate a placement
-        names (`lxd`) fits the model and can make machines now."""
-        substrates = {p.substrate for p in map(parse_placement, to) if p.substrate is not None}
-        if not substrates:
+        names (`lxd`) fits the model and can make machines now (a k8s model takes none)."""
+        if not to:
             return
         model = await self.store.model(model_name)
+        if is_caas(model):
+            check_caas_placement(model, to)
+        substrates = {p.substrate for p in map(parse_placement, to) if p.substrate is not None}
         for substrate in sorted(substrates):
             if model.cloud not in CONTAINER_CLOUDS:
                 raise errors.InvalidSpecError(
@@ -513,8 +516,8 @@ async def add_units_in(
     if is_caas(tx.model):
         assert tx.model is not None
         existing = await tx.units.of_application(app)
-        leaving = [u.name for u in existing if u.life != "alive"]
-        check_caas_additions(tx.model, application, to, leaving)
+        check_caas_placement(tx.model, to)
+        check_caas_leaving(application, [u.name for u in existing if u.life != "alive"])
         numbers = pod_ordinals((u.number for u in existing), num_units)
     machines = await place_units(tx, to, num_units)
     units = await tx.units.add(app, num_units, machines, numbers)

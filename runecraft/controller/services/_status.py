@@ -277,9 +277,7 @@ def _applications(
             unit.name: _unit_doc(unit, app, machine, published_revision, caas=caas)
             for unit, machine in placed
         }
-        doc = _application_doc(
-            app, snapshot.charms[app.charm_sha256], units, unit_docs, caas=caas
-        )
+        doc = _application_doc(app, snapshot.charms[app.charm_sha256], units, unit_docs, caas=caas)
         if app.name in app_relations:
             doc["relations"] = app_relations[app.name]
         applications[app.name] = doc

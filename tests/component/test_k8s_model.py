@@ -420,3 +420,56 @@ async def test_k8s_status_stays_at_a_constant_number_of_queries(k8s: K8s) -> Non
     big = await k8s.status.status("k8s")
     assert counter.count == few
     assert (small["applications"]["web"]["scale"], big["applications"]["web"]["scale"]) == (2, 60)
+
+
+# --- bundles -----------------------------------------------------------------------------
+
+K8S_BUNDLE = "bundle: kubernetes\napplications:\n  web: {charm: ./web, scale: 3}\n"
+
+
+def _bundle(k8s: K8s, model: str, text: str, **extra: Any) -> Awaitable[services.BundleOutcome]:
+    bundles = services.BundleService(k8s.store, services.ChangeHub(), k8s.models.check_substrates)
+    charm = api.BundleCharm(name="web", path="./web", sha256=WEB)
+    return bundles.apply(model, api.BundleRequest(bundle=text, charms={"web": charm}, **extra))
+
+
+async def test_k8s_bundle_applies_to_a_k8s_model_and_prunes_highest_first(k8s: K8s) -> None:
+    outcome = await _bundle(k8s, "k8s", K8S_BUNDLE)
+    assert sorted(outcome.machines) == ["web/0", "web/1", "web/2"]
+    await _bundle(k8s, "k8s", K8S_BUNDLE.replace("scale: 3", "scale: 1"), prune=True)
+    assert {n: life for n, (life, _) in (await k8s.units()).items()} == {
+        "web/0": "alive",
+        "web/1": "dying",
+        "web/2": "dying",
+    }
+
+
+@pytest.mark.parametrize(
+    ("model", "text", "words"),
+    [
+        ("vm", K8S_BUNDLE, ['"kubernetes" bundles deploy to k8s models', 'model "vm"']),
+        ("k8s", "applications:\n  web: {charm: ./web, num_units: 1}\n", ["bundle: kubernetes"]),
+        (
+            "k8s",
+            "applications:\n  web: {charm: ./web, num_units: 2, to: ['0', '1']}\n"
+            "machines: {'0': {}, '1': {}}\n",
+            ["machines: a k8s model has no machines", "machines 0, 1", "applications.web.to:"],
+        ),
+        (
+            "k8s",
+            K8S_BUNDLE.replace("scale: 3", "scale: 3, to: ['disk=ssd']"),
+            ["applications.web.to: units of a k8s model cannot be placed"],
+        ),
+    ],
+    ids=["k8s bundle, machine model", "machine bundle", "machines and to", "node selector"],
+)
+@pytest.mark.parametrize("dry_run", [True, False], ids=["plan", "apply"])
+async def test_k8s_bundle_mismatch_is_refused_whole_and_changes_nothing(
+    k8s: K8s, model: str, text: str, words: list[str], dry_run: bool
+) -> None:
+    before = await k8s.snapshot(model)
+    with pytest.raises(errors.InvalidSpecError) as caught:
+        await _bundle(k8s, model, text, dry_run=dry_run)
+    for word in words:
+        assert word in caught.value.message
+    assert await k8s.snapshot(model) == before

@@ -65,6 +65,7 @@ def models(output_format: str) -> None:
                 "short-name": m.name,
                 "model-uuid": m.uuid,
                 "cloud": m.cloud,
+                "type": m.type,
                 "life": m.life,
                 "revision": m.revision,
             }
@@ -74,9 +75,10 @@ def models(output_format: str) -> None:
     }
     if _output.emit(document, output_format):
         return
-    table = _output._table("Model", "Cloud", "Life", "Revision")
+    table = _output._table("Model", "Cloud", "Type", "Life", "Revision")
     for m in found:
-        table.add_row(m.name + ("*" if m.name == current else ""), m.cloud, m.life, str(m.revision))
+        name = m.name + ("*" if m.name == current else "")
+        table.add_row(name, m.cloud, m.type, m.life, str(m.revision))
     _output.console.print(table)
 
 

@@ -246,6 +246,11 @@ def test_k8s_cli_tabular_status_has_no_machines(controller: Controller) -> None:
     header = next(line for line in table.splitlines() if line.startswith("Unit"))
     assert header.split() == ["Unit", "Workload", "Agent", "Address", "Ports", "Message"]
     assert "hello-bash/0" in table and "Machine" not in table
+    listed = controller.json("models")["models"]
+    assert [(m["short-name"], m["type"]) for m in listed] == [  # type: ignore[attr-defined]
+        ("default", "iaas"),
+        ("k8s", "caas"),
+    ]
 
 
 def test_remove_unit_by_count_still_works_on_machine_models_not_k8s(

@@ -12,9 +12,9 @@ from __future__ import annotations
 from runecraft.bundles import _changes, _view
 from runecraft.bundles._changes import *  # noqa: F403  (the changes are the package's words)
 from runecraft.bundles._export import export
-from runecraft.bundles._plan import plan
+from runecraft.bundles._plan import plan, substrate_problems
 from runecraft.bundles._view import *  # noqa: F403
 
-__all__ = ["export", "plan"]
+__all__ = ["export", "plan", "substrate_problems"]
 __all__ += _changes.__all__
 __all__ += _view.__all__

@@ -4,6 +4,7 @@ exporting again gives the same bundle.
 Model machines are renumbered 0, 1, ... in the order the planner makes them (applications
 by name, units by number): bundle machine ids are symbolic, and this way the numbering
 survives a round trip. A unit in a container on the host is `lxd:new` (a new container).
+A k8s model exports as a Kubernetes bundle: no machines, no placements.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ __all__ = ["export"]
 
 def export(view: ModelView) -> Bundle:
     """The model's applications, units (each with its machine), config and relations."""
+    caas = view.type == "caas"
     renumber: dict[str, str] = {}
-    for _, app in sorted(view.applications.items()):
+    for _, app in sorted(view.applications.items()) if not caas else ():
         for unit in app.sorted_units() if not app.dying else ():
             if unit.container is None and unit.machine is not None and unit.machine not in renumber:
                 renumber[unit.machine] = str(len(renumber))
@@ -40,7 +42,7 @@ def export(view: ModelView) -> Bundle:
             Placement(container="lxd", machine="new")
             if u.container == "lxd"
             else Placement(machine=renumber[u.machine] if u.machine is not None else "new")
-            for u in units
+            for u in (units if not caas else ())
         )
         applications[name] = ApplicationSpec(
             charm=app.charm,
@@ -61,6 +63,7 @@ def export(view: ModelView) -> Bundle:
         key=str,
     )
     return Bundle(
+        kind="kubernetes" if caas else "machine",
         applications=applications,
         machines={m: MachineSpec() for m in renumber.values()},
         relations=tuple(relations),

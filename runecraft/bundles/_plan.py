@@ -41,7 +41,7 @@ from runecraft.bundles._view import ApplicationView, ModelView, RelationView, Un
 from runecraft.schemas import constraints as constraints_schema
 from runecraft.schemas.bundle import ApplicationSpec, Bundle, Endpoint, Placement, RelationSpec
 
-__all__ = ["plan"]
+__all__ = ["plan", "substrate_problems"]
 
 
 def plan(
@@ -100,6 +100,37 @@ def plan(
         changes=tuple(changes),
         warnings=tuple(draft.warnings),
     )
+
+
+def substrate_problems(bundle: Bundle, view: ModelView) -> list[str]:
+    """Why the bundle does not fit the model's type, each naming its place in the bundle: a
+    Kubernetes bundle (`bundle: kubernetes`) goes to a k8s model and a machine bundle to a
+    machine model; on a k8s model units have no machines and no placement."""
+    if bundle.kind == "kubernetes" and view.type != "caas":
+        return [
+            f'bundle: "kubernetes" bundles deploy to k8s models; model "{view.name}" is a '
+            f'machine model (cloud "{view.cloud}")'
+        ]
+    if view.type != "caas":
+        return []
+    problems = []
+    if bundle.kind != "kubernetes":
+        problems.append(
+            f'bundle: model "{view.name}" is a k8s model: its bundle must say '
+            '"bundle: kubernetes" (this one is a machine bundle)'
+        )
+    if bundle.machines:
+        problems.append(
+            f"machines: a k8s model has no machines (each unit runs in a pod); remove "
+            f"machines {', '.join(sorted(bundle.machines, key=_machine_order))}"
+        )
+    for name, spec in sorted(bundle.applications.items()):
+        if spec.to or spec.placement:
+            problems.append(
+                f"applications.{name}.to: units of a k8s model cannot be placed "
+                "(node selectors are not supported yet)"
+            )
+    return problems
 
 
 @dataclass

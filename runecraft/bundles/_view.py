@@ -67,6 +67,8 @@ class ModelView(_Frozen):
     name: str = "default"
     revision: int = 0
     cloud: str = "local"
+    type: str = "iaas"
+    """Juju's model type: "caas" for a model on Kubernetes (its units are pods)."""
     applications: dict[str, ApplicationView] = {}
     machines: tuple[str, ...] = ()
     relations: tuple[RelationView, ...] = ()

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
 from runecraft import errors
-from runecraft.cli import _juju, _output, _resources, _show
+from runecraft.cli import _juju, _output, _resources
 from runecraft.cli._common import (
     _config_file,
     _config_values,
@@ -133,21 +134,46 @@ def add_unit(application: str, num_units: int, to: str | None) -> None:
 @click.option(
     "--num-units",
     type=click.IntRange(min=1),
-    help="Remove this many units of each APPLICATION given (the newest first).",
+    help="Remove this many units of each APPLICATION given, highest numbered first "
+    "(on k8s models, the only way: one APPLICATION).",
 )
 def remove_unit(units: tuple[str, ...], num_units: int | None) -> None:
-    """Remove units (they run their stop and remove hooks first)."""
+    """Remove units (they run their stop and remove hooks first): UNIT… on a machine
+    model, or APPLICATION --num-units N."""
     model = _model()
 
-    async def go(client: Client) -> list[str]:
-        chosen = list(units)
-        if num_units is not None:
-            chosen = await _show.newest_units(client, model, chosen, num_units)
-        await client.remove_units(model, chosen)
-        return chosen
+    async def go(client: Client) -> str:
+        info = await client.show_model(model)
+        if info.type == "caas":
+            application = k8s_removal(units, num_units)
+            assert num_units is not None
+            scaled = await client.scale_application(model, application, change=-num_units)
+            return f"scaling down to {scaled.scale} units"
+        if num_units is None:
+            await client.remove_units(model, list(units))
+            return f"Removing {', '.join(units)}"
+        removed: list[str] = []
+        for application in units:
+            scaled = await client.scale_application(model, application, change=-num_units)
+            removed += scaled.removed
+        return f"Removing {', '.join(removed)}"
 
-    removed = _run(go)
-    _output.err_console.print(f"Removing {', '.join(removed)}")
+    _output.err_console.print(_run(go), markup=False)
+
+
+def k8s_removal(given: Sequence[str], num_units: int | None) -> str:
+    """The one application a k8s model's `remove-unit` scales down (Juju's rules: units
+    are not removed by name there)."""
+    if len(given) != 1:
+        raise errors.UsageError("only single application supported")
+    if "/" in given[0]:
+        raise errors.UsageError(
+            "k8s models do not support removing named units. "
+            "Instead specify an application with --num-units."
+        )
+    if num_units is None:
+        raise errors.UsageError("specify the number of units (> 0) to remove using --num-units")
+    return given[0]
 
 
 @click.command("remove-application")

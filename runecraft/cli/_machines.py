@@ -108,9 +108,14 @@ async def _wait_gone(client: Client, model: str, number: str, timeout: float = 6
 @click.command("machines")
 @_output.FORMAT_OPTION
 def list_machines(output_format: str) -> None:
-    """List the model's machines."""
+    """List the model's machines (a k8s model has none: its units run in pods)."""
     model = _model()
     status = _run(lambda c: c.status(model))
+    if status.get("model", {}).get("type") == "caas":
+        raise errors.InvalidSpecError(
+            f'Juju command "machines" not supported on container models: model "{model}" '
+            "is a k8s model, whose units run in pods, not on machines"
+        )
     document = {"machines": status.get("machines", {})}
     if _output.emit(document, output_format):
         return

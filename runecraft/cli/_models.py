@@ -78,6 +78,7 @@ def models(output_format: str) -> None:
                 "model-uuid": m.uuid,
                 "model-type": m.type,
                 "cloud": m.cloud,
+                "type": m.type,
                 "life": m.life,
                 "revision": m.revision,
             }

@@ -106,30 +106,40 @@ def _by_number(name: str) -> tuple[str, int]:
     return (head, int(number)) if number.isdigit() else (name, -1)
 
 
-def _unit_row(table: Table, name: str, unit: dict[str, Any], indent: str = "") -> None:
+def _unit_row(
+    table: Table, name: str, unit: dict[str, Any], indent: str = "", *, caas: bool = False
+) -> None:
+    """One unit (and its subordinates); on a k8s model no Machine cell, and the pod's
+    address."""
     workload = unit.get("workload-status", {})
     agent = unit.get("juju-status", {})
+    where = (
+        [unit.get("address", "")]
+        if caas
+        else [unit.get("machine", ""), unit.get("public-address", "")]
+    )
     table.add_row(
         indent + name + ("*" if unit.get("leader") else ""),
         _styled(workload.get("current", "")),
         _styled(agent.get("current", "")),
-        unit.get("machine", ""),
-        unit.get("public-address", ""),
+        *where,
         ",".join(unit.get("open-ports", [])),
         workload.get("message", "") or agent.get("message", ""),
     )
     for sub_name, sub in sorted(
         unit.get("subordinates", {}).items(), key=lambda item: _by_number(item[0])
     ):
-        _unit_row(table, sub_name, sub, indent + "  ")
+        _unit_row(table, sub_name, sub, indent + "  ", caas=caas)
 
 
 def status_tables(status: dict[str, Any], *, relations: bool = False) -> list[Table]:
     """The sections `juju status` prints: Model, App, Unit and Machine (and with
-    `relations`, Integration); sections absent from `status` are left out. Colour is
-    markup that the console drops when it does not write to a terminal."""
+    `relations`, Integration); sections absent from `status` are left out, and a k8s
+    model's (type `caas`) have no machines: no Machine section, no Machine column. Colour
+    is markup that the console drops when it does not write to a terminal."""
     tables = []
     model = status.get("model")
+    caas = model is not None and model.get("type") == "caas"
     if model is not None:
         model_table = _table("Model", "Controller", "Cloud/Region", "Version", "Timestamp")
         model_table.add_row(
@@ -145,9 +155,8 @@ def status_tables(status: dict[str, Any], *, relations: bool = False) -> list[Ta
         app_table = _table(
             "App", "Version", "Status", "Scale", "Charm", "Channel", "Rev", "Exposed", "Message"
         )
-        unit_table = _table(
-            "Unit", "Workload", "Agent", "Machine", "Public address", "Ports", "Message"
-        )
+        where = ("Address",) if caas else ("Machine", "Public address")
+        unit_table = _table("Unit", "Workload", "Agent", *where, "Ports", "Message")
         for name, app in sorted(apps.items()):
             app_status = app.get("application-status", {})
             units = app.get("units", {})
@@ -163,11 +172,11 @@ def status_tables(status: dict[str, Any], *, relations: bool = False) -> list[Ta
                 app_status.get("message", ""),
             )
             for unit_name, unit in sorted(units.items(), key=lambda item: _by_number(item[0])):
-                _unit_row(unit_table, unit_name, unit)
+                _unit_row(unit_table, unit_name, unit, caas=caas)
         tables.append(app_table)
         if unit_table.row_count:
             tables.append(unit_table)
-    machines = status.get("machines", {})
+    machines = {} if caas else status.get("machines", {})
     if machines:
         machine_table = _table("Machine", "State", "Address", "Inst id", "Base", "AZ", "Message")
         for number, machine in sorted(machines.items(), key=lambda item: _by_number(item[0])):

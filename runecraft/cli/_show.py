@@ -96,53 +96,14 @@ def show_unit(units: tuple[str, ...], output_format: str) -> None:
     _output.emit(_run(go), output_format)
 
 
-def scale_plan(alive: list[str], scale: int) -> tuple[int, list[str]]:
-    """Units to add, and units to remove (the newest first), to reach `scale`."""
-    ordered = sorted(alive, key=lambda name: int(name.rsplit("/", 1)[1]))
-    if scale >= len(ordered):
-        return scale - len(ordered), []
-    return 0, ordered[scale:][::-1]
-
-
-async def newest_units(
-    client: Client, model: str, applications: list[str], count: int
-) -> list[str]:
-    """The `count` newest alive units of each application (`remove-unit --num-units`)."""
-    status = await client.status(model)
-    chosen: list[str] = []
-    for application in applications:
-        app = status["applications"].get(application)
-        if app is None:
-            raise errors.NotFoundError(f'application "{application}" not found')
-        alive = [name for name, unit in app.get("units", {}).items() if not unit.get("life")]
-        if count > len(alive):
-            raise errors.InvalidSpecError(
-                f'cannot remove {count} units of "{application}": it has {len(alive)}'
-            )
-        chosen += scale_plan(alive, len(alive) - count)[1]
-    return chosen
-
-
 @click.command("scale-application")
 @click.argument("application")
 @click.argument("scale", type=click.IntRange(min=0))
 def scale_application(application: str, scale: int) -> None:
-    """Add or remove units until APPLICATION has SCALE of them (alias: scale)."""
+    """Add or remove units until APPLICATION has SCALE of them, removing the highest
+    numbered first (alias: scale)."""
     model = _model()
-
-    async def go(client: Client) -> None:
-        status = await client.status(model)
-        app = status["applications"].get(application)
-        if app is None:
-            raise errors.NotFoundError(f'application "{application}" not found')
-        alive = [name for name, unit in app.get("units", {}).items() if not unit.get("life")]
-        add, remove = scale_plan(alive, scale)
-        if add:
-            await client.add_units(model, application, add)
-        if remove:
-            await client.remove_units(model, remove)
-
-    _run(go)
+    _run(lambda c: c.scale_application(model, application, scale=scale))
     _output.err_console.print(f"{application} scaled to {scale} units", markup=False)
 
 

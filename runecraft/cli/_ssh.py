@@ -38,6 +38,12 @@ class Host:
 def host_of(status: dict[str, Any], target: str, home: Path) -> Host:
     """The host of `target` (a unit or a machine number) in a `status` document."""
     target = target.rpartition("@")[2]
+    if status.get("model", {}).get("type") == "caas":
+        raise errors.InvalidSpecError(
+            f'cannot reach "{target}": model "{status["model"].get("name", "")}" is a k8s '
+            "model, whose units run in pods (it has no machines, and ssh into pods is not "
+            "supported yet)"
+        )
     number = target
     if "/" in target:
         app = target.partition("/")[0]

@@ -166,6 +166,19 @@ class Client:
         )
         return list(api.UnitsResponse.model_validate(result).units)
 
+    async def scale_application(
+        self, model: str, application: str, *, scale: int | None = None, change: int | None = None
+    ) -> api.ScaleResponse:
+        """Bring the application to `scale` alive units, or `change` more or fewer (units
+        leave highest number first)."""
+        body = api.ScaleRequest(scale=scale, change=change)
+        result = await self._request(
+            "POST",
+            f"/v1/models/{model}/applications/{application}/scale",
+            json=body.model_dump(exclude_none=True),
+        )
+        return api.ScaleResponse.model_validate(result)
+
     async def remove_units(self, model: str, units: list[str]) -> None:
         body = api.RemoveUnitsRequest(units=units)
         await self._request("POST", f"/v1/models/{model}/units/remove", json=body.model_dump())

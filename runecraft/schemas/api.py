@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "ActionInfo",
@@ -37,6 +37,8 @@ __all__ = [
     "RemoveUnitsRequest",
     "ResolveRequest",
     "RunActionRequest",
+    "ScaleRequest",
+    "ScaleResponse",
     "UnitsResponse",
 ]
 
@@ -157,6 +159,29 @@ class BundleExport(BaseModel):
 
 class RemoveUnitsRequest(_Request):
     units: list[str] = Field(min_length=1)
+
+
+class ScaleRequest(_Request):
+    """Juju's ScaleApplication: the application's number of alive units (`scale`), or a
+    change to it (`change`: `add-unit -n N` is +N, `remove-unit --num-units N` is -N)."""
+
+    scale: int | None = Field(default=None, ge=0, le=10000)
+    change: int | None = Field(default=None, ge=-10000, le=10000)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ScaleRequest:
+        if (self.scale is None) == (self.change is None):
+            raise ValueError("give either scale or change")
+        return self
+
+
+class ScaleResponse(BaseModel):
+    application: str
+    scale: int
+    """Alive units once the change is made."""
+    added: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    """Units marked dying (highest number first)."""
 
 
 class ConfigRequest(_Request):

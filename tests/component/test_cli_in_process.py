@@ -344,3 +344,78 @@ def test_k8s_remove_cloud_removes_it_from_controller_and_client(
     assert code == 1 and 'cloud "k8s-prod" not found' in stderr
     code, _, stderr = controller.run("remove-cloud", "local")
     assert code == 1 and "built-in cloud" in stderr
+
+
+# --- a k8s model (type "caas"): Juju's rules and shapes -----------------------------------
+
+
+def _k8s_model(controller: Controller) -> None:
+    """A k8s model `k8s` beside `default` (made in the store: no cluster is needed)."""
+    config = dict(services.DEFAULT_MODEL_CONFIG)
+    asyncio.run(controller.store.create_model("k8s", "k8s-uuid", "fake", config, "caas"))
+
+
+K8S_BAD = [
+    (["remove-unit", "hello-bash/1"], 2, "k8s models do not support removing named units"),
+    (["remove-unit", "hello-bash"], 2, "specify the number of units (> 0) to remove"),
+    (["remove-unit", "hello-bash", "x", "--num-units", "1"], 2, "only single application"),
+    (["remove-unit", "hello-bash", "--num-units", "4"], 1, "it has 3"),
+    (["add-unit", "hello-bash", "--to", "0"], 1, "k8s models only support --num-units"),
+    (["deploy", HELLO, "other", "--to", "0"], 1, "k8s models only support --num-units"),
+    (["machines"], 1, 'Juju command "machines" not supported on container models'),
+    (["ssh", "0", "true"], 1, 'model "k8s" is a k8s model'),
+    (["ssh", "hello-bash/0", "true"], 1, "ssh into pods is not supported yet"),
+]
+
+
+def test_k8s_cli_refusals_name_the_problem_and_change_nothing(controller: Controller) -> None:
+    _k8s_model(controller)
+    controller.rune("deploy", HELLO, "-n", "3", "-m", "k8s")
+    before = controller.json("status", "-m", "k8s")
+    wrong = []
+    for args, code, message in K8S_BAD:
+        got, _, stderr = controller.run(*args, "-m", "k8s", prog="juju")
+        if (got, message in stderr) != (code, True):
+            wrong.append((args, got, stderr))
+    assert wrong == []
+    after = controller.json("status", "-m", "k8s")
+    assert after["applications"] == before["applications"]
+    assert after["model"]["revision"] == before["model"]["revision"]  # type: ignore[index]
+
+
+def test_k8s_cli_scales_by_count_highest_numbers_first(controller: Controller) -> None:
+    _k8s_model(controller)
+    controller.rune("deploy", HELLO, "-n", "3", "-m", "k8s")
+    code, _, stderr = controller.run("remove-unit", "hello-bash", "--num-units", "2", "-m", "k8s")
+    assert (code, "scaling down to 1 units" in stderr) == (0, True)
+    controller.rune("scale-application", "hello-bash", "1", "-m", "k8s")  # already there
+    units = controller.json("status", "-m", "k8s")["applications"]["hello-bash"]["units"]  # type: ignore[index]
+    assert {name: unit["life"] for name, unit in units.items()} == {
+        "hello-bash/0": "",
+        "hello-bash/1": "dying",
+        "hello-bash/2": "dying",
+    }
+    document = controller.json("show-model", "k8s")["k8s"]
+    assert (document["model-type"], document["type"]) == ("caas", "kubernetes")  # type: ignore[index]
+
+
+def test_k8s_cli_tabular_status_has_no_machines(controller: Controller) -> None:
+    _k8s_model(controller)
+    controller.rune("deploy", HELLO, "-n", "1", "-m", "k8s")
+    table = controller.rune("status", "-m", "k8s")
+    header = next(line for line in table.splitlines() if line.startswith("Unit"))
+    assert header.split() == ["Unit", "Workload", "Agent", "Address", "Ports", "Message"]
+    assert "hello-bash/0" in table and "Machine" not in table
+    listed = controller.json("models")["models"]
+    assert [(m["short-name"], m["type"]) for m in listed] == [  # type: ignore[attr-defined]
+        ("default", "iaas"),
+        ("k8s", "caas"),
+    ]
+
+
+def test_remove_unit_by_count_still_works_on_machine_models_not_k8s(
+    controller: Controller,
+) -> None:
+    controller.rune("deploy", HELLO, "-n", "3")
+    code, _, stderr = controller.run("remove-unit", "hello-bash", "--num-units", "2")
+    assert (code, "Removing hello-bash/2, hello-bash/1" in stderr) == (0, True)

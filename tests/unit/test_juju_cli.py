@@ -58,21 +58,6 @@ def test_juju_entry_point_reports_usage_errors_as_juju(
     assert "Usage: juju version" in err and "'xml' is not one of" in err
 
 
-@pytest.mark.parametrize(
-    ("alive", "scale", "add", "remove"),
-    [
-        ([], 0, 0, []),
-        ([], 3, 3, []),
-        (["a/0", "a/1"], 2, 0, []),
-        (["a/0", "a/2", "a/10"], 1, 0, ["a/10", "a/2"]),
-        (["a/3"], 4, 3, []),
-        (["a/0", "a/1"], 0, 0, ["a/1", "a/0"]),
-    ],
-)
-def test_scale_plan(alive: list[str], scale: int, add: int, remove: list[str]) -> None:
-    assert _show.scale_plan(alive, scale) == (add, remove)
-
-
 def test_model_document_is_what_jubilant_reads() -> None:
     uuid = "2bcf5dc6-2aba-45be-b619-f05c2e733f93"
     document = _show.model_document("m", uuid, "local", "alive", "ctl", "c-uuid")

@@ -35,6 +35,19 @@ async def add_units(
     return api.UnitsResponse.placed(placed)
 
 
+@router.post(APP + "/scale")
+async def scale(
+    ctx: Context, model: str, application: str, request: api.ScaleRequest
+) -> api.ScaleResponse:
+    scaled = await ctx.models.scale(model, application, scale=request.scale, change=request.change)
+    return api.ScaleResponse(
+        application=application,
+        scale=scaled.scale,
+        added=list(scaled.added),
+        removed=scaled.removed,
+    )
+
+
 @router.post("/v1/models/{model}/units/remove")
 async def remove_units(
     ctx: Context, model: str, request: api.RemoveUnitsRequest

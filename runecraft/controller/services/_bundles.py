@@ -128,6 +128,12 @@ async def apply_bundle_in(
             f"{request.expect_revision}: it changed since the plan; plan again"
         )
     view = view_of(tx.model, await tx.snapshot())
+    problems = bundles.substrate_problems(bundle, view)
+    if problems:
+        raise errors.InvalidSpecError(
+            "the bundle does not fit the model, nothing was changed:\n"
+            + "\n".join(f"  {problem}" for problem in problems)
+        )
     records = await _resolve_charms(tx, bundle, request.charms)
     resolved = {app: charm for app, (charm, _) in records.items()}
     plan = bundles.plan(bundle, view, prune=request.prune, charms=resolved)
@@ -185,6 +191,7 @@ def view_of(model: ModelRecord, snapshot: ModelSnapshot) -> bundles.ModelView:
         name=model.name,
         revision=model.revision,
         cloud=model.cloud,
+        type=model.type,
         applications=applications,
         machines=tuple(str(n) for n in sorted(m.number for m in snapshot.machines)),
         relations=tuple(sorted(relations, key=lambda r: r.endpoints)),

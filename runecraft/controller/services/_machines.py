@@ -22,6 +22,7 @@ from runecraft.controller.providers import InstanceInfo, MachineSpec
 from runecraft.controller.providers.ssh import DEFAULT_INSTALL_DIR, Enlistment, Probe, parse_target
 from runecraft.controller.services import _ports
 from runecraft.controller.services._hub import ChangeHub
+from runecraft.controller.services._scaling import check_machine_command
 from runecraft.controller.state import MachineRecord, ModelRecord
 from runecraft.schemas.agent import BrokerAddress
 from runecraft.schemas.ssh_target import SshTarget
@@ -163,6 +164,7 @@ class MachineService(_ports.StoreService[MachineStore]):
     async def _check_free(self, model_name: str, target: SshTarget) -> ModelRecord:
         """The model, alive, with no machine enlisted at that address yet."""
         model = await self.store.model(model_name)
+        check_machine_command(model, "add-machine")
         if model.life != "alive":
             raise errors.ConflictError(f'model "{model_name}" is being destroyed')
         snapshot = await self.store.snapshot(model.uuid)
@@ -223,7 +225,9 @@ class MachineService(_ports.StoreService[MachineStore]):
 
     async def remove_machine(self, model_name: str, number: int, *, force: bool = False) -> str:
         """Remove a machine: now when it hosts no unit (`removed`), else with `force` once
-        its units are gone (`dying`)."""
+        its units are gone (`dying`). A k8s model's machines are its pods' bookkeeping:
+        they go with their units, never on their own."""
+        check_machine_command(await self.store.model(model_name), "remove-machine")
         async with self.store.write(model_name) as tx:
             machine = await tx.machines.get(number)
             units = await tx.units.names_on_machine(number)

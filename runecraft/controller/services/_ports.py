@@ -121,8 +121,14 @@ class UnitRows(Protocol):
 
     async def names_on_machine(self, number: int) -> list[str]: ...
 
+    async def of_application(self, app: state.ApplicationRecord) -> list[state.UnitRecord]: ...
+
     async def add(
-        self, app: state.ApplicationRecord, count: int, machine_numbers: Sequence[int | None]
+        self,
+        app: state.ApplicationRecord,
+        count: int,
+        machine_numbers: Sequence[int | None],
+        numbers: Sequence[int] | None = None,
     ) -> list[str]: ...
 
     async def update(self, unit: state.UnitRecord, *, log: bool = True, **values: Any) -> None: ...

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import uuid as uuidlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import structlog
@@ -32,6 +33,15 @@ from runecraft.controller.services._ports import (
 )
 from runecraft.controller.services._relations import add_peer_relations
 from runecraft.controller.services._resources import attach_at_deploy
+from runecraft.controller.services._scaling import (
+    check_caas_deploy,
+    check_caas_leaving,
+    check_caas_placement,
+    check_caas_removals,
+    is_caas,
+    pod_ordinals,
+    scale_plan,
+)
 from runecraft.controller.services._storage import attach_new_units, check_storage, record_storage
 from runecraft.controller.state import (
     ApplicationRecord,
@@ -49,12 +59,14 @@ __all__ = [
     "DEFAULT_MODEL_CONFIG",
     "ModelService",
     "ModelState",
+    "Scaled",
     "add_units_in",
     "check_alive",
     "coerce_config",
     "deploy_in",
     "remove_application_in",
     "remove_units_in",
+    "scale_in",
     "set_config_in",
 ]
 
@@ -244,6 +256,22 @@ class ModelService:
             await remove_units_in(tx, names)
         self.hub.changed()
 
+    async def scale(
+        self,
+        model_name: str,
+        application: str,
+        *,
+        scale: int | None = None,
+        change: int | None = None,
+    ) -> Scaled:
+        """Add units, or mark the highest-numbered alive ones dying, until the application
+        has `scale` alive units (or `change` more or fewer); Juju's ScaleApplication."""
+        async with self.store.write(model_name) as tx:
+            scaled = await scale_in(tx, application, scale=scale, change=change)
+        self.hub.changed()
+        logger.info("scaled", model=model_name, application=application, scale=scaled.scale)
+        return scaled
+
     async def remove_application(self, model_name: str, application: str) -> None:
         """Mark the application dying; its relations with others die with it (their units
         depart and leave scope), and it is deleted once no unit and no relation is left."""
@@ -415,11 +443,13 @@ class ModelService:
 
     async def check_substrates(self, model_name: str, to: Sequence[str]) -> None:
         """Before anything is written: placement syntax, and that a substrate a placement
-        names (`lxd`) fits the model and can make machines now."""
-        substrates = {p.substrate for p in map(parse_placement, to) if p.substrate is not None}
-        if not substrates:
+        names (`lxd`) fits the model and can make machines now (a k8s model takes none)."""
+        if not to:
             return
         model = await self.store.model(model_name)
+        if is_caas(model):
+            check_caas_placement(model, to)
+        substrates = {p.substrate for p in map(parse_placement, to) if p.substrate is not None}
         for substrate in sorted(substrates):
             if model.cloud not in CONTAINER_CLOUDS:
                 raise errors.InvalidSpecError(
@@ -477,6 +507,9 @@ async def deploy_in(tx: ModelState, request: api.DeployRequest) -> dict[str, int
         raise errors.ConflictError(f'application "{request.application}" already exists')
     config_values = coerce_config(charm, request.config)
     meta = charm_schema.CharmMeta.model_validate(charm.meta)
+    if is_caas(tx.model):
+        assert tx.model is not None
+        check_caas_deploy(tx.model, request.application, request.to, meta.subordinate)
     allocation = check_storage(meta, request.storage)
     machines = await place_units(tx, request.to, request.num_units)
     app = await tx.applications.insert(
@@ -492,28 +525,75 @@ async def deploy_in(tx: ModelState, request: api.DeployRequest) -> dict[str, int
 async def add_units_in(
     tx: ModelState, application: str, num_units: int, to: Sequence[str] = ()
 ) -> dict[str, int]:
-    """Add units in `tx`, each on its machine; returns unit -> machine number."""
+    """Add units in `tx`, each on its machine; returns unit -> machine number. On a k8s
+    model each takes the lowest free pod ordinal as its number, on a machine of its own."""
     if num_units < 1:
         raise errors.InvalidSpecError(f"num-units must be 1 or more, got {num_units}")
     check_alive(tx)
     app = await tx.applications.get(application)
     if app.life != "alive":
         raise errors.ConflictError(f'application "{application}" is being removed')
+    numbers = None
+    if is_caas(tx.model):
+        assert tx.model is not None
+        existing = await tx.units.of_application(app)
+        check_caas_placement(tx.model, to)
+        check_caas_leaving(application, [u.name for u in existing if u.life != "alive"])
+        numbers = pod_ordinals((u.number for u in existing), num_units)
     machines = await place_units(tx, to, num_units)
-    units = await tx.units.add(app, num_units, machines)
+    units = await tx.units.add(app, num_units, machines, numbers)
     await attach_new_units(tx, app, units)
     return dict(zip(units, machines, strict=True))
 
 
 async def remove_units_in(tx: ModelState, names: Sequence[str]) -> None:
-    """Mark units dying in `tx`; every name is checked before any is marked."""
+    """Mark units dying in `tx`; every name is checked before any is marked (on a k8s
+    model, that they are their application's highest-numbered alive units)."""
     records = []
     for name in names:
         _names.parse_unit_name(name)
         records.append(await tx.units.get(name))
+    if is_caas(tx.model):
+        for application in sorted({u.application for u in records}):
+            app = await tx.applications.get(application)
+            alive = [u.number for u in await tx.units.of_application(app) if u.life == "alive"]
+            removing = {u.number for u in records if u.application_id == app.id}
+            check_caas_removals(application, alive, removing & set(alive))
     for unit in records:
         if unit.life == "alive":
             await tx.units.update(unit, life="dying")
+
+
+@dataclass(frozen=True)
+class Scaled:
+    """What a scale did: the alive units it leaves, the units added and those removed."""
+
+    scale: int
+    added: dict[str, int]
+    removed: list[str]
+
+
+async def scale_in(
+    tx: ModelState, application: str, *, scale: int | None = None, change: int | None = None
+) -> Scaled:
+    """Bring the application to `scale` alive units (or `change` more or fewer) in `tx`:
+    new units as `add_units_in` makes them, removals highest number first."""
+    check_alive(tx)
+    app = await tx.applications.get(application)
+    if app.life != "alive":
+        raise errors.ConflictError(f'application "{application}" is being removed')
+    alive = [u.number for u in await tx.units.of_application(app) if u.life == "alive"]
+    target = scale if scale is not None else len(alive) + (change or 0)
+    if target < 0:
+        raise errors.InvalidSpecError(
+            f'cannot remove {-(change or 0)} units of "{application}": it has {len(alive)}'
+        )
+    add, remove = scale_plan(alive, target)
+    added = await add_units_in(tx, application, add) if add else {}
+    removed = [f"{application}/{number}" for number in remove]
+    if removed:
+        await remove_units_in(tx, removed)
+    return Scaled(scale=target, added=added, removed=removed)
 
 
 async def remove_application_in(tx: ModelState, application: str) -> None:

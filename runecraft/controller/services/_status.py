@@ -1,5 +1,10 @@
 """Juju-shaped status, computed from one model snapshot (so a constant number of queries).
 
+On a k8s model (type "caas") there are no machines: each unit's pod is recorded as a
+hidden machine of its own, whose provider writes the pod's IP (`address`), name
+(`hostname`) and state (`status`, `status_message`); the unit shows them as Juju does
+(`address`, `provider-id`, and `allocating`/`waiting` or `error` while the pod is not up).
+
 Beyond Juju's keys the document carries `model.revision`/`reconciled`/`settled`, each
 unit's `settled`, and `integrations` (every relation with its provider, requirer and type,
 for `rune status --relations`); jubilant ignores keys it does not know.
@@ -7,6 +12,7 @@ for `rune status --relations`); jubilant ignores keys it does not know.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections import defaultdict
 from collections.abc import Callable
@@ -14,6 +20,7 @@ from typing import Any
 
 from runecraft.controller.services._hub import ChangeHub
 from runecraft.controller.services._ports import StoreService
+from runecraft.controller.services._scaling import is_caas
 from runecraft.controller.services._unitinfo import build_unit_info
 from runecraft.controller.state import (
     ApplicationRecord,
@@ -32,6 +39,7 @@ __all__ = [
     "build_status",
     "derive_application_status",
     "format_since",
+    "pod_unit",
 ]
 
 
@@ -152,11 +160,41 @@ def _machine_doc(machine: MachineRecord) -> dict[str, Any]:
     return doc
 
 
+POD_STARTING = "installing agent"
+"""A k8s unit's message while its pod is not up and the provider said nothing more."""
+
+
+def pod_unit(unit: UnitRecord, pod: MachineRecord | None) -> UnitRecord:
+    """A k8s unit as status shows it: while its pod (its hidden machine) is not up, agent
+    `allocating` and workload `waiting` with the pod's state; a pod in error (a crash
+    loop, an image it cannot pull) makes the workload `error` with the provider's words."""
+    if pod is None or pod.status == "started":
+        return unit
+    if pod.status == "error":
+        return dataclasses.replace(
+            unit,
+            workload_status="error",
+            workload_message=pod.status_message,
+            workload_since=pod.status_since,
+        )
+    return dataclasses.replace(
+        unit,
+        workload_status="waiting",
+        workload_message=pod.status_message or POD_STARTING,
+        workload_since=pod.status_since,
+        agent_status="allocating",
+        agent_message="",
+        agent_since=pod.status_since,
+    )
+
+
 def _unit_doc(
     unit: UnitRecord,
     app: ApplicationRecord,
     machine: MachineRecord | None,
     published_revision: Callable[[str], int | None],
+    *,
+    caas: bool = False,
 ) -> dict[str, Any]:
     published = published_revision(machine.agent) if machine is not None else None
     doc: dict[str, Any] = {
@@ -177,7 +215,12 @@ def _unit_doc(
     }
     if app.leader == unit.name:
         doc["leader"] = True
-    if unit.machine_number is not None:
+    if caas:  # no machine: the pod's address and name
+        if machine is not None and machine.address:
+            doc["address"] = machine.address
+        if machine is not None and machine.hostname:
+            doc["provider-id"] = machine.hostname
+    elif unit.machine_number is not None:
         doc["machine"] = str(unit.machine_number)
         if machine is not None and machine.address:
             doc["public-address"] = machine.address
@@ -188,9 +231,15 @@ def _unit_doc(
 
 
 def _application_doc(
-    app: ApplicationRecord, charm: CharmRecord, units: list[UnitRecord], unit_docs: dict[str, Any]
+    app: ApplicationRecord,
+    charm: CharmRecord,
+    units: list[UnitRecord],
+    unit_docs: dict[str, Any],
+    *,
+    caas: bool = False,
 ) -> dict[str, Any]:
     status, message, since = derive_application_status(app, units)
+    alive = sum(1 for u in units if u.life == "alive")
     return {
         "charm": f"local:{charm.name}-{app.charm_revision}",
         "charm-origin": "local",
@@ -202,7 +251,8 @@ def _application_doc(
         "application-status": {"current": status, "message": message, "since": format_since(since)},
         "units": unit_docs,
         "version": next((u.workload_version for u in units if u.workload_version), ""),
-        "scale": len(units),
+        # On k8s the StatefulSet's replicas: the units that stay (Juju's `scale`).
+        "scale": alive if caas else len(units),
     }
 
 
@@ -212,23 +262,22 @@ def _applications(
     app_relations: dict[str, dict[str, list[dict[str, str]]]],
 ) -> dict[str, Any]:
     """Juju's `applications`, each with its units and (if any) its relations."""
-    units_by_app: dict[int, list[UnitRecord]] = defaultdict(list)
-    for unit in snapshot.units:
-        units_by_app[unit.application_id].append(unit)
+    caas = is_caas(snapshot.models[0])
     machines = {m.number: m for m in snapshot.machines}
+    units_by_app: dict[int, list[tuple[UnitRecord, MachineRecord | None]]] = defaultdict(list)
+    for unit in snapshot.units:
+        machine = machines.get(unit.machine_number) if unit.machine_number is not None else None
+        shown = pod_unit(unit, machine) if caas else unit
+        units_by_app[unit.application_id].append((shown, machine))
     applications: dict[str, Any] = {}
     for app in snapshot.applications:
-        units = units_by_app.get(app.id, [])
+        placed = units_by_app.get(app.id, [])
+        units = [unit for unit, _ in placed]
         unit_docs = {
-            unit.name: _unit_doc(
-                unit,
-                app,
-                machines.get(unit.machine_number) if unit.machine_number is not None else None,
-                published_revision,
-            )
-            for unit in units
+            unit.name: _unit_doc(unit, app, machine, published_revision, caas=caas)
+            for unit, machine in placed
         }
-        doc = _application_doc(app, snapshot.charms[app.charm_sha256], units, unit_docs)
+        doc = _application_doc(app, snapshot.charms[app.charm_sha256], units, unit_docs, caas=caas)
         if app.name in app_relations:
             doc["relations"] = app_relations[app.name]
         applications[app.name] = doc
@@ -270,7 +319,9 @@ def build_status(
             "reconciled": reconciled,
             "settled": _settled(snapshot, applications, reconciled),
         },
-        "machines": {str(m.number): _machine_doc(m) for m in snapshot.machines},
+        "machines": {}
+        if is_caas(model)
+        else {str(m.number): _machine_doc(m) for m in snapshot.machines},
         "applications": applications,
         "integrations": integrations,
     }

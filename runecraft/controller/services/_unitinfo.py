@@ -12,6 +12,7 @@ from typing import Any
 
 from runecraft import errors
 from runecraft.controller.services._names import parse_unit_name
+from runecraft.controller.services._scaling import is_caas
 from runecraft.controller.state import DatabagRecord, EndpointRecord, ModelSnapshot
 
 __all__ = ["build_unit_info"]
@@ -58,7 +59,7 @@ def build_unit_info(snapshot: ModelSnapshot, unit_name: str) -> dict[str, Any]:
     if unit is None or app is None:
         raise errors.NotFoundError(f'unit "{unit_name}" not found')
     charm = snapshot.charms[app.charm_sha256]
-    addresses = {m.number: m.address for m in snapshot.machines}
+    machines = {m.number: m for m in snapshot.machines}
     endpoints: dict[int, list[EndpointRecord]] = defaultdict(list)
     for endpoint in snapshot.endpoints:
         endpoints[endpoint.relation_id].append(endpoint)
@@ -89,10 +90,15 @@ def build_unit_info(snapshot: ModelSnapshot, unit_name: str) -> dict[str, Any]:
     }
     if unit.workload_version:
         document["workload-version"] = unit.workload_version
-    if unit.machine_number is not None:
+    machine = machines.get(unit.machine_number) if unit.machine_number is not None else None
+    if is_caas(snapshot.models[0]):  # no machine: the pod's address and name
+        if machine is not None and machine.address:
+            document["address"] = machine.address
+        if machine is not None and machine.hostname:
+            document["provider-id"] = machine.hostname
+    elif unit.machine_number is not None:
         document["machine"] = str(unit.machine_number)
-        address = addresses.get(unit.machine_number, "")
-        if address:
-            document["public-address"] = address
-            document["address"] = address
+        if machine is not None and machine.address:
+            document["public-address"] = machine.address
+            document["address"] = machine.address
     return {unit_name: document}

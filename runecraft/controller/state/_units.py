@@ -64,18 +64,32 @@ class Units(Repository):
         )
         return sorted(str(r.name) for r in rows)
 
+    async def of_application(self, app: ApplicationRecord) -> list[UnitRecord]:
+        """The application's units (alive and dying), by number."""
+        rows = await self._conn.execute(
+            sa.select(t.units).where(t.units.c.application_id == app.id).order_by(t.units.c.number)
+        )
+        return [record(UnitRecord, r) for r in rows]
+
     async def add(
-        self, app: ApplicationRecord, count: int, machine_numbers: Sequence[int | None]
+        self,
+        app: ApplicationRecord,
+        count: int,
+        machine_numbers: Sequence[int | None],
+        numbers: Sequence[int] | None = None,
     ) -> list[str]:
-        """Add `count` units numbered on from the application's counter."""
+        """Add `count` units numbered on from the application's counter, or (on Kubernetes,
+        where unit numbers are pod ordinals) with the given `numbers`."""
         now = time.time()
         first = app.next_unit
+        chosen = list(numbers) if numbers is not None else [first + i for i in range(count)]
+        assert len(chosen) == count
         rows = [
             {
                 "model_uuid": self._session.model_uuid,
                 "application_id": app.id,
-                "name": f"{app.name}/{first + i}",
-                "number": first + i,
+                "name": f"{app.name}/{number}",
+                "number": number,
                 "machine_number": machine_numbers[i] if i < len(machine_numbers) else None,
                 "life": "alive",
                 "workload_status": "waiting",
@@ -90,14 +104,14 @@ class Units(Repository):
                 "snapshot_revision": 0,
                 "created": now,
             }
-            for i in range(count)
+            for i, number in enumerate(chosen)
         ]
         if rows:
             await self._conn.execute(sa.insert(t.units), rows)
             await self._conn.execute(
                 sa.update(t.applications)
                 .where(t.applications.c.id == app.id)
-                .values(next_unit=first + count)
+                .values(next_unit=max(first, *(n + 1 for n in chosen)))
             )
         for row in rows:
             self._session.changed(f"unit-{row['name']}", "added")

@@ -87,6 +87,13 @@ class Controller:
         self._retired: list[Provider] = []
         self._mosquitto: bus.ManagedMosquitto | None = None
         self.store: Store | None = None
+        self._reconciler: Reconciler | None = None
+
+    def substrate_changed(self, model_uuid: str) -> None:
+        """A provider saw its substrate change behind our back (a pod came up or went):
+        the model gets a pass now."""
+        if self._reconciler is not None:
+            self._reconciler.invalidate(model_uuid)
 
     def provider(self, cloud: str) -> Provider:
         """The provider instance of a cloud (built-in or added), made on first use: the
@@ -101,7 +108,10 @@ class Controller:
         provider = load_provider(
             spec.type,
             ProviderContext(
-                controller_uuid=self.config.uuid, data_dir=self.home / "machines", cloud=spec
+                controller_uuid=self.config.uuid,
+                data_dir=self.home / "machines",
+                cloud=spec,
+                changed=self.substrate_changed,
             ),
         )
         self._providers[cloud] = (spec, provider)
@@ -258,6 +268,7 @@ class Controller:
             interval=config.reconcile_interval,
             lease_seconds=config.lease_seconds,
         )
+        self._reconciler = reconciler
         return _Parts(controller_bus, agents, logs, reconciler)
 
     def _api_server(self, store: Store, parts: _Parts, clouds: services.CloudService) -> _Server:

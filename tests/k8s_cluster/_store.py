@@ -195,9 +195,10 @@ class Store:
         meta = new.get("metadata", {})
         namespace, name = meta.get("namespace", ""), meta.get("name", "")
         current = self.get(resource, namespace, name)
-        wanted_rv = meta.get("resourceVersion")
-        if wanted_rv and wanted_rv != current["metadata"]["resourceVersion"]:
-            raise conflict(resource, name)
+        for precondition in ("resourceVersion", "uid"):
+            wanted = meta.get(precondition)
+            if wanted and wanted != current["metadata"].get(precondition):
+                raise conflict(resource, name)
         result = self._merged(resource, current, new, subresource)
         if _without_rv(result) == _without_rv(current):
             return copy.deepcopy(current)

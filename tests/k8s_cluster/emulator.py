@@ -40,7 +40,10 @@ from tests.k8s_cluster._resources import (
     STATEFUL_SETS,
     VERBS,
     ResourceType,
+    api_group,
+    api_groups,
     find,
+    resource_list,
 )
 from tests.k8s_cluster._selectors import SelectorError, parse_field_selector, parse_selector
 from tests.k8s_cluster._store import JSON, Store, Watcher, conflict, not_found, status_error
@@ -173,6 +176,47 @@ class Emulator(kmock.KubernetesEmulator):
     @property
     def resource_version(self) -> int:
         return self.store.rv
+
+    # -- discovery (kmock's names core/v1 "/v1"; clients then find no core resources) -----
+
+    async def _serve_api(self, request: kmock.Request) -> kmock.Payload:
+        return {
+            "kind": "APIVersions",
+            "versions": ["v1"],
+            "serverAddressByClientCIDRs": [
+                {"clientCIDR": "0.0.0.0/0", "serverAddress": request.url.host or ""}
+            ],
+        }
+
+    async def _serve_apis(self, request: kmock.Request) -> kmock.Payload:
+        return api_groups()
+
+    async def _serve_group(self, request: kmock.Request) -> kmock.Payload:
+        assert request.resource is not None
+        found = api_group(request.resource.group or "")
+        if found is None:
+            raise status_error(404, "NotFound", "the server could not find the requested resource")
+        return found
+
+    async def _serve_version(self, request: kmock.Request) -> kmock.Payload:
+        assert request.resource is not None
+        found = resource_list(request.resource.group or "", request.resource.version or "")
+        if found is None:
+            raise status_error(404, "NotFound", "the server could not find the requested resource")
+        return found
+
+    async def _serve_server_version(self, request: kmock.Request) -> kmock.Payload:
+        return {
+            "major": "1",
+            "minor": "29",
+            "gitVersion": "v1.29.0-emulated",
+            "gitCommit": "0000000000000000000000000000000000000000",
+            "gitTreeState": "clean",
+            "buildDate": "2024-01-01T00:00:00Z",
+            "goVersion": "go1.21.0",
+            "compiler": "gc",
+            "platform": "linux/amd64",
+        }
 
     # -- HTTP edge -----------------------------------------------------------------------
 

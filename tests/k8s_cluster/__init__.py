@@ -12,7 +12,7 @@ from tests.k8s_cluster.faults import Fault, Faults
 from tests.k8s_cluster.informer import Informer
 from tests.k8s_cluster.kubelet import Hold, Kubelet
 from tests.k8s_cluster.statefulsets import StatefulSetController
-from tests.k8s_cluster.waiting import condition, is_ready, wait_for, wait_gone
+from tests.k8s_cluster.waiting import build, condition, is_ready, wait_for, wait_gone
 
 __all__ = [
     "Emulator",
@@ -24,6 +24,7 @@ __all__ = [
     "Kubelet",
     "StatefulSetController",
     "ThreadedKubeCluster",
+    "build",
     "condition",
     "debian_kubectl",
     "is_ready",

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
+import httpx2
 import structlog
 from lightkube import ALL_NS, ApiError, AsyncClient, KubeConfig
 
@@ -68,7 +68,7 @@ class Informer:
                     )
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 1.0)
-            except (httpx.HTTPError, OSError) as exc:
+            except (httpx2.HTTPError, OSError) as exc:
                 log.debug("informer.unreachable", kind=self.resource.__name__, error=str(exc))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)

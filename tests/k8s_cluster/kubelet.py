@@ -17,12 +17,13 @@ import os
 import random
 import signal
 import threading
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import msgspec
 import structlog
 from lightkube import ApiError, AsyncClient, KubeConfig
@@ -197,7 +198,7 @@ class PodRun:
     def _volume_dir(self, volume: JSON) -> Path:
         if "persistentVolumeClaim" in volume:
             claim = str(volume["persistentVolumeClaim"]["claimName"])
-            return self.kubelet.workdir / "claims" / self.key[0] / claim
+            return Path(self.kubelet.workdir, "claims", self.key[0], claim)
         if "hostPath" in volume:
             return Path(str(volume["hostPath"]["path"]))
         return self.dir / "volumes" / str(volume["name"])
@@ -385,7 +386,7 @@ class Kubelet:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ip_prefix = f"127.{random.randint(16, 250)}"
         self._ips = 0
-        self._api = httpx.URL("http://127.0.0.1")
+        self._api = urllib.parse.urlsplit("http://127.0.0.1")
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -393,7 +394,7 @@ class Kubelet:
         self._loop = asyncio.get_running_loop()
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = KubeConfig.from_file(self.kubeconfig)
-        self._api = httpx.URL(server_of(config))
+        self._api = urllib.parse.urlsplit(server_of(config))
         self._client = AsyncClient(config=config)
         self._informer = Informer(self._client, Pod, self._on_pod)
         self._informer.start()
@@ -517,7 +518,7 @@ class Kubelet:
         except ApiError as exc:
             if exc.status.code not in (404, 409):
                 log.info("kubelet.schedule_failed", pod=meta["name"], code=exc.status.code)
-        except (httpx.HTTPError, OSError) as exc:
+        except (httpx2.HTTPError, OSError) as exc:
             log.info("kubelet.schedule_failed", pod=meta["name"], error=str(exc))
 
     async def _bind(self, meta: JSON) -> None:
@@ -576,7 +577,7 @@ class Kubelet:
                 if exc.status.code != 404:
                     raise _podspec.ConfigError(f"{kind} {name}: {exc.status.message}") from exc
                 continue
-            except (httpx.HTTPError, OSError) as exc:
+            except (httpx2.HTTPError, OSError) as exc:
                 raise _podspec.ConfigError(f"{kind} {name}: {exc}") from exc
             found[(kind, name)] = obj.to_dict()
         return found
@@ -589,7 +590,7 @@ class Kubelet:
         env.update(
             HOSTNAME=pod["spec"].get("hostname") or pod["metadata"]["name"],
             HOME=str(self.workdir),
-            KUBERNETES_SERVICE_HOST=url.host,
+            KUBERNETES_SERVICE_HOST=url.hostname or "",
             KUBERNETES_SERVICE_PORT=str(url.port or 443),
         )
         return env
@@ -609,7 +610,7 @@ class Kubelet:
             )
         except ApiError as exc:
             return exc.status.code in (404, 409)  # gone, or another pod of that name
-        except (httpx.HTTPError, OSError):
+        except (httpx2.HTTPError, OSError):
             return False
         except Exception:
             log.exception("kubelet.report_failed", pod=run.key)

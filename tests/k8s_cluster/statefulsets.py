@@ -21,6 +21,7 @@ from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
 from tests.k8s_cluster.informer import JSON, Informer
+from tests.k8s_cluster.waiting import build
 
 log = structlog.get_logger("tests.k8s_cluster")
 
@@ -178,7 +179,7 @@ class StatefulSetController:
     async def _create(self, pod: JSON) -> None:
         assert self._client is not None
         try:
-            await self._client.create(Pod.from_dict(pod))  # type: ignore[call-overload]
+            await self._client.create(build(Pod, pod))
         except ApiError as exc:
             if exc.status.code != 409:
                 raise

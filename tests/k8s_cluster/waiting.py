@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from lightkube import ApiError, AsyncClient
 
@@ -100,3 +100,11 @@ def condition(obj: JSON, kind: str) -> JSON:
 
 def is_ready(obj: JSON) -> bool:
     return condition(obj, "Ready").get("status") == "True"
+
+
+R = TypeVar("R")
+
+
+def build(kind: type[R], data: JSON) -> R:
+    """A lightkube object of `kind` from a plain dict, typed as that kind."""
+    return cast(R, cast(Any, kind).from_dict(data))

@@ -277,6 +277,33 @@ async def test_k8s_errors_are_status_bodies_and_subresources_keep_apart(
     assert invalid.value.status.code == 422
 
 
+async def test_k8s_replace_with_a_stale_version_conflicts(
+    client: AsyncClient, namespace: str
+) -> None:
+    created = await client.create(config_map("one", namespace))
+    await client.patch(ConfigMap, "one", {"data": {"k": "newer"}}, namespace=namespace)
+    created.data = {"k": "stale"}
+    with pytest.raises(ApiError) as stale:
+        await client.replace(created)
+    assert stale.value.status.code == 409
+    fresh = await client.get(ConfigMap, "one", namespace=namespace)
+    fresh.data = {"k": "replaced"}
+    replaced = await client.replace(fresh)
+    assert replaced.data == {"k": "replaced"}
+
+
+async def test_k8s_watch_ends_after_its_timeout(
+    k8s_cluster_async: KubeCluster, namespace: str
+) -> None:
+    url = f"{k8s_cluster_async.url}/api/v1/namespaces/{namespace}/configmaps"
+    async with (
+        httpx.AsyncClient(timeout=10) as raw,
+        raw.stream("GET", url, params={"watch": "true", "timeoutSeconds": "1"}) as stream,
+    ):
+        lines = [line async for line in stream.aiter_lines() if line]
+    assert [json.loads(line)["type"] for line in lines] == ["ADDED"]  # kube-root-ca.crt
+
+
 async def test_k8s_namespace_delete_removes_what_is_in_it(
     client: AsyncClient, namespace: str
 ) -> None:
@@ -411,7 +438,7 @@ async def test_k8s_pod_process_runs_with_resolved_env_and_secret_volume(
     assert seen["env"] == {
         "POD": "runner",
         "NS": namespace,
-        "IP": "",  # not known before the container starts, as on a real node
+        "IP": pod["status"]["podIP"],
         "USER": "bob",
         "MODE": "fast",
         "GREETING": "hi bob",

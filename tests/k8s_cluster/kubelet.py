@@ -179,7 +179,8 @@ class PodRun:
     async def _containers(self) -> list[Container]:
         objects = await self.kubelet.fetch_references(self.pod)
         mounts = self._volumes(objects)
-        return [self._container(spec, objects, mounts) for spec in self.pod["spec"]["containers"]]
+        specs = self.pod["spec"]["containers"]
+        return [self._container(spec, objects, mounts) for spec in specs]
 
     def _volumes(self, objects: _podspec.Objects) -> dict[str, Path]:
         hosts: dict[str, Path] = {}
@@ -211,7 +212,9 @@ class PodRun:
             for m in spec.get("volumeMounts") or []
             if m.get("name") in volumes
         ]
-        env = _podspec.container_env(spec, self.pod, objects)
+        # The sandbox exists before its containers: status.podIP is known to their env.
+        status = {**self.pod.get("status", {}), "podIP": self.ip, "hostIP": "127.0.0.1"}
+        env = _podspec.container_env(spec, {**self.pod, "status": status}, objects)
         env = {k: _podspec.rewrite(v, mounts) for k, v in env.items()}
         argv = None
         if spec.get("command"):

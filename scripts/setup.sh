@@ -14,6 +14,24 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq
     apt-get install -y -qq "${need[@]}" >/dev/null
   fi
+
+  # kubectl from Debian's kubernetes-client, the real client the Kubernetes tests list
+  # objects with. Where another package owns /usr/bin/kubectl (cloud SDK images ship one),
+  # installing would conflict: the package is unpacked into .venv/debian instead.
+  owner=$(dpkg -S /usr/bin/kubectl 2>/dev/null | cut -d: -f1 || true)
+  if ! dpkg -s kubernetes-client >/dev/null 2>&1 && [ ! -x .venv/debian/usr/bin/kubectl ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    if [ -z "$owner" ] || [ "$owner" = kubernetes-client ]; then
+      apt-get install -y -qq kubernetes-client >/dev/null
+    else
+      scratch=$(mktemp -d)
+      (cd "$scratch" && apt-get download -qq kubernetes-client 2>/dev/null)
+      mkdir -p .venv/debian
+      dpkg-deb -x "$scratch"/kubernetes-client_*.deb .venv/debian
+      rm -rf "$scratch"
+    fi
+  fi
 fi
 
 # LXD for the LXD substrate's tests (started by hand: CI machines have no systemd).

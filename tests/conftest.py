@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+# The Kubernetes test cluster's fixtures: k8s_cluster (sync) and k8s_cluster_async.
+pytest_plugins = ["tests.k8s_cluster.fixtures"]
+
 
 def free_port() -> int:
     with socket.socket() as sock:

@@ -16,6 +16,7 @@ import datetime
 import os
 import random
 import signal
+import sys
 import threading
 import urllib.parse
 from collections.abc import Mapping
@@ -587,9 +588,12 @@ class Kubelet:
 
     def base_env(self, pod: JSON) -> dict[str, str]:
         """What every container gets before its own env: PATH and locale from the host, the
-        pod's hostname, and the API's service address as kubelet injects it."""
+        pod's hostname, and the API's service address as kubelet injects it. The "image" is
+        this test environment: its Python (with Runecraft installed) is first on PATH, as an
+        agent image's would be."""
         url = self._api
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ")}
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         env.update(
             HOSTNAME=pod["spec"].get("hostname") or pod["metadata"]["name"],
             HOME=str(self.workdir),

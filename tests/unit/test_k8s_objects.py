@@ -210,7 +210,7 @@ def test_k8s_unit_number_follows_the_pod_ordinal(name: str, number: int | None) 
 # --- the reconciler's workload step -----------------------------------------------------------
 
 
-def test_k8s_application_spec_scales_to_every_unit_still_there_with_its_images_and_ports() -> None:
+def test_k8s_application_spec_scales_to_the_provisioned_units_with_images_and_ports() -> None:
     charm = records.charm(
         name="web-k8s",
         meta={
@@ -225,8 +225,10 @@ def test_k8s_application_spec_scales_to_every_unit_still_there_with_its_images_a
         },
     )
     units = [
-        records.unit("web/0", opened_ports=["80/tcp", "icmp"]),
-        records.unit("web/1", life="dying", opened_ports=["8000-8001/udp"]),
+        records.unit("web/0", machine_number=5, opened_ports=["80/tcp", "icmp"]),
+        records.unit("web/1", machine_number=6, life="dying", opened_ports=["8000-8001/udp"]),
+        records.unit("web/2", machine_number=7),  # its credential is not in the Secret yet
+        records.unit("web/3", machine_number=8),
     ]
     model = records.model(config={"agent-image": "agent:2"}, type="caas")
     (made,) = w.application_specs(
@@ -236,8 +238,9 @@ def test_k8s_application_spec_scales_to_every_unit_still_there_with_its_images_a
         {charm.sha256: charm},
         {("web", "side-image"): "side:3"},
         "https://c:17070",
+        provisioned=frozenset({5, 6, 8}),
     )
-    assert made.scale == 2
+    assert made.scale == 2  # pods 0 and 1; 3 waits for 2
     assert made.containers == {"nginx": "nginx:1.27", "side": "side:3"}
     assert made.ports == (("tcp", 80, 80), ("udp", 8000, 8001))
     assert (made.agent_image, made.trust, made.charm) == ("agent:2", True, "web-k8s")

@@ -86,6 +86,17 @@ def _images(charm: CharmRecord, attached: Mapping[str, str]) -> dict[str, str]:
     return images
 
 
+def _scale(units: Sequence[UnitRecord], provisioned: frozenset[int]) -> int:
+    """Pods the StatefulSet keeps: units 0..n-1 whose machines are provisioned (their
+    agent's credential is in the Secret before their pod starts), dying ones included (a
+    leaving unit runs its departure hooks in its pod, which goes once the unit does)."""
+    ready = {u.number for u in units if u.machine_number in provisioned}
+    scale = 0
+    while scale in ready:
+        scale += 1
+    return scale
+
+
 def application_specs(
     model: ModelRecord,
     applications: Sequence[ApplicationRecord],
@@ -93,11 +104,11 @@ def application_specs(
     charms: Mapping[str, CharmRecord],
     images: Mapping[tuple[str, str], str],
     api_url: str,
+    provisioned: frozenset[int] = frozenset(),
 ) -> list[ApplicationSpec]:
-    """What the substrate must run for each application. Its scale covers every unit still
-    in the model, dying ones included: a unit leaving runs its departure hooks in its pod,
-    which goes once the unit does. `images`: attached oci-image resources by (application,
-    resource)."""
+    """What the substrate must run for each application (`_scale` says how many pods).
+    `images`: attached oci-image resources by (application, resource); `provisioned`: the
+    machines whose instance the provider made."""
     specs = []
     for app in applications:
         mine = [u for u in units if u.application_id == app.id]
@@ -109,7 +120,7 @@ def application_specs(
                 model_uuid=model.uuid,
                 name=app.name,
                 charm=charm.name,
-                scale=max((u.number for u in mine), default=-1) + 1,
+                scale=_scale(mine, provisioned),
                 containers=_images(charm, attached),
                 agent_image=str(model.config.get("agent-image") or ""),
                 api_url=api_url,
@@ -219,8 +230,9 @@ class Workloads:
         """Bring the substrate's applications to the model's; whether anything was done."""
         model = state.model
         images = await self._attached_images(snap)
+        provisioned = frozenset(m.number for m in state.machines if m.instance_id)
         specs = application_specs(
-            model, state.applications, state.units, snap.charms, images, self.api_url
+            model, state.applications, state.units, snap.charms, images, self.api_url, provisioned
         )
         applied = self._applied.setdefault(model.uuid, {})
         retry = {app: at for (uuid, app), (_, at) in self._failures.items() if uuid == model.uuid}

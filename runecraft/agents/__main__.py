@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import signal
 import sys
 from collections.abc import Sequence
@@ -67,9 +68,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.error("cannot read agent config", path=str(path), error=str(exc))
         return 2
     if args.data_dir is not None:
-        args.data_dir.mkdir(parents=True, exist_ok=True)
-        config = config.model_copy(update={"data_dir": str(args.data_dir)})
+        config = config.model_copy(update={"data_dir": str(_own_dir(args.data_dir, config.agent))})
     return asyncio.run(_serve(config))
+
+
+def _own_dir(volume: Path, agent: str) -> Path:
+    """This agent's directory on the pod's volume. The volume outlives the unit (a
+    StatefulSet keeps its claim when scaled down), and a unit made again under the same
+    name is a new machine with a new agent: it starts clean, and what an earlier agent
+    left on the volume goes."""
+    own = volume / agent
+    for earlier in volume.glob("*"):
+        if earlier != own and earlier.is_dir():
+            shutil.rmtree(earlier, ignore_errors=True)
+    own.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return own
 
 
 def _config_path(args: argparse.Namespace) -> Path | None:

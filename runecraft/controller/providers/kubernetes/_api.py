@@ -7,6 +7,7 @@ it carries our labels for the model, so nothing an operator made by hand is ever
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,9 @@ from runecraft.controller.providers.kubernetes import _objects
 __all__ = ["ClusterApi", "PodEvent", "VersionGoneError"]
 
 logger = structlog.get_logger(__name__)
+
+# The HTTP library logs every request at INFO.
+logging.getLogger("httpx2").setLevel(logging.WARNING)
 
 KINDS: dict[str, Any] = {
     "Namespace": Namespace,
@@ -109,7 +113,9 @@ class ClusterApi:
         found: dict[str, Any] = obj.to_dict()
         return found
 
-    async def ensure(self, manifest: dict[str, Any], model_uuid: str) -> dict[str, Any]:
+    async def ensure(
+        self, manifest: dict[str, Any], model_uuid: str, *, again: bool = True
+    ) -> dict[str, Any]:
         """Make the object, or bring ours to `manifest` (a merge patch: lists are replaced
         whole, so a container list is exactly the manifest's)."""
         kind = manifest["kind"]
@@ -124,7 +130,13 @@ class ClusterApi:
             )
         try:
             if current is None:
-                obj = await self._client.create(codecs.from_dict(manifest))
+                try:
+                    obj = await self._client.create(codecs.from_dict(manifest))
+                except lightkube.ApiError as exc:
+                    if exc.status.code != 409 or not again:
+                        raise
+                    # Made meanwhile: look once more (and patch it only if it is ours).
+                    return await self.ensure(manifest, model_uuid, again=False)
             else:
                 patch = {k: v for k, v in manifest.items() if k not in ("apiVersion", "kind")}
                 obj = await self._client.patch(

@@ -78,6 +78,7 @@ class KubernetesProvider:
         """(model uuid, application) -> the replicas last set."""
         self._pods: dict[tuple[str, int], str] = {}
         """(model uuid, machine number) -> "namespace/pod"."""
+        self._namespace_lock = asyncio.Lock()
 
     @property
     def api(self) -> ClusterApi:
@@ -89,9 +90,11 @@ class KubernetesProvider:
     # --- the model's namespace -------------------------------------------------------
 
     async def _namespace(self, name: str, model_uuid: str) -> str:
-        if model_uuid not in self._watches:
-            await self.api.ensure(o.namespace(name, model_uuid), model_uuid)
-            self._watch(model_uuid, name)
+        """The model's namespace, made once (machines of a model are made side by side)."""
+        async with self._namespace_lock:
+            if model_uuid not in self._watches:
+                await self.api.ensure(o.namespace(name, model_uuid), model_uuid)
+                self._watch(model_uuid, name)
         return name
 
     async def release_model(self, model_name: str, model_uuid: str) -> None:

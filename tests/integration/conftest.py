@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import yaml
+
+from runecraft.client import Client
+
+T = TypeVar("T")
 
 REPO = Path(__file__).parents[2]
 EXAMPLES = REPO / "examples" / "charms"
@@ -55,6 +61,29 @@ class Rune:
         if not path.exists():
             return "(none)"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def until(
+    rune: Rune, model: str, what: str, probe: Callable[[], T | None], timeout: float = 300
+) -> T:
+    """Probe a condition each time the model changes (the controller's status long poll,
+    which also answers every 10 s) until it holds."""
+    config = yaml.safe_load((rune.home / "client.yaml").read_text())
+
+    async def next_revision(after: int | None) -> int:
+        async with Client(config["endpoint"], config["token"]) as client:
+            status = await client.status(model, after=after, timeout=10.0)
+        return int(status["model"]["revision"])
+
+    deadline = time.monotonic() + timeout
+    revision: int | None = None
+    while True:
+        found = probe()
+        if found is not None and found is not False:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        revision = asyncio.run(next_revision(revision))
 
 
 @pytest.fixture(scope="session")

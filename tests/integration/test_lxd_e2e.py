@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,9 +21,8 @@ import pytest
 import yaml
 
 from runecraft.cli._lxd import lxd_bridge_address
-from runecraft.client import Client
 from runecraft.controller.providers import lxd
-from tests.integration.conftest import EXAMPLES, Rune
+from tests.integration.conftest import EXAMPLES, Rune, until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -46,29 +44,6 @@ def _lxd(work: Callable[[lxd.LxdApi], Any]) -> Any:
 def tagged(key: str, value: str) -> list[str]:
     names: list[str] = _lxd(lambda api: api.tagged(key, value))
     return names
-
-
-def until(
-    rune: Rune, model: str, what: str, probe: Callable[[], T | None], timeout: float = 300
-) -> T:
-    """Probe a condition each time the model changes (the controller's status long poll,
-    which also answers every 10 s) until it holds."""
-    config = yaml.safe_load((rune.home / "client.yaml").read_text())
-
-    async def next_revision(after: int | None) -> int:
-        async with Client(config["endpoint"], config["token"]) as client:
-            status = await client.status(model, after=after, timeout=10.0)
-        return int(status["model"]["revision"])
-
-    deadline = time.monotonic() + timeout
-    revision: int | None = None
-    while True:
-        found = probe()
-        if found is not None and found is not False:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        revision = asyncio.run(next_revision(revision))
 
 
 def controller_uuid(rune: Rune) -> str:

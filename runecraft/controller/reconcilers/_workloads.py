@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import structlog
@@ -181,6 +181,16 @@ def machine_updates(
     return updates
 
 
+@dataclass(frozen=True)
+class _Failure:
+    """An application the substrate refused: how often, when it is tried again, and why
+    (which its units that are not up show meanwhile)."""
+
+    count: int
+    retry_at: float
+    message: str
+
+
 @dataclass(kw_only=True, eq=False)
 class Workloads:
     """The workload step of a pass, for models on a WorkloadProvider's cloud."""
@@ -189,7 +199,7 @@ class Workloads:
     providers: Callable[[str], Provider]
     api_url: str
     _applied: dict[str, dict[str, str]] = field(default_factory=dict, init=False)
-    _failures: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict, init=False)
+    _failures: dict[tuple[str, str], _Failure] = field(default_factory=dict, init=False)
     _images: dict[str, str] = field(default_factory=dict, init=False)
     """Image named by an attached oci-image resource, by the resource's sha256."""
 
@@ -201,7 +211,7 @@ class Workloads:
 
     def next_due(self, model_uuid: str) -> float | None:
         """When a failed application of the model is tried again."""
-        times = [at for (uuid, _), (_, at) in self._failures.items() if uuid == model_uuid]
+        times = [f.retry_at for (uuid, _), f in self._failures.items() if uuid == model_uuid]
         return min(times, default=None)
 
     async def observe(
@@ -216,13 +226,41 @@ class Workloads:
         ]
         instances = {m.number: m.instance_id for m in machines if m.instance_id}
         states = await provider.instance_states(state.model.uuid, instances)
+        for number, refused in self._refused(state, machines).items():
+            if number in states:  # the pod's own state still says whether it is there
+                states[number] = replace(refused, running=states[number].running)
+        await self._write(state, machines, states, now)
+        return frozenset(n for n, s in states.items() if s.running)
+
+    def _refused(
+        self, state: ModelState, machines: Sequence[MachineRecord]
+    ) -> dict[int, InstanceState]:
+        """The machines of units whose application the substrate refused, not up yet: the
+        refusal is their state until the application is made."""
+        apps = {a.id: a.name for a in state.applications}
+        owner = {u.machine_number: apps.get(u.application_id) for u in state.units}
+        refused = {}
+        for machine in machines:
+            failure = self._failures.get((state.model.uuid, owner.get(machine.number) or ""))
+            if failure is not None and machine.status != "started":
+                refused[machine.number] = InstanceState(
+                    running=False, message=failure.message, failed=True
+                )
+        return refused
+
+    async def _write(
+        self,
+        state: ModelState,
+        machines: Sequence[MachineRecord],
+        states: Mapping[int, InstanceState],
+        now: float,
+    ) -> None:
         updates = machine_updates(machines, states, now)
         if updates:
             by_number = {m.number: m for m in machines}
             async with self.store.write(state.model.name) as tx:
                 for number, values in updates.items():
                     await tx.machines.update(by_number[number], **values)
-        return frozenset(n for n, s in states.items() if s.running)
 
     async def apply(
         self, provider: WorkloadProvider, state: ModelState, snap: ModelSnapshot, now: float
@@ -235,7 +273,7 @@ class Workloads:
             model, state.applications, state.units, snap.charms, images, self.api_url, provisioned
         )
         applied = self._applied.setdefault(model.uuid, {})
-        retry = {app: at for (uuid, app), (_, at) in self._failures.items() if uuid == model.uuid}
+        retry = {app: f.retry_at for (uuid, app), f in self._failures.items() if uuid == model.uuid}
         actions = plan_workloads(specs, applied, retry, now)
         for action in actions:
             if isinstance(action, RemoveApplication):
@@ -267,22 +305,11 @@ class Workloads:
         self, state: ModelState, app: str, exc: errors.RunecraftError, now: float
     ) -> None:
         """The application's units that are not up show why; it is tried again later."""
-        count = self._failures.get((state.model.uuid, app), (0, 0.0))[0] + 1
-        self._failures[(state.model.uuid, app)] = (count, now + backoff(count))
+        before = self._failures.get((state.model.uuid, app))
+        count = 1 if before is None else before.count + 1
+        self._failures[(state.model.uuid, app)] = _Failure(count, now + backoff(count), exc.message)
         logger.warning("application not made", application=app, error=exc.message)
-        ids = {a.id for a in state.applications if a.name == app}
-        numbers = {u.machine_number for u in state.units if u.application_id in ids}
-        machines = [m for m in state.machines if m.number in numbers and m.status != "started"]
-        states = {
-            m.number: InstanceState(running=True, message=exc.message, failed=True)
-            for m in machines
-        }
-        updates = machine_updates(machines, states, now)
-        if updates:
-            by_number = {m.number: m for m in machines}
-            async with self.store.write(state.model.name) as tx:
-                for number, values in updates.items():
-                    await tx.machines.update(by_number[number], **values)
+        await self._write(state, state.machines, self._refused(state, state.machines), now)
 
     async def _attached_images(self, snap: ModelSnapshot) -> dict[tuple[str, str], str]:
         """Attached oci-image resources: Juju's document (`registrypath`) or an image name."""

@@ -45,9 +45,7 @@ def test_k8s_api_refusal_is_a_unit_status_and_converges_when_lifted(
     k8s_model(rune, k8s_cluster)
     fault = k8s_cluster.faults.add(code, method="POST", path="/statefulsets")
     rune("deploy", HELLO_BASH)
-    _, message = until(
-        rune, "pods", "the refusal in status", lambda: errored(rune, "hello-bash/0")
-    )
+    _, message = until(rune, "pods", "the refusal in status", lambda: errored(rune, "hello-bash/0"))
     assert f"Kubernetes refused to make StatefulSet hello-bash: {code}" in message
     # The rest of the controller goes on: a local model beside it deploys and settles.
     rune("add-model", "machines", "--cloud", "local", "--no-switch")

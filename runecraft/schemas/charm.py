@@ -199,6 +199,8 @@ class ResourceSpec(_Model):
     type: Literal["file", "oci-image"] = "file"
     filename: str | None = None
     description: str = ""
+    upstream_source: str | None = Field(default=None, alias="upstream-source")
+    """An oci-image's default image, used when none is attached."""
 
     @model_validator(mode="after")
     def _file_needs_filename(self) -> ResourceSpec:

@@ -77,11 +77,13 @@ def parse_resource_args(items: Sequence[str]) -> dict[str, str]:
 
 
 def check_resources(meta: charm_schema.CharmMeta, given: Mapping[str, str]) -> None:
-    """Every given resource is a file resource of the charm, given as a sha256.
+    """Every given resource is a resource the charm declares, given as a sha256: a file,
+    or an `oci-image` document (Juju's `registrypath` YAML/JSON) for a Kubernetes
+    workload container.
 
     Raises:
-        InvalidSpecError: naming the resource that is not declared, not a file, or whose
-            hash is malformed.
+        InvalidSpecError: naming the resource that is not declared or whose hash is
+            malformed.
     """
     for name, sha256 in given.items():
         spec = meta.resources.get(name)
@@ -89,10 +91,6 @@ def check_resources(meta: charm_schema.CharmMeta, given: Mapping[str, str]) -> N
             known = ", ".join(sorted(meta.resources)) or "none"
             raise errors.InvalidSpecError(
                 f'charm "{meta.name}" has no resource "{name}" (it declares: {known})'
-            )
-        if spec.type != "file":
-            raise errors.InvalidSpecError(
-                f'resource "{name}" is an {spec.type} resource: only file resources are supported'
             )
         if not re.fullmatch(SHA256, sha256):
             raise errors.InvalidSpecError(f'resource "{name}": invalid sha256 "{sha256}"')

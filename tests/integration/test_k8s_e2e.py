@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 from typing import Any
 
 from lightkube.resources.apps_v1 import StatefulSet
 from lightkube.resources.core_v1 import Namespace, Pod, Secret, Service, ServiceAccount
+from lightkube.resources.rbac_authorization_v1 import RoleBinding
 
 from tests.integration.conftest import EXAMPLES, Rune
 from tests.k8s_cluster import ThreadedKubeCluster, debian_kubectl
@@ -162,3 +164,66 @@ def test_k8s_model_deploys_integrates_scales_and_is_destroyed(
 
     rune("destroy-model", "pods", "--no-prompt", "--timeout", "5m")
     assert not namespace_exists(k8s_cluster, "pods")
+
+
+SIDECAR_METADATA = """
+name: sidecar
+summary: a charm with a workload container, for the Kubernetes substrate
+containers:
+  web:
+    resource: web-image
+  cache:
+    resource: cache-image
+resources:
+  web-image:
+    type: oci-image
+    upstream-source: nginx:1.27
+  cache-image:
+    type: oci-image
+    upstream-source: redis:7
+"""
+
+SIDECAR_INSTALL = """#!/bin/sh
+set -e
+open-port 8080/tcp
+status-set active "serving"
+"""
+
+
+def test_k8s_pods_carry_the_charms_containers_and_the_service_its_opened_ports(
+    rune: Rune, k8s_cluster: ThreadedKubeCluster, tmp_path: Path
+) -> None:
+    charm = tmp_path / "sidecar"
+    (charm / "hooks").mkdir(parents=True)
+    (charm / "metadata.yaml").write_text(SIDECAR_METADATA)
+    (charm / "hooks" / "install").write_text(SIDECAR_INSTALL)
+    (charm / "hooks" / "install").chmod(0o755)
+    image = tmp_path / "web-image.yaml"
+    image.write_text("registrypath: registry.example/web:2\n")
+    rune("bootstrap")
+    rune("add-k8s", "test-k8s", "--kubeconfig", str(k8s_cluster.kubeconfig))
+    rune("add-model", "side", "--cloud", "test-k8s")
+    rune("deploy", str(charm), "--resource", f"web-image={image}", "--trust")
+    rune("wait", "--timeout", "5m")
+
+    found = objects(k8s_cluster, "side")
+    template = found["StatefulSet"]["sidecar"]["spec"]["template"]["spec"]
+    images = {c["name"]: c["image"] for c in template["containers"]}
+    assert images == {
+        "charm": images["charm"],
+        "web": "registry.example/web:2",  # the attached resource
+        "cache": "redis:7",  # the charm's upstream-source
+    }
+    ports = found["Service"]["sidecar"]["spec"]["ports"]
+    assert [(p["port"], p["protocol"]) for p in ports] == [(8080, "TCP")]
+    assert template["serviceAccountName"] == "sidecar"
+
+    async def role_bound() -> bool:
+        client = k8s_cluster.cluster.client()
+        try:
+            binding = await client.get(RoleBinding, "sidecar", namespace="side")
+            return bool(binding.subjects and binding.subjects[0].name == "sidecar")
+        finally:
+            await client.close()
+
+    assert k8s_cluster.run(role_bound())  # trusted: its ServiceAccount has a Role

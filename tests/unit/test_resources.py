@@ -42,7 +42,6 @@ def test_bad_resource_args(items: list[str], named: str) -> None:
     ("given", "named"),
     [
         ({"nope": SHA}, 'has no resource "nope" \\(it declares: image, motd\\)'),
-        ({"image": SHA}, "only file resources"),
         ({"motd": "xyz"}, "invalid sha256"),
     ],
 )
@@ -51,6 +50,7 @@ def test_check_resources_refuses(given: dict[str, str], named: str) -> None:
         res.check_resources(META, given)
 
 
-def test_check_resources_accepts_file_resources() -> None:
+def test_check_resources_accepts_file_and_oci_image_resources() -> None:
     res.check_resources(META, {"motd": SHA})
+    res.check_resources(META, {"image": SHA})  # a Kubernetes workload's image document
     res.check_resources(META, {})

@@ -82,7 +82,7 @@ def _images(charm: CharmRecord, attached: Mapping[str, str]) -> dict[str, str]:
     for name, container in (charm.meta.get("containers") or {}).items():
         resource = (container or {}).get("resource")
         upstream = (resources.get(resource) or {}).get("upstream-source", "")
-        images[name] = attached.get(resource or "", upstream or "")
+        images[name] = attached.get(resource or "") or upstream or ""
     return images
 
 

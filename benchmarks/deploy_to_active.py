@@ -13,14 +13,11 @@ broker) in a temporary home, deploys an example charm with N units, and times
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _rune import REPO, rune
+from _rune import REPO, packed_charms, rune
 
 DEFAULT_UNITS = {"hello": "1,10", "hello-bash": "1,10,50"}
 """`hello`'s peer relation makes N = 50 about 5,000 hooks; ask for it with --units."""
@@ -51,23 +48,7 @@ def main() -> None:
     parser.add_argument("--units", help="comma-separated unit counts (default: see DEFAULT_UNITS)")
     parser.add_argument("--charm", default="hello,hello-bash")
     args = parser.parse_args()
-    cache = Path(tempfile.mkdtemp(prefix="rc-bench-cache-"))
-    # Warm the packing cache so pip is not part of the figure.
-    warm_home = Path(tempfile.mkdtemp(prefix="rc-bench-warm-"))
-    for charm in args.charm.split(","):
-        env = {**os.environ, "RUNECRAFT_HOME": str(warm_home), "RUNECRAFT_CACHE_DIR": str(cache)}
-        subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import sys; from pathlib import Path; from runecraft import charms; "
-                "charms.pack(Path(sys.argv[1]), Path(sys.argv[2]))",
-                str(REPO / "examples" / "charms" / charm),
-                str(cache),
-            ],
-            env=env,
-            check=True,
-        )
+    cache = packed_charms(args.charm.split(","))
     print(f"{'charm':<12} {'units':>5} {'deploy→active s':>16} {'hooks':>6} {'hooks/s':>8}")
     for charm in args.charm.split(","):
         counts = args.units or DEFAULT_UNITS.get(charm, "1,10,50")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _rune import REPO, rune
+from _rune import REPO, packed_charms, rune
 
 
 def count_hooks(root: Path) -> int:
@@ -80,21 +79,7 @@ def main() -> None:
     parser.add_argument("--units", default="3,30")
     parser.add_argument("--charm", default="hello-bash")
     args = parser.parse_args()
-    cache = Path(tempfile.mkdtemp(prefix="rc-bench-cache-"))
-    env = {**os.environ, "RUNECRAFT_CACHE_DIR": str(cache)}
-    for charm in args.charm.split(","):  # packed once, so pip is not in the figure
-        subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import sys; from pathlib import Path; from runecraft import charms; "
-                "charms.pack(Path(sys.argv[1]), Path(sys.argv[2]))",
-                str(REPO / "examples" / "charms" / charm),
-                str(cache),
-            ],
-            env=env,
-            check=True,
-        )
+    cache = packed_charms(args.charm.split(","))
     print(f"{'charm':<12} {'units':>5} {'k8s s':>8} {'hooks':>6} {'local s':>8} {'k8s/local':>9}")
     for charm in args.charm.split(","):
         for n in (int(x) for x in args.units.split(",")):

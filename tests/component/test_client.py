@@ -23,13 +23,6 @@ EXAMPLES = Path(__file__).parents[2] / "examples" / "charms"
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'state.db'}")
-    yield store
-    await store.close()
-
-
-@pytest.fixture
 async def client(store: Store) -> AsyncIterator[Client]:
     hub = services.ChangeHub()
     await services.ModelService(store, hub).add_model("default")

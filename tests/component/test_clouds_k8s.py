@@ -23,13 +23,6 @@ from tests.component._api import api_client
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'state.db'}")
-    yield store
-    await store.close()
-
-
-@pytest.fixture
 async def http(store: Store) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(store, services.ChangeHub(), published_revision=None) as client:
         yield client

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,13 +20,6 @@ from runecraft.schemas import bus
 from tests.component._api import api_client
 
 CHARM = "c" * 64
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'state.db'}")
-    yield store
-    await store.close()
 
 
 @pytest.fixture

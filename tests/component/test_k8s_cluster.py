@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,8 +25,8 @@ from tests.k8s_cluster import (
     ThreadedKubeCluster,
     build,
     condition,
-    debian_kubectl,
     is_ready,
+    kubectl_json,
     wait_for,
     wait_gone,
 )
@@ -548,25 +547,7 @@ def test_k8s_kubectl_lists_objects(k8s_cluster: ThreadedKubeCluster, tmp_path: P
     k8s_cluster.run(make())
 
     def kubectl(*args: str) -> JSON:
-        done = subprocess.run(
-            [
-                str(debian_kubectl()),
-                "--kubeconfig",
-                str(k8s_cluster.kubeconfig),
-                "--cache-dir",
-                str(tmp_path / "cache"),
-                *args,
-                "-o",
-                "json",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        result: JSON = json.loads(done.stdout)
-        return result
+        return kubectl_json(k8s_cluster.kubeconfig, *args)
 
     namespaces = [item["metadata"]["name"] for item in kubectl("get", "namespaces")["items"]]
     assert name in namespaces

@@ -6,11 +6,9 @@ from __future__ import annotations
 import base64
 import time
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from runecraft.controller import _passwords, services
 from runecraft.controller.state import CloudRecord, Store
@@ -32,13 +30,6 @@ KUBECONFIG = {
     ],
     "users": [{"name": "u", "user": {"token": "sekret"}}],
 }
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'state.db'}")
-    yield store
-    await store.close()
 
 
 async def _verify(store: Store, agent: str, password: str) -> bool:

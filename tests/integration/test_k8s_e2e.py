@@ -6,8 +6,6 @@ pointed at the same API, sees it too. Against a real cluster when KUBECONFIG is 
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ from lightkube.resources.core_v1 import Namespace, Pod, Secret, Service, Service
 from lightkube.resources.rbac_authorization_v1 import RoleBinding
 
 from tests.integration.conftest import EXAMPLES, Rune
-from tests.k8s_cluster import ThreadedKubeCluster, debian_kubectl
+from tests.k8s_cluster import ThreadedKubeCluster, kubectl_json
 
 OURS = "app.kubernetes.io/managed-by=runecraft"
 
@@ -53,28 +51,6 @@ def namespace_exists(cluster: ThreadedKubeCluster, name: str) -> bool:
             await client.close()
 
     return cluster.run(read())
-
-
-def kubectl(cluster: ThreadedKubeCluster, *args: str) -> dict[str, Any]:
-    result = subprocess.run(
-        [
-            str(debian_kubectl()),
-            "--kubeconfig",
-            str(cluster.kubeconfig),
-            "--cache-dir",
-            str(cluster.kubeconfig.parent / "kubectl-cache"),
-            *args,
-            "-o",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    document: dict[str, Any] = json.loads(result.stdout)
-    return document
 
 
 def replicas(found: dict[str, dict[str, Any]], app: str) -> int:
@@ -117,7 +93,7 @@ def test_k8s_model_deploys_integrates_scales_and_is_destroyed(
     assert set(found["ServiceAccount"]) == {"hello", "hello-bash"}
     assert set(found["Secret"]) == {"hello-runecraft-agents", "hello-bash-runecraft-agents"}
     # A real client sees what Runecraft made.
-    listed = kubectl(k8s_cluster, "get", "statefulsets", "-n", "pods", "-l", OURS)
+    listed = kubectl_json(k8s_cluster.kubeconfig, "get", "statefulsets", "-n", "pods", "-l", OURS)
     assert {i["metadata"]["name"]: i["spec"]["replicas"] for i in listed["items"]} == {
         "hello": 3,
         "hello-bash": 1,

@@ -5,6 +5,7 @@ from tests.k8s_cluster.cluster import (
     KubeCluster,
     ThreadedKubeCluster,
     debian_kubectl,
+    kubectl_json,
     write_kubeconfig,
 )
 from tests.k8s_cluster.emulator import Emulator
@@ -28,6 +29,7 @@ __all__ = [
     "condition",
     "debian_kubectl",
     "is_ready",
+    "kubectl_json",
     "wait_for",
     "wait_gone",
     "write_kubeconfig",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import shutil
 import subprocess
 import threading
@@ -53,6 +54,30 @@ def write_kubeconfig(path: Path, server: str, namespace: str = "default") -> Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+def kubectl_json(kubeconfig: Path, *args: str) -> dict[str, Any]:
+    """`kubectl ARGS -o json` with Debian's kubectl on `kubeconfig` (its discovery cache
+    beside it, out of HOME); fails the test with kubectl's error."""
+    done = subprocess.run(
+        [
+            str(debian_kubectl()),
+            "--kubeconfig",
+            str(kubeconfig),
+            "--cache-dir",
+            str(kubeconfig.parent / "kubectl-cache"),
+            *args,
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
 
 
 def debian_kubectl() -> Path:

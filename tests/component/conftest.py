@@ -1,0 +1,18 @@
+"""Fixtures the component tests share."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from runecraft.controller.state import Store
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A fresh controller database (SQLite) of the test's own."""
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'state.db'}")
+    yield store
+    await store.close()

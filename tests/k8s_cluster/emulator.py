@@ -253,16 +253,7 @@ class Emulator(kmock.KubernetesEmulator):
         if not isinstance(exc, kmock.KubernetesError):
             exc = status_error(500, "InternalError", f"{type(exc).__name__}: {exc}")
         return _json(
-            {
-                "kind": "Status",
-                "apiVersion": "v1",
-                "metadata": {},
-                "status": "Failure",
-                "message": exc.message,
-                "reason": exc.reason,
-                "details": exc.details or {},
-                "code": exc.status,
-            },
+            {**_status_body(exc), "details": exc.details or {}},
             exc.status,
         )
 
@@ -366,18 +357,7 @@ class Emulator(kmock.KubernetesEmulator):
     @staticmethod
     async def _gone(exc: kmock.KubernetesError) -> AsyncIterator[Any]:
         yield b""
-        yield {
-            "type": "ERROR",
-            "object": {
-                "kind": "Status",
-                "apiVersion": "v1",
-                "metadata": {},
-                "status": "Failure",
-                "message": exc.message,
-                "reason": exc.reason,
-                "code": exc.status,
-            },
-        }
+        yield {"type": "ERROR", "object": _status_body(exc)}
 
     async def _stream(self, watcher: Watcher, timeout: float | None) -> AsyncIterator[Any]:
         yield b""  # headers now, even before the first event
@@ -577,3 +557,16 @@ def _json(body: JSON, code: int) -> aiohttp.web.Response:
 
 def _b64(value: Any) -> str:
     return base64.b64encode(str(value).encode()).decode()
+
+
+def _status_body(exc: kmock.KubernetesError) -> dict[str, Any]:
+    """A failure as the API server's Status object."""
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": exc.message,
+        "reason": exc.reason,
+        "code": exc.status,
+    }

@@ -19,20 +19,11 @@ from runecraft.controller.services._scaling import (
 )
 from runecraft.controller.state import ModelRecord
 from runecraft.schemas import bundle as schema
+from tests.unit import _records as records
 
 
 def _model(model_type: str) -> ModelRecord:
-    return ModelRecord(
-        uuid="u",
-        name="m",
-        cloud="k8s",
-        revision=1,
-        next_machine=0,
-        config={},
-        life="alive",
-        created=0.0,
-        type=model_type,
-    )
+    return records.model(cloud="k8s", type=model_type)
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from runecraft.controller import services
 from runecraft.controller.reconcilers import _plan
 from runecraft.controller.state import UnitRecord
 from runecraft.schemas.duration import parse_duration
@@ -132,3 +133,13 @@ def test_parse_duration(text: str, seconds: float) -> None:
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(text)
+
+
+def test_charm_config_schema_is_parsed_once_per_content() -> None:
+    """The schema cache is keyed by hash, and never serves a schema for other content."""
+    plain = records.charm(config={})
+    greeting = records.charm(config={"options": {"greeting": {"type": "string"}}})
+    assert plain.sha256 == greeting.sha256  # test records reuse one hash
+    assert services.charm_config(plain).options == {}
+    assert set(services.charm_config(greeting).options) == {"greeting"}
+    assert services.charm_config(greeting) is services.charm_config(greeting)

@@ -119,18 +119,19 @@ class ModelStore(StateStore[ModelState], Protocol):
     ) -> CharmRecord: ...
 
 
-_CONFIG_SCHEMAS: dict[str, charm_schema.CharmConfig] = {}
+_CONFIG_SCHEMAS: dict[str, tuple[dict[str, Any], charm_schema.CharmConfig]] = {}
 
 
 def charm_config(record: CharmRecord) -> charm_schema.CharmConfig:
     """The stored config.yaml of a charm as a schema object, parsed once: charms are
-    content-addressed, so a sha256 names one schema for ever (the reconciler asks on every
-    snapshot it builds)."""
-    schema = _CONFIG_SCHEMAS.get(record.sha256)
-    if schema is None:
-        schema = _CONFIG_SCHEMAS[record.sha256] = charm_schema.CharmConfig.model_validate(
-            {"options": {}, **record.config}
-        )
+    content-addressed, so a sha256 names one schema (the reconciler asks on every snapshot
+    it builds). The config it was parsed from is kept and compared, so a record that
+    reuses a hash for other content (only tests make those) is parsed again, not mistaken."""
+    cached = _CONFIG_SCHEMAS.get(record.sha256)
+    if cached is not None and (cached[0] is record.config or cached[0] == record.config):
+        return cached[1]
+    schema = charm_schema.CharmConfig.model_validate({"options": {}, **record.config})
+    _CONFIG_SCHEMAS[record.sha256] = (record.config, schema)
     return schema
 
 

@@ -260,6 +260,11 @@ def test_k8s_workloads_plan_changed_applications_due_and_removes_gone_ones() -> 
     ]
     later = w.plan_workloads([failing], {}, {"failing": 20.0}, now=20.0)
     assert later == [w.EnsureApplication(failing, w.spec_digest(failing))]
+    # A removal the substrate refused waits for its retry too.
+    assert w.plan_workloads([], {"gone": "x"}, {"gone": 20.0}, now=10.0) == []
+    assert w.plan_workloads([], {"gone": "x"}, {"gone": 20.0}, now=20.0) == [
+        w.RemoveApplication("gone")
+    ]
 
 
 @pytest.mark.parametrize(

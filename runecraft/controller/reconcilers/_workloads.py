@@ -149,7 +149,11 @@ def plan_workloads(
         if applied.get(spec.name) != digest and retry_at.get(spec.name, 0.0) <= now:
             actions.append(EnsureApplication(spec, digest))
     names = {spec.name for spec in specs}
-    actions += [RemoveApplication(name) for name in sorted(set(applied) - names)]
+    actions += [
+        RemoveApplication(name)
+        for name in sorted(set(applied) - names)
+        if retry_at.get(name, 0.0) <= now
+    ]
     return actions
 
 
@@ -280,11 +284,10 @@ class Workloads:
                 try:
                     await provider.remove_application(model.name, model.uuid, action.name)
                 except errors.RunecraftError as exc:
-                    logger.warning(
-                        "application not removed", application=action.name, error=exc.message
-                    )
+                    self._back_off(model.uuid, action.name, exc, now)
                     continue
                 del applied[action.name]
+                self._failures.pop((model.uuid, action.name), None)
                 continue
             try:
                 await provider.ensure_application(action.spec)
@@ -305,11 +308,15 @@ class Workloads:
         self, state: ModelState, app: str, exc: errors.RunecraftError, now: float
     ) -> None:
         """The application's units that are not up show why; it is tried again later."""
-        before = self._failures.get((state.model.uuid, app))
-        count = 1 if before is None else before.count + 1
-        self._failures[(state.model.uuid, app)] = _Failure(count, now + backoff(count), exc.message)
-        logger.warning("application not made", application=app, error=exc.message)
+        self._back_off(state.model.uuid, app, exc, now)
         await self._write(state, state.machines, self._refused(state, state.machines), now)
+
+    def _back_off(self, model_uuid: str, app: str, exc: errors.RunecraftError, now: float) -> None:
+        """What the substrate refused for an application is tried again later, backing off."""
+        before = self._failures.get((model_uuid, app))
+        count = 1 if before is None else before.count + 1
+        self._failures[(model_uuid, app)] = _Failure(count, now + backoff(count), exc.message)
+        logger.warning("substrate refused an application", application=app, error=exc.message)
 
     async def _attached_images(self, snap: ModelSnapshot) -> dict[tuple[str, str], str]:
         """Attached oci-image resources: Juju's document (`registrypath`) or an image name."""

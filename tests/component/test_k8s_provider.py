@@ -6,6 +6,7 @@ with it."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -16,7 +17,8 @@ import yaml
 from lightkube.resources.apps_v1 import StatefulSet
 from lightkube.resources.core_v1 import Namespace, Secret, Service, ServiceAccount
 
-from runecraft import errors
+from runecraft import charms, errors
+from runecraft.controller import services
 from runecraft.controller.providers import (
     ApplicationSpec,
     CloudSpec,
@@ -25,8 +27,14 @@ from runecraft.controller.providers import (
     ProviderContext,
 )
 from runecraft.controller.providers.kubernetes import KubernetesProvider
+from runecraft.controller.reconcilers._actions import ModelState
+from runecraft.controller.reconcilers._workloads import Workloads
+from runecraft.controller.state import Store
+from runecraft.schemas import api
 from runecraft.schemas.agent import BrokerAddress
 from tests.k8s_cluster import KubeCluster, build, wait_gone
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "charms"
 
 
 class Harness:
@@ -222,3 +230,21 @@ async def test_k8s_provider_removes_an_application_and_then_the_models_namespace
         await wait_gone(client, Namespace, k8s.model)
     finally:
         await client.close()
+
+
+async def test_k8s_a_restarted_controller_removes_an_application_gone_meanwhile(
+    k8s: Harness, store: Store, tmp_path: Path
+) -> None:
+    """What the controller applied is kept in memory: a new one asks the cluster."""
+    await k8s.provider.ensure_application(k8s.spec(name="gone"))
+    assert await k8s.provider.application_names(k8s.model, k8s.model_uuid) == {"gone"}
+    config = dict(services.DEFAULT_MODEL_CONFIG)
+    await store.create_model(k8s.model, k8s.model_uuid, "test-k8s", config, model_type="caas")
+    models = services.ModelService(store, services.ChangeHub())
+    charm = await models.upload_charm(charms.pack(EXAMPLES / "hello-bash", tmp_path / "c").data)
+    deploy = api.DeployRequest(application="kept", charm_sha256=charm.sha256, num_units=1)
+    await models.deploy(k8s.model, deploy)
+    snap = await store.snapshot(k8s.model_uuid)
+    workloads = Workloads(store=store, providers=lambda _: k8s.provider, api_url="http://c")
+    assert await workloads.apply(k8s.provider, ModelState.of(snap), snap, time.time())
+    assert await k8s.provider.application_names(k8s.model, k8s.model_uuid) == {"kept"}

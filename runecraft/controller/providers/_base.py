@@ -175,6 +175,11 @@ class WorkloadProvider(Provider, Protocol):
         """Remove everything of the application (idempotent)."""
         ...
 
+    async def application_names(self, model_name: str, model_uuid: str) -> set[str]:
+        """The applications the substrate runs for the model (what a restarted controller
+        compares with the model's, to remove those that went while it was down)."""
+        ...
+
     async def instance_states(
         self, model_uuid: str, instances: dict[int, str]
     ) -> dict[int, InstanceState]:

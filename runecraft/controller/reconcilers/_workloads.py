@@ -276,7 +276,7 @@ class Workloads:
         specs = application_specs(
             model, state.applications, state.units, snap.charms, images, self.api_url, provisioned
         )
-        applied = self._applied.setdefault(model.uuid, {})
+        applied = await self._applied_of(provider, model, bool(specs))
         retry = {app: f.retry_at for (uuid, app), f in self._failures.items() if uuid == model.uuid}
         actions = plan_workloads(specs, applied, retry, now)
         for action in actions:
@@ -297,6 +297,25 @@ class Workloads:
             applied[action.spec.name] = action.digest
             self._failures.pop((model.uuid, action.spec.name), None)
         return bool(actions)
+
+    async def _applied_of(
+        self, provider: WorkloadProvider, model: ModelRecord, has_applications: bool
+    ) -> dict[str, str]:
+        """What was applied for the model: remembered, or (the first time this controller
+        sees it with applications) every application the substrate runs for it, as not yet
+        applied, so those no longer in the model are removed and the others ensured once.
+        An empty model asks nothing of the substrate (its namespace goes with it)."""
+        applied = self._applied.get(model.uuid)
+        if applied is None and not has_applications:
+            return {}
+        if applied is None:
+            try:
+                running = await provider.application_names(model.name, model.uuid)
+            except errors.RunecraftError as exc:  # best effort: the model's own still apply
+                logger.warning("cannot list the substrate's applications", error=exc.message)
+                running = set()
+            applied = self._applied[model.uuid] = dict.fromkeys(running, "")
+        return applied
 
     async def release(self, provider: WorkloadProvider, model: ModelRecord) -> None:
         """The model is gone: remove its namespace and forget it."""

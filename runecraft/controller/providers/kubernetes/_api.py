@@ -171,6 +171,18 @@ class ClusterApi:
         except (httpx2.HTTPError, OSError) as exc:
             raise _translate(exc, f"delete {kind} {name}") from exc
 
+    async def names(self, kind: str, namespace: str, labels: Mapping[str, str]) -> set[str]:
+        """The names of the objects of `kind` with `labels` in the namespace."""
+        listing = self._client.list(KINDS[kind], namespace=namespace, labels=dict(labels))
+        try:
+            return {obj.metadata.name async for obj in listing if obj.metadata}
+        except lightkube.ApiError as exc:
+            if exc.status.code == 404:
+                return set()
+            raise _translate(exc, f"list the {kind}s of namespace {namespace}") from exc
+        except (httpx2.HTTPError, OSError) as exc:
+            raise _translate(exc, f"list the {kind}s of namespace {namespace}") from exc
+
     async def list_pods(
         self, namespace: str, labels: Mapping[str, str]
     ) -> tuple[list[dict[str, Any]], str]:

@@ -145,6 +145,9 @@ class KubernetesProvider:
             await self.api.delete(kind, obj, ns, model_uuid)
         self._replicas.pop((model_uuid, name), None)
 
+    async def application_names(self, model_name: str, model_uuid: str) -> set[str]:
+        return await self.api.names("StatefulSet", model_name, o.model_labels(model_uuid))
+
     # --- units' machines -------------------------------------------------------------
 
     async def ensure_machine(self, spec: MachineSpec) -> InstanceInfo:

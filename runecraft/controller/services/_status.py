@@ -21,7 +21,7 @@ from typing import Any
 from runecraft.controller.services._hub import ChangeHub
 from runecraft.controller.services._ports import StoreService
 from runecraft.controller.services._scaling import is_caas
-from runecraft.controller.services._unitinfo import build_unit_info
+from runecraft.controller.services._unitinfo import build_unit_info, placement
 from runecraft.controller.state import (
     ApplicationRecord,
     CharmRecord,
@@ -215,16 +215,7 @@ def _unit_doc(
     }
     if app.leader == unit.name:
         doc["leader"] = True
-    if caas:  # no machine: the pod's address and name
-        if machine is not None and machine.address:
-            doc["address"] = machine.address
-        if machine is not None and machine.hostname:
-            doc["provider-id"] = machine.hostname
-    elif unit.machine_number is not None:
-        doc["machine"] = str(unit.machine_number)
-        if machine is not None and machine.address:
-            doc["public-address"] = machine.address
-            doc["address"] = machine.address
+    doc |= placement(unit, machine, caas=caas)
     if unit.opened_ports:
         doc["open-ports"] = list(unit.opened_ports)
     return doc

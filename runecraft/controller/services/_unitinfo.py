@@ -13,9 +13,15 @@ from typing import Any
 from runecraft import errors
 from runecraft.controller.services._names import parse_unit_name
 from runecraft.controller.services._scaling import is_caas
-from runecraft.controller.state import DatabagRecord, EndpointRecord, ModelSnapshot
+from runecraft.controller.state import (
+    DatabagRecord,
+    EndpointRecord,
+    MachineRecord,
+    ModelSnapshot,
+    UnitRecord,
+)
 
-__all__ = ["build_unit_info"]
+__all__ = ["build_unit_info", "placement"]
 
 
 def _relation_info(
@@ -91,14 +97,22 @@ def build_unit_info(snapshot: ModelSnapshot, unit_name: str) -> dict[str, Any]:
     if unit.workload_version:
         document["workload-version"] = unit.workload_version
     machine = machines.get(unit.machine_number) if unit.machine_number is not None else None
-    if is_caas(snapshot.models[0]):  # no machine: the pod's address and name
-        if machine is not None and machine.address:
-            document["address"] = machine.address
-        if machine is not None and machine.hostname:
-            document["provider-id"] = machine.hostname
-    elif unit.machine_number is not None:
-        document["machine"] = str(unit.machine_number)
-        if machine is not None and machine.address:
-            document["public-address"] = machine.address
-            document["address"] = machine.address
+    document |= placement(unit, machine, caas=is_caas(snapshot.models[0]))
     return {unit_name: document}
+
+
+def placement(unit: UnitRecord, machine: MachineRecord | None, *, caas: bool) -> dict[str, str]:
+    """Where a unit runs, as status and show-unit say it: its machine and address, or on a
+    k8s model (no machines) its pod's address and name."""
+    found: dict[str, str] = {}
+    if caas:
+        if machine is not None and machine.address:
+            found["address"] = machine.address
+        if machine is not None and machine.hostname:
+            found["provider-id"] = machine.hostname
+    elif unit.machine_number is not None:
+        found["machine"] = str(unit.machine_number)
+        if machine is not None and machine.address:
+            found["public-address"] = machine.address
+            found["address"] = machine.address
+    return found

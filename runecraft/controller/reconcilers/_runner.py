@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from runecraft import errors
-from runecraft.controller.providers import Provider
+from runecraft.controller.providers import Provider, WorkloadProvider
 from runecraft.controller.reconcilers import _plan
 from runecraft.controller.reconcilers._actions import DeleteModel, ModelState, Release
 from runecraft.controller.reconcilers._applier import Applier, Publisher
@@ -180,7 +180,7 @@ class Reconciler:
             await self.applier.apply(model, writes, now)
             return True
         workload = self.workloads.provider(model)
-        state = await self._observe(state, now)
+        state = await self._observe(state, workload, now)
         machine_actions = plan_provisioning(state, now)
         deleting = any(isinstance(action, DeleteModel) for action in machine_actions)
         if deleting and workload is not None:
@@ -201,10 +201,11 @@ class Reconciler:
             self._marks[model.uuid] = _Mark(model.revision, due)
         return bool(machine_actions) or worked
 
-    async def _observe(self, state: ModelState, now: float) -> ModelState:
+    async def _observe(
+        self, state: ModelState, workload: WorkloadProvider | None, now: float
+    ) -> ModelState:
         """Ask the providers which of the machines that may need making are up (on a
         workload substrate: what it says of every unit's pod)."""
-        workload = self.workloads.provider(state.model)
         if workload is not None:
             pods = await self.workloads.observe(workload, state, now)
             return dataclasses.replace(state, running=pods)

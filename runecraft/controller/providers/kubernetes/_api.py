@@ -147,17 +147,6 @@ class ClusterApi:
         result: dict[str, Any] = obj.to_dict()
         return result
 
-    async def patch(
-        self, kind: str, name: str, namespace: str | None, patch: dict[str, Any]
-    ) -> None:
-        """A merge patch of an object already known to be ours."""
-        try:
-            await self._client.patch(
-                KINDS[kind], name, patch, namespace=namespace, patch_type=PatchType.MERGE
-            )
-        except (lightkube.ApiError, httpx2.HTTPError, OSError) as exc:
-            raise _translate(exc, f"update {kind} {name}") from exc
-
     async def delete(self, kind: str, name: str, namespace: str | None, model_uuid: str) -> None:
         """Delete the object if it is ours (gone already is fine)."""
         current = await self.get(kind, name, namespace)

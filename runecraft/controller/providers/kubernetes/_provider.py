@@ -11,7 +11,6 @@ again on 410 Gone), and wakes the reconciler when a unit's pod changes.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -155,15 +154,9 @@ class KubernetesProvider:
         app, number = _unit_of(spec)
         ns = await self._namespace(spec.model_name, spec.model_uuid)
         config = spec.agent_config.model_copy(update={"data_dir": o.AGENT_DATA_DIR})
-        encoded = base64.b64encode(config.model_dump_json().encode()).decode()
-        secret_name = o.agent_secret_name(app)
-        if await self.api.get("Secret", secret_name, ns) is None:
-            configs = {number: config.model_dump_json()}
-            await self.api.ensure(
-                o.agent_secret(spec.model_uuid, app, ns, configs), spec.model_uuid
-            )
-        else:
-            await self.api.patch("Secret", secret_name, ns, {"data": {o.unit_key(number): encoded}})
+        # A merge patch adds this unit's key and keeps the others (the Secret must be ours).
+        secret = o.agent_secret(spec.model_uuid, app, ns, {number: config.model_dump_json()})
+        await self.api.ensure(secret, spec.model_uuid)
         pod = f"{app}-{number}"
         self._pods[(spec.model_uuid, spec.number)] = f"{ns}/{pod}"
         found = self._watches[spec.model_uuid].pods.get(pod)

@@ -174,6 +174,10 @@ def _machines_service(k8s: K8s) -> services.MachineService:
     )
 
 
+async def _as_made(k: K8s) -> None:
+    """No setup: the refusal is tried on the model as the fixture made it."""
+
+
 Refusal = tuple[
     str,
     Callable[[K8s], Awaitable[None]],
@@ -185,14 +189,14 @@ Refusal = tuple[
 REFUSALS: list[Refusal] = [
     (
         "deploy --to",
-        lambda k: asyncio.sleep(0),
+        _as_made,
         lambda k: k.models.deploy("k8s", _deploy(1, to=["0"])),
         errors.InvalidSpecError,
         ["k8s models only support --num-units", "--to 0"],
     ),
     (
         "deploy a subordinate",
-        lambda k: asyncio.sleep(0),
+        _as_made,
         lambda k: k.models.deploy("k8s", _deploy(0, charm=SUB)),
         errors.InvalidSpecError,
         ['"web"', "subordinate charms are not supported on k8s models"],
@@ -241,7 +245,7 @@ REFUSALS: list[Refusal] = [
     ),
     (
         "add-machine",
-        lambda k: asyncio.sleep(0),
+        _as_made,
         lambda k: _machines_service(k).add_machine("k8s", "ssh:ubuntu@10.0.0.9"),
         errors.InvalidSpecError,
         ['Juju command "add-machine" not supported on container models', '"k8s"'],

@@ -255,11 +255,13 @@ class ThreadedKubeCluster:
                     ready.set_exception(exc)
                 raise
 
+        failed: list[BaseException] = []
+
         def main() -> None:
             try:
                 loop.run_until_complete(host())
-            except BaseException:  # reported through `ready` or at exit
-                pass
+            except BaseException as exc:  # raised through `ready`, or below at exit
+                failed.append(exc)
             finally:
                 loop.close()
                 done.set()
@@ -273,6 +275,8 @@ class ThreadedKubeCluster:
             loop.call_soon_threadsafe(stop[0].set)
             done.wait(timeout=60)
             thread.join(timeout=5)
+        if failed:  # the cluster broke while the test used it, or as it stopped
+            raise RuntimeError("the test cluster failed") from failed[0]
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
         """Run a coroutine on the cluster's loop and wait for its result."""

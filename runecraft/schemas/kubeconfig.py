@@ -24,6 +24,7 @@ __all__ = [
     "NarrowedKubeconfig",
     "auth_type",
     "narrow_kubeconfig",
+    "narrowed_parts",
 ]
 
 EXEC_API_VERSIONS = (
@@ -228,3 +229,11 @@ def narrow_kubeconfig(
         "users": [{"name": user_name, "user": user}],
     }
     return NarrowedKubeconfig(config=config, context=name, cluster=cluster_name, server=server)
+
+
+def narrowed_parts(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The cluster and the user of a kubeconfig `narrow_kubeconfig` made (it has one of
+    each), as stored with a cloud."""
+    clusters = config.get("clusters") or [{}]
+    users = config.get("users") or [{}]
+    return dict(clusters[0].get("cluster") or {}), dict(users[0].get("user") or {})

@@ -5,8 +5,8 @@ kubeconfig narrowed to one context."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
 import structlog
 
@@ -72,8 +72,7 @@ class CloudStore(Protocol):
 def _auth_type(spec: CloudSpec) -> str:
     if spec.type != clouds.KUBERNETES:
         return ""
-    users = spec.config.get("users") or [{}]
-    user: Mapping[str, Any] = users[0].get("user") or {}
+    _, user = kubeconfig.narrowed_parts(spec.config)
     return kubeconfig.auth_type(user) or ""
 
 

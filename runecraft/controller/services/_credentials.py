@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from runecraft import errors
 from runecraft.controller.state import CloudRecord, MachineRecord, ModelSnapshot
+from runecraft.schemas import kubeconfig
 
 __all__ = ["CredentialService", "cloud_spec"]
 
@@ -37,36 +38,24 @@ def _decoded(data: str) -> str:
 
 def _credential(user: Mapping[str, Any]) -> dict[str, Any]:
     """Juju's credential document for a kubeconfig user."""
-    if user.get("token"):
-        return {"auth-type": "oauth2", "attrs": {"Token": user["token"]}}
-    if user.get("client-certificate-data"):
-        return {
-            "auth-type": "clientcertificate",
-            "attrs": {
-                "ClientCertificateData": _decoded(user["client-certificate-data"]),
-                "ClientKeyData": _decoded(user.get("client-key-data", "")),
-            },
+    kind = kubeconfig.auth_type(user)
+    if kind == "clientcertificate":
+        attrs = {
+            "ClientCertificateData": _decoded(user["client-certificate-data"]),
+            "ClientKeyData": _decoded(user["client-key-data"]),
         }
-    if user.get("username"):
-        attrs = {"username": user["username"], "password": user.get("password", "")}
-        return {"auth-type": "userpass", "attrs": attrs}
-    return {"auth-type": "empty", "attrs": {}}
-
-
-def _named(items: Any, name: str, key: str) -> dict[str, Any]:
-    for item in items or []:
-        if isinstance(item, dict) and item.get("name") == name:
-            found: dict[str, Any] = item.get(key) or {}
-            return found
-    return {}
+    elif kind == "oauth2":
+        attrs = {"Token": user["token"]}
+    elif kind == "userpass":
+        attrs = {"username": user["username"], "password": user["password"]}
+    else:  # an exec plugin: the credential is made where it runs, not stored
+        return {"auth-type": "empty", "attrs": {}}
+    return {"auth-type": kind, "attrs": attrs}
 
 
 def cloud_spec(cloud: CloudRecord) -> dict[str, Any]:
-    """The spec `credential-get` prints, from the cloud's (one-context) kubeconfig."""
-    config = cloud.config
-    context = _named(config.get("contexts"), str(config.get("current-context", "")), "context")
-    cluster = _named(config.get("clusters"), str(context.get("cluster", "")), "cluster")
-    user = _named(config.get("users"), str(context.get("user", "")), "user")
+    """The spec `credential-get` prints, from the cloud's one-context kubeconfig."""
+    cluster, user = kubeconfig.narrowed_parts(cloud.config)
     ca = cluster.get("certificate-authority-data")
     return {
         "type": "kubernetes",

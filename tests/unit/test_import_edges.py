@@ -28,6 +28,7 @@ EDGES: dict[str, tuple[str, ...]] = {
         "runecraft.client._client",
         "runecraft.agents._charm_source",
         "runecraft.controller._lifecycle",
+        "runecraft.agents._workloads",
     ),
     "pylxd": ("runecraft.controller.providers.lxd._api",),
     "requests": ("runecraft.controller.providers.lxd._api",),
@@ -38,6 +39,8 @@ EDGES: dict[str, tuple[str, ...]] = {
     "click": ("runecraft.cli",),
     "rich": ("runecraft.cli",),
     "ops": ("runecraft.agents._zygote",),
+    "h11": ("runecraft.agents.pebble._server",),
+    "wsproto": ("runecraft.agents.pebble._server",),
 }
 """Library → the only modules (or packages) that may import it directly."""
 

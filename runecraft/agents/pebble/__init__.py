@@ -1,0 +1,22 @@
+"""A Pebble-compatible workload agent: what ops' `pebble.Client` and the unit agent use.
+
+`rune-pebble run` behaves as `pebble run` (reference: pebble.md): `$PEBBLE` is its
+directory (`layers/`, state), the socket is `$PEBBLE_SOCKET` or `$PEBBLE/.pebble.socket`,
+file paths of the API are rooted at the container's root directory (`--root`, default `/`).
+
+Modules, from the edge inwards:
+
+- `__main__`: the `rune-pebble` console script (`run`, `notify`, `install`).
+- `_server`: HTTP/1.1 over the unix socket (h11), websockets (wsproto), peer credentials.
+- `_http`: the request, the Pebble envelope, `PebbleError`, the route table.
+- `_daemon`: the composition root: one `Daemon` holding the parts below, and the routes.
+- `_api_*`: handlers by area (system, changes, services, layers, files, exec, checks,
+  notices, signals, identities).
+- `_state`: changes, tasks, notices (with waiting and long-polls).
+- `_plan`: layers and the plan as pure functions (parse, combine, validate, YAML, order).
+- `_durations`: Go duration syntax.
+- `_services`: the service supervisor; `_checks`: the health-check runner.
+
+Only the standard library, h11, wsproto and PyYAML are used, all pure Python, so the agent
+also runs from a zipapp inside a workload image that has `python3`.
+"""

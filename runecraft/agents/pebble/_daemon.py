@@ -1,0 +1,3 @@
+"""The composition root: one `Daemon` per `rune-pebble run`, holding every part and the routes."""
+
+from __future__ import annotations

@@ -43,6 +43,7 @@ COMMANDS: dict[str, str] = {
     "set-constraints": "_show:set_constraints",
     "show-unit": "_show:show_unit",
     "attach-resource": "_resources:attach_resource",
+    "resources": "_resources:list_resources",
     "integrate": "_runtime:integrate",
     "relate": "_runtime:integrate",
     "remove-relation": "_runtime:remove_relation",

@@ -467,6 +467,13 @@ class Client:
         )
         return [resources.ResourceInfo.model_validate(item) for item in result]
 
+    async def resources(self, model: str, application: str) -> resources.ApplicationResources:
+        """Every resource the application's charm declares, and what is attached of each."""
+        result = await self._request(
+            "GET", f"/v1/models/{model}/applications/{application}/resources"
+        )
+        return resources.ApplicationResources.model_validate(result)
+
     async def status_log(
         self, model: str, entity: str, *, kind: str | None = None, limit: int = 20
     ) -> list[log_schema.StatusHistoryEntry]:

@@ -5,13 +5,17 @@ name=PATH` or `attach-resource APP name=PATH` uploads the file, which the contro
 content-addressed (like charm archives) and records as the application's current revision
 of that resource. Units are told each resource's hash (`ResourceRemote`); `resource-get`
 downloads it once into the unit's `resources/<name>/<filename>` and prints that path.
+
+An `oci-image` resource is a Kubernetes workload container's image: attached as a document
+naming it (`image_name` reads it), or else the charm's `upstream-source`. `rune resources`
+lists every resource a charm declares with where it comes from (`ApplicationResources`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,10 +26,13 @@ if TYPE_CHECKING:  # the client loads this module; charm metadata models stay un
 
 __all__ = [
     "MAX_RESOURCE_BYTES",
+    "ApplicationResource",
+    "ApplicationResources",
     "AttachResourceRequest",
     "ResourceInfo",
     "ResourceRemote",
     "check_resources",
+    "image_name",
     "parse_resource_args",
 ]
 
@@ -53,6 +60,35 @@ class ResourceInfo(BaseModel):
     size: int
     name: str = ""
     revision: int = 0
+
+
+class ApplicationResource(BaseModel):
+    """One resource the application's charm declares, and what the application has of it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    type: Literal["file", "oci-image"]
+    description: str = ""
+    origin: Literal["upload", "upstream", "none"]
+    """`upload`: attached; `upstream`: an oci-image's `upstream-source`; `none`: neither."""
+    revision: int = Field(default=0, ge=0)
+    """The attached revision (0: none attached)."""
+    fingerprint: str = ""
+    """The attached file's sha256 ("" when none is attached)."""
+    size: int = Field(default=0, ge=0)
+    image: str | None = None
+    """An oci-image's image: the attached document's, else the upstream source."""
+    filename: str | None = None
+    """A file resource's file name (what `resource-get` prints the path of)."""
+
+
+class ApplicationResources(BaseModel):
+    """`rune resources APP`: every resource the charm declares, sorted by name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    resources: list[ApplicationResource]
 
 
 class AttachResourceRequest(BaseModel):
@@ -94,3 +130,17 @@ def check_resources(meta: charm_schema.CharmMeta, given: Mapping[str, str]) -> N
             )
         if not re.fullmatch(SHA256, sha256):
             raise errors.InvalidSpecError(f'resource "{name}": invalid sha256 "{sha256}"')
+
+
+def image_name(document: bytes) -> str:
+    """The image an attached `oci-image` resource names: Juju's document (YAML or JSON,
+    `registrypath` or `image-name`) or a bare image name; "" when it names none."""
+    import yaml  # noqa: PLC0415  (the client loads this module; most commands need no YAML)
+
+    try:
+        loaded = yaml.safe_load(document.decode())
+    except (UnicodeDecodeError, yaml.YAMLError):
+        return ""
+    if isinstance(loaded, dict):
+        return str(loaded.get("registrypath") or loaded.get("image-name") or "")
+    return loaded.strip() if isinstance(loaded, str) else ""

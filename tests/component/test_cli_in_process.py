@@ -26,6 +26,7 @@ from runecraft.controller.state import Store
 from runecraft.settings import home_settings
 from tests._kubeconfigs import kubeconfig
 from tests.component._api import TOKEN, URL, controller_app
+from tests.component._resource_charm import IMAGE_DOCUMENT, resource_charm
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "charms"
 HELLO = str(EXAMPLES / "hello-bash")
@@ -116,7 +117,51 @@ def test_config_json_shows_each_option_with_its_source(controller: Controller) -
     assert document["application-config"]["trust"]["value"] is False  # type: ignore[index]
 
 
+def test_resources_in_each_format(controller: Controller, tmp_path: Path) -> None:
+    """A file attached at deploy, an image document attached later, an unattached file
+    and an oci-image from upstream: the same listing as JSON, YAML and a table, under
+    `rune` and `rune-juju`."""
+    motd, image = tmp_path / "motd.txt", tmp_path / "side.yaml"
+    motd.write_text("hello\n")
+    image.write_text(IMAGE_DOCUMENT)
+    charm = resource_charm(tmp_path / "res-demo")
+    controller.rune("deploy", str(charm), "demo", "-n", "0", "--resource", f"motd={motd}")
+    controller.rune("attach-resource", "demo", f"side-image={image}")
+    document = controller.json("resources", "demo")
+    resources = document["resources"]
+    assert isinstance(resources, list)
+    assert [(r["name"], r["origin"], r["revision"]) for r in resources] == [
+        ("extra", "none", 0),
+        ("motd", "upload", 1),
+        ("side-image", "upload", 1),
+        ("web-image", "upstream", 0),
+    ]
+    assert resources[1]["filename"] == "motd.txt" and "image" not in resources[1]
+    assert resources[2]["image"] == "registry.example/side:2" and "filename" not in resources[2]
+    assert yaml.safe_load(controller.rune("resources", "demo", "--format", "yaml")) == document
+    code, table, _ = controller.run("resources", "demo", prog="juju")
+    assert code == 0
+    assert [line.split() for line in table.splitlines()] == [
+        ["Resource", "Type", "Origin", "Revision", "Image/Fingerprint"],
+        ["extra", "file", "none", "-", "-"],
+        ["motd", "file", "upload", "1", resources[1]["fingerprint"][:12]],
+        ["side-image", "oci-image", "upload", "1", "registry.example/side:2"],
+        ["web-image", "oci-image", "upstream", "-", "python:3.12-slim"],
+    ]
+
+
+def test_resources_of_a_charm_that_declares_none(controller: Controller) -> None:
+    controller.rune("deploy", HELLO, "-n", "0")
+    assert controller.json("resources", "hello-bash") == {"resources": []}
+    code, stdout, stderr = controller.run("resources", "hello-bash")
+    assert (code, stdout, stderr.strip()) == (0, "", "No resources to display.")
+
+
 BAD = [
+    (["resources", "nope"], 1, 'application "nope" not found'),
+    (["resources", "--model", "nope", "hello-bash"], 1, 'model "nope" not found'),
+    (["resources", "hello-bash", "--format", "xml"], 2, "Invalid value for '--format'"),
+    (["resources"], 2, "Missing argument"),
     (["show-model", "nope"], 1, 'model "nope" not found'),
     (["show-model", "elsewhere:admin/default"], 1, 'controller "elsewhere" not found'),
     (["add-model", "other", "--controller", "elsewhere"], 1, 'controller "elsewhere" not found'),

@@ -54,3 +54,21 @@ def test_check_resources_accepts_file_and_oci_image_resources() -> None:
     res.check_resources(META, {"motd": SHA})
     res.check_resources(META, {"image": SHA})  # a Kubernetes workload's image document
     res.check_resources(META, {})
+
+
+@pytest.mark.parametrize(
+    ("document", "image"),
+    [
+        (b"registrypath: registry.example/web:2\nusername: ''\n", "registry.example/web:2"),
+        (b'{"registrypath": "registry.example/web:2", "password": ""}', "registry.example/web:2"),
+        (b"image-name: nginx:1.27\n", "nginx:1.27"),
+        (b"nginx:1.27\n", "nginx:1.27"),
+        (b"username: me\n", ""),
+        (b"[1, 2]", ""),
+        (b"key: [unclosed", ""),
+        (b"\xff\xfe", ""),
+    ],
+    ids=["yaml", "json", "image-name", "bare", "no-image", "list", "bad-yaml", "not-text"],
+)
+def test_image_name_reads_what_an_oci_image_document_names(document: bytes, image: str) -> None:
+    assert res.image_name(document) == image

@@ -1,4 +1,5 @@
-"""Routes for resources: upload a file, attach files to an application, download one."""
+"""Routes for resources: upload a file, attach files to an application, list an
+application's resources, download one."""
 
 from __future__ import annotations
 
@@ -27,6 +28,16 @@ async def attach_resources(
     ctx: Context, model: str, application: str, body: res.AttachResourceRequest
 ) -> list[res.ResourceInfo]:
     return await ctx.resources.attach(model, application, body.resources)
+
+
+@router.get(
+    "/v1/models/{model}/applications/{application}/resources",
+    response_model_exclude_none=True,  # a file has no image, an oci-image no filename
+)
+async def application_resources(
+    ctx: Context, model: str, application: str
+) -> res.ApplicationResources:
+    return await ctx.resources.of_application(model, application)
 
 
 @downloads.get("/v1/resources/{sha256}")

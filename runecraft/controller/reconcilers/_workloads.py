@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import structlog
-import yaml
 
 from runecraft import errors
 from runecraft.controller.providers import (
@@ -37,6 +36,7 @@ from runecraft.controller.state import (
     Store,
     UnitRecord,
 )
+from runecraft.schemas import resources as resource_schema
 
 __all__ = [
     "EnsureApplication",
@@ -348,16 +348,6 @@ class Workloads:
                 continue
             if resource.sha256 not in self._images:
                 blob = await self.store.resource_blob(resource.sha256)
-                self._images[resource.sha256] = _image_name(blob)
+                self._images[resource.sha256] = resource_schema.image_name(blob)
             images[(resource.application, resource.name)] = self._images[resource.sha256]
         return images
-
-
-def _image_name(blob: bytes) -> str:
-    try:
-        document = yaml.safe_load(blob.decode())
-    except (UnicodeDecodeError, yaml.YAMLError):
-        return ""
-    if isinstance(document, dict):
-        return str(document.get("registrypath") or document.get("image-name") or "")
-    return document.strip() if isinstance(document, str) else ""

@@ -238,6 +238,10 @@ class ResourceRows(Protocol):
         self, model_uuid: str, application: str, name: str, sha256: str
     ) -> state.ResourceRecord: ...
 
+    async def of_application(
+        self, model_uuid: str, application: str
+    ) -> list[state.ResourceRecord]: ...
+
 
 class WithResources(Protocol):
     @property

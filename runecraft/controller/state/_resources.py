@@ -84,6 +84,16 @@ class Resources(Repository):
         self._session.changed(f"application-{application}", "resource", model_uuid)
         return resource
 
+    async def of_application(self, model_uuid: str, application: str) -> list[ResourceRecord]:
+        """The application's attached resources (each at its current revision), by name."""
+        table = t.application_resources
+        rows = await self._conn.execute(
+            sa.select(table)
+            .where(table.c.model_uuid == model_uuid, table.c.application == application)
+            .order_by(table.c.name)
+        )
+        return [record(ResourceRecord, row) for row in rows]
+
     async def forget_application(self, model_uuid: str, application: str) -> None:
         """A deleted application's resources go with it (the blobs stay)."""
         table = t.application_resources

@@ -87,7 +87,10 @@ class State:
     """Everything the daemon remembers in memory: changes, tasks, notices."""
 
     def new_change(
-        self, kind: str, summary: str, data: Mapping[str, Any] | None = None,
+        self,
+        kind: str,
+        summary: str,
+        data: Mapping[str, Any] | None = None,
         notice_data: Mapping[str, str] | None = None,
     ) -> Change:
         """A new change (status Hold until it has tasks); records a change-update notice."""
@@ -104,7 +107,12 @@ class State:
         raise NotImplementedError
 
     def add_notice(
-        self, *, user_id: int | None, type: str, key: str,
-        data: Mapping[str, str] | None = None, repeat_after: float | None = None,
+        self,
+        *,
+        user_id: int | None,
+        type: str,
+        key: str,
+        data: Mapping[str, str] | None = None,
+        repeat_after: float | None = None,
     ) -> Notice:
         raise NotImplementedError

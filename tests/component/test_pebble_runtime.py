@@ -483,3 +483,28 @@ async def test_check_start_stop_and_plan_changes(harness: Harness) -> None:
     assert caught.value.message == "cannot start checks: cannot find checks in plan: aa, zz"
     harness.checks.replan()
     assert check_info(harness, "lazy")["status"] == "up"
+
+
+@pytest.mark.parametrize("hold", [False, True])
+async def test_boot_loads_base_layers_and_autostarts_unless_held(
+    tmp_path: Path, hold: bool
+) -> None:
+    layers = tmp_path / "layers"
+    layers.mkdir()
+    (layers / "001-base.yaml").write_text(
+        "services:\n  boot:\n    override: replace\n    command: sleep 3600\n    startup: enabled\n"
+    )
+    harness = Harness(tmp_path)
+    try:
+        await harness.runtime.start(hold=hold)
+        assert [layer.label for layer in harness.runtime.plans.layers] == ["base"]
+        changes = harness.state.changes()
+        if hold:
+            assert changes == [] and harness.status("boot") == "inactive"
+        else:
+            [change] = changes
+            await harness.done(change)
+            assert (change.kind, change.status) == ("autostart", "Done")
+            assert harness.status("boot") == "active"
+    finally:
+        await harness.runtime.stop()

@@ -165,7 +165,7 @@ class _RuntimeApi:
         try:
             layer = _plan.parse_layer(_string(body, "layer", wording), label)
         except _plan.PlanError as exc:
-            raise PebbleError(400, f"cannot parse layer YAML: {exc}") from exc
+            raise PebbleError(400, str(exc)) from exc
         try:
             self._runtime.plans.add_layer(layer, bool(body.get("combine")))
         except (_planstate.LabelExistsError, _plan.PlanError) as exc:

@@ -17,7 +17,7 @@ import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from runecraft.agents.pebble import _durations, _plan
+from runecraft.agents.pebble import _command, _durations, _plan, _yamlv3
 
 
 @contextlib.contextmanager
@@ -1130,3 +1130,46 @@ def test_the_harness_oracle_would_see_a_difference() -> None:
         ("extra", {"services": {"web": {"override": "merge", "after": ["x"]}}}),
     ]
     assert our_plan(changed) != harness_plan(HARNESS_LAYERS)
+
+
+# Commands split as Pebble splits them, and floats printed as Go prints them.
+
+
+@pytest.mark.parametrize(
+    ("command", "words", "defaults"),
+    [
+        ('cmd arg1 "arg2 arg3"', ["cmd", "arg1", "arg2 arg3"], []),
+        ("say \"a\\qb\" 'c\\d'", ["say", "aqb", "c\\d"], []),  # any escape inside "..."
+        ("a#b # the rest\nc", ["a#b", "c"], []),  # `#` starting a word comments out the line
+        ('run "" x', ["run", "", "x"], []),
+        ("srv --port 80 [ --debug --verbose ]", ["srv", "--port", "80"], ["--debug", "--verbose"]),
+        ("srv [ ]", ["srv"], []),
+        ("srv [ open", ["srv"], ["open"]),
+    ],
+)
+def test_commands_split_like_pebble(command: str, words: list[str], defaults: list[str]) -> None:
+    assert _command.parse_command(command) == (words, defaults)
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ("a 'b", "EOF found when expecting closing quote"),
+        ('a "b\\"', "EOF found when expecting closing quote"),
+        ("a b\\", "EOF found after escape character"),
+    ],
+)
+def test_unfinished_commands_fail_with_pebbles_words(command: str, message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        _command.split_command(command)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        *((2.0, "2"), (1.5, "1.5"), (0.5, "0.5"), (123456.0, "123456"), (1e6, "1e+06")),
+        *((1234567.0, "1.234567e+06"), (1e-5, "1e-05"), (0.0001, "0.0001"), (-3.25, "-3.25")),
+    ],
+)
+def test_floats_print_as_go_prints_them(value: float, text: str) -> None:
+    assert _yamlv3.go_float(value) == text

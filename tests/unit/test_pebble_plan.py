@@ -4,13 +4,20 @@ against ops (its `Layer`/`Plan` parsing and Harness' combining) as an oracle."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import ops
+import ops.testing
 import pytest
+import yaml
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
-from runecraft.agents.pebble import _plan
+from runecraft.agents.pebble import _command, _durations, _plan, _yamlv3
 
 
 @contextlib.contextmanager
@@ -523,3 +530,646 @@ def test_bad_layer_files_are_refused(tmp_path: Path, files: dict[str, str], mess
     write_layers(tmp_path, files)
     with plan_error(message):
         _plan.read_layers_dir(tmp_path)
+
+
+# Combining layers and building the plan.
+
+PEBBLE_BASE = """
+summary: Simple layer
+description: A simple layer.
+services:
+    srv1:
+        override: replace
+        summary: Service summary
+        command: cmd arg1 "arg2 arg3"
+        kill-delay: 10s
+        startup: enabled
+        after: [srv2]
+        before: [srv3]
+        requires: [srv2, srv3]
+        environment: {var1: val1, var0: val0, var2: val2}
+        backoff-delay: 1s
+        backoff-factor: 1.5
+        backoff-limit: 10s
+        working-dir: /workdir/srv1
+    srv2:
+        override: replace
+        startup: enabled
+        command: cmd
+        before: [srv3]
+        working-dir: /workdir/srv2
+    srv3:
+        override: replace
+        command: cmd
+    srv6:
+        override: replace
+        command: cmd6a
+"""
+PEBBLE_OVERRIDE = """
+summary: Simple override layer.
+description: The second layer.
+services:
+    srv1:
+        override: merge
+        environment: {var3: val3}
+        after: [srv4]
+        before: [srv5]
+        working-dir: /workdir/srv1/override
+    srv2:
+        override: replace
+        startup: disabled
+        command: cmd
+        summary: Replaced service
+    srv4:
+        override: replace
+        command: cmd
+        startup: enabled
+    srv5:
+        override: replace
+        command: cmd
+    srv6:
+        override: merge
+        command: cmd6b
+        environment: {foo: bar, baz: buz}
+        on-check-failure: {chk1: restart}
+"""
+PEBBLE_PLAN = """\
+services:
+    srv1:
+        summary: Service summary
+        startup: enabled
+        override: replace
+        command: cmd arg1 "arg2 arg3"
+        after:
+            - srv2
+            - srv4
+        before:
+            - srv3
+            - srv5
+        requires:
+            - srv2
+            - srv3
+        environment:
+            var0: val0
+            var1: val1
+            var2: val2
+            var3: val3
+        working-dir: /workdir/srv1/override
+        backoff-delay: 1s
+        backoff-factor: 1.5
+        backoff-limit: 10s
+        kill-delay: 10s
+    srv2:
+        summary: Replaced service
+        startup: disabled
+        override: replace
+        command: cmd
+    srv3:
+        override: replace
+        command: cmd
+    srv4:
+        startup: enabled
+        override: replace
+        command: cmd
+    srv5:
+        override: replace
+        command: cmd
+    srv6:
+        override: replace
+        command: cmd6b
+        environment:
+            baz: buz
+            foo: bar
+        on-check-failure:
+            chk1: restart
+"""
+
+
+def pebble_layers() -> list[_plan.Layer]:
+    return [
+        _plan.parse_layer(PEBBLE_BASE, "layer-0", 0),
+        _plan.parse_layer(PEBBLE_OVERRIDE, "layer-1", 1),
+    ]
+
+
+def test_pebbles_layers_combine_into_pebbles_plan() -> None:
+    combined = _plan.combine_layers(pebble_layers())
+    assert (combined.summary, combined.description) == (
+        "Simple override layer.",
+        "The second layer.",
+    )
+    assert (combined.label, combined.order) == ("layer-0", 0)
+    assert _plan.plan_yaml(_plan.build_plan(pebble_layers())) == PEBBLE_PLAN
+
+
+def test_replace_discards_and_merge_keeps_the_first_override() -> None:
+    first = _plan.parse_layer(service_yaml("override: replace", "command: a", "user: u"), "one")
+    merge = _plan.parse_layer(service_yaml("override: merge", "group-id: 0"), "two")
+    replace = _plan.parse_layer(service_yaml("override: replace", "command: b"), "three")
+    merged = _plan.combine_layers([first, merge]).services["svc1"]
+    assert (merged.override, merged.command, merged.user, merged.group_id) == (
+        "replace",
+        "a",
+        "u",
+        0,
+    )
+    replaced = _plan.combine_layers([first, merge, replace]).services["svc1"]
+    assert replaced == replace.services["svc1"]
+
+
+def test_checks_merge_inside_their_type_and_store_the_default_threshold() -> None:
+    first = _plan.parse_layer(
+        "checks:\n  up:\n    override: replace\n    period: 1m\n"
+        "    http: {url: 'http://a/', headers: {A: '1'}}\n",
+        "one",
+    )
+    second = _plan.parse_layer(
+        "checks:\n  up:\n    override: merge\n    level: ready\n    http: {headers: {B: '2'}}\n",
+        "two",
+    )
+    check = _plan.build_plan([first, second]).checks["up"]
+    assert check.http == _plan.HttpCheck(url="http://a/", headers={"A": "1", "B": "2"})
+    assert (check.threshold, check.period, check.level) == (3, 60.0, "ready")
+    assert yaml.safe_load(_plan.plan_yaml(_plan.build_plan([first, second]))) == {
+        "checks": {
+            "up": {
+                "override": "replace",
+                "level": "ready",
+                "period": "1m0s",
+                "threshold": 3,
+                "http": {"url": "http://a/", "headers": {"A": "1", "B": "2"}},
+            }
+        }
+    }
+
+
+def test_log_targets_append_services_and_always_show_type_location_and_services() -> None:
+    services = "services:\n  a: {override: replace, command: x}\n"
+    first = _plan.parse_layer(
+        services + "log-targets:\n  t: {override: merge, type: loki, location: 'http://l/'}\n",
+        "one",
+    )
+    second = _plan.parse_layer(
+        "log-targets:\n  t: {override: merge, services: [all, -a], labels: {k: v}}\n", "two"
+    )
+    plan = _plan.build_plan([first])
+    assert yaml.safe_load(_plan.plan_yaml(plan))["log-targets"] == {
+        "t": {"type": "loki", "location": "http://l/", "services": [], "override": "merge"}
+    }
+    target = _plan.build_plan([first, second, second]).log_targets["t"]
+    assert target.services == ("all", "-a", "all", "-a")
+    assert target.labels == {"k": "v"}
+
+
+def test_an_empty_plan_is_an_empty_mapping() -> None:
+    assert _plan.plan_yaml(_plan.build_plan([])) == "{}\n"
+    assert _plan.plan_yaml(_plan.build_plan([_plan.parse_layer("summary: s", "L")])) == "{}\n"
+
+
+SERVICE_A = "services:\n  a: {override: replace, command: run}\n"
+
+
+@pytest.mark.parametrize(
+    ("texts", "message"),
+    [
+        (
+            [SERVICE_A, "services:\n  b: {override: merge, summary: no command}\n"],
+            'plan must define "command" for service "b"',
+        ),
+        (
+            ["checks:\n  chk1: {override: replace, level: alive}\n"],
+            'plan must specify one of "http", "tcp", or "exec" for check "chk1"',
+        ),
+        (
+            ["checks:\n  chk1: {override: replace, http: {url: u}, tcp: {port: 1}}\n"],
+            'plan must specify one of "http", "tcp", or "exec" for check "chk1"',
+        ),
+        (
+            ["checks:\n  chk1: {override: replace, http: {headers: {a: b}}}\n"],
+            'plan must set "url" for http check "chk1"',
+        ),
+        (
+            ["checks:\n  chk2: {override: replace, tcp: {host: h}}\n"],
+            'plan must set "port" for tcp check "chk2"',
+        ),
+        (
+            ["checks:\n  chk3: {override: replace, exec: {working-dir: /}}\n"],
+            'plan must set "command" for exec check "chk3"',
+        ),
+        (
+            [
+                SERVICE_A + "checks:\n  chk1:\n    override: replace\n"
+                "    exec: {command: 'true', service-context: nosvc}\n"
+            ],
+            'plan check "chk1" service context specifies non-existent service "nosvc"',
+        ),
+        (
+            [SERVICE_A + "log-targets:\n  tgt1: {override: replace, location: l}\n"],
+            'plan must define "type" ("loki", "opentelemetry" or "syslog") for log target "tgt1"',
+        ),
+        (
+            [SERVICE_A + "log-targets:\n  tgt1: {override: replace, type: syslog}\n"],
+            'plan must define "location" for log target "tgt1"',
+        ),
+        (
+            [
+                SERVICE_A + "log-targets:\n  tgt1:\n    override: replace\n    type: loki\n"
+                "    location: l\n    services: [a, -nonexistent]\n"
+            ],
+            'log target "tgt1" specifies unknown service "nonexistent"',
+        ),
+        (
+            [
+                "services:\n  srv1: {override: replace, command: cmd, after: [srv2]}\n",
+                "services:\n  srv2: {override: replace, command: cmd, after: [srv1]}\n",
+            ],
+            "services in before/after loop: srv1, srv2",
+        ),
+        (
+            ["services:\n  a: {override: replace, command: run, requires: [ghost]}\n"],
+            'service "ghost" does not exist',
+        ),
+    ],
+)
+def test_an_invalid_plan_is_refused_with_pebbles_words(texts: list[str], message: str) -> None:
+    layers = [_plan.parse_layer(text, f"layer-{i}") for i, text in enumerate(texts)]
+    with plan_error(message):
+        _plan.build_plan(layers)
+
+
+def test_after_and_before_may_name_services_not_in_the_plan() -> None:
+    layer = _plan.parse_layer(
+        "services:\n  a: {override: replace, command: run, after: [x], before: [y]}\n", "L"
+    )
+    assert list(_plan.build_plan([layer]).services) == ["a"]
+
+
+def test_building_layers_made_in_code_checks_overrides_and_commands() -> None:
+    no_override = _plan.Layer(label="L", services={"a": _plan.Service(name="a", command="x")})
+    with plan_error('layer "L" must define "override" for service "a"'):
+        _plan.build_plan([no_override])
+    bad = _plan.Layer(
+        label="L", services={"a": _plan.Service(name="a", override="replace", command="x [ y")}
+    )
+    assert _plan.build_plan([bad]).services["a"].command == "x [ y"  # an open group is fine
+    worse = _plan.Layer(
+        label="L", services={"a": _plan.Service(name="a", override="replace", command="x ]")}
+    )
+    with plan_error(
+        'plan service "a" command invalid: cannot parse service "a" command: '
+        "cannot have ] outside of [ ... ] group"
+    ):
+        _plan.build_plan([worse])
+
+
+# Properties over generated layers.
+
+NAMES = st.sampled_from(["a", "b", "c", "db", "web"])
+WORDS = st.text(
+    alphabet=st.characters(codec="utf-8", categories=("L", "N", "P", "S", "Zs")),
+    min_size=1,
+    max_size=8,
+)
+TRICKY = st.sampled_from(["8000", "true", "yes", "~", "1.50", "0x10", "a: b", "- x", "#x"])
+TEXT = WORDS | TRICKY
+DURATION = st.integers(min_value=1, max_value=10**7).map(
+    lambda ms: _durations.format_duration_ns(ms * 10**6)
+)
+COMMAND = st.sampled_from(["run", "run --flag 'a b'", "run [ --default ]", 'sh -c "echo hi"'])
+
+
+def optional(**fields: st.SearchStrategy[object]) -> st.SearchStrategy[dict[str, object]]:
+    """Dicts with any subset of `fields` (YAML keys), as charms leave fields out."""
+    return st.fixed_dictionaries({}, optional=fields)  # type: ignore[arg-type]
+
+
+def service_dicts(override: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str, object]]:
+    return st.tuples(
+        st.fixed_dictionaries({"override": override, "command": COMMAND}),
+        optional(
+            summary=TEXT,
+            description=TEXT,
+            startup=st.sampled_from(["enabled", "disabled"]),
+            after=st.lists(NAMES, max_size=2),
+            before=st.lists(NAMES, max_size=2),
+            requires=st.lists(NAMES, max_size=2),
+            environment=st.dictionaries(WORDS, TEXT, max_size=3),
+            user=WORDS,
+            **{"user-id": st.integers(0, 70000), "group-id": st.integers(0, 70000)},
+            **{"working-dir": WORDS, "on-success": st.sampled_from(["restart", "ignore"])},
+            **{"on-failure": st.sampled_from(["restart", "shutdown", "success-shutdown"])},
+            **{"on-check-failure": st.dictionaries(NAMES, st.sampled_from(["restart", "ignore"]))},
+            **{"backoff-delay": DURATION, "backoff-limit": DURATION, "kill-delay": DURATION},
+            **{"backoff-factor": st.sampled_from([1.0, 1.5, 2.0, 3.25, 10.0])},
+        ),
+    ).map(lambda parts: {**parts[0], **parts[1]})
+
+
+def check_dicts(override: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str, object]]:
+    kind = st.one_of(
+        st.fixed_dictionaries(
+            {
+                "http": st.fixed_dictionaries(
+                    {"url": WORDS},
+                    optional={"headers": st.dictionaries(WORDS, TEXT, min_size=1, max_size=2)},
+                )
+            }
+        ),
+        st.fixed_dictionaries(
+            {
+                "tcp": st.fixed_dictionaries(
+                    {"port": st.integers(1, 65535)}, optional={"host": WORDS}
+                )
+            }
+        ),
+        st.fixed_dictionaries(
+            {
+                "exec": st.fixed_dictionaries(
+                    {"command": COMMAND},
+                    optional={
+                        "environment": st.dictionaries(WORDS, TEXT, min_size=1, max_size=2),
+                        "working-dir": WORDS,
+                    },
+                )
+            }
+        ),
+    )
+    common = st.fixed_dictionaries(
+        {"override": override, "threshold": st.integers(1, 9)},
+        optional={
+            "level": st.sampled_from(["alive", "ready"]),
+            "startup": st.sampled_from(["enabled", "disabled"]),
+            "period": DURATION,
+            "timeout": DURATION,
+        },
+    )
+    return st.tuples(common, kind).map(lambda parts: {**parts[0], **parts[1]})
+
+
+def layer_dicts(override: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str, object]]:
+    target = st.fixed_dictionaries(
+        {
+            "override": override,
+            "type": st.sampled_from(["loki", "opentelemetry", "syslog"]),
+            "location": WORDS,
+        },
+        optional={
+            "services": st.lists(st.sampled_from(["all", "-all"]), max_size=2),
+            "labels": st.dictionaries(
+                WORDS.filter(lambda w: not w.startswith("pebble_")), TEXT, max_size=2
+            ),
+        },
+    )
+    return optional(
+        summary=TEXT,
+        description=TEXT,
+        services=st.dictionaries(NAMES, service_dicts(override), max_size=4),
+        checks=st.dictionaries(NAMES, check_dicts(override), max_size=3),
+        **{"log-targets": st.dictionaries(NAMES, target, max_size=2)},
+    )
+
+
+OVERRIDES = st.sampled_from(["merge", "replace"])
+
+
+def parsed(layer: dict[str, object], label: str = "L") -> _plan.Layer:
+    return _plan.parse_layer(yaml.safe_dump(layer), label)
+
+
+def valid_plan(layers: list[_plan.Layer]) -> _plan.Plan:
+    try:
+        return _plan.build_plan(layers)
+    except _plan.PlanError as exc:  # a loop, a missing service, check types mixed by merging
+        reject = ("loop", "does not exist", "non-existent", "one of")
+        assume(not any(word in str(exc) for word in reject))
+        raise
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(layer_dicts(OVERRIDES), min_size=1, max_size=3))
+def test_the_plans_yaml_read_back_as_a_layer_gives_the_same_yaml(
+    layers: list[dict[str, object]],
+) -> None:
+    plan = valid_plan([parsed(layer, f"layer-{i}") for i, layer in enumerate(layers)])
+    text = _plan.plan_yaml(plan)
+    assert _plan.plan_yaml(_plan.build_plan([_plan.parse_layer(text, "again")])) == text
+
+
+@settings(max_examples=150, deadline=None)
+@given(layer_dicts(OVERRIDES))
+def test_ops_reads_the_plan_as_the_layer_the_charm_added(layer: dict[str, object]) -> None:
+    plan = valid_plan([parsed(layer)])
+    seen = ops.pebble.Plan(yaml.safe_load(_plan.plan_yaml(plan)))
+    wanted = ops.pebble.Layer(layer)  # type: ignore[arg-type]
+    assert seen.services == wanted.services
+    assert seen.checks == wanted.checks
+    assert seen.log_targets == wanted.log_targets
+
+
+def doubled(item: Any) -> Any:
+    """What merging an item into itself gives: its lists twice over."""
+    if item.override != "merge":
+        return item
+    lists = {
+        f.name: getattr(item, f.name) * 2
+        for f in dataclasses.fields(item)
+        if isinstance(getattr(item, f.name), tuple)
+    }
+    return dataclasses.replace(item, **lists)
+
+
+@settings(deadline=None)
+@given(layer_dicts(OVERRIDES))
+def test_a_layer_combined_with_itself_only_repeats_its_lists(layer_dict: dict[str, object]) -> None:
+    layer = parsed(layer_dict)
+    twice = _plan.combine_layers([layer, layer])
+    assert twice.services == {name: doubled(s) for name, s in layer.services.items()}
+    assert twice.checks == layer.checks  # thresholds are all set here
+    assert twice.log_targets == {name: doubled(t) for name, t in layer.log_targets.items()}
+    assert (twice.summary, twice.description) == (layer.summary, layer.description)
+
+
+def content(layer: _plan.Layer) -> tuple[object, ...]:
+    return (layer.summary, layer.description, layer.services, layer.checks, layer.log_targets)
+
+
+@settings(deadline=None)
+@given(st.lists(layer_dicts(OVERRIDES), min_size=3, max_size=3))
+def test_combining_is_associative_when_thresholds_are_set(dicts: list[dict[str, object]]) -> None:
+    a, b, c = (parsed(d, label) for d, label in zip(dicts, "abc", strict=True))
+    left = _plan.combine_layers([_plan.combine_layers([a, b]), c])
+    right = _plan.combine_layers([a, _plan.combine_layers([b, c])])
+    assert content(left) == content(right) == content(_plan.combine_layers([a, b, c]))
+
+
+def test_a_stored_default_threshold_breaks_associativity_as_in_pebble() -> None:
+    # combine=True on an existing label stores Pebble's combined layer, threshold 3 included,
+    # so it then overrides an earlier layer's threshold: Pebble behaves the same way.
+    a = _plan.parse_layer("checks:\n  c: {override: replace, threshold: 5, tcp: {port: 1}}\n", "a")
+    b = _plan.parse_layer("checks:\n  c: {override: merge, level: alive}\n", "b")
+    assert _plan.combine_layers([a, b]).checks["c"].threshold == 5
+    assert _plan.combine_layers([a, _plan.combine_layers([b])]).checks["c"].threshold == 3
+
+
+# ops' Harness as an oracle for combining. It is looser than Pebble, so these layers keep out
+# of its differences: it does not validate; its merge takes the newer `override` (so they say
+# `merge` throughout, or `replace` to start over); a merged check without a `level` loses
+# the older one; and it merges into the stored layers when it renders, so lists merged
+# across labels would be appended twice (within a label, combine=True is right).
+
+HARNESS_LAYERS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "base",
+        {
+            "summary": "base",
+            "services": {
+                "web": {
+                    "override": "merge",
+                    "command": "web --port 80 [ --debug ]",
+                    "startup": "enabled",
+                    "environment": {"A": "1", "B": "2"},
+                    "after": ["db"],
+                    "on-check-failure": {"up": "restart"},
+                },
+                "db": {"override": "merge", "command": "db", "kill-delay": "1m0s"},
+            },
+            "checks": {
+                "up": {"override": "merge", "threshold": 2, "http": {"url": "http://x/"}},
+                "port": {"override": "merge", "threshold": 3, "tcp": {"port": 80}},
+            },
+            "log-targets": {
+                "loki": {"override": "merge", "type": "loki", "location": "http://l/"},
+            },
+        },
+    ),
+    (
+        "base",
+        {
+            "services": {
+                "web": {
+                    "override": "merge",
+                    "environment": {"B": "3", "C": "4"},
+                    "after": ["cache"],
+                    "backoff-delay": "2s",
+                    "user-id": 0,
+                },
+                "cache": {"override": "merge", "command": "cache", "requires": ["db"]},
+            },
+            "checks": {
+                "up": {
+                    "override": "merge",
+                    "level": "alive",
+                    "http": {"headers": {"X": "y"}},
+                },
+                "port": {"override": "replace", "threshold": 5, "tcp": {"port": 81}},
+            },
+            "log-targets": {"loki": {"override": "merge", "services": ["web"]}},
+        },
+    ),
+    (
+        "extra",
+        {
+            "summary": "extra",
+            "services": {
+                "db": {"override": "replace", "command": "db2", "startup": "enabled"},
+                "web": {"override": "merge", "summary": "the site", "working-dir": "/srv"},
+            },
+            "checks": {"up": {"override": "merge", "level": "alive", "period": "30s"}},
+            "log-targets": {"loki": {"override": "merge", "labels": {"a": "b"}}},
+        },
+    ),
+]
+
+
+class _Workload(ops.CharmBase):
+    pass
+
+
+harness_warning = pytest.mark.filterwarnings("ignore:Harness is deprecated")
+
+
+def harness_plan(layers: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    harness: ops.testing.Harness[_Workload] = ops.testing.Harness(
+        _Workload, meta="name: workload\ncontainers:\n  app: {}\n"
+    )
+    try:
+        harness.begin()
+        harness.set_can_connect("app", True)
+        container = harness.model.unit.get_container("app")
+        for label, layer in layers:
+            container.add_layer(label, layer, combine=True)  # type: ignore[arg-type]
+        return dict(container.get_plan().to_dict())
+    finally:
+        harness.cleanup()
+
+
+def our_plan(layers: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Layers added with combine=True, as the API stores them: same label, combined."""
+    stack: list[_plan.Layer] = []
+    for label, layer_dict in layers:
+        layer = _plan.parse_layer(yaml.safe_dump(layer_dict), label)
+        stored = [i for i, old in enumerate(stack) if old.label == label]
+        if stored:
+            stack[stored[0]] = _plan.combine_layers([stack[stored[0]], layer])
+        else:
+            stack.append(layer)
+    text = _plan.plan_yaml(_plan.build_plan(stack))
+    return dict(ops.pebble.Plan(yaml.safe_load(text)).to_dict())
+
+
+@harness_warning
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_combining_agrees_with_ops_harness(count: int) -> None:
+    assert our_plan(HARNESS_LAYERS[:count]) == harness_plan(HARNESS_LAYERS[:count])
+
+
+@harness_warning
+def test_the_harness_oracle_would_see_a_difference() -> None:
+    changed = [
+        *HARNESS_LAYERS[:2],
+        ("extra", {"services": {"web": {"override": "merge", "after": ["x"]}}}),
+    ]
+    assert our_plan(changed) != harness_plan(HARNESS_LAYERS)
+
+
+# Commands split as Pebble splits them, and floats printed as Go prints them.
+
+
+@pytest.mark.parametrize(
+    ("command", "words", "defaults"),
+    [
+        ('cmd arg1 "arg2 arg3"', ["cmd", "arg1", "arg2 arg3"], []),
+        ("say \"a\\qb\" 'c\\d'", ["say", "aqb", "c\\d"], []),  # any escape inside "..."
+        ("a#b # the rest\nc", ["a#b", "c"], []),  # `#` starting a word comments out the line
+        ('run "" x', ["run", "", "x"], []),
+        ("srv --port 80 [ --debug --verbose ]", ["srv", "--port", "80"], ["--debug", "--verbose"]),
+        ("srv [ ]", ["srv"], []),
+        ("srv [ open", ["srv"], ["open"]),
+    ],
+)
+def test_commands_split_like_pebble(command: str, words: list[str], defaults: list[str]) -> None:
+    assert _command.parse_command(command) == (words, defaults)
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ("a 'b", "EOF found when expecting closing quote"),
+        ('a "b\\"', "EOF found when expecting closing quote"),
+        ("a b\\", "EOF found after escape character"),
+    ],
+)
+def test_unfinished_commands_fail_with_pebbles_words(command: str, message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        _command.split_command(command)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        *((2.0, "2"), (1.5, "1.5"), (0.5, "0.5"), (123456.0, "123456"), (1e6, "1e+06")),
+        *((1234567.0, "1.234567e+06"), (1e-5, "1e-05"), (0.0001, "0.0001"), (-3.25, "-3.25")),
+    ],
+)
+def test_floats_print_as_go_prints_them(value: float, text: str) -> None:
+    assert _yamlv3.go_float(value) == text

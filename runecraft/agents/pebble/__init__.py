@@ -14,6 +14,9 @@ Modules, from the edge inwards:
   notices, signals, identities).
 - `_state`: changes, tasks, notices (with waiting and long-polls).
 - `_plan`: layers and the plan as pure functions (parse, combine, validate, YAML, order).
+  Behind it: `_planmodel` (its types, re-exported by `_plan`), `_layers` (the strict layer
+  schema and the layers directory), `_yamlv3` (decoding as Pebble's yaml.v3 does), `_order`
+  (start/stop order and lanes), `_command` (commands split as Pebble splits them).
 - `_durations`: Go duration syntax.
 - `_services`: the service supervisor; `_checks`: the health-check runner.
 

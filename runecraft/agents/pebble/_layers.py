@@ -7,7 +7,6 @@ order, also drive the plan's YAML output.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -59,6 +58,16 @@ SERVICE_FIELDS = _schema(
     *(("backoff-delay", *_DURATION), ("backoff-factor", "float", "plan.OptionalFloat")),
     *(("backoff-limit", *_DURATION), ("kill-delay", *_DURATION)),
 )
+
+
+def _tcp_check(*, port: int | None = None, **fields: Any) -> TcpCheck:
+    return TcpCheck(port=port or None, **fields)  # port 0 is unset in Pebble
+
+
+def _check(*, threshold: int | None = None, **fields: Any) -> Check:
+    return Check(threshold=threshold or None, **fields)  # so is threshold 0
+
+
 _HTTP_FIELDS = _schema(("url", *_STR), ("headers", *_MAP))
 _TCP_FIELDS = _schema(("port", *_INT), ("host", *_STR))
 _EXEC_FIELDS = _schema(
@@ -71,7 +80,7 @@ CHECK_FIELDS = {
     **_schema(("startup", "str", "plan.CheckStartup"), ("period", *_DURATION)),
     **_schema(("timeout", *_DURATION), ("threshold", *_INT)),
     "http": _yamlv3.Field("http", "struct", "plan.HTTPCheck", _HTTP_FIELDS, HttpCheck),
-    "tcp": _yamlv3.Field("tcp", "struct", "plan.TCPCheck", _TCP_FIELDS, TcpCheck),
+    "tcp": _yamlv3.Field("tcp", "struct", "plan.TCPCheck", _TCP_FIELDS, _tcp_check),
     "exec": _yamlv3.Field("exec", "struct", "plan.ExecCheck", _EXEC_FIELDS, ExecCheck),
 }
 TARGET_FIELDS = _schema(
@@ -97,11 +106,13 @@ def _q(text: str) -> str:
 
 
 def read_layer(text: str | bytes, label: str, order: int) -> Layer:
+    """Pebble's ParseLayer, with its messages (the API prefixes them)."""
     try:
         root = _yamlv3.compose(text)
         top = _yamlv3.Decoder()
-        empty = root is None or _yamlv3.is_null(root)
-        sections = [] if root is None or empty else top.pairs(root, "map[string]yaml.Node")
+        sections = []
+        if root is not None and not _yamlv3.is_null(root):
+            sections = top.pairs(root, "map[string]yaml.Node")
         top.finish()
     except _yamlv3.YamlError as exc:
         raise PlanError(f"cannot parse layer {_q(label)}: {exc}") from None
@@ -146,12 +157,7 @@ def _items(
         if _yamlv3.is_null(value):
             items[name] = None
             continue
-        values = decoder.struct(value, go_type, fields)
-        for key in ZERO_IS_UNSET & values.keys():
-            values[key] = values[key] or None
-        if isinstance(values.get("tcp"), TcpCheck) and not values["tcp"].port:
-            values["tcp"] = dataclasses.replace(values["tcp"], port=None)
-        items[name] = make(name=name, **values)
+        items[name] = make(name=name, **decoder.struct(value, go_type, fields))
     return items
 
 
@@ -159,12 +165,13 @@ _SECTIONS: dict[str, Callable[[_yamlv3.Decoder, yaml.Node], Any]] = {
     "summary": lambda decoder, node: decoder.string(node),
     "description": lambda decoder, node: decoder.string(node),
     "services": lambda d, n: _items(d, n, "plan.Service", SERVICE_FIELDS, Service),
-    "checks": lambda d, n: _items(d, n, "plan.Check", CHECK_FIELDS, Check),
+    "checks": lambda d, n: _items(d, n, "plan.Check", CHECK_FIELDS, _check),
     "log-targets": lambda d, n: _items(d, n, "plan.LogTarget", TARGET_FIELDS, LogTarget),
 }
 
 
 def command_error(name: str, command: str) -> PlanError | None:
+    """Pebble's complaint about a service command, if it has one."""
     try:
         _command.parse_command(command)
     except ValueError as exc:

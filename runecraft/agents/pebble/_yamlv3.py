@@ -311,4 +311,5 @@ def dump(data: Mapping[str, Any]) -> str:
 
 def natural_key(text: str) -> tuple[tuple[int, str], ...]:
     """Order map keys roughly as yaml.v3 does: digit runs compare as numbers (`s2 < s10`)."""
-    return tuple((int(part) if part.isdigit() else -1, part) for part in re.split(r"(\d+)", text))
+    parts = re.split(r"([0-9]+)", text)
+    return tuple((int(part) if part.isascii() and part.isdigit() else -1, part) for part in parts)

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import _order
+
 __all__ = [
     "Check",
     "ExecCheck",
@@ -233,9 +235,17 @@ def read_layers_dir(directory: Path) -> list[Layer]:
 def start_lanes(plan: Plan, names: Sequence[str]) -> list[list[str]]:
     """Services to start, with their `requires`, ordered by after/before, split into lanes
     that may run in parallel (§4.3); `PlanError` for an unknown name or a cycle."""
-    raise NotImplementedError
+    return _lanes(plan, names, stop=False)
 
 
 def stop_lanes(plan: Plan, names: Sequence[str]) -> list[list[str]]:
     """Services to stop, with those that require them, in reverse start order, as lanes."""
-    raise NotImplementedError
+    return _lanes(plan, names, stop=True)
+
+
+def _lanes(plan: Plan, names: Sequence[str], *, stop: bool) -> list[list[str]]:
+    try:
+        ordered = _order.order(plan.services, names, stop=stop)
+        return _order.lanes(plan.services, ordered)
+    except _order.OrderError as exc:
+        raise PlanError(str(exc)) from None

@@ -26,7 +26,7 @@ from typing import Any
 
 from runecraft.agents.pebble import _durations, _http, _plan, _state, _users, _websocket
 
-__all__ = ["Executions"]
+__all__ = ["ExecError", "Executions"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +52,13 @@ class _Setup:
     split_stderr: bool
 
 
+class ExecError(Exception):
+    """The exec task fails with this message (its change's `err`)."""
+
+
 class Executions:
-    """The exec endpoint and every running execution (owned: `close()` ends them)."""
+    """The exec endpoint and the executions still running (the state's task runner runs
+    them; `close()` kills their processes)."""
 
     def __init__(
         self,
@@ -65,30 +70,23 @@ class Executions:
         self._plan = plan
         self._env = dict(environment)
         self._running: dict[str, _Execution] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def add_routes(self, router: _http.Router) -> None:
         router.add("/v1/exec", {"POST": self.post})
         router.add("/v1/tasks/{task_id}/websocket/{websocket_id}", {"GET": self.websocket})
 
-    async def close(self) -> None:
-        """Kill what still runs and wait for the executions to wind up."""
+    def close(self) -> None:
+        """Kill what still runs (the daemon is stopping)."""
         for execution in self._running.values():
             execution.kill()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def post(self, request: _http.Request) -> _http.Response:
         setup = self._setup(request.json_object())
         summary = f"Execute command {_users.go_quote(setup.command[0])}"
         change = self._state.new_change("exec", summary)
         task = change.add_task("exec", summary)
-        execution = _Execution(task, setup)
-        self._running[task.id] = execution
-        runner = asyncio.create_task(self._run(execution))
-        self._tasks.add(runner)
-        runner.add_done_callback(self._tasks.discard)
+        self._running[task.id] = _Execution(task, setup)
+        self._state.run(change, self._run)
         result = {
             "task-id": task.id,
             "environment": setup.environment,
@@ -96,11 +94,12 @@ class Executions:
         }
         return _http.async_response(change.id, result)
 
-    async def _run(self, execution: _Execution) -> None:
+    async def _run(self, task: _state.Task) -> None:
+        execution = self._running[task.id]
         try:
             await execution.run()
         finally:
-            self._running.pop(execution.task.id, None)
+            self._running.pop(task.id, None)
 
     async def websocket(self, request: _http.Request) -> _http.Response:
         task_id, name = request.params["task_id"], request.params["websocket_id"]
@@ -309,36 +308,32 @@ class _Execution:
                 process.kill()
 
     async def run(self) -> None:
+        """Run to the end; ExecError (with `exit-code` -1) if it could not run or timed
+        out. An abort (the handler cancelled) kills the process."""
         try:
             await self._run()
         except asyncio.CancelledError:
             self.kill()
             raise
-        except Exception as exc:  # an unforeseen failure still ends the task, visibly
-            logger.exception("exec %s failed", self.task.id)
-            self._finish(-1, f"cannot run command: {exc}")
         finally:
             self._started.set()
             self._finished.set()
 
     async def _run(self) -> None:
-        self.task.set_status("Doing")
+        self.task.data["exit-code"] = -1
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT):
                 await self._io_connected.wait()
         except TimeoutError:
-            self._finish(
-                -1,
+            raise ExecError(
                 f"exec {self.task.id}: timeout waiting for websocket connections: "
-                "context deadline exceeded",
-            )
-            return
+                "context deadline exceeded"
+            ) from None
         try:
             process = await self._spawn()
         except OSError as exc:
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
-            self._finish(-1, f"fork/exec {self.setup.executable}: {reason.lower()}")
-            return
+            raise ExecError(f"fork/exec {self.setup.executable}: {reason.lower()}") from None
         self._process = process
         self._started.set()
         code, timed_out = await self._output(process)
@@ -347,16 +342,8 @@ class _Execution:
             process.stdin.close()  # the stdin reader is done with it (or never got `end`)
         if timed_out:
             timeout = _durations.format_duration(self.setup.timeout or 0)
-            self._finish(-1, f"timed out after {timeout}: context deadline exceeded")
-        else:
-            self._finish(code, None)
-
-    def _finish(self, code: int, error: str | None) -> None:
+            raise ExecError(f"timed out after {timeout}: context deadline exceeded")
         self.task.data["exit-code"] = code
-        if error is None:
-            self.task.set_status("Done")
-        else:
-            self.task.fail(error)
 
     async def _spawn(self) -> asyncio.subprocess.Process:
         setup = self.setup

@@ -83,9 +83,12 @@ def test_errors_have_the_envelope_and_leave_state_intact(agent: Agent) -> None:
 def test_keep_alive_pipelining_and_connection_close(agent: Agent) -> None:
     request = b"GET /v1/system-info HTTP/1.1\r\nHost: localhost\r\n\r\n"
     closing = b"GET /v1/system-info HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    replies = raw_exchange(agent.socket, request + request + closing)
+    head = b"HEAD /v1/system-info HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    replies = raw_exchange(agent.socket, request + head + request + closing)
+    assert replies.startswith(b"HTTP/1.1 200 OK\r\n")
     assert replies.count(b"HTTP/1.1 200 OK\r\n") == 3
-    assert replies.lower().count(b"content-type: application/json\r\n") == 3
+    assert replies.count(b"HTTP/1.1 405 Method Not Allowed\r\n") == 1  # headers, no body
+    assert replies.count(b'"status-code"') == 3
 
     connection = http.client.HTTPConnection("localhost")
     connection.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -212,6 +215,19 @@ def test_a_caller_acting_for_another_unit_is_refused(tmp_path: Path) -> None:
 
 def test_without_a_unit_every_local_caller_is_served(agent: Agent) -> None:
     assert call_as(agent, "other/1") == "allowed"
+
+
+def test_an_invalid_base_layer_stops_the_start(tmp_path: Path) -> None:
+    base = short_dir()
+    try:
+        (base / "pebble" / "layers").mkdir(parents=True)
+        (base / "pebble" / "layers" / "001-bad.yaml").write_text("services: {svc: {}}\n")
+        agent = launch(base / "pebble", base / "pebble.socket", tmp_path)
+        assert agent.process.wait(timeout=30) == 1
+        agent.wait_for_log("cannot run daemon:")
+        assert not agent.socket.exists()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_notify_usage_and_failures(agent: Agent) -> None:

@@ -38,9 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "notify":
         return _notify(parser, args)
     if args.command == "install":
-        # Imported only here: building a zipapp is not the daemon's business.
-        importlib.import_module("runecraft.agents.pebble._zipapp").build(Path(args.dest))
-        return 0
+        return _install(Path(args.dest))
     return _run(args)
 
 
@@ -66,6 +64,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _install(dest: Path) -> int:
+    # Imported only here: building a zipapp is not the daemon's business.
+    try:
+        zipapp = importlib.import_module("runecraft.agents.pebble._zipapp")
+    except ModuleNotFoundError:
+        print("error: this build cannot install itself (no zipapp builder)", file=sys.stderr)
+        return 1
+    try:
+        zipapp.build(dest)
+    except OSError as exc:
+        print(f"error: cannot install to {dest}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _pebble_dir() -> Path:
     return Path(os.environ.get("PEBBLE") or DEFAULT_PEBBLE)
 
@@ -75,7 +88,7 @@ def _socket_path() -> Path:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from runecraft.agents.pebble import _daemon  # noqa: PLC0415 - notify need not load it
+    from runecraft.agents.pebble import _daemon, _plan  # noqa: PLC0415 - notify need not
 
     logging.basicConfig(
         level=logging.INFO,
@@ -97,7 +110,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     try:
         asyncio.run(daemon.run())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, _plan.PlanError) as exc:
         print(f"cannot run daemon: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -202,6 +202,8 @@ class _Connection:
             await self._loop()
         except h11.RemoteProtocolError as exc:
             await self._refuse(exc)
+        except h11.LocalProtocolError as exc:  # a reply HTTP does not allow: drop the line
+            logger.warning("cannot reply: %s", exc)
         except (ConnectionError, OSError):
             pass
         finally:
@@ -224,7 +226,7 @@ class _Connection:
                 response = _http.error_response(
                     _http.PebbleError(400, "expected a websocket upgrade request")
                 )
-            await self._send(response)
+            await self._send(response, head=request.method == "HEAD")
             if self._h11.our_state is not h11.DONE or self._h11.their_state is not h11.DONE:
                 return
             self._h11.start_next_cycle()
@@ -284,17 +286,17 @@ class _Connection:
                     with contextlib.suppress(asyncio.CancelledError, ConnectionError, OSError):
                         await task
 
-    async def _send(self, response: _http.Response) -> None:
+    async def _send(self, response: _http.Response, *, head: bool = False) -> None:
         headers = [
             ("content-type", response.content_type),
             ("content-length", str(len(response.body))),
             *response.headers,
         ]
-        head = h11.Response(
+        start = h11.Response(
             status_code=response.status, headers=headers, reason=_phrase(response.status)
         )
-        self._writer.write(self._h11.send(head) or b"")
-        if response.body:
+        self._writer.write(self._h11.send(start) or b"")
+        if response.body and not head:  # a HEAD reply has the headers only
             self._writer.write(self._h11.send(h11.Data(data=response.body)) or b"")
         self._writer.write(self._h11.send(h11.EndOfMessage()) or b"")
         await self._writer.drain()

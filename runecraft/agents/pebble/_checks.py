@@ -14,14 +14,13 @@ import contextlib
 import dataclasses
 import logging
 import os
-import shlex
 import signal
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from . import _durations, _plan, _services, _state
+from . import _command, _durations, _plan, _services, _state, _users
 from ._http import PebbleError
 
 __all__ = ["CheckManager"]
@@ -401,16 +400,22 @@ async def _tcp_check(check: _plan.TcpCheck) -> None:
 async def _exec_check(check: _plan.ExecCheck, environment: Mapping[str, str]) -> None:
     """Run the command (its own process group, killed on timeout); exit 0 passes."""
     try:
-        argv = shlex.split(check.command)
-        env = {**environment, **check.environment}
-        options: dict[str, Any] = {"env": env}
-        if check.working_dir:
-            options["cwd"] = check.working_dir
-        ids = _services.resolve_ids(check.user_id, check.group_id, check.user, check.group)
-        if ids is not None and ids != (os.getuid(), os.getgid()):
-            options.update(user=ids[0], group=ids[1], extra_groups=[])
+        argv = _command.split_command(check.command)
     except ValueError as exc:
-        raise _CheckError(f"cannot parse command: {exc}") from exc
+        raise _CheckError(f"cannot parse command: {exc}") from None
+    env = {**environment, **check.environment}
+    options: dict[str, Any] = {"env": env}
+    if check.working_dir:
+        options["cwd"] = check.working_dir
+    account = _users.Account(
+        user_id=check.user_id, user=check.user, group_id=check.group_id, group=check.group
+    )
+    try:
+        uid, gid = _users.normalize_uid_gid(account)
+    except ValueError as exc:
+        raise _CheckError(str(exc)) from None
+    if uid is not None and gid is not None and (uid, gid) != (os.getuid(), os.getgid()):
+        options.update(user=uid, group=gid, extra_groups=[])
     try:
         process = await asyncio.create_subprocess_exec(
             *argv,

@@ -15,21 +15,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
-import grp
 import logging
 import os
-import pwd
 import random
 import re
-import shlex
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from . import _plan, _state
+from . import _command, _plan, _state, _users
 from ._http import PebbleError
 
-__all__ = ["ServiceManager", "exec_error", "resolve_ids", "split_command"]
+__all__ = ["ServiceManager", "exec_error"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,38 +54,6 @@ StatusListener = Callable[[str, str], None]
 
 class _TaskError(Exception):
     """A start or stop task fails with this text."""
-
-
-def split_command(name: str, command: str) -> list[str]:
-    """The argv of a service command: shell-like words, then the `[ default args ]` tail."""
-    try:
-        words = shlex.split(command)
-    except ValueError as exc:
-        raise ValueError(f'cannot parse service "{name}" command: {exc}') from exc
-    base: list[str] = []
-    extra: list[str] = []
-    in_group = seen_group = False
-    for index, word in enumerate(words):
-        problem = ""
-        if in_group:
-            if word == "[":
-                problem = "cannot nest [ ... ] groups"
-            elif word == "]":
-                in_group = False
-            else:
-                extra.append(word)
-        elif seen_group:
-            problem = "cannot have any arguments after [ ... ] group"
-        elif word == "[":
-            problem = "cannot start command with [ ... ] group" if index == 0 else ""
-            in_group = seen_group = True
-        elif word == "]":
-            problem = "cannot have ] outside of [ ... ] group"
-        else:
-            base.append(word)
-        if problem:
-            raise ValueError(f'cannot parse service "{name}" command: {problem}')
-    return base + extra
 
 
 class _RingBuffer:
@@ -544,10 +509,15 @@ class ServiceManager:
         `epoch`, a service that moved on meanwhile gets no process (False)."""
         config = service.config
         try:
-            argv = split_command(config.name, config.command)
+            base, extra = _command.parse_command(config.command)
+        except ValueError as exc:
+            message = f"cannot parse service {_users.go_quote(config.name)} command: {exc}"
+            raise _TaskError(message) from None
+        argv = base + extra
+        try:
             options = self._spawn_options(config)
-        except (ValueError, KeyError) as exc:
-            raise _TaskError(f"cannot start service: {exc}") from exc
+        except ValueError as exc:
+            raise _TaskError(f"cannot start service: {exc}") from None
         logger.info('Service "%s" starting: %s', config.name, config.command)
         try:
             process = await asyncio.create_subprocess_exec(
@@ -576,15 +546,17 @@ class ServiceManager:
         options: dict[str, Any] = {"env": env}
         if config.working_dir:
             options["cwd"] = config.working_dir
-        ids = resolve_ids(config.user_id, config.group_id, config.user, config.group)
-        if ids is None:
+        account = _users.Account(
+            user_id=config.user_id, user=config.user, group_id=config.group_id, group=config.group
+        )
+        uid, gid = _users.normalize_uid_gid(account)
+        if uid is None or gid is None:
             return options
-        uid, gid = ids
-        entry = _passwd(uid)
-        if entry is not None:
+        found = _users.home_and_name(uid)
+        if found is not None:
             # The user's own unless the service sets them (the daemon's are not theirs).
-            env["HOME"] = config.environment.get("HOME") or entry.pw_dir
-            env["USER"] = config.environment.get("USER") or entry.pw_name
+            env["HOME"] = config.environment.get("HOME") or found[0]
+            env["USER"] = config.environment.get("USER") or found[1]
         if (uid, gid) != (os.getuid(), os.getgid()):
             if os.geteuid() != 0:
                 raise ValueError(
@@ -730,44 +702,6 @@ async def _reap(process: asyncio.subprocess.Process) -> None:
 
 def _exit_action(config: _plan.Service, code: int) -> tuple[str, str]:
     return config.exit_action(code), "on-success" if code == 0 else "on-failure"
-
-
-def _passwd(uid: int) -> pwd.struct_passwd | None:
-    try:
-        return pwd.getpwuid(uid)
-    except KeyError:
-        return None
-
-
-def resolve_ids(uid: int | None, gid: int | None, user: str, group: str) -> tuple[int, int] | None:
-    """Pebble's NormalizeUidGid: names resolved and checked against ids, a user's primary
-    group when no group is given, a group alone refused; None when nothing is asked."""
-    if uid is None and gid is None and not user and not group:
-        return None
-    if user:
-        try:
-            found = pwd.getpwnam(user).pw_uid
-        except KeyError:
-            raise ValueError(f"user: unknown user {user}") from None
-        if uid is not None and uid != found:
-            raise ValueError(f'user "{user}" UID ({found}) does not match user-id ({uid})')
-        uid = found
-    if group:
-        try:
-            found = grp.getgrnam(group).gr_gid
-        except KeyError:
-            raise ValueError(f"group: unknown group {group}") from None
-        if gid is not None and gid != found:
-            raise ValueError(f'group "{group}" GID ({found}) does not match group-id ({gid})')
-        gid = found
-    if uid is None:
-        raise ValueError("must specify user, not just group")
-    if gid is None:
-        entry = _passwd(uid)
-        if entry is None:
-            raise ValueError(f"user: unknown userid {uid}")
-        gid = entry.pw_gid
-    return uid, gid
 
 
 def exec_error(program: str, exc: OSError, options: Mapping[str, Any]) -> str:

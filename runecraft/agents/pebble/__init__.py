@@ -18,7 +18,9 @@ Modules, from the edge inwards:
   schema and the layers directory), `_yamlv3` (decoding as Pebble's yaml.v3 does), `_order`
   (start/stop order and lanes), `_command` (commands split as Pebble splits them).
 - `_durations`: Go duration syntax.
-- `_services`: the service supervisor; `_checks`: the health-check runner.
+- `_runtime`: the stateful half, one `Runtime` bundling `_state`, `_planstate` (the layer
+  stack and the current plan), `_services` (the service supervisor) and `_checks` (the
+  health-check runner); `_api_runtime` serves it.
 
 Only the standard library, h11, wsproto and PyYAML are used, all pure Python, so the agent
 also runs from a zipapp inside a workload image that has `python3`.

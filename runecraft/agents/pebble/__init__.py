@@ -7,11 +7,16 @@ file paths of the API are rooted at the container's root directory (`--root`, de
 Modules, from the edge inwards:
 
 - `__main__`: the `rune-pebble` console script (`run`, `notify`, `install`).
-- `_server`: HTTP/1.1 over the unix socket (h11), websockets (wsproto), peer credentials.
-- `_http`: the request, the Pebble envelope, `PebbleError`, the route table.
+- `_server`: HTTP/1.1 over the unix socket (h11), websockets (wsproto), peer credentials,
+  the refusal of callers acting for another unit (`--unit`).
+- `_http`: the request, the Pebble envelope, `PebbleError`, the route table;
+  `_websocket`: what a handler sees of a websocket, and the `Upgrade` reply asking for one.
 - `_daemon`: the composition root: one `Daemon` holding the parts below, and the routes.
-- `_api_*`: handlers by area (system, changes, services, layers, files, exec, checks,
-  notices, signals, identities).
+- `_api_*`: handlers by area: `_api_edge` (system-info, identities, signals), `_api_files`,
+  `_api_exec` (exec and its websockets), `_api_runtime` (changes, services, layers, plan,
+  checks, health, notices).
+- `_files`: container paths mapped under the root, and the file operations;
+  `_users`: users and groups as Pebble resolves them, Go's `%q`.
 - `_state`: changes, tasks, notices (with waiting and long-polls).
 - `_plan`: layers and the plan as pure functions (parse, combine, validate, YAML, order).
   Behind it: `_planmodel` (its types, re-exported by `_plan`), `_layers` (the strict layer

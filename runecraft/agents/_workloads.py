@@ -219,8 +219,9 @@ class Watcher:
                 delay = await step(pebble)
                 said = ""
             except _UnavailableError as exc:
-                self._log.debug("pebble unavailable", error=str(exc))
-                delay = self._retry_delay
+                if said != "unavailable":
+                    self._log.debug("pebble unavailable", error=str(exc))
+                said, delay = "unavailable", self._retry_delay
             except Exception as exc:  # a watcher never takes the agent down
                 text = f"{type(exc).__name__}: {exc}"
                 if text != said:
@@ -321,7 +322,7 @@ class Workloads:
         self.unit_dir = unit_dir
         self.containers_dir = containers_dir
         self.daemons = daemons
-        self._sink = sink
+        self.sink = sink
         self._poll_interval = poll_interval
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopping: set[asyncio.Task[None]] = set()
@@ -359,7 +360,7 @@ class Workloads:
         if len(os.fsencode(socket)) > MAX_SOCKET_PATH:
             logger.error("pebble socket path too long", unit=self.unit, socket=str(socket))
             return
-        watcher = Watcher(name, socket, self._sink, poll_interval=self._poll_interval)
+        watcher = Watcher(name, socket, self.sink, poll_interval=self._poll_interval)
         async with asyncio.TaskGroup() as tg:
             if self.daemons:
                 paths = _pebble_daemon.DaemonPaths(self.unit_dir / "containers" / name, socket)

@@ -309,6 +309,11 @@ class UnitAgent:
         return self._workloads
 
     @property
+    def workload_sink(self) -> _workloads.WorkloadSink:
+        """Where workload events come in (the watchers'; persisted and run in order)."""
+        return self._workloads.sink
+
+    @property
     def removed(self) -> bool:
         """The unit ran `remove` (or died before install) and reported it."""
         return self._removed

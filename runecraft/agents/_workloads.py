@@ -377,3 +377,7 @@ class Workloads:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self.local.clear()
+        if self.daemons:  # the sockets are gone: leave no empty dirs behind in /run or /tmp
+            for directory in (*self.containers_dir.glob("*/"), self.containers_dir):
+                with contextlib.suppress(OSError):
+                    directory.rmdir()

@@ -38,7 +38,12 @@ class SidecarCharm(ops.CharmBase):
                 }
             },
             "checks": {
-                CHECK: {"override": "replace", "period": "0.5s", "threshold": 1, "http": {"url": url}}
+                CHECK: {
+                    "override": "replace",
+                    "period": "0.5s",
+                    "threshold": 1,
+                    "http": {"url": url},
+                }
             },
         }
 

@@ -184,11 +184,11 @@ class LocalDaemon:
     async def _run_once(self, log: structlog.typing.FilteringBoundLogger) -> int | None:
         """Run the daemon until it exits; its exit code (None: it could not start)."""
         paths = self.paths
-        for directory in (paths.base, paths.socket.parent):
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        paths.root.mkdir(exist_ok=True)
-        paths.socket.unlink(missing_ok=True)  # a socket of a dead daemon refuses connections
         try:
+            for directory in (paths.base, paths.socket.parent):
+                directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            paths.root.mkdir(exist_ok=True)
+            paths.socket.unlink(missing_ok=True)  # a dead daemon's socket refuses connections
             with paths.log.open("ab") as output:
                 self._process = await asyncio.create_subprocess_exec(
                     *daemon_argv(self.unit, paths),
@@ -203,7 +203,10 @@ class LocalDaemon:
             log.error("cannot start the pebble daemon", error=str(exc))
             return None
         self.starts += 1
-        paths.pid_file.write_text(f"{self._process.pid}\n")
+        try:
+            paths.pid_file.write_text(f"{self._process.pid}\n")
+        except OSError as exc:  # only a later agent's clean-up needs it
+            log.warning("cannot write the pid file", error=str(exc))
         log.info("pebble daemon started", pid=self._process.pid, socket=str(paths.socket))
         return await self._process.wait()
 

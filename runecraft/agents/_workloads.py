@@ -11,7 +11,9 @@ Per container, a `Watcher` (Juju's `pebblepoller.go` and `pebblenotices.go`):
 
 * polls `GET /v1/system-info` every `POLL_INTERVAL` and queues `ready` whenever `boot-id`
   differs from the last one seen. The last boot id is kept in memory, as Juju does, so a
-  restarted agent runs `<c>-pebble-ready` again;
+  restarted agent runs `<c>-pebble-ready` again. (Juju records it once the hook
+  succeeded; here it is recorded when queued, the queued hook being persisted and a
+  failed one retried like any hook in error.);
 * long-polls `GET /v1/notices?users=all&after=<cursor>&timeout=30s` and queues
   `custom-notice` for `custom` notices, and `check-failed` / `check-recovered` for
   `change-update` notices of `perform-check` changes in `Error` / `recover-check` changes
@@ -356,18 +358,24 @@ class Workloads:
             self._tasks[name] = asyncio.create_task(self._container(name), name=f"pebble {name}")
 
     async def _container(self, name: str) -> None:
+        """One container's watcher (and daemon) until cancelled; a fault is logged, never
+        raised (the unit goes on; the next `sync` after a charm change tries again)."""
         socket = self.socket(name)
+        log = logger.bind(unit=self.unit, container=name)
         if len(os.fsencode(socket)) > MAX_SOCKET_PATH:
-            logger.error("pebble socket path too long", unit=self.unit, socket=str(socket))
+            log.error("pebble socket path too long", socket=str(socket))
             return
         watcher = Watcher(name, socket, self.sink, poll_interval=self._poll_interval)
-        async with asyncio.TaskGroup() as tg:
-            if self.daemons:
-                paths = _pebble_daemon.DaemonPaths(self.unit_dir / "containers" / name, socket)
-                daemon = _pebble_daemon.LocalDaemon(self.unit, name, paths)
-                self.local[name] = daemon
-                tg.create_task(daemon.run())
-            tg.create_task(watcher.run())
+        try:
+            async with asyncio.TaskGroup() as tg:
+                if self.daemons:
+                    paths = _pebble_daemon.DaemonPaths(self.unit_dir / "containers" / name, socket)
+                    daemon = _pebble_daemon.LocalDaemon(self.unit, name, paths)
+                    self.local[name] = daemon
+                    tg.create_task(daemon.run())
+                tg.create_task(watcher.run())
+        except Exception:  # the agent outlives any fault of a container's tasks
+            log.exception("workload container tasks failed")
 
     async def close(self) -> None:
         """Stop every watcher and daemon (waits until the daemons are gone)."""

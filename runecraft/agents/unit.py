@@ -369,8 +369,7 @@ class UnitAgent:
         self._record = self._store.load()
         self._logger.info("unit agent starting", operation=_describe(self.local.operation))
         try:
-            if self.local.charm_sha or (self.paths.charm / "metadata.yaml").is_file():
-                self._sync_workloads()  # an agent restart: the charm is already there
+            self._sync_workloads()  # after a restart the charm is there already
             async with _toolserver.ToolServer(self.paths.socket) as server:
                 self._server = server
                 await self._loop()
@@ -826,8 +825,8 @@ class _WorkloadSink:
                 record, workload_events=pending, workload_seq=seq, notice_cursors=cursors
             )
         )
-        for event in events:
-            agent._logger.info("workload event", hook=event.hook, check=event.check_name)
+        for event in pending[len(record.workload_events) :]:
+            agent._logger.info("workload event queued", hook=event.hook, seq=event.seq)
         agent.poke()
 
 

@@ -41,8 +41,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def _serve(config: agent_schema.AgentConfig) -> int:
-    agent, charms = machine.build(config)
+async def _serve(config: agent_schema.AgentConfig, *, pod: bool) -> int:
+    agent, charms = machine.build(config, pod=pod)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, agent.stop)
@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.data_dir is not None:
         config = config.model_copy(update={"data_dir": str(_own_dir(args.data_dir, config.agent))})
-    return asyncio.run(_serve(config))
+    return asyncio.run(_serve(config, pod=args.pod is not None))
 
 
 def _own_dir(volume: Path, agent: str) -> Path:

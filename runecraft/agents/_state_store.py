@@ -24,9 +24,9 @@ from runecraft.schemas import bus
 
 __all__ = ["FORMAT_VERSION", "StateStore", "UnitRecord"]
 
-FORMAT_VERSION = 2
-_READABLE = (1, 2)
-"""Versions `load` understands (1 had no relations, commits or ports)."""
+FORMAT_VERSION = 3
+_READABLE = (1, 2, 3)
+"""Versions `load` understands (1 had no relations, commits or ports; 2 no workload events)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +43,14 @@ class UnitRecord:
     """Commits persisted and sent but not yet acknowledged by a snapshot's `commit_seq`."""
     ports: tuple[str, ...] = ()
     """The unit's open ports as committed (`80/tcp`, or `80/tcp@endpoint`)."""
+    workload_events: tuple[uniter.WorkloadEvent, ...] = ()
+    """Workload (Pebble) events waiting for their hooks, oldest first. Not in `local`: the
+    watchers append while a hook runs, and the commit folds into `local` as it was."""
+    workload_seq: int = 0
+    """The last `WorkloadEvent.seq` handed out."""
+    notice_cursors: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Container → `last-repeated` of the last Pebble notice seen (the `after=` of the next
+    poll). Juju keeps it in memory and re-delivers notices after a restart; we do not."""
 
 
 def _plain(value: Any) -> Any:
@@ -67,14 +75,23 @@ def _encode(record: UnitRecord) -> dict[str, Any]:
         "workload_version": record.workload_version,
         "pending_commits": [c.model_dump(mode="json") for c in record.pending_commits],
         "ports": list(record.ports),
+        "workload_events": [dataclasses.asdict(e) for e in record.workload_events],
+        "workload_seq": record.workload_seq,
+        "notice_cursors": dict(record.notice_cursors),
     }
 
 
 def _decode_op(op: dict[str, Any] | None) -> uniter.Operation | None:
     if op is None:
         return None
+    workload = op.get("workload")
     return uniter.Operation(
-        **{**op, "kind": uniter.OpKind(op["kind"]), "step": uniter.Step(op["step"])}
+        **{
+            **op,
+            "kind": uniter.OpKind(op["kind"]),
+            "step": uniter.Step(op["step"]),
+            "workload": None if workload is None else uniter.WorkloadEvent(**workload),
+        }
     )
 
 
@@ -111,6 +128,11 @@ def _decode(data: dict[str, Any]) -> UnitRecord:
             bus.HookCommit.model_validate(commit) for commit in data.get("pending_commits", ())
         ),
         ports=tuple(str(port) for port in data.get("ports", ())),
+        workload_events=tuple(
+            uniter.WorkloadEvent(**event) for event in data.get("workload_events", ())
+        ),
+        workload_seq=int(data.get("workload_seq", 0)),
+        notice_cursors={str(k): str(v) for k, v in data.get("notice_cursors", {}).items()},
     )
 
 

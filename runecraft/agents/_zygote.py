@@ -13,12 +13,17 @@ it: negative for a signal). The hook process starts its own session, takes the d
 as 0/1/2, the environment and cwd it was given, and runs ENTRYPOINT as `__main__` exactly
 as `python3 ENTRYPOINT` would (sys.argv, sys.path[0], SystemExit, tracebacks, atexit).
 
+Off Kubernetes the Pebble sockets are not at `/charm/containers` (pebble.md §1.3): when a
+hook's `RUNECRAFT_CONTAINERS_DIR` names another directory, `ops.pebble.Client` is given
+the socket path under it instead (read at each call: one server serves many hooks).
+
 Only the standard library: this runs in the charm's Python, not the agent's.
 """
 
 import atexit
 import builtins
 import contextlib
+import functools
 import importlib.machinery
 import json
 import os
@@ -27,6 +32,7 @@ import socket
 import sys
 import traceback
 import types
+from typing import Any
 
 
 def _exit_code(exc: SystemExit) -> int:
@@ -136,6 +142,38 @@ def _serve_one(conn: socket.socket, listener: socket.socket, entry: str) -> None
     conn.sendall(f"exit {code}\n".encode())
 
 
+_CONTAINERS = "/charm/containers"
+
+
+def _rerouted(path: object) -> object:
+    """A socket path under `/charm/containers/` moved to `$RUNECRAFT_CONTAINERS_DIR`."""
+    real = os.environ.get("RUNECRAFT_CONTAINERS_DIR", "")
+    if not real or real == _CONTAINERS or not isinstance(path, str):
+        return path
+    if path.startswith(_CONTAINERS + "/"):
+        return real.rstrip("/") + path[len(_CONTAINERS) :]
+    return path
+
+
+def _reroute_pebble() -> None:
+    """Wrap `ops.pebble.Client.__init__` so ops' hard-coded socket paths are rerouted."""
+    try:
+        from ops import pebble  # noqa: PLC0415 (the charm's own ops, already imported)
+    except Exception:  # an ops without pebble: nothing to reroute
+        return
+    original: Any = pebble.Client.__init__
+
+    @functools.wraps(original)
+    def rerouting_init(self: object, *args: Any, **kwargs: Any) -> None:
+        if "socket_path" in kwargs:
+            kwargs["socket_path"] = _rerouted(kwargs["socket_path"])
+        elif args:
+            args = (_rerouted(args[0]), *args[1:])
+        original(self, *args, **kwargs)
+
+    setattr(pebble.Client, "__init__", rerouting_init)  # noqa: B010 (mypy: no method-assign)
+
+
 def _die_with_parent() -> None:
     """Linux: end with the agent that started us, rather than IDLE seconds later."""
     parent = os.getppid()
@@ -154,6 +192,8 @@ def main() -> int:
     _die_with_parent()
     sys.path[0] = os.path.dirname(os.path.realpath(entry))
     import ops  # noqa: F401, PLC0415 (after the path is the charm's; hooks find it imported)
+
+    _reroute_pebble()
 
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)

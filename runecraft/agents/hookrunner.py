@@ -24,9 +24,10 @@ from typing import Protocol
 
 import structlog
 
-from runecraft.agents import _context, _forkserver, _unitlog
+from runecraft.agents import _context, _forkserver, _unitlog, uniter
 
 __all__ = [
+    "CONTAINERS_DIR_ENV",
     "DEFAULT_AGENT_PATH",
     "JUJU_VERSION",
     "MAX_CAPTURE",
@@ -48,6 +49,10 @@ JUJU_VERSION = "3.6.12"
 
 DEFAULT_AGENT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 """PATH after the tools dir when the agent is not told otherwise (Juju's is similar)."""
+
+CONTAINERS_DIR_ENV = "RUNECRAFT_CONTAINERS_DIR"
+"""Where this unit's `/charm/containers` really is (pebble.md §1.3): hooks of a charm with
+containers get it, and the fork server rewrites ops' Pebble socket paths to it."""
 
 MAX_CAPTURE = 16 * 1024 * 1024
 """Most bytes of an action's stdout (and of its stderr) kept for its results."""
@@ -100,8 +105,14 @@ def hook_environment(
     relation: _context.HookRelation | None = None,
     action: ActionEnv | None = None,
     storage: StorageEnv | None = None,
+    workload: uniter.WorkloadEvent | None = None,
+    containers_dir: Path | None = None,
 ) -> dict[str, str]:
-    """The complete environment of one hook or action process (Juju `HookVars` + OS)."""
+    """The complete environment of one hook or action process (Juju `HookVars` + OS).
+
+    `workload` is the event of a `<c>-pebble-*` hook; `containers_dir` is set for a charm
+    that declares containers (`RUNECRAFT_CONTAINERS_DIR`).
+    """
     charm_dir = str(unit_env.charm_dir)
     env = {
         "JUJU_DISPATCH_PATH": f"actions/{action.name}" if action else f"hooks/{hook}",
@@ -145,6 +156,23 @@ def hook_environment(
         env["JUJU_ACTION_NAME"] = action.name
         env["JUJU_ACTION_UUID"] = action.id
         env["JUJU_ACTION_TAG"] = f"action-{action.id}"
+    if workload is not None:
+        env.update(_workload_env(workload))
+    if containers_dir is not None:
+        env[CONTAINERS_DIR_ENV] = str(containers_dir)
+    return env
+
+
+def _workload_env(event: uniter.WorkloadEvent) -> dict[str, str]:
+    """`JUJU_WORKLOAD_NAME`, plus the notice or check a Pebble event is about (pebble.md
+    §1.1: ops requires exactly these per event)."""
+    env = {"JUJU_WORKLOAD_NAME": event.container}
+    if event.kind == "custom-notice":
+        env["JUJU_NOTICE_ID"] = event.notice_id
+        env["JUJU_NOTICE_TYPE"] = event.notice_type
+        env["JUJU_NOTICE_KEY"] = event.notice_key
+    elif event.kind in ("check-failed", "check-recovered"):
+        env["JUJU_PEBBLE_CHECK_NAME"] = event.check_name
     return env
 
 

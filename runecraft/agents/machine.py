@@ -31,7 +31,7 @@ import structlog
 
 from runecraft import _logging, _retry, errors
 from runecraft import bus as mqtt
-from runecraft.agents import _charm_source, _logship, _state_store, unit, uniter
+from runecraft.agents import _charm_source, _logship, _state_store, _workloads, unit, uniter
 from runecraft.schemas import agent as agent_schema
 from runecraft.schemas import bus
 
@@ -94,6 +94,7 @@ class MachineAgent:
         unpack: unit.Unpacker | None = None,
         heartbeat_interval: float = HEARTBEAT_INTERVAL,
         restart_delay: float = uniter.MIN_RETRY_DELAY,
+        pod: bool = False,
     ) -> None:
         """Wire the agent (no I/O yet).
 
@@ -105,6 +106,9 @@ class MachineAgent:
             heartbeat_interval: Seconds between heartbeats.
             restart_delay: First delay before restarting a crashed unit agent (doubles,
                 capped at 5 min).
+            pod: The agent runs in a Kubernetes pod: workload containers are the pod's (at
+                `/charm/containers`); otherwise each unit runs a local Pebble daemon per
+                container, with its sockets in a short private dir.
         """
         self.config = config
         self.data_dir = Path(config.data_dir)
@@ -114,6 +118,7 @@ class MachineAgent:
         self._unpack = unpack
         self._heartbeat_interval = heartbeat_interval
         self._restart_delay = restart_delay
+        self._pod = pod
         self._outbox = _LinkOutbox(self._send)
         self._log_sink = _logging.FileSink(self.data_dir / "machine.log")
         self._logs = _logship.LogShipper(
@@ -245,15 +250,18 @@ class MachineAgent:
     def _start_unit(self, remote: bus.UnitRemoteState, revision: int) -> None:
         if self._tg is None:
             raise RuntimeError("MachineAgent.apply() needs run() to be running")
+        paths = unit.UnitPaths.for_unit(self.data_dir, remote.unit)
         agent = unit.UnitAgent(
             remote=remote,
-            paths=unit.UnitPaths.for_unit(self.data_dir, remote.unit),
+            paths=paths,
             model=self._model,
             outbox=self._outbox,
             charms=self._charms,
             hook_lock=self._hook_lock,
             unpack=self._unpack,
             snapshot_revision=revision,
+            containers_dir=_workloads.containers_dir(paths.base, pod=self._pod),
+            pebble_daemons=not self._pod,
         )
         slot = _Slot(agent=agent)
         slot.task = self._tg.create_task(self._supervise(slot), name=f"unit {remote.unit}")
@@ -288,8 +296,11 @@ class MachineAgent:
                     shutil.rmtree(path, ignore_errors=True)
 
 
-def build(config: agent_schema.AgentConfig) -> tuple[MachineAgent, _charm_source.HttpCharmSource]:
-    """A production machine agent: MQTT link and HTTP charm source from `config`."""
+def build(
+    config: agent_schema.AgentConfig, *, pod: bool = False
+) -> tuple[MachineAgent, _charm_source.HttpCharmSource]:
+    """A production machine agent: MQTT link and HTTP charm source from `config` (`pod`:
+    it runs in a Kubernetes pod)."""
     broker = config.broker
     link = mqtt.BusClient(
         mqtt.Broker(broker.host, broker.port, broker.username, broker.password),
@@ -297,4 +308,4 @@ def build(config: agent_schema.AgentConfig) -> tuple[MachineAgent, _charm_source
         subscriptions=[bus.down_topic(config.agent)],
     )
     charms = _charm_source.HttpCharmSource(config.api_url, config.api_token)
-    return MachineAgent(config, link=link, charms=charms), charms
+    return MachineAgent(config, link=link, charms=charms, pod=pod), charms

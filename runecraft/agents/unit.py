@@ -31,7 +31,7 @@ import random
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -46,6 +46,7 @@ from runecraft.agents import (
     _state_store,
     _toolserver,
     _unitlog,
+    _workloads,
     hookrunner,
     uniter,
 )
@@ -218,6 +219,8 @@ class UnitAgent:
         clock: Callable[[], float] = time.time,
         agent_path: str | None = None,
         snapshot_revision: int = 0,
+        containers_dir: Path | None = None,
+        pebble_daemons: bool = False,
     ) -> None:
         """Set up (no I/O yet).
 
@@ -232,6 +235,8 @@ class UnitAgent:
             clock: Wall-clock seconds; persisted timers (retry, update-status) use it.
             agent_path: PATH for hooks after the tools dir (default: a standard system PATH).
             snapshot_revision: Revision of the `MachineSnapshot` that `remote` came from.
+            containers_dir: The unit's `/charm/containers` (default: a machine's own).
+            pebble_daemons: Run a Pebble daemon per workload container (not in a pod).
         """
         self.paths = paths
         self._wanted = (remote, snapshot_revision)
@@ -271,6 +276,15 @@ class UnitAgent:
         )
         self._unit = remote.unit
         self._logger = logger.bind(unit=remote.unit)
+        self._workloads = _workloads.Workloads(
+            unit=remote.unit,
+            unit_dir=paths.base,
+            containers_dir=containers_dir or _workloads.containers_dir(paths.base, pod=False),
+            sink=_WorkloadSink(self),
+            daemons=pebble_daemons,
+        )
+        self._containers: tuple[str, ...] = ()  # of the deployed charm
+        self._warned_pebble = False
 
     # --- public ----------------------------------------------------------------------------
 
@@ -288,6 +302,16 @@ class UnitAgent:
     def local(self) -> uniter.LocalState:
         """The persisted local state."""
         return self._record.local
+
+    @property
+    def workloads(self) -> _workloads.Workloads:
+        """The unit's workload containers: their watchers and (on machines) daemons."""
+        return self._workloads
+
+    @property
+    def workload_sink(self) -> _workloads.WorkloadSink:
+        """Where workload events come in (the watchers'; persisted and run in order)."""
+        return self._workloads.sink
 
     @property
     def removed(self) -> bool:
@@ -345,11 +369,13 @@ class UnitAgent:
         self._record = self._store.load()
         self._logger.info("unit agent starting", operation=_describe(self.local.operation))
         try:
+            self._sync_workloads()  # after a restart the charm is there already
             async with _toolserver.ToolServer(self.paths.socket) as server:
                 self._server = server
                 await self._loop()
         finally:
             self._server = None
+            await asyncio.shield(self._workloads.close())
             await asyncio.shield(self._forks.close())
             self._log.close()
 
@@ -368,7 +394,9 @@ class UnitAgent:
                 self._seen_revision = revision
             else:  # not settled on this snapshot (nor on any older one)
                 self._seen_revision = min(self._seen_revision, revision - 1)
-            decision = uniter.next_op(self.local, remote, self._clock())
+            decision = uniter.next_op(
+                self.local, remote, self._clock(), self._record.workload_events
+            )
             if isinstance(decision, uniter.Removed):
                 self._removed = True
                 self._agent_status = bus.StatusValue(status="idle")
@@ -421,12 +449,22 @@ class UnitAgent:
             return True
 
         before = self.local
-        self._save(uniter.record_step(before, op, uniter.Step.QUEUED))
+        record = self._record
+        self._keep(
+            dataclasses.replace(
+                record,
+                local=uniter.record_step(before, op, uniter.Step.QUEUED),
+                # From here the operation carries its workload event (an error retries it).
+                workload_events=uniter.take_workload(record.workload_events, op),
+            )
+        )
         # Storage attaches before install, so its hooks may be the first to need the charm.
         first_storage = bool(op.storage_id) and not before.installed
         needs_charm = op.hook in (uniter.INSTALL, uniter.UPGRADE_CHARM) or first_storage
-        if needs_charm and not await self._prepare_charm(op, log):
-            return False
+        if needs_charm:
+            if not await self._prepare_charm(op, log):
+                return False
+            self._sync_workloads()
         if (status := uniter.status_before(before, op)) is not None:
             self._keep(dataclasses.replace(self._record, workload=status))
         self._save(uniter.record_step(self.local, op, uniter.Step.RUNNING))
@@ -559,6 +597,8 @@ class UnitAgent:
             relation=ctx.relation,
             action=action_env,
             storage=self._storage_env(op),
+            workload=op.workload,
+            containers_dir=self._workloads.containers_dir if self._containers else None,
         )
         env.update(_secret_env(op))
         async with self._hook_lock:
@@ -717,11 +757,77 @@ class UnitAgent:
             )
         )
 
+    def _sync_workloads(self) -> None:
+        """Watch (and on machines run) the deployed charm's workload containers."""
+        containers = _workloads.charm_containers(self.paths.charm)
+        self._containers = containers
+        try:
+            self._workloads.sync(containers)
+        except errors.RunecraftError as exc:
+            self._logger.error("cannot set up workload containers", error=exc.message)
+            self._log.write("ERROR", "uniter", f"cannot set up workload containers: {exc.message}")
+        if containers and not self._warned_pebble and not self._pebble_reachable():
+            self._warned_pebble = True
+            message = (
+                f"charm declares containers ({', '.join(containers)}) but its hooks do not run "
+                "through the fork server (a standard ops dispatch with the model's "
+                "hook-fork-server on), so they cannot reach Pebble off Kubernetes"
+            )
+            self._logger.warning(message)
+            self._log.write("WARNING", "uniter", message)
+
+    def _pebble_reachable(self) -> bool:
+        """Hooks find the sockets at `/charm/containers`, or are forked by a server that
+        reroutes ops' socket paths there (`_zygote`)."""
+        if self._workloads.containers_dir == _workloads.KUBERNETES_CONTAINERS_DIR:
+            return True
+        path = f"{self._unit_env.tools_dir}{os.pathsep}{self._unit_env.agent_path}"
+        forked = _forkserver.entrypoint(self.paths.charm, path) is not None
+        return self.remote.fork_hooks and forked
+
     def remove_dir(self) -> None:
         """Delete the unit directory (after the controller forgot the removed unit)."""
         shutil.rmtree(self.paths.base, ignore_errors=True)
+        if self._workloads.daemons:
+            shutil.rmtree(self._workloads.containers_dir, ignore_errors=True)
         if self.paths.socket.parent != self.paths.base:
             shutil.rmtree(self.paths.socket.parent, ignore_errors=True)
+
+
+class _WorkloadSink:
+    """`_workloads.WorkloadSink` over the unit's record: every event and cursor is
+    persisted at once, beside (never inside) the local state an operation commits."""
+
+    def __init__(self, agent: UnitAgent) -> None:
+        self._agent = agent
+
+    def notice_cursor(self, container: str) -> str:
+        return self._agent._record.notice_cursors.get(container, "")
+
+    def deliver(
+        self,
+        container: str,
+        events: Sequence[uniter.WorkloadEvent],
+        cursor: str | None = None,
+    ) -> None:
+        agent = self._agent
+        record = agent._record
+        pending, seq = record.workload_events, record.workload_seq
+        for event in events:
+            pending, seq = uniter.queue_workload(pending, seq, event)
+        cursors = record.notice_cursors
+        if cursor is not None:
+            cursors = {**cursors, container: cursor}
+        if (pending, cursors) == (record.workload_events, record.notice_cursors):
+            return
+        agent._keep(
+            dataclasses.replace(
+                record, workload_events=pending, workload_seq=seq, notice_cursors=cursors
+            )
+        )
+        for event in pending[len(record.workload_events) :]:
+            agent._logger.info("workload event queued", hook=event.hook, seq=event.seq)
+        agent.poke()
 
 
 def _secret_env(op: uniter.Operation) -> dict[str, str]:

@@ -20,6 +20,9 @@ in what the snapshot acknowledges with `observe`.
 6. `<ep>-relation-created` for each alive relation not yet created (its commit enters scope);
 7. `leader-elected` (leader) or `leader-settings-changed` (non-leader, after install and
    whenever the leader-settings version moved);
+7a. workload events: the oldest pending `WorkloadEvent` (Pebble: `<c>-pebble-ready`,
+   `-custom-notice`, `-check-failed`, `-check-recovered`), passed in by the agent, which
+   keeps the queue apart from `LocalState` (its watchers append while hooks run);
 7b. secrets: `secret-changed` for a tracked secret whose latest revision moved past the one
    last seen, then `secret-remove` once per obsolete revision of a secret the unit manages,
    then `secret-rotate` / `secret-expired` once their time came (the idle wake-up covers it);
@@ -42,7 +45,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -69,6 +72,7 @@ __all__ = [
     "STORAGE_DETACHING",
     "UPDATE_STATUS",
     "UPGRADE_CHARM",
+    "WORKLOAD_KINDS",
     "HookError",
     "Idle",
     "LocalState",
@@ -78,14 +82,18 @@ __all__ = [
     "RelationState",
     "Removed",
     "Step",
+    "WorkloadEvent",
+    "WorkloadKind",
     "commit",
     "next_op",
     "observe",
+    "queue_workload",
     "record_step",
     "retry_delay",
     "scope_change",
     "status_after",
     "status_before",
+    "take_workload",
 ]
 
 MIN_RETRY_DELAY = 5.0
@@ -126,6 +134,38 @@ class Step(enum.Enum):
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
+
+
+WorkloadKind = Literal["ready", "custom-notice", "check-failed", "check-recovered"]
+"""What happened to a workload container; the hook is `<container>-pebble-<kind>`."""
+WORKLOAD_KINDS: tuple[WorkloadKind, ...] = (
+    "ready",
+    "custom-notice",
+    "check-failed",
+    "check-recovered",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkloadEvent:
+    """One workload (Pebble) event waiting for its hook (pebble.md §5)."""
+
+    container: str
+    kind: WorkloadKind
+    seq: int = 0
+    """Unique per unit, given by `queue_workload`: how the agent takes exactly this event
+    out of the queue once an operation carries it."""
+    notice_id: str = ""
+    notice_type: str = ""
+    notice_key: str = ""
+    """`JUJU_NOTICE_ID/TYPE/KEY` of a custom-notice."""
+    check_name: str = ""
+    """`JUJU_PEBBLE_CHECK_NAME` of a check-failed/-recovered."""
+
+    @property
+    def hook(self) -> str:
+        """`web-pebble-ready`."""
+        return f"{self.container}-pebble-{self.kind}"
 
 
 class OpKind(enum.Enum):
@@ -191,6 +231,8 @@ class Operation:
     """The `LocalState.secret_timers` key a `secret-rotate`/`secret-expired` runs for."""
     storage_id: str = ""
     """`JUJU_STORAGE_ID` (`data/0`) of a `-storage-attached`/`-storage-detaching` hook."""
+    workload: WorkloadEvent | None = None
+    """The workload event a `<c>-pebble-*` hook runs for."""
 
     @property
     def is_action(self) -> bool:
@@ -327,6 +369,17 @@ def _relation_op(
         departing_unit=hook.departing_unit,
         change_version=hook.version,
     )
+
+
+def _workload_op(
+    local: LocalState, remote: bus.UnitRemoteState, pending: Sequence[WorkloadEvent]
+) -> Operation | None:
+    """The oldest pending workload event's hook: only after install, never while dying
+    (Juju's optional resolvers sit after leadership, before secrets and actions)."""
+    if not pending or not _alive_and_installed(local, remote):
+        return None
+    event = pending[0]
+    return dataclasses.replace(_new_op(local, remote, event.hook), workload=event)
 
 
 def _action_op(local: LocalState, remote: bus.UnitRemoteState) -> Operation | None:
@@ -546,7 +599,7 @@ def _update_status(local: LocalState, remote: bus.UnitRemoteState, now: float) -
     return Idle(wake_at=min([due, *timers]))
 
 
-_CHAIN: tuple[_Resolver, ...] = (
+_HEAD: tuple[_Resolver, ...] = (
     _removed,
     _pending,
     _hook_error,
@@ -554,6 +607,9 @@ _CHAIN: tuple[_Resolver, ...] = (
     _upgrade,
     _created,
     _leadership,
+)
+"""The resolvers before the workload events."""
+_TAIL: tuple[_Resolver, ...] = (
     _secrets,
     _actions,
     _storage,
@@ -566,13 +622,50 @@ _CHAIN: tuple[_Resolver, ...] = (
 )
 
 
-def next_op(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decision:
-    """The one next thing this unit should do; the first resolver with an answer wins."""
-    for resolver in _CHAIN:
+def next_op(
+    local: LocalState,
+    remote: bus.UnitRemoteState,
+    now: float,
+    workload: Sequence[WorkloadEvent] = (),
+) -> Decision:
+    """The one next thing this unit should do; the first resolver with an answer wins.
+
+    `workload` is the unit's queue of pending workload events, oldest first.
+    """
+    for resolver in _HEAD:
+        decision = resolver(local, remote, now)
+        if decision is not None:
+            return decision
+    op = _workload_op(local, remote, workload)
+    if op is not None:
+        return op
+    for resolver in _TAIL:
         decision = resolver(local, remote, now)
         if decision is not None:
             return decision
     raise AssertionError("update-status always decides")  # pragma: no cover
+
+
+def queue_workload(
+    pending: tuple[WorkloadEvent, ...], last_seq: int, event: WorkloadEvent
+) -> tuple[tuple[WorkloadEvent, ...], int]:
+    """Append `event` to the queue with the next sequence number; returns the queue and the
+    last sequence number handed out. A `ready` for a container that already has one
+    pending is dropped: one hook answers both (the charm replans against the live daemon)."""
+    if event.kind == "ready" and any(
+        e.kind == "ready" and e.container == event.container for e in pending
+    ):
+        return pending, last_seq
+    seq = last_seq + 1
+    return (*pending, dataclasses.replace(event, seq=seq)), seq
+
+
+def take_workload(pending: tuple[WorkloadEvent, ...], op: Operation) -> tuple[WorkloadEvent, ...]:
+    """The queue without the event `op` carries (idempotent: a re-run takes nothing)."""
+    if op.workload is None:
+        return pending
+    seq = op.workload.seq
+    return tuple(event for event in pending if event.seq != seq)
 
 
 def observe(local: LocalState, remote: bus.UnitRemoteState) -> LocalState:

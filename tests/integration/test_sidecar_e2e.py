@@ -7,6 +7,7 @@ archive runs on both substrates."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.conftest import free_port
@@ -44,6 +45,7 @@ def check_fails_and_recovers(rune: Rune, model: str, port: int) -> None:
     log = rune("-m", model, "debug-log", "--replay", "--no-tail", "-i", UNIT).stdout
     for hook in ("web-pebble-ready", "web-pebble-check-failed", "web-pebble-check-recovered"):
         assert f'running hook "{hook}"' in log, hook
+    assert "cannot reach Pebble" not in log
 
 
 def test_sidecar_charm_on_the_local_substrate(rune: Rune) -> None:
@@ -51,10 +53,15 @@ def test_sidecar_charm_on_the_local_substrate(rune: Rune) -> None:
     rune("bootstrap")
     rune("deploy", str(EXAMPLES / APP), "--config", f"port={port}")
     rune("wait", "--timeout", "5m")
-    status = rune.status()
-    resources = status["applications"][APP].get("resources", {})
     check_fails_and_recovers(rune, "default", port)
-    assert resources is not None
+    # The oci-image resource is recorded and shown, not pulled, off Kubernetes.
+    shown = rune("resources", APP, "--format", "json").stdout
+    (image,) = json.loads(shown)["resources"]
+    assert (image["name"], image["origin"], image["image"]) == (
+        "web-image",
+        "upstream",
+        "python:3.12-slim",
+    )
 
 
 def test_sidecar_charm_on_kubernetes(rune: Rune, k8s_cluster: ThreadedKubeCluster) -> None:

@@ -46,7 +46,7 @@ def test_every_fixture_validates(
 def test_the_demo_bundle_validates(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "validate-bundle", str(REPO / "examples" / "bundles" / "demo.yaml"))
     assert code == 0
-    assert "2 applications, 3 units, 0 machines, 1 relations" in out
+    assert "3 applications, 4 units, 0 machines, 1 relations" in out
 
 
 def test_every_problem_is_named_by_its_path(

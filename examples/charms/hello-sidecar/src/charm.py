@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import time
 
 import ops
@@ -20,8 +21,11 @@ CHECK_WAIT = 30.0
 class HelloSidecarCharm(ops.CharmBase):
     """Active once the web check has passed; maintenance while it fails."""
 
+    _stored = ops.StoredState()
+
     def __init__(self, framework: ops.Framework) -> None:
         super().__init__(framework)
+        self._stored.set_default(port=0)
         framework.observe(self.on.web_pebble_ready, self._on_pebble_ready)
         framework.observe(self.on.config_changed, self._on_config_changed)
         framework.observe(self.on.web_pebble_check_failed, self._on_check_failed)
@@ -31,8 +35,14 @@ class HelloSidecarCharm(ops.CharmBase):
 
     @property
     def _port(self) -> int:
-        number = int(self.unit.name.split("/")[1])
-        return int(self.config.get("port", 8080)) + number
+        base = int(self.config.get("port", 0))
+        if base:
+            return base + int(self.unit.name.split("/")[1])
+        if not self._stored.port:  # chosen once, so the layer stays the same
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                self._stored.port = probe.getsockname()[1]
+        return int(self._stored.port)
 
     def _layer(self) -> ops.pebble.LayerDict:
         return {

@@ -64,7 +64,7 @@ def test_sidecar_charm_on_the_local_substrate(rune: Rune) -> None:
     )
 
 
-def test_sidecar_charm_on_kubernetes(rune: Rune, k8s_cluster: ThreadedKubeCluster) -> None:
+def test_sidecar_charm_on_k8s(rune: Rune, k8s_cluster: ThreadedKubeCluster) -> None:
     port = free_port()
     rune("bootstrap")
     rune("add-k8s", "test-k8s", "--kubeconfig", str(k8s_cluster.kubeconfig))

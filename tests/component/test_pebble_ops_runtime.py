@@ -7,6 +7,7 @@ then `GET /v1/changes/<key>`).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import ops.pebble
@@ -97,3 +98,36 @@ def test_a_failing_check_is_seen_as_juju_sees_it(tmp_path: Path) -> None:
         assert client.start_checks(["probe"]) == ["probe"]
         with pytest.raises(ops.pebble.APIError, match="cannot find checks in plan: nope"):
             client.start_checks(["nope"])
+
+
+def test_a_service_that_dies_is_restarted_after_back_off(tmp_path: Path) -> None:
+    starts = tmp_path / "starts"
+    # Up past the 1 s okay delay, then a failure exit: on-failure restart with back-off.
+    command = f"sh -c 'echo started >> {starts}; sleep 1.2; exit 3'"
+    layer = {
+        "services": {
+            "flaky": {
+                "override": "replace",
+                "command": command,
+                "backoff-delay": "100ms",
+                "backoff-limit": "1s",
+            }
+        }
+    }
+    with running_agent(tmp_path, ["--hold"]) as agent:
+        client = agent.client()
+        client.add_layer("flaky", layer)
+        client.start_services(["flaky"], timeout=TIMEOUT)
+        seen: set[str] = set()
+        deadline = time.monotonic() + TIMEOUT
+        while not (starts.exists() and len(starts.read_text().splitlines()) >= 3):
+            [info] = client.get_services(["flaky"])
+            seen.add(str(info.current))
+            assert time.monotonic() < deadline, f"not restarted twice; states seen: {seen}"
+            time.sleep(0.02)
+        # Three starts from one start request: Pebble restarted it itself, twice.
+        [info] = client.get_services(["flaky"])
+        assert info.current in (ops.pebble.ServiceStatus.ACTIVE, "backoff")
+        client.stop_services(["flaky"], timeout=TIMEOUT)
+        [info] = client.get_services(["flaky"])
+        assert info.current == ops.pebble.ServiceStatus.INACTIVE

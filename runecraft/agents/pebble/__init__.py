@@ -7,15 +7,25 @@ file paths of the API are rooted at the container's root directory (`--root`, de
 Modules, from the edge inwards:
 
 - `__main__`: the `rune-pebble` console script (`run`, `notify`, `install`).
-- `_server`: HTTP/1.1 over the unix socket (h11), websockets (wsproto), peer credentials.
-- `_http`: the request, the Pebble envelope, `PebbleError`, the route table.
+- `_server`: HTTP/1.1 over the unix socket (h11), websockets (wsproto), peer credentials,
+  the refusal of callers acting for another unit (`--unit`).
+- `_http`: the request, the Pebble envelope, `PebbleError`, the route table;
+  `_websocket`: what a handler sees of a websocket, and the `Upgrade` reply asking for one.
 - `_daemon`: the composition root: one `Daemon` holding the parts below, and the routes.
-- `_api_*`: handlers by area (system, changes, services, layers, files, exec, checks,
-  notices, signals, identities).
+- `_api_*`: handlers by area: `_api_edge` (system-info, identities, signals), `_api_files`,
+  `_api_exec` (exec and its websockets), `_api_runtime` (changes, services, layers, plan,
+  checks, health, notices).
+- `_files`: container paths mapped under the root, and the file operations;
+  `_users`: users and groups as Pebble resolves them, Go's `%q`.
 - `_state`: changes, tasks, notices (with waiting and long-polls).
 - `_plan`: layers and the plan as pure functions (parse, combine, validate, YAML, order).
+  Behind it: `_planmodel` (its types, re-exported by `_plan`), `_layers` (the strict layer
+  schema and the layers directory), `_yamlv3` (decoding as Pebble's yaml.v3 does), `_order`
+  (start/stop order and lanes), `_command` (commands split as Pebble splits them).
 - `_durations`: Go duration syntax.
-- `_services`: the service supervisor; `_checks`: the health-check runner.
+- `_runtime`: the stateful half, one `Runtime` bundling `_state`, `_planstate` (the layer
+  stack and the current plan), `_services` (the service supervisor) and `_checks` (the
+  health-check runner); `_api_runtime` serves it.
 
 Only the standard library, h11, wsproto and PyYAML are used, all pure Python, so the agent
 also runs from a zipapp inside a workload image that has `python3`.

@@ -7,6 +7,7 @@ Every reply has Pebble's envelope (`type`, `status-code`, `status`, `result`, `c
 from __future__ import annotations
 
 import json
+import os
 import re
 import urllib.parse
 from collections.abc import Awaitable, Callable
@@ -57,8 +58,6 @@ class Request:
     @property
     def admin(self) -> bool:
         """Pebble's default access: root and the daemon's own uid are admin."""
-        import os
-
         return self.uid is not None and self.uid in (0, os.getuid())
 
     def arg(self, name: str, default: str = "") -> str:

@@ -1,0 +1,99 @@
+"""The runtime as a charm meets it: ops' client against a real `rune-pebble run`.
+
+Failed starts as `ChangeError` with the workload's output, refusals as `APIError`, and a
+check that fails and recovers as Juju's notices worker follows it (change-update notices,
+then `GET /v1/changes/<key>`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ops.pebble
+import pytest
+
+from tests.component._pebble import running_agent
+
+TIMEOUT = 30.0
+
+
+def test_failed_starts_and_refusals_reach_the_charm_as_ops_errors(tmp_path: Path) -> None:
+    crash = "sh -c 'echo listening on :80; echo fatal: no database >&2; exit 4'"
+    with running_agent(tmp_path, ["--hold"]) as agent:
+        client = agent.client()
+        with pytest.raises(ops.pebble.APIError) as none:
+            client.autostart_services()
+        assert (none.value.code, none.value.message) == (400, "no default services")
+        assert none.value.body["result"]["kind"] == "no-default-services"
+        layer = {
+            "services": {"db": {"override": "replace", "command": crash, "startup": "enabled"}}
+        }
+        client.add_layer("db", layer)
+        with pytest.raises(ops.pebble.ChangeError) as failed:
+            client.replan_services(timeout=TIMEOUT)
+        text = str(failed.value)
+        assert failed.value.err == (
+            "cannot perform the following tasks:\n"
+            '- Start service "db" (service start attempt: exited quickly with code 4, '
+            "will restart)"
+        )
+        assert "Most recent service output:\n    listening on :80\n    fatal: no database" in text
+        [info] = client.get_services(["db"])
+        assert info.current in ("backoff", ops.pebble.ServiceStatus.ACTIVE)
+        with pytest.raises(ops.pebble.APIError) as unknown:
+            client.start_services(["nope"])
+        assert unknown.value.message == 'cannot start services: service "nope" does not exist'
+        client.stop_services(["db"], timeout=TIMEOUT)
+        [info] = client.get_services(["db"])
+        assert info.current == ops.pebble.ServiceStatus.INACTIVE
+
+
+def test_a_failing_check_is_seen_as_juju_sees_it(tmp_path: Path) -> None:
+    flag = tmp_path / "ok"
+    layer = {
+        "checks": {
+            "probe": {
+                "override": "replace",
+                "level": "alive",
+                "period": "200ms",
+                "threshold": 1,
+                "exec": {"command": f"test -e {flag}"},
+            }
+        }
+    }
+    with running_agent(tmp_path, ["--hold"]) as agent:
+        client = agent.client()
+        client.add_layer("checks", layer)
+        [check] = client.get_checks()
+        assert check.change_id is not None and check.threshold == 1
+        [first] = client.get_changes(select=ops.pebble.ChangeState.ALL)
+        assert (first.kind, first.summary) == ("perform-check", 'Perform exec check "probe"')
+        perform = first.id
+        failed = client.wait_change(perform, timeout=TIMEOUT)
+        assert failed.status == "Error" and failed.kind == "perform-check"
+        assert failed.err is not None and "(exit status 1)" in failed.err
+        [check] = client.get_checks(level=ops.pebble.CheckLevel.ALIVE)
+        assert check.status == ops.pebble.CheckStatus.DOWN and check.failures >= 1
+        recover = check.change_id
+        assert recover is not None and recover != perform
+
+        notices = client.get_notices(
+            types=[ops.pebble.NoticeType.CHANGE_UPDATE], keys=[perform, recover]
+        )
+        data = {notice.key: notice.last_data for notice in notices}
+        assert data[perform] == {"kind": "perform-check", "check-name": "probe"}
+        assert data[recover] == {"kind": "recover-check", "check-name": "probe"}
+        assert client.get_change(perform).status == "Error"
+
+        flag.touch()
+        recovered = client.wait_change(recover, timeout=TIMEOUT)
+        assert recovered.status == "Done" and recovered.kind == "recover-check"
+        [check] = client.get_checks()
+        assert check.status == ops.pebble.CheckStatus.UP and check.successes == 1
+
+        assert client.stop_checks(["probe"]) == ["probe"]
+        [check] = client.get_checks()
+        assert check.status == ops.pebble.CheckStatus.INACTIVE
+        assert client.start_checks(["probe"]) == ["probe"]
+        with pytest.raises(ops.pebble.APIError, match="cannot find checks in plan: nope"):
+            client.start_checks(["nope"])

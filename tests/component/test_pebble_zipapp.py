@@ -1,5 +1,7 @@
 """The Pebble agent's zipapp: what it holds, that it runs on a bare Python (no venv, no
-site-packages) with only what it carries, and that installing from it copies it."""
+site-packages) with only what it carries and ops' client drives it there, and that
+`install` (from the package, as the pod's init container runs it, or from the zipapp)
+writes it."""
 
 from __future__ import annotations
 
@@ -8,10 +10,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import ops.pebble
 import pytest
 
 import runecraft.agents.pebble
@@ -119,3 +123,70 @@ def test_pebble_zipapp_installed_from_a_zipapp_is_a_copy_of_it(short_dir: Path) 
     assert done.returncode == 0, done.stderr
     assert again.read_bytes() == first.read_bytes()
     assert again.stat().st_mode & 0o777 == 0o755
+
+
+def test_pebble_zipapp_runs_the_daemon_on_a_bare_python_and_ops_drives_it(
+    short_dir: Path,
+) -> None:
+    """System info, a layer and its plan (PyYAML), and exec (wsproto) from the zipapp."""
+    program = short_dir / "pebble"
+    _zipapp.build(program)
+    socket_path = short_dir / "pebble.socket"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PEBBLE": str(short_dir / "state"),
+        "PEBBLE_SOCKET": str(socket_path),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-I", "-S", str(program), "run", "--create-dirs", "--hold"],
+        env=env,
+        cwd=short_dir,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        client = ops.pebble.Client(socket_path=str(socket_path))
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                info = client.get_system_info()
+                break
+            except ops.pebble.ConnectionError:
+                assert process.poll() is None, process.communicate()[1]
+                assert time.monotonic() < deadline, "the daemon never answered"
+                time.sleep(0.05)
+        assert info.version
+        client.add_layer("base", {"services": {"idle": {"override": "replace", "command": "true"}}})
+        assert client.get_plan().services["idle"].command == "true"
+        output, _ = client.exec(["echo", "from the zipapp"]).wait_output()
+        assert output == "from the zipapp\n"
+    finally:
+        process.terminate()
+        _, errors = process.communicate(timeout=30)
+    assert process.returncode == 0, errors
+
+
+def test_pebble_install_writes_the_zipapp_from_the_package_and_from_the_zipapp(
+    short_dir: Path,
+) -> None:
+    """`python3 -m runecraft.agents.pebble install DEST` is what the pod's init container
+    runs; the zipapp's own `install` copies the zipapp."""
+    expected = short_dir / "built"
+    _zipapp.build(expected)
+    from_package = short_dir / "bin" / "pebble"
+    done = subprocess.run(
+        [sys.executable, "-m", "runecraft.agents.pebble", "install", str(from_package)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert from_package.read_bytes() == expected.read_bytes()
+    assert from_package.stat().st_mode & 0o777 == 0o755
+    from_zipapp = short_dir / "copy" / "pebble"
+    done = bare_python(str(from_package), "install", str(from_zipapp), cwd=short_dir)
+    assert done.returncode == 0, done.stderr
+    assert from_zipapp.read_bytes() == expected.read_bytes()

@@ -29,13 +29,8 @@ DEPENDENCIES = {"h11": "h11", "wsproto": "wsproto", "yaml": "PyYAML"}
 
 _SHEBANG = b"#!/usr/bin/env python3\n"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
-_MAIN = (
-    "import sys\n"
-    "from {module} import {function}\n"
-    "sys.exit({function}())\n".format(
-        module=ENTRY_POINT.partition(":")[0], function=ENTRY_POINT.partition(":")[2]
-    )
-)
+_MODULE, _, _FUNCTION = ENTRY_POINT.partition(":")
+_MAIN = f"import sys\nfrom {_MODULE} import {_FUNCTION}\nsys.exit({_FUNCTION}())\n"
 
 
 def build(dest: Path) -> None:

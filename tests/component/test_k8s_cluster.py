@@ -443,7 +443,8 @@ async def test_k8s_pod_process_runs_with_resolved_env_and_secret_volume(
         "GREETING": "hi bob",
     }
     assert seen["secret"] == "s3cret"
-    assert seen["argv"][0] == str(out) and seen["argv"][1].endswith("/volumes/creds/pw")
+    assert seen["argv"][0] == str(out) and seen["argv"][1].endswith("/creds/pw")
+    assert not seen["argv"][1].startswith("/var/lib/creds")
     state = pod["status"]["containerStatuses"][0]["state"]["terminated"]
     assert (state["exitCode"], state["reason"]) == (0, "Completed")
 
@@ -472,6 +473,113 @@ async def test_k8s_crashing_container_backs_off_and_counts_restarts(
     last = pod["status"]["containerStatuses"][0]["lastState"]["terminated"]
     assert (last["exitCode"], last["reason"]) == (3, "Error")
     assert not is_ready(pod)
+
+
+FIRST_INIT = (
+    "import sys; from pathlib import Path; bin = Path(sys.argv[1]); "
+    "(bin / 'tool').write_text("
+    "'import socket, sys; from pathlib import Path\\n'"
+    "'Path(sys.argv[1]).write_text(\"ran\")\\n'"
+    "'socket.socket(socket.AF_UNIX).bind(sys.argv[2])\\n'); "
+    "(bin / 'order').write_text('first\\n')"
+)
+SECOND_INIT = (
+    "import sys; from pathlib import Path; bin = Path(sys.argv[1]); "
+    "assert (bin / 'tool').is_file(); "
+    "(bin / 'order').write_text((bin / 'order').read_text() + 'second\\n')"
+)
+
+
+async def test_k8s_init_containers_run_in_order_before_the_containers_with_subpath_mounts(
+    k8s_cluster_async: KubeCluster, client: AsyncClient, namespace: str
+) -> None:
+    """Each init container runs to completion first; a subPath mount of a file (written
+    by an init container) and one of a directory not there yet both work; a unix socket
+    made on a pod volume fits AF_UNIX's length."""
+    kubelet = k8s_cluster_async.kubelet
+    inits = [
+        {
+            "name": name,
+            "image": "agent:test",
+            "command": ["python3", "-c", script, "/opt/bin"],
+            "volumeMounts": [{"name": "data", "mountPath": "/opt/bin", "subPath": "bin"}],
+        }
+        for name, script in (("first", FIRST_INIT), ("second", SECOND_INIT))
+    ]
+    main = {
+        "name": "main",
+        "image": "w:1",
+        "command": ["python3", "/usr/local/bin/tool"],
+        "args": ["/state/out", "/state/workload-container.socket"],
+        "volumeMounts": [
+            {
+                "name": "data",
+                "mountPath": "/usr/local/bin/tool",
+                "subPath": "bin/tool",
+                "readOnly": True,
+            },
+            {"name": "data", "mountPath": "/state", "subPath": "state/main"},
+        ],
+    }
+    spec = {
+        "initContainers": inits,
+        "containers": [main],
+        "volumes": [{"name": "data", "emptyDir": {}}],
+        "restartPolicy": "Never",
+    }
+    await client.create(
+        build(Pod, {"metadata": {"name": "init", "namespace": namespace}, "spec": spec})
+    )
+    pod = await wait_for(
+        client,
+        Pod,
+        "init",
+        lambda p: p.get("status", {}).get("phase") in ("Succeeded", "Failed"),
+        namespace=namespace,
+    )
+    assert pod["status"]["phase"] == "Succeeded", pod["status"]
+    volumes = kubelet.volumes_dir(namespace, "init")
+    assert volumes is not None
+    assert (volumes / "data" / "bin" / "order").read_text() == "first\nsecond\n"
+    assert (volumes / "data" / "state" / "main" / "out").read_text() == "ran"
+    assert (volumes / "data" / "state" / "main" / "workload-container.socket").is_socket()
+    statuses = pod["status"]["initContainerStatuses"]
+    assert [(s["name"], s["ready"]) for s in statuses] == [("first", True), ("second", True)]
+    assert all(s["state"]["terminated"]["reason"] == "Completed" for s in statuses)
+    assert condition(pod, "Initialized")["status"] == "True"
+
+
+@pytest.mark.parametrize("policy", ["Always", "Never"])
+async def test_k8s_a_failing_init_container_holds_the_pod_back(
+    k8s_cluster_async: KubeCluster, client: AsyncClient, namespace: str, policy: str
+) -> None:
+    """Restarted with back-off (kubectl's Init:CrashLoopBackOff), or the pod fails when it
+    never restarts; its containers never start either way."""
+    kubelet = k8s_cluster_async.kubelet
+    init = {"name": "setup", "image": "i", "command": ["python3", "-c", "raise SystemExit(2)"]}
+    main = {"name": "main", "image": "i", "command": ["python3", "-c", "input()"]}
+    spec = {"initContainers": [init], "containers": [main], "restartPolicy": policy}
+    await client.create(
+        build(Pod, {"metadata": {"name": "stuck", "namespace": namespace}, "spec": spec})
+    )
+
+    def held(pod: JSON) -> bool:
+        status = (pod.get("status", {}).get("initContainerStatuses") or [{}])[0]
+        if policy == "Never":
+            return bool(pod["status"].get("phase") == "Failed")
+        waiting = status.get("state", {}).get("waiting", {})
+        return waiting.get("reason") == "CrashLoopBackOff" and int(status["restartCount"]) >= 1
+
+    pod = await wait_for(client, Pod, "stuck", held, namespace=namespace)
+    setup = pod["status"]["initContainerStatuses"][0]
+    assert setup["lastState"]["terminated"]["exitCode"] == 2 and not setup["ready"]
+    initialized = condition(pod, "Initialized")
+    assert (initialized["status"], initialized["reason"]) == ("False", "ContainersNotInitialized")
+    assert initialized["message"] == "containers with incomplete status: [setup]"
+    waiting = pod["status"]["containerStatuses"][0]["state"]["waiting"]
+    assert waiting["reason"] == "PodInitializing"
+    assert "main" not in kubelet.processes(namespace, "stuck")
+    assert pod["status"]["phase"] == ("Failed" if policy == "Never" else "Pending")
 
 
 async def test_k8s_held_pods_stay_unschedulable_until_released(

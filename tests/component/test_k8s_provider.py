@@ -12,10 +12,11 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import ops.pebble
 import pytest
 import yaml
 from lightkube.resources.apps_v1 import StatefulSet
-from lightkube.resources.core_v1 import Namespace, Secret, Service, ServiceAccount
+from lightkube.resources.core_v1 import Namespace, Pod, Secret, Service, ServiceAccount
 
 from runecraft import charms, errors
 from runecraft.controller import services
@@ -137,10 +138,68 @@ async def test_k8s_provider_makes_the_applications_objects_and_runs_its_pods(k8s
     assert list(secret["data"]) == ["unit-0.json"]
 
     # The pod's charm container runs the unit agent with that config; it stays up.
-    states = await k8s.states({4: info.instance_id}, lambda s: bool(s[4].address))
+    states = await k8s.states({4: info.instance_id}, lambda s: _up(s[4]) or s[4].failed)
     assert states[4] == InstanceState(running=True, address=states[4].address)
     pids = k8s.cluster.kubelet.processes(ns, "web-0")
-    assert set(pids) == {"charm"}  # the workload container has no command to run here
+    assert set(pids) == {"charm", "nginx"}  # the workload container runs Pebble
+
+
+def _up(state: InstanceState) -> bool:
+    """The pod runs, and no container of it waits (a pod starting has its address already)."""
+    return bool(state.address) and not state.message and not state.failed
+
+
+def _environ(pid: int) -> dict[str, str]:
+    """A running process's environment, as the process was given it."""
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
+
+
+async def _socket_answers(path: Path, deadline: float) -> ops.pebble.SystemInfo:
+    """Pebble's system info through ops' own client, once its socket answers."""
+    while True:
+        try:
+            client = ops.pebble.Client(socket_path=str(path))
+            return await asyncio.to_thread(client.get_system_info)
+        except ops.pebble.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+
+
+async def test_k8s_sidecar_pod_installs_pebble_and_each_workload_answers_the_charm(
+    k8s: Harness,
+) -> None:
+    """The init container installs the Pebble zipapp; each workload container runs it; the
+    charm container reaches each one where ops looks, `/charm/containers/<c>/pebble.socket`
+    under its `RUNECRAFT_CONTAINERS_DIR` (here, as the test kubelet rewrote it)."""
+    ns = k8s.model
+    info = await k8s.provider.ensure_machine(k8s.machine(0, "web/0"))
+    await k8s.provider.ensure_application(k8s.spec(containers={"web": "w:1", "cache": "c:1"}))
+    states = await k8s.states({0: info.instance_id}, lambda s: _up(s[0]) or s[0].failed)
+    assert _up(states[0]), states[0]
+    pod = await k8s.get(Pod, "web-0", ns)
+    (init,) = pod["status"]["initContainerStatuses"]
+    assert (init["name"], init["state"]["terminated"]["exitCode"]) == ("charm-init", 0)
+    pids = k8s.cluster.kubelet.processes(ns, "web-0")
+    assert set(pids) == {"charm", "web", "cache"}
+
+    charm_env = _environ(pids["charm"])
+    containers_dir = Path(charm_env["RUNECRAFT_CONTAINERS_DIR"])
+    assert charm_env["JUJU_CONTAINER_NAMES"] == "cache,web"
+    deadline = time.monotonic() + 30
+    for name in ("web", "cache"):
+        socket_path = containers_dir / name / "pebble.socket"
+        assert len(str(socket_path)) <= 107
+        system = await _socket_answers(socket_path, deadline)
+        assert system.version
+        workload_env = _environ(pids[name])
+        assert workload_env["JUJU_CONTAINER_NAME"] == name
+        assert Path(workload_env["PEBBLE_SOCKET"]) == socket_path
+        assert Path(workload_env["PEBBLE"]) == containers_dir / name / "pebble"
+        # Its program is the zipapp the init container put on the pod's volume.
+        program = Path(f"/proc/{pids[name]}/cmdline").read_bytes().split(b"\0")
+        assert any(part.endswith(b"/charm/bin/pebble") for part in program), program
 
 
 async def test_k8s_provider_reports_a_pod_that_cannot_start_and_one_never_scheduled(

@@ -40,7 +40,7 @@ def references(pod: JSON) -> set[tuple[str, str]]:
     """The Secrets and ConfigMaps the pod's env and volumes name."""
     found: set[tuple[str, str]] = set()
     spec = pod.get("spec", {})
-    for container in spec.get("containers", []):
+    for container in [*(spec.get("initContainers") or []), *spec.get("containers", [])]:
         for source in container.get("envFrom") or []:
             if "secretRef" in source:
                 found.add(("Secret", source["secretRef"]["name"]))

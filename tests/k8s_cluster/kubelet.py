@@ -3,9 +3,13 @@
 It works only through the API: an informer on pods, lightkube calls for Secrets and
 ConfigMaps, the binding and status subresources. Each container with a `command` runs as
 `command + args` in its own session, with the environment kubelet would give it; a
-container without one counts as running (its image is not run). Volumes are host
-directories, see `_podspec` for the one liberty that takes. Output of every container goes to
-one log file per pod.
+container without one counts as running (its image is not run). Init containers run first,
+one after the other, each until it exits 0 (backing off after failures, as kubelet does).
+Volumes are host directories, see `_podspec` for the one liberty that takes; a mount's
+subPath is made a directory when a container starts and it is missing, as kubelet does. Pod
+volumes live under one short directory per kubelet (`<root>/<pod number>/<volume>`), so that
+unix sockets made on them fit AF_UNIX's 107 bytes. Output of every container goes to one log
+file per pod.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ import contextlib
 import datetime
 import os
 import random
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import urllib.parse
 from collections.abc import Mapping
@@ -75,6 +81,9 @@ class Container:
     argv: list[str] | None
     env: dict[str, str]
     cwd: Path
+    subpaths: list[Path] = field(default_factory=list)
+    """Host directories of its subPath mounts, made when missing as it starts."""
+    init: bool = False
     state: JSON = field(default_factory=lambda: {"waiting": {"reason": "ContainerCreating"}})
     last_state: JSON = field(default_factory=dict)
     restarts: int = 0
@@ -86,13 +95,17 @@ class Container:
     def running(self) -> bool:
         return "running" in self.state
 
+    @property
+    def completed(self) -> bool:
+        return self.finished and self.state.get("terminated", {}).get("exitCode") == 0
+
     def status(self) -> JSON:
         return {
             "name": self.name,
             "image": self.image,
             "imageID": "",
             "containerID": f"emulated://{self.process.pid}" if self.process else "",
-            "ready": self.running,
+            "ready": self.completed if self.init else self.running,
             "started": self.running,
             "restartCount": self.restarts,
             "state": self.state,
@@ -124,8 +137,13 @@ class PodRun:
         self.dir = (
             kubelet.workdir / "pods" / f"{meta['namespace']}_{meta['name']}_{meta['uid'][:8]}"
         )
+        self.volumes_dir = kubelet.pod_volumes_dir()
         self.log_path = self.dir / "pod.log"
+        self.init_containers: list[Container] = []
         self.containers: list[Container] = []
+        self.prepared = False
+        self.initialized = False
+        self.init_failed = False
         self.config_error = ""
         self.started_at = _now()
         self.stopping = False
@@ -137,6 +155,8 @@ class PodRun:
 
     def start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.volumes_dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "volumes").symlink_to(self.volumes_dir)  # where to look, when debugging
         self.log_path.touch()
         self._tasks.append(asyncio.create_task(self._report_loop()))
         self._tasks.append(asyncio.create_task(self._prepare_and_run()))
@@ -150,7 +170,9 @@ class PodRun:
             self.kubelet.grace_cap,
         )
         processes = [
-            c.process for c in self.containers if c.process and c.process.returncode is None
+            c.process
+            for c in [*self.init_containers, *self.containers]
+            if c.process and c.process.returncode is None
         ]
         for process in processes:
             _signal(process, signal.SIGTERM)
@@ -166,22 +188,37 @@ class PodRun:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _prepare_and_run(self) -> None:
-        while not self.containers:
+        while not self.prepared:
             try:
-                self.containers = await self._containers()
+                self.init_containers, self.containers = await self._containers()
+                self.prepared = True
                 self.config_error = ""
             except _podspec.ConfigError as exc:
                 self.config_error = str(exc)
                 self.changed()
                 await asyncio.sleep(self.kubelet.backoff)
+        for init in self.init_containers:
+            if not await self._run_init(init):
+                return
+        self.initialized = True
+        self.changed()
         for container in self.containers:
             self._tasks.append(asyncio.create_task(self._run(container)))
 
-    async def _containers(self) -> list[Container]:
+    async def _containers(self) -> tuple[list[Container], list[Container]]:
+        """The pod's init containers and containers, ready to run."""
         objects = await self.kubelet.fetch_references(self.pod)
         mounts = self._volumes(objects)
-        specs = self.pod["spec"]["containers"]
-        return [self._container(spec, objects, mounts) for spec in specs]
+        spec = self.pod["spec"]
+        inits = [self._container(c, objects, mounts) for c in spec.get("initContainers") or []]
+        containers = [self._container(c, objects, mounts) for c in spec["containers"]]
+        for container in inits:
+            container.init = True
+            container.state = {"waiting": {"reason": "PodInitializing"}}
+        if inits:
+            for container in containers:
+                container.state = {"waiting": {"reason": "PodInitializing"}}
+        return inits, containers
 
     def _volumes(self, objects: _podspec.Objects) -> dict[str, Path]:
         hosts: dict[str, Path] = {}
@@ -203,7 +240,7 @@ class PodRun:
             return Path(self.kubelet.workdir, "claims", self.key[0], claim)
         if "hostPath" in volume:
             return Path(str(volume["hostPath"]["path"]))
-        return self.dir / "volumes" / str(volume["name"])
+        return self.volumes_dir / str(volume["name"])
 
     def _container(
         self, spec: JSON, objects: _podspec.Objects, volumes: dict[str, Path]
@@ -212,6 +249,11 @@ class PodRun:
             (m["mountPath"], volumes[m["name"]] / m.get("subPath", ""))
             for m in spec.get("volumeMounts") or []
             if m.get("name") in volumes
+        ]
+        subpaths = [
+            volumes[m["name"]] / m["subPath"]
+            for m in spec.get("volumeMounts") or []
+            if m.get("name") in volumes and m.get("subPath")
         ]
         # The sandbox exists before its containers: status.podIP is known to their env.
         status = {**self.pod.get("status", {}), "podIP": self.ip, "hostIP": "127.0.0.1"}
@@ -228,7 +270,7 @@ class PodRun:
             if spec.get("workingDir")
             else self.dir
         )
-        return Container(spec["name"], spec.get("image", ""), argv, env, cwd)
+        return Container(spec["name"], spec.get("image", ""), argv, env, cwd, subpaths)
 
     async def _run(self, container: Container) -> None:
         policy = self.pod["spec"].get("restartPolicy", "Always")
@@ -245,17 +287,40 @@ class PodRun:
                 container.finished = True
                 self.changed()
                 return
-            delay = min(self.kubelet.backoff * 2**container.restarts, self.kubelet.backoff_max)
-            container.state = {
-                "waiting": {
-                    "reason": "CrashLoopBackOff",
-                    "message": f"back-off {delay:.1f}s restarting failed container="
-                    f"{container.name} pod={self.key[1]}",
-                }
+            await self._back_off(container)
+
+    async def _run_init(self, container: Container) -> bool:
+        """Run an init container until it exits 0 (True); a failure is retried after a
+        back-off, unless the pod never restarts anything: then the pod has failed."""
+        while not self.stopping:
+            code = 0 if container.argv is None else await self._once(container)
+            if self.stopping:
+                return False
+            if code == 0:
+                container.finished = True
+                if container.argv is None:
+                    container.state = {"terminated": {"exitCode": 0, "reason": "Completed"}}
+                self.changed()
+                return True
+            if self.pod["spec"].get("restartPolicy", "Always") == "Never":
+                container.finished = self.init_failed = True
+                self.changed()
+                return False
+            await self._back_off(container)
+        return False
+
+    async def _back_off(self, container: Container) -> None:
+        delay = min(self.kubelet.backoff * 2**container.restarts, self.kubelet.backoff_max)
+        container.state = {
+            "waiting": {
+                "reason": "CrashLoopBackOff",
+                "message": f"back-off {delay:.1f}s restarting failed container="
+                f"{container.name} pod={self.key[1]}",
             }
-            self.changed()
-            await asyncio.sleep(delay)
-            container.restarts += 1
+        }
+        self.changed()
+        await asyncio.sleep(delay)
+        container.restarts += 1
 
     async def _once(self, container: Container) -> int:
         assert container.argv is not None
@@ -264,6 +329,9 @@ class PodRun:
             log_file.flush()
             env = {**self.kubelet.base_env(self.pod), **container.env}
             container.cwd.mkdir(parents=True, exist_ok=True)
+            for subpath in container.subpaths:
+                if not subpath.exists():
+                    subpath.mkdir(parents=True)
             try:
                 process = await asyncio.create_subprocess_exec(
                     *container.argv,
@@ -303,31 +371,25 @@ class PodRun:
         self._changed.set()
 
     def status(self) -> JSON:
-        ready = bool(self.containers) and all(c.running for c in self.containers)
-        statuses = [c.status() for c in self.containers] or [
-            {
-                "name": spec["name"],
-                "image": spec.get("image", ""),
-                "imageID": "",
-                "ready": False,
-                "started": False,
-                "restartCount": 0,
-                "state": {
-                    "waiting": {
-                        "reason": "CreateContainerConfigError",
-                        "message": self.config_error,
-                    }
-                }
-                if self.config_error
-                else {"waiting": {"reason": "ContainerCreating"}},
-            }
-            for spec in self.pod["spec"]["containers"]
+        ready = self.initialized and all(c.running for c in self.containers)
+        initialized = self.initialized or not self.pod["spec"].get("initContainers")
+        pending = [c.name for c in self.init_containers if not c.completed] or [
+            c["name"] for c in self.pod["spec"].get("initContainers") or []
         ]
-        return {
+        not_initialized = {
+            "reason": "ContainersNotInitialized",
+            "message": f"containers with incomplete status: [{' '.join(pending)}]",
+        }
+        status: JSON = {
             "phase": self._phase(),
             "conditions": [
                 _condition("PodScheduled", True, self._since),
-                _condition("Initialized", True, self._since),
+                _condition(
+                    "Initialized",
+                    initialized,
+                    self._since,
+                    **({} if initialized else not_initialized),
+                ),
                 _condition("ContainersReady", ready, self._since),
                 _condition("Ready", ready, self._since),
             ],
@@ -337,11 +399,40 @@ class PodRun:
             "podIPs": [{"ip": self.ip}],
             "startTime": self.started_at,
             "qosClass": "BestEffort",
-            "containerStatuses": statuses,
+            "containerStatuses": self._statuses(self.containers, "containers"),
         }
+        if self.pod["spec"].get("initContainers"):
+            status["initContainerStatuses"] = self._statuses(self.init_containers, "initContainers")
+        return status
+
+    def _statuses(self, containers: list[Container], field: str) -> list[JSON]:
+        """The containers' statuses; before they exist, why they wait (for each in the spec)."""
+        if self.prepared:
+            return [c.status() for c in containers]
+        has_inits = bool(self.pod["spec"].get("initContainers"))
+        if self.config_error and (field == "initContainers" or not has_inits):
+            waiting = {"reason": "CreateContainerConfigError", "message": self.config_error}
+        elif has_inits:
+            waiting = {"reason": "PodInitializing"}
+        else:
+            waiting = {"reason": "ContainerCreating"}
+        return [
+            {
+                "name": spec["name"],
+                "image": spec.get("image", ""),
+                "imageID": "",
+                "ready": False,
+                "started": False,
+                "restartCount": 0,
+                "state": {"waiting": waiting},
+            }
+            for spec in self.pod["spec"][field]
+        ]
 
     def _phase(self) -> str:
-        if not self.containers or not all(c.started_once for c in self.containers):
+        if self.init_failed:
+            return "Failed"
+        if not self.initialized or not all(c.started_once for c in self.containers):
             return "Pending"
         if all(c.finished for c in self.containers):
             codes = [c.state.get("terminated", {}).get("exitCode", 1) for c in self.containers]
@@ -355,6 +446,11 @@ class PodRun:
             if not await self.kubelet.report(self):
                 await asyncio.sleep(0.1)  # the API is away: report again shortly
                 self._changed.set()
+
+
+def _short_tmp() -> str | None:
+    """/tmp when there is one: `$TMPDIR` may be long, and sockets are made below."""
+    return "/tmp" if os.path.isdir("/tmp") else None
 
 
 def _signal(process: asyncio.subprocess.Process, sig: signal.Signals) -> None:
@@ -390,6 +486,8 @@ class Kubelet:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ip_prefix = f"127.{random.randint(16, 250)}"
         self._ips = 0
+        self._volumes_root: Path | None = None
+        self._pods_made = 0
         self._api = urllib.parse.urlsplit("http://127.0.0.1")
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -397,6 +495,7 @@ class Kubelet:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self._volumes_root = Path(tempfile.mkdtemp(prefix="kv", dir=_short_tmp()))
         config = KubeConfig.from_file(self.kubeconfig)
         self._api = urllib.parse.urlsplit(server_of(config))
         self._client = AsyncClient(config=config)
@@ -412,6 +511,9 @@ class Kubelet:
         await asyncio.gather(*(run.stop() for run in runs), *self._stopping)
         if self._client is not None:
             await self._client.close()
+        if self._volumes_root is not None:
+            shutil.rmtree(self._volumes_root, ignore_errors=True)
+            self._volumes_root = None
 
     # -- knobs for tests ---------------------------------------------------------------------
 
@@ -438,15 +540,23 @@ class Kubelet:
         self._rescan()
 
     def processes(self, namespace: str, name: str) -> dict[str, int]:
-        """The pid of each running container process of the pod (by container name)."""
+        """The pid of each running container process of the pod (by container name, init
+        containers too)."""
         for run in list(self._runs.values()):
             if run.key == (namespace, name):
                 return {
                     c.name: c.process.pid
-                    for c in run.containers
+                    for c in [*run.init_containers, *run.containers]
                     if c.process is not None and c.process.returncode is None
                 }
         return {}
+
+    def volumes_dir(self, namespace: str, name: str) -> Path | None:
+        """The host directory holding the current pod of that name's volumes (by name)."""
+        for run in list(self._runs.values()):
+            if run.key == (namespace, name):
+                return run.volumes_dir
+        return None
 
     def log_path(self, namespace: str, name: str) -> Path | None:
         """The current pod of that name's log file (all its containers' output)."""
@@ -568,6 +678,12 @@ class Kubelet:
         )
 
     # -- what pod runs use -------------------------------------------------------------------
+
+    def pod_volumes_dir(self) -> Path:
+        """A new pod's volume directory: short, for the unix sockets made on its volumes."""
+        assert self._volumes_root is not None, "the kubelet is not started"
+        self._pods_made += 1
+        return self._volumes_root / str(self._pods_made)
 
     async def fetch_references(self, pod: JSON) -> dict[tuple[str, str], JSON]:
         assert self._client is not None

@@ -60,12 +60,85 @@ def test_k8s_stateful_set_runs_the_agent_beside_the_declared_workloads() -> None
     charm, nginx = pod["containers"]
     assert charm["name"] == o.CHARM_CONTAINER and charm["image"] == "agent:1"
     assert "$(RUNECRAFT_POD_NAME)" in charm["args"]
-    assert nginx == {"name": "nginx", "image": "nginx:1.27"}
+    assert (nginx["name"], nginx["image"]) == ("nginx", "nginx:1.27")
     assert pod["serviceAccountName"] == "web" and pod["automountServiceAccountToken"] is True
     assert pod["volumes"][0]["secret"]["secretName"] == o.agent_secret_name("web")
     claims = [t["metadata"]["name"] for t in manifest["spec"]["volumeClaimTemplates"]]
     mounted = {m["name"] for m in charm["volumeMounts"]}
     assert set(claims) <= mounted
+
+
+CHARM_DATA = {"name": "charm-data", "emptyDir": {}}
+CHARM_MOUNTS = [
+    {"name": "charm-data", "mountPath": "/charm/bin", "subPath": "charm/bin", "readOnly": True},
+    {"name": "charm-data", "mountPath": "/charm/containers", "subPath": "charm/containers"},
+]
+INIT = {
+    "name": "charm-init",
+    "image": "agent:1",
+    "command": ["python3", "-m", "runecraft.agents.pebble", "install", "/charm/bin/pebble"],
+    "volumeMounts": [{"name": "charm-data", "mountPath": "/charm/bin", "subPath": "charm/bin"}],
+}
+
+
+def workload(name: str, image: str) -> dict[str, Any]:
+    """A workload container as Juju 3.x runs it, less the probes' `--http` listener."""
+    return {
+        "name": name,
+        "image": image,
+        "command": ["/charm/bin/pebble"],
+        "args": ["run", "--create-dirs", "--hold", "--verbose"],
+        "env": [
+            {"name": "JUJU_CONTAINER_NAME", "value": name},
+            {"name": "PEBBLE", "value": "/charm/container/pebble"},
+            {"name": "PEBBLE_SOCKET", "value": "/charm/container/pebble.socket"},
+            {"name": "PEBBLE_COPY_ONCE", "value": "/var/lib/pebble/default"},
+        ],
+        "volumeMounts": [
+            {
+                "name": "charm-data",
+                "mountPath": "/charm/bin/pebble",
+                "subPath": "charm/bin/pebble",
+                "readOnly": True,
+            },
+            {
+                "name": "charm-data",
+                "mountPath": "/charm/container",
+                "subPath": f"charm/containers/{name}",
+            },
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("containers", "init", "workloads"),
+    [
+        ({}, None, []),
+        ({"nginx": "nginx:1.27"}, [INIT], [workload("nginx", "nginx:1.27")]),
+        (
+            {"web": "w:2", "cache": "redis:7"},
+            [INIT],
+            [workload("cache", "redis:7"), workload("web", "w:2")],
+        ),
+    ],
+    ids=["no-containers", "one", "two-sorted"],
+)
+def test_k8s_pods_are_wired_for_pebble_as_juju_wires_them(
+    containers: dict[str, str], init: list[dict[str, Any]] | None, workloads: list[Any]
+) -> None:
+    pod = o.stateful_set(spec(containers=containers), "m")["spec"]["template"]["spec"]
+    assert pod.get("initContainers") == init
+    assert CHARM_DATA in pod["volumes"]
+    charm, *rest = pod["containers"]
+    assert rest == workloads
+    assert charm["volumeMounts"][-2:] == CHARM_MOUNTS
+    env = {e["name"]: e.get("value") for e in charm["env"]}
+    assert env["RUNECRAFT_CONTAINERS_DIR"] == "/charm/containers"
+    assert env["JUJU_CONTAINER_NAMES"] == ",".join(sorted(containers))
+    # What a workload sees at /charm/container is the charm's /charm/containers/<c>.
+    for container in rest:
+        mount = container["volumeMounts"][1]
+        assert f"/charm/containers/{container['name']}" == "/" + mount["subPath"]
 
 
 @pytest.mark.parametrize(
@@ -174,6 +247,37 @@ UNSCHEDULED = {
             InstanceState(running=True, address="10.1.0.5", message="pod Evicted", failed=True),
         ),
         (
+            _pod(
+                "Pending",
+                initContainerStatuses=[
+                    {
+                        "name": "charm-init",
+                        "restartCount": 2,
+                        "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                    }
+                ],
+                **_waiting("PodInitializing"),
+            ),
+            True,
+            InstanceState(
+                running=True,
+                address="10.1.0.5",
+                message='crash loop backoff: init container "charm-init" restarted 2 times',
+                failed=True,
+            ),
+        ),
+        (
+            _pod(
+                "Pending",
+                initContainerStatuses=[{"name": "charm-init", "state": {"running": {}}}],
+                **_waiting("PodInitializing"),
+            ),
+            True,
+            InstanceState(
+                running=True, address="10.1.0.5", message='container "charm": PodInitializing'
+            ),
+        ),
+        (
             {
                 "metadata": {"name": "web-0", "deletionTimestamp": "t"},
                 "status": {"phase": "Running"},
@@ -191,6 +295,8 @@ UNSCHEDULED = {
         "creating",
         "image-pull",
         "evicted",
+        "init-crash-loop",
+        "initializing",
         "terminating",
     ],
 )

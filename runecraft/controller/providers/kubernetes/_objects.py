@@ -5,6 +5,15 @@ A model is a namespace (named after it, as Juju does); an application is a State
 pods' DNS, a Service that carries the opened ports, a ServiceAccount (given a Role when the
 application is trusted) and a Secret holding each unit agent's credential under
 `unit-<number>.json`. Every object carries our labels; nothing without them is touched.
+
+A pod is wired for Pebble as Juju 3.x wires it: the emptyDir `charm-data` is shared by all
+its containers; the init container `charm-init` (the agent image) installs the Pebble agent,
+a zipapp, at `/charm/bin/pebble` on it; each workload container runs that file as its
+entrypoint, with its `/charm/container` being the charm container's `/charm/containers/<c>`,
+so the workload's `/charm/container/pebble.socket` is the socket ops opens at
+`/charm/containers/<c>/pebble.socket`. Juju's `--http :<38813+i>` listener and the probes on
+it are left out: nothing but the probes uses them, and a node that runs pods on its host's
+network (as the test cluster does) cannot give every pod the same fixed ports.
 """
 
 from __future__ import annotations
@@ -20,8 +29,12 @@ __all__ = [
     "AGENT_CONFIG_DIR",
     "AGENT_DATA_DIR",
     "CHARM_CONTAINER",
+    "CHARM_DATA_VOLUME",
+    "CONTAINERS_DIR",
+    "INIT_CONTAINER",
     "MANAGED_BY",
     "MODEL_LABEL",
+    "PEBBLE_BIN",
     "agent_secret",
     "agent_secret_name",
     "app_labels",
@@ -43,6 +56,14 @@ MANAGED_BY = ("app.kubernetes.io/managed-by", "runecraft")
 MODEL_LABEL = "runecraft.io/model-uuid"
 APP_LABEL = "app.kubernetes.io/name"
 CHARM_CONTAINER = "charm"
+INIT_CONTAINER = "charm-init"
+CHARM_DATA_VOLUME = "charm-data"
+PEBBLE_BIN = "/charm/bin/pebble"
+CONTAINERS_DIR = "/charm/containers"
+"""Where the charm container sees each workload's `/charm/container` (as `<c>/`)."""
+WORKLOAD_DIR = "/charm/container"
+PEBBLE_COPY_ONCE = "/var/lib/pebble/default"
+"""Where a rock keeps its own layers: Pebble copies them to `$PEBBLE` when that is empty."""
 AGENT_CONFIG_DIR = "/var/lib/runecraft/agent-config"
 AGENT_DATA_DIR = "/var/lib/runecraft/agent"
 PLACEHOLDER_PORT = {"name": "placeholder", "port": 65535, "protocol": "TCP"}
@@ -173,7 +194,8 @@ def agent_secret(
 
 def _charm_container(spec: ApplicationSpec) -> dict[str, Any]:
     """The container that runs the unit agent: it reads its own config from the Secret by
-    its pod's name, and keeps its state on the pod's volume."""
+    its pod's name, keeps its state on the pod's volume, and finds each workload's Pebble
+    socket under `RUNECRAFT_CONTAINERS_DIR`."""
     return {
         "name": CHARM_CONTAINER,
         "image": spec.agent_image,
@@ -192,10 +214,65 @@ def _charm_container(spec: ApplicationSpec) -> dict[str, Any]:
                 "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
             },
             {"name": "JUJU_CONTAINER_NAMES", "value": ",".join(sorted(spec.containers))},
+            {"name": "RUNECRAFT_CONTAINERS_DIR", "value": CONTAINERS_DIR},
         ],
         "volumeMounts": [
             {"name": "runecraft-agent-config", "mountPath": AGENT_CONFIG_DIR, "readOnly": True},
             {"name": "runecraft-agent-data", "mountPath": AGENT_DATA_DIR},
+            {
+                "name": CHARM_DATA_VOLUME,
+                "mountPath": "/charm/bin",
+                "subPath": "charm/bin",
+                "readOnly": True,
+            },
+            {
+                "name": CHARM_DATA_VOLUME,
+                "mountPath": CONTAINERS_DIR,
+                "subPath": "charm/containers",
+            },
+        ],
+    }
+
+
+def _init_container(spec: ApplicationSpec) -> dict[str, Any]:
+    """Installs the Pebble agent (a zipapp of the agent image's copy) where the workload
+    containers run it from."""
+    return {
+        "name": INIT_CONTAINER,
+        "image": spec.agent_image,
+        "command": ["python3", "-m", "runecraft.agents.pebble", "install", PEBBLE_BIN],
+        "volumeMounts": [
+            {"name": CHARM_DATA_VOLUME, "mountPath": "/charm/bin", "subPath": "charm/bin"}
+        ],
+    }
+
+
+def _workload_container(name: str, image: str) -> dict[str, Any]:
+    """A workload container: its image with Pebble as the entrypoint, as Juju runs it
+    (`--hold`: services start when the charm replans, not at boot)."""
+    return {
+        "name": name,
+        "image": image,
+        "command": [PEBBLE_BIN],
+        "args": ["run", "--create-dirs", "--hold", "--verbose"],
+        "env": [
+            {"name": "JUJU_CONTAINER_NAME", "value": name},
+            {"name": "PEBBLE", "value": f"{WORKLOAD_DIR}/pebble"},
+            {"name": "PEBBLE_SOCKET", "value": f"{WORKLOAD_DIR}/pebble.socket"},
+            {"name": "PEBBLE_COPY_ONCE", "value": PEBBLE_COPY_ONCE},
+        ],
+        "volumeMounts": [
+            {
+                "name": CHARM_DATA_VOLUME,
+                "mountPath": PEBBLE_BIN,
+                "subPath": "charm/bin/pebble",
+                "readOnly": True,
+            },
+            {
+                "name": CHARM_DATA_VOLUME,
+                "mountPath": WORKLOAD_DIR,
+                "subPath": f"charm/containers/{name}",
+            },
         ],
     }
 
@@ -203,9 +280,29 @@ def _charm_container(spec: ApplicationSpec) -> dict[str, Any]:
 def stateful_set(spec: ApplicationSpec, ns: str) -> dict[str, Any]:
     """The application's StatefulSet: one pod per unit, the charm container beside the
     workload containers the charm declares. The agent's state lives on a claim of its own,
-    so a pod deleted and made again resumes where its unit was."""
+    so a pod deleted and made again resumes where its unit was. Every pod has the
+    `charm-data` volume and the charm container's mounts of it (one shape for every
+    charm); only a charm with workload containers needs Pebble installed, so only its pods
+    have the init container."""
     labels = app_labels(spec.model_uuid, spec.name)
-    workloads = [{"name": name, "image": image} for name, image in sorted(spec.containers.items())]
+    workloads = [
+        _workload_container(name, image) for name, image in sorted(spec.containers.items())
+    ]
+    pod: dict[str, Any] = {
+        "serviceAccountName": spec.name,
+        "automountServiceAccountToken": spec.trust,
+        "terminationGracePeriodSeconds": 30,
+        "volumes": [
+            {
+                "name": "runecraft-agent-config",
+                "secret": {"secretName": agent_secret_name(spec.name)},
+            },
+            {"name": CHARM_DATA_VOLUME, "emptyDir": {}},
+        ],
+        "containers": [_charm_container(spec), *workloads],
+    }
+    if workloads:
+        pod["initContainers"] = [_init_container(spec)]
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
@@ -220,18 +317,7 @@ def stateful_set(spec: ApplicationSpec, ns: str) -> dict[str, Any]:
             "selector": {"matchLabels": labels},
             "template": {
                 "metadata": {"labels": labels},
-                "spec": {
-                    "serviceAccountName": spec.name,
-                    "automountServiceAccountToken": spec.trust,
-                    "terminationGracePeriodSeconds": 30,
-                    "volumes": [
-                        {
-                            "name": "runecraft-agent-config",
-                            "secret": {"secretName": agent_secret_name(spec.name)},
-                        }
-                    ],
-                    "containers": [_charm_container(spec), *workloads],
-                },
+                "spec": pod,
             },
             "volumeClaimTemplates": [
                 {
@@ -278,23 +364,27 @@ def ordinal(pod_name: str) -> int | None:
 
 
 def _container_problem(pod: Mapping[str, Any]) -> tuple[str, bool] | None:
-    """The first container that waits, as (message, stuck)."""
-    for status in pod.get("status", {}).get("containerStatuses") or []:
-        waiting = (status.get("state") or {}).get("waiting")
-        if not waiting:
-            continue
-        reason = waiting.get("reason") or "waiting"
-        detail = waiting.get("message") or ""
-        restarts = status.get("restartCount") or 0
-        if reason == "CrashLoopBackOff":
-            message = (
-                f'crash loop backoff: container "{status.get("name")}" restarted {restarts} times'
-            )
-        else:
-            message = f'container "{status.get("name")}": {reason}'
-        if detail:
-            message += f": {detail}"
-        return message, reason in _STUCK_REASONS
+    """The first container that waits (init containers first), as (message, stuck)."""
+    status = pod.get("status", {})
+    for kind, statuses in (
+        ("init container", status.get("initContainerStatuses") or []),
+        ("container", status.get("containerStatuses") or []),
+    ):
+        for container in statuses:
+            waiting = (container.get("state") or {}).get("waiting")
+            if not waiting:
+                continue
+            reason = waiting.get("reason") or "waiting"
+            detail = waiting.get("message") or ""
+            restarts = container.get("restartCount") or 0
+            name = container.get("name")
+            if reason == "CrashLoopBackOff":
+                message = f'crash loop backoff: {kind} "{name}" restarted {restarts} times'
+            else:
+                message = f'{kind} "{name}": {reason}'
+            if detail:
+                message += f": {detail}"
+            return message, reason in _STUCK_REASONS
     return None
 
 

@@ -71,9 +71,11 @@ class DaemonPaths:
 
 
 def daemon_argv(unit: str, paths: DaemonPaths) -> list[str]:
-    """The command line of one container's daemon."""
+    """The command line of one container's daemon (`-P`: its working directory, the
+    container's root, which the charm writes to, is never on its import path)."""
     return [
         sys.executable,
+        "-P",
         "-m",
         "runecraft.agents.pebble",
         "run",
@@ -192,7 +194,7 @@ class LocalDaemon:
             with paths.log.open("ab") as output:
                 self._process = await asyncio.create_subprocess_exec(
                     *daemon_argv(self.unit, paths),
-                    cwd=paths.base,
+                    cwd=paths.root,  # services without a working-dir start in the root
                     env=_daemon_env(paths),
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=output,

@@ -87,3 +87,10 @@ def test_wrong_python_is_refused_before_anything_is_written(
 
 def test_the_house_matches_this_interpreter(house: _wheelhouse.Wheelhouse) -> None:
     assert house.python == sys.version_info[:2]
+
+
+def test_the_agents_distributions_include_what_the_pebble_agent_imports() -> None:
+    """Units of sidecar charms run `rune-pebble` beside them on machines: the agent's venv
+    must hold its server libraries, which nothing else the agent imports loads."""
+    found = _wheelhouse.agent_distributions()
+    assert {"h11", "wsproto", "pyyaml", "httpx", "runecraft"} <= set(found), found

@@ -23,6 +23,7 @@ import yaml
 from runecraft.cli._lxd import lxd_bridge_address
 from runecraft.controller.providers import lxd
 from tests.integration.conftest import EXAMPLES, Rune, until
+from tests.integration.test_sidecar_e2e import check_fails_and_recovers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -297,3 +298,14 @@ def test_to_lxd_puts_a_container_beside_local_machines(
     rune("wait", "--timeout", "5m", timeout=400)
     until(rune, "default", "the container to go", lambda: tagged(lxd.TAG_MODEL, model) == [])
     assert sorted(rune.status()["machines"]) == ["0"]
+
+
+def test_sidecar_charm_on_lxd(lxd_rune: Rune, bridge: str) -> None:
+    """The sidecar example in an LXD machine: its `web` container is a directory root with
+    its own Pebble beside the unit, and Pebble's check events come back as hooks."""
+    rune = lxd_rune
+    rune("bootstrap", "--listen-address", bridge)
+    rune("add-model", "side", "--cloud", "lxd")
+    rune("-m", "side", "deploy", str(EXAMPLES / "hello-sidecar"), "--config", "port=8080")
+    rune("-m", "side", "wait", "--timeout", "10m", timeout=700)
+    check_fails_and_recovers(rune, "side", 8080)

@@ -35,7 +35,12 @@ from runecraft import errors
 __all__ = ["AGENT_MODULE", "Wheelhouse", "agent_argv", "build_wheelhouse", "install_script"]
 
 AGENT_MODULE = "runecraft.agents"
-_AGENT_IMPORTS = ("runecraft.agents.__main__", "runecraft.agents.unit", "runecraft.agents.machine")
+_AGENT_IMPORTS = (
+    "runecraft.agents.__main__",
+    "runecraft.agents.unit",
+    "runecraft.agents.machine",
+    "runecraft.agents.pebble._daemon",  # run beside units of sidecar charms
+)
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _SITE_HOOKS = frozenset({"pip", "setuptools"})
 """Imported by `.pth` hooks of the controller's environment, not by the agent."""

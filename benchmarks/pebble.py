@@ -10,21 +10,24 @@ as it does in a charm), so it is what a sidecar charm's hook pays.
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 
 import ops.pebble
 
 
 def start(directory: Path) -> tuple[subprocess.Popen[bytes], Path]:
-    socket = directory / "pebble.socket"
-    env = dict(os.environ, PEBBLE=str(directory / "pebble"), PEBBLE_SOCKET=str(socket))
+    path = directory / "pebble.socket"
+    env = dict(os.environ, PEBBLE=str(directory / "pebble"), PEBBLE_SOCKET=str(path))
     process = subprocess.Popen(
         [sys.executable, "-m", "runecraft.agents.pebble", "run", "--create-dirs"],
         env=env,
@@ -32,15 +35,35 @@ def start(directory: Path) -> tuple[subprocess.Popen[bytes], Path]:
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30
-    client = ops.pebble.Client(socket_path=str(socket))
+    client = ops.pebble.Client(socket_path=str(path))
     while True:
         try:
             client.get_system_info()
-            return process, socket
+            return process, path
         except (ops.pebble.ConnectionError, FileNotFoundError):
             if time.monotonic() > deadline or process.poll() is not None:
                 raise SystemExit("the Pebble agent did not start") from None
             time.sleep(0.05)
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: Path) -> None:
+        super().__init__("localhost")
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(str(self._path))
+
+
+def raw_pull(path: Path, name: str) -> int:
+    """The same pull without ops' multipart parser: what the agent itself costs."""
+    connection = _UnixConnection(path)
+    query = urllib.parse.urlencode({"action": "read", "path": name})
+    connection.request("GET", f"/v1/files?{query}", headers={"Accept": "multipart/form-data"})
+    size = len(connection.getresponse().read())
+    connection.close()
+    return size
 
 
 def timed(count: int, call: object) -> list[float]:
@@ -66,8 +89,8 @@ def main() -> None:
     parser.add_argument("--megabytes", type=int, default=10)
     args = parser.parse_args()
     directory = Path(tempfile.mkdtemp(prefix="pb-bench-"))
-    process, socket = start(directory)
-    client = ops.pebble.Client(socket_path=str(socket))
+    process, path = start(directory)
+    client = ops.pebble.Client(socket_path=str(path))
     blob = str(directory / "blob")
     try:
         samples = timed(args.requests, client.get_system_info)
@@ -77,7 +100,8 @@ def main() -> None:
         data = os.urandom(args.megabytes * 1024 * 1024)
         push = timed(3, lambda: client.push(blob, data))
         pull = timed(3, lambda: client.pull(blob, encoding=None).read())
-        for name, got in (("push", push), ("pull", pull)):
+        raw = timed(3, lambda: raw_pull(path, blob))
+        for name, got in (("push", push), ("pull", pull), ("pull, raw HTTP", raw)):
             rate = args.megabytes / statistics.median(got)
             print(f"{name + f' {args.megabytes} MB':<28} median {rate:7.1f} MB/s")
         layer = {"services": {"s": {"override": "replace", "command": "sleep 600"}}}

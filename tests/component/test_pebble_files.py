@@ -181,6 +181,20 @@ def test_paths_cannot_leave_the_container_root(agent: Agent, tmp_path: Path) -> 
     assert not (agent.root / "escape").exists() and (outside / "secret").exists()
 
 
+def test_make_dir_never_follows_a_name_planted_beside_it(agent: Agent, tmp_path: Path) -> None:
+    """A workload may plant anything in the root; making a directory must not chmod or
+    chown through it, nor leave a link out of the root in the directory's place."""
+    outside = tmp_path / "planted-target"
+    outside.mkdir(mode=0o700)
+    for suffix in (".mkdir-new", ".tmp", ".new"):
+        (agent.root / f"d{suffix}").symlink_to(outside)
+    agent.client().make_dir("/d", permissions=0o777)
+    made = agent.root / "d"
+    assert made.is_dir() and not made.is_symlink()
+    assert stat.S_IMODE(made.stat().st_mode) == 0o777
+    assert stat.S_IMODE(outside.stat().st_mode) == 0o700
+
+
 def test_a_bad_push_changes_nothing(agent: Agent) -> None:
     client = agent.client()
     client.push("/keep", "kept")

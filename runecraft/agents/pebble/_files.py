@@ -237,14 +237,22 @@ class Root:
 
     @staticmethod
     def _mkdir_one(path: str, host: str, mode: int, uid: int | None, gid: int | None) -> None:
-        """One directory, made beside its place and renamed in (owner and mode set first)."""
-        candidate = host + ".mkdir-new"
+        """One directory, made beside its place under a fresh name and renamed in, owner
+        and mode set through its descriptor: a name planted beside it (a symlink out of
+        the root) is never followed, only refused."""
+        candidate = f"{host}.mkdir-{secrets.token_hex(8)}"
         try:
-            with _quietly(errno.EEXIST):
-                os.mkdir(candidate, mode)
-            if uid is not None and gid is not None:
-                os.chown(candidate, uid, gid)
-            os.chmod(candidate, mode)
+            os.mkdir(candidate, mode)  # EEXIST on anything already there, symlinks too
+        except OSError as exc:
+            raise _os_error("mkdir", path, exc) from None
+        try:
+            fd = os.open(candidate, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            try:
+                if uid is not None and gid is not None:
+                    os.fchown(fd, uid, gid)
+                os.fchmod(fd, mode)
+            finally:
+                os.close(fd)
             os.rename(candidate, host)
         except OSError as exc:
             with _quietly():

@@ -3,6 +3,7 @@ the TCP listener, identities, the unit guard and the `notify` command, with ops'
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -18,6 +19,7 @@ from pathlib import Path
 import ops.pebble
 import pytest
 
+from runecraft.agents.pebble import _server
 from tests.component._pebble import RUNE_PEBBLE, Agent, launch, running_agent, short_dir
 
 
@@ -78,6 +80,42 @@ def test_errors_have_the_envelope_and_leave_state_intact(agent: Agent) -> None:
     assert garbage.startswith(b"HTTP/1.1 400 ")
     assert client.pull("/state/kept").read() == "kept"
     assert client.get_identities() == {}
+
+
+def test_requests_no_handler_expects_still_get_a_reply(agent: Agent) -> None:
+    """A NUL in a path or JSON nested past the parser's depth are answered with an error
+    envelope, never a dropped connection; the daemon goes on serving."""
+    client = agent.client()
+    with pytest.raises(ops.pebble.APIError) as nul:
+        client.list_files("/bad\x00path")
+    assert nul.value.code in (400, 500) and nul.value.body["type"] == "error"
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(ops.pebble.APIError) as nested:
+        client._request_raw(
+            "POST", "/v1/layers", headers={"Content-Type": "application/json"}, data=deep
+        )
+    assert nested.value.code in (400, 500) and nested.value.body["type"] == "error"
+    assert client.get_system_info().version == "1.19.0-runecraft"
+
+
+def test_a_body_over_the_limit_is_refused_with_413(agent: Agent) -> None:
+    size = _server.MAX_BODY + 1
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(30)
+        sock.connect(str(agent.socket))
+        head = f"POST /v1/files HTTP/1.1\r\nHost: localhost\r\nContent-Length: {size}\r\n\r\n"
+        sock.sendall(head.encode())
+        block, sent = bytes(1024 * 1024), 0
+        with contextlib.suppress(ConnectionError):  # it may hang up once it has answered
+            while sent < size:
+                sent += sock.send(block[: size - sent])
+        reply = b""
+        with contextlib.suppress(ConnectionError):
+            while chunk := sock.recv(65536):
+                reply += chunk
+    assert reply.startswith(b"HTTP/1.1 413 "), reply[:200]
+    assert b"larger than 256 MiB" in reply
+    assert agent.client().get_system_info().version == "1.19.0-runecraft"
 
 
 def test_keep_alive_pipelining_and_connection_close(agent: Agent) -> None:

@@ -7,6 +7,7 @@ Every reply has Pebble's envelope (`type`, `status-code`, `status`, `result`, `c
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import urllib.parse
@@ -126,6 +127,8 @@ def error_response(error: PebbleError) -> Response:
     return _envelope("error", error.status, result)
 
 
+logger = logging.getLogger(__name__)
+
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -175,7 +178,9 @@ class Router:
         raise PebbleError(404, "invalid API endpoint requested")
 
     async def dispatch(self, request: Request) -> Response:
-        """Route, check access, run; every `PebbleError` becomes its error envelope."""
+        """Route, check access, run; every `PebbleError` becomes its error envelope, and
+        anything else a 500 (a client always gets a reply it can read, never a dropped
+        connection)."""
         try:
             handler, params, is_open, user_ok = self.resolve(request.method, request.path)
             if not is_open and not request.admin and not (user_ok and request.uid is not None):
@@ -192,3 +197,6 @@ class Router:
             return await handler(routed)
         except PebbleError as exc:
             return error_response(exc)
+        except Exception as exc:  # a handler's bug must not drop the reply
+            logger.exception("cannot serve %s %s", request.method, request.path)
+            return error_response(PebbleError(500, f"internal error: {exc}"))

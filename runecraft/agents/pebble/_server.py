@@ -41,6 +41,8 @@ __all__ = ["Peer", "Server", "peer_of"]
 logger = logging.getLogger(__name__)
 
 _CHUNK = 64 * 1024
+MAX_BODY = 256 * 1024 * 1024
+"""Largest request body (a push is held in memory while it is checked and written)."""
 _UCRED = struct.Struct("3i")
 
 
@@ -255,6 +257,11 @@ class _Connection:
             part = await self._next_event()
             if isinstance(part, h11.Data):
                 body += part.data
+                if len(body) > MAX_BODY:
+                    raise h11.RemoteProtocolError(
+                        f"request body larger than {MAX_BODY // (1024 * 1024)} MiB",
+                        error_status_hint=413,
+                    )
             elif isinstance(part, h11.EndOfMessage):
                 break
             else:

@@ -361,6 +361,10 @@ async def test_bad_notices_are_refused(api: Api) -> None:
             "invalid repeat-after:",
         ),
         (
+            {"action": "add", "type": "custom", "key": "a.b/c", "repeat-after": "-5s"},
+            "invalid repeat-after: '-5s' is negative",
+        ),
+        (
             {"action": "add", "type": "custom", "key": "a.b/c", "data": {"x": "y" * 5000}},
             "total size of data must be 4096 bytes or less",
         ),

@@ -73,9 +73,12 @@ def _duration(text: str, what: str) -> float:
     if not text:
         return 0.0
     try:
-        return _durations.parse_duration(text)
+        seconds = _durations.parse_duration(text)
     except ValueError as exc:
         raise PebbleError(400, f"invalid {what}: {exc}") from exc
+    if seconds < 0:
+        raise PebbleError(400, f"invalid {what}: {text!r} is negative")
+    return seconds
 
 
 def _level(request: Request) -> str:

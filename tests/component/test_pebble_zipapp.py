@@ -190,3 +190,14 @@ def test_pebble_install_writes_the_zipapp_from_the_package_and_from_the_zipapp(
     done = bare_python(str(from_package), "install", str(from_zipapp), cwd=short_dir)
     assert done.returncode == 0, done.stderr
     assert from_zipapp.read_bytes() == expected.read_bytes()
+
+
+def test_the_zipapp_names_a_python_too_old_for_it() -> None:
+    """An image with Python older than 3.11 gets one line saying so (simulated by asking
+    for a version no interpreter has)."""
+    main = _zipapp._MAIN.replace("(3, 11)", "(99, 0)")
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", main], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("rune-pebble needs Python 3.11 or newer; this image has 3.")

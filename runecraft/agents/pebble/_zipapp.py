@@ -30,7 +30,16 @@ DEPENDENCIES = {"h11": "h11", "wsproto": "wsproto", "yaml": "PyYAML"}
 _SHEBANG = b"#!/usr/bin/env python3\n"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 _MODULE, _, _FUNCTION = ENTRY_POINT.partition(":")
-_MAIN = f"import sys\nfrom {_MODULE} import {_FUNCTION}\nsys.exit({_FUNCTION}())\n"
+_MAIN = (
+    "import sys\n"
+    "if sys.version_info < (3, 11):\n"
+    "    version = sys.version.split()[0]\n"
+    "    sys.exit(f'rune-pebble needs Python 3.11 or newer; this image has {version}')\n"
+    f"from {_MODULE} import {_FUNCTION}\n"
+    f"sys.exit({_FUNCTION}())\n"
+)
+"""The zipapp's `__main__`: an image with too old a Python gets one clear line, not a
+traceback from deep in an import."""
 
 
 def build(dest: Path) -> None:

@@ -64,7 +64,12 @@ def peer_of(sock: socket.socket) -> Peer:
 
 
 def _unit_of(pid: int) -> str | None:
-    """`JUJU_UNIT_NAME` from the environment the process was started with, if readable."""
+    """`JUJU_UNIT_NAME` from the environment the process was started with, if readable.
+
+    A hook forked from a fork server shows that server's start-up environment, not the
+    hook's: this holds because every unit has a fork server of its own, started with its
+    unit's name. The guard stops mistakes, not a process that clears its own environment;
+    uids remain the boundary between users."""
     try:
         environ = Path(f"/proc/{pid}/environ").read_bytes()
     except OSError:

@@ -4,6 +4,7 @@ checks, health and notices, with Pebble's texts, status codes and access rules."
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import os
 import urllib.parse
@@ -15,7 +16,7 @@ import ops.pebble
 import pytest
 import yaml
 
-from runecraft.agents.pebble import _api_runtime, _runtime
+from runecraft.agents.pebble import _api_runtime, _runtime, _state
 from runecraft.agents.pebble._http import Request, Router
 
 TIMEOUT = 30.0
@@ -394,3 +395,25 @@ async def test_a_notice_long_poll_is_woken_by_a_new_notice(api: Api) -> None:
     assert [n["id"] for n in woken] == [second["id"]]
     empty = await api.ok("GET", "/v1/notices?types=custom&keys=a.b/none&timeout=10ms")
     assert empty == []
+
+
+async def test_an_expired_notice_is_gone(tmp_path: Path) -> None:
+    moment = [datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)]
+    runtime = _runtime.Runtime(tmp_path, dict(os.environ), output=None, clock=lambda: moment[0])
+    await runtime.start(hold=True)
+    try:
+        api = Api(runtime)
+        add = {"action": "add", "type": "custom", "key": "example.com/old"}
+        notice_id = (await api.ok("POST", "/v1/notices", add, uid=USER))["id"]
+        assert (await api.ok("GET", f"/v1/notices/{notice_id}", uid=USER))["id"] == notice_id
+        moment[0] += datetime.timedelta(days=7, seconds=1)
+        assert await api.error("GET", f"/v1/notices/{notice_id}", uid=USER) == (
+            404,
+            f'cannot find notice with ID "{notice_id}"',
+        )
+        add["key"] = "example.com/new"
+        await api.ok("POST", "/v1/notices", add, uid=USER)  # a prune is due, and a write
+        saved = (tmp_path / _state.NOTICES_FILE).read_text()
+        assert "example.com/new" in saved and "example.com/old" not in saved
+    finally:
+        await runtime.stop()

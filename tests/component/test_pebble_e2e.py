@@ -158,3 +158,30 @@ def test_rock_layers_seeded_once_and_started_without_hold(tmp_path: Path) -> Non
         assert "command: sleep 60" in (base / "pebble" / "layers" / "001-base.yaml").read_text()
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_notices_survive_a_daemon_restart(tmp_path: Path) -> None:
+    base = short_dir()
+    try:
+        first = launch(base / "pebble", base / "pebble.socket", tmp_path, ["--hold"])
+        try:
+            first.wait_for_log("Started daemon")
+            client = first.client()
+            before = client.notify(
+                ops.pebble.NoticeType.CUSTOM, "example.com/keep", data={"n": "1"}
+            )
+            client.notify(ops.pebble.NoticeType.CUSTOM, "example.com/other")
+        finally:
+            assert first.stop() == 0, "".join(first.log)
+        second = launch(base / "pebble", base / "pebble.socket", tmp_path, ["--hold"])
+        try:
+            second.wait_for_log("Started daemon")
+            client = second.client()
+            notice = client.get_notice(before)
+            assert (notice.key, notice.last_data) == ("example.com/keep", {"n": "1"})
+            after = client.notify(ops.pebble.NoticeType.CUSTOM, "example.com/new")
+            assert int(after) > int(before) + 1
+        finally:
+            assert second.stop() == 0, "".join(second.log)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import json
 import re
+from pathlib import Path
 
 import ops.pebble
 import pytest
@@ -297,3 +299,97 @@ async def test_abort_cancels_a_running_task_and_holds_the_rest() -> None:
     assert cancelled.is_set()
     assert [t.status for t in change.tasks] == ["Hold", "Hold"] and change.status == "Hold"
     await state.close()
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.moment = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
+
+    def __call__(self) -> datetime.datetime:
+        return self.moment
+
+    def advance(self, **delta: float) -> None:
+        self.moment += datetime.timedelta(**delta)
+
+
+def test_ready_changes_are_pruned_oldest_first_to_500_and_after_24h() -> None:
+    clock = Clock()
+    state = _state.State(clock=clock)
+    running = state.new_change("start", "in progress")
+    running.add_task("start", "s").set_status("Doing")
+    done = []
+    for n in range(600):
+        change = state.new_change("exec", f"run {n}")
+        change.add_task("exec", f"run {n}").set_status("Done")
+        done.append(change)
+    kept = state.changes()
+    assert kept == [running, *done[100:]]
+    assert state.task(done[99].tasks[0].id) is None
+    assert state.task(done[100].tasks[0].id) is done[100].tasks[0]
+    clock.advance(hours=24, seconds=1)
+    state.add_notice(user_id=None, type="warning", key="something")  # a prune is due
+    assert state.changes() == [running]
+    assert state.task(running.tasks[0].id) is running.tasks[0]
+    assert state.new_change("exec", "new").id == "602"
+
+
+def test_expired_notices_are_deleted(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / _state.NOTICES_FILE
+    state = _state.State(clock=clock, path=path)
+    old = state.add_notice(user_id=0, type="custom", key="example.com/old")
+    clock.advance(days=6)
+    recent = state.add_notice(user_id=0, type="custom", key="example.com/recent")
+    clock.advance(days=1, seconds=1)
+    assert state.notice(old.id) is None and state.notice(recent.id) is recent
+    state.prune()
+    state.flush()
+    record = json.loads(path.read_text())
+    assert [notice["key"] for notice in record["notices"]] == ["example.com/recent"]
+
+
+async def test_notices_and_id_counters_are_written_and_read_back(tmp_path: Path) -> None:
+    path = tmp_path / _state.NOTICES_FILE
+    state = _state.State(path=path, save_delay=3600)
+    custom = state.add_notice(user_id=1000, type="custom", key="a.b/c", data={"x": "y"})
+    assert path.stat().st_mode & 0o777 == 0o600  # custom notices are written at once
+    state.add_notice(user_id=1000, type="custom", key="a.b/c", repeat_after=60)
+    change = state.new_change("exec", "e")  # coalesced until the delay or the close
+    change.add_task("exec", "e").set_status("Done")
+    assert "change-update" not in path.read_text()
+    await state.close()
+    again = _state.State(path=path)
+    again.load()
+    assert [n.to_json() for n in again.notices()] == [n.to_json() for n in state.notices()]
+    found = again.notice(custom.id)
+    assert found is not None and found.key == "a.b/c"
+    assert again.change(change.id) is None
+    assert int(again.new_change("x", "x").id) == int(change.id) + 1
+    assert int(again.add_notice(user_id=0, type="custom", key="a.b/d").id) == 4
+    assert [p.name for p in tmp_path.iterdir()] == [_state.NOTICES_FILE]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{not json",
+        '{"version": 1}',
+        "[]",
+        json.dumps(
+            {"version": 1, "last-notice-id": 1, "last-change-id": 0, "last-task-id": 0}
+            | {"notices": [{"id": "x"}]}
+        ),
+    ],
+)
+def test_an_unreadable_notices_file_is_logged_and_ignored(
+    tmp_path: Path, content: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / _state.NOTICES_FILE
+    path.write_text(content)
+    state = _state.State(path=path)
+    state.load()
+    assert state.notices() == []
+    assert state.add_notice(user_id=0, type="custom", key="a.b/c").id == "1"
+    assert "Cannot parse notices" in caplog.text

@@ -135,6 +135,8 @@ class CheckManager:
         for name in sorted(restart):
             config = plan.checks[name]
             self._update(config, self._perform(self._merged(config)), "", 0, 0)
+        for name in self._checks.keys() - plan.checks.keys():
+            del self._checks[name]
 
     def replan(self) -> None:
         """Start the enabled checks that are not running (a service replan does this)."""
@@ -216,9 +218,14 @@ class CheckManager:
         return change.id
 
     def _change_status_changed(self, change: _state.Change, old: str, new: str) -> None:
-        """Hand over between perform-check and recover-check changes, as they finish."""
-        details = self._details.get(change.id)
-        config = self._configs.get(change.id)
+        """Hand over between perform-check and recover-check changes, as they finish. A
+        finished change's config and counts are forgotten (its handler no longer runs)."""
+        if new in _state.READY:
+            details = self._details.pop(change.id, None)
+            config = self._configs.pop(change.id, None)
+        else:
+            details = self._details.get(change.id)
+            config = self._configs.get(change.id)
         if details is None or config is None or not details.proceed:
             return
         if change.kind == PERFORM and new == "Error":

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from . import _checks, _planstate, _services, _state
@@ -19,15 +20,20 @@ def _stdout(data: bytes) -> None:
 class Runtime:
     """One daemon's runtime: `$PEBBLE/layers` for base layers, `environment` for what
     services and exec checks inherit, `output` for the services' output (the daemon's
-    stdout by default)."""
+    stdout by default). Notices are kept in `$PEBBLE` too; `clock` is for tests."""
 
     def __init__(
         self,
         pebble_dir: Path,
         environment: Mapping[str, str],
         output: _services.Output | None = _stdout,
+        clock: Callable[[], datetime.datetime] | None = None,
     ) -> None:
-        self.state = _state.State()
+        path = pebble_dir / _state.NOTICES_FILE
+        if clock is None:
+            self.state = _state.State(path=path)
+        else:
+            self.state = _state.State(path=path, clock=clock)
         self.plans = _planstate.PlanManager(pebble_dir / "layers")
         self.services = _services.ServiceManager(self.state, environment, output)
         self.checks = _checks.CheckManager(self.state, environment)
@@ -37,7 +43,9 @@ class Runtime:
 
     async def start(self, hold: bool) -> None:
         """Load the base layers (`PlanError` if invalid) and, unless `hold`, start the
-        `startup: enabled` services (their change runs in the background)."""
+        `startup: enabled` services (their change runs in the background). The notices of
+        the last run are read back first."""
+        self.state.load()
         self.plans.load()
         if not hold:
             self.services.autostart_at_boot()

@@ -15,13 +15,19 @@ import asyncio
 import contextlib
 import datetime
 import json
+import logging
+import os
 import re
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from . import _durations
 
 __all__ = [
+    "MAX_READY_CHANGES",
+    "NOTICES_FILE",
+    "PRUNE_WAIT",
     "READY",
     "STATUSES",
     "Change",
@@ -52,6 +58,17 @@ STATUSES = frozenset(
 READY = frozenset({"Done", "Undone", "Hold", "Error"})
 _PRIORITY = ("Abort", "Undoing", "Undo", "Doing", "Do", "Wait", "Error", "Undone", "Done", "Hold")
 _MAX_TASK_LOG = 10
+MAX_READY_CHANGES = 500
+PRUNE_WAIT = datetime.timedelta(hours=24)
+"""Ready changes are dropped this long after they became ready (Pebble's pruneWait)."""
+_PRUNE_INTERVAL = datetime.timedelta(minutes=1)
+"""At most one full pruning scan per interval (of the state's clock), see `State.prune`."""
+NOTICES_FILE = ".rune-pebble.notices.json"
+"""Under `$PEBBLE`; not Pebble's `.pebble.state`, whose format this is not."""
+_NOTICES_VERSION = 1
+_SAVE_DELAY = 0.5
+"""Seconds change-update notices wait to be written, so a flapping check costs at most two
+writes a second."""
 _NOTICE_EXPIRE_AFTER = 7 * 24 * 3600.0
 NOTICE_TYPES = frozenset({"change-update", "custom", "warning"})
 _CUSTOM_KEY = re.compile(
@@ -62,6 +79,8 @@ _MAX_DATA_BYTES = 4 * 1024
 _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$"
 )
+
+logger = logging.getLogger(__name__)
 
 TaskHandler = Callable[["Task"], Coroutine[Any, Any, None]]
 StatusListener = Callable[["Change", str, str], None]
@@ -127,7 +146,7 @@ class Task:
         """Tasks that must be Done before this one runs."""
         self.data: dict[str, Any] = {}
         """Shown as the task's `data` (exec puts `exit-code` here)."""
-        self.spawn_time = _now()
+        self.spawn_time = change._state.now()
         self.ready_time: datetime.datetime | None = None
         self._status = "Do"
         self._log: list[str] = []
@@ -151,7 +170,7 @@ class Task:
             return
         self._status = status
         if status in READY and old not in READY:
-            self.ready_time = _now()
+            self.ready_time = self.change._state.now()
             self._ready.set()
         self.change._task_status_changed()
 
@@ -162,7 +181,7 @@ class Task:
 
     def log(self, message: str, level: str = "INFO") -> None:
         """Append `<RFC3339> LEVEL message` to the task log (the last 10 are kept)."""
-        self._log.append(f"{_log_time(_now())} {level} {message}")
+        self._log.append(f"{_log_time(self.change._state.now())} {level} {message}")
         del self._log[:-_MAX_TASK_LOG]
 
     @property
@@ -234,7 +253,7 @@ class Change:
         self.notice_data: dict[str, str] = dict(notice_data or {})
         self.service_names: tuple[str, ...] = ()
         """What `GET /v1/changes?for=<service>` matches."""
-        self.spawn_time = _now()
+        self.spawn_time = state.now()
         self.ready_time: datetime.datetime | None = None
         self._state = state
         self._tasks: list[Task] = []
@@ -360,8 +379,11 @@ class Change:
     def _status_changed(self) -> None:
         status = self.status
         if status in READY and not self._ready.is_set():
-            self.ready_time = _now()
+            self.ready_time = self._state.now()
             self._ready.set()
+            became_ready = True
+        else:
+            became_ready = False
         if status != self._observed:
             old, self._observed = self._observed, status
             self._state._status_changed(self, old, status)
@@ -372,6 +394,8 @@ class Change:
         if not skip:
             self._recorded = status
             self._state._change_notice(self)
+        if became_ready:
+            self._state._change_ready()
 
 
 class Notice:
@@ -399,6 +423,41 @@ class Notice:
 
     def expired(self, now: datetime.datetime) -> bool:
         return self.last_occurred + datetime.timedelta(seconds=self.expire_after) < now
+
+    def to_record(self) -> dict[str, Any]:
+        """What the notices file keeps (durations in seconds, times as we print them)."""
+        return {
+            "id": self.id,
+            "user-id": self.user_id,
+            "type": self.type,
+            "key": self.key,
+            "first-occurred": format_time(self.first_occurred),
+            "last-occurred": format_time(self.last_occurred),
+            "last-repeated": format_time(self.last_repeated),
+            "occurrences": self.occurrences,
+            "last-data": dict(self.last_data),
+            "repeat-after": self.repeat_after,
+            "expire-after": self.expire_after,
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Notice:
+        """The notice `to_record` wrote; ValueError, TypeError or KeyError if malformed."""
+        user_id = record["user-id"]
+        if user_id is not None and type(user_id) is not int:
+            raise TypeError(f"bad user-id {user_id!r}")
+        notice_id, kind, key = (str(record[name]) for name in ("id", "type", "key"))
+        if not notice_id.isdigit() or kind not in NOTICE_TYPES or not key:
+            raise ValueError(f"bad notice {notice_id!r} {kind!r} {key!r}")
+        notice = cls(notice_id, user_id, kind, key, parse_time(record["first-occurred"]))
+        notice.last_occurred = parse_time(record["last-occurred"])
+        notice.last_repeated = parse_time(record["last-repeated"])
+        notice.occurrences = int(record["occurrences"])
+        notice.last_data = {str(k): str(v) for k, v in dict(record["last-data"]).items()}
+        repeat_after = record["repeat-after"]
+        notice.repeat_after = float(repeat_after) if repeat_after else None
+        notice.expire_after = float(record["expire-after"])
+        return notice
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -440,18 +499,38 @@ def validate_custom_notice(key: str, data: Mapping[str, Any] | None) -> dict[str
 
 
 class State:
-    """Everything the daemon remembers in memory: changes, tasks, notices."""
+    """Everything the daemon remembers: changes and tasks in memory; notices and the id
+    counters also in `path` (if given), so notice ids survive a restart as Pebble's do.
 
-    def __init__(self) -> None:
+    A long-lived daemon does not grow without end: see `prune`. `clock` gives the time of
+    everything recorded (tests move it)."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], datetime.datetime] = _now,
+        path: Path | None = None,
+        save_delay: float = _SAVE_DELAY,
+    ) -> None:
+        self._clock = clock
+        self._path = path
+        self._save_delay = save_delay
+        self._save_handle: asyncio.TimerHandle | None = None
+        self._dirty = False
         self._changes: dict[str, Change] = {}
         self._tasks: dict[str, Task] = {}
         self._last_change = 0
         self._last_task = 0
+        self._ready_count = 0
+        self._pruned_at = clock()
         self._notices: dict[tuple[int | None, str, str], Notice] = {}
         self._last_notice = 0
         self._notice_event = asyncio.Event()
         self._listeners: list[StatusListener] = []
         self._runners: set[asyncio.Task[None]] = set()
+
+    def now(self) -> datetime.datetime:
+        return self._clock()
 
     # Changes and tasks.
 
@@ -502,11 +581,137 @@ class State:
         runner.add_done_callback(self._runners.discard)
 
     async def close(self) -> None:
-        """Cancel every running task handler (the daemon is stopping)."""
+        """Cancel every running task handler (the daemon is stopping), then write the
+        notices still waiting to be written."""
         runners = list(self._runners)
         for runner in runners:
             runner.cancel()
         await asyncio.gather(*runners, return_exceptions=True)
+        self.flush()
+
+    # Pruning.
+
+    def prune(self) -> None:
+        """Pebble's pruning: drop changes (with their tasks) ready for over `PRUNE_WAIT`,
+        then the oldest ready ones beyond `MAX_READY_CHANGES`, and expired notices. Changes
+        not ready are never dropped.
+
+        It runs where the state grows, so growth stays bounded without a timer: the ready
+        limit is kept each time a change becomes ready (dropping from the oldest end, so
+        cheaply), and the full scan runs at most once per `_PRUNE_INTERVAL` when a change
+        becomes ready or a notice is added. Lookups skip expired notices in between."""
+        now = self.now()
+        self._pruned_at = now
+        old = [
+            change
+            for change in self._changes.values()
+            if change.ready
+            and change.ready_time is not None
+            and change.ready_time < now - PRUNE_WAIT
+        ]
+        for change in old:
+            self._drop(change)
+        self._drop_excess_ready()
+        expired = [unique for unique, notice in self._notices.items() if notice.expired(now)]
+        for unique in expired:
+            del self._notices[unique]
+        if expired:
+            self._notices_changed(urgent=False)
+
+    def _maybe_prune(self) -> None:
+        if self.now() - self._pruned_at >= _PRUNE_INTERVAL:
+            self.prune()
+
+    def _change_ready(self) -> None:
+        self._ready_count += 1
+        self._maybe_prune()
+        self._drop_excess_ready()
+
+    def _drop_excess_ready(self) -> None:
+        excess = self._ready_count - MAX_READY_CHANGES
+        if excess <= 0:
+            return
+        victims: list[Change] = []
+        for change in self._changes.values():  # oldest first
+            if len(victims) >= excess:
+                break
+            if change.ready:
+                victims.append(change)
+        for change in victims:
+            self._drop(change)
+
+    def _drop(self, change: Change) -> None:
+        del self._changes[change.id]
+        for task in change.tasks:
+            self._tasks.pop(task.id, None)
+        if change.ready_time is not None:
+            self._ready_count -= 1
+
+    # Persistence of notices.
+
+    def load(self) -> None:
+        """Read back the notices and id counters `path` holds (if any). A file that cannot
+        be read or parsed is logged and ignored: the daemon starts afresh, as it would
+        without the file."""
+        if self._path is None:
+            return
+        try:
+            text = self._path.read_text()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            logger.warning("Cannot read notices from %s (ignored): %s", self._path, exc)
+            return
+        try:
+            counters, notices = _parse_notices_file(text)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            logger.warning("Cannot parse notices in %s (ignored): %r", self._path, exc)
+            return
+        now = self.now()
+        for notice in notices:
+            if not notice.expired(now):
+                self._notices[(notice.user_id, notice.type, notice.key)] = notice
+        ids = [int(notice.id) for notice in notices]
+        self._last_notice = max(self._last_notice, counters["notice"], *ids, 0)
+        self._last_change = max(self._last_change, counters["change"])
+        self._last_task = max(self._last_task, counters["task"])
+
+    def flush(self) -> None:
+        """Write the notices now if they changed since the last write."""
+        if self._save_handle is not None:
+            self._save_handle.cancel()
+            self._save_handle = None
+        if self._path is None or not self._dirty:
+            return
+        self._dirty = False
+        record = {
+            "version": _NOTICES_VERSION,
+            "last-notice-id": self._last_notice,
+            "last-change-id": self._last_change,
+            "last-task-id": self._last_task,
+            "notices": [notice.to_record() for notice in self._notices.values()],
+        }
+        try:
+            _write_atomically(self._path, json.dumps(record, separators=(",", ":")).encode())
+        except OSError as exc:
+            logger.warning("Cannot write notices to %s: %s", self._path, exc)
+
+    def _notices_changed(self, *, urgent: bool) -> None:
+        """Write at once when `urgent` (a notice someone will look up by id), else within
+        `save_delay` seconds, coalescing what happens in between."""
+        if self._path is None:
+            return
+        self._dirty = True
+        if urgent:
+            self.flush()
+            return
+        if self._save_handle is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._save_handle = loop.call_later(self._save_delay, self.flush)
 
     async def _run_change(self, change: Change, handler: TaskHandler) -> None:
         async with asyncio.TaskGroup() as group:
@@ -575,7 +780,7 @@ class State:
         notice or when `repeat_after` is unset or has elapsed since the last repeat."""
         if type not in NOTICE_TYPES or not key:
             raise ValueError(f"cannot add {type} notice with key {key!r}")
-        now = _now()
+        now = self.now()
         unique = (user_id, type, key)
         notice = self._notices.get(unique)
         fresh = notice is None or notice.expired(now)
@@ -596,10 +801,12 @@ class State:
         if fresh:
             self._notice_event.set()
             self._notice_event = asyncio.Event()
+        self._maybe_prune()
+        self._notices_changed(urgent=type != "change-update")
         return notice
 
     def notice(self, notice_id: str) -> Notice | None:
-        now = _now()
+        now = self.now()
         for notice in self._notices.values():
             if notice.id == notice_id and not notice.expired(now):
                 return notice
@@ -616,7 +823,7 @@ class State:
         """Notices matching: `user_id` (theirs plus public ones; None for every user's),
         any of `types`, any of `keys`, `last-repeated` strictly after `after`; oldest
         repeat first."""
-        now = _now()
+        now = self.now()
         found = [
             notice
             for notice in self._notices.values()
@@ -649,3 +856,34 @@ class State:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(remaining):
                     await event.wait()
+
+
+def _parse_notices_file(text: str) -> tuple[dict[str, int], list[Notice]]:
+    """The id counters and notices of a notices file; ValueError (or TypeError, KeyError)
+    if it is not one we wrote."""
+    record = json.loads(text)
+    if not isinstance(record, dict) or record.get("version") != _NOTICES_VERSION:
+        raise ValueError("not a notices file of a known version")
+    counters = {name: record[f"last-{name}-id"] for name in ("notice", "change", "task")}
+    if not all(type(value) is int and value >= 0 for value in counters.values()):
+        raise ValueError(f"bad id counters {counters!r}")
+    return counters, [Notice.from_record(item) for item in record["notices"]]
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` (mode 0600): a reader sees the old file or the new one."""
+    temp = path.with_name(f"{path.name}.{os.getpid()}.new")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            os.fchmod(fd, 0o600)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise

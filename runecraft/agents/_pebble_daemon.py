@@ -37,8 +37,11 @@ FIRST_RESTART_DELAY = 1.0
 MAX_RESTART_DELAY = 30.0
 HEALTHY_RUN = 60.0
 """A daemon that ran this long before dying is restarted after the first delay again."""
-STOP_GRACE = 5.0
-"""Seconds between SIGTERM and SIGKILL when stopping a daemon."""
+STOP_GRACE = 15.0
+"""Seconds between SIGTERM and SIGKILL when stopping a daemon: longer than its own orderly
+stop (the longest kill-delay, 5 s by default, plus the fail delay, 5 s). A service with a
+longer kill-delay is cut short, but not orphaned: the daemon's children get SIGKILL when
+it dies (see `pebble._children`)."""
 _ENV_KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV")
 """What a daemon (and so its services) inherits from the agent's environment."""
 

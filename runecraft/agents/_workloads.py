@@ -19,7 +19,8 @@ Per container, a `Watcher` (Juju's `pebblepoller.go` and `pebblenotices.go`):
   `change-update` notices of `perform-check` changes in `Error` / `recover-check` changes
   in `Done` (asked with `GET /v1/changes/<key>`; a 404 means "assume final"). The cursor
   is persisted with the events it produced, so unlike Juju (whose cursor is in memory) a
-  restarted agent does not deliver notices again.
+  restarted agent does not deliver notices again. While more than `MAX_PENDING` of the
+  container's events wait for hooks, notices are not read.
 
 A missing socket is expected (the daemon is not up yet) and quiet; any other error is
 logged once per kind and retried after `RETRY_DELAY`. Nothing here can crash the agent.
@@ -47,6 +48,7 @@ from runecraft.agents import _pebble_daemon, uniter
 
 __all__ = [
     "KUBERNETES_CONTAINERS_DIR",
+    "MAX_PENDING",
     "MAX_SOCKET_PATH",
     "POLL_INTERVAL",
     "RETRY_DELAY",
@@ -74,6 +76,10 @@ _REQUEST_TIMEOUT = 10.0
 _LONG_POLL_TIMEOUT = 45.0
 """Client timeout of the notices long-poll: the server's 30 s plus slack."""
 MAX_SOCKET_PATH = 107
+MAX_PENDING = 50
+"""Notices are not read (the cursor stays) while a container has more events than this
+waiting for hooks, e.g. while the unit is in hook error. Juju's watcher blocks until each
+hook has run; this bounds the queue instead, pending duplicates being coalesced."""
 
 
 def containers_dir(unit_dir: Path, *, pod: bool) -> Path:
@@ -128,12 +134,17 @@ class WorkloadSink(Protocol):
     """Where watchers put events (the unit agent, which persists them)."""
 
     def notice_cursor(self, container: str) -> str:
-        """The persisted `after=` of the container's notices ('' for none yet)."""
+        """The `after=` of the container's notices ('' for none yet)."""
+
+    def pending(self, container: str) -> int:
+        """How many of the container's events wait for their hooks."""
 
     def deliver(
         self, container: str, events: Sequence[uniter.WorkloadEvent], cursor: str | None = None
     ) -> None:
-        """Queue `events` and, with `cursor`, persist the new cursor in the same write."""
+        """Queue `events` and, with `cursor`, move the cursor: persisted in the same write
+        when an event was queued, else kept in memory until the next write (notices that
+        gave no event may be read again after a restart, which is harmless)."""
 
 
 class _UnavailableError(Exception):
@@ -241,6 +252,8 @@ class Watcher:
         return self._poll_interval
 
     async def _poll_notices(self, pebble: _Pebble) -> float:
+        if self._sink.pending(self.container) > MAX_PENDING:
+            return self._retry_delay  # the cursor waits until hooks have run
         params = {"users": "all", "timeout": NOTICE_TIMEOUT}
         cursor = self._sink.notice_cursor(self.container)
         if cursor:

@@ -795,14 +795,19 @@ class UnitAgent:
 
 
 class _WorkloadSink:
-    """`_workloads.WorkloadSink` over the unit's record: every event and cursor is
-    persisted at once, beside (never inside) the local state an operation commits."""
+    """`_workloads.WorkloadSink` over the unit's record: every queued event is persisted
+    at once (with its cursor), beside (never inside) the local state an operation commits;
+    a cursor that moved without an event waits in memory for the next write."""
 
     def __init__(self, agent: UnitAgent) -> None:
         self._agent = agent
 
     def notice_cursor(self, container: str) -> str:
         return self._agent._record.notice_cursors.get(container, "")
+
+    def pending(self, container: str) -> int:
+        events = self._agent._record.workload_events
+        return sum(1 for event in events if event.container == container)
 
     def deliver(
         self,
@@ -818,7 +823,9 @@ class _WorkloadSink:
         cursors = record.notice_cursors
         if cursor is not None:
             cursors = {**cursors, container: cursor}
-        if (pending, cursors) == (record.workload_events, record.notice_cursors):
+        if pending == record.workload_events:
+            # Nothing to run: no fsync for the cursor (re-reading its notices is harmless).
+            agent._record = dataclasses.replace(record, notice_cursors=cursors)
             return
         agent._keep(
             dataclasses.replace(

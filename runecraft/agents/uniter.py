@@ -650,14 +650,31 @@ def queue_workload(
     pending: tuple[WorkloadEvent, ...], last_seq: int, event: WorkloadEvent
 ) -> tuple[tuple[WorkloadEvent, ...], int]:
     """Append `event` to the queue with the next sequence number; returns the queue and the
-    last sequence number handed out. A `ready` for a container that already has one
-    pending is dropped: one hook answers both (the charm replans against the live daemon)."""
-    if event.kind == "ready" and any(
-        e.kind == "ready" and e.container == event.container for e in pending
-    ):
-        return pending, last_seq
+    last sequence number handed out.
+
+    A pending event of the same container, kind and subject (notice key, check name; none
+    for `ready`) absorbs it: one hook answers both (the charm looks at the live daemon), and
+    a unit in hook error does not queue one event per flap. A custom notice takes the
+    newer notice id and type into the pending event (its place in the queue is kept)."""
+    for index, queued in enumerate(pending):
+        if _same_subject(queued, event):
+            if event.kind != "custom-notice":
+                return pending, last_seq
+            merged = dataclasses.replace(
+                queued, notice_id=event.notice_id, notice_type=event.notice_type
+            )
+            return (*pending[:index], merged, *pending[index + 1 :]), last_seq
     seq = last_seq + 1
     return (*pending, dataclasses.replace(event, seq=seq)), seq
+
+
+def _same_subject(a: WorkloadEvent, b: WorkloadEvent) -> bool:
+    return (a.container, a.kind, a.notice_key, a.check_name) == (
+        b.container,
+        b.kind,
+        b.notice_key,
+        b.check_name,
+    )
 
 
 def take_workload(pending: tuple[WorkloadEvent, ...], op: Operation) -> tuple[WorkloadEvent, ...]:

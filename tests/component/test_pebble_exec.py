@@ -9,6 +9,7 @@ import io
 import os
 import pwd
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,6 +58,34 @@ def test_a_timeout_fails_the_change(agent: Agent) -> None:
         client.exec(["sleep", "30"], timeout=0.25).wait()
     assert "timed out after 250ms: context deadline exceeded" in timed_out.value.err
     assert timed_out.value.change.tasks[0].data["exit-code"] == -1
+
+
+def test_a_timeout_kills_the_whole_process_group(agent: Agent, tmp_path: Path) -> None:
+    """A background child of the command is killed with it (as Pebble kills the group)."""
+    pid_file = tmp_path / "pid"
+    client = agent.client()
+    script = f"sleep 600 & echo $! > {pid_file}.new; mv {pid_file}.new {pid_file}; wait"
+    process = client.exec(["sh", "-c", script], timeout=3)
+    deadline = time.monotonic() + 30
+    while not pid_file.exists():
+        assert time.monotonic() < deadline, "the command never started its child"
+        time.sleep(0.02)
+    sleeper = int(pid_file.read_text())
+    with pytest.raises(ops.pebble.ChangeError) as timed_out:
+        process.wait()
+    assert "timed out after 3s" in timed_out.value.err
+    while not _gone(sleeper):
+        assert time.monotonic() < deadline, f"sleep {sleeper} outlived its command"
+        time.sleep(0.02)
+
+
+def _gone(pid: int) -> bool:
+    """No such process, or a zombie (an orphan waits for init to reap it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rpartition(")")[2].split()[0] == "Z"
 
 
 def test_environment_and_working_directory(agent: Agent, tmp_path: Path) -> None:

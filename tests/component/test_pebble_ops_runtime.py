@@ -7,13 +7,14 @@ then `GET /v1/changes/<key>`).
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
 import ops.pebble
 import pytest
 
-from tests.component._pebble import running_agent
+from tests.component._pebble import launch, running_agent, short_dir
 
 TIMEOUT = 30.0
 
@@ -131,3 +132,41 @@ def test_a_service_that_dies_is_restarted_after_back_off(tmp_path: Path) -> None
         client.stop_services(["flaky"], timeout=TIMEOUT)
         [info] = client.get_services(["flaky"])
         assert info.current == ops.pebble.ServiceStatus.INACTIVE
+
+
+def _gone(pid: int) -> bool:
+    """No such process, or a zombie (an orphan waits for init to reap it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rpartition(")")[2].split()[0] == "Z"
+
+
+def test_a_service_dies_with_a_killed_daemon(tmp_path: Path) -> None:
+    """As in a container: a SIGKILLed daemon leaves no service behind, not even one that
+    ignores SIGTERM and has a long kill-delay (a restarted daemon would start a second)."""
+    pid_file = tmp_path / "pid"
+    # `exec` keeps the pid: the ignoring process is the daemon's own child.
+    command = f"sh -c 'trap \"\" TERM; echo $$ > {pid_file}; exec sleep 600'"
+    service = {"override": "replace", "command": command, "kill-delay": "10s"}
+    layer = {"services": {"stubborn": service}}
+    base = short_dir()
+    agent = launch(base / "pebble", base / "pebble.socket", tmp_path, ["--hold"])
+    try:
+        agent.wait_for_log("Started daemon")
+        client = agent.client()
+        client.add_layer("stubborn", layer)
+        client.start_services(["stubborn"], timeout=TIMEOUT)
+        pid = int(pid_file.read_text())
+        assert not _gone(pid)
+        agent.process.kill()
+        agent.process.wait()
+        deadline = time.monotonic() + TIMEOUT
+        while not _gone(pid):
+            assert time.monotonic() < deadline, f"service {pid} outlived its daemon"
+            time.sleep(0.02)
+    finally:
+        agent.process.kill()
+        agent.process.wait()
+        shutil.rmtree(base, ignore_errors=True)

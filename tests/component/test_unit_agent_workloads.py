@@ -159,6 +159,70 @@ async def test_events_arriving_while_hooks_run_are_kept_and_each_runs(
     assert log.count("cannot reach Pebble off Kubernetes") == 1
 
 
+async def test_pending_duplicates_coalesce_and_a_cursor_alone_is_not_written(
+    tmp_path: Path, short_dir: Path
+) -> None:
+    """While a hook holds the queue, repeats of a pending notice or check add nothing, and
+    a notices batch without an event leaves state.json as it was."""
+    archive = build_zip(CHARM)
+    outbox = Outbox()
+    agent = unit.UnitAgent(
+        remote=remote(archive),
+        paths=unit.UnitPaths.for_unit(tmp_path, "demo/0"),
+        model=MODEL,
+        outbox=outbox,
+        charms=Charms(archive),
+        containers_dir=short_dir / "c",
+    )
+    charm = agent.paths.charm
+    charm.mkdir(parents=True)
+    (charm / "hold-install").touch()
+    failed = uniter.WorkloadEvent(container="web", kind="check-failed", check_name="up")
+
+    def custom(notice_id: str) -> uniter.WorkloadEvent:
+        return uniter.WorkloadEvent(
+            container="web",
+            kind="custom-notice",
+            notice_id=notice_id,
+            notice_type="custom",
+            notice_key="example.com/k",
+        )
+
+    store = _state_store.StateStore(agent.paths.state)
+    sink = agent.workload_sink
+    async with running(agent):
+        await wait_for(lambda: names(agent) == ["install"])
+        sink.deliver("web", [custom("7"), failed], cursor="c1")
+        sink.deliver("web", [failed, custom("9")], cursor="c2")
+        written = agent.paths.state.read_bytes()
+        sink.deliver("web", [custom("9"), failed], cursor="c3")
+        sink.deliver("web", [], cursor="c4")
+        assert (sink.pending("web"), sink.notice_cursor("web")) == (2, "c4")
+        assert agent.paths.state.read_bytes() == written
+        on_disk = store.load()
+        assert on_disk.notice_cursors == {"web": "c2"}
+        assert [(e.kind, e.notice_id) for e in on_disk.workload_events] == [
+            ("custom-notice", "9"),
+            ("check-failed", ""),
+        ]
+        (charm / "go-install").touch()
+        await outbox.wait_idle("h1")
+
+    assert names(agent) == [
+        "install",
+        "leader-settings-changed",
+        "web-pebble-custom-notice",
+        "web-pebble-check-failed",
+        "config-changed",
+        "start",
+    ]
+    envs = {hook: env for hook, env in hooks(agent)}
+    assert envs["web-pebble-custom-notice"]["JUJU_NOTICE_ID"] == "9"
+    record = store.load()
+    # The cursor went to disk with the next state write.
+    assert (record.workload_seq, record.notice_cursors) == (2, {"web": "c4"})
+
+
 async def test_a_queued_event_survives_an_agent_restart(tmp_path: Path, short_dir: Path) -> None:
     archive = build_zip(CHARM)
     charms = Charms(archive)

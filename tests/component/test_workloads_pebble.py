@@ -36,9 +36,17 @@ class Sink:
         self.events: list[uniter.WorkloadEvent] = []
         self.cursors: dict[str, str] = {}
         self.changed = asyncio.Event()
+        self.backlog = 0
+        """What `pending` answers: events waiting for hooks."""
+        self.asked = 0
 
     def notice_cursor(self, container: str) -> str:
         return self.cursors.get(container, "")
+
+    def pending(self, container: str) -> int:
+        self.asked += 1
+        self.changed.set()
+        return self.backlog
 
     def deliver(
         self, container: str, events: Sequence[uniter.WorkloadEvent], cursor: str | None = None
@@ -181,6 +189,29 @@ async def test_the_cursor_keeps_notices_from_being_delivered_twice(
         "a.com/one",
         "a.com/two",
     ]
+
+
+async def test_notices_wait_while_too_many_events_are_pending(
+    tmp_path: Path, short_dir: Path
+) -> None:
+    """The bound: over `MAX_PENDING` waiting events, the cursor stays and nothing is read;
+    once hooks have run the notices come."""
+    sink = Sink()
+    sink.backlog = _workloads.MAX_PENDING + 1
+    daemon = _pebble_daemon.LocalDaemon("app/0", "web", paths_in(tmp_path, short_dir))
+    async with asyncio.TaskGroup() as tg:
+        running = tg.create_task(daemon.run())
+        client = await client_for(daemon.paths.socket)
+        await asyncio.to_thread(client.notify, ops.pebble.NoticeType.CUSTOM, "a.com/held")
+        watcher = _workloads.Watcher("web", daemon.paths.socket, sink, retry_delay=0.05)
+        watching = tg.create_task(watcher.run())
+        await sink.wait(lambda: "ready" in sink.kinds() and sink.asked >= 3)
+        assert sink.kinds() == ["ready"] and "web" not in sink.cursors
+        sink.backlog = _workloads.MAX_PENDING
+        await sink.wait(lambda: "custom-notice" in sink.kinds())
+        assert sink.cursors["web"]
+        watching.cancel()
+        running.cancel()
 
 
 async def test_a_dead_daemon_is_restarted_and_is_ready_again(

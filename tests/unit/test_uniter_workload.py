@@ -160,9 +160,9 @@ def test_new_unit_runs_workload_events_after_install_and_leadership(
             id="notice and checks in order",
         ),
         pytest.param(
-            [notice("example.com/a", "1"), notice("example.com/a", "1")],
+            [notice("example.com/a", "1"), notice("example.com/b", "2"), notice("example.com/a")],
             ["web-pebble-custom-notice", "web-pebble-custom-notice"],
-            id="notices are never coalesced",
+            id="a pending notice of the same key absorbs a repeat",
         ),
     ],
 )
@@ -264,6 +264,35 @@ def test_queue_coalesces_ready_per_container_and_numbers_events() -> None:
     assert seq == 3
 
 
+def test_a_pending_event_of_the_same_subject_absorbs_a_new_one() -> None:
+    """A unit in hook error queues one event per notice key or check, not one per flap."""
+    queue, seq = uniter.queue_workload((), 0, notice("example.com/a", "1"))
+    queue, seq = uniter.queue_workload(queue, seq, check("check-failed", "up"))
+    queue, seq = uniter.queue_workload(queue, seq, check("check-recovered", "up"))
+    for _ in range(3):  # flaps
+        queue, seq = uniter.queue_workload(queue, seq, check("check-failed", "up"))
+        queue, seq = uniter.queue_workload(queue, seq, check("check-recovered", "up"))
+    queue, seq = uniter.queue_workload(queue, seq, notice("example.com/a", "9"))
+    queue, seq = uniter.queue_workload(queue, seq, notice("example.com/b", "2"))
+    queue, seq = uniter.queue_workload(queue, seq, check("check-failed", "ready"))
+    queue, seq = uniter.queue_workload(queue, seq, notice("example.com/a", "1", "db"))
+    assert [(e.hook, e.seq, e.notice_key or e.check_name, e.notice_id) for e in queue] == [
+        # The newest notice id, in the place of the first.
+        ("web-pebble-custom-notice", 1, "example.com/a", "9"),
+        ("web-pebble-check-failed", 2, "up", ""),
+        ("web-pebble-check-recovered", 3, "up", ""),
+        ("web-pebble-custom-notice", 4, "example.com/b", "2"),
+        ("web-pebble-check-failed", 5, "ready", ""),
+        ("db-pebble-custom-notice", 6, "example.com/a", "1"),
+    ]
+    assert seq == 6
+    taken = uniter.take_workload(
+        queue, uniter.Operation(id="1", kind=uniter.OpKind.RUN_HOOK, hook="x", workload=queue[1])
+    )
+    again, _ = uniter.queue_workload(taken, seq, check("check-failed", "up"))
+    assert again[-1].seq == 7  # once its hook has started, a new event is queued again
+
+
 def test_take_workload_is_by_sequence_and_idempotent() -> None:
     queue, seq = uniter.queue_workload((), 5, ready())
     op = uniter.Operation(id="1", kind=uniter.OpKind.RUN_HOOK, hook="x", workload=queue[0])
@@ -282,6 +311,7 @@ EVENTS = st.sampled_from(
         ready(),
         ready("db"),
         notice("example.com/a", "1"),
+        notice("example.com/a", "3"),
         notice("example.com/b", "2"),
         check("check-failed", "up"),
         check("check-recovered", "up"),
@@ -302,8 +332,8 @@ def test_every_event_runs_once_in_order_whatever_happens_meanwhile(
     before: list[uniter.WorkloadEvent], steps: list[tuple[list[uniter.WorkloadEvent], str]]
 ) -> None:
     """Events appended at any time (also while a hook runs, also across crashes and hook
-    errors) each run successfully exactly once, oldest first; at most one `ready` per
-    container waits at any time; no workload hook runs before install."""
+    errors) each run successfully exactly once, oldest first; at most one event per
+    container, kind and subject waits at any time; no workload hook runs before install."""
     state = remote(retry_hooks=True)
     unit = Unit()
     accepted: list[int] = []
@@ -313,8 +343,8 @@ def test_every_event_runs_once_in_order_whatever_happens_meanwhile(
         unit.append(event)
         if unit.queue and unit.queue[-1].seq == unit.seq and unit.seq not in accepted:
             accepted.append(unit.seq)
-        readies = [e.container for e in unit.queue if e.kind == "ready"]
-        assert len(readies) == len(set(readies))
+        subjects = [(e.container, e.kind, e.notice_key, e.check_name) for e in unit.queue]
+        assert len(subjects) == len(set(subjects))
 
     for event in before:
         append(event)

@@ -23,6 +23,7 @@ Modules, from the edge inwards:
   schema and the layers directory), `_yamlv3` (decoding as Pebble's yaml.v3 does), `_order`
   (start/stop order and lanes), `_command` (commands split as Pebble splits them).
 - `_durations`: Go duration syntax.
+- `_children`: the children (services, exec, checks) die with the daemon, as in a container.
 - `_runtime`: the stateful half, one `Runtime` bundling `_state`, `_planstate` (the layer
   stack and the current plan), `_services` (the service supervisor) and `_checks` (the
   health-check runner); `_api_runtime` serves it.

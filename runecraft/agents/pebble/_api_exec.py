@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from runecraft.agents.pebble import _durations, _http, _plan, _state, _users, _websocket
+from runecraft.agents.pebble import _children, _durations, _http, _plan, _state, _users, _websocket
 
 __all__ = ["ExecError", "Executions"]
 
@@ -302,10 +302,11 @@ class _Execution:
                     await work
 
     def kill(self) -> None:
+        """SIGKILL the process group (the command's own children too, as Pebble does)."""
         process = self._process
-        if process is not None and process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
+        if process is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
 
     async def run(self) -> None:
         """Run to the end; ExecError (with `exit-code` -1) if it could not run or timed
@@ -360,6 +361,7 @@ class _Execution:
             env=setup.environment,
             cwd=setup.working_dir,
             start_new_session=True,
+            preexec_fn=_children.die_with_parent(),
             user=setup.uid if switch else None,
             group=setup.gid if switch else None,
             extra_groups=[] if switch else None,

@@ -20,7 +20,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from . import _command, _durations, _plan, _services, _state, _users
+from . import _children, _command, _durations, _plan, _services, _state, _users
 from ._http import PebbleError
 
 __all__ = ["CheckManager"]
@@ -430,6 +430,7 @@ async def _exec_check(check: _plan.ExecCheck, environment: Mapping[str, str]) ->
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_children.die_with_parent(),
             **options,
         )
     except OSError as exc:

@@ -23,7 +23,7 @@ import signal
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from . import _command, _plan, _state, _users
+from . import _children, _command, _plan, _state, _users
 from ._http import PebbleError
 
 __all__ = ["ServiceManager", "exec_error"]
@@ -526,6 +526,7 @@ class ServiceManager:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_children.die_with_parent(),
                 **options,
             )
         except OSError as exc:

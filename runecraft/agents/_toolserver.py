@@ -75,12 +75,15 @@ def install_tools(
         link.symlink_to(CLIENT_NAME)
 
 
-def _private_dir(path: Path) -> None:
-    """Make sure `path` is a real directory that only we can enter (0700, owned by us)."""
+def private_dir(path: Path) -> None:
+    """Make sure `path` is a real directory that only we can enter (0700, owned by us): in
+    a shared place another user could have made it, or a link, to reach our sockets."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     info = path.lstat()
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
-        raise errors.PermanentError(f"socket dir {path} is not a directory owned by this agent")
+        raise errors.PermanentError(
+            f"{path} is not a directory owned by this agent: refusing to put sockets there"
+        )
     if stat.S_IMODE(info.st_mode) & 0o077:
         path.chmod(0o700)
 
@@ -136,7 +139,7 @@ class ToolServer:
 
     async def start(self) -> None:
         """Bind the socket (replacing a stale one) with mode 0600 in a private dir."""
-        _private_dir(self.socket_path.parent)
+        private_dir(self.socket_path.parent)
         self.socket_path.unlink(missing_ok=True)
         # The unit dir is 0700, so the socket is private even before the chmod.
         self._server = await asyncio.start_unix_server(self._serve, path=self.socket_path)

@@ -33,7 +33,6 @@ import asyncio
 import contextlib
 import hashlib
 import os
-import stat
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -43,8 +42,7 @@ import httpx
 import structlog
 import yaml
 
-from runecraft import errors
-from runecraft.agents import _pebble_daemon, uniter
+from runecraft.agents import _pebble_daemon, _toolserver, uniter
 
 __all__ = [
     "KUBERNETES_CONTAINERS_DIR",
@@ -102,20 +100,10 @@ def _user_base(uid: int) -> Path:
 
 
 def ensure_private_dir(path: Path) -> None:
-    """Create `path` and its parent 0700, refusing a parent that is not a directory of our
+    """Create `path` and its parent 0700, refusing either if it is not a directory of our
     own (in a shared /tmp another user could have made it to read our sockets)."""
-    base = path.parent
-    with contextlib.suppress(FileExistsError):
-        base.mkdir(mode=0o700, parents=True)
-    info = os.lstat(base)
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
-        raise errors.PermanentError(
-            f"{base} is not a directory of this user's: refusing to put Pebble sockets there"
-        )
-    if stat.S_IMODE(info.st_mode) != 0o700:
-        base.chmod(0o700)
-    path.mkdir(mode=0o700, exist_ok=True)
-    path.chmod(0o700)
+    for directory in (path.parent, path):
+        _toolserver.private_dir(directory)
 
 
 def charm_containers(charm_dir: Path) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ then `GET /v1/changes/<key>`).
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -170,3 +171,28 @@ def test_a_service_dies_with_a_killed_daemon(tmp_path: Path) -> None:
         agent.process.kill()
         agent.process.wait()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_service_logs_as_pebble_logs_reads_them(tmp_path: Path) -> None:
+    command = "sh -c 'echo one; echo two >&2; echo three; exec sleep 600'"
+    layer = {"services": {"talker": {"override": "replace", "command": command}}}
+    with running_agent(tmp_path, ["--hold"]) as agent:
+        client = agent.client()
+        client.add_layer("talker", layer)
+        client.start_services(["talker"], timeout=TIMEOUT)
+
+        def entries(query: str) -> list[dict[str, str]]:
+            response = client._request_raw("GET", f"/v1/logs?{query}")
+            assert response.headers["Content-Type"] == "application/x-ndjson"
+            return [json.loads(line) for line in response.read().splitlines()]
+
+        found = entries("services=talker&n=-1")
+        assert sorted(e["message"] for e in found) == ["one\n", "three\n", "two\n"]
+        assert {e["service"] for e in found} == {"talker"}
+        assert all(e["time"].endswith("Z") for e in found)
+        assert len(entries("services=talker&n=2")) == 2
+        assert entries("services=nobody") == []
+        with pytest.raises(ops.pebble.APIError) as bad:
+            client._request("GET", "/v1/logs", {"n": "many"})
+        assert (bad.value.code, bad.value.message) == (400, 'n must be a valid integer, got "many"')
+        client.stop_services(["talker"], timeout=TIMEOUT)

@@ -1,4 +1,4 @@
-"""The runtime's API: changes, services, layers, plan, checks, health and notices.
+"""The runtime's API: changes, services, layers, plan, logs, checks, health and notices.
 
 Texts and status codes are Pebble's (pebble.md §3.2-§3.11): ops and Juju's agent match on
 some of them. Access follows Pebble's table: reads by any local user, writes by admins,
@@ -8,6 +8,7 @@ health for everyone, and notices (read and add) by any user with a uid.
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,6 +34,7 @@ def add_routes(router: Router, runtime: _runtime.Runtime) -> None:
     router.add("/v1/services", {"GET": api.get_services, "POST": api.post_services}, user=("GET",))
     router.add("/v1/layers", {"POST": api.post_layers})
     router.add("/v1/plan", {"GET": api.get_plan})
+    router.add("/v1/logs", {"GET": api.get_logs}, user=("GET",))
     router.add("/v1/checks", {"GET": api.get_checks, "POST": api.post_checks}, user=("GET",))
     router.add("/v1/health", {"GET": api.get_health}, open=True)
     router.add(
@@ -180,6 +182,20 @@ class _RuntimeApi:
         if form != "yaml":
             raise PebbleError(400, f'invalid format "{form}"')
         return sync_response(_plan.plan_yaml(self._runtime.plans.plan))
+
+    async def get_logs(self, request: Request) -> Response:
+        """Services' recent output as newline-delimited JSON (`pebble logs`); following
+        the output as it comes is not served (ops has no call for it)."""
+        if request.arg("follow") not in ("", "false"):
+            raise PebbleError(400, "follow is not supported by this agent")
+        text = request.arg("n", "30")
+        try:
+            count = int(text)
+        except ValueError:
+            raise PebbleError(400, f'n must be a valid integer, got "{text}"') from None
+        entries = self._runtime.services.log_entries(request.args("services"), count)
+        body = "".join(json.dumps(entry) + "\n" for entry in entries).encode()
+        return Response(status=200, body=body, content_type="application/x-ndjson")
 
     # Checks and health.
 

@@ -37,6 +37,7 @@ FAIL_DELAY = 5.0
 MAX_LOG_BYTES = 100 * 1024
 LAST_LOG_LINES = 20
 _PREFIX = re.compile(rb"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z \[[^]]+\] ")
+_ENTRY = re.compile(rb"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z) \[([^]]+)\] (.*)", re.DOTALL)
 _ACTIVE = frozenset({"starting", "running"})
 _STATUS = {
     "starting": "active",
@@ -81,6 +82,16 @@ class _RingBuffer:
             del self._data[: cut + 1]
         if self._output is not None:
             self._output(bytes(formatted))
+
+    def entries(self) -> list[tuple[str, str, str]]:
+        """Every whole line kept, as (time, service, message with its newline)."""
+        found = []
+        for line in bytes(self._data).splitlines(keepends=True):
+            match = _ENTRY.match(line)
+            if match is not None:
+                stamp, name, message = (part.decode(errors="replace") for part in match.groups())
+                found.append((stamp, name, message))
+        return found
 
     def last_lines(self, count: int) -> str:
         """Up to `count` lines without their stamps, indented, `(...)` first if cut."""
@@ -208,6 +219,18 @@ class ServiceManager:
         if not enabled:
             return []
         return [name for lane in _plan.start_lanes(self._plan, enabled) for name in lane]
+
+    def log_entries(self, names: Sequence[str], count: int) -> list[dict[str, str]]:
+        """`GET /v1/logs`: the last `count` lines (all if negative) of the named services
+        (all if none named), oldest first, as Pebble's log entries."""
+        entries = sorted(
+            entry
+            for name, service in self._services.items()
+            if not names or name in names
+            for entry in service.logs.entries()
+        )
+        kept = entries if count < 0 else entries[len(entries) - count :] if count else []
+        return [{"time": t, "service": name, "message": m} for t, name, m in kept]
 
     def logs(self, name: str) -> str:
         """The service's recent output, for diagnostics."""

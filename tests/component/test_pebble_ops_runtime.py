@@ -196,3 +196,29 @@ def test_service_logs_as_pebble_logs_reads_them(tmp_path: Path) -> None:
             client._request("GET", "/v1/logs", {"n": "many"})
         assert (bad.value.code, bad.value.message) == (400, 'n must be a valid integer, got "many"')
         client.stop_services(["talker"], timeout=TIMEOUT)
+
+
+def test_start_pulls_in_requirements_in_order_and_stop_takes_dependents(tmp_path: Path) -> None:
+    order = tmp_path / "order"
+
+    def service(name: str, **extra: object) -> dict[str, object]:
+        command = f"sh -c 'echo {name} >> {order}; exec sleep 600'"
+        return {"override": "replace", "command": command, **extra}
+
+    layer = {
+        "services": {
+            "web": service("web", requires=["db"], after=["db"]),
+            "db": service("db"),
+            "other": service("other"),
+        }
+    }
+    with running_agent(tmp_path, ["--hold"]) as agent:
+        client = agent.client()
+        client.add_layer("deps", layer)
+        client.start_services(["web"], timeout=TIMEOUT)
+        assert order.read_text().split() == ["db", "web"]
+        status = {s.name: str(s.current.value) for s in client.get_services()}
+        assert status == {"db": "active", "web": "active", "other": "inactive"}
+        client.stop_services(["db"], timeout=TIMEOUT)
+        status = {s.name: str(s.current.value) for s in client.get_services()}
+        assert status == {"db": "inactive", "web": "inactive", "other": "inactive"}

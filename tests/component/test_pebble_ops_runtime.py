@@ -7,8 +7,10 @@ then `GET /v1/changes/<key>`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -222,3 +224,25 @@ def test_start_pulls_in_requirements_in_order_and_stop_takes_dependents(tmp_path
         client.stop_services(["db"], timeout=TIMEOUT)
         status = {s.name: str(s.current.value) for s in client.get_services()}
         assert status == {"db": "inactive", "web": "inactive", "other": "inactive"}
+
+
+def test_services_start_with_default_signals_whatever_the_daemon_inherited(
+    tmp_path: Path,
+) -> None:
+    """A daemon started under `nohup` inherits SIGHUP ignored; its services must not (a
+    shell cannot even trap a signal it started with ignored)."""
+    report = tmp_path / "sigign"
+    command = f"sh -c 'grep SigIgn /proc/self/status > {report}; exec sleep 600'"
+    layer = {"services": {"s": {"override": "replace", "command": command}}}
+    with contextlib.ExitStack() as stack:
+        previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        try:
+            agent = stack.enter_context(running_agent(tmp_path, ["--hold"]))
+        finally:
+            signal.signal(signal.SIGHUP, previous)
+        client = agent.client()
+        client.add_layer("s", layer)
+        client.start_services(["s"], timeout=TIMEOUT)
+        ignored = int(report.read_text().split()[1], 16)
+        assert not ignored & (1 << (signal.SIGHUP - 1)), f"SigIgn {ignored:#x}"
+        client.stop_services(["s"], timeout=TIMEOUT)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runecraft.agents.pebble import _api_files, _files, _users
+from runecraft.agents.pebble import _api_files, _files, _gotext, _users
 
 
 @pytest.mark.parametrize(
@@ -116,4 +116,4 @@ def test_owner_rules() -> None:
 
 
 def test_go_quote() -> None:
-    assert _users.go_quote('a "b" \\ c\n\x01\u200b') == '"a \\"b\\" \\\\ c\\n\\x01\\u200b"'
+    assert _gotext.go_quote('a "b" \\ c\n\x01\u200b') == '"a \\"b\\" \\\\ c\\n\\x01\\u200b"'

@@ -16,13 +16,13 @@ Modules, from the edge inwards:
   `_api_exec` (exec and its websockets), `_api_runtime` (changes, services, layers, plan,
   checks, health, notices).
 - `_files`: container paths mapped under the root, and the file operations;
-  `_users`: users and groups as Pebble resolves them, Go's `%q`.
+  `_users`: users and groups as Pebble resolves them.
 - `_state`: changes, tasks, notices (with waiting and long-polls).
 - `_plan`: layers and the plan as pure functions (parse, combine, validate, YAML, order).
   Behind it: `_planmodel` (its types, re-exported by `_plan`), `_layers` (the strict layer
   schema and the layers directory), `_yamlv3` (decoding as Pebble's yaml.v3 does), `_order`
   (start/stop order and lanes), `_command` (commands split as Pebble splits them).
-- `_durations`: Go duration syntax.
+- `_durations`: Go duration syntax; `_gotext`: Go's `%q` quoting for messages.
 - `_children`: the children (services, exec, checks) die with the daemon, as in a container.
 - `_runtime`: the stateful half, one `Runtime` bundling `_state`, `_planstate` (the layer
   stack and the current plan), `_services` (the service supervisor) and `_checks` (the

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from runecraft.agents.pebble import _http, _users
+from runecraft.agents.pebble import _gotext, _http
 
 __all__ = ["Identities", "SignalSender", "add_routes"]
 
@@ -145,7 +145,7 @@ class Identities:
 
 
 def _q(text: str) -> str:
-    return _users.go_quote(text)
+    return _gotext.go_quote(text)
 
 
 def _validate(name: str, identity: Any) -> None:

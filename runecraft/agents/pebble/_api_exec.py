@@ -24,7 +24,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from runecraft.agents.pebble import _children, _durations, _http, _plan, _state, _users, _websocket
+from runecraft.agents.pebble import (
+    _children,
+    _durations,
+    _gotext,
+    _http,
+    _plan,
+    _state,
+    _users,
+    _websocket,
+)
 
 __all__ = ["ExecError", "Executions"]
 
@@ -82,7 +91,7 @@ class Executions:
 
     async def post(self, request: _http.Request) -> _http.Response:
         setup = self._setup(request.json_object())
-        summary = f"Execute command {_users.go_quote(setup.command[0])}"
+        summary = f"Execute command {_gotext.go_quote(setup.command[0])}"
         change = self._state.new_change("exec", summary)
         task = change.add_task("exec", summary)
         self._running[task.id] = _Execution(task, setup)
@@ -105,10 +114,10 @@ class Executions:
         task_id, name = request.params["task_id"], request.params["websocket_id"]
         task = self._state.task(task_id)
         if task is None:
-            raise _http.PebbleError(404, f"cannot find task {_users.go_quote(task_id)}")
+            raise _http.PebbleError(404, f"cannot find task {_gotext.go_quote(task_id)}")
         if task.kind != "exec":
             raise _http.PebbleError(
-                400, f"{_users.go_quote(task.kind)} tasks do not have websockets"
+                400, f"{_gotext.go_quote(task.kind)} tasks do not have websockets"
             )
         execution = self._running.get(task_id)
         if execution is None or name not in execution.sockets:
@@ -117,7 +126,7 @@ class Executions:
                 if change.get("err"):
                     raise _http.PebbleError(500, str(change["err"]))
             raise _http.PebbleError(
-                404, f"cannot find {name} websocket for task {_users.go_quote(task_id)}"
+                404, f"cannot find {name} websocket for task {_gotext.go_quote(task_id)}"
             )
         if not execution.reserve(name):
             raise _http.PebbleError(500, f"{name} websocket already connected")
@@ -142,7 +151,7 @@ class Executions:
                 raise _http.PebbleError(400, f"invalid timeout: {exc}") from None
         executable = shutil.which(command[0], path=self._env.get("PATH", DEFAULT_PATH))
         if executable is None:
-            raise _http.PebbleError(400, f"cannot find executable {_users.go_quote(command[0])}")
+            raise _http.PebbleError(400, f"cannot find executable {_gotext.go_quote(command[0])}")
         merged = self._service_context(fields)
         try:
             uid, gid = _users.normalize_uid_gid(merged["account"])
@@ -181,7 +190,7 @@ class Executions:
             }
         service = self._plan().services.get(name)
         if service is None:
-            raise _http.PebbleError(400, f"context service {_users.go_quote(name)} not found")
+            raise _http.PebbleError(400, f"context service {_gotext.go_quote(name)} not found")
         return {
             "environment": {**service.environment, **fields["environment"]},
             "account": _users.Account(
@@ -255,11 +264,11 @@ def _working_dir(requested: str, home: str) -> str:
     try:
         info = os.stat(requested)
     except FileNotFoundError:
-        raise ValueError(f"{what} {_users.go_quote(requested)} does not exist") from None
+        raise ValueError(f"{what} {_gotext.go_quote(requested)} does not exist") from None
     except OSError as exc:
-        raise ValueError(f"cannot stat {what} {_users.go_quote(requested)}: {exc}") from None
+        raise ValueError(f"cannot stat {what} {_gotext.go_quote(requested)}: {exc}") from None
     if not stat.S_ISDIR(info.st_mode):
-        raise ValueError(f"{what} {_users.go_quote(requested)} not a directory")
+        raise ValueError(f"{what} {_gotext.go_quote(requested)} not a directory")
     return requested
 
 

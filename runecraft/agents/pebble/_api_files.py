@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from runecraft.agents.pebble import _files, _http, _users
+from runecraft.agents.pebble import _files, _gotext, _http
 
 __all__ = ["add_routes", "parse_header"]
 
@@ -141,7 +141,7 @@ class _FilesApi:
             return await asyncio.to_thread(self._pull, paths)
         if action == "list":
             return await self._list(request)
-        raise _http.PebbleError(400, f"invalid action {_users.go_quote(action)}")
+        raise _http.PebbleError(400, f"invalid action {_gotext.go_quote(action)}")
 
     def _pull(self, paths: Sequence[str]) -> _http.Response:
         boundary = secrets.token_hex(30)
@@ -180,7 +180,7 @@ class _FilesApi:
         if itself not in ("true", "false", ""):
             raise _http.PebbleError(400, 'itself parameter must be "true" or "false"')
         if not path.startswith("/"):
-            raise _http.PebbleError(400, f"path must be absolute, got {_users.go_quote(path)}")
+            raise _http.PebbleError(400, f"path must be absolute, got {_gotext.go_quote(path)}")
         try:
             entries = await asyncio.to_thread(
                 self._root.list, path, request.arg("pattern"), itself == "true"
@@ -196,17 +196,17 @@ class _FilesApi:
             media, params = parse_header(content_type)
         except ValueError:
             raise _http.PebbleError(
-                400, f"invalid Content-Type {_users.go_quote(content_type)}"
+                400, f"invalid Content-Type {_gotext.go_quote(content_type)}"
             ) from None
         if media == "multipart/form-data":
             boundary = params.get("boundary", "")
             if len(boundary) < _MIN_BOUNDARY:
-                raise _http.PebbleError(400, f"invalid boundary {_users.go_quote(boundary)}")
+                raise _http.PebbleError(400, f"invalid boundary {_gotext.go_quote(boundary)}")
             files, contents = _push_request(request.body, boundary)
             return _http.sync_response(await asyncio.to_thread(self._push, files, contents))
         if media == "application/json":
             return await self._json_action(request)
-        raise _http.PebbleError(400, f"invalid media type {_users.go_quote(media)}")
+        raise _http.PebbleError(400, f"invalid media type {_gotext.go_quote(media)}")
 
     def _push(
         self, files: Sequence[_files.WriteItem], contents: dict[str, bytes]
@@ -218,7 +218,7 @@ class _FilesApi:
             try:
                 if content is None:
                     raise _files.FileError(
-                        _files.GENERIC, f"no file content for path {_users.go_quote(item.path)}"
+                        _files.GENERIC, f"no file content for path {_gotext.go_quote(item.path)}"
                     )
                 self._root.write(item, content)
             except _files.FileError as exc:
@@ -237,7 +237,7 @@ class _FilesApi:
             return _http.sync_response(await asyncio.to_thread(self._remove, items))
         if action == "write":
             raise _http.PebbleError(400, 'must use multipart with "write" action')
-        raise _http.PebbleError(400, f"invalid action {_users.go_quote(str(action or ''))}")
+        raise _http.PebbleError(400, f"invalid action {_gotext.go_quote(str(action or ''))}")
 
     def _make_dirs(self, items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         results = []
@@ -297,7 +297,7 @@ def _push_request(body: bytes, boundary: str) -> tuple[list[_files.WriteItem], d
     name, _ = _disposition(headers)
     if name != "request":
         raise _http.PebbleError(
-            400, f'metadata field name must be "request", got {_users.go_quote(name)}'
+            400, f'metadata field name must be "request", got {_gotext.go_quote(name)}'
         )
     files = _write_items(raw)
     paths = {item.path for item in files}
@@ -305,9 +305,11 @@ def _push_request(body: bytes, boundary: str) -> tuple[list[_files.WriteItem], d
     for headers, content in file_parts:
         name, filename = _disposition(headers)
         if name != "files":
-            raise _http.PebbleError(400, f'field name must be "files", got {_users.go_quote(name)}')
+            raise _http.PebbleError(
+                400, f'field name must be "files", got {_gotext.go_quote(name)}'
+            )
         if filename not in paths:
-            raise _http.PebbleError(400, f"no metadata for path {_users.go_quote(filename)}")
+            raise _http.PebbleError(400, f"no metadata for path {_gotext.go_quote(filename)}")
         contents[filename] = content
     return files, contents
 
@@ -335,7 +337,7 @@ def _write_items(raw: bytes) -> list[_files.WriteItem]:
         raise _http.PebbleError(400, f"cannot decode request metadata: {exc}") from None
     if action != "write":
         raise _http.PebbleError(
-            400, f'multipart action must be "write", got {_users.go_quote(action)}'
+            400, f'multipart action must be "write", got {_gotext.go_quote(action)}'
         )
     if not files:
         raise _http.PebbleError(400, "must specify one or more files")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from . import _gotext
+
 __all__ = [
     "format_duration",
     "format_duration_ns",
@@ -46,13 +48,7 @@ def format_duration(seconds: float) -> str:
 
 
 def _invalid(orig: str) -> ValueError:
-    return ValueError(f"time: invalid duration {_quote(orig)}")
-
-
-def _quote(text: str) -> str:
-    """Go's `strconv.Quote` closely enough for error messages."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + "".join(c if c.isprintable() else repr(c)[1:-1] for c in escaped) + '"'
+    return ValueError(f"time: invalid duration {_gotext.go_quote(orig)}")
 
 
 def _digits(text: str, start: int) -> int:
@@ -122,10 +118,12 @@ def _parse_component(orig: str, rest: str, pos: int) -> int:
     unit_end = _component_end(rest, pos)
     unit_text = rest[frac_end:unit_end]
     if not unit_text:
-        raise ValueError(f"time: missing unit in duration {_quote(orig)}")
+        raise ValueError(f"time: missing unit in duration {_gotext.go_quote(orig)}")
     unit = _UNITS.get(unit_text)
     if unit is None:
-        raise ValueError(f"time: unknown unit {_quote(unit_text)} in duration {_quote(orig)}")
+        raise ValueError(
+            f"time: unknown unit {_gotext.go_quote(unit_text)} in duration {_gotext.go_quote(orig)}"
+        )
     if whole > _MAX // unit:
         raise _invalid(orig)
     value = whole * unit

@@ -32,7 +32,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from runecraft.agents.pebble import _users
+from runecraft.agents.pebble import _gotext, _users
 
 __all__ = ["FileError", "Root", "WriteItem"]
 
@@ -70,7 +70,7 @@ def _kind(code: int) -> str:
 
 
 def not_absolute(path: str) -> FileError:
-    return FileError(GENERIC, f"paths must be absolute, got {_users.go_quote(path)}")
+    return FileError(GENERIC, f"paths must be absolute, got {_gotext.go_quote(path)}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,7 +128,7 @@ class Root:
     def _outside(path: str) -> FileError:
         return FileError(
             PERMISSION_DENIED,
-            f"permission denied: {_users.go_quote(path)} leads outside the container root",
+            f"permission denied: {_gotext.go_quote(path)} leads outside the container root",
         )
 
     def read(self, path: str) -> bytes:
@@ -139,7 +139,7 @@ class Root:
         except OSError as exc:
             raise _os_error("stat", path, exc) from None
         if not stat.S_ISREG(info.st_mode):
-            raise FileError(GENERIC, f"can only read a regular file: {_users.go_quote(path)}")
+            raise FileError(GENERIC, f"can only read a regular file: {_gotext.go_quote(path)}")
         try:
             return Path(host).read_bytes()
         except OSError as exc:
@@ -324,7 +324,7 @@ def _permissions(text: str, default: int) -> int:
         return default
     if len(text) != 3 or any(c not in "01234567" for c in text):
         raise FileError(
-            GENERIC, f"permissions must be a 3-digit octal string, got {_users.go_quote(text)}"
+            GENERIC, f"permissions must be a 3-digit octal string, got {_gotext.go_quote(text)}"
         )
     return int(text, 8)
 

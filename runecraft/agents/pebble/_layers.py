@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from . import _command, _yamlv3
+from . import _command, _gotext, _yamlv3
 from ._planmodel import Check, ExecCheck, HttpCheck, Layer, LogTarget, PlanError, Service, TcpCheck
 
 __all__ = [
@@ -99,7 +99,7 @@ _Item = TypeVar("_Item", Service, Check, LogTarget)
 
 
 def _q(text: str) -> str:
-    return _yamlv3.go_quote(text)
+    return _gotext.go_quote(text)
 
 
 # Parsing: Pebble's ParseLayer (strict decoding, then Layer.Validate).

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import _durations, _layers, _order, _yamlv3
+from . import _durations, _gotext, _layers, _order, _yamlv3
 from ._planmodel import (
     DEFAULT_BACKOFF_DELAY,
     DEFAULT_BACKOFF_FACTOR,
@@ -63,7 +63,7 @@ _Merged = TypeVar("_Merged", Service, Check, LogTarget, HttpCheck, TcpCheck, Exe
 
 
 def _q(text: str) -> str:
-    return _yamlv3.go_quote(text)
+    return _gotext.go_quote(text)
 
 
 def parse_layer(text: str | bytes, label: str, order: int = 0) -> Layer:

@@ -23,7 +23,7 @@ import signal
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from . import _children, _command, _plan, _state, _users
+from . import _children, _command, _gotext, _plan, _state, _users
 from ._http import PebbleError
 
 __all__ = ["ServiceManager", "exec_error"]
@@ -534,7 +534,7 @@ class ServiceManager:
         try:
             base, extra = _command.parse_command(config.command)
         except ValueError as exc:
-            message = f"cannot parse service {_users.go_quote(config.name)} command: {exc}"
+            message = f"cannot parse service {_gotext.go_quote(config.name)} command: {exc}"
             raise _TaskError(message) from None
         argv = base + extra
         try:

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from . import _durations
+from . import _durations, _gotext
 
 __all__ = [
     "Decoder",
@@ -30,7 +30,6 @@ __all__ = [
     "compose",
     "dump",
     "go_float",
-    "go_quote",
     "is_null",
     "natural_key",
 ]
@@ -48,12 +47,6 @@ _SPECIAL_FLOATS = frozenset(
 
 class YamlError(ValueError):
     """The text of a yaml.v3 error (a syntax error, collected type errors or a custom one)."""
-
-
-def go_quote(text: str) -> str:
-    """Go's `%q` of a string, closely enough for messages."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + "".join(c if c.isprintable() else repr(c)[1:-1] for c in escaped) + '"'
 
 
 def go_float(value: float) -> str:
@@ -167,7 +160,7 @@ class Decoder:
             text = self.string(key)
             if text in seen:
                 first, where = self.line(seen[text]), self.line(key)
-                quoted = go_quote(text)
+                quoted = _gotext.go_quote(text)
                 self.errors.append(
                     f"line {where}: mapping key {quoted} already defined at line {first}"
                 )
@@ -217,7 +210,7 @@ class Decoder:
         if not isinstance(node, yaml.ScalarNode):
             raise YamlError("value must be a YAML number")
         if not _GO_FLOAT_RE.fullmatch(node.value):
-            raise YamlError(f"invalid floating-point number {go_quote(node.value)}")
+            raise YamlError(f"invalid floating-point number {_gotext.go_quote(node.value)}")
         return float(node.value)
 
     def duration(self, node: yaml.Node) -> float | None:
@@ -229,7 +222,7 @@ class Decoder:
         try:
             return _durations.parse_duration(node.value)
         except ValueError:
-            raise YamlError(f"invalid duration {go_quote(node.value)}") from None
+            raise YamlError(f"invalid duration {_gotext.go_quote(node.value)}") from None
 
     def strings(self, node: yaml.Node, go_type: str = "[]string") -> tuple[str, ...]:
         if is_null(node):

@@ -5,11 +5,8 @@ seeded by PEBBLE_COPY_ONCE."""
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
 import shutil
-import socket
 import threading
 import urllib.parse
 from pathlib import Path
@@ -18,29 +15,13 @@ from typing import Any
 import ops.pebble
 import pytest
 
+from runecraft.agents.pebble import __main__ as pebble_cli
 from tests.component._pebble import Agent, launch, running_agent, short_dir
-
-
-class _UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path: Path, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(str(self._path))
 
 
 def long_poll(agent: Agent, **query: str) -> dict[str, Any]:
     """`GET /v1/notices?...&timeout=` as Juju's agent sends it (ops has no call for it)."""
-    connection = _UnixHTTP(agent.socket, timeout=60)
-    try:
-        connection.request("GET", "/v1/notices?" + urllib.parse.urlencode(query))
-        reply: dict[str, Any] = json.loads(connection.getresponse().read())
-        return reply
-    finally:
-        connection.close()
+    return pebble_cli.request(agent.socket, "GET", "/v1/notices?" + urllib.parse.urlencode(query))
 
 
 class Poll(threading.Thread):

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +82,23 @@ class Agent:
 def short_dir() -> Path:
     """A fresh directory short enough for a unix socket path."""
     return Path(tempfile.mkdtemp(prefix="pb", dir="/tmp"))
+
+
+def gone(pid: int) -> bool:
+    """No such process, or a zombie (an orphan waits for init to reap it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rpartition(")")[2].split()[0] == "Z"
+
+
+def wait_until(condition: Callable[[], object], message: str, timeout: float = 30.0) -> None:
+    """Check `condition` until it holds; fail with `message` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.02)
 
 
 def launch(

@@ -9,14 +9,13 @@ import io
 import os
 import pwd
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import ops.pebble
 import pytest
 
-from tests.component._pebble import Agent, running_agent
+from tests.component._pebble import Agent, gone, running_agent, wait_until
 
 
 @pytest.fixture
@@ -66,26 +65,12 @@ def test_a_timeout_kills_the_whole_process_group(agent: Agent, tmp_path: Path) -
     client = agent.client()
     script = f"sleep 600 & echo $! > {pid_file}.new; mv {pid_file}.new {pid_file}; wait"
     process = client.exec(["sh", "-c", script], timeout=3)
-    deadline = time.monotonic() + 30
-    while not pid_file.exists():
-        assert time.monotonic() < deadline, "the command never started its child"
-        time.sleep(0.02)
+    wait_until(pid_file.exists, "the command never started its child")
     sleeper = int(pid_file.read_text())
     with pytest.raises(ops.pebble.ChangeError) as timed_out:
         process.wait()
     assert "timed out after 3s" in timed_out.value.err
-    while not _gone(sleeper):
-        assert time.monotonic() < deadline, f"sleep {sleeper} outlived its command"
-        time.sleep(0.02)
-
-
-def _gone(pid: int) -> bool:
-    """No such process, or a zombie (an orphan waits for init to reap it)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rpartition(")")[2].split()[0] == "Z"
+    wait_until(lambda: gone(sleeper), f"sleep {sleeper} outlived its command")
 
 
 def test_environment_and_working_directory(agent: Agent, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import ops.pebble
 import pytest
 
-from tests.component._pebble import launch, running_agent, short_dir
+from tests.component._pebble import gone, launch, running_agent, short_dir, wait_until
 
 TIMEOUT = 30.0
 
@@ -137,15 +137,6 @@ def test_a_service_that_dies_is_restarted_after_back_off(tmp_path: Path) -> None
         assert info.current == ops.pebble.ServiceStatus.INACTIVE
 
 
-def _gone(pid: int) -> bool:
-    """No such process, or a zombie (an orphan waits for init to reap it)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rpartition(")")[2].split()[0] == "Z"
-
-
 def test_a_service_dies_with_a_killed_daemon(tmp_path: Path) -> None:
     """As in a container: a SIGKILLed daemon leaves no service behind, not even one that
     ignores SIGTERM and has a long kill-delay (a restarted daemon would start a second)."""
@@ -162,13 +153,10 @@ def test_a_service_dies_with_a_killed_daemon(tmp_path: Path) -> None:
         client.add_layer("stubborn", layer)
         client.start_services(["stubborn"], timeout=TIMEOUT)
         pid = int(pid_file.read_text())
-        assert not _gone(pid)
+        assert not gone(pid)
         agent.process.kill()
         agent.process.wait()
-        deadline = time.monotonic() + TIMEOUT
-        while not _gone(pid):
-            assert time.monotonic() < deadline, f"service {pid} outlived its daemon"
-            time.sleep(0.02)
+        wait_until(lambda: gone(pid), f"service {pid} outlived its daemon", TIMEOUT)
     finally:
         agent.process.kill()
         agent.process.wait()

@@ -83,16 +83,11 @@ async def wait_for(condition: Callable[[], bool]) -> None:
             await asyncio.sleep(0.02)
 
 
-def ready() -> uniter.WorkloadEvent:
-    return uniter.WorkloadEvent(container="web", kind="ready")
-
-
-async def test_events_arriving_while_hooks_run_are_kept_and_each_runs(
-    tmp_path: Path, short_dir: Path
-) -> None:
+def unit_agent(tmp_path: Path, short_dir: Path, outbox: Outbox) -> unit.UnitAgent:
+    """`demo/0` of the test charm (its hooks record themselves), with its containers' sockets
+    under `short_dir`."""
     archive = build_zip(CHARM)
-    outbox = Outbox()
-    agent = unit.UnitAgent(
+    return unit.UnitAgent(
         remote=remote(archive),
         paths=unit.UnitPaths.for_unit(tmp_path, "demo/0"),
         model=MODEL,
@@ -100,6 +95,17 @@ async def test_events_arriving_while_hooks_run_are_kept_and_each_runs(
         charms=Charms(archive),
         containers_dir=short_dir / "c",
     )
+
+
+def ready() -> uniter.WorkloadEvent:
+    return uniter.WorkloadEvent(container="web", kind="ready")
+
+
+async def test_events_arriving_while_hooks_run_are_kept_and_each_runs(
+    tmp_path: Path, short_dir: Path
+) -> None:
+    outbox = Outbox()
+    agent = unit_agent(tmp_path, short_dir, outbox)
     charm = agent.paths.charm
     charm.mkdir(parents=True)
     for hook in ("install", "web-pebble-ready"):
@@ -164,16 +170,8 @@ async def test_pending_duplicates_coalesce_and_a_cursor_alone_is_not_written(
 ) -> None:
     """While a hook holds the queue, repeats of a pending notice or check add nothing, and
     a notices batch without an event leaves state.json as it was."""
-    archive = build_zip(CHARM)
     outbox = Outbox()
-    agent = unit.UnitAgent(
-        remote=remote(archive),
-        paths=unit.UnitPaths.for_unit(tmp_path, "demo/0"),
-        model=MODEL,
-        outbox=outbox,
-        charms=Charms(archive),
-        containers_dir=short_dir / "c",
-    )
+    agent = unit_agent(tmp_path, short_dir, outbox)
     charm = agent.paths.charm
     charm.mkdir(parents=True)
     (charm / "hold-install").touch()
@@ -224,19 +222,10 @@ async def test_pending_duplicates_coalesce_and_a_cursor_alone_is_not_written(
 
 
 async def test_a_queued_event_survives_an_agent_restart(tmp_path: Path, short_dir: Path) -> None:
-    archive = build_zip(CHARM)
-    charms = Charms(archive)
     paths = unit.UnitPaths.for_unit(tmp_path, "demo/0")
 
     def agent(outbox: Outbox) -> unit.UnitAgent:
-        return unit.UnitAgent(
-            remote=remote(archive),
-            paths=paths,
-            model=MODEL,
-            outbox=outbox,
-            charms=charms,
-            containers_dir=short_dir / "c",
-        )
+        return unit_agent(tmp_path, short_dir, outbox)
 
     paths.charm.mkdir(parents=True)
     (paths.charm / "hold-install").touch()

@@ -20,6 +20,8 @@ __all__ = ["Client"]
 class Client:
     """`async with Client(url, token) as c: await c.status("default")`.
 
+    An empty `token` sends no credentials (enough for `login` and `health`).
+
     `transport` replaces the network, as in httpx: `httpx.ASGITransport(app)` runs every
     request in process against a controller app (tests), `httpx.MockTransport` against a
     handler.
@@ -35,7 +37,7 @@ class Client:
     ) -> None:
         self._http = httpx.AsyncClient(
             base_url=url,
-            headers={"Authorization": f"Bearer {token}"},
+            headers={"Authorization": f"Bearer {token}"} if token else {},
             timeout=httpx.Timeout(timeout, connect=5.0),
             transport=transport,
         )

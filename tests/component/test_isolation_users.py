@@ -431,3 +431,20 @@ async def test_isolation_a_user_downloads_only_what_its_models_use(
         assert (await bob.get(f"/v1/charms/{ours}/archive")).status_code == 200
         denied = await bob.get(f"/v1/charms/{theirs}/archive")
         assert denied.status_code == 403, denied.text
+
+
+async def test_isolation_exec_needs_model_admin(world: World, tmp_path: Path) -> None:
+    """`rune exec` runs any command on a unit: Juju asks for admin, write is not enough."""
+    sha = await _upload(world.admin, _charm(tmp_path, "web", {}))
+    assert (await _deploy(world.admin, "a", "web", sha)).status_code == 201
+    await world.add_user("carol")
+    await world.grant("carol", "write", "a")
+    before = await world.fingerprint("a")
+    async with world.as_token(await world.login("carol")) as carol:
+        body = {"units": ["web/0"], "action": "juju-exec", "params": {"command": "id"}}
+        _refused(
+            await carol.post("/v1/models/a/actions", json=body),
+            'permission denied: admin access to model "a" is required; user "carol" has write',
+        )
+    assert await world.fingerprint("a") == before
+    assert (await world.store.snapshot((await world.store.model("a")).uuid)).actions == []

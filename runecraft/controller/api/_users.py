@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from runecraft.controller.api._deps import Caller, Context
 from runecraft.schemas import users as schema
@@ -17,8 +17,10 @@ public = APIRouter()
 
 
 @public.post("/v1/login")
-async def login(ctx: Context, request: schema.LoginRequest) -> schema.LoginResponse:
-    return await ctx.users.login(request)
+async def login(ctx: Context, http: Request, request: schema.LoginRequest) -> schema.LoginResponse:
+    issued = await ctx.users.login(request)
+    http.state.principal = f"user:{issued.user}"
+    return issued
 
 
 @router.post("/v1/logout")

@@ -132,6 +132,11 @@ async def test_isolation_a_read_only_user_cannot_deploy_or_change_config(
         _refused(
             await bob.post("/v1/models/a/applications/web/scale", json={"scale": 3}), needs_write
         )
+        # A bundle: planned with read access, applied only with write.
+        bundle = {"bundle": "applications:\n  web:\n    charm: web\n    num_units: 2\n"}
+        planned = await bob.post("/v1/models/a/bundle", json={**bundle, "dry_run": True})
+        assert planned.status_code == 200, planned.text
+        _refused(await bob.post("/v1/models/a/bundle", json=bundle), needs_write)
         _refused(
             await bob.delete("/v1/models/a"),
             'permission denied: admin access to model "a" is required; user "bob" has read',

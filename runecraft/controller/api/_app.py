@@ -84,7 +84,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(_relations.router, dependencies=MODEL)
     app.include_router(_actions.router, dependencies=MODEL)
     app.include_router(_status.router, dependencies=MODEL)
-    app.include_router(_bundles.router, dependencies=MODEL)
+    app.include_router(_bundles.router, dependencies=USER)  # a plan needs read only
     app.include_router(_juju.router, dependencies=MODEL)
     app.include_router(_logs.router, dependencies=MODEL)
     app.include_router(_machines.router, dependencies=MODEL)

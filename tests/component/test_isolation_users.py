@@ -453,3 +453,95 @@ async def test_isolation_exec_needs_model_admin(world: World, tmp_path: Path) ->
         )
     assert await world.fingerprint("a") == before
     assert (await world.store.snapshot((await world.store.model("a")).uuid)).actions == []
+
+
+# --- every route --------------------------------------------------------------------------------
+
+PUBLIC = {("GET", "/v1/health"), ("POST", "/v1/login")}
+AGENT_ROUTES = {
+    ("GET", "/v1/agent/credential"),
+    ("GET", "/v1/charms/{sha256}/archive"),
+    ("GET", "/v1/resources/{sha256}"),
+}
+
+
+def _routes(world: World) -> list[tuple[str, str]]:
+    """Every (method, path) the app serves, from its OpenAPI document."""
+    paths = world.app.openapi()["paths"]
+    found = [(method.upper(), path) for path, ops in paths.items() for method in ops]
+    assert len(found) > 40
+    return found
+
+
+async def test_isolation_every_model_route_refuses_a_user_without_access(
+    world: World, tmp_path: Path
+) -> None:
+    """Walks the app: a route under /v1/models/{model} added without a check fails here."""
+    sha = await _upload(world.admin, _charm(tmp_path, "web", {}))
+    assert (await _deploy(world.admin, "b", "web", sha)).status_code == 201
+    await world.add_user("bob")
+    before = await world.fingerprint("b")
+    bodies = {("POST", "/v1/models/{model}/bundle"): {"bundle": "applications: {}\n"}}
+    async with world.as_token(await world.login("bob")) as bob:
+        for method, path in _routes(world):
+            if "{model}" not in path:
+                continue
+            url = path.replace("{model}", "b").replace("{", "").replace("}", "")
+            response = await bob.request(
+                method, url, json=bodies.get((method, path), {}), params={"unit": "web/0"}
+            )
+            assert response.status_code == 403, (method, path, response.text)
+            message = response.json()["error"]["message"]
+            assert message == 'permission denied: user "bob" has no access to model "b"'
+    assert await world.fingerprint("b") == before
+
+
+async def test_isolation_agent_credentials_reach_no_route_but_the_agents(
+    world: World, tmp_path: Path
+) -> None:
+    sha = await _upload(world.admin, _charm(tmp_path, "web", {}))
+    assert (await _deploy(world.admin, "a", "web", sha)).status_code == 201
+    credential = await _agent_of(world, "a")
+    before = await world.fingerprint("a")
+    async with world.as_token(credential) as agent:
+        for method, path in _routes(world):
+            if (method, path) in PUBLIC | AGENT_ROUTES:
+                continue
+            url = path.replace("{model}", "a").replace("{", "").replace("}", "")
+            response = await agent.request(method, url, json={})
+            assert response.status_code == 403, (method, path, response.text)
+            assert "may only use agent routes" in response.json()["error"]["message"]
+    assert await world.fingerprint("a") == before
+
+
+USER_ROUTES = {
+    ("GET", "/v1/controller"),
+    ("GET", "/v1/models"),
+    ("POST", "/v1/charms"),
+    ("POST", "/v1/resources"),
+    ("GET", "/v1/users"),
+    ("GET", "/v1/whoami"),
+    ("POST", "/v1/logout"),
+}
+"""What any logged-in user may call; the rest outside models needs more."""
+
+
+async def test_isolation_every_controller_route_refuses_a_plain_user(world: World) -> None:
+    await world.add_user("bob")
+    bodies = {
+        ("POST", "/v1/users/{name}/grant"): {"level": "superuser"},
+        ("POST", "/v1/users/{name}/revoke"): {"level": "superuser"},
+        ("PUT", "/v1/users/{name}/password"): {"password": "taken-over"},
+        ("POST", "/v1/models"): {"name": "mine"},
+        ("POST", "/v1/users"): {"name": "eve"},
+    }
+    async with world.as_token(await world.login("bob")) as bob:
+        for method, path in _routes(world):
+            if "{model}" in path or (method, path) in PUBLIC | USER_ROUTES:
+                continue
+            url = path.replace("{name}", "admin").replace("{", "").replace("}", "")
+            response = await bob.request(method, url, json=bodies.get((method, path), {}))
+            assert response.status_code == 403, (method, path, response.text)
+    users = (await world.admin.get("/v1/users")).json()
+    assert [(u["name"], u["access"]) for u in users] == [("admin", "superuser"), ("bob", "login")]
+    assert [m["name"] for m in (await world.admin.get("/v1/models")).json()] == ["a", "b"]

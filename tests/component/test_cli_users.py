@@ -105,7 +105,7 @@ def test_users_json_has_jujus_fields(cli: Cli) -> None:
         ["access", "date-created", "display-name", "last-connection", "user-name"]
     ] * 2
     assert [(u["user-name"], u["access"], u["last-connection"]) for u in users] == [
-        ("admin", "superuser", "just now"),
+        ("admin", "superuser", "never connected"),
         ("bob", "login", "never connected"),
     ]
     assert users[1]["date-created"] == "just now"

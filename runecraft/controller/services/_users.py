@@ -109,7 +109,7 @@ class UserService:
     async def authenticate(self, token: str) -> Principal:
         """The user a bearer token belongs to."""
         if token and hmac.compare_digest(token.encode(), self._admin_token.encode()):
-            await self._mark_seen(ADMIN_USER)
+            # Not counted as a connection: a request with the admin token writes nothing.
             return Principal("user", ADMIN_USER, access="superuser")
         token_hash = _token_hash(token)
         found = await self._users.token(token_hash)

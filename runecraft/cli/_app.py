@@ -78,6 +78,16 @@ COMMANDS: dict[str, str] = {
     "remove-secret": "_secrets:remove_secret",
     "secrets": "_secrets:list_secrets",
     "show-secret": "_secrets:show_secret",
+    "add-user": "_users:add_user",
+    "remove-user": "_users:remove_user",
+    "change-user-password": "_users:change_user_password",
+    "login": "_users:login",
+    "logout": "_users:logout",
+    "whoami": "_users:whoami",
+    "users": "_users:users",
+    "list-users": "_users:users",
+    "grant": "_users:grant",
+    "revoke": "_users:revoke",
 }
 """Every command by the name it answers to, as `MODULE:ATTRIBUTE` of `runecraft.cli`."""
 

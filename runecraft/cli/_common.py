@@ -58,6 +58,8 @@ def _model() -> str:
 
 def _run(work: Callable[[Client], Awaitable[T]]) -> T:
     config = _client_config()
+    if not config.token:
+        raise errors.PermissionDeniedError("not logged in: run `rune login -u USER`")
 
     async def go() -> T:
         async with Client(config.endpoint, config.token, transport=TRANSPORT.get()) as client:

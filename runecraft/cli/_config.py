@@ -21,6 +21,7 @@ class ClientConfig(BaseModel):
     endpoint: str
     token: str
     model: str = "default"
+    user: str = "admin"
 
 
 def load(path: Path) -> ClientConfig:

@@ -11,6 +11,7 @@ import httpx
 from runecraft import errors
 from runecraft.schemas import api, constraints, machines, resources, secrets
 from runecraft.schemas import logs as log_schema
+from runecraft.schemas import users as user_schema
 from runecraft.schemas.secrets import SecretQuery
 
 __all__ = ["Client"]
@@ -18,6 +19,8 @@ __all__ = ["Client"]
 
 class Client:
     """`async with Client(url, token) as c: await c.status("default")`.
+
+    An empty `token` sends no credentials (enough for `login` and `health`).
 
     `transport` replaces the network, as in httpx: `httpx.ASGITransport(app)` runs every
     request in process against a controller app (tests), `httpx.MockTransport` against a
@@ -34,7 +37,7 @@ class Client:
     ) -> None:
         self._http = httpx.AsyncClient(
             base_url=url,
-            headers={"Authorization": f"Bearer {token}"},
+            headers={"Authorization": f"Bearer {token}"} if token else {},
             timeout=httpx.Timeout(timeout, connect=5.0),
             transport=transport,
         )
@@ -78,6 +81,64 @@ class Client:
 
     async def shutdown(self, *, destroy: bool = False) -> None:
         await self._request("POST", "/v1/controller/shutdown", params={"destroy": destroy})
+
+    # --- users --------------------------------------------------------------------------
+
+    async def login(
+        self, user: str, password: str, *, ttl: float = 24 * 3600.0
+    ) -> user_schema.LoginResponse:
+        """A token for `user` that expires after `ttl` seconds (needs no token itself)."""
+        body = user_schema.LoginRequest(user=user, password=password, ttl=ttl)
+        return user_schema.LoginResponse.model_validate(
+            await self._request("POST", "/v1/login", json=body.model_dump())
+        )
+
+    async def logout(self) -> bool:
+        """Revoke this client's token; False for the controller's admin token."""
+        result = await self._request("POST", "/v1/logout")
+        return bool(result["revoked"])
+
+    async def whoami(self) -> user_schema.WhoAmI:
+        return user_schema.WhoAmI.model_validate(await self._request("GET", "/v1/whoami"))
+
+    async def users(self) -> list[user_schema.UserInfo]:
+        return [
+            user_schema.UserInfo.model_validate(u) for u in await self._request("GET", "/v1/users")
+        ]
+
+    async def add_user(
+        self, name: str, display_name: str = "", password: str | None = None
+    ) -> user_schema.AddUserResponse:
+        """Add a user; without `password` the controller makes one (answered once)."""
+        body = user_schema.AddUserRequest(name=name, display_name=display_name, password=password)
+        return user_schema.AddUserResponse.model_validate(
+            await self._request("POST", "/v1/users", json=body.model_dump())
+        )
+
+    async def remove_user(self, name: str) -> None:
+        await self._request("DELETE", f"/v1/users/{quote(name, safe='')}")
+
+    async def set_password(self, name: str, password: str) -> int:
+        """Change a password; returns how many of the user's other tokens were revoked."""
+        body = user_schema.PasswordRequest(password=password)
+        result = await self._request(
+            "PUT", f"/v1/users/{quote(name, safe='')}/password", json=body.model_dump()
+        )
+        return int(result["revoked"])
+
+    async def grant(self, name: str, level: str, models: list[str] | None = None) -> None:
+        """Juju's `grant`: a model level on `models`, or a controller level."""
+        await self._access(name, "grant", level, models or [])
+
+    async def revoke(self, name: str, level: str, models: list[str] | None = None) -> None:
+        """Juju's `revoke`: one level down from `level`."""
+        await self._access(name, "revoke", level, models or [])
+
+    async def _access(self, name: str, verb: str, level: str, models: list[str]) -> None:
+        body = user_schema.AccessChange.model_validate({"level": level, "models": models})
+        await self._request(
+            "POST", f"/v1/users/{quote(name, safe='')}/{verb}", json=body.model_dump()
+        )
 
     # --- models -------------------------------------------------------------------------
 

@@ -62,6 +62,7 @@ def controller_app(
             secrets=services.SecretService(store, hub),
             resources=services.ResourceService(store, hub),
             credentials=services.CredentialService(store),
+            users=services.UserService(store, TOKEN),
             verify_agent=verify_agent,
             shutdown=no_shutdown,
         )

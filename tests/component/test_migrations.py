@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from runecraft import errors
 from runecraft.controller.services import LogQuery
-from runecraft.controller.state import Store
+from runecraft.controller.state import Store, UserStore
 from runecraft.controller.state import _tables as t
 from runecraft.controller.state._logs import LogStore
 from runecraft.controller.state._upgrade import migrate, missing_columns, scripts
@@ -319,3 +319,22 @@ async def test_an_upgrade_it_cannot_make_is_refused_before_changing_anything(
         False,
         ["m1"],
     )
+
+
+async def test_the_users_revision_makes_the_bootstrap_admin_and_keeps_models(
+    db_url: str,
+) -> None:
+    """A database of revision 0002 gains users with `admin` a superuser; no one but a
+    superuser has access to its existing models."""
+    await migrate(db_url, "0002")
+    await _run(db_url, _put_rows)
+    store = await Store.open(db_url)
+    try:
+        users = await UserStore(store).users()
+        assert [(u.name, u.access, u.disabled, u.password_hash) for u in users] == [
+            ("admin", "superuser", False, None)
+        ]
+        assert await UserStore(store).accessible_models("admin") == {}
+        await _assert_rows_kept(store)
+    finally:
+        await store.close()

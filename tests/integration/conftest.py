@@ -34,7 +34,7 @@ class Rune:
     cache: Path
 
     def __call__(
-        self, *args: str, check: bool = True, timeout: float = 600
+        self, *args: str, check: bool = True, timeout: float = 600, stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         env = {
             **os.environ,
@@ -42,7 +42,13 @@ class Rune:
             "RUNECRAFT_CACHE_DIR": str(self.cache),
         }
         result = subprocess.run(
-            [*RUNE, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+            [*RUNE, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            input=stdin,
         )
         if check and result.returncode != 0:
             raise AssertionError(

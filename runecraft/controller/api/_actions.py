@@ -1,12 +1,15 @@
-"""Actions: queue one on units, read one (optionally waiting for it to finish)."""
+"""Actions: queue one on units, read one (optionally waiting for it to finish). Running an
+action needs write access to the model; `rune exec` (an arbitrary command) admin, as in
+Juju."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from runecraft.controller import services
-from runecraft.controller.api._deps import MAX_WAIT_SECONDS, Context
+from runecraft.controller.api._deps import MAX_WAIT_SECONDS, Caller, Context
 from runecraft.schemas import api
+from runecraft.schemas import exec as exec_schema
 
 __all__ = ["router"]
 
@@ -15,8 +18,10 @@ router = APIRouter()
 
 @router.post("/v1/models/{model}/actions", status_code=201)
 async def run_action(
-    ctx: Context, model: str, request: api.RunActionRequest
+    ctx: Context, caller: Caller, model: str, request: api.RunActionRequest
 ) -> api.ActionsResponse:
+    if request.action == exec_schema.JUJU_EXEC:
+        await ctx.users.check_model(caller, model, "admin")
     records = await ctx.actions.run(model, request.units, request.action, request.params)
     return api.ActionsResponse(actions=[services.action_info(r) for r in records])
 

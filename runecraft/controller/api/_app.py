@@ -1,6 +1,6 @@
-"""The controller API: wires the routers of each area to the controller's services. Every
-error leaves as `{"error": {code, message}}` with the HTTP status of its class, so clients
-re-raise the same `RunecraftError`."""
+"""The controller API: wires the routers of each area to the controller's services, each
+with the access it needs (see `_deps`). Every error leaves as `{"error": {code, message}}`
+with the HTTP status of its class, so clients re-raise the same `RunecraftError`."""
 
 from __future__ import annotations
 
@@ -25,8 +25,9 @@ from runecraft.controller.api import (
     _resources,
     _secrets,
     _status,
+    _users,
 )
-from runecraft.controller.api._deps import ADMIN, AGENT_OR_ADMIN, ApiContext
+from runecraft.controller.api._deps import DOWNLOAD, MODEL, SUPERUSER, USER, ApiContext
 from runecraft.schemas import api, problems
 
 __all__ = ["create_app"]
@@ -71,21 +72,24 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.exception_handler(errors.RunecraftError)(_runecraft_error)
     app.exception_handler(RequestValidationError)(_invalid)
     app.include_router(_controller.public)
-    app.include_router(_controller.router, dependencies=ADMIN)
-    app.include_router(_models.router, dependencies=ADMIN)
-    app.include_router(_clouds.router, dependencies=ADMIN)
-    app.include_router(_charms.router, dependencies=ADMIN)
-    app.include_router(_charms.downloads, dependencies=AGENT_OR_ADMIN)
-    app.include_router(_applications.router, dependencies=ADMIN)
-    app.include_router(_relations.router, dependencies=ADMIN)
-    app.include_router(_actions.router, dependencies=ADMIN)
-    app.include_router(_status.router, dependencies=ADMIN)
-    app.include_router(_bundles.router, dependencies=ADMIN)
-    app.include_router(_juju.router, dependencies=ADMIN)
-    app.include_router(_logs.router, dependencies=ADMIN)
-    app.include_router(_machines.router, dependencies=ADMIN)
-    app.include_router(_secrets.router, dependencies=ADMIN)
-    app.include_router(_resources.router, dependencies=ADMIN)
-    app.include_router(_resources.downloads, dependencies=AGENT_OR_ADMIN)
+    app.include_router(_users.public)
+    app.include_router(_controller.router, dependencies=SUPERUSER)
+    app.include_router(_controller.users, dependencies=USER)
+    app.include_router(_users.router, dependencies=USER)
+    app.include_router(_models.router, dependencies=USER)
+    app.include_router(_clouds.router, dependencies=SUPERUSER)
+    app.include_router(_charms.router, dependencies=USER)
+    app.include_router(_charms.downloads, dependencies=DOWNLOAD)
+    app.include_router(_applications.router, dependencies=MODEL)
+    app.include_router(_relations.router, dependencies=MODEL)
+    app.include_router(_actions.router, dependencies=MODEL)
+    app.include_router(_status.router, dependencies=MODEL)
+    app.include_router(_bundles.router, dependencies=USER)  # a plan needs read only
+    app.include_router(_juju.router, dependencies=MODEL)
+    app.include_router(_logs.router, dependencies=MODEL)
+    app.include_router(_machines.router, dependencies=MODEL)
+    app.include_router(_secrets.router, dependencies=MODEL)
+    app.include_router(_resources.router, dependencies=USER)
+    app.include_router(_resources.downloads, dependencies=DOWNLOAD)
     app.include_router(_credentials.router)  # agents only: the route names its caller
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from runecraft.controller.api._deps import Context, read_upload
+from runecraft.controller.api._deps import Caller, Context, read_upload
 from runecraft.schemas import api
 
 __all__ = ["MAX_CHARM_BYTES", "downloads", "router"]
@@ -14,7 +14,8 @@ MAX_CHARM_BYTES = 512 * 1024 * 1024
 
 router = APIRouter()
 downloads = APIRouter()
-"""The archive download agents use (include with the agent-or-admin dependency)."""
+"""The archive download agents use: an agent gets only the charms its model's applications
+use (include with the `DOWNLOAD` dependency)."""
 
 
 @router.post("/v1/charms", status_code=201)
@@ -25,5 +26,6 @@ async def upload_charm(ctx: Context, request: Request) -> api.CharmInfo:
 
 
 @downloads.get("/v1/charms/{sha256}/archive")
-async def charm_archive(ctx: Context, sha256: str) -> Response:
+async def charm_archive(ctx: Context, caller: Caller, sha256: str) -> Response:
+    await ctx.users.check_charm_download(caller, sha256)
     return Response(await ctx.catalog.charm_archive(sha256), media_type="application/zip")

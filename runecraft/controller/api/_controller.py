@@ -9,14 +9,17 @@ from runecraft.controller import services
 from runecraft.controller.api._deps import Context
 from runecraft.schemas import api
 
-__all__ = ["public", "router"]
+__all__ = ["public", "router", "users"]
 
 router = APIRouter()
+"""Superusers' routes."""
+users = APIRouter()
+"""Routes any user may call."""
 public = APIRouter()
 """Routes anyone may call (include without an auth dependency)."""
 
 
-@router.get("/v1/controller")
+@users.get("/v1/controller")
 async def controller_info(ctx: Context) -> api.ControllerInfo:
     return api.ControllerInfo(
         name=ctx.name,

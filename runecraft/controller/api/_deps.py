@@ -1,10 +1,10 @@
-"""What every route depends on: the controller's services (kept on `app.state`) and the
-bearer-token checks. Routes take `ctx: Context`; routers are included with `ADMIN` or
-`AGENT_OR_ADMIN` as their dependencies."""
+"""What every route depends on: the controller's services (kept on `app.state`), the caller
+(`Caller`, a user or an agent) and the access each route needs. Routes take `ctx: Context`;
+routers are included with `SUPERUSER`, `USER`, `MODEL` or `DOWNLOAD` as their dependencies,
+and routes that need more name it (`MODEL_ADMIN`)."""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
@@ -16,10 +16,17 @@ from runecraft.controller import services
 
 __all__ = [
     "ADMIN",
-    "AGENT_OR_ADMIN",
+    "DOWNLOAD",
     "MAX_WAIT_SECONDS",
+    "MODEL",
+    "MODEL_ADMIN",
+    "MODEL_READ",
+    "MODEL_WRITE",
+    "SUPERUSER",
+    "USER",
     "Agent",
     "ApiContext",
+    "Caller",
     "Context",
     "read_upload",
 ]
@@ -46,6 +53,7 @@ class ApiContext:
     settings: services.SettingsService
     secrets: services.SecretService
     resources: services.ResourceService
+    users: services.UserService
     verify_agent: Callable[[str, str], Awaitable[bool]]
     shutdown: Callable[[bool], Awaitable[None]]
     machines: services.MachineService | None = None
@@ -70,37 +78,81 @@ def _token(authorization: str | None) -> str:
     return authorization[len("Bearer ") :]
 
 
-async def _admin(ctx: Context, authorization: Annotated[str | None, Header()] = None) -> None:
-    if not hmac.compare_digest(_token(authorization), ctx.admin_token):
-        raise errors.PermissionDeniedError("invalid credentials")
-
-
-async def _agent_or_admin(
-    ctx: Context, authorization: Annotated[str | None, Header()] = None
-) -> None:
+async def _principal(
+    request: Request, ctx: Context, authorization: Annotated[str | None, Header()] = None
+) -> services.Principal:
+    """The caller: a user (a bearer token) or an agent (`agent:password`). Kept on
+    `request.state.principal` as `"user:<name>"` or `"agent:<agent-name>"`."""
     token = _token(authorization)
-    if hmac.compare_digest(token, ctx.admin_token):
-        return
-    agent, _, password = token.partition(":")
-    if not await ctx.verify_agent(agent, password):
-        raise errors.PermissionDeniedError("invalid credentials")
+    if ":" in token:  # tokens are URL-safe base64: only agent credentials hold a colon
+        agent, _, password = token.partition(":")
+        if not password or not await ctx.verify_agent(agent, password):
+            raise errors.PermissionDeniedError("invalid credentials")
+        principal = await ctx.users.agent(agent)
+    else:
+        principal = await ctx.users.authenticate(token)
+    request.state.principal = str(principal)
+    return principal
 
 
-async def _agent(ctx: Context, authorization: Annotated[str | None, Header()] = None) -> str:
+Caller = Annotated[services.Principal, Depends(_principal)]
+"""Whoever called, authenticated (FastAPI resolves it once per request)."""
+
+
+async def _user(ctx: Context, caller: Caller) -> None:
+    ctx.users.check_user(caller)
+
+
+async def _superuser(ctx: Context, caller: Caller) -> None:
+    await ctx.users.check_controller(caller, "superuser")
+
+
+def _model_level(request: Request) -> str:
+    return "read" if request.method in ("GET", "HEAD") else "write"
+
+
+async def _model_access(request: Request, ctx: Context, caller: Caller, model: str) -> None:
+    await ctx.users.check_model(caller, model, _model_level(request))
+
+
+async def _model_read(ctx: Context, caller: Caller, model: str) -> None:
+    await ctx.users.check_model(caller, model, "read")
+
+
+async def _model_write(ctx: Context, caller: Caller, model: str) -> None:
+    await ctx.users.check_model(caller, model, "write")
+
+
+async def _model_admin(ctx: Context, caller: Caller, model: str) -> None:
+    await ctx.users.check_model(caller, model, "admin")
+
+
+async def _agent(caller: Caller) -> str:
     """The calling agent's name (an agent's credential only)."""
-    agent, _, password = _token(authorization).partition(":")
-    if not password or not await ctx.verify_agent(agent, password):
-        raise errors.PermissionDeniedError("invalid credentials")
-    return agent
+    if caller.kind != "agent":
+        raise errors.PermissionDeniedError("permission denied: this route is for agents only")
+    return caller.name
 
 
 Agent = Annotated[str, Depends(_agent)]
 """The agent calling a route agents alone use."""
 
-ADMIN = [Depends(_admin)]
-"""The operator's routes: the admin token only."""
-AGENT_OR_ADMIN = [Depends(_agent_or_admin)]
-"""Downloads agents make (charm archives, resources): an agent's credentials or the admin's."""
+USER = [Depends(_user)]
+"""Any user (not an agent); the route checks the rest."""
+SUPERUSER = [Depends(_superuser)]
+"""Controller-wide routes: superusers only."""
+ADMIN = SUPERUSER
+"""Kept for routers written before users: superusers only."""
+MODEL = [Depends(_model_access)]
+"""Routes under `/v1/models/{model}`: reading (GET) needs read access to the model,
+anything else write access. Routes that need more add `MODEL_ADMIN`."""
+MODEL_READ = Depends(_model_read)
+MODEL_WRITE = Depends(_model_write)
+MODEL_ADMIN = Depends(_model_admin)
+"""Destroying a model, revealing its secrets: admin access to the model."""
+DOWNLOAD = [Depends(_principal)]
+"""Downloads (charm archives, resources): agents and users; the route checks that the
+caller's models use what it asks for."""
 
 
 async def read_upload(request: Request, limit: int, what: str) -> bytes:

@@ -6,15 +6,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from runecraft.controller.api._deps import Context, read_upload
+from runecraft.controller.api._deps import MODEL_READ, MODEL_WRITE, Caller, Context, read_upload
 from runecraft.schemas import resources as res
 
 __all__ = ["downloads", "router"]
 
 router = APIRouter()
-"""Operator routes (include with the admin dependency)."""
+"""Operator routes (include with the `USER` dependency; model routes check the model)."""
 downloads = APIRouter()
-"""The download route agents use (include with the agent-or-admin dependency)."""
+"""The download route agents use: an agent gets only the resources of its model's
+applications (include with the `DOWNLOAD` dependency)."""
 
 
 @router.post("/v1/resources", status_code=201)
@@ -23,7 +24,7 @@ async def upload_resource(ctx: Context, request: Request) -> res.ResourceInfo:
     return await ctx.resources.upload(data)
 
 
-@router.post("/v1/models/{model}/applications/{application}/resources")
+@router.post("/v1/models/{model}/applications/{application}/resources", dependencies=[MODEL_WRITE])
 async def attach_resources(
     ctx: Context, model: str, application: str, body: res.AttachResourceRequest
 ) -> list[res.ResourceInfo]:
@@ -32,6 +33,7 @@ async def attach_resources(
 
 @router.get(
     "/v1/models/{model}/applications/{application}/resources",
+    dependencies=[MODEL_READ],
     response_model_exclude_none=True,  # a file has no image, an oci-image no filename
 )
 async def application_resources(
@@ -41,5 +43,6 @@ async def application_resources(
 
 
 @downloads.get("/v1/resources/{sha256}")
-async def download_resource(ctx: Context, sha256: str) -> Response:
+async def download_resource(ctx: Context, caller: Caller, sha256: str) -> Response:
+    await ctx.users.check_resource_download(caller, sha256)
     return Response(await ctx.resources.download(sha256), media_type="application/octet-stream")

@@ -1,5 +1,7 @@
 """Secret routes: user secrets (`add-secret`, `update-secret`, `grant-secret`,
-`revoke-secret`, `remove-secret`) and reading every secret (`secrets`, `show-secret`)."""
+`revoke-secret`, `remove-secret`) and reading every secret (`secrets`, `show-secret`).
+Reading needs read access to the model, changing write, and a secret's content (`reveal`)
+admin, as in Juju."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from runecraft.controller.api._deps import Context
+from runecraft.controller.api._deps import Caller, Context
 from runecraft.schemas import secrets as sec
 
 __all__ = ["router"]
@@ -25,15 +27,23 @@ async def add_secret(
 
 @router.get("")
 async def list_secrets(
-    ctx: Context, model: str, owner: str | None = None, reveal: bool = False
+    ctx: Context, caller: Caller, model: str, owner: str | None = None, reveal: bool = False
 ) -> dict[str, Any]:
+    if reveal:
+        await ctx.users.check_model(caller, model, "admin")
     return await ctx.secrets.list(model, owner=owner, reveal=reveal)
 
 
 @router.get("/{ref}")
 async def show_secret(
-    ctx: Context, model: str, ref: str, query: Annotated[sec.SecretQuery, Query()]
+    ctx: Context,
+    caller: Caller,
+    model: str,
+    ref: str,
+    query: Annotated[sec.SecretQuery, Query()],
 ) -> dict[str, Any]:
+    if query.reveal:
+        await ctx.users.check_model(caller, model, "admin")
     return await ctx.secrets.show(model, ref, **query.model_dump())
 
 

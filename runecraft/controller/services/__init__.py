@@ -32,9 +32,11 @@ from runecraft.controller.services._status import (
     derive_application_status,
 )
 from runecraft.controller.services._unitinfo import build_unit_info
+from runecraft.controller.services._users import ADMIN_USER, Principal, UserService
 from runecraft.controller.services._views import action_info, model_info, relation_info
 
 __all__ = [
+    "ADMIN_USER",
     "DEFAULT_MODEL_CONFIG",
     "HEARTBEAT_SECONDS",
     "JUJU_VERSION",
@@ -53,11 +55,13 @@ __all__ = [
     "LogService",
     "MachineService",
     "ModelService",
+    "Principal",
     "RelationService",
     "ResourceService",
     "SecretService",
     "SettingsService",
     "StatusService",
+    "UserService",
     "action_info",
     "agent_machine_spec",
     "build_status",

@@ -210,6 +210,7 @@ class Store:
         """Forget a model whose machines are all gone."""
         async with self.write() as tx:
             for table in (
+                t.model_access,
                 t.log_entries,
                 t.log_cursors,
                 t.status_history,

@@ -380,3 +380,39 @@ status_history = sa.Table(
     sa.Index("ix_status_history_entity", "model_uuid", "entity", "id"),
 )
 """Every status an entity went through (`rune show-status-log`)."""
+
+
+# --- users (revision 0003) -----------------------------------------------------------------
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("display_name", sa.String(256), nullable=False, default=""),
+    sa.Column("password_hash", sa.Text, nullable=True),
+    # Controller access: "login", "add-model" or "superuser".
+    sa.Column("access", sa.String(16), nullable=False, default="login"),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("last_login", sa.Float, nullable=True),
+)
+
+model_access = sa.Table(
+    "model_access",
+    metadata,
+    sa.Column("model_uuid", sa.String(36), sa.ForeignKey("models.uuid"), primary_key=True),
+    sa.Column("user", sa.String(64), sa.ForeignKey("users.name"), primary_key=True),
+    # "read", "write" or "admin".
+    sa.Column("access", sa.String(8), nullable=False),
+)
+
+user_tokens = sa.Table(
+    "user_tokens",
+    metadata,
+    # sha256 of the token: the token itself is never stored.
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user", sa.String(64), sa.ForeignKey("users.name"), nullable=False, index=True),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("expires", sa.Float, nullable=False),
+    sa.Column("revoked", sa.Float, nullable=True),
+)

@@ -1,0 +1,222 @@
+"""The user commands in process against the controller's real API app: add-user, login,
+logout, whoami, users, grant, revoke, change-user-password and remove-user, and what a user
+without the access gets from the other commands."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from runecraft.cli import _config, main
+from runecraft.cli._common import TRANSPORT
+from runecraft.controller import services
+from runecraft.controller.state import Store
+from runecraft.settings import home_settings
+from tests.component._api import TOKEN, URL, controller_app
+
+HELLO = str(Path(__file__).parents[2] / "examples" / "charms" / "hello-bash")
+
+
+@dataclass
+class Cli:
+    store: Store
+    runner: CliRunner
+
+    def run(self, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
+        """`rune ARGS` with `stdin`: exit code, stdout, stderr."""
+        with self.runner.isolation(input=stdin) as (out, err, _):
+            try:
+                main(list(args), prog_name="rune")
+                code = 0
+            except SystemExit as exc:
+                code = int(exc.code or 0)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        return code, out.getvalue().decode(), err.getvalue().decode()
+
+    def rune(self, *args: str, stdin: str | None = None) -> str:
+        code, stdout, stderr = self.run(*args, stdin=stdin)
+        assert code == 0, stderr
+        return stdout
+
+    def config(self) -> _config.ClientConfig:
+        return _config.load(home_settings().client_config)
+
+    def revision(self, model: str) -> tuple[int, dict[str, object]]:
+        record = asyncio.run(self.store.model(model))
+        return record.revision, record.config
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
+    """A client home (as the admin) whose commands reach a controller app in process, with a
+    `default` model."""
+    monkeypatch.setenv("RUNECRAFT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("RUNECRAFT_CACHE_DIR", str(tmp_path / "cache"))
+    _config.save(
+        home_settings().client_config,
+        _config.ClientConfig(controller="ctl", endpoint=URL, token=TOKEN),
+    )
+    store = asyncio.run(Store.open(f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"))
+    hub = services.ChangeHub()
+    asyncio.run(services.ModelService(store, hub).add_model("default"))
+    token = TRANSPORT.set(
+        httpx.ASGITransport(app=controller_app(store, hub, published_revision=None))
+    )
+    try:
+        yield Cli(store, CliRunner())
+    finally:
+        TRANSPORT.reset(token)
+        asyncio.run(store.close())
+
+
+def test_add_user_prints_a_made_password_that_logs_in(cli: Cli) -> None:
+    code, stdout, stderr = cli.run("add-user", "bob", "Bob Builder")
+    assert code == 0, stderr
+    assert 'User "Bob Builder (bob)" added' in stderr
+    password = stdout.splitlines()[-1]  # the last line: the controller logs here, in process
+    cli.rune("login", "-u", "bob", stdin=password)
+    config = cli.config()
+    assert config.user == "bob" and config.token not in ("", TOKEN)
+    assert json.loads(cli.rune("whoami", "--format", "json")) == {
+        "controller": "ctl",
+        "model": "default",
+        "user": "bob",
+    }
+    assert cli.rune("whoami").splitlines() == [
+        "Controller:  ctl",
+        "Model:       default",
+        "User:        bob",
+    ]
+
+
+def test_users_json_has_jujus_fields(cli: Cli) -> None:
+    cli.rune("add-user", "bob", "--password-stdin", stdin="secret-1\n")
+    users = json.loads(cli.rune("users", "--format", "json"))
+    assert [sorted(u) for u in users] == [
+        ["access", "date-created", "display-name", "last-connection", "user-name"]
+    ] * 2
+    assert [(u["user-name"], u["access"], u["last-connection"]) for u in users] == [
+        ("admin", "superuser", "never connected"),
+        ("bob", "login", "never connected"),
+    ]
+    assert users[1]["date-created"] == "just now"
+    exact = json.loads(cli.rune("list-users", "--format", "json", "--exact-time"))
+    assert exact[1]["date-created"].endswith("Z")
+    table = cli.rune("users")
+    assert table.startswith("Controller: ctl\n")
+    assert "admin*" in table
+
+
+def test_isolation_a_read_only_user_cannot_deploy_or_configure(cli: Cli) -> None:
+    cli.rune("deploy", HELLO, "-n", "0")
+    cli.rune("add-user", "bob", "--password-stdin", stdin="secret-1\n")
+    cli.rune("grant", "bob", "read", "default")
+    cli.rune("login", "-u", "bob", stdin="secret-1\n")
+    before = cli.revision("default")
+    assert "hello-bash" in cli.rune("status")
+    needs_write = 'write access to model "default" is required; user "bob" has read'
+    for args in (
+        ("deploy", HELLO, "other", "-n", "0"),
+        ("config", "hello-bash", "message=hi"),
+        ("model-config", "update-status-hook-interval=10m"),
+    ):
+        code, _, stderr = cli.run(*args)
+        assert code == 1, args
+        assert needs_write in stderr, stderr
+    code, _, stderr = cli.run("destroy-model", "default", "-y", "--no-wait")
+    assert code == 1
+    assert 'admin access to model "default" is required; user "bob" has read' in stderr
+    code, _, stderr = cli.run("add-user", "eve")
+    assert code == 1
+    assert "superuser access to the controller is required" in stderr
+    assert cli.revision("default") == before
+
+
+def test_isolation_a_user_sees_only_models_it_may_read(cli: Cli) -> None:
+    cli.rune("add-model", "private", "--no-switch")
+    cli.rune("add-user", "bob", "--password-stdin", stdin="secret-1\n")
+    cli.rune("grant", "bob", "write", "default")
+    cli.rune("login", "-u", "bob", stdin="secret-1\n")
+    before = cli.revision("private")
+    models = json.loads(cli.rune("models", "--format", "json"))["models"]
+    assert [m["short-name"] for m in models] == ["default"]
+    for args in (("status", "-m", "private"), ("show-model", "private"), ("switch", "private")):
+        code, _, stderr = cli.run(*args)
+        assert code == 1, args
+        assert 'user "bob" has no access to model "private"' in stderr
+    assert cli.revision("private") == before
+
+
+def test_logout_revokes_the_token_and_forgets_it(cli: Cli) -> None:
+    cli.rune("add-user", "bob", "--password-stdin", stdin="secret-1\n")
+    cli.rune("login", "-u", "bob", stdin="secret-1\n")
+    token = cli.config().token
+    cli.rune("logout")
+    assert cli.config().token == ""
+    code, _, stderr = cli.run("models")
+    assert code == 1 and "not logged in" in stderr
+    # The forgotten token is dead on the controller too.
+    _config.save(home_settings().client_config, cli.config().model_copy(update={"token": token}))
+    code, _, stderr = cli.run("models")
+    assert code == 1 and "the token was revoked" in stderr
+
+
+def test_logout_keeps_the_admin_token_unless_forced(cli: Cli) -> None:
+    code, _, stderr = cli.run("logout")
+    assert code == 1 and "admin token, which cannot be revoked" in stderr
+    assert cli.config().token == TOKEN
+    cli.rune("logout", "--force")
+    assert cli.config().token == ""
+
+
+def test_change_user_password_and_remove_user(cli: Cli) -> None:
+    cli.rune("add-user", "bob", "--password-stdin", stdin="secret-1\n")
+    cli.rune("grant", "bob", "read", "default")
+    cli.rune("change-user-password", "bob", stdin="secret-2\n")
+    code, _, stderr = cli.run("login", "-u", "bob", stdin="secret-1\n")
+    assert code == 1 and "invalid user name or password" in stderr
+    cli.rune("login", "-u", "bob", stdin="secret-2\n")
+    cli.rune("change-user-password", stdin="secret-3\n")  # one's own, token kept
+    assert "default" in cli.rune("models")
+    # Back to the admin, who removes bob: bob's token no longer works.
+    bob = cli.config().token
+    _config.save(
+        home_settings().client_config,
+        cli.config().model_copy(update={"token": TOKEN, "user": "admin"}),
+    )
+    cli.rune("remove-user", "bob", "-y")
+    assert "bob" not in cli.rune("users", "--format", "json")
+    _config.save(home_settings().client_config, cli.config().model_copy(update={"token": bob}))
+    code, _, stderr = cli.run("models")
+    assert code == 1 and "invalid credentials" in stderr
+
+
+BAD = [
+    (["grant", "bob", "owner", "default"], 2, 'invalid access level "owner"'),
+    (["grant", "bob", "read"], 2, 'no model given: "read" is a model access level'),
+    (["grant", "bob", "superuser", "default"], 2, '"superuser" is a controller access level'),
+    (["revoke", "nobody", "read", "default"], 1, 'user "nobody" not found'),
+    (["add-user", "Bad Name"], 1, 'invalid user name "Bad Name"'),
+    (["add-user", "bob", "--password-stdin"], 2, "no password on standard input"),
+    (["login", "-u", "admin"], 2, "no password on standard input"),
+    (["remove-user", "admin", "-y"], 1, 'cannot remove user "admin"'),
+]
+
+
+@pytest.mark.parametrize(("args", "code", "message"), BAD, ids=[" ".join(b[0]) for b in BAD])
+def test_bad_user_commands_are_refused_and_change_nothing(
+    cli: Cli, args: list[str], code: int, message: str
+) -> None:
+    before = cli.rune("users", "--format", "json", "--exact-time")
+    got, _, stderr = cli.run(*args, stdin="")
+    assert (got, message in stderr) == (code, True), stderr
+    assert cli.rune("users", "--format", "json", "--exact-time") == before

@@ -25,7 +25,7 @@ import yaml
 from runecraft import errors
 from runecraft.controller._config import config_path, load_config
 from runecraft.controller._daemon import spawn
-from runecraft.controller.providers.local import agent_pids
+from runecraft.controller.providers.local import agent_pids, remove_machines
 from runecraft.schemas.controller import BrokerSettings, ControllerConfig
 
 __all__ = ["bootstrap", "free_port", "kill", "parse_broker", "start", "stop"]
@@ -263,5 +263,6 @@ def kill(home: Path, name: str) -> None:
             f'controller "{name}" not found in {home} (the controller here is "{config.name}")'
         )
     stop(home, destroy=True)
+    remove_machines(home / "machines")
     shutil.rmtree(home / "machines", ignore_errors=True)
     shutil.rmtree(controller_dir, ignore_errors=True)

@@ -167,7 +167,7 @@ def _traversable_dir(path: Path) -> None:
 def machines_dir(data_dir: Path, controller_uuid: str) -> Path:
     """Where this controller's machines live, made traversable for their users, with
     `data_dir` (in the controller's home) a symlink to it. A `data_dir` that already holds
-    machines (made before isolation) stays as it is."""
+    local machines (made before isolation) stays as it is: they run as root."""
     outside = MACHINES_ROOT / controller_uuid
     for level in (MACHINES_ROOT.parent, MACHINES_ROOT, outside):
         _traversable_dir(level)
@@ -176,9 +176,11 @@ def machines_dir(data_dir: Path, controller_uuid: str) -> Path:
             return outside
         data_dir.unlink()
     elif data_dir.is_dir():
-        if any(data_dir.iterdir()):
+        if any(data_dir.glob("*/*/agent.json")):
             logger.warning("machines dir predates isolation; keeping it", path=str(data_dir))
             return data_dir
+        for entry in data_dir.iterdir():  # another provider's bookkeeping moves along
+            shutil.move(entry, outside / entry.name)
         data_dir.rmdir()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     data_dir.symlink_to(outside)

@@ -164,6 +164,7 @@ def bootstrap(
             start(home, progress)
         except BaseException as exc:
             stop(home, destroy=True)
+            remove_machines(home / "machines")
             shutil.rmtree(controller_dir, ignore_errors=True)
             # A port picked free can be taken before the controller binds it (another
             # process asked the OS at the same moment): pick again rather than fail.

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import structlog
 
+from runecraft import errors
 from runecraft.controller._daemon import RunAs, spawn
 from runecraft.controller.providers import _local_isolation as isolation
 from runecraft.controller.providers._base import InstanceInfo, MachineSpec, ProviderContext
@@ -97,7 +98,12 @@ class LocalProvider:
         self.root = context.data_dir.resolve()
         self.isolated = False
         if isolation.isolating():
-            self.root = isolation.machines_dir(context.data_dir, context.controller_uuid)
+            try:
+                self.root = isolation.machines_dir(context.data_dir, context.controller_uuid)
+            except OSError as exc:
+                raise errors.PermanentError(
+                    f"cannot prepare {isolation.MACHINES_ROOT} for machines of their own: {exc}"
+                ) from exc
             self.isolated = self.root != context.data_dir
         self._children: dict[Path, subprocess.Popen[bytes]] = {}
         self._python: str | None = None

@@ -144,12 +144,14 @@ class UnitPaths:
     @property
     def socket(self) -> Path:
         """The hook-tool socket (0600): in the unit dir, or, when that path is too long for
-        a unix socket, in a private dir under /tmp named after the unit dir."""
+        a unix socket, in a private dir named after the unit dir, in the agent's runtime
+        dir (see `_workloads.runtime_dir`) or else under /tmp."""
         preferred = self.base / "agent.sock"
         if len(os.fsencode(preferred)) <= _toolserver.MAX_SOCKET_PATH:
             return preferred
         digest = hashlib.sha256(os.fsencode(self.base)).hexdigest()[:24]
-        return Path("/tmp") / f"runecraft-{digest}" / "agent.sock"
+        base = _workloads.runtime_dir() or Path("/tmp")
+        return base / f"runecraft-{digest}" / "agent.sock"
 
     @property
     def log(self) -> Path:

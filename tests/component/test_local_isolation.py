@@ -137,3 +137,15 @@ async def test_removing_a_user_ends_its_processes(user: isolation.MachineUser) -
     assert await process.wait() != 0  # killed, not ended by input
     with pytest.raises(KeyError):
         pwd.getpwnam(user.name)
+
+
+async def test_a_machine_user_gets_a_private_runtime_dir_removed_with_it(
+    user: isolation.MachineUser,
+) -> None:
+    path = isolation.prepare_runtime_dir(user)
+    info = path.stat()
+    assert (info.st_uid, oct(info.st_mode & 0o777)) == (user.uid, "0o700")
+    assert oct(path.parent.stat().st_mode & 0o777) == "0o711"
+    assert isolation.prepare_runtime_dir(user) == path  # a restarted agent keeps it
+    await isolation.remove_user(user.name)
+    assert not path.exists()

@@ -36,6 +36,7 @@ import structlog
 
 from runecraft import errors
 from runecraft.controller.providers import _wheelhouse
+from runecraft.schemas import agent as agent_schema
 
 __all__ = [
     "AGENT_PATH",
@@ -51,6 +52,7 @@ __all__ = [
     "machine_user",
     "machines_dir",
     "open_log",
+    "prepare_runtime_dir",
     "remove_machines",
     "remove_user",
 ]
@@ -152,7 +154,20 @@ async def remove_user(name: str) -> None:
     except KeyError:
         return
     kill_processes(uid)
+    shutil.rmtree(Path(agent_schema.RUNTIME_BASE) / str(uid), ignore_errors=True)
     await _account_tool(["userdel", name], ok=frozenset({_USER_GONE}))
+
+
+def prepare_runtime_dir(user: MachineUser) -> Path:
+    """The user's short private dir for sockets (`RUNTIME_BASE/<uid>`, 0700), under a
+    root-owned base others can enter but not list."""
+    base = Path(agent_schema.RUNTIME_BASE)
+    _traversable_dir(base)
+    path = base / str(user.uid)
+    path.mkdir(mode=0o700, exist_ok=True)
+    os.chown(path, user.uid, user.gid, follow_symlinks=False)
+    path.chmod(0o700)
+    return path
 
 
 def _traversable_dir(path: Path) -> None:

@@ -164,6 +164,7 @@ class LocalProvider:
         directory.parent.chmod(0o711)
         name = isolation.machine_user(self.context.controller_uuid, spec.model_uuid, spec.number)
         user = await isolation.ensure_user(name, directory)
+        isolation.prepare_runtime_dir(user)
         directory.mkdir(mode=0o700, exist_ok=True)
         os.chown(directory, user.uid, user.gid, follow_symlinks=False)
         directory.chmod(0o700)

@@ -71,9 +71,11 @@ def agent_pids(machines_dir: Path) -> list[int]:
     return pids
 
 
-def isolation_message(instance_id: str) -> str:
-    """What `rune status` says of a local machine's isolation ('' when it is isolated)."""
-    if not instance_id.startswith("local:") or isolation.isolating():
+def isolation_message(instance_id: str, controller_uid: int | None = None) -> str:
+    """What `rune status` says of a local machine's isolation under a controller running
+    as `controller_uid` (by default this process's): '' when it is isolated."""
+    uid = os.geteuid() if controller_uid is None else controller_uid
+    if not instance_id.startswith("local:") or uid == 0:
         return ""
     return (
         "not isolated: the controller does not run as root, so this machine's agent "

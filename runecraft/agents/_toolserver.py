@@ -1,8 +1,10 @@
 """The unit agent's end of the hook tools: a 0600 unix socket, and the tools dir.
 
-One server per unit for the agent's lifetime. A request is served only while a hook runs
-and only if it carries that hook's context id, so a leftover process of an old hook (or
-another unit) cannot act for the current one. Commands run one at a time, as in Juju.
+One server per unit for the agent's lifetime. A request is served only while a hook runs,
+only if it carries that hook's context id, and only if the connecting process (its
+SO_PEERCRED) runs as the hook's user and is the hook process or a descendant of it: a
+leftover process of an old hook, or a process that read the id from another hook's
+environment, cannot act for the current one. Commands run one at a time, as in Juju.
 """
 
 from __future__ import annotations
@@ -10,8 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
+import socket
 import stat
+import struct
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -26,6 +31,7 @@ from runecraft.agents import _hooktool, hooktools
 __all__ = [
     "CLIENT_NAME",
     "MAX_REQUEST",
+    "HookBinding",
     "ToolClient",
     "ToolServer",
     "client_script",
@@ -40,6 +46,11 @@ MAX_REQUEST = 64 * 1024 * 1024
 ToolClient = Literal["auto", "perl", "python"]
 MAX_SOCKET_PATH = 107
 """Linux `sun_path` holds 108 bytes including the terminating NUL."""
+MAX_ANCESTRY = 64
+"""Most parent links followed from a caller looking for the hook process."""
+START_WAIT = 30.0
+"""Longest a call waits for the hook runner to report the hook's pid (a hook can call a
+tool before the runner's spawn call returned)."""
 
 
 def client_script(client: ToolClient = "auto") -> str:
@@ -134,7 +145,7 @@ class ToolServer:
             )
         self.socket_path = socket_path
         self._server: asyncio.Server | None = None
-        self._context: hooktools.HookContext | None = None
+        self._binding: HookBinding | None = None
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -161,13 +172,19 @@ class ToolServer:
         await self.close()
 
     @contextlib.contextmanager
-    def serving(self, ctx: hooktools.HookContext) -> Iterator[hooktools.HookContext]:
-        """Accept calls for `ctx` (the running hook) inside the `with` block only."""
-        self._context = ctx
+    def serving(
+        self, ctx: hooktools.HookContext, *, uid: int | None = None
+    ) -> Iterator[HookBinding]:
+        """Accept calls for `ctx` (the running hook) inside the `with` block only, and only
+        from the process given to `HookBinding.started` (running as `uid`, by default ours)
+        or its descendants."""
+        binding = HookBinding(ctx, os.geteuid() if uid is None else uid)
+        self._binding = binding
         try:
-            yield ctx
+            yield binding
         finally:
-            self._context = None
+            self._binding = None
+            binding.finish()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -176,7 +193,7 @@ class ToolServer:
                 writer.write(_reply(1, stderr=b"ERROR request too large\n"))
                 return
             request = _decode(await reader.readexactly(size))
-            writer.write(await self._handle(request))
+            writer.write(await self._handle(request, _peer(writer)))
             await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             logger.debug("hook tool connection dropped", error=str(exc))
@@ -190,13 +207,18 @@ class ToolServer:
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
 
-    async def _handle(self, request: _Request) -> bytes:
+    async def _handle(self, request: _Request, peer: _Peer | None) -> bytes:
         context_id, tool = request.context, request.tool
         async with self._lock:
-            ctx = self._context
-            if ctx is None or context_id != ctx.id:
+            binding = self._binding
+            if binding is None or not secrets.compare_digest(context_id, binding.ctx.id):
                 logger.warning("hook tool call with a stale context", tool=tool)
                 return _reply(1, stderr=f'ERROR bad context id "{context_id}"\n'.encode())
+            refusal = await binding.refusal(peer)
+            if refusal is not None:
+                logger.warning("hook tool call refused", tool=tool, reason=refusal)
+                return _reply(1, stderr=f"ERROR permission denied: {refusal}\n".encode())
+            ctx = binding.ctx
             try:
                 result = await hooktools.invoke(
                     ctx, tool, request.args, stdin=request.stdin, cwd=request.cwd
@@ -205,3 +227,94 @@ class ToolServer:
                 logger.exception("hook tool crashed", tool=tool)
                 return _reply(1, stderr=f"ERROR internal error: {exc}\n".encode())
         return _reply(result.code, result.stdout, result.stderr)
+
+
+@dataclass(frozen=True)
+class _Peer:
+    pid: int
+    uid: int
+
+
+def _peer(writer: asyncio.StreamWriter) -> _Peer | None:
+    """The connecting process as the kernel saw it at connect time (None off Linux)."""
+    sock = writer.get_extra_info("socket")
+    if sock is None or not hasattr(socket, "SO_PEERCRED"):
+        return None
+    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, uid, _gid = struct.unpack("3i", raw)
+    return _Peer(pid=pid, uid=uid)
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """`/proc/<pid>/stat` after the command name (field 3 onwards), None if it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    return text.rsplit(")", 1)[-1].split()
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks: with the pid, names one process for good."""
+    fields = _stat_fields(pid)
+    return fields[19] if fields is not None and len(fields) > 19 else None
+
+
+def _descends_from(pid: int, ancestor: int, ancestor_start: str | None) -> bool:
+    """Whether `pid` is `ancestor` (the same process, not a reuse of its pid) or one of
+    its descendants, following at most `MAX_ANCESTRY` parent links."""
+    current = pid
+    for _ in range(MAX_ANCESTRY):
+        fields = _stat_fields(current)
+        if fields is None:
+            return False
+        if current == ancestor:
+            return ancestor_start is None or fields[19] == ancestor_start
+        parent = int(fields[1])
+        if parent <= 1:
+            return False
+        current = parent
+    return False
+
+
+class HookBinding:
+    """The running hook a context id belongs to: its user, and its process once started."""
+
+    def __init__(self, ctx: hooktools.HookContext, uid: int) -> None:
+        self.ctx = ctx
+        self.uid = uid
+        self._pid: asyncio.Future[tuple[int, str | None]] = (
+            asyncio.get_running_loop().create_future()
+        )
+
+    def started(self, pid: int) -> None:
+        """The hook process is `pid` (called by the hook runner as soon as it knows)."""
+        if not self._pid.done():
+            self._pid.set_result((pid, _start_time(pid)))
+
+    def finish(self) -> None:
+        """The hook ended: calls still waiting for its pid are refused."""
+        if not self._pid.done():
+            self._pid.cancel()
+
+    async def refusal(self, peer: _Peer | None) -> str | None:
+        """Why the caller `peer` may not act in this hook, or None when it may."""
+        unit = self.ctx.remote.unit
+        denied = f'caller is not the running hook of unit "{unit}"'
+        if peer is None:
+            return f"{denied} (its credentials are unknown)"
+        if peer.uid != self.uid:
+            return f"{denied} (it runs as uid {peer.uid}, the hook as uid {self.uid})"
+        try:
+            async with asyncio.timeout(START_WAIT):
+                pid, start = await asyncio.shield(self._pid)
+        except TimeoutError:
+            return f"{denied} (the hook process was never reported)"
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._pid.cancelled() and (task is None or not task.cancelling()):
+                return f"{denied} (the hook has ended)"
+            raise
+        if not _descends_from(peer.pid, pid, start):  # a few /proc reads: fast
+            return f"{denied} (pid {peer.pid} is not the hook process {pid} or its descendant)"
+        return None

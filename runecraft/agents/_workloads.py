@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -43,6 +44,7 @@ import structlog
 import yaml
 
 from runecraft.agents import _pebble_daemon, _toolserver, uniter
+from runecraft.schemas import agent as agent_schema
 
 __all__ = [
     "KUBERNETES_CONTAINERS_DIR",
@@ -84,19 +86,35 @@ def containers_dir(unit_dir: Path, *, pod: bool) -> Path:
     """This unit's `/charm/containers`.
 
     In a pod it is `/charm/containers` (or the pod's `RUNECRAFT_CONTAINERS_DIR`). On a
-    machine: `/run/runecraft-pebble/<12 hex>` as root, else
-    `<tmp>/runecraft-pebble-<uid>/<12 hex>`, the hex naming the unit dir.
+    machine: `/run/runecraft-pebble/<12 hex>` as root, else under the agent's runtime dir
+    (`runtime_dir`) or `<tmp>/runecraft-pebble-<uid>/`, the hex naming the unit dir.
     """
     if pod:
         return Path(os.environ.get(CONTAINERS_DIR_ENV) or KUBERNETES_CONTAINERS_DIR)
     digest = hashlib.sha256(os.fsencode(unit_dir)).hexdigest()[:12]
     uid = os.geteuid()
-    base = Path("/run/runecraft-pebble") if uid == 0 else _user_base(uid)
+    if uid == 0:
+        return Path("/run/runecraft-pebble") / digest
+    runtime = runtime_dir()
+    base = runtime / "pebble" if runtime is not None else _user_base(uid)
     return base / digest
 
 
 def _user_base(uid: int) -> Path:
     return Path(tempfile.gettempdir()) / f"runecraft-pebble-{uid}"
+
+
+def runtime_dir() -> Path | None:
+    """The short private dir a provider made for this agent's user
+    (`RUNTIME_BASE/<uid>`), if there is one."""
+    path = Path(agent_schema.RUNTIME_BASE) / str(os.geteuid())
+    try:
+        info = path.lstat()
+    except OSError:
+        return None
+    if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid():
+        return path
+    return None
 
 
 def ensure_private_dir(path: Path) -> None:

@@ -17,7 +17,7 @@ import dataclasses
 import enum
 import os
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -289,12 +289,14 @@ async def run_hook(
     kill_grace: float = 5.0,
     action: str | None = None,
     forks: _forkserver.ForkServer | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> HookResult:
     """Run `hook` (or the action `action`) to completion; never raises for charm faults.
 
     An action's output is captured into the result; its missing handler is `MISSING` too
     (the caller fails the action, as Juju does). With `forks`, a standard ops `dispatch`
-    runs as a fork of the unit's fork server (see `_forkserver`).
+    runs as a fork of the unit's fork server (see `_forkserver`). `on_start` is told the
+    hook's pid as soon as it runs (the tool server serves only that process tree).
     """
     name, kind = (action, "actions") if action is not None else (hook, "hooks")
     what = f'action "{name}"' if action is not None else f'hook "{name}"'
@@ -320,6 +322,7 @@ async def run_hook(
         capture=action is not None,
         kill_grace=kill_grace,
         started=forked,
+        on_start=on_start,
     )
 
 
@@ -331,6 +334,7 @@ async def run_command(
     log: _unitlog.UnitLog,
     timeout: float | None = None,
     kill_grace: float = 5.0,
+    on_start: Callable[[int], None] | None = None,
 ) -> HookResult:
     """Run a `juju exec` command with bash in the charm dir, output captured.
 
@@ -350,6 +354,7 @@ async def run_command(
                 what=what,
                 capture=True,
                 kill_grace=kill_grace,
+                on_start=on_start,
             )
     except TimeoutError:
         log.write("ERROR", "uniter", f"{what} timed out after {timeout}s")
@@ -369,6 +374,7 @@ async def _run_process(
     capture: bool,
     kill_grace: float,
     started: _forkserver.ForkedHook | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> HookResult:
     """Spawn `argv` in its own session (or take the forked hook `started`), pump its output
     into the unit log (and capture it when asked), and terminate its process group if
@@ -392,6 +398,8 @@ async def _run_process(
             return HookResult(outcome=HookOutcome.FAILED, message=str(exc))
         assert spawned.stdout is not None and spawned.stderr is not None
         process, out_stream, err_stream = spawned, spawned.stdout, spawned.stderr
+    if on_start is not None:
+        on_start(process.pid)
 
     out = bytearray() if capture else None
     err = bytearray() if capture else None

@@ -144,12 +144,14 @@ class UnitPaths:
     @property
     def socket(self) -> Path:
         """The hook-tool socket (0600): in the unit dir, or, when that path is too long for
-        a unix socket, in a private dir under /tmp named after the unit dir."""
+        a unix socket, in a private dir named after the unit dir, in the agent's runtime
+        dir (see `_workloads.runtime_dir`) or else under /tmp."""
         preferred = self.base / "agent.sock"
         if len(os.fsencode(preferred)) <= _toolserver.MAX_SOCKET_PATH:
             return preferred
         digest = hashlib.sha256(os.fsencode(self.base)).hexdigest()[:24]
-        return Path("/tmp") / f"runecraft-{digest}" / "agent.sock"
+        base = _workloads.runtime_dir() or Path("/tmp")
+        return base / f"runecraft-{digest}" / "agent.sock"
 
     @property
     def log(self) -> Path:
@@ -527,7 +529,7 @@ class UnitAgent:
             relation_event=op.relation_event,
             pending=self._record.pending_commits,
             ports=self._record.ports,
-            id=f"{self.unit}-{name}-{secrets.token_hex(8)}",
+            id=f"{self.unit}-{name}-{secrets.token_urlsafe(24)}",
             hook=op.hook,
             charm_dir=self.paths.charm,
             log=self._log,
@@ -602,9 +604,9 @@ class UnitAgent:
         )
         env.update(_secret_env(op))
         async with self._hook_lock:
-            with self._server.serving(ctx):
+            with self._server.serving(ctx) as binding:
                 if action is not None and op.action_name == exec_schema.JUJU_EXEC:
-                    result = await self._run_exec(action, env)
+                    result = await self._run_exec(action, env, binding.started)
                 else:
                     result = await hookrunner.run_hook(
                         charm_dir=self.paths.charm,
@@ -613,6 +615,7 @@ class UnitAgent:
                         log=self._log,
                         action=op.action_name if op.is_action else None,
                         forks=self._forks if remote.fork_hooks else None,
+                        on_start=binding.started,
                     )
         outcome = uniter.Outcome(
             # The unit never enters error for an action; its outcome goes to the controller.
@@ -624,7 +627,7 @@ class UnitAgent:
         return outcome, ctx, result
 
     async def _run_exec(
-        self, action: _context.ActionRun, env: Mapping[str, str]
+        self, action: _context.ActionRun, env: Mapping[str, str], on_start: Callable[[int], None]
     ) -> hookrunner.HookResult:
         """A `juju exec` command in hook context (Juju sets no dispatch path or hook name)."""
         try:
@@ -640,6 +643,7 @@ class UnitAgent:
             env=exec_env,
             log=self._log,
             timeout=params.timeout,
+            on_start=on_start,
         )
 
     async def _finish(

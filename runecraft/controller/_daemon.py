@@ -3,22 +3,59 @@ mosquitto, the local substrate's machine agents."""
 
 from __future__ import annotations
 
+import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["spawn"]
+__all__ = ["RunAs", "spawn"]
 
 
-def spawn(argv: Sequence[str], log: Path, *, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+@dataclass(frozen=True)
+class RunAs:
+    """Another user to run a program as (root only): its ids, and its whole environment."""
+
+    uid: int
+    gid: int
+    env: Mapping[str, str]
+
+
+def spawn(
+    argv: Sequence[str],
+    log: Path | int,
+    *,
+    cwd: Path | None = None,
+    run_as: RunAs | None = None,
+) -> subprocess.Popen[bytes]:
     """Start `argv` in its own session (a Ctrl-C meant for whoever started it does not reach
-    it), with no stdin and its output appended to `log`."""
-    with log.open("ab") as output:
+    it), with no stdin and its output appended to `log` (a path, or a descriptor opened for
+    appending, which is closed). With `run_as`, as that user, with only its environment
+    and no supplementary groups."""
+    fd = (
+        log if isinstance(log, int) else os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    )
+    try:
+        if run_as is None:
+            return subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=fd,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=cwd,
+            )
         return subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
-            stdout=output,
+            stdout=fd,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             cwd=cwd,
+            env=dict(run_as.env),
+            user=run_as.uid,
+            group=run_as.gid,
+            extra_groups=[],
         )
+    finally:
+        os.close(fd)

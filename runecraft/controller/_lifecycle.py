@@ -25,7 +25,7 @@ import yaml
 from runecraft import errors
 from runecraft.controller._config import config_path, load_config
 from runecraft.controller._daemon import spawn
-from runecraft.controller.providers.local import agent_pids
+from runecraft.controller.providers.local import agent_pids, remove_machines
 from runecraft.schemas.controller import BrokerSettings, ControllerConfig
 
 __all__ = ["bootstrap", "free_port", "kill", "parse_broker", "start", "stop"]
@@ -164,6 +164,7 @@ def bootstrap(
             start(home, progress)
         except BaseException as exc:
             stop(home, destroy=True)
+            remove_machines(home / "machines")
             shutil.rmtree(controller_dir, ignore_errors=True)
             # A port picked free can be taken before the controller binds it (another
             # process asked the OS at the same moment): pick again rather than fail.
@@ -263,5 +264,6 @@ def kill(home: Path, name: str) -> None:
             f'controller "{name}" not found in {home} (the controller here is "{config.name}")'
         )
     stop(home, destroy=True)
+    remove_machines(home / "machines")
     shutil.rmtree(home / "machines", ignore_errors=True)
     shutil.rmtree(controller_dir, ignore_errors=True)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["AgentConfig", "BrokerAddress"]
+__all__ = ["RUNTIME_BASE", "AgentConfig", "BrokerAddress"]
+
+RUNTIME_BASE = "/run/runecraft"
+"""Root-owned, 0711: `<uid>/` below it is a short private dir a provider made for an agent
+that runs as that uid (its sockets, which must stay under 108 bytes, go there rather than
+in the shared /tmp, where another user could take the name first)."""
 
 
 class BrokerAddress(BaseModel):

@@ -59,6 +59,7 @@ class Harness:
     backend: RecordingBackend
     server: _toolserver.ToolServer
     ctx: hooktools.HookContext
+    binding: _toolserver.HookBinding
 
     async def run(
         self,
@@ -140,7 +141,10 @@ async def make_harness(
     ports: tuple[str, ...] = (),
     action: hooktools.ActionRun | None = None,
     client: _toolserver.ToolClient = "auto",
+    bind_test_process: bool = True,
 ) -> AsyncIterator[Harness]:
+    """A served hook context; unless told otherwise the test process plays the hook (the
+    tools it starts are its descendants), else the test reports a hook pid itself."""
     base = tmp_path / "u"
     charm = base / "charm"
     charm.mkdir(parents=True)
@@ -175,7 +179,9 @@ async def make_harness(
         action=action,
     )
     async with _toolserver.ToolServer(base / "agent.sock") as server:
-        with server.serving(ctx):
+        with server.serving(ctx) as binding:
+            if bind_test_process:
+                binding.started(os.getpid())
             yield Harness(
                 tools=base / "tools",
                 socket=base / "agent.sock",
@@ -184,6 +190,7 @@ async def make_harness(
                 backend=backend,
                 server=server,
                 ctx=ctx,
+                binding=binding,
             )
     unit_log.close()
 
@@ -241,7 +248,7 @@ async def test_wrong_context_id_is_refused(each_client: Harness) -> None:
 
 async def test_no_running_hook_refuses_everything(tmp_path: Path) -> None:
     async for harness in make_harness(tmp_path, leader=True):
-        harness.server._context = None
+        harness.server._binding = None
         code, _, err = await harness.run("is-leader")
         assert code == 1
         assert "bad context id" in err

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tests.integration.conftest import REPO, Rune
+from tests.integration.conftest import REPO, Rune, writable_by_machines
 
 CHARMS = REPO / "tests" / "charms"
 TOKEN = "t0ken-1"
@@ -49,8 +49,7 @@ def deploy(
     rune: Rune, charm: str, record_dir: Path, *, units: int, config: Sequence[str] = ()
 ) -> None:
     """Deploy a test charm as the application of the same name, recording into record_dir."""
-    record_dir.mkdir(parents=True, exist_ok=True)
-    options = [f"record-dir={record_dir}", *config]
+    options = [f"record-dir={writable_by_machines(record_dir)}", *config]
     rune(
         "deploy",
         str(CHARMS / charm),

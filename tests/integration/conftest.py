@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -90,6 +92,25 @@ def until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         revision = asyncio.run(next_revision(revision))
+
+
+def writable_by_machines(path: Path) -> Path:
+    """`path` as a place every machine's agent can write to, returned as the real path to
+    give charms. As root each local machine runs as a user of its own, who cannot enter a
+    pytest tmp dir (0700): then `path` is a link to a world-writable dir in /tmp."""
+    if path.is_symlink():
+        return path.resolve()
+    if os.geteuid() != 0:
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    if path.is_dir():
+        path.rmdir()  # made empty by the caller; its contents would be lost otherwise
+    shared = Path(tempfile.mkdtemp(prefix="runecraft-shared-", dir="/tmp"))
+    shared.chmod(0o1777)
+    atexit.register(shutil.rmtree, shared, True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(shared)
+    return shared
 
 
 @pytest.fixture(scope="session")

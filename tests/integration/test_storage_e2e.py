@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.integration import _conformance as c
-from tests.integration.conftest import Rune
+from tests.integration.conftest import Rune, writable_by_machines
 
 CHARM = c.CHARMS / "ops-storage"
 APP = "ops-storage"
@@ -28,8 +28,7 @@ def _exec(rune: Rune, unit: str, command: str) -> str:
 
 
 def test_storage_lifecycle(rune: Rune, tmp_path: Path) -> None:
-    record = tmp_path / "records"
-    record.mkdir()
+    record = writable_by_machines(tmp_path / "records")
     rune("bootstrap")
 
     # -- Bad directives are refused before anything is deployed.

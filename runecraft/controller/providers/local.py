@@ -2,6 +2,10 @@
 
 Agents run in their own session so they outlive a controller crash; the controller finds
 them again by pid file (checking the command line, so a reused pid is never mistaken).
+
+As root, each machine's agent (and so its hooks) runs as a system user of its own, in a
+0700 directory outside the controller's home (see `_local_isolation`); otherwise agents
+run as the controller's user and nothing separates them (`isolation_message`).
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ from pathlib import Path
 
 import structlog
 
-from runecraft.controller._daemon import spawn
+from runecraft import errors
+from runecraft.controller._daemon import RunAs, spawn
+from runecraft.controller.providers import _local_isolation as isolation
 from runecraft.controller.providers._base import InstanceInfo, MachineSpec, ProviderContext
 
-__all__ = ["LocalProvider", "agent_pids"]
+__all__ = ["LocalProvider", "agent_pids", "isolation_message", "remove_machines"]
 
 logger = structlog.get_logger(__name__)
 
@@ -58,11 +64,30 @@ def _agent_alive(pid_file: Path) -> int | None:
 def agent_pids(machines_dir: Path) -> list[int]:
     """Pids of every live agent under a local provider's machines directory."""
     pids = []
-    for pid_file in sorted(machines_dir.glob("*/*/agent.pid")):
+    for pid_file in sorted(machines_dir.resolve().glob("*/*/agent.pid")):
         pid = _agent_alive(pid_file)
         if pid is not None:
             pids.append(pid)
     return pids
+
+
+def isolation_message(instance_id: str, controller_uid: int | None = None) -> str:
+    """What `rune status` says of a local machine's isolation under a controller running
+    as `controller_uid` (by default this process's): '' when it is isolated."""
+    uid = os.geteuid() if controller_uid is None else controller_uid
+    if not instance_id.startswith("local:") or uid == 0:
+        return ""
+    return (
+        "not isolated: the controller does not run as root, so this machine's agent "
+        "and hooks run as the controller's user"
+    )
+
+
+def remove_machines(machines_dir: Path) -> None:
+    """Forget every machine of a destroyed controller (their users, and their directory
+    outside the home); blocking, after the agents were stopped."""
+    if isolation.isolating():
+        isolation.remove_machines(machines_dir)
 
 
 class LocalProvider:
@@ -72,8 +97,19 @@ class LocalProvider:
 
     def __init__(self, context: ProviderContext) -> None:
         self.context = context
-        self.root = context.data_dir
+        self.root = context.data_dir.resolve()
+        self.isolated = False
+        if isolation.isolating():
+            try:
+                self.root = isolation.machines_dir(context.data_dir, context.controller_uuid)
+            except OSError as exc:
+                raise errors.PermanentError(
+                    f"cannot prepare {isolation.MACHINES_ROOT} for machines of their own: {exc}"
+                ) from exc
+            self.isolated = self.root != context.data_dir
         self._children: dict[Path, subprocess.Popen[bytes]] = {}
+        self._python: str | None = None
+        """The interpreter machine users run the agent with (found on first use)."""
 
     def machine_dir(self, model_uuid: str, number: int) -> Path:
         return self.root / model_uuid / str(number)
@@ -87,22 +123,59 @@ class LocalProvider:
         )
         if _agent_alive(directory / "agent.pid") is not None:
             return info
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        user = await self._prepare(directory, spec)
         config_path = directory / "agent.json"
         config = spec.agent_config.model_copy(update={"data_dir": str(directory)})
-        tmp = config_path.with_suffix(".tmp")
-        tmp.write_text(config.model_dump_json(indent=2))
-        tmp.chmod(0o600)
-        tmp.replace(config_path)
+        isolation.create_file(config_path, config.model_dump_json(indent=2).encode(), user)
+        python, run_as = sys.executable, None
+        if user is not None:
+            python = await self._agent_python(user, directory)
+            run_as = RunAs(
+                uid=user.uid,
+                gid=user.gid,
+                env={
+                    "PATH": isolation.AGENT_PATH,
+                    "HOME": str(directory),
+                    "USER": user.name,
+                    "LOGNAME": user.name,
+                    "LANG": "C.UTF-8",
+                },
+            )
         process = spawn(
-            [sys.executable, "-m", AGENT_MODULE, "--config", str(config_path)],
-            directory / "agent.log",
+            [python, "-m", AGENT_MODULE, "--config", str(config_path)],
+            isolation.open_log(directory / "agent.log", user),
             cwd=directory,
+            run_as=run_as,
         )
         self._children[directory] = process
-        (directory / "agent.pid").write_text(str(process.pid))
-        logger.info("machine agent started", machine=spec.number, pid=process.pid)
+        isolation.create_file(directory / "agent.pid", str(process.pid).encode(), None, 0o644)
+        logger.info(
+            "machine agent started",
+            machine=spec.number,
+            pid=process.pid,
+            user=user.name if user is not None else None,
+        )
         return info
+
+    async def _prepare(self, directory: Path, spec: MachineSpec) -> isolation.MachineUser | None:
+        """Make the machine's directory (0700), owned by its own user when isolating."""
+        if not self.isolated:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            return None
+        directory.parent.mkdir(mode=0o711, exist_ok=True)
+        directory.parent.chmod(0o711)
+        name = isolation.machine_user(self.context.controller_uuid, spec.model_uuid, spec.number)
+        user = await isolation.ensure_user(name, directory)
+        isolation.prepare_runtime_dir(user)
+        directory.mkdir(mode=0o700, exist_ok=True)
+        os.chown(directory, user.uid, user.gid, follow_symlinks=False)
+        directory.chmod(0o700)
+        return user
+
+    async def _agent_python(self, user: isolation.MachineUser, directory: Path) -> str:
+        if self._python is None:
+            self._python = await isolation.agent_python(user, directory)
+        return self._python
 
     async def machine_running(self, model_uuid: str, number: int) -> bool:
         directory = self.machine_dir(model_uuid, number)
@@ -120,6 +193,9 @@ class LocalProvider:
         shutil.rmtree(directory, ignore_errors=True)
         with contextlib.suppress(OSError):
             directory.parent.rmdir()
+        if self.isolated:
+            name = isolation.machine_user(self.context.controller_uuid, model_uuid, number)
+            await isolation.remove_user(name)
 
     async def close(self) -> None:
         for child in self._children.values():

@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from runecraft.controller.providers import local
 from runecraft.controller.services._hub import ChangeHub
 from runecraft.controller.services._ports import StoreService
 from runecraft.controller.services._scaling import is_caas
@@ -157,6 +158,9 @@ def _machine_doc(machine: MachineRecord) -> dict[str, Any]:
     }
     if machine.substrate is not None:  # a container placed with `--to lxd`
         doc["container-type"] = machine.substrate
+    isolation = local.isolation_message(machine.instance_id or "")
+    if isolation:
+        doc["machine-status"]["message"] = isolation
     return doc
 
 

@@ -14,14 +14,17 @@ KINDS = ["embedded", "mosquitto"]
 
 AGENT = "machine-0.model"
 AGENT_PASSWORD = "agent-secret"
+OTHER = "machine-1.model"
+OTHER_PASSWORD = "other-secret"
 CONTROLLER_PASSWORD = "controller-secret"
 
 
 def hashes() -> Mapping[str, str]:
-    """The stored credentials of the controller and of one agent, `AGENT`."""
+    """The stored credentials of the controller and of two agents, `AGENT` and `OTHER`."""
     return {
         bus.CONTROLLER_USER: _passwords.hash_password(CONTROLLER_PASSWORD),
         AGENT: _passwords.hash_password(AGENT_PASSWORD),
+        OTHER: _passwords.hash_password(OTHER_PASSWORD),
     }
 
 

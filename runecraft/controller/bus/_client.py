@@ -7,7 +7,6 @@ message is not queued but refused: snapshots are level-triggered, and after a re
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 
 import pydantic
@@ -40,7 +39,7 @@ class ControllerBus:
         self.on_connect = on_connect
         self.client = mqtt.BusClient(
             mqtt.Broker(host, port, username, password),
-            client_id=f"runecraft-controller-{random.getrandbits(32):08x}",
+            client_id=username,  # brokers hold a client to the id its username gives
             subscriptions=[bus.up_topic("+")],
             outbox_size=OUTBOX_SIZE,
         )

@@ -66,6 +66,9 @@ class ManagedMosquitto:
                 [
                     f"listener {self.port} {self.host}",
                     "allow_anonymous false",
+                    # A client's id is its username, whatever its CONNECT says: no credential
+                    # can take over another client's session.
+                    "use_username_as_clientid true",
                     f"password_file {self.passwd}",
                     f"acl_file {self.acl}",
                     "persistence false",

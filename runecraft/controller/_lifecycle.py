@@ -6,6 +6,7 @@ its API answers. `kill` stops it and every agent it started, even if it is not a
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import os
@@ -153,6 +154,10 @@ def bootstrap(
             f'unsupported database URL "{database}": use sqlite+aiosqlite:///PATH or '
             "postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB"
         )
+    broker_settings = parse_broker(broker, host)
+    if broker_settings.kind == "external":
+        progress("checking that the broker manages agents' credentials (dynamic security)")
+        asyncio.run(_external_broker_ready(broker_settings))
     for attempt in range(1, BIND_ATTEMPTS + 1):
         config = _new_config(home, name, database, broker, api_port, host)
         controller_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -177,6 +182,12 @@ def bootstrap(
             raise
         return config
     raise AssertionError("unreachable")
+
+
+async def _external_broker_ready(settings: BrokerSettings) -> None:
+    from runecraft.controller.bus import _dynsec  # noqa: PLC0415 (MQTT only for this)
+
+    await _dynsec.probe(settings.host, settings.port, settings.username, settings.password)
 
 
 def _new_config(

@@ -26,6 +26,7 @@ import uvicorn
 from runecraft import _logging, errors
 from runecraft.controller import _passwords, _supervisor, api, bus, services
 from runecraft.controller._config import load_config
+from runecraft.controller.bus import _dynsec
 from runecraft.controller.providers import CloudSpec, Provider, ProviderContext, load_provider
 from runecraft.controller.reconcilers import Reconciler, provider_for
 from runecraft.controller.state import MachineRecord, Store
@@ -86,6 +87,8 @@ class Controller:
         self._providers: dict[str, tuple[CloudSpec, Provider]] = {}
         self._retired: list[Provider] = []
         self._mosquitto: bus.ManagedMosquitto | None = None
+        self._external: _dynsec.ExternalAgents | None = None
+        """An external broker's agent clients (dynamic security)."""
         self.store: Store | None = None
         self._reconciler: Reconciler | None = None
 
@@ -126,6 +129,8 @@ class Controller:
         return machine is not None and _passwords.verify_password(password, machine.password_hash)
 
     async def credentials_changed(self) -> None:
+        if self._external is not None:
+            self._external.changed()
         if self._mosquitto is not None:
             assert self.store is not None
             credentials = [(bus.CONTROLLER_USER, self._controller_hash)]
@@ -141,14 +146,11 @@ class Controller:
             await check(config.broker.host, f"http://{config.api_host}:{config.api_port}")
 
     def broker_for_agents(self, agent: str, password: str) -> BrokerAddress:
+        """Where and as whom agent `agent` connects: always as itself (on an external broker,
+        the controller has the broker make that client)."""
         broker = self.config.broker
-        if broker.kind == "external":
-            return BrokerAddress(
-                host=broker.host,
-                port=broker.port,
-                username=broker.username,
-                password=broker.password,
-            )
+        if self._external is not None:
+            self._external.issue(agent, password)
         return BrokerAddress(host=broker.host, port=broker.port, username=agent, password=password)
 
     async def shutdown(self, destroy: bool) -> None:
@@ -221,6 +223,8 @@ class Controller:
                     f"{str(exc).lower()}"
                 ) from exc
             return embedded
+        if broker_cfg.kind == "external":
+            self._external = self._external_agents(store)
         if broker_cfg.kind == "mosquitto":
             self._mosquitto = bus.ManagedMosquitto(
                 self.directory / "mosquitto", broker_cfg.host, broker_cfg.port
@@ -229,6 +233,23 @@ class Controller:
                 [(bus.CONTROLLER_USER, self._controller_hash), *await store.agent_credentials()]
             )
         return None
+
+    def _external_agents(self, store: Store) -> _dynsec.ExternalAgents:
+        broker_cfg = self.config.broker
+
+        def connect() -> _dynsec.Dynsec:
+            return _dynsec.Dynsec(
+                broker_cfg.host,
+                broker_cfg.port,
+                broker_cfg.username,
+                broker_cfg.password,
+                role_prefix=_dynsec.role_prefix(self.config.uuid),
+            )
+
+        async def known() -> set[str]:
+            return {agent for agent, _ in await store.agent_credentials()}
+
+        return _dynsec.ExternalAgents(connect, known)
 
     def _wire(self, store: Store) -> _Parts:
         """The bus client, the agent and log services and the reconciler, wired together."""
@@ -342,6 +363,8 @@ class Controller:
                 group.create_task(_supervisor.supervise("logs", parts.logs.run)),
                 group.create_task(_supervisor.supervise("reconciler", parts.reconciler.run)),
             ]
+            if self._external is not None:
+                tasks.append(group.create_task(_supervisor.supervise("broker", self._external.run)))
             logger.info("controller started", name=self.config.name, api=self.api_url)
             await self.stopping.wait()
             server.should_exit = True

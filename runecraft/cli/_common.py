@@ -60,7 +60,9 @@ def _run(work: Callable[[Client], Awaitable[T]]) -> T:
     config = _client_config()
 
     async def go() -> T:
-        async with Client(config.endpoint, config.token, transport=TRANSPORT.get()) as client:
+        async with Client(
+            config.endpoint, config.token, transport=TRANSPORT.get(), ca_cert=config.ca_cert
+        ) as client:
             return await work(client)
 
     return asyncio.run(go())

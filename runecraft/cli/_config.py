@@ -21,6 +21,8 @@ class ClientConfig(BaseModel):
     endpoint: str
     token: str
     model: str = "default"
+    ca_cert: str | None = None
+    """The controller's CA certificate (PEM) that its https endpoint is verified against."""
 
 
 def load(path: Path) -> ClientConfig:

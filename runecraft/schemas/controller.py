@@ -39,6 +39,9 @@ class ControllerConfig(BaseModel):
     """SQLAlchemy async URL: `sqlite+aiosqlite:///…` (default) or `postgresql+asyncpg://…`."""
     admin_token: str
     broker: BrokerSettings
+    tls: bool = True
+    """The API and a managed broker serve TLS with the controller's own CA (`tls/` in the
+    controller's directory). Off only when asked, and only on loopback."""
     reconcile_interval: float = Field(default=5.0, gt=0)
     """Seconds between level-triggered passes when nothing woke the reconcilers."""
     lease_seconds: float = Field(default=60.0, ge=30)

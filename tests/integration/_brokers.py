@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from runecraft.controller import _passwords, bus
+from runecraft.controller import _passwords, _tls, bus
 
 KINDS = ["embedded", "mosquitto"]
 
@@ -36,22 +36,25 @@ def hashes() -> Mapping[str, str]:
 
 
 @asynccontextmanager
-async def running(kind: str, port: int, directory: Path) -> AsyncIterator[None]:
-    """Run a broker of `kind` on 127.0.0.1:`port` until the block ends."""
+async def running(
+    kind: str, port: int, directory: Path, tls: _tls.TlsFiles | None = None
+) -> AsyncIterator[None]:
+    """Run a broker of `kind` on 127.0.0.1:`port` until the block ends (TLS with `tls`)."""
     stored = hashes()
     if kind == "embedded":
 
         async def verify(user: str, password: str) -> bool:
             return _passwords.verify_password(password, stored.get(user))
 
-        embedded = bus.EmbeddedBroker("127.0.0.1", port, verify)
+        files = None if tls is None else (tls.cert, tls.key)
+        embedded = bus.EmbeddedBroker("127.0.0.1", port, verify, files)
         await embedded.start()
         try:
             yield
         finally:
             await embedded.stop()
     else:
-        mosquitto = bus.ManagedMosquitto(directory / "mosquitto", "127.0.0.1", port)
+        mosquitto = bus.ManagedMosquitto(directory / "mosquitto", "127.0.0.1", port, tls)
         await mosquitto.start(stored.items())
         try:
             yield

@@ -46,7 +46,8 @@ def _added_cloud(cloud: str) -> _clouds.ClientCloud | None:
 @click.option("--database", help="SQLAlchemy URL (default: SQLite in the home).")
 @click.option(
     "--broker",
-    help="embedded (default), mosquitto[:PORT] (run by Runecraft), or mqtt://[user:pw@]host:port.",
+    help="embedded (default), mosquitto[:PORT] (run by Runecraft), or mqtt://[user:pw@]host:port "
+    "(a mosquitto with the dynamic-security plugin, user having its admin role).",
 )
 @click.option("--api-port", type=int, help="API port (default: a free port).")
 @click.option(

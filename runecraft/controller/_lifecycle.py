@@ -109,7 +109,6 @@ def start(home: Path, progress: Callable[[str], None] = lambda _: None) -> Contr
     else:
         process = None
     url = f"{api_url(config)}/v1/health"
-    verify = _verify(controller_dir, config)
     deadline = time.monotonic() + 60
     progress("waiting for the controller API")
     while time.monotonic() < deadline:
@@ -118,8 +117,8 @@ def start(home: Path, progress: Callable[[str], None] = lambda _: None) -> Contr
                 f"the controller exited with code {process.returncode}:\n"
                 + _log_tail(controller_dir / "controller.log")
             )
-        with contextlib.suppress(httpx.HTTPError):
-            response = httpx.get(url, timeout=2, verify=verify)
+        with contextlib.suppress(httpx.HTTPError, OSError):  # OSError: no CA made yet
+            response = httpx.get(url, timeout=2, verify=_verify(controller_dir, config))
             health = response.json() if response.status_code == 200 else {}
             if health.get("uuid") == config.uuid:
                 if health.get("bus", "connected") == "connected":

@@ -14,7 +14,9 @@ class BrokerSettings(BaseModel):
 
     `embedded` runs amqtt inside the controller (zero setup); `mosquitto` makes the controller
     run and configure a real mosquitto (password file and topic ACL written by Runecraft);
-    `external` uses a broker the user runs, with one shared credential.
+    `external` uses a mosquitto the user runs, with the dynamic-security plugin: `username`
+    (an admin there) is the controller's, and the controller has the broker make one client
+    per agent.
     """
 
     model_config = ConfigDict(extra="forbid")

@@ -16,7 +16,7 @@ from runecraft import errors
 from runecraft.controller import bus
 from runecraft.controller.bus import _dynsec
 from tests.conftest import free_port
-from tests.integration.conftest import EXAMPLES, Rune
+from tests.integration.conftest import EXAMPLES, Rune, until
 
 from . import _brokers
 from ._brokers import CONTROLLER_PASSWORD
@@ -125,6 +125,19 @@ async def test_isolation_external_broker_agents_hold_their_own_credential(
             assert config["broker"]["username"] == config["agent"]
             assert CONTROLLER_PASSWORD not in path.read_text()
         controller = yaml.safe_load((rune.home / "controller" / "controller.yaml").read_text())
-        async with _admin(port, _dynsec.role_prefix(controller["uuid"])) as dynsec:
+        prefix = _dynsec.role_prefix(controller["uuid"])
+        async with _admin(port, prefix) as dynsec:
             on_broker = await dynsec.agents()
         assert on_broker == {json.loads(p.read_text())["agent"] for p in configs}
+
+        # The machine goes (remove-machine waits until it is gone): so does its client.
+        await asyncio.to_thread(rune, "remove-machine", "0", "--force")
+
+        async def on_broker_now() -> set[str]:
+            async with _admin(port, prefix) as dynsec:
+                return await dynsec.agents()
+
+        def removed() -> bool:  # the controller removes it right after the machine
+            return not asyncio.run(on_broker_now())
+
+        await asyncio.to_thread(until, rune, "default", "the agent's client removed", removed)

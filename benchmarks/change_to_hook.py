@@ -32,7 +32,9 @@ def change(home: Path, value: str) -> None:
     config = yaml.safe_load((home / "client.yaml").read_text())
 
     async def send() -> None:
-        async with Client(config["endpoint"], config["token"]) as client:
+        async with Client(
+            config["endpoint"], config["token"], ca_cert=config.get("ca_cert")
+        ) as client:
             await client.set_config("default", "hello-bash", {"message": value})
 
     asyncio.run(send())

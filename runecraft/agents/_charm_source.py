@@ -9,6 +9,7 @@ this edge: network trouble and 5xx are temporary, 404 is not-found, 401/403 perm
 from __future__ import annotations
 
 import hashlib
+import ssl
 from typing import Any
 
 import httpx
@@ -22,11 +23,19 @@ class HttpCharmSource:
     """`unit.CharmSource` over the controller API."""
 
     def __init__(
-        self, api_url: str, token: str, *, client: httpx.AsyncClient | None = None
+        self,
+        api_url: str,
+        token: str,
+        *,
+        client: httpx.AsyncClient | None = None,
+        verify: ssl.SSLContext | None = None,
     ) -> None:
+        """`verify`: what an https API is verified against (None: the system's CAs)."""
         self._base = api_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {token}"}
-        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
+        self._client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(60.0, connect=10.0), verify=verify or True
+        )
 
     async def fetch(self, sha256: str) -> bytes:
         """The verified archive for `sha256`."""

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import functools
 import shutil
+import ssl
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -302,10 +303,18 @@ def build(
     """A production machine agent: MQTT link and HTTP charm source from `config` (`pod`:
     it runs in a Kubernetes pod)."""
     broker = config.broker
+    # Verified against the controller's own CA only: an agent trusts no other server.
+    trusted = ssl.create_default_context(cadata=broker.ca_cert) if broker.ca_cert else None
     link = mqtt.BusClient(
-        mqtt.Broker(broker.host, broker.port, broker.username, broker.password),
+        mqtt.Broker(
+            broker.host,
+            broker.port,
+            broker.username,
+            broker.password,
+            tls=trusted if broker.tls else None,
+        ),
         client_id=config.agent,
         subscriptions=[bus.down_topic(config.agent)],
     )
-    charms = _charm_source.HttpCharmSource(config.api_url, config.api_token)
+    charms = _charm_source.HttpCharmSource(config.api_url, config.api_token, verify=trusted)
     return MachineAgent(config, link=link, charms=charms, pod=pod), charms

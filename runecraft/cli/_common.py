@@ -62,7 +62,9 @@ def _run(work: Callable[[Client], Awaitable[T]]) -> T:
         raise errors.PermissionDeniedError("not logged in: run `rune login -u USER`")
 
     async def go() -> T:
-        async with Client(config.endpoint, config.token, transport=TRANSPORT.get()) as client:
+        async with Client(
+            config.endpoint, config.token, transport=TRANSPORT.get(), ca_cert=config.ca_cert
+        ) as client:
             return await work(client)
 
     return asyncio.run(go())

@@ -22,6 +22,8 @@ class ClientConfig(BaseModel):
     token: str
     model: str = "default"
     user: str = "admin"
+    ca_cert: str | None = None
+    """The controller's CA certificate (PEM) that its https endpoint is verified against."""
 
 
 def load(path: Path) -> ClientConfig:

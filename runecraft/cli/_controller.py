@@ -46,7 +46,8 @@ def _added_cloud(cloud: str) -> _clouds.ClientCloud | None:
 @click.option("--database", help="SQLAlchemy URL (default: SQLite in the home).")
 @click.option(
     "--broker",
-    help="embedded (default), mosquitto[:PORT] (run by Runecraft), or mqtt://[user:pw@]host:port.",
+    help="embedded (default), mosquitto[:PORT] (run by Runecraft), or mqtt://[user:pw@]host:port "
+    "(a mosquitto with the dynamic-security plugin, user having its admin role).",
 )
 @click.option("--api-port", type=int, help="API port (default: a free port).")
 @click.option(
@@ -54,6 +55,12 @@ def _added_cloud(cloud: str) -> _clouds.ClientCloud | None:
     help="IP address the API and broker listen on and agents dial (a bridge or LAN address "
     "for LXD containers and SSH machines). Default: 127.0.0.1, or for the lxd cloud the "
     "address of its bridge.",
+)
+@click.option(
+    "--no-tls",
+    is_flag=True,
+    help="Serve the API and the broker without TLS (plain http and MQTT): only with a "
+    "loopback listen address.",
 )
 @click.option("--no-switch", is_flag=True, help="Accepted for Juju compatibility.")
 @click.option("--config", "config_items", multiple=True, help="KEY=VALUE model config of default.")
@@ -72,6 +79,7 @@ def bootstrap(
     broker: str | None,
     api_port: int | None,
     listen_address: str | None,
+    no_tls: bool,
     no_switch: bool,
     config_items: tuple[str, ...],
     model_default: tuple[str, ...],
@@ -115,12 +123,15 @@ def bootstrap(
                     if value is not None
                     for word in (flag, str(value))
                 ),
+                *(["--no-tls"] if no_tls else []),
                 progress=spinner.update,
             )
         )
-        endpoint = f"http://{config.api_host}:{config.api_port}"
+        host = f"[{config.api_host}]" if ":" in config.api_host else config.api_host
+        endpoint = f"{'https' if config.tls else 'http'}://{host}:{config.api_port}"
+        ca_cert = (home / "controller" / "tls" / "ca.crt").read_text() if config.tls else None
         client_config = _config.ClientConfig(
-            controller=config.name, endpoint=endpoint, token=config.admin_token
+            controller=config.name, endpoint=endpoint, token=config.admin_token, ca_cert=ca_cert
         )
         _config.save(home_settings().client_config, client_config)
 

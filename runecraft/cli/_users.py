@@ -124,7 +124,9 @@ def login(user: str | None, controller: str | None, ttl: str) -> None:
     password = _read_password(f'please enter password for "{name}"', confirm=False)
 
     async def go() -> user_schema.LoginResponse:
-        async with Client(config.endpoint, "", transport=TRANSPORT.get()) as client:
+        async with Client(
+            config.endpoint, "", transport=TRANSPORT.get(), ca_cert=config.ca_cert
+        ) as client:
             return await client.login(name, password, ttl=seconds)
 
     issued = asyncio.run(go())

@@ -3,6 +3,7 @@ subclass the controller raised, with its message."""
 
 from __future__ import annotations
 
+import ssl
 from typing import Any, Self
 from urllib.parse import quote
 
@@ -34,9 +35,13 @@ class Client:
         *,
         timeout: float = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        ca_cert: str | None = None,
     ) -> None:
+        """`ca_cert`: the controller's CA (PEM) an https `url` is verified against, instead
+        of the system's CAs."""
         self._http = httpx.AsyncClient(
             base_url=url,
+            verify=ssl.create_default_context(cadata=ca_cert) if ca_cert else True,
             headers={"Authorization": f"Bearer {token}"} if token else {},
             timeout=httpx.Timeout(timeout, connect=5.0),
             transport=transport,

@@ -45,7 +45,9 @@ def _options(args: argparse.Namespace, *names: str) -> dict[str, Any]:
 
 def _bootstrap(args: argparse.Namespace) -> Any:
     options = _options(args, "name", "database", "broker", "api_port", "host")
-    return _lifecycle.bootstrap(args.home, progress=_progress, **options).model_dump(mode="json")
+    return _lifecycle.bootstrap(
+        args.home, tls=not args.no_tls, progress=_progress, **options
+    ).model_dump(mode="json")
 
 
 def _start(args: argparse.Namespace) -> Any:
@@ -99,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     boot.add_argument("--broker")
     boot.add_argument("--api-port", type=int)
     boot.add_argument("--host", default="127.0.0.1")
+    boot.add_argument("--no-tls", action="store_true")
     start = command("start", _start, "start a home's controller and wait until it answers")
     start.add_argument("--home", required=True, type=Path)
     kill = command("kill", _kill, "stop a home's controller and all it started; forget it")

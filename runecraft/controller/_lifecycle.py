@@ -6,6 +6,7 @@ its API answers. `kill` stops it and every agent it started, even if it is not a
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import os
@@ -13,6 +14,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import sys
 import time
 import uuid
@@ -23,7 +25,8 @@ import httpx
 import yaml
 
 from runecraft import errors
-from runecraft.controller._config import config_path, load_config
+from runecraft.controller import _tls
+from runecraft.controller._config import api_url, ca_cert_path, config_path, load_config
 from runecraft.controller._daemon import spawn
 from runecraft.controller.providers.local import agent_pids, remove_machines
 from runecraft.schemas.controller import BrokerSettings, ControllerConfig
@@ -87,6 +90,13 @@ def _log_tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
+def _verify(controller_dir: Path, config: ControllerConfig) -> ssl.SSLContext | bool:
+    """How this host verifies the controller's API: against its own CA."""
+    if not config.tls:
+        return True
+    return ssl.create_default_context(cafile=str(ca_cert_path(controller_dir)))
+
+
 def start(home: Path, progress: Callable[[str], None] = lambda _: None) -> ControllerConfig:
     """Start the controller of `home` (if it is not running) and wait until it answers."""
     controller_dir = home / "controller"
@@ -98,7 +108,7 @@ def start(home: Path, progress: Callable[[str], None] = lambda _: None) -> Contr
         )
     else:
         process = None
-    url = f"http://{config.api_host}:{config.api_port}/v1/health"
+    url = f"{api_url(config)}/v1/health"
     deadline = time.monotonic() + 60
     progress("waiting for the controller API")
     while time.monotonic() < deadline:
@@ -107,8 +117,8 @@ def start(home: Path, progress: Callable[[str], None] = lambda _: None) -> Contr
                 f"the controller exited with code {process.returncode}:\n"
                 + _log_tail(controller_dir / "controller.log")
             )
-        with contextlib.suppress(httpx.HTTPError):
-            response = httpx.get(url, timeout=2)
+        with contextlib.suppress(httpx.HTTPError, OSError):  # OSError: no CA made yet
+            response = httpx.get(url, timeout=2, verify=_verify(controller_dir, config))
             health = response.json() if response.status_code == 200 else {}
             if health.get("uuid") == config.uuid:
                 if health.get("bus", "connected") == "connected":
@@ -130,9 +140,11 @@ def bootstrap(
     broker: str | None,
     api_port: int | None = None,
     host: str = "127.0.0.1",
+    tls: bool = True,
     progress: Callable[[str], None] = lambda _: None,
 ) -> ControllerConfig:
-    """Make and start a controller in `home`; on failure nothing is left behind."""
+    """Make and start a controller in `home`; on failure nothing is left behind. Without
+    `tls` (plain TCP and http), only on loopback."""
     try:
         if ipaddress.ip_address(host).is_unspecified:
             raise ValueError(host)
@@ -141,6 +153,12 @@ def bootstrap(
             f'invalid listen address "{host}": give one IP address of this host that agents '
             "can reach (not a name, not 0.0.0.0)"
         ) from None
+    if not tls and not ipaddress.ip_address(host).is_loopback:
+        raise errors.InvalidSpecError(
+            f"--no-tls is refused on {host}: without TLS, credentials would cross the "
+            "network in clear; plain TCP is allowed only on a loopback listen address "
+            "(127.0.0.1 or ::1)"
+        )
     controller_dir = home / "controller"
     if config_path(controller_dir).exists():
         existing = load_config(controller_dir)
@@ -153,9 +171,16 @@ def bootstrap(
             f'unsupported database URL "{database}": use sqlite+aiosqlite:///PATH or '
             "postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB"
         )
+    broker_settings = parse_broker(broker, host)
+    if broker_settings.kind == "external":
+        progress("checking that the broker manages agents' credentials (dynamic security)")
+        asyncio.run(_external_broker_ready(broker_settings))
     for attempt in range(1, BIND_ATTEMPTS + 1):
-        config = _new_config(home, name, database, broker, api_port, host)
+        config = _new_config(home, name, database, broker, api_port, host, tls)
         controller_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if tls:
+            hosts = [host] if config.broker.kind == "external" else [host, config.broker.host]
+            _tls.make(_tls.TlsFiles.of(controller_dir), name, _tls.server_names(*hosts))
         path = config_path(controller_dir)
         path.write_text(_yaml(config))
         path.chmod(0o600)
@@ -180,6 +205,12 @@ def bootstrap(
     raise AssertionError("unreachable")
 
 
+async def _external_broker_ready(settings: BrokerSettings) -> None:
+    from runecraft.controller.bus import _dynsec  # noqa: PLC0415 (MQTT only for this)
+
+    await _dynsec.probe(settings.host, settings.port, settings.username, settings.password)
+
+
 def _new_config(
     home: Path,
     name: str,
@@ -187,6 +218,7 @@ def _new_config(
     broker: str | None,
     api_port: int | None,
     host: str,
+    tls: bool,
 ) -> ControllerConfig:
     broker_settings = parse_broker(broker, host)
     if broker_settings.kind != "external":
@@ -202,6 +234,7 @@ def _new_config(
         database_url=database or f"sqlite+aiosqlite:///{home / 'controller' / 'state.db'}",
         admin_token=secrets.token_urlsafe(32),
         broker=broker_settings,
+        tls=tls,
     )
 
 
@@ -221,7 +254,8 @@ def stop(home: Path, *, destroy: bool, grace: float = 30.0) -> None:
         config = load_config(controller_dir)
         with contextlib.suppress(httpx.HTTPError):
             httpx.post(
-                f"http://{config.api_host}:{config.api_port}/v1/controller/shutdown",
+                f"{api_url(config)}/v1/controller/shutdown",
+                verify=_verify(controller_dir, config),
                 params={"destroy": "true"},
                 headers={"Authorization": f"Bearer {config.admin_token}"},
                 timeout=httpx.Timeout(DESTROY_GRACE, connect=5.0),

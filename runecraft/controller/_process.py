@@ -24,8 +24,9 @@ import structlog
 import uvicorn
 
 from runecraft import _logging, errors
-from runecraft.controller import _passwords, _supervisor, api, bus, services
-from runecraft.controller._config import load_config
+from runecraft.controller import _passwords, _supervisor, _tls, api, bus, services
+from runecraft.controller._config import api_url, load_config
+from runecraft.controller.bus import _dynsec
 from runecraft.controller.providers import CloudSpec, Provider, ProviderContext, load_provider
 from runecraft.controller.reconcilers import Reconciler, provider_for
 from runecraft.controller.state import MachineRecord, Store
@@ -86,8 +87,14 @@ class Controller:
         self._providers: dict[str, tuple[CloudSpec, Provider]] = {}
         self._retired: list[Provider] = []
         self._mosquitto: bus.ManagedMosquitto | None = None
+        self._external: _dynsec.ExternalAgents | None = None
+        """An external broker's agent clients (dynamic security)."""
         self.store: Store | None = None
         self._reconciler: Reconciler | None = None
+        self.tls = _tls.TlsFiles.of(self.directory) if config.tls else None
+        """The certificate the API and a managed broker serve (None: plain, on loopback)."""
+        self.ca_cert: str | None = None
+        """The controller's CA certificate (PEM), handed to agents."""
 
     def substrate_changed(self, model_uuid: str) -> None:
         """A provider saw its substrate change behind our back (a pod came up or went):
@@ -126,6 +133,8 @@ class Controller:
         return machine is not None and _passwords.verify_password(password, machine.password_hash)
 
     async def credentials_changed(self) -> None:
+        if self._external is not None:
+            self._external.changed()
         if self._mosquitto is not None:
             assert self.store is not None
             credentials = [(bus.CONTROLLER_USER, self._controller_hash)]
@@ -138,18 +147,22 @@ class Controller:
         check = getattr(self.provider(name), "check_ready", None)  # providers may offer it
         if check is not None:
             config = self.config
-            await check(config.broker.host, f"http://{config.api_host}:{config.api_port}")
+            await check(config.broker.host, self.api_url)
 
     def broker_for_agents(self, agent: str, password: str) -> BrokerAddress:
+        """Where and as whom agent `agent` connects: always as itself (on an external broker,
+        the controller has the broker make that client)."""
         broker = self.config.broker
-        if broker.kind == "external":
-            return BrokerAddress(
-                host=broker.host,
-                port=broker.port,
-                username=broker.username,
-                password=broker.password,
-            )
-        return BrokerAddress(host=broker.host, port=broker.port, username=agent, password=password)
+        if self._external is not None:
+            self._external.issue(agent, password)
+        return BrokerAddress(
+            host=broker.host,
+            port=broker.port,
+            username=agent,
+            password=password,
+            tls=self.tls is not None and broker.kind != "external",
+            ca_cert=self.ca_cert,
+        )
 
     async def shutdown(self, destroy: bool) -> None:
         """Stop (and with `destroy`, first remove every machine this controller made, all
@@ -182,6 +195,11 @@ class Controller:
     async def run(self) -> None:
         config = self.config
         api_socket = _listen(config.api_host, config.api_port, "API")
+        if self.tls is not None:
+            if not self.tls.cert.exists():  # a controller bootstrapped before TLS
+                names = _tls.server_names(config.api_host, config.broker.host)
+                _tls.make(self.tls, config.name, names)
+            self.ca_cert = self.tls.ca_cert.read_text()
         self.store = store = await Store.open(config.database_url)
         await store.extend_all_leases(time.time() + config.lease_seconds)
         self._controller_hash = _passwords.hash_password(config.broker.password)
@@ -205,14 +223,15 @@ class Controller:
 
     @property
     def api_url(self) -> str:
-        return f"http://{self.config.api_host}:{self.config.api_port}"
+        return api_url(self.config)
 
     async def _start_broker(self, store: Store) -> bus.EmbeddedBroker | None:
         """Start the broker the controller manages, if any; the embedded one is returned
         (the caller stops it), mosquitto is kept for credential updates."""
         broker_cfg = self.config.broker
         if broker_cfg.kind == "embedded":
-            embedded = bus.EmbeddedBroker(broker_cfg.host, broker_cfg.port, self.verify)
+            tls = None if self.tls is None else (self.tls.cert, self.tls.key)
+            embedded = bus.EmbeddedBroker(broker_cfg.host, broker_cfg.port, self.verify, tls)
             try:
                 await embedded.start()
             except Exception as exc:
@@ -221,14 +240,33 @@ class Controller:
                     f"{str(exc).lower()}"
                 ) from exc
             return embedded
+        if broker_cfg.kind == "external":
+            self._external = self._external_agents(store)
         if broker_cfg.kind == "mosquitto":
             self._mosquitto = bus.ManagedMosquitto(
-                self.directory / "mosquitto", broker_cfg.host, broker_cfg.port
+                self.directory / "mosquitto", broker_cfg.host, broker_cfg.port, self.tls
             )
             await self._mosquitto.start(
                 [(bus.CONTROLLER_USER, self._controller_hash), *await store.agent_credentials()]
             )
         return None
+
+    def _external_agents(self, store: Store) -> _dynsec.ExternalAgents:
+        broker_cfg = self.config.broker
+
+        def connect() -> _dynsec.Dynsec:
+            return _dynsec.Dynsec(
+                broker_cfg.host,
+                broker_cfg.port,
+                broker_cfg.username,
+                broker_cfg.password,
+                role_prefix=_dynsec.role_prefix(self.config.uuid),
+            )
+
+        async def known() -> set[str]:
+            return {agent for agent, _ in await store.agent_credentials()}
+
+        return _dynsec.ExternalAgents(connect, known)
 
     def _wire(self, store: Store) -> _Parts:
         """The bus client, the agent and log services and the reconciler, wired together."""
@@ -254,6 +292,11 @@ class Controller:
             broker_cfg.password,
             on_message=received,
             on_connect=bus_connected,
+            tls=(
+                _tls.client_context(self.ca_cert)
+                if self.ca_cert is not None and broker_cfg.kind != "external"
+                else None
+            ),
         )
         logs = services.LogService(store, controller_bus.publish)
         reconciler = Reconciler(
@@ -327,6 +370,8 @@ class Controller:
                 log_level="warning",
                 lifespan="off",
                 access_log=False,
+                ssl_certfile=None if self.tls is None else str(self.tls.cert),
+                ssl_keyfile=None if self.tls is None else str(self.tls.key),
             )
         )
 
@@ -343,6 +388,8 @@ class Controller:
                 group.create_task(_supervisor.supervise("logs", parts.logs.run)),
                 group.create_task(_supervisor.supervise("reconciler", parts.reconciler.run)),
             ]
+            if self._external is not None:
+                tasks.append(group.create_task(_supervisor.supervise("broker", self._external.run)))
             logger.info("controller started", name=self.config.name, api=self.api_url)
             await self.stopping.wait()
             server.should_exit = True

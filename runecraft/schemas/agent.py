@@ -21,6 +21,11 @@ class BrokerAddress(BaseModel):
     port: int
     username: str
     password: str
+    tls: bool = False
+    """Speak MQTT over TLS, verifying the broker against `ca_cert`."""
+    ca_cert: str | None = None
+    """The controller's CA certificate (PEM): it verifies the controller's https API and,
+    with `tls`, the broker."""
 
 
 class AgentConfig(BaseModel):

@@ -14,7 +14,9 @@ class BrokerSettings(BaseModel):
 
     `embedded` runs amqtt inside the controller (zero setup); `mosquitto` makes the controller
     run and configure a real mosquitto (password file and topic ACL written by Runecraft);
-    `external` uses a broker the user runs, with one shared credential.
+    `external` uses a mosquitto the user runs, with the dynamic-security plugin: `username`
+    (an admin there) is the controller's, and the controller has the broker make one client
+    per agent.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -39,6 +41,9 @@ class ControllerConfig(BaseModel):
     """SQLAlchemy async URL: `sqlite+aiosqlite:///…` (default) or `postgresql+asyncpg://…`."""
     admin_token: str
     broker: BrokerSettings
+    tls: bool = True
+    """The API and a managed broker serve TLS with the controller's own CA (`tls/` in the
+    controller's directory). Off only when asked, and only on loopback."""
     reconcile_interval: float = Field(default=5.0, gt=0)
     """Seconds between level-triggered passes when nothing woke the reconcilers."""
     lease_seconds: float = Field(default=60.0, ge=30)

@@ -79,7 +79,9 @@ def until(
     config = yaml.safe_load((rune.home / "client.yaml").read_text())
 
     async def next_revision(after: int | None) -> int:
-        async with Client(config["endpoint"], config["token"]) as client:
+        async with Client(
+            config["endpoint"], config["token"], ca_cert=config.get("ca_cert")
+        ) as client:
             status = await client.status(model, after=after, timeout=10.0)
         return int(status["model"]["revision"])
 

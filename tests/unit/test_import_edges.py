@@ -33,6 +33,7 @@ EDGES: dict[str, tuple[str, ...]] = {
     "pylxd": ("runecraft.controller.providers.lxd._api",),
     "requests": ("runecraft.controller.providers.lxd._api",),
     "asyncssh": ("runecraft.controller.providers.ssh",),
+    "cryptography": ("runecraft.controller._tls",),
     "lightkube": ("runecraft.controller.providers.kubernetes._api",),
     "httpx2": ("runecraft.controller.providers.kubernetes._api",),
     "jsonschema": ("runecraft.controller.services._params",),

@@ -7,7 +7,7 @@ message is not queued but refused: snapshots are level-triggered, and after a re
 
 from __future__ import annotations
 
-import random
+import ssl
 from collections.abc import Callable
 
 import pydantic
@@ -35,12 +35,13 @@ class ControllerBus:
         password: str,
         on_message: Callable[[str, bus.AgentMessage], None],
         on_connect: Callable[[], None] = lambda: None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.on_message = on_message
         self.on_connect = on_connect
         self.client = mqtt.BusClient(
-            mqtt.Broker(host, port, username, password),
-            client_id=f"runecraft-controller-{random.getrandbits(32):08x}",
+            mqtt.Broker(host, port, username, password, tls),
+            client_id=username,  # brokers hold a client to the id its username gives
             subscriptions=[bus.up_topic("+")],
             outbox_size=OUTBOX_SIZE,
         )

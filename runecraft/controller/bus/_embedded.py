@@ -1,49 +1,49 @@
 """The zero-setup broker: amqtt inside the controller, with Runecraft's credentials and ACL.
 
-amqtt loads plugins by class path from its config, so the plugins find their verifier
-through a registry keyed by a per-broker id.
+amqtt loads plugins by class path from its config, so the topic plugin is configured by
+name; the credential check is the broker's own (`_GuardedBroker`), because amqtt drops the
+existing session of a client id as soon as it reads a CONNECT, before any plugin ran: a
+stranger's CONNECT with a known client id would cut its owner off. Here a CONNECT is
+checked first (its client id must be its username, and the credential must verify) and
+touches no session unless it passes.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from amqtt.adapters import ReaderAdapter, WriterAdapter
 from amqtt.broker import Broker
-from amqtt.contexts import Action
-from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
+from amqtt.contexts import Action, ListenerConfig
+from amqtt.errors import MQTTError
+from amqtt.mqtt.connack import BAD_USERNAME_PASSWORD, IDENTIFIER_REJECTED, ConnackPacket
+from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
+from amqtt.plugins.base import BaseTopicPlugin
 from amqtt.session import Session
 
 from runecraft.controller.bus import _acl
 
-__all__ = ["EmbeddedBroker"]
-
-_REGISTRY: dict[str, _acl.Verifier] = {}
+__all__ = ["EmbeddedBroker", "refusal"]
 
 
-class RunecraftAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]
-    """Accepts a connection only with a username and password the controller issued."""
+def refusal(username: str | None, client_id: str | None, clean_session: bool) -> str | None:
+    """Why a CONNECT is refused before its credential is even checked (None: it is not).
 
-    @dataclass
-    class Config:
-        registry: str = field(default="")
-
-    async def authenticate(self, *, session: Session) -> bool | None:
-        registry = str(getattr(self.context.config, "registry", ""))
-        verify = _REGISTRY.get(registry)
-        if verify is None or not session.username or session.password is None:
-            return False
-        return await verify(session.username, str(session.password))
+    The client id is the identity sessions are kept by, so it must be the authenticated
+    username; and Runecraft's clients keep no session across connections."""
+    if not username:
+        return "no username"
+    if client_id != username:
+        return f'client id "{client_id}" is not the username "{username}"'
+    if not clean_session:
+        return "persistent sessions are not offered"
+    return None
 
 
 class RunecraftTopicPlugin(BaseTopicPlugin):  # type: ignore[misc]
     """Confines each agent to its own topics."""
-
-    @dataclass
-    class Config:
-        registry: str = field(default="")
 
     async def topic_filtering(
         self,
@@ -57,24 +57,62 @@ class RunecraftTopicPlugin(BaseTopicPlugin):  # type: ignore[misc]
         return _acl.allowed(session.username, topic, str(action.value))
 
 
-class EmbeddedBroker:
-    """amqtt on `host:port`, started and stopped with the controller."""
+class _GuardedBroker(Broker):  # type: ignore[misc]
+    """amqtt, with the identity and credential of a CONNECT checked before its session."""
 
-    def __init__(self, host: str, port: int, verify: _acl.Verifier) -> None:
+    def __init__(self, config: dict[str, Any], verify: _acl.Verifier) -> None:
+        super().__init__(config)
+        self._verify = verify
+
+    async def _initialize_client_session(
+        self, reader: ReaderAdapter, writer: WriterAdapter, remote_address: str, remote_port: int
+    ) -> tuple[BrokerProtocolHandler, Session]:
+        try:
+            handler, session = await BrokerProtocolHandler.init_from_connect(
+                reader, writer, self.plugins_manager
+            )
+        except MQTTError:
+            await writer.close()
+            raise
+        why = refusal(session.username, session.client_id, bool(session.clean_session))
+        code = IDENTIFIER_REJECTED
+        if why is None and not await self._verify(session.username, str(session.password or "")):
+            why, code = "wrong credential", BAD_USERNAME_PASSWORD
+        if why is not None:
+            await ConnackPacket.build(0, code).to_stream(writer)
+            await writer.close()
+            raise MQTTError(f"{remote_address}:{remote_port} refused: {why}")
+        await self._delete_session(session.client_id)  # the owner's new connection replaces it
+        session.parent = 0
+        return handler, session
+
+    async def _authenticate(self, session: Session, listener: ListenerConfig) -> bool:
+        """Every session reaching here passed `_initialize_client_session`."""
+        del session, listener
+        return True
+
+
+class EmbeddedBroker:
+    """amqtt on `host:port`, started and stopped with the controller; TLS with `tls`, the
+    server's certificate and key files."""
+
+    def __init__(
+        self, host: str, port: int, verify: _acl.Verifier, tls: tuple[Path, Path] | None = None
+    ) -> None:
         self.host = host
         self.port = port
-        self._id = uuid.uuid4().hex
-        _REGISTRY[self._id] = verify
-        config: dict[str, Any] = {
-            "listeners": {
-                "default": {"type": "tcp", "bind": f"{host}:{port}", "max_connections": 20000}
-            },
-            "plugins": {
-                f"{__name__}.RunecraftAuthPlugin": {"registry": self._id},
-                f"{__name__}.RunecraftTopicPlugin": {"registry": self._id},
-            },
+        listener: dict[str, Any] = {
+            "type": "tcp",
+            "bind": f"{host}:{port}",
+            "max_connections": 20000,
         }
-        self._broker = Broker(config)
+        if tls is not None:
+            listener.update(ssl=True, certfile=str(tls[0]), keyfile=str(tls[1]))
+        config: dict[str, Any] = {
+            "listeners": {"default": listener},
+            "plugins": {f"{__name__}.RunecraftTopicPlugin": {}},
+        }
+        self._broker = _GuardedBroker(config, verify)
         for name in ("amqtt", "transitions"):
             logging.getLogger(name).setLevel(logging.WARNING)
 
@@ -82,7 +120,4 @@ class EmbeddedBroker:
         await self._broker.start()
 
     async def stop(self) -> None:
-        try:
-            await self._broker.shutdown()
-        finally:
-            _REGISTRY.pop(self._id, None)
+        await self._broker.shutdown()

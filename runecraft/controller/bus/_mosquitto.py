@@ -20,6 +20,7 @@ from pathlib import Path
 import structlog
 
 from runecraft import errors
+from runecraft.controller import _tls
 from runecraft.controller._daemon import spawn
 from runecraft.controller.bus import _acl
 
@@ -31,8 +32,12 @@ logger = structlog.get_logger(__name__)
 class ManagedMosquitto:
     """mosquitto with `allow_anonymous false`, a password file and an ACL file."""
 
-    def __init__(self, directory: Path, host: str, port: int) -> None:
+    def __init__(
+        self, directory: Path, host: str, port: int, tls: _tls.TlsFiles | None = None
+    ) -> None:
         self.directory = directory
+        self.tls = tls
+        """The listener's certificate, key and CA (None: plain TCP, on loopback only)."""
         self.host = host
         self.port = port
         self.conf = directory / "mosquitto.conf"
@@ -65,7 +70,11 @@ class ManagedMosquitto:
             "\n".join(
                 [
                     f"listener {self.port} {self.host}",
+                    *self._tls_lines(),
                     "allow_anonymous false",
+                    # A client's id is its username, whatever its CONNECT says: no credential
+                    # can take over another client's session.
+                    "use_username_as_clientid true",
                     f"password_file {self.passwd}",
                     f"acl_file {self.acl}",
                     "persistence false",
@@ -109,6 +118,15 @@ class ManagedMosquitto:
                 return
             await asyncio.sleep(0.02)
         raise errors.TemporaryError(f"mosquitto did not listen on port {self.port} within 10 s")
+
+    def _tls_lines(self) -> list[str]:
+        if self.tls is None:
+            return []
+        return [
+            f"cafile {self.tls.ca_cert}",
+            f"certfile {self.tls.cert}",
+            f"keyfile {self.tls.key}",
+        ]
 
     def write_credentials(self, credentials: Iterable[tuple[str, str]]) -> None:
         """Rewrite the password file from `(username, $7$ hash)` pairs, atomically."""

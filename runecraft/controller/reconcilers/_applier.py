@@ -202,6 +202,8 @@ class Applier:
                 assert isinstance(outcome.action, Release)
                 self.forget(outcome.action.machine.agent)
                 self.agents.forget(outcome.action.machine.agent)
+        if any(outcome.ok for outcome in outcomes):
+            await self.credentials_changed()  # a removed machine's credential stops working
         return outcomes
 
     # --- dispatch ---------------------------------------------------------------------

@@ -78,6 +78,7 @@ COMMANDS: dict[str, str] = {
     "remove-secret": "_secrets:remove_secret",
     "secrets": "_secrets:list_secrets",
     "show-secret": "_secrets:show_secret",
+    "rotate-secrets-key": "_secrets:rotate_secrets_key",
 }
 """Every command by the name it answers to, as `MODULE:ATTRIBUTE` of `runecraft.cli`."""
 

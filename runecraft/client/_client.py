@@ -76,6 +76,10 @@ class Client:
     async def controller(self) -> api.ControllerInfo:
         return api.ControllerInfo.model_validate(await self._request("GET", "/v1/controller"))
 
+    async def rotate_secrets_key(self) -> secrets.KeyRotation:
+        result = await self._request("POST", "/v1/controller/secrets-key/rotate")
+        return secrets.KeyRotation.model_validate(result)
+
     async def shutdown(self, *, destroy: bool = False) -> None:
         await self._request("POST", "/v1/controller/shutdown", params={"destroy": destroy})
 

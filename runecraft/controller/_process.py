@@ -28,7 +28,7 @@ from runecraft.controller import _passwords, _supervisor, api, bus, services
 from runecraft.controller._config import load_config
 from runecraft.controller.providers import CloudSpec, Provider, ProviderContext, load_provider
 from runecraft.controller.reconcilers import Reconciler, provider_for
-from runecraft.controller.state import MachineRecord, Store
+from runecraft.controller.state import KEY_FILE, Keyring, MachineRecord, Store
 from runecraft.schemas import bus as bus_schema
 from runecraft.schemas.agent import BrokerAddress
 from runecraft.schemas.controller import ControllerConfig
@@ -182,7 +182,9 @@ class Controller:
     async def run(self) -> None:
         config = self.config
         api_socket = _listen(config.api_host, config.api_port, "API")
-        self.store = store = await Store.open(config.database_url)
+        # The keyring sealing secret content lives beside the config, never in the database.
+        keyring = Keyring.load_or_create(self.directory / KEY_FILE)
+        self.store = store = await Store.open(config.database_url, keyring)
         await store.extend_all_leases(time.time() + config.lease_seconds)
         self._controller_hash = _passwords.hash_password(config.broker.password)
         cloud_service = services.CloudService(store, self.clouds)

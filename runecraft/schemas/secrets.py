@@ -27,6 +27,7 @@ __all__ = [
     "ROTATE_SECONDS",
     "AddSecretRequest",
     "AddSecretResponse",
+    "KeyRotation",
     "SecretAccess",
     "SecretAccessRequest",
     "SecretOp",
@@ -232,6 +233,15 @@ class UpdateSecretRequest(_Request):
     content: dict[str, str] | None = None
     description: str | None = None
     name: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class KeyRotation(BaseModel):
+    """`rotate-secrets-key`: the key now current, how many stored secret revisions were
+    resealed under it, and the keys dropped from the keyring."""
+
+    key: str
+    resealed: int
+    retired: list[str]
 
 
 class SecretQuery(BaseModel):

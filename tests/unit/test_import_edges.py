@@ -36,6 +36,7 @@ EDGES: dict[str, tuple[str, ...]] = {
     "lightkube": ("runecraft.controller.providers.kubernetes._api",),
     "httpx2": ("runecraft.controller.providers.kubernetes._api",),
     "jsonschema": ("runecraft.controller.services._params",),
+    "cryptography": ("runecraft.controller.state._keyring",),
     "click": ("runecraft.cli",),
     "rich": ("runecraft.cli",),
     "ops": ("runecraft.agents._zygote",),

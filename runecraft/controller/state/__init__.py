@@ -8,8 +8,9 @@ Services declare, as Protocols, the part of a transaction they use.
 from __future__ import annotations
 
 from runecraft.controller.state import _records
+from runecraft.controller.state._keyring import KEY_FILE, Keyring
 from runecraft.controller.state._records import *  # noqa: F403 (every record; see __all__)
 from runecraft.controller.state._store import ModelSnapshot, QueryCounter, Store, Tx
 
-__all__ = ["ModelSnapshot", "QueryCounter", "Store", "Tx"]
+__all__ = ["KEY_FILE", "Keyring", "ModelSnapshot", "QueryCounter", "Store", "Tx"]
 __all__ += _records.__all__

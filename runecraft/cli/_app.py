@@ -79,6 +79,7 @@ COMMANDS: dict[str, str] = {
     "secrets": "_secrets:list_secrets",
     "show-secret": "_secrets:show_secret",
     "rotate-secrets-key": "_secrets:rotate_secrets_key",
+    "audit-log": "_audit:audit_log",
 }
 """Every command by the name it answers to, as `MODULE:ATTRIBUTE` of `runecraft.cli`."""
 

@@ -318,7 +318,8 @@ class Controller:
                     broker_for_agents=self.broker_for_agents,
                     api_url=self.api_url,
                 ),
-            )
+            ),
+            audit=services.AuditService(store),
         )
         return _Server(
             uvicorn.Config(

@@ -64,7 +64,8 @@ def controller_app(
             credentials=services.CredentialService(store),
             verify_agent=verify_agent,
             shutdown=no_shutdown,
-        )
+        ),
+        audit=services.AuditService(store),
     )
 
 

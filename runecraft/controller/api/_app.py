@@ -9,9 +9,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from runecraft import __version__, errors
+from runecraft.controller import services
 from runecraft.controller.api import (
     _actions,
     _applications,
+    _audit,
     _bundles,
     _charms,
     _clouds,
@@ -56,18 +58,23 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "invalid request: " + "; ".join(parts)
 
 
-async def _runecraft_error(_: Request, exc: errors.RunecraftError) -> JSONResponse:
+async def _runecraft_error(request: Request, exc: errors.RunecraftError) -> JSONResponse:
+    request.state.error_code = exc.code  # for the audit log
     return _error(exc)
 
 
-async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-    return _error(errors.InvalidSpecError(_validation_message(exc)))
+async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    return await _runecraft_error(request, errors.InvalidSpecError(_validation_message(exc)))
 
 
-def create_app(ctx: ApiContext) -> FastAPI:
-    """The app over `ctx` (kept on `app.state`, where the routes' dependencies read it)."""
+def create_app(ctx: ApiContext, audit: services.AuditService | None = None) -> FastAPI:
+    """The app over `ctx` (kept on `app.state`, where the routes' dependencies read it);
+    with `audit`, every mutating call is recorded in the audit log."""
     app = FastAPI(title="Runecraft controller", version=__version__)
     app.state.context = ctx
+    app.state.audit = audit
+    if audit is not None:
+        app.add_middleware(_audit.AuditMiddleware, audit=audit)
     app.exception_handler(errors.RunecraftError)(_runecraft_error)
     app.exception_handler(RequestValidationError)(_invalid)
     app.include_router(_controller.public)
@@ -85,6 +92,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(_logs.router, dependencies=ADMIN)
     app.include_router(_machines.router, dependencies=ADMIN)
     app.include_router(_secrets.router, dependencies=ADMIN)
+    app.include_router(_audit.router, dependencies=ADMIN)
     app.include_router(_resources.router, dependencies=ADMIN)
     app.include_router(_resources.downloads, dependencies=AGENT_OR_ADMIN)
     app.include_router(_credentials.router)  # agents only: the route names its caller

@@ -22,6 +22,8 @@ from runecraft.schemas.secrets import SecretOp, SecretRemote
 from runecraft.schemas.storage import StorageRemote
 
 __all__ = [
+    "MAX_CONFIG_BYTES",
+    "MAX_PAYLOAD_BYTES",
     "ActionLog",
     "ActionOutcome",
     "ActionRequest",
@@ -53,6 +55,11 @@ __all__ = [
 SCHEMA_VERSION = 1
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
 """Payloads above this size are refused before parsing."""
+
+MAX_CONFIG_BYTES = MAX_PAYLOAD_BYTES // 8
+"""The most an application's config settings may take, JSON-encoded. A machine's snapshot
+carries them for every unit on that machine, beside relation data, secrets and actions, in
+one message of at most `MAX_PAYLOAD_BYTES`; the API refuses more, naming the option."""
 
 WorkloadStatusName = Literal[
     "active", "blocked", "maintenance", "waiting", "unknown", "error", "terminated"

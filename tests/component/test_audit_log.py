@@ -169,7 +169,7 @@ def test_refused_calls_are_recorded_with_their_outcome_and_caller(
         ("user:tester", "POST", "/v1/models/{model}/applications", "default", 400, "invalid"),
         ("anonymous", "DELETE", APP, "default", 403, "permission-denied"),
         ("user:tester", "DELETE", APP, "default", 404, "not-found"),
-        ("user:tester", "POST", "/v1/no-such-route", None, 404, ""),
+        ("user:tester", "POST", "/v1/no-such-route", None, 404, "not-found"),
     ]
     del store
 

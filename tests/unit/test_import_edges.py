@@ -20,7 +20,7 @@ EDGES: dict[str, tuple[str, ...]] = {
     "sqlalchemy": ("runecraft.controller.state",),
     "alembic": ("runecraft.controller.state",),
     "fastapi": ("runecraft.controller.api",),
-    "starlette": ("runecraft.controller.api._audit",),
+    "starlette": ("runecraft.controller.api._app", "runecraft.controller.api._audit"),
     "uvicorn": ("runecraft.controller._process",),
     "amqtt": ("runecraft.controller.bus._embedded",),
     "aiomqtt": ("runecraft.bus",),

@@ -6,6 +6,7 @@ controller's rules (a `RunecraftError`, with nothing stored), or applied."""
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from typing import Any
@@ -68,7 +69,7 @@ WEIRD = st.one_of(
     st.integers(1, 8).map(lambda depth: json.loads("[" * depth * 100 + "]" * depth * 100)),
     st.text(max_size=12),
     st.integers(),
-)
+).map(copy.deepcopy)  # a fresh value each draw: a shared [] or {} could be put inside itself
 
 
 @st.composite

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from runecraft.agents import _toolserver, hooktools
@@ -54,6 +54,8 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
 
 @FUZZ
 @given(name=st.sampled_from(TOOL_NAMES), argv=st.lists(_words(), max_size=6))
+@example(name="secret-add", argv=["--label", "a\n", "key=v"])  # once a ValidationError
+@example(name="secret-set", argv=["secret:c0ffee00000000000001", "--label", "a\x00"])
 async def test_fuzz_hook_tool_argv_never_raises_and_a_refusal_buffers_nothing(
     harness: Harness, name: str, argv: list[str]
 ) -> None:

@@ -88,6 +88,8 @@ COMMANDS: dict[str, str] = {
     "list-users": "_users:users",
     "grant": "_users:grant",
     "revoke": "_users:revoke",
+    "rotate-secrets-key": "_secrets:rotate_secrets_key",
+    "audit-log": "_audit:audit_log",
 }
 """Every command by the name it answers to, as `MODULE:ATTRIBUTE` of `runecraft.cli`."""
 

@@ -26,6 +26,7 @@ __all__ = [
     "list_secrets",
     "remove_secret",
     "revoke_secret",
+    "rotate_secrets_key",
     "show_secret",
     "update_secret",
 ]
@@ -129,6 +130,17 @@ grant_secret = _access_command(
 revoke_secret = _access_command(
     grant=False, help="Stop applications (comma-separated) reading a user secret."
 )
+
+
+@click.command("rotate-secrets-key")
+def rotate_secrets_key() -> None:
+    """Seal every secret's content under a new controller key; the old key is dropped."""
+    rotation = _run(lambda c: c.rotate_secrets_key())
+    _output.err_console.print(
+        f'Secret key rotated: "{rotation.key}" now seals {rotation.resealed} secret '
+        f"revision(s); dropped: {', '.join(rotation.retired) or 'none'}.",
+        markup=False,
+    )
 
 
 @click.command("remove-secret")

@@ -24,7 +24,7 @@ from runecraft.schemas.ssh_target import parse_target
 
 __all__ = ["Host", "host_of", "scp", "split_remote", "ssh"]
 
-_REMOTE = re.compile(r"^(?:[^@/:]+@)?(?P<target>[a-z][a-z0-9-]*/\d+|\d+):(?P<path>.*)$")
+_REMOTE = re.compile(r"^(?:[^@/:]+@)?(?P<target>[a-z][a-z0-9-]*/\d+|\d+):(?P<path>.*)\Z")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import httpx
 
 from runecraft import errors
-from runecraft.schemas import api, constraints, machines, resources, secrets
+from runecraft.schemas import api, audit, constraints, machines, resources, secrets
 from runecraft.schemas import logs as log_schema
 from runecraft.schemas import users as user_schema
 from runecraft.schemas.secrets import SecretQuery
@@ -83,6 +83,18 @@ class Client:
 
     async def controller(self) -> api.ControllerInfo:
         return api.ControllerInfo.model_validate(await self._request("GET", "/v1/controller"))
+
+    async def rotate_secrets_key(self) -> secrets.KeyRotation:
+        result = await self._request("POST", "/v1/controller/secrets-key/rotate")
+        return secrets.KeyRotation.model_validate(result)
+
+    async def audit_log(self, *, limit: int = 50, model: str | None = None) -> audit.AuditPage:
+        params: dict[str, Any] = {"limit": limit}
+        if model is not None:
+            params["model"] = model
+        return audit.AuditPage.model_validate(
+            await self._request("GET", "/v1/audit", params=params)
+        )
 
     async def shutdown(self, *, destroy: bool = False) -> None:
         await self._request("POST", "/v1/controller/shutdown", params={"destroy": destroy})

@@ -29,7 +29,7 @@ from runecraft.controller._config import api_url, load_config
 from runecraft.controller.bus import _dynsec
 from runecraft.controller.providers import CloudSpec, Provider, ProviderContext, load_provider
 from runecraft.controller.reconcilers import Reconciler, provider_for
-from runecraft.controller.state import MachineRecord, Store
+from runecraft.controller.state import KEY_FILE, Keyring, MachineRecord, Store
 from runecraft.schemas import bus as bus_schema
 from runecraft.schemas.agent import BrokerAddress
 from runecraft.schemas.controller import ControllerConfig
@@ -200,7 +200,9 @@ class Controller:
                 names = _tls.server_names(config.api_host, config.broker.host)
                 _tls.make(self.tls, config.name, names)
             self.ca_cert = self.tls.ca_cert.read_text()
-        self.store = store = await Store.open(config.database_url)
+        # The keyring sealing secret content lives beside the config, never in the database.
+        keyring = Keyring.load_or_create(self.directory / KEY_FILE)
+        self.store = store = await Store.open(config.database_url, keyring)
         await store.extend_all_leases(time.time() + config.lease_seconds)
         self._controller_hash = _passwords.hash_password(config.broker.password)
         cloud_service = services.CloudService(store, self.clouds)
@@ -360,7 +362,8 @@ class Controller:
                     broker_for_agents=self.broker_for_agents,
                     api_url=self.api_url,
                 ),
-            )
+            ),
+            audit=services.AuditService(store),
         )
         return _Server(
             uvicorn.Config(

@@ -27,30 +27,30 @@ MAX_INCLUDE_BYTES = 1024 * 1024
 _APP = APPLICATION
 _ENDPOINT = r"[a-z][a-z0-9]*(?:[_-][a-z0-9]+)*"
 _NUMBER = r"(?:0|[1-9][0-9]*)"
-_APP_RE = re.compile(f"^{_APP}$")
-_ENDPOINT_RE = re.compile(f"^{_ENDPOINT}$")
-_NUMBER_RE = re.compile(f"^{_NUMBER}$")
-_RELATION_END_RE = re.compile(f"^(?P<app>{_APP})(?::(?P<endpoint>{_ENDPOINT}))?$")
+_APP_RE = re.compile(rf"^{_APP}\Z")
+_ENDPOINT_RE = re.compile(rf"^{_ENDPOINT}\Z")
+_NUMBER_RE = re.compile(rf"^{_NUMBER}\Z")
+_RELATION_END_RE = re.compile(rf"^(?P<app>{_APP})(?::(?P<endpoint>{_ENDPOINT}))?\Z")
 _PLACEMENT_RE = re.compile(
-    f"^(?:(?P<container>[a-z]+):)?(?:(?P<app>{_APP})(?:/(?P<unit>{_NUMBER}))?|(?P<machine>{_NUMBER}))$"
+    rf"^(?:(?P<container>[a-z]+):)?(?:(?P<app>{_APP})(?:/(?P<unit>{_NUMBER}))?|(?P<machine>{_NUMBER}))\Z"
 )
-_ZONE_RE = re.compile(r"^zone=(?P<zone>[A-Za-z0-9][A-Za-z0-9._-]*)$")
-_CHARM_NAME_RE = re.compile(f"^(?P<name>{_APP})(?:-(?P<revision>[0-9]+))?$")
-_SERIES_WORD_RE = re.compile(r"^[a-z][a-z0-9]*$")
+_ZONE_RE = re.compile(r"^zone=(?P<zone>[A-Za-z0-9][A-Za-z0-9._-]*)\Z")
+_CHARM_NAME_RE = re.compile(rf"^(?P<name>{_APP})(?:-(?P<revision>[0-9]+))?\Z")
+_SERIES_WORD_RE = re.compile(r"^[a-z][a-z0-9]*\Z")
 _BASE_RE = re.compile(
     r"^(?P<os>[a-z][a-z0-9-]*)@(?P<version>[0-9]+(?:\.[0-9]+)*)"
-    r"(?:/(?P<risk>stable|candidate|beta|edge))?$"
+    r"(?:/(?P<risk>stable|candidate|beta|edge))?\Z"
 )
 _RISKS = frozenset({"stable", "candidate", "beta", "edge"})
-_SIZE_RE = re.compile(r"^[0-9]+(?:\.[0-9]+)?[MGTPEZY]?(?:i?B)?$")
-_POOL_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]*$")
-_SPACE_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_SIZE_RE = re.compile(r"^[0-9]+(?:\.[0-9]+)?[MGTPEZY]?(?:i?B)?\Z")
+_POOL_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]*\Z")
+_SPACE_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 _MODEL_RE = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 _OFFER_URL_RE = re.compile(
     rf"^(?:(?P<controller>[a-zA-Z0-9][a-zA-Z0-9-]*):)?(?:(?P<user>[^/:\s]+)/)?"
-    rf"(?P<model>{_MODEL_RE})\.(?P<offer>{_APP})$"
+    rf"(?P<model>{_MODEL_RE})\.(?P<offer>{_APP})\Z"
 )
-_SIMPLE_KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
+_SIMPLE_KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*\Z")
 
 _SERIES_BASES: dict[str, str | None] = {
     "precise": "ubuntu@12.04",

@@ -22,6 +22,8 @@ from runecraft.schemas.secrets import SecretOp, SecretRemote
 from runecraft.schemas.storage import StorageRemote
 
 __all__ = [
+    "MAX_CONFIG_BYTES",
+    "MAX_PAYLOAD_BYTES",
     "ActionLog",
     "ActionOutcome",
     "ActionRequest",
@@ -53,6 +55,17 @@ __all__ = [
 SCHEMA_VERSION = 1
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
 """Payloads above this size are refused before parsing."""
+
+MAX_CONFIG_BYTES = MAX_PAYLOAD_BYTES // 8
+"""The most an application's config settings may take, JSON-encoded. A machine's snapshot
+carries them for every unit on that machine, beside relation data, secrets and actions, in
+one message of at most `MAX_PAYLOAD_BYTES`; the API refuses more, naming the option."""
+
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+"""Every number on the bus fits the database's 64-bit integers: a larger one (an agent's
+`seq` of 2**64) is refused when parsed, not when stored."""
+Count = Annotated[int, Field(ge=0, le=2**63 - 1)]
+"""A sequence number, revision, version or offset."""
 
 WorkloadStatusName = Literal[
     "active", "blocked", "maintenance", "waiting", "unknown", "error", "terminated"
@@ -104,7 +117,7 @@ class RelationRemote(_Frozen):
     the app version its own commit produced.
     """
 
-    id: int
+    id: Int64
     endpoint: str
     """The local endpoint name (`JUJU_RELATION`)."""
     interface: str
@@ -116,7 +129,7 @@ class RelationRemote(_Frozen):
     `-broken` (never for peer relations, which only end with the unit)."""
     units: dict[str, int] = Field(default_factory=dict)
     """Remote units in scope (for peers: the other units) → their settings version."""
-    app_version: int = 0
+    app_version: Count = 0
     unit_data: dict[str, dict[str, str]] = Field(default_factory=dict)
     """Databags of remote units, including ones that departed while the relation lives."""
     app_data: dict[str, str] = Field(default_factory=dict)
@@ -151,11 +164,11 @@ class UnitRemoteState(_Frozen):
     update_status_interval: float = 300.0
     """Seconds between `update-status` hooks (model config `update-status-hook-interval`)."""
     relations: tuple[RelationRemote, ...] = ()
-    commit_seq: int = 0
+    commit_seq: Count = 0
     """The highest `HookCommit.seq` of this unit the controller has applied: the agent keeps
     resending later commits until this moves past them (exactly-once, in order)."""
     leader_settings: dict[str, str] = Field(default_factory=dict)
-    leader_settings_version: int = 0
+    leader_settings_version: Count = 0
     """Moves on every `leader-set`; non-leaders run `leader-settings-changed` when it moved."""
     state: dict[str, str] = Field(default_factory=dict)
     """The unit's charm state (`state-get`), as committed."""
@@ -163,7 +176,7 @@ class UnitRemoteState(_Frozen):
     """Actions waiting to run on this unit, oldest first."""
     resolved: Literal["none", "retry", "no-retry"] = "none"
     """Set by `rune resolve`: retry the failed hook now, or skip it."""
-    resolved_seq: int = 0
+    resolved_seq: Count = 0
     """Moves on every `rune resolve`, so a second resolve of a new error is seen."""
     private_address: str = "127.0.0.1"
     retry_hooks: bool = True
@@ -182,7 +195,7 @@ class MachineSnapshot(_Frozen):
     """The whole desired state of one machine's units; replaces any earlier snapshot."""
 
     kind: Literal["machine-snapshot"] = "machine-snapshot"
-    revision: int
+    revision: Count
     model_name: str
     model_uuid: str
     machine_id: str
@@ -194,7 +207,7 @@ class LogAck(_Frozen):
 
     kind: Literal["log-ack"] = "log-ack"
     source: str
-    offset: int = Field(ge=0)
+    offset: Count
 
 
 ControllerMessage = Annotated[MachineSnapshot | LogAck, Field(discriminator="kind")]
@@ -221,7 +234,7 @@ class UnitReport(_Frozen):
 
     kind: Literal["unit-report"] = "unit-report"
     unit: str
-    seq: int
+    seq: Count
     """Strictly increasing per unit (nanoseconds since the epoch is fine)."""
     workload: StatusValue
     agent: StatusValue
@@ -229,7 +242,7 @@ class UnitReport(_Frozen):
     workload_version: str = ""
     converged_hash: str = ""
     """`config_hash` of the remote state the unit had fully converged on when it went idle."""
-    snapshot_revision: int = 0
+    snapshot_revision: Count = 0
     """`MachineSnapshot.revision` of the latest snapshot the unit had seen when it reported;
     with agent status `idle` it tells the controller the unit has settled on that snapshot."""
     removed: bool = False
@@ -260,11 +273,11 @@ class HookCommit(_Frozen):
 
     kind: Literal["hook-commit"] = "hook-commit"
     unit: str
-    seq: int
+    seq: Count
     """Strictly increasing per unit, with no gaps (1, 2, 3 …)."""
     hook: str
-    relations: dict[int, RelationWrite] = Field(default_factory=dict)
-    scope: dict[int, Literal["enter", "leave"]] = Field(default_factory=dict)
+    relations: dict[Int64, RelationWrite] = Field(default_factory=dict)
+    scope: dict[Int64, Literal["enter", "leave"]] = Field(default_factory=dict)
     """Scope changes: `enter` after `-relation-created`, `leave` after `-broken` (or when a
     dying unit departs)."""
     state_set: dict[str, str] = Field(default_factory=dict)
@@ -283,7 +296,7 @@ class LeaderSet(_Frozen):
 
     kind: Literal["leader-set"] = "leader-set"
     unit: str
-    seq: int
+    seq: Count
     settings: dict[str, str]
     """`""` deletes a key."""
 
@@ -303,7 +316,7 @@ class AppStatusReport(_Frozen):
     kind: Literal["app-status"] = "app-status"
     application: str
     unit: str
-    seq: int
+    seq: Count
     status: StatusValue
 
 
@@ -317,8 +330,8 @@ class LogBatch(_Frozen):
 
     kind: Literal["log-batch"] = "log-batch"
     source: str = Field(min_length=1, max_length=160)
-    offset: int = Field(ge=0)
-    end: int = Field(ge=0)
+    offset: Count
+    end: Count
     lines: tuple[str, ...] = ()
 
 

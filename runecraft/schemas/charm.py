@@ -18,9 +18,10 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -29,6 +30,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from runecraft.schemas.names import check_printable
 
 __all__ = [
     "CHARM_METADATA_KEYS",
@@ -51,15 +54,15 @@ __all__ = [
     "split_charmcraft",
 ]
 
-CHARM_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]*[a-z][a-z0-9]*)*$")
+CHARM_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[0-9]*[a-z][a-z0-9]*)*\Z")  # see names.APPLICATION
 """Juju's charm name rule: hyphen-separated words, each word holding a letter."""
-ENDPOINT_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(?:[_-][a-z0-9]+)*$")
+ENDPOINT_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(?:[_-][a-z0-9]+)*\Z")
 """Juju's relation (endpoint) name rule (`names.RelationSnippet`)."""
-ACTION_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
-BASE_RE = re.compile(r"^[a-z][a-z0-9-]*@[0-9a-z.]+$")
-_SAFE_PATH_RE = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_./-]*$")
-_INT_RE = re.compile(r"^[+-]?[0-9]+$")
-_FLOAT_RE = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+ACTION_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z")
+BASE_RE = re.compile(r"^[a-z][a-z0-9-]*@[0-9a-z.]+\Z")
+_SAFE_PATH_RE = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_./-]*\Z")
+_INT_RE = re.compile(r"^[+-]?[0-9]+\Z")
+_FLOAT_RE = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _TRUE_WORDS = frozenset({"true", "yes", "1"})
 _FALSE_WORDS = frozenset({"false", "no", "0"})
@@ -415,10 +418,14 @@ class ConfigOption(_Model):
         return coerce_option_value(option_type, value)
 
 
+def _option_name(name: str) -> str:
+    return check_printable(name, "option name")
+
+
 class CharmConfig(_Model):
     """`config.yaml`: the options an operator may set, with their types and defaults."""
 
-    options: dict[str, ConfigOption]
+    options: dict[Annotated[str, AfterValidator(_option_name)], ConfigOption]
     """Required even if empty: an empty config.yaml is an error in Juju, `options: {}` is not."""
 
     def defaults(self) -> dict[str, object]:

@@ -25,7 +25,7 @@ KUBERNETES = "kubernetes"
 ADDED_ONLY = frozenset({KUBERNETES})
 """Provider types that need settings (a kubeconfig): their clouds are added, never built in."""
 
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9.-]*$")
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9.-]*\Z")
 _TYPES = {KUBERNETES: KUBERNETES, "k8s": KUBERNETES}
 """Cloud types an operator can add, in Juju's spellings."""
 

@@ -18,10 +18,10 @@ __all__ = [
     "parse_constraints",
 ]
 
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)([MGTP]?)$")
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)([MGTP]?)\Z")
 _SIZE_MIB = {"": 1, "M": 1, "G": 1024, "T": 1024**2, "P": 1024**3}
 _ARCHES = ("amd64", "arm64", "ppc64el", "riscv64", "s390x")
-_BASE = re.compile(r"^([a-z][a-z0-9-]*)@(\d+(?:\.\d+)*)(?:/[a-z]+)?$")
+_BASE = re.compile(r"^([a-z][a-z0-9-]*)@(\d+(?:\.\d+)*)(?:/[a-z]+)?\Z")
 
 _SIZES = frozenset({"mem", "root-disk"})
 _COUNTS = frozenset({"cores", "cpu-power"})

@@ -41,11 +41,11 @@ Juju; no user model may take it."""
 CONTROLLER_ENTITY = "controller-0"
 """The entity of lines the controller itself logged."""
 
-_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) ([A-Z]+) (\S+) ?(.*)$")
-_UNIT_TAG = re.compile(rf"^unit-({APPLICATION})-(\d+)$")
-_UNIT = re.compile(rf"^{APPLICATION}/\d+$")
-_APP = re.compile(f"^{APPLICATION}$")
-_MACHINE = re.compile(r"^(?:machine-)?(\d+)$")
+_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) ([A-Z]+) (\S+) ?(.*)\n?\Z")
+_UNIT_TAG = re.compile(rf"^unit-({APPLICATION})-(\d+)\Z")
+_UNIT = re.compile(rf"^{APPLICATION}/\d+\Z")
+_APP = re.compile(rf"^{APPLICATION}\Z")
+_MACHINE = re.compile(r"^(?:machine-)?(\d+)\Z")
 
 
 def severity(level: str) -> int:

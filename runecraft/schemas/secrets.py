@@ -21,12 +21,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from runecraft.schemas.duration import parse_duration
+from runecraft.schemas.names import Label
 
 __all__ = [
     "ROTATE_POLICIES",
     "ROTATE_SECONDS",
     "AddSecretRequest",
     "AddSecretResponse",
+    "KeyRotation",
     "SecretAccess",
     "SecretAccessRequest",
     "SecretOp",
@@ -55,8 +57,8 @@ ROTATE_POLICIES = ("never", *ROTATE_SECONDS)
 MAX_CONTENT_BYTES = 64 * 1024
 """Bound on one revision's content: every unit that may read it gets it in its snapshot."""
 
-_ID = re.compile(r"^[0-9a-v]{20}$")
-_KEY = re.compile(r"^([a-z](?:-?[a-z0-9]){2,})$")
+_ID = re.compile(r"^[0-9a-v]{20}\Z")
+_KEY = re.compile(r"^([a-z](?:-?[a-z0-9]){2,})\Z")
 """Juju `secrets.keyRegExp`: lowercase, at least three characters, single dashes."""
 _COUNTER = [int.from_bytes(os.urandom(3), "big")]
 _LOCK = threading.Lock()
@@ -195,7 +197,7 @@ class SecretOp(_Frozen):
     op: Literal["add", "set", "grant", "revoke", "remove", "track", "rotated"]
     id: str
     owner: Literal["application", "unit"] | None = None
-    label: str | None = None
+    label: Label | None = Field(default=None, max_length=256)
     description: str | None = None
     expire: str | None = None
     rotate: str | None = None
@@ -216,7 +218,7 @@ class _Request(BaseModel):
 class AddSecretRequest(_Request):
     """`add-secret NAME k=v…`: a user secret owned by the model."""
 
-    name: str = Field(min_length=1, max_length=128)
+    name: Label = Field(min_length=1, max_length=128)
     content: dict[str, str]
     description: str = ""
 
@@ -231,7 +233,16 @@ class UpdateSecretRequest(_Request):
 
     content: dict[str, str] | None = None
     description: str | None = None
-    name: str | None = Field(default=None, min_length=1, max_length=128)
+    name: Label | None = Field(default=None, min_length=1, max_length=128)
+
+
+class KeyRotation(BaseModel):
+    """`rotate-secrets-key`: the key now current, how many stored secret revisions were
+    resealed under it, and the keys dropped from the keyring."""
+
+    key: str
+    resealed: int
+    retired: list[str]
 
 
 class SecretQuery(BaseModel):

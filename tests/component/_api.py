@@ -65,7 +65,8 @@ def controller_app(
             users=services.UserService(store, TOKEN),
             verify_agent=verify_agent,
             shutdown=no_shutdown,
-        )
+        ),
+        audit=services.AuditService(store),
     )
 
 

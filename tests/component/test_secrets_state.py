@@ -100,8 +100,8 @@ async def test_owner_grants_consumer_tracks_and_obsolete_revisions(store: Store)
     assert (await views(world))["db/0"][SID].obsolete == (1,)
     await world.send(0, commit("db/0", 4, secrets=(op("remove", revision=1),)))
     assert (await views(world))["db/0"][SID].obsolete == ()
-    revisions = await rows(store, t.secret_revisions)
-    assert [(r["revision"], r["content"]) for r in revisions] == [(2, {"password": "two"})]
+    revisions = (await store.snapshot()).secrets.revisions  # content unsealed
+    assert [(r.revision, r.content) for r in revisions] == [(2, {"password": "two"})]
 
     # Revoking the relation grant hides it from the consumer; removing deletes every row.
     await world.send(0, commit("db/0", 5, secrets=(op("revoke", relation_id=REGULAR),)))

@@ -26,7 +26,7 @@ VERSION = "1.19.0-runecraft"
 """Pebble 1.19 semantics (what Juju 3.6.4+ ships) plus the later fields ops reads."""
 
 _ACCESS = ("admin", "read", "metrics", "untrusted")
-_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_\-]*$")
+_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_\-]*\Z")
 
 
 class SignalSender(Protocol):

@@ -162,7 +162,7 @@ class Router:
     ) -> None:
         """Serve `path` (`/v1/changes/{id}/wait`) with one handler per method."""
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path)
-        self._routes.append(_Route(re.compile(f"^{regex}$"), methods, frozenset(user), open))
+        self._routes.append(_Route(re.compile(rf"^{regex}\Z"), methods, frozenset(user), open))
 
     def resolve(self, method: str, path: str) -> tuple[Handler, dict[str, str], bool, bool]:
         """The handler for a request, its path params, and (open, user-allowed)."""

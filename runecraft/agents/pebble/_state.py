@@ -72,12 +72,12 @@ writes a second."""
 _NOTICE_EXPIRE_AFTER = 7 * 24 * 3600.0
 NOTICE_TYPES = frozenset({"change-update", "custom", "warning"})
 _CUSTOM_KEY = re.compile(
-    r"^[a-z0-9]+(-[a-z0-9]+)*(\.[a-z0-9]+(-[a-z0-9]+)*)+(/[a-z0-9]+(-[a-z0-9]+)*)+$"
+    r"^[a-z0-9]+(-[a-z0-9]+)*(\.[a-z0-9]+(-[a-z0-9]+)*)+(/[a-z0-9]+(-[a-z0-9]+)*)+\Z"
 )
 _MAX_KEY_BYTES = 256
 _MAX_DATA_BYTES = 4 * 1024
 _RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$"
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))\Z"
 )
 
 logger = logging.getLogger(__name__)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pydantic
 import yaml
 
 from runecraft import errors
@@ -281,3 +282,7 @@ async def invoke(
         return _error(1, exc.message)
     except OSError as exc:
         return _error(1, str(exc))
+    except pydantic.ValidationError as exc:  # a value checked only where it is modelled
+        return _error(
+            1, "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        )

@@ -20,7 +20,7 @@ DEFAULT_FAIL_MESSAGE = "action failed without reason given, check action for err
 RESERVED_KEYS = ("stdout", "stdout-encoding", "stderr", "stderr-encoding")
 """Result keys the agent fills from the process; `action-set` may not write them."""
 
-_KEY_RULE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+_KEY_RULE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z")
 
 
 def _running(ctx: _context.HookContext) -> _context.ActionRun:

@@ -28,7 +28,7 @@ from runecraft.agents.tools._registry import (
 __all__ = ["PORT_FORMAT", "format_port", "parse_port"]
 
 PORT_FORMAT = "<port>[/<protocol>] or <from>-<to>[/<protocol>] or icmp"
-_PORT_RE = re.compile(r"^(?:icmp|[0-9]+(?:-[0-9]+)?(?:/[a-z0-9]+)?)$")
+_PORT_RE = re.compile(r"^(?:icmp|[0-9]+(?:-[0-9]+)?(?:/[a-z0-9]+)?)\Z")
 
 
 def format_port(from_port: int, to_port: int, protocol: str) -> str:

@@ -4,14 +4,21 @@ with the HTTP status of its class, so clients re-raise the same `RunecraftError`
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from runecraft import __version__, errors
+from runecraft.controller import services
 from runecraft.controller.api import (
     _actions,
     _applications,
+    _audit,
     _bundles,
     _charms,
     _clouds,
@@ -43,6 +50,20 @@ _STATUS = {
 }
 
 
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": api.ErrorBody, "description": description}
+    for status, description in (
+        (400, "Invalid request: bad input, nothing changed"),
+        (403, "Permission denied: missing or wrong credentials"),
+        (404, "Not found: the model, application, unit, … named does not exist"),
+        (409, "Conflict: the request contradicts what is stored"),
+        (500, "Permanent error: will not succeed by retrying"),
+        (503, "Temporary error: retry later"),
+    )
+}
+"""Every route may answer these, each as `{"error": {code, message}}` (documented on all)."""
+
+
 def _error(exc: errors.RunecraftError) -> JSONResponse:
     status = next((code for cls, code in _STATUS.items() if type(exc) is cls), 500)
     body = api.ErrorBody(error=api.ErrorDetail(code=exc.code, message=exc.message))
@@ -57,20 +78,62 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "invalid request: " + "; ".join(parts)
 
 
-async def _runecraft_error(_: Request, exc: errors.RunecraftError) -> JSONResponse:
+async def _runecraft_error(request: Request, exc: errors.RunecraftError) -> JSONResponse:
+    request.state.error_code = exc.code  # for the audit log
     return _error(exc)
 
 
-async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-    return _error(errors.InvalidSpecError(_validation_message(exc)))
+_HTTP_CODES = {
+    404: errors.NotFoundError,
+    403: errors.PermissionDeniedError,
+    409: errors.ConflictError,
+    503: errors.TemporaryError,
+}
 
 
-def create_app(ctx: ApiContext) -> FastAPI:
-    """The app over `ctx` (kept on `app.state`, where the routes' dependencies read it)."""
-    app = FastAPI(title="Runecraft controller", version=__version__)
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """Starlette's own refusals (no such route, a body it cannot parse, a method the route
+    lacks) in the one error shape, with their status."""
+    cls = _HTTP_CODES.get(exc.status_code, errors.InvalidSpecError)
+    error = cls(str(exc.detail))
+    request.state.error_code = error.code
+    body = api.ErrorBody(error=api.ErrorDetail(code=error.code, message=error.message))
+    return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=exc.headers)
+
+
+async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    return await _runecraft_error(request, errors.InvalidSpecError(_validation_message(exc)))
+
+
+def _document(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document as the API answers: invalid requests are 400 with an error body
+    (`_invalid`), never FastAPI's 422, which is left out."""
+    if app.openapi_schema is None:
+        document = get_openapi(
+            title=app.title, version=app.version, routes=app.routes, servers=app.servers
+        )
+        for path in document.get("paths", {}).values():
+            for operation in path.values():
+                operation.get("responses", {}).pop("422", None)
+        schemas = document.get("components", {}).get("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        app.openapi_schema = document
+    return app.openapi_schema
+
+
+def create_app(ctx: ApiContext, audit: services.AuditService | None = None) -> FastAPI:
+    """The app over `ctx` (kept on `app.state`, where the routes' dependencies read it);
+    with `audit`, every mutating call is recorded in the audit log."""
+    app = FastAPI(title="Runecraft controller", version=__version__, responses=ERROR_RESPONSES)
+    app.openapi = functools.partial(_document, app)  # type: ignore[method-assign]
     app.state.context = ctx
+    app.state.audit = audit
+    if audit is not None:
+        app.add_middleware(_audit.AuditMiddleware, audit=audit)
     app.exception_handler(errors.RunecraftError)(_runecraft_error)
     app.exception_handler(RequestValidationError)(_invalid)
+    app.exception_handler(StarletteHTTPException)(_http_error)
     app.include_router(_controller.public)
     app.include_router(_users.public)
     app.include_router(_controller.router, dependencies=SUPERUSER)
@@ -89,6 +152,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(_logs.router, dependencies=MODEL)
     app.include_router(_machines.router, dependencies=MODEL)
     app.include_router(_secrets.router, dependencies=MODEL)
+    app.include_router(_audit.router, dependencies=SUPERUSER)
     app.include_router(_resources.router, dependencies=USER)
     app.include_router(_resources.downloads, dependencies=DOWNLOAD)
     app.include_router(_credentials.router)  # agents only: the route names its caller

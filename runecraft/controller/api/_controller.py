@@ -8,6 +8,7 @@ from runecraft import __version__
 from runecraft.controller import services
 from runecraft.controller.api._deps import Context
 from runecraft.schemas import api
+from runecraft.schemas import secrets as sec
 
 __all__ = ["public", "router", "users"]
 
@@ -34,6 +35,12 @@ async def controller_info(ctx: Context) -> api.ControllerInfo:
 async def health(ctx: Context) -> dict[str, str]:
     bus = "connected" if ctx.bus_connected() else "connecting"
     return {"status": "ok", "uuid": ctx.uuid, "bus": bus}
+
+
+@router.post("/v1/controller/secrets-key/rotate")
+async def rotate_secrets_key(ctx: Context) -> sec.KeyRotation:
+    """A new key seals every secret's content at rest; the old key is dropped after."""
+    return await ctx.secrets.rotate_key()
 
 
 @router.post("/v1/controller/shutdown")

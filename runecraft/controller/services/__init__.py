@@ -5,6 +5,7 @@ from __future__ import annotations
 from runecraft.controller.services._actions import ActionService
 from runecraft.controller.services._agents import HEARTBEAT_SECONDS, AgentService
 from runecraft.controller.services._appsettings import SettingsService
+from runecraft.controller.services._audit import AuditService
 from runecraft.controller.services._bundles import BundleOutcome, BundleService
 from runecraft.controller.services._catalog import CatalogService
 from runecraft.controller.services._clouds import CloudRegistry, CloudService
@@ -43,6 +44,7 @@ __all__ = [
     "ActionService",
     "AddedMachine",
     "AgentService",
+    "AuditService",
     "BundleOutcome",
     "BundleService",
     "CatalogService",

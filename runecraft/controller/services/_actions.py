@@ -53,6 +53,10 @@ class ActionService(StoreService[ActionStore]):
         """
         if not units:
             raise errors.InvalidSpecError("no units given")
+        if not charm_schema.ACTION_NAME_RE.match(action):
+            raise errors.InvalidSpecError(
+                f"invalid action name {action!r}: use lowercase letters, digits and hyphens"
+            )
         given = dict(params or {})
         if action == exec_schema.JUJU_EXEC:
             given = exec_schema.ExecParams.parse(given).model_dump()

@@ -36,6 +36,10 @@ def parse_endpoint(text: str) -> tuple[str, str | None]:
             f'invalid endpoint "{text}": expected APPLICATION or APPLICATION:ENDPOINT'
         )
     _names.check_application_name(application)
+    if endpoint and not charm_schema.ENDPOINT_NAME_RE.match(endpoint):
+        raise errors.InvalidSpecError(
+            f'invalid endpoint "{text}": endpoint name {endpoint!r} not valid'
+        )
     return application, endpoint or None
 
 

@@ -10,9 +10,9 @@ from runecraft.schemas.names import APPLICATION
 
 __all__ = ["check_application_name", "check_model_name", "parse_unit_name"]
 
-_APP = re.compile(f"^{APPLICATION}$")
-_MODEL = re.compile(r"^[a-z0-9]+[a-z0-9-]*$")
-_UNIT = re.compile(rf"^({APPLICATION})/(\d+)$")
+_APP = re.compile(rf"^{APPLICATION}\Z")
+_MODEL = re.compile(r"^[a-z0-9]+[a-z0-9-]*\Z")
+_UNIT = re.compile(rf"^({APPLICATION})/(\d+)\Z")
 
 
 def check_application_name(name: str) -> str:

@@ -138,7 +138,7 @@ class _UserSecretState(WithModel, WithSecrets, WithApplications, Protocol):
 
 
 class SecretStore(StateStore[_UserSecretState], ModelReads, Protocol):
-    pass
+    async def rotate_secrets_key(self) -> tuple[str, int, list[str]]: ...
 
 
 async def write_secrets(tx: WithSecrets, writes: Sequence[rules.SecretWrite]) -> None:
@@ -262,6 +262,12 @@ class SecretService(StoreService[SecretStore]):
             _, writes = rules.removed(view, revision)
             await write_secrets(tx, writes)
         self.hub.changed()
+
+    async def rotate_key(self) -> sec.KeyRotation:
+        """A new key seals every secret's content (all models); the old ones are dropped.
+        Content does not change, so nothing is woken."""
+        key, resealed, retired = await self.store.rotate_secrets_key()
+        return sec.KeyRotation(key=key, resealed=resealed, retired=retired)
 
     async def list(
         self, model: str, *, owner: str | None = None, reveal: bool = False

@@ -6,6 +6,7 @@ what is wrong and changes nothing.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid as uuidlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -48,7 +49,7 @@ from runecraft.controller.state import (
     CharmRecord,
     ModelRecord,
 )
-from runecraft.schemas import api
+from runecraft.schemas import api, bus
 from runecraft.schemas import charm as charm_schema
 from runecraft.schemas import clouds as cloud_schema
 from runecraft.schemas.constraints import check_base, parse_constraints
@@ -81,7 +82,7 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     # the provider's default.
     "agent-image": "",
 }
-IMAGE_REFERENCE = re.compile(r"^[a-z0-9]([a-z0-9._/:@-]*[a-z0-9])?$")
+IMAGE_REFERENCE = re.compile(r"^[a-z0-9]([a-z0-9._/:@-]*[a-z0-9])?\Z")
 
 
 class ModelState(
@@ -475,6 +476,25 @@ def check_alive(tx: ModelState) -> None:
         raise errors.ConflictError(f'model "{tx.model.name}" is being destroyed')
 
 
+def check_config_size(application: str, settings: Mapping[str, Any]) -> None:
+    """Refuse settings larger than the bus carries to the agents, naming the option."""
+    sizes = {key: len(json.dumps({key: value}).encode()) for key, value in settings.items()}
+    total = len(json.dumps(dict(settings)).encode())
+    if total <= bus.MAX_CONFIG_BYTES:
+        return
+    largest = max(sizes, key=lambda key: sizes[key])
+    limit = f"the limit of {bus.MAX_CONFIG_BYTES} bytes (what one bus message carries to agents)"
+    if sizes[largest] > bus.MAX_CONFIG_BYTES:
+        raise errors.InvalidSpecError(
+            f'config option "{largest}" of application "{application}" takes '
+            f"{sizes[largest]} bytes, more than {limit}"
+        )
+    raise errors.InvalidSpecError(
+        f'config of application "{application}" takes {total} bytes, more than {limit}; '
+        f'the largest option is "{largest}" ({sizes[largest]} bytes)'
+    )
+
+
 def coerce_config(charm: CharmRecord, values: Mapping[str, Any]) -> dict[str, Any]:
     try:
         return charm_config(charm).coerce(values)
@@ -507,6 +527,7 @@ async def deploy_in(tx: ModelState, request: api.DeployRequest) -> dict[str, int
     if await tx.applications.find(request.application) is not None:
         raise errors.ConflictError(f'application "{request.application}" already exists')
     config_values = coerce_config(charm, request.config)
+    check_config_size(request.application, config_values)
     meta = charm_schema.CharmMeta.model_validate(charm.meta)
     if is_caas(tx.model):
         assert tx.model is not None
@@ -618,6 +639,7 @@ async def set_config_in(
     coerced = coerce_config(charm, values)
     settings = {k: v for k, v in app.config.items() if k not in set(reset)}
     settings.update(coerced)
+    check_config_size(application, settings)
     if settings != app.config:
         await tx.applications.update(app, config=settings)
     return settings

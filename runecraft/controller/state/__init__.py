@@ -8,9 +8,20 @@ Services declare, as Protocols, the part of a transaction they use.
 from __future__ import annotations
 
 from runecraft.controller.state import _records
+from runecraft.controller.state._keyring import KEY_FILE, Keyring
 from runecraft.controller.state._records import *  # noqa: F403 (every record; see __all__)
 from runecraft.controller.state._store import ModelSnapshot, QueryCounter, Store, Tx
 from runecraft.controller.state._users import TokenRecord, UserRecord, UserStore
 
-__all__ = ["ModelSnapshot", "QueryCounter", "Store", "TokenRecord", "Tx", "UserRecord", "UserStore"]
+__all__ = [
+    "KEY_FILE",
+    "Keyring",
+    "ModelSnapshot",
+    "QueryCounter",
+    "Store",
+    "TokenRecord",
+    "Tx",
+    "UserRecord",
+    "UserStore",
+]
 __all__ += _records.__all__

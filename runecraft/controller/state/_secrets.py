@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from runecraft.controller.state import _keyring
 from runecraft.controller.state import _tables as t
 from runecraft.controller.state._base import Repository, record
 from runecraft.controller.state._records import (
@@ -34,8 +35,34 @@ def _key(table: sa.Table) -> sa.Column[Any]:
     return table.c.id if table is t.secrets else table.c.secret_id
 
 
+def _unsealed(keyring: _keyring.Keyring) -> Callable[..., SecretRevisionRecord]:
+    """A stored revision row as its record, its content unsealed."""
+
+    def revision(
+        *,
+        model_uuid: str,
+        secret_id: str,
+        revision: int,
+        created: float,
+        key_id: str,
+        sealed: bytes,
+    ) -> SecretRevisionRecord:
+        context = _keyring.revision_context(model_uuid, secret_id, revision)
+        return SecretRevisionRecord(
+            model_uuid=model_uuid,
+            secret_id=secret_id,
+            revision=revision,
+            content=keyring.open(_keyring.Sealed(key_id, sealed), context),
+            created=created,
+        )
+
+    return revision
+
+
 async def _read_rows(
-    conn: AsyncConnection, where: Callable[[sa.Table], Sequence[Any]]
+    conn: AsyncConnection,
+    keyring: _keyring.Keyring,
+    where: Callable[[sa.Table], Sequence[Any]],
 ) -> SecretRows:
     """The rows of the four secret tables that `where(table)` selects: four queries."""
 
@@ -47,17 +74,21 @@ async def _read_rows(
     return SecretRows(
         secrets=await rows(t.secrets, SecretRecord, t.secrets.c.created),
         revisions=await rows(
-            revisions, SecretRevisionRecord, revisions.c.secret_id, revisions.c.revision
+            revisions, _unsealed(keyring), revisions.c.secret_id, revisions.c.revision
         ),
         consumers=await rows(consumers, SecretConsumerRecord, consumers.c.secret_id),
         grants=await rows(grants, SecretGrantRecord, grants.c.secret_id),
     )
 
 
-async def read_secret_rows(conn: AsyncConnection, model_uuid: str | None) -> SecretRows:
+async def read_secret_rows(
+    conn: AsyncConnection, keyring: _keyring.Keyring, model_uuid: str | None
+) -> SecretRows:
     """All secret rows of one model (or all): four queries."""
     return await _read_rows(
-        conn, lambda table: () if model_uuid is None else (table.c.model_uuid == model_uuid,)
+        conn,
+        keyring,
+        lambda table: () if model_uuid is None else (table.c.model_uuid == model_uuid,),
     )
 
 
@@ -65,8 +96,12 @@ def _where(table: sa.Table, model_uuid: str, secret_id: str) -> tuple[Any, ...]:
     return (table.c.model_uuid == model_uuid, _key(table) == secret_id)
 
 
+@dataclasses.dataclass(eq=False)
 class Secrets(Repository):
-    """Secret rows: read by id, inserted, updated and deleted as the services decide."""
+    """Secret rows: read by id, inserted, updated and deleted as the services decide;
+    revision content is sealed with the keyring on the way in and unsealed on the way out."""
+
+    _keyring: _keyring.Keyring
 
     async def rows(
         self, model_uuid: str, secret_ids: Sequence[str], unit: str | None = None
@@ -78,7 +113,7 @@ class Secrets(Repository):
             mine = (table.c.unit == unit,) if table is t.secret_consumers else ()
             return (table.c.model_uuid == model_uuid, _key(table).in_(ids), *mine)
 
-        return await _read_rows(self._conn, where)
+        return await _read_rows(self._conn, self._keyring, where)
 
     async def find_user(
         self, model_uuid: str, *, secret_id: str | None = None, name: str | None = None
@@ -107,15 +142,35 @@ class Secrets(Repository):
         content: Mapping[str, str],
         created: float,
     ) -> None:
+        context = _keyring.revision_context(model_uuid, secret_id, revision)
+        sealed = self._keyring.seal(content, context)
         await self._conn.execute(
             sa.insert(t.secret_revisions).values(
                 model_uuid=model_uuid,
                 secret_id=secret_id,
                 revision=revision,
-                content=dict(content),
                 created=created,
+                key_id=sealed.key_id,
+                sealed=sealed.data,
             )
         )
+
+    async def reseal(self, key_id: str) -> int:
+        """Seal every stored revision's content (all models) under `key_id`; returns how
+        many. Content is unchanged, so nothing is recorded in the change log."""
+        table = t.secret_revisions
+        rows = (await self._conn.execute(sa.select(table))).all()
+        for row in rows:
+            context = _keyring.revision_context(row.model_uuid, row.secret_id, row.revision)
+            content = self._keyring.open(_keyring.Sealed(row.key_id, row.sealed), context)
+            sealed = self._keyring.seal(content, context, key_id)
+            await self._conn.execute(
+                sa.update(table)
+                .where(*_where(table, row.model_uuid, row.secret_id))
+                .where(table.c.revision == row.revision)
+                .values(key_id=sealed.key_id, sealed=sealed.data)
+            )
+        return len(rows)
 
     async def update(self, model_uuid: str, secret_id: str, values: Mapping[str, Any]) -> None:
         await self._conn.execute(

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from runecraft.controller.state import _keyring
 from runecraft.controller.state import _tables as t
 from runecraft.controller.state._base import CHARM_COLUMNS, R, record
 from runecraft.controller.state._records import (
@@ -126,7 +127,9 @@ async def _read_relations(
     )
 
 
-async def read_snapshot(conn: AsyncConnection, model_uuid: str | None) -> ModelSnapshot:
+async def read_snapshot(
+    conn: AsyncConnection, keyring: _keyring.Keyring, model_uuid: str | None
+) -> ModelSnapshot:
     """Every row of one model (or all): a fixed number of queries, whatever its size."""
     read = _Reader(conn, model_uuid)
     models = await read.models()
@@ -142,7 +145,7 @@ async def read_snapshot(conn: AsyncConnection, model_uuid: str | None) -> ModelS
         t.actions.c.id,
         where=t.actions.c.status.in_(("pending", "running")),
     )
-    secrets = await read_secret_rows(conn, model_uuid)
+    secrets = await read_secret_rows(conn, keyring, model_uuid)
     storage, resources = t.storage_instances, t.application_resources
     return ModelSnapshot(
         models=models,

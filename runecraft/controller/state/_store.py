@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,8 +22,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from runecraft import errors
+from runecraft.controller.state import _keyring, _upgrade
 from runecraft.controller.state import _tables as t
-from runecraft.controller.state import _upgrade
 from runecraft.controller.state._actions import Actions
 from runecraft.controller.state._applications import Applications, Charms
 from runecraft.controller.state._base import CHARM_COLUMNS, Session, record
@@ -63,14 +64,17 @@ class Tx:
     """One write transaction: the unit of work whose repositories share one connection and
     one change log (`Store.write`)."""
 
-    def __init__(self, conn: AsyncConnection, model: ModelRecord | None) -> None:
+    def __init__(
+        self, conn: AsyncConnection, model: ModelRecord | None, keyring: _keyring.Keyring
+    ) -> None:
         self._session = session = Session(conn, model)
+        self._keyring = keyring
         self.conn = conn
         self.model = model
         self.models = Models(session)
         self.history = StatusHistory(session)
         self.charms = Charms(session)
-        self.secrets = Secrets(session)
+        self.secrets = Secrets(session, keyring)
         self.storage = Storage(session)
         self.resources = Resources(session)
         self.relations = Relations(session)
@@ -99,25 +103,39 @@ class Tx:
 
     async def snapshot(self) -> ModelSnapshot:
         """The transaction's model read whole, as this transaction sees it."""
-        return await read_snapshot(self.conn, self._session.model_uuid)
+        return await read_snapshot(self.conn, self._keyring, self._session.model_uuid)
 
     async def finish(self) -> dict[str, int]:
         """Move the revision of every model changed, once; returns the new revisions."""
         return await self._session.finish()
 
 
+def _default_keyring(url: str) -> _keyring.Keyring:
+    database = sa.engine.make_url(url).database
+    if url.startswith("sqlite") and database and database != ":memory:":
+        return _keyring.Keyring.load_or_create(Path(database).parent / _keyring.KEY_FILE)
+    return _keyring.Keyring.ephemeral()
+
+
 class Store:
     """Async access to the controller database (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, keyring: _keyring.Keyring | None = None) -> None:
         self.engine = engine
+        self.keyring = keyring or _keyring.Keyring.ephemeral()
         self._write_lock = asyncio.Lock()
         self.dialect = engine.dialect.name
 
     @classmethod
-    async def open(cls, url: str) -> Store:
-        """Connect, after creating the schema or bringing an older one to this version's."""
-        await _upgrade.migrate(url)
+    async def open(cls, url: str, keyring: _keyring.Keyring | None = None) -> Store:
+        """Connect, after creating the schema or bringing an older one to this version's.
+
+        `keyring` seals secret content; the controller passes the one in its directory.
+        Without one, a SQLite database file uses the keyring file beside it (made if
+        absent) and any other database a keyring held in memory only.
+        """
+        keyring = keyring or _default_keyring(url)
+        await _upgrade.migrate(url, keyring=keyring)
         is_sqlite = url.startswith("sqlite")
         engine = create_async_engine(
             url,
@@ -134,7 +152,48 @@ class Store:
                 cursor.execute("PRAGMA foreign_keys=ON")
                 cursor.close()
 
-        return cls(engine)
+        store = cls(engine, keyring)
+        try:
+            await store.check_secret_keys()
+        except errors.RunecraftError:
+            await store.close()
+            raise
+        return store
+
+    async def check_secret_keys(self) -> None:
+        """Refuse a database whose secret content is sealed under keys this keyring lacks
+        (copied without its keyring): a clear error at start, not one per read."""
+        async with self.engine.connect() as conn:
+            used = set(
+                (await conn.execute(sa.select(t.secret_revisions.c.key_id).distinct())).scalars()
+            )
+        missing = sorted(used - set(self.keyring.key_ids))
+        if missing:
+            where = "" if self.keyring.path is None else f" ({self.keyring.path})"
+            raise errors.PermanentError(
+                "secret content in the database is sealed under key(s) "
+                f"{', '.join(missing)}, which the controller's secret keyring{where} does "
+                "not hold: restore the keyring file that belongs to this database"
+            )
+
+    async def rotate_secrets_key(self) -> tuple[str, int, list[str]]:
+        """A new secret key becomes current: every stored secret revision is resealed
+        under it in one transaction, and the old keys are dropped only after it committed.
+        Returns the new key id, how many revisions were resealed and the ids dropped.
+
+        The new key reaches the keyring file before anything is sealed under it; if the
+        transaction fails, the old key stays current and the new one is unused.
+        """
+        keyring = self.keyring
+        new = keyring.add()
+        keyring.save()
+        async with self.write() as tx:
+            count = await tx.secrets.reseal(new)
+        # No await since the commit: no write can seal under an old key from here on.
+        dropped = keyring.retire_all_but(new)
+        keyring.save()
+        logger.info("secret key rotated", key=new, resealed=count, dropped=dropped)
+        return new, count, dropped
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -160,7 +219,7 @@ class Store:
                 if row is None:
                     raise errors.NotFoundError(f'model "{model_name}" not found')
                 model = record(ModelRecord, row)
-            tx = Tx(conn, model)
+            tx = Tx(conn, model, self.keyring)
             yield tx
             await tx.finish()
 
@@ -329,7 +388,7 @@ class Store:
         """Every row of one model (or all) that status and the reconcilers need, in a
         constant number of queries (unfinished actions only)."""
         async with self.engine.connect() as conn:
-            return await read_snapshot(conn, model_uuid)
+            return await read_snapshot(conn, self.keyring, model_uuid)
 
     async def relations(self, model_uuid: str) -> list[tuple[RelationRecord, list[EndpointRecord]]]:
         """Every relation of a model with its endpoints, by id (two queries)."""

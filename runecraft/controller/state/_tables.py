@@ -262,8 +262,10 @@ secret_revisions = sa.Table(
     sa.Column("model_uuid", sa.String(36), primary_key=True),
     sa.Column("secret_id", sa.String(20), primary_key=True),
     sa.Column("revision", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("content", sa.JSON, nullable=False),
     sa.Column("created", sa.Float, nullable=False),
+    # The content, sealed (AES-GCM) under the keyring key `key_id`: see state/_keyring.py.
+    sa.Column("key_id", sa.String(32), nullable=False),
+    sa.Column("sealed", sa.LargeBinary, nullable=False),
     sa.ForeignKeyConstraint(["model_uuid", "secret_id"], ["secrets.model_uuid", "secrets.id"]),
 )
 
@@ -416,3 +418,20 @@ user_tokens = sa.Table(
     sa.Column("expires", sa.Float, nullable=False),
     sa.Column("revoked", sa.Float, nullable=True),
 )
+
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("principal", sa.String(200), nullable=False),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("route", sa.String(256), nullable=False),
+    sa.Column("model", sa.String(128), nullable=True),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("error", sa.String(64), nullable=False, default=""),
+    sa.Index("ix_audit_log_model_id", "model", "id"),
+)
+"""Every mutating API call: who (the authenticated principal), what (method, route template,
+model), when, and its outcome (HTTP status, error code). Never the request body."""

@@ -35,8 +35,10 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
 
 from runecraft import errors
+from runecraft.controller.state import _keyring
 from runecraft.controller.state.migrations import SCRIPT_LOCATION
 from runecraft.controller.state.migrations.versions import v0001_first_schema as first
+from runecraft.controller.state.migrations.versions.v0004_secrets_at_rest import KEYRING_INFO
 
 __all__ = ["MissingColumn", "add_missing", "migrate", "missing_columns", "scripts"]
 
@@ -49,11 +51,19 @@ def scripts() -> ScriptDirectory:
     return ScriptDirectory(SCRIPT_LOCATION)
 
 
-async def migrate(url: str, target: str = "head", script: ScriptDirectory | None = None) -> None:
-    """Bring the database at `url` to revision `target` (see the module docstring)."""
+async def migrate(
+    url: str,
+    target: str = "head",
+    script: ScriptDirectory | None = None,
+    keyring: _keyring.Keyring | None = None,
+) -> None:
+    """Bring the database at `url` to revision `target` (see the module docstring);
+    `keyring` seals secret content a revision finds in plaintext."""
     engine = _engine(url)
     try:
         async with engine.begin() as conn:
+            if keyring is not None:
+                conn.info[KEYRING_INFO] = keyring
             await conn.run_sync(_migrate, target, script or scripts())
     except errors.RunecraftError:
         raise
@@ -78,6 +88,11 @@ def _engine(url: str) -> AsyncEngine:
     @event.listens_for(engine.sync_engine, "connect")
     def _no_driver_transactions(dbapi_conn: Any, _: Any) -> None:
         dbapi_conn.isolation_level = None
+        # A copied table's old pages (plaintext secret content, before it is sealed) are
+        # zeroed, not left in the free list.
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA secure_delete=ON")
+        cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: sa.Connection) -> None:

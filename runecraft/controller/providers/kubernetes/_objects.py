@@ -354,7 +354,7 @@ def role_binding(spec: ApplicationSpec, ns: str) -> dict[str, Any]:
     }
 
 
-_ORDINAL = re.compile(r"-(\d+)$")
+_ORDINAL = re.compile(r"-(\d+)\Z")
 
 
 def ordinal(pod_name: str) -> int | None:

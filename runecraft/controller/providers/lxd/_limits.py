@@ -15,7 +15,7 @@ from runecraft import errors
 
 __all__ = ["ContainerLimits", "container_limits", "size_mib"]
 
-_SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([MGTP]?)(?:i?B)?$")
+_SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([MGTP]?)(?:i?B)?\Z")
 _MIB_PER = {"": 1, "M": 1, "G": 1024, "T": 1024**2, "P": 1024**3}
 _HOST_ARCHES = frozenset({"amd64"})
 _IGNORED = frozenset({"allocate-public-ip", "cpu-power", "instance-role", "spaces", "tags"})

@@ -27,7 +27,7 @@ import yaml
 
 from runecraft.client import Client
 from tests.integration.conftest import EXAMPLES, Rune
-from tests.integration.test_isolation_local import run_in, unit_dir
+from tests.integration.test_isolation_local import unit_dir
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0, reason="the suite's unit attacks need a root controller (isolated machines)"
@@ -191,7 +191,7 @@ CLI_ATTEMPTS = {
     "reader-sets-model-config": _cli("reader", WRITE, "model-config", "-m", "alpha", "x=1"),
     "reader-adds-a-secret": _cli("reader", WRITE, "add-secret", "-m", "alpha", "s", "k=v"),
     "reader-runs-an-action": _cli("reader", WRITE, "run", "-m", "alpha", "app/0", "noop"),
-    "reader-execs": _cli("reader", ADMIN, "exec", "-m", "alpha", "--unit", "app/0", "--", "id"),
+    "reader-execs": _cli("reader", WRITE, "exec", "-m", "alpha", "--unit", "app/0", "--", "id"),
     "reader-grants-itself-write": _cli("reader", ADMIN, "grant", "reader", "write", "alpha"),
     "reader-destroys-the-model": _cli("reader", ADMIN, "destroy-model", "alpha", "--no-prompt"),
     "reader-reveals-secrets": _cli("reader", ADMIN, "secrets", "-m", "alpha", "--reveal"),
@@ -305,6 +305,17 @@ HTTP_ATTEMPTS = {
         "invalid credentials",
     ),
 }
+
+
+def run_in(rune: Rune, unit: str, command: str) -> tuple[int, str, str]:
+    """`rune exec` one shell line in alpha's `unit` (its hook context): exit code, output."""
+    result = rune(
+        "exec", "-m", "alpha", "--format", "json", "--unit", unit, "--", command, check=False
+    )
+    assert result.stdout.strip(), result.stderr
+    task: dict[str, Any] = json.loads(result.stdout)[unit]
+    results = task["results"]
+    return int(results["return-code"]), results.get("stdout", ""), results.get("stderr", "")
 
 
 def _unit_attempt(command: str, expect: str = "Permission denied") -> Callable[[World], None]:

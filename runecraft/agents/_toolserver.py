@@ -211,7 +211,9 @@ class ToolServer:
         context_id, tool = request.context, request.tool
         async with self._lock:
             binding = self._binding
-            if binding is None or not secrets.compare_digest(context_id, binding.ctx.id):
+            if binding is None or not secrets.compare_digest(
+                context_id.encode(errors="surrogateescape"), binding.ctx.id.encode()
+            ):
                 logger.warning("hook tool call with a stale context", tool=tool)
                 return _reply(1, stderr=f'ERROR bad context id "{context_id}"\n'.encode())
             refusal = await binding.refusal(peer)

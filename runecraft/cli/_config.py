@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import yaml
@@ -40,6 +41,9 @@ def load(path: Path) -> ClientConfig:
 def save(path: Path, config: ClientConfig) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump(config.model_dump(), sort_keys=False))
-    tmp.chmod(0o600)
+    tmp.unlink(missing_ok=True)
+    # Made 0600 (it holds a token), never readable to others for a moment.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(yaml.safe_dump(config.model_dump(), sort_keys=False))
     tmp.replace(path)

@@ -44,6 +44,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def parse_broker(spec: str | None, host: str) -> BrokerSettings:
     """`embedded` (default), `mosquitto[:PORT]`, or `mqtt://[user:password@]host:port`."""
     if spec in (None, "", "embedded"):
@@ -61,6 +70,13 @@ def parse_broker(spec: str | None, host: str) -> BrokerSettings:
         if not url.host or url.port is None:
             raise errors.InvalidSpecError(
                 f'invalid broker "{spec}": expected mqtt://[user:password@]host:port'
+            )
+        if not _is_loopback(url.host):
+            raise errors.InvalidSpecError(
+                f'external broker "{url.host}" is not on loopback: the bus to an external '
+                "broker is plain MQTT (TLS to external brokers is not supported yet), and "
+                "agents' credentials must not cross a network in clear; run the broker on "
+                "this host, or bootstrap with --broker mosquitto"
             )
         return BrokerSettings(
             kind="external",

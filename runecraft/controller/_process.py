@@ -127,7 +127,7 @@ class Controller:
     async def verify(self, username: str, password: str) -> bool:
         """A bus or API credential: the controller's own, or a machine agent's."""
         if username == bus.CONTROLLER_USER:
-            return hmac.compare_digest(password, self.config.broker.password)
+            return hmac.compare_digest(password.encode(), self.config.broker.password.encode())
         assert self.store is not None
         machine = await self.store.machine_by_agent(username)
         return machine is not None and _passwords.verify_password(password, machine.password_hash)

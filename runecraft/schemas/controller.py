@@ -41,9 +41,11 @@ class ControllerConfig(BaseModel):
     """SQLAlchemy async URL: `sqlite+aiosqlite:///…` (default) or `postgresql+asyncpg://…`."""
     admin_token: str
     broker: BrokerSettings
-    tls: bool = True
+    tls: bool = False
     """The API and a managed broker serve TLS with the controller's own CA (`tls/` in the
-    controller's directory). Off only when asked, and only on loopback."""
+    controller's directory). Bootstrap always writes it, on unless asked otherwise (and off
+    only on loopback); absent, it is a config written before TLS, whose agents and clients
+    hold plain addresses, so it stays off until the controller is bootstrapped again."""
     reconcile_interval: float = Field(default=5.0, gt=0)
     """Seconds between level-triggered passes when nothing woke the reconcilers."""
     lease_seconds: float = Field(default=60.0, ge=30)

@@ -16,7 +16,6 @@ import httpx
 import pytest
 import sqlalchemy as sa
 import yaml
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runecraft.controller import services
 from runecraft.controller.state import Store
@@ -108,24 +107,13 @@ def test_rotating_the_secrets_key_is_a_command_and_is_audited(controller: Contro
     )
 
 
-def _with_principal(app: ASGIApp, principal: str) -> ASGIApp:
-    """What authentication does for the audit log: name the caller in the request state."""
-
-    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and b"authorization" in dict(scope["headers"]):
-            scope.setdefault("state", {})["principal"] = principal
-        await app(scope, receive, send)
-
-    return wrapped
-
-
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[tuple[Store, httpx.AsyncClient, httpx.AsyncClient]]:
     """An admin and an unauthenticated raw HTTP client of one controller app."""
     store = asyncio.run(Store.open(f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"))
     hub = services.ChangeHub()
     asyncio.run(services.ModelService(store, hub).add_model("default"))
-    app = _with_principal(controller_app(store, hub, published_revision=None), "user:tester")
+    app = controller_app(store, hub, published_revision=None)
     transport = httpx.ASGITransport(app=app)
     admin = httpx.AsyncClient(
         transport=transport, base_url=URL, headers={"Authorization": "Bearer admin-token"}
@@ -166,11 +154,10 @@ def test_refused_calls_are_recorded_with_their_outcome_and_caller(
         for e in page["entries"]
     ]
     assert rows == [
-        ("user:tester", "POST", "/v1/models/{model}/applications", "default", 400, "invalid"),
+        ("user:admin", "POST", "/v1/models/{model}/applications", "default", 400, "invalid"),
         ("anonymous", "DELETE", APP, "default", 403, "permission-denied"),
-        ("user:tester", "DELETE", APP, "default", 404, "not-found"),
-        ("user:tester", "POST", "/v1/no-such-route", None, 404, "not-found"),
-    ]
+        ("user:admin", "DELETE", APP, "default", 404, "not-found"),
+    ]  # a path no route serves called nothing: it is not logged (a flood must not grow it)
     del store
 
 

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from runecraft.controller import _passwords, services
+from runecraft.controller.providers import CloudSpec
 from runecraft.controller.state import Store, TokenRecord, UserStore
 from tests.component._api import TOKEN, URL, controller_app
 from tests.component.test_api import _charm, _upload
@@ -545,3 +546,24 @@ async def test_isolation_every_controller_route_refuses_a_plain_user(world: Worl
     users = (await world.admin.get("/v1/users")).json()
     assert [(u["name"], u["access"]) for u in users] == [("admin", "superuser"), ("bob", "login")]
     assert [m["name"] for m in (await world.admin.get("/v1/models")).json()] == ["a", "b"]
+
+
+async def test_isolation_add_model_access_does_not_reach_an_added_clouds_credential(
+    world: World,
+) -> None:
+    """A cloud added with its credential (a kubeconfig) is not for every user with
+    add-model: a trusted charm's `credential-get` would hand that credential out."""
+    registry = world.app.state.context.clouds.registry
+    registry.put(CloudSpec("k8s-prod", "kubernetes", "https://192.0.2.7:6443", {}))
+    await world.add_user("carol")
+    await world.grant("carol", "add-model")
+    before = [m.name for m in await world.store.models()]
+    async with world.as_token(await world.login("carol")) as carol:
+        _refused(
+            await carol.post("/v1/models", json={"name": "mine", "cloud": "k8s-prod"}),
+            'permission denied: a model on cloud "k8s-prod" (added with its credential) '
+            'needs superuser access; user "carol" has add-model',
+        )
+        made = await carol.post("/v1/models", json={"name": "mine"})  # the local cloud
+        assert made.status_code == 201, made.text
+    assert [m.name for m in await world.store.models()] == [*before, "mine"]

@@ -4,6 +4,7 @@ every secret readable, and a database without its keyring is refused with a clea
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import shutil
@@ -225,3 +226,21 @@ def test_an_unreadable_keyring_file_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("{not json")
     with pytest.raises(errors.PermanentError, match="cannot read the secret keyring"):
         Keyring.load(path)
+
+
+async def test_two_rotations_at_once_take_turns_and_leave_one_key(tmp_path: Path) -> None:
+    path = tmp_path / KEY_FILE
+    store = await Store.open(_url(tmp_path / "state.db"), Keyring.load_or_create(path))
+    try:
+        world = await make_world(store)
+        user = services.SecretService(store, world.hub)
+        await user.add("m", sec.AddSecretRequest(name="api", content={"key": "k1"}))
+
+        first, second = await asyncio.gather(user.rotate_key(), user.rotate_key())
+
+        assert store.keyring.key_ids == [second.key] == Keyring.load(path).key_ids
+        assert first.retired != second.retired and first.key in second.retired
+        shown = await user.show("m", "api", reveal=True)
+        assert [doc["content"] for doc in shown.values()] == [{"Data": {"key": "k1"}}]
+    finally:
+        await store.close()

@@ -195,6 +195,9 @@ CLI_ATTEMPTS = {
     "reader-grants-itself-write": _cli("reader", ADMIN, "grant", "reader", "write", "alpha"),
     "reader-destroys-the-model": _cli("reader", ADMIN, "destroy-model", "alpha", "--no-prompt"),
     "reader-reveals-secrets": _cli("reader", ADMIN, "secrets", "-m", "alpha", "--reveal"),
+    "reader-probes-for-a-user-by-granting": _cli(
+        "reader", ADMIN, "grant", "no-such-user", "read", "alpha"
+    ),
     # Write is not admin.
     "writer-grants": _cli("writer", ADMIN, "grant", "reader", "write", "alpha"),
     "writer-destroys-the-model": _cli("writer", ADMIN, "destroy-model", "alpha", "--no-prompt"),
@@ -258,7 +261,7 @@ class Http:
     def attempt(self, world: World) -> None:
         config = yaml.safe_load((world.admin.home / "client.yaml").read_text())
         context = ssl.create_default_context(cadata=config["ca_cert"])
-        headers = {"Authorization": f"Bearer {self.credential(world)}"}
+        headers = {"Authorization": f"Bearer {self.credential(world)}".encode()}
         with httpx.Client(base_url=config["endpoint"], verify=context, headers=headers) as http:
             response = http.request(self.method, self.path(world), json={})
         assert response.status_code in (401, 403, 404), response.text
@@ -297,6 +300,9 @@ HTTP_ATTEMPTS = {
     ),
     "garbage-token": Http(
         lambda _: "not-a-token", "GET", lambda _: "/v1/models", "invalid credentials"
+    ),
+    "controller-user-non-ascii-password": Http(
+        lambda _: "controller:\u00e9t\u00e9", "GET", lambda _: "/v1/models", "invalid credentials"
     ),
     "broker-password-as-a-token": Http(
         lambda w: str(w.alpha_agent["broker"]["password"]),
@@ -362,25 +368,35 @@ UNIT_ATTEMPTS = {
 
 
 def _bus_connect(
-    world: World, *, identifier: str | None = None, tls: bool = True, password: str | None = None
+    world: World,
+    *,
+    identifier: str | None = None,
+    tls: bool = True,
+    user: str | None = None,
+    password: str | None = None,
 ) -> None:
+    """A CONNECT an attacker can make must be refused: by the broker's answer (CONNACK with
+    a refusal code) where it gets that far, not by hanging until the client gives up."""
     broker = world.alpha_agent["broker"]
+    user = user or broker["username"]
     context = ssl.create_default_context(cadata=broker["ca_cert"]) if tls else None
 
     async def connect() -> None:
         async with aiomqtt.Client(
             broker["host"],
             broker["port"],
-            username=broker["username"],
+            username=user,
             password=password if password is not None else broker["password"],
-            identifier=identifier or broker["username"],
+            identifier=identifier or user,
             tls_context=context,
             timeout=10,
         ):
             pytest.fail("the broker accepted the connection")
 
-    with pytest.raises(aiomqtt.MqttError):
+    with pytest.raises(aiomqtt.MqttError) as refused:
         asyncio.run(connect())
+    if tls:
+        assert isinstance(refused.value, aiomqtt.MqttCodeError), repr(refused.value)
 
 
 BUS_ATTEMPTS: dict[str, Callable[[World], None]] = {
@@ -389,6 +405,9 @@ BUS_ATTEMPTS: dict[str, Callable[[World], None]] = {
     ),
     "bus-plain-tcp-to-the-tls-listener": lambda w: _bus_connect(w, tls=False),
     "bus-wrong-password": lambda w: _bus_connect(w, password="guess"),
+    "bus-controller-user-non-ascii-password": lambda w: _bus_connect(
+        w, user="controller", password="\u00e9t\u00e9"
+    ),
 }
 
 

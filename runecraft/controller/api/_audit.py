@@ -82,10 +82,15 @@ class AuditMiddleware:
                     status=status,
                     error=str(state.get("error_code") or ""),
                 )
-            except errors.RunecraftError as exc:  # the call's answer is not held up by it
-                logger.error("cannot write the audit log", error=exc.message)
+            except Exception as exc:  # the call (maybe committed) must still be answered
+                logger.error("cannot write the audit log", error=str(exc) or repr(exc))
 
         async def audited_send(message: Message) -> None:
+            nonlocal recorded
+            if message["type"] == "http.response.start" and scope.get("route") is None:
+                # No route matched: nothing was called, and an anonymous flood of made-up
+                # paths must not grow the log (or hold the store's write lock).
+                recorded = True
             if message["type"] == "http.response.start" and not recorded:
                 await record(int(message["status"]))
             await send(message)

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from runecraft import errors
 from runecraft.controller import services
 from runecraft.controller.api._deps import MODEL_ADMIN, MODEL_READ, MODEL_WRITE, Caller, Context
 from runecraft.schemas import api
@@ -25,6 +26,14 @@ async def list_models(ctx: Context, caller: Caller) -> list[api.ModelInfo]:
 @router.post("/v1/models", status_code=201)
 async def add_model(ctx: Context, caller: Caller, request: api.AddModelRequest) -> api.ModelInfo:
     await ctx.users.check_controller(caller, "add-model")
+    if not caller.superuser and not ctx.clouds.registry.is_builtin(request.cloud):
+        # An added cloud holds the credential it was added with, which a trusted charm's
+        # `credential-get` hands out: models there are for those who hold it (Juju asks
+        # for the cloud's own access, which Runecraft does not grant yet).
+        raise errors.PermissionDeniedError(
+            f'permission denied: a model on cloud "{request.cloud}" (added with its '
+            f'credential) needs superuser access; user "{caller.name}" has {caller.access}'
+        )
     model = await ctx.models.add_model(request.name, request.cloud, request.config)
     await ctx.users.model_added(model.uuid, caller)
     return services.model_info(model)

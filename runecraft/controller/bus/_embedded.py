@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import structlog
 from amqtt.adapters import ReaderAdapter, WriterAdapter
 from amqtt.broker import Broker
 from amqtt.contexts import Action, ListenerConfig
@@ -26,6 +27,8 @@ from amqtt.session import Session
 from runecraft.controller.bus import _acl
 
 __all__ = ["EmbeddedBroker", "refusal"]
+
+logger = structlog.get_logger(__name__)
 
 
 def refusal(username: str | None, client_id: str | None, clean_session: bool) -> str | None:
@@ -76,7 +79,7 @@ class _GuardedBroker(Broker):  # type: ignore[misc]
             raise
         why = refusal(session.username, session.client_id, bool(session.clean_session))
         code = IDENTIFIER_REJECTED
-        if why is None and not await self._verify(session.username, str(session.password or "")):
+        if why is None and not await self._verified(session):
             why, code = "wrong credential", BAD_USERNAME_PASSWORD
         if why is not None:
             await ConnackPacket.build(0, code).to_stream(writer)
@@ -85,6 +88,15 @@ class _GuardedBroker(Broker):  # type: ignore[misc]
         await self._delete_session(session.client_id)  # the owner's new connection replaces it
         session.parent = 0
         return handler, session
+
+    async def _verified(self, session: Session) -> bool:
+        """Whether the CONNECT's credential verifies; a credential the verifier cannot even
+        read (any exception) is a wrong one, so no CONNECT can take a connection slot down."""
+        try:
+            return await self._verify(session.username, str(session.password or ""))
+        except Exception as exc:
+            logger.warning("bus credential check failed", user=session.username, error=str(exc))
+            return False
 
     async def _authenticate(self, session: Session, listener: ListenerConfig) -> bool:
         """Every session reaching here passed `_initialize_client_session`."""

@@ -10,7 +10,7 @@ refused the same way whether the model exists or not, so nothing about it leaks.
 
 from __future__ import annotations
 
-import base64
+import asyncio
 import hashlib
 import hmac
 import re
@@ -22,44 +22,24 @@ from typing import Literal
 import structlog
 
 from runecraft import errors
+from runecraft.controller import _passwords
 from runecraft.controller.state import Store, TokenRecord, UserRecord, UserStore
 from runecraft.schemas import users as schema
 
-__all__ = ["ADMIN_USER", "Principal", "UserService", "hash_user_password", "verify_user_password"]
+__all__ = ["ADMIN_USER", "Principal", "UserService"]
 
 logger = structlog.get_logger(__name__)
 
 ADMIN_USER = "admin"
 """The bootstrap superuser; the controller's `admin_token` authenticates as it."""
 
-_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9.+-]{0,62}[a-z0-9])?$")
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+_NAME = re.compile(r"[a-z0-9](?:[a-z0-9.+-]{0,62}[a-z0-9])?\Z")
 _SEEN_EVERY = 60.0
 """Seconds between two `last_login` writes for one user's token use."""
 
 
-def hash_user_password(password: str, salt: bytes | None = None) -> str:
-    """`scrypt$n$r$p$salt$digest`: a slow hash, as users choose their passwords."""
-    salt = salt if salt is not None else secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
-    encoded = [base64.b64encode(part).decode() for part in (salt, digest)]
-    return "scrypt${n}${r}${p}$".format(**_SCRYPT) + "$".join(encoded)
-
-
-def verify_user_password(password: str, stored: str | None) -> bool:
-    if not stored:
-        return False
-    try:
-        kind, n, r, p, salt_b64, digest_b64 = stored.split("$")
-        if kind != "scrypt":
-            return False
-        salt, expected = base64.b64decode(salt_b64), base64.b64decode(digest_b64)
-        digest = hashlib.scrypt(
-            password.encode(), salt=salt, n=int(n), r=int(r), p=int(p), dklen=len(expected)
-        )
-    except ValueError:
-        return False
-    return hmac.compare_digest(digest, expected)
+_DECOY = _passwords.hash_user_password(secrets.token_urlsafe(16))
+"""Checked against when the user does not exist or is disabled."""
 
 
 def _token_hash(token: str) -> str:
@@ -228,7 +208,7 @@ class UserService:
             UserRecord(
                 name=request.name,
                 display_name=request.display_name,
-                password_hash=hash_user_password(password),
+                password_hash=await asyncio.to_thread(_passwords.hash_user_password, password),
                 access="login",
                 disabled=False,
                 created=time.time(),
@@ -258,7 +238,8 @@ class UserService:
         if name != caller.name:
             await self.check_controller(caller, "superuser")
         await self._user(name)
-        await self._users.update_user(name, password_hash=hash_user_password(password))
+        hashed = await asyncio.to_thread(_passwords.hash_user_password, password)
+        await self._users.update_user(name, password_hash=hashed)
         keep = caller.token_hash if name == caller.name else None
         revoked = await self._users.revoke_tokens(name, keep=keep)
         logger.info("user password changed", user=name, tokens_revoked=revoked)
@@ -267,7 +248,12 @@ class UserService:
     async def login(self, request: schema.LoginRequest) -> schema.LoginResponse:
         user = await self._users.user(request.user)
         stored = None if user is None or user.disabled else user.password_hash
-        if not verify_user_password(request.password, stored):
+        # Off the event loop (scrypt takes tens of ms), and as slow for a user who does not
+        # exist as for a wrong password, so timing does not tell which users exist.
+        ok = await asyncio.to_thread(
+            _passwords.verify_user_password, request.password, stored or _DECOY
+        )
+        if not ok or stored is None:
             raise errors.PermissionDeniedError("invalid user name or password")
         token, now = secrets.token_urlsafe(32), time.time()
         expires = now + request.ttl
@@ -320,10 +306,10 @@ class UserService:
     async def grant(self, caller: Principal, name: str, level: str, models: list[str]) -> None:
         """Give `name` at least `level`: on the controller (superusers only) or on each of
         `models` (whose admin the caller must be). Every check is made
-        before anything changes."""
-        user = await self._user(name)
+        before anything changes, the caller's first (so a refusal tells nothing of `name`)."""
         if level in schema.CONTROLLER_LEVELS:
             await self._check_controller_change(caller, models)
+            user = await self._user(name)
             if level == "login":
                 if not user.disabled:
                     raise errors.ConflictError(f'user "{name}" already has "login" access')
@@ -337,7 +323,9 @@ class UserService:
             await self._users.update_user(name, access=level)
             return
         changes = {}
-        for model, uuid in await self._model_changes(caller, models):
+        allowed = await self._model_changes(caller, models)
+        await self._user(name)
+        for model, uuid in allowed:
             have = await self._users.model_access(uuid, name)
             if _rank(schema.MODEL_LEVELS, have) >= _rank(schema.MODEL_LEVELS, level):
                 raise errors.ConflictError(
@@ -350,17 +338,19 @@ class UserService:
     async def revoke(self, caller: Principal, name: str, level: str, models: list[str]) -> None:
         """Juju's revoke: one level down from `level` (admin leaves write, write leaves
         read, read removes access; superuser leaves add-model, add-model leaves login,
-        login disables the user and revokes its tokens)."""
-        user = await self._user(name)
+        login disables the user and revokes its tokens). The caller is checked first."""
         if level in schema.CONTROLLER_LEVELS:
             await self._check_controller_change(caller, models)
+            user = await self._user(name)
             if name == ADMIN_USER:
                 raise errors.ConflictError(f'cannot revoke access of user "{ADMIN_USER}"')
             await self._revoke_controller(user, level)
             return
         changes: dict[str, str | None] = {}
         levels = schema.MODEL_LEVELS
-        for model, uuid in await self._model_changes(caller, models):
+        allowed = await self._model_changes(caller, models)
+        await self._user(name)
+        for model, uuid in allowed:
             have = await self._users.model_access(uuid, name)
             if _rank(levels, have) < _rank(levels, level):
                 raise errors.ConflictError(

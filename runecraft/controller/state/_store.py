@@ -185,9 +185,9 @@ class Store:
         transaction fails, the old key stays current and the new one is unused.
         """
         keyring = self.keyring
-        new = keyring.add()
-        keyring.save()
-        async with self.write() as tx:
+        async with self.write() as tx:  # two rotations at once take turns, whole
+            new = keyring.add()
+            keyring.save()
             count = await tx.secrets.reseal(new)
         # No await since the commit: no write can seal under an old key from here on.
         dropped = keyring.retire_all_but(new)

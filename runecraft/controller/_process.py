@@ -327,7 +327,6 @@ class Controller:
             api.ApiContext(
                 name=config.name,
                 uuid=config.uuid,
-                admin_token=config.admin_token,
                 broker=f"{broker_cfg.kind} mqtt://{broker_cfg.host}:{broker_cfg.port}",
                 models=models,
                 relations=services.RelationService(store, self.hub),

@@ -43,7 +43,6 @@ def controller_app(
         api.ApiContext(
             name="test",
             uuid="u",
-            admin_token=TOKEN,
             broker="none",
             models=models,
             relations=services.RelationService(store, hub),

@@ -15,7 +15,6 @@ from runecraft import errors
 from runecraft.controller import services
 
 __all__ = [
-    "ADMIN",
     "DOWNLOAD",
     "MAX_WAIT_SECONDS",
     "MODEL",
@@ -41,7 +40,6 @@ class ApiContext:
 
     name: str
     uuid: str
-    admin_token: str
     broker: str
     models: services.ModelService
     relations: services.RelationService
@@ -141,8 +139,6 @@ USER = [Depends(_user)]
 """Any user (not an agent); the route checks the rest."""
 SUPERUSER = [Depends(_superuser)]
 """Controller-wide routes: superusers only."""
-ADMIN = SUPERUSER
-"""Kept for routers written before users: superusers only."""
 MODEL = [Depends(_model_access)]
 """Routes under `/v1/models/{model}`: reading (GET) needs read access to the model,
 anything else write access. Routes that need more add `MODEL_ADMIN`."""

@@ -165,11 +165,14 @@ class ExternalAgents:
                 await self._wake.wait()
 
 
-def _check(answers: list[dict[str, Any]], allowed: set[str]) -> None:
+def _check(answers: list[dict[str, Any]], allowed: set[str], hint: str = "") -> None:
+    """Raise on the first answer whose error is not one of `allowed` (`hint`: the fix)."""
     for answer in answers:
         error = answer.get("error")
         if error and error not in allowed:
-            raise errors.PermanentError(f"the broker refused {answer.get('command')}: {error}")
+            raise errors.PermanentError(
+                f"the broker refused {answer.get('command')} ({error}){hint}"
+            )
 
 
 CONTROLLER_ROLE = "runecraft-controller"
@@ -184,6 +187,10 @@ _CONTROLLER_ROLE = {
 }
 
 
+def _admin_hint(host: str, port: int, username: str) -> str:
+    return f" at {host}:{port}: give the broker user {username!r} the dynamic-security admin role"
+
+
 async def probe(host: str, port: int, username: str, password: str) -> None:
     """Refuse a broker that does not answer dynamic-security commands as `username`; on one
     that does, give `username` the controller's own topics (every agent's `down` to publish,
@@ -191,14 +198,14 @@ async def probe(host: str, port: int, username: str, password: str) -> None:
     on one connection and checked on the next."""
     async with Dynsec(host, port, username, password) as dynsec:
         answers = await dynsec.run([_CONTROLLER_ROLE])
-        _refused(answers, host, port, username, allowed={"Role already exists"})
+        _check(answers, {"Role already exists"}, _admin_hint(host, port, username))
         with contextlib.suppress(errors.TemporaryError):  # the plugin drops us right away
             await dynsec.send(
                 [{"command": "addClientRole", "username": username, "rolename": CONTROLLER_ROLE}]
             )
     async with Dynsec(host, port, username, password) as dynsec:
         answers = await dynsec.run([{"command": "getClient", "username": username}])
-    _refused(answers, host, port, username, allowed=set())
+    _check(answers, set(), _admin_hint(host, port, username))
     roles = answers[0].get("data", {}).get("client", {}).get("roles", [])
     if CONTROLLER_ROLE not in {role.get("rolename") for role in roles}:
         raise errors.PermanentError(
@@ -206,16 +213,3 @@ async def probe(host: str, port: int, username: str, password: str) -> None:
             f"{CONTROLLER_ROLE!r} (agents' topics): add it with mosquitto_ctrl dynsec "
             f"addClientRole {username} {CONTROLLER_ROLE}"
         )
-
-
-def _refused(
-    answers: list[dict[str, Any]], host: str, port: int, username: str, allowed: set[str]
-) -> None:
-    for answer in answers:
-        error = answer.get("error")
-        if error and error not in allowed:
-            raise errors.PermanentError(
-                f"the broker at {host}:{port} refused the controller's dynamic-security "
-                f"command {answer.get('command')} ({error}): give the broker user "
-                f"{username!r} the dynamic-security admin role"
-            )

@@ -1,13 +1,18 @@
 """The keys that seal secret content at rest, kept in a file outside the database.
 
-A database copied alone (a backup, a stolen disk image of PostgreSQL) holds only sealed
-content: AES-GCM under a 256-bit key named by a key id, with the row's identity (model,
-secret id, revision) as associated data, so a sealed value cannot be moved to another row.
+The database holds secret content only sealed: AES-GCM under a 256-bit key named by a key
+id, with the row's identity (model, secret id, revision) as associated data, so a sealed
+value cannot be moved to another row.
 The keyring file (`<home>/controller/secrets.key`, mode 0600) is JSON:
 `{"current": "<id>", "keys": {"<id>": "<base64 key>", …}}`; new content is sealed under the
 current key, and each stored value records the id of the key that sealed it. Rotation
 (`Store.rotate_secrets_key`) adds a key, re-seals every value under it in one transaction,
 and drops the old key only after that transaction committed.
+
+Content stored before sealing existed is sealed by revision 0004. On SQLite its old
+pages are zeroed (`secure_delete` during upgrades); on PostgreSQL the old column's data
+stays in dead tuples until `VACUUM FULL secret_revisions`, which an operator upgrading a
+database that held secrets should run.
 """
 
 from __future__ import annotations

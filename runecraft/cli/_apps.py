@@ -88,8 +88,8 @@ def deploy(
     model = _model()
 
     async def go(client: Client) -> list[str]:
-        info = await client.upload_charm(packed.data)
-        uploaded = await _resources.upload_resources(client, resource_files)
+        info = await client.upload_charm(packed.data, model)
+        uploaded = await _resources.upload_resources(client, resource_files, model)
         units = await client.deploy(
             model,
             api.DeployRequest(

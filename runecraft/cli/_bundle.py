@@ -344,7 +344,7 @@ async def _apply(client: Client, model: str, request: api.BundleRequest) -> api.
     refused = any(bundles.unsupported(c, planned.cloud) for c in planned.changes)
     uploaded: dict[str, str] = {}
     for path in sorted(needed) if not refused else ():
-        uploaded[path] = (await client.upload_charm(_pack(Path(path)).data)).sha256
+        uploaded[path] = (await client.upload_charm(_pack(Path(path)).data, model)).sha256
     charms = {
         app: charm.model_copy(update={"sha256": uploaded.get(charm.path)})
         for app, charm in request.charms.items()

@@ -36,9 +36,11 @@ def read_resources(items: Sequence[str]) -> dict[str, bytes]:
     return files
 
 
-async def upload_resources(client: Client, files: dict[str, bytes]) -> dict[str, str]:
-    """Upload each file; returns name → sha256 for deploy or attach."""
-    return {name: (await client.upload_resource(data)).sha256 for name, data in files.items()}
+async def upload_resources(client: Client, files: dict[str, bytes], model: str) -> dict[str, str]:
+    """Upload each file for `model`; returns name → sha256 for deploy or attach."""
+    return {
+        name: (await client.upload_resource(data, model)).sha256 for name, data in files.items()
+    }
 
 
 @click.command("attach-resource")
@@ -51,7 +53,7 @@ def attach_resource(application: str, resources: tuple[str, ...]) -> None:
 
     async def go(client: Client) -> list[res.ResourceInfo]:
         return await client.attach_resources(
-            model, application, await upload_resources(client, files)
+            model, application, await upload_resources(client, files, model)
         )
 
     for info in _call(go):

@@ -123,7 +123,7 @@ def refresh(
     model = _model()
 
     async def go(client: Client) -> api.RefreshResponse:
-        info = await client.upload_charm(packed.data)
+        info = await client.upload_charm(packed.data, model)
         result = await client.refresh(model, application, info.sha256)
         if values:
             await client.set_config(model, application, values)

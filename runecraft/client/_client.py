@@ -198,10 +198,16 @@ class Client:
 
     # --- charms and applications --------------------------------------------------------
 
-    async def upload_charm(self, data: bytes) -> api.CharmInfo:
+    async def upload_charm(self, data: bytes, model: str | None = None) -> api.CharmInfo:
+        """`model`: the model it is for (the controller checks write access to it, and a
+        refusal names it)."""
         return api.CharmInfo.model_validate(
             await self._request(
-                "POST", "/v1/charms", content=data, headers={"Content-Type": "application/zip"}
+                "POST",
+                "/v1/charms",
+                content=data,
+                headers={"Content-Type": "application/zip"},
+                params={"model": model} if model else None,
             )
         )
 
@@ -522,14 +528,17 @@ class Client:
 
     # --- resources ------------------------------------------------------------------------
 
-    async def upload_resource(self, data: bytes) -> resources.ResourceInfo:
-        """Upload a resource file (kept once per content); returns its sha256."""
+    async def upload_resource(
+        self, data: bytes, model: str | None = None
+    ) -> resources.ResourceInfo:
+        """Upload a resource file (kept once per content) for `model`; returns its sha256."""
         return resources.ResourceInfo.model_validate(
             await self._request(
                 "POST",
                 "/v1/resources",
                 content=data,
                 headers={"Content-Type": "application/octet-stream"},
+                params={"model": model} if model else None,
             )
         )
 

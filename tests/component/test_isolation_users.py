@@ -567,3 +567,33 @@ async def test_isolation_add_model_access_does_not_reach_an_added_clouds_credent
         made = await carol.post("/v1/models", json={"name": "mine"})  # the local cloud
         assert made.status_code == 201, made.text
     assert [m.name for m in await world.store.models()] == [*before, "mine"]
+
+
+async def test_isolation_uploads_need_a_model_to_write_or_add_model_access(
+    world: World, tmp_path: Path
+) -> None:
+    """A login-only user (or a reader) cannot fill the controller's disk with uploads."""
+    data = _charm(tmp_path, "blob", {})
+    await world.add_user("lurker")
+    await world.add_user("reader")
+    await world.grant("reader", "read", "a")
+    await world.add_user("writer")
+    await world.grant("writer", "write", "a")
+    for name in ("lurker", "reader"):
+        async with world.as_token(await world.login(name)) as http:
+            message = (
+                "permission denied: uploading a {} needs write access to a model or add-model "
+                f'access to the controller; user "{name}" has neither'
+            )
+            _refused(await http.post("/v1/charms", content=data), message.format("charm"))
+            _refused(await http.post("/v1/resources", content=b"r"), message.format("resource"))
+            named = await http.post("/v1/charms", params={"model": "a"}, content=data)
+            _refused(
+                named,
+                f'permission denied: write access to model "a" is required; user "{name}" has read'
+                if name == "reader"
+                else f'permission denied: user "{name}" has no access to model "a"',
+            )
+    async with world.as_token(await world.login("writer")) as writer:
+        made = await writer.post("/v1/charms", content=data)
+        assert made.status_code == 201, made.text

@@ -19,7 +19,11 @@ use (include with the `DOWNLOAD` dependency)."""
 
 
 @router.post("/v1/charms", status_code=201)
-async def upload_charm(ctx: Context, request: Request) -> api.CharmInfo:
+async def upload_charm(
+    ctx: Context, caller: Caller, request: Request, model: str | None = None
+) -> api.CharmInfo:
+    """`model`: the model the charm is for (write access to it is what is checked)."""
+    await ctx.users.check_upload(caller, "charm", model)
     data = await read_upload(request, MAX_CHARM_BYTES, "charm archive")
     record = await ctx.models.upload_charm(data)
     return api.CharmInfo(sha256=record.sha256, name=record.name, size=record.size)

@@ -19,7 +19,11 @@ applications (include with the `DOWNLOAD` dependency)."""
 
 
 @router.post("/v1/resources", status_code=201)
-async def upload_resource(ctx: Context, request: Request) -> res.ResourceInfo:
+async def upload_resource(
+    ctx: Context, caller: Caller, request: Request, model: str | None = None
+) -> res.ResourceInfo:
+    """`model`: the model the file is for (write access to it is what is checked)."""
+    await ctx.users.check_upload(caller, "resource", model)
     data = await read_upload(request, res.MAX_RESOURCE_BYTES, "resource file")
     return await ctx.resources.upload(data)
 

@@ -166,6 +166,24 @@ class UserService:
             return None
         return set(await self._users.accessible_models(principal.name))
 
+    async def check_upload(self, principal: Principal, what: str, model: str | None) -> None:
+        """Uploads (charms, resources: up to hundreds of MB each) are for users who can use
+        them: write access to `model` when it is named, else add-model access on the
+        controller or write access to some model."""
+        if model is not None:
+            await self.check_model(principal, model, "write")
+            return
+        self.check_user(principal)
+        levels = schema.CONTROLLER_LEVELS
+        if _rank(levels, principal.access) >= _rank(levels, "add-model"):
+            return
+        access = await self._users.accessible_models(principal.name)
+        if not any(level in ("write", "admin") for level in access.values()):
+            raise errors.PermissionDeniedError(
+                f"permission denied: uploading a {what} needs write access to a model or "
+                f'add-model access to the controller; user "{principal.name}" has neither'
+            )
+
     async def check_charm_download(self, principal: Principal, sha256: str) -> None:
         """An agent gets the charms of its model's applications; a user those of models it
         may read."""

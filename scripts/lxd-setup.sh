@@ -40,6 +40,12 @@ if ! lxc network show "$BRIDGE" >/dev/null 2>&1; then
   lxc network create "$BRIDGE" ipv4.address="$SUBNET" ipv4.nat=false ipv6.address=none \
     raw.dnsmasq=no-resolv >/dev/null
 fi
+# LXD does not restart a bridge's dnsmasq that died (killed, OOM), and containers then get
+# no address: setting the network's dnsmasq config again restarts it.
+if ! pgrep -f -- "--interface=$BRIDGE( |$)" >/dev/null 2>&1; then
+  lxc network unset "$BRIDGE" raw.dnsmasq
+  lxc network set "$BRIDGE" raw.dnsmasq=no-resolv
+fi
 lxc profile device show default 2>/dev/null | grep -q 'root:' || \
   lxc profile device add default root disk path=/ pool=default >/dev/null
 # Runecraft's machines go to a btrfs pool on a sparse loop file when the kernel has btrfs:

@@ -28,6 +28,7 @@ from runecraft.controller import _passwords, _supervisor, _tls, api, bus, servic
 from runecraft.controller._config import api_url, load_config
 from runecraft.controller.bus import _dynsec
 from runecraft.controller.providers import CloudSpec, Provider, ProviderContext, load_provider
+from runecraft.controller.providers.local import LocalProvider
 from runecraft.controller.reconcilers import Reconciler, provider_for
 from runecraft.controller.state import KEY_FILE, Keyring, MachineRecord, Store
 from runecraft.schemas import bus as bus_schema
@@ -123,6 +124,16 @@ class Controller:
         )
         self._providers[cloud] = (spec, provider)
         return provider
+
+    def local_isolated(self) -> bool:
+        """Whether the local provider runs machines as users of their own (what status
+        says of local machines), asked of the provider itself."""
+        for spec in self.clouds.all():
+            if spec.type == "local":
+                with contextlib.suppress(errors.RunecraftError):
+                    provider = self.provider(spec.name)
+                    return isinstance(provider, LocalProvider) and provider.isolated
+        return False
 
     async def verify(self, username: str, password: str) -> bool:
         """A bus or API credential: the controller's own, or a machine agent's."""
@@ -343,6 +354,7 @@ class Controller:
                         parts.reconciler.reconciled_generation >= self.hub.generation
                         and parts.bus.connected.is_set()
                     ),
+                    local_isolated=self.local_isolated,
                 ),
                 settings=services.SettingsService(store, self.hub),
                 secrets=services.SecretService(store, self.hub),

@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from runecraft.client import Client
+from runecraft.controller.providers.local import pid_file
 from tests.integration.conftest import EXAMPLES, Rune
 from tests.integration.test_isolation_local import unit_dir
 
@@ -336,7 +337,7 @@ def _unit_attempt(command: str, expect: str = "Permission denied") -> Callable[[
             "other_machine": other_machine,
             "other_unit": unit_dir(world.admin, "app/1"),
             "beta_machine": Path(world.beta_agent["data_dir"]),
-            "other_agent_pid": (other_machine / "agent.pid").read_text().strip(),
+            "other_agent_pid": pid_file(other_machine).read_text().strip(),
             "controller_pid": (controller / "controller.pid").read_text().strip(),
         }
         code, out, err = run_in(world.admin, "app/0", command.format(**paths))

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from runecraft.controller.providers.local import agent_pids
 from tests.integration.conftest import EXAMPLES, Rune
 
 
@@ -145,7 +146,7 @@ def test_kill_controller_stops_every_agent(rune: Rune) -> None:
     rune("bootstrap", "local", "doomed")
     rune("deploy", str(EXAMPLES / "hello-bash"), "-n", "2")
     rune("wait", "--timeout", "5m")
-    pids = [int(p.read_text()) for p in (rune.home / "machines").glob("*/*/agent.pid")]
+    pids = agent_pids(rune.home / "machines")
     assert len(pids) == 2
     rune("kill-controller", "doomed", "--no-prompt")
     for pid in pids:

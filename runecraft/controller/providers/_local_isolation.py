@@ -24,7 +24,6 @@ import hashlib
 import os
 import pwd
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -53,6 +52,7 @@ __all__ = [
     "machines_dir",
     "open_log",
     "prepare_runtime_dir",
+    "read_own_file",
     "remove_machines",
     "remove_user",
 ]
@@ -70,6 +70,8 @@ _LOCK_RETRIES = 20
 _PASSWD_BUSY = {1, 10}
 """useradd/userdel exit codes for "cannot lock or update /etc/passwd, /etc/group"."""
 _USER_GONE = 6
+_KILL_PASSES = 100
+"""Rounds of kill(-1) as a machine user before giving up on processes it keeps forking."""
 
 
 def isolating() -> bool:
@@ -136,25 +138,58 @@ async def ensure_user(name: str, home: Path) -> MachineUser:
     return MachineUser(name=name, uid=entry.pw_uid, gid=entry.pw_gid)
 
 
-def kill_processes(uid: int) -> None:
-    """SIGKILL every process running as `uid` (what a machine leaves behind: hooks'
-    daemons, Pebble services). Only for a machine user being removed."""
+def _live_processes(uid: int) -> list[int]:
+    """Pids of processes (not zombies) with `uid` among their real, effective or saved ids.
+
+    Read from /proc/<pid>/status, not the owner of /proc/<pid>: a non-dumpable process
+    shows as root there."""
+    pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        with contextlib.suppress(OSError):
-            if entry.stat().st_uid == uid:
-                os.kill(int(entry.name), signal.SIGKILL)
+        try:
+            fields = dict(
+                line.split(":", 1) for line in (entry / "status").read_text().splitlines()
+            )
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        uids = {int(u) for u in fields.get("Uid", "").split()[:3]}
+        if uid in uids and not fields.get("State", "").strip().startswith(("Z", "X")):
+            pids.append(int(entry.name))
+    return pids
+
+
+def kill_processes(user: MachineUser) -> None:
+    """SIGKILL every process of a machine user being removed (hooks' daemons, Pebble
+    services), blocking. The killing is done as the user: kill(-1) from its uid reaches
+    exactly its processes, dumpable or not. Passes repeat while any is left (one forked
+    meanwhile); kill(-1) succeeds whenever any other process exists, so /proc says when
+    they are gone."""
+    for _ in range(_KILL_PASSES):
+        subprocess.run(
+            ["/bin/sh", "-c", "kill -STOP -1; kill -KILL -1"],  # stopped ones fork no more
+            cwd="/",
+            env={"PATH": AGENT_PATH, "LANG": "C.UTF-8"},
+            user=user.uid,
+            group=user.gid,
+            extra_groups=[],
+            capture_output=True,
+            check=False,
+        )
+        if not _live_processes(user.uid):
+            return
+    logger.warning("machine user still has processes", user=user.name, uid=user.uid)
 
 
 async def remove_user(name: str) -> None:
     """Delete the machine user `name` (and its group); gone already is fine."""
     try:
-        uid = pwd.getpwnam(name).pw_uid
+        entry = pwd.getpwnam(name)
     except KeyError:
         return
-    kill_processes(uid)
-    shutil.rmtree(Path(agent_schema.RUNTIME_BASE) / str(uid), ignore_errors=True)
+    user = MachineUser(name=name, uid=entry.pw_uid, gid=entry.pw_gid)
+    await asyncio.to_thread(kill_processes, user)
+    shutil.rmtree(Path(agent_schema.RUNTIME_BASE) / str(user.uid), ignore_errors=True)
     await _account_tool(["userdel", name], ok=frozenset({_USER_GONE}))
 
 
@@ -211,10 +246,16 @@ def remove_machines(data_dir: Path) -> None:
     if outside.parent != MACHINES_ROOT.resolve():
         return  # not ours to delete
     for directory in sorted(outside.glob("*/*")):
-        with contextlib.suppress(OSError, KeyError):
+        try:
             owner = pwd.getpwuid(directory.lstat().st_uid).pw_name
-            if owner.startswith(USER_PREFIX):
-                asyncio.run(remove_user(owner))
+        except (OSError, KeyError):
+            continue
+        if not owner.startswith(USER_PREFIX):
+            continue
+        try:
+            asyncio.run(remove_user(owner))
+        except errors.RunecraftError as exc:  # the rest are still removed
+            logger.warning("cannot remove machine user", user=owner, error=str(exc))
     shutil.rmtree(outside, ignore_errors=True)
     data_dir.unlink(missing_ok=True)
 
@@ -235,16 +276,34 @@ def create_file(path: Path, data: bytes, user: MachineUser | None, mode: int = 0
 
 def open_log(path: Path, user: MachineUser | None) -> int:
     """An append descriptor on `path` (made if missing); refuses a link or a file that is
-    not the machine's own."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    not the machine's own, without blocking on a FIFO planted there."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+    try:
+        fd = os.open(path, flags | os.O_CLOEXEC, 0o600)
+    except OSError as exc:  # a link (ELOOP), a FIFO nobody reads (ENXIO)
+        raise errors.PermanentError(f"{path} is not a plain log file of this machine") from exc
     info = os.fstat(fd)
-    owners = {0} if user is None else {0, user.uid}
+    owners = {os.geteuid()} if user is None else {os.geteuid(), user.uid}
     if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1 or info.st_uid not in owners:
         os.close(fd)
         raise errors.PermanentError(f"{path} is not a plain log file of this machine")
+    os.set_blocking(fd, True)
     if user is not None:
         os.fchown(fd, user.uid, user.gid)
     return fd
+
+
+def read_own_file(path: Path, limit: int = 4096) -> bytes:
+    """The start of `path` if it is a plain file this process wrote (owned by its uid, one
+    link); raises OSError otherwise. Never follows a link nor blocks on a FIFO."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1 or info.st_uid != os.geteuid():
+            raise OSError(f"{path} is not a plain file of the controller")
+        return os.read(fd, limit)
+    finally:
+        os.close(fd)
 
 
 def _runs_as(user: MachineUser, home: Path, argv: list[str]) -> bool:

@@ -27,7 +27,7 @@ from runecraft.controller._daemon import RunAs, spawn
 from runecraft.controller.providers import _local_isolation as isolation
 from runecraft.controller.providers._base import InstanceInfo, MachineSpec, ProviderContext
 
-__all__ = ["LocalProvider", "agent_pids", "isolation_message", "remove_machines"]
+__all__ = ["LocalProvider", "agent_pids", "isolation_message", "pid_file", "remove_machines"]
 
 logger = structlog.get_logger(__name__)
 
@@ -49,13 +49,33 @@ def _is_zombie(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] in {"Z", "X"}
 
 
-def _agent_alive(pid_file: Path) -> int | None:
-    """The pid of the agent recorded in `pid_file`, if that agent is running."""
-    try:
-        pid = int(pid_file.read_text().strip())
-    except (OSError, ValueError):
+def pid_file(directory: Path) -> Path:
+    """Where the controller records a machine's agent: beside the machine's directory
+    (`<model dir>/<n>.agent.pid`), in the controller's own model directory, out of reach
+    of the machine's user (who could otherwise delete it, or plant a FIFO or a link)."""
+    return directory.parent / f"{directory.name}.agent.pid"
+
+
+def _recorded_pid(directory: Path) -> int | None:
+    """The agent pid recorded for `directory`; one recorded inside it by an earlier
+    version is read only if the controller wrote it, and moved beside it."""
+    for path in (pid_file(directory), directory / "agent.pid"):
+        try:
+            pid = int(isolation.read_own_file(path).strip())
+        except (OSError, ValueError):
+            continue
+        if path != pid_file(directory):
+            isolation.create_file(pid_file(directory), str(pid).encode(), None, 0o644)
+        return pid
+    return None
+
+
+def _agent_alive(directory: Path) -> int | None:
+    """The pid of the machine's agent, if it is running."""
+    pid = _recorded_pid(directory)
+    if pid is None:
         return None
-    config = str(pid_file.parent / "agent.json")
+    config = str(directory / "agent.json")
     if AGENT_MODULE in _cmdline(pid) and config in _cmdline(pid) and not _is_zombie(pid):
         return pid
     return None
@@ -64,19 +84,29 @@ def _agent_alive(pid_file: Path) -> int | None:
 def agent_pids(machines_dir: Path) -> list[int]:
     """Pids of every live agent under a local provider's machines directory."""
     pids = []
-    for pid_file in sorted(machines_dir.resolve().glob("*/*/agent.pid")):
-        pid = _agent_alive(pid_file)
-        if pid is not None:
-            pids.append(pid)
+    for directory in sorted(machines_dir.resolve().glob("*/*")):
+        if directory.name.isdigit():
+            pid = _agent_alive(directory)
+            if pid is not None:
+                pids.append(pid)
     return pids
 
 
-def isolation_message(instance_id: str, controller_uid: int | None = None) -> str:
-    """What `rune status` says of a local machine's isolation under a controller running
-    as `controller_uid` (by default this process's): '' when it is isolated."""
-    uid = os.geteuid() if controller_uid is None else controller_uid
-    if not instance_id.startswith("local:") or uid == 0:
+def isolation_message(
+    instance_id: str, *, isolated: bool, controller_uid: int | None = None
+) -> str:
+    """What `rune status` says of a local machine's isolation, given whether the local
+    provider does run machines as users of their own (a root controller keeping a machines
+    directory from before isolation does not): '' when it does. `controller_uid` (by
+    default this process's) only says why not."""
+    if not instance_id.startswith("local:") or isolated:
         return ""
+    uid = os.geteuid() if controller_uid is None else controller_uid
+    if uid == 0:
+        return (
+            "not isolated: the machines directory predates isolation, so this machine's "
+            "agent and hooks run as root"
+        )
     return (
         "not isolated: the controller does not run as root, so this machine's agent "
         "and hooks run as the controller's user"
@@ -121,7 +151,7 @@ class LocalProvider:
             hostname=socket.gethostname(),
             address="127.0.0.1",
         )
-        if _agent_alive(directory / "agent.pid") is not None:
+        if _agent_alive(directory) is not None:
             return info
         user = await self._prepare(directory, spec)
         config_path = directory / "agent.json"
@@ -148,7 +178,7 @@ class LocalProvider:
             run_as=run_as,
         )
         self._children[directory] = process
-        isolation.create_file(directory / "agent.pid", str(process.pid).encode(), None, 0o644)
+        isolation.create_file(pid_file(directory), str(process.pid).encode(), None, 0o644)
         logger.info(
             "machine agent started",
             machine=spec.number,
@@ -183,19 +213,20 @@ class LocalProvider:
         if child is not None and child.poll() is not None:
             del self._children[directory]
             return False
-        return _agent_alive(directory / "agent.pid") is not None
+        return _agent_alive(directory) is not None
 
     async def destroy_machine(self, model_uuid: str, number: int) -> None:
         directory = self.machine_dir(model_uuid, number)
-        pid = _agent_alive(directory / "agent.pid")
+        pid = _agent_alive(directory)
         if pid is not None:
             await _terminate(pid, self._children.pop(directory, None))
-        shutil.rmtree(directory, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            directory.parent.rmdir()
-        if self.isolated:
+        if self.isolated:  # what the machine's user left running goes before its files
             name = isolation.machine_user(self.context.controller_uuid, model_uuid, number)
             await isolation.remove_user(name)
+        shutil.rmtree(directory, ignore_errors=True)
+        pid_file(directory).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            directory.parent.rmdir()
 
     async def close(self) -> None:
         for child in self._children.values():

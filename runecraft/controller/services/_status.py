@@ -137,7 +137,7 @@ def relations_status(
     return {app: dict(eps) for app, eps in per_app.items()}, integrations
 
 
-def _machine_doc(machine: MachineRecord) -> dict[str, Any]:
+def _machine_doc(machine: MachineRecord, local_isolated: bool) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "juju-status": {
             "current": machine.status,
@@ -158,7 +158,7 @@ def _machine_doc(machine: MachineRecord) -> dict[str, Any]:
     }
     if machine.substrate is not None:  # a container placed with `--to lxd`
         doc["container-type"] = machine.substrate
-    isolation = local.isolation_message(machine.instance_id or "")
+    isolation = local.isolation_message(machine.instance_id or "", isolated=local_isolated)
     if isolation:
         doc["machine-status"]["message"] = isolation
     return doc
@@ -296,8 +296,10 @@ def build_status(
     controller_name: str,
     published_revision: Callable[[str], int | None],
     reconciled: bool,
+    local_isolated: bool = False,
 ) -> dict[str, Any]:
-    """The `status --format json` document of the snapshot's one model."""
+    """The `status --format json` document of the snapshot's one model; `local_isolated`
+    says whether the local provider runs its machines as users of their own."""
     model = snapshot.models[0]
     app_relations, integrations = relations_status(snapshot)
     applications = _applications(snapshot, published_revision, app_relations)
@@ -316,7 +318,7 @@ def build_status(
         },
         "machines": {}
         if is_caas(model)
-        else {str(m.number): _machine_doc(m) for m in snapshot.machines},
+        else {str(m.number): _machine_doc(m, local_isolated) for m in snapshot.machines},
         "applications": applications,
         "integrations": integrations,
     }
@@ -334,6 +336,7 @@ class StatusService(StoreService[Store]):
         controller_name: str,
         published_revision: Callable[[str], int | None],
         reconciled: Callable[[], bool],
+        local_isolated: Callable[[], bool] = lambda: False,
     ) -> None:
         """`published_revision(agent)` is the snapshot revision last sent to a machine agent;
         `reconciled()` says whether the reconcilers have caught up with every change."""
@@ -341,6 +344,7 @@ class StatusService(StoreService[Store]):
         self._controller_name = controller_name
         self._published_revision = published_revision
         self._reconciled = reconciled
+        self._local_isolated = local_isolated
 
     async def _snapshot(self, model_name: str) -> ModelSnapshot:
         model = await self.store.model(model_name)
@@ -359,6 +363,7 @@ class StatusService(StoreService[Store]):
             controller_name=self._controller_name,
             published_revision=self._published_revision,
             reconciled=self._reconciled(),
+            local_isolated=self._local_isolated(),
         )
         document["model"]["generation"] = generation
         return document

@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = ["RunAs", "spawn"]
 
@@ -35,16 +36,17 @@ def spawn(
     fd = (
         log if isinstance(log, int) else os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     )
+    as_user: dict[str, Any] = (
+        {}
+        if run_as is None
+        else {
+            "env": dict(run_as.env),
+            "user": run_as.uid,
+            "group": run_as.gid,
+            "extra_groups": [],
+        }
+    )
     try:
-        if run_as is None:
-            return subprocess.Popen(
-                list(argv),
-                stdin=subprocess.DEVNULL,
-                stdout=fd,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=cwd,
-            )
         return subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
@@ -52,10 +54,7 @@ def spawn(
             stderr=subprocess.STDOUT,
             start_new_session=True,
             cwd=cwd,
-            env=dict(run_as.env),
-            user=run_as.uid,
-            group=run_as.gid,
-            extra_groups=[],
+            **as_user,
         )
     finally:
         os.close(fd)

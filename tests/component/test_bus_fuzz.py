@@ -16,12 +16,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from runecraft import errors
-from runecraft.controller.reconcilers import _plan
 from runecraft.controller.state import Store
 from runecraft.schemas import bus
 from runecraft.schemas import secrets as sec
 
 from .test_relations import REGULAR, World, commit, integrated, make_world, writes
+from .test_secrets_state import machine_snapshots
 
 FUZZ = settings(
     max_examples=250,
@@ -142,19 +142,7 @@ async def test_fuzz_agent_messages_are_applied_or_refused_and_a_refusal_stores_n
 
 @pytest.fixture
 async def snapshot(world: World) -> bus.MachineSnapshot:
-    snap = (await world.store.snapshot(world.uuid)).for_model(world.uuid)
-    relations = _plan.RelationState(snap.relations, snap.endpoints, snap.scopes, snap.databags)
-    machines = _plan.machine_snapshots(
-        snap.models[0],
-        snap.applications,
-        snap.units,
-        snap.machines,
-        snap.charms,
-        relations,
-        snap.actions,
-        snap.secrets,
-    )
-    return next(iter(machines.values()))
+    return next(iter((await machine_snapshots(world)).values()))
 
 
 @FUZZ

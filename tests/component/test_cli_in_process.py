@@ -37,10 +37,10 @@ class Controller:
     store: Store
     runner: CliRunner
 
-    def run(self, *args: str, prog: str = "rune") -> tuple[int, str, str]:
-        """The entry point (`rune`, or `juju` for `rune-juju`) with ARGS, its output captured
-        by click's runner: exit code, stdout, stderr."""
-        with self.runner.isolation() as (out, err, _):
+    def run(self, *args: str, prog: str = "rune", stdin: str | None = None) -> tuple[int, str, str]:
+        """The entry point (`rune`, or `juju` for `rune-juju`) with ARGS and `stdin`, its
+        output captured by click's runner: exit code, stdout, stderr."""
+        with self.runner.isolation(input=stdin) as (out, err, _):
             try:
                 main(list(args), prog_name=prog)
                 code = 0
@@ -50,11 +50,18 @@ class Controller:
             sys.stderr.flush()
         return code, out.getvalue().decode(), err.getvalue().decode()
 
-    def rune(self, *args: str) -> str:
+    def rune(self, *args: str, stdin: str | None = None) -> str:
         """`rune ARGS`, which must succeed: its stdout."""
-        code, stdout, stderr = self.run(*args)
+        code, stdout, stderr = self.run(*args, stdin=stdin)
         assert code == 0, stderr
         return stdout
+
+    def config(self) -> _config.ClientConfig:
+        return _config.load(home_settings().client_config)
+
+    def revision(self, model: str) -> tuple[int, dict[str, object]]:
+        record = asyncio.run(self.store.model(model))
+        return record.revision, record.config
 
     def json(self, *args: str) -> dict[str, object]:
         document: dict[str, object] = json.loads(self.rune(*args, "--format", "json"))

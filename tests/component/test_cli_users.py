@@ -4,78 +4,25 @@ without the access gets from the other commands."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
-from click.testing import CliRunner
 
-from runecraft.cli import _config, main
-from runecraft.cli._common import TRANSPORT
-from runecraft.controller import services
-from runecraft.controller.state import Store
+from runecraft.cli import _config
 from runecraft.settings import home_settings
-from tests.component._api import TOKEN, URL, controller_app
+from tests.component._api import TOKEN
+from tests.component.test_cli_in_process import Controller as Cli
+from tests.component.test_cli_in_process import controller  # noqa: F401 (a fixture)
 
 HELLO = str(Path(__file__).parents[2] / "examples" / "charms" / "hello-bash")
 
 
-@dataclass
-class Cli:
-    store: Store
-    runner: CliRunner
-
-    def run(self, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
-        """`rune ARGS` with `stdin`: exit code, stdout, stderr."""
-        with self.runner.isolation(input=stdin) as (out, err, _):
-            try:
-                main(list(args), prog_name="rune")
-                code = 0
-            except SystemExit as exc:
-                code = int(exc.code or 0)
-            sys.stdout.flush()
-            sys.stderr.flush()
-        return code, out.getvalue().decode(), err.getvalue().decode()
-
-    def rune(self, *args: str, stdin: str | None = None) -> str:
-        code, stdout, stderr = self.run(*args, stdin=stdin)
-        assert code == 0, stderr
-        return stdout
-
-    def config(self) -> _config.ClientConfig:
-        return _config.load(home_settings().client_config)
-
-    def revision(self, model: str) -> tuple[int, dict[str, object]]:
-        record = asyncio.run(self.store.model(model))
-        return record.revision, record.config
-
-
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
+def cli(controller: Cli) -> Cli:  # noqa: F811 (the imported fixture, by name)
     """A client home (as the admin) whose commands reach a controller app in process, with a
     `default` model."""
-    monkeypatch.setenv("RUNECRAFT_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("RUNECRAFT_CACHE_DIR", str(tmp_path / "cache"))
-    _config.save(
-        home_settings().client_config,
-        _config.ClientConfig(controller="ctl", endpoint=URL, token=TOKEN),
-    )
-    store = asyncio.run(Store.open(f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"))
-    hub = services.ChangeHub()
-    asyncio.run(services.ModelService(store, hub).add_model("default"))
-    token = TRANSPORT.set(
-        httpx.ASGITransport(app=controller_app(store, hub, published_revision=None))
-    )
-    try:
-        yield Cli(store, CliRunner())
-    finally:
-        TRANSPORT.reset(token)
-        asyncio.run(store.close())
+    return controller
 
 
 def test_add_user_prints_a_made_password_that_logs_in(cli: Cli) -> None:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from runecraft.controller.reconcilers import _plan
 from runecraft.controller.state import Store
 from runecraft.controller.state import _tables as t
+from runecraft.schemas import bus
 from runecraft.schemas import secrets as sec
 
 from .test_relations import REGULAR, World, commit, integrated, make_world, store
@@ -24,11 +25,11 @@ def op(kind: str, **fields: Any) -> sec.SecretOp:
     return sec.SecretOp(op=kind, id=fields.pop("id", SID), **fields)  # type: ignore[arg-type]
 
 
-async def views(world: World) -> dict[str, dict[str, sec.SecretRemote]]:
-    """Every unit's secrets as the reconciler would send them."""
+async def machine_snapshots(world: World) -> dict[int, bus.MachineSnapshot]:
+    """Every machine's snapshot of the model, as the reconciler would send it."""
     snap = (await world.store.snapshot(world.uuid)).for_model(world.uuid)
     relations = _plan.RelationState(snap.relations, snap.endpoints, snap.scopes, snap.databags)
-    snapshots = _plan.machine_snapshots(
+    return _plan.machine_snapshots(
         snap.models[0],
         snap.applications,
         snap.units,
@@ -38,9 +39,13 @@ async def views(world: World) -> dict[str, dict[str, sec.SecretRemote]]:
         snap.actions,
         snap.secrets,
     )
+
+
+async def views(world: World) -> dict[str, dict[str, sec.SecretRemote]]:
+    """Every unit's secrets as the reconciler would send them."""
     return {
         unit.unit: {s.id: s for s in unit.secrets}
-        for machine in snapshots.values()
+        for machine in (await machine_snapshots(world)).values()
         for unit in machine.units
     }
 

@@ -395,7 +395,7 @@ class UnitAgent:
             if remote.commit_seq >= self.local.commit_seq:
                 self._seen_revision = revision
             else:  # not settled on this snapshot (nor on any older one)
-                self._seen_revision = min(self._seen_revision, revision - 1)
+                self._seen_revision = min(self._seen_revision, max(revision - 1, 0))
             decision = uniter.next_op(
                 self.local, remote, self._clock(), self._record.workload_events
             )

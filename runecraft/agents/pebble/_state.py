@@ -424,8 +424,8 @@ class Notice:
     def expired(self, now: datetime.datetime) -> bool:
         return self.last_occurred + datetime.timedelta(seconds=self.expire_after) < now
 
-    def to_record(self) -> dict[str, Any]:
-        """What the notices file keeps (durations in seconds, times as we print them)."""
+    def _identity(self) -> dict[str, Any]:
+        """The fields the notices file and the API both carry, as the API prints them."""
         return {
             "id": self.id,
             "user-id": self.user_id,
@@ -435,6 +435,12 @@ class Notice:
             "last-occurred": format_time(self.last_occurred),
             "last-repeated": format_time(self.last_repeated),
             "occurrences": self.occurrences,
+        }
+
+    def to_record(self) -> dict[str, Any]:
+        """What the notices file keeps (durations in seconds, times as we print them)."""
+        return {
+            **self._identity(),
             "last-data": dict(self.last_data),
             "repeat-after": self.repeat_after,
             "expire-after": self.expire_after,
@@ -460,16 +466,7 @@ class Notice:
         return notice
 
     def to_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "id": self.id,
-            "user-id": self.user_id,
-            "type": self.type,
-            "key": self.key,
-            "first-occurred": format_time(self.first_occurred),
-            "last-occurred": format_time(self.last_occurred),
-            "last-repeated": format_time(self.last_repeated),
-            "occurrences": self.occurrences,
-        }
+        body = self._identity()
         if self.last_data:
             body["last-data"] = dict(self.last_data)
         if self.repeat_after:

@@ -159,6 +159,8 @@ class BundleExport(BaseModel):
 
 class RemoveUnitsRequest(_Request):
     units: list[str] = Field(min_length=1)
+    force: bool = False
+    """Juju's `--force`: a failing hook no longer holds the removal."""
 
 
 class ScaleRequest(_Request):

@@ -237,10 +237,10 @@ class MachineService(_ports.StoreService[MachineStore]):
                     "or use --force to remove them with the machine"
                 )
             if units or machine.enlistment is None:
-                for name in units:
+                for name in units:  # here `force` is given: past failing hooks too
                     unit = await tx.units.get(name)
-                    if unit.life == "alive":
-                        await tx.units.update(unit, life="dying")
+                    if unit.life == "alive" or not unit.force_removal:
+                        await tx.units.update(unit, life="dying", force_removal=True)
                 if machine.life == "alive":
                     await tx.machines.update(machine, life="dying")
                 outcome = "dying"

@@ -239,10 +239,12 @@ class Client:
         return api.BundleExport.model_validate(result).bundle
 
     async def remove_application(
-        self, model: str, application: str, *, force: bool = False
+        self, model: str, application: str, *, force: bool = False, no_wait: bool = False
     ) -> None:
         await self._request(
-            "DELETE", f"/v1/models/{model}/applications/{application}", params={"force": force}
+            "DELETE",
+            f"/v1/models/{model}/applications/{application}",
+            params={"force": force, "no_wait": no_wait},
         )
 
     async def add_units(
@@ -267,8 +269,10 @@ class Client:
         )
         return api.ScaleResponse.model_validate(result)
 
-    async def remove_units(self, model: str, units: list[str], *, force: bool = False) -> None:
-        body = api.RemoveUnitsRequest(units=units, force=force)
+    async def remove_units(
+        self, model: str, units: list[str], *, force: bool = False, no_wait: bool = False
+    ) -> None:
+        body = api.RemoveUnitsRequest(units=units, force=force, no_wait=no_wait)
         await self._request("POST", f"/v1/models/{model}/units/remove", json=body.model_dump())
 
     async def get_config(self, model: str, application: str) -> dict[str, Any]:

@@ -6,10 +6,13 @@ whose state was wiped converges; a forced removal gets past a failing hook."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import structlog
 
+from runecraft.controller.reconcilers import _planners
+from runecraft.controller.reconcilers._actions import ForgetUnit, ModelState
 from runecraft.controller.services import LogService
 from runecraft.controller.state import Store
 from runecraft.controller.state._logs import LogQuery
@@ -227,3 +230,25 @@ async def test_force_reaches_the_snapshot_of_every_unit_removed(store: Store) ->
     assert not (await _remote(world, "db/0")).force
     await world.models.destroy_model("m", force=True)
     assert (await _remote(world, "db/0")).force
+
+
+async def test_force_with_no_wait_forgets_the_units_at_once(store: Store) -> None:
+    """Juju's `--force --no-wait`: the controller does not wait for the agent's hooks."""
+    world = await make_world(store)
+    await world.models.remove_units("m", ["db/1"], force=True)
+    snapshot = await store.snapshot(world.uuid)
+    planned = _planners.plan_lifecycle(ModelState.of(snapshot), time.time())
+    assert not any(isinstance(a, ForgetUnit) for a in planned)  # given a minute first
+
+    await world.models.remove_application("m", "web", force=True, no_wait=True)
+    snapshot = await store.snapshot(world.uuid)
+    planned = _planners.plan_lifecycle(ModelState.of(snapshot), time.time())
+    forgotten = sorted(a.unit.name for a in planned if isinstance(a, ForgetUnit))
+    assert forgotten == ["web/0", "web/1"]
+    async with store.write("m") as tx:
+        for action in planned:
+            if isinstance(action, ForgetUnit):
+                await tx.units.forget(action.unit, time.time())
+    snapshot = await store.snapshot(world.uuid)
+    assert sorted(u.name for u in snapshot.units) == ["db/0", "db/1"]
+    assert not any(s.unit.startswith("web/") for s in snapshot.scopes)

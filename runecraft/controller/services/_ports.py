@@ -133,7 +133,9 @@ class UnitRows(Protocol):
 
     async def update(self, unit: state.UnitRecord, *, log: bool = True, **values: Any) -> None: ...
 
-    async def force_removal(self, application_id: int | None = None) -> None: ...
+    async def force_removal(
+        self, remove_after: float, application_id: int | None = None
+    ) -> None: ...
 
 
 class WithUnits(Protocol):

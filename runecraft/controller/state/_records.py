@@ -153,6 +153,9 @@ class UnitRecord:
     resolved_seq: int = 0
     force_removal: bool = False
     """Removed with `--force`: a failing hook no longer holds the removal."""
+    remove_after: float | None = None
+    """With `--force`: when the controller forgets the unit even if its agent never
+    reported its removal (Juju's max-wait; at once with `--no-wait`)."""
 
     @property
     def application(self) -> str:

@@ -154,6 +154,7 @@ units = sa.Table(
     sa.Column("resolved_seq", sa.Integer, nullable=False, default=0),
     sa.Column("created", sa.Float, nullable=False),
     sa.Column("force_removal", sa.Boolean, nullable=False, default=False),
+    sa.Column("remove_after", sa.Float, nullable=True),
     sa.UniqueConstraint("model_uuid", "name"),
 )
 

@@ -144,21 +144,34 @@ class Units(Repository):
         if log:
             self._session.changed(f"unit-{unit.name}", "changed", unit.model_uuid)
 
-    async def force_removal(self, application_id: int | None = None) -> None:
+    async def force_removal(self, remove_after: float, application_id: int | None = None) -> None:
         """Mark every unit of the model (or of one application) dying with `--force`: a
-        failing hook no longer holds its removal."""
+        failing hook no longer holds its removal, and the controller forgets it at
+        `remove_after` (or earlier, if an earlier removal said so) all the same."""
         where = [t.units.c.model_uuid == self._session.model_uuid]
         if application_id is not None:
             where.append(t.units.c.application_id == application_id)
         life = sa.case((t.units.c.life == "alive", "dying"), else_=t.units.c.life)
+        after = t.units.c.remove_after
+        deadline = sa.case(
+            (sa.or_(after.is_(None), after > remove_after), remove_after), else_=after
+        )
         rows = await self._conn.execute(
             sa.update(t.units)
             .where(*where)
-            .values(life=life, force_removal=True)
+            .values(life=life, force_removal=True, remove_after=deadline)
             .returning(t.units.c.name)
         )
         for row in rows.all():
             self._session.changed(f"unit-{row.name}", "changed")
+
+    async def forget(self, unit: UnitRecord, now: float) -> None:
+        """Forget a unit removed with `--force` whose agent did not report its removal in
+        time: as `delete`, and its unfinished actions fail."""
+        await self.actions.fail_unfinished(
+            unit.model_uuid, unit.name, f'unit "{unit.name}" was removed with --force', now
+        )
+        await self.delete(unit)
 
     async def delete(self, unit: UnitRecord) -> None:
         """Forget a unit with its scopes, secrets and storage."""

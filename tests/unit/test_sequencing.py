@@ -134,3 +134,42 @@ def test_log_verdict(
     cursor: LogCursor, generation: int, offset: int, end: int, verdict: LogVerdict
 ) -> None:
     assert sequencing.log_verdict(cursor, generation, offset, end) is verdict
+
+
+LINES = st.lists(st.text("abc", min_size=0, max_size=5), min_size=1, max_size=8)
+
+
+@given(lines=LINES, data=st.data())
+def test_replays_and_batches_from_the_future_never_duplicate_or_lose_a_line(
+    lines: list[str], data: st.DataObject
+) -> None:
+    """An honest shipper (one batch at a time, from the acknowledged offset) against a
+    controller that keeps the lines `log_verdict` lets through, while the bus replays old
+    batches and delivers forged ones far beyond the file: each line is kept once, in order."""
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+    sent: list[tuple[int, int, int, str]] = []
+    cursor, kept = LogCursor(), []
+
+    def deliver(generation: int, offset: int, end: int, line: str) -> None:
+        nonlocal cursor
+        verdict = sequencing.log_verdict(cursor, generation, offset, end)
+        if verdict in (LogVerdict.APPEND, LogVerdict.RESTART):
+            kept.append(line)
+            cursor = LogCursor(generation, end)
+
+    for _ in range(4 * len(lines) + 4):
+        if cursor.offset in starts[:-1]:
+            index = starts.index(cursor.offset)
+            honest = (0, starts[index], starts[index + 1], lines[index])
+            sent.append(honest)
+            deliver(*honest)
+        noise = data.draw(st.sampled_from(["none", "replay", "future"]))
+        if noise == "replay" and sent:
+            deliver(*data.draw(st.sampled_from(sent)))
+        elif noise == "future":
+            offset = data.draw(st.integers(starts[-1] + 1, 2**62))
+            deliver(data.draw(st.integers(0, 3)), offset, offset + 5, "forged")
+    assert kept == lines
+    assert cursor == LogCursor(0, starts[-1])

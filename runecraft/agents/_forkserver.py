@@ -30,7 +30,7 @@ from pathlib import Path
 
 import structlog
 
-from runecraft.agents import _zygote
+from runecraft.agents import _leftovers, _zygote
 
 __all__ = ["IDLE", "ForkServer", "ForkedHook", "entrypoint"]
 
@@ -145,11 +145,20 @@ class _Server:
 class ForkServer:
     """One unit's fork server, started on its first eligible hook."""
 
-    def __init__(self, socket_path: Path, log_path: Path, *, idle: float = IDLE) -> None:
-        """`socket_path`: where the server listens; `log_path`: its stderr (appended)."""
+    def __init__(
+        self,
+        socket_path: Path,
+        log_path: Path,
+        *,
+        idle: float = IDLE,
+        records: _leftovers.ProcessRecords | None = None,
+    ) -> None:
+        """`socket_path`: where the server listens; `log_path`: its stderr (appended);
+        `records`: where its process group is kept on record while it runs."""
         self.socket_path = socket_path
         self.log_path = log_path
         self.idle = idle
+        self._records = records
         self._server: _Server | None = None
         self._refused: tuple[int, ...] | None = None
         """The charm identity whose server could not start: not tried again."""
@@ -217,6 +226,8 @@ class ForkServer:
                 stderr=log,
                 start_new_session=True,
             )
+        if self._records is not None:
+            self._records.add(process.pid, "fork server")
         assert process.stdout is not None
         try:
             async with asyncio.timeout(START_TIMEOUT):
@@ -227,6 +238,7 @@ class ForkServer:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             await process.wait()
+            self._forget(process.pid)
             self._refused = identity
             raise ValueError(f"the fork server did not start (see {self.log_path})")
         self._server = _Server(process=process, identity=identity, python=python)
@@ -312,4 +324,9 @@ class ForkServer:
             with contextlib.suppress(ProcessLookupError):
                 server.process.kill()
             await server.process.wait()
+        self._forget(server.process.pid)
         self.socket_path.unlink(missing_ok=True)
+
+    def _forget(self, pid: int) -> None:
+        if self._records is not None:
+            self._records.discard(pid)

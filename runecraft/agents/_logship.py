@@ -7,6 +7,10 @@ a burst, a disconnect or a controller restart loses nothing, and the controller 
 line once (a batch that ends before the offset it holds is a duplicate). A unit's first
 message is an empty batch that asks where the controller's copy ends, so an agent restart
 does not send the log again. One batch per log is in flight at a time.
+
+`flush()` waits (bounded) until the controller holds a log as far as it is written now: a
+removed unit flushes before it reports its removal (after which the controller forgets it
+and the machine deletes its log), and a stopping machine agent before it disconnects.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import structlog
 
 from runecraft.schemas import bus
 
-__all__ = ["LogShipper", "Publish"]
+__all__ = ["FLUSH_TIMEOUT", "LogShipper", "Publish"]
 
 logger = structlog.get_logger(__name__)
 
@@ -31,6 +35,10 @@ Publish = Callable[[bytes], object]
 
 BATCH_BYTES = 256 * 1024
 """Most bytes of log per message (well below the bus payload limit)."""
+
+FLUSH_TIMEOUT = 10.0
+"""Longest `flush()` waits for the controller to hold a log: a removal or a stop is
+delayed by at most this much when the controller cannot be reached."""
 
 
 @dataclass
@@ -63,6 +71,8 @@ class LogShipper:
         self._acked: dict[str, int] = {}
         self._flights: dict[str, _Flight] = {}
         self._wake = asyncio.Event()
+        self._acked_signal = asyncio.Event()
+        """Set (and replaced) on every acknowledgement."""
 
     def ack(self, unit: str, offset: int) -> None:
         """The controller holds the log of `unit` (a source) up to `offset`."""
@@ -71,6 +81,33 @@ class LogShipper:
         if flight is not None and offset >= flight.end:
             del self._flights[unit]
         self._wake.set()
+        self._acked_signal.set()
+        self._acked_signal = asyncio.Event()
+
+    async def flush(self, source: str, timeout: float = FLUSH_TIMEOUT) -> bool:
+        """Wait until the controller holds `source`'s log up to its size now; False if
+        `timeout` seconds passed first (or the log is not shipped by this shipper)."""
+        path = self._logs().get(source)
+        if path is None:
+            return False
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return True
+        self._wake.set()
+        try:
+            async with asyncio.timeout(timeout):
+                while self._acked.get(source, -1) < size:
+                    await self._acked_signal.wait()
+        except TimeoutError:
+            logger.warning("log not delivered in time", source=source, size=size)
+            return False
+        return True
+
+    async def flush_all(self, timeout: float = FLUSH_TIMEOUT) -> bool:
+        """`flush()` every log at once, within one `timeout`."""
+        done = await asyncio.gather(*(self.flush(source, timeout) for source in self._logs()))
+        return all(done)
 
     def reconnected(self) -> None:
         """Whatever was in flight may be lost: send it again now."""

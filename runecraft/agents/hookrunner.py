@@ -6,7 +6,8 @@ action, a non-executable one is an error. The process gets a fresh environment (
 agent's), the charm dir as cwd, no stdin, and its stdout/stderr go line by line into the
 unit log (and, for actions, are captured for the results). Cancelling `run_hook`
 terminates the hook's whole process group, so an agent that stops leaves no hook behind
-(and the hook re-runs on restart).
+(and the hook re-runs on restart). With `records`, the group is on record while the hook
+runs, so an agent that was killed instead has it killed by its successor (`_leftovers`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Protocol
 
 import structlog
 
-from runecraft.agents import _context, _forkserver, _unitlog, uniter
+from runecraft.agents import _context, _forkserver, _leftovers, _unitlog, uniter
 
 __all__ = [
     "CONTAINERS_DIR_ENV",
@@ -290,13 +291,15 @@ async def run_hook(
     action: str | None = None,
     forks: _forkserver.ForkServer | None = None,
     on_start: Callable[[int], None] | None = None,
+    records: _leftovers.ProcessRecords | None = None,
 ) -> HookResult:
     """Run `hook` (or the action `action`) to completion; never raises for charm faults.
 
     An action's output is captured into the result; its missing handler is `MISSING` too
     (the caller fails the action, as Juju does). With `forks`, a standard ops `dispatch`
     runs as a fork of the unit's fork server (see `_forkserver`). `on_start` is told the
-    hook's pid as soon as it runs (the tool server serves only that process tree).
+    hook's pid as soon as it runs (the tool server serves only that process tree);
+    `records` keeps its process group on record while it runs.
     """
     name, kind = (action, "actions") if action is not None else (hook, "hooks")
     what = f'action "{name}"' if action is not None else f'hook "{name}"'
@@ -323,6 +326,7 @@ async def run_hook(
         kill_grace=kill_grace,
         started=forked,
         on_start=on_start,
+        records=records,
     )
 
 
@@ -335,6 +339,7 @@ async def run_command(
     timeout: float | None = None,
     kill_grace: float = 5.0,
     on_start: Callable[[int], None] | None = None,
+    records: _leftovers.ProcessRecords | None = None,
 ) -> HookResult:
     """Run a `juju exec` command with bash in the charm dir, output captured.
 
@@ -355,6 +360,7 @@ async def run_command(
                 capture=True,
                 kill_grace=kill_grace,
                 on_start=on_start,
+                records=records,
             )
     except TimeoutError:
         log.write("ERROR", "uniter", f"{what} timed out after {timeout}s")
@@ -375,10 +381,11 @@ async def _run_process(
     kill_grace: float,
     started: _forkserver.ForkedHook | None = None,
     on_start: Callable[[int], None] | None = None,
+    records: _leftovers.ProcessRecords | None = None,
 ) -> HookResult:
     """Spawn `argv` in its own session (or take the forked hook `started`), pump its output
     into the unit log (and capture it when asked), and terminate its process group if
-    cancelled."""
+    cancelled. Its group is on `records` from the moment it was spawned until it ended."""
     process: _HookProcess
     if started is not None:
         process, out_stream, err_stream = started, started.stdout, started.stderr
@@ -398,6 +405,8 @@ async def _run_process(
             return HookResult(outcome=HookOutcome.FAILED, message=str(exc))
         assert spawned.stdout is not None and spawned.stderr is not None
         process, out_stream, err_stream = spawned, spawned.stdout, spawned.stderr
+    if records is not None:  # before anything is awaited: a killed agent leaves its record
+        records.add(process.pid, what)
     if on_start is not None:
         on_start(process.pid)
 
@@ -422,6 +431,8 @@ async def _run_process(
         await asyncio.gather(*pumps, return_exceptions=True)
         if started is not None:
             started.close()
+        if records is not None and process.returncode is not None:
+            records.discard(process.pid)
 
     stdout, stderr = bytes(out or b""), bytes(err or b"")
     if code == 0:

@@ -47,12 +47,16 @@ from runecraft.agents import (
 from runecraft.schemas import agent as agent_schema
 from runecraft.schemas import bus
 
-__all__ = ["HEARTBEAT_INTERVAL", "BusLink", "MachineAgent", "build"]
+__all__ = ["HEARTBEAT_INTERVAL", "STOP_FLUSH_TIMEOUT", "BusLink", "MachineAgent", "build"]
 
 logger = structlog.get_logger(__name__)
 
 HEARTBEAT_INTERVAL = 10.0
 """Seconds between heartbeats; well inside Juju's 30 s leadership guarantee."""
+
+STOP_FLUSH_TIMEOUT = 5.0
+"""Longest a stopping agent waits for the controller to hold its logs (well inside the
+grace a provider gives it before SIGKILL)."""
 
 
 class BusLink(Protocol):
@@ -187,7 +191,7 @@ class MachineAgent:
             await self._stopping.wait()
             logger.info("machine agent stopping", units=len(self._units))
             if self._link.is_connected():
-                await self._logs.flush_all()
+                await self._logs.flush_all(STOP_FLUSH_TIMEOUT)
             for task in own:
                 task.cancel()
             for slot in self._units.values():

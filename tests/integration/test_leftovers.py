@@ -112,12 +112,14 @@ def test_a_departing_units_last_hooks_reach_debug_log(rune: Rune) -> None:
         timeout=300,
     )
     shown = _lines(rune, "departer/1")
-    for said in _last_words("departer/1", "peers-relation-departed", "stop", "remove"):
+    for said in _last_words(
+        "departer/1", "peers-relation-departed", "peers-relation-broken", "stop", "remove"
+    ):
         assert said in shown, f"{said!r} not in debug-log:\n{shown}"
 
     rune("remove-application", "departer")
     _wait_for("departer to be gone", lambda: "departer" not in rune.status()["applications"], 300)
     shown = _lines(rune, "departer/0")
-    for said in _last_words("departer/0", "stop", "remove"):
+    for said in _last_words("departer/0", "peers-relation-broken", "stop", "remove"):
         assert said in shown, f"{said!r} not in debug-log:\n{shown}"
     assert "departer: peers-relation-departed of departer/0 (remote departer/1)" in shown

@@ -2,9 +2,11 @@
 and hook fork servers.
 
 Each runs as the leader of a process group of its own. The group id and the leader's start
-time (`/proc/<pid>/stat`, clock ticks since boot) are written to `<dir>/<pgid>` the moment
-the process is spawned, before the agent awaits anything, and removed once it ended (or the
-agent stopped it). An agent that stops cleanly leaves no record; one killed with SIGKILL
+time (`/proc/<pid>/stat`, clock ticks since boot) are written to `<dir>/<pgid>` before a
+spawned hook runs (it waits at a gate in `hookrunner` until then; an agent that dies first
+leaves it nothing to run), and for a forked hook or a fork server as soon as its pid is
+known, before the agent awaits anything; they are removed once it ended (or the agent
+stopped it). An agent that stops cleanly leaves no record; one killed with SIGKILL
 leaves its running hook's record behind, and the next agent calls `reap()` before it runs
 any hook: every group on record is killed (SIGKILL, all its members) and waited for, so the
 hook that re-runs never runs beside its predecessor.

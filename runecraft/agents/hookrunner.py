@@ -16,8 +16,11 @@ import asyncio
 import contextlib
 import dataclasses
 import enum
+import functools
 import os
+import shutil
 import signal
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -370,6 +373,76 @@ async def run_command(
     return dataclasses.replace(result, outcome=HookOutcome.SUCCEEDED, message="")
 
 
+_PERL_GATE = (
+    'my $go; sysread(STDIN, $go, 3) == 3 && $go eq "go\\n" or exit 111; '
+    'open(STDIN, "<", "/dev/null") or die "/dev/null: $!\\n"; '
+    'exec { $ARGV[0] } @ARGV; die "cannot run $ARGV[0]: $!\\n";'
+)
+_PYTHON_GATE = (
+    "import os, sys\n"
+    "if os.read(0, 3) != b'go\\n': sys.exit(111)\n"
+    "os.dup2(os.open(os.devnull, os.O_RDONLY), 0)\n"
+    "os.execv(sys.argv[1], sys.argv[1:])\n"
+)
+
+
+@functools.cache
+def _gate() -> list[str]:
+    """What runs in front of a spawned hook, the hook's argv after it: it waits for `go` on
+    stdin (a pipe from the agent, written once the hook's group is on record), then becomes
+    the hook, its stdin `/dev/null` and its environment untouched (a shell would add `PWD`).
+    An agent that dies first closes the pipe, and the hook never runs. Perl where there is
+    (it starts in a millisecond), else this Python."""
+    perl = shutil.which("perl")
+    if perl is not None:
+        return [perl, "-e", _PERL_GATE]
+    return [sys.executable, "-I", "-S", "-c", _PYTHON_GATE]
+
+
+def _kernel_runs(path: str) -> bool:
+    """`path` is a program the kernel itself runs (`#!` or ELF), as a direct spawn would: the
+    gate's `exec` must not find another way to run any other file."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(4)
+    except OSError:
+        return False
+    return head.startswith(b"#!") or head == b"\x7fELF"
+
+
+async def _spawn(
+    argv: list[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    records: _leftovers.ProcessRecords | None,
+    what: str,
+) -> asyncio.subprocess.Process:
+    """Spawn `argv` in a session of its own; with `records`, its group is on record before
+    it runs (held at the `_GATE` until then)."""
+    gated = records is not None and _kernel_runs(argv[0])
+    gate_r, gate_w = os.pipe() if gated else (-1, -1)
+    try:
+        spawned = await asyncio.create_subprocess_exec(
+            *([*_gate(), *argv] if gated else argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=gate_r if gated else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+        if records is not None:
+            records.add(spawned.pid, what)
+        if gated:
+            os.write(gate_w, b"go\n")
+        return spawned
+    finally:
+        if gated:
+            os.close(gate_r)
+            os.close(gate_w)
+
+
 async def _run_process(
     argv: list[str],
     *,
@@ -389,24 +462,16 @@ async def _run_process(
     process: _HookProcess
     if started is not None:
         process, out_stream, err_stream = started, started.stdout, started.stderr
+        if records is not None:  # before anything is awaited: a killed agent leaves it
+            records.add(process.pid, what)
     else:
         try:
-            spawned = await asyncio.create_subprocess_exec(
-                *argv,
-                cwd=cwd,
-                env=dict(env),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                start_new_session=True,
-            )
+            spawned = await _spawn(argv, cwd=cwd, env=env, records=records, what=what)
         except OSError as exc:
             log.write("ERROR", "uniter", f"{what} cannot start: {exc}")
             return HookResult(outcome=HookOutcome.FAILED, message=str(exc))
         assert spawned.stdout is not None and spawned.stderr is not None
         process, out_stream, err_stream = spawned, spawned.stdout, spawned.stderr
-    if records is not None:  # before anything is awaited: a killed agent leaves its record
-        records.add(process.pid, what)
     if on_start is not None:
         on_start(process.pid)
 

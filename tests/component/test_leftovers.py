@@ -1,11 +1,15 @@
-"""Process groups on record (`_leftovers`): a hook's group is recorded from its spawn until it
-ends; `reap()` kills recorded groups that still run, and leaves a reused pid alone."""
+"""Process groups on record (`_leftovers`): a hook's group is recorded before it runs and
+until it ends (a hook whose agent died before recording it never runs); `reap()` kills
+recorded groups that still run, and leaves a reused pid alone."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,3 +113,58 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return ""
+
+
+GATES = {
+    "perl": ["perl", "-e", hookrunner._PERL_GATE],
+    "python": [sys.executable, "-I", "-S", "-c", hookrunner._PYTHON_GATE],
+}
+
+
+@pytest.mark.parametrize("gate", GATES.values(), ids=GATES.keys())
+@pytest.mark.parametrize("agent_said", [b"go\n", b""], ids=["recorded", "agent-died"])
+def test_the_gate_runs_the_hook_untouched_only_once_told(
+    tmp_path: Path, gate: list[str], agent_said: bytes
+) -> None:
+    if shutil.which(gate[0]) is None:
+        pytest.skip(f"no {gate[0]}")
+    hook = tmp_path / "hook"
+    hook.write_text(
+        f"#!{sys.executable} -I\nimport json, os, sys\n"
+        "with open(os.environ['OUT'], 'w') as out:\n"
+        "    seen = {'env': dict(os.environ), 'argv': sys.argv[1:], 'in': sys.stdin.read()}\n"
+        "    json.dump(seen, out)\n"
+    )
+    hook.chmod(0o755)
+    env = {"OUT": str(tmp_path / "env"), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+    done = subprocess.run(
+        [*gate, str(hook), "arg"], input=agent_said + b"more", env=env, check=False
+    )
+    if agent_said:
+        assert done.returncode == 0
+        # Its environment exactly as given (a shell would add PWD), its stdin /dev/null.
+        seen = json.loads((tmp_path / "env").read_text())
+        assert seen == {"env": env, "argv": ["arg"], "in": ""}
+    else:  # the agent is gone before it said "go"
+        assert done.returncode != 0 and not (tmp_path / "env").exists()
+
+
+async def test_a_hook_without_an_interpreter_line_fails_as_it_did_unrecorded(
+    tmp_path: Path,
+) -> None:
+    charm = tmp_path / "charm"
+    (charm / "hooks").mkdir(parents=True)
+    (charm / "metadata.yaml").write_text("name: c\n")
+    (charm / "hooks" / "install").write_text(f"touch {tmp_path / 'ran'}\n")
+    (charm / "hooks" / "install").chmod(0o755)
+    records = _leftovers.ProcessRecords(tmp_path / "processes")
+
+    result = await hookrunner.run_hook(
+        charm_dir=charm,
+        hook="install",
+        env={"PATH": "/usr/bin:/bin"},
+        log=_unitlog.UnitLog(tmp_path / "unit.log", "c/0"),
+        records=records,
+    )
+    assert not result.ok and "Exec format error" in result.message
+    assert not (tmp_path / "ran").exists() and records.recorded() == {}

@@ -25,6 +25,7 @@ import re
 import shutil
 import signal
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,8 +172,16 @@ class ForkServer:
             return None
         return server.process.pid
 
-    async def start(self, charm_dir: Path, env: dict[str, str]) -> ForkedHook | None:
-        """Fork a hook with `env` in `charm_dir`; None when it must be spawned instead."""
+    async def start(
+        self,
+        charm_dir: Path,
+        env: dict[str, str],
+        on_fork: Callable[[int], None] | None = None,
+    ) -> ForkedHook | None:
+        """Fork a hook with `env` in `charm_dir`; None when it must be spawned instead.
+
+        `on_fork` is told the hook's pid (its session id) before the hook may run.
+        """
         plan = entrypoint(charm_dir, env.get("PATH", ""))
         if plan is None:
             return None
@@ -182,7 +191,7 @@ class ForkServer:
             return None
         try:
             await self._ensure(charm_dir, python, entry, identity, env)
-            return await self._fork(charm_dir, env)
+            return await self._fork(charm_dir, env, on_fork)
         except (OSError, ValueError, TimeoutError) as exc:
             try:
                 said = self.log_path.read_bytes()[-400:].decode(errors="replace")
@@ -243,7 +252,9 @@ class ForkServer:
             raise ValueError(f"the fork server did not start (see {self.log_path})")
         self._server = _Server(process=process, identity=identity, python=python)
 
-    async def _fork(self, charm_dir: Path, env: dict[str, str]) -> ForkedHook:
+    async def _fork(
+        self, charm_dir: Path, env: dict[str, str], on_fork: Callable[[int], None] | None
+    ) -> ForkedHook:
         loop = asyncio.get_running_loop()
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         conn.setblocking(False)
@@ -300,8 +311,18 @@ class ForkServer:
         if not line.startswith(b"pid "):
             conn.close()
             raise ValueError(f"unexpected fork server answer {line[:40]!r}")
+        pid = int(line[4:])
+        try:
+            if on_fork is not None:
+                on_fork(pid)
+            await loop.sock_sendall(conn, b"go\n")  # now the hook may run
+        except BaseException:
+            conn.close()  # the server kills the hook
+            for pipe in transports:
+                pipe.close()
+            raise
         return ForkedHook(
-            pid=int(line[4:]),
+            pid=pid,
             stdout=readers[0],
             stderr=readers[1],
             _conn=conn,

@@ -318,7 +318,8 @@ async def run_hook(
     log.write("INFO", "uniter", f"running {what} (via {handler.relative_to(charm_dir)})")
     forked = None
     if forks is not None and handler.name == "dispatch":
-        forked = await forks.start(charm_dir, dict(env))
+        on_fork = None if records is None else functools.partial(records.add, what=what)
+        forked = await forks.start(charm_dir, dict(env), on_fork)
     return await _run_process(
         [str(handler)],
         cwd=charm_dir,
@@ -462,8 +463,6 @@ async def _run_process(
     process: _HookProcess
     if started is not None:
         process, out_stream, err_stream = started, started.stdout, started.stderr
-        if records is not None:  # before anything is awaited: a killed agent leaves it
-            records.add(process.pid, what)
     else:
         try:
             spawned = await _spawn(argv, cwd=cwd, env=env, records=records, what=what)

@@ -20,7 +20,9 @@ format, and the stdlib-only client installed as every tool where there is no per
 `jujuc.pl` is the one installed where there is), `_forkserver` and `_zygote` (ops hooks
 forked from a process with `ops` imported), `_toolargs` (GNU flags and Juju output
 formats), `_logship` (log shipping for `debug-log`), `_charm_source` (charm download over
-HTTP), `_unitlog` (the unit log). The bus link is `runecraft.bus.BusClient`.
+HTTP), `_unitlog` (the unit log), `_leftovers` (process groups on record, so a restarted
+agent kills the hooks a killed one left running), `_pebble_daemon` (local Pebble daemons,
+adopted across agent restarts). The bus link is `runecraft.bus.BusClient`.
 """
 
 from __future__ import annotations

@@ -25,12 +25,13 @@ import re
 import shutil
 import signal
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 
-from runecraft.agents import _zygote
+from runecraft.agents import _leftovers, _zygote
 
 __all__ = ["IDLE", "ForkServer", "ForkedHook", "entrypoint"]
 
@@ -145,11 +146,20 @@ class _Server:
 class ForkServer:
     """One unit's fork server, started on its first eligible hook."""
 
-    def __init__(self, socket_path: Path, log_path: Path, *, idle: float = IDLE) -> None:
-        """`socket_path`: where the server listens; `log_path`: its stderr (appended)."""
+    def __init__(
+        self,
+        socket_path: Path,
+        log_path: Path,
+        *,
+        idle: float = IDLE,
+        records: _leftovers.ProcessRecords | None = None,
+    ) -> None:
+        """`socket_path`: where the server listens; `log_path`: its stderr (appended);
+        `records`: where its process group is kept on record while it runs."""
         self.socket_path = socket_path
         self.log_path = log_path
         self.idle = idle
+        self._records = records
         self._server: _Server | None = None
         self._refused: tuple[int, ...] | None = None
         """The charm identity whose server could not start: not tried again."""
@@ -162,8 +172,16 @@ class ForkServer:
             return None
         return server.process.pid
 
-    async def start(self, charm_dir: Path, env: dict[str, str]) -> ForkedHook | None:
-        """Fork a hook with `env` in `charm_dir`; None when it must be spawned instead."""
+    async def start(
+        self,
+        charm_dir: Path,
+        env: dict[str, str],
+        on_fork: Callable[[int], None] | None = None,
+    ) -> ForkedHook | None:
+        """Fork a hook with `env` in `charm_dir`; None when it must be spawned instead.
+
+        `on_fork` is told the hook's pid (its session id) before the hook may run.
+        """
         plan = entrypoint(charm_dir, env.get("PATH", ""))
         if plan is None:
             return None
@@ -173,7 +191,7 @@ class ForkServer:
             return None
         try:
             await self._ensure(charm_dir, python, entry, identity, env)
-            return await self._fork(charm_dir, env)
+            return await self._fork(charm_dir, env, on_fork)
         except (OSError, ValueError, TimeoutError) as exc:
             try:
                 said = self.log_path.read_bytes()[-400:].decode(errors="replace")
@@ -217,6 +235,8 @@ class ForkServer:
                 stderr=log,
                 start_new_session=True,
             )
+        if self._records is not None:
+            self._records.add(process.pid, "fork server")
         assert process.stdout is not None
         try:
             async with asyncio.timeout(START_TIMEOUT):
@@ -227,11 +247,14 @@ class ForkServer:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             await process.wait()
+            self._forget(process.pid)
             self._refused = identity
             raise ValueError(f"the fork server did not start (see {self.log_path})")
         self._server = _Server(process=process, identity=identity, python=python)
 
-    async def _fork(self, charm_dir: Path, env: dict[str, str]) -> ForkedHook:
+    async def _fork(
+        self, charm_dir: Path, env: dict[str, str], on_fork: Callable[[int], None] | None
+    ) -> ForkedHook:
         loop = asyncio.get_running_loop()
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         conn.setblocking(False)
@@ -288,8 +311,18 @@ class ForkServer:
         if not line.startswith(b"pid "):
             conn.close()
             raise ValueError(f"unexpected fork server answer {line[:40]!r}")
+        pid = int(line[4:])
+        try:
+            if on_fork is not None:
+                on_fork(pid)
+            await loop.sock_sendall(conn, b"go\n")  # now the hook may run
+        except BaseException:
+            conn.close()  # the server kills the hook
+            for pipe in transports:
+                pipe.close()
+            raise
         return ForkedHook(
-            pid=int(line[4:]),
+            pid=pid,
             stdout=readers[0],
             stderr=readers[1],
             _conn=conn,
@@ -312,4 +345,9 @@ class ForkServer:
             with contextlib.suppress(ProcessLookupError):
                 server.process.kill()
             await server.process.wait()
+        self._forget(server.process.pid)
         self.socket_path.unlink(missing_ok=True)
+
+    def _forget(self, pid: int) -> None:
+        if self._records is not None:
+            self._records.discard(pid)

@@ -11,6 +11,10 @@ does not send the log again. One batch per log is in flight at a time.
 A log that was rotated or recreated (shorter than the controller's copy, or another file
 than the one shipped so far) is the next generation: it is shipped from its start, and the
 controller's copy moves on to it (`runecraft.schemas.sequencing.log_verdict`).
+
+`flush()` waits (bounded) until the controller holds a log as far as it is written now: a
+removed unit flushes before it reports its removal (after which the controller forgets it
+and the machine deletes its log), and a stopping machine agent before it disconnects.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import structlog
 
 from runecraft.schemas import bus
 
-__all__ = ["LogShipper", "Publish"]
+__all__ = ["FLUSH_TIMEOUT", "LogShipper", "Publish"]
 
 logger = structlog.get_logger(__name__)
 
@@ -36,6 +40,10 @@ Publish = Callable[[bytes], object]
 
 BATCH_BYTES = 256 * 1024
 """Most bytes of log per message (well below the bus payload limit)."""
+
+FLUSH_TIMEOUT = 10.0
+"""Longest `flush()` waits for the controller to hold a log: a removal or a stop is
+delayed by at most this much when the controller cannot be reached."""
 
 
 @dataclass
@@ -77,6 +85,8 @@ class LogShipper:
         """Per source: the generation this process gave the file it ships, and that file."""
         self._flights: dict[str, _Flight] = {}
         self._wake = asyncio.Event()
+        self._acked_signal = asyncio.Event()
+        """Set (and replaced) on every acknowledgement."""
 
     def ack(self, unit: str, offset: int, generation: int = 0) -> None:
         """The controller holds the log of `unit` (a source) up to `offset` of
@@ -90,6 +100,45 @@ class LogShipper:
         ):
             del self._flights[unit]
         self._wake.set()
+        self._acked_signal.set()
+        self._acked_signal = asyncio.Event()
+
+    async def flush(self, source: str, timeout: float = FLUSH_TIMEOUT) -> bool:
+        """Wait until the controller holds `source`'s log up to its size now; False if
+        `timeout` seconds passed first (or the log is not shipped by this shipper)."""
+        path = self._logs().get(source)
+        if path is None:
+            return False
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return True
+        self._wake.set()
+        try:
+            async with asyncio.timeout(timeout):
+                while not self._holds(source, (stat.st_dev, stat.st_ino), stat.st_size):
+                    await self._acked_signal.wait()
+        except TimeoutError:
+            logger.warning("log not delivered in time", source=source, size=stat.st_size)
+            return False
+        return True
+
+    def _holds(self, source: str, file: FileId, size: int) -> bool:
+        """Whether the controller holds `file` (this generation of `source`'s log) up to
+        `size`."""
+        known, acked = self._files.get(source), self._acked.get(source)
+        return (
+            known is not None
+            and acked is not None
+            and known[1] == file
+            and acked[0] == known[0]
+            and acked[1] >= size
+        )
+
+    async def flush_all(self, timeout: float = FLUSH_TIMEOUT) -> bool:
+        """`flush()` every log at once, within one `timeout`."""
+        done = await asyncio.gather(*(self.flush(source, timeout) for source in self._logs()))
+        return all(done)
 
     def reconnected(self) -> None:
         """Whatever was in flight may be lost: send it again now."""

@@ -8,9 +8,14 @@ container's state dir and `PEBBLE_SOCKET` the socket the charm reaches through
 `/charm/containers/<c>/pebble.socket` (rerouted, see `_workloads`).
 
 The daemon is supervised: when it dies it is started again after a back-off, which is what
-a container restart is on Kubernetes (a new boot id, so `<c>-pebble-ready` runs again). A
-daemon of the same unit left behind by an agent that was killed is found by its pid file
-and stopped first (only if its command line says it is ours).
+a container restart is on Kubernetes (a new boot id, so `<c>-pebble-ready` runs again).
+
+The daemon is the workload, so it outlives an agent that was killed: the next agent finds
+it by its pid file (only if its command line says it is ours) and adopts it, watching it
+until it ends (then it is restarted as usual) or stopping it when the unit's daemons stop.
+Its services run on (the new agent runs `<c>-pebble-ready` once more, as a restarted Juju
+agent does: the boot id it saw last is kept in memory only).
+Hooks and the rest of what a killed agent left are killed instead (`_leftovers`).
 """
 
 from __future__ import annotations
@@ -134,21 +139,49 @@ async def _wait_gone(pid: int, timeout: float) -> bool:
     return True
 
 
-async def _stop_stale(unit: str, paths: DaemonPaths) -> None:
-    """Stop a daemon of this container left by an earlier agent (found by its pid file)."""
+def _left_running(unit: str, paths: DaemonPaths) -> int | None:
+    """The pid of this container's daemon left by an earlier agent (by its pid file)."""
     try:
         pid = int(paths.pid_file.read_text().strip())
     except (OSError, ValueError):
-        return
+        return None
     if pid > 0 and _alive(pid) and _is_ours(pid, unit, paths):
-        logger.info("stopping a daemon left by an earlier agent", unit=unit, pid=pid)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        if not await _wait_gone(pid, STOP_GRACE):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
-            await _wait_gone(pid, STOP_GRACE)
+        return pid
     paths.pid_file.unlink(missing_ok=True)
+    return None
+
+
+async def _ended(pid: int) -> None:
+    """Return once `pid` (not our child) has ended: told by a pidfd, else by polling."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        while _alive(pid):  # noqa: ASYNC110 (not our child: nothing else tells us)
+            await asyncio.sleep(1.0)
+        return
+    loop = asyncio.get_running_loop()
+    gone: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not gone.done():
+            gone.set_result(None)
+
+    loop.add_reader(pidfd, readable)
+    try:
+        await gone
+    finally:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+
+
+async def _stop_adopted(pid: int) -> None:
+    """SIGTERM a daemon we did not start, then SIGKILL its group if it lingers."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    if not await _wait_gone(pid, STOP_GRACE):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        await _wait_gone(pid, STOP_GRACE)
 
 
 class LocalDaemon:
@@ -159,21 +192,31 @@ class LocalDaemon:
         self.container = container
         self.paths = paths
         self._process: asyncio.subprocess.Process | None = None
+        self._adopted: int | None = None
+        """The pid of a daemon an earlier agent started, while it runs."""
         self.starts = 0
         """How many times the daemon was started (tests watch restarts)."""
 
     @property
     def pid(self) -> int | None:
         """The running daemon's process id."""
+        if self._adopted is not None:
+            return self._adopted
         process = self._process
         return None if process is None or process.returncode is not None else process.pid
 
     async def run(self) -> None:
-        """Start the daemon, restart it whenever it dies; stop it when cancelled."""
+        """Adopt the daemon an earlier agent left, or start one; restart it whenever it
+        dies; stop it when cancelled."""
         log = logger.bind(unit=self.unit, container=self.container)
-        await _stop_stale(self.unit, self.paths)
         failures = 0
         try:
+            if (pid := _left_running(self.unit, self.paths)) is not None:
+                log.info("adopting the pebble daemon an earlier agent left running", pid=pid)
+                self._adopted = pid
+                await _ended(pid)
+                self._adopted = None
+                log.warning("adopted pebble daemon ended; starting it again", pid=pid)
             while True:
                 started = time.monotonic()
                 code = await self._run_once(log)
@@ -217,6 +260,9 @@ class LocalDaemon:
 
     async def _stop(self) -> None:
         """SIGTERM (the daemon stops its services), then SIGKILL its group if it lingers."""
+        adopted, self._adopted = self._adopted, None
+        if adopted is not None:
+            await _stop_adopted(adopted)
         process, self._process = self._process, None
         if process is not None and process.returncode is None:
             with contextlib.suppress(ProcessLookupError):

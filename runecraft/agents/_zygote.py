@@ -8,10 +8,12 @@ a time on the unix socket SOCKET, and exits after IDLE seconds without one.
 
 A request is a 4-byte big-endian length and a JSON body `{"env": {...}, "cwd": "..."}`,
 sent with the hook's stdin, stdout and stderr as SCM_RIGHTS descriptors. The answer is
-`pid N\\n` once the hook runs and `exit CODE\\n` when it ended (CODE as `subprocess` gives
-it: negative for a signal). The hook process starts its own session, takes the descriptors
-as 0/1/2, the environment and cwd it was given, and runs ENTRYPOINT as `__main__` exactly
-as `python3 ENTRYPOINT` would (sys.argv, sys.path[0], SystemExit, tracebacks, atexit).
+`pid N\\n` once the hook process (in a session of its own) exists; it runs only when the
+agent answers `go\\n` (it has put the session on record by then), and is killed if the
+agent hangs up instead. Then comes `exit CODE\\n` when it ended (CODE as `subprocess`
+gives it: negative for a signal). The hook process takes the descriptors as 0/1/2, the
+environment and cwd it was given, and runs ENTRYPOINT as `__main__` exactly as
+`python3 ENTRYPOINT` would (sys.argv, sys.path[0], SystemExit, tracebacks, atexit).
 
 Off Kubernetes the Pebble sockets are not at `/charm/containers` (pebble.md §1.3): when a
 hook's `RUNECRAFT_CONTAINERS_DIR` names another directory, `ops.pebble.Client` is given
@@ -65,7 +67,6 @@ def _run_hook(fds: list[int], env: dict[str, str], cwd: str, entry: str) -> None
     """In the forked child: become the hook process, run the charm, never return."""
     code = 1
     try:
-        os.setsid()
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
         for fd in fds:
@@ -117,19 +118,39 @@ def _read_request(conn: socket.socket) -> tuple[dict[str, object], list[int]]:
     return json.loads(body), fds
 
 
+def _read_line(conn: socket.socket) -> bytes:
+    line = b""
+    while not line.endswith(b"\n"):
+        more = conn.recv(1)
+        if not more:
+            return b""
+        line += more
+    return line[:-1]
+
+
 def _serve_one(conn: socket.socket, listener: socket.socket, entry: str) -> None:
     request, fds = _read_request(conn)
     env = {str(k): str(v) for k, v in dict(request["env"]).items()}  # type: ignore[call-overload]
     cwd = str(request["cwd"])
+    gate_r, gate_w = os.pipe()
     pid = os.fork()
     if pid == 0:
         listener.close()
         conn.close()
+        os.close(gate_w)
+        os.setsid()
+        if os.read(gate_r, 3) != b"go\n":  # the server is gone: never run unsupervised
+            os._exit(111)
+        os.close(gate_r)
         _run_hook(fds, env, cwd, entry)
+    os.close(gate_r)
     for fd in fds:
         os.close(fd)
     try:
         conn.sendall(f"pid {pid}\n".encode())
+        if _read_line(conn) != b"go":
+            raise OSError("the agent hung up before the hook was on record")
+        os.write(gate_w, b"go\n")
     except OSError:
         # The agent is gone (cancelled): nobody would supervise or stop this hook.
         for kill in (os.killpg, os.kill):
@@ -137,6 +158,8 @@ def _serve_one(conn: socket.socket, listener: socket.socket, entry: str) -> None
                 kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         raise
+    finally:
+        os.close(gate_w)
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
     conn.sendall(f"exit {code}\n".encode())

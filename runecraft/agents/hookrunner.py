@@ -6,7 +6,8 @@ action, a non-executable one is an error. The process gets a fresh environment (
 agent's), the charm dir as cwd, no stdin, and its stdout/stderr go line by line into the
 unit log (and, for actions, are captured for the results). Cancelling `run_hook`
 terminates the hook's whole process group, so an agent that stops leaves no hook behind
-(and the hook re-runs on restart).
+(and the hook re-runs on restart). With `records`, the group is on record while the hook
+runs, so an agent that was killed instead has it killed by its successor (`_leftovers`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ import asyncio
 import contextlib
 import dataclasses
 import enum
+import functools
 import os
+import shutil
 import signal
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +28,7 @@ from typing import Protocol
 
 import structlog
 
-from runecraft.agents import _context, _forkserver, _unitlog, uniter
+from runecraft.agents import _context, _forkserver, _leftovers, _unitlog, uniter
 
 __all__ = [
     "CONTAINERS_DIR_ENV",
@@ -290,13 +294,15 @@ async def run_hook(
     action: str | None = None,
     forks: _forkserver.ForkServer | None = None,
     on_start: Callable[[int], None] | None = None,
+    records: _leftovers.ProcessRecords | None = None,
 ) -> HookResult:
     """Run `hook` (or the action `action`) to completion; never raises for charm faults.
 
     An action's output is captured into the result; its missing handler is `MISSING` too
     (the caller fails the action, as Juju does). With `forks`, a standard ops `dispatch`
     runs as a fork of the unit's fork server (see `_forkserver`). `on_start` is told the
-    hook's pid as soon as it runs (the tool server serves only that process tree).
+    hook's pid as soon as it runs (the tool server serves only that process tree);
+    `records` keeps its process group on record while it runs.
     """
     name, kind = (action, "actions") if action is not None else (hook, "hooks")
     what = f'action "{name}"' if action is not None else f'hook "{name}"'
@@ -312,7 +318,8 @@ async def run_hook(
     log.write("INFO", "uniter", f"running {what} (via {handler.relative_to(charm_dir)})")
     forked = None
     if forks is not None and handler.name == "dispatch":
-        forked = await forks.start(charm_dir, dict(env))
+        on_fork = None if records is None else functools.partial(records.add, what=what)
+        forked = await forks.start(charm_dir, dict(env), on_fork)
     return await _run_process(
         [str(handler)],
         cwd=charm_dir,
@@ -323,6 +330,7 @@ async def run_hook(
         kill_grace=kill_grace,
         started=forked,
         on_start=on_start,
+        records=records,
     )
 
 
@@ -335,6 +343,7 @@ async def run_command(
     timeout: float | None = None,
     kill_grace: float = 5.0,
     on_start: Callable[[int], None] | None = None,
+    records: _leftovers.ProcessRecords | None = None,
 ) -> HookResult:
     """Run a `juju exec` command with bash in the charm dir, output captured.
 
@@ -355,6 +364,7 @@ async def run_command(
                 capture=True,
                 kill_grace=kill_grace,
                 on_start=on_start,
+                records=records,
             )
     except TimeoutError:
         log.write("ERROR", "uniter", f"{what} timed out after {timeout}s")
@@ -362,6 +372,76 @@ async def run_command(
     if result.exit_code is None:
         return result
     return dataclasses.replace(result, outcome=HookOutcome.SUCCEEDED, message="")
+
+
+_PERL_GATE = (
+    'my $go; sysread(STDIN, $go, 3) == 3 && $go eq "go\\n" or exit 111; '
+    'open(STDIN, "<", "/dev/null") or die "/dev/null: $!\\n"; '
+    'exec { $ARGV[0] } @ARGV; die "cannot run $ARGV[0]: $!\\n";'
+)
+_PYTHON_GATE = (
+    "import os, sys\n"
+    "if os.read(0, 3) != b'go\\n': sys.exit(111)\n"
+    "os.dup2(os.open(os.devnull, os.O_RDONLY), 0)\n"
+    "os.execv(sys.argv[1], sys.argv[1:])\n"
+)
+
+
+@functools.cache
+def _gate() -> list[str]:
+    """What runs in front of a spawned hook, the hook's argv after it: it waits for `go` on
+    stdin (a pipe from the agent, written once the hook's group is on record), then becomes
+    the hook, its stdin `/dev/null` and its environment untouched (a shell would add `PWD`).
+    An agent that dies first closes the pipe, and the hook never runs. Perl where there is
+    (it starts in a millisecond), else this Python."""
+    perl = shutil.which("perl")
+    if perl is not None:
+        return [perl, "-e", _PERL_GATE]
+    return [sys.executable, "-I", "-S", "-c", _PYTHON_GATE]
+
+
+def _kernel_runs(path: str) -> bool:
+    """`path` is a program the kernel itself runs (`#!` or ELF), as a direct spawn would: the
+    gate's `exec` must not find another way to run any other file."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(4)
+    except OSError:
+        return False
+    return head.startswith(b"#!") or head == b"\x7fELF"
+
+
+async def _spawn(
+    argv: list[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    records: _leftovers.ProcessRecords | None,
+    what: str,
+) -> asyncio.subprocess.Process:
+    """Spawn `argv` in a session of its own; with `records`, its group is on record before
+    it runs (held at the `_GATE` until then)."""
+    gated = records is not None and _kernel_runs(argv[0])
+    gate_r, gate_w = os.pipe() if gated else (-1, -1)
+    try:
+        spawned = await asyncio.create_subprocess_exec(
+            *([*_gate(), *argv] if gated else argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=gate_r if gated else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+        if records is not None:
+            records.add(spawned.pid, what)
+        if gated:
+            os.write(gate_w, b"go\n")
+        return spawned
+    finally:
+        if gated:
+            os.close(gate_r)
+            os.close(gate_w)
 
 
 async def _run_process(
@@ -375,24 +455,17 @@ async def _run_process(
     kill_grace: float,
     started: _forkserver.ForkedHook | None = None,
     on_start: Callable[[int], None] | None = None,
+    records: _leftovers.ProcessRecords | None = None,
 ) -> HookResult:
     """Spawn `argv` in its own session (or take the forked hook `started`), pump its output
     into the unit log (and capture it when asked), and terminate its process group if
-    cancelled."""
+    cancelled. Its group is on `records` from the moment it was spawned until it ended."""
     process: _HookProcess
     if started is not None:
         process, out_stream, err_stream = started, started.stdout, started.stderr
     else:
         try:
-            spawned = await asyncio.create_subprocess_exec(
-                *argv,
-                cwd=cwd,
-                env=dict(env),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                start_new_session=True,
-            )
+            spawned = await _spawn(argv, cwd=cwd, env=env, records=records, what=what)
         except OSError as exc:
             log.write("ERROR", "uniter", f"{what} cannot start: {exc}")
             return HookResult(outcome=HookOutcome.FAILED, message=str(exc))
@@ -422,6 +495,8 @@ async def _run_process(
         await asyncio.gather(*pumps, return_exceptions=True)
         if started is not None:
             started.close()
+        if records is not None and process.returncode is not None:
+            records.discard(process.pid)
 
     stdout, stderr = bytes(out or b""), bytes(err or b"")
     if code == 0:

@@ -12,7 +12,10 @@ and a unit that has reported `removed` and has then disappeared from the snapsho
 controller forgot it) has its directory deleted.
 
 Stopping (SIGTERM) cancels the unit tasks; a hook that was running is killed and runs again
-on the next start. Stop hooks run only when the controller removes a unit.
+on the next start. Stop hooks run only when the controller removes a unit. While connected, a
+stopping agent first waits (bounded) until the controller holds every log as far as it is
+written (its machine may be being released). An agent killed with SIGKILL cannot stop its
+hooks: the next one kills what is on record (`_leftovers`) before any unit runs a hook.
 """
 
 from __future__ import annotations
@@ -32,16 +35,28 @@ import structlog
 
 from runecraft import _logging, _retry, errors
 from runecraft import bus as mqtt
-from runecraft.agents import _charm_source, _logship, _state_store, _workloads, unit, uniter
+from runecraft.agents import (
+    _charm_source,
+    _leftovers,
+    _logship,
+    _state_store,
+    _workloads,
+    unit,
+    uniter,
+)
 from runecraft.schemas import agent as agent_schema
 from runecraft.schemas import bus
 
-__all__ = ["HEARTBEAT_INTERVAL", "BusLink", "MachineAgent", "build"]
+__all__ = ["HEARTBEAT_INTERVAL", "STOP_FLUSH_TIMEOUT", "BusLink", "MachineAgent", "build"]
 
 logger = structlog.get_logger(__name__)
 
 HEARTBEAT_INTERVAL = 10.0
 """Seconds between heartbeats; well inside Juju's 30 s leadership guarantee."""
+
+STOP_FLUSH_TIMEOUT = 5.0
+"""Longest a stopping agent waits for the controller to hold its logs (well inside the
+grace a provider gives it before SIGKILL)."""
 
 
 class BusLink(Protocol):
@@ -163,6 +178,7 @@ class MachineAgent:
 
     async def _serve(self) -> None:
         logger.info("machine agent starting", agent=self.config.agent)
+        await self._reap_leftovers()
         async with asyncio.TaskGroup() as tg:
             self._tg = tg
             own = [
@@ -174,12 +190,24 @@ class MachineAgent:
             ]
             await self._stopping.wait()
             logger.info("machine agent stopping", units=len(self._units))
+            if self._link.is_connected():
+                await self._logs.flush_all(STOP_FLUSH_TIMEOUT)
             for task in own:
                 task.cancel()
             for slot in self._units.values():
                 if slot.task is not None:
                     slot.task.cancel()
         self._tg = None
+
+    async def _reap_leftovers(self) -> None:
+        """Kill the hooks and fork servers a killed predecessor left running, of every unit
+        with a directory here (each unit agent does it for itself too, on every start)."""
+        units_dir = self.data_dir / "units"
+        if not units_dir.is_dir():
+            return
+        for path in sorted(units_dir.iterdir()):
+            if path.is_dir():
+                await _leftovers.ProcessRecords(unit.UnitPaths(path).processes).reap()
 
     # --- bus callbacks ---------------------------------------------------------------------
 
@@ -263,6 +291,7 @@ class MachineAgent:
             snapshot_revision=revision,
             containers_dir=_workloads.containers_dir(paths.base, pod=self._pod),
             pebble_daemons=not self._pod,
+            flush_log=functools.partial(self._logs.flush, remote.unit),
         )
         slot = _Slot(agent=agent)
         slot.task = self._tg.create_task(self._supervise(slot), name=f"unit {remote.unit}")

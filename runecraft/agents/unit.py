@@ -17,6 +17,12 @@ numbered 1, 2, 3 … per unit, persisted together with the local-state change BE
 sent, and resent until a snapshot's `commit_seq` covers it (runtime contract: exactly once,
 in order). Until then hooks see those writes through the context, and the unit does not
 claim to have settled on a snapshot that does not yet include them.
+
+Every hook, action and fork server the agent runs has its process group on record in the
+unit dir while it runs (`_leftovers`); an agent starting after one that was killed kills
+those groups before anything runs, so a hook that re-runs never runs beside its earlier
+self. A removed unit waits (bounded) until the controller holds its log before it reports
+the removal, after which the controller forgets it and its directory goes.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import random
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -42,6 +48,7 @@ from runecraft import charms, errors
 from runecraft.agents import (
     _context,
     _forkserver,
+    _leftovers,
     _operations,
     _state_store,
     _toolserver,
@@ -162,6 +169,11 @@ class UnitPaths:
         """The unit log: hook output and `juju-log`."""
         return self.base / "unit.log"
 
+    @property
+    def processes(self) -> Path:
+        """Records of the process groups the agent runs (`_leftovers`)."""
+        return self.base / "processes"
+
     def storage(self, storage_id: str) -> Path:
         """A storage instance's directory: `<data_dir>/storage/<name>-<N>` (the machine's)."""
         return self.base.parent.parent / "storage" / storage_schema.storage_dir_name(storage_id)
@@ -209,6 +221,15 @@ class _Backend:
         )
 
 
+def _processes(paths: UnitPaths) -> tuple[_leftovers.ProcessRecords, _forkserver.ForkServer]:
+    """The unit's process records, and its fork server, which keeps its group on them."""
+    records = _leftovers.ProcessRecords(paths.processes)
+    server = _forkserver.ForkServer(
+        paths.socket.with_name("fork.sock"), paths.base / "forkserver.log", records=records
+    )
+    return records, server
+
+
 class UnitAgent:
     """Runs one unit: `run()` until the unit is removed (or the task is cancelled)."""
 
@@ -227,6 +248,7 @@ class UnitAgent:
         snapshot_revision: int = 0,
         containers_dir: Path | None = None,
         pebble_daemons: bool = False,
+        flush_log: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         """Set up (no I/O yet).
 
@@ -243,6 +265,7 @@ class UnitAgent:
             snapshot_revision: Revision of the `MachineSnapshot` that `remote` came from.
             containers_dir: The unit's `/charm/containers` (default: a machine's own).
             pebble_daemons: Run a Pebble daemon per workload container (not in a pod).
+            flush_log: Delivers the unit log so far (bounded); awaited before the removal.
         """
         self.paths = paths
         self._wanted = (remote, snapshot_revision)
@@ -266,10 +289,9 @@ class UnitAgent:
         self._commit_sent: dict[int, int] = {}
         """Commit seq → snapshot revision current when it was last sent."""
         self._log = _unitlog.UnitLog(paths.log, remote.unit)
+        self._flush_log = flush_log
         self._server: _toolserver.ToolServer | None = None
-        self._forks = _forkserver.ForkServer(
-            self.paths.socket.with_name("fork.sock"), self.paths.base / "forkserver.log"
-        )
+        self._processes, self._forks = _processes(paths)
         self._unit_env = hookrunner.UnitEnvironment(
             unit=remote.unit,
             model_name=model.model_name,
@@ -377,6 +399,8 @@ class UnitAgent:
         self._loaded = True
         self._seq = max(self._seq, self._record.report_seq_reserved)
         self._logger.info("unit agent starting", operation=_describe(self.local.operation))
+        # Whatever a killed predecessor left running goes before any hook runs again.
+        await self._processes.reap()
         try:
             self._sync_workloads()  # after a restart the charm is there already
             async with _toolserver.ToolServer(self.paths.socket) as server:
@@ -408,6 +432,8 @@ class UnitAgent:
                 self.local, remote, self._clock(), self._record.workload_events
             )
             if isinstance(decision, uniter.Removed):
+                if self._flush_log is not None:  # the last hooks' output, before it is gone
+                    await self._flush_log()
                 self._removed = True
                 self._agent_status = bus.StatusValue(status="idle")
                 await self._publish()
@@ -640,6 +666,7 @@ class UnitAgent:
                         action=op.action_name if op.is_action else None,
                         forks=self._forks if remote.fork_hooks else None,
                         on_start=binding.started,
+                        records=self._processes,
                     )
         outcome = uniter.Outcome(
             # The unit never enters error for an action; its outcome goes to the controller.
@@ -668,6 +695,7 @@ class UnitAgent:
             log=self._log,
             timeout=params.timeout,
             on_start=on_start,
+            records=self._processes,
         )
 
     async def _finish(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from runecraft.agents import _forkserver, _unitlog, hookrunner
+from runecraft.agents import _forkserver, _leftovers, _unitlog, hookrunner
 
 ENV_DISPATCH = (
     "#!/bin/sh\n"
@@ -290,3 +290,29 @@ async def test_the_server_ends_with_the_agent_that_started_it(tmp_path: Path) ->
     finally:
         loop.remove_reader(pidfd)
         os.close(pidfd)
+
+
+async def test_a_forked_hook_and_its_server_are_on_record_while_they_run(tmp_path: Path) -> None:
+    charm = make_charm(tmp_path)
+    records = _leftovers.ProcessRecords(tmp_path / "processes")
+    server = _forkserver.ForkServer(tmp_path / "fork.sock", tmp_path / "fork.log", records=records)
+    seen: dict[int, set[int]] = {}
+    log = _unitlog.UnitLog(tmp_path / "unit.log", "probe/0")
+    try:
+        result = await hookrunner.run_hook(
+            charm_dir=charm,
+            hook="install",
+            env=hook_env(charm),
+            log=log,
+            forks=server,
+            on_start=lambda pid: seen.update({pid: set(records.recorded())}),
+            records=records,
+        )
+        assert result.ok and server.pid is not None
+        ((hook, recorded),) = seen.items()
+        assert recorded == {hook, server.pid}  # the hook's session before it ran
+        assert set(records.recorded()) == {server.pid}
+    finally:
+        log.close()
+        await server.close()
+    assert records.recorded() == {}

@@ -280,6 +280,25 @@ async def test_log_batches_from_the_future_are_refused_and_a_new_generation_star
     assert await messages() == ["one", "two", "three"]
 
 
+async def test_a_dying_units_last_lines_are_kept_and_a_forgotten_ones_are_not(
+    store: Store,
+) -> None:
+    uuid = await _seed(store, units=1)
+    async with store.write("m1") as tx:
+        app = await tx.applications.get("hello")
+        await tx.applications.update(app, life="dying")
+        await tx.units.update(await tx.units.get("hello/0"), life="dying")
+    logs = LogStore(store)
+    last = bus.LogBatch(source="hello/0", offset=0, end=9, lines=("stopping",))
+    assert (await logs.append(uuid, 0, [last])).held == {"hello/0": LogCursor(0, 9)}
+    async with store.write("m1") as tx:
+        await tx.units.delete(await tx.units.get("hello/0"))
+    late = bus.LogBatch(source="hello/0", offset=9, end=20, lines=("too late",))
+    assert (await logs.append(uuid, 0, [late])).held == {}
+    entries = await logs.read(uuid, LogQuery(), after=0, last=None, limit=100)
+    assert [e.message for e in entries] == ["stopping"]
+
+
 async def test_controller_lines_are_stored_for_the_controller_and_the_model_they_name(
     store: Store,
 ) -> None:

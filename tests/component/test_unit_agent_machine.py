@@ -47,12 +47,16 @@ def agent_config(tmp_path: Path, port: int = 1883) -> agent_schema.AgentConfig:
 
 
 class FakeLink:
-    """An in-memory `BusLink`: the test plays the controller."""
+    """An in-memory `BusLink`: the test plays the controller (which holds and acknowledges
+    every log batch, as the real one does, unless `hold_logs` is off)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, hold_logs: bool = True) -> None:
         self.sent: list[Any] = []
         self.inbox: asyncio.Queue[bytes] = asyncio.Queue()
         self.reconnects: asyncio.Queue[None] = asyncio.Queue()
+        self.logs: dict[str, list[str]] = {}
+        self._hold_logs = hold_logs
+        self._held: dict[str, int] = {}
         self._changed = asyncio.Event()
 
     def is_connected(self) -> bool:
@@ -60,8 +64,16 @@ class FakeLink:
 
     def publish(self, topic: str, payload: bytes) -> bool:
         assert topic == bus.up_topic("machine-0")
-        self.sent.append(bus.decode_agent_message(payload))
+        message = bus.decode_agent_message(payload)
+        self.sent.append(message)
         self._changed.set()
+        if isinstance(message, bus.LogBatch) and self._hold_logs:
+            lines = self.logs.setdefault(message.source, [])
+            if message.end > self._held.get(message.source, 0):  # else a duplicate
+                lines += message.lines
+                self._held[message.source] = message.end
+            ack = bus.LogAck(source=message.source, offset=self._held.get(message.source, 0))
+            self.inbox.put_nowait(bus.encode(ack))
         return True
 
     async def run(self, *, on_connect: mqtt.OnConnect, on_message: mqtt.OnMessage) -> None:
@@ -192,6 +204,8 @@ async def test_machine_agent_runs_units_from_snapshots(tmp_path: Path) -> None:
         await link.inbox.put(snapshot(4, unit_state(archive, life="dying", config_hash="h2")))
         await link.wait_for(lambda _: (last_report(link, "plain/0") or link.sent[0]).removed)
         assert unit_dir.exists()
+        # Its log went first, the remove hook's last lines with it.
+        assert 'ran hook "remove"' in link.logs["plain/0"][-1]
         await link.inbox.put(snapshot(5))
         async with asyncio.timeout(TIMEOUT):
             await link.inbox.join()  # every snapshot so far has been applied
@@ -212,11 +226,15 @@ async def test_stop_leaves_units_installed_without_stop_hooks(tmp_path: Path) ->
         await link.wait_for(
             lambda _: (r := last_report(link, "plain/0")) is not None and r.agent.status == "idle"
         )
+        with (Path(config.data_dir) / "units/plain-0/unit.log").open("a") as log:
+            log.write("2026-01-02 03:04:05 INFO unit.plain/0.juju-log last words\n")
         agent.stop()
         async with asyncio.timeout(TIMEOUT):
             await task
     hooks = (Path(config.data_dir) / "units/plain-0/charm/hooks.log").read_text().split()
     assert hooks == ["install", "config-changed", "start"]
+    # What the unit logged last reached the controller before the agent went.
+    assert link.logs["plain/0"][-1].endswith("last words")
     assert (Path(config.data_dir) / "units/plain-0/state.json").exists()
 
 

@@ -2,7 +2,8 @@
 client: a (re)started daemon is `ready`, a custom notice is a `custom-notice`, a check that
 fails and recovers is `check-failed` then `check-recovered`; the notice cursor keeps a new
 watcher from delivering a notice twice; a daemon that dies is restarted (a new boot id),
-a stale daemon of the unit is stopped first, and a stopped supervisor leaves nothing."""
+a daemon a killed agent left is adopted (kept running, restarted once it dies, stopped with
+the supervisor), and a stopped supervisor leaves nothing."""
 
 from __future__ import annotations
 
@@ -232,26 +233,57 @@ async def test_a_dead_daemon_is_restarted_and_is_ready_again(
     assert not daemon.paths.socket.exists() and not daemon.paths.pid_file.exists()
 
 
-async def test_a_stale_daemon_of_the_unit_is_stopped_first(tmp_path: Path, short_dir: Path) -> None:
-    paths = paths_in(tmp_path, short_dir)
-    paths.base.mkdir(parents=True)
+def _left_by_a_killed_agent(paths: _pebble_daemon.DaemonPaths) -> subprocess.Popen[bytes]:
+    paths.base.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PEBBLE": str(paths.state), "PEBBLE_SOCKET": str(paths.socket)}
-    stale = subprocess.Popen(  # what a killed agent leaves behind
+    left = subprocess.Popen(
         _pebble_daemon.daemon_argv("app/0", paths), env=env, start_new_session=True
     )
+    paths.pid_file.write_text(f"{left.pid}\n")
+    return left
+
+
+async def test_a_daemon_left_by_a_killed_agent_is_adopted_and_stopped_with_the_unit(
+    tmp_path: Path, short_dir: Path
+) -> None:
+    paths = paths_in(tmp_path, short_dir)
+    left = _left_by_a_killed_agent(paths)
     try:
-        paths.pid_file.write_text(f"{stale.pid}\n")
         await client_for(paths.socket)
         daemon = _pebble_daemon.LocalDaemon("app/0", "web", paths)
         async with supervised(daemon):
             await until(lambda: daemon.pid is not None)
+            # The workload runs on: the same daemon, none started.
+            assert daemon.pid == left.pid and daemon.starts == 0
             await client_for(paths.socket)
-            assert stale.poll() is not None  # stopped before ours started
-            assert daemon.pid != stale.pid
+            assert left.poll() is None
+        assert left.wait() == 0  # stopped (SIGTERM) with the supervisor
+        assert not paths.pid_file.exists()
     finally:
-        if stale.poll() is None:
-            stale.kill()
-            stale.wait()
+        if left.poll() is None:
+            left.kill()
+            left.wait()
+
+
+async def test_an_adopted_daemon_that_dies_is_started_again(
+    tmp_path: Path, short_dir: Path
+) -> None:
+    paths = paths_in(tmp_path, short_dir)
+    left = _left_by_a_killed_agent(paths)
+    try:
+        await client_for(paths.socket)
+        sink = Sink()
+        daemon = _pebble_daemon.LocalDaemon("app/0", "web", paths)
+        async with supervised(daemon, sink):
+            await sink.wait(lambda: sink.kinds() == ["ready"])
+            left.kill()
+            left.wait()
+            await sink.wait(lambda: sink.kinds() == ["ready", "ready"])
+            assert daemon.starts == 1 and daemon.pid not in (None, left.pid)
+    finally:
+        if left.poll() is None:
+            left.kill()
+            left.wait()
 
 
 async def test_a_pid_file_naming_another_process_is_left_alone(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -144,6 +145,38 @@ def test_shipper_cuts_an_overlong_line_rather_than_stalling(tmp_path: Path) -> N
     shipper.ack("a/0", 0)
     shipper.ship()
     assert sent[-1].end == BATCH_BYTES
+
+
+async def test_flush_waits_until_the_controller_holds_the_log_as_written_now(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "unit.log"
+    log.write_bytes(b"stop\nremove\n")
+    held: dict[str, int] = {}
+    shipper: LogShipper
+
+    def controller(payload: bytes) -> None:  # stores each batch, then acknowledges it
+        batch = bus.LogBatch.model_validate(bus.Envelope.model_validate_json(payload).body)
+        held[batch.source] = max(held.get(batch.source, 0), batch.end)
+        asyncio.get_running_loop().call_soon(shipper.ack, batch.source, held[batch.source])
+
+    shipper = LogShipper(lambda: {"a/0": log}, controller, poll=3600)
+    async with asyncio.TaskGroup() as tg:
+        shipping = tg.create_task(shipper.run())
+        assert await shipper.flush("a/0")
+        assert held == {"a/0": len(b"stop\nremove\n")}
+        assert not await shipper.flush("b/0")  # not a log this shipper ships
+        shipping.cancel()
+
+
+async def test_flush_gives_up_when_nothing_is_acknowledged(tmp_path: Path) -> None:
+    log = tmp_path / "unit.log"
+    log.write_bytes(b"remove\n")
+    sent = _Sent()
+    shipper = LogShipper(lambda: {"a/0": log, "machine-0": tmp_path / "none.log"}, sent.publish)
+    shipper.ship()
+    assert not await shipper.flush_all(timeout=0.05)  # the controller never answers
+    assert [batch.source for batch in sent] == ["a/0", "machine-0"]  # asked, never answered
 
 
 def _logged(sink: _logging.Sink, **kw: object) -> None:

@@ -1,0 +1,170 @@
+"""Process groups on record (`_leftovers`): a hook's group is recorded before it runs and
+until it ends (a hook whose agent died before recording it never runs); `reap()` kills
+recorded groups that still run, and leaves a reused pid alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runecraft.agents import _leftovers, _unitlog, hookrunner
+
+
+@pytest.fixture
+def spawned() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Processes a test starts; killed and reaped whatever the test did."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+def _group(spawned: list[subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+    """A group leader with a child, both running until killed (a hook and its `sleep`)."""
+    process = subprocess.Popen(
+        ["/bin/bash", "-c", "sleep 600 & echo $!; wait"],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    spawned.append(process)
+    return process
+
+
+async def test_reap_kills_every_member_of_a_recorded_group(
+    tmp_path: Path, spawned: list[subprocess.Popen[bytes]]
+) -> None:
+    records = _leftovers.ProcessRecords(tmp_path / "processes")
+    hook = _group(spawned)
+    assert hook.stdout is not None
+    child = int(hook.stdout.readline())
+    records.add(hook.pid, "hook install")
+    assert list(records.recorded()) == [hook.pid]
+
+    assert await records.reap() == [hook.pid]
+    assert hook.wait() == -signal.SIGKILL
+    assert _leftovers.start_time(child) is None or _state(child) == "Z"
+    assert records.recorded() == {}
+
+
+async def test_reap_leaves_a_reused_pid_and_forgets_ended_groups(
+    tmp_path: Path, spawned: list[subprocess.Popen[bytes]]
+) -> None:
+    records = _leftovers.ProcessRecords(tmp_path / "processes")
+    stranger = _group(spawned)
+    started = _leftovers.start_time(stranger.pid)
+    assert started is not None
+    # The recorded group's leader started earlier: this process only has its pid now.
+    (tmp_path / "processes").mkdir()
+    (tmp_path / "processes" / str(stranger.pid)).write_text(f"{started - 1} hook install\n")
+    ended = subprocess.Popen(["/bin/true"], start_new_session=True)
+    ended.wait()
+    (tmp_path / "processes" / str(ended.pid)).write_text("1 hook start\n")
+
+    assert await records.reap() == []
+    assert stranger.poll() is None
+    assert records.recorded() == {}
+
+
+async def test_a_hooks_group_is_on_record_while_it_runs(tmp_path: Path) -> None:
+    charm = tmp_path / "charm"
+    (charm / "hooks").mkdir(parents=True)
+    (charm / "metadata.yaml").write_text("name: c\n")
+    (charm / "hooks" / "install").write_text('#!/bin/sh\nread go < "$GATE"\necho "$go"\n')
+    (charm / "hooks" / "install").chmod(0o755)
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    opened = os.open(gate, os.O_RDWR)  # the hook ends only once it is told to
+    records = _leftovers.ProcessRecords(tmp_path / "processes")
+    seen: dict[int, dict[int, tuple[int, str]]] = {}
+
+    def started(pid: int) -> None:
+        seen[pid] = records.recorded()
+        os.write(opened, b"go\n")
+
+    try:
+        result = await hookrunner.run_hook(
+            charm_dir=charm,
+            hook="install",
+            env={"PATH": "/usr/bin:/bin", "GATE": str(gate)},
+            log=_unitlog.UnitLog(tmp_path / "unit.log", "c/0"),
+            on_start=started,
+            records=records,
+        )
+    finally:
+        os.close(opened)
+    assert result.ok
+    ((pid, recorded),) = seen.items()
+    assert list(recorded) == [pid] and recorded[pid][1] == 'hook "install"'
+    assert records.recorded() == {}  # it ended: nothing to kill
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return ""
+
+
+GATES = {
+    "perl": ["perl", "-e", hookrunner._PERL_GATE],
+    "python": [sys.executable, "-I", "-S", "-c", hookrunner._PYTHON_GATE],
+}
+
+
+@pytest.mark.parametrize("gate", GATES.values(), ids=GATES.keys())
+@pytest.mark.parametrize("agent_said", [b"go\n", b""], ids=["recorded", "agent-died"])
+def test_the_gate_runs_the_hook_untouched_only_once_told(
+    tmp_path: Path, gate: list[str], agent_said: bytes
+) -> None:
+    if shutil.which(gate[0]) is None:
+        pytest.skip(f"no {gate[0]}")
+    hook = tmp_path / "hook"
+    hook.write_text(
+        f"#!{sys.executable} -I\nimport json, os, sys\n"
+        "with open(os.environ['OUT'], 'w') as out:\n"
+        "    seen = {'env': dict(os.environ), 'argv': sys.argv[1:], 'in': sys.stdin.read()}\n"
+        "    json.dump(seen, out)\n"
+    )
+    hook.chmod(0o755)
+    env = {"OUT": str(tmp_path / "env"), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+    done = subprocess.run(
+        [*gate, str(hook), "arg"], input=agent_said + b"more", env=env, check=False
+    )
+    if agent_said:
+        assert done.returncode == 0
+        # Its environment exactly as given (a shell would add PWD), its stdin /dev/null.
+        seen = json.loads((tmp_path / "env").read_text())
+        assert seen == {"env": env, "argv": ["arg"], "in": ""}
+    else:  # the agent is gone before it said "go"
+        assert done.returncode != 0 and not (tmp_path / "env").exists()
+
+
+async def test_a_hook_without_an_interpreter_line_fails_as_it_did_unrecorded(
+    tmp_path: Path,
+) -> None:
+    charm = tmp_path / "charm"
+    (charm / "hooks").mkdir(parents=True)
+    (charm / "metadata.yaml").write_text("name: c\n")
+    (charm / "hooks" / "install").write_text(f"touch {tmp_path / 'ran'}\n")
+    (charm / "hooks" / "install").chmod(0o755)
+    records = _leftovers.ProcessRecords(tmp_path / "processes")
+
+    result = await hookrunner.run_hook(
+        charm_dir=charm,
+        hook="install",
+        env={"PATH": "/usr/bin:/bin"},
+        log=_unitlog.UnitLog(tmp_path / "unit.log", "c/0"),
+        records=records,
+    )
+    assert not result.ok and "Exec format error" in result.message
+    assert not (tmp_path / "ran").exists() and records.recorded() == {}

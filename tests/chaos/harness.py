@@ -179,16 +179,13 @@ class Chaos:
             for i in range(plan.providers + plan.requirers)
         ]
         for app, wanted in (("a", places[: plan.providers]), ("b", places[plan.providers :])):
-            self.rune(
-                "deploy",
-                str(CHARM),
-                app,
-                "-n",
-                str(len(wanted)),
-                "--to",
-                ",".join(wanted),
-                *self._config(app),
-            )
+            new = [p for p in wanted if p == "new"]
+            old = [p for p in wanted if p != "new"]
+            first, rest = (new, old) if new else (old, [])
+            deploy = ["deploy", str(CHARM), app, "-n", str(len(first)), "--to", ",".join(first)]
+            self.rune(*deploy, *self._config(app))
+            if rest:  # on machines that exist only once the deploy above made them
+                self.rune("add-unit", app, "-n", str(len(rest)), "--to", ",".join(rest))
         self.rune("relate", "a:source", "b:sink")
 
     def _config(self, app: str) -> list[str]:
@@ -267,9 +264,9 @@ class Chaos:
 
     def _kill_agent(self) -> tuple[str, str]:
         machines = self.rune.home / "machines"
-        pids = local.agent_pids(machines)
-        if not pids:
+        if not self._eventually(lambda: bool(local.agent_pids(machines))):
             return "none", "no machine agent running"
+        pids = local.agent_pids(machines)
         pid = self.rng.choice(pids)
         os.kill(pid, signal.SIGKILL)
         self._wait_gone(pid)

@@ -50,7 +50,7 @@ def charm_cache() -> Iterator[Path]:
 
 
 def test_kills_and_a_full_disk_leave_a_lawful_history_and_the_asked_for_model(
-    chaos: Chaos,
+    chaos: Chaos, request: pytest.FixtureRequest
 ) -> None:
     chaos.deploy()
     chaos.shake()
@@ -58,7 +58,8 @@ def test_kills_and_a_full_disk_leave_a_lawful_history_and_the_asked_for_model(
     histories = chaos.histories()
     violations = history.check(histories)
     problems = chaos.model_errors(histories) + chaos.removed_errors()
-    conftest.SUMMARIES.append(chaos.summary(histories, violations, problems))
+    summary = chaos.summary(histories, violations, problems)
+    request.node.user_properties.append((conftest.SUMMARY, summary))
     assert violations == []
     assert problems == []
     assert [f for f in chaos.findings if "(known:" not in f] == []

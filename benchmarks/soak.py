@@ -50,9 +50,8 @@ def main() -> None:
     args = parser.parse_args()
     broker = "mosquitto" if shutil.which("mosquitto") else "embedded"
     root = Path(tempfile.mkdtemp(prefix="rc-soak-", dir="/tmp"))
-    record_dir = root / "records"
-    record_dir.mkdir(mode=0o1777)
-    record_dir.chmod(0o1777)
+    record_dir = Path(tempfile.mkdtemp(prefix="rc-soak-rec-", dir="/tmp"))
+    record_dir.chmod(0o1777)  # the machines' own users write there
     rune = harness.Rune(home=root / "home", cache=root / "cache")
     plan = harness.Plan(providers=2, requirers=1, machines=2, hook_pause="0")
     run = harness.Chaos(rune, plan, record_dir, log=lambda line: None)
@@ -65,6 +64,7 @@ def main() -> None:
         if name is not None:
             rune("kill-controller", name, "--no-prompt", check=False)
         shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(record_dir, ignore_errors=True)
 
 
 def soak(run: harness.Chaos, args: argparse.Namespace) -> None:

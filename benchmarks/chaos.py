@@ -9,7 +9,7 @@ violations, how the final model differs from the one asked for, and how long the
 took to settle after the last kill.
 
     python benchmarks/chaos.py [--units 100] [--providers 2] [--machines 4] [--kills 50]
-                               [--changes 50] [--seed N]
+                               [--changes 50] [--seed N] [--kinds controller,agent,...]
 """
 
 from __future__ import annotations
@@ -52,8 +52,15 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--changes", type=int, default=50)
     parser.add_argument("--seed", type=int, default=random.randrange(1 << 32))
+    parser.add_argument(
+        "--kinds", default=",".join(harness.KINDS), help="comma-separated kinds of kill"
+    )
     args = parser.parse_args()
-    kinds = harness.KINDS if os.geteuid() == 0 else tuple(k for k in harness.KINDS if k != "disk")
+    kinds = tuple(args.kinds.split(","))
+    if set(kinds) - set(harness.KINDS):
+        parser.error(f"--kinds: unknown {sorted(set(kinds) - set(harness.KINDS))}")
+    if os.geteuid() != 0:  # the disk fault mounts a tmpfs
+        kinds = tuple(k for k in kinds if k != "disk")
     plan = harness.Plan(
         providers=args.providers,
         requirers=args.units - args.providers,

@@ -35,6 +35,7 @@ __all__ = [
     "KINDS",
     "PENDING_FIXES",
     "Chaos",
+    "Finding",
     "Kill",
     "Plan",
     "Rune",
@@ -90,6 +91,19 @@ class Kill:
     """Seconds since the run started."""
     target: str
     outcome: str = "recovered"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A fault the run found: a killed part that did not come back as it should."""
+
+    kind: str
+    what: str
+    pending: str | None
+    """Why it is tolerated for now (PENDING_FIXES), or None: it fails the run."""
+
+    def __str__(self) -> str:
+        return self.what + (f" (known: {self.pending})" if self.pending else "")
 
 
 @dataclass
@@ -149,7 +163,7 @@ class Chaos:
     record_dir: Path
     log: Callable[[str], None] = print
     kills: list[Kill] = field(default_factory=list)
-    findings: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     tokens: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
@@ -320,8 +334,7 @@ class Chaos:
 
     def _finding(self, kind: str, what: str) -> str:
         """Record a fault; one whose fix is pending is repaired here so the run goes on."""
-        pending = PENDING_FIXES.get(kind)
-        self.findings.append(f"{what}" + (f" (known: {pending})" if pending else ""))
+        self.findings.append(Finding(kind, what, PENDING_FIXES.get(kind)))
         if kind == "broker":
             pid = read_pid(self.controller_dir / "controller.pid")
             if pid is not None and _alive(pid):

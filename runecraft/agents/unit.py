@@ -17,6 +17,11 @@ numbered 1, 2, 3 … per unit, persisted together with the local-state change BE
 sent, and resent until a snapshot's `commit_seq` covers it (runtime contract: exactly once,
 in order). Until then hooks see those writes through the context, and the unit does not
 claim to have settled on a snapshot that does not yet include them.
+
+A full disk never stops the agent: a record that cannot be saved is kept in memory and
+saved with back-off (logged once per outage, and shown in the agent status's message);
+meanwhile no hook starts (its `running` step must be on disk first) and no commit is sent
+(it must be on disk before it is sent), so the rules above hold across the outage.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import structlog
 
-from runecraft import charms, errors
+from runecraft import _retry, charms, errors
 from runecraft.agents import (
     _context,
     _forkserver,
@@ -208,6 +213,11 @@ class _Backend:
 class UnitAgent:
     """Runs one unit: `run()` until the unit is removed (or the task is cancelled)."""
 
+    _unsaved: OSError | None = None
+    """Why `_record` is not on disk yet (None: it is)."""
+    _saved_commit_seq: int = 0
+    """The newest commit on disk: only those are ever sent."""
+
     def __init__(
         self,
         *,
@@ -287,6 +297,7 @@ class UnitAgent:
         )
         self._containers: tuple[str, ...] = ()  # of the deployed charm
         self._warned_pebble = False
+        self._outage = _retry.Outage("cannot save unit state; keeping it and retrying")
 
     # --- public ----------------------------------------------------------------------------
 
@@ -369,6 +380,7 @@ class UnitAgent:
         self.paths.charm.mkdir(exist_ok=True)
         _toolserver.install_tools(self.paths.tools)
         self._record = self._store.load()
+        self._saved_commit_seq = self.local.commit_seq
         self._logger.info("unit agent starting", operation=_describe(self.local.operation))
         try:
             self._sync_workloads()  # after a restart the charm is there already
@@ -387,6 +399,7 @@ class UnitAgent:
         await self._publish()
         fetch_failures = 0
         while True:
+            await self._durable()
             self._wake.clear()
             # One pass works on one snapshot: an idle report claims only what it evaluated,
             # and only once that snapshot includes every commit this unit sent.
@@ -470,6 +483,7 @@ class UnitAgent:
         if (status := uniter.status_before(before, op)) is not None:
             self._keep(dataclasses.replace(self._record, workload=status))
         self._save(uniter.record_step(self.local, op, uniter.Step.RUNNING))
+        await self._durable()  # a hook starts only once its running step is on disk
         doing = f"running action {op.action_name}" if op.is_action else f"running {op.hook} hook"
         self._agent_status = bus.StatusValue(status="executing", message=doing)
         await self._publish()
@@ -688,9 +702,12 @@ class UnitAgent:
             )
         )
         if commit is not None:
+            await self._durable()  # sent only once it is on disk
             await self._send_commit(commit)
 
     async def _send_commit(self, commit: bus.HookCommit) -> None:
+        if commit.seq > self._saved_commit_seq:
+            return  # not on disk yet: `_finish` sends it once it is
         self._commit_sent[commit.seq] = self._wanted[1]
         await self._outbox.send(commit)
 
@@ -700,8 +717,36 @@ class UnitAgent:
         self._keep(dataclasses.replace(self._record, local=local))
 
     def _keep(self, record: _state_store.UnitRecord) -> None:
+        """Take `record` and save it if the disk lets us (else `_durable` will)."""
         self._record = record
-        self._store.save(record)
+        try:
+            self._store.save(record)
+            self._saved_commit_seq = record.local.commit_seq
+        except OSError as exc:
+            if self._unsaved is None:
+                self._outage.failed(exc, unit=self.unit)
+            self._unsaved = exc
+            return
+        if self._unsaved is not None:
+            self._unsaved = None
+            self._outage.recovered(unit=self.unit)
+
+    async def _durable(self) -> None:
+        """Return once the record is on disk, retrying with back-off while it cannot be
+        saved (the agent status's message says why meanwhile)."""
+        if self._unsaved is None:
+            return
+        shown = self._agent_status
+        while self._unsaved is not None:
+            self._agent_status = bus.StatusValue(
+                status=shown.status,
+                message=f"cannot save unit state, retrying: {_reason(self._unsaved)}",
+            )
+            await self._publish()
+            await asyncio.sleep(_retry.backoff_delay(self._outage.failures, first=0.5, cap=30.0))
+            self._keep(self._record)
+        self._agent_status = shown
+        await self._publish()
 
     async def _apply(
         self,
@@ -850,6 +895,10 @@ def _secret_env(op: uniter.Operation) -> dict[str, str]:
     if op.hook in (uniter.SECRET_REMOVE, uniter.SECRET_EXPIRED):
         env["JUJU_SECRET_REVISION"] = str(op.secret_revision)
     return env
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()
 
 
 def _describe(op: uniter.Operation | None) -> str:

@@ -723,8 +723,7 @@ class UnitAgent:
             self._store.save(record)
             self._saved_commit_seq = record.local.commit_seq
         except OSError as exc:
-            if self._unsaved is None:
-                self._outage.failed(exc, unit=self.unit)
+            self._outage.failed(exc, unit=self.unit)  # logged once per outage
             self._unsaved = exc
             return
         if self._unsaved is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -129,6 +130,17 @@ def map_faults(engine: sa.engine.Engine) -> None:
     """Every statement, commit and connect of `engine` raises `UnavailableError` for a fault
     the controller outlives (a pool's liveness ping is left alone: it reconnects)."""
     where = describe(engine.url)
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect: sa.engine.Dialect, _: Any, cargs: Any, cparams: Any) -> Any:
+        # A refused connection is the driver's OSError, which SQLAlchemy lets through.
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except Exception as exc:
+            mapped = database_error(exc, where)
+            if mapped is None:
+                raise
+            raise mapped from exc
 
     @event.listens_for(engine, "handle_error")
     def _map(ctx: ExceptionContext) -> None:

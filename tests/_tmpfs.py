@@ -17,12 +17,14 @@ __all__ = ["fill", "small_tmpfs"]
 
 
 @contextlib.contextmanager
-def small_tmpfs(size: str = "16m", mode: str = "0755") -> Iterator[Path]:
-    """A tmpfs of `size` mounted on a fresh directory, unmounted (even if the test fails)
-    and removed afterwards."""
+def small_tmpfs(size: str = "16m", mode: str = "0755", at: Path | None = None) -> Iterator[Path]:
+    """A tmpfs of `size` mounted on a fresh directory (or on `at`, made if absent),
+    unmounted (even if the test fails) and removed afterwards."""
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
-    where = Path(tempfile.mkdtemp(prefix="rc-tmpfs-", dir="/tmp"))
+    if at is not None:
+        at.mkdir(parents=True, exist_ok=True)
+    where = at or Path(tempfile.mkdtemp(prefix="rc-tmpfs-", dir="/tmp"))
     try:
         subprocess.run(
             ["mount", "-t", "tmpfs", "-o", f"size={size},mode={mode}", "tmpfs", str(where)],
@@ -30,7 +32,8 @@ def small_tmpfs(size: str = "16m", mode: str = "0755") -> Iterator[Path]:
             capture_output=True,
         )
     except (OSError, subprocess.CalledProcessError) as exc:
-        where.rmdir()
+        with contextlib.suppress(OSError):
+            where.rmdir()
         pytest.skip(f"cannot mount a tmpfs: {exc}")
     try:
         yield where

@@ -135,10 +135,12 @@ class LineFile:
         with self._lock:
             self._pending.append(data)
             self._pending_bytes += len(data)
+            if self._drain():
+                return True
             while self._pending_bytes > self._backlog and len(self._pending) > 1:
                 self._pending_bytes -= len(self._pending.pop(0))
                 self.lost += 1
-            return self._drain()
+            return False
 
     def flush(self) -> bool:
         """Write what waits in memory, if there is room now."""

@@ -5,6 +5,7 @@ themselves when the resource is back; an uncaught failure still answers the JSON
 from __future__ import annotations
 
 import asyncio
+import errno
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -74,6 +75,29 @@ async def test_an_uncaught_failure_answers_the_json_error_body(store: Store) -> 
     assert response.status_code == 500
     assert response.json() == {
         "error": {"code": "error", "message": "internal error: RuntimeError: a bug"}
+    }
+
+
+async def test_a_file_the_controller_cannot_write_for_a_full_disk_answers_503(
+    store: Store,
+) -> None:
+    app = controller_app(store, services.ChangeHub(), published_revision=None)
+
+    async def full() -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", "/home/rc/controller/upload")
+
+    app.add_api_route("/v1/full", full)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(transport=transport, base_url=URL, headers=headers) as client:
+        response = await client.get("/v1/full")
+    assert response.status_code == 503
+    assert response.json() == {
+        "error": {
+            "code": "unavailable",
+            "message": "the controller cannot write its files: disk full "
+            "(/home/rc/controller/upload)",
+        }
     }
 
 

@@ -109,7 +109,7 @@ def _full_database(rune: Rune, db_dir: Path) -> None:
     rune("config", "hello", "greeting=back")
     rune("wait", "--timeout", "5m")
     assert _hello_message(rune, "workload-status")() == "back"
-    _logged(controller_log, "recovered")
+    _logged(controller_log, "event='recovered' after='cannot store agent messages")
     assert _alive(pid)
 
 

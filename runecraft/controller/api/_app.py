@@ -4,6 +4,7 @@ with the HTTP status of its class, so clients re-raise the same `RunecraftError`
 
 from __future__ import annotations
 
+import errno
 import functools
 from typing import Any
 
@@ -107,11 +108,26 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=exc.headers)
 
 
+_DISK_FAULTS = {
+    errno.ENOSPC: "disk full",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+}
+"""A file the controller writes itself (an upload, a key file) meeting a full disk: 503."""
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     """A failure no part meant to raise still answers in the one error shape (a 500 whose
-    message names it), never a bare text page. Starlette raises it on afterwards, so the
-    server logs its traceback."""
-    error = errors.RunecraftError(f"internal error: {type(exc).__name__}: {exc}"[:1000])
+    message names it, or a 503 for a full or read-only disk), never a bare text page.
+    Starlette raises it on afterwards, so the server logs its traceback."""
+    error: errors.RunecraftError
+    if isinstance(exc, OSError) and exc.errno in _DISK_FAULTS:
+        where = f" ({exc.filename})" if exc.filename else ""
+        error = errors.UnavailableError(
+            f"the controller cannot write its files: {_DISK_FAULTS[exc.errno]}{where}"
+        )
+    else:
+        error = errors.RunecraftError(f"internal error: {type(exc).__name__}: {exc}"[:1000])
     request.state.error_code = error.code
     return _error(error)
 

@@ -20,6 +20,7 @@ from runecraft.controller import services
 from runecraft.controller.state import Store
 from tests._tmpfs import fill, small_tmpfs
 from tests.component._api import TOKEN, URL, api_client, controller_app
+from tests.component.test_relations import REGULAR, commit, integrated, make_world, writes
 
 
 @pytest.fixture
@@ -161,3 +162,25 @@ async def test_a_lost_postgresql_server_is_unavailable(postgres_url: str) -> Non
             await asyncio.wait_for(store.models(), 30)
     finally:
         await store.close()
+
+
+async def test_agent_messages_the_full_disk_refused_are_kept_not_dropped(
+    full_disk_store: tuple[Store, Path],
+) -> None:
+    """A batch the database cannot take raises (the worker keeps it and tries again) rather
+    than being logged and dropped; applied later, it is stored once."""
+    store, where = full_disk_store
+    world = await make_world(store)
+    await integrated(world)
+    first = commit("web/0", 1, scope={REGULAR: "enter"}, relations=writes(REGULAR, {"a": "1"}))
+    bags = await world.bags()
+    filler = fill(where)
+    with pytest.raises(errors.UnavailableError, match="disk full"):
+        await world.send(2, first)
+    assert await world.bags() == bags  # nothing half-stored
+
+    filler.unlink()
+    await world.send(2, first)
+    await world.send(2, first)  # a resend after the outage applies nothing twice
+    data, version = (await world.bags())[(REGULAR, "unit", "web/0")]
+    assert (data["a"], version) == ("1", 2)  # seeded on entering, then written: once

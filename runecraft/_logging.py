@@ -148,14 +148,14 @@ class LineFile:
             return self._drain()
 
     def _drain(self) -> bool:
+        if not self._pending:
+            return True
         try:
             if self._fd is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
             note = self._note(self.lost).rstrip("\n").encode() + b"\n" if self.lost else b""
             chunk = note + b"".join(self._pending)
-            if not chunk:
-                return True
             end = os.fstat(self._fd).st_size
             written = os.write(self._fd, chunk)
             if written < len(chunk):
@@ -196,6 +196,10 @@ class FileSink:
 
     def __call__(self, line: LogLine) -> None:
         self._file.write(line.render())
+
+    def flush(self) -> None:
+        """Write lines a full disk held back, if there is room now."""
+        self._file.flush()
 
     def close(self) -> None:
         self._file.close()

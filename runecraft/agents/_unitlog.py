@@ -37,6 +37,10 @@ class UnitLog:
         """Append one record; cheap enough to be called for every `juju-log`."""
         self._file.write(f"{_now()} {level} unit.{self.unit}.{source} {message}")
 
+    def flush(self) -> None:
+        """Write lines a full disk held back, if there is room now."""
+        self._file.flush()
+
     def close(self) -> None:
         """Close the file; a later `write` reopens it."""
         self._file.close()

@@ -326,6 +326,10 @@ class UnitAgent:
         """Where workload events come in (the watchers'; persisted and run in order)."""
         return self._workloads.sink
 
+    def flush_log(self) -> None:
+        """Write unit-log lines a full disk held back, if there is room now."""
+        self._log.flush()
+
     @property
     def removed(self) -> bool:
         """The unit ran `remove` (or died before install) and reported it."""

@@ -487,9 +487,10 @@ class UnitAgent:
         if (status := uniter.status_before(before, op)) is not None:
             self._keep(dataclasses.replace(self._record, workload=status))
         self._save(uniter.record_step(self.local, op, uniter.Step.RUNNING))
-        await self._durable()  # a hook starts only once its running step is on disk
         doing = f"running action {op.action_name}" if op.is_action else f"running {op.hook} hook"
+        # Executing from here: while the step waits for the disk, the unit is not idle.
         self._agent_status = bus.StatusValue(status="executing", message=doing)
+        await self._durable()  # a hook starts only once its running step is on disk
         await self._publish()
 
         log.info("running")

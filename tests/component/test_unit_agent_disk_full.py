@@ -5,6 +5,7 @@ catches up, each hook run once, when space returns."""
 from __future__ import annotations
 
 from runecraft.agents import _state_store
+from runecraft.schemas import bus
 from tests._tmpfs import fill, small_tmpfs
 from tests.component.test_unit_agent import (
     BASH_CHARM,
@@ -31,8 +32,9 @@ async def test_a_full_disk_holds_hooks_back_until_space_returns() -> None:
             waiting = await outbox.wait_for(
                 lambda r: r.agent.message.startswith("cannot save unit state")
             )
-            assert waiting.agent.message == (
-                "cannot save unit state, retrying: no space left on device"
+            assert waiting.agent == bus.StatusValue(
+                status="executing",  # not idle: the controller must not think it settled
+                message="cannot save unit state, retrying: no space left on device",
             )
             assert not task.done()
             assert running_hooks(outbox).count("config-changed") == 1  # not started

@@ -3,23 +3,40 @@
 Besides stderr, each line can go to a sink (`SINK`, a context variable so that two
 controllers in one process do not mix their lines): the controller stores its lines for
 `rune debug-log`, a machine agent writes them to the log file it ships.
+
+Logging never fails its caller, a full disk included: the process's own stream
+(`SafeStream`, stderr redirected to a log file) drops what it cannot write and says how
+many lines it lost once it can write again; a shipped log file (`LineFile`) keeps what it
+cannot write in memory, bounded, and writes it when there is room, whole lines only.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import threading
+import time
 from collections.abc import Callable, MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import structlog
 
-__all__ = ["SINK", "FileSink", "LogLine", "Sink", "configure", "module_of", "processors"]
+__all__ = [
+    "SINK",
+    "FileSink",
+    "LineFile",
+    "LogLine",
+    "SafeStream",
+    "Sink",
+    "configure",
+    "module_of",
+    "processors",
+]
 
 _OWN_KEYS = frozenset({"timestamp", "level", "event", "process", "pathname"})
 
@@ -80,27 +97,153 @@ def _tee(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMappin
     return event_dict
 
 
+BACKLOG_BYTES = 1024 * 1024
+"""Most bytes of lines a `LineFile` keeps in memory while its disk is full."""
+
+
+class LineFile:
+    """Appends whole lines to a file (a log that is shipped), surviving a full disk.
+
+    A line the file cannot take now (no space, quota, read-only) waits in memory, up to
+    `backlog` bytes (the oldest go first beyond, counted), and is written before the next
+    line once there is room; `note(n)` then stands where `n` lines were lost. A write the
+    disk cut short is cut back, so a reader up to the last newline never sees a torn line.
+    Thread-safe; never raises `OSError`.
+    """
+
+    def __init__(
+        self, path: Path, note: Callable[[int], str], *, backlog: int = BACKLOG_BYTES
+    ) -> None:
+        self.path = path
+        self._note = note
+        self._backlog = backlog
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self.lost = 0
+        """Lines dropped since the last note was written."""
+
+    @property
+    def pending(self) -> int:
+        """Lines waiting in memory for room on the disk."""
+        return len(self._pending)
+
+    def write(self, line: str) -> bool:
+        """Append `line` (a newline is added); whether everything waiting is on disk now."""
+        data = (line.rstrip("\n") + "\n").encode("utf-8", errors="replace")
+        with self._lock:
+            self._pending.append(data)
+            self._pending_bytes += len(data)
+            if self._drain():
+                return True
+            while self._pending_bytes > self._backlog and len(self._pending) > 1:
+                self._pending_bytes -= len(self._pending.pop(0))
+                self.lost += 1
+            return False
+
+    def flush(self) -> bool:
+        """Write what waits in memory, if there is room now."""
+        with self._lock:
+            return self._drain()
+
+    def _drain(self) -> bool:
+        if not self._pending:
+            return True
+        try:
+            if self._fd is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            note = self._note(self.lost).rstrip("\n").encode() + b"\n" if self.lost else b""
+            chunk = note + b"".join(self._pending)
+            end = os.fstat(self._fd).st_size
+            written = os.write(self._fd, chunk)
+            if written < len(chunk):
+                os.ftruncate(self._fd, end)  # a torn line would ship as a whole one
+                return False
+        except OSError:
+            return False
+        self._pending.clear()
+        self._pending_bytes = 0
+        self.lost = 0
+        return True
+
+    def close(self) -> None:
+        """Write what can be written and close; a later `write` opens the file again."""
+        with self._lock:
+            self._drain()
+            if self._fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(self._fd)
+                self._fd = None
+
+
+def _lost_note(count: int) -> str:
+    return LogLine(
+        at=time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        level="WARNING",
+        module=__name__,
+        message=f"{count} log line(s) lost: the disk was full",
+    ).render()
+
+
 class FileSink:
     """Appends lines to a log file (a machine agent's own log, shipped like a unit log)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
-        self._file: TextIO | None = None
+        self._file = LineFile(path, _lost_note)
 
     def __call__(self, line: LogLine) -> None:
-        with self._lock:
-            if self._file is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = self.path.open("a", encoding="utf-8")
-            self._file.write(line.render() + "\n")
-            self._file.flush()
+        self._file.write(line.render())
+
+    def flush(self) -> None:
+        """Write lines a full disk held back, if there is room now."""
+        self._file.flush()
 
     def close(self) -> None:
+        self._file.close()
+
+
+class SafeStream:
+    """A process's log stream (stderr, redirected to its log file) that never raises: a
+    line the disk cannot take is dropped and counted, and the next line that can be written
+    follows a note of how many were lost (`print` and stdlib logging write through it).
+    It writes to the descriptor itself: a buffer would keep a failed line and write it,
+    torn, after later ones."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._lock = threading.Lock()
+        self._torn = False
+        self.lost = 0
+        """Lines dropped since the last note."""
+
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            self._torn = True
+            view = view[written:]
+        self._torn = False
+
+    def write(self, text: str) -> int:
         with self._lock:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
+            data = text.encode("utf-8", errors="replace")
+            try:
+                if self.lost and text.strip():
+                    lead = b"\n" if self._torn else b""
+                    self._write_all(lead + _lost_note(self.lost).encode() + b"\n")
+                    self.lost = 0
+                elif self._torn:
+                    self._write_all(b"\n")
+                self._write_all(data)
+            except OSError:
+                self.lost += max(text.count("\n"), 1)
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing is buffered."""
 
 
 def processors() -> list[structlog.typing.Processor]:
@@ -123,13 +266,14 @@ def processors() -> list[structlog.typing.Processor]:
 def configure(level: str = "INFO", process: str = "runecraft") -> None:
     """Key-value log lines on stderr (the process's log file), stdlib logging routed too."""
     numeric = getattr(logging, level.upper(), logging.INFO)
-    logging.basicConfig(stream=sys.stderr, level=numeric, format="%(name)s %(message)s")
+    stream = SafeStream(sys.stderr.fileno())
+    logging.basicConfig(stream=stream, level=numeric, format="%(name)s %(message)s")
     for noisy in ("amqtt", "transitions", "uvicorn.access", "mqtt", "aiosqlite", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
         processors=processors(),
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=cast("TextIO", stream)),
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(process=process)

@@ -8,7 +8,9 @@ names, never a `PermanentError` (unless it is a supervisor's policy), and waits
 longer of that delay and the back-off, so a provider asking for a short delay cannot make
 the controller hammer an unreachable host.) A long-running edge (a bus session, a
 supervised worker) calls `Attempts.restart` when it made progress, so its next failure
-waits the first delay again.
+waits the first delay again. `Outage` is the same back-off for a loop that keeps its work
+and tries again itself (a worker whose database is unavailable): it logs once when the run
+of failures starts and once when it ends, never a line per attempt.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import tenacity
 
 from runecraft import errors
 
-__all__ = ["Attempts", "RetryPolicy", "backoff_delay"]
+__all__ = ["Attempts", "Outage", "RetryPolicy", "backoff_delay"]
 
 logger = structlog.get_logger(__name__)
 
@@ -150,3 +152,32 @@ class RetryPolicy:
             with attempt:
                 return await operation()
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+
+@dataclass
+class Outage:
+    """A run of failures of one loop: logged once when it starts and once when it ends (Home
+    Assistant's coordinator), with the back-off to wait between attempts meanwhile."""
+
+    what: str
+    """The log event of the first failure (`cannot store agent messages; retrying`)."""
+    first: float = 0.5
+    """Seconds before the second attempt."""
+    cap: float = 30.0
+    """Longest wait between attempts."""
+    failures: int = 0
+    """Failures in the current run (0: no outage)."""
+
+    def failed(self, error: BaseException, **context: Any) -> float:
+        """Count a failure (logged if it starts an outage); the seconds to wait."""
+        self.failures += 1
+        if self.failures == 1:
+            message = error.message if isinstance(error, errors.RunecraftError) else str(error)
+            logger.warning(self.what, error=message or type(error).__name__, **context)
+        return backoff_delay(self.failures, first=self.first, cap=self.cap)
+
+    def recovered(self, **context: Any) -> None:
+        """An attempt succeeded: an outage, if there was one, is over (logged once)."""
+        if self.failures:
+            logger.info("recovered", after=self.what, failures=self.failures, **context)
+            self.failures = 0

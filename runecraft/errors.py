@@ -7,6 +7,7 @@
     ├── ConflictError         the request contradicts what is stored (already exists, ...)
     ├── PermissionDeniedError the caller may not do this
     ├── TemporaryError        retry later (carries a delay in seconds)
+    │   └── UnavailableError  a part the controller needs (its database) cannot serve now
     └── PermanentError        will not succeed by retrying
 
 Edges (providers, clients, the API) map library exceptions to these, chaining `from exc`.
@@ -26,6 +27,7 @@ __all__ = [
     "PermissionDeniedError",
     "RunecraftError",
     "TemporaryError",
+    "UnavailableError",
     "UsageError",
 ]
 
@@ -71,6 +73,12 @@ class TemporaryError(RunecraftError, code="temporary"):
     def __init__(self, message: str, delay: float = 5.0) -> None:
         super().__init__(message)
         self.delay = delay
+
+
+class UnavailableError(TemporaryError, code="unavailable"):
+    """A resource the controller depends on is out of service (its database's disk is full
+    or read-only, its database server unreachable): reads may still work, writes resume
+    by themselves when the resource is back (HTTP 503)."""
 
 
 class ConflictError(RunecraftError, code="conflict"):

@@ -8,6 +8,7 @@ is not committed twice" true.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import json
@@ -159,18 +160,24 @@ class StateStore:
             raise errors.PermanentError(f"unit state {self.path} is unreadable: {exc}") from exc
 
     def save(self, record: UnitRecord) -> None:
-        """Replace the saved record atomically and durably."""
+        """Replace the saved record atomically and durably. On `OSError` (a full disk) the
+        saved record is the old one, whole, and the partial new one is gone."""
         payload = json.dumps(_encode(record), indent=1, sort_keys=True).encode()
         tmp = self.path.with_name(f".{self.path.name}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                view = memoryview(payload)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()  # its blocks are what the disk lacks
+            raise
         dir_fd = os.open(self.path.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)

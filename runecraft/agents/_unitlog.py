@@ -3,36 +3,44 @@
 Kept apart from the agent's own structlog stream because it is the charm's log, the thing
 `juju debug-log` shows: one line per record, `<time> <LEVEL> unit.<unit>.<source> <message>`
 (parsed by `runecraft.schemas.logs`); the machine agent ships it to the controller.
+A full disk never fails a hook for its output: lines wait in memory (bounded) until there
+is room (`runecraft._logging.LineFile`).
 """
 
 from __future__ import annotations
 
 import datetime
 from pathlib import Path
-from typing import IO
 
+from runecraft import _logging
 from runecraft.schemas.logs import LEVELS
 
 __all__ = ["LEVELS", "UnitLog"]
 
 
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 class UnitLog:
-    """Append-only, line-buffered writer of the unit log."""
+    """Append-only writer of the unit log, one whole line per record."""
 
     def __init__(self, path: Path, unit: str) -> None:
         self.path = path
         self.unit = unit
-        self._file: IO[str] | None = None
+        self._file = _logging.LineFile(path, self._lost)
+
+    def _lost(self, count: int) -> str:
+        return f"{_now()} WARNING unit.{self.unit}.uniter {count} log line(s) lost: disk full"
 
     def write(self, level: str, source: str, message: str) -> None:
         """Append one record; cheap enough to be called for every `juju-log`."""
-        if self._file is None:
-            self._file = self.path.open("a", encoding="utf-8", errors="replace", buffering=1)
-        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
-        self._file.write(f"{now} {level} unit.{self.unit}.{source} {message}\n")
+        self._file.write(f"{_now()} {level} unit.{self.unit}.{source} {message}")
+
+    def flush(self) -> None:
+        """Write lines a full disk held back, if there is room now."""
+        self._file.flush()
 
     def close(self) -> None:
         """Close the file; a later `write` reopens it."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        self._file.close()

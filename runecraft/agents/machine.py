@@ -248,11 +248,15 @@ class MachineAgent:
         self._send(bus.encode(bus.Heartbeat(agent=self.config.agent, units=leaders)))
 
     async def _heartbeats(self) -> None:
-        """Renew leader leases periodically; skipped while disconnected (they would be stale)."""
+        """Renew leader leases periodically; skipped while disconnected (they would be stale).
+        Log lines a full disk held back are written on the same beat."""
         while True:
             await asyncio.sleep(self._heartbeat_interval)
             if self._link.is_connected():
                 self._heartbeat()
+            self._log_sink.flush()
+            for slot in self._units.values():
+                slot.agent.flush_log()
 
     # --- units -----------------------------------------------------------------------------
 

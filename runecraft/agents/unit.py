@@ -23,6 +23,11 @@ unit dir while it runs (`_leftovers`); an agent starting after one that was kill
 those groups before anything runs, so a hook that re-runs never runs beside its earlier
 self. A removed unit waits (bounded) until the controller holds its log before it reports
 the removal, after which the controller forgets it and its directory goes.
+
+A full disk never stops the agent: a record that cannot be saved is kept in memory and
+saved with back-off (logged once per outage, and shown in the agent status's message);
+meanwhile no hook starts (its `running` step must be on disk first) and no commit is sent
+(it must be on disk before it is sent), so the rules above hold across the outage.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import structlog
 
-from runecraft import charms, errors
+from runecraft import _retry, charms, errors
 from runecraft.agents import (
     _context,
     _forkserver,
@@ -233,6 +238,11 @@ def _processes(paths: UnitPaths) -> tuple[_leftovers.ProcessRecords, _forkserver
 class UnitAgent:
     """Runs one unit: `run()` until the unit is removed (or the task is cancelled)."""
 
+    _unsaved: OSError | None = None
+    """Why `_record` is not on disk yet (None: it is)."""
+    _saved_commit_seq: int = 0
+    """The newest commit on disk: only those are ever sent."""
+
     def __init__(
         self,
         *,
@@ -314,6 +324,7 @@ class UnitAgent:
         )
         self._containers: tuple[str, ...] = ()  # of the deployed charm
         self._warned_pebble = False
+        self._outage = _retry.Outage("cannot save unit state; keeping it and retrying")
 
     # --- public ----------------------------------------------------------------------------
 
@@ -341,6 +352,10 @@ class UnitAgent:
     def workload_sink(self) -> _workloads.WorkloadSink:
         """Where workload events come in (the watchers'; persisted and run in order)."""
         return self._workloads.sink
+
+    def flush_log(self) -> None:
+        """Write unit-log lines a full disk held back, if there is room now."""
+        self._log.flush()
 
     @property
     def removed(self) -> bool:
@@ -398,6 +413,7 @@ class UnitAgent:
         self._record = self._store.load()
         self._loaded = True
         self._seq = max(self._seq, self._record.report_seq_reserved)
+        self._saved_commit_seq = self.local.commit_seq
         self._logger.info("unit agent starting", operation=_describe(self.local.operation))
         # Whatever a killed predecessor left running goes before any hook runs again.
         await self._processes.reap()
@@ -418,6 +434,7 @@ class UnitAgent:
         await self._publish()
         fetch_failures = 0
         while True:
+            await self._durable()
             self._wake.clear()
             # One pass works on one snapshot: an idle report claims only what it evaluated,
             # and only once that snapshot includes every commit this unit sent.
@@ -521,7 +538,9 @@ class UnitAgent:
             self._keep(dataclasses.replace(self._record, workload=status))
         self._save(uniter.record_step(self.local, op, uniter.Step.RUNNING))
         doing = f"running action {op.action_name}" if op.is_action else f"running {op.hook} hook"
+        # Executing from here: while the step waits for the disk, the unit is not idle.
         self._agent_status = bus.StatusValue(status="executing", message=doing)
+        await self._durable()  # a hook starts only once its running step is on disk
         await self._publish()
 
         log.info("running")
@@ -740,9 +759,12 @@ class UnitAgent:
             )
         )
         if commit is not None:
+            await self._durable()  # sent only once it is on disk
             await self._send_commit(commit)
 
     async def _send_commit(self, commit: bus.HookCommit) -> None:
+        if commit.seq > self._saved_commit_seq:
+            return  # not on disk yet: `_finish` sends it once it is
         self._commit_sent[commit.seq] = self._wanted[1]
         await self._outbox.send(commit)
 
@@ -752,8 +774,35 @@ class UnitAgent:
         self._keep(dataclasses.replace(self._record, local=local))
 
     def _keep(self, record: _state_store.UnitRecord) -> None:
+        """Take `record` and save it if the disk lets us (else `_durable` will)."""
         self._record = record
-        self._store.save(record)
+        try:
+            self._store.save(record)
+            self._saved_commit_seq = record.local.commit_seq
+        except OSError as exc:
+            self._outage.failed(exc, unit=self.unit)  # logged once per outage
+            self._unsaved = exc
+            return
+        if self._unsaved is not None:
+            self._unsaved = None
+            self._outage.recovered(unit=self.unit)
+
+    async def _durable(self) -> None:
+        """Return once the record is on disk, retrying with back-off while it cannot be
+        saved (the agent status's message says why meanwhile)."""
+        if self._unsaved is None:
+            return
+        shown = self._agent_status
+        while self._unsaved is not None:
+            self._agent_status = bus.StatusValue(
+                status=shown.status,
+                message=f"cannot save unit state, retrying: {_reason(self._unsaved)}",
+            )
+            await self._publish()
+            await asyncio.sleep(_retry.backoff_delay(self._outage.failures, first=0.5, cap=30.0))
+            self._keep(self._record)
+        self._agent_status = shown
+        await self._publish()
 
     async def _apply(
         self,
@@ -908,6 +957,10 @@ def _secret_env(op: uniter.Operation) -> dict[str, str]:
     if op.hook in (uniter.SECRET_REMOVE, uniter.SECRET_EXPIRED):
         env["JUJU_SECRET_REVISION"] = str(op.secret_revision)
     return env
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()
 
 
 def _describe(op: uniter.Operation | None) -> str:

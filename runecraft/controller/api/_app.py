@@ -4,6 +4,7 @@ with the HTTP status of its class, so clients re-raise the same `RunecraftError`
 
 from __future__ import annotations
 
+import errno
 import functools
 from typing import Any
 
@@ -37,7 +38,7 @@ from runecraft.controller.api import (
 from runecraft.controller.api._deps import DOWNLOAD, MODEL, SUPERUSER, USER, ApiContext
 from runecraft.schemas import api, problems
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "status_of"]
 
 _STATUS = {
     errors.InvalidSpecError: 400,
@@ -46,6 +47,7 @@ _STATUS = {
     errors.NotFoundError: 404,
     errors.ConflictError: 409,
     errors.TemporaryError: 503,
+    errors.UnavailableError: 503,
     errors.PermanentError: 500,
 }
 
@@ -64,8 +66,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 """Every route may answer these, each as `{"error": {code, message}}` (documented on all)."""
 
 
+def status_of(exc: errors.RunecraftError) -> int:
+    """The HTTP status an error answers with (its class's; 500 for one not listed)."""
+    return next((code for cls, code in _STATUS.items() if type(exc) is cls), 500)
+
+
 def _error(exc: errors.RunecraftError) -> JSONResponse:
-    status = next((code for cls, code in _STATUS.items() if type(exc) is cls), 500)
+    status = status_of(exc)
     body = api.ErrorBody(error=api.ErrorDetail(code=exc.code, message=exc.message))
     return JSONResponse(body.model_dump(), status_code=status)
 
@@ -101,6 +108,30 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=exc.headers)
 
 
+_DISK_FAULTS = {
+    errno.ENOSPC: "disk full",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+}
+"""A file the controller writes itself (an upload, a key file) meeting a full disk: 503."""
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """A failure no part meant to raise still answers in the one error shape (a 500 whose
+    message names it, or a 503 for a full or read-only disk), never a bare text page.
+    Starlette raises it on afterwards, so the server logs its traceback."""
+    error: errors.RunecraftError
+    if isinstance(exc, OSError) and exc.errno in _DISK_FAULTS:
+        where = f" ({exc.filename})" if exc.filename else ""
+        error = errors.UnavailableError(
+            f"the controller cannot write its files: {_DISK_FAULTS[exc.errno]}{where}"
+        )
+    else:
+        error = errors.RunecraftError(f"internal error: {type(exc).__name__}: {exc}"[:1000])
+    request.state.error_code = error.code
+    return _error(error)
+
+
 async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
     return await _runecraft_error(request, errors.InvalidSpecError(_validation_message(exc)))
 
@@ -134,6 +165,7 @@ def create_app(ctx: ApiContext, audit: services.AuditService | None = None) -> F
     app.exception_handler(errors.RunecraftError)(_runecraft_error)
     app.exception_handler(RequestValidationError)(_invalid)
     app.exception_handler(StarletteHTTPException)(_http_error)
+    app.exception_handler(Exception)(_unexpected)
     app.include_router(_controller.public)
     app.include_router(_users.public)
     app.include_router(_controller.router, dependencies=SUPERUSER)

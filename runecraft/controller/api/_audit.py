@@ -16,7 +16,7 @@ import structlog
 from fastapi import APIRouter, Query, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from runecraft import errors
+from runecraft import _retry, errors
 from runecraft.controller import services
 from runecraft.schemas.audit import ANONYMOUS, MAX_AUDIT_LIMIT, AuditPage
 
@@ -59,6 +59,7 @@ class AuditMiddleware:
     def __init__(self, app: ASGIApp, audit: services.AuditService) -> None:
         self.app = app
         self.audit = audit
+        self._outage = _retry.Outage("cannot write the audit log while the database is down")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in MUTATING:
@@ -82,8 +83,13 @@ class AuditMiddleware:
                     status=status,
                     error=str(state.get("error_code") or ""),
                 )
+            except errors.UnavailableError as exc:  # once per outage, not once per call
+                self._outage.failed(exc)
+                return
             except Exception as exc:  # the call (maybe committed) must still be answered
                 logger.error("cannot write the audit log", error=str(exc) or repr(exc))
+                return
+            self._outage.recovered()
 
         async def audited_send(message: Message) -> None:
             nonlocal recorded

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from runecraft import errors
+from runecraft import _retry, errors
 from runecraft.controller.providers import Provider, WorkloadProvider
 from runecraft.controller.reconcilers import _plan
 from runecraft.controller.reconcilers._actions import DeleteModel, ModelState, Release
@@ -102,6 +102,9 @@ class Reconciler:
         self.hub.changed()
 
     async def run(self) -> None:
+        """Pass on every wake-up or tick; while the database is unavailable, passes back off
+        and the outage is logged once (it resumes by itself)."""
+        outage = _retry.Outage("reconcile passes failing; retrying")
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
@@ -110,9 +113,14 @@ class Reconciler:
                 generation = self.hub.generation
                 try:
                     changed = await self.pass_once()
+                except errors.UnavailableError as exc:
+                    await asyncio.sleep(outage.failed(exc))
+                    self.hub.reconcile.set()  # try again at once after the back-off
+                    continue
                 except errors.RunecraftError as exc:
                     logger.warning("reconcile pass failed", error=exc.message)
                     continue
+                outage.recovered()
                 if not self.provisioner.busy:
                     self.reconciled_generation = generation
                 if changed:

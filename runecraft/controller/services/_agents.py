@@ -5,6 +5,9 @@ one is ignored; hook commits apply exactly once, in order. The bus topic identif
 agent (the broker ACL enforces it), and every write is confined to units on that agent's
 machine. A batch is one transaction; if it fails, its messages are applied one by one so a
 single bad message cannot hold the others back (agents resend unacknowledged commits).
+While the database is unavailable (`errors.TemporaryError`: a full disk, a read-only
+database) the batch is kept and tried again with back-off, logged once per outage; an agent
+learns a commit is stored only from a snapshot, so nothing is acknowledged meanwhile.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Protocol
 
 import structlog
 
+from runecraft import _retry, errors
 from runecraft.controller.services._hook_commit import HookCommitState, apply_hook_commit
 from runecraft.controller.services._hub import ChangeHub
 from runecraft.controller.services._ports import StateStore, StoreService
@@ -125,12 +129,23 @@ class AgentService(StoreService[AgentStore]):
         self._queue.put_nowait((agent, message))
 
     async def run(self) -> None:
-        """Drain the queue forever, one batch per transaction."""
+        """Drain the queue forever, one batch per transaction; a batch the database cannot
+        take now is kept (and grown from the queue) until it can."""
+        outage = _retry.Outage("cannot store agent messages; keeping them and retrying")
+        batch: list[tuple[str, bus.AgentMessage]] = []
         while True:
-            batch = [await self._queue.get()]
+            if not batch:
+                batch = [await self._queue.get()]
             while not self._queue.empty() and len(batch) < MAX_BATCH:
                 batch.append(self._queue.get_nowait())
-            if await self.apply(batch):
+            try:
+                changed = await self.apply(batch)
+            except errors.TemporaryError as exc:
+                await asyncio.sleep(outage.failed(exc, messages=len(batch)))
+                continue
+            outage.recovered()
+            batch = []
+            if changed:
                 self.hub.changed()
 
     async def _machine(self, agent: str) -> _Machine | None:
@@ -144,11 +159,15 @@ class AgentService(StoreService[AgentStore]):
     async def apply(self, batch: list[tuple[str, bus.AgentMessage]]) -> bool:
         """Apply a batch; returns whether the model may have changed (a batch of routine
         heartbeats does not: waking the reconciler for them would keep `rune wait` from
-        ever seeing a reconciled model)."""
+        ever seeing a reconciled model). Raises `errors.TemporaryError` when the database
+        cannot take it now (applying it again later is safe: reports go by sequence number,
+        commits apply once)."""
         now = time.time()
         located = [(await self._machine(agent), agent, message) for agent, message in batch]
         try:
             return await self._apply(located, now)
+        except errors.TemporaryError:
+            raise
         except Exception as exc:
             if len(located) == 1:
                 _, agent, message = located[0]
@@ -169,6 +188,8 @@ class AgentService(StoreService[AgentStore]):
     ) -> None:
         try:
             await self._apply(located, now)
+        except errors.TemporaryError:
+            raise
         except Exception as exc:
             for _, agent, message in located:
                 logger.error(

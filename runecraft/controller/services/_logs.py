@@ -3,7 +3,9 @@ it logs them; long-polled by `debug-log`.
 
 Storing comes before acknowledging, so a line an agent stops re-sending is in the database.
 Readers wait on a condition that every stored batch notifies, not on the model revision:
-logs wake no reconciler.
+logs wake no reconciler. While the database is unavailable the controller's own lines are
+kept (up to `MAX_PENDING`) and tried again with back-off, logged once per outage; agents'
+batches are dropped unacknowledged, so each agent sends its batch again.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from runecraft import errors
+from runecraft import _retry, errors
 from runecraft._logging import LogLine
 from runecraft.controller.services._names import check_application_name, parse_unit_name
 from runecraft.controller.state import Store
@@ -81,22 +83,31 @@ class LogService:
 
     async def run(self) -> None:
         """Store and acknowledge batches forever."""
+        outage = _retry.Outage("cannot store log lines; retrying (agents send theirs again)")
+        kept: list[LogLine] = []
         while True:
-            batch = [await self._queue.get()]
+            batch: list[tuple[str, bus.LogBatch] | LogLine] = [*kept]
+            if not batch:
+                batch.append(await self._queue.get())
             while not self._queue.empty() and len(batch) < 500:
                 batch.append(self._queue.get_nowait())
-            await self._store_batch(batch)
+            own = [item for item in batch if isinstance(item, LogLine)]
+            try:
+                kept = own
+                if own:
+                    await self.logs.append_controller(own)
+                kept = []
+                await self._store_batch([item for item in batch if not isinstance(item, LogLine)])
+            except errors.TemporaryError as exc:
+                await asyncio.sleep(outage.failed(exc))
+                continue
+            outage.recovered()
 
-    async def _store_batch(self, items: list[tuple[str, bus.LogBatch] | LogLine]) -> None:
+    async def _store_batch(self, items: list[tuple[str, bus.LogBatch]]) -> None:
+        """Store agents' batches, acknowledging each agent's once stored."""
         by_agent: dict[str, list[bus.LogBatch]] = defaultdict(list)
-        own: list[LogLine] = []
-        for item in items:
-            if isinstance(item, LogLine):
-                own.append(item)
-            else:
-                by_agent[item[0]].append(item[1])
-        if own:
-            await self.logs.append_controller(own)
+        for agent, batch in items:
+            by_agent[agent].append(batch)
         for agent, batches in by_agent.items():
             machine = await self.store.machine_by_agent(agent)
             if machine is None:

@@ -22,7 +22,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from runecraft import errors
-from runecraft.controller.state import _keyring, _upgrade
+from runecraft.controller.state import _faults, _keyring, _upgrade
 from runecraft.controller.state import _tables as t
 from runecraft.controller.state._actions import Actions
 from runecraft.controller.state._applications import Applications, Charms
@@ -118,9 +118,14 @@ def _default_keyring(url: str) -> _keyring.Keyring:
 
 
 class Store:
-    """Async access to the controller database (SQLite or PostgreSQL)."""
+    """Async access to the controller database (SQLite or PostgreSQL).
+
+    A full disk, a read-only database or a lost server raises `errors.UnavailableError`
+    from any read or write (`_faults`); the store stays usable and resumes with the
+    resource."""
 
     def __init__(self, engine: AsyncEngine, keyring: _keyring.Keyring | None = None) -> None:
+        _faults.map_faults(engine.sync_engine)
         self.engine = engine
         self.keyring = keyring or _keyring.Keyring.ephemeral()
         self._write_lock = asyncio.Lock()

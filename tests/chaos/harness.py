@@ -50,7 +50,6 @@ RUNE = [sys.executable, "-m", "runecraft.cli"]
 KINDS = ("controller", "broker", "agent", "hook", "disk")
 PENDING_FIXES = {
     "broker": "issue 15: the managed broker is not restarted after it dies",
-    "disk": "issue 15: the controller exits when its disk is full",
 }
 """Faults whose fixes are in flight: found, they are reported and repaired by the harness
 but do not fail the run. Empty it once the fixes are merged."""

@@ -35,9 +35,11 @@ logger = structlog.get_logger(__name__)
 WINDOW = 20
 """QoS 1 deliveries a session may have awaiting their PUBACK at once (mosquitto's default
 `max_inflight_messages`); the rest wait in its outbox, in order."""
-OUTBOX_LIMIT = 10_000
-"""Deliveries a session may have waiting behind its window; more are dropped (and counted):
-only a client that stopped reading while staying connected gets there."""
+OUTBOX_LIMIT = 100_000
+"""Deliveries a session may have waiting behind its window; more are dropped (and counted).
+As many as the controller may have in flight to the broker (`ControllerBus`): the
+controller's session takes every agent's messages, and at 1,000 agents with bursts 10,000
+was reached. Only a client that stops reading while staying connected gets there."""
 
 
 @dataclasses.dataclass
@@ -53,8 +55,11 @@ class Deliveries:
     delivered: int = 0
     """Deliveries the subscriber acknowledged (QoS 1) or that were written (QoS 0)."""
     failed: int = 0
-    """Deliveries whose subscriber's connection ended first: its session ended with it
-    (clean sessions only), so MQTT discards them; the controller re-sends state on connect."""
+    """Deliveries whose subscriber's connection ended before the broker saw their PUBACK:
+    its session ended with it (clean sessions only), so MQTT discards them, and the
+    controller re-sends state on connect. A client that reconnects at once may have had
+    the last of them all the same (its old connection's PUBACK unread when the new one
+    replaced it)."""
     dropped: int = 0
     """Deliveries the broker lost while the subscriber was connected: a full outbox or a
     fault. Zero is the goal; anything else is logged."""

@@ -34,7 +34,7 @@ MODEL_UUID = "6b0f1c1e-0000-4000-8000-000000000015"
 
 @dataclasses.dataclass(frozen=True)
 class Load:
-    agents: int = 200
+    agents: int = 300
     rounds: int = 2
     """Sessions per agent: it disconnects and connects again between rounds."""
     messages: int = 5

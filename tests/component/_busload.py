@@ -64,6 +64,9 @@ class Outcome:
     received_up: int = 0
     churned: int = 0
     """Churners' connections."""
+    controller_sessions: int = 0
+    """More than 1: the controller's client reconnected, and what was on its way to it went
+    with its session (a load too heavy for the clients' own process does that)."""
     lost: list[str] = dataclasses.field(default_factory=list)
     duplicated: list[str] = dataclasses.field(default_factory=list)
     changed: list[str] = dataclasses.field(default_factory=list)
@@ -77,7 +80,8 @@ class Outcome:
         return (
             f"down {self.received_down}/{self.sent_down}, up {self.received_up}/{self.sent_up}, "
             f"lost {len(self.lost)} {self.lost[:5]}, duplicated {len(self.duplicated)} "
-            f"{self.duplicated[:5]}, changed {len(self.changed)} {self.changed[:5]}"
+            f"{self.duplicated[:5]}, changed {len(self.changed)} {self.changed[:5]}, "
+            f"controller sessions {self.controller_sessions}"
         )
 
 
@@ -150,7 +154,12 @@ class _Run:
             controller_bus.CONTROLLER_USER,
             passwords[controller_bus.CONTROLLER_USER],
             on_message=self._controller_received,
+            on_connect=self._controller_connected,
         )
+        self.controller_sessions = 0
+
+    def _controller_connected(self) -> None:
+        self.controller_sessions += 1
 
     def _controller_received(self, agent: str, message: bus.AgentMessage) -> None:
         if isinstance(message, bus.Heartbeat):
@@ -284,7 +293,9 @@ async def run(host: str, port: int, passwords: Mapping[str, str], load: Load) ->
 
 
 def _outcome(state: _Run, seconds: float) -> Outcome:
-    outcome = Outcome(churned=state.churned, seconds=seconds)
+    outcome = Outcome(
+        churned=state.churned, controller_sessions=state.controller_sessions, seconds=seconds
+    )
     outcome.changed = state.down.changed + state.up.changed
     for ledger, direction in ((state.down, "down"), (state.up, "up")):
         sent = len(ledger.sent)

@@ -22,7 +22,7 @@ EDGES: dict[str, tuple[str, ...]] = {
     "fastapi": ("runecraft.controller.api",),
     "starlette": ("runecraft.controller.api._app", "runecraft.controller.api._audit"),
     "uvicorn": ("runecraft.controller._process",),
-    "amqtt": ("runecraft.controller.bus._embedded",),
+    "amqtt": ("runecraft.controller.bus._embedded", "runecraft.controller.bus._fanout"),
     "aiomqtt": ("runecraft.bus",),
     "tenacity": ("runecraft._retry",),
     "httpx": (

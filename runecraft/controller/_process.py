@@ -323,6 +323,7 @@ class Controller:
             api_url=self.api_url,
             interval=config.reconcile_interval,
             lease_seconds=config.lease_seconds,
+            bus_since=controller_bus.since,
         )
         self._reconciler = reconciler
         return _Parts(controller_bus, agents, logs, reconciler)

@@ -87,6 +87,12 @@ def message_is(rune: Rune, app: str, text: str) -> Callable[[], bool]:
     return probe
 
 
+def elections(rune: Rune) -> list[str]:
+    """Every leadership change the controller made, from its lines in debug-log."""
+    log = rune("debug-log", "--include", "controller-0", "--replay", "--no-tail").stdout
+    return [line for line in log.splitlines() if "leaders elected" in line]
+
+
 def deployed(rune: Rune, *args: str) -> None:
     rune("bootstrap", *args)
     rune("deploy", str(EXAMPLES / "hello-bash"), "-n", "2")
@@ -170,6 +176,8 @@ def test_a_broker_outage_longer_than_the_lease_moves_no_leader(rune: Rune) -> No
     rune("wait", "--timeout", "5m")
     before = leaders(rune.status())
     assert before == {"hello-bash": ["hello-bash/0"]}
+    elected = elections(rune)
+    assert len(elected) == 1
 
     outage = config["lease_seconds"] + config.get("reconcile_interval", 5.0) + 5
     began = time.monotonic()
@@ -189,11 +197,13 @@ def test_a_broker_outage_longer_than_the_lease_moves_no_leader(rune: Rune) -> No
     wait_for("the broker started again", lambda: on_bus(rune), timeout=120)
     rune("wait", "--timeout", "5m")
     assert leaders(rune.status()) == before
+    assert elections(rune) == elected  # not even moved and moved back
     assert hook_log(rune, "hello-bash/0").count("leader-elected") == 1
     assert "leader-elected" not in hook_log(rune, "hello-bash/1")
     rune("config", "hello-bash", "message=after-outage")
     until(rune, "default", "the agents' hooks", message_is(rune, "hello-bash", "after-outage"))
     assert leaders(rune.status()) == before
+    assert elections(rune) == elected
 
 
 def test_killed_local_machine_agent_comes_back(rune: Rune) -> None:

@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,6 +75,12 @@ def controller(tmp_path: Path) -> Iterator[tuple[Path, ControllerConfig, _Health
     )
     (directory / "controller.pid").write_text(str(stand_in.pid))
     try:
+        # Right after exec its command line may read empty for a moment: until `start` sees
+        # it, it would start a real controller.
+        deadline = time.monotonic() + 10
+        while _lifecycle._pid(directory) != stand_in.pid:
+            assert time.monotonic() < deadline, "the stand-in is not taken for a controller"
+            time.sleep(0.01)
         yield home, config, health
     finally:
         stand_in.kill()

@@ -7,12 +7,17 @@ a burst, a disconnect or a controller restart loses nothing, and the controller 
 line once (a batch that ends before the offset it holds is a duplicate). A unit's first
 message is an empty batch that asks where the controller's copy ends, so an agent restart
 does not send the log again. One batch per log is in flight at a time.
+
+A log that was rotated or recreated (shorter than the controller's copy, or another file
+than the one shipped so far) is the next generation: it is shipped from its start, and the
+controller's copy moves on to it (`runecraft.schemas.sequencing.log_verdict`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -36,8 +41,14 @@ BATCH_BYTES = 256 * 1024
 @dataclass
 class _Flight:
     payload: bytes
+    generation: int
+    offset: int
     end: int
     sent: float
+
+
+FileId = tuple[int, int]
+"""A file's device and inode."""
 
 
 class LogShipper:
@@ -60,15 +71,23 @@ class LogShipper:
         self._connected = connected
         self._poll = poll
         self._resend_after = resend_after
-        self._acked: dict[str, int] = {}
+        self._acked: dict[str, tuple[int, int]] = {}
+        """Per source: the generation and offset the controller holds."""
+        self._files: dict[str, tuple[int, FileId]] = {}
+        """Per source: the generation this process gave the file it ships, and that file."""
         self._flights: dict[str, _Flight] = {}
         self._wake = asyncio.Event()
 
-    def ack(self, unit: str, offset: int) -> None:
-        """The controller holds the log of `unit` (a source) up to `offset`."""
-        self._acked[unit] = offset
+    def ack(self, unit: str, offset: int, generation: int = 0) -> None:
+        """The controller holds the log of `unit` (a source) up to `offset` of
+        `generation`: a batch in flight is done once that covers it, and dropped once the
+        controller holds anything but where it starts (it was refused, or is stale)."""
+        self._acked[unit] = (generation, offset)
         flight = self._flights.get(unit)
-        if flight is not None and offset >= flight.end:
+        held = (generation, offset)
+        if flight is not None and (
+            held != (flight.generation, flight.offset) or held >= (flight.generation, flight.end)
+        ):
             del self._flights[unit]
         self._wake.set()
 
@@ -102,11 +121,12 @@ class LogShipper:
         if unit not in self._acked:
             self._send(unit, bus.LogBatch(source=unit, offset=0, end=0, lines=()), now)
             return
-        offset = self._acked[unit]
         try:
-            if path.stat().st_size <= offset:
-                return
             with path.open("rb") as file:
+                stat = os.fstat(file.fileno())
+                generation, offset = self._position(unit, (stat.st_dev, stat.st_ino), stat.st_size)
+                if stat.st_size <= offset:
+                    return
                 file.seek(offset)
                 chunk = file.read(BATCH_BYTES)
         except FileNotFoundError:
@@ -118,9 +138,31 @@ class LogShipper:
             return  # a line still being written
         lines = tuple(chunk.decode("utf-8", errors="replace").splitlines())
         end = offset + len(chunk)
-        self._send(unit, bus.LogBatch(source=unit, offset=offset, end=end, lines=lines), now)
+        batch = bus.LogBatch(
+            source=unit, offset=offset, end=end, lines=lines, generation=generation
+        )
+        self._send(unit, batch, now)
+
+    def _position(self, unit: str, file: FileId, size: int) -> tuple[int, int]:
+        """Where to ship `unit`'s log from: the acknowledged offset, or the start of the
+        next generation when the file was rotated or recreated."""
+        generation, offset = self._acked[unit]
+        known = self._files.get(unit)
+        if known is not None and known[1] == file and known[0] > generation:
+            generation, offset = known[0], 0  # the new generation is not acknowledged yet
+        elif (known is not None and known[1] != file) or size < offset:
+            logger.info("log rotated or recreated; shipping it anew", source=unit)
+            generation, offset = generation + 1, 0
+        self._files[unit] = (generation, file)
+        return generation, offset
 
     def _send(self, unit: str, batch: bus.LogBatch, now: float) -> None:
         payload = bus.encode(batch)
-        self._flights[unit] = _Flight(payload=payload, end=batch.end, sent=now)
+        self._flights[unit] = _Flight(
+            payload=payload,
+            generation=batch.generation,
+            offset=batch.offset,
+            end=batch.end,
+            sent=now,
+        )
         self._publish(payload)

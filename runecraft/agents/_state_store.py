@@ -51,6 +51,9 @@ class UnitRecord:
     notice_cursors: dict[str, str] = dataclasses.field(default_factory=dict)
     """Container → `last-repeated` of the last Pebble notice seen (the `after=` of the next
     poll). Juju keeps it in memory and re-delivers notices after a restart; we do not."""
+    report_seq_reserved: int = 0
+    """Report numbers up to this one may have been handed out: a restarted agent counts on
+    from here (reserved in blocks, so reporting costs no write each time)."""
 
 
 def _plain(value: Any) -> Any:
@@ -78,6 +81,7 @@ def _encode(record: UnitRecord) -> dict[str, Any]:
         "workload_events": [dataclasses.asdict(e) for e in record.workload_events],
         "workload_seq": record.workload_seq,
         "notice_cursors": dict(record.notice_cursors),
+        "report_seq_reserved": record.report_seq_reserved,
     }
 
 
@@ -133,6 +137,7 @@ def _decode(data: dict[str, Any]) -> UnitRecord:
         ),
         workload_seq=int(data.get("workload_seq", 0)),
         notice_cursors={str(k): str(v) for k, v in data.get("notice_cursors", {}).items()},
+        report_seq_reserved=int(data.get("report_seq_reserved", 0)),
     )
 
 

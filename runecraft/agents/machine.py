@@ -198,7 +198,7 @@ class MachineAgent:
             logger.warning("ignoring bad controller message", error=str(exc)[:500])
             return
         if isinstance(snapshot, bus.LogAck):
-            self._logs.ack(snapshot.source, snapshot.offset)
+            self._logs.ack(snapshot.source, snapshot.offset, snapshot.generation)
             return
         if snapshot.revision < self._revision:
             logger.info("ignoring stale snapshot", revision=snapshot.revision)

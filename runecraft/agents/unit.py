@@ -50,7 +50,7 @@ from runecraft.agents import (
     hookrunner,
     uniter,
 )
-from runecraft.schemas import bus
+from runecraft.schemas import bus, sequencing
 from runecraft.schemas import exec as exec_schema
 from runecraft.schemas import storage as storage_schema
 from runecraft.schemas.secrets import SecretOp
@@ -71,6 +71,10 @@ logger = structlog.get_logger(__name__)
 
 INITIAL_WORKLOAD = bus.StatusValue(status="waiting", message="agent initialising")
 """Workload status of a unit whose charm has not said anything yet."""
+
+SEQ_BLOCK = 64
+"""Report numbers reserved per write of the unit's state: a restart skips at most this many,
+far below `sequencing.REPORT_WINDOW`."""
 
 
 AgentMessage = bus.UnitReport | bus.AppStatusReport | bus.HookCommit | bus.LeaderSet | bus.ActionLog
@@ -256,7 +260,8 @@ class UnitAgent:
         self._agent_status = bus.StatusValue(status="allocating")
         self._converged = ""
         self._removed = False
-        self._seq = 0
+        self._seq = 0  # the report counter (`UnitReport`, `LeaderSet`, `AppStatusReport`)
+        self._loaded = False
         self._last_sent: tuple[object, ...] | None = None
         self._commit_sent: dict[int, int] = {}
         """Commit seq → snapshot revision current when it was last sent."""
@@ -369,6 +374,8 @@ class UnitAgent:
         self.paths.charm.mkdir(exist_ok=True)
         _toolserver.install_tools(self.paths.tools)
         self._record = self._store.load()
+        self._loaded = True
+        self._seq = max(self._seq, self._record.report_seq_reserved)
         self._logger.info("unit agent starting", operation=_describe(self.local.operation))
         try:
             self._sync_workloads()  # after a restart the charm is there already
@@ -392,6 +399,7 @@ class UnitAgent:
             # and only once that snapshot includes every commit this unit sent.
             remote, revision = self._wanted
             await self._acknowledge(remote, revision)
+            await self._adopt_report_seq(remote)
             if remote.commit_seq >= self.local.commit_seq:
                 self._seen_revision = revision
             else:  # not settled on this snapshot (nor on any older one)
@@ -434,6 +442,22 @@ class UnitAgent:
                     "resending commit", seq=commit.seq, acknowledged=remote.commit_seq
                 )
                 await self._send_commit(commit)
+
+    async def _adopt_report_seq(self, remote: bus.UnitRemoteState) -> None:
+        """Count on from what the controller accepted when this agent is behind it (its
+        state was lost) or far beyond it (everything it sends is refused); then report
+        again, since what it sent last may have been ignored."""
+        seq = sequencing.agent_seq(self._seq, remote.report_seq)
+        if seq == self._seq:
+            return
+        self._logger.info("report counter moved", seq=self._seq, accepted=remote.report_seq)
+        self._seq = seq
+        if self._loaded:
+            self._keep(dataclasses.replace(self._record, report_seq_reserved=seq + SEQ_BLOCK))
+        self._last_sent = None
+        if self._record.app_status is not None and remote.leader:
+            await self._send_app_status()
+        await self._publish()
 
     async def _wait(self, wake_at: float | None) -> None:
         """Sleep until `wake_at` or until `update()`/`poke()` is called."""
@@ -730,7 +754,13 @@ class UnitAgent:
         return self._record.workload or INITIAL_WORKLOAD
 
     def _next_seq(self) -> int:
-        self._seq = max(time.time_ns(), self._seq + 1)
+        """The next report number; a block of them is reserved in the unit's state first
+        (before the state is loaded, nothing is saved: such a report is stale anyway)."""
+        self._seq += 1
+        if self._loaded and self._seq > self._record.report_seq_reserved:
+            self._keep(
+                dataclasses.replace(self._record, report_seq_reserved=self._seq + SEQ_BLOCK - 1)
+            )
         return self._seq
 
     async def _publish(self) -> None:

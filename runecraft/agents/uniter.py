@@ -13,7 +13,8 @@ in what the snapshot acknowledges with `observe`.
 2. an operation that was queued, or running when the agent died, runs again (an action
    that was running is failed instead: re-running arbitrary commands is not safe);
 3. a hook in error waits: `rune resolve` retries it now (or, with `--no-retry`, commits it
-   as skipped without running it); queued actions still run; the automatic retry runs it
+   as skipped without running it); for a unit removed with `--force` it is skipped at
+   once, so the removal goes on; queued actions still run; the automatic retry runs it
    again after its backoff when `retry_hooks` is on;
 4. lost leadership is forgotten (Juju's resign-leadership: no hook);
 5. a changed charm runs `upgrade-charm` (its commit queues `config-changed`);
@@ -429,6 +430,9 @@ def _hook_error(local: LocalState, remote: bus.UnitRemoteState, now: float) -> D
             error.op, kind=kind, step=Step.QUEUED, resolved_seq=remote.resolved_seq
         )
         return _rerun(op, remote) if kind is OpKind.RUN_HOOK else op
+    if remote.life == "dying" and remote.force:
+        # Juju's `remove-* --force`: a failing hook no longer holds the removal.
+        return dataclasses.replace(error.op, kind=OpKind.SKIP_HOOK, step=Step.QUEUED)
     action = _action_op(local, remote)
     if action is not None:
         return action  # Juju: actions still run while a hook is in error

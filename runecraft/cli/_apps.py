@@ -130,14 +130,20 @@ def add_unit(application: str, num_units: int, to: str | None) -> None:
 
 @click.command("remove-unit")
 @click.argument("units", nargs=-1, required=True)
-@_juju_flags("--no-prompt", "--force", "--destroy-storage")
+@click.option(
+    "--force", is_flag=True, help="Remove even if hooks fail (they are skipped as if resolved)."
+)
+@click.option(
+    "--no-wait", is_flag=True, help="With --force: forget the units at once, hooks or not."
+)
+@_juju_flags("--no-prompt", "--destroy-storage")
 @click.option(
     "--num-units",
     type=click.IntRange(min=1),
     help="Remove this many units of each APPLICATION given, highest numbered first "
     "(on k8s models, the only way: one APPLICATION).",
 )
-def remove_unit(units: tuple[str, ...], num_units: int | None) -> None:
+def remove_unit(units: tuple[str, ...], num_units: int | None, force: bool, no_wait: bool) -> None:
     """Remove units (they run their stop and remove hooks first): UNIT… on a machine
     model, or APPLICATION --num-units N."""
     model = _model()
@@ -150,7 +156,7 @@ def remove_unit(units: tuple[str, ...], num_units: int | None) -> None:
             scaled = await client.scale_application(model, application, change=-num_units)
             return f"scaling down to {scaled.scale} units"
         if num_units is None:
-            await client.remove_units(model, list(units))
+            await client.remove_units(model, list(units), force=force, no_wait=no_wait)
             return f"Removing {', '.join(units)}"
         removed: list[str] = []
         for application in units:
@@ -178,14 +184,20 @@ def k8s_removal(given: Sequence[str], num_units: int | None) -> str:
 
 @click.command("remove-application")
 @click.argument("applications", nargs=-1, required=True)
-@_juju_flags("--no-prompt", "--force", "--destroy-storage", help=None)
-def remove_application(applications: tuple[str, ...]) -> None:
+@_juju_flags("--no-prompt", "--destroy-storage", help=None)
+@click.option(
+    "--force", is_flag=True, help="Remove even if hooks fail (they are skipped as if resolved)."
+)
+@click.option(
+    "--no-wait", is_flag=True, help="With --force: forget the units at once, hooks or not."
+)
+def remove_application(applications: tuple[str, ...], force: bool, no_wait: bool) -> None:
     """Remove applications with all their units."""
     model = _model()
 
     async def go(client: Client) -> None:
         for application in applications:
-            await client.remove_application(model, application)
+            await client.remove_application(model, application, force=force, no_wait=no_wait)
 
     _run(go)
 

@@ -13,7 +13,6 @@ from runecraft.cli import _argv, _config, _juju, _output
 from runecraft.cli._clouds import load_clouds
 from runecraft.cli._common import (
     _client_config,
-    _juju_flags,
     _key_values,
     _run,
 )
@@ -108,7 +107,7 @@ def switch(name: str) -> None:
 @click.argument("name")
 @click.option("--no-prompt", "-y", is_flag=True)
 @click.option("--no-wait", is_flag=True, help="Return before the model is gone.")
-@_juju_flags("--force")
+@click.option("--force", is_flag=True, help="Remove units even if their hooks fail.")
 @click.option("--destroy-storage", is_flag=True, help="Accepted for Juju compatibility.")
 @click.option("--release-storage", is_flag=True, help="Accepted for Juju compatibility.")
 @click.option("--timeout", "-t", default="30m", help="How long to wait for removal.")
@@ -116,6 +115,7 @@ def destroy_model(
     name: str,
     no_prompt: bool,
     no_wait: bool,
+    force: bool,
     destroy_storage: bool,
     release_storage: bool,
     timeout: str,
@@ -129,7 +129,7 @@ def destroy_model(
     limit = _argv.parse_duration(timeout)
 
     async def destroy(client: Client) -> None:
-        await client.destroy_model(model)
+        await client.destroy_model(model, force=force)
         if no_wait:
             return
         deadline = time.monotonic() + limit

@@ -173,8 +173,8 @@ class Client:
     async def show_model(self, name: str) -> api.ModelInfo:
         return api.ModelInfo.model_validate(await self._request("GET", f"/v1/models/{name}"))
 
-    async def destroy_model(self, name: str) -> None:
-        await self._request("DELETE", f"/v1/models/{name}")
+    async def destroy_model(self, name: str, *, force: bool = False) -> None:
+        await self._request("DELETE", f"/v1/models/{name}", params={"force": force})
 
     # --- clouds -------------------------------------------------------------------------
 
@@ -238,8 +238,14 @@ class Client:
         result = await self._request("GET", f"/v1/models/{model}/bundle")
         return api.BundleExport.model_validate(result).bundle
 
-    async def remove_application(self, model: str, application: str) -> None:
-        await self._request("DELETE", f"/v1/models/{model}/applications/{application}")
+    async def remove_application(
+        self, model: str, application: str, *, force: bool = False, no_wait: bool = False
+    ) -> None:
+        await self._request(
+            "DELETE",
+            f"/v1/models/{model}/applications/{application}",
+            params={"force": force, "no_wait": no_wait},
+        )
 
     async def add_units(
         self, model: str, application: str, num_units: int, to: list[str] | None = None
@@ -263,8 +269,10 @@ class Client:
         )
         return api.ScaleResponse.model_validate(result)
 
-    async def remove_units(self, model: str, units: list[str]) -> None:
-        body = api.RemoveUnitsRequest(units=units)
+    async def remove_units(
+        self, model: str, units: list[str], *, force: bool = False, no_wait: bool = False
+    ) -> None:
+        body = api.RemoveUnitsRequest(units=units, force=force, no_wait=no_wait)
         await self._request("POST", f"/v1/models/{model}/units/remove", json=body.model_dump())
 
     async def get_config(self, model: str, application: str) -> dict[str, Any]:

@@ -159,6 +159,10 @@ class BundleExport(BaseModel):
 
 class RemoveUnitsRequest(_Request):
     units: list[str] = Field(min_length=1)
+    force: bool = False
+    """Juju's `--force`: a failing hook no longer holds the removal."""
+    no_wait: bool = False
+    """Juju's `--no-wait` (with `force`): the units are forgotten at once."""
 
 
 class ScaleRequest(_Request):

@@ -3,7 +3,8 @@
 Every payload is one JSON `Envelope` with a schema version. Messages are *hints and
 snapshots*, never deltas that must all arrive: the controller sends a machine agent the
 whole desired state of its units (`MachineSnapshot`), and agents send whole unit reports
-(`UnitReport`), each carrying a sequence number so a stale one is ignored. Losing any
+(`UnitReport`), each carrying a sequence number so a stale one is ignored (numbering and
+acceptance rules: `runecraft.schemas.sequencing`). Losing any
 message, or reordering two, therefore loses nothing: the next one repairs it.
 
 Topics (see `topics`): the controller publishes to `agents/<agent>/down` and subscribes to
@@ -189,6 +190,12 @@ class UnitRemoteState(_Frozen):
     """Storage instances attached to the unit (schemas/storage.py)."""
     resources: tuple[ResourceRemote, ...] = ()
     """The application's attached resources (schemas/resources.py)."""
+    report_seq: Count = 0
+    """The highest report number (`UnitReport`, `LeaderSet`, `AppStatusReport`) the
+    controller accepted from this unit: an agent that lost its state counts on from it."""
+    force: bool = False
+    """The unit is being removed with `--force`: a failing hook no longer holds its removal
+    (it is skipped as if resolved), as in Juju."""
 
 
 class MachineSnapshot(_Frozen):
@@ -208,6 +215,8 @@ class LogAck(_Frozen):
     kind: Literal["log-ack"] = "log-ack"
     source: str
     offset: Count
+    generation: Count = 0
+    """The generation of the file `offset` is in (see `LogBatch.generation`)."""
 
 
 ControllerMessage = Annotated[MachineSnapshot | LogAck, Field(discriminator="kind")]
@@ -235,7 +244,8 @@ class UnitReport(_Frozen):
     kind: Literal["unit-report"] = "unit-report"
     unit: str
     seq: Count
-    """Strictly increasing per unit (nanoseconds since the epoch is fine)."""
+    """The unit agent's report counter: strictly increasing per unit, shared with
+    `LeaderSet` and `AppStatusReport` (see `runecraft.schemas.sequencing`)."""
     workload: StatusValue
     agent: StatusValue
     """Agent status: `allocating`, `executing`, `idle`, `error`."""
@@ -333,6 +343,9 @@ class LogBatch(_Frozen):
     offset: Count
     end: Count
     lines: tuple[str, ...] = ()
+    generation: Count = 0
+    """Moves by one when the file was rotated or recreated: the batch of the next
+    generation starts at offset 0 of the new file."""
 
 
 AgentMessage = Annotated[

@@ -14,9 +14,10 @@ from runecraft._logging import LogLine
 from runecraft.controller.services import LogQuery, LogService
 from runecraft.controller.services._hook_commit import apply_hook_commit
 from runecraft.controller.state import EndpointRecord, Store
-from runecraft.controller.state._logs import LogStore
+from runecraft.controller.state._logs import Appended, LogStore
 from runecraft.schemas import bus
 from runecraft.schemas.logs import CONTROLLER_MODEL, LogPage, parse_entity
+from runecraft.schemas.sequencing import LogCursor
 
 CHARM = {"sha256": "a" * 64, "name": "hello"}
 
@@ -225,7 +226,8 @@ async def test_log_batches_keep_units_and_the_agent_itself_and_drop_strangers(
             bus.LogBatch(source="other/0", offset=0, end=9, lines=("not mine",)),
         ],
     )
-    assert held == {"machine-0": 90, "hello/0": 20}
+    assert held.held == {"machine-0": LogCursor(0, 90), "hello/0": LogCursor(0, 20)}
+    assert held.refused == []
     entries = await logs.read(uuid, LogQuery(), after=0, last=None, limit=100)
     assert [(e.entity, e.unit, e.module, e.message) for e in entries] == [
         ("machine-0", "", "runecraft.agents.machine", "unit agent started unit=hello/0"),
@@ -239,6 +241,43 @@ async def test_log_batches_keep_units_and_the_agent_itself_and_drop_strangers(
     # The same batch again is a duplicate.
     await logs.append(uuid, 0, [bus.LogBatch(source="machine-0", offset=0, end=90, lines=(line,))])
     assert len(await logs.read(uuid, LogQuery(), after=0, last=None, limit=100)) == 2
+
+
+async def test_log_batches_from_the_future_are_refused_and_a_new_generation_starts_over(
+    store: Store,
+) -> None:
+    uuid = await _seed(store, units=1)
+    logs = LogStore(store)
+
+    async def append(batch: bus.LogBatch) -> Appended:
+        return await logs.append(uuid, 0, [batch])
+
+    async def messages() -> list[str]:
+        entries = await logs.read(uuid, LogQuery(), after=0, last=None, limit=100)
+        return [e.message for e in entries]
+
+    assert (await append(bus.LogBatch(source="hello/0", offset=0, end=4, lines=("one",)))).held
+    future = await append(
+        bus.LogBatch(source="hello/0", offset=10**12, end=10**12 + 4, lines=("forged",))
+    )
+    assert [(r.source, r.offset, r.cursor) for r in future.refused] == [
+        ("hello/0", 10**12, LogCursor(0, 4))
+    ]
+    assert future.held == {"hello/0": LogCursor(0, 4)}
+    # A generation skipped, or one that does not start at 0, is refused too.
+    skipped = await append(bus.LogBatch(source="hello/0", generation=2, offset=0, end=4))
+    assert skipped.refused and skipped.held == {"hello/0": LogCursor(0, 4)}
+    # The next line, from where the controller's copy ends, is stored.
+    later = await append(bus.LogBatch(source="hello/0", offset=4, end=8, lines=("two",)))
+    assert later.held == {"hello/0": LogCursor(0, 8)}
+    # The file was recreated: its next generation starts at 0 and is stored from there.
+    again = await append(
+        bus.LogBatch(source="hello/0", generation=1, offset=0, end=6, lines=("three",))
+    )
+    assert again.held == {"hello/0": LogCursor(1, 6)}
+    # A late copy of the old generation changes nothing.
+    await append(bus.LogBatch(source="hello/0", offset=8, end=12, lines=("stale",)))
+    assert await messages() == ["one", "two", "three"]
 
 
 async def test_controller_lines_are_stored_for_the_controller_and_the_model_they_name(

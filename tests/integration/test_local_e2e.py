@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 from pathlib import Path
@@ -258,3 +259,29 @@ def test_bootstrap_takes_jujus_model_flags_and_refuses_bad_ones(rune: Rune) -> N
     assert config["automatically-retry-hooks"]["Value"] is False
     assert config["update-status-hook-interval"]["Value"] == "1m"
     assert rune("model-constraints").stdout.strip() == "mem=1024M"
+
+
+def test_remove_application_force_gets_past_a_failing_stop_hook(rune: Rune, tmp_path: Path) -> None:
+    charm = tmp_path / "stuck"
+    shutil.copytree(EXAMPLES / "hello-bash", charm)
+    stop = charm / "hooks" / "stop"
+    stop.write_text('#!/bin/sh\njuju-log "stop fails"\nexit 1\n')
+    stop.chmod(0o755)
+    rune("bootstrap")
+    rune("deploy", str(charm), "stuck")
+    rune("wait", "--timeout", "5m")
+
+    # Without --force, the failing stop hook holds the removal: the unit is in error.
+    rune("remove-application", "stuck")
+    waited = rune("wait", "--timeout", "5m", check=False)
+    assert waited.returncode != 0
+    assert 'is in error: hook failed: "stop"' in waited.stderr
+    unit = units(rune.status(), "stuck")["stuck/0"]
+    assert unit["workload-status"]["message"] == 'hook failed: "stop"'
+
+    # With --force, the failing hook is skipped as if resolved and the unit goes (its agent
+    # reports the removal: the controller did not have to forget it).
+    rune("remove-application", "stuck", "--force")
+    rune("wait", "--timeout", "5m")
+    assert "stuck" not in rune.status()["applications"]
+    assert "forgotten" not in rune.controller_log(400)

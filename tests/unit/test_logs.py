@@ -91,6 +91,51 @@ def test_shipper_asks_first_then_sends_whole_lines_from_the_acked_offset(
     assert sent[-1] == bus.LogBatch(source="a/0", offset=8, end=14, lines=("three",))
 
 
+def test_shipper_ships_a_recreated_or_truncated_log_as_its_next_generation(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "unit.log"
+    log.write_bytes(b"one\ntwo\n")
+    sent = _Sent()
+    shipper = LogShipper(lambda: {"a/0": log}, sent.publish, resend_after=3600)
+    shipper.ack("a/0", 0)
+    shipper.ship()
+    assert sent[-1] == bus.LogBatch(source="a/0", offset=0, end=8, lines=("one", "two"))
+    shipper.ack("a/0", 8)
+
+    # Rotated (another file in its place), already longer than the copy: from its start.
+    log.rename(tmp_path / "unit.log.1")
+    log.write_bytes(b"three\nfour\n")
+    shipper.ship()
+    first = bus.LogBatch(source="a/0", generation=1, offset=0, end=11, lines=("three", "four"))
+    assert sent[-1] == first
+    # A stale acknowledgement of the old generation: the new one is sent again, not mixed.
+    shipper.ack("a/0", 8)
+    shipper.ship()
+    assert sent[-1] == first
+    shipper.ack("a/0", 11, generation=1)
+
+    # Truncated in place (shorter than the copy): the generation after.
+    log.write_bytes(b"five\n")
+    shipper.ship()
+    assert sent[-1] == bus.LogBatch(source="a/0", generation=2, offset=0, end=5, lines=("five",))
+
+    shipper.ack("a/0", 5, generation=2)
+    with log.open("ab") as file:
+        file.write(b"six\n")
+    shipper.ship()
+    assert sent[-1] == bus.LogBatch(source="a/0", generation=2, offset=5, end=9, lines=("six",))
+    # Refused: the controller holds less than where the batch starts; ship from there.
+    shipper.ack("a/0", 0, generation=2)
+    shipper.ship()
+    assert sent[-1] == bus.LogBatch(
+        source="a/0", generation=2, offset=0, end=9, lines=("five", "six")
+    )
+    shipper.ack("a/0", 9, generation=2)
+    shipper.ship()
+    assert len(sent) == 6
+
+
 def test_shipper_cuts_an_overlong_line_rather_than_stalling(tmp_path: Path) -> None:
     log = tmp_path / "unit.log"
     log.write_bytes(b"x" * (BATCH_BYTES + 10))

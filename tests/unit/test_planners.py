@@ -21,6 +21,7 @@ from runecraft.controller.reconcilers._actions import (
     DeleteApplication,
     DeleteModel,
     DeleteRelations,
+    ForgetUnit,
     KillApplication,
     KillRelation,
     KillUnit,
@@ -181,6 +182,33 @@ def test_plan_lifecycle(given_state: ModelState, expected: list[Action]) -> None
     assert _planners.plan_lifecycle(given_state, NOW) == expected
 
 
+FORCED_LATER = dataclasses.replace(unit(1, 0, "dying"), force_removal=True, remove_after=NOW + 5)
+
+
+@pytest.mark.parametrize(
+    ("forced", "expected"),
+    [
+        pytest.param(FORCED_LATER, [], id="still-tearing-down"),
+        pytest.param(
+            dataclasses.replace(FORCED_LATER, remove_after=NOW),
+            [ForgetUnit(dataclasses.replace(FORCED_LATER, remove_after=NOW))],
+            id="time-ran-out",
+        ),
+        pytest.param(
+            dataclasses.replace(FORCED_LATER, remove_after=None),
+            [],
+            id="not-forced",
+        ),
+    ],
+)
+def test_a_unit_removed_with_force_is_forgotten_once_its_time_ran_out(
+    forced: UnitRecord, expected: list[Action]
+) -> None:
+    """Juju's forced-removal cleanup: after the max-wait (at once with `--no-wait`) the
+    controller forgets the unit even if its agent never reported its removal."""
+    assert _planners.plan_lifecycle(state(apps=[app(1)], units=[forced]), NOW) == expected
+
+
 @pytest.mark.parametrize(
     ("units", "expected"),
     [
@@ -301,6 +329,7 @@ def test_dispatch_sends_only_what_changed() -> None:
             id="no-leader",
         ),
         pytest.param(state(machines=[machine(0, retry_at=NOW + 3)]), NOW + 3, id="retry"),
+        pytest.param(state(units=[FORCED_LATER]), NOW + 5, id="forced-removal"),
         pytest.param(
             dataclasses.replace(
                 state(apps=[app(1, leader="app1/0", lease_expiry=NOW - 7)]),

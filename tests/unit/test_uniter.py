@@ -772,6 +772,35 @@ def test_a_resolve_seen_while_healthy_does_not_resolve_a_later_error() -> None:
     ) == uniter.Idle(wake_at=local.error.retry_at if local.error else None)
 
 
+@pytest.mark.parametrize(
+    "failing",
+    ["db-relation-departed:mysql/0>app/0", "db-relation-broken", "stop", "remove"],
+)
+def test_a_forced_removal_skips_failing_teardown_hooks(failing: str) -> None:
+    """Juju's `remove-* --force`: a failing hook of the dying unit no longer holds its
+    removal; without `--force` the unit waits in error, retrying."""
+    alive = remote(relations=(rel(units={"mysql/0": 1}),))
+    local = settled(alive)
+    dying = remote(life="dying", relations=(rel(units={"mysql/0": 1}),), retry_hooks=False)
+    stuck, ran, rest = run(local, dying, fail={failing})
+    assert ran[-1] == failing and rest == uniter.Idle()
+    assert stuck.error is not None and not stuck.removed
+
+    forced = dying.model_copy(update={"force": True})
+    done, ran, rest = run(stuck, forced, now=T0 + 100, fail={failing})
+    assert ran[0] == f"skip:{failing}"
+    assert rest == uniter.Removed() and done.removed and done.error is None
+
+
+def test_force_without_dying_changes_nothing() -> None:
+    local, _, _ = run(settled(remote()), remote(config_hash="h2"), fail={"config-changed"})
+    assert local.error is not None
+    assert (
+        uniter.next_op(local, remote(config_hash="h2", force=True, retry_hooks=False), T0 + 1)
+        == uniter.Idle()
+    )
+
+
 def test_leadership_lost_while_leader_elected_in_error_drops_it() -> None:
     local, ran, _ = run(settled(remote()), remote(leader=True), fail={"leader-elected"})
     assert ran == ["leader-elected"]

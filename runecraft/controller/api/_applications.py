@@ -22,8 +22,10 @@ async def deploy(ctx: Context, model: str, request: api.DeployRequest) -> api.Un
 
 
 @router.delete(APP)
-async def remove_application(ctx: Context, model: str, application: str) -> dict[str, str]:
-    await ctx.models.remove_application(model, application)
+async def remove_application(
+    ctx: Context, model: str, application: str, force: bool = False, no_wait: bool = False
+) -> dict[str, str]:
+    await ctx.models.remove_application(model, application, force=force, no_wait=no_wait)
     return {"application": application, "life": "dying"}
 
 
@@ -52,7 +54,9 @@ async def scale(
 async def remove_units(
     ctx: Context, model: str, request: api.RemoveUnitsRequest
 ) -> api.UnitsResponse:
-    await ctx.models.remove_units(model, request.units)
+    await ctx.models.remove_units(
+        model, request.units, force=request.force, no_wait=request.no_wait
+    )
     return api.UnitsResponse(units=request.units)
 
 

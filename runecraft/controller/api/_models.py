@@ -45,8 +45,8 @@ async def show_model(ctx: Context, model: str) -> api.ModelInfo:
 
 
 @router.delete("/v1/models/{model}", dependencies=[MODEL_ADMIN])
-async def destroy_model(ctx: Context, model: str) -> dict[str, str]:
-    await ctx.models.destroy_model(model)
+async def destroy_model(ctx: Context, model: str, force: bool = False) -> dict[str, str]:
+    await ctx.models.destroy_model(model, force=force)
     return {"model": model, "life": "dying"}
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "DeleteApplication",
     "DeleteModel",
     "DeleteRelations",
+    "ForgetUnit",
     "KillApplication",
     "KillRelation",
     "KillUnit",
@@ -106,6 +107,14 @@ class KillRelation:
 @dataclass(frozen=True)
 class KillUnit:
     """The unit's application is dying: so is the unit."""
+
+    unit: UnitRecord
+
+
+@dataclass(frozen=True)
+class ForgetUnit:
+    """A unit removed with `--force` whose agent did not report its removal in time is
+    forgotten all the same (Juju's forced-removal cleanup)."""
 
     unit: UnitRecord
 
@@ -190,6 +199,7 @@ WriteAction = (
     KillApplication
     | KillRelation
     | KillUnit
+    | ForgetUnit
     | DeleteRelations
     | DeleteApplication
     | AssignMachine

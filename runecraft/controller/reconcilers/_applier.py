@@ -25,6 +25,7 @@ from runecraft.controller.reconcilers._actions import (
     DeleteApplication,
     DeleteModel,
     DeleteRelations,
+    ForgetUnit,
     KillApplication,
     KillRelation,
     KillUnit,
@@ -110,6 +111,13 @@ class Applier:
                 await tx.relations.set_life(relation, "dying")
             case KillUnit(unit):
                 await tx.units.update(unit, life="dying")
+            case ForgetUnit(unit):
+                logger.warning(
+                    "unit removed with --force forgotten: its agent did not report its removal",
+                    model=model.name,
+                    unit=unit.name,
+                )
+                await tx.units.forget(unit, now)
             case DeleteRelations(ids):
                 await tx.relations.delete(model.uuid, set(ids))
             case DeleteApplication(app, peers):

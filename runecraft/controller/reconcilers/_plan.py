@@ -387,6 +387,10 @@ def _unit_remote(
         secrets=unit_secrets(facts.secrets, unit, app),
         storage=tuple(facts.storage.get(unit.name, ())),
         resources=resource_views(charm, facts.resources.get(app.name, ())),
+        report_seq=state.accepted_seq(
+            unit.name, unit.report_seq, unit.leader_set_seq, app.leader, app.status_seq
+        ),
+        force=unit.life != "alive" and unit.force_removal,
     )
 
 
@@ -436,6 +440,10 @@ def machine_snapshots(
 
 
 def snapshot_digest(snapshot: bus.MachineSnapshot) -> str:
-    """Identity of a snapshot's content, ignoring its revision (to skip no-op sends)."""
-    body = snapshot.model_dump(mode="json", exclude={"revision"})
+    """Identity of a snapshot's content, ignoring its revision (to skip no-op sends) and the
+    report numbers the controller holds (which move with every report: an agent needs them
+    only after it lost its state, and then it says hello and gets a fresh snapshot)."""
+    body = snapshot.model_dump(
+        mode="json", exclude={"revision": True, "units": {"__all__": {"report_seq"}}}
+    )
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()

@@ -26,6 +26,7 @@ from runecraft.controller.reconcilers._actions import (
     ChangeLeader,
     DeleteApplication,
     DeleteRelations,
+    ForgetUnit,
     KillApplication,
     KillRelation,
     KillUnit,
@@ -33,7 +34,7 @@ from runecraft.controller.reconcilers._actions import (
     Publish,
     WriteAction,
 )
-from runecraft.controller.state import MachineRecord
+from runecraft.controller.state import MachineRecord, UnitRecord
 from runecraft.schemas import bus
 
 __all__ = [
@@ -53,8 +54,8 @@ machines' agents checked): a dead agent is noticed without any change to the mod
 
 
 def plan_lifecycle(state: ModelState, now: float) -> list[WriteAction]:
-    """Deaths that follow from other deaths, and removals of what is dead."""
-    del now  # lifecycle does not depend on time
+    """Deaths that follow from other deaths, removals of what is dead, and units removed
+    with `--force` whose time ran out."""
     dying = state.dying
     dying_apps = {a.id for a in state.applications if a.life == "dying" or dying}
     actions: list[WriteAction] = [
@@ -66,6 +67,7 @@ def plan_lifecycle(state: ModelState, now: float) -> list[WriteAction]:
     actions += [
         KillUnit(u) for u in state.units if u.application_id in dying_apps and u.life == "alive"
     ]
+    actions += [ForgetUnit(u) for u in state.units if _forced_out(u, now)]
     dead = _plan.dead_relations(state.relations)
     if dead:
         actions.append(DeleteRelations(tuple(dead)))
@@ -75,6 +77,10 @@ def plan_lifecycle(state: ModelState, now: float) -> list[WriteAction]:
         peers = tuple(e.relation_id for e in state.relations.endpoints if e.application == app.name)
         actions.append(DeleteApplication(app, peers))
     return actions
+
+
+def _forced_out(unit: UnitRecord, now: float) -> bool:
+    return unit.life == "dying" and unit.remove_after is not None and unit.remove_after <= now
 
 
 def plan_assignment(state: ModelState, now: float) -> list[WriteAction]:
@@ -128,8 +134,8 @@ def plan_dispatch(
 
 def next_due(state: ModelState, now: float) -> float:
     """When the model needs a pass even if nothing in it changes: a leader's lease runs
-    out (as `_plan.lease_end` says), a machine's retry comes, or the sweep interval
-    passed."""
+    out (as `_plan.lease_end` says), a machine's retry comes, a unit removed with `--force`
+    runs out of time, or the sweep interval passed."""
     times = [now + SWEEP_INTERVAL]
     ends = (
         _plan.lease_end(a.lease_expiry, state.reach)
@@ -138,4 +144,7 @@ def next_due(state: ModelState, now: float) -> float:
     )
     times += [end for end in ends if end is not None]
     times += [m.retry_at for m in state.machines if m.retry_at is not None]
+    times += [
+        u.remove_after for u in state.units if u.life == "dying" and u.remove_after is not None
+    ]
     return min(times)

@@ -19,8 +19,8 @@ import structlog
 from runecraft.controller.services._hook_commit import HookCommitState, apply_hook_commit
 from runecraft.controller.services._hub import ChangeHub
 from runecraft.controller.services._ports import StateStore, StoreService
-from runecraft.controller.state import MachineRecord
-from runecraft.schemas import bus
+from runecraft.controller.state import MachineRecord, SeqCheck, accepted_seq
+from runecraft.schemas import bus, sequencing
 
 __all__ = ["HEARTBEAT_SECONDS", "AgentService"]
 
@@ -36,21 +36,49 @@ class AgentStore(StateStore[HookCommitState], Protocol):
 
 async def apply_leader_set(
     tx: HookCommitState, model_uuid: str, machine_number: int, message: bus.LeaderSet
-) -> bool:
+) -> SeqCheck | None:
     """`leader-set`: merged into the application's leader settings while the unit leads;
-    the version moves only if the content changed. Returns whether it did."""
+    the version moves only if the content changed. Returns the check of its number (None:
+    no such unit on that machine)."""
     unit = await tx.units.on_machine(model_uuid, machine_number, message.unit)
-    if unit is None or message.seq <= unit.leader_set_seq:
-        return False
+    if unit is None:
+        return None
     app = await tx.applications.by_id(unit.application_id)
+    accepted = accepted_seq(
+        unit.name, unit.report_seq, unit.leader_set_seq, app.leader, app.status_seq
+    )
+    check = SeqCheck(
+        sequencing.report_verdict(unit.leader_set_seq, accepted, message.seq),
+        unit.leader_set_seq,
+        accepted,
+    )
+    if check.verdict is not sequencing.ReportVerdict.APPLY:
+        return check
     await tx.units.update(unit, log=False, leader_set_seq=message.seq)
     if app.leader != unit.name:
         logger.warning("leader-set by a non-leader dropped", unit=unit.name)
-        return False
+        return check
     settings = bus.merge_settings(app.leader_settings, message.settings)
-    if settings == app.leader_settings:
+    if settings != app.leader_settings:
+        await tx.applications.set_leader_settings(app, settings)
+    return check
+
+
+def refuse_future(agent: str, message: bus.AgentMessage, check: SeqCheck | None) -> bool:
+    """Log a report numbered beyond what its agent could have sent (it was not stored);
+    returns whether it was one."""
+    if check is None or check.verdict is not sequencing.ReportVerdict.FUTURE:
         return False
-    await tx.applications.set_leader_settings(app, settings)
+    logger.warning(
+        "report from the future refused",
+        agent=agent,
+        kind=message.kind,
+        unit=getattr(message, "unit", ""),
+        seq=getattr(message, "seq", None),
+        stored=check.stored,
+        accepted=check.accepted,
+        window=sequencing.REPORT_WINDOW,
+    )
     return True
 
 
@@ -89,7 +117,9 @@ class AgentService(StoreService[AgentStore]):
         self._queue: asyncio.Queue[tuple[str, bus.AgentMessage]] = asyncio.Queue()
         self._machines: dict[str, _Machine] = {}
         self.hellos: set[str] = set()
-        """Agents that said hello since the reconciler last looked: resend their snapshot."""
+        """Agents that said hello since the reconciler last looked: resend their snapshot
+        (also those that sent a report from the future: the snapshot tells their units the
+        numbers the controller holds)."""
 
     def submit(self, agent: str, message: bus.AgentMessage) -> None:
         self._queue.put_nowait((agent, message))
@@ -159,16 +189,17 @@ class AgentService(StoreService[AgentStore]):
                     logger.warning("message from unknown agent", agent=agent)
                     continue
                 model, number = machine.model_uuid, machine.number
+                check: SeqCheck | None = None
                 if isinstance(message, bus.UnitReport):
-                    await tx.units.apply_report(model, number, message, now)
+                    check = await tx.units.apply_report(model, number, message, now)
                 elif isinstance(message, bus.HookCommit):
                     await apply_hook_commit(tx, model, number, message, now)
                 elif isinstance(message, bus.LeaderSet):
-                    await apply_leader_set(tx, model, number, message)
+                    check = await apply_leader_set(tx, model, number, message)
                 elif isinstance(message, bus.ActionLog):
                     await apply_action_log(tx, model, number, message, now)
                 elif isinstance(message, bus.AppStatusReport):
-                    await tx.applications.apply_status(model, number, message, now)
+                    check = await tx.applications.apply_status(model, number, message, now)
                 elif isinstance(message, bus.LogBatch):
                     continue  # the controller routes logs to the LogService
                 else:
@@ -179,6 +210,8 @@ class AgentService(StoreService[AgentStore]):
                     )
                     changed |= await tx.machines.mark_started(model, number, now)
                     continue
+                if refuse_future(agent, message, check):
+                    hellos.add(agent)
                 changed = True
         self.hellos |= hellos
         return changed or bool(hellos)

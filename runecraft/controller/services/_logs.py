@@ -102,9 +102,21 @@ class LogService:
             if machine is None:
                 logger.warning("log batch from unknown agent", agent=agent)
                 continue
-            held = await self.logs.append(machine.model_uuid, machine.number, batches)
-            for source, offset in held.items():
-                await self._publish(agent, bus.LogAck(source=source, offset=offset))
+            appended = await self.logs.append(machine.model_uuid, machine.number, batches)
+            for refused in appended.refused:
+                logger.warning(
+                    "log batch from the future refused",
+                    agent=agent,
+                    source=refused.source,
+                    generation=refused.generation,
+                    offset=refused.offset,
+                    end=refused.end,
+                    held_generation=refused.cursor.generation,
+                    held_offset=refused.cursor.offset,
+                )
+            for source, cursor in appended.held.items():
+                ack = bus.LogAck(source=source, offset=cursor.offset, generation=cursor.generation)
+                await self._publish(agent, ack)
         async with self._stored:
             self._stored.notify_all()
 

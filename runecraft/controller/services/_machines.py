@@ -20,7 +20,7 @@ from runecraft import errors
 from runecraft.controller import _passwords
 from runecraft.controller.providers import InstanceInfo, MachineSpec
 from runecraft.controller.providers.ssh import DEFAULT_INSTALL_DIR, Enlistment, Probe, parse_target
-from runecraft.controller.services import _ports
+from runecraft.controller.services import _ports, _service
 from runecraft.controller.services._hub import ChangeHub
 from runecraft.controller.services._scaling import check_machine_command
 from runecraft.controller.state import MachineRecord, ModelRecord
@@ -237,10 +237,13 @@ class MachineService(_ports.StoreService[MachineStore]):
                     "or use --force to remove them with the machine"
                 )
             if units or machine.enlistment is None:
-                for name in units:
+                deadline = _service.force_deadline(no_wait=False)
+                for name in units:  # here `force` is given: past failing hooks too
                     unit = await tx.units.get(name)
-                    if unit.life == "alive":
-                        await tx.units.update(unit, life="dying")
+                    after = min(deadline, unit.remove_after or deadline)
+                    await tx.units.update(
+                        unit, life="dying", force_removal=True, remove_after=after
+                    )
                 if machine.life == "alive":
                     await tx.machines.update(machine, life="dying")
                 outcome = "dying"

@@ -100,7 +100,7 @@ class ApplicationRows(Protocol):
 
     async def apply_status(
         self, model_uuid: str, machine_number: int, report: bus.AppStatusReport, now: float
-    ) -> None: ...
+    ) -> state.SeqCheck | None: ...
 
 
 class WithApplications(Protocol):
@@ -117,7 +117,7 @@ class UnitRows(Protocol):
 
     async def apply_report(
         self, model_uuid: str, machine_number: int, report: bus.UnitReport, now: float
-    ) -> None: ...
+    ) -> state.SeqCheck | None: ...
 
     async def names_on_machine(self, number: int) -> list[str]: ...
 
@@ -132,6 +132,10 @@ class UnitRows(Protocol):
     ) -> list[str]: ...
 
     async def update(self, unit: state.UnitRecord, *, log: bool = True, **values: Any) -> None: ...
+
+    async def force_removal(
+        self, remove_after: float, application_id: int | None = None
+    ) -> None: ...
 
 
 class WithUnits(Protocol):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid as uuidlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -203,12 +204,14 @@ class ModelService:
         logger.info("model added", model=name, uuid=model.uuid, cloud=cloud, type=model.type)
         return model
 
-    async def destroy_model(self, name: str) -> None:
+    async def destroy_model(self, name: str, *, force: bool = False) -> None:
         """Mark every unit and machine of the model dying; reconcilers remove them and then
-        the model itself."""
+        the model itself (with `force`, past failing hooks)."""
         async with self.store.write(name) as tx:
             assert tx.model is not None
             await tx.models.update(life="dying")
+            if force:
+                await tx.units.force_removal(force_deadline(no_wait=False))
         self.hub.changed()
 
     # --- charms ---------------------------------------------------------------------------
@@ -250,12 +253,16 @@ class ModelService:
         self.hub.changed()
         return placed
 
-    async def remove_units(self, model_name: str, names: Sequence[str]) -> None:
-        """Mark units dying: their agents run the teardown hooks, then they go away."""
+    async def remove_units(
+        self, model_name: str, names: Sequence[str], *, force: bool = False, no_wait: bool = False
+    ) -> None:
+        """Mark units dying: their agents run the teardown hooks, then they go away (with
+        `force`, past failing hooks; see `force_deadline`)."""
         if not names:
             raise errors.InvalidSpecError("no units given")
+        deadline = force_deadline(no_wait) if force else None
         async with self.store.write(model_name) as tx:
-            await remove_units_in(tx, names)
+            await remove_units_in(tx, names, remove_after=deadline)
         self.hub.changed()
 
     async def scale(
@@ -274,11 +281,15 @@ class ModelService:
         logger.info("scaled", model=model_name, application=application, scale=scaled.scale)
         return scaled
 
-    async def remove_application(self, model_name: str, application: str) -> None:
+    async def remove_application(
+        self, model_name: str, application: str, *, force: bool = False, no_wait: bool = False
+    ) -> None:
         """Mark the application dying; its relations with others die with it (their units
-        depart and leave scope), and it is deleted once no unit and no relation is left."""
+        depart and leave scope), and it is deleted once no unit and no relation is left
+        (with `force`, its units go past failing hooks; see `force_deadline`)."""
+        deadline = force_deadline(no_wait) if force else None
         async with self.store.write(model_name) as tx:
-            await remove_application_in(tx, application)
+            await remove_application_in(tx, application, remove_after=deadline)
         self.hub.changed()
 
     async def refresh(
@@ -568,9 +579,26 @@ async def add_units_in(
     return dict(zip(units, machines, strict=True))
 
 
-async def remove_units_in(tx: ModelState, names: Sequence[str]) -> None:
+FORCE_MAX_WAIT = 60.0
+"""Seconds a unit removed with `--force` is given to tear down (its hooks run, failing ones
+skipped) before the controller forgets it even if its agent never reported its removal:
+Juju's default max-wait of a forced removal."""
+
+
+def force_deadline(no_wait: bool) -> float:
+    """When a unit removed with `--force` now is forgotten at the latest (`--no-wait`: at
+    once, Juju's "rush through the removal")."""
+    return time.time() + (0.0 if no_wait else FORCE_MAX_WAIT)
+
+
+async def remove_units_in(
+    tx: ModelState, names: Sequence[str], *, remove_after: float | None = None
+) -> None:
     """Mark units dying in `tx`; every name is checked before any is marked (on a k8s
-    model, that they are their application's highest-numbered alive units)."""
+    model, that they are their application's highest-numbered alive units). With
+    `remove_after` (`--force`), a failing hook no longer holds their removal (also of units
+    already dying), and the controller forgets them then at the latest, as in Juju's
+    `remove-unit --force`."""
     records = []
     for name in names:
         _names.parse_unit_name(name)
@@ -582,8 +610,13 @@ async def remove_units_in(tx: ModelState, names: Sequence[str]) -> None:
             removing = {u.number for u in records if u.application_id == app.id}
             check_caas_removals(application, alive, removing & set(alive))
     for unit in records:
-        if unit.life == "alive":
-            await tx.units.update(unit, life="dying")
+        values: dict[str, Any] = {"life": "dying"} if unit.life == "alive" else {}
+        if remove_after is not None:
+            values["force_removal"] = True
+            if unit.remove_after is None or unit.remove_after > remove_after:
+                values["remove_after"] = remove_after
+        if values:
+            await tx.units.update(unit, **values)
 
 
 @dataclass(frozen=True)
@@ -618,12 +651,18 @@ async def scale_in(
     return Scaled(scale=target, added=added, removed=removed)
 
 
-async def remove_application_in(tx: ModelState, application: str) -> None:
-    """Mark an application dying in `tx`, with its relations."""
+async def remove_application_in(
+    tx: ModelState, application: str, *, remove_after: float | None = None
+) -> None:
+    """Mark an application dying in `tx`, with its relations (with `remove_after`, from
+    `--force`, its units at once, as `remove_units_in` does: Juju's
+    `remove-application --force`)."""
     app = await tx.applications.get(application)
     if app.life == "alive":
         await tx.applications.update(app, life="dying")
         await tx.relations.kill_of(app.name)
+    if remove_after is not None:
+        await tx.units.force_removal(remove_after, app.id)
 
 
 async def set_config_in(

@@ -13,11 +13,12 @@ from runecraft import errors
 from runecraft.controller.state import _tables as t
 from runecraft.controller.state._base import CHARM_COLUMNS, Repository, record
 from runecraft.controller.state._models import StatusHistory
-from runecraft.controller.state._records import ApplicationRecord, CharmRecord
+from runecraft.controller.state._records import ApplicationRecord, CharmRecord, SeqCheck
 from runecraft.controller.state._resources import Resources
 from runecraft.controller.state._secrets import Secrets
 from runecraft.controller.state._storage import Storage
-from runecraft.schemas import bus
+from runecraft.controller.state._units import SEQ_COLUMNS, row_accepted_seq
+from runecraft.schemas import bus, sequencing
 
 __all__ = ["Applications", "Charms"]
 
@@ -151,22 +152,35 @@ class Applications(Repository):
 
     async def apply_status(
         self, model_uuid: str, machine_number: int, report: bus.AppStatusReport, now: float
-    ) -> None:
+    ) -> SeqCheck | None:
         """Store an application status set by its leader, if that leader is on the machine
-        and the report is newer than the one stored."""
-        on_machine = sa.select(t.units.c.name).where(
-            t.units.c.model_uuid == model_uuid,
-            t.units.c.machine_number == machine_number,
-            t.units.c.name == report.unit,
-        )
-        stored = await self._conn.execute(
+        and the report is newer than the one stored (and not from the future: see
+        `sequencing.report_verdict`). Returns the check made (None: no such leader)."""
+        leader = (
+            await self._conn.execute(
+                sa.select(*SEQ_COLUMNS)
+                .join(t.applications, t.applications.c.id == t.units.c.application_id)
+                .where(
+                    t.units.c.model_uuid == model_uuid,
+                    t.units.c.machine_number == machine_number,
+                    t.units.c.name == report.unit,
+                    t.applications.c.name == report.application,
+                    t.applications.c.leader == report.unit,
+                )
+            )
+        ).first()
+        if leader is None:
+            return None
+        stored = int(leader.status_seq)
+        accepted = row_accepted_seq(leader)
+        check = SeqCheck(sequencing.report_verdict(stored, accepted, report.seq), stored, accepted)
+        if check.verdict is not sequencing.ReportVerdict.APPLY:
+            return check
+        await self._conn.execute(
             sa.update(t.applications)
             .where(
                 t.applications.c.model_uuid == model_uuid,
                 t.applications.c.name == report.application,
-                t.applications.c.leader == report.unit,
-                t.applications.c.leader.in_(on_machine),
-                t.applications.c.status_seq < report.seq,
             )
             .values(
                 status=report.status.status,
@@ -175,7 +189,5 @@ class Applications(Repository):
                 status_seq=report.seq,
             )
         )
-        if stored.rowcount:
-            await self.history.record(
-                model_uuid, report.application, "application", report.status, now
-            )
+        await self.history.record(model_uuid, report.application, "application", report.status, now)
+        return check

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from runecraft._logging import LogLine
 from runecraft.controller.state import _tables as t
 from runecraft.controller.state._store import Store
-from runecraft.schemas import bus
+from runecraft.schemas import bus, sequencing
 from runecraft.schemas.logs import (
     CONTROLLER_ENTITY,
     CONTROLLER_MODEL,
@@ -33,7 +33,7 @@ from runecraft.schemas.logs import (
 )
 from runecraft.schemas.names import unit_tag
 
-__all__ = ["LogQuery", "LogStore"]
+__all__ = ["Appended", "LogQuery", "LogStore", "RefusedBatch"]
 
 KEEP_LINES = 200_000
 PRUNE_EVERY = 5_000
@@ -80,12 +80,16 @@ async def _owned_sources(
     return owned
 
 
-async def _cursors(conn: AsyncConnection, model_uuid: str, names: Sequence[str]) -> dict[str, int]:
-    """The offsets held for the sources named."""
+async def _cursors(
+    conn: AsyncConnection, model_uuid: str, names: Sequence[str]
+) -> dict[str, sequencing.LogCursor]:
+    """The cursors held for the sources named."""
     return {
-        row.unit: int(row.offset)
+        row.unit: sequencing.LogCursor(int(row.generation), int(row.offset))
         for row in await conn.execute(
-            sa.select(t.log_cursors.c.unit, t.log_cursors.c.offset).where(
+            sa.select(
+                t.log_cursors.c.unit, t.log_cursors.c.offset, t.log_cursors.c.generation
+            ).where(
                 t.log_cursors.c.model_uuid == model_uuid,
                 t.log_cursors.c.unit.in_(names),
             )
@@ -93,21 +97,40 @@ async def _cursors(conn: AsyncConnection, model_uuid: str, names: Sequence[str])
     }
 
 
+@dataclass(frozen=True)
+class RefusedBatch:
+    """A log batch from the future: not stored, the cursor held."""
+
+    source: str
+    generation: int
+    offset: int
+    end: int
+    cursor: sequencing.LogCursor
+
+
 def _new_rows(
     model_uuid: str,
     machine: int,
     batches: Sequence[bus.LogBatch],
     owned: dict[str, str],
-    cursors: dict[str, int],
+    cursors: dict[str, sequencing.LogCursor],
     now: str,
+    refused: list[RefusedBatch],
 ) -> list[dict[str, Any]]:
     """The rows of the batches' new lines; moves `cursors` past them. A batch from a source
-    not owned, or ending at or before the held offset, adds nothing."""
+    not owned adds nothing; for the others, `sequencing.log_verdict` decides (one from the
+    future goes to `refused`)."""
     itself = f"machine-{machine}"
     rows: list[dict[str, Any]] = []
     for batch in batches:
         source = batch.source
-        if source not in owned or batch.end <= cursors.get(source, 0):
+        if source not in owned:
+            continue
+        cursor = cursors.get(source, sequencing.LogCursor())
+        verdict = sequencing.log_verdict(cursor, batch.generation, batch.offset, batch.end)
+        if verdict is sequencing.LogVerdict.FUTURE:
+            refused.append(RefusedBatch(source, batch.generation, batch.offset, batch.end, cursor))
+        if verdict not in (sequencing.LogVerdict.APPEND, sequencing.LogVerdict.RESTART):
             continue
         is_unit = source != itself
         entity = unit_tag(source) if is_unit else source
@@ -128,23 +151,39 @@ def _new_rows(
                     "message": parsed.message,
                 }
             )
-        cursors[source] = batch.end
+        cursors[source] = sequencing.LogCursor(batch.generation, batch.end)
     return rows
 
 
 async def _save_cursor(
-    conn: AsyncConnection, model_uuid: str, source: str, offset: int, known: bool
+    conn: AsyncConnection,
+    model_uuid: str,
+    source: str,
+    cursor: sequencing.LogCursor,
+    known: sequencing.LogCursor | None,
 ) -> None:
-    if known:
+    values = {"offset": cursor.offset, "generation": cursor.generation}
+    if known == cursor:
+        return
+    if known is not None:
         await conn.execute(
             sa.update(t.log_cursors)
             .where(t.log_cursors.c.model_uuid == model_uuid, t.log_cursors.c.unit == source)
-            .values(offset=offset)
+            .values(**values)
         )
     else:
         await conn.execute(
-            sa.insert(t.log_cursors).values(model_uuid=model_uuid, unit=source, offset=offset)
+            sa.insert(t.log_cursors).values(model_uuid=model_uuid, unit=source, **values)
         )
+
+
+@dataclass(frozen=True)
+class Appended:
+    """What `LogStore.append` did: the cursor now held per source named (what the agent is
+    told), and the batches refused."""
+
+    held: dict[str, sequencing.LogCursor]
+    refused: list[RefusedBatch]
 
 
 class LogStore:
@@ -157,25 +196,26 @@ class LogStore:
 
     async def append(
         self, model_uuid: str, machine: int, batches: Sequence[bus.LogBatch]
-    ) -> dict[str, int]:
-        """Store the batches' new lines; returns the offset now held for each source named.
+    ) -> Appended:
+        """Store the batches' new lines; returns the cursor now held for each source named.
 
         A batch for a unit that is not on `machine`, or for another machine, is dropped (an
-        agent speaks for itself and its own units only); one that ends at or before the held
-        offset is a duplicate.
+        agent speaks for itself and its own units only); the others are judged by
+        `sequencing.log_verdict` against the held cursor.
         """
         now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
         names = sorted({batch.source for batch in batches})
+        refused: list[RefusedBatch] = []
         async with self.store.write() as tx:
             owned = await _owned_sources(tx.conn, model_uuid, machine, names)
             known = await _cursors(tx.conn, model_uuid, names)
             cursors = dict(known)
-            rows = _new_rows(model_uuid, machine, batches, owned, cursors, now)
+            rows = _new_rows(model_uuid, machine, batches, owned, cursors, now, refused)
             await self._insert(tx.conn, rows)
             for source in owned:
-                cursors.setdefault(source, 0)
-                await _save_cursor(tx.conn, model_uuid, source, cursors[source], source in known)
-        return {source: cursors[source] for source in owned}
+                cursor = cursors.setdefault(source, sequencing.LogCursor())
+                await _save_cursor(tx.conn, model_uuid, source, cursor, known.get(source))
+        return Appended({source: cursors[source] for source in owned}, refused)
 
     async def append_controller(self, lines: Sequence[LogLine]) -> None:
         """Store lines the controller logged: all in its own log, each also in the log of

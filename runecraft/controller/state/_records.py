@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from runecraft.schemas import sequencing
 from runecraft.schemas import storage as storage_schema
 
 __all__ = [
@@ -27,8 +28,10 @@ __all__ = [
     "SecretRecord",
     "SecretRevisionRecord",
     "SecretRows",
+    "SeqCheck",
     "StorageRecord",
     "UnitRecord",
+    "accepted_seq",
 ]
 
 USER_GRANT = -1
@@ -148,6 +151,11 @@ class UnitRecord:
     opened_ports: list[str] = field(default_factory=list)
     resolved: str = "none"
     resolved_seq: int = 0
+    force_removal: bool = False
+    """Removed with `--force`: a failing hook no longer holds the removal."""
+    remove_after: float | None = None
+    """With `--force`: when the controller forgets the unit even if its agent never
+    reported its removal (Juju's max-wait; at once with `--no-wait`)."""
 
     @property
     def application(self) -> str:
@@ -337,3 +345,22 @@ class ResourceRecord:
     size: int
     revision: int
     created: float
+
+
+@dataclass(frozen=True, slots=True)
+class SeqCheck:
+    """The verdict on a numbered agent report, with the numbers it was made against."""
+
+    verdict: sequencing.ReportVerdict
+    stored: int
+    """The number stored for that kind of report."""
+    accepted: int
+    """The highest number accepted from the unit (see `accepted_seq`)."""
+
+
+def accepted_seq(
+    unit: str, report_seq: int, leader_set_seq: int, leader: str | None, app_status_seq: int
+) -> int:
+    """The highest report number the controller accepted from a unit: its unit reports,
+    its leader-sets and, while it leads, its application's status."""
+    return max(report_seq, leader_set_seq, app_status_seq if leader == unit else 0)

@@ -153,6 +153,8 @@ units = sa.Table(
     sa.Column("resolved", sa.String(16), nullable=False, default="none"),
     sa.Column("resolved_seq", sa.Integer, nullable=False, default=0),
     sa.Column("created", sa.Float, nullable=False),
+    sa.Column("force_removal", sa.Boolean, nullable=False, default=False),
+    sa.Column("remove_after", sa.Float, nullable=True),
     sa.UniqueConstraint("model_uuid", "name"),
 )
 
@@ -317,9 +319,11 @@ log_cursors = sa.Table(
     sa.Column("model_uuid", sa.String(36), primary_key=True),
     sa.Column("unit", sa.String(160), primary_key=True),
     sa.Column("offset", sa.BigInteger, nullable=False),
+    sa.Column("generation", sa.BigInteger, nullable=False, default=0),
 )
 """How far into each log shipped (a unit's `unit.log`, a machine agent's `machine.log`, by
-source name) the controller holds the lines."""
+source name) the controller holds the lines, and in which generation of the file (it moves
+when the file was rotated or recreated)."""
 
 # Storage: one row per instance `<name>/<number>` (number unique per model and name),
 # attached to one unit; and each application's storage directives (`deploy --storage`),

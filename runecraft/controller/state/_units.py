@@ -18,13 +18,34 @@ from runecraft.controller.state import _tables as t
 from runecraft.controller.state._actions import Actions
 from runecraft.controller.state._base import Repository, record
 from runecraft.controller.state._models import StatusHistory
-from runecraft.controller.state._records import ApplicationRecord, UnitRecord
+from runecraft.controller.state._records import (
+    ApplicationRecord,
+    SeqCheck,
+    UnitRecord,
+    accepted_seq,
+)
 from runecraft.controller.state._relations import Relations
 from runecraft.controller.state._secrets import Secrets
 from runecraft.controller.state._storage import Storage
-from runecraft.schemas import bus
+from runecraft.schemas import bus, sequencing
 
 __all__ = ["Units"]
+
+SEQ_COLUMNS = (
+    t.units.c.name,
+    t.units.c.report_seq,
+    t.units.c.leader_set_seq,
+    t.applications.c.leader,
+    t.applications.c.status_seq,
+)
+"""What `accepted_seq` reads (with the unit's application joined)."""
+
+
+def row_accepted_seq(row: Any) -> int:
+    """`accepted_seq` of a row with `SEQ_COLUMNS`."""
+    return accepted_seq(
+        row.name, int(row.report_seq), int(row.leader_set_seq), row.leader, int(row.status_seq)
+    )
 
 
 @dataclass(eq=False, kw_only=True)
@@ -123,6 +144,35 @@ class Units(Repository):
         if log:
             self._session.changed(f"unit-{unit.name}", "changed", unit.model_uuid)
 
+    async def force_removal(self, remove_after: float, application_id: int | None = None) -> None:
+        """Mark every unit of the model (or of one application) dying with `--force`: a
+        failing hook no longer holds its removal, and the controller forgets it at
+        `remove_after` (or earlier, if an earlier removal said so) all the same."""
+        where = [t.units.c.model_uuid == self._session.model_uuid]
+        if application_id is not None:
+            where.append(t.units.c.application_id == application_id)
+        life = sa.case((t.units.c.life == "alive", "dying"), else_=t.units.c.life)
+        after = t.units.c.remove_after
+        deadline = sa.case(
+            (sa.or_(after.is_(None), after > remove_after), remove_after), else_=after
+        )
+        rows = await self._conn.execute(
+            sa.update(t.units)
+            .where(*where)
+            .values(life=life, force_removal=True, remove_after=deadline)
+            .returning(t.units.c.name)
+        )
+        for row in rows.all():
+            self._session.changed(f"unit-{row.name}", "changed")
+
+    async def forget(self, unit: UnitRecord, now: float) -> None:
+        """Forget a unit removed with `--force` whose agent did not report its removal in
+        time: as `delete`, and its unfinished actions fail."""
+        await self.actions.fail_unfinished(
+            unit.model_uuid, unit.name, f'unit "{unit.name}" was removed with --force', now
+        )
+        await self.delete(unit)
+
     async def delete(self, unit: UnitRecord) -> None:
         """Forget a unit with its scopes, secrets and storage."""
         await self.relations.leave_all_scopes(unit.model_uuid, unit.name)
@@ -133,9 +183,11 @@ class Units(Repository):
 
     async def apply_report(
         self, model_uuid: str, machine_number: int, report: bus.UnitReport, now: float
-    ) -> None:
-        """Store a whole unit report unless a newer one is stored; `removed` deletes a
-        dying unit (it leaves every scope; its unfinished actions fail)."""
+    ) -> SeqCheck | None:
+        """Store a whole unit report unless a newer one is stored (or it comes from the
+        future: see `sequencing.report_verdict`); `removed` deletes a dying unit (it leaves
+        every scope; its unfinished actions fail). Returns the check made (None: no such
+        unit on that machine, or a removal)."""
         where = (
             t.units.c.model_uuid == model_uuid,
             t.units.c.name == report.unit,
@@ -143,18 +195,28 @@ class Units(Repository):
         )
         if report.removed:
             await self._remove_dying(model_uuid, report.unit, where, now)
-            return
+            return None
         current = await self._first(
             sa.select(
                 t.units.c.workload_status,
                 t.units.c.workload_message,
                 t.units.c.agent_status,
                 t.units.c.agent_message,
-                t.units.c.report_seq,
-            ).where(*where)
+                *SEQ_COLUMNS,
+            )
+            .join(t.applications, t.applications.c.id == t.units.c.application_id)
+            .where(*where)
         )
-        if current is None or current.report_seq >= report.seq:
-            return
+        if current is None:
+            return None
+        accepted = row_accepted_seq(current)
+        check = SeqCheck(
+            sequencing.report_verdict(current.report_seq, accepted, report.seq),
+            current.report_seq,
+            accepted,
+        )
+        if check.verdict is not sequencing.ReportVerdict.APPLY:
+            return check
         values: dict[str, Any] = {
             "workload_status": report.workload.status,
             "workload_message": report.workload.message,
@@ -181,6 +243,7 @@ class Units(Repository):
         await self._conn.execute(sa.update(t.units).where(*where).values(**values))
         for kind, status in history:
             await self.history.record(model_uuid, report.unit, kind, status, now)
+        return check
 
     async def _remove_dying(
         self, model_uuid: str, name: str, where: tuple[Any, ...], now: float

@@ -97,18 +97,19 @@ class ManagedMosquitto:
 
     async def exited(self) -> str:
         """Return once the mosquitto running now (started here or adopted) has exited,
-        saying how (at once if none runs)."""
-        child = (
-            self._process if self._process is not None and self._process.poll() is None else None
-        )
-        pid = child.pid if child is not None else self._pid()
-        if pid is None:
-            return "mosquitto is not running"
-        if child is not None:
+        saying how (at once if none runs). One started here that died before this was
+        called still has its exit status told."""
+        child = self._process
+        if child is not None and child.returncode is None:  # ours, and not reaped yet
+            pid = child.pid
             await _exit_of(pid, lambda: child.poll() is None)
             code = await asyncio.to_thread(child.wait)  # reaped: its pid is free for reuse
             how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
         else:
+            adopted = self._pid()
+            if adopted is None:
+                return "mosquitto is not running"
+            pid = adopted
             await _exit_of(pid, lambda: self._pid() == pid)
             how = "exited"
         logger.warning("mosquitto stopped", pid=pid, how=how)

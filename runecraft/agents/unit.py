@@ -226,6 +226,23 @@ class _Backend:
         )
 
 
+def _environment(
+    unit: str, paths: UnitPaths, model: ModelInfo, agent_path: str | None
+) -> hookrunner.UnitEnvironment:
+    """What every hook of `unit` finds in its environment."""
+    return hookrunner.UnitEnvironment(
+        unit=unit,
+        model_name=model.model_name,
+        model_uuid=model.model_uuid,
+        machine_id=model.machine_id,
+        charm_dir=paths.charm,
+        tools_dir=paths.tools,
+        socket_path=paths.socket,
+        api_addresses=model.api_addresses,
+        agent_path=agent_path or hookrunner.DEFAULT_AGENT_PATH,
+    )
+
+
 def _processes(paths: UnitPaths) -> tuple[_leftovers.ProcessRecords, _forkserver.ForkServer]:
     """The unit's process records, and its fork server, which keeps its group on them."""
     records = _leftovers.ProcessRecords(paths.processes)
@@ -302,17 +319,7 @@ class UnitAgent:
         self._flush_log = flush_log
         self._server: _toolserver.ToolServer | None = None
         self._processes, self._forks = _processes(paths)
-        self._unit_env = hookrunner.UnitEnvironment(
-            unit=remote.unit,
-            model_name=model.model_name,
-            model_uuid=model.model_uuid,
-            machine_id=model.machine_id,
-            charm_dir=paths.charm,
-            tools_dir=paths.tools,
-            socket_path=paths.socket,
-            api_addresses=model.api_addresses,
-            agent_path=agent_path or hookrunner.DEFAULT_AGENT_PATH,
-        )
+        self._unit_env = _environment(remote.unit, paths, model, agent_path)
         self._unit = remote.unit
         self._logger = logger.bind(unit=remote.unit)
         self._workloads = _workloads.Workloads(

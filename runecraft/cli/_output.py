@@ -82,6 +82,8 @@ _STATUS_STYLE = {
     "waiting": "yellow",
     "executing": "yellow",
     "allocating": "yellow",
+    "restarting": "yellow",
+    "down": "red",
 }
 
 
@@ -132,6 +134,30 @@ def _unit_row(
         _unit_row(table, sub_name, sub, indent + "  ", caas=caas)
 
 
+def _model_table(model: dict[str, Any], controller: dict[str, Any]) -> Table:
+    """Juju's Model section; a broker that is not running is a note, as Juju notes what
+    needs the user's attention (in colour on a terminal)."""
+    from rich.markup import escape  # noqa: PLC0415
+
+    broker = controller.get("broker-status", {})
+    note = ""
+    if broker.get("current", "running") != "running":
+        note = f"broker {_styled(broker['current'])}"
+        if broker.get("message"):
+            note += f": {escape(broker['message'])}"
+    columns = ("Model", "Controller", "Cloud/Region", "Version", "Timestamp")
+    table = _table(*columns, *(("Notes",) if note else ()))
+    table.add_row(
+        model["name"],
+        model.get("controller", ""),
+        f"{model.get('cloud', '')}/{model.get('region', '')}",
+        model.get("version", ""),
+        controller.get("timestamp", ""),
+        *((note,) if note else ()),
+    )
+    return table
+
+
 def status_tables(status: dict[str, Any], *, relations: bool = False) -> list[Table]:
     """The sections `juju status` prints: Model, App, Unit and Machine (and with
     `relations`, Integration); sections absent from `status` are left out, and a k8s
@@ -141,15 +167,7 @@ def status_tables(status: dict[str, Any], *, relations: bool = False) -> list[Ta
     model = status.get("model")
     caas = model is not None and model.get("type") == "caas"
     if model is not None:
-        model_table = _table("Model", "Controller", "Cloud/Region", "Version", "Timestamp")
-        model_table.add_row(
-            model["name"],
-            model.get("controller", ""),
-            f"{model.get('cloud', '')}/{model.get('region', '')}",
-            model.get("version", ""),
-            status.get("controller", {}).get("timestamp", ""),
-        )
-        tables.append(model_table)
+        tables.append(_model_table(model, status.get("controller", {})))
     apps = status.get("applications", {})
     if apps:
         app_table = _table(

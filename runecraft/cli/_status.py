@@ -28,7 +28,8 @@ def status(output_format: str, relations: bool) -> None:
     model = _model()
     document = _run(lambda c: c.status(model))
     document.get("model", {}).pop("generation", None)
-    document.setdefault("controller", {"timestamp": _juju.timestamp()})
+    # Juju's `controller` holds the timestamp; ours also the broker's state (`broker-status`).
+    document["controller"] = {"timestamp": _juju.timestamp(), **document.get("controller", {})}
     if _output.emit(document, output_format):
         return
     for table in _output.status_tables(document, relations=relations):

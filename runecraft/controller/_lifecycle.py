@@ -113,8 +113,43 @@ def _verify(controller_dir: Path, config: ControllerConfig) -> ssl.SSLContext | 
     return ssl.create_default_context(cafile=str(ca_cert_path(controller_dir)))
 
 
+START_WAIT = 60.0
+"""Seconds `start` waits for the controller's API, and then again for it to reach its
+broker (which it restarts by itself if it died, with back-off up to 30 s)."""
+BROKER_DOWN_GRACE = 15.0
+"""Seconds `start` lets a broker the controller reports down stay down (its restarts
+failing, retried 0.5, 1, 2, 4 and 8 s apart meanwhile) before it gives up and says why."""
+
+
+def _health(url: str, verify: ssl.SSLContext | bool) -> dict[str, str]:
+    """The controller's `/v1/health` answer ({} while it does not answer)."""
+    with contextlib.suppress(httpx.HTTPError, OSError, ValueError):  # OSError: no CA made yet
+        response = httpx.get(url, timeout=2, verify=verify)
+        if response.status_code == 200:
+            answer = response.json()
+            if isinstance(answer, dict):
+                return {str(k): str(v) for k, v in answer.items()}
+    return {}
+
+
+def _broker_note(health: dict[str, str]) -> str:
+    """What a running controller that is not on its bus yet is waiting for."""
+    broker = health.get("broker", "running")
+    why = f" ({health['broker_message']})" if health.get("broker_message") else ""
+    if broker == "restarting":
+        return f"the controller is restarting its broker{why}"
+    if broker == "down":
+        return f"the controller's broker is down{why}; the controller keeps trying"
+    return "waiting for the controller to reach its broker"
+
+
 def start(home: Path, progress: Callable[[str], None] = lambda _: None) -> ControllerConfig:
-    """Start the controller of `home` (if it is not running) and wait until it answers."""
+    """Start the controller of `home` (if it is not running) and wait until it answers and
+    is on its bus.
+
+    A controller that starts adopts the managed mosquitto it finds running, or starts it
+    again; one that runs restarts its broker by itself when it dies, and this waits for
+    that, saying so (but not on a broker that stays down: that is an error naming why)."""
     controller_dir = home / "controller"
     config = load_config(controller_dir)
     if _pid(controller_dir) is None:
@@ -125,27 +160,47 @@ def start(home: Path, progress: Callable[[str], None] = lambda _: None) -> Contr
     else:
         process = None
     url = f"{api_url(config)}/v1/health"
-    deadline = time.monotonic() + 60
-    progress("waiting for the controller API")
+    deadline = time.monotonic() + START_WAIT
+    answered = False
+    said = "waiting for the controller API"
+    progress(said)
+    down_since: float | None = None
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise errors.PermanentError(
                 f"the controller exited with code {process.returncode}:\n"
                 + _log_tail(controller_dir / "controller.log")
             )
-        with contextlib.suppress(httpx.HTTPError, OSError):  # OSError: no CA made yet
-            response = httpx.get(url, timeout=2, verify=_verify(controller_dir, config))
-            health = response.json() if response.status_code == 200 else {}
-            if health.get("uuid") == config.uuid:
-                if health.get("bus", "connected") == "connected":
-                    return config
-                progress("waiting for the controller to reach its broker")
+        health = _health(url, _verify(controller_dir, config))
+        if health.get("uuid") == config.uuid:
+            if health.get("bus", "connected") == "connected":
+                return config
+            if not answered:  # the API is up: the broker gets its own wait
+                answered, deadline = True, time.monotonic() + START_WAIT
+            if health.get("broker") != "down":
+                down_since = None
+            elif down_since is None:
+                down_since = time.monotonic()
+            elif time.monotonic() - down_since > BROKER_DOWN_GRACE:
+                raise errors.TemporaryError(
+                    "the controller is running but its broker is down: "
+                    f"{health.get('broker_message', 'no reason given')} (the controller "
+                    f"keeps trying to start it; see {controller_dir / 'controller.log'})"
+                )
+            if (note := _broker_note(health)) != said:
+                said = note
+                progress(note)
         time.sleep(0.05)
-    raise errors.TemporaryError(
-        "the controller did not come up within 60 s (is its broker at "
-        f"{config.broker.host}:{config.broker.port} running?):\n"
-        + _log_tail(controller_dir / "controller.log")
-    )
+    raise errors.TemporaryError(_start_timeout(config, controller_dir, answered))
+
+
+def _start_timeout(config: ControllerConfig, controller_dir: Path, answered: bool) -> str:
+    where = f"{config.broker.host}:{config.broker.port}"
+    if answered:
+        head = f"the controller is running but did not reach its broker at {where} within 60 s"
+    else:
+        head = f"the controller did not come up within 60 s (is its broker at {where} running?)"
+    return head + ":\n" + _log_tail(controller_dir / "controller.log")
 
 
 def bootstrap(

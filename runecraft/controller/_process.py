@@ -33,7 +33,7 @@ from runecraft.controller.reconcilers import Reconciler, provider_for
 from runecraft.controller.state import KEY_FILE, Keyring, MachineRecord, Store
 from runecraft.schemas import bus as bus_schema
 from runecraft.schemas.agent import BrokerAddress
-from runecraft.schemas.controller import ControllerConfig
+from runecraft.schemas.controller import BrokerHealth, BrokerState, ControllerConfig
 
 __all__ = ["Controller", "serve"]
 
@@ -88,6 +88,10 @@ class Controller:
         self._providers: dict[str, tuple[CloudSpec, Provider]] = {}
         self._retired: list[Provider] = []
         self._mosquitto: bus.ManagedMosquitto | None = None
+        self._broker_watch: bus.BrokerWatch | None = None
+        """Has the broker this controller runs (embedded or mosquitto) started again when it
+        stops; its task, so that a destroying shutdown can end it before the broker."""
+        self._watch_task: asyncio.Task[None] | None = None
         self._external: _dynsec.ExternalAgents | None = None
         """An external broker's agent clients (dynamic security)."""
         self.store: Store | None = None
@@ -143,15 +147,30 @@ class Controller:
         machine = await self.store.machine_by_agent(username)
         return machine is not None and _passwords.verify_password(password, machine.password_hash)
 
+    async def _broker_credentials(self) -> list[tuple[str, str]]:
+        """Every credential a managed mosquitto takes: the controller's and each agent's."""
+        assert self.store is not None
+        return [(bus.CONTROLLER_USER, self._controller_hash), *await self.store.agent_credentials()]
+
     async def credentials_changed(self) -> None:
         if self._external is not None:
             self._external.changed()
         if self._mosquitto is not None:
-            assert self.store is not None
-            credentials = [(bus.CONTROLLER_USER, self._controller_hash)]
-            credentials += await self.store.agent_credentials()
-            self._mosquitto.write_credentials(credentials)
+            self._mosquitto.write_credentials(await self._broker_credentials())
             self._mosquitto.reload()
+
+    def broker_health(self, controller_bus: bus.ControllerBus) -> BrokerHealth:
+        """The broker's state: a broker this controller runs as its watch sees it; an
+        external one as the controller's bus reaches it or not."""
+        if self._broker_watch is not None:
+            return self._broker_watch.health
+        if controller_bus.connected.is_set():
+            return BrokerHealth()
+        broker = self.config.broker
+        return BrokerHealth(
+            state=BrokerState.DOWN,
+            message=f"the controller cannot reach the broker at {broker.host}:{broker.port}",
+        )
 
     async def substrate_ready(self, name: str) -> None:
         """Whether a substrate a placement names (`--to lxd`) can make machines now."""
@@ -199,6 +218,10 @@ class Controller:
             async with asyncio.TaskGroup() as group:
                 for machine in snapshot.machines:
                     group.create_task(release(machine))
+            if self._watch_task is not None:  # or it would start the broker again
+                self._watch_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._watch_task
             if self._mosquitto is not None:
                 await self._mosquitto.stop()
         self.stopping.set()
@@ -239,8 +262,9 @@ class Controller:
         return api_url(self.config)
 
     async def _start_broker(self, store: Store) -> bus.EmbeddedBroker | None:
-        """Start the broker the controller manages, if any; the embedded one is returned
-        (the caller stops it), mosquitto is kept for credential updates."""
+        """Start the broker the controller manages, if any, and make its watch; the embedded
+        one is returned (the caller stops it), mosquitto is kept for credential updates
+        (left running at a stop, for the next controller to adopt)."""
         broker_cfg = self.config.broker
         if broker_cfg.kind == "embedded":
             tls = None if self.tls is None else (self.tls.cert, self.tls.key)
@@ -252,16 +276,22 @@ class Controller:
                     f"cannot start the embedded broker on {broker_cfg.host}:{broker_cfg.port}: "
                     f"{str(exc).lower()}"
                 ) from exc
+            self._broker_watch = bus.BrokerWatch(
+                "the embedded broker", embedded.restart, embedded.stopped
+            )
             return embedded
         if broker_cfg.kind == "external":
             self._external = self._external_agents(store)
         if broker_cfg.kind == "mosquitto":
-            self._mosquitto = bus.ManagedMosquitto(
+            mosquitto = self._mosquitto = bus.ManagedMosquitto(
                 self.directory / "mosquitto", broker_cfg.host, broker_cfg.port, self.tls
             )
-            await self._mosquitto.start(
-                [(bus.CONTROLLER_USER, self._controller_hash), *await store.agent_credentials()]
-            )
+
+            async def start_mosquitto() -> None:  # or adopt the one running
+                await mosquitto.start(await self._broker_credentials())
+
+            await start_mosquitto()
+            self._broker_watch = bus.BrokerWatch("mosquitto", start_mosquitto, mosquitto.exited)
         return None
 
     def _external_agents(self, store: Store) -> _dynsec.ExternalAgents:
@@ -323,6 +353,7 @@ class Controller:
             api_url=self.api_url,
             interval=config.reconcile_interval,
             lease_seconds=config.lease_seconds,
+            bus_since=controller_bus.since,
         )
         self._reconciler = reconciler
         return _Parts(controller_bus, agents, logs, reconciler)
@@ -355,6 +386,7 @@ class Controller:
                         and parts.bus.connected.is_set()
                     ),
                     local_isolated=self.local_isolated,
+                    broker_health=lambda: self.broker_health(parts.bus),
                 ),
                 settings=services.SettingsService(store, self.hub),
                 secrets=services.SecretService(store, self.hub),
@@ -365,6 +397,7 @@ class Controller:
                 shutdown=self.shutdown,
                 logs=parts.logs,
                 bus_connected=parts.bus.connected.is_set,
+                broker_health=lambda: self.broker_health(parts.bus),
                 machines=services.MachineService(
                     store,
                     self.hub,
@@ -404,6 +437,10 @@ class Controller:
             ]
             if self._external is not None:
                 tasks.append(group.create_task(_supervisor.supervise("broker", self._external.run)))
+            if self._broker_watch is not None:
+                watch = _supervisor.supervise("broker", self._broker_watch.run, traceback=False)
+                self._watch_task = group.create_task(watch)
+                tasks.append(self._watch_task)
             logger.info("controller started", name=self.config.name, api=self.api_url)
             await self.stopping.wait()
             server.should_exit = True

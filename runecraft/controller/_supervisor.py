@@ -22,13 +22,18 @@ class WorkerReturned(Exception):  # noqa: N818 (an event, not a fault of the cal
 
 
 async def supervise(
-    name: str, worker: Callable[[], Awaitable[None]], policy: _retry.RetryPolicy = RESTART
+    name: str,
+    worker: Callable[[], Awaitable[None]],
+    policy: _retry.RetryPolicy = RESTART,
+    *,
+    traceback: bool = True,
 ) -> None:
-    """Run `worker` forever; log and restart it when it fails or returns."""
+    """Run `worker` forever; log (with the traceback unless the failure is an expected
+    event) and restart it when it fails or returns."""
     loop = asyncio.get_running_loop()
     attempts = _retry.Attempts()
     async for attempt in policy.retrying(
-        "worker failed; restarting", attempts=attempts, traceback=True, worker=name
+        "worker failed; restarting", attempts=attempts, traceback=traceback, worker=name
     ):
         with attempt:
             started = loop.time()

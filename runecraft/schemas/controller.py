@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["BrokerSettings", "ControllerConfig"]
+__all__ = ["BrokerHealth", "BrokerSettings", "BrokerState", "ControllerConfig"]
 
 
 class BrokerSettings(BaseModel):
@@ -51,3 +52,24 @@ class ControllerConfig(BaseModel):
     lease_seconds: float = Field(default=60.0, ge=30)
     """Leadership lease length; agents renew every 10 s, so leadership survives a short
     controller outage and Juju's 30-second guarantee holds."""
+
+
+class BrokerState(enum.StrEnum):
+    """The broker as the controller sees it (`/v1/health` and status say it)."""
+
+    RUNNING = "running"
+    """Serving (an external broker: the controller's bus reaches it)."""
+    RESTARTING = "restarting"
+    """A broker the controller runs stopped; it is being started again."""
+    DOWN = "down"
+    """The last attempt to start it failed (the controller keeps trying, with back-off); an
+    external broker: the controller's bus cannot reach it."""
+
+
+class BrokerHealth(BaseModel):
+    """The broker's state, and why it is not running."""
+
+    model_config = ConfigDict(frozen=True)
+
+    state: BrokerState = BrokerState.RUNNING
+    message: str = ""

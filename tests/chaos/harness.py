@@ -33,7 +33,6 @@ from tests.chaos import history
 __all__ = [
     "CHARM",
     "KINDS",
-    "PENDING_FIXES",
     "Chaos",
     "Finding",
     "Kill",
@@ -48,11 +47,6 @@ REPO = Path(__file__).resolve().parents[2]
 CHARM = REPO / "tests" / "charms" / "chaos"
 RUNE = [sys.executable, "-m", "runecraft.cli"]
 KINDS = ("controller", "broker", "agent", "hook", "disk")
-PENDING_FIXES = {
-    "broker": "issue 15: the managed broker is not restarted after it dies",
-}
-"""Faults whose fixes are in flight: found, they are reported and repaired by the harness
-but do not fail the run. Empty it once the fixes are merged."""
 RECOVERY = 20.0
 """Seconds a killed part has to come back by itself before that is a finding."""
 
@@ -98,11 +92,9 @@ class Finding:
 
     kind: str
     what: str
-    pending: str | None
-    """Why it is tolerated for now (PENDING_FIXES), or None: it fails the run."""
 
     def __str__(self) -> str:
-        return self.what + (f" (known: {self.pending})" if self.pending else "")
+        return self.what
 
 
 @dataclass
@@ -332,8 +324,9 @@ class Chaos:
         return target, outcome
 
     def _finding(self, kind: str, what: str) -> str:
-        """Record a fault; one whose fix is pending is repaired here so the run goes on."""
-        self.findings.append(Finding(kind, what, PENDING_FIXES.get(kind)))
+        """Record a fault (it fails the run); a dead broker is repaired here so the run
+        goes on and finds what else there is."""
+        self.findings.append(Finding(kind, what))
         if kind == "broker":
             pid = read_pid(self.controller_dir / "controller.pid")
             if pid is not None and _alive(pid):

@@ -246,3 +246,29 @@ def test_status_colour_only_on_a_terminal() -> None:
 def test_status_tables_leave_out_absent_sections() -> None:
     text = _render({"machines": STATUS["machines"]}, terminal=False)
     assert text.split()[0] == "Machine" and "Model" not in text and "App" not in text
+
+
+@pytest.mark.parametrize(
+    ("broker", "note"),
+    [
+        pytest.param({"current": "running"}, None, id="running-no-note"),
+        pytest.param({"current": "restarting"}, "broker restarting", id="restarting"),
+        pytest.param(
+            {"current": "down", "message": "port [taken]"},
+            "broker down: port [taken]",
+            id="down-with-why",
+        ),
+    ],
+)
+def test_a_broker_that_is_not_running_is_a_note_of_the_model(
+    broker: dict[str, str], note: str | None
+) -> None:
+    status = {**STATUS, "controller": {"timestamp": "12:34:56Z", "broker-status": broker}}
+    lines = _render(status, terminal=False).splitlines()
+    model = lines[: lines.index(next(line for line in lines if line.startswith("App")))]
+    if note is None:
+        assert "Notes" not in model[0]
+        assert model[1].split() == ["m", "c", "local/default", "3.6.12", "12:34:56Z"]
+    else:
+        assert model[0].split()[-1] == "Notes"
+        assert model[1].rstrip().endswith(note)

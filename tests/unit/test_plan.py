@@ -65,6 +65,54 @@ def test_leadership_moving_to_another_unit_is_flagged(
     assert change.moved is moved
 
 
+LEASE = 30.0
+
+
+@pytest.mark.parametrize(
+    ("expiry", "since", "units", "expected"),
+    [
+        pytest.param(NOW - 100, None, [unit(0), unit(1)], None, id="bus-down-lease-runs-on"),
+        pytest.param(NOW - 1, None, [unit(0)], None, id="bus-down-sole-unit-kept"),
+        pytest.param(
+            NOW - 100, NOW - 10, [unit(0), unit(1)], None, id="reconnected-full-lease-from-then"
+        ),
+        pytest.param(
+            NOW - 100, NOW - LEASE, [unit(0), unit(1)], "hello/1", id="reconnected-lease-over"
+        ),
+        pytest.param(
+            NOW + 5, NOW - LEASE, [unit(0), unit(1)], None, id="renewed-after-reconnect-kept"
+        ),
+        pytest.param(
+            NOW - 1, -float("inf"), [unit(0), unit(1)], "hello/1", id="always-reachable-expires"
+        ),
+        pytest.param(NOW + 60, None, [unit(0, "dying"), unit(1)], "hello/1", id="bus-down-dying"),
+        pytest.param(NOW + 60, None, [unit(1)], "hello/1", id="bus-down-removed-holder"),
+    ],
+)
+def test_no_lease_runs_out_while_the_controller_cannot_reach_agents(
+    expiry: float, since: float | None, units: list[UnitRecord], expected: str | None
+) -> None:
+    """The controller's bus being down is no fault of the leader: its lease runs on until a
+    full lease after the bus is back; a holder that is gone is replaced all the same."""
+    app = dataclasses.replace(APP, leader="hello/0", lease_expiry=expiry)
+    reach = _plan.AgentReach(since=since, lease_seconds=LEASE)
+    changes = _plan.plan_leaders([app], units, NOW, reach)
+    assert [c.leader for c in changes] == ([] if expected is None else [expected])
+
+
+@pytest.mark.parametrize(
+    ("expiry", "since", "end"),
+    [
+        pytest.param(None, None, None, id="no-lease"),
+        pytest.param(NOW, None, float("inf"), id="bus-down-never"),
+        pytest.param(NOW, NOW - 40, NOW, id="stored-later"),
+        pytest.param(NOW, NOW - 10, NOW - 10 + LEASE, id="reconnect-later"),
+    ],
+)
+def test_lease_end(expiry: float | None, since: float | None, end: float | None) -> None:
+    assert _plan.lease_end(expiry, _plan.AgentReach(since, LEASE)) == end
+
+
 def test_leader_is_cleared_when_all_units_are_gone() -> None:
     app = dataclasses.replace(APP, leader="hello/0", lease_expiry=NOW + 10)
     assert [c.leader for c in _plan.plan_leaders([app], [], NOW)] == [None]

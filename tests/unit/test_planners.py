@@ -330,6 +330,22 @@ def test_dispatch_sends_only_what_changed() -> None:
         ),
         pytest.param(state(machines=[machine(0, retry_at=NOW + 3)]), NOW + 3, id="retry"),
         pytest.param(state(units=[FORCED_LATER]), NOW + 5, id="forced-removal"),
+        pytest.param(
+            dataclasses.replace(
+                state(apps=[app(1, leader="app1/0", lease_expiry=NOW - 7)]),
+                reach=_plan.AgentReach(since=None, lease_seconds=30),
+            ),
+            NOW + _planners.SWEEP_INTERVAL,
+            id="lease-held-while-bus-down",
+        ),
+        pytest.param(
+            dataclasses.replace(
+                state(apps=[app(1, leader="app1/0", lease_expiry=NOW - 7)]),
+                reach=_plan.AgentReach(since=NOW - 25, lease_seconds=30),
+            ),
+            NOW + 5,
+            id="lease-from-reconnect",
+        ),
     ],
 )
 def test_next_due(given_state: ModelState, expected: float) -> None:

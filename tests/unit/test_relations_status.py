@@ -10,6 +10,7 @@ from rich.console import Console
 from runecraft.cli import _output
 from runecraft.controller.services import _status
 from runecraft.controller.state import ModelSnapshot
+from runecraft.schemas.controller import BrokerHealth, BrokerState
 from tests.unit._records import relation
 from tests.unit.test_plan_relations import CHARM, DB, MODEL, STATE, UNITS, WEB, machine
 
@@ -94,3 +95,18 @@ def test_relations_table_only_with_the_flag() -> None:
     rows = [line.split() for line in shown.splitlines() if "regular" in line or "peer" in line]
     assert ["db:ha", "db:ha", "db-peers", "peer"] in rows
     assert ["db:db", "web:db", "mysql", "regular"] in rows
+
+
+def test_status_carries_the_brokers_state_where_juju_keeps_the_timestamp() -> None:
+    def document(broker: BrokerHealth) -> dict[str, object]:
+        return _status.build_status(
+            snapshot(),
+            controller_name="c",
+            published_revision=lambda _: 0,
+            reconciled=True,
+            broker=broker,
+        )
+
+    down = document(BrokerHealth(state=BrokerState.DOWN, message="cannot listen"))
+    assert down["controller"] == {"broker-status": {"current": "down", "message": "cannot listen"}}
+    assert document(BrokerHealth())["controller"] == {"broker-status": {"current": "running"}}

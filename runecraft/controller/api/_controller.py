@@ -33,8 +33,15 @@ async def controller_info(ctx: Context) -> api.ControllerInfo:
 
 @public.get("/v1/health")
 async def health(ctx: Context) -> dict[str, str]:
+    """`bus`: whether the controller's own bus client is connected; `broker`: the broker's
+    state (`running`, `restarting` or `down`), with `broker_message` saying why when it is
+    not running."""
     bus = "connected" if ctx.bus_connected() else "connecting"
-    return {"status": "ok", "uuid": ctx.uuid, "bus": bus}
+    broker = ctx.broker_health()
+    answer = {"status": "ok", "uuid": ctx.uuid, "bus": bus, "broker": broker.state.value}
+    if broker.message:
+        answer["broker_message"] = broker.message
+    return answer
 
 
 @router.post("/v1/controller/secrets-key/rotate")

@@ -13,6 +13,7 @@ from fastapi import Depends, Header, Request
 
 from runecraft import errors
 from runecraft.controller import services
+from runecraft.schemas.controller import BrokerHealth
 
 __all__ = [
     "DOWNLOAD",
@@ -58,6 +59,8 @@ class ApiContext:
     """Enlisting and removing machines (absent in API-only test setups)."""
     logs: services.LogService | None = None
     bus_connected: Callable[[], bool] = lambda: True
+    broker_health: Callable[[], BrokerHealth] = BrokerHealth
+    """The broker's state (running, restarting, down) and why."""
     credentials: services.CredentialService | None = None
     """`credential-get` answers (absent in API-only test setups)."""
 

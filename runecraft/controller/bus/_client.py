@@ -8,6 +8,7 @@ message is not queued but refused: snapshots are level-triggered, and after a re
 from __future__ import annotations
 
 import ssl
+import time
 from collections.abc import Callable
 
 import pydantic
@@ -46,6 +47,7 @@ class ControllerBus:
             outbox_size=OUTBOX_SIZE,
         )
         self.connected = self.client.connected
+        self._since = 0.0
         self.rejected = 0
         """Agent messages dropped because they could not be decoded."""
 
@@ -53,7 +55,13 @@ class ControllerBus:
         """Stay connected until cancelled."""
         await self.client.run(on_connect=self._connected, on_message=self._received)
 
+    def since(self) -> float | None:
+        """When the current session began, in wall-clock seconds (None: no session now)."""
+        return self._since if self.connected.is_set() else None
+
     async def _connected(self) -> None:
+        # Called as `connected` is set, with nothing run between: `since` is never stale.
+        self._since = time.time()
         self.on_connect()
 
     async def _received(self, topic: str, payload: bytes) -> None:

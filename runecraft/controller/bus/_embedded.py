@@ -19,11 +19,15 @@ Delivery is `_GuardedBroker`'s too, because amqtt 0.12 loses messages under load
 Here the fan-out is synchronous, a client's last publishes are taken before its disconnect
 is handled, sessions are removed by identity, and each connected session has one ordered
 outbox. `deliveries` counts what happened to every message; `dropped` stays 0.
+
+`stopped` watches that the broker still serves (its listener accepts and its delivery loop
+runs), for the controller's `BrokerWatch`; `restart` replaces it with a fresh one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from pathlib import Path
@@ -304,14 +308,52 @@ class EmbeddedBroker:
         }
         if tls is not None:
             listener.update(ssl=True, certfile=str(tls[0]), keyfile=str(tls[1]))
-        config: dict[str, Any] = {"listeners": {"default": listener}, "plugins": {}}
-        self._broker = _GuardedBroker(config, verify)
-        self.deliveries = self._broker.deliveries
-        """What became of the messages it took (`_fanout.Deliveries`)."""
+        self._config: dict[str, Any] = {"listeners": {"default": listener}, "plugins": {}}
+        self._verify = verify
+        self._broker = _GuardedBroker(self._config, verify)
         for name in ("amqtt", "transitions"):
             logging.getLogger(name).setLevel(logging.WARNING)
 
+    @property
+    def deliveries(self) -> _fanout.Deliveries:
+        """What became of the messages the running broker took (counted afresh after a
+        restart)."""
+        return self._broker.deliveries
+
     async def start(self) -> None:
+        await self._broker.start()
+
+    def fault(self) -> str | None:
+        """Why the broker no longer serves (None: it does). amqtt says nothing when its
+        listener closes or its delivery loop ends, so its state is read here."""
+        broker = self._broker
+        if broker.transitions.state != "started":
+            return f"the embedded broker is {broker.transitions.state}"
+        servers = broker._servers.values()  # amqtt offers no accessor
+        if any(s.instance is not None and not s.instance.is_serving() for s in servers):
+            return "the embedded broker stopped accepting connections"
+        delivery = broker._broadcast_task
+        if delivery is not None and delivery.done():
+            return "the embedded broker's delivery loop ended"
+        return None
+
+    async def stopped(self, interval: float = 1.0) -> str:
+        """Return once the broker no longer serves, saying why (checked every `interval`)."""
+        while (why := self.fault()) is None:  # noqa: ASYNC110 (amqtt signals nothing)
+            await asyncio.sleep(interval)
+        logger.warning("embedded broker stopped", why=why)
+        return why
+
+    async def restart(self) -> None:
+        """Replace the broker with a fresh one on the same address: the old one's clients
+        are cut off (they reconnect) and its listener closed first."""
+        old, self._broker = self._broker, _GuardedBroker(self._config, self._verify)
+        with contextlib.suppress(Exception):  # a broker that broke may not shut down cleanly
+            async with asyncio.timeout(10):
+                await old.shutdown()
+        for server in old._servers.values():
+            if server.instance is not None:
+                server.instance.close()
         await self._broker.start()
 
     async def stop(self) -> None:

@@ -193,7 +193,12 @@ AMQTT_METHODS: dict[tuple[type[Any], str], tuple[str, ...]] = {
 """The amqtt methods the embedded broker overrides or calls, with their parameters."""
 
 AMQTT_ATTRIBUTES: dict[str, tuple[str, ...]] = {
-    "Broker.__init__": ("self._sessions", "self._subscriptions"),
+    "Broker.__init__": (
+        "self._sessions",
+        "self._subscriptions",
+        "self._servers",
+        "self._broadcast_task",
+    ),
     "ProtocolHandler.__init__": ("self._puback_waiters",),
     "ProtocolHandler.handle_puback": ("self._puback_waiters[packet_id]",),
     "Session.__init__": ("self.inflight_out", "self.delivered_message_queue", "self.attributes"),

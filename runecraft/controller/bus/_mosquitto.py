@@ -3,6 +3,8 @@
 Runecraft writes the password file (mosquitto's own `$7$` PBKDF2 hashes, straight from the
 database) and the topic ACL, and sends SIGHUP to reload them when a credential changes. A
 mosquitto left running by a controller that crashed is found by pid file and adopted.
+`exited` waits for either kind to exit (through a pidfd, so an adopted one, not our child,
+is watched as closely), for the controller's `BrokerWatch` to start it again.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import structlog
@@ -27,6 +29,39 @@ from runecraft.controller.bus import _acl
 __all__ = ["ManagedMosquitto"]
 
 logger = structlog.get_logger(__name__)
+
+POLL_INTERVAL = 1.0
+"""Seconds between checks that a process is alive, where the kernel has no pidfd."""
+
+
+async def _exit_of(pid: int, alive: Callable[[], bool]) -> None:
+    """Return once process `pid` has exited; `alive` says whether it is still the process
+    meant (not a later one that was given the same pid)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    except OSError:  # no pidfd (Linux before 5.3): look every second
+        while alive():  # noqa: ASYNC110 (nothing to wait on but time)
+            await asyncio.sleep(POLL_INTERVAL)
+        return
+    try:
+        if not alive():  # exited (and maybe the pid was reused) before the pidfd was opened
+            return
+        loop = asyncio.get_running_loop()
+        exited: asyncio.Future[None] = loop.create_future()
+
+        def readable() -> None:
+            if not exited.done():
+                exited.set_result(None)
+
+        loop.add_reader(fd, readable)
+        try:
+            await exited
+        finally:
+            loop.remove_reader(fd)
+    finally:
+        os.close(fd)
 
 
 class ManagedMosquitto:
@@ -53,6 +88,32 @@ class ManagedMosquitto:
         except (OSError, ValueError):
             return None
         return pid if b"mosquitto" in cmdline and str(self.conf).encode() in cmdline else None
+
+    def _running_pid(self) -> int | None:
+        """The pid of the mosquitto running now: started here, else adopted by pid file."""
+        if self._process is not None and self._process.poll() is None:
+            return self._process.pid
+        return self._pid()
+
+    async def exited(self) -> str:
+        """Return once the mosquitto running now (started here or adopted) has exited,
+        saying how (at once if none runs). One started here that died before this was
+        called still has its exit status told."""
+        child = self._process
+        if child is not None and child.returncode is None:  # ours, and not reaped yet
+            pid = child.pid
+            await _exit_of(pid, lambda: child.poll() is None)
+            code = await asyncio.to_thread(child.wait)  # reaped: its pid is free for reuse
+            how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        else:
+            adopted = self._pid()
+            if adopted is None:
+                return "mosquitto is not running"
+            pid = adopted
+            await _exit_of(pid, lambda: self._pid() == pid)
+            how = "exited"
+        logger.warning("mosquitto stopped", pid=pid, how=how)
+        return f"mosquitto (pid {pid}) {how}"
 
     async def start(self, credentials: Iterable[tuple[str, str]]) -> None:
         binary = shutil.which("mosquitto") or next(
@@ -136,13 +197,13 @@ class ManagedMosquitto:
         tmp.replace(self.passwd)
 
     def reload(self) -> None:
-        pid = self._process.pid if self._process is not None else self._pid()
+        pid = self._running_pid()
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGHUP)
 
     async def stop(self) -> None:
-        pid = self._process.pid if self._process is not None else self._pid()
+        pid = self._running_pid()
         if pid is None:
             return
         with contextlib.suppress(ProcessLookupError):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runecraft.controller.providers import InstanceInfo
-from runecraft.controller.reconcilers._plan import RelationState
+from runecraft.controller.reconcilers._plan import ALWAYS_REACHABLE, AgentReach, RelationState
 from runecraft.controller.state import (
     ApplicationRecord,
     MachineRecord,
@@ -58,9 +58,16 @@ class ModelState:
     need making; see `_provisioning.liveness_checks`)."""
     in_flight: frozenset[int] = frozenset()
     """Machines being made by a background task now."""
+    reach: AgentReach = ALWAYS_REACHABLE
+    """Whether the controller's bus reaches the agents (leases run only while it does)."""
 
     @classmethod
-    def of(cls, snapshot: ModelSnapshot, in_flight: frozenset[int] = frozenset()) -> ModelState:
+    def of(
+        cls,
+        snapshot: ModelSnapshot,
+        in_flight: frozenset[int] = frozenset(),
+        reach: AgentReach = ALWAYS_REACHABLE,
+    ) -> ModelState:
         """The state of the one model in `snapshot`."""
         (model,) = snapshot.models
         return cls(
@@ -72,6 +79,7 @@ class ModelState:
                 snapshot.relations, snapshot.endpoints, snapshot.scopes, snapshot.databags
             ),
             in_flight=in_flight,
+            reach=reach,
         )
 
     @property

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from runecraft.schemas.duration import parse_duration
 from runecraft.schemas.resources import ResourceRemote
 
 __all__ = [
+    "ALWAYS_REACHABLE",
+    "AgentReach",
     "LeaderChange",
     "RelationIndex",
     "RelationState",
@@ -29,6 +32,7 @@ __all__ = [
     "deletable_applications",
     "doomed_relations",
     "effective_config",
+    "lease_end",
     "machine_snapshots",
     "plan_leaders",
     "relation_views",
@@ -60,15 +64,47 @@ class LeaderChange:
         return self.previous is not None and self.leader not in (None, self.previous)
 
 
+@dataclass(frozen=True)
+class AgentReach:
+    """Whether the controller can reach its agents over the bus now, and since when.
+
+    A lease is renewed by its holder's agent over the bus, so it only runs while that agent
+    could have renewed it: while the controller's own bus is down no lease runs out, and
+    after it is back every lease runs at least `lease_seconds` from the reconnect."""
+
+    since: float | None
+    """When the controller's current bus session began (None: it has none now)."""
+    lease_seconds: float = 0.0
+    """The lease length granted from `since`."""
+
+
+ALWAYS_REACHABLE = AgentReach(since=-math.inf)
+"""Agents reachable all along: a lease ends when it is stored to."""
+
+
+def lease_end(expiry: float | None, reach: AgentReach) -> float | None:
+    """When a lease stored as running out at `expiry` really runs out (None: no lease):
+    never while agents cannot be reached, and not before a full lease after they can."""
+    if expiry is None:
+        return None
+    if reach.since is None:
+        return math.inf
+    return max(expiry, reach.since + reach.lease_seconds)
+
+
 def plan_leaders(
-    applications: Iterable[state.ApplicationRecord], units: Iterable[state.UnitRecord], now: float
+    applications: Iterable[state.ApplicationRecord],
+    units: Iterable[state.UnitRecord],
+    now: float,
+    reach: AgentReach = ALWAYS_REACHABLE,
 ) -> list[LeaderChange]:
     """Keep one leader per application.
 
-    The holder stays while it is alive and its lease runs (its agent renews it). A holder
-    that is gone is replaced by the lowest-numbered alive unit; a holder whose lease ran out
-    (its agent stopped renewing) is replaced by another alive unit when there is one, or
-    re-granted. Every change in the result also grants a fresh lease.
+    The holder stays while it is alive and its lease runs (its agent renews it; see
+    `AgentReach` for why a lease never runs out while the controller's bus is down). A
+    holder that is gone is replaced by the lowest-numbered alive unit; a holder whose lease
+    ran out (its agent stopped renewing) is replaced by another alive unit when there is
+    one, or re-granted. Every change in the result also grants a fresh lease.
     """
     alive: dict[int, list[str]] = defaultdict(list)
     for unit in sorted(units, key=lambda u: u.number):
@@ -78,7 +114,8 @@ def plan_leaders(
     for app in applications:
         candidates = alive.get(app.id, []) if app.life == "alive" else []
         holder = app.leader
-        if holder in candidates and app.lease_expiry is not None and app.lease_expiry > now:
+        end = lease_end(app.lease_expiry, reach)
+        if holder in candidates and end is not None and end > now:
             continue
         if holder in candidates:
             others = [name for name in candidates if name != holder]

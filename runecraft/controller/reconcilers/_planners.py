@@ -94,7 +94,7 @@ def plan_leadership(state: ModelState, now: float) -> list[WriteAction]:
     by_id = {a.id: a for a in state.applications}
     return [
         ChangeLeader(by_id[change.application_id], change.leader, change.moved)
-        for change in _plan.plan_leaders(state.applications, state.units, now)
+        for change in _plan.plan_leaders(state.applications, state.units, now, state.reach)
     ]
 
 
@@ -134,13 +134,15 @@ def plan_dispatch(
 
 def next_due(state: ModelState, now: float) -> float:
     """When the model needs a pass even if nothing in it changes: a leader's lease runs
-    out, a machine's retry comes, or the sweep interval passed."""
+    out (as `_plan.lease_end` says), a machine's retry comes, a unit removed with `--force`
+    runs out of time, or the sweep interval passed."""
     times = [now + SWEEP_INTERVAL]
-    times += [
-        a.lease_expiry
+    ends = (
+        _plan.lease_end(a.lease_expiry, state.reach)
         for a in state.applications
-        if a.leader is not None and a.lease_expiry is not None
-    ]
+        if a.leader is not None
+    )
+    times += [end for end in ends if end is not None]
     times += [m.retry_at for m in state.machines if m.retry_at is not None]
     times += [
         u.remove_after for u in state.units if u.life == "dying" and u.remove_after is not None

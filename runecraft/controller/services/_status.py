@@ -6,8 +6,10 @@ hidden machine of its own, whose provider writes the pod's IP (`address`), name
 (`address`, `provider-id`, and `allocating`/`waiting` or `error` while the pod is not up).
 
 Beyond Juju's keys the document carries `model.revision`/`reconciled`/`settled`, each
-unit's `settled`, and `integrations` (every relation with its provider, requirer and type,
-for `rune status --relations`); jubilant ignores keys it does not know.
+unit's `settled`, `integrations` (every relation with its provider, requirer and type,
+for `rune status --relations`) and `controller.broker-status` (the broker's state, in
+Juju's `{current, message}` shape, beside the `timestamp` Juju puts there); jubilant
+ignores keys it does not know.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from runecraft.controller.state import (
     Store,
     UnitRecord,
 )
+from runecraft.schemas.controller import BrokerHealth
 from runecraft.schemas.juju import JUJU_VERSION
 
 __all__ = [
@@ -297,9 +300,11 @@ def build_status(
     published_revision: Callable[[str], int | None],
     reconciled: bool,
     local_isolated: bool = False,
+    broker: BrokerHealth | None = None,
 ) -> dict[str, Any]:
     """The `status --format json` document of the snapshot's one model; `local_isolated`
-    says whether the local provider runs its machines as users of their own."""
+    says whether the local provider runs its machines as users of their own, `broker` how
+    the controller's broker is (left out when not given)."""
     model = snapshot.models[0]
     app_relations, integrations = relations_status(snapshot)
     applications = _applications(snapshot, published_revision, app_relations)
@@ -321,7 +326,15 @@ def build_status(
         else {str(m.number): _machine_doc(m, local_isolated) for m in snapshot.machines},
         "applications": applications,
         "integrations": integrations,
+        **({} if broker is None else {"controller": {"broker-status": _broker_doc(broker)}}),
     }
+
+
+def _broker_doc(broker: BrokerHealth) -> dict[str, str]:
+    doc = {"current": broker.state.value}
+    if broker.message:
+        doc["message"] = broker.message
+    return doc
 
 
 class StatusService(StoreService[Store]):
@@ -337,14 +350,17 @@ class StatusService(StoreService[Store]):
         published_revision: Callable[[str], int | None],
         reconciled: Callable[[], bool],
         local_isolated: Callable[[], bool] = lambda: False,
+        broker_health: Callable[[], BrokerHealth] = BrokerHealth,
     ) -> None:
         """`published_revision(agent)` is the snapshot revision last sent to a machine agent;
-        `reconciled()` says whether the reconcilers have caught up with every change."""
+        `reconciled()` says whether the reconcilers have caught up with every change;
+        `broker_health()` how the controller's broker is."""
         super().__init__(store, hub)
         self._controller_name = controller_name
         self._published_revision = published_revision
         self._reconciled = reconciled
         self._local_isolated = local_isolated
+        self._broker_health = broker_health
 
     async def _snapshot(self, model_name: str) -> ModelSnapshot:
         model = await self.store.model(model_name)
@@ -364,6 +380,7 @@ class StatusService(StoreService[Store]):
             published_revision=self._published_revision,
             reconciled=self._reconciled(),
             local_isolated=self._local_isolated(),
+            broker=self._broker_health(),
         )
         document["model"]["generation"] = generation
         return document

@@ -1,13 +1,15 @@
 """Soak: MINUTES of config churn on a small model, sampling the controller's and one
 machine agent's resident memory and open file descriptors from /proc every minute.
 
-A controller (managed mosquitto where installed) runs the chaos charm as `a` (2 units) and
+A controller (the embedded broker by default, as `rune bootstrap` makes; `--broker
+mosquitto` for a managed one) runs the chaos charm as `a` (2 units) and
 `b` (1 unit), related; every INTERVAL seconds `rune config` gives one of them a new token,
 so every unit runs config-changed and the other side relation-changed. Prints a table over
 time, then the growth from the first sample after WARMUP minutes to the last (flat is the
 goal: R13 allows 5% RSS and no fd growth), and the history check of every hook committed.
 
     python benchmarks/soak.py [--minutes 30] [--interval 3] [--warmup 5] [--sample 60]
+                              [--broker embedded|mosquitto]
 """
 
 from __future__ import annotations
@@ -47,8 +49,8 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=3.0, help="seconds between changes")
     parser.add_argument("--warmup", type=float, default=5, help="minutes before the baseline")
     parser.add_argument("--sample", type=float, default=60, help="seconds between samples")
+    parser.add_argument("--broker", choices=("embedded", "mosquitto"), default="embedded")
     args = parser.parse_args()
-    broker = "mosquitto" if shutil.which("mosquitto") else "embedded"
     root = Path(tempfile.mkdtemp(prefix="rc-soak-", dir="/tmp"))
     record_dir = Path(tempfile.mkdtemp(prefix="rc-soak-rec-", dir="/tmp"))
     record_dir.chmod(0o1777)  # the machines' own users write there
@@ -56,7 +58,7 @@ def main() -> None:
     plan = harness.Plan(providers=2, requirers=1, machines=2, hook_pause="0")
     run = harness.Chaos(rune, plan, record_dir, log=lambda line: None)
     try:
-        run.deploy(broker=broker)
+        run.deploy(broker=args.broker)
         run.converge()
         soak(run, args)
     finally:

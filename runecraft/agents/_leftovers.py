@@ -22,9 +22,10 @@ own pid file (`_pebble_daemon`). A process that left its group (`setsid`) escape
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import errno
 import os
 import signal
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,9 @@ logger = structlog.get_logger(__name__)
 REAP_TIMEOUT = 10.0
 """Longest `reap()` waits for killed groups to be gone (SIGKILL is not refusable, but a
 process in uninterruptible sleep ends only when its I/O does)."""
+
+_RECORD_MAX = 4096
+"""Bytes of a record read at most (one line: a start time and what the group was)."""
 
 _POLL = 0.02
 """Seconds between looks at `/proc` while waiting (the processes are not our children)."""
@@ -102,27 +106,69 @@ class ProcessRecords:
         partial.replace(path)
 
     def discard(self, pgid: int) -> None:
-        """The group's leader ended (or was stopped): forget it."""
-        with contextlib.suppress(FileNotFoundError):
+        """The group's leader ended (or was stopped): forget it. A record that cannot be
+        removed (a read-only file system) is logged and left: the next `reap()` finds its
+        group gone and tries again."""
+        try:
             (self.directory / str(pgid)).unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            logger.warning("cannot remove a process record", pgid=pgid, error=str(exc))
 
     def recorded(self) -> dict[int, tuple[int, str]]:
-        """Group id → (leader start time, what it was) of every record."""
+        """Group id → (leader start time, what it was) of every record to trust.
+
+        Only a regular file this agent owns names a group, and never group 0 or 1 (kernel
+        threads and init) nor the agent's own: killing those kills the agent on every
+        start. Anything else in the directory is logged and left alone.
+        """
         found: dict[int, tuple[int, str]] = {}
         try:
-            paths = list(self.directory.iterdir())
+            paths = sorted(self.directory.iterdir())
         except FileNotFoundError:
             return found
+        except OSError as exc:
+            logger.error("cannot list the process records", error=str(exc))
+            return found
         for path in paths:
-            if not path.name.isdigit():
-                path.unlink(missing_ok=True)  # a record cut short while being written
-                continue
             try:
-                started, _, what = path.read_text(encoding="utf-8").strip().partition(" ")
-                found[int(path.name)] = (int(started), what)
-            except (OSError, ValueError):
-                path.unlink(missing_ok=True)
+                record = self._read(path)
+            except OSError as exc:
+                logger.warning("cannot read a process record", record=path.name, error=str(exc))
+                continue
+            if record is not None:
+                found[int(path.name)] = record
         return found
+
+    def _read(self, path: Path) -> tuple[int, str] | None:
+        """The record at `path`, or None (logged) if it names no group to trust; one cut
+        short while being written is removed."""
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        try:
+            fd = os.open(path, flags)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            logger.warning("a process record is a link; ignoring it", record=path.name)
+            return None
+        with os.fdopen(fd, "rb") as file:
+            status = os.fstat(file.fileno())
+            if not stat.S_ISREG(status.st_mode) or status.st_uid != os.geteuid():
+                logger.warning(
+                    "a process record is not a file of ours; ignoring it", record=path.name
+                )
+                return None
+            text = file.read(_RECORD_MAX).decode("utf-8", errors="replace")
+        if path.name.isdigit() and not _trusted_group(int(path.name)):
+            logger.warning("a process record names a group never to kill", record=path.name)
+            path.unlink()
+            return None
+        started, _, what = text.strip().partition(" ")
+        if not path.name.isdigit() or not started.isdigit():
+            path.unlink()  # a record cut short while being written
+            return None
+        return int(started), what
 
     async def reap(self, timeout: float = REAP_TIMEOUT) -> list[int]:
         """Kill every recorded group that is still running and wait until it is gone.
@@ -130,8 +176,9 @@ class ProcessRecords:
         Returns the groups that were killed. Records are removed once their group is gone;
         one that outlives `timeout` stays (the next `reap()` tries again) and is logged.
         """
+        records = self.recorded()
         killed: list[int] = []
-        for pgid, (started, what) in sorted(self.recorded().items()):
+        for pgid, (started, what) in sorted(records.items()):
             leader = _stat(pgid)
             if leader is not None and leader.started != started and leader.state != "Z":
                 logger.info("recorded process group was reused; leaving it", pgid=pgid)
@@ -141,13 +188,14 @@ class ProcessRecords:
                 self.discard(pgid)
                 continue
             logger.warning("killing a process group left by an earlier agent", pgid=pgid, what=what)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
+            try:
                 os.killpg(pgid, signal.SIGKILL)
+            except OSError as exc:
+                logger.warning("cannot kill a recorded process group", pgid=pgid, error=str(exc))
             killed.append(pgid)
         deadline = time.monotonic() + timeout
         for pgid in killed:
-            started = self.recorded().get(pgid, (0, ""))[0]
-            while _members(pgid, started):
+            while _members(pgid, records[pgid][0]):
                 if time.monotonic() >= deadline:
                     logger.error("a killed process group is still running", pgid=pgid)
                     break
@@ -155,3 +203,8 @@ class ProcessRecords:
             else:
                 self.discard(pgid)
         return killed
+
+
+def _trusted_group(pgid: int) -> bool:
+    """Whether a record may name `pgid`: not the kernel's (0), init's (1) or our own."""
+    return pgid > 1 and pgid != os.getpgrp()

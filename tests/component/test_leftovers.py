@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from runecraft.agents import _leftovers, _unitlog, hookrunner
+from tests._tmpfs import small_tmpfs
 
 
 @pytest.fixture
@@ -168,3 +169,76 @@ async def test_a_hook_without_an_interpreter_line_fails_as_it_did_unrecorded(
     )
     assert not result.ok and "Exec format error" in result.message
     assert not (tmp_path / "ran").exists() and records.recorded() == {}
+
+
+_AGENT = """
+import asyncio, json, os, sys
+from pathlib import Path
+from runecraft.agents import _leftovers
+directory = Path(sys.argv[1])
+own = os.getpgrp()
+(directory / str(own)).write_text(f"{_leftovers.start_time(own)} hook install\\n")
+print(json.dumps(asyncio.run(_leftovers.ProcessRecords(directory).reap())))
+"""
+
+
+def test_reap_never_kills_the_kernels_group_or_the_agents_own(tmp_path: Path) -> None:
+    directory = tmp_path / "processes"
+    directory.mkdir()
+    # Kernel threads show group 0 in /proc; killpg(0) is the caller's own group.
+    (directory / "0").write_text("0 hook install\n")
+    (directory / "1").write_text("0 hook install\n")
+    # The agent, in a session of its own, finds a record naming its own group.
+    agent = subprocess.run(
+        [sys.executable, "-c", _AGENT, str(directory)],
+        capture_output=True,
+        start_new_session=True,
+        timeout=60,
+        check=False,
+    )
+    assert agent.returncode == 0, agent.stderr.decode()
+    assert json.loads(agent.stdout.splitlines()[-1]) == []  # after its log lines
+    assert sorted(path.name for path in directory.iterdir()) == []
+
+
+async def test_reap_trusts_only_regular_files_of_its_own(
+    tmp_path: Path, spawned: list[subprocess.Popen[bytes]]
+) -> None:
+    directory = tmp_path / "processes"
+    directory.mkdir()
+    records = _leftovers.ProcessRecords(directory)
+    linked, listed = _group(spawned), _group(spawned)
+    # A link to a record that would kill a running group: not the agent's record.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_text(f"{_leftovers.start_time(linked.pid)} hook install\n")
+    (directory / str(linked.pid)).symlink_to(elsewhere)
+    (directory / str(listed.pid)).mkdir()  # a directory cannot be read nor unlinked
+
+    assert records.recorded() == {}
+    assert await records.reap() == []
+    assert linked.poll() is None and listed.poll() is None
+    assert (directory / str(listed.pid)).is_dir() and elsewhere.exists()
+
+
+def _remount_read_only(mount: Path) -> None:
+    subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True, capture_output=True)
+
+
+async def test_reap_on_a_read_only_file_system_goes_on(
+    spawned: list[subprocess.Popen[bytes]],
+) -> None:
+    with small_tmpfs("1m") as mount:
+        directory = mount / "processes"
+        records = _leftovers.ProcessRecords(directory)
+        ended = subprocess.Popen(["/bin/true"], start_new_session=True)
+        ended.wait()
+        directory.mkdir()
+        (directory / str(ended.pid)).write_text("1 hook start\n")
+        hook = _group(spawned)
+        records.add(hook.pid, "hook install")
+        _remount_read_only(mount)
+
+        # Neither record can be removed: both groups are dealt with all the same.
+        assert await records.reap() == [hook.pid]
+        assert hook.wait() == -signal.SIGKILL
+        assert sorted(records.recorded()) == sorted([ended.pid, hook.pid])

@@ -25,7 +25,7 @@ import re
 import shutil
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,11 +176,12 @@ class ForkServer:
         self,
         charm_dir: Path,
         env: dict[str, str],
-        on_fork: Callable[[int], None] | None = None,
+        on_fork: Callable[[int], Awaitable[None]] | None = None,
     ) -> ForkedHook | None:
         """Fork a hook with `env` in `charm_dir`; None when it must be spawned instead.
 
-        `on_fork` is told the hook's pid (its session id) before the hook may run.
+        `on_fork` is told the hook's pid (its session id) before the hook may run; the
+        hook waits until it returns.
         """
         plan = entrypoint(charm_dir, env.get("PATH", ""))
         if plan is None:
@@ -236,7 +237,13 @@ class ForkServer:
                 start_new_session=True,
             )
         if self._records is not None:
-            self._records.add(process.pid, "fork server")
+            try:
+                self._records.add(process.pid, "fork server")
+            except OSError:  # a server not on record must not outlive this agent
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+                raise
         assert process.stdout is not None
         try:
             async with asyncio.timeout(START_TIMEOUT):
@@ -253,7 +260,7 @@ class ForkServer:
         self._server = _Server(process=process, identity=identity, python=python)
 
     async def _fork(
-        self, charm_dir: Path, env: dict[str, str], on_fork: Callable[[int], None] | None
+        self, charm_dir: Path, env: dict[str, str], on_fork: Callable[[int], Awaitable[None]] | None
     ) -> ForkedHook:
         loop = asyncio.get_running_loop()
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -314,7 +321,7 @@ class ForkServer:
         pid = int(line[4:])
         try:
             if on_fork is not None:
-                on_fork(pid)
+                await on_fork(pid)
             await loop.sock_sendall(conn, b"go\n")  # now the hook may run
         except BaseException:
             conn.close()  # the server kills the hook

@@ -22,6 +22,7 @@ own pid file (`_pebble_daemon`). A process that left its group (`setsid`) escape
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import signal
@@ -102,8 +103,13 @@ class ProcessRecords:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self.directory / str(pgid)
         partial = path.with_name(f".{pgid}.new")
-        partial.write_text(f"{started} {what}\n", encoding="utf-8")
-        partial.replace(path)
+        try:
+            partial.write_text(f"{started} {what}\n", encoding="utf-8")
+            partial.replace(path)
+        except OSError:
+            with contextlib.suppress(OSError):  # nothing half-written left (a full disk)
+                partial.unlink()
+            raise
 
     def discard(self, pgid: int) -> None:
         """The group's leader ended (or was stopped): forget it. A record that cannot be

@@ -28,6 +28,7 @@ from typing import Protocol
 
 import structlog
 
+from runecraft import _retry
 from runecraft.agents import _context, _forkserver, _leftovers, _unitlog, uniter
 
 __all__ = [
@@ -318,7 +319,9 @@ async def run_hook(
     log.write("INFO", "uniter", f"running {what} (via {handler.relative_to(charm_dir)})")
     forked = None
     if forks is not None and handler.name == "dispatch":
-        on_fork = None if records is None else functools.partial(records.add, what=what)
+        on_fork = (
+            None if records is None else functools.partial(_record, records, what=what, log=log)
+        )
         forked = await forks.start(charm_dir, dict(env), on_fork)
     return await _run_process(
         [str(handler)],
@@ -411,6 +414,27 @@ def _kernel_runs(path: str) -> bool:
     return head.startswith(b"#!") or head == b"\x7fELF"
 
 
+async def _record(
+    records: _leftovers.ProcessRecords, pgid: int, *, what: str, log: _unitlog.UnitLog
+) -> None:
+    """Put the hook's group on record, waiting with back-off while the record cannot be
+    written (a full disk): the hook waits at its gate meanwhile, as the unit's state waits
+    for room (`UnitAgent._durable`), instead of failing for a fault of the machine."""
+    outage = _retry.Outage("cannot record a hook's process group; retrying")
+    while True:
+        try:
+            records.add(pgid, what)
+        except OSError as exc:
+            delay = outage.failed(exc, pgid=pgid, what=what)
+            if outage.failures == 1:
+                reason = exc.strerror or str(exc)
+                log.write("WARNING", "uniter", f"{what} waits: cannot record its process: {reason}")
+            await asyncio.sleep(delay)
+            continue
+        outage.recovered(pgid=pgid, what=what)
+        return
+
+
 async def _spawn(
     argv: list[str],
     *,
@@ -418,6 +442,7 @@ async def _spawn(
     env: Mapping[str, str],
     records: _leftovers.ProcessRecords | None,
     what: str,
+    log: _unitlog.UnitLog,
 ) -> asyncio.subprocess.Process:
     """Spawn `argv` in a session of its own; with `records`, its group is on record before
     it runs (held at the `_GATE` until then)."""
@@ -434,7 +459,7 @@ async def _spawn(
             start_new_session=True,
         )
         if records is not None:
-            records.add(spawned.pid, what)
+            await _record(records, spawned.pid, what=what, log=log)
         if gated:
             os.write(gate_w, b"go\n")
         return spawned
@@ -465,7 +490,7 @@ async def _run_process(
         process, out_stream, err_stream = started, started.stdout, started.stderr
     else:
         try:
-            spawned = await _spawn(argv, cwd=cwd, env=env, records=records, what=what)
+            spawned = await _spawn(argv, cwd=cwd, env=env, records=records, what=what, log=log)
         except OSError as exc:
             log.write("ERROR", "uniter", f"{what} cannot start: {exc}")
             return HookResult(outcome=HookOutcome.FAILED, message=str(exc))

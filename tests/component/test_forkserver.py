@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
 from runecraft.agents import _forkserver, _leftovers, _unitlog, hookrunner
+from tests._tmpfs import fill, small_tmpfs
 
 ENV_DISPATCH = (
     "#!/bin/sh\n"
@@ -316,3 +318,96 @@ async def test_a_forked_hook_and_its_server_are_on_record_while_they_run(tmp_pat
         log.close()
         await server.close()
     assert records.recorded() == {}
+
+
+def _servers(socket_path: Path) -> list[int]:
+    """Processes serving `socket_path` (a fork server's argv names its socket)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if os.fsencode(socket_path) in argv:
+            found.append(int(entry.name))
+    return found
+
+
+def _text(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Poll a condition on what the agent writes, with a deadline."""
+    async with asyncio.timeout(30):
+        while not condition():  # noqa: ASYNC110 (the waiting side is the code under test)
+            await asyncio.sleep(0.02)
+
+
+def _install(
+    charm: Path, records: _leftovers.ProcessRecords, server: _forkserver.ForkServer
+) -> asyncio.Task[hookrunner.HookResult]:
+    log = _unitlog.UnitLog(charm.parent / "unit.log", "probe/0")
+
+    async def run() -> hookrunner.HookResult:
+        try:
+            return await hookrunner.run_hook(
+                charm_dir=charm,
+                hook="install",
+                env=hook_env(charm),
+                log=log,
+                forks=server,
+                records=records,
+            )
+        finally:
+            log.close()
+
+    return asyncio.create_task(run())
+
+
+async def test_a_forked_hook_whose_record_finds_a_full_disk_waits_for_room(
+    tmp_path: Path,
+) -> None:
+    charm = make_charm(tmp_path)
+    with small_tmpfs("1m") as mount:
+        records = _leftovers.ProcessRecords(mount / "processes")
+        server = _forkserver.ForkServer(tmp_path / "f.sock", tmp_path / "fork.log", records=records)
+        try:
+            assert (await _install(charm, records, server)).ok
+            started = server.pid
+            filler = fill(mount)
+            hook = _install(charm, records, server)
+            try:
+                await _until(lambda: "cannot record its process" in _text(tmp_path / "unit.log"))
+                assert not hook.done()
+                filler.unlink()
+                assert (await hook).ok
+            finally:
+                hook.cancel()
+            assert server.pid == started  # the same server forked it: it was not shut down
+            assert set(records.recorded()) == {started}
+        finally:
+            await server.close()
+
+
+async def test_a_fork_server_that_cannot_be_recorded_is_killed(tmp_path: Path) -> None:
+    charm = make_charm(tmp_path)
+    socket_path = tmp_path / "f.sock"
+    with small_tmpfs("1m") as mount:
+        records = _leftovers.ProcessRecords(mount / "processes")
+        server = _forkserver.ForkServer(socket_path, tmp_path / "fork.log", records=records)
+        filler = fill(mount)
+        hook = _install(charm, records, server)
+        try:
+            await _until(lambda: "cannot record its process" in _text(tmp_path / "unit.log"))
+            assert server.pid is None and _servers(socket_path) == []  # killed, not left
+            filler.unlink()
+            assert (await hook).ok  # spawned once its record was written
+            assert records.recorded() == {}
+        finally:
+            hook.cancel()
+            await server.close()
+            for pid in _servers(socket_path):  # a server the agent left behind
+                os.kill(pid, signal.SIGKILL)

@@ -4,19 +4,20 @@ recorded groups that still run, and leaves a reused pid alone."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from runecraft.agents import _leftovers, _unitlog, hookrunner
-from tests._tmpfs import small_tmpfs
+from tests._tmpfs import fill, small_tmpfs
 
 
 @pytest.fixture
@@ -242,3 +243,45 @@ async def test_reap_on_a_read_only_file_system_goes_on(
         assert await records.reap() == [hook.pid]
         assert hook.wait() == -signal.SIGKILL
         assert sorted(records.recorded()) == sorted([ended.pid, hook.pid])
+
+
+def _text(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Poll a condition on what the agent writes, with a deadline."""
+    async with asyncio.timeout(30):
+        while not condition():  # noqa: ASYNC110 (the waiting side is the code under test)
+            await asyncio.sleep(0.02)
+
+
+async def test_a_hook_whose_record_finds_a_full_disk_waits_for_room(tmp_path: Path) -> None:
+    charm = tmp_path / "charm"
+    (charm / "hooks").mkdir(parents=True)
+    (charm / "metadata.yaml").write_text("name: c\n")
+    (charm / "hooks" / "install").write_text(f"#!/bin/sh\ntouch {tmp_path / 'ran'}\n")
+    (charm / "hooks" / "install").chmod(0o755)
+    log = _unitlog.UnitLog(tmp_path / "unit.log", "c/0")
+    with small_tmpfs("1m") as mount:
+        records = _leftovers.ProcessRecords(mount / "processes")
+        filler = fill(mount)
+        hook = asyncio.create_task(
+            hookrunner.run_hook(
+                charm_dir=charm,
+                hook="install",
+                env={"PATH": "/usr/bin:/bin"},
+                log=log,
+                records=records,
+            )
+        )
+        try:
+            await until(lambda: "cannot record its process" in _text(tmp_path / "unit.log"))
+            assert not hook.done() and not (tmp_path / "ran").exists()  # held at its gate
+            filler.unlink()
+            result = await hook
+        finally:
+            hook.cancel()
+            log.close()
+        assert result.ok and (tmp_path / "ran").exists()
+        assert records.recorded() == {} and not list((mount / "processes").iterdir())

@@ -28,12 +28,13 @@ import os
 import signal
 import stat
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 
-__all__ = ["REAP_TIMEOUT", "ProcessRecords", "start_time"]
+from runecraft.agents import _proc
+
+__all__ = ["REAP_TIMEOUT", "ProcessRecords"]
 
 logger = structlog.get_logger(__name__)
 
@@ -48,32 +49,6 @@ _POLL = 0.02
 """Seconds between looks at `/proc` while waiting (the processes are not our children)."""
 
 
-@dataclass(frozen=True)
-class _Proc:
-    pid: int
-    state: str
-    pgid: int
-    started: int
-
-
-def _stat(pid: int) -> _Proc | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return None
-    fields = text.rpartition(")")[2].split()
-    try:
-        return _Proc(pid=pid, state=fields[0], pgid=int(fields[2]), started=int(fields[19]))
-    except (IndexError, ValueError):
-        return None
-
-
-def start_time(pid: int) -> int | None:
-    """When `pid` started (clock ticks since boot), or None if there is no such process."""
-    proc = _stat(pid)
-    return None if proc is None else proc.started
-
-
 def _members(pgid: int, started: int) -> list[int]:
     """Live (not zombie) processes of group `pgid` that started no earlier than its leader."""
     found = []
@@ -81,7 +56,7 @@ def _members(pgid: int, started: int) -> list[int]:
         for entry in entries:
             if not entry.name.isdigit():
                 continue
-            proc = _stat(int(entry.name))
+            proc = _proc.stat(int(entry.name))
             if proc is None or proc.pgid != pgid or proc.state == "Z":
                 continue
             if proc.started >= started:
@@ -97,7 +72,7 @@ class ProcessRecords:
 
     def add(self, pgid: int, what: str) -> None:
         """Record the group of the process `pgid` just spawned (a group leader)."""
-        started = start_time(pgid)
+        started = _proc.start_time(pgid)
         if started is None:  # gone already: nothing can be left of it
             return
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -185,7 +160,7 @@ class ProcessRecords:
         records = self.recorded()
         killed: list[int] = []
         for pgid, (started, what) in sorted(records.items()):
-            leader = _stat(pgid)
+            leader = _proc.stat(pgid)
             if leader is not None and leader.started != started and leader.state != "Z":
                 logger.info("recorded process group was reused; leaving it", pgid=pgid)
                 self.discard(pgid)

@@ -32,6 +32,7 @@ from pathlib import Path
 import structlog
 
 from runecraft import _retry
+from runecraft.agents import _proc
 
 __all__ = ["DaemonPaths", "LocalDaemon", "daemon_argv"]
 
@@ -104,21 +105,6 @@ def _daemon_env(paths: DaemonPaths) -> dict[str, str]:
     return env
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie is dead for our purposes (its parent has not reaped it yet).
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
-
-
 def _is_ours(pid: int, unit: str, paths: DaemonPaths) -> bool:
     """The process's command line is this container's daemon (the pid was not reused)."""
     try:
@@ -132,7 +118,7 @@ def _is_ours(pid: int, unit: str, paths: DaemonPaths) -> bool:
 async def _wait_gone(pid: int, timeout: float) -> bool:
     """Wait (polling, it is not our child) until `pid` has gone; False on timeout."""
     deadline = time.monotonic() + timeout
-    while _alive(pid):
+    while _proc.alive(pid):
         if time.monotonic() >= deadline:
             return False
         await asyncio.sleep(0.05)
@@ -145,7 +131,7 @@ def _left_running(unit: str, paths: DaemonPaths) -> int | None:
         pid = int(paths.pid_file.read_text().strip())
     except (OSError, ValueError):
         return None
-    if pid > 0 and _alive(pid) and _is_ours(pid, unit, paths):
+    if pid > 0 and _proc.alive(pid) and _is_ours(pid, unit, paths):
         return pid
     paths.pid_file.unlink(missing_ok=True)
     return None
@@ -156,7 +142,7 @@ async def _ended(pid: int) -> None:
     try:
         pidfd = os.pidfd_open(pid)
     except (AttributeError, OSError):
-        while _alive(pid):  # noqa: ASYNC110 (not our child: nothing else tells us)
+        while _proc.alive(pid):  # noqa: ASYNC110 (not our child: nothing else tells us)
             await asyncio.sleep(1.0)
         return
     loop = asyncio.get_running_loop()

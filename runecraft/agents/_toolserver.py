@@ -26,7 +26,7 @@ from typing import Literal
 import structlog
 
 from runecraft import errors
-from runecraft.agents import _hooktool, hooktools
+from runecraft.agents import _hooktool, _proc, hooktools
 
 __all__ = [
     "CLIENT_NAME",
@@ -247,32 +247,17 @@ def _peer(writer: asyncio.StreamWriter) -> _Peer | None:
     return _Peer(pid=pid, uid=uid)
 
 
-def _stat_fields(pid: int) -> list[str] | None:
-    """`/proc/<pid>/stat` after the command name (field 3 onwards), None if it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except (OSError, ValueError):
-        return None
-    return text.rsplit(")", 1)[-1].split()
-
-
-def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks: with the pid, names one process for good."""
-    fields = _stat_fields(pid)
-    return fields[19] if fields is not None and len(fields) > 19 else None
-
-
-def _descends_from(pid: int, ancestor: int, ancestor_start: str | None) -> bool:
+def _descends_from(pid: int, ancestor: int, ancestor_start: int | None) -> bool:
     """Whether `pid` is `ancestor` (the same process, not a reuse of its pid) or one of
     its descendants, following at most `MAX_ANCESTRY` parent links."""
     current = pid
     for _ in range(MAX_ANCESTRY):
-        fields = _stat_fields(current)
-        if fields is None:
+        proc = _proc.stat(current)
+        if proc is None:
             return False
         if current == ancestor:
-            return ancestor_start is None or fields[19] == ancestor_start
-        parent = int(fields[1])
+            return ancestor_start is None or proc.started == ancestor_start
+        parent = proc.ppid
         if parent <= 1:
             return False
         current = parent
@@ -285,14 +270,14 @@ class HookBinding:
     def __init__(self, ctx: hooktools.HookContext, uid: int) -> None:
         self.ctx = ctx
         self.uid = uid
-        self._pid: asyncio.Future[tuple[int, str | None]] = (
+        self._pid: asyncio.Future[tuple[int, int | None]] = (
             asyncio.get_running_loop().create_future()
         )
 
     def started(self, pid: int) -> None:
         """The hook process is `pid` (called by the hook runner as soon as it knows)."""
         if not self._pid.done():
-            self._pid.set_result((pid, _start_time(pid)))
+            self._pid.set_result((pid, _proc.start_time(pid)))
 
     def finish(self) -> None:
         """The hook ended: calls still waiting for its pid are refused."""

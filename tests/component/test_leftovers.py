@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from runecraft.agents import _leftovers, _unitlog, hookrunner
+from runecraft.agents import _leftovers, _proc, _unitlog, hookrunner
 from tests._tmpfs import fill, small_tmpfs
 
 
@@ -54,7 +54,8 @@ async def test_reap_kills_every_member_of_a_recorded_group(
 
     assert await records.reap() == [hook.pid]
     assert hook.wait() == -signal.SIGKILL
-    assert _leftovers.start_time(child) is None or _state(child) == "Z"
+    gone = _proc.stat(child)
+    assert gone is None or gone.state == "Z"
     assert records.recorded() == {}
 
 
@@ -63,7 +64,7 @@ async def test_reap_leaves_a_reused_pid_and_forgets_ended_groups(
 ) -> None:
     records = _leftovers.ProcessRecords(tmp_path / "processes")
     stranger = _group(spawned)
-    started = _leftovers.start_time(stranger.pid)
+    started = _proc.start_time(stranger.pid)
     assert started is not None
     # The recorded group's leader started earlier: this process only has its pid now.
     (tmp_path / "processes").mkdir()
@@ -108,13 +109,6 @@ async def test_a_hooks_group_is_on_record_while_it_runs(tmp_path: Path) -> None:
     ((pid, recorded),) = seen.items()
     assert list(recorded) == [pid] and recorded[pid][1] == 'hook "install"'
     assert records.recorded() == {}  # it ended: nothing to kill
-
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return ""
 
 
 GATES = {
@@ -175,10 +169,10 @@ async def test_a_hook_without_an_interpreter_line_fails_as_it_did_unrecorded(
 _AGENT = """
 import asyncio, json, os, sys
 from pathlib import Path
-from runecraft.agents import _leftovers
+from runecraft.agents import _leftovers, _proc
 directory = Path(sys.argv[1])
 own = os.getpgrp()
-(directory / str(own)).write_text(f"{_leftovers.start_time(own)} hook install\\n")
+(directory / str(own)).write_text(f"{_proc.start_time(own)} hook install\\n")
 print(json.dumps(asyncio.run(_leftovers.ProcessRecords(directory).reap())))
 """
 
@@ -211,7 +205,7 @@ async def test_reap_trusts_only_regular_files_of_its_own(
     linked, listed = _group(spawned), _group(spawned)
     # A link to a record that would kill a running group: not the agent's record.
     elsewhere = tmp_path / "elsewhere"
-    elsewhere.write_text(f"{_leftovers.start_time(linked.pid)} hook install\n")
+    elsewhere.write_text(f"{_proc.start_time(linked.pid)} hook install\n")
     (directory / str(linked.pid)).symlink_to(elsewhere)
     (directory / str(listed.pid)).mkdir()  # a directory cannot be read nor unlinked
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import ops
 import pytest
 
-from runecraft.agents import _pebble_daemon, _workloads, unit, uniter
+from runecraft.agents import _pebble_daemon, _proc, _workloads, unit, uniter
 from tests.conftest import free_port
 
 from .test_unit_agent import MODEL, Charms, Outbox, build_zip, remote, running
@@ -229,7 +229,7 @@ async def test_a_dead_daemon_is_restarted_and_is_ready_again(
         assert daemon.starts == 2 and daemon.pid not in (None, first)
         last = daemon.pid
     # Stopped with the supervisor: no process, socket or pid file left.
-    assert last is not None and not _pebble_daemon._alive(last)
+    assert last is not None and not _proc.alive(last)
     assert not daemon.paths.socket.exists() and not daemon.paths.pid_file.exists()
 
 
@@ -368,6 +368,6 @@ async def test_a_unit_runs_its_containers_daemon_and_its_charm_reaches_it(
     facts = json.loads((agent.paths.charm / "ready.json").read_text())
     # ops asked for /charm/containers/web/pebble.socket and was given the unit's own.
     assert facts["socket"] == str(short_dir / "c" / "web" / "pebble.socket")
-    assert pid is not None and not _pebble_daemon._alive(pid)
+    assert pid is not None and not _proc.alive(pid)
     assert not (short_dir / "c").exists()
     assert "cannot reach Pebble" not in agent.paths.log.read_text()

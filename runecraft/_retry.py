@@ -174,7 +174,12 @@ class Outage:
         if self.failures == 1:
             message = error.message if isinstance(error, errors.RunecraftError) else str(error)
             logger.warning(self.what, error=message or type(error).__name__, **context)
-        return backoff_delay(self.failures, first=self.first, cap=self.cap)
+        return self.delay
+
+    @property
+    def delay(self) -> float:
+        """Seconds to wait before the next attempt (`first` when no attempt failed yet)."""
+        return backoff_delay(max(self.failures, 1), first=self.first, cap=self.cap)
 
     def recovered(self, **context: Any) -> None:
         """An attempt succeeded: an outage, if there was one, is over (logged once)."""

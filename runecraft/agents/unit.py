@@ -787,7 +787,8 @@ class UnitAgent:
             self._store.save(record)
             self._saved_commit_seq = record.local.commit_seq
         except OSError as exc:
-            self._outage.failed(exc, unit=self.unit)  # logged once per outage
+            if self._unsaved is None:  # an outage starts (logged once); `_durable` counts on
+                self._outage.failed(exc, unit=self.unit)
             self._unsaved = exc
             return
         if self._unsaved is not None:
@@ -806,8 +807,10 @@ class UnitAgent:
                 message=f"cannot save unit state, retrying: {_reason(self._unsaved)}",
             )
             await self._publish()
-            await asyncio.sleep(_retry.backoff_delay(self._outage.failures, first=0.5, cap=30.0))
+            await asyncio.sleep(self._outage.delay)
             self._keep(self._record)
+            if self._unsaved is not None:  # only these retries count: one doubling a pass
+                self._outage.failed(self._unsaved, unit=self.unit)
         self._agent_status = shown
         await self._publish()
 

@@ -157,3 +157,14 @@ async def test_a_supervised_worker_is_restarted_with_backoff_until_cancelled() -
     with pytest.raises(asyncio.CancelledError):
         await task
     assert (calls, waits) == (4, [0.5, 1.0, 2.0])
+
+
+def test_an_outage_waits_first_then_doubles_per_failure_up_to_its_cap() -> None:
+    outage = _retry.Outage("cannot save; retrying", first=1.0, cap=4.0)
+    assert 0.8 <= outage.delay <= 1.2  # before any failure: the first wait
+    waits = [outage.failed(OSError("full")) for _ in range(4)]
+    for wait, base in zip(waits, [1.0, 2.0, 4.0, 4.0], strict=True):
+        assert base * 0.8 <= wait <= base * 1.2
+    assert 3.2 <= outage.delay <= 4.8 and outage.failures == 4
+    outage.recovered()
+    assert outage.failures == 0 and 0.8 <= outage.delay <= 1.2

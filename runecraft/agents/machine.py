@@ -256,7 +256,7 @@ class MachineAgent:
                 self._heartbeat()
             self._log_sink.flush()
             for slot in self._units.values():
-                slot.agent.flush_log()
+                slot.agent.write_held_lines()
 
     # --- units -----------------------------------------------------------------------------
 
@@ -295,7 +295,7 @@ class MachineAgent:
             snapshot_revision=revision,
             containers_dir=_workloads.containers_dir(paths.base, pod=self._pod),
             pebble_daemons=not self._pod,
-            flush_log=functools.partial(self._logs.flush, remote.unit),
+            deliver_log=functools.partial(self._logs.flush, remote.unit),
         )
         slot = _Slot(agent=agent)
         slot.task = self._tg.create_task(self._supervise(slot), name=f"unit {remote.unit}")

@@ -275,7 +275,7 @@ class UnitAgent:
         snapshot_revision: int = 0,
         containers_dir: Path | None = None,
         pebble_daemons: bool = False,
-        flush_log: Callable[[], Awaitable[object]] | None = None,
+        deliver_log: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         """Set up (no I/O yet).
 
@@ -292,7 +292,7 @@ class UnitAgent:
             snapshot_revision: Revision of the `MachineSnapshot` that `remote` came from.
             containers_dir: The unit's `/charm/containers` (default: a machine's own).
             pebble_daemons: Run a Pebble daemon per workload container (not in a pod).
-            flush_log: Delivers the unit log so far (bounded); awaited before the removal.
+            deliver_log: Delivers the unit log so far (bounded); awaited before the removal.
         """
         self.paths = paths
         self._wanted = (remote, snapshot_revision)
@@ -316,7 +316,7 @@ class UnitAgent:
         self._commit_sent: dict[int, int] = {}
         """Commit seq → snapshot revision current when it was last sent."""
         self._log = _unitlog.UnitLog(paths.log, remote.unit)
-        self._flush_log = flush_log
+        self._deliver_log = deliver_log
         self._server: _toolserver.ToolServer | None = None
         self._processes, self._forks = _processes(paths)
         self._unit_env = _environment(remote.unit, paths, model, agent_path)
@@ -360,7 +360,7 @@ class UnitAgent:
         """Where workload events come in (the watchers'; persisted and run in order)."""
         return self._workloads.sink
 
-    def flush_log(self) -> None:
+    def write_held_lines(self) -> None:
         """Write unit-log lines a full disk held back, if there is room now."""
         self._log.flush()
 
@@ -456,8 +456,8 @@ class UnitAgent:
                 self.local, remote, self._clock(), self._record.workload_events
             )
             if isinstance(decision, uniter.Removed):
-                if self._flush_log is not None:  # the last hooks' output, before it is gone
-                    await self._flush_log()
+                if self._deliver_log is not None:  # the last hooks' output, before it is gone
+                    await self._deliver_log()
                 self._removed = True
                 self._agent_status = bus.StatusValue(status="idle")
                 await self._publish()

@@ -34,6 +34,7 @@ __all__ = [
     "SafeStream",
     "Sink",
     "configure",
+    "lost_lines_note",
     "module_of",
     "processors",
 ]
@@ -178,11 +179,13 @@ class LineFile:
                 self._fd = None
 
 
-def _lost_note(count: int) -> str:
+def lost_lines_note(count: int, module: str = __name__) -> str:
+    """The line that stands where a full disk made a log lose `count` lines, said alike in
+    every log (the agents' own and the unit logs); `module` is who says it."""
     return LogLine(
         at=time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
         level="WARNING",
-        module=__name__,
+        module=module,
         message=f"{count} log line(s) lost: the disk was full",
     ).render()
 
@@ -192,7 +195,7 @@ class FileSink:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._file = LineFile(path, _lost_note)
+        self._file = LineFile(path, lost_lines_note)
 
     def __call__(self, line: LogLine) -> None:
         self._file.write(line.render())
@@ -233,7 +236,7 @@ class SafeStream:
             try:
                 if self.lost and text.strip():
                     lead = b"\n" if self._torn else b""
-                    self._write_all(lead + _lost_note(self.lost).encode() + b"\n")
+                    self._write_all(lead + lost_lines_note(self.lost).encode() + b"\n")
                     self.lost = 0
                 elif self._torn:
                     self._write_all(b"\n")

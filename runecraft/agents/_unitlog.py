@@ -10,6 +10,7 @@ is room (`runecraft._logging.LineFile`).
 from __future__ import annotations
 
 import datetime
+import functools
 from pathlib import Path
 
 from runecraft import _logging
@@ -28,10 +29,8 @@ class UnitLog:
     def __init__(self, path: Path, unit: str) -> None:
         self.path = path
         self.unit = unit
-        self._file = _logging.LineFile(path, self._lost)
-
-    def _lost(self, count: int) -> str:
-        return f"{_now()} WARNING unit.{self.unit}.uniter {count} log line(s) lost: disk full"
+        lost = functools.partial(_logging.lost_lines_note, module=f"unit.{unit}.uniter")
+        self._file = _logging.LineFile(path, lost)
 
     def write(self, level: str, source: str, message: str) -> None:
         """Append one record; cheap enough to be called for every `juju-log`."""

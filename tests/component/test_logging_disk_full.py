@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 from runecraft import _logging
+from runecraft.agents import _unitlog
+from runecraft.schemas import logs
 from tests._tmpfs import fill, small_tmpfs
 
 LOGS_A_LOT = """
@@ -82,3 +84,21 @@ def test_a_shipped_log_keeps_its_lines_and_writes_them_whole_later() -> None:
             "x" * 60,
             "after",
         ]
+
+
+def test_a_unit_log_notes_its_lost_lines_as_the_agents_log_does() -> None:
+    with small_tmpfs("4m") as where:
+        log = _unitlog.UnitLog(where / "unit.log", "c/0")
+        filler = fill(where)
+        for n in range(40):  # 40 lines of 64 KiB: more than the backlog holds, the oldest go
+            log.write("DEBUG", "uniter", f"{n} " + "x" * 65536)
+        filler.unlink()
+        log.write("INFO", "uniter", "after")
+        log.close()
+        lines = (where / "unit.log").read_text().splitlines()
+    (note,) = [line for line in lines if "lost" in line]
+    parsed = logs.parse_line(note, "", "")
+    count = int(parsed.message.split()[0])
+    assert 0 < count < 40 and lines[-1].endswith("INFO unit.c/0.uniter after")
+    assert note[20:] == _logging.lost_lines_note(count, module="unit.c/0.uniter")[20:]
+    assert (parsed.level, parsed.module) == ("WARNING", "unit.c/0.uniter")

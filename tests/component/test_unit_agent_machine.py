@@ -238,6 +238,26 @@ async def test_stop_leaves_units_installed_without_stop_hooks(tmp_path: Path) ->
     assert (Path(config.data_dir) / "units/plain-0/state.json").exists()
 
 
+async def test_records_it_cannot_trust_neither_stop_the_agent_nor_get_removed(
+    tmp_path: Path,
+) -> None:
+    archive = build_zip(BASH_CHARM)
+    config = agent_config(tmp_path)
+    processes = Path(config.data_dir) / "units/plain-0/processes"
+    processes.mkdir(parents=True)
+    (processes / "4194303").mkdir()  # a directory: it can be neither read nor unlinked
+    (processes / "4194302").symlink_to(tmp_path / "elsewhere")
+    link = FakeLink()
+    agent = machine.MachineAgent(config, link=link, charms=Charms(archive))
+    async with serving(agent) as task:
+        await link.inbox.put(snapshot(1, unit_state(archive)))
+        await link.wait_for(
+            lambda _: (r := last_report(link, "plain/0")) is not None and r.agent.status == "idle"
+        )
+        assert not task.done()
+    assert sorted(path.name for path in processes.iterdir()) == ["4194302", "4194303"]
+
+
 # --- the MQTT link against a real broker ------------------------------------------------------
 
 

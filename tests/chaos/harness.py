@@ -11,7 +11,6 @@ and it kills only those.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import random
@@ -19,15 +18,17 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from runecraft.controller.providers import local
+from tests import _tmpfs
+from tests import _waiting as waiting
+from tests._waiting import alive
 from tests.chaos import history
 
 __all__ = [
@@ -40,7 +41,6 @@ __all__ = [
     "Rune",
     "controller_name",
     "read_pid",
-    "tmpfs",
 ]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -113,29 +113,6 @@ class Plan:
     """Seconds between two steps, drawn uniformly."""
     disk_hold: float = 4.0
     kinds: tuple[str, ...] = KINDS
-
-
-@contextlib.contextmanager
-def tmpfs(size: str = "64m") -> Iterator[Path]:
-    """A fresh tmpfs of `size` (root only), unmounted and removed whatever happens."""
-    mount = Path(tempfile.mkdtemp(prefix="rc-chaos-", dir="/tmp"))
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(mount)], check=True
-    )
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-        with contextlib.suppress(OSError):
-            mount.rmdir()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] not in {"Z", "X"}
 
 
 def read_pid(path: Path) -> int | None:
@@ -247,7 +224,7 @@ class Chaos:
 
     def _kill_controller(self) -> tuple[str, str]:
         pid = read_pid(self.controller_dir / "controller.pid")
-        if pid is None or not _alive(pid):
+        if pid is None or not alive(pid):
             return "none", "no controller running"
         os.kill(pid, signal.SIGKILL)
         self._wait_gone(pid)
@@ -257,11 +234,11 @@ class Chaos:
     def _kill_broker(self) -> tuple[str, str]:
         path = self.controller_dir / "mosquitto" / "mosquitto.pid"
         pid = read_pid(path)
-        if pid is None or not _alive(pid):
+        if pid is None or not alive(pid):
             return "none", "no broker running"
         os.kill(pid, signal.SIGKILL)
         self._wait_gone(pid)
-        if self._eventually(lambda: (new := read_pid(path)) not in (None, pid) and _alive(new)):
+        if self._eventually(lambda: (new := read_pid(path)) not in (None, pid) and alive(new)):
             return f"pid {pid}", "restarted by the controller"
         return f"pid {pid}", self._finding(
             "broker", f"broker pid {pid} killed: not restarted within {RECOVERY:.0f} s"
@@ -282,33 +259,28 @@ class Chaos:
     def _kill_hook(self) -> tuple[str, str]:
         """A hook that is running now, found by the pid it wrote (checked against /proc)."""
         self.change()  # something to run
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            running = [
+
+        def running() -> list[tuple[int, str, str]] | None:
+            found = [
                 (pid, path.stem, hook)
                 for path in sorted(self.record_dir.glob("*.pid"))
                 for pid, hook in [_pid_and_hook(path)]
-                if pid and "hook.sh" in _cmdline(pid) and _alive(pid)
+                if pid and "hook.sh" in _cmdline(pid) and alive(pid)
             ]
-            if running:
-                pid, unit, hook = self.rng.choice(running)
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                return f"{unit} {hook} pid {pid}", "killed mid-hook"
-            time.sleep(0.05)
-        return "none", "no hook running"
+            return found or None
+
+        try:
+            hooks = waiting.until("a running hook", running, 10, interval=0.05)
+        except waiting.TimedOutError:
+            return "none", "no hook running"
+        pid, unit, hook = self.rng.choice(hooks)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        return f"{unit} {hook} pid {pid}", "killed mid-hook"
 
     def _kill_disk(self) -> tuple[str, str]:
         """Fill the home's filesystem, make a change while it is full, free it."""
-        filler = self.rune.home / "filler"
-        with filler.open("wb") as out:
-            try:
-                while True:
-                    out.write(b"\0" * (1 << 20))
-                    out.flush()
-            except OSError as exc:
-                if exc.errno != errno.ENOSPC:
-                    raise
+        filler = _tmpfs.fill(self.rune.home)
         pid = read_pid(self.controller_dir / "controller.pid")
         result = self.rune("config", "a", f"token=full{self.counter}", check=False)
         answer = (result.stdout + result.stderr).strip().splitlines()[-1:] or [""]
@@ -317,7 +289,7 @@ class Chaos:
         if result.returncode == 0:
             self.tokens["a"] = f"full{self.counter}"
         target = f"home full for {self.plan.disk_hold:.0f} s; config answered: {answer[0][:120]}"
-        if pid is not None and _alive(pid):
+        if pid is not None and alive(pid):
             return target, "controller stayed up"
         outcome = self._finding("disk", "the controller exited while its disk was full")
         self.rune("start-controller", timeout=120)
@@ -329,7 +301,7 @@ class Chaos:
         self.findings.append(Finding(kind, what))
         if kind == "broker":
             pid = read_pid(self.controller_dir / "controller.pid")
-            if pid is not None and _alive(pid):
+            if pid is not None and alive(pid):
                 os.kill(pid, signal.SIGKILL)
                 self._wait_gone(pid)
             self.rune("start-controller", timeout=120)
@@ -337,15 +309,15 @@ class Chaos:
         return "FAULT"
 
     def _eventually(self, probe: Callable[[], bool]) -> bool:
-        deadline = time.monotonic() + RECOVERY
-        while time.monotonic() < deadline:
-            if probe():
-                return True
-            time.sleep(0.2)
-        return False
+        """Whether `probe` holds within RECOVERY seconds (not holding is a finding)."""
+        try:
+            waiting.until("recovery", probe, RECOVERY, interval=0.2)
+        except waiting.TimedOutError:
+            return False
+        return True
 
     def _wait_gone(self, pid: int) -> None:
-        self._eventually(lambda: not _alive(pid))
+        self._eventually(lambda: not alive(pid))
 
     # --- the run --------------------------------------------------------------------
 

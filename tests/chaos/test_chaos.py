@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from tests._tmpfs import small_tmpfs
 from tests.chaos import conftest, history
-from tests.chaos.harness import Chaos, Plan, Rune, controller_name, tmpfs
+from tests.chaos.harness import Chaos, Plan, Rune, controller_name
 
 pytestmark = [
     pytest.mark.e2e,
@@ -31,7 +32,7 @@ def chaos(charm_cache: Path) -> Iterator[Chaos]:
     record_dir = Path(tempfile.mkdtemp(prefix="rc-chaos-rec-", dir="/tmp"))
     record_dir.chmod(0o1777)  # the machines' own users write there
     try:
-        with tmpfs("64m") as home:
+        with small_tmpfs("64m") as home:
             rune = Rune(home=home / "home", cache=charm_cache)
             try:
                 yield Chaos(rune, Plan(seed=seed), record_dir, log=_progress)

@@ -49,6 +49,8 @@ RUNE = [sys.executable, "-m", "runecraft.cli"]
 KINDS = ("controller", "broker", "agent", "hook", "disk")
 RECOVERY = 20.0
 """Seconds a killed part has to come back by itself before that is a finding."""
+MISSED = "none"
+"""The target of a kill that found nothing of its kind to kill."""
 
 
 @dataclass
@@ -57,9 +59,11 @@ class Rune:
 
     home: Path
     cache: Path
+    timeout: float = 300.0
+    """Seconds one call may take unless it says otherwise (a bounded suite gives less)."""
 
     def __call__(
-        self, *args: str, check: bool = True, timeout: float = 300
+        self, *args: str, check: bool = True, timeout: float | None = None
     ) -> subprocess.CompletedProcess[str]:
         env = {
             **os.environ,
@@ -67,7 +71,12 @@ class Rune:
             "RUNECRAFT_CACHE_DIR": str(self.cache),
         }
         result = subprocess.run(
-            [*RUNE, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+            [*RUNE, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout or self.timeout,
+            check=False,
         )
         if check and result.returncode != 0:
             raise AssertionError(
@@ -84,6 +93,11 @@ class Kill:
     """Seconds since the run started."""
     target: str
     outcome: str = "recovered"
+
+    @property
+    def missed(self) -> bool:
+        """Nothing of its kind was running to be killed (the kind is tried again later)."""
+        return self.target == MISSED
 
 
 @dataclass(frozen=True)
@@ -113,6 +127,10 @@ class Plan:
     """Seconds between two steps, drawn uniformly."""
     disk_hold: float = 4.0
     kinds: tuple[str, ...] = KINDS
+    retries: int = 3
+    """How often a kill that found nothing to kill is tried again, at a later step."""
+    retry_until: float = float("inf")
+    """Seconds into the run after which a missed kill is not tried again (a bounded run)."""
 
 
 def read_pid(path: Path) -> int | None:
@@ -189,8 +207,8 @@ class Chaos:
         if roll < 0.15:
             self.rune("add-unit", "b", "--to", str(self.rng.randrange(self.plan.machines)))
             self.log(f"[{self.now()}] add-unit b")
-        elif roll < 0.25 and len(units["b"]) > 1:
-            unit = self.rng.choice(units["b"][1:])
+        elif roll < 0.25 and (removable := [u for u in units["b"][1:] if u not in self.removed]):
+            unit = self.rng.choice(removable)  # not one removed already: it may still show, dying
             self.rune("remove-unit", unit)
             self.removed.append(unit)
             self.log(f"[{self.now()}] remove-unit {unit}")
@@ -225,17 +243,17 @@ class Chaos:
     def _kill_controller(self) -> tuple[str, str]:
         pid = read_pid(self.controller_dir / "controller.pid")
         if pid is None or not alive(pid):
-            return "none", "no controller running"
+            return MISSED, "no controller running"
         os.kill(pid, signal.SIGKILL)
         self._wait_gone(pid)
-        self.rune("start-controller", timeout=120)
+        self.rune("start-controller")
         return f"pid {pid}", "restarted by start-controller"
 
     def _kill_broker(self) -> tuple[str, str]:
         path = self.controller_dir / "mosquitto" / "mosquitto.pid"
         pid = read_pid(path)
         if pid is None or not alive(pid):
-            return "none", "no broker running"
+            return MISSED, "no broker running"
         os.kill(pid, signal.SIGKILL)
         self._wait_gone(pid)
         if self._eventually(lambda: (new := read_pid(path)) not in (None, pid) and alive(new)):
@@ -247,7 +265,7 @@ class Chaos:
     def _kill_agent(self) -> tuple[str, str]:
         machines = self.rune.home / "machines"
         if not self._eventually(lambda: bool(local.agent_pids(machines))):
-            return "none", "no machine agent running"
+            return MISSED, "no machine agent running"
         pids = local.agent_pids(machines)
         pid = self.rng.choice(pids)
         os.kill(pid, signal.SIGKILL)
@@ -272,10 +290,12 @@ class Chaos:
         try:
             hooks = waiting.until("a running hook", running, 10, interval=0.05)
         except waiting.TimedOutError:
-            return "none", "no hook running"
+            return MISSED, "no hook running"
         pid, unit, hook = self.rng.choice(hooks)
-        with contextlib.suppress(ProcessLookupError):
+        try:
             os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return MISSED, f"{unit} {hook} pid {pid} ended first"
         return f"{unit} {hook} pid {pid}", "killed mid-hook"
 
     def _kill_disk(self) -> tuple[str, str]:
@@ -292,7 +312,7 @@ class Chaos:
         if pid is not None and alive(pid):
             return target, "controller stayed up"
         outcome = self._finding("disk", "the controller exited while its disk was full")
-        self.rune("start-controller", timeout=120)
+        self.rune("start-controller")
         return target, outcome
 
     def _finding(self, kind: str, what: str) -> str:
@@ -304,7 +324,7 @@ class Chaos:
             if pid is not None and alive(pid):
                 os.kill(pid, signal.SIGKILL)
                 self._wait_gone(pid)
-            self.rune("start-controller", timeout=120)
+            self.rune("start-controller")
             return "FAULT: repaired by kill -9 of the controller and start-controller"
         return "FAULT"
 
@@ -322,23 +342,36 @@ class Chaos:
     # --- the run --------------------------------------------------------------------
 
     def shake(self) -> None:
-        """The changes and kills, shuffled, one every `gap` seconds."""
+        """The changes and kills, shuffled, one every `gap` seconds. A kill that found
+        nothing to kill (no hook running at that moment) is tried again at a later step."""
         plan = self.plan
         steps = [f"kill:{plan.kinds[i % len(plan.kinds)]}" for i in range(plan.kills)]
         steps += ["change"] * plan.changes
         self.rng.shuffle(steps)
-        for step in steps:
+        retries = dict.fromkeys(plan.kinds, plan.retries)
+        while steps:
+            step = steps.pop(0)
             time.sleep(self.rng.uniform(*plan.gap))
             if step == "change":
                 self.change()
-            else:
-                self.kill(step.split(":", 1)[1])
+                continue
+            kind = step.split(":", 1)[1]
+            self.kill(kind)
+            if self.kills[-1].missed and retries[kind] and self.now() < plan.retry_until:
+                retries[kind] -= 1
+                steps.insert(self.rng.randint(1, len(steps)) if steps else 0, step)
+
+    def missed(self) -> list[str]:
+        """The kinds of kill planned that never found anything to kill."""
+        done = {kill.kind for kill in self.kills if not kill.missed}
+        planned = {self.plan.kinds[i % len(self.plan.kinds)] for i in range(self.plan.kills)}
+        return sorted(planned - done)
 
     def converge(self, timeout: float = 300) -> None:
         """`rune wait` until it settles (exit 0): a killed hook's error clears on retry."""
         deadline = time.monotonic() + timeout
         while True:
-            result = self.rune("wait", "--timeout", "30s", check=False, timeout=120)
+            result = self.rune("wait", "--timeout", "10s", check=False)
             if result.returncode == 0:
                 break
             if time.monotonic() > deadline:
@@ -437,11 +470,14 @@ class Chaos:
     ) -> str:
         by_kind: dict[str, int] = {}
         for kill in self.kills:
-            by_kind[kill.kind] = by_kind.get(kill.kind, 0) + 1
+            if not kill.missed:
+                by_kind[kill.kind] = by_kind.get(kill.kind, 0) + 1
         lines = [
             f"chaos seed={self.plan.seed} units={sum(1 for _ in histories)} "
             f"removed={len(self.removed)} run={self.now()}s",
             "kills: " + ", ".join(f"{k}={n}" for k, n in sorted(by_kind.items())),
+            f"kills that found nothing to kill: {sum(k.missed for k in self.kills)}"
+            f" (never done: {', '.join(self.missed()) or 'none'})",
             *(f"  {k.at:7.1f}s {k.kind:<10} {k.target} -> {k.outcome}" for k in self.kills),
             f"hooks committed: {sum(len(h) for h in histories.values())}",
             f"converged {self.converged_after}s after the last kill",

@@ -27,6 +27,7 @@ from pathlib import Path
 from _rune import REPO
 
 sys.path.insert(0, str(REPO))
+from tests._tmpfs import small_tmpfs
 from tests.chaos import harness, history
 
 
@@ -34,7 +35,7 @@ from tests.chaos import harness, history
 def home_dir() -> Iterator[Path]:
     """A tmpfs home as root (the disk fault needs one), else a plain temporary dir."""
     if os.geteuid() == 0:
-        with harness.tmpfs("256m") as mount:
+        with small_tmpfs("256m") as mount:
             yield mount / "home"
     else:
         root = Path(tempfile.mkdtemp(prefix="rc-bench-chaos-"))
@@ -74,25 +75,31 @@ def main() -> None:
     )
     print(f"seed {args.seed}", flush=True)
     record_dir = Path(tempfile.mkdtemp(prefix="rc-chaos-rec-", dir="/tmp"))
-    record_dir.chmod(0o1777)
     cache = Path(tempfile.mkdtemp(prefix="rc-bench-cache-"))
-    with home_dir() as home:
-        rune = harness.Rune(home=home, cache=cache)
-        run = harness.Chaos(rune, plan, record_dir, log=lambda line: print(line, flush=True))
-        try:
-            run.deploy()
-            run.shake()
-            run.converge(timeout=3600)
-            histories = run.histories()
-            violations = history.check(histories)
-            problems = run.model_errors(histories) + run.removed_errors()
-            print(run.summary(histories, violations, problems), flush=True)
-        finally:
-            name = harness.controller_name(home)
-            if name is not None:
-                rune("kill-controller", name, "--no-prompt", check=False)
-            shutil.rmtree(record_dir, ignore_errors=True)
-            shutil.rmtree(cache, ignore_errors=True)
+    try:
+        record_dir.chmod(0o1777)
+        with home_dir() as home:
+            run_chaos(harness.Rune(home=home, cache=cache), plan, record_dir)
+    finally:
+        shutil.rmtree(record_dir, ignore_errors=True)
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def run_chaos(rune: harness.Rune, plan: harness.Plan, record_dir: Path) -> None:
+    """One run against `rune`'s home, its controller killed at the end whatever happens."""
+    run = harness.Chaos(rune, plan, record_dir, log=lambda line: print(line, flush=True))
+    try:
+        run.deploy()
+        run.shake()
+        run.converge(timeout=3600)
+        histories = run.histories()
+        violations = history.check(histories)
+        problems = run.model_errors(histories) + run.removed_errors()
+        print(run.summary(histories, violations, problems), flush=True)
+    finally:
+        name = harness.controller_name(rune.home)
+        if name is not None:
+            rune("kill-controller", name, "--no-prompt", check=False)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ and it kills only those.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import random
@@ -19,15 +18,17 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from runecraft.controller.providers import local
+from tests import _tmpfs
+from tests import _waiting as waiting
+from tests._waiting import alive
 from tests.chaos import history
 
 __all__ = [
@@ -40,7 +41,6 @@ __all__ = [
     "Rune",
     "controller_name",
     "read_pid",
-    "tmpfs",
 ]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,6 +49,8 @@ RUNE = [sys.executable, "-m", "runecraft.cli"]
 KINDS = ("controller", "broker", "agent", "hook", "disk")
 RECOVERY = 20.0
 """Seconds a killed part has to come back by itself before that is a finding."""
+MISSED = "none"
+"""The target of a kill that found nothing of its kind to kill."""
 
 
 @dataclass
@@ -57,9 +59,11 @@ class Rune:
 
     home: Path
     cache: Path
+    timeout: float = 300.0
+    """Seconds one call may take unless it says otherwise (a bounded suite gives less)."""
 
     def __call__(
-        self, *args: str, check: bool = True, timeout: float = 300
+        self, *args: str, check: bool = True, timeout: float | None = None
     ) -> subprocess.CompletedProcess[str]:
         env = {
             **os.environ,
@@ -67,7 +71,12 @@ class Rune:
             "RUNECRAFT_CACHE_DIR": str(self.cache),
         }
         result = subprocess.run(
-            [*RUNE, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+            [*RUNE, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout or self.timeout,
+            check=False,
         )
         if check and result.returncode != 0:
             raise AssertionError(
@@ -84,6 +93,11 @@ class Kill:
     """Seconds since the run started."""
     target: str
     outcome: str = "recovered"
+
+    @property
+    def missed(self) -> bool:
+        """Nothing of its kind was running to be killed (the kind is tried again later)."""
+        return self.target == MISSED
 
 
 @dataclass(frozen=True)
@@ -113,29 +127,10 @@ class Plan:
     """Seconds between two steps, drawn uniformly."""
     disk_hold: float = 4.0
     kinds: tuple[str, ...] = KINDS
-
-
-@contextlib.contextmanager
-def tmpfs(size: str = "64m") -> Iterator[Path]:
-    """A fresh tmpfs of `size` (root only), unmounted and removed whatever happens."""
-    mount = Path(tempfile.mkdtemp(prefix="rc-chaos-", dir="/tmp"))
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(mount)], check=True
-    )
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-        with contextlib.suppress(OSError):
-            mount.rmdir()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] not in {"Z", "X"}
+    retries: int = 3
+    """How often a kill that found nothing to kill is tried again, at a later step."""
+    retry_until: float = float("inf")
+    """Seconds into the run after which a missed kill is not tried again (a bounded run)."""
 
 
 def read_pid(path: Path) -> int | None:
@@ -212,8 +207,8 @@ class Chaos:
         if roll < 0.15:
             self.rune("add-unit", "b", "--to", str(self.rng.randrange(self.plan.machines)))
             self.log(f"[{self.now()}] add-unit b")
-        elif roll < 0.25 and len(units["b"]) > 1:
-            unit = self.rng.choice(units["b"][1:])
+        elif roll < 0.25 and (removable := [u for u in units["b"][1:] if u not in self.removed]):
+            unit = self.rng.choice(removable)  # not one removed already: it may still show, dying
             self.rune("remove-unit", unit)
             self.removed.append(unit)
             self.log(f"[{self.now()}] remove-unit {unit}")
@@ -247,21 +242,21 @@ class Chaos:
 
     def _kill_controller(self) -> tuple[str, str]:
         pid = read_pid(self.controller_dir / "controller.pid")
-        if pid is None or not _alive(pid):
-            return "none", "no controller running"
+        if pid is None or not alive(pid):
+            return MISSED, "no controller running"
         os.kill(pid, signal.SIGKILL)
         self._wait_gone(pid)
-        self.rune("start-controller", timeout=120)
+        self.rune("start-controller")
         return f"pid {pid}", "restarted by start-controller"
 
     def _kill_broker(self) -> tuple[str, str]:
         path = self.controller_dir / "mosquitto" / "mosquitto.pid"
         pid = read_pid(path)
-        if pid is None or not _alive(pid):
-            return "none", "no broker running"
+        if pid is None or not alive(pid):
+            return MISSED, "no broker running"
         os.kill(pid, signal.SIGKILL)
         self._wait_gone(pid)
-        if self._eventually(lambda: (new := read_pid(path)) not in (None, pid) and _alive(new)):
+        if self._eventually(lambda: (new := read_pid(path)) not in (None, pid) and alive(new)):
             return f"pid {pid}", "restarted by the controller"
         return f"pid {pid}", self._finding(
             "broker", f"broker pid {pid} killed: not restarted within {RECOVERY:.0f} s"
@@ -270,7 +265,7 @@ class Chaos:
     def _kill_agent(self) -> tuple[str, str]:
         machines = self.rune.home / "machines"
         if not self._eventually(lambda: bool(local.agent_pids(machines))):
-            return "none", "no machine agent running"
+            return MISSED, "no machine agent running"
         pids = local.agent_pids(machines)
         pid = self.rng.choice(pids)
         os.kill(pid, signal.SIGKILL)
@@ -282,33 +277,30 @@ class Chaos:
     def _kill_hook(self) -> tuple[str, str]:
         """A hook that is running now, found by the pid it wrote (checked against /proc)."""
         self.change()  # something to run
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            running = [
+
+        def running() -> list[tuple[int, str, str]] | None:
+            found = [
                 (pid, path.stem, hook)
                 for path in sorted(self.record_dir.glob("*.pid"))
                 for pid, hook in [_pid_and_hook(path)]
-                if pid and "hook.sh" in _cmdline(pid) and _alive(pid)
+                if pid and "hook.sh" in _cmdline(pid) and alive(pid)
             ]
-            if running:
-                pid, unit, hook = self.rng.choice(running)
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                return f"{unit} {hook} pid {pid}", "killed mid-hook"
-            time.sleep(0.05)
-        return "none", "no hook running"
+            return found or None
+
+        try:
+            hooks = waiting.until("a running hook", running, 10, interval=0.05)
+        except waiting.TimedOutError:
+            return MISSED, "no hook running"
+        pid, unit, hook = self.rng.choice(hooks)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return MISSED, f"{unit} {hook} pid {pid} ended first"
+        return f"{unit} {hook} pid {pid}", "killed mid-hook"
 
     def _kill_disk(self) -> tuple[str, str]:
         """Fill the home's filesystem, make a change while it is full, free it."""
-        filler = self.rune.home / "filler"
-        with filler.open("wb") as out:
-            try:
-                while True:
-                    out.write(b"\0" * (1 << 20))
-                    out.flush()
-            except OSError as exc:
-                if exc.errno != errno.ENOSPC:
-                    raise
+        filler = _tmpfs.fill(self.rune.home)
         pid = read_pid(self.controller_dir / "controller.pid")
         result = self.rune("config", "a", f"token=full{self.counter}", check=False)
         answer = (result.stdout + result.stderr).strip().splitlines()[-1:] or [""]
@@ -317,10 +309,10 @@ class Chaos:
         if result.returncode == 0:
             self.tokens["a"] = f"full{self.counter}"
         target = f"home full for {self.plan.disk_hold:.0f} s; config answered: {answer[0][:120]}"
-        if pid is not None and _alive(pid):
+        if pid is not None and alive(pid):
             return target, "controller stayed up"
         outcome = self._finding("disk", "the controller exited while its disk was full")
-        self.rune("start-controller", timeout=120)
+        self.rune("start-controller")
         return target, outcome
 
     def _finding(self, kind: str, what: str) -> str:
@@ -329,44 +321,57 @@ class Chaos:
         self.findings.append(Finding(kind, what))
         if kind == "broker":
             pid = read_pid(self.controller_dir / "controller.pid")
-            if pid is not None and _alive(pid):
+            if pid is not None and alive(pid):
                 os.kill(pid, signal.SIGKILL)
                 self._wait_gone(pid)
-            self.rune("start-controller", timeout=120)
+            self.rune("start-controller")
             return "FAULT: repaired by kill -9 of the controller and start-controller"
         return "FAULT"
 
     def _eventually(self, probe: Callable[[], bool]) -> bool:
-        deadline = time.monotonic() + RECOVERY
-        while time.monotonic() < deadline:
-            if probe():
-                return True
-            time.sleep(0.2)
-        return False
+        """Whether `probe` holds within RECOVERY seconds (not holding is a finding)."""
+        try:
+            waiting.until("recovery", probe, RECOVERY, interval=0.2)
+        except waiting.TimedOutError:
+            return False
+        return True
 
     def _wait_gone(self, pid: int) -> None:
-        self._eventually(lambda: not _alive(pid))
+        self._eventually(lambda: not alive(pid))
 
     # --- the run --------------------------------------------------------------------
 
     def shake(self) -> None:
-        """The changes and kills, shuffled, one every `gap` seconds."""
+        """The changes and kills, shuffled, one every `gap` seconds. A kill that found
+        nothing to kill (no hook running at that moment) is tried again at a later step."""
         plan = self.plan
         steps = [f"kill:{plan.kinds[i % len(plan.kinds)]}" for i in range(plan.kills)]
         steps += ["change"] * plan.changes
         self.rng.shuffle(steps)
-        for step in steps:
+        retries = dict.fromkeys(plan.kinds, plan.retries)
+        while steps:
+            step = steps.pop(0)
             time.sleep(self.rng.uniform(*plan.gap))
             if step == "change":
                 self.change()
-            else:
-                self.kill(step.split(":", 1)[1])
+                continue
+            kind = step.split(":", 1)[1]
+            self.kill(kind)
+            if self.kills[-1].missed and retries[kind] and self.now() < plan.retry_until:
+                retries[kind] -= 1
+                steps.insert(self.rng.randint(1, len(steps)) if steps else 0, step)
+
+    def missed(self) -> list[str]:
+        """The kinds of kill planned that never found anything to kill."""
+        done = {kill.kind for kill in self.kills if not kill.missed}
+        planned = {self.plan.kinds[i % len(self.plan.kinds)] for i in range(self.plan.kills)}
+        return sorted(planned - done)
 
     def converge(self, timeout: float = 300) -> None:
         """`rune wait` until it settles (exit 0): a killed hook's error clears on retry."""
         deadline = time.monotonic() + timeout
         while True:
-            result = self.rune("wait", "--timeout", "30s", check=False, timeout=120)
+            result = self.rune("wait", "--timeout", "10s", check=False)
             if result.returncode == 0:
                 break
             if time.monotonic() > deadline:
@@ -465,11 +470,14 @@ class Chaos:
     ) -> str:
         by_kind: dict[str, int] = {}
         for kill in self.kills:
-            by_kind[kill.kind] = by_kind.get(kill.kind, 0) + 1
+            if not kill.missed:
+                by_kind[kill.kind] = by_kind.get(kill.kind, 0) + 1
         lines = [
             f"chaos seed={self.plan.seed} units={sum(1 for _ in histories)} "
             f"removed={len(self.removed)} run={self.now()}s",
             "kills: " + ", ".join(f"{k}={n}" for k, n in sorted(by_kind.items())),
+            f"kills that found nothing to kill: {sum(k.missed for k in self.kills)}"
+            f" (never done: {', '.join(self.missed()) or 'none'})",
             *(f"  {k.at:7.1f}s {k.kind:<10} {k.target} -> {k.outcome}" for k in self.kills),
             f"hooks committed: {sum(len(h) for h in histories.values())}",
             f"converged {self.converged_after}s after the last kill",

@@ -5,6 +5,7 @@ against the one asked for. Set RUNECRAFT_CHAOS_SEED to replay a run."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import shutil
@@ -14,15 +15,24 @@ from pathlib import Path
 
 import pytest
 
+from tests._tmpfs import small_tmpfs
 from tests.chaos import conftest, history
-from tests.chaos.harness import Chaos, Plan, Rune, controller_name, tmpfs
+from tests.chaos.harness import Chaos, Plan, Rune, controller_name
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.mosquitto,
     pytest.mark.skipif(os.geteuid() != 0, reason="mounts a tmpfs home: needs root"),
     pytest.mark.skipif(shutil.which("mosquitto") is None, reason="needs mosquitto"),
+    pytest.mark.timeout(180),
 ]
+
+PLAN = Plan(kills=5, changes=5, gap=(0.5, 2.5), retry_until=90.0)
+"""One kill of each kind (a kind that found nothing to kill is tried again until 90 s into
+the run), five model changes: 45-90 s on a loaded 2-core machine."""
+SETTLED_BY = 150.0
+"""Seconds into the run by which the model must have settled: with bootstrap before and
+kill-controller after, the run stays inside the 180 s bound."""
 
 
 @pytest.fixture
@@ -31,10 +41,10 @@ def chaos(charm_cache: Path) -> Iterator[Chaos]:
     record_dir = Path(tempfile.mkdtemp(prefix="rc-chaos-rec-", dir="/tmp"))
     record_dir.chmod(0o1777)  # the machines' own users write there
     try:
-        with tmpfs("64m") as home:
-            rune = Rune(home=home / "home", cache=charm_cache)
+        with small_tmpfs("64m") as home:
+            rune = Rune(home=home / "home", cache=charm_cache, timeout=60)
             try:
-                yield Chaos(rune, Plan(seed=seed), record_dir, log=_progress)
+                yield Chaos(rune, dataclasses.replace(PLAN, seed=seed), record_dir, log=_progress)
             finally:
                 name = controller_name(rune.home)
                 if name is not None:
@@ -59,12 +69,13 @@ def test_kills_and_a_full_disk_leave_a_lawful_history_and_the_asked_for_model(
 ) -> None:
     chaos.deploy()
     chaos.shake()
-    chaos.converge()
+    chaos.converge(timeout=max(SETTLED_BY - chaos.now(), 10.0))
     histories = chaos.histories()
     violations = history.check(histories)
     problems = chaos.model_errors(histories) + chaos.removed_errors()
     summary = chaos.summary(histories, violations, problems)
     request.node.user_properties.append((conftest.SUMMARY, summary))
+    assert chaos.missed() == [], "planned kills that never found anything to kill"
     assert violations == []
     assert problems == []
     assert [str(f) for f in chaos.findings] == []

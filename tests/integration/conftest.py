@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 import yaml
 
 from runecraft.client import Client
+from tests import _waiting as waiting
 
 T = TypeVar("T")
 
@@ -77,23 +77,17 @@ def until(
     """Probe a condition each time the model changes (the controller's status long poll,
     which also answers every 10 s) until it holds."""
     config = yaml.safe_load((rune.home / "client.yaml").read_text())
+    revision: int | None = None
 
-    async def next_revision(after: int | None) -> int:
+    async def next_revision() -> None:
+        nonlocal revision
         async with Client(
             config["endpoint"], config["token"], ca_cert=config.get("ca_cert")
         ) as client:
-            status = await client.status(model, after=after, timeout=10.0)
-        return int(status["model"]["revision"])
+            status = await client.status(model, after=revision, timeout=10.0)
+        revision = int(status["model"]["revision"])
 
-    deadline = time.monotonic() + timeout
-    revision: int | None = None
-    while True:
-        found = probe()
-        if found is not None and found is not False:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        revision = asyncio.run(next_revision(revision))
+    return waiting.until(what, probe, timeout, between=lambda: asyncio.run(next_revision()))
 
 
 def writable_by_machines(path: Path) -> Path:

@@ -7,35 +7,17 @@ from __future__ import annotations
 import os
 import signal
 import textwrap
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from runecraft.controller.providers.local import agent_pids
+from tests import _waiting as waiting
 from tests.integration.conftest import REPO, Rune, writable_by_machines
 
 pytestmark = pytest.mark.e2e
 
 DEPARTER = REPO / "tests" / "charms" / "departer"
-
-
-def _wait_for(what: str, probe: Callable[[], bool], timeout: float = 180.0) -> None:
-    """Look again until `probe()` holds (the thing watched is not ours to be told about)."""
-    deadline = time.monotonic() + timeout
-    while not probe():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in {"Z", "X"}
 
 
 def _sleeper_charm(directory: Path, shared: Path) -> Path:
@@ -72,19 +54,19 @@ def test_a_restarted_machine_agent_kills_the_hook_left_running(rune: Rune, tmp_p
     charm = _sleeper_charm(tmp_path / "sleeper", shared)
     rune("bootstrap")
     rune("deploy", str(charm))
-    _wait_for("the first install hook", (shared / "pids").exists)
+    waiting.until("the first install hook", (shared / "pids").exists, timeout=180)
     hook, sleeper = (int(pid) for pid in (shared / "pids").read_text().split())
     (agent,) = agent_pids(rune.home / "machines")
     try:
         os.kill(agent, signal.SIGKILL)
         # The controller sees the agent gone and starts it again; it re-runs install.
-        _wait_for("install to run again", (shared / "rerun").exists, timeout=300)
+        waiting.until("install to run again", (shared / "rerun").exists, timeout=300)
         assert (shared / "rerun").read_text().split() == ["gone", "gone"]
-        assert not _running(hook) and not _running(sleeper)
+        assert not waiting.alive(hook) and not waiting.alive(sleeper)
         rune("wait", "--timeout", "5m")
     finally:
         for pid in (hook, sleeper):  # never leave the hook of a failed run behind
-            if _running(pid):
+            if waiting.alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
 
@@ -106,7 +88,7 @@ def test_a_departing_units_last_hooks_reach_debug_log(rune: Rune) -> None:
     rune("wait", "--timeout", "5m")
 
     rune("remove-unit", "departer/1")
-    _wait_for(
+    waiting.until(
         "departer/1 to be gone",
         lambda: "departer/1" not in rune.status()["applications"]["departer"]["units"],
         timeout=300,
@@ -118,7 +100,9 @@ def test_a_departing_units_last_hooks_reach_debug_log(rune: Rune) -> None:
         assert said in shown, f"{said!r} not in debug-log:\n{shown}"
 
     rune("remove-application", "departer")
-    _wait_for("departer to be gone", lambda: "departer" not in rune.status()["applications"], 300)
+    waiting.until(
+        "departer to be gone", lambda: "departer" not in rune.status()["applications"], 300
+    )
     shown = _lines(rune, "departer/0")
     for said in _last_words("departer/0", "peers-relation-broken", "stop", "remove"):
         assert said in shown, f"{said!r} not in debug-log:\n{shown}"

@@ -261,23 +261,26 @@ def test_bootstrap_takes_jujus_model_flags_and_refuses_bad_ones(rune: Rune) -> N
     assert rune("model-constraints").stdout.strip() == "mem=1024M"
 
 
-def test_remove_application_force_gets_past_a_failing_stop_hook(rune: Rune, tmp_path: Path) -> None:
+@pytest.mark.parametrize("failing", ["stop", "remove"])
+def test_remove_application_force_gets_past_a_failing_teardown_hook(
+    rune: Rune, tmp_path: Path, failing: str
+) -> None:
     charm = tmp_path / "stuck"
     shutil.copytree(EXAMPLES / "hello-bash", charm)
-    stop = charm / "hooks" / "stop"
-    stop.write_text('#!/bin/sh\njuju-log "stop fails"\nexit 1\n')
-    stop.chmod(0o755)
+    hook = charm / "hooks" / failing
+    hook.write_text(f'#!/bin/sh\njuju-log "{failing} fails"\nexit 1\n')
+    hook.chmod(0o755)
     rune("bootstrap")
     rune("deploy", str(charm), "stuck")
     rune("wait", "--timeout", "5m")
 
-    # Without --force, the failing stop hook holds the removal: the unit is in error.
+    # Without --force, the failing hook holds the removal: the unit stays, in error.
     rune("remove-application", "stuck")
     waited = rune("wait", "--timeout", "5m", check=False)
     assert waited.returncode != 0
-    assert 'is in error: hook failed: "stop"' in waited.stderr
+    assert f'is in error: hook failed: "{failing}"' in waited.stderr
     unit = units(rune.status(), "stuck")["stuck/0"]
-    assert unit["workload-status"]["message"] == 'hook failed: "stop"'
+    assert unit["workload-status"]["message"] == f'hook failed: "{failing}"'
 
     # With --force, the failing hook is skipped as if resolved and the unit goes (its agent
     # reports the removal: the controller did not have to forget it).

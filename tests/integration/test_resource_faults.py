@@ -6,7 +6,6 @@ machine directory is full keeps running, holds its hook back, and catches up."""
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,25 +16,19 @@ import yaml
 
 from runecraft.controller.providers._local_isolation import MACHINES_ROOT
 from runecraft.controller.providers.local import agent_pids
+from tests import _waiting as waiting
 from tests._tmpfs import fill, small_tmpfs
 from tests.integration.conftest import EXAMPLES, Rune, until
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in {"Z", "X"}
-
-
 def _logged(path: Path, text: str, timeout: float = 120) -> None:
     """Wait until the log file at `path` has a line with `text` (a condition, polled)."""
-    deadline = time.monotonic() + timeout
-    while text not in path.read_text(errors="replace"):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{text!r} never logged in {path}")
-        time.sleep(0.2)
+    waiting.until(
+        f"{text!r} logged in {path}",
+        lambda: text in path.read_text(errors="replace"),
+        timeout,
+        interval=0.2,
+    )
 
 
 def _api(rune: Rune) -> httpx.Client:
@@ -98,7 +91,7 @@ def _full_database(rune: Rune, db_dir: Path) -> None:
         assert str(db_dir / "state.db") in error["message"]
         # The workers met it too (agents heartbeat every 10 s), and the controller is up.
         _logged(controller_log, "cannot store agent messages")
-        assert _alive(pid)
+        assert waiting.alive(pid)
         assert api.get("/v1/health").status_code == 200
     assert rune.status()["applications"]["hello"]["units"]["hello/0"]  # reads answer
     failed = rune("config", "hello", "greeting=full", check=False)
@@ -110,7 +103,7 @@ def _full_database(rune: Rune, db_dir: Path) -> None:
     rune("wait", "--timeout", "5m")
     assert _hello_message(rune, "workload-status")() == "back"
     _logged(controller_log, "event='recovered' after='cannot store agent messages")
-    assert _alive(pid)
+    assert waiting.alive(pid)
 
 
 def _full_machine_dir(rune: Rune, machines: Path) -> None:
@@ -120,7 +113,7 @@ def _full_machine_dir(rune: Rune, machines: Path) -> None:
     rune("config", "hello", "greeting=later")
     message = until(rune, "default", "the unit saying why it waits", _juju_waiting(rune))
     assert message == "cannot save unit state, retrying: no space left on device"
-    assert all(_alive(pid) for pid in agents)
+    assert all(waiting.alive(pid) for pid in agents)
     assert _hello_message(rune, "workload-status")() == "back"  # its hook is held back
 
     filler.unlink()

@@ -13,7 +13,6 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +20,7 @@ import pytest
 import yaml
 
 from runecraft.controller.providers.local import agent_pids
+from tests import _waiting as waiting
 from tests.integration.conftest import EXAMPLES, Rune, until
 from tests.integration.test_local_e2e import hook_log, leaders, units
 
@@ -41,26 +41,8 @@ def health(rune: Rune) -> dict[str, str]:
     return answer
 
 
-def wait_for(what: str, probe: Callable[[], bool], timeout: float = 120) -> None:
-    """Probe a condition (polling: a process, a port or `/v1/health` has no change feed)
-    until it holds or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while not probe():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 def mosquitto_pid(rune: Rune) -> int:
     return int((rune.home / "controller" / "mosquitto" / "mosquitto.pid").read_text())
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in {"Z", "X"}
 
 
 def kill_now(pid: int) -> None:
@@ -110,8 +92,8 @@ def test_killed_mosquitto_is_restarted_and_start_controller_repairs(rune: Rune) 
     kill_now(first)
     started = rune("start-controller", timeout=120)
     assert started.returncode == 0
-    wait_for("the controller back on its bus", lambda: on_bus(rune))
-    assert mosquitto_pid(rune) != first and alive(mosquitto_pid(rune))
+    waiting.until("the controller back on its bus", lambda: on_bus(rune))
+    assert mosquitto_pid(rune) != first and waiting.alive(mosquitto_pid(rune))
     rune("config", "hello-bash", "message=after-broker")
     until(rune, "default", "the agents' hooks", message_is(rune, "hello-bash", "after-broker"))
 
@@ -121,15 +103,15 @@ def test_killed_mosquitto_is_restarted_and_start_controller_repairs(rune: Rune) 
     rune("start-controller", timeout=120)
     assert mosquitto_pid(rune) == adopted
     kill_now(adopted)
-    wait_for("the adopted broker restarted", lambda: mosquitto_pid(rune) != adopted)
-    wait_for("the controller back on its bus", lambda: on_bus(rune))
+    waiting.until("the adopted broker restarted", lambda: mosquitto_pid(rune) != adopted)
+    waiting.until("the controller back on its bus", lambda: on_bus(rune))
 
     # Both die: start-controller brings both back.
     both = mosquitto_pid(rune)
     kill_now(int((rune.home / "controller" / "controller.pid").read_text()))
     kill_now(both)
     rune("start-controller", timeout=120)
-    assert mosquitto_pid(rune) != both and alive(mosquitto_pid(rune))
+    assert mosquitto_pid(rune) != both and waiting.alive(mosquitto_pid(rune))
     rune("config", "hello-bash", "message=after-both")
     until(rune, "default", "the agents' hooks", message_is(rune, "hello-bash", "after-both"))
     assert health(rune)["broker"] == "running"
@@ -149,7 +131,9 @@ def broker_port_taken(rune: Rune, port: int, attempts: int = 5) -> Iterator[None
             try:
                 holder.bind(("127.0.0.1", port))
             except OSError:
-                wait_for("the restarted broker's pid", lambda: alive(mosquitto_pid(rune)))
+                waiting.until(
+                    "the restarted broker's pid", lambda: waiting.alive(mosquitto_pid(rune))
+                )
                 continue
             holder.listen()
             break
@@ -170,7 +154,7 @@ def test_a_broker_outage_longer_than_the_lease_moves_no_leader(rune: Rune) -> No
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     pid = int((rune.home / "controller" / "controller.pid").read_text())
     os.kill(pid, signal.SIGTERM)
-    wait_for("the controller to stop", lambda: not alive(pid))
+    waiting.until("the controller to stop", lambda: not waiting.alive(pid))
     rune("start-controller")
     rune("deploy", str(EXAMPLES / "hello-bash"), "-n", "2")
     rune("wait", "--timeout", "5m")
@@ -182,19 +166,19 @@ def test_a_broker_outage_longer_than_the_lease_moves_no_leader(rune: Rune) -> No
     outage = config["lease_seconds"] + config.get("reconcile_interval", 5.0) + 5
     began = time.monotonic()
     with broker_port_taken(rune, int(config["broker"]["port"])):
-        wait_for("the broker reported down", lambda: health(rune)["broker"] == "down")
+        waiting.until("the broker reported down", lambda: health(rune)["broker"] == "down")
         answer = health(rune)
         assert answer["bus"] == "connecting"
         assert "address already in use" in answer["broker_message"]
         table = rune("status").stdout
         assert "broker down" in table
         # The fault lasts longer than any lease the agents renewed before it.
-        wait_for(
+        waiting.until(
             "an outage longer than the lease",
             lambda: health(rune)["broker"] == "down" and time.monotonic() - began > outage,
             timeout=outage + 30,
         )
-    wait_for("the broker started again", lambda: on_bus(rune), timeout=120)
+    waiting.until("the broker started again", lambda: on_bus(rune), timeout=120)
     rune("wait", "--timeout", "5m")
     assert leaders(rune.status()) == before
     assert elections(rune) == elected  # not even moved and moved back

@@ -197,7 +197,7 @@ FORCED_LATER = dataclasses.replace(unit(1, 0, "dying"), force_removal=True, remo
         pytest.param(
             dataclasses.replace(FORCED_LATER, remove_after=None),
             [],
-            id="not-forced",
+            id="forced-without-deadline",
         ),
     ],
 )

@@ -395,9 +395,14 @@ def _action_op(local: LocalState, remote: bus.UnitRemoteState) -> Operation | No
 
 
 def _rerun(op: Operation, remote: bus.UnitRemoteState) -> Operation:
-    """leader-elected is dropped (resign) if leadership was lost before it ran."""
+    """A hook that runs again (retried, resolved or interrupted) is made afresh from the
+    remote state, as Juju's resolver does: it reads today's config, so it commits today's
+    config hash (committing the one of its first run would run config-changed again).
+    leader-elected is dropped (resign) if leadership was lost before it ran."""
     if op.hook == LEADER_ELECTED and op.kind is OpKind.RUN_HOOK and not remote.leader:
         return dataclasses.replace(op, kind=OpKind.RESIGN_LEADERSHIP)
+    if op.kind is OpKind.RUN_HOOK and op.config_hash != remote.config_hash:
+        return dataclasses.replace(op, config_hash=remote.config_hash)
     return op
 
 

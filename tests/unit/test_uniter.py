@@ -709,6 +709,25 @@ def test_failed_config_changed_does_not_commit_its_hash() -> None:
     assert local.error is not None and local.error.hook == "config-changed"
 
 
+@pytest.mark.parametrize("resume", ["retry", "resolved", "interrupted"])
+def test_a_config_changed_run_again_commits_the_config_it_sees(resume: str) -> None:
+    """Juju makes every run of a hook afresh from the remote state: a config-changed that
+    failed (or was interrupted) on h2 and runs again once the config is h3 reads h3, so it
+    commits h3 and does not run a second time for it."""
+    local, _, _ = run(settled(remote()), remote(config_hash="h2"), fail={"config-changed"})
+    assert local.error is not None
+    if resume == "interrupted":
+        running = dataclasses.replace(local.error.op, step=uniter.Step.RUNNING)
+        local = dataclasses.replace(local, error=None, operation=running)
+    target = remote(config_hash="h3")
+    if resume == "resolved":
+        target = remote(config_hash="h3", resolved="retry", resolved_seq=1, retry_hooks=False)
+    local, ran, rest = run(local, target, now=T0 + 999)
+    assert ran == ["config-changed"]
+    assert local.config_hash == "h3" and local.error is None
+    assert isinstance(rest, uniter.Idle)
+
+
 def test_failed_relation_hook_keeps_its_versions() -> None:
     local = settled(remote(relations=(rel(units={"mysql/0": 1}),)))
     target = remote(relations=(rel(units={"mysql/0": 2}),))

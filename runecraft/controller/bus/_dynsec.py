@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -64,9 +65,11 @@ class Dynsec:
     ) -> None:
         self.role_prefix = role_prefix
         """Names the roles of this controller's agents (the broker may serve others)."""
+        # A client id of its own: two sessions of one admin user (two controllers on one
+        # broker, or an operator's tool) would otherwise take over each other's session.
         self._exchange = mqtt.Exchange(
             mqtt.Broker(host, port, username, password, tls),
-            client_id=f"{username}-dynsec",
+            client_id=f"{username}-dynsec-{secrets.token_hex(4)}",
             answers=f"{CONTROL}/response",
         )
         self._where = f"{host}:{port}"

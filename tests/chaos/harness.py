@@ -16,8 +16,6 @@ import os
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +28,7 @@ from tests import _tmpfs
 from tests import _waiting as waiting
 from tests._waiting import alive
 from tests.chaos import history
+from tests.integration.conftest import Rune
 
 __all__ = [
     "CHARM",
@@ -45,45 +44,11 @@ __all__ = [
 
 REPO = Path(__file__).resolve().parents[2]
 CHARM = REPO / "tests" / "charms" / "chaos"
-RUNE = [sys.executable, "-m", "runecraft.cli"]
 KINDS = ("controller", "broker", "agent", "hook", "disk")
 RECOVERY = 20.0
 """Seconds a killed part has to come back by itself before that is a finding."""
 MISSED = "none"
 """The target of a kill that found nothing of its kind to kill."""
-
-
-@dataclass
-class Rune:
-    """The real CLI in a subprocess, against one home."""
-
-    home: Path
-    cache: Path
-    timeout: float = 300.0
-    """Seconds one call may take unless it says otherwise (a bounded suite gives less)."""
-
-    def __call__(
-        self, *args: str, check: bool = True, timeout: float | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        env = {
-            **os.environ,
-            "RUNECRAFT_HOME": str(self.home),
-            "RUNECRAFT_CACHE_DIR": str(self.cache),
-        }
-        result = subprocess.run(
-            [*RUNE, *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout or self.timeout,
-            check=False,
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(
-                f"rune {' '.join(args)} exited {result.returncode}\n"
-                f"stdout: {result.stdout}\nstderr: {result.stderr}"
-            )
-        return result
 
 
 @dataclass

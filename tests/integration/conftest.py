@@ -34,9 +34,15 @@ class Rune:
 
     home: Path
     cache: Path
+    timeout: float = 600.0
+    """Seconds one call may take unless it says otherwise (a bounded suite gives less)."""
 
     def __call__(
-        self, *args: str, check: bool = True, timeout: float = 600, stdin: str | None = None
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float | None = None,
+        stdin: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         env = {
             **os.environ,
@@ -48,7 +54,7 @@ class Rune:
             env=env,
             capture_output=True,
             text=True,
-            timeout=timeout,
+            timeout=timeout or self.timeout,
             check=False,
             input=stdin,
         )

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from runecraft import _retry, errors
-from runecraft.controller import _supervisor
+from runecraft.controller import _supervisor, bus
 
 
 @pytest.mark.parametrize(
@@ -157,3 +157,13 @@ async def test_a_supervised_worker_is_restarted_with_backoff_until_cancelled() -
     with pytest.raises(asyncio.CancelledError):
         await task
     assert (calls, waits) == (4, [0.5, 1.0, 2.0])
+
+
+async def test_a_stopped_broker_is_a_temporary_error_restarted_with_the_supervisors_backoff() -> (
+    None
+):
+    policy, waits = recording(_supervisor.RESTART)
+    flaky = Flaky(*(bus.BrokerStopped("mosquitto exited with status 1") for _ in range(3)))
+    assert isinstance(flaky.failures[0], errors.TemporaryError)
+    assert await policy.call("broker", flaky) == "done"
+    assert waits == [0.5, 1.0, 2.0]

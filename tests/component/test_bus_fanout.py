@@ -9,11 +9,15 @@ database lookup behind the controller's callback is left out.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 
+import aiomqtt
+import amqtt.broker
 import pytest
 
 from runecraft.controller import _passwords, bus
+from runecraft.schemas import bus as schema
 from tests.component import _busload
 from tests.conftest import free_port
 
@@ -54,3 +58,30 @@ async def test_every_message_arrives_once_while_clients_come_and_go(
     counts = broker.deliveries
     assert (counts.dropped, counts.refused) == (0, 0), counts
     assert counts.attempted >= outcome.messages, counts  # the counts saw every message
+
+
+async def test_a_restart_whose_shutdown_fails_still_closes_the_old_brokers_outboxes(
+    embedded: tuple[bus.EmbeddedBroker, Mapping[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker, passwords = embedded
+    name = _busload.Load().agent_names()[0]
+    with contextlib.suppress(aiomqtt.MqttError):  # the restart cuts the client off
+        async with aiomqtt.Client(
+            broker.host,
+            broker.port,
+            username=name,
+            password=passwords[name],
+            identifier=name,
+            protocol=aiomqtt.ProtocolVersion.V311,
+        ) as client:
+            await client.subscribe(schema.down_topic(name), qos=1)  # served: its outbox is up
+            outboxes = list(broker._broker._outboxes.values())
+            assert len(outboxes) == 1
+
+            async def failing_shutdown(self: amqtt.broker.Broker) -> None:
+                raise RuntimeError("amqtt could not shut down")
+
+            with monkeypatch.context() as patch:
+                patch.setattr(amqtt.broker.Broker, "shutdown", failing_shutdown)
+                await broker.restart()
+            assert [outbox.closed for outbox in outboxes] == [True]

@@ -82,6 +82,11 @@ class Outbox:
         self._overflowing = False
         self._task = asyncio.create_task(self._send_all(), name=f"outbox {session.client_id}")
 
+    @property
+    def closed(self) -> bool:
+        """No more deliveries go out (the connection ended, or the sender failed)."""
+        return self._closed
+
     def put(self, topic: str, data: bytes, qos: int) -> None:
         """Queue one delivery (QoS 0 or 1)."""
         self._counts.attempted += 1

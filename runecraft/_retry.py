@@ -100,7 +100,7 @@ class RetryPolicy:
 
     def delay(self, failures: int, error: BaseException | None = None) -> float:
         """Seconds to wait after `failures` failures in a row, the last one `error`."""
-        if isinstance(error, errors.TemporaryError):
+        if isinstance(error, errors.TemporaryError) and error.delay is not None:
             return max(error.delay, 0.0)
         return backoff_delay(
             failures, first=self.first, cap=self.cap, spread=self.spread, rand=self.rand

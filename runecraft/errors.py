@@ -7,7 +7,8 @@
     ├── ConflictError         the request contradicts what is stored (already exists, ...)
     ├── PermissionDeniedError the caller may not do this
     ├── TemporaryError        retry later (carries a delay in seconds)
-    │   └── UnavailableError  a part the controller needs (its database) cannot serve now
+    │   ├── UnavailableError  a part the controller needs (its database) cannot serve now
+    │   └── BrokerStoppedError  the broker the controller runs stopped (it is started again)
     └── PermanentError        will not succeed by retrying
 
 Edges (providers, clients, the API) map library exceptions to these, chaining `from exc`.
@@ -20,6 +21,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 __all__ = [
+    "BrokerStoppedError",
     "ConflictError",
     "InvalidSpecError",
     "NotFoundError",
@@ -68,9 +70,10 @@ class NotFoundError(RunecraftError, code="not-found"):
 
 
 class TemporaryError(RunecraftError, code="temporary"):
-    """A failure that may go away; retry after `delay` seconds."""
+    """A failure that may go away; retry after `delay` seconds (None: the error does not
+    say, the retrier's own back-off decides)."""
 
-    def __init__(self, message: str, delay: float = 5.0) -> None:
+    def __init__(self, message: str, delay: float | None = 5.0) -> None:
         super().__init__(message)
         self.delay = delay
 
@@ -79,6 +82,14 @@ class UnavailableError(TemporaryError, code="unavailable"):
     """A resource the controller depends on is out of service (its database's disk is full
     or read-only, its database server unreachable): reads may still work, writes resume
     by themselves when the resource is back (HTTP 503)."""
+
+
+class BrokerStoppedError(TemporaryError):
+    """The broker the controller runs stopped serving; its supervisor starts it again after
+    the supervisor's back-off (the error has no delay of its own)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, delay=None)
 
 
 class ConflictError(RunecraftError, code="conflict"):

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import structlog
 
-from runecraft import _retry
+from runecraft import _pidfd, _retry
 from runecraft.agents import _proc
 
 __all__ = ["DaemonPaths", "LocalDaemon", "daemon_argv"]
@@ -137,29 +137,6 @@ def _left_running(unit: str, paths: DaemonPaths) -> int | None:
     return None
 
 
-async def _ended(pid: int) -> None:
-    """Return once `pid` (not our child) has ended: told by a pidfd, else by polling."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        while _proc.alive(pid):  # noqa: ASYNC110 (not our child: nothing else tells us)
-            await asyncio.sleep(1.0)
-        return
-    loop = asyncio.get_running_loop()
-    gone: asyncio.Future[None] = loop.create_future()
-
-    def readable() -> None:
-        if not gone.done():
-            gone.set_result(None)
-
-    loop.add_reader(pidfd, readable)
-    try:
-        await gone
-    finally:
-        loop.remove_reader(pidfd)
-        os.close(pidfd)
-
-
 async def _stop_adopted(pid: int) -> None:
     """SIGTERM a daemon we did not start, then SIGKILL its group if it lingers."""
     with contextlib.suppress(ProcessLookupError):
@@ -200,7 +177,7 @@ class LocalDaemon:
             if (pid := _left_running(self.unit, self.paths)) is not None:
                 log.info("adopting the pebble daemon an earlier agent left running", pid=pid)
                 self._adopted = pid
-                await _ended(pid)
+                await _pidfd.exited(pid, lambda: _proc.alive(pid))
                 self._adopted = None
                 log.warning("adopted pebble daemon ended; starting it again", pid=pid)
             while True:

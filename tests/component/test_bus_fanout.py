@@ -9,11 +9,17 @@ database lookup behind the controller's callback is left out.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 
+import aiomqtt
+import amqtt.broker
 import pytest
+from amqtt.mqtt.protocol.handler import ProtocolHandler
 
 from runecraft.controller import _passwords, bus
+from runecraft.controller.bus import _fanout
+from runecraft.schemas import bus as schema
 from tests.component import _busload
 from tests.conftest import free_port
 
@@ -54,3 +60,83 @@ async def test_every_message_arrives_once_while_clients_come_and_go(
     counts = broker.deliveries
     assert (counts.dropped, counts.refused) == (0, 0), counts
     assert counts.attempted >= outcome.messages, counts  # the counts saw every message
+
+
+async def test_a_restart_whose_shutdown_fails_still_closes_the_old_brokers_outboxes(
+    embedded: tuple[bus.EmbeddedBroker, Mapping[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker, passwords = embedded
+    name = _busload.Load().agent_names()[0]
+    with contextlib.suppress(aiomqtt.MqttError):  # the restart cuts the client off
+        async with aiomqtt.Client(
+            broker.host,
+            broker.port,
+            username=name,
+            password=passwords[name],
+            identifier=name,
+            protocol=aiomqtt.ProtocolVersion.V311,
+        ) as client:
+            await client.subscribe(schema.down_topic(name), qos=1)  # served: its outbox is up
+            outboxes = list(broker._broker._outboxes.values())
+            assert len(outboxes) == 1
+
+            async def failing_shutdown(self: amqtt.broker.Broker) -> None:
+                raise RuntimeError("amqtt could not shut down")
+
+            with monkeypatch.context() as patch:
+                patch.setattr(amqtt.broker.Broker, "shutdown", failing_shutdown)
+                await broker.restart()
+            assert [outbox.closed for outbox in outboxes] == [True]
+
+
+def _agent_client(broker: bus.EmbeddedBroker, passwords: Mapping[str, str]) -> aiomqtt.Client:
+    name = _busload.Load().agent_names()[0]
+    return aiomqtt.Client(
+        broker.host,
+        broker.port,
+        username=name,
+        password=passwords[name],
+        identifier=name,
+        protocol=aiomqtt.ProtocolVersion.V311,
+    )
+
+
+@pytest.mark.timeout(60)
+async def test_a_failing_sender_closes_its_outbox_and_the_connection_so_the_client_reconnects(
+    embedded: tuple[bus.EmbeddedBroker, Mapping[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker, passwords = embedded
+    client = _agent_client(broker, passwords)
+    async with client:
+        topic = schema.down_topic(_busload.Load().agent_names()[0])
+        await client.subscribe(topic, qos=1)
+        [outbox] = broker._broker._outboxes.values()
+
+        async def broken(self: ProtocolHandler, packet: object) -> None:
+            raise RuntimeError("a fault in the sender")
+
+        monkeypatch.setattr(ProtocolHandler, "_send_packet", broken)
+        outbox.put(topic, b"snapshot", 1)
+        with pytest.raises(aiomqtt.MqttError):  # the broker closed the connection
+            async for _ in client.messages:
+                pass
+        assert outbox.closed
+        outbox.put(topic, b"later", 1)  # not queued behind a dead sender
+    counts = broker.deliveries
+    assert (counts.dropped, counts.failed) == (1, 1), counts
+
+
+async def test_an_outbox_is_bounded_by_bytes_too(
+    embedded: tuple[bus.EmbeddedBroker, Mapping[str, str]],
+) -> None:
+    broker, passwords = embedded
+    async with _agent_client(broker, passwords) as client:
+        topic = schema.down_topic(_busload.Load().agent_names()[0])
+        await client.subscribe(topic, qos=1)
+        [outbox] = broker._broker._outboxes.values()
+        snapshot = bytes(schema.MAX_PAYLOAD_BYTES)
+        fits = _fanout.OUTBOX_BYTES // len(snapshot)
+        for _ in range(fits + 1):  # all at once: the sender has not taken any yet
+            outbox.put(topic, snapshot, 1)
+        assert broker.deliveries.dropped == 1
+        await outbox.close()  # not worth sending them all

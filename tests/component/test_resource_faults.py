@@ -5,9 +5,11 @@ themselves when the resource is back; an uncaught failure still answers the JSON
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import subprocess
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from runecraft import errors
 from runecraft.controller import services
 from runecraft.controller.state import Store
+from runecraft.schemas import bus
 from tests._tmpfs import fill, small_tmpfs
 from tests.component._api import TOKEN, URL, api_client, controller_app
 from tests.component.test_relations import REGULAR, commit, integrated, make_world, writes
@@ -184,3 +187,60 @@ async def test_agent_messages_the_full_disk_refused_are_kept_not_dropped(
     await world.send(2, first)  # a resend after the outage applies nothing twice
     data, version = (await world.bags())[(REGULAR, "unit", "web/0")]
     assert (data["a"], version) == ("1", 2)  # seeded on entering, then written: once
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Poll the worker's state (it runs in this loop), with a deadline."""
+    async with asyncio.timeout(30):
+        while not condition():  # noqa: ASYNC110 (the worker signals no outage)
+            await asyncio.sleep(0.02)
+
+
+def _report(unit: str, seq: int) -> bus.UnitReport:
+    return bus.UnitReport(
+        unit=unit,
+        seq=seq,
+        workload=bus.StatusValue(status="active", message=f"report {seq}"),
+        agent=bus.StatusValue(status="idle"),
+    )
+
+
+async def test_messages_waiting_out_a_full_disk_are_superseded_bounded_and_not_renewed_late(
+    full_disk_store: tuple[Store, Path],
+) -> None:
+    """While the database is full the worker keeps one heartbeat per agent and one report per
+    unit, drops what agents resend beyond its bound (their agent gets its snapshot again),
+    and holds no lease to run out; afterwards a heartbeat renews from when it came."""
+    store, where = full_disk_store
+    world = await make_world(store)
+    agents = world.agents
+    machine0 = f"machine-0.{world.uuid}"
+    machine2 = f"machine-2.{world.uuid}"
+    worker = asyncio.create_task(agents.run())
+    try:
+        filler = fill(where)
+        agents.submit(machine0, _report("db/0", 1))
+        await _until(lambda: agents.since() is None)  # the outage began
+        for seq in range(2, 200):
+            agents.submit(machine0, bus.Heartbeat(agent=machine0, units=("db/0",)))
+            agents.submit(machine0, _report("db/0", seq))
+        heard = time.time()
+        assert agents.waiting == 2  # the latest heartbeat, the latest report
+        progress = bus.ActionLog(unit="web/0", action_id="1", message="working")
+        for _ in range(services.MAX_WAITING + 10):
+            agents.submit(machine2, progress)
+        assert agents.waiting == services.MAX_WAITING
+        assert machine2 in agents.hellos  # it is sent its snapshot again: it resends
+        assert agents.since() is None
+
+        filler.unlink()
+        await _until(lambda: agents.waiting == 0)
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+    since = agents.since()
+    assert since is not None and since >= heard
+    db = next(a for a in (await store.snapshot(world.uuid)).applications if a.name == "db")
+    assert db.lease_expiry is not None and db.lease_expiry <= heard + agents.lease_seconds
+    assert (await world.unit("db/0")).workload_message == "report 199"

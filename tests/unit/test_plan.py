@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 from hypothesis import given
@@ -111,6 +112,24 @@ def test_no_lease_runs_out_while_the_controller_cannot_reach_agents(
 )
 def test_lease_end(expiry: float | None, since: float | None, end: float | None) -> None:
     assert _plan.lease_end(expiry, _plan.AgentReach(since, LEASE)) == end
+
+
+@pytest.mark.parametrize(
+    ("bus_since", "stored_since", "since"),
+    [
+        pytest.param(-math.inf, -math.inf, -math.inf, id="never-down"),
+        pytest.param(None, -math.inf, None, id="bus-down"),
+        pytest.param(NOW - 40, None, None, id="database-down"),
+        pytest.param(NOW - 40, NOW - 10, NOW - 10, id="stored-again-later"),
+        pytest.param(NOW - 10, NOW - 40, NOW - 10, id="reconnected-later"),
+    ],
+)
+def test_agents_are_heard_once_both_the_bus_and_the_message_worker_are_back(
+    bus_since: float | None, stored_since: float | None, since: float | None
+) -> None:
+    """A heartbeat renews a lease only once it is stored: an outage of the database keeps
+    leases from running out as one of the bus does."""
+    assert _plan.AgentReach.of(bus_since, stored_since, LEASE) == _plan.AgentReach(since, LEASE)
 
 
 def test_leader_is_cleared_when_all_units_are_gone() -> None:

@@ -346,6 +346,22 @@ def test_dispatch_sends_only_what_changed() -> None:
             NOW + 5,
             id="lease-from-reconnect",
         ),
+        pytest.param(
+            dataclasses.replace(
+                state(apps=[app(1, leader="app1/0", lease_expiry=NOW - 7)]),
+                reach=_plan.AgentReach.of(NOW - 60, None, lease_seconds=30),
+            ),
+            NOW + _planners.SWEEP_INTERVAL,
+            id="lease-held-while-messages-cannot-be-stored",
+        ),
+        pytest.param(
+            dataclasses.replace(
+                state(apps=[app(1, leader="app1/0", lease_expiry=NOW - 7)]),
+                reach=_plan.AgentReach.of(NOW - 60, NOW - 20, lease_seconds=30),
+            ),
+            NOW + 10,
+            id="lease-from-storing-again",
+        ),
     ],
 )
 def test_next_due(given_state: ModelState, expected: float) -> None:

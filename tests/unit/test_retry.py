@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from runecraft import _retry, errors
-from runecraft.controller import _supervisor
+from runecraft.controller import _supervisor, bus
 
 
 @pytest.mark.parametrize(
@@ -168,3 +168,13 @@ def test_an_outage_waits_first_then_doubles_per_failure_up_to_its_cap() -> None:
     assert 3.2 <= outage.delay <= 4.8 and outage.failures == 4
     outage.recovered()
     assert outage.failures == 0 and 0.8 <= outage.delay <= 1.2
+
+
+async def test_a_stopped_broker_is_a_temporary_error_restarted_with_the_supervisors_backoff() -> (
+    None
+):
+    policy, waits = recording(_supervisor.RESTART)
+    flaky = Flaky(*(bus.BrokerStopped("mosquitto exited with status 1") for _ in range(3)))
+    assert isinstance(flaky.failures[0], errors.TemporaryError)
+    assert await policy.call("broker", flaky) == "done"
+    assert waits == [0.5, 1.0, 2.0]

@@ -279,9 +279,13 @@ class _GuardedBroker(Broker):  # type: ignore[misc]
             await asyncio.sleep(1)
 
     async def shutdown(self) -> None:
-        await super().shutdown()
-        for outbox in list(self._outboxes.values()):
-            await outbox.close()
+        """Stop amqtt, and every outbox even when that fails (`EmbeddedBroker.restart` goes
+        on after a failed shutdown: its outboxes' tasks must not outlive it)."""
+        try:
+            await super().shutdown()
+        finally:
+            for outbox in list(self._outboxes.values()):
+                await outbox.close()
 
 
 async def _last_publish(

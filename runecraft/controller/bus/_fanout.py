@@ -28,7 +28,9 @@ from amqtt.mqtt.protocol.handler import ProtocolHandler
 from amqtt.mqtt.publish import PublishPacket
 from amqtt.session import OutgoingApplicationMessage, Session
 
-__all__ = ["OUTBOX_LIMIT", "WINDOW", "Deliveries", "Outbox", "check_amqtt"]
+from runecraft.schemas import bus as bus_schema
+
+__all__ = ["OUTBOX_BYTES", "OUTBOX_LIMIT", "WINDOW", "Deliveries", "Outbox", "check_amqtt"]
 
 logger = structlog.get_logger(__name__)
 
@@ -40,6 +42,11 @@ OUTBOX_LIMIT = 100_000
 As many as the controller may have in flight to the broker (`ControllerBus`): the
 controller's session takes every agent's messages, and at 1,000 agents with bursts 10,000
 was reached. Only a client that stops reading while staying connected gets there."""
+OUTBOX_BYTES = 64 * bus_schema.MAX_PAYLOAD_BYTES
+"""Payload bytes a session may have waiting behind its window (256 MiB); more are dropped
+(and counted), as beyond `OUTBOX_LIMIT`: the payloads are snapshots and log batches, which
+can be large. Every agent's log shipper waits for its batch to be acknowledged, so the
+controller's session holds about one 256 KiB batch per agent at most."""
 
 
 @dataclasses.dataclass
@@ -66,7 +73,11 @@ class Deliveries:
 
 
 class Outbox:
-    """One connected session's deliveries, sent in order by one task."""
+    """One connected session's deliveries, sent in order by one task.
+
+    A fault in that task (anything but the connection ending) closes the outbox and the
+    connection, so the client reconnects and the controller sends its state again, rather
+    than the client looking connected while nothing reaches it."""
 
     def __init__(
         self, session: Session, handler: BrokerProtocolHandler, counts: Deliveries
@@ -79,8 +90,15 @@ class Outbox:
         self._window = asyncio.Semaphore(WINDOW)
         self._unacknowledged: dict[int, asyncio.Future[Any]] = {}
         self._closed = False
+        self._bytes = 0
+        """Payload bytes in `_queue`."""
         self._overflowing = False
         self._task = asyncio.create_task(self._send_all(), name=f"outbox {session.client_id}")
+
+    @property
+    def closed(self) -> bool:
+        """No more deliveries go out (the connection ended, or the sender failed)."""
+        return self._closed
 
     def put(self, topic: str, data: bytes, qos: int) -> None:
         """Queue one delivery (QoS 0 or 1)."""
@@ -88,24 +106,26 @@ class Outbox:
         if self._closed:
             self._counts.failed += 1
             return
-        if len(self._queue) >= OUTBOX_LIMIT:
+        if len(self._queue) >= OUTBOX_LIMIT or self._bytes + len(data) > OUTBOX_BYTES:
             self._counts.dropped += 1
             if not self._overflowing:
                 self._overflowing = True
                 logger.warning("bus delivery dropped: outbox full", client=self._session.client_id)
             return
         self._queue.append((topic, data, qos))
+        self._bytes += len(data)
         self._wake.set()
 
     async def close(self) -> None:
         """The connection ended: what it did not acknowledge is discarded (clean session)."""
-        if self._closed:
-            return
-        self._closed = True
-        self._task.cancel()
+        if not self._closed:
+            self._closed = True
+            self._task.cancel()
+        # A sender that failed is still stopping the connection: let it finish.
         await asyncio.gather(self._task, return_exceptions=True)
         self._counts.failed += len(self._queue)
         self._queue.clear()
+        self._bytes = 0
         for acknowledged in list(self._unacknowledged.values()):
             acknowledged.cancel()
 
@@ -118,14 +138,21 @@ class Outbox:
                     await self._wake.wait()
                 await self._window.acquire()
                 topic, data, qos = self._queue.popleft()
+                self._bytes -= len(data)
                 await self._send(topic, data, qos)
         except Exception as exc:  # a fault here must not pass silently: count what it cost
+            self._closed = True
             lost = len(self._queue) + 1
             self._counts.dropped += lost
             self._queue.clear()
+            self._bytes = 0
             logger.exception(
-                "bus deliveries dropped", client=self._session.client_id, count=lost, error=exc
+                "bus deliveries dropped; closing the connection",
+                client=self._session.client_id,
+                count=lost,
+                error=exc,
             )
+            await self._handler.stop()  # the client reconnects, and is sent its state again
 
     async def _send(self, topic: str, data: bytes, qos: int) -> None:
         handler = self._handler
@@ -142,7 +169,13 @@ class Outbox:
         handler._puback_waiters[packet_id] = acknowledged  # before the write: see the docstring
         self._unacknowledged[packet_id] = acknowledged
         message.publish_packet = message.build_publish_packet()
-        await handler._send_packet(message.publish_packet)
+        try:
+            await handler._send_packet(message.publish_packet)
+        except Exception:  # not written: counted as dropped by the caller, not as failed
+            del self._unacknowledged[packet_id]
+            handler._puback_waiters.pop(packet_id, None)
+            self._session.inflight_out.pop(packet_id, None)
+            raise
 
     def _acknowledged(self, packet_id: int, acknowledged: asyncio.Future[Any]) -> None:
         self._window.release()

@@ -16,12 +16,12 @@ import shutil
 import signal
 import socket
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 import structlog
 
-from runecraft import errors
+from runecraft import _pidfd, errors
 from runecraft.controller import _tls
 from runecraft.controller._daemon import spawn
 from runecraft.controller.bus import _acl
@@ -29,39 +29,6 @@ from runecraft.controller.bus import _acl
 __all__ = ["ManagedMosquitto"]
 
 logger = structlog.get_logger(__name__)
-
-POLL_INTERVAL = 1.0
-"""Seconds between checks that a process is alive, where the kernel has no pidfd."""
-
-
-async def _exit_of(pid: int, alive: Callable[[], bool]) -> None:
-    """Return once process `pid` has exited; `alive` says whether it is still the process
-    meant (not a later one that was given the same pid)."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    except OSError:  # no pidfd (Linux before 5.3): look every second
-        while alive():  # noqa: ASYNC110 (nothing to wait on but time)
-            await asyncio.sleep(POLL_INTERVAL)
-        return
-    try:
-        if not alive():  # exited (and maybe the pid was reused) before the pidfd was opened
-            return
-        loop = asyncio.get_running_loop()
-        exited: asyncio.Future[None] = loop.create_future()
-
-        def readable() -> None:
-            if not exited.done():
-                exited.set_result(None)
-
-        loop.add_reader(fd, readable)
-        try:
-            await exited
-        finally:
-            loop.remove_reader(fd)
-    finally:
-        os.close(fd)
 
 
 class ManagedMosquitto:
@@ -102,7 +69,7 @@ class ManagedMosquitto:
         child = self._process
         if child is not None and child.returncode is None:  # ours, and not reaped yet
             pid = child.pid
-            await _exit_of(pid, lambda: child.poll() is None)
+            await _pidfd.exited(pid, lambda: child.poll() is None)
             code = await asyncio.to_thread(child.wait)  # reaped: its pid is free for reuse
             how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
         else:
@@ -110,7 +77,7 @@ class ManagedMosquitto:
             if adopted is None:
                 return "mosquitto is not running"
             pid = adopted
-            await _exit_of(pid, lambda: self._pid() == pid)
+            await _pidfd.exited(pid, lambda: self._pid() == pid)
             how = "exited"
         logger.warning("mosquitto stopped", pid=pid, how=how)
         return f"mosquitto (pid {pid}) {how}"

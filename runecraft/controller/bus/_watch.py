@@ -18,11 +18,10 @@ from runecraft.schemas.controller import BrokerHealth, BrokerState
 
 __all__ = ["BrokerStopped", "BrokerWatch"]
 
+BrokerStopped = errors.BrokerStoppedError
+"""The broker stopped serving; the supervisor starts it again."""
+
 logger = structlog.get_logger(__name__)
-
-
-class BrokerStopped(errors.RunecraftError):
-    """The broker stopped serving; the supervisor starts it again."""
 
 
 class BrokerWatch:

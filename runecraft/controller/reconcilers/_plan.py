@@ -66,16 +66,29 @@ class LeaderChange:
 
 @dataclass(frozen=True)
 class AgentReach:
-    """Whether the controller can reach its agents over the bus now, and since when.
+    """Whether the controller can hear its agents now (over the bus, and into the database),
+    and since when.
 
-    A lease is renewed by its holder's agent over the bus, so it only runs while that agent
-    could have renewed it: while the controller's own bus is down no lease runs out, and
-    after it is back every lease runs at least `lease_seconds` from the reconnect."""
+    A lease is renewed by its holder's agent over the bus, and the renewal is stored by the
+    controller's agent-message worker, so it only runs while both work: while the
+    controller's own bus is down, or the worker cannot store what agents send (an outage of
+    the database), no lease runs out, and after both are back every lease runs at least
+    `lease_seconds` from the later recovery."""
 
     since: float | None
-    """When the controller's current bus session began (None: it has none now)."""
+    """When the controller could hear its agents again (None: it cannot now)."""
     lease_seconds: float = 0.0
     """The lease length granted from `since`."""
+
+    @classmethod
+    def of(
+        cls, bus_since: float | None, stored_since: float | None, lease_seconds: float
+    ) -> AgentReach:
+        """From when the bus session began and when the agent-message worker last came back
+        from an outage (None for either: it is down now)."""
+        if bus_since is None or stored_since is None:
+            return cls(None, lease_seconds)
+        return cls(max(bus_since, stored_since), lease_seconds)
 
 
 ALWAYS_REACHABLE = AgentReach(since=-math.inf)

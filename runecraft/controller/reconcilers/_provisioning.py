@@ -52,7 +52,7 @@ def retry_after(error: errors.RunecraftError, retry_count: int) -> float:
     The back-off stays a floor so a provider that keeps asking for a short delay does not
     make the controller hammer an unreachable host."""
     wait = backoff(retry_count)
-    if isinstance(error, errors.TemporaryError):
+    if isinstance(error, errors.TemporaryError) and error.delay is not None:
         return max(wait, error.delay)
     return wait
 

@@ -71,7 +71,8 @@ class Reconciler:
     lease_seconds: float
     bus_since: Callable[[], float | None] = field(default=lambda: -math.inf)
     """When the controller's bus session to the agents began (None: it is down): leases do
-    not run out while agents cannot renew them (`_plan.AgentReach`)."""
+    not run out while agents cannot renew them, nor while `agents` cannot store their
+    renewals (`_plan.AgentReach`)."""
     reconciled_generation: int = field(default=-1, init=False)
     """The hub generation the last completed pass started from, with no machine being
     made."""
@@ -184,7 +185,7 @@ class Reconciler:
         snap = await self.store.snapshot(record.uuid)
         if not snap.models:
             return False
-        reach = _plan.AgentReach(self.bus_since(), self.lease_seconds)
+        reach = _plan.AgentReach.of(self.bus_since(), self.agents.since(), self.lease_seconds)
         state = ModelState.of(snap, in_flight, reach)
         model = state.model
         writes = plan_writes(state, now)

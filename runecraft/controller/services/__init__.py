@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from runecraft.controller.services._actions import ActionService
-from runecraft.controller.services._agents import HEARTBEAT_SECONDS, AgentService
+from runecraft.controller.services._agents import HEARTBEAT_SECONDS, MAX_WAITING, AgentService
 from runecraft.controller.services._appsettings import SettingsService
 from runecraft.controller.services._audit import AuditService
 from runecraft.controller.services._bundles import BundleOutcome, BundleService
@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_MODEL_CONFIG",
     "HEARTBEAT_SECONDS",
     "JUJU_VERSION",
+    "MAX_WAITING",
     "ActionService",
     "AddedMachine",
     "AgentService",

@@ -6,15 +6,25 @@ agent (the broker ACL enforces it), and every write is confined to units on that
 machine. A batch is one transaction; if it fails, its messages are applied one by one so a
 single bad message cannot hold the others back (agents resend unacknowledged commits).
 While the database is unavailable (`errors.TemporaryError`: a full disk, a read-only
-database) the batch is kept and tried again with back-off, logged once per outage; an agent
-learns a commit is stored only from a snapshot, so nothing is acknowledged meanwhile.
+database) the messages wait and are tried again with back-off, logged once per outage; an
+agent learns a commit is stored only from a snapshot, so nothing is acknowledged meanwhile.
+
+What waits is bounded: a later heartbeat of an agent replaces its earlier one, a later report
+of a unit (`unit-report`, `app-status`) its earlier one of that kind, and beyond `MAX_WAITING`
+hook commits, action logs and hellos are dropped (logged once) and their agent is sent its
+snapshot again: it resends every commit a newer snapshot does not show, and an action's
+outcome carries its whole log. Everything else (commits, `leader-set`) is applied in
+order. A heartbeat renews leases from when it was received, not from when it is stored, so
+one that waited out an outage cannot keep a lease of an agent that died meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import structlog
@@ -26,12 +36,17 @@ from runecraft.controller.services._ports import StateStore, StoreService
 from runecraft.controller.state import MachineRecord, SeqCheck, accepted_seq
 from runecraft.schemas import bus, sequencing
 
-__all__ = ["HEARTBEAT_SECONDS", "AgentService"]
+__all__ = ["HEARTBEAT_SECONDS", "MAX_WAITING", "AgentService", "Received"]
 
 logger = structlog.get_logger(__name__)
 
 HEARTBEAT_SECONDS = 10.0
 MAX_BATCH = 1000
+MAX_WAITING = 20_000
+"""Messages that may wait to be stored (an outage of the database); beyond it, those the
+agents send again are dropped (see the module docstring)."""
+_DROPPABLE = (bus.HookCommit, bus.ActionLog, bus.Hello)
+"""Kinds an agent sends again (or whose content comes again) once it is sent its snapshot."""
 
 
 class AgentStore(StateStore[HookCommitState], Protocol):
@@ -106,6 +121,26 @@ async def apply_action_log(
     return True
 
 
+@dataclass(frozen=True, eq=False)
+class Received:
+    """One agent message as it arrived."""
+
+    agent: str
+    message: bus.AgentMessage
+    at: float = field(default_factory=time.time)
+    """Wall-clock seconds when the controller received it."""
+
+
+def superseding_key(agent: str, message: bus.AgentMessage) -> tuple[str, ...] | None:
+    """Messages with the same key replace each other while they wait: the latest heartbeat
+    of an agent, the latest report of a unit per kind. None: every such message counts."""
+    if isinstance(message, bus.Heartbeat):
+        return (message.kind, agent)
+    if isinstance(message, bus.UnitReport | bus.AppStatusReport):
+        return (message.kind, agent, message.unit)
+    return None
+
+
 @dataclass(frozen=True)
 class _Machine:
     model_uuid: str
@@ -118,33 +153,72 @@ class AgentService(StoreService[AgentStore]):
     def __init__(self, store: AgentStore, hub: ChangeHub, lease_seconds: float) -> None:
         super().__init__(store, hub)
         self.lease_seconds = lease_seconds
-        self._queue: asyncio.Queue[tuple[str, bus.AgentMessage]] = asyncio.Queue()
+        self._waiting: dict[object, Received] = {}
+        """Messages not yet stored, in order of arrival (a replaced one moves to the end)."""
+        self._arrived = asyncio.Event()
+        self._numbers = itertools.count()
+        self._dropping = False
+        self._stored_since: float | None = -math.inf
         self._machines: dict[str, _Machine] = {}
         self.hellos: set[str] = set()
         """Agents that said hello since the reconciler last looked: resend their snapshot
         (also those that sent a report from the future: the snapshot tells their units the
         numbers the controller holds)."""
 
+    def since(self) -> float | None:
+        """When this worker last came back from an outage of the database (None: it is in
+        one now; -inf: never was): heartbeats it holds meanwhile renew no lease yet, so no
+        lease runs out before a full one after this (`AgentReach`)."""
+        return self._stored_since
+
+    @property
+    def waiting(self) -> int:
+        """Messages not yet stored."""
+        return len(self._waiting)
+
     def submit(self, agent: str, message: bus.AgentMessage) -> None:
-        self._queue.put_nowait((agent, message))
+        """Queue a message to be stored (replacing one it supersedes; see the module)."""
+        received = Received(agent, message)
+        key: object = superseding_key(agent, message)
+        if key is not None:
+            self._waiting.pop(key, None)
+        elif len(self._waiting) >= MAX_WAITING and isinstance(message, _DROPPABLE):
+            if not self._dropping:
+                self._dropping = True
+                logger.warning(
+                    "too many agent messages waiting; dropping those agents send again",
+                    waiting=len(self._waiting),
+                )
+            self.hellos.add(agent)  # its snapshot, again: it resends what it misses
+            return
+        else:
+            key = next(self._numbers)
+        self._waiting[key] = received
+        self._arrived.set()
 
     async def run(self) -> None:
-        """Drain the queue forever, one batch per transaction; a batch the database cannot
-        take now is kept (and grown from the queue) until it can."""
+        """Store what waits forever, one batch per transaction; while the database cannot
+        take it, it waits (superseded and bounded) until it can."""
         outage = _retry.Outage("cannot store agent messages; keeping them and retrying")
-        batch: list[tuple[str, bus.AgentMessage]] = []
         while True:
-            if not batch:
-                batch = [await self._queue.get()]
-            while not self._queue.empty() and len(batch) < MAX_BATCH:
-                batch.append(self._queue.get_nowait())
+            await self._arrived.wait()
+            keys = list(itertools.islice(self._waiting, MAX_BATCH))
+            batch = [self._waiting[key] for key in keys]
             try:
-                changed = await self.apply(batch)
+                changed = await self.apply_received(batch)
             except errors.TemporaryError as exc:
-                await asyncio.sleep(outage.failed(exc, messages=len(batch)))
+                self._stored_since = None
+                await asyncio.sleep(outage.failed(exc, messages=len(self._waiting)))
                 continue
+            if self._stored_since is None:
+                self._stored_since = time.time()
             outage.recovered()
-            batch = []
+            for key, received in zip(keys, batch, strict=True):
+                if self._waiting.get(key) is received:  # not replaced meanwhile
+                    del self._waiting[key]
+            if not self._waiting:
+                self._arrived.clear()
+                self._dropping = False
             if changed:
                 self.hub.changed()
 
@@ -157,24 +231,28 @@ class AgentService(StoreService[AgentStore]):
         return self._machines[agent]
 
     async def apply(self, batch: list[tuple[str, bus.AgentMessage]]) -> bool:
+        """Apply a batch of messages received now (see `apply_received`)."""
+        return await self.apply_received([Received(agent, message) for agent, message in batch])
+
+    async def apply_received(self, batch: list[Received]) -> bool:
         """Apply a batch; returns whether the model may have changed (a batch of routine
         heartbeats does not: waking the reconciler for them would keep `rune wait` from
         ever seeing a reconciled model). Raises `errors.TemporaryError` when the database
         cannot take it now (applying it again later is safe: reports go by sequence number,
         commits apply once)."""
         now = time.time()
-        located = [(await self._machine(agent), agent, message) for agent, message in batch]
+        located = [(await self._machine(r.agent), r) for r in batch]
         try:
             return await self._apply(located, now)
         except errors.TemporaryError:
             raise
         except Exception as exc:
             if len(located) == 1:
-                _, agent, message = located[0]
+                _, received = located[0]
                 logger.error(
                     "agent message could not be applied",
-                    agent=agent,
-                    kind=message.kind,
+                    agent=received.agent,
+                    kind=received.message.kind,
                     error=str(exc),
                 )
                 return True
@@ -184,28 +262,27 @@ class AgentService(StoreService[AgentStore]):
             return True
 
     async def apply_located(
-        self, located: list[tuple[_Machine | None, str, bus.AgentMessage]], now: float
+        self, located: list[tuple[_Machine | None, Received]], now: float
     ) -> None:
         try:
             await self._apply(located, now)
         except errors.TemporaryError:
             raise
         except Exception as exc:
-            for _, agent, message in located:
+            for _, received in located:
                 logger.error(
                     "agent message could not be applied",
-                    agent=agent,
-                    kind=message.kind,
+                    agent=received.agent,
+                    kind=received.message.kind,
                     error=str(exc),
                 )
 
-    async def _apply(
-        self, located: list[tuple[_Machine | None, str, bus.AgentMessage]], now: float
-    ) -> bool:
+    async def _apply(self, located: list[tuple[_Machine | None, Received]], now: float) -> bool:
         hellos = set()
         changed = False
         async with self.store.write() as tx:
-            for machine, agent, message in located:
+            for machine, received in located:
+                agent, message = received.agent, received.message
                 if machine is None:
                     logger.warning("message from unknown agent", agent=agent)
                     continue
@@ -223,13 +300,13 @@ class AgentService(StoreService[AgentStore]):
                     check = await tx.applications.apply_status(model, number, message, now)
                 elif isinstance(message, bus.LogBatch):
                     continue  # the controller routes logs to the LogService
-                else:
+                else:  # a hello or heartbeat: the agent was alive when it was received
                     if isinstance(message, bus.Hello):
                         hellos.add(agent)
                     await tx.applications.renew_leases(
-                        model, number, message.units, now + self.lease_seconds
+                        model, number, message.units, received.at + self.lease_seconds
                     )
-                    changed |= await tx.machines.mark_started(model, number, now)
+                    changed |= await tx.machines.mark_started(model, number, received.at)
                     continue
                 if refuse_future(agent, message, check):
                     hellos.add(agent)

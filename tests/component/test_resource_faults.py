@@ -190,8 +190,9 @@ async def test_agent_messages_the_full_disk_refused_are_kept_not_dropped(
 
 
 async def _until(condition: Callable[[], bool]) -> None:
-    """Poll the worker's state (it runs in this loop), with a deadline."""
-    async with asyncio.timeout(30):
+    """Poll the worker's state (it runs in this loop), with a deadline beyond the worker's
+    longest back-off (30 s): on a loaded machine the outage can last long enough to reach it."""
+    async with asyncio.timeout(90):
         while not condition():  # noqa: ASYNC110 (the worker signals no outage)
             await asyncio.sleep(0.02)
 

@@ -4,6 +4,7 @@ answers it with; everything else is left to fail as it is."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import sqlite3
 
@@ -110,6 +111,15 @@ OTHERS = [
 @pytest.mark.parametrize("exc", [o[1] for o in OTHERS], ids=[o[0] for o in OTHERS])
 def test_other_errors_are_not_mapped(exc: BaseException) -> None:
     assert _faults.database_error(exc, "db") is None
+
+
+@pytest.mark.parametrize("exc", [asyncio.CancelledError(), KeyboardInterrupt()])
+def test_a_cancellation_is_never_a_fault_even_when_the_driver_calls_it_a_disconnect(
+    exc: BaseException,
+) -> None:
+    """SQLAlchemy reports a task cancelled mid-statement as a disconnect: mapping it would
+    swallow the cancellation and keep a stopped worker retrying."""
+    assert _faults.database_error(exc, "db", disconnect=True) is None
 
 
 def test_a_connection_the_driver_calls_lost_is_unreachable() -> None:

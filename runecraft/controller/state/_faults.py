@@ -108,6 +108,10 @@ def database_error(
     """The error a driver's exception `exc` stands for, if it is a fault the controller
     outlives (see the module docstring); `where` names the database in the message and
     `disconnect` is the driver's own verdict that the connection is gone."""
+    if not isinstance(exc, Exception):
+        # A cancelled task (or an interrupt) is not a fault: mapping it would swallow the
+        # cancellation, and a worker being stopped would retry forever instead.
+        return None
     found = _classify(exc, disconnect)
     if found is None:
         return None

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from runecraft import errors
+from runecraft.controller.services._agents import Received
 from runecraft.controller.state import Store
 from runecraft.schemas import bus
 from runecraft.schemas import secrets as sec
@@ -134,7 +135,7 @@ async def test_fuzz_agent_messages_are_applied_or_refused_and_a_refusal_stores_n
     machine = await world.agents._machine(agent)
     before = await world.store.snapshot()
     try:
-        await world.agents._apply([(machine, agent, message)], time.time())
+        await world.agents._apply([(machine, Received(agent, message))], time.time())
     except errors.RunecraftError as exc:
         assert exc.message
         assert await world.store.snapshot() == before

@@ -100,3 +100,25 @@ def postgres_url(postgres_server: str) -> str:
         capture_output=True,
     )
     return f"{postgres_server}/{name}"
+
+
+CHAOS_SUMMARY = "chaos-summary"
+"""The user property a chaos test (tests/chaos) records its summary block under."""
+
+_chaos_summaries: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Keep each chaos run's summary block, carried on its test report (so it crosses from
+    pytest-xdist workers to this, the root conftest, which the main process loads)."""
+    if report.when == "call":
+        _chaos_summaries.extend(
+            str(value) for key, value in report.user_properties if key == CHAOS_SUMMARY
+        )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The chaos suite's kills, hooks and violations in the CI log, whatever the capture."""
+    for text in _chaos_summaries:
+        terminalreporter.section("chaos")
+        terminalreporter.write_line(text)

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from tests._tmpfs import small_tmpfs
-from tests.chaos import conftest, history
+from tests.chaos import history
 from tests.chaos.harness import Chaos, Plan, Rune, controller_name
+from tests.conftest import CHAOS_SUMMARY
 
 pytestmark = [
     pytest.mark.e2e,
@@ -74,7 +75,7 @@ def test_kills_and_a_full_disk_leave_a_lawful_history_and_the_asked_for_model(
     violations = history.check(histories)
     problems = chaos.model_errors(histories) + chaos.removed_errors()
     summary = chaos.summary(histories, violations, problems)
-    request.node.user_properties.append((conftest.SUMMARY, summary))
+    request.node.user_properties.append((CHAOS_SUMMARY, summary))
     assert chaos.missed() == [], "planned kills that never found anything to kill"
     assert violations == []
     assert problems == []

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
+
+from runecraft.agents._proc import alive  # the agents' own check, not a copy
 
 __all__ = ["TimedOutError", "alive", "until"]
 
@@ -40,12 +41,3 @@ def until(
             time.sleep(interval)
         else:
             between()
-
-
-def alive(pid: int) -> bool:
-    """Whether `pid` runs (a zombie, exited but not yet reaped, does not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in {"Z", "X"}

@@ -1,5 +1,5 @@
 """Change-to-hook latency: from a config change sent to the API until each unit's
-`config-changed` hook has started.
+`config-changed` hook has started; and config-changed hooks per second in a closed loop.
 
 Bootstraps the embedded default in a temporary home, deploys `hello-bash` with N units and
 waits; then, K times, sends a config change through the API client and watches every
@@ -7,6 +7,9 @@ unit's log for the `running hook "config-changed"` line that the unit agent writ
 hook starts (the log is read every millisecond, so that is the resolution), and waits for
 the model to settle before the next change. The path measured: API transaction, reconciler
 pass, snapshot over MQTT, the unit agent's resolver, and the hook's process start.
+
+`config_loop` is the closed loop: the next change goes out as soon as every unit has run
+`config-changed` for the last one (`ran hook` lines), without waiting for the status.
 
     python benchmarks/change_to_hook.py [--units 1,10] [--changes 10]
 """
@@ -18,6 +21,7 @@ import asyncio
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -25,40 +29,80 @@ from _rune import REPO, rune
 
 from runecraft.client import Client
 
-MARK = b'running hook "config-changed"'
+STARTED = b'running hook "config-changed"'
+RAN = b'ran hook "config-changed"'
 
 
-def change(home: Path, value: str) -> None:
+def _client(home: Path) -> Client:
     config = yaml.safe_load((home / "client.yaml").read_text())
+    return Client(config["endpoint"], config["token"], ca_cert=config.get("ca_cert"))
 
-    async def send() -> None:
-        async with Client(
-            config["endpoint"], config["token"], ca_cert=config.get("ca_cert")
-        ) as client:
-            await client.set_config("default", "hello-bash", {"message": value})
 
-    asyncio.run(send())
+def _watch(logs: list[Path], mark: bytes) -> Callable[[], dict[Path, float]]:
+    """Start watching `logs` from their current end; the returned call blocks until every
+    log has a new line with `mark`, and gives when each was seen."""
+    offsets = {log: log.stat().st_size for log in logs}
+
+    def seen() -> dict[Path, float]:
+        found: dict[Path, float] = {}
+        while len(found) < len(logs):
+            for log in logs:
+                if log not in found:
+                    with log.open("rb") as file:
+                        file.seek(offsets[log])
+                        if mark in file.read():
+                            found[log] = time.perf_counter()
+            time.sleep(0.001)
+        return found
+
+    return seen
 
 
 def latencies(home: Path, cache: Path, changes: int) -> list[float]:
     logs = sorted(home.glob("machines/*/*/units/*/unit.log"))
     found: list[float] = []
     for n in range(changes):
-        offsets = {log: log.stat().st_size for log in logs}
+        wait_for = _watch(logs, STARTED)
         start = time.perf_counter()
-        change(home, f"change {n}")
-        seen: dict[Path, float] = {}
-        while len(seen) < len(logs):
-            for log in logs:
-                if log not in seen:
-                    with log.open("rb") as file:
-                        file.seek(offsets[log])
-                        if MARK in file.read():
-                            seen[log] = time.perf_counter()
-            time.sleep(0.001)
-        found.extend(at - start for at in seen.values())
+        asyncio.run(_set(home, "hello-bash", {"message": f"change {n}"}))
+        found.extend(at - start for at in wait_for().values())
         rune(home, cache, "wait", "--timeout", "10m")
     return found
+
+
+async def _set(home: Path, application: str, values: dict[str, str]) -> None:
+    async with _client(home) as client:
+        await client.set_config("default", application, values)
+
+
+def config_loop(home: Path, application: str, key: str, changes: int) -> float:
+    """Seconds for `changes` changes of `key`, each sent (through one API client) once every
+    unit's log shows `config-changed` ran for the one before."""
+    logs = sorted(home.glob("machines/*/*/units/*/unit.log"))
+
+    async def loop() -> float:
+        async with _client(home) as client:
+            start = time.perf_counter()
+            for n in range(changes):
+                wait_for = _watch(logs, RAN)
+                await client.set_config("default", application, {key: f"change {n}"})
+                await asyncio.to_thread(wait_for)
+            return time.perf_counter() - start
+
+    return asyncio.run(loop())
+
+
+def measure(units: int, changes: int, cache: Path) -> list[float]:
+    """Change-to-hook-start latencies (seconds) on a fresh controller with `units` units."""
+    home = Path(tempfile.mkdtemp(prefix="rc-bench-"))
+    rune(home, cache, "bootstrap")
+    try:
+        source = str(REPO / "examples" / "charms" / "hello-bash")
+        rune(home, cache, "deploy", source, "-n", str(units))
+        rune(home, cache, "wait", "--timeout", "10m")
+        return sorted(latencies(home, cache, changes))
+    finally:
+        rune(home, cache, "kill-controller", "runecraft", "--no-prompt")
 
 
 def main() -> None:
@@ -69,21 +113,7 @@ def main() -> None:
     cache = Path(tempfile.mkdtemp(prefix="rc-bench-cache-"))
     print(f"{'units':>5} {'changes':>7} {'p50 ms':>8} {'p90 ms':>8} {'max ms':>8}")
     for units in (int(n) for n in args.units.split(",")):
-        home = Path(tempfile.mkdtemp(prefix="rc-bench-"))
-        rune(home, cache, "bootstrap")
-        try:
-            rune(
-                home,
-                cache,
-                "deploy",
-                str(REPO / "examples" / "charms" / "hello-bash"),
-                "-n",
-                str(units),
-            )
-            rune(home, cache, "wait", "--timeout", "10m")
-            found = sorted(latencies(home, cache, args.changes))
-        finally:
-            rune(home, cache, "kill-controller", "runecraft", "--no-prompt")
+        found = measure(units, args.changes, cache)
         p90 = found[max(0, int(len(found) * 0.9) - 1)]
         print(
             f"{units:>5} {args.changes:>7} {statistics.median(found) * 1000:>8.1f} "

@@ -58,6 +58,19 @@ def settle_model(home: Path, units: int, cache: Path) -> None:
     rune(home, cache, "wait", "--timeout", "30m")
 
 
+def status_cost(units: int, runs: int, cache: Path) -> tuple[float, float]:
+    """Median CPU and wall seconds of `rune status --format json` on a model of `units`
+    settled units, on a fresh controller (killed after)."""
+    home = Path(tempfile.mkdtemp(prefix="rc-bench-cli-"))
+    rune(home, cache, "bootstrap")
+    try:
+        settle_model(home, units, cache)
+        env = {**os.environ, "RUNECRAFT_HOME": str(home), "RUNECRAFT_CACHE_DIR": str(cache)}
+        return medians([*RUNE, "status", "--format", "json"], env, runs)
+    finally:
+        rune(home, cache, "kill-controller", "runecraft", "--no-prompt")
+
+
 def row(what: str, ms: float, base_ms: float) -> str:
     return f"| {what} | {ms:.1f} | {ms / base_ms:.1f}x |"
 
@@ -78,14 +91,7 @@ def main() -> None:
     print(row("`rune version`", juju_cpu * 1000, base_cpu * 1000), flush=True)
 
     cache = Path(tempfile.mkdtemp(prefix="rc-bench-cache-"))
-    home = Path(tempfile.mkdtemp(prefix="rc-bench-cli-"))
-    rune(home, cache, "bootstrap")
-    try:
-        settle_model(home, args.units, cache)
-        env = {**os.environ, "RUNECRAFT_HOME": str(home), "RUNECRAFT_CACHE_DIR": str(cache)}
-        status_cpu, status_wall = medians([*RUNE, "status", "--format", "json"], env, args.runs)
-    finally:
-        rune(home, cache, "kill-controller", "runecraft", "--no-prompt")
+    status_cpu, status_wall = status_cost(args.units, args.runs, cache)
     print()
     print(f"| command (N = {args.runs}, {args.units} units) | wall ms | x `python3 -c pass` |")
     print("| --- | ---: | ---: |")

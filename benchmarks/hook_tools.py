@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import os
 import shutil
 import tempfile
 import time
@@ -143,25 +144,45 @@ async def _series(
     return [await _time_process(argv, env, cwd) for _ in range(count)]
 
 
+def _unit(work: Path, cache: Path) -> tuple[Path, _unitlog.UnitLog, hookrunner.UnitEnvironment]:
+    """The `hello` charm unpacked under `work`, its unit log and its hook environment."""
+    packed = charms.pack(REPO / "examples" / "charms" / "hello", cache)
+    charm_dir = work / "charm"
+    charms.unpack(packed.data, charm_dir)
+    _toolserver.install_tools(work / "tools")
+    log = _unitlog.UnitLog(work / "unit.log", UNIT)
+    unit_env = hookrunner.UnitEnvironment(
+        unit=UNIT,
+        model_name="bench",
+        model_uuid="00000000-0000-4000-8000-00000000bench",
+        machine_id="0",
+        charm_dir=charm_dir,
+        tools_dir=work / "tools",
+        socket_path=work / "run" / "agent.sock",
+    )
+    return charm_dir, log, unit_env
+
+
+async def spawned_hooks(hook: str, count: int, cache: Path) -> list[float]:
+    """Seconds per `hello` hook `hook` run serially as a process of its own (dispatch,
+    python, `import ops`: no fork server), through the hook runner and a tool server."""
+    work = Path(tempfile.mkdtemp(prefix="rc-bench-tools-"))
+    try:
+        charm_dir, log, unit_env = _unit(work, cache)
+        async with _toolserver.ToolServer(unit_env.socket_path) as server:
+            ran = await _hooks(server, unit_env, hook, charm_dir, log, count)
+        log.close()
+        return ran
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 async def run(calls: int, hooks: int, cache: Path) -> None:
     """Measure and print both tables."""
     work = Path(tempfile.mkdtemp(prefix="rc-bench-tools-"))
     try:
-        packed = charms.pack(REPO / "examples" / "charms" / "hello", cache)
-        charm_dir = work / "charm"
-        charms.unpack(packed.data, charm_dir)
-        _toolserver.install_tools(work / "tools")
+        charm_dir, log, unit_env = _unit(work, cache)
         _toolserver.install_tools(work / "tools-python", client="python")
-        log = _unitlog.UnitLog(work / "unit.log", UNIT)
-        unit_env = hookrunner.UnitEnvironment(
-            unit=UNIT,
-            model_name="bench",
-            model_uuid="00000000-0000-4000-8000-00000000bench",
-            machine_id="0",
-            charm_dir=charm_dir,
-            tools_dir=work / "tools",
-            socket_path=work / "run" / "agent.sock",
-        )
         python_env = dataclasses.replace(unit_env, tools_dir=work / "tools-python")
         async with _toolserver.ToolServer(unit_env.socket_path) as server:
             await _tool_table(server, (unit_env, python_env), charm_dir, log, calls)
@@ -186,7 +207,8 @@ async def _tool_table(
     true_samples = await _series(["/bin/true"], env, charm_dir, calls)
     floor = _percentile(true_samples, 0.5)
     print(_row("/bin/true", true_samples, floor), flush=True)
-    with server.serving(ctx):
+    with server.serving(ctx) as binding:
+        binding.started(os.getpid())  # the calls are this process's children, as a hook's are
         for unit_env, client in zip(unit_envs, ("", " (python client)"), strict=True):
             for argv in TOOL_CALLS:
                 samples = await _series(
@@ -247,9 +269,14 @@ async def _hooks(
         ctx.id = f"{ctx.id}-{index}"
         hook_env = hookrunner.hook_environment(unit_env, hook=hook, context_id=ctx.id)
         start = time.perf_counter()
-        with server.serving(ctx):
+        with server.serving(ctx) as binding:  # it serves only the hook's process tree
             result = await hookrunner.run_hook(
-                charm_dir=charm_dir, hook=hook, env=hook_env, log=log, forks=forks
+                charm_dir=charm_dir,
+                hook=hook,
+                env=hook_env,
+                log=log,
+                forks=forks,
+                on_start=binding.started,
             )
         if not result.ok:
             raise SystemExit(f"{hook} failed: {result.message}")

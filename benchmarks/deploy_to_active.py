@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -34,6 +35,9 @@ from runecraft.client import Client
 
 DEFAULT_UNITS = {"hello": "1,10", "hello-bash": "1,10,50"}
 """`hello`'s peer relation makes N = 50 about 5,000 hooks; ask for it with --units."""
+
+PROGRESS_EVERY = 15.0
+"""Seconds between the lines saying how far a deploy got."""
 
 RAN = re.compile(r'ran hook "([^"]+)"')
 
@@ -94,10 +98,18 @@ async def follow(home: Path, timeout: float) -> tuple[float, dict[str, Any]]:
     deadline = time.monotonic() + timeout
     async with Client(config["endpoint"], config["token"], ca_cert=config.get("ca_cert")) as client:
         document = await client.status("default")
+        said = time.monotonic()
         while (verdict := judge(document)).state == "pending":
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise SystemExit(f"timed out waiting to settle: {verdict.message}")
+            if time.monotonic() - said >= PROGRESS_EVERY:  # a long deploy is never silent
+                said = time.monotonic()
+                print(
+                    f"  {verdict.units_ready}/{verdict.units_total} units ready; {verdict.message}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             generation = int(document["model"].get("generation", -1))
             document = await client.status(
                 "default", after=generation, timeout=min(remaining, 10.0)

@@ -118,7 +118,7 @@ def ops_peers(run: Run) -> Row:
         extra, missing = found.hooks - expected, expected - found.hooks
         count = f"not the {sum(expected.values())} expected: extra {dict(extra)}, "
         count += f"missing {dict(missing)}"
-    base = spawned_rate(run.cache, run.size(20, 6))
+    base = spawned_rate(run.cache, run.size(20, 5))
     return Row(
         "ops peers",
         f"hello, {units} units: {found.elapsed:.1f} s deploy → active, {total} hooks = "
@@ -131,12 +131,12 @@ def ops_peers(run: Run) -> Row:
 
 
 def config_hooks(run: Run) -> Row:
-    changes = run.size(25, 6)
+    changes = run.size(25, 4)
     with controller(run) as home:
         deploy_to_active.deploy(home, run.cache, "hello", 4)
         elapsed = change_to_hook.config_loop(home, "hello", "greeting", changes)
     rate = 4 * changes / elapsed
-    base = spawned_rate(run.cache, run.size(20, 6))
+    base = spawned_rate(run.cache, run.size(20, 5))
     return Row(
         "config-changed",
         f"hello, 4 units, {changes} changes in a closed loop through the API: {rate:.1f} hooks/s",
@@ -148,10 +148,10 @@ def config_hooks(run: Run) -> Row:
 
 
 def change_hook(run: Run) -> Row:
-    units, changes = run.size(10, 2), run.size(20, 8)
+    units, changes = run.size(10, 2), run.size(20, 6)
     found = change_to_hook.measure(units, changes, run.cache)
     p50, p99 = percentile(found, 0.5) * 1e3, percentile(found, 0.99) * 1e3
-    _, base = python_pass(run.size(20, 10))
+    _, base = python_pass(run.size(20, 8))
     return Row(
         "change → hook",
         f"hello-bash, {units} units x {changes} changes: p50 {p50:.1f} ms, p99 {p99:.1f} ms",
@@ -178,7 +178,7 @@ def status(run: Run) -> Row:
 
 
 def agent_memory(run: Run) -> Row:
-    units = run.size(9, 2)
+    units = run.size(9, 1)
     found = memory.measure(units, run.cache, ops=False)
     rss, _ = found["machine agent with 1 unit"]
     more, _ = found[f"machine agent with {units + 1} units"]
@@ -194,9 +194,9 @@ def agent_memory(run: Run) -> Row:
 
 
 def cli_status(run: Run) -> Row:
-    units, runs = run.size(100, 20), run.size(20, 8)
+    units, runs = run.size(100, 10), run.size(20, 5)
     cpu, wall = cli_startup.status_cost(units, runs, run.cache)
-    base_cpu, base_wall = python_pass(run.size(20, 10))
+    base_cpu, base_wall = python_pass(run.size(20, 8))
     return Row(
         "cli status",
         f"`rune status --format json`, {units} units: wall {wall * 1e3:.0f} ms, "

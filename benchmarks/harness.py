@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import functools
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -267,7 +268,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     date = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     say(f"packing the example charms (not timed); load average {load_start:.2f}")
     run = Run(quick=args.quick, cache=packed_charms(["hello", "hello-bash"]))
-    rows = [one(name, run) for name in args.names]
+    try:
+        rows = [one(name, run) for name in args.names]
+    finally:
+        shutil.rmtree(run.cache, ignore_errors=True)
     conditions = Conditions(
         date=date,
         cores=os.cpu_count() or 0,

@@ -33,7 +33,9 @@ def memory(pid: int) -> tuple[float, float]:
 
 
 def fork_servers(home: Path) -> list[int]:
-    """Pids of fork servers of units under `home` (they run in the unit's charm dir)."""
+    """Pids of fork servers of units under `home` (they run in the unit's charm dir, under
+    the machines dir, which as root is a symlink to a directory outside `home`)."""
+    roots = (str(home), str((home / "machines").resolve()))
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -43,7 +45,7 @@ def fork_servers(home: Path) -> list[int]:
             cwd = os.readlink(proc / "cwd")
         except OSError:
             continue
-        if cwd.startswith(str(home)) and any(arg.endswith(b"fork.sock") for arg in cmdline):
+        if cwd.startswith(roots) and any(arg.endswith(b"fork.sock") for arg in cmdline):
             found.append(int(proc.name))
     return found
 

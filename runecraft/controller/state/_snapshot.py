@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,7 @@ from runecraft.controller.state._records import (
 )
 from runecraft.controller.state._secrets import read_secret_rows
 
-__all__ = ["ModelSnapshot", "read_snapshot"]
+__all__ = ["ModelSnapshot", "read_snapshot", "read_status_snapshot"]
 
 
 @dataclass
@@ -168,5 +169,77 @@ async def read_snapshot(
             resources.c.model_uuid,
             resources.c.application,
             resources.c.name,
+        ),
+    )
+
+
+_UNIT_STATUS_COLUMNS = tuple(
+    t.units.c[name]
+    for name in (
+        "id",
+        "model_uuid",
+        "application_id",
+        "name",
+        "number",
+        "machine_number",
+        "life",
+        "workload_status",
+        "workload_message",
+        "workload_since",
+        "agent_status",
+        "agent_message",
+        "agent_since",
+        "workload_version",
+        "report_seq",
+        "converged_hash",
+        "snapshot_revision",
+        "created",
+    )
+)
+"""The unit columns status reads, in `UnitRecord`'s field order (its leading fields)."""
+
+_OPENED_PORTS = sa.type_coerce(t.units.c.opened_ports, sa.Text)
+"""Opened ports as their JSON text: most units open none, so most need no decoding."""
+
+
+_UNIT: Any = UnitRecord
+"""`UnitRecord`, called with `_UNIT_STATUS_COLUMNS` by position (which mypy cannot count)."""
+
+
+def _status_unit(row: Any) -> UnitRecord:
+    ports = row[-1]
+    unit: UnitRecord = _UNIT(*row[:-1], opened_ports=[] if ports == "[]" else json.loads(ports))
+    return unit
+
+
+async def read_status_snapshot(conn: AsyncConnection, model_name: str) -> ModelSnapshot | None:
+    """What status shows of the model named `model_name` (None: no such model), in seven
+    queries whatever its size: the model, its applications, units, machines, charms,
+    relations and endpoints. Units carry only the columns status reads (their charm state,
+    sequence numbers and removal fields keep their defaults), read as plain rows: building
+    10,000 records from mappings, and decoding JSON nobody shows, took most of the time."""
+    row = (await conn.execute(sa.select(t.models).where(t.models.c.name == model_name))).first()
+    if row is None:
+        return None
+    model = record(ModelRecord, row)
+    read = _Reader(conn, model.uuid)
+    apps = await read.rows(t.applications, ApplicationRecord, t.applications.c.name)
+    units_query = (
+        sa.select(*_UNIT_STATUS_COLUMNS, _OPENED_PORTS)
+        .where(t.units.c.model_uuid == model.uuid)
+        .order_by(t.units.c.application_id, t.units.c.number)
+    )
+    units = [_status_unit(r) for r in await conn.execute(units_query)]
+    machines = await read.rows(t.machines, MachineRecord, t.machines.c.number)
+    endpoints = t.relation_endpoints
+    return ModelSnapshot(
+        models=[model],
+        applications=apps,
+        units=units,
+        machines=machines,
+        charms=await read.charms(apps),
+        relations=await read.rows(t.relations, RelationRecord, t.relations.c.id),
+        endpoints=await read.rows(
+            endpoints, EndpointRecord, endpoints.c.relation_id, endpoints.c.application
         ),
     )

@@ -41,7 +41,11 @@ from runecraft.controller.state._records import (
 from runecraft.controller.state._relations import Relations
 from runecraft.controller.state._resources import Resources, read_resource_blob
 from runecraft.controller.state._secrets import Secrets
-from runecraft.controller.state._snapshot import ModelSnapshot, read_snapshot
+from runecraft.controller.state._snapshot import (
+    ModelSnapshot,
+    read_snapshot,
+    read_status_snapshot,
+)
 from runecraft.controller.state._storage import Storage
 from runecraft.controller.state._units import Units
 
@@ -130,6 +134,9 @@ class Store:
         self.keyring = keyring or _keyring.Keyring.ephemeral()
         self._write_lock = asyncio.Lock()
         self.dialect = engine.dialect.name
+        self.commits = 0
+        """Write transactions committed through this store: what was read before it moved
+        is still current (the controller is the database's only writer)."""
 
     @classmethod
     async def open(cls, url: str, keyring: _keyring.Keyring | None = None) -> Store:
@@ -227,6 +234,7 @@ class Store:
             tx = Tx(conn, model, self.keyring)
             yield tx
             await tx.finish()
+        self.commits += 1
 
     # --- models -------------------------------------------------------------------------
 
@@ -394,6 +402,14 @@ class Store:
         constant number of queries (unfinished actions only)."""
         async with self.engine.connect() as conn:
             return await read_snapshot(conn, self.keyring, model_uuid)
+
+    async def status_snapshot(self, model_name: str) -> ModelSnapshot:
+        """What status shows of one model (`read_status_snapshot`), in one connection."""
+        async with self.engine.connect() as conn:
+            snapshot = await read_status_snapshot(conn, model_name)
+        if snapshot is None:
+            raise errors.NotFoundError(f'model "{model_name}" not found')
+        return snapshot
 
     async def relations(self, model_uuid: str) -> list[tuple[RelationRecord, list[EndpointRecord]]]:
         """Every relation of a model with its endpoints, by id (two queries)."""

@@ -14,14 +14,12 @@ ignores keys it does not know.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
-import gc
 import json
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from runecraft.controller.providers import local
@@ -37,6 +35,7 @@ from runecraft.controller.state import (
     ModelSnapshot,
     Store,
     UnitRecord,
+    collections_paused,
 )
 from runecraft.schemas.controller import BrokerHealth
 from runecraft.schemas.juju import JUJU_VERSION
@@ -346,22 +345,6 @@ def _broker_doc(broker: BrokerHealth) -> dict[str, str]:
     return doc
 
 
-@contextlib.contextmanager
-def _collections_paused() -> Iterator[None]:
-    """No garbage collection while a document is built and encoded (no await in between):
-    its 10,000 units' dicts are a tree freed by reference counting, and the collections
-    their allocation set off (whole-heap ones among them) found nothing to free and took a
-    quarter of the time."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 @dataclasses.dataclass(frozen=True)
 class _Cached:
     """A status document as sent, with what it was built from beside the database: the
@@ -444,7 +427,7 @@ class StatusService(StoreService[Store]):
         snapshot = await self.store.status_snapshot(model_name)
         agents = tuple(dict.fromkeys(m.agent for m in snapshot.machines))
         published = {agent: self._published_revision(agent) for agent in agents}
-        with _collections_paused():
+        with collections_paused():
             document = build_status(
                 snapshot,
                 controller_name=self._controller_name,

@@ -1,7 +1,8 @@
 """`status` sized for a fleet, on a real store through the API: as many SQL statements for
 1,000 units as for 10, none for a status asked again with nothing changed, and a new
 document as soon as anything it shows moved (a unit's report through the agents' apply
-path, a setting, the revision sent to a machine, the reconcilers catching up)."""
+path, a setting, the revision sent to a machine, the reconcilers catching up); a second
+read remakes only the records of the units that changed."""
 
 from __future__ import annotations
 
@@ -136,3 +137,23 @@ async def test_status_of_two_models_is_each_its_own(fleet: Fleet) -> None:
     assert response.json()["applications"] == {}
     assert (await fleet.status())[1] == big
     assert (await fleet.http.get("/v1/models/nope/status")).status_code == 404
+
+
+async def test_a_second_read_remakes_only_the_records_of_units_that_changed(
+    fleet: Fleet,
+) -> None:
+    await _grow(fleet.store, 10)
+    first = await fleet.store.status_snapshot("big")
+    model = await fleet.store.model("big")
+    agents = services.AgentService(fleet.store, fleet.hub, lease_seconds=60.0)
+    report = bus.UnitReport(
+        unit="web/1",
+        seq=1,
+        workload=bus.StatusValue(status="active", message="serving"),
+        agent=bus.StatusValue(status="idle"),
+    )
+    assert await agents.apply([(f"machine-1.{model.uuid}", report)])
+    second = await fleet.store.status_snapshot("big")
+    remade = [b.name for a, b in zip(first.units, second.units, strict=True) if a is not b]
+    assert remade == ["web/1"]
+    assert next(u for u in second.units if u.name == "web/1").workload_message == "serving"

@@ -231,12 +231,31 @@ def _status_unit(row: Any) -> UnitRecord:
     return unit
 
 
-async def read_status_snapshot(conn: AsyncConnection, model_name: str) -> ModelSnapshot | None:
+def _status_units(rows: Any, known: dict[tuple[Any, ...], UnitRecord]) -> list[UnitRecord]:
+    """Units as records; a row read before with the same values reuses its record (after
+    one report, 9,999 of 10,000 units are as they were, and making a record costs more
+    than finding it). `known` is left holding this read's records."""
+    records: dict[tuple[Any, ...], UnitRecord] = {}
+    for row in rows:
+        key = tuple(row)
+        unit = known.get(key)
+        records[key] = _status_unit(key) if unit is None else unit
+    known.clear()
+    known.update(records)
+    return list(records.values())
+
+
+async def read_status_snapshot(
+    conn: AsyncConnection,
+    model_name: str,
+    known: dict[tuple[Any, ...], UnitRecord] | None = None,
+) -> ModelSnapshot | None:
     """What status shows of the model named `model_name` (None: no such model), in seven
     queries whatever its size: the model, its applications, units, machines, charms,
     relations and endpoints. Units carry only the columns status reads (their charm state,
     sequence numbers and removal fields keep their defaults), read as plain rows: building
-    10,000 records from mappings, and decoding JSON nobody shows, took most of the time."""
+    10,000 records from mappings, and decoding JSON nobody shows, took most of the time.
+    `known` keeps unit records from one read to the next (see `_status_units`)."""
     row = (await conn.execute(sa.select(t.models).where(t.models.c.name == model_name))).first()
     if row is None:
         return None
@@ -250,7 +269,7 @@ async def read_status_snapshot(conn: AsyncConnection, model_name: str) -> ModelS
     )
     rows = await conn.execute(units_query)
     with collections_paused():
-        units = [_status_unit(r) for r in rows]
+        units = _status_units(rows, {} if known is None else known)
     machines = await read.rows(t.machines, MachineRecord, t.machines.c.number)
     endpoints = t.relation_endpoints
     return ModelSnapshot(

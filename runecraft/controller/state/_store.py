@@ -37,6 +37,7 @@ from runecraft.controller.state._records import (
     MachineRecord,
     ModelRecord,
     RelationRecord,
+    UnitRecord,
 )
 from runecraft.controller.state._relations import Relations
 from runecraft.controller.state._resources import Resources, read_resource_blob
@@ -134,6 +135,7 @@ class Store:
         self.keyring = keyring or _keyring.Keyring.ephemeral()
         self._write_lock = asyncio.Lock()
         self.dialect = engine.dialect.name
+        self._status_units: dict[str, dict[tuple[Any, ...], UnitRecord]] = {}
         self.commits = 0
         """Write transactions committed through this store: what was read before it moved
         is still current (the controller is the database's only writer)."""
@@ -403,12 +405,19 @@ class Store:
         async with self.engine.connect() as conn:
             return await read_snapshot(conn, self.keyring, model_uuid)
 
+    STATUS_MODELS = 16
+    """Models whose unit records status keeps from one read to the next."""
+
     async def status_snapshot(self, model_name: str) -> ModelSnapshot:
         """What status shows of one model (`read_status_snapshot`), in one connection."""
+        known = self._status_units.pop(model_name, {})
         async with self.engine.connect() as conn:
-            snapshot = await read_status_snapshot(conn, model_name)
+            snapshot = await read_status_snapshot(conn, model_name, known)
         if snapshot is None:
             raise errors.NotFoundError(f'model "{model_name}" not found')
+        if len(self._status_units) >= self.STATUS_MODELS:
+            del self._status_units[next(iter(self._status_units))]
+        self._status_units[model_name] = known
         return snapshot
 
     async def relations(self, model_uuid: str) -> list[tuple[RelationRecord, list[EndpointRecord]]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,6 +40,19 @@ class Fleet:
         response = await self.http.get("/v1/models/big/status")
         assert response.status_code == 200, response.text
         return self.statements.count, response.json()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    store = await Store.open(url)
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 @pytest.fixture
@@ -106,6 +120,12 @@ async def test_status_asked_again_runs_no_statement_until_a_report_is_stored(
     assert count == STATUS_STATEMENTS
     assert _unit(after, "db/0")["workload-status"]["message"] == "serving"
     assert _unit(after, "db/0")["juju-status"]["current"] == "idle"
+    assert "open-ports" not in _unit(after, "db/0")
+    opened = bus.HookCommit(unit="db/0", seq=1, hook="start", opened_ports=["80/tcp", "53/udp"])
+    assert await agents.apply([(f"machine-0.{model.uuid}", opened)])
+    count, ports = await fleet.status()
+    assert count == STATUS_STATEMENTS
+    assert _unit(ports, "db/0")["open-ports"] == ["53/udp", "80/tcp"]
 
 
 async def test_a_setting_or_what_was_sent_to_a_machine_makes_a_new_status(fleet: Fleet) -> None:

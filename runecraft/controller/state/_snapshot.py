@@ -217,8 +217,9 @@ _UNIT_STATUS_COLUMNS = tuple(
 )
 """The unit columns status reads, in `UnitRecord`'s field order (its leading fields)."""
 
-_OPENED_PORTS = sa.type_coerce(t.units.c.opened_ports, sa.Text)
-"""Opened ports as their JSON text: most units open none, so most need no decoding."""
+_OPENED_PORTS = sa.cast(t.units.c.opened_ports, sa.Text)
+"""Opened ports as their JSON text (the database's cast: PostgreSQL's driver would decode
+it): most units open none, so most need no decoding."""
 
 
 _UNIT: Any = UnitRecord

@@ -15,7 +15,9 @@ ignores keys it does not know.
 from __future__ import annotations
 
 import dataclasses
-import datetime
+import functools
+import json
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +35,7 @@ from runecraft.controller.state import (
     ModelSnapshot,
     Store,
     UnitRecord,
+    collections_paused,
 )
 from runecraft.schemas.controller import BrokerHealth
 from runecraft.schemas.juju import JUJU_VERSION
@@ -61,8 +64,14 @@ _SEVERITY = {
 def format_since(timestamp: float | None) -> str:
     if timestamp is None:
         return ""
-    moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC)
-    return moment.strftime("%d %b %Y %H:%M:%SZ")
+    return _format_moment(timestamp)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _format_moment(timestamp: float) -> str:
+    """Remembered: a status of 10,000 units formats 20,000 moments, mostly the same ones
+    as the status before."""
+    return time.strftime("%d %b %Y %H:%M:%SZ", time.gmtime(timestamp))
 
 
 def derive_application_status(
@@ -74,11 +83,10 @@ def derive_application_status(
         return app.status, app.status_message, app.status_since
     if not units:
         return "unknown", "", app.created
-    ranked = sorted(
+    top = min(
         units,
         key=lambda u: (_SEVERITY.get(u.workload_status, 9), u.name != app.leader, u.number),
     )
-    top = ranked[0]
     return top.workload_status, top.workload_message, top.workload_since
 
 
@@ -337,9 +345,24 @@ def _broker_doc(broker: BrokerHealth) -> dict[str, str]:
     return doc
 
 
+@dataclasses.dataclass(frozen=True)
+class _Cached:
+    """A status document as sent, with what it was built from beside the database: the
+    store's commits, the hub's generation, the reconcilers' and broker's state, and the
+    revision last sent to each of its machines' agents."""
+
+    key: tuple[object, ...]
+    agents: tuple[str, ...]
+    published: tuple[int | None, ...]
+    body: bytes
+
+
 class StatusService(StoreService[Store]):
     """Status documents and `show-unit`, each read from one model snapshot (so a constant
     number of queries whatever the model's size)."""
+
+    CACHED_MODELS = 16
+    """Models whose last status document is kept (each about 280 bytes a unit)."""
 
     def __init__(
         self,
@@ -361,6 +384,7 @@ class StatusService(StoreService[Store]):
         self._reconciled = reconciled
         self._local_isolated = local_isolated
         self._broker_health = broker_health
+        self._cache: dict[str, _Cached] = {}
 
     async def _snapshot(self, model_name: str) -> ModelSnapshot:
         model = await self.store.model(model_name)
@@ -371,19 +395,56 @@ class StatusService(StoreService[Store]):
     ) -> dict[str, Any]:
         """Status now, or (with `after` ≥ 0) once anything changed past that generation or
         `timeout` seconds passed; `model.generation` is the one to wait after next."""
+        document: dict[str, Any] = json.loads(
+            await self.status_json(model_name, after=after, timeout=timeout)
+        )
+        return document
+
+    async def status_json(self, model_name: str, *, after: int = -1, timeout: float = 0.0) -> bytes:
+        """`status` as the JSON the API sends. The last document of a model is sent again
+        while nothing it was built from moved: no write committed (a unit's report is a
+        write, though not a model revision), the same generation, reconciled state, broker
+        state and snapshot revisions sent to its machines."""
         if after >= 0:
             await self.hub.wait_after(after, timeout)
-        generation = self.hub.generation
-        document = build_status(
-            await self._snapshot(model_name),
-            controller_name=self._controller_name,
-            published_revision=self._published_revision,
-            reconciled=self._reconciled(),
-            local_isolated=self._local_isolated(),
-            broker=self._broker_health(),
+        broker = self._broker_health()
+        reconciled = self._reconciled()
+        key = (
+            self.store.commits,
+            self.hub.generation,
+            reconciled,
+            self._local_isolated(),
+            broker.state,
+            broker.message,
         )
-        document["model"]["generation"] = generation
-        return document
+        cached = self._cache.get(model_name)
+        if (
+            cached is not None
+            and cached.key == key
+            and cached.published == tuple(map(self._published_revision, cached.agents))
+        ):
+            return cached.body
+        snapshot = await self.store.status_snapshot(model_name)
+        agents = tuple(dict.fromkeys(m.agent for m in snapshot.machines))
+        published = {agent: self._published_revision(agent) for agent in agents}
+        with collections_paused():
+            document = build_status(
+                snapshot,
+                controller_name=self._controller_name,
+                published_revision=published.get,
+                reconciled=reconciled,
+                local_isolated=key[3],
+                broker=broker,
+            )
+            document["model"]["generation"] = key[1]
+            body = json.dumps(
+                document, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+            ).encode()
+        self._cache.pop(model_name, None)
+        if len(self._cache) >= self.CACHED_MODELS:
+            del self._cache[next(iter(self._cache))]
+        self._cache[model_name] = _Cached(key, agents, tuple(published.values()), body)
+        return body
 
     async def show_unit(self, model_name: str, unit: str) -> dict[str, Any]:
         """Juju's `show-unit` document of one unit."""

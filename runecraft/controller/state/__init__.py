@@ -10,6 +10,7 @@ from __future__ import annotations
 from runecraft.controller.state import _records
 from runecraft.controller.state._keyring import KEY_FILE, Keyring
 from runecraft.controller.state._records import *  # noqa: F403 (every record; see __all__)
+from runecraft.controller.state._snapshot import collections_paused
 from runecraft.controller.state._store import ModelSnapshot, QueryCounter, Store, Tx
 from runecraft.controller.state._users import TokenRecord, UserRecord, UserStore
 
@@ -23,5 +24,6 @@ __all__ = [
     "Tx",
     "UserRecord",
     "UserStore",
+    "collections_paused",
 ]
 __all__ += _records.__all__

@@ -37,11 +37,16 @@ from runecraft.controller.state._records import (
     MachineRecord,
     ModelRecord,
     RelationRecord,
+    UnitRecord,
 )
 from runecraft.controller.state._relations import Relations
 from runecraft.controller.state._resources import Resources, read_resource_blob
 from runecraft.controller.state._secrets import Secrets
-from runecraft.controller.state._snapshot import ModelSnapshot, read_snapshot
+from runecraft.controller.state._snapshot import (
+    ModelSnapshot,
+    read_snapshot,
+    read_status_snapshot,
+)
 from runecraft.controller.state._storage import Storage
 from runecraft.controller.state._units import Units
 
@@ -130,6 +135,10 @@ class Store:
         self.keyring = keyring or _keyring.Keyring.ephemeral()
         self._write_lock = asyncio.Lock()
         self.dialect = engine.dialect.name
+        self._status_units: dict[str, dict[tuple[Any, ...], UnitRecord]] = {}
+        self.commits = 0
+        """Write transactions committed through this store: what was read before it moved
+        is still current (the controller is the database's only writer)."""
 
     @classmethod
     async def open(cls, url: str, keyring: _keyring.Keyring | None = None) -> Store:
@@ -227,6 +236,7 @@ class Store:
             tx = Tx(conn, model, self.keyring)
             yield tx
             await tx.finish()
+        self.commits += 1
 
     # --- models -------------------------------------------------------------------------
 
@@ -394,6 +404,21 @@ class Store:
         constant number of queries (unfinished actions only)."""
         async with self.engine.connect() as conn:
             return await read_snapshot(conn, self.keyring, model_uuid)
+
+    STATUS_MODELS = 16
+    """Models whose unit records status keeps from one read to the next."""
+
+    async def status_snapshot(self, model_name: str) -> ModelSnapshot:
+        """What status shows of one model (`read_status_snapshot`), in one connection."""
+        known = self._status_units.pop(model_name, {})
+        async with self.engine.connect() as conn:
+            snapshot = await read_status_snapshot(conn, model_name, known)
+        if snapshot is None:
+            raise errors.NotFoundError(f'model "{model_name}" not found')
+        if len(self._status_units) >= self.STATUS_MODELS:
+            del self._status_units[next(iter(self._status_units))]
+        self._status_units[model_name] = known
+        return snapshot
 
     async def relations(self, model_uuid: str) -> list[tuple[RelationRecord, list[EndpointRecord]]]:
         """Every relation of a model with its endpoints, by id (two queries)."""

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import http.server
 import json
 import os
 import signal
 import socket
 import sys
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
-import httpx
 import pytest
 from amqtt.broker import Broker
 
@@ -315,30 +316,42 @@ async def next_of(queue: asyncio.Queue[Any], kind: type) -> Any:
 # --- charm download ---------------------------------------------------------------------------
 
 
-async def test_http_charm_source() -> None:
+class _Controller(http.server.BaseHTTPRequestHandler):
+    """The controller's charm endpoint, by the name in the path: the archive, other bytes,
+    503, 403 or 404. Every request is kept (path, Authorization header)."""
+
     archive = b"zip bytes"
-    sha = hashlib.sha256(archive).hexdigest()
-    seen: list[httpx.Request] = []
+    seen: list[tuple[str, str | None]] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        name = request.url.path.split("/")[3]
-        if name == sha:
-            return httpx.Response(200, content=archive)
-        if name == "bad":
-            return httpx.Response(200, content=b"other bytes")
-        if name == "boom":
-            return httpx.Response(503)
-        if name == "secret":
-            return httpx.Response(403)
-        return httpx.Response(404)
+    def do_GET(self) -> None:  # the stdlib's handler naming
+        self.seen.append((self.path, self.headers.get("Authorization")))
+        name = self.path.split("/")[3]
+        sha = hashlib.sha256(self.archive).hexdigest()
+        status, body = {
+            sha: (200, self.archive),
+            "bad": (200, b"other bytes"),
+            "boom": (503, b""),
+            "secret": (403, b""),
+        }.get(name, (404, b""))
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
-    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    source = _charm_source.HttpCharmSource("http://ctl:17070/", "tok", client=client)
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+async def test_http_charm_source() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Controller)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    sha = hashlib.sha256(_Controller.archive).hexdigest()
+    port = server.server_address[1]
+    source = _charm_source.HttpCharmSource(f"http://127.0.0.1:{port}/", "tok")
     try:
-        assert await source.fetch(sha) == archive
-        assert str(seen[0].url) == f"http://ctl:17070/v1/charms/{sha}/archive"
-        assert seen[0].headers["Authorization"] == "Bearer tok"
+        assert await source.fetch(sha) == _Controller.archive
+        assert _Controller.seen[0] == (f"/v1/charms/{sha}/archive", "Bearer tok")
         with pytest.raises(errors.PermanentError, match="expected bad"):
             await source.fetch("bad")
         with pytest.raises(errors.TemporaryError, match="503"):
@@ -349,6 +362,12 @@ async def test_http_charm_source() -> None:
             await source.fetch("missing")
     finally:
         await source.aclose()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    unreachable = _charm_source.HttpCharmSource(f"http://127.0.0.1:{port}/", "tok")
+    with pytest.raises(errors.TemporaryError, match="cannot fetch"):
+        await unreachable.fetch(sha)
 
 
 # --- the process ------------------------------------------------------------------------------

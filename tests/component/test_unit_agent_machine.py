@@ -77,6 +77,9 @@ class FakeLink:
             self.inbox.put_nowait(bus.encode(ack))
         return True
 
+    def publish_first(self, topic: str, payload: bytes) -> None:
+        self.publish(topic, payload)
+
     async def run(self, *, on_connect: mqtt.OnConnect, on_message: mqtt.OnMessage) -> None:
         await on_connect()
         while True:

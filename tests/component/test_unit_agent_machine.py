@@ -316,6 +316,39 @@ async def next_of(queue: asyncio.Queue[Any], kind: type) -> Any:
                 return message
 
 
+async def test_heartbeats_go_on_while_a_unit_state_write_is_stuck(tmp_path: Path) -> None:
+    """A unit's state is written off the loop: while its write cannot finish (its temp file
+    is a FIFO nobody reads), the machine agent still renews the unit's lease, and the unit
+    runs no hook; once the write is let through, the unit goes on."""
+    archive = build_zip(BASH_CHARM)
+    config = agent_config(tmp_path)
+    link = FakeLink()
+    agent = machine.MachineAgent(config, link=link, charms=Charms(archive), heartbeat_interval=0.05)
+    unit_dir = Path(config.data_dir) / "units" / "plain-0"
+    unit_dir.mkdir(parents=True)
+    stuck = unit_dir / ".state.json.tmp"
+    os.mkfifo(stuck)
+    leading = bus.Heartbeat(agent="machine-0", units=("plain/0",))
+
+    async with serving(agent):
+        await link.inbox.put(snapshot(1, unit_state(archive, leader=True)))
+        # Were the write on the loop, the loop would be stuck in it and no heartbeat sent.
+        await link.wait_for(lambda sent: sent.count(leading) >= 3)
+        assert not (unit_dir / "charm" / "hooks.log").exists()
+        await asyncio.to_thread(stuck.read_bytes)  # the write goes on (and fails: a FIFO)
+        await link.wait_for(
+            lambda _: (
+                (report := last_report(link, "plain/0")) is not None
+                and (report.agent.status, report.converged_hash) == ("idle", "h1")
+            )
+        )
+        assert (unit_dir / "charm" / "hooks.log").read_text().split() == [
+            "install",
+            "config-changed",
+            "start",
+        ]
+
+
 # --- charm download ---------------------------------------------------------------------------
 
 

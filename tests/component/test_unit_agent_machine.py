@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -23,6 +24,7 @@ from amqtt.broker import Broker
 from runecraft import bus as mqtt
 from runecraft import errors
 from runecraft.agents import _charm_source, _relations, machine
+from runecraft.controller import _tls
 from runecraft.schemas import agent as agent_schema
 from runecraft.schemas import bus
 
@@ -404,6 +406,34 @@ async def test_http_charm_source() -> None:
     unreachable = _charm_source.HttpCharmSource(f"http://127.0.0.1:{port}/", "tok")
     with pytest.raises(errors.TemporaryError, match="cannot fetch"):
         await unreachable.fetch(sha)
+
+
+async def test_http_charm_source_over_tls(tmp_path: Path) -> None:
+    """Over https the controller's certificate is verified against the CA the agent was
+    given: the archive comes with it, and a server another CA signed is refused."""
+    ours, foreign = _tls.TlsFiles(tmp_path / "ours"), _tls.TlsFiles(tmp_path / "foreign")
+    _tls.make(ours, "charms", _tls.server_names("127.0.0.1"))
+    _tls.make(foreign, "other", _tls.server_names("127.0.0.1"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Controller)
+    serving_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    serving_tls.load_cert_chain(ours.cert, ours.key)
+    server.socket = serving_tls.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    sha = hashlib.sha256(_Controller.archive).hexdigest()
+    url = f"https://127.0.0.1:{server.server_address[1]}"
+    try:
+        trusted = _tls.client_context(ours.ca_cert.read_text())
+        source = _charm_source.HttpCharmSource(url, "tok", verify=trusted)
+        assert await source.fetch(sha) == _Controller.archive
+        other = _tls.client_context(foreign.ca_cert.read_text())
+        stranger = _charm_source.HttpCharmSource(url, "tok", verify=other)
+        with pytest.raises(errors.TemporaryError, match="CERTIFICATE_VERIFY_FAILED"):
+            await stranger.fetch(sha)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 # --- the process ------------------------------------------------------------------------------

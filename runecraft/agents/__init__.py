@@ -12,9 +12,10 @@ Public modules (import the module, then use its names):
 * `hooktools` — the hook-tool table (`TOOLS`), the per-hook `HookContext` and `invoke`.
 * `tools` — the hook tools themselves, one module per family.
 
-Private modules: `_relations` (per-relation state and Juju's relation-hook order),
-`_context` (the hook context: cached reads, buffered writes), `_operations` (environments,
-commits, action outcomes, charm deployment), `_state_store` (atomic `state.json`),
+Private modules: `_main` (the command line), `_relations` (per-relation state and Juju's
+relation-hook order), `_context` (the hook context: cached reads, buffered writes),
+`_operations` (environments, commits, action outcomes, charm deployment), `_state_store`
+(atomic `state.json`, written off the event loop),
 `_toolserver` (the per-unit socket and tools dir), `_hooktool` (the hook-tool client's wire
 format, and the stdlib-only client installed as every tool where there is no perl;
 `jujuc.pl` is the one installed where there is), `_forkserver` and `_zygote` (ops hooks

@@ -4,15 +4,23 @@ Writes are atomic (temp file, fsync, rename, fsync of the directory): after a cr
 holds either the old or the new state, never a torn one. The agent saves before and after
 every operation step, which is what makes "a hook killed mid-run runs again; a finished hook
 is not committed twice" true.
+
+A running agent saves through a `StateSaver`: the two fsyncs of a write run in a worker
+thread, not on the event loop the bus link, the heartbeat and every other unit share; and
+records kept while a write is in flight replace one another, so the next write writes only
+the latest. The agent awaits `settled()` where it must know the latest record is on disk
+(before a hook starts, before a commit is sent).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import enum
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +31,7 @@ from runecraft import errors
 from runecraft.agents import uniter
 from runecraft.schemas import bus
 
-__all__ = ["FORMAT_VERSION", "StateStore", "UnitRecord"]
+__all__ = ["FORMAT_VERSION", "StateSaver", "StateStore", "UnitRecord"]
 
 FORMAT_VERSION = 3
 _READABLE = (1, 2, 3)
@@ -162,7 +170,15 @@ class StateStore:
     def save(self, record: UnitRecord) -> None:
         """Replace the saved record atomically and durably. On `OSError` (a full disk) the
         saved record is the old one, whole, and the partial new one is gone."""
-        payload = json.dumps(_encode(record), indent=1, sort_keys=True).encode()
+        self.write(self.encode(record))
+
+    @staticmethod
+    def encode(record: UnitRecord) -> bytes:
+        """The file's bytes for `record`."""
+        return json.dumps(_encode(record), indent=1, sort_keys=True).encode()
+
+    def write(self, payload: bytes) -> None:
+        """`save` of encoded bytes (blocking: two fsyncs)."""
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -183,3 +199,55 @@ class StateStore:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+Saved = Callable[[UnitRecord, OSError | None], None]
+"""Told on the loop after each write: the record written, and the error if it failed."""
+
+
+class StateSaver:
+    """Saves a unit's records in a worker thread, the latest only.
+
+    `keep(record)` returns at once; if no write is in flight one starts, else `record`
+    replaces the one waiting (so N keeps during a write cost one write more, not N). The
+    record is encoded on the loop when its write starts (records are immutable values, but
+    the encoding walks them: not while the loop may build the next one).
+    """
+
+    def __init__(self, store: StateStore, saved: Saved) -> None:
+        self.store = store
+        self._saved = saved
+        self._waiting: UnitRecord | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._settled = asyncio.Event()
+        self._settled.set()
+        self.writes = 0
+        """Writes attempted (a mechanism to observe: fewer than the records kept)."""
+
+    def keep(self, record: UnitRecord) -> None:
+        """Save `record` soon; it replaces any record still waiting for its write."""
+        self._waiting = record
+        if self._writer is None:
+            self._settled.clear()
+            self._writer = asyncio.get_running_loop().create_task(self._write_latest())
+
+    async def settled(self) -> None:
+        """Return once the latest record kept was written (or its write failed: `saved` was
+        told which). Cancelling the caller does not cancel the write."""
+        await self._settled.wait()
+
+    async def _write_latest(self) -> None:
+        try:
+            while self._waiting is not None:
+                record, self._waiting = self._waiting, None
+                payload = self.store.encode(record)
+                error: OSError | None = None
+                try:
+                    await asyncio.to_thread(self.store.write, payload)
+                except OSError as exc:
+                    error = exc
+                self.writes += 1
+                self._saved(record, error)
+        finally:
+            self._writer = None
+            self._settled.set()

@@ -24,7 +24,8 @@ Per container, a `Watcher` (Juju's `pebblepoller.go` and `pebblenotices.go`):
 
 A missing socket is expected (the daemon is not up yet) and quiet; any other error is
 logged once per kind and retried after `RETRY_DELAY`. Nothing here can crash the agent.
-httpx over the unix socket is used only in this module.
+httpx over the unix socket is used only in this module, imported by the first watcher: the
+agent of a machine charm's units never needs it.
 """
 
 from __future__ import annotations
@@ -37,14 +38,16 @@ import stat
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
 import structlog
 import yaml
 
 from runecraft.agents import _pebble_daemon, _toolserver, uniter
 from runecraft.schemas import agent as agent_schema
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "KUBERNETES_CONTAINERS_DIR",
@@ -167,8 +170,11 @@ class _Pebble:
     """The three reads the watcher makes, over the unix socket."""
 
     def __init__(self, socket: Path) -> None:
+        import httpx  # noqa: PLC0415 (only sidecar charms' units have workloads to watch)
+
         self.socket = socket
-        self._client = httpx.AsyncClient(
+        self._unreachable = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError)
+        self._client: httpx.AsyncClient = httpx.AsyncClient(
             transport=httpx.AsyncHTTPTransport(uds=str(socket)),
             base_url="http://localhost",
             timeout=_REQUEST_TIMEOUT,
@@ -184,7 +190,7 @@ class _Pebble:
             response = await self._client.get(
                 path, params=params, timeout=timeout or _REQUEST_TIMEOUT
             )
-        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        except self._unreachable as exc:
             raise _UnavailableError(str(exc) or type(exc).__name__) from exc
         body = response.json()
         if not isinstance(body, dict):

@@ -65,6 +65,9 @@ class BusLink(Protocol):
     def publish(self, topic: str, payload: bytes) -> bool:
         """Queue a payload (delivered once connected); False if it was refused."""
 
+    def publish_first(self, topic: str, payload: bytes) -> None:
+        """Queue a payload ahead of the others, replacing one not yet sent (heartbeats)."""
+
     def is_connected(self) -> bool:
         """A session is up right now."""
 
@@ -245,7 +248,9 @@ class MachineAgent:
                 if slot.agent.remote.leader and not slot.agent.removed
             )
         )
-        self._send(bus.encode(bus.Heartbeat(agent=self.config.agent, units=leaders)))
+        heartbeat = bus.encode(bus.Heartbeat(agent=self.config.agent, units=leaders))
+        # Ahead of queued reports and logs: a lease must not wait for a busy unit's traffic.
+        self._link.publish_first(bus.up_topic(self.config.agent), heartbeat)
 
     async def _heartbeats(self) -> None:
         """Renew leader leases periodically; skipped while disconnected (they would be stale).

@@ -305,6 +305,7 @@ class UnitAgent:
         self._hook_lock = hook_lock or asyncio.Lock()
         self._clock = clock
         self._store = _state_store.StateStore(paths.state)
+        self._saver = _state_store.StateSaver(self._store, self._saved)
         self._record = _state_store.UnitRecord()
         self._wake = asyncio.Event()
         self._agent_status = bus.StatusValue(status="allocating")
@@ -431,6 +432,7 @@ class UnitAgent:
                 await self._loop()
         finally:
             self._server = None
+            await asyncio.shield(self._saver.settled())  # the latest record, before the dir goes
             await asyncio.shield(self._workloads.close())
             await asyncio.shield(self._forks.close())
             self._log.close()
@@ -781,23 +783,30 @@ class UnitAgent:
         self._keep(dataclasses.replace(self._record, local=local))
 
     def _keep(self, record: _state_store.UnitRecord) -> None:
-        """Take `record` and save it if the disk lets us (else `_durable` will)."""
+        """Take `record` and have it saved off the loop (`_durable` awaits it on disk)."""
         self._record = record
-        try:
-            self._store.save(record)
-            self._saved_commit_seq = record.local.commit_seq
-        except OSError as exc:
+        self._saver.keep(record)
+
+    def _saved(self, record: _state_store.UnitRecord, error: OSError | None) -> None:
+        """A write ended: the disk holds `record` now, or could not take it."""
+        if error is not None:
             if self._unsaved is None:  # an outage starts (logged once); `_durable` counts on
-                self._outage.failed(exc, unit=self.unit)
-            self._unsaved = exc
+                self._outage.failed(error, unit=self.unit)
+            self._unsaved = error
             return
+        self._saved_commit_seq = record.local.commit_seq
         if self._unsaved is not None:
             self._unsaved = None
             self._outage.recovered(unit=self.unit)
 
+    async def saved(self) -> None:
+        """Return once the latest record kept has been written (or its write failed)."""
+        await self._saver.settled()
+
     async def _durable(self) -> None:
-        """Return once the record is on disk, retrying with back-off while it cannot be
-        saved (the agent status's message says why meanwhile)."""
+        """Return once the latest record is on disk, retrying with back-off while it cannot
+        be saved (the agent status's message says why meanwhile)."""
+        await self._saver.settled()
         if self._unsaved is None:
             return
         shown = self._agent_status
@@ -809,6 +818,7 @@ class UnitAgent:
             await self._publish()
             await asyncio.sleep(self._outage.delay)
             self._keep(self._record)
+            await self._saver.settled()
             if self._unsaved is not None:  # only these retries count: one doubling a pass
                 self._outage.failed(self._unsaved, unit=self.unit)
         self._agent_status = shown

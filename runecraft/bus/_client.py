@@ -10,6 +10,11 @@ The outbox is bounded. `publish` queues and answers whether the payload was take
 payload leaves the outbox only once the broker acknowledged it (QoS 1), across any number of
 reconnects; a payload that does not fit is refused and counted in `refused`, so memory stays
 bounded while the broker is away and the caller knows to send it again later.
+
+`publish_first` is for the one message whose lateness costs (an agent's heartbeat renews
+leadership leases): it waits in a slot of its own, ahead of the outbox and never refused, a
+newer one replacing one not yet sent. It waits at most for the publish in flight, not for
+every report queued before it.
 """
 
 from __future__ import annotations
@@ -75,6 +80,7 @@ class BusClient:
         self._outbox_size = outbox_size
         self._reconnect = reconnect
         self._outbox: collections.deque[tuple[str, bytes]] = collections.deque()
+        self._first: tuple[str, bytes] | None = None
         self._pending = asyncio.Event()
         self._overflowing = False
         self.refused = 0
@@ -89,7 +95,7 @@ class BusClient:
     @property
     def queued(self) -> int:
         """Payloads taken and not yet acknowledged by the broker."""
-        return len(self._outbox)
+        return len(self._outbox) + (self._first is not None)
 
     def publish(self, topic: str, payload: bytes) -> bool:
         """Queue `payload` for `topic`; False (and counted) if the outbox is full."""
@@ -102,6 +108,12 @@ class BusClient:
         self._outbox.append((topic, payload))
         self._pending.set()
         return True
+
+    def publish_first(self, topic: str, payload: bytes) -> None:
+        """Send `payload` before anything queued (after the publish in flight), replacing
+        the one given here before if that was not sent yet."""
+        self._first = (topic, payload)
+        self._pending.set()
 
     async def run(self, *, on_connect: OnConnect, on_message: OnMessage) -> None:
         """Connect, serve, and reconnect until cancelled."""
@@ -161,8 +173,15 @@ class BusClient:
             await self._pending.wait()
 
     async def _flush(self, client: aiomqtt.Client) -> None:
-        """Publish queued payloads in order; one leaves the outbox once the broker has it."""
-        while self._outbox:
+        """Publish queued payloads in order, the `publish_first` one ahead; one leaves the
+        outbox once the broker has it."""
+        while self._first is not None or self._outbox:
+            if self._first is not None:
+                first = self._first
+                await client.publish(*first, qos=1)
+                if self._first is first:  # else a newer one came meanwhile: it goes next
+                    self._first = None
+                continue
             topic, payload = self._outbox[0]
             await client.publish(topic, payload, qos=1)
             self._outbox.popleft()

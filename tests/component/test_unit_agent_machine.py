@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import http.server
 import json
 import os
 import signal
 import socket
+import ssl
 import sys
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
-import httpx
 import pytest
 from amqtt.broker import Broker
 
 from runecraft import bus as mqtt
 from runecraft import errors
 from runecraft.agents import _charm_source, _relations, machine
+from runecraft.controller import _tls
 from runecraft.schemas import agent as agent_schema
 from runecraft.schemas import bus
 
@@ -75,6 +78,9 @@ class FakeLink:
             ack = bus.LogAck(source=message.source, offset=self._held.get(message.source, 0))
             self.inbox.put_nowait(bus.encode(ack))
         return True
+
+    def publish_first(self, topic: str, payload: bytes) -> None:
+        self.publish(topic, payload)
 
     async def run(self, *, on_connect: mqtt.OnConnect, on_message: mqtt.OnMessage) -> None:
         await on_connect()
@@ -312,33 +318,78 @@ async def next_of(queue: asyncio.Queue[Any], kind: type) -> Any:
                 return message
 
 
+async def test_heartbeats_go_on_while_a_unit_state_write_is_stuck(tmp_path: Path) -> None:
+    """A unit's state is written off the loop: while its write cannot finish (its temp file
+    is a FIFO nobody reads), the machine agent still renews the unit's lease, and the unit
+    runs no hook; once the write is let through, the unit goes on."""
+    archive = build_zip(BASH_CHARM)
+    config = agent_config(tmp_path)
+    link = FakeLink()
+    agent = machine.MachineAgent(config, link=link, charms=Charms(archive), heartbeat_interval=0.05)
+    unit_dir = Path(config.data_dir) / "units" / "plain-0"
+    unit_dir.mkdir(parents=True)
+    stuck = unit_dir / ".state.json.tmp"
+    os.mkfifo(stuck)
+    leading = bus.Heartbeat(agent="machine-0", units=("plain/0",))
+
+    async with serving(agent):
+        await link.inbox.put(snapshot(1, unit_state(archive, leader=True)))
+        # Were the write on the loop, the loop would be stuck in it and no heartbeat sent.
+        await link.wait_for(lambda sent: sent.count(leading) >= 3)
+        assert not (unit_dir / "charm" / "hooks.log").exists()
+        await asyncio.to_thread(stuck.read_bytes)  # the write goes on (and fails: a FIFO)
+        await link.wait_for(
+            lambda _: (
+                (report := last_report(link, "plain/0")) is not None
+                and (report.agent.status, report.converged_hash) == ("idle", "h1")
+            )
+        )
+        assert (unit_dir / "charm" / "hooks.log").read_text().split() == [
+            "install",
+            "config-changed",
+            "start",
+        ]
+
+
 # --- charm download ---------------------------------------------------------------------------
 
 
-async def test_http_charm_source() -> None:
+class _Controller(http.server.BaseHTTPRequestHandler):
+    """The controller's charm endpoint, by the name in the path: the archive, other bytes,
+    503, 403 or 404. Every request is kept (path, Authorization header)."""
+
     archive = b"zip bytes"
-    sha = hashlib.sha256(archive).hexdigest()
-    seen: list[httpx.Request] = []
+    seen: list[tuple[str, str | None]] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        name = request.url.path.split("/")[3]
-        if name == sha:
-            return httpx.Response(200, content=archive)
-        if name == "bad":
-            return httpx.Response(200, content=b"other bytes")
-        if name == "boom":
-            return httpx.Response(503)
-        if name == "secret":
-            return httpx.Response(403)
-        return httpx.Response(404)
+    def do_GET(self) -> None:  # the stdlib's handler naming
+        self.seen.append((self.path, self.headers.get("Authorization")))
+        name = self.path.split("/")[3]
+        sha = hashlib.sha256(self.archive).hexdigest()
+        status, body = {
+            sha: (200, self.archive),
+            "bad": (200, b"other bytes"),
+            "boom": (503, b""),
+            "secret": (403, b""),
+        }.get(name, (404, b""))
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
-    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    source = _charm_source.HttpCharmSource("http://ctl:17070/", "tok", client=client)
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+async def test_http_charm_source() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Controller)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    sha = hashlib.sha256(_Controller.archive).hexdigest()
+    port = server.server_address[1]
+    source = _charm_source.HttpCharmSource(f"http://127.0.0.1:{port}/", "tok")
     try:
-        assert await source.fetch(sha) == archive
-        assert str(seen[0].url) == f"http://ctl:17070/v1/charms/{sha}/archive"
-        assert seen[0].headers["Authorization"] == "Bearer tok"
+        assert await source.fetch(sha) == _Controller.archive
+        assert _Controller.seen[0] == (f"/v1/charms/{sha}/archive", "Bearer tok")
         with pytest.raises(errors.PermanentError, match="expected bad"):
             await source.fetch("bad")
         with pytest.raises(errors.TemporaryError, match="503"):
@@ -349,6 +400,40 @@ async def test_http_charm_source() -> None:
             await source.fetch("missing")
     finally:
         await source.aclose()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    unreachable = _charm_source.HttpCharmSource(f"http://127.0.0.1:{port}/", "tok")
+    with pytest.raises(errors.TemporaryError, match="cannot fetch"):
+        await unreachable.fetch(sha)
+
+
+async def test_http_charm_source_over_tls(tmp_path: Path) -> None:
+    """Over https the controller's certificate is verified against the CA the agent was
+    given: the archive comes with it, and a server another CA signed is refused."""
+    ours, foreign = _tls.TlsFiles(tmp_path / "ours"), _tls.TlsFiles(tmp_path / "foreign")
+    _tls.make(ours, "charms", _tls.server_names("127.0.0.1"))
+    _tls.make(foreign, "other", _tls.server_names("127.0.0.1"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Controller)
+    serving_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    serving_tls.load_cert_chain(ours.cert, ours.key)
+    server.socket = serving_tls.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    sha = hashlib.sha256(_Controller.archive).hexdigest()
+    url = f"https://127.0.0.1:{server.server_address[1]}"
+    try:
+        trusted = _tls.client_context(ours.ca_cert.read_text())
+        source = _charm_source.HttpCharmSource(url, "tok", verify=trusted)
+        assert await source.fetch(sha) == _Controller.archive
+        other = _tls.client_context(foreign.ca_cert.read_text())
+        stranger = _charm_source.HttpCharmSource(url, "tok", verify=other)
+        with pytest.raises(errors.TemporaryError, match="CERTIFICATE_VERIFY_FAILED"):
+            await stranger.fetch(sha)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 # --- the process ------------------------------------------------------------------------------

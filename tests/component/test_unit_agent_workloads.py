@@ -192,10 +192,12 @@ async def test_pending_duplicates_coalesce_and_a_cursor_alone_is_not_written(
         await wait_for(lambda: names(agent) == ["install"])
         sink.deliver("web", [custom("7"), failed], cursor="c1")
         sink.deliver("web", [failed, custom("9")], cursor="c2")
+        await agent.saved()
         written = agent.paths.state.read_bytes()
         sink.deliver("web", [custom("9"), failed], cursor="c3")
         sink.deliver("web", [], cursor="c4")
         assert (sink.pending("web"), sink.notice_cursor("web")) == (2, "c4")
+        await agent.saved()
         assert agent.paths.state.read_bytes() == written
         on_disk = store.load()
         assert on_disk.notice_cursors == {"web": "c2"}

@@ -191,3 +191,32 @@ async def test_the_controller_refuses_to_queue_while_disconnected_and_drops_garb
         assert controller.bus.rejected == 1
         for task in tasks:
             task.cancel()
+
+
+async def test_a_heartbeat_goes_ahead_of_the_outbox_and_only_the_latest(
+    kind: str, tmp_path: Path
+) -> None:
+    """A heartbeat renews leases: it never waits behind queued reports, is never refused
+    by a full outbox, and one not yet sent is replaced by the next."""
+    port = free_port()
+    agent = Agent(port, outbox_size=3)
+    assert all(agent.client.publish(UP, report(seq)) for seq in range(1, 4))
+    beats = [bus.Heartbeat(agent=AGENT, units=(f"plain/{n}",)) for n in range(2)]
+    for beat in beats:
+        agent.client.publish_first(UP, bus.encode(beat))
+    assert (agent.client.queued, agent.client.refused) == (4, 0)
+
+    controller = Controller(port)
+    async with _brokers.running(kind, port, tmp_path), asyncio.TaskGroup() as tg:
+        tasks = [tg.create_task(controller.bus.run())]
+        await within(controller.connects.get())
+        tasks.append(tg.create_task(agent.run()))
+        await within(agent.connects.get())
+        assert [m for _, m in await controller.next(5)] == [
+            beats[1],
+            *(bus.decode_agent_message(report(seq)) for seq in (1, 2, 3)),
+            bus.Hello(agent=AGENT),
+        ]
+        assert agent.client.queued == 0
+        for task in tasks:
+            task.cancel()

@@ -27,7 +27,6 @@ EDGES: dict[str, tuple[str, ...]] = {
     "tenacity": ("runecraft._retry",),
     "httpx": (
         "runecraft.client._client",
-        "runecraft.agents._charm_source",
         "runecraft.controller._lifecycle",
         "runecraft.agents._workloads",
     ),

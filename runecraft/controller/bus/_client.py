@@ -23,6 +23,9 @@ logger = structlog.get_logger(__name__)
 
 OUTBOX_SIZE = 100_000
 """Messages the controller may have in flight to the broker before it refuses more."""
+WINDOW = 20
+"""Messages awaiting the broker's PUBACK at once (mosquitto's default in-flight limit): a
+pass's snapshots to many agents go out without a round trip each."""
 
 
 class ControllerBus:
@@ -45,6 +48,7 @@ class ControllerBus:
             client_id=username,  # brokers hold a client to the id its username gives
             subscriptions=[bus.up_topic("+")],
             outbox_size=OUTBOX_SIZE,
+            window=WINDOW,
         )
         self.connected = self.client.connected
         self._since = 0.0

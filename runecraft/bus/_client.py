@@ -9,7 +9,12 @@ that is away is a status (`connected` clear, `bus disconnected` logged), never a
 The outbox is bounded. `publish` queues and answers whether the payload was taken: a taken
 payload leaves the outbox only once the broker acknowledged it (QoS 1), across any number of
 reconnects; a payload that does not fit is refused and counted in `refused`, so memory stays
-bounded while the broker is away and the caller knows to send it again later.
+bounded while the broker is away and the caller knows to send it again later. Up to `window`
+payloads await their PUBACK at once (written in order; they leave the outbox in order): a
+publisher with many recipients, the controller, does not wait a broker round trip per
+message. After a reconnect every unacknowledged payload is sent again in order, so with a
+window above 1 a receiver may see an older message again after a newer one (at least once,
+as QoS 1 is): the controller's messages are level-triggered and stale ones ignored.
 
 `publish_first` is for the one message whose lateness costs (an agent's heartbeat renews
 leadership leases): it waits in a slot of its own, ahead of the outbox and never refused, a
@@ -71,9 +76,13 @@ class BusClient:
         subscriptions: Sequence[str],
         outbox_size: int = 1000,
         reconnect: _retry.RetryPolicy = RECONNECT,
+        window: int = 1,
     ) -> None:
         if outbox_size < 1:
             raise ValueError(f"outbox_size must be at least 1, not {outbox_size}")
+        if window < 1:
+            raise ValueError(f"window must be at least 1, not {window}")
+        self._window = window
         self.broker = broker
         self.client_id = client_id
         self._subscriptions = tuple(subscriptions)
@@ -173,18 +182,29 @@ class BusClient:
             await self._pending.wait()
 
     async def _flush(self, client: aiomqtt.Client) -> None:
-        """Publish queued payloads in order, the `publish_first` one ahead; one leaves the
-        outbox once the broker has it."""
-        while self._first is not None or self._outbox:
-            if self._first is not None:
-                first = self._first
-                await client.publish(*first, qos=1)
-                if self._first is first:  # else a newer one came meanwhile: it goes next
-                    self._first = None
-                continue
-            topic, payload = self._outbox[0]
-            await client.publish(topic, payload, qos=1)
-            self._outbox.popleft()
+        """Publish queued payloads in order, the `publish_first` one ahead (once those in
+        flight are acknowledged), up to `window` of them awaiting their PUBACK; each leaves
+        the outbox once the broker has it and every one before it."""
+        sending: collections.deque[asyncio.Task[None]] = collections.deque()
+        try:
+            while self._first is not None or self._outbox:
+                if self._first is not None and not sending:
+                    first = self._first
+                    await client.publish(*first, qos=1)
+                    if self._first is first:  # else a newer one came meanwhile: it goes next
+                        self._first = None
+                    continue
+                while self._first is None and len(sending) < min(self._window, len(self._outbox)):
+                    # A task's first step hands the packet to paho: tasks start in order.
+                    topic, payload = self._outbox[len(sending)]
+                    sending.append(asyncio.ensure_future(client.publish(topic, payload, qos=1)))
+                await sending[0]
+                sending.popleft()
+                self._outbox.popleft()
+        finally:
+            for task in sending:
+                task.cancel()
+            await asyncio.gather(*sending, return_exceptions=True)
         self._overflowing = False
 
 

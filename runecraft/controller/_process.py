@@ -242,7 +242,7 @@ class Controller:
         cloud_service = services.CloudService(store, self.clouds)
         await cloud_service.load()
         embedded = await self._start_broker(store)
-        parts = self._wire(store)
+        parts = self._wire(store, embedded)
         # From here on, what this controller logs is in `debug-log` too (tasks made below
         # inherit the sink; it is this controller's only, even with several in one process).
         own_log = _logging.SINK.set(parts.logs.record)
@@ -311,7 +311,7 @@ class Controller:
 
         return _dynsec.ExternalAgents(connect, known)
 
-    def _wire(self, store: Store) -> _Parts:
+    def _wire(self, store: Store, embedded: bus.EmbeddedBroker | None = None) -> _Parts:
         """The bus client, the agent and log services and the reconciler, wired together."""
         config = self.config
         broker_cfg = config.broker
@@ -340,6 +340,7 @@ class Controller:
                 if self.ca_cert is not None and broker_cfg.kind != "external"
                 else None
             ),
+            local=embedded.deliver if embedded is not None else None,
         )
         logs = services.LogService(store, controller_bus.publish)
         reconciler = Reconciler(

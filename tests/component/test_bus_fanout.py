@@ -9,6 +9,7 @@ database lookup behind the controller's callback is left out.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 
@@ -140,3 +141,45 @@ async def test_an_outbox_is_bounded_by_bytes_too(
             outbox.put(topic, snapshot, 1)
         assert broker.deliveries.dropped == 1
         await outbox.close()  # not worth sending them all
+
+
+async def test_the_controllers_messages_are_fanned_out_in_process(
+    embedded: tuple[bus.EmbeddedBroker, Mapping[str, str]],
+) -> None:
+    """With the embedded broker, the controller's publish hands its message to the fan-out
+    within the call (no MQTT publish of its own session, nothing in its outbox), and the
+    agent receives it as before."""
+    broker, passwords = embedded
+    name = _busload.Load().agent_names()[0]
+    controller = bus.ControllerBus(
+        broker.host,
+        broker.port,
+        bus.CONTROLLER_USER,
+        passwords[bus.CONTROLLER_USER],
+        on_message=lambda agent, message: None,
+        local=broker.deliver,
+    )
+    session = asyncio.create_task(controller.run())
+    try:
+        async with aiomqtt.Client(
+            broker.host,
+            broker.port,
+            username=name,
+            password=passwords[name],
+            identifier=name,
+            protocol=aiomqtt.ProtocolVersion.V311,
+        ) as client:
+            await client.subscribe(schema.down_topic(name), qos=1)
+            async with asyncio.timeout(30):  # a bound, so a fault fails instead of hanging
+                await controller.connected.wait()
+                published = broker.deliveries.published
+                ack = schema.LogAck(source=name, offset=7)
+                assert await controller.publish(name, ack)
+                assert broker.deliveries.published == published + 1
+                assert controller.client.queued == 0
+                message = await anext(client.messages)
+            assert isinstance(message.payload, bytes)
+            assert schema.decode_controller_message(message.payload) == ack
+    finally:
+        session.cancel()
+        await asyncio.gather(session, return_exceptions=True)

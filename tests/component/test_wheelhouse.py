@@ -57,6 +57,22 @@ def test_installed_agent_runs_from_its_own_venv(
         return
     assert first.returncode == 0, first.stderr
     assert _sh(script).returncode == 0  # re-runnable
+    # Compiled at install: the machine users running it cannot write bytecode.
+    python = str(prefix / "venv" / "bin" / "python")
+    cached = subprocess.run(
+        [
+            python,
+            "-c",
+            "import importlib.util, runecraft.agents.machine as m, os; "
+            "print(os.path.exists(importlib.util.cache_from_source(m.__file__)))",
+        ],
+        env={**_ENV, "PYTHONDONTWRITEBYTECODE": "1"},
+        cwd=tmp_path,  # not the source tree's package
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert cached.stdout.strip() == "True", cached.stderr
     config = tmp_path / "missing.json"
     agent = subprocess.run(
         _wheelhouse.agent_argv(str(prefix), str(config)),
@@ -67,7 +83,6 @@ def test_installed_agent_runs_from_its_own_venv(
     )
     assert agent.returncode == 2
     assert "cannot read agent config" in agent.stderr
-    python = str(prefix / "venv" / "bin" / "python")
     no_controller = subprocess.run(
         [python, "-c", "import sqlalchemy"], env=_ENV, capture_output=True, check=False
     )

@@ -509,3 +509,25 @@ def test_a_machine_is_never_both_made_and_released(given: ModelState) -> None:
     assert not set(made) & given.in_flight
     again = _provisioning.plan_provisioning(apply(given, actions), NOW)
     assert [a for a in again if isinstance(a, Provision | Release)] == []
+
+
+def test_digest_ignores_revision_and_report_numbers_only() -> None:
+    unit_state = bus.UnitRemoteState(
+        unit="app/0",
+        application="app",
+        charm=bus.CharmRef(sha256="c1", name="app"),
+        config_hash="h1",
+    )
+    snapshot = bus.MachineSnapshot(
+        revision=3, model_name="m", model_uuid="m", machine_id="0", units=(unit_state,)
+    )
+    digest = _plan.snapshot_digest(snapshot)
+    reported = unit_state.model_copy(update={"report_seq": 9})
+    same = snapshot.model_copy(update={"revision": 4, "units": (reported,)})
+    assert _plan.snapshot_digest(same) == digest
+    for changed in (
+        unit_state.model_copy(update={"commit_seq": 1}),
+        unit_state.model_copy(update={"config_hash": "h2"}),
+    ):
+        other = snapshot.model_copy(update={"units": (changed,)})
+        assert _plan.snapshot_digest(other) != digest

@@ -1,5 +1,8 @@
 """The controller's side of the bus: agent messages in, snapshots and log acks out.
 
+With the embedded broker, what goes out is handed to the broker's fan-out in-process while
+the session is up (the session still says when agents may have missed messages).
+
 The MQTT session (reconnects, outbox) is `runecraft.bus.BusClient`'s. While disconnected a
 message is not queued but refused: snapshots are level-triggered, and after a reconnect
 `on_connect` has the reconciler publish every machine's snapshot afresh.
@@ -23,6 +26,9 @@ logger = structlog.get_logger(__name__)
 
 OUTBOX_SIZE = 100_000
 """Messages the controller may have in flight to the broker before it refuses more."""
+WINDOW = 20
+"""Messages awaiting the broker's PUBACK at once (mosquitto's default in-flight limit): a
+pass's snapshots to many agents go out without a round trip each."""
 
 
 class ControllerBus:
@@ -37,14 +43,19 @@ class ControllerBus:
         on_message: Callable[[str, bus.AgentMessage], None],
         on_connect: Callable[[], None] = lambda: None,
         tls: ssl.SSLContext | None = None,
+        local: Callable[[str, bytes], bool] | None = None,
     ) -> None:
+        """`local`: the embedded broker's in-process delivery (`EmbeddedBroker.deliver`),
+        used for what this session publishes while it is connected."""
         self.on_message = on_message
+        self._local = local
         self.on_connect = on_connect
         self.client = mqtt.BusClient(
             mqtt.Broker(host, port, username, password, tls),
             client_id=username,  # brokers hold a client to the id its username gives
             subscriptions=[bus.up_topic("+")],
             outbox_size=OUTBOX_SIZE,
+            window=WINDOW,
         )
         self.connected = self.client.connected
         self._since = 0.0
@@ -81,4 +92,7 @@ class ControllerBus:
         sends it again later)."""
         if not self.client.is_connected():
             return False
-        return self.client.publish(bus.down_topic(agent), bus.encode(message))
+        topic, payload = bus.down_topic(agent), bus.encode(message)
+        if self._local is not None and not self.client.queued:  # nothing to overtake
+            return self._local(topic, payload)
+        return self.client.publish(topic, payload)

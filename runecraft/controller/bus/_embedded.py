@@ -327,6 +327,16 @@ class EmbeddedBroker:
     async def start(self) -> None:
         await self._broker.start()
 
+    def deliver(self, topic: str, data: bytes) -> bool:
+        """Fan a message of the controller's out to its subscribers from inside the process,
+        as if the controller's session had published it (the controller may publish
+        anywhere): no TLS, MQTT encoding or PUBACK round trip between two parts of one
+        program. False when the broker does not serve (the caller sends it again later)."""
+        if self.fault() is not None:
+            return False
+        self._broker._fan_out(topic, data, None)
+        return True
+
     def fault(self) -> str | None:
         """Why the broker no longer serves (None: it does). amqtt says nothing when its
         listener closes or its delivery loop ends, so its state is read here."""

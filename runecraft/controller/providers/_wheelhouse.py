@@ -155,6 +155,8 @@ for wheel in sys.argv[2:]:
     zipfile.ZipFile(wheel).extractall(sys.argv[1])' "$site.new" "$WHEELS"/*.whl
 rm -rf "$site"
 mv "$site.new" "$site"
+# Bytecode now: machine users cannot write it, so each agent would compile ~1,000 modules.
+"$PREFIX/venv/bin/python" -m compileall -q "$site" >/dev/null || :
 "$PREFIX/venv/bin/python" -c 'import {AGENT_MODULE}'
 """
 

@@ -456,7 +456,7 @@ def snapshot_digest(snapshot: bus.MachineSnapshot) -> str:
     """Identity of a snapshot's content, ignoring its revision (to skip no-op sends) and the
     report numbers the controller holds (which move with every report: an agent needs them
     only after it lost its state, and then it says hello and gets a fresh snapshot)."""
-    body = snapshot.model_dump(
-        mode="json", exclude={"revision": True, "units": {"__all__": {"report_seq"}}}
+    body = snapshot.model_dump_json(
+        exclude={"revision": True, "units": {"__all__": {"report_seq"}}}
     )
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(body.encode()).hexdigest()

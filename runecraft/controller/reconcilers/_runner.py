@@ -76,6 +76,10 @@ class Reconciler:
     reconciled_generation: int = field(default=-1, init=False)
     """The hub generation the last completed pass started from, with no machine being
     made."""
+    passes: int = field(default=0, init=False)
+    """Passes the loop completed (a pass runs as soon as a change wakes an idle loop; one
+    that comes during a pass is taken by the next, which follows at once)."""
+    _passed: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _marks: dict[str, _Mark] = field(default_factory=dict, init=False)
     _agent_models: dict[str, str] = field(default_factory=dict, init=False)
     """Per agent seen in a pass: the uuid of its model."""
@@ -129,8 +133,20 @@ class Reconciler:
                     self.reconciled_generation = generation
                 if changed:
                     self.hub.changed()
+                self._count_pass()
         finally:
             await self.provisioner.close()
+
+    def _count_pass(self) -> None:
+        self.passes += 1
+        passed, self._passed = self._passed, asyncio.Event()
+        passed.set()
+
+    async def passed(self, after: int) -> int:
+        """Return `passes` once the loop completed a pass beyond the `after`-th."""
+        while self.passes <= after:
+            await self._passed.wait()
+        return self.passes
 
     async def pass_once(self) -> bool:
         """One pass over the models that need one; returns whether it changed the model

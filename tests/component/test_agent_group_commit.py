@@ -20,7 +20,7 @@ from runecraft.controller.state import Store
 from runecraft.controller.state import _tables as t
 from runecraft.schemas import bus
 
-from .test_relations import World, make_world
+from .test_relations import World, commit, make_world
 
 
 @dataclass
@@ -260,3 +260,17 @@ async def test_a_unit_removed_and_added_again_under_its_name_is_not_held(store: 
         await tx.units.add(web, 1, [2], numbers=[1])
     await world.send(2, report("web/1", 1, "new"))
     assert await stored(world, "web/1") == ("new", "idle", 1)
+
+
+async def test_the_hook_commits_of_a_batch_read_relations_and_applications_once(
+    store: Store,
+) -> None:
+    world = await make_world(store, web_units=20)
+    with counting(store) as one:
+        await world.send(2, commit("web/0", 1))
+    with counting(store) as many:
+        await world.send(2, *(commit(f"web/{n}", 1) for n in range(1, 20)))
+    for counts in (one, many):
+        assert len(counts.touching("FROM relations ")) == 1
+        assert len(counts.touching("FROM applications")) == 1
+    assert {(await world.unit(f"web/{n}")).commit_seq for n in range(20)} == {1}

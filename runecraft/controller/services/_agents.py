@@ -34,7 +34,11 @@ from typing import Protocol
 import structlog
 
 from runecraft import _retry, errors
-from runecraft.controller.services._hook_commit import HookCommitState, apply_hook_commit
+from runecraft.controller.services._hook_commit import (
+    BatchReads,
+    HookCommitState,
+    apply_hook_commit,
+)
 from runecraft.controller.services._hub import ChangeHub
 from runecraft.controller.services._ports import StateStore, StoreService
 from runecraft.controller.services._reports import ReportCache, ReportGroup, ReportsMoved
@@ -150,8 +154,10 @@ def superseding_key(agent: str, message: bus.AgentMessage) -> tuple[str, ...] | 
 
 @dataclass
 class _Outcome:
-    """What a batch's messages did, and the heartbeats' writes made once at its end."""
+    """What a batch's messages did, what its hook commits read once, and the heartbeats'
+    writes made once at its end."""
 
+    reads: BatchReads = field(default_factory=BatchReads)
     hellos: set[str] = field(default_factory=set)
     changed: bool = False
     leases: list[tuple[str, int, str, float]] = field(default_factory=list)
@@ -353,7 +359,7 @@ class AgentService(StoreService[AgentStore]):
         if isinstance(message, bus.LogBatch):
             return  # the controller routes logs to the LogService
         if isinstance(message, bus.HookCommit):
-            await apply_hook_commit(tx, model, number, message, now)
+            await apply_hook_commit(tx, model, number, message, now, outcome.reads)
         elif isinstance(message, bus.ActionLog):
             await apply_action_log(tx, model, number, message, now)
         else:
@@ -363,8 +369,10 @@ class AgentService(StoreService[AgentStore]):
                 group.gone((model, number, message.unit))
             elif isinstance(message, bus.LeaderSet):
                 check = await apply_leader_set(tx, model, number, message)
+                outcome.reads.applications_written()
             else:
                 check = await tx.applications.apply_status(model, number, message, now)
+                outcome.reads.applications_written()
         if refuse_future(agent, message, check):
             outcome.hellos.add(agent)
         outcome.changed = True

@@ -43,6 +43,7 @@ from runecraft.schemas import storage as storage_schema
 
 __all__ = [
     "AddStorage",
+    "BatchReads",
     "CommitFacts",
     "CommitPlan",
     "EnterScope",
@@ -380,16 +381,47 @@ def unit_values(unit: UnitRecord, commit: bus.HookCommit) -> dict[str, Any]:
 # --- reading the facts, making the writes -------------------------------------------------
 
 
+@dataclass(eq=False)
+class BatchReads:
+    """What the hook commits of one batch of agent messages read once: a model's relations
+    (no agent message adds or removes one) and an application by id (read for its name,
+    leader and charm, which no agent message changes; dropped all the same after a message
+    that writes an application)."""
+
+    _relations: dict[str, dict[int, frozenset[str]]] = field(default_factory=dict)
+    _applications: dict[int, ApplicationRecord] = field(default_factory=dict)
+
+    async def relations(self, tx: HookCommitState, model_uuid: str) -> dict[int, frozenset[str]]:
+        """Each relation of the model by id, with its applications."""
+        if model_uuid not in self._relations:
+            self._relations[model_uuid] = {
+                relation.id: frozenset(e.application for e in endpoints)
+                for relation, endpoints in await tx.relations.all(model_uuid)
+            }
+        return self._relations[model_uuid]
+
+    async def application(self, tx: HookCommitState, application_id: int) -> ApplicationRecord:
+        if application_id not in self._applications:
+            self._applications[application_id] = await tx.applications.by_id(application_id)
+        return self._applications[application_id]
+
+    def applications_written(self) -> None:
+        self._applications.clear()
+
+
 async def read_facts(
-    tx: HookCommitState, machine_number: int, unit: UnitRecord, commit: bus.HookCommit
+    tx: HookCommitState,
+    machine_number: int,
+    unit: UnitRecord,
+    commit: bus.HookCommit,
+    reads: BatchReads | None = None,
 ) -> CommitFacts:
-    """The stored facts `commit` touches; parts it does not have are not read."""
+    """The stored facts `commit` touches; parts it does not have are not read (nor those
+    `reads` holds from an earlier commit of the batch)."""
     model_uuid = unit.model_uuid
-    app = await tx.applications.by_id(unit.application_id)
-    relations = {
-        relation.id: frozenset(e.application for e in endpoints)
-        for relation, endpoints in await tx.relations.all(model_uuid)
-    }
+    reads = reads or BatchReads()
+    app = await reads.application(tx, unit.application_id)
+    relations = await reads.relations(tx, model_uuid)
     entering = [key for key, change in commit.scope.items() if change == "enter"]
     touched = sorted({*entering, *commit.relations})
     bags = (
@@ -465,7 +497,12 @@ async def write_commit(
 
 
 async def apply_hook_commit(
-    tx: HookCommitState, model_uuid: str, machine_number: int, commit: bus.HookCommit, now: float
+    tx: HookCommitState,
+    model_uuid: str,
+    machine_number: int,
+    commit: bus.HookCommit,
+    now: float,
+    reads: BatchReads | None = None,
 ) -> bool:
     """Apply one hook commit of a unit on the reporting machine exactly once; returns
     whether it was applied."""
@@ -479,7 +516,7 @@ async def apply_hook_commit(
         log.warning("hook commit out of order held back", expected=unit.commit_seq + 1)
     if verdict != "apply":
         return False
-    plan = plan_commit(await read_facts(tx, machine_number, unit, commit), commit, now)
+    plan = plan_commit(await read_facts(tx, machine_number, unit, commit, reads), commit, now)
     for refusal in plan.refused:
         log.warning("hook commit part refused", field=refusal.field, error=refusal.error.message)
     await write_commit(tx, unit, plan.writes)

@@ -262,15 +262,39 @@ async def test_a_unit_removed_and_added_again_under_its_name_is_not_held(store: 
     assert await stored(world, "web/1") == ("new", "idle", 1)
 
 
-async def test_the_hook_commits_of_a_batch_read_relations_and_applications_once(
+async def test_the_hook_commits_of_a_batch_read_units_scopes_relations_applications_once(
     store: Store,
 ) -> None:
     world = await make_world(store, web_units=20)
+    agent = f"machine-2.{world.uuid}"
+    await world.agents.apply([(agent, bus.Heartbeat(agent=agent))])  # the agent is known
     with counting(store) as one:
         await world.send(2, commit("web/0", 1))
     with counting(store) as many:
         await world.send(2, *(commit(f"web/{n}", 1) for n in range(1, 20)))
     for counts in (one, many):
+        assert len(counts.touching("FROM units")) == 1
+        assert len(counts.touching("FROM relation_scopes")) == 1
         assert len(counts.touching("FROM relations ")) == 1
         assert len(counts.touching("FROM applications")) == 1
+        # the reads above, the endpoints, each commit's number, the revision and change log
+        per_commit = counts.touching("UPDATE units SET commit_seq")
+        assert len(counts.statements) == len(per_commit) + 7
     assert {(await world.unit(f"web/{n}")).commit_seq for n in range(20)} == {1}
+
+
+async def test_commits_of_one_unit_in_one_batch_see_the_scopes_the_earlier_ones_left(
+    store: Store,
+) -> None:
+    world = await make_world(store)
+    relation, _ = await world.relations.integrate("m", "web", "db")
+    await world.send(
+        2,
+        commit("web/0", 1, scope={relation.id: "enter"}),
+        commit("web/0", 2, relations={relation.id: bus.RelationWrite(unit={"n": "2"})}),
+        commit("web/0", 3, scope={relation.id: "leave"}),
+        commit("web/0", 4, relations={relation.id: bus.RelationWrite(unit={"n": "4"})}),
+    )
+    assert (await world.unit("web/0")).commit_seq == 4
+    assert (relation.id, "web/0") not in await world.scopes()
+    assert (await world.bags())[(relation.id, "unit", "web/0")][0]["n"] == "2"

@@ -157,7 +157,7 @@ class _Outcome:
     """What a batch's messages did, what its hook commits read once, and the heartbeats'
     writes made once at its end."""
 
-    reads: BatchReads = field(default_factory=BatchReads)
+    reads: BatchReads
     hellos: set[str] = field(default_factory=set)
     changed: bool = False
     leases: list[tuple[str, int, str, float]] = field(default_factory=list)
@@ -315,7 +315,15 @@ class AgentService(StoreService[AgentStore]):
             return await self._apply(located, now)
 
     async def _apply(self, located: list[tuple[_Machine | None, Received]], now: float) -> bool:
-        outcome = _Outcome()
+        outcome = _Outcome(
+            BatchReads(
+                [
+                    (machine.model_uuid, machine.number, received.message.unit)
+                    for machine, received in located
+                    if machine is not None and isinstance(received.message, bus.HookCommit)
+                ]
+            )
+        )
         group = ReportGroup(self._reports)
         async with self.store.write() as tx:
             for machine, received in located:
@@ -367,8 +375,10 @@ class AgentService(StoreService[AgentStore]):
             if isinstance(message, bus.UnitReport):  # a removal
                 check = await tx.units.apply_report(model, number, message, now)
                 group.gone((model, number, message.unit))
+                outcome.reads.forget_unit((model, number, message.unit))
             elif isinstance(message, bus.LeaderSet):
                 check = await apply_leader_set(tx, model, number, message)
+                outcome.reads.forget_unit((model, number, message.unit))
                 outcome.reads.applications_written()
             else:
                 check = await tx.applications.apply_status(model, number, message, now)

@@ -78,6 +78,24 @@ class Units(Repository):
         )
         return None if row is None else record(UnitRecord, row)
 
+    async def on_machines(self, keys: Sequence[UnitKey]) -> dict[UnitKey, UnitRecord]:
+        """Units by (model uuid, machine number, name), in one query; a unit not on that
+        machine is absent."""
+        if not keys:
+            return {}
+        u = t.units.c
+        rows = await self._conn.execute(
+            sa.select(t.units).where(
+                sa.tuple_(u.model_uuid, u.machine_number, u.name).in_(list(dict.fromkeys(keys)))
+            )
+        )
+        found = {}
+        for row in rows:
+            unit = record(UnitRecord, row)
+            assert unit.machine_number is not None  # it matched one
+            found[(unit.model_uuid, unit.machine_number, unit.name)] = unit
+        return found
+
     async def names_on_machine(self, number: int) -> list[str]:
         """Names of the units placed on a machine of the model."""
         rows = await self._conn.execute(

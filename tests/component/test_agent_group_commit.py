@@ -185,6 +185,13 @@ async def test_five_hundred_heartbeats_are_the_statements_of_one(store: Store) -
     assert all(lease is not None and lease > 60 for lease in leases)
     assert started == {"started"}
 
+    forged = bus.Heartbeat(agent=agents[0], units=("web/0",))  # web/0 is on machine 2
+    async with store.write("m") as tx:
+        await tx.applications.update(await tx.applications.get("web"), lease_expiry=1.0)
+    await world.agents.apply([(agents[0], forged)])
+    async with store.write("m") as tx:
+        assert (await tx.applications.get("web")).lease_expiry == 1.0
+
 
 async def test_a_rolled_back_batch_leaves_nothing_held_it_did_not_store(store: Store) -> None:
     world = await make_world(store)

@@ -305,3 +305,38 @@ async def test_commits_of_one_unit_in_one_batch_see_the_scopes_the_earlier_ones_
     assert (await world.unit("web/0")).commit_seq == 4
     assert (relation.id, "web/0") not in await world.scopes()
     assert (await world.bags())[(relation.id, "unit", "web/0")][0]["n"] == "2"
+
+
+async def test_on_postgresql_reports_heartbeats_and_a_moved_row_take_the_same_path(
+    postgres_url: str,
+) -> None:
+    """PostgreSQL counts no rows of an UPDATE executed for many: whether every row was as
+    held is one read instead."""
+    store = await Store.open(postgres_url)
+    try:
+        world = await make_world(store, web_units=50)
+        names = [f"web/{n}" for n in range(50)]
+        await world.send(2, *(report(unit, 1, "first") for unit in names))
+        with counting(store) as many:
+            await world.send(2, *(report(unit, 2, "second") for unit in names))
+        assert len(many.touching("UPDATE units")) == 1 and many.commits == 1
+        assert {await stored(world, unit) for unit in names} == {("second", "idle", 2)}
+        with counting(store) as repeated:
+            await world.send(2, report("web/0", 2, "second"))
+        assert repeated.statements == []
+
+        async with store.write("m") as tx:
+            unit = await tx.units.get("web/1")
+            await tx.units.update(unit, workload_status="error", workload_message="pod failed")
+        await world.send(2, report("web/1", 3, "second"))
+        assert await stored(world, "web/1") == ("second", "idle", 3)
+        assert (await history(world, "web/1"))[-1] == ("workload", "second")
+
+        agent = f"machine-2.{world.uuid}"
+        beat = bus.Heartbeat(agent=agent, units=tuple(names))
+        assert await world.agents.apply([(agent, beat)])  # machine 2 starts
+        assert not await world.agents.apply([(agent, beat)])
+        async with store.write("m") as tx:
+            assert (await tx.applications.get("web")).lease_expiry is not None
+    finally:
+        await store.close()

@@ -3,7 +3,10 @@
 Reports are whole states with sequence numbers, so applying them is idempotent and a stale
 one is ignored; hook commits apply exactly once, in order. The bus topic identifies the
 agent (the broker ACL enforces it), and every write is confined to units on that agent's
-machine. A batch is one transaction; if it fails, its messages are applied one by one so a
+machine. A batch is one transaction (a group commit): its unit reports are judged against
+the last report of each unit this writer stored, held in memory, and written with one
+statement for all (`_reports`), and its heartbeats' leases likewise, so the statements of a
+batch hardly grow with it. If a batch fails, its messages are applied one by one so a
 single bad message cannot hold the others back (agents resend unacknowledged commits).
 While the database is unavailable (`errors.TemporaryError`: a full disk, a read-only
 database) the messages wait and are tried again with back-off, logged once per outage; an
@@ -24,15 +27,21 @@ import asyncio
 import itertools
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import structlog
 
 from runecraft import _retry, errors
-from runecraft.controller.services._hook_commit import HookCommitState, apply_hook_commit
+from runecraft.controller.services._hook_commit import (
+    BatchReads,
+    HookCommitState,
+    apply_hook_commit,
+)
 from runecraft.controller.services._hub import ChangeHub
 from runecraft.controller.services._ports import StateStore, StoreService
+from runecraft.controller.services._reports import ReportCache, ReportGroup, ReportsMoved
 from runecraft.controller.state import MachineRecord, SeqCheck, accepted_seq
 from runecraft.schemas import bus, sequencing
 
@@ -51,6 +60,8 @@ _DROPPABLE = (bus.HookCommit, bus.ActionLog, bus.Hello)
 
 class AgentStore(StateStore[HookCommitState], Protocol):
     async def machine_by_agent(self, agent: str) -> MachineRecord | None: ...
+
+    def on_commit(self, watcher: Callable[[Sequence[tuple[str, str, str]]], None]) -> None: ...
 
 
 async def apply_leader_set(
@@ -141,6 +152,18 @@ def superseding_key(agent: str, message: bus.AgentMessage) -> tuple[str, ...] | 
     return None
 
 
+@dataclass
+class _Outcome:
+    """What a batch's messages did, what its hook commits read once, and the heartbeats'
+    writes made once at its end."""
+
+    reads: BatchReads
+    hellos: set[str] = field(default_factory=set)
+    changed: bool = False
+    leases: list[tuple[str, int, str, float]] = field(default_factory=list)
+    started: list[tuple[str, int, float]] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class _Machine:
     model_uuid: str
@@ -160,6 +183,8 @@ class AgentService(StoreService[AgentStore]):
         self._dropping = False
         self._stored_since: float | None = -math.inf
         self._machines: dict[str, _Machine] = {}
+        self._reports = ReportCache()
+        store.on_commit(self._reports.saw_commit)
         self.hellos: set[str] = set()
         """Agents that said hello since the reconciler last looked: resend their snapshot
         (also those that sent a report from the future: the snapshot tells their units the
@@ -243,7 +268,7 @@ class AgentService(StoreService[AgentStore]):
         now = time.time()
         located = [(await self._machine(r.agent), r) for r in batch]
         try:
-            return await self._apply(located, now)
+            return await self._apply_held(located, now)
         except errors.TemporaryError:
             raise
         except Exception as exc:
@@ -265,7 +290,7 @@ class AgentService(StoreService[AgentStore]):
         self, located: list[tuple[_Machine | None, Received]], now: float
     ) -> None:
         try:
-            await self._apply(located, now)
+            await self._apply_held(located, now)
         except errors.TemporaryError:
             raise
         except Exception as exc:
@@ -277,42 +302,98 @@ class AgentService(StoreService[AgentStore]):
                     error=str(exc),
                 )
 
+    async def _apply_held(
+        self, located: list[tuple[_Machine | None, Received]], now: float
+    ) -> bool:
+        """`_apply`; if a unit's stored report was not the one held (another writer moved
+        it), applied again with those units read afresh."""
+        try:
+            return await self._apply(located, now)
+        except ReportsMoved as moved:
+            logger.info("stored unit reports moved; reading them again", units=len(moved.keys))
+            self._reports.forget(moved.keys)
+            return await self._apply(located, now)
+
     async def _apply(self, located: list[tuple[_Machine | None, Received]], now: float) -> bool:
-        hellos = set()
-        changed = False
+        outcome = _Outcome(
+            BatchReads(
+                [
+                    (machine.model_uuid, machine.number, received.message.unit)
+                    for machine, received in located
+                    if machine is not None and isinstance(received.message, bus.HookCommit)
+                ]
+            )
+        )
+        group = ReportGroup(self._reports)
         async with self.store.write() as tx:
             for machine, received in located:
-                agent, message = received.agent, received.message
                 if machine is None:
-                    logger.warning("message from unknown agent", agent=agent)
+                    logger.warning("message from unknown agent", agent=received.agent)
                     continue
-                model, number = machine.model_uuid, machine.number
-                check: SeqCheck | None = None
-                if isinstance(message, bus.UnitReport):
-                    check = await tx.units.apply_report(model, number, message, now)
-                elif isinstance(message, bus.HookCommit):
-                    await apply_hook_commit(tx, model, number, message, now)
-                elif isinstance(message, bus.LeaderSet):
-                    check = await apply_leader_set(tx, model, number, message)
-                elif isinstance(message, bus.ActionLog):
-                    await apply_action_log(tx, model, number, message, now)
-                elif isinstance(message, bus.AppStatusReport):
-                    check = await tx.applications.apply_status(model, number, message, now)
-                elif isinstance(message, bus.LogBatch):
-                    continue  # the controller routes logs to the LogService
-                else:  # a hello or heartbeat: the agent was alive when it was received
-                    if isinstance(message, bus.Hello):
-                        hellos.add(agent)
-                    await tx.applications.renew_leases(
-                        model, number, message.units, received.at + self.lease_seconds
-                    )
-                    changed |= await tx.machines.mark_started(model, number, received.at)
-                    continue
-                if refuse_future(agent, message, check):
-                    hellos.add(agent)
-                changed = True
-        self.hellos |= hellos
-        return changed or bool(hellos)
+                await self._apply_one(tx, group, outcome, machine, received, now)
+            await self._flush(tx, group, outcome, now)
+            await tx.applications.renew_leases_of(outcome.leases)
+            outcome.changed |= await tx.machines.mark_all_started(outcome.started)
+        group.committed()
+        self.hellos |= outcome.hellos
+        return outcome.changed or bool(outcome.hellos)
+
+    async def _apply_one(
+        self,
+        tx: HookCommitState,
+        group: ReportGroup,
+        outcome: _Outcome,
+        machine: _Machine,
+        received: Received,
+        now: float,
+    ) -> None:
+        """One message: a unit report joins the group, a heartbeat the batch's leases;
+        what the group's reports bear on (leader-set, app status, a removal) waits for
+        them to be stored first."""
+        agent, message = received.agent, received.message
+        model, number = machine.model_uuid, machine.number
+        check: SeqCheck | None = None
+        if isinstance(message, bus.UnitReport) and not message.removed:
+            group.add(agent, (model, number, message.unit), message)
+            outcome.changed = True
+            return
+        if isinstance(message, bus.Hello | bus.Heartbeat):
+            if isinstance(message, bus.Hello):  # the agent was alive when it was received
+                outcome.hellos.add(agent)
+            expiry = received.at + self.lease_seconds
+            outcome.leases += [(model, number, unit, expiry) for unit in message.units]
+            outcome.started.append((model, number, received.at))
+            return
+        if isinstance(message, bus.LogBatch):
+            return  # the controller routes logs to the LogService
+        if isinstance(message, bus.HookCommit):
+            await apply_hook_commit(tx, model, number, message, now, outcome.reads)
+        elif isinstance(message, bus.ActionLog):
+            await apply_action_log(tx, model, number, message, now)
+        else:
+            await self._flush(tx, group, outcome, now)
+            if isinstance(message, bus.UnitReport):  # a removal
+                check = await tx.units.apply_report(model, number, message, now)
+                group.gone((model, number, message.unit))
+                outcome.reads.forget_unit((model, number, message.unit))
+            elif isinstance(message, bus.LeaderSet):
+                check = await apply_leader_set(tx, model, number, message)
+                outcome.reads.forget_unit((model, number, message.unit))
+                outcome.reads.applications_written()
+            else:
+                check = await tx.applications.apply_status(model, number, message, now)
+                outcome.reads.applications_written()
+        if refuse_future(agent, message, check):
+            outcome.hellos.add(agent)
+        outcome.changed = True
+
+    @staticmethod
+    async def _flush(
+        tx: HookCommitState, group: ReportGroup, outcome: _Outcome, now: float
+    ) -> None:
+        for agent, report, check in await group.flush(tx.units, now):
+            if refuse_future(agent, report, check):
+                outcome.hellos.add(agent)
 
     def forget(self, agent: str) -> None:
         """Drop the cached machine of a removed agent."""

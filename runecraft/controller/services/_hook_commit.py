@@ -12,6 +12,7 @@ applies, so one bad part cannot hold a unit's later commits back.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -35,6 +36,7 @@ from runecraft.controller.state import (
     ActionRecord,
     ApplicationRecord,
     DatabagRecord,
+    UnitKey,
     UnitRecord,
 )
 from runecraft.schemas import bus
@@ -43,6 +45,7 @@ from runecraft.schemas import storage as storage_schema
 
 __all__ = [
     "AddStorage",
+    "BatchReads",
     "CommitFacts",
     "CommitPlan",
     "EnterScope",
@@ -380,16 +383,92 @@ def unit_values(unit: UnitRecord, commit: bus.HookCommit) -> dict[str, Any]:
 # --- reading the facts, making the writes -------------------------------------------------
 
 
+@dataclass(eq=False)
+class BatchReads:
+    """What the hook commits of one batch of agent messages read once, in one transaction:
+    the units they name and the scopes those units are in (all read together at the first
+    commit, then kept as the commits write them), a model's relations (no agent message
+    adds or removes one) and an application by id (read for its name, leader and charm,
+    which no agent message changes; dropped all the same after a message that writes an
+    application). A unit another message of the batch writes (leader-set, removal) is
+    read again."""
+
+    expected: Sequence[UnitKey] = ()
+    """The units the batch's commits name."""
+    _units: dict[UnitKey, UnitRecord | None] = field(default_factory=dict)
+    _scopes: dict[tuple[str, str], set[int]] = field(default_factory=dict)
+    _relations: dict[str, dict[int, frozenset[str]]] = field(default_factory=dict)
+    _applications: dict[int, ApplicationRecord] = field(default_factory=dict)
+
+    async def unit(self, tx: HookCommitState, key: UnitKey) -> UnitRecord | None:
+        """The unit on that machine (None: not there)."""
+        if key not in self._units:
+            keys = list(dict.fromkeys([key, *(k for k in self.expected if k not in self._units)]))
+            found = await tx.units.on_machines(keys)
+            self._units.update({k: found.get(k) for k in keys})
+        return self._units[key]
+
+    async def scopes(self, tx: HookCommitState, model_uuid: str, name: str) -> set[int]:
+        """The relations whose scope the unit is in."""
+        if (model_uuid, name) not in self._scopes:
+            units = [(model_uuid, name)]
+            units += [
+                (key[0], key[2])
+                for key in self.expected
+                if (key[0], key[2]) not in self._scopes and self._units.get(key) is not None
+            ]
+            self._scopes.update(await tx.relations.scopes_of_units(units))
+        return self._scopes[(model_uuid, name)]
+
+    def wrote(self, key: UnitKey, unit: UnitRecord, writes: Sequence[CommitWrite]) -> None:
+        """Keep what a commit of the unit wrote."""
+        scopes = self._scopes.get((unit.model_uuid, unit.name))
+        for write in writes:
+            match write:
+                case UpdateUnit(values):
+                    unit = dataclasses.replace(unit, **values)
+                case EnterScope(relation_id) if scopes is not None:
+                    scopes.add(relation_id)
+                case LeaveScope(relation_id) if scopes is not None:
+                    scopes.discard(relation_id)
+        self._units[key] = unit
+
+    def forget_unit(self, key: UnitKey) -> None:
+        """A unit another message wrote (or removed): read again if a commit needs it."""
+        self._units.pop(key, None)
+        self._scopes.pop((key[0], key[2]), None)
+
+    async def relations(self, tx: HookCommitState, model_uuid: str) -> dict[int, frozenset[str]]:
+        """Each relation of the model by id, with its applications."""
+        if model_uuid not in self._relations:
+            self._relations[model_uuid] = {
+                relation.id: frozenset(e.application for e in endpoints)
+                for relation, endpoints in await tx.relations.all(model_uuid)
+            }
+        return self._relations[model_uuid]
+
+    async def application(self, tx: HookCommitState, application_id: int) -> ApplicationRecord:
+        if application_id not in self._applications:
+            self._applications[application_id] = await tx.applications.by_id(application_id)
+        return self._applications[application_id]
+
+    def applications_written(self) -> None:
+        self._applications.clear()
+
+
 async def read_facts(
-    tx: HookCommitState, machine_number: int, unit: UnitRecord, commit: bus.HookCommit
+    tx: HookCommitState,
+    machine_number: int,
+    unit: UnitRecord,
+    commit: bus.HookCommit,
+    reads: BatchReads | None = None,
 ) -> CommitFacts:
-    """The stored facts `commit` touches; parts it does not have are not read."""
+    """The stored facts `commit` touches; parts it does not have are not read (nor those
+    `reads` holds from an earlier commit of the batch)."""
     model_uuid = unit.model_uuid
-    app = await tx.applications.by_id(unit.application_id)
-    relations = {
-        relation.id: frozenset(e.application for e in endpoints)
-        for relation, endpoints in await tx.relations.all(model_uuid)
-    }
+    reads = reads or BatchReads()
+    app = await reads.application(tx, unit.application_id)
+    relations = await reads.relations(tx, model_uuid)
     entering = [key for key, change in commit.scope.items() if change == "enter"]
     touched = sorted({*entering, *commit.relations})
     bags = (
@@ -402,7 +481,7 @@ async def read_facts(
         unit=unit,
         app=app,
         relations=relations,
-        in_scope=frozenset(await tx.relations.scopes_of(model_uuid, unit.name)),
+        in_scope=frozenset(await reads.scopes(tx, model_uuid, unit.name)),
         address=await tx.machines.address(model_uuid, machine_number) if entering else "",
         bags={(b.relation_id, b.owner_kind, b.owner): b for b in bags},
         secrets=await _read_secrets(tx, unit, commit),
@@ -465,12 +544,19 @@ async def write_commit(
 
 
 async def apply_hook_commit(
-    tx: HookCommitState, model_uuid: str, machine_number: int, commit: bus.HookCommit, now: float
+    tx: HookCommitState,
+    model_uuid: str,
+    machine_number: int,
+    commit: bus.HookCommit,
+    now: float,
+    reads: BatchReads | None = None,
 ) -> bool:
     """Apply one hook commit of a unit on the reporting machine exactly once; returns
     whether it was applied."""
     log = logger.bind(unit=commit.unit, seq=commit.seq, hook=commit.hook)
-    unit = await tx.units.on_machine(model_uuid, machine_number, commit.unit)
+    reads = reads or BatchReads()
+    key = (model_uuid, machine_number, commit.unit)
+    unit = await reads.unit(tx, key)
     if unit is None:
         log.warning("hook commit for a unit not on the reporting machine dropped")
         return False
@@ -479,9 +565,10 @@ async def apply_hook_commit(
         log.warning("hook commit out of order held back", expected=unit.commit_seq + 1)
     if verdict != "apply":
         return False
-    plan = plan_commit(await read_facts(tx, machine_number, unit, commit), commit, now)
+    plan = plan_commit(await read_facts(tx, machine_number, unit, commit, reads), commit, now)
     for refusal in plan.refused:
         log.warning("hook commit part refused", field=refusal.field, error=refusal.error.message)
     await write_commit(tx, unit, plan.writes)
+    reads.wrote(key, unit, plan.writes)
     tx.changed(f"unit-{unit.name}", "commit", model_uuid)
     return True

@@ -150,6 +150,36 @@ class Applications(Repository):
             .values(lease_expiry=expiry)
         )
 
+    async def renew_leases_of(self, leases: Sequence[tuple[str, int, str, float]]) -> None:
+        """Extend the lease of each application led by a unit (model uuid, machine number,
+        unit, new expiry) while that unit is on that machine: one statement executed for
+        all."""
+        if not leases:
+            return
+        b = sa.bindparam
+        on_machine = (
+            sa.select(t.units.c.id)
+            .where(
+                t.units.c.model_uuid == b("b_model"),
+                t.units.c.machine_number == b("b_machine"),
+                t.units.c.name == b("b_unit"),
+            )
+            .exists()
+        )
+        await self._conn.execute(
+            sa.update(t.applications)
+            .where(
+                t.applications.c.model_uuid == b("b_model"),
+                t.applications.c.leader == b("b_unit"),
+                on_machine,
+            )
+            .values(lease_expiry=b("b_expiry")),
+            [
+                {"b_model": model, "b_machine": machine, "b_unit": unit, "b_expiry": expiry}
+                for model, machine, unit, expiry in leases
+            ],
+        )
+
     async def apply_status(
         self, model_uuid: str, machine_number: int, report: bus.AppStatusReport, now: float
     ) -> SeqCheck | None:

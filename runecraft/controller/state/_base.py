@@ -55,6 +55,11 @@ class Session:
         assert self.model is not None, "this write needs a transaction opened on a model"
         return self.model.uuid
 
+    @property
+    def changes(self) -> list[tuple[str, str, str]]:
+        """The changes recorded so far: (model uuid, entity, kind)."""
+        return list(self._changes)
+
     def changed(self, entity: str, kind: str, model_uuid: str | None = None) -> None:
         """Record a change for the change log (written at commit); it moves the revision of
         `model_uuid` (default: the transaction's model)."""

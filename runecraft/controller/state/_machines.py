@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -75,6 +76,27 @@ class Machines(Repository):
             )
         ).scalar_one_or_none()
         return str(address or "")
+
+    async def mark_all_started(self, started: Sequence[tuple[str, int, float]]) -> bool:
+        """Record that the agents of machines (model uuid, number, when seen up) are up; one
+        query finds those not yet marked (at most one statement each: rarely any). Returns
+        whether any status changed."""
+        if not started:
+            return False
+        m = t.machines.c
+        first: dict[tuple[str, int], float] = {}
+        for model, number, at in started:
+            first.setdefault((model, number), at)
+        down = await self._conn.execute(
+            sa.select(m.model_uuid, m.number).where(
+                m.status != "started", sa.tuple_(m.model_uuid, m.number).in_(list(first))
+            )
+        )
+        changed = False
+        for row in down.all():
+            key = (str(row.model_uuid), int(row.number))
+            changed |= await self.mark_started(*key, first[key])
+        return changed
 
     async def mark_started(self, model_uuid: str, machine_number: int, now: float) -> bool:
         """Record that the machine's agent is up; returns whether its status changed."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +28,27 @@ class Models(Repository):
 
 class StatusHistory(Repository):
     """What `show-status-log` reads: every status an entity had."""
+
+    async def record_many(
+        self, entries: Sequence[tuple[str, str, str, tuple[str, str]]], now: float
+    ) -> None:
+        """Record statuses (model uuid, entity, kind, (status, message)) as of `now`, in one
+        statement executed for all."""
+        if entries:
+            await self._conn.execute(
+                sa.insert(t.status_history),
+                [
+                    {
+                        "model_uuid": model_uuid,
+                        "entity": entity,
+                        "kind": kind,
+                        "status": status,
+                        "message": message,
+                        "since": now,
+                    }
+                    for model_uuid, entity, kind, (status, message) in entries
+                ],
+            )
 
     async def record(
         self, model_uuid: str, entity: str, kind: str, status: bus.StatusValue, now: float

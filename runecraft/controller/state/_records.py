@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from runecraft.schemas import sequencing
+from runecraft.schemas import bus, sequencing
 from runecraft.schemas import storage as storage_schema
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "MachineRecord",
     "ModelRecord",
     "RelationRecord",
+    "ReportWrite",
     "ResourceRecord",
     "ScopeRecord",
     "SecretConsumerRecord",
@@ -30,6 +31,8 @@ __all__ = [
     "SecretRows",
     "SeqCheck",
     "StorageRecord",
+    "StoredReport",
+    "UnitKey",
     "UnitRecord",
     "accepted_seq",
 ]
@@ -356,6 +359,38 @@ class SeqCheck:
     """The number stored for that kind of report."""
     accepted: int
     """The highest number accepted from the unit (see `accepted_seq`)."""
+
+
+UnitKey = tuple[str, int, str]
+"""A unit as an agent names it: model uuid, machine number, unit name."""
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    """What a unit's last stored report set, as its next report is compared with it: the
+    number, and the workload and agent status (status, message)."""
+
+    seq: int
+    workload: tuple[str, str]
+    agent: tuple[str, str]
+
+
+@dataclass(frozen=True)
+class ReportWrite:
+    """A unit report to store over `before`, what its writer holds as the stored one."""
+
+    key: UnitKey
+    report: bus.UnitReport
+    before: StoredReport
+
+    @property
+    def after(self) -> StoredReport:
+        report = self.report
+        return StoredReport(
+            report.seq,
+            (report.workload.status, report.workload.message),
+            (report.agent.status, report.agent.message),
+        )
 
 
 def accepted_seq(

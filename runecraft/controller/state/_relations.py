@@ -136,6 +136,23 @@ class Relations(Repository):
         )
         return set(rows.scalars())
 
+    async def scopes_of_units(
+        self, units: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], set[int]]:
+        """The relations whose scope each unit (model uuid, name) is in, in one query."""
+        if not units:
+            return {}
+        table = t.relation_scopes
+        rows = await self._conn.execute(
+            sa.select(table.c.model_uuid, table.c.unit, table.c.relation_id).where(
+                sa.tuple_(table.c.model_uuid, table.c.unit).in_(list(dict.fromkeys(units)))
+            )
+        )
+        scopes: dict[tuple[str, str], set[int]] = {unit: set() for unit in units}
+        for row in rows:
+            scopes[(str(row.model_uuid), str(row.unit))].add(int(row.relation_id))
+        return scopes
+
     async def enter_scope(self, model_uuid: str, relation_id: int, unit: str) -> None:
         await self._conn.execute(
             sa.insert(t.relation_scopes).values(

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,11 @@ class Tx:
         `model_uuid` (default: the transaction's model)."""
         self._session.changed(entity, kind, model_uuid)
 
+    @property
+    def changes(self) -> list[tuple[str, str, str]]:
+        """The changes recorded so far: (model uuid, entity, kind)."""
+        return self._session.changes
+
     async def snapshot(self) -> ModelSnapshot:
         """The transaction's model read whole, as this transaction sees it."""
         return await read_snapshot(self.conn, self._keyring, self._session.model_uuid)
@@ -134,6 +139,7 @@ class Store:
         self.engine = engine
         self.keyring = keyring or _keyring.Keyring.ephemeral()
         self._write_lock = asyncio.Lock()
+        self._committed: list[Callable[[Sequence[tuple[str, str, str]]], None]] = []
         self.dialect = engine.dialect.name
         self._status_units: dict[str, dict[tuple[Any, ...], UnitRecord]] = {}
         self.commits = 0
@@ -237,6 +243,14 @@ class Store:
             yield tx
             await tx.finish()
         self.commits += 1
+        changes = tx.changes
+        for watcher in self._committed:
+            watcher(changes)
+
+    def on_commit(self, watcher: Callable[[Sequence[tuple[str, str, str]]], None]) -> None:
+        """Call `watcher` with the changes of every write transaction once it committed
+        (model uuid, entity, kind): what a cache of stored rows drops."""
+        self._committed.append(watcher)
 
     # --- models -------------------------------------------------------------------------
 

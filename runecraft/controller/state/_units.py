@@ -20,7 +20,10 @@ from runecraft.controller.state._base import Repository, record
 from runecraft.controller.state._models import StatusHistory
 from runecraft.controller.state._records import (
     ApplicationRecord,
+    ReportWrite,
     SeqCheck,
+    StoredReport,
+    UnitKey,
     UnitRecord,
     accepted_seq,
 )
@@ -74,6 +77,24 @@ class Units(Repository):
             )
         )
         return None if row is None else record(UnitRecord, row)
+
+    async def on_machines(self, keys: Sequence[UnitKey]) -> dict[UnitKey, UnitRecord]:
+        """Units by (model uuid, machine number, name), in one query; a unit not on that
+        machine is absent."""
+        if not keys:
+            return {}
+        u = t.units.c
+        rows = await self._conn.execute(
+            sa.select(t.units).where(
+                sa.tuple_(u.model_uuid, u.machine_number, u.name).in_(list(dict.fromkeys(keys)))
+            )
+        )
+        found = {}
+        for row in rows:
+            unit = record(UnitRecord, row)
+            assert unit.machine_number is not None  # it matched one
+            found[(unit.model_uuid, unit.machine_number, unit.name)] = unit
+        return found
 
     async def names_on_machine(self, number: int) -> list[str]:
         """Names of the units placed on a machine of the model."""
@@ -245,6 +266,98 @@ class Units(Repository):
             await self.history.record(model_uuid, report.unit, kind, status, now)
         return check
 
+    async def stored_reports(
+        self, keys: Sequence[UnitKey]
+    ) -> dict[UnitKey, tuple[StoredReport, int]]:
+        """The stored report of each unit named (model, machine, name), with the highest
+        number accepted from it (`accepted_seq`), in one query; a unit not on that machine
+        is absent."""
+        if not keys:
+            return {}
+        u = t.units.c
+        rows = await self._conn.execute(
+            sa.select(
+                u.model_uuid,
+                u.machine_number,
+                u.workload_status,
+                u.workload_message,
+                u.agent_status,
+                u.agent_message,
+                *SEQ_COLUMNS,
+            )
+            .join(t.applications, t.applications.c.id == u.application_id)
+            .where(sa.tuple_(u.model_uuid, u.machine_number, u.name).in_(list(dict.fromkeys(keys))))
+        )
+        return {
+            (str(row.model_uuid), int(row.machine_number), str(row.name)): (
+                StoredReport(
+                    int(row.report_seq),
+                    (str(row.workload_status), str(row.workload_message)),
+                    (str(row.agent_status), str(row.agent_message)),
+                ),
+                row_accepted_seq(row),
+            )
+            for row in rows
+        }
+
+    async def write_reports(self, writes: Sequence[ReportWrite], now: float) -> bool:
+        """Store unit reports, each over the row its writer holds as stored (`before`): one
+        UPDATE executed for all, guarded by `before`, so a row that moved meanwhile is left
+        as it is; a status that changed is recorded in the history (one INSERT for all).
+        Returns whether every row was as its writer held (if not, roll back: the history
+        would not match)."""
+        if not writes:
+            return True
+        u = t.units.c
+        b = sa.bindparam
+        update = (
+            sa.update(t.units)
+            .where(
+                u.model_uuid == b("b_model"),
+                u.machine_number == b("b_machine"),
+                u.name == b("b_name"),
+                u.report_seq == b("b_seq"),
+                u.workload_status == b("b_ws"),
+                u.workload_message == b("b_wm"),
+                u.agent_status == b("b_as"),
+                u.agent_message == b("b_am"),
+            )
+            .values(
+                workload_status=b("n_ws"),
+                workload_message=b("n_wm"),
+                agent_status=b("n_as"),
+                agent_message=b("n_am"),
+                workload_version=b("n_version"),
+                converged_hash=b("n_hash"),
+                snapshot_revision=b("n_revision"),
+                report_seq=b("n_seq"),
+                workload_since=sa.case((b("n_wmoved") == 1, now), else_=u.workload_since),
+                agent_since=sa.case((b("n_amoved") == 1, now), else_=u.agent_since),
+            )
+        )
+        rows = [_report_row(write) for write in writes]
+        result = await self._conn.execute(update, rows)
+        if not await self._all_matched(writes, result.rowcount):
+            return False
+        await self.history.record_many(
+            [entry for write in writes for entry in _history(write)], now
+        )
+        return True
+
+    async def _all_matched(self, writes: Sequence[ReportWrite], rowcount: int) -> bool:
+        if self._conn.dialect.supports_sane_multi_rowcount:
+            return rowcount == len(writes)
+        final = {write.key: write.report.seq for write in writes}
+        u = t.units.c
+        found = await self._conn.execute(
+            sa.select(sa.func.count()).where(
+                sa.tuple_(u.model_uuid, u.machine_number, u.name, u.report_seq).in_(
+                    [(*key, seq) for key, seq in final.items()]
+                )
+            )
+        )
+        return int(found.scalar_one()) == len(final)
+
     async def _remove_dying(
         self, model_uuid: str, name: str, where: tuple[Any, ...], now: float
     ) -> None:
@@ -257,3 +370,40 @@ class Units(Repository):
         await self.secrets.forget_owner(model_uuid, unit=name)
         await self.actions.fail_unfinished(model_uuid, name, f'unit "{name}" was removed', now)
         self._session.changed(f"unit-{name}", "removed", model_uuid)
+
+
+def _report_row(write: ReportWrite) -> dict[str, Any]:
+    (model_uuid, machine_number, name), report = write.key, write.report
+    before, after = write.before, write.after
+    return {
+        "b_model": model_uuid,
+        "b_machine": machine_number,
+        "b_name": name,
+        "b_seq": before.seq,
+        "b_ws": before.workload[0],
+        "b_wm": before.workload[1],
+        "b_as": before.agent[0],
+        "b_am": before.agent[1],
+        "n_ws": after.workload[0],
+        "n_wm": after.workload[1],
+        "n_as": after.agent[0],
+        "n_am": after.agent[1],
+        "n_version": report.workload_version,
+        "n_hash": report.converged_hash,
+        "n_revision": report.snapshot_revision,
+        "n_seq": report.seq,
+        "n_wmoved": int(after.workload != before.workload),
+        "n_amoved": int(after.agent != before.agent),
+    }
+
+
+def _history(write: ReportWrite) -> list[tuple[str, str, str, tuple[str, str]]]:
+    """The history entries a report makes: each status that changed."""
+    model_uuid, _, name = write.key
+    before, after = write.before, write.after
+    entries = []
+    if after.workload != before.workload:
+        entries.append((model_uuid, name, "workload", after.workload))
+    if after.agent != before.agent:
+        entries.append((model_uuid, name, "juju-unit", after.agent))
+    return entries

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -91,6 +92,7 @@ def get(endpoint: str, token: str, ca_cert: str | None, path: str, timeout: floa
         if connection.sock is not None:
             connection.sock.settimeout(timeout)
         connection.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        _acknowledge_at_once(connection.sock)
         response = connection.getresponse()
         status, content = response.status, response.read()
     except (OSError, http.client.HTTPException) as exc:
@@ -99,6 +101,15 @@ def get(endpoint: str, token: str, ca_cert: str | None, path: str, timeout: floa
         if connection is not None:
             connection.close()
     return _decoded(status, content, path)
+
+
+def _acknowledge_at_once(sock: socket.socket | None) -> None:
+    """The controller writes an answer's head and body apart (two TLS records), and the
+    body waits for the head's ACK, which Linux delays by up to 40 ms (measured: 42 ms of a
+    1 ms GET): ask for ACKs at once."""
+    quickack = getattr(socket, "TCP_QUICKACK", None)
+    if sock is not None and quickack is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
 
 
 def _decoded(status: int, content: bytes, path: str) -> Any:

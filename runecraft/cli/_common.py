@@ -91,8 +91,10 @@ def _read(path: str, work: Callable[[Client], Awaitable[T]]) -> T:
     `_client_file.read` reads the configuration and `_wire.get` takes the request (see
     there), else through `Client`, as when tests replace the network. Both give the same
     answer or error."""
-    fields = _client_file.read(settings.home_dir() / settings.CLIENT_CONFIG)
-    if fields is not None and TRANSPORT.get() is None:
+    fields = None
+    if TRANSPORT.get() is None:
+        fields = _client_file.read(settings.home_dir() / settings.CLIENT_CONFIG)
+    if fields is not None:
         try:
             answer: T = _wire.get(fields["endpoint"], fields["token"], fields["ca_cert"], path)
         except _wire.Unanswered:

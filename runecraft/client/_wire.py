@@ -38,6 +38,7 @@ class Unanswered(Exception):  # noqa: N818 (a signal to ask `Client`, never show
 
 
 def status_path(model: str) -> str:
+    """Where both clients ask for a model's status."""
     return f"/v1/models/{model}/status"
 
 
@@ -60,8 +61,8 @@ def get(endpoint: str, token: str, ca_cert: str | None, path: str, timeout: floa
     import http.client  # noqa: PLC0415 (only the command that reads pays for it)
 
     url = urlsplit(endpoint)
-    try:
-        host, port = url.hostname, url.port
+    try:  # a port always: http.client would read `::1` as host `:` and port 1
+        host, port = url.hostname, url.port or (443 if url.scheme == "https" else 80)
     except ValueError as exc:
         raise Unanswered(f"endpoint {endpoint}: {exc}") from exc
     if (

@@ -4,9 +4,13 @@ and leave to them whatever they might read otherwise."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import yaml
@@ -135,3 +139,52 @@ def test_get_leaves_to_client_a_request_through_a_proxy(monkeypatch: pytest.Monk
 def test_error_from_decodes_only_the_controllers_errors(body: bytes, expected: str | None) -> None:
     error = _wire.error_from(body)
     assert (error.code if error else None) == expected
+
+
+class _Answers(http.server.BaseHTTPRequestHandler):
+    """Answers `GET /STATUS/NAME` with the status and the body named."""
+
+    BODIES: ClassVar[dict[str, bytes]] = {
+        "document": b'{"model": {"name": "m"}}',
+        "error": b'{"error": {"code": "not-found", "message": "model \\"m\\" not found"}}',
+        "page": b"<html>bad gateway</html>",
+        "broken": b'{"model": ',
+        "empty": b"",
+    }
+
+    def do_GET(self) -> None:
+        _, status, name = self.path.split("/")
+        if name == "echo":  # the credentials it was sent
+            body = json.dumps(self.headers["Authorization"]).encode()
+        else:
+            body = self.BODIES[name]
+        self.send_response(int(status))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answers) as httpd:
+        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+        httpd.shutdown()
+
+
+def test_get_decodes_answers_as_client_does(server: str) -> None:
+    assert _wire.get(server, "tok", None, "/200/document") == {"model": {"name": "m"}}
+    assert _wire.get(server, "tok", None, "/200/empty") is None
+    assert _wire.get(server, "tok", None, "/200/echo") == "Bearer tok"
+    with pytest.raises(errors.NotFoundError, match='model "m" not found'):
+        _wire.get(server, "tok", None, "/404/error")
+
+
+@pytest.mark.parametrize("path", ["/502/page", "/200/broken", "/301/empty"])
+def test_get_leaves_to_client_an_answer_that_is_not_the_controllers(server: str, path: str) -> None:
+    with pytest.raises(_wire.Unanswered):
+        _wire.get(server, "tok", None, path)

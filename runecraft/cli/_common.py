@@ -3,24 +3,24 @@ client call, and reading `KEY=VALUE` pairs, YAML files and charms."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
-import yaml
 
-from runecraft import errors
-from runecraft.cli import _argv, _config, _output
-from runecraft.client import Client
+from runecraft import errors, settings
+from runecraft.cli import _argv, _client_file, _output
+from runecraft.client import _wire
 from runecraft.settings import home_settings
 
 if TYPE_CHECKING:
     import httpx
 
     from runecraft import charms
+    from runecraft.cli import _config
+    from runecraft.client import Client
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,15 +48,30 @@ def _home() -> Path:
 
 
 def _client_config() -> _config.ClientConfig:
+    from runecraft.cli import _config  # noqa: PLC0415 (pydantic and yaml, see _client_fields)
+
     return _config.load(home_settings().client_config)
+
+
+def _client_fields() -> _client_file.ClientFields:
+    """The client configuration as `_client_config` reads it, but with neither yaml nor
+    pydantic to load when `_client_file.read` can read the file (the usual case)."""
+    fields = _client_file.read(settings.home_dir() / settings.CLIENT_CONFIG)
+    if fields is None:
+        return cast("_client_file.ClientFields", _client_config().model_dump())
+    return fields
 
 
 def _model() -> str:
     given = _argv.MODEL_FROM_ARGV[0]
-    return _argv.model_name(given) if given else _client_config().model
+    return _argv.model_name(given) if given else _client_fields()["model"]
 
 
 def _run(work: Callable[[Client], Awaitable[T]]) -> T:
+    import asyncio  # noqa: PLC0415 (asyncio and httpx: see _read)
+
+    from runecraft.client import Client  # noqa: PLC0415
+
     config = _client_config()
     if not config.token:
         raise errors.PermissionDeniedError("not logged in: run `rune login -u USER`")
@@ -68,6 +83,25 @@ def _run(work: Callable[[Client], Awaitable[T]]) -> T:
             return await work(client)
 
     return asyncio.run(go())
+
+
+def _read(path: str, work: Callable[[Client], Awaitable[T]]) -> T:
+    """The answer to `GET path` of the API, which `work` asks of `Client`: through
+    `_wire.get` (the standard library: a command a few times faster) when
+    `_client_file.read` reads the configuration and `_wire.get` takes the request (see
+    there), else through `Client`, as when tests replace the network. Both give the same
+    answer or error."""
+    fields = None
+    if TRANSPORT.get() is None:
+        fields = _client_file.read(settings.home_dir() / settings.CLIENT_CONFIG)
+    if fields is not None:
+        try:
+            answer: T = _wire.get(fields["endpoint"], fields["token"], fields["ca_cert"], path)
+        except _wire.Unanswered:
+            pass
+        else:
+            return answer
+    return _run(work)
 
 
 def _key_values(pairs: Sequence[str], what: str) -> dict[str, str]:
@@ -92,6 +126,8 @@ def _pack(path: Path) -> charms.PackedCharm:
 
 def _read_yaml(path: Path, what: str) -> Any:
     """The document of a YAML file the user named; errors call it `what` ("config file")."""
+    import yaml  # noqa: PLC0415 (not for the commands that read no file)
+
     try:
         return yaml.safe_load(path.read_text())
     except OSError as exc:

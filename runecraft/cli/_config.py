@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict
 
 from runecraft import errors
+from runecraft.cli import _client_file
 
 __all__ = ["ClientConfig", "load", "save"]
 
 
 class ClientConfig(BaseModel):
-    """Stored as `<home>/client.yaml`, mode 0600 (it holds the admin token)."""
+    """Stored as `<home>/client.yaml`, mode 0600 (it holds the admin token); its fields
+    are also read by `_client_file.read`, without pydantic."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -39,11 +40,5 @@ def load(path: Path) -> ClientConfig:
 
 
 def save(path: Path, config: ClientConfig) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.unlink(missing_ok=True)
-    # Made 0600 (it holds a token), never readable to others for a moment.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(yaml.safe_dump(config.model_dump(), sort_keys=False))
-    tmp.replace(path)
+    """Write `config` as `_client_file.write` does (JSON, which `load` reads as YAML)."""
+    _client_file.write(path, config.model_dump())

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime
-import platform
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +39,8 @@ _ARCHES = {
 def juju_version(system: str | None = None, machine: str | None = None) -> str:
     """`3.6.12-ubuntu-amd64`: the Juju version whose contracts Runecraft honours, with the
     OS and architecture in Juju's spelling (`MAJOR.MINOR.PATCH-RELEASE-ARCH`)."""
+    import platform  # noqa: PLC0415 (`status` imports this module too, and needs none)
+
     system = (system or platform.system()).lower()
     machine = (machine or platform.machine()).lower()
     release = "ubuntu" if system == "linux" else system or "unknown"

@@ -5,16 +5,17 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import click
 
 from runecraft import errors
 from runecraft.cli import _argv, _juju, _output, _wait
-from runecraft.cli._common import (
-    _model,
-    _run,
-)
-from runecraft.client import Client
+from runecraft.cli._common import _model, _read, _run
+from runecraft.client import _wire
+
+if TYPE_CHECKING:
+    from runecraft.client import Client
 
 __all__ = ["report_settled", "settle", "status", "wait"]
 
@@ -26,7 +27,7 @@ def status(output_format: str, relations: bool) -> None:
     """Show the model: applications, units and machines (and with --relations, the
     integrations)."""
     model = _model()
-    document = _run(lambda c: c.status(model))
+    document = _read(_wire.status_path(model), lambda c: c.status(model))
     document.get("model", {}).pop("generation", None)
     # Juju's `controller` holds the timestamp; ours also the broker's state (`broker-status`).
     document["controller"] = {"timestamp": _juju.timestamp(), **document.get("controller", {})}

@@ -10,6 +10,7 @@ from urllib.parse import quote
 import httpx
 
 from runecraft import errors
+from runecraft.client import _wire
 from runecraft.schemas import api, audit, constraints, machines, resources, secrets
 from runecraft.schemas import logs as log_schema
 from runecraft.schemas import users as user_schema
@@ -33,7 +34,7 @@ class Client:
         url: str,
         token: str,
         *,
-        timeout: float = 60.0,
+        timeout: float = _wire.TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
         ca_cert: str | None = None,
     ) -> None:
@@ -43,7 +44,7 @@ class Client:
             base_url=url,
             verify=ssl.create_default_context(cadata=ca_cert) if ca_cert else True,
             headers={"Authorization": f"Bearer {token}"} if token else {},
-            timeout=httpx.Timeout(timeout, connect=5.0),
+            timeout=httpx.Timeout(timeout, connect=_wire.CONNECT_TIMEOUT),
             transport=transport,
         )
 
@@ -67,13 +68,8 @@ class Client:
             ) from exc
         if response.is_success:
             return response.json() if response.content else None
-        try:
-            detail = response.json()["error"]
-            cls = errors.BY_CODE.get(detail["code"], errors.RunecraftError)
-            message = str(detail["message"])
-        except (ValueError, KeyError, TypeError):
-            cls, message = errors.RunecraftError, f"HTTP {response.status_code}: {response.text}"
-        raise cls(message)
+        error = _wire.error_from(response.content)
+        raise error or errors.RunecraftError(f"HTTP {response.status_code}: {response.text}")
 
     # --- controller ---------------------------------------------------------------------
 
@@ -367,9 +363,7 @@ class Client:
         params: dict[str, Any] = {}
         if after is not None:
             params = {"after": after, "timeout": timeout}
-        result: dict[str, Any] = await self._request(
-            "GET", f"/v1/models/{model}/status", params=params
-        )
+        result: dict[str, Any] = await self._request("GET", _wire.status_path(model), params=params)
         return result
 
     # --- units --------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The CLI process loads only what a command uses: never controller or agent code, and for
-`rune --version` not even pydantic or httpx. Checked in a fresh interpreter, through
+`rune --version` not even pydantic or httpx, nor for `rune status` (run against a controller
+in tests/integration/test_cli_status.py). Checked in a fresh interpreter, through
 `sys.modules` (what was loaded, not how long it took)."""
 
 from __future__ import annotations
@@ -21,9 +22,24 @@ NEVER = ("runecraft.controller", "runecraft.agents", "fastapi", "sqlalchemy", "u
 NOT_FOR_VERSION = (*NEVER, "pydantic", "httpx", "rich", "yaml", "runecraft.charms")
 """Not loaded by `rune --version` or `rune-juju version`."""
 
+NOT_FOR_STATUS = (*NEVER, "pydantic", "pydantic_settings", "httpx", "anyio", "asyncio")
+"""Not loaded by `rune status` in any format (nor `yaml` and `rich` for `--format json`)."""
 
-def loaded_after(code: str) -> set[str]:
-    """The modules a fresh interpreter holds after running `code`."""
+
+def loaded_after(code: str, env: dict[str, str] | None = None) -> set[str]:
+    """The modules a fresh interpreter holds after running `code` (in `env`); what `code`
+    printed is checked by the caller, from `stdout_of`."""
+    return set(json.loads(run_code(code, env).stdout.splitlines()[-1]))
+
+
+def stdout_of(result: subprocess.CompletedProcess[str]) -> str:
+    """What the code `run_code` ran printed, without the module list it ends with."""
+    return result.stdout.rpartition("\n")[0]
+
+
+def run_code(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """A fresh interpreter running `code`, then printing the modules it holds as the last
+    line of its output."""
     script = f"""
 import json, sys
 try:
@@ -32,10 +48,9 @@ except SystemExit:  # a command ends by exiting; what it loaded is what counts
     pass
 sys.stdout.write("\\n" + json.dumps(sorted(k for k, v in sys.modules.items() if v)))
 """
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env
     )
-    return set(json.loads(result.stdout.splitlines()[-1]))
 
 
 def offending(modules: set[str], prefixes: tuple[str, ...]) -> list[str]:
@@ -55,6 +70,16 @@ def test_version_loads_no_controller_no_pydantic_no_httpx(code: str) -> None:
     modules = loaded_after(code)
     assert "runecraft.cli._app" in modules  # the command line did run
     assert offending(modules, NOT_FOR_VERSION) == []
+
+
+def test_the_status_and_wait_commands_load_no_pydantic_httpx_or_yaml() -> None:
+    modules = loaded_after(
+        "import click; from runecraft.cli._app import cli\n"
+        "    for name in ('status', 'wait'):\n"
+        "        cli.get_command(click.Context(cli), name)"
+    )
+    assert "runecraft.cli._status" in modules and "runecraft.client._wire" in modules
+    assert offending(modules, (*NOT_FOR_STATUS, "yaml", "rich")) == []
 
 
 def test_no_command_module_loads_controller_or_agent_code() -> None:

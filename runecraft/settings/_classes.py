@@ -1,7 +1,4 @@
-"""Settings read from the environment: the one place that reads environment variables.
-
-One class per concern, every field documented with its unit and trade-off.
-"""
+"""The settings classes: one per concern, every field documented with its unit and trade-off."""
 
 from __future__ import annotations
 
@@ -12,7 +9,9 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["HomeSettings", "KubeSettings", "LxdSettings", "home_settings"]
+from runecraft import settings
+
+__all__ = ["HomeSettings", "KubeSettings", "LxdSettings"]
 
 
 class HomeSettings(BaseSettings):
@@ -20,7 +19,7 @@ class HomeSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="RUNECRAFT_", extra="ignore")
 
-    home: Path = Field(default_factory=lambda: Path.home() / ".local" / "share" / "runecraft")
+    home: Path = Field(default_factory=settings.default_home)
     """Holds controller data, machine directories, logs and the client config."""
 
     cache_dir: Path | None = None
@@ -39,7 +38,7 @@ class HomeSettings(BaseSettings):
     @property
     def client_config(self) -> Path:
         """Which controller and model the CLI talks to, and its credential."""
-        return self.home / "client.yaml"
+        return self.home / settings.CLIENT_CONFIG
 
     @property
     def client_clouds(self) -> Path:
@@ -50,11 +49,6 @@ class HomeSettings(BaseSettings):
     def charm_cache(self) -> Path:
         """Cache for packed-charm dependencies."""
         return self.cache_dir or (self.home / "cache")
-
-
-def home_settings() -> HomeSettings:
-    """Read the settings afresh (tests change the environment between cases)."""
-    return HomeSettings()
 
 
 class KubeSettings(BaseSettings):

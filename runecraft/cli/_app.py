@@ -93,6 +93,10 @@ COMMANDS: dict[str, str] = {
 }
 """Every command by the name it answers to, as `MODULE:ATTRIBUTE` of `runecraft.cli`."""
 
+DETAILED_EXIT_COMMANDS = frozenset({"plan"})
+"""Commands that exit as Terraform's `-detailed-exitcode`: 2 means "changes pending" there,
+so any error, a usage error included, exits 1."""
+
 
 class _LazyGroup(click.Group):
     """A group whose commands are imported only when one runs (or `--help` lists them)."""
@@ -118,8 +122,26 @@ def cli() -> None:
     """
 
 
+def _command_name(args: Sequence[str]) -> str | None:
+    """The command a line runs: its first word that is neither an option nor a model."""
+    words = iter(args)
+    for arg in words:
+        if arg in ("-m", "--model"):
+            next(words, None)
+        elif arg == "--":
+            return None
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def _usage_status(args: Sequence[str]) -> int:
+    return 1 if _command_name(args) in DETAILED_EXIT_COMMANDS else 2
+
+
 def main(argv: Sequence[str] | None = None, *, prog_name: str = "rune") -> None:
-    """Entry point: Juju-style errors (`ERROR …`, exit 1; usage errors exit 2)."""
+    """Entry point: Juju-style errors (`ERROR …`, exit 1; usage errors exit 2, or 1 for
+    the `DETAILED_EXIT_COMMANDS`)."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         _argv.MODEL_FROM_ARGV[0], args = _argv.hoist_model(args)
@@ -127,12 +149,15 @@ def main(argv: Sequence[str] | None = None, *, prog_name: str = "rune") -> None:
     except click.exceptions.Abort:
         _output.err_console.print("ERROR aborted")
         sys.exit(1)
+    except click.exceptions.UsageError as exc:
+        exc.show()
+        sys.exit(_usage_status(args))
     except click.exceptions.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except errors.UsageError as exc:
         _output.err_console.print(f"ERROR {exc.message}", markup=False)
-        sys.exit(2)
+        sys.exit(_usage_status(args))
     except errors.RunecraftError as exc:
         _output.err_console.print(f"ERROR {exc.message}", markup=False)
         sys.exit(1)

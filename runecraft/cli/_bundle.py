@@ -175,7 +175,8 @@ def plan_command(
 ) -> None:
     """Show the ordered changes that would take the model to the bundle.
 
-    Exits 0 when nothing would change, 2 when changes are pending, 1 on error.
+    Exits as Terraform's `-detailed-exitcode`: 0 when nothing would change, 2 when changes
+    are pending, 1 on any error (a mistyped option included).
     """
     plan = plan_bundle(bundle, overlays, charm_dirs, prune=prune, output_format=output_format)
     if not plan.empty:

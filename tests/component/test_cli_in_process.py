@@ -471,3 +471,33 @@ def test_remove_unit_by_count_still_works_on_machine_models_not_k8s(
     controller.rune("deploy", HELLO, "-n", "3")
     code, _, stderr = controller.run("remove-unit", "hello-bash", "--num-units", "2")
     assert (code, "Removing hello-bash/2, hello-bash/1" in stderr) == (0, True)
+
+
+def test_plan_exit_codes(controller: Controller, tmp_path: Path) -> None:
+    """Terraform's `-detailed-exitcode`: 0 nothing to do, 2 changes pending, 1 any error,
+    a mistyped option included (click alone would exit 2 for that)."""
+    pending = tmp_path / "pending.yaml"
+    pending.write_text(f"applications:\n  greeter:\n    charm: {HELLO}\n    num_units: 0\n")
+    code, stdout, stderr = controller.run("plan", str(pending))
+    assert code == 2, stderr
+    assert "deploy application greeter" in stdout or "greeter" in stdout
+
+    controller.rune("deploy", HELLO, "greeter", "-n", "0")
+    code, stdout, stderr = controller.run("plan", str(pending))
+    assert code == 0, stdout + stderr
+    assert "already matches the bundle" in stdout
+
+    code, _, stderr = controller.run("plan", str(tmp_path / "missing.yaml"))
+    assert code == 1 and "missing.yaml" in stderr
+
+    code, _, stderr = controller.run("plan", str(pending), "--formt", "json")
+    assert code == 1 and "No such option '--formt'" in stderr
+    code, _, stderr = controller.run("-m", "default", "plan")
+    assert code == 1 and "Missing argument" in stderr
+    code, _, stderr = controller.run("plan", str(pending), "-m")
+    assert code == 1 and "needs a model name" in stderr
+
+
+def test_other_commands_keep_usage_status_two(controller: Controller) -> None:
+    code, _, stderr = controller.run("status", "--formt", "json")
+    assert code == 2 and "No such option" in stderr

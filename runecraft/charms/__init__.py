@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from ._archive import content_hash, unpack
 from ._load import CharmForm, LoadedCharm, classify, load_charm_archive, load_charm_dir
-from ._pack import DISPATCH_TEMPLATE, PackedCharm, pack
+from ._pack import DISPATCH_TEMPLATE, PLUGINS, CharmFile, PackedCharm, pack, pack_platforms
 
 __all__ = [
     "DISPATCH_TEMPLATE",
+    "PLUGINS",
+    "CharmFile",
     "CharmForm",
     "LoadedCharm",
     "PackedCharm",
@@ -24,5 +26,6 @@ __all__ = [
     "load_charm_archive",
     "load_charm_dir",
     "pack",
+    "pack_platforms",
     "unpack",
 ]

@@ -226,10 +226,12 @@ def classify(path: Path) -> CharmForm:
     has_dispatch = (path / "dispatch").is_file()
     has_hooks = (path / "hooks").is_dir()
     has_entry = (path / "src" / "charm.py").is_file()
-    if has_meta and (has_dispatch or (has_hooks and not has_entry)):
+    if has_meta and has_dispatch:
         return CharmForm.PACKED_DIR
     if (path / CHARMCRAFT).is_file() or (has_meta and has_entry):
-        return CharmForm.SOURCE
+        return CharmForm.SOURCE  # with hooks/ too: a classic charm built with the dump plugin
+    if has_meta and has_hooks:
+        return CharmForm.PACKED_DIR
     if has_meta or has_dispatch or has_hooks:
         return CharmForm.PACKED_DIR  # a hook-less charm, or one that will fail to load
     raise errors.InvalidSpecError(

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "model-constraints": "_show:model_constraints",
     "set-model-constraints": "_show:set_model_constraints",
     "deploy": "_apps:deploy",
+    "pack": "_packing:pack_command",
     "add-unit": "_apps:add_unit",
     "remove-unit": "_apps:remove_unit",
     "remove-application": "_apps:remove_application",

@@ -144,7 +144,8 @@ def test_classify_each_form(tmp_path: Path) -> None:
     )
     cases = {
         archive: charms.CharmForm.ARCHIVE,
-        HELLO_BASH: charms.CharmForm.PACKED_DIR,
+        HELLO_BASH: charms.CharmForm.SOURCE,  # hooks/ beside a charmcraft.yaml (dump plugin)
+        EXAMPLES.parent.parent / "tests" / "charms" / "bash-provider": charms.CharmForm.PACKED_DIR,
         dispatch_and_src: charms.CharmForm.PACKED_DIR,
         HELLO: charms.CharmForm.SOURCE,
         only_meta_and_src: charms.CharmForm.SOURCE,
@@ -369,6 +370,7 @@ def test_pack_bash_example_is_deterministic(tmp_path: Path) -> None:
     assert first.charm.sha256 == first.sha256
     modes = archive_modes(first.data)
     assert set(modes) == {
+        "manifest.yaml",
         "metadata.yaml",
         "config.yaml",
         *(f"hooks/{h}" for h in ("install", "config-changed", "start", "leader-elected")),
@@ -409,14 +411,20 @@ def test_pack_source_without_dependencies(tmp_path: Path, tiny: Path) -> None:
     assert set(modes) == {
         "README.md",
         "actions.yaml",
-        "charmcraft.yaml",
         "config.yaml",
         "dispatch",
+        *(f"hooks/{hook}" for hook in ("install", "start", "upgrade-charm")),
+        "manifest.yaml",
         "metadata.yaml",
         "requirements.txt",
         "src/charm.py",
-    }
+    }, "charmcraft's listing: charmcraft.yaml itself stays out"
     assert modes["dispatch"] == stat.S_IFREG | 0o755
+    assert modes["hooks/install"] == stat.S_IFREG | 0o755
+    assert archive_text(packed.data, "hooks/start") == archive_text(packed.data, "dispatch")
+    assert yaml.safe_load(archive_text(packed.data, "manifest.yaml"))["bases"] == [
+        {"name": "ubuntu", "channel": "24.04", "architectures": ["amd64"]}
+    ]
     assert modes["src/charm.py"] == stat.S_IFREG | 0o755
     assert archive_text(packed.data, "dispatch") == (
         "#!/bin/sh\n"

@@ -811,12 +811,13 @@ def pack_platforms(
             part, or installing dependencies failed.
     """
     arch = architecture or _platforms.host_architecture()
+    form = _load.classify(path)  # refuses a path that is missing or no charm at all
     if not (path / _load.CHARMCRAFT).is_file():
         raise errors.InvalidSpecError(
             f"{path}: no {_load.CHARMCRAFT}: packing builds a charm from its "
             f"{_load.CHARMCRAFT} (a packed charm deploys as it is)"
         )
-    if _load.classify(path) is not _load.CharmForm.SOURCE:
+    if form is not _load.CharmForm.SOURCE:
         raise errors.InvalidSpecError(
             f"{path}: already packed (it has metadata.yaml and dispatch): deploy it as it is"
         )

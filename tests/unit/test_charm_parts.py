@@ -238,6 +238,11 @@ def test_pack_needs_a_charmcraft_yaml_and_a_base(tmp_path: Path) -> None:
     packed = write(tmp_path / "packed", {"metadata.yaml": "name: p\n", "hooks/install": BASH_HOOK})
     with pytest.raises(errors.InvalidSpecError, match=r"no charmcraft\.yaml"):
         charms.pack_platforms(packed, tmp_path / "cache")
+    with pytest.raises(errors.InvalidSpecError, match="nowhere does not exist"):
+        charms.pack_platforms(tmp_path / "nowhere", tmp_path / "cache")
+    write(packed, {"charmcraft.yaml": "type: charm\n", "dispatch": "#!/bin/sh\n"})
+    with pytest.raises(errors.InvalidSpecError, match="already packed"):
+        charms.pack_platforms(packed, tmp_path / "cache")
     baseless = write(
         tmp_path / "baseless",
         {"charmcraft.yaml": "type: charm\nname: b\n", "src/charm.py": ""},
@@ -246,3 +251,54 @@ def test_pack_needs_a_charmcraft_yaml_and_a_base(tmp_path: Path) -> None:
         charms.pack_platforms(baseless, tmp_path / "cache")
     # Deploying needs no base: it packs without a manifest.
     assert "manifest.yaml" not in listing(charms.pack(baseless, tmp_path / "cache").data)
+
+
+FAKE_PIP_PYTHON = """\
+#!/bin/sh
+# Stands in for a Python with pip: records each call, fakes `pip install --target DIR`.
+echo "$@" >> "{log}"
+if [ "$1" = "-c" ]; then echo "cpython-311 x86_64 3.11.0"; exit 0; fi
+mkdir -p "$5/fakedep" && echo "VERSION = 1" > "$5/fakedep/__init__.py"
+"""
+
+
+def test_python_plugin_installs_its_requirements_beside_src_and_lib(tmp_path: Path) -> None:
+    """charmcraft's python plugin: only src/ and lib/ from the tree, the dependencies in
+    venv/, and the standard dispatch (with the entrypoint made executable) since no part
+    wrote one."""
+    log = tmp_path / "pip.log"
+    python = tmp_path / "python"
+    python.write_text(FAKE_PIP_PYTHON.format(log=log))
+    python.chmod(0o755)
+    root = write(
+        tmp_path / "py",
+        {
+            "charmcraft.yaml": "type: charm\nname: py\nbase: ubuntu@24.04\nplatforms:\n"
+            "  amd64:\nparts:\n  charm:\n    plugin: python\n    source: .\n"
+            "    python-requirements: [requirements.txt]\n"
+            "    python-packages: [fakedep]\n",
+            "requirements.txt": "fakedep==1\n",
+            "src/charm.py": "#!/usr/bin/env python3\n",
+            "lib/charms/helper.py": "",
+            "tests/test_charm.py": "",
+        },
+    )
+    (file,) = charms.pack_platforms(
+        root, tmp_path / "cache", python=str(python), architecture="amd64"
+    )
+    content = listing(file.packed.data)
+    assert sorted(content) == [
+        "dispatch",
+        "lib/charms/helper.py",
+        "manifest.yaml",
+        "metadata.yaml",
+        "src/charm.py",
+        "venv/fakedep/__init__.py",
+    ]
+    assert content["dispatch"].decode() == charms.DISPATCH_TEMPLATE.format(
+        entrypoint="src/charm.py"
+    )
+    with zipfile.ZipFile(io.BytesIO(file.packed.data)) as archive:
+        assert archive.getinfo("src/charm.py").external_attr >> 16 & 0o111
+    (install,) = [c for c in log.read_text().splitlines() if c.startswith("-m pip install")]
+    assert install.endswith(f"-r {root / 'requirements.txt'} fakedep")

@@ -67,10 +67,12 @@ def load_bundle(path: Path, overlays: Sequence[Path]) -> schema.Bundle:
 
 
 def resolve_charms(
-    bundle: schema.Bundle, charm_dirs: Sequence[Path]
+    bundle: schema.Bundle, charm_dirs: Sequence[Path], *, charmhub: bool = True
 ) -> dict[str, bundles.ResolvedCharm]:
-    """Where each application's charm is on disk; applications whose charm is nowhere
-    local are left out (the plan reports them as to be fetched)."""
+    """Where each application's charm is on disk: a path, a local charm repository, or
+    (with `charmhub`) the cache, fetched from Charmhub by name, channel and revision as
+    Juju resolves a bundle's charms. Applications whose charm is nowhere are left out
+    (the plan reports them as to be fetched)."""
     search = [*charm_dirs]
     configured = home_settings().charm_dir
     if configured is not None:
@@ -90,7 +92,23 @@ def resolve_charms(
                     name=_charm_name(candidate), path=str(candidate)
                 )
                 break
+        else:
+            if charmhub and ref.source == "charmhub":
+                found[name] = _from_charmhub(spec, bundle.default_base)
     return found
+
+
+def _from_charmhub(spec: schema.ApplicationSpec, default_base: str | None) -> bundles.ResolvedCharm:
+    from runecraft.cli import _charmhub  # noqa: PLC0415 (only bundles naming Charmhub charms)
+
+    _, path = _charmhub.fetch(
+        spec.charm_ref.name,
+        channel=spec.channel,
+        revision=spec.revision,
+        base=spec.base or default_base,
+        require_channel=False,
+    )
+    return bundles.ResolvedCharm(name=_charm_name(path), path=str(path))
 
 
 def _charm_name(path: Path) -> str:

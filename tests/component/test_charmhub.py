@@ -68,6 +68,13 @@ def _default_message(controller: Controller) -> object:
     return settings["message"]["default"]
 
 
+def _closed_url() -> str:
+    """A loopback URL on a port nothing listens on (bound, then closed)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
 def _cached(tmp_path: Path) -> list[str]:
     return sorted(p.name for p in (tmp_path / "cache" / "charmhub").glob("*"))
 
@@ -130,9 +137,7 @@ def test_unknown_name_channel_revision_or_base_deploys_nothing(
 def test_unreachable_charmhub_names_its_url_and_the_variable(
     controller: Controller, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    with socket.socket() as sock:  # a port nothing listens on once closed
-        sock.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    url = _closed_url()
     monkeypatch.setenv("RUNECRAFT_CHARMHUB_URL", url)
     for args in (("deploy", "hello"), ("info", "hello"), ("find", "hello"), ("download", "hello")):
         code, _, stderr = controller.run(*args)
@@ -225,3 +230,17 @@ def test_a_bundle_naming_charmhub_charms_applies(
     old = controller.json("config", "old-hello")["settings"]
     assert edge["message"]["default"] == "edge-two"  # type: ignore[index]
     assert old["message"]["default"] == "stable-one"  # type: ignore[index]
+
+
+def test_a_bundle_uses_the_controllers_charm_before_charmhub(
+    controller: Controller, hub: CharmhubEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A charm the controller already holds is not fetched again: the bundle applies with
+    Charmhub out of reach."""
+    controller.rune("deploy", "hello", "--channel", "edge", "-n", "0")
+    monkeypatch.setenv("RUNECRAFT_CHARMHUB_URL", _closed_url())
+    bundle = tmp_path / "bundle.yaml"
+    bundle.write_text("applications:\n  hello: {charm: hello}\n  again: {charm: hello}\n")
+    code, stdout, stderr = controller.run("apply", str(bundle))
+    assert code == 0, stdout + stderr
+    assert controller.json("config", "again")["settings"]["message"]["default"] == "edge-two"  # type: ignore[index]

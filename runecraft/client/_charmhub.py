@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from runecraft import errors
 
@@ -148,7 +148,8 @@ def parse_base(text: str, architecture: str | None = None) -> Base:
 
 
 class Download(_Wire):
-    hash_sha256: str = Field(alias="hash-sha-256")
+    hash_sha256: str = Field(validation_alias=AliasChoices("hash-sha-256", "hash-sha256"))
+    """Charmhub spells it `hash-sha-256`; `hash-sha256` is taken too (some mirrors)."""
     size: int = 0
     url: str
 

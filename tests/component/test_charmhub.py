@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.charmhub_emulator import CharmhubEmulator, packed_variant
 from tests.component.test_cli_in_process import EXAMPLES, Controller
@@ -202,6 +203,8 @@ def test_info_and_find_print_jujus_documents(controller: Controller, hub: Charmh
     assert document["channels"]["latest"]["stable"][0]["revision"] == 1
     assert document["charm"]["config"]["options"]["message"]["default"] == "stable-one"
     assert document["charm"]["relations"] == {"requires": {"greeting": "greeting"}}
+    assert yaml.safe_load(controller.rune("info", "hello", "--format", "yaml")) == document
+    assert "latest/edge:  2.0" in controller.rune("info", "ch:hello")
 
     found = json.loads(controller.rune("find", "hello", "--format", "json"))
     assert [(f["name"], f["type"], f["version"], f["publisher"]) for f in found] == [

@@ -6,6 +6,7 @@ revisions (latest/stable and latest/edge), fetched by the real CLI and by jubila
 from __future__ import annotations
 
 import shutil
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,9 +54,19 @@ def _app(status: dict[str, Any], name: str) -> tuple[str, str, str]:
 
 
 def test_deploy_from_charmhub_then_refresh_to_another_channel(
-    rune: Rune, hub: CharmhubEmulator
+    rune: Rune, hub: CharmhubEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rune("bootstrap")
+    with monkeypatch.context() as unreachable:
+        with socket.socket() as sock:  # a loopback port nothing listens on once closed
+            sock.bind(("127.0.0.1", 0))
+            url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        unreachable.setenv("RUNECRAFT_CHARMHUB_URL", url)
+        failed = rune("deploy", "hello", check=False)
+        assert failed.returncode == 1
+        assert f"cannot reach Charmhub at {url}" in failed.stderr
+        assert "RUNECRAFT_CHARMHUB_URL" in failed.stderr
+
     rune("deploy", "hello", "--channel", "latest/edge")
     rune("wait", "--timeout", "5m")
     assert _app(rune.status(), "hello") == ("active", "hello from edge", "2.0")

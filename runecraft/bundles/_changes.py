@@ -306,7 +306,8 @@ def unsupported(change: Change, cloud: str = "local") -> str | None:
         case AddCharm(path=None, sha256=None):
             return (
                 f'charm "{change.source}" is not in the local charm repository nor the '
-                "controller's charm store (fetching from Charmhub is not supported yet)"
+                "controller's charm store, and was not fetched from Charmhub (the CLI fetches "
+                "it: rune apply)"
             )
         case ChangeCharm():
             return (

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from runecraft import errors
-from runecraft.cli import _juju, _output, _resources
+from runecraft.cli import _charmhub, _juju, _output, _resources
 from runecraft.cli._common import (
     _config_file,
     _config_values,
@@ -33,6 +33,8 @@ BUNDLE_SUFFIXES = (".yaml", ".yml")
 @click.command()
 @click.argument("charm", type=click.Path(path_type=Path))
 @click.argument("application", required=False)
+@click.option("--channel", help="For a Charmhub charm: the channel (default latest/stable).")
+@click.option("--revision", type=click.IntRange(min=0), help="For a Charmhub charm: a revision.")
 @click.option("--num-units", "-n", default=1, show_default=True, type=click.IntRange(min=0))
 @click.option("--config", "config_items", multiple=True, help="KEY=VALUE, or a YAML file.")
 @click.option("--to", "to", help="Placement, comma-separated: machine numbers, new, lxd or lxd:N.")
@@ -62,9 +64,12 @@ def deploy(
     dry_run: bool = False,
     storage_items: tuple[str, ...] = (),
     resource_items: tuple[str, ...] = (),
+    channel: str | None = None,
+    revision: int | None = None,
 ) -> None:
-    """Deploy a local charm: a .charm file, a packed directory or a charm source tree;
-    or a bundle (.yaml), as `rune apply` (with --dry-run, as `rune plan`)."""
+    """Deploy a charm: a name on Charmhub (`RUNECRAFT_CHARMHUB_URL` names a mirror), or a
+    local .charm file, packed directory or charm source tree; or a bundle (.yaml), as
+    `rune apply` (with --dry-run, as `rune plan`)."""
     if charm.suffix in BUNDLE_SUFFIXES:
         from runecraft.cli import _bundle  # noqa: PLC0415 (bundles load only for a bundle)
 
@@ -74,16 +79,24 @@ def deploy(
             _bundle.apply_bundle(charm, overlays, ())
         return
     _juju.deploy_settings(constraints, base, trust)  # refuse bad values before packing
-    if not charm.exists():
+    hub_name = not charm.exists() and _charmhub.is_charmhub_name(str(charm))
+    if not charm.exists() and not hub_name:
         raise errors.NotFoundError(
-            f'charm "{charm}" not found: give the path of a local charm (Charmhub is not '
-            "supported yet)"
+            f'charm "{charm}" not found: give the path of a local charm or a Charmhub name'
+        )
+    if not hub_name and (channel is not None or revision is not None):
+        raise errors.UsageError(
+            f'--channel and --revision are for Charmhub charms; "{charm}" is a local charm'
         )
     values = _config_values(config_items, application)
     storage_schema.parse_directives(storage_items)  # refuse bad syntax before packing
     storage = dict(item.split("=", 1) for item in storage_items)
     resource_files = _resources.read_resources(resource_items)
-    packed = _pack(charm)
+    source = charm
+    if hub_name:
+        release, source = _charmhub.fetch(str(charm), channel=channel, revision=revision, base=base)
+        _output.err_console.print(_charmhub.origin_line(release), markup=False, highlight=False)
+    packed = _pack(source)
     name = application or packed.charm.meta.name
     model = _model()
 

@@ -93,6 +93,50 @@ def resolve_charms(
     return found
 
 
+def _names_charmhub(bundle: schema.Bundle, request: api.BundleRequest) -> bool:
+    """Whether an application's charm may have to come from Charmhub (so a plan is asked
+    first, to learn whether the controller holds it)."""
+    return any(
+        spec.charm_ref.source == "charmhub" and app not in request.charms
+        for app, spec in bundle.applications.items()
+    )
+
+
+def with_charmhub(
+    bundle: schema.Bundle, request: api.BundleRequest, plan: bundles.Plan
+) -> api.BundleRequest | None:
+    """The request with the charms the plan says are neither on disk nor held by the
+    controller fetched from Charmhub (by name, channel, revision and base, as Juju
+    resolves a bundle's charms) into the cache; None when the plan needs none."""
+    missing = {
+        c.source
+        for c in plan.changes
+        if isinstance(c, bundles.AddCharm) and c.path is None and c.sha256 is None
+    }
+    wanted = {
+        app: spec
+        for app, spec in bundle.applications.items()
+        if spec.charm in missing
+        and spec.charm_ref.source == "charmhub"
+        and app not in request.charms
+    }
+    if not wanted:
+        return None
+    from runecraft.cli import _charmhub  # noqa: PLC0415 (only bundles naming Charmhub charms)
+
+    charms = dict(request.charms)
+    for app, spec in wanted.items():
+        _, path = _charmhub.fetch(
+            spec.charm_ref.name,
+            channel=spec.channel,
+            revision=spec.revision,
+            base=spec.base or bundle.default_base,
+            require_channel=False,
+        )
+        charms[app] = api.BundleCharm(name=_charm_name(path), path=str(path))
+    return request.model_copy(update={"charms": charms})
+
+
 def _charm_name(path: Path) -> str:
     if charms.classify(path) is charms.CharmForm.ARCHIVE:
         return charms.load_charm_archive(path.read_bytes()).meta.name
@@ -120,6 +164,11 @@ def _plan(
     bundle = load_bundle(path, overlays)
     request = bundle_request(bundle, resolve_charms(bundle, charm_dirs), prune=prune)
     response = _run(lambda c: c.plan_bundle(model, request))
+    fetched = None
+    if _names_charmhub(bundle, request):
+        fetched = with_charmhub(bundle, request, bundles.Plan.model_validate(response.plan))
+    if fetched is not None:
+        response = _run(lambda c: c.plan_bundle(model, fetched))
     return bundles.Plan.model_validate(response.plan), bundles.ModelView.model_validate(
         response.view
     )
@@ -325,6 +374,11 @@ def apply_bundle(
     loaded = load_bundle(bundle, overlays)
     request = bundle_request(loaded, resolve_charms(loaded, charm_dirs), prune=prune)
     request = request.model_copy(update={"expect_revision": expect_revision})
+    if _names_charmhub(loaded, request):
+        planned = _run(lambda c: c.plan_bundle(model, request))
+        request = (
+            with_charmhub(loaded, request, bundles.Plan.model_validate(planned.plan)) or request
+        )
     response = _run(lambda c: _apply(c, model, request))
     plan = bundles.Plan.model_validate(response.plan)
     for warning in _warnings(plan):

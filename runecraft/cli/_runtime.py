@@ -93,9 +93,9 @@ def resolve(units: tuple[str, ...], no_retry: bool, all_units: bool) -> None:
 @click.argument("application")
 @click.option("--path", "path", type=click.Path(path_type=Path), help="The new local charm.")
 @click.option("--config", "config_items", multiple=True, help="KEY=VALUE, or a YAML file.")
-@click.option("--channel", help="Accepted for Juju compatibility.")
-@click.option("--revision", help="Accepted for Juju compatibility.")
-@click.option("--base", help="Accepted for Juju compatibility.")
+@click.option("--channel", help="Refresh from this Charmhub channel.")
+@click.option("--revision", type=click.IntRange(min=0), help="Refresh to this Charmhub revision.")
+@click.option("--base", help="For a Charmhub charm: NAME@CHANNEL the revision must run on.")
 @click.option("--force", is_flag=True, help="Accepted for Juju compatibility.")
 @click.option("--force-base", is_flag=True, help="Accepted for Juju compatibility.")
 @click.option("--force-units", is_flag=True, help="Accepted for Juju compatibility.")
@@ -105,22 +105,36 @@ def refresh(
     path: Path | None,
     config_items: tuple[str, ...],
     channel: str | None,
-    revision: str | None,
+    revision: int | None,
     base: str | None,
     force: bool,
     force_base: bool,
     force_units: bool,
     trust: bool,
 ) -> None:
-    """Move an application to a new version of its charm (units run upgrade-charm)."""
-    del channel, revision, base, force, force_base, force_units, trust
-    if path is None:
-        raise errors.UsageError("--path is required: only local charms can be refreshed")
-    if not path.exists():
+    """Move an application to a new version of its charm (units run upgrade-charm): a
+    local charm (--path), or a Charmhub channel or revision of the charm it runs."""
+    del force, force_base, force_units, trust
+    if path is None and channel is None and revision is None:
+        raise errors.UsageError(
+            "--path, --channel or --revision is required: say which charm to refresh to"
+        )
+    if path is not None and (channel is not None or revision is not None):
+        raise errors.UsageError("--path cannot be combined with --channel or --revision")
+    if path is not None and not path.exists():
         raise errors.NotFoundError(f'charm "{path}" not found')
     values = _config_values(config_items, application)
-    packed = _pack(path)
     model = _model()
+    source = path
+    if source is None:
+        from runecraft.cli import _charmhub  # noqa: PLC0415 (only a Charmhub refresh needs it)
+
+        charm_name = _call(lambda c: _charm_name(c, model, application))
+        release, source = _charmhub.fetch(
+            charm_name, channel=channel, revision=revision, base=base, require_channel=False
+        )
+        _output.err_console.print(_charmhub.origin_line(release), markup=False, highlight=False)
+    packed = _pack(source)
 
     async def go(client: Client) -> api.RefreshResponse:
         info = await client.upload_charm(packed.data, model)
@@ -133,6 +147,15 @@ def refresh(
     _output.err_console.print(
         f'Refreshed "{result.application}" to charm {result.charm} revision {result.revision}.'
     )
+
+
+async def _charm_name(client: Client, model: str, application: str) -> str:
+    """The name of the charm `application` runs (what a Charmhub refresh fetches)."""
+    status = await client.status(model)
+    app = status.get("applications", {}).get(application)
+    if app is None:
+        raise errors.NotFoundError(f'application "{application}" not found')
+    return str(app["charm-name"])
 
 
 # --- actions -------------------------------------------------------------------------------

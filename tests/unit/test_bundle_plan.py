@@ -373,7 +373,7 @@ def test_plan_json_form_is_stable() -> None:
     ("text", "reason"),
     [
         ("applications: {a: {charm: ./nowhere}}", 'charm "./nowhere" not found'),
-        ("applications: {a: {charm: mysql}}", "fetching from Charmhub is not supported yet"),
+        ("applications: {a: {charm: mysql}}", "and was not fetched from Charmhub"),
         (
             "applications: {a: {charm: a, resources: {image: 3}}}",
             "applications.a: resources in bundles are not supported yet",

@@ -27,6 +27,7 @@ EDGES: dict[str, tuple[str, ...]] = {
     "tenacity": ("runecraft._retry",),
     "httpx": (
         "runecraft.client._client",
+        "runecraft.client._charmhub",
         "runecraft.controller._lifecycle",
         "runecraft.agents._workloads",
     ),

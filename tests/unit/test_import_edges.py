@@ -42,6 +42,7 @@ EDGES: dict[str, tuple[str, ...]] = {
     "ops": ("runecraft.agents._zygote",),
     "h11": ("runecraft.agents.pebble._server",),
     "wsproto": ("runecraft.agents.pebble._server",),
+    "opentelemetry": ("runecraft._tracing",),
 }
 """Library → the only modules (or packages) that may import it directly."""
 

@@ -33,6 +33,7 @@ __all__ = [
     "headers",
     "hook_environment",
     "parse",
+    "rename",
     "resumed",
     "set_attributes",
     "setup",
@@ -82,12 +83,18 @@ def setup(service: str) -> bool:
     if _on.tracer is not None or not configured():
         return _on.tracer is not None
     # Only here, and only when configured: the exporter and SDK cost ~100 ms to import.
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415
-        OTLPSpanExporter,
-    )
-    from opentelemetry.sdk.resources import Resource  # noqa: PLC0415
-    from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415
+            OTLPSpanExporter,
+        )
+        from opentelemetry.sdk.resources import Resource  # noqa: PLC0415
+        from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
+    except ImportError as exc:  # an environment without them still runs, untraced
+        import structlog  # noqa: PLC0415
+
+        structlog.get_logger(__name__).warning("tracing is off", error=str(exc))
+        return False
 
     from runecraft import __version__  # noqa: PLC0415
 
@@ -207,6 +214,15 @@ def set_attributes(attributes: Attributes) -> None:
     from opentelemetry import trace  # noqa: PLC0415
 
     trace.get_current_span().set_attributes(attributes)
+
+
+def rename(name: str) -> None:
+    """Name the current span by what was learnt while it ran (the API route it took)."""
+    if _on.tracer is None:
+        return
+    from opentelemetry import trace  # noqa: PLC0415
+
+    trace.get_current_span().update_name(name)
 
 
 def traceparent() -> str | None:

@@ -195,3 +195,20 @@ with _tracing.span("probe span", parent={PARENT!r}, attributes={{"runecraft.unit
     assert [(s.service, s.name, s.parent_id) for s in spans] == [("probe", "probe span", SPAN_ID)]
     assert spans[0].attributes == {"runecraft.unit": "u/0"}
     assert receiver.refused == []
+
+
+def test_without_the_libraries_tracing_stays_off_and_the_process_runs() -> None:
+    script = """
+import sys
+sys.modules["opentelemetry.exporter.otlp.proto.http.trace_exporter"] = None
+from runecraft import _tracing
+assert _tracing.setup("probe") is False and not _tracing.enabled()
+with _tracing.span("work"):
+    print("ran")
+"""
+    env = {**_clean_env(), "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env
+    )
+    assert result.stdout.endswith("ran\n")
+    assert "tracing is off" in result.stdout + result.stderr

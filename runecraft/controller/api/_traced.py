@@ -50,12 +50,11 @@ class TracedRequests:
             try:
                 await self.app(scope, receive, answered)
             finally:
-                _tracing.set_attributes(_route_attributes(scope))
-
-
-def _route_attributes(scope: Scope) -> dict[str, str]:
-    route = getattr(scope.get("route"), "path", None)
-    found = {"http.route": route} if isinstance(route, str) else {}
-    params = scope.get("path_params") or {}
-    found.update({f"runecraft.{k}": str(params[k]) for k in _NAMED if k in params})
-    return found
+                route = getattr(scope.get("route"), "path", None)
+                if isinstance(route, str):
+                    _tracing.rename(f"{method} {route}")
+                    _tracing.set_attributes({"http.route": route})
+                params = scope.get("path_params") or {}
+                _tracing.set_attributes(
+                    {f"runecraft.{k}": str(params[k]) for k in _NAMED if k in params}
+                )

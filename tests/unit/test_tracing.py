@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from runecraft import _tracing
+from runecraft.controller.services._hub import MAX_CAUSES, ChangeHub
 from runecraft.schemas import bus
 from tests import _otlp
 
@@ -212,3 +213,23 @@ with _tracing.span("work"):
     )
     assert result.stdout.endswith("ran\n")
     assert "tracing is off" in result.stdout + result.stderr
+
+
+def test_the_changes_a_traced_request_commits_are_the_next_passs_causes(
+    recorded: InMemorySpanExporter,
+) -> None:
+    hub = ChangeHub()
+    hub.changed()  # untraced: no cause
+    with _tracing.span("request", parent=PARENT):
+        request = _tracing.traceparent()
+        for _ in range(MAX_CAUSES + 5):
+            hub.changed()
+    causes = hub.take_causes()
+    assert causes == [request] * MAX_CAUSES  # bounded
+    assert hub.take_causes() == []
+
+
+def test_off_a_change_records_no_cause() -> None:
+    hub = ChangeHub()
+    hub.changed()
+    assert hub.take_causes() == []

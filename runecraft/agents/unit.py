@@ -483,6 +483,7 @@ class UnitAgent:
                 "unit agent operation",
                 parent=trace,
                 attributes={
+                    "runecraft.model": self._model.model_name,
                     "runecraft.unit": self.unit,
                     "runecraft.application": remote.application,
                     "runecraft.operation": decision.label,

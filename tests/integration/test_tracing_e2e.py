@@ -92,9 +92,13 @@ def test_one_trace_from_rune_config_to_the_hook_and_its_commit(
     passes = [s for s in spans if s.name == "reconcile pass"]
     assert passes and passes[0].parent_id == api.span_id
     assert one(spans, name="reconcile model", **{"runecraft.model": "default"}) is not None
-    assert one(spans, service="runecraft-controller", name="bus publish") is not None
+    publish = one(spans, service="runecraft-controller", name="bus publish")
+    assert publish is not None
     machine = one(spans, service="runecraft-agent", name="machine agent snapshot")
-    assert machine is not None and machine.attributes["runecraft.units"] == "hello/0"
+    assert machine is not None and machine.parent_id == publish.span_id
+    assert machine.attributes["runecraft.units"] == "hello/0"
+    revision = publish.attributes["runecraft.snapshot.revision"]
+    assert machine.attributes["runecraft.snapshot.revision"] == revision
     operation = one(
         spans,
         name="unit agent operation",
@@ -102,6 +106,7 @@ def test_one_trace_from_rune_config_to_the_hook_and_its_commit(
         **{"runecraft.unit": "hello/0", "runecraft.operation": "config-changed"},
     )
     assert operation is not None and operation.attributes["runecraft.application"] == "hello"
+    assert operation.attributes["runecraft.model"] == "default"
     hook = one(spans, name="hook", parent_id=operation.span_id)
     assert hook is not None and hook.attributes["runecraft.hook"] == "config-changed"
     assert hook.attributes["runecraft.hook.outcome"] == "succeeded"
@@ -120,4 +125,5 @@ def test_one_trace_from_rune_config_to_the_hook_and_its_commit(
     commit = one(spans, service="runecraft-controller", name="hook commit")
     assert commit is not None and commit.attributes["runecraft.unit"] == "traced/0"
     assert commit.attributes["runecraft.hook"] == "config-changed"
+    assert commit.attributes["runecraft.commit.seq"] >= 1
     assert receiver.refused == []

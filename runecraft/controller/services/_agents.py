@@ -372,7 +372,11 @@ class AgentService(StoreService[AgentStore]):
             with _tracing.span(
                 "hook commit",
                 parent=received.trace,
-                attributes={"runecraft.unit": message.unit, "runecraft.hook": message.hook},
+                attributes={
+                    "runecraft.unit": message.unit,
+                    "runecraft.hook": message.hook,
+                    "runecraft.commit.seq": message.seq,
+                },
                 orphan=False,
             ):
                 await apply_hook_commit(tx, model, number, message, now, outcome.reads)

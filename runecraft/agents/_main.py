@@ -12,7 +12,7 @@ from pathlib import Path
 import pydantic
 import structlog
 
-from runecraft import _logging
+from runecraft import _logging, _tracing
 from runecraft.agents import machine
 from runecraft.schemas import agent as agent_schema
 
@@ -60,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.data_dir is not None:
         config = config.model_copy(update={"data_dir": str(_own_dir(args.data_dir, config.agent))})
+    _tracing.setup("runecraft-agent")
     return asyncio.run(_serve(config, pod=args.pod is not None))
 
 

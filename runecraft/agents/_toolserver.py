@@ -25,7 +25,7 @@ from typing import Literal
 
 import structlog
 
-from runecraft import errors
+from runecraft import _tracing, errors
 from runecraft.agents import _hooktool, _proc, hooktools
 
 __all__ = [
@@ -222,9 +222,15 @@ class ToolServer:
                 return _reply(1, stderr=f"ERROR permission denied: {refusal}\n".encode())
             ctx = binding.ctx
             try:
-                result = await hooktools.invoke(
-                    ctx, tool, request.args, stdin=request.stdin, cwd=request.cwd
-                )
+                with _tracing.span(
+                    f"hook tool {tool}",
+                    parent=binding.trace,
+                    attributes={"runecraft.unit": ctx.remote.unit, "runecraft.hook_tool": tool},
+                    orphan=False,
+                ):
+                    result = await hooktools.invoke(
+                        ctx, tool, request.args, stdin=request.stdin, cwd=request.cwd
+                    )
             except Exception as exc:  # a tool bug must fail the call, not the agent
                 logger.exception("hook tool crashed", tool=tool)
                 return _reply(1, stderr=f"ERROR internal error: {exc}\n".encode())
@@ -270,6 +276,8 @@ class HookBinding:
     def __init__(self, ctx: hooktools.HookContext, uid: int) -> None:
         self.ctx = ctx
         self.uid = uid
+        self.trace = _tracing.traceparent()
+        """The hook's span (current where the hook runs), parent of its tool calls' spans."""
         self._pid: asyncio.Future[tuple[int, int | None]] = (
             asyncio.get_running_loop().create_future()
         )

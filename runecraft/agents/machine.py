@@ -33,7 +33,7 @@ from typing import Protocol
 import pydantic
 import structlog
 
-from runecraft import _logging, _retry, errors
+from runecraft import _logging, _retry, _tracing, errors
 from runecraft import bus as mqtt
 from runecraft.agents import (
     _charm_source,
@@ -82,7 +82,7 @@ class _LinkOutbox:
         self._send = send
 
     async def send(self, message: unit.AgentMessage) -> None:
-        self._send(bus.encode(message))
+        self._send(bus.encode(message, _tracing.traceparent()))
 
 
 @dataclass
@@ -224,7 +224,7 @@ class MachineAgent:
 
     async def _on_message(self, topic: str, payload: bytes) -> None:
         try:
-            snapshot = bus.decode_controller_message(payload)
+            snapshot, trace = bus.decode_traced_controller_message(payload)
         except (ValueError, pydantic.ValidationError) as exc:
             logger.warning("ignoring bad controller message", error=str(exc)[:500])
             return
@@ -238,7 +238,19 @@ class MachineAgent:
             logger.warning("snapshot for another machine", machine=snapshot.machine_id)
             return
         self._revision = snapshot.revision
-        self.apply(snapshot)
+        # The unit agents keep the span current here as the parent of their hooks' spans.
+        with _tracing.span(
+            "machine agent snapshot",
+            parent=trace,
+            attributes={
+                "runecraft.model": snapshot.model_name,
+                "runecraft.machine": snapshot.machine_id,
+                "runecraft.snapshot.revision": snapshot.revision,
+                "runecraft.units": ",".join(remote.unit for remote in snapshot.units),
+            },
+            orphan=False,
+        ):
+            self.apply(snapshot)
 
     def _heartbeat(self) -> None:
         leaders = tuple(

@@ -49,7 +49,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import structlog
 
-from runecraft import _retry, charms, errors
+from runecraft import _retry, _tracing, charms, errors
 from runecraft.agents import (
     _context,
     _forkserver,
@@ -296,6 +296,8 @@ class UnitAgent:
         """
         self.paths = paths
         self._wanted = (remote, snapshot_revision)
+        self._trace = _tracing.traceparent()
+        """The traced snapshot the unit works on (until idle): its operations' parent."""
         self._seen_revision = snapshot_revision
         self._model = model
         self._outbox = outbox
@@ -380,6 +382,8 @@ class UnitAgent:
             raise ValueError(f"remote state for {remote.unit} sent to {self._unit}")
         revision = self._wanted[1] if snapshot_revision is None else snapshot_revision
         self._wanted = (remote, revision)
+        if (trace := _tracing.traceparent()) is not None:
+            self._trace = trace
         self._wake.set()
 
     def poke(self) -> None:
@@ -448,6 +452,7 @@ class UnitAgent:
             # One pass works on one snapshot: an idle report claims only what it evaluated,
             # and only once that snapshot includes every commit this unit sent.
             remote, revision = self._wanted
+            trace = self._trace
             await self._acknowledge(remote, revision)
             await self._adopt_report_seq(remote)
             if remote.commit_seq >= self.local.commit_seq:
@@ -466,13 +471,27 @@ class UnitAgent:
                 self._logger.info("unit removed")
                 return
             if isinstance(decision, uniter.Idle):
+                if self._trace == trace:  # settled: later timers start traces of their own
+                    self._trace = None
                 if self.local.error is None:
                     self._converged = remote.config_hash
                     self._agent_status = bus.StatusValue(status="idle")
                 await self._publish()
                 await self._wait(decision.wake_at)
                 continue
-            if await self._execute(decision, remote):
+            with _tracing.span(
+                "unit agent operation",
+                parent=trace,
+                attributes={
+                    "runecraft.model": self._model.model_name,
+                    "runecraft.unit": self.unit,
+                    "runecraft.application": remote.application,
+                    "runecraft.operation": decision.label,
+                    "runecraft.snapshot.revision": revision,
+                },
+            ):
+                executed = await self._execute(decision, remote)
+            if executed:
                 fetch_failures = 0
             else:
                 fetch_failures += 1
@@ -682,7 +701,11 @@ class UnitAgent:
         )
         env.update(_secret_env(op))
         async with self._hook_lock:
-            with self._server.serving(ctx) as binding:
+            with (
+                _tracing.span("hook", attributes=_hook_attributes(op, remote)),
+                self._server.serving(ctx) as binding,
+            ):
+                env.update(_tracing.hook_environment())  # the hook span: the process's parent
                 if action is not None and op.action_name == exec_schema.JUJU_EXEC:
                     result = await self._run_exec(action, env, binding.started)
                 else:
@@ -696,6 +719,7 @@ class UnitAgent:
                         on_start=binding.started,
                         records=self._processes,
                     )
+                _tracing.set_attributes({"runecraft.hook.outcome": result.outcome.value})
         outcome = uniter.Outcome(
             # The unit never enters error for an action; its outcome goes to the controller.
             succeeded=result.ok or op.is_action,
@@ -966,6 +990,15 @@ class _WorkloadSink:
         for event in pending[len(record.workload_events) :]:
             agent._logger.info("workload event queued", hook=event.hook, seq=event.seq)
         agent.poke()
+
+
+def _hook_attributes(op: uniter.Operation, remote: bus.UnitRemoteState) -> _tracing.Attributes:
+    return {
+        "runecraft.unit": remote.unit,
+        "runecraft.application": remote.application,
+        "runecraft.hook": op.action_name if op.is_action else op.hook,
+        "runecraft.config_hash": remote.config_hash,
+    }
 
 
 def _secret_env(op: uniter.Operation) -> dict[str, str]:

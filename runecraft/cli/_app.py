@@ -6,13 +6,15 @@ module), so that `rune --version` or `rune status --format json` pays only for w
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 import click
 
-from runecraft import __version__, errors
+from runecraft import __version__, _tracing, errors
 from runecraft.cli import _argv, _output
 
 __all__ = ["COMMANDS", "cli", "juju_main", "main"]
@@ -149,7 +151,8 @@ def main(argv: Sequence[str] | None = None, *, prog_name: str = "rune") -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         _argv.MODEL_FROM_ARGV[0], args = _argv.hoist_model(args)
-        cli.main(args=args, prog_name=prog_name, standalone_mode=False)
+        with _command_span(prog_name, args):
+            cli.main(args=args, prog_name=prog_name, standalone_mode=False)
     except click.exceptions.Abort:
         _output.err_console.print("ERROR aborted")
         sys.exit(1)
@@ -167,6 +170,22 @@ def main(argv: Sequence[str] | None = None, *, prog_name: str = "rune") -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+def _command_span(prog_name: str, args: Sequence[str]) -> contextlib.AbstractContextManager[None]:
+    """The command's span, the root of its trace (or a child of the caller's
+    `TRACEPARENT`); no span while tracing is off."""
+    if not _tracing.setup("rune"):
+        return _tracing.NO_SPAN
+    command = args[0] if args and not args[0].startswith("-") else ""
+    attributes = {"runecraft.command": command}
+    if _argv.MODEL_FROM_ARGV[0]:
+        attributes["runecraft.model"] = _argv.MODEL_FROM_ARGV[0]
+    return _tracing.span(
+        f"{prog_name} {command}".strip(),
+        parent=os.environ.get("TRACEPARENT"),
+        attributes=attributes,
+    )
 
 
 def juju_main(argv: Sequence[str] | None = None) -> None:

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import httpx
 
-from runecraft import errors
+from runecraft import _tracing, errors
 from runecraft.client import _wire
 from runecraft.schemas import api, audit, constraints, machines, resources, secrets
 from runecraft.schemas import logs as log_schema
@@ -58,6 +58,8 @@ class Client:
         await self._http.aclose()
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        if trace := _tracing.headers():  # the command's span, parent of the API's
+            kwargs["headers"] = {**kwargs.get("headers", {}), **trace}
         try:
             response = await self._http.request(method, path, **kwargs)
         except httpx.TimeoutException as exc:

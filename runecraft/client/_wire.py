@@ -19,7 +19,7 @@ import socket
 from typing import Any
 from urllib.parse import urlsplit
 
-from runecraft import errors, settings
+from runecraft import _tracing, errors, settings
 
 __all__ = ["CONNECT_TIMEOUT", "TIMEOUT", "Unanswered", "error_from", "get", "status_path"]
 
@@ -92,7 +92,9 @@ def get(endpoint: str, token: str, ca_cert: str | None, path: str, timeout: floa
         connection.connect()
         if connection.sock is not None:
             connection.sock.settimeout(timeout)
-        connection.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        connection.request(
+            "GET", path, headers={"Authorization": f"Bearer {token}", **_tracing.headers()}
+        )
         _acknowledge_at_once(connection.sock)
         response = connection.getresponse()
         status, content = response.status, response.read()

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from runecraft import _logging, errors
+from runecraft import _logging, _tracing, errors
 from runecraft.controller import _lifecycle
 
 __all__ = ["main"]
@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     _logging.configure(args.log_level, process="controller")
     if args.command == "serve":
+        _tracing.setup("runecraft-controller")
         _serve(args)
         return
     try:

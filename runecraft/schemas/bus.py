@@ -47,6 +47,8 @@ __all__ = [
     "UnitReport",
     "decode_agent_message",
     "decode_controller_message",
+    "decode_traced_agent_message",
+    "decode_traced_controller_message",
     "down_topic",
     "encode",
     "merge_settings",
@@ -368,6 +370,11 @@ class Envelope(BaseModel):
 
     v: Literal[1] = 1
     body: dict[str, Any]
+    traceparent: str | None = None
+    """The W3C trace context of the span that sent it, only while tracing is on
+    (`runecraft._tracing`): the receiver's span continues that trace (a malformed one is
+    ignored, never the message). Left out when there is none, so an untraced message is
+    what it always was."""
 
 
 class _AgentBody(BaseModel):
@@ -380,15 +387,17 @@ class _ControllerBody(BaseModel):
     body: ControllerMessage
 
 
-def encode(message: BaseModel) -> bytes:
-    """Serialise a message in its envelope."""
-    return Envelope(body=message.model_dump(mode="json")).model_dump_json().encode()
+def encode(message: BaseModel, traceparent: str | None = None) -> bytes:
+    """Serialise a message in its envelope (with `traceparent`, when given)."""
+    envelope = Envelope(body=message.model_dump(mode="json"), traceparent=traceparent)
+    leave_out = {"traceparent"} if traceparent is None else None
+    return envelope.model_dump_json(exclude=leave_out).encode()
 
 
-def _envelope(payload: bytes) -> dict[str, Any]:
+def _envelope(payload: bytes) -> Envelope:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"message of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
-    return Envelope.model_validate_json(payload).body
+    return Envelope.model_validate_json(payload)
 
 
 def decode_agent_message(
@@ -397,12 +406,38 @@ def decode_agent_message(
     Hello | Heartbeat | UnitReport | AppStatusReport | HookCommit | LeaderSet | ActionLog | LogBatch
 ):
     """Parse a message from an agent; raises `ValueError` naming what is wrong."""
-    return _AgentBody.model_validate({"body": _envelope(payload)}).body
+    return decode_traced_agent_message(payload)[0]
+
+
+def decode_traced_agent_message(
+    payload: bytes,
+) -> tuple[
+    Hello
+    | Heartbeat
+    | UnitReport
+    | AppStatusReport
+    | HookCommit
+    | LeaderSet
+    | ActionLog
+    | LogBatch,
+    str | None,
+]:
+    """`decode_agent_message`, with the envelope's `traceparent`."""
+    envelope = _envelope(payload)
+    return _AgentBody.model_validate({"body": envelope.body}).body, envelope.traceparent
 
 
 def decode_controller_message(payload: bytes) -> MachineSnapshot | LogAck:
     """Parse a message from the controller; raises `ValueError` naming what is wrong."""
-    return _ControllerBody.model_validate({"body": _envelope(payload)}).body
+    return decode_traced_controller_message(payload)[0]
+
+
+def decode_traced_controller_message(
+    payload: bytes,
+) -> tuple[MachineSnapshot | LogAck, str | None]:
+    """`decode_controller_message`, with the envelope's `traceparent`."""
+    envelope = _envelope(payload)
+    return _ControllerBody.model_validate({"body": envelope.body}).body, envelope.traceparent
 
 
 def down_topic(agent: str) -> str:

@@ -19,10 +19,21 @@ from runecraft.cli import _app, _delegate, main
 NEVER = ("runecraft.controller", "runecraft.agents", "fastapi", "sqlalchemy", "uvicorn", "pylxd")
 """Not loaded by any command of the CLI process."""
 
-NOT_FOR_VERSION = (*NEVER, "pydantic", "httpx", "rich", "yaml", "runecraft.charms")
+UNTRACED = ("opentelemetry",)
+"""Not loaded while no OTLP endpoint is configured (tracing off: `runecraft._tracing`)."""
+
+NOT_FOR_VERSION = (*NEVER, *UNTRACED, "pydantic", "httpx", "rich", "yaml", "runecraft.charms")
 """Not loaded by `rune --version` or `rune-juju version`."""
 
-NOT_FOR_STATUS = (*NEVER, "pydantic", "pydantic_settings", "httpx", "anyio", "asyncio")
+NOT_FOR_STATUS = (
+    *NEVER,
+    *UNTRACED,
+    "pydantic",
+    "pydantic_settings",
+    "httpx",
+    "anyio",
+    "asyncio",
+)
 """Not loaded by `rune status` in any format (nor `yaml` and `rich` for `--format json`)."""
 
 

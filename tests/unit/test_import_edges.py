@@ -44,6 +44,7 @@ EDGES: dict[str, tuple[str, ...]] = {
     "h11": ("runecraft.agents.pebble._server",),
     "wsproto": ("runecraft.agents.pebble._server",),
     "uv": ("runecraft.charms._pack",),
+    "opentelemetry": ("runecraft._tracing",),
 }
 """Library → the only modules (or packages) that may import it directly."""
 

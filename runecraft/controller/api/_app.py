@@ -14,7 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from runecraft import __version__, errors
+from runecraft import __version__, _tracing, errors
 from runecraft.controller import services
 from runecraft.controller.api import (
     _actions,
@@ -33,6 +33,7 @@ from runecraft.controller.api import (
     _resources,
     _secrets,
     _status,
+    _traced,
     _users,
 )
 from runecraft.controller.api._deps import DOWNLOAD, MODEL, SUPERUSER, USER, ApiContext
@@ -162,6 +163,8 @@ def create_app(ctx: ApiContext, audit: services.AuditService | None = None) -> F
     app.state.audit = audit
     if audit is not None:
         app.add_middleware(_audit.AuditMiddleware, audit=audit)
+    if _tracing.enabled():  # outermost: the span covers the audit record too
+        app.add_middleware(_traced.TracedRequests)
     app.exception_handler(errors.RunecraftError)(_runecraft_error)
     app.exception_handler(RequestValidationError)(_invalid)
     app.exception_handler(StarletteHTTPException)(_http_error)

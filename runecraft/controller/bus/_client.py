@@ -17,6 +17,7 @@ from collections.abc import Callable
 import pydantic
 import structlog
 
+from runecraft import _tracing
 from runecraft import bus as mqtt
 from runecraft.schemas import bus
 
@@ -80,19 +81,32 @@ class ControllerBus:
         if len(parts) != 3 or parts[0] != "agents" or parts[2] != "up":
             return
         try:
-            message = bus.decode_agent_message(payload)
+            message, trace = bus.decode_traced_agent_message(payload)
         except (pydantic.ValidationError, ValueError) as exc:
             self.rejected += 1
             logger.warning("bad bus message", agent=parts[1], error=str(exc).splitlines()[0])
             return
-        self.on_message(parts[1], message)
+        with _tracing.resumed(trace):  # what the message causes continues its trace
+            self.on_message(parts[1], message)
 
     async def publish(self, agent: str, message: bus.MachineSnapshot | bus.LogAck) -> bool:
         """Send to one agent; False when not connected or the outbox is full (the caller
         sends it again later)."""
         if not self.client.is_connected():
             return False
-        topic, payload = bus.down_topic(agent), bus.encode(message)
+        if not _tracing.enabled():
+            return self._send(bus.down_topic(agent), bus.encode(message))
+        attributes: dict[str, str | int] = {
+            "runecraft.agent": agent,
+            "runecraft.message": message.kind,
+        }
+        if isinstance(message, bus.MachineSnapshot):
+            attributes["runecraft.snapshot.revision"] = message.revision
+        with _tracing.span("bus publish", attributes=attributes, orphan=False):
+            payload = bus.encode(message, _tracing.traceparent())
+            return self._send(bus.down_topic(agent), payload)
+
+    def _send(self, topic: str, payload: bytes) -> bool:
         if self._local is not None and not self.client.queued:  # nothing to overtake
             return self._local(topic, payload)
         return self.client.publish(topic, payload)

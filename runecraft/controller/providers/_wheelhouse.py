@@ -77,7 +77,8 @@ def agent_distributions() -> list[str]:
             f"cannot list the agent's distributions: {result.stderr.strip()}"
         )
     found: set[str] = set()
-    pending = [*json.loads(result.stdout), "httpx"]  # the agent's HTTP client loads lazily
+    # Loaded lazily: the agent's HTTP client, and its trace exporter (when tracing is on).
+    pending = [*json.loads(result.stdout), "httpx", "opentelemetry-exporter-otlp-proto-http"]
     while pending:
         name = _canonical(pending.pop())
         if name in found or name in _SITE_HOOKS or name == "runecraft":

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import structlog
 
-from runecraft import errors
+from runecraft import _tracing, errors
 from runecraft.controller._daemon import RunAs, spawn
 from runecraft.controller.providers import _local_isolation as isolation
 from runecraft.controller.providers._base import InstanceInfo, MachineSpec, ProviderContext
@@ -169,6 +169,8 @@ class LocalProvider:
                     "USER": user.name,
                     "LOGNAME": user.name,
                     "LANG": "C.UTF-8",
+                    # The agent exports its spans where the controller does.
+                    **_tracing.exported_environment(),
                 },
             )
         process = spawn(

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from runecraft import _retry, errors
+from runecraft import _retry, _tracing, errors
 from runecraft.controller.providers import Provider, WorkloadProvider
 from runecraft.controller.reconcilers import _plan
 from runecraft.controller.reconcilers._actions import DeleteModel, ModelState, Release
@@ -119,8 +119,19 @@ class Reconciler:
                     await asyncio.wait_for(self.hub.reconcile.wait(), self.interval)
                 self.hub.reconcile.clear()
                 generation = self.hub.generation
+                causes = self.hub.take_causes()
                 try:
-                    changed = await self.pass_once()
+                    # A pass acting on traced changes continues their traces (no span
+                    # otherwise), and so does the pass its own changes wake.
+                    with _tracing.span(
+                        "reconcile pass",
+                        parent=causes[0] if causes else None,
+                        links=causes[1:],
+                        orphan=False,
+                    ):
+                        changed = await self.pass_once()
+                        if changed:
+                            self.hub.changed()
                 except errors.UnavailableError as exc:
                     await asyncio.sleep(outage.failed(exc))
                     self.hub.reconcile.set()  # try again at once after the back-off
@@ -131,8 +142,6 @@ class Reconciler:
                 outage.recovered()
                 if not self.provisioner.busy:
                     self.reconciled_generation = generation
-                if changed:
-                    self.hub.changed()
                 self._count_pass()
         finally:
             await self.provisioner.close()
@@ -161,7 +170,17 @@ class Reconciler:
             if mark is not None and mark.revision == model.revision and now < mark.due:
                 continue
             # Lines logged for a model go to its `debug-log` too.
-            with structlog.contextvars.bound_contextvars(model=model.name):
+            with (
+                structlog.contextvars.bound_contextvars(model=model.name),
+                _tracing.span(
+                    "reconcile model",
+                    attributes={
+                        "runecraft.model": model.name,
+                        "runecraft.model.revision": model.revision,
+                    },
+                    orphan=False,
+                ),
+            ):
                 changed |= await self._model_pass(model, now)
         for gone in set(self._marks) - {m.uuid for m in models}:
             del self._marks[gone]

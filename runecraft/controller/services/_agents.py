@@ -33,7 +33,7 @@ from typing import Protocol
 
 import structlog
 
-from runecraft import _retry, errors
+from runecraft import _retry, _tracing, errors
 from runecraft.controller.services._hook_commit import (
     BatchReads,
     HookCommitState,
@@ -140,6 +140,8 @@ class Received:
     message: bus.AgentMessage
     at: float = field(default_factory=time.time)
     """Wall-clock seconds when the controller received it."""
+    trace: str | None = field(default_factory=_tracing.traceparent)
+    """The span that sent it (its envelope's), while tracing is on."""
 
 
 def superseding_key(agent: str, message: bus.AgentMessage) -> tuple[str, ...] | None:
@@ -367,7 +369,17 @@ class AgentService(StoreService[AgentStore]):
         if isinstance(message, bus.LogBatch):
             return  # the controller routes logs to the LogService
         if isinstance(message, bus.HookCommit):
-            await apply_hook_commit(tx, model, number, message, now, outcome.reads)
+            with _tracing.span(
+                "hook commit",
+                parent=received.trace,
+                attributes={
+                    "runecraft.unit": message.unit,
+                    "runecraft.hook": message.hook,
+                    "runecraft.commit.seq": message.seq,
+                },
+                orphan=False,
+            ):
+                await apply_hook_commit(tx, model, number, message, now, outcome.reads)
         elif isinstance(message, bus.ActionLog):
             await apply_action_log(tx, model, number, message, now)
         else:

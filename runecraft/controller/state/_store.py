@@ -224,6 +224,40 @@ class Store:
         event.listen(self.engine.sync_engine, "before_cursor_execute", counter)
         return counter
 
+    def time_statements(self, observe: Callable[[float], None]) -> None:
+        """Call `observe` with the seconds each statement this store executes took (the
+        driver's time, on the engine's events; a statement that fails is not timed)."""
+        started: dict[int, float] = {}
+
+        def before(*args: Any) -> None:
+            started[id(args[4])] = time.perf_counter()  # args[4]: the execution context
+
+        def after(*args: Any) -> None:
+            begun = started.pop(id(args[4]), None)
+            if begun is not None:
+                observe(time.perf_counter() - begun)
+
+        def failed(context: Any) -> None:
+            started.pop(id(context.execution_context), None)
+
+        sync_engine = self.engine.sync_engine
+        event.listen(sync_engine, "before_cursor_execute", before)
+        event.listen(sync_engine, "after_cursor_execute", after)
+        event.listen(sync_engine, "handle_error", failed)
+
+    async def unit_counts(self) -> list[tuple[str, str, int]]:
+        """How many units each model has in each workload status: (model name, status,
+        count), in one query."""
+        u, m = t.units.c, t.models.c
+        query = (
+            sa.select(m.name, u.workload_status, sa.func.count())
+            .select_from(t.units.join(t.models, u.model_uuid == m.uuid))
+            .group_by(m.name, u.workload_status)
+        )
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(query)
+            return [(str(name), str(status), int(count)) for name, status, count in rows]
+
     # --- transactions -----------------------------------------------------------------
 
     @contextlib.asynccontextmanager

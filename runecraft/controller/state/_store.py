@@ -227,23 +227,18 @@ class Store:
     def time_statements(self, observe: Callable[[float], None]) -> None:
         """Call `observe` with the seconds each statement this store executes took (the
         driver's time, on the engine's events; a statement that fails is not timed)."""
-        started: dict[int, float] = {}
+        clock = time.perf_counter
 
         def before(*args: Any) -> None:
-            started[id(args[4])] = time.perf_counter()  # args[4]: the execution context
+            args[4]._runecraft_started = clock()  # args[4]: the statement's execution context
 
         def after(*args: Any) -> None:
-            begun = started.pop(id(args[4]), None)
-            if begun is not None:
-                observe(time.perf_counter() - begun)
+            started = getattr(args[4], "_runecraft_started", None)
+            if started is not None:
+                observe(clock() - started)
 
-        def failed(context: Any) -> None:
-            started.pop(id(context.execution_context), None)
-
-        sync_engine = self.engine.sync_engine
-        event.listen(sync_engine, "before_cursor_execute", before)
-        event.listen(sync_engine, "after_cursor_execute", after)
-        event.listen(sync_engine, "handle_error", failed)
+        event.listen(self.engine.sync_engine, "before_cursor_execute", before)
+        event.listen(self.engine.sync_engine, "after_cursor_execute", after)
 
     async def unit_counts(self) -> list[tuple[str, str, int]]:
         """How many units each model has in each workload status: (model name, status,

@@ -84,8 +84,9 @@ def hook_counts(samples: Samples) -> dict[HookKey, int]:
     }
 
 
-def test_one_scrape_counts_every_hook_the_deploy_ran(rune: Rune) -> None:
-    rune("bootstrap")
+@pytest.mark.parametrize("broker", ["embedded", "mosquitto"])
+def test_one_scrape_counts_every_hook_the_deploy_ran(rune: Rune, broker: str) -> None:
+    rune("bootstrap", "--broker", broker)
     rune("deploy", str(EXAMPLES / "hello"), "hello", "-n", "2", "--config", "greeting=hi")
     rune("deploy", str(EXAMPLES / "hello-bash"))
     rune("wait", "--timeout", "5m")

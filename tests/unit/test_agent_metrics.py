@@ -4,6 +4,8 @@ an `AgentMetrics` message the controller's schema takes, numbered per boot."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pydantic
 import pytest
@@ -165,3 +167,16 @@ def test_a_series_named_twice_is_refused() -> None:
     timings = body()["hooks"][0]  # type: ignore[index]
     with pytest.raises(pydantic.ValidationError, match="names hello install succeeded twice"):
         bus.decode_agent_message(wire(body(hooks=[timings, timings])))
+
+
+def test_the_meter_loads_neither_pydantic_nor_a_metrics_library() -> None:
+    """Counting and encoding need the standard library only (checked in a fresh process)."""
+    script = (
+        "import sys, runecraft.agents._metrics as m\n"
+        "m.AgentMeter('a').hook_ran('c', 'h', 'succeeded', 1.0)\n"
+        "print(sorted(n for n in ('pydantic', 'prometheus_client') if n in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, "[]"), result.stderr

@@ -23,7 +23,9 @@ forked from a process with `ops` imported), `_toolargs` (GNU flags and Juju outp
 formats), `_logship` (log shipping for `debug-log`), `_charm_source` (charm download over
 HTTP), `_unitlog` (the unit log), `_leftovers` (process groups on record, so a restarted
 agent kills the hooks a killed one left running), `_pebble_daemon` (local Pebble daemons,
-adopted across agent restarts). The bus link is `runecraft.bus.BusClient`.
+adopted across agent restarts), `_metrics` (the agent's own counters and hook-duration
+buckets, sent to the controller as `agent-metrics`; standard library only). The bus link is
+`runecraft.bus.BusClient`.
 """
 
 from __future__ import annotations

@@ -5,6 +5,11 @@ controller answers with a fresh `MachineSnapshot`), sends a `Heartbeat` and re-s
 full report and every unacknowledged `HookCommit` of every unit; while connected it sends a
 `Heartbeat` naming its leader units every 10 s, which renews their leases.
 
+Its own figures (hook durations, bus sessions; `_metrics`) go out as one `AgentMetrics`
+message on a heartbeat's beat when something was counted, and before a unit's report that
+says it stopped executing (idle or in error), so a controller that sees a unit settle has
+counted every hook it ran.
+
 Each snapshot is the whole desired state of the machine's units: new units get a
 `UnitAgent`, known ones get `update()` (which carries the snapshot's `commit_seq`
 acknowledgements to them, and its revision so an idle unit reports having settled on it),
@@ -39,6 +44,7 @@ from runecraft.agents import (
     _charm_source,
     _leftovers,
     _logship,
+    _metrics,
     _state_store,
     _workloads,
     unit,
@@ -76,13 +82,26 @@ class BusLink(Protocol):
 
 
 class _LinkOutbox:
-    """`unit.Outbox` that encodes reports onto the bus link."""
+    """`unit.Outbox` that encodes reports onto the bus link; the agent's metrics go ahead of
+    a report of a unit that stopped executing, if anything was counted since they last went."""
 
-    def __init__(self, send: _logship.Publish) -> None:
+    def __init__(self, send: _logship.Publish, meter: _metrics.AgentMeter) -> None:
         self._send = send
+        self._meter = meter
 
     async def send(self, message: unit.AgentMessage) -> None:
+        if (
+            self._meter.unsent
+            and isinstance(message, bus.UnitReport)
+            and message.agent.status != "executing"
+        ):
+            self.send_metrics()
         self._send(bus.encode(message, _tracing.traceparent()))
+
+    def send_metrics(self) -> None:
+        """Send what the meter counted (again later, with more, if the link refused it)."""
+        if not self._send(self._meter.message()):
+            self._meter.unsent = True
 
 
 @dataclass
@@ -138,7 +157,8 @@ class MachineAgent:
         self._heartbeat_interval = heartbeat_interval
         self._restart_delay = restart_delay
         self._pod = pod
-        self._outbox = _LinkOutbox(self._send)
+        self.meter = _metrics.AgentMeter(config.agent)
+        self._outbox = _LinkOutbox(self._send, self.meter)
         self._log_sink = _logging.FileSink(self.data_dir / "machine.log")
         self._logs = _logship.LogShipper(
             lambda: {
@@ -221,6 +241,8 @@ class MachineAgent:
         self._logs.reconnected()
         for slot in self._units.values():
             await slot.agent.resend()
+        self.meter.connected()
+        self._outbox.send_metrics()  # a restarted controller has the totals again
 
     async def _on_message(self, topic: str, payload: bytes) -> None:
         try:
@@ -266,11 +288,14 @@ class MachineAgent:
 
     async def _heartbeats(self) -> None:
         """Renew leader leases periodically; skipped while disconnected (they would be stale).
-        Log lines a full disk held back are written on the same beat."""
+        Log lines a full disk held back are written on the same beat, and the agent's
+        metrics sent if anything was counted."""
         while True:
             await asyncio.sleep(self._heartbeat_interval)
             if self._link.is_connected():
                 self._heartbeat()
+                if self.meter.unsent:
+                    self._outbox.send_metrics()
             self._log_sink.flush()
             for slot in self._units.values():
                 slot.agent.write_held_lines()
@@ -313,6 +338,7 @@ class MachineAgent:
             containers_dir=_workloads.containers_dir(paths.base, pod=self._pod),
             pebble_daemons=not self._pod,
             deliver_log=functools.partial(self._logs.flush, remote.unit),
+            hook_ran=self.meter.hook_ran,
         )
         slot = _Slot(agent=agent)
         slot.task = self._tg.create_task(self._supervise(slot), name=f"unit {remote.unit}")

@@ -92,6 +92,10 @@ far below `sequencing.REPORT_WINDOW`."""
 AgentMessage = bus.UnitReport | bus.AppStatusReport | bus.HookCommit | bus.LeaderSet | bus.ActionLog
 """Everything a unit agent sends to the controller."""
 
+HookRan = Callable[[str, str, str, float], None]
+"""Told of a hook that ended: its charm, its name, its outcome (`succeeded`, `failed` or
+`missing`) and how many seconds it ran."""
+
 
 class Outbox(Protocol):
     """Where messages go (the machine agent's bus link in production)."""
@@ -276,6 +280,7 @@ class UnitAgent:
         containers_dir: Path | None = None,
         pebble_daemons: bool = False,
         deliver_log: Callable[[], Awaitable[object]] | None = None,
+        hook_ran: HookRan | None = None,
     ) -> None:
         """Set up (no I/O yet).
 
@@ -293,6 +298,8 @@ class UnitAgent:
             containers_dir: The unit's `/charm/containers` (default: a machine's own).
             pebble_daemons: Run a Pebble daemon per workload container (not in a pod).
             deliver_log: Delivers the unit log so far (bounded); awaited before the removal.
+            hook_ran: Told of every hook that ended (not actions): charm, hook, outcome and
+                seconds it ran (the machine agent's metrics).
         """
         self.paths = paths
         self._wanted = (remote, snapshot_revision)
@@ -320,6 +327,7 @@ class UnitAgent:
         """Commit seq → snapshot revision current when it was last sent."""
         self._log = _unitlog.UnitLog(paths.log, remote.unit)
         self._deliver_log = deliver_log
+        self._hook_ran = hook_ran
         self._server: _toolserver.ToolServer | None = None
         self._processes, self._forks = _processes(paths)
         self._unit_env = _environment(remote.unit, paths, model, agent_path)
@@ -709,6 +717,7 @@ class UnitAgent:
                 if action is not None and op.action_name == exec_schema.JUJU_EXEC:
                     result = await self._run_exec(action, env, binding.started)
                 else:
+                    started = time.perf_counter()
                     result = await hookrunner.run_hook(
                         charm_dir=self.paths.charm,
                         hook=op.hook,
@@ -719,6 +728,9 @@ class UnitAgent:
                         on_start=binding.started,
                         records=self._processes,
                     )
+                    if self._hook_ran is not None and not op.is_action:
+                        seconds = time.perf_counter() - started
+                        self._hook_ran(remote.charm.name, op.hook, result.outcome.value, seconds)
                 _tracing.set_attributes({"runecraft.hook.outcome": result.outcome.value})
         outcome = uniter.Outcome(
             # The unit never enters error for an action; its outcome goes to the controller.

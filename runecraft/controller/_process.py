@@ -64,6 +64,7 @@ class _Parts:
     agents: services.AgentService
     logs: services.LogService
     reconciler: Reconciler
+    metrics: services.MetricsService
 
 
 class _Server(uvicorn.Server):
@@ -325,6 +326,8 @@ class Controller:
         def received(agent: str, message: bus_schema.AgentMessage) -> None:
             if isinstance(message, bus_schema.LogBatch):
                 logs.submit(agent, message)
+            elif isinstance(message, bus_schema.AgentMetrics):
+                metrics.take(agent, message)
             else:
                 agents.submit(agent, message)
 
@@ -356,8 +359,39 @@ class Controller:
             lease_seconds=config.lease_seconds,
             bus_since=controller_bus.since,
         )
+        metrics = self._metrics(store, controller_bus, agents, logs, reconciler)
+        reconciler.observe_pass = metrics.reconcile_pass.observe
         self._reconciler = reconciler
-        return _Parts(controller_bus, agents, logs, reconciler)
+        return _Parts(controller_bus, agents, logs, reconciler, metrics)
+
+    def _metrics(
+        self,
+        store: Store,
+        controller_bus: bus.ControllerBus,
+        agents: services.AgentService,
+        logs: services.LogService,
+        reconciler: Reconciler,
+    ) -> services.MetricsService:
+        """This controller's metrics, read from its parts (its own registry: several
+        controllers may run in one process)."""
+        metrics = services.MetricsService(
+            services.MetricSources(
+                unit_counts=store.unit_counts,
+                queues={
+                    "agent-messages": lambda: agents.waiting,
+                    "logs": lambda: logs.waiting,
+                    "bus-outbox": lambda: controller_bus.client.queued,
+                    "machines-being-made": lambda: reconciler.provisioner.making,
+                    "reconcile-pending": lambda: int(self.hub.reconcile.is_set()),
+                },
+                agents_connected=agents.connected,
+                bus_traffic=lambda: controller_bus.traffic,
+                bus_rejected=lambda: controller_bus.rejected,
+            )
+        )
+        store.time_statements(metrics.db_statement.observe)
+        agents.on_forget(metrics.forget)
+        return metrics
 
     def _api_server(self, store: Store, parts: _Parts, clouds: services.CloudService) -> _Server:
         config = self.config
@@ -397,6 +431,7 @@ class Controller:
                 verify_agent=self.verify,
                 shutdown=self.shutdown,
                 logs=parts.logs,
+                metrics=parts.metrics,
                 bus_connected=parts.bus.connected.is_set,
                 broker_health=lambda: self.broker_health(parts.bus),
                 machines=services.MachineService(

@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from runecraft.schemas import metrics
 from runecraft.schemas.resources import ResourceRemote
 from runecraft.schemas.secrets import SecretOp, SecretRemote
 from runecraft.schemas.storage import StorageRemote
@@ -29,6 +30,7 @@ __all__ = [
     "ActionOutcome",
     "ActionRequest",
     "AgentMessage",
+    "AgentMetrics",
     "AppStatusReport",
     "CharmRef",
     "ControllerMessage",
@@ -36,6 +38,7 @@ __all__ = [
     "Heartbeat",
     "Hello",
     "HookCommit",
+    "HookTimings",
     "LeaderSet",
     "LogAck",
     "LogBatch",
@@ -350,6 +353,57 @@ class LogBatch(_Frozen):
     generation starts at offset 0 of the new file."""
 
 
+MetricLabel = Annotated[str, Field(min_length=1, max_length=metrics.MAX_LABEL_LENGTH)]
+
+
+class HookTimings(_Frozen):
+    """How long one charm's hook took each time it ended one way, on one agent since its
+    boot: a count per bucket of `metrics.HOOK_BUCKETS` (not cumulative), `+Inf` last."""
+
+    charm: MetricLabel
+    hook: MetricLabel
+    outcome: Literal["succeeded", "failed", "missing"]
+    buckets: tuple[Count, ...]
+    sum: float = Field(ge=0, allow_inf_nan=False)
+    """Seconds, all of them together."""
+
+    @field_validator("buckets")
+    @classmethod
+    def _one_per_bucket(cls, buckets: tuple[int, ...]) -> tuple[int, ...]:
+        wanted = len(metrics.HOOK_BUCKETS) + 1
+        if len(buckets) != wanted:
+            raise ValueError(
+                f"must have {wanted} counts (one per bucket and +Inf), not {len(buckets)}"
+            )
+        return buckets
+
+
+class AgentMetrics(_Frozen):
+    """A machine agent's own figures since its process started, sent whole now and then
+    (cumulative; rules: `runecraft.schemas.metrics`)."""
+
+    kind: Literal["agent-metrics"] = "agent-metrics"
+    agent: str = Field(min_length=1, max_length=160)
+    boot: str = Field(pattern=r"^[0-9a-f]{16,64}$")
+    """Random per agent process: values of another boot are not comparable."""
+    seq: Count
+    """Moves by at least one per message of a boot; a message not above the last is stale."""
+    connects: Count = 0
+    """Bus sessions the agent established (the first and every reconnect)."""
+    hooks: tuple[HookTimings, ...] = Field(default=(), max_length=metrics.MAX_HOOK_SERIES)
+
+    @field_validator("hooks")
+    @classmethod
+    def _distinct(cls, hooks: tuple[HookTimings, ...]) -> tuple[HookTimings, ...]:
+        seen: set[tuple[str, str, str]] = set()
+        for timing in hooks:
+            key = (timing.charm, timing.hook, timing.outcome)
+            if key in seen:
+                raise ValueError(f"names {key[0]} {key[1]} {key[2]} twice")
+            seen.add(key)
+        return hooks
+
+
 AgentMessage = Annotated[
     Hello
     | Heartbeat
@@ -358,7 +412,8 @@ AgentMessage = Annotated[
     | HookCommit
     | LeaderSet
     | ActionLog
-    | LogBatch,
+    | LogBatch
+    | AgentMetrics,
     Field(discriminator="kind"),
 ]
 
@@ -403,7 +458,15 @@ def _envelope(payload: bytes) -> Envelope:
 def decode_agent_message(
     payload: bytes,
 ) -> (
-    Hello | Heartbeat | UnitReport | AppStatusReport | HookCommit | LeaderSet | ActionLog | LogBatch
+    Hello
+    | Heartbeat
+    | UnitReport
+    | AppStatusReport
+    | HookCommit
+    | LeaderSet
+    | ActionLog
+    | LogBatch
+    | AgentMetrics
 ):
     """Parse a message from an agent; raises `ValueError` naming what is wrong."""
     return decode_traced_agent_message(payload)[0]

@@ -39,6 +39,8 @@ def controller_app(
 
     registry = services.CloudRegistry()
     models = services.ModelService(store, hub, clouds=registry)
+    metrics = services.MetricsService(services.MetricSources(unit_counts=store.unit_counts))
+    store.time_statements(metrics.db_statement.observe)
     return api.create_app(
         api.ApiContext(
             name="test",
@@ -64,6 +66,7 @@ def controller_app(
             users=services.UserService(store, TOKEN),
             verify_agent=verify_agent,
             shutdown=no_shutdown,
+            metrics=metrics,
         ),
         audit=services.AuditService(store),
     )

@@ -23,12 +23,14 @@ NEVER = (
     "httpcore",
     "anyio",
     "click",
+    "prometheus_client",
     "runecraft.controller",
     "runecraft.cli",
     "opentelemetry",
 )
-"""Not loaded by a machine agent whose units run machine charms (opentelemetry: while no
-OTLP endpoint is configured, tracing is off)."""
+"""Not loaded by a machine agent whose units run machine charms (its metrics are counted
+with the standard library: `runecraft.agents._metrics`; opentelemetry: while no OTLP
+endpoint is configured, tracing is off)."""
 
 ARCHIVE = b"a charm"
 

@@ -38,6 +38,7 @@ EDGES: dict[str, tuple[str, ...]] = {
     "lightkube": ("runecraft.controller.providers.kubernetes._api",),
     "httpx2": ("runecraft.controller.providers.kubernetes._api",),
     "jsonschema": ("runecraft.controller.services._params",),
+    "prometheus_client": ("runecraft.controller.services._metrics",),
     "click": ("runecraft.cli",),
     "rich": ("runecraft.cli",),
     "ops": ("runecraft.agents._zygote",),

@@ -28,6 +28,7 @@ from runecraft.controller.api import (
     _juju,
     _logs,
     _machines,
+    _metrics,
     _models,
     _relations,
     _resources,
@@ -188,6 +189,7 @@ def create_app(ctx: ApiContext, audit: services.AuditService | None = None) -> F
     app.include_router(_machines.router, dependencies=MODEL)
     app.include_router(_secrets.router, dependencies=MODEL)
     app.include_router(_audit.router, dependencies=SUPERUSER)
+    app.include_router(_metrics.router, dependencies=SUPERUSER)
     app.include_router(_resources.router, dependencies=USER)
     app.include_router(_resources.downloads, dependencies=DOWNLOAD)
     app.include_router(_credentials.router)  # agents only: the route names its caller

@@ -58,6 +58,8 @@ class ApiContext:
     machines: services.MachineService | None = None
     """Enlisting and removing machines (absent in API-only test setups)."""
     logs: services.LogService | None = None
+    metrics: services.MetricsService | None = None
+    """`/metrics` (absent in API-only test setups, which answer it 404)."""
     bus_connected: Callable[[], bool] = lambda: True
     broker_health: Callable[[], BrokerHealth] = BrokerHealth
     """The broker's state (running, restarting, down) and why."""

@@ -13,15 +13,16 @@ from __future__ import annotations
 import ssl
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pydantic
 import structlog
 
 from runecraft import _tracing
 from runecraft import bus as mqtt
-from runecraft.schemas import bus
+from runecraft.schemas import bus, problems
 
-__all__ = ["ControllerBus"]
+__all__ = ["BusTraffic", "ControllerBus"]
 
 logger = structlog.get_logger(__name__)
 
@@ -30,6 +31,16 @@ OUTBOX_SIZE = 100_000
 WINDOW = 20
 """Messages awaiting the broker's PUBACK at once (mosquitto's default in-flight limit): a
 pass's snapshots to many agents go out without a round trip each."""
+
+
+@dataclass
+class BusTraffic:
+    """Running totals of the controller's bus session (plain counts: cheap on every message)."""
+
+    messages_in: int = 0
+    bytes_in: int = 0
+    messages_out: int = 0
+    bytes_out: int = 0
 
 
 class ControllerBus:
@@ -62,6 +73,8 @@ class ControllerBus:
         self._since = 0.0
         self.rejected = 0
         """Agent messages dropped because they could not be decoded."""
+        self.traffic = BusTraffic()
+        """Messages and bytes through this session, both ways (the controller's metrics)."""
 
     async def run(self) -> None:
         """Stay connected until cancelled."""
@@ -80,11 +93,13 @@ class ControllerBus:
         parts = topic.split("/")
         if len(parts) != 3 or parts[0] != "agents" or parts[2] != "up":
             return
+        self.traffic.messages_in += 1
+        self.traffic.bytes_in += len(payload)
         try:
             message, trace = bus.decode_traced_agent_message(payload)
         except (pydantic.ValidationError, ValueError) as exc:
             self.rejected += 1
-            logger.warning("bad bus message", agent=parts[1], error=str(exc).splitlines()[0])
+            logger.warning("bad bus message", agent=parts[1], error=_problem(exc))
             return
         with _tracing.resumed(trace):  # what the message causes continues its trace
             self.on_message(parts[1], message)
@@ -108,5 +123,21 @@ class ControllerBus:
 
     def _send(self, topic: str, payload: bytes) -> bool:
         if self._local is not None and not self.client.queued:  # nothing to overtake
-            return self._local(topic, payload)
-        return self.client.publish(topic, payload)
+            taken = self._local(topic, payload)
+        else:
+            taken = self.client.publish(topic, payload)
+        if taken:
+            self.traffic.messages_out += 1
+            self.traffic.bytes_out += len(payload)
+        return taken
+
+
+def _problem(exc: Exception) -> str:
+    """What is wrong with a message, naming the field (`body.agent-metrics.hooks: must have
+    at most 512 items`); the first problem only, with how many more there are."""
+    if not isinstance(exc, pydantic.ValidationError):
+        return str(exc).splitlines()[0]
+    found = exc.errors()
+    first = found[0]
+    said = f"{problems.location(first) or 'message'}: {problems.reason(first)}"
+    return said if len(found) == 1 else f"{said} (and {len(found) - 1} more)"

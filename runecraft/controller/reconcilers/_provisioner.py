@@ -58,6 +58,11 @@ class Provisioner:
         """Some machine is being made."""
         return bool(self._tasks)
 
+    @property
+    def making(self) -> int:
+        """Machines being made now."""
+        return len(self._tasks)
+
     def start(self, model: ModelRecord, action: Provision, password: str) -> None:
         """Make the machine of `action` in a task of its own."""
         self._in_flight[model.uuid].add(action.machine.number)

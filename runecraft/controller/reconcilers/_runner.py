@@ -73,6 +73,8 @@ class Reconciler:
     """When the controller's bus session to the agents began (None: it is down): leases do
     not run out while agents cannot renew them, nor while `agents` cannot store their
     renewals (`_plan.AgentReach`)."""
+    observe_pass: Callable[[float], None] = field(default=lambda _: None)
+    """Told how many seconds each completed pass took (the controller's metrics)."""
     reconciled_generation: int = field(default=-1, init=False)
     """The hub generation the last completed pass started from, with no machine being
     made."""
@@ -120,6 +122,7 @@ class Reconciler:
                 self.hub.reconcile.clear()
                 generation = self.hub.generation
                 causes = self.hub.take_causes()
+                started = time.perf_counter()
                 try:
                     # A pass acting on traced changes continues their traces (no span
                     # otherwise), and so does the pass its own changes wake.
@@ -140,6 +143,7 @@ class Reconciler:
                     logger.warning("reconcile pass failed", error=exc.message)
                     continue
                 outage.recovered()
+                self.observe_pass(time.perf_counter() - started)
                 if not self.provisioner.busy:
                     self.reconciled_generation = generation
                 self._count_pass()

@@ -18,6 +18,7 @@ from runecraft.controller.services._machines import (
     MachineService,
     agent_machine_spec,
 )
+from runecraft.controller.services._metrics import MetricSources, MetricsService
 from runecraft.controller.services._relations import RelationService
 from runecraft.controller.services._resources import ResourceService
 from runecraft.controller.services._secrets import SecretService
@@ -57,6 +58,8 @@ __all__ = [
     "LogQuery",
     "LogService",
     "MachineService",
+    "MetricSources",
+    "MetricsService",
     "ModelService",
     "Principal",
     "RelationService",

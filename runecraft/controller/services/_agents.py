@@ -187,6 +187,9 @@ class AgentService(StoreService[AgentStore]):
         self._machines: dict[str, _Machine] = {}
         self._reports = ReportCache()
         store.on_commit(self._reports.saw_commit)
+        self._heard: dict[str, float] = {}
+        """When each agent's latest message arrived (for `connected`)."""
+        self._forgotten: list[Callable[[str], None]] = []
         self.hellos: set[str] = set()
         """Agents that said hello since the reconciler last looked: resend their snapshot
         (also those that sent a report from the future: the snapshot tells their units the
@@ -206,6 +209,7 @@ class AgentService(StoreService[AgentStore]):
     def submit(self, agent: str, message: bus.AgentMessage) -> None:
         """Queue a message to be stored (replacing one it supersedes; see the module)."""
         received = Received(agent, message)
+        self._heard[agent] = received.at
         key: object = superseding_key(agent, message)
         if key is not None:
             self._waiting.pop(key, None)
@@ -366,8 +370,8 @@ class AgentService(StoreService[AgentStore]):
             outcome.leases += [(model, number, unit, expiry) for unit in message.units]
             outcome.started.append((model, number, received.at))
             return
-        if isinstance(message, bus.LogBatch):
-            return  # the controller routes logs to the LogService
+        if isinstance(message, bus.LogBatch | bus.AgentMetrics):
+            return  # the controller routes these to the LogService and MetricsService
         if isinstance(message, bus.HookCommit):
             with _tracing.span(
                 "hook commit",
@@ -410,3 +414,16 @@ class AgentService(StoreService[AgentStore]):
     def forget(self, agent: str) -> None:
         """Drop the cached machine of a removed agent."""
         self._machines.pop(agent, None)
+        self._heard.pop(agent, None)
+        for forgotten in self._forgotten:
+            forgotten(agent)
+
+    def on_forget(self, callback: Callable[[str], None]) -> None:
+        """Call `callback` with every agent whose machine is removed."""
+        self._forgotten.append(callback)
+
+    def connected(self, now: float | None = None) -> int:
+        """Agents heard from within three heartbeats (each sends one every
+        `HEARTBEAT_SECONDS` while connected)."""
+        since = (time.time() if now is None else now) - 3 * HEARTBEAT_SECONDS
+        return sum(1 for at in self._heard.values() if at >= since)

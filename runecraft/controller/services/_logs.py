@@ -61,6 +61,11 @@ class LogService:
         self.dropped = 0
         """Controller lines dropped because too many were waiting."""
 
+    @property
+    def waiting(self) -> int:
+        """Batches and lines not yet stored."""
+        return self._queue.qsize()
+
     def submit(self, agent: str, batch: bus.LogBatch) -> None:
         self._queue.put_nowait((agent, batch))
 

@@ -224,6 +224,35 @@ class Store:
         event.listen(self.engine.sync_engine, "before_cursor_execute", counter)
         return counter
 
+    def time_statements(self, observe: Callable[[float], None]) -> None:
+        """Call `observe` with the seconds each statement this store executes took (the
+        driver's time, on the engine's events; a statement that fails is not timed)."""
+        clock = time.perf_counter
+
+        def before(*args: Any) -> None:
+            args[4]._runecraft_started = clock()  # args[4]: the statement's execution context
+
+        def after(*args: Any) -> None:
+            started = getattr(args[4], "_runecraft_started", None)
+            if started is not None:
+                observe(clock() - started)
+
+        event.listen(self.engine.sync_engine, "before_cursor_execute", before)
+        event.listen(self.engine.sync_engine, "after_cursor_execute", after)
+
+    async def unit_counts(self) -> list[tuple[str, str, int]]:
+        """How many units each model has in each workload status: (model name, status,
+        count), in one query."""
+        u, m = t.units.c, t.models.c
+        query = (
+            sa.select(m.name, u.workload_status, sa.func.count())
+            .select_from(t.units.join(t.models, u.model_uuid == m.uuid))
+            .group_by(m.name, u.workload_status)
+        )
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(query)
+            return [(str(name), str(status), int(count)) for name, status, count in rows]
+
     # --- transactions -----------------------------------------------------------------
 
     @contextlib.asynccontextmanager

@@ -53,6 +53,7 @@ from runecraft import _retry, charms, errors
 from runecraft.agents import (
     _context,
     _forkserver,
+    _hookrecord,
     _leftovers,
     _operations,
     _state_store,
@@ -89,8 +90,28 @@ SEQ_BLOCK = 64
 far below `sequencing.REPORT_WINDOW`."""
 
 
-AgentMessage = bus.UnitReport | bus.AppStatusReport | bus.HookCommit | bus.LeaderSet | bus.ActionLog
+AgentMessage = (
+    bus.UnitReport
+    | bus.AppStatusReport
+    | bus.HookCommit
+    | bus.HookRun
+    | bus.LeaderSet
+    | bus.ActionLog
+)
 """Everything a unit agent sends to the controller."""
+
+RESEND_RUNS = 8
+"""Hook-run records sent again after a reconnect (the controller ignores repeats)."""
+
+
+@dataclass(frozen=True)
+class _Ran:
+    """What a run of a hook leaves for its record, beside its result."""
+
+    started: float
+    duration: float
+    env: Mapping[str, str]
+    calls: _hookrecord.ToolCalls
 
 
 class Outbox(Protocol):
@@ -333,6 +354,9 @@ class UnitAgent:
         self._containers: tuple[str, ...] = ()  # of the deployed charm
         self._warned_pebble = False
         self._outage = _retry.Outage("cannot save unit state; keeping it and retrying")
+        self._ran: _Ran | None = None
+        self._recent_runs: list[bus.HookRun] = []
+        """The newest hook-run records sent, resent after a reconnect."""
 
     # --- public ----------------------------------------------------------------------------
 
@@ -406,6 +430,8 @@ class UnitAgent:
             await self._send_app_status()
         for commit in self._record.pending_commits:
             await self._send_commit(commit)
+        for run in self._recent_runs:
+            await self._outbox.send(run)
 
     @property
     def pending_commits(self) -> tuple[bus.HookCommit, ...]:
@@ -545,6 +571,8 @@ class UnitAgent:
             self._sync_workloads()
         if (status := uniter.status_before(before, op)) is not None:
             self._keep(dataclasses.replace(self._record, workload=status))
+        # The run's id is on disk before it runs, so a re-run after a crash is a new id.
+        self._keep(dataclasses.replace(self._record, hook_runs=self._record.hook_runs + 1))
         self._save(uniter.record_step(self.local, op, uniter.Step.RUNNING))
         doing = f"running action {op.action_name}" if op.is_action else f"running {op.hook} hook"
         # Executing from here: while the step waits for the disk, the unit is not idle.
@@ -556,6 +584,7 @@ class UnitAgent:
         outcome, ctx, result = await self._run(op, remote)
         after = uniter.status_after(before, op, outcome)
         await self._finish(op, remote, outcome, ctx, result)
+        await self._send_run(op, before, remote, result)
         if after is not None:
             self._keep(dataclasses.replace(self._record, workload=after))
         error = self.local.error
@@ -682,6 +711,7 @@ class UnitAgent:
         )
         env.update(_secret_env(op))
         async with self._hook_lock:
+            started, clock = self._clock(), time.monotonic()
             with self._server.serving(ctx) as binding:
                 if action is not None and op.action_name == exec_schema.JUJU_EXEC:
                     result = await self._run_exec(action, env, binding.started)
@@ -696,6 +726,7 @@ class UnitAgent:
                         on_start=binding.started,
                         records=self._processes,
                     )
+            self._ran = _Ran(started, time.monotonic() - clock, env, binding.calls)
         outcome = uniter.Outcome(
             # The unit never enters error for an action; its outcome goes to the controller.
             succeeded=result.ok or op.is_action,
@@ -704,6 +735,33 @@ class UnitAgent:
             jitter=random.random(),
         )
         return outcome, ctx, result
+
+    async def _send_run(
+        self,
+        op: uniter.Operation,
+        before: uniter.LocalState,
+        remote: bus.UnitRemoteState,
+        result: hookrunner.HookResult,
+    ) -> None:
+        """Send the record of the run that just ended (`schemas.hooks`)."""
+        ran, self._ran = self._ran, None
+        if ran is None:
+            return
+        run = bus.HookRun(
+            unit=self.unit,
+            id=self._record.hook_runs,
+            hook=op.label,
+            started=ran.started,
+            duration=ran.duration,
+            exit_code=result.exit_code,
+            outcome=result.outcome.value,
+            cause=_hookrecord.cause(op, before, remote),
+            env=_hookrecord.recorded_env(ran.env),
+            tool_calls=tuple(ran.calls.calls),
+            tool_calls_dropped=ran.calls.dropped,
+        )
+        self._recent_runs = [*self._recent_runs[-(RESEND_RUNS - 1) :], run]
+        await self._outbox.send(run)
 
     async def _run_exec(
         self, action: _context.ActionRun, env: Mapping[str, str], on_start: Callable[[int], None]

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from runecraft.schemas.hooks import HookRun
 from runecraft.schemas.resources import ResourceRemote
 from runecraft.schemas.secrets import SecretOp, SecretRemote
 from runecraft.schemas.storage import StorageRemote
@@ -36,6 +37,7 @@ __all__ = [
     "Heartbeat",
     "Hello",
     "HookCommit",
+    "HookRun",
     "LeaderSet",
     "LogAck",
     "LogBatch",
@@ -354,6 +356,7 @@ AgentMessage = Annotated[
     | UnitReport
     | AppStatusReport
     | HookCommit
+    | HookRun
     | LeaderSet
     | ActionLog
     | LogBatch,
@@ -394,7 +397,15 @@ def _envelope(payload: bytes) -> dict[str, Any]:
 def decode_agent_message(
     payload: bytes,
 ) -> (
-    Hello | Heartbeat | UnitReport | AppStatusReport | HookCommit | LeaderSet | ActionLog | LogBatch
+    Hello
+    | Heartbeat
+    | UnitReport
+    | AppStatusReport
+    | HookCommit
+    | HookRun
+    | LeaderSet
+    | ActionLog
+    | LogBatch
 ):
     """Parse a message from an agent; raises `ValueError` naming what is wrong."""
     return _AgentBody.model_validate({"body": _envelope(payload)}).body

@@ -133,7 +133,7 @@ def _hook_cause(
         )
     if hook == uniter.CONFIG_CHANGED and local.config_hash is None:
         return hook_schema.HookCause(
-            kind="config", summary="install (config applied first)", details=config
+            kind="config", summary=f"config hash {_short(op.config_hash)} (first)", details=config
         )
     return simple.get(hook, _lifecycle(hook))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -110,16 +110,29 @@ def _model_uuid() -> str:
     help="The charm to run (default: the unit's own, when it is on this machine).",
 )
 @click.option("--keep", is_flag=True, help="Keep the scratch directory the hook ran in.")
-def replay(unit: str, run_id: int, charm_dir: Path | None, keep: bool) -> None:
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Run it on the unit itself, against the live model: its writes are committed.",
+)
+def replay(unit: str, run_id: int, charm_dir: Path | None, keep: bool, live: bool) -> None:
     """Run hook run ID of UNIT again, here, in a scratch copy of its charm, with its recorded
     environment; every hook tool answers from the calls the run recorded, so the live model
-    is never changed. Exits with the hook's exit code."""
+    is never changed (unless --live). Exits with the hook's exit code."""
     from runecraft.cli import _replay  # noqa: PLC0415 (only this command needs it)
 
     run = _fetch(unit, run_id)
+    if live:
+        if charm_dir is not None or keep:
+            raise errors.UsageError("--live runs on the unit: --charm-dir and --keep do not apply")
+        _exit(_replay_live(unit, run, _replay.live_command(run)))
     if charm_dir is None:
         charm_dir = _replay.find_charm_dir(_home(), _model_uuid(), unit)
-    redacted = sorted(name for name, value in run.env.items() if value == hook_schema.REDACTED)
+    redacted = sorted(
+        name
+        for name, value in run.env.items()
+        if value == hook_schema.REDACTED and name != "JUJU_CONTEXT_ID"  # never needed
+    )
     if redacted:
         sys.stderr.write(f"redacted in the record (replayed as such): {', '.join(redacted)}\n")
     if run.tool_calls_dropped:
@@ -135,9 +148,43 @@ def replay(unit: str, run_id: int, charm_dir: Path | None, keep: bool) -> None:
     )
     for call in done.unanswered:
         sys.stderr.write(f"  not in the record: {call}\n")
-    code = done.exit_code
+    _exit(done.exit_code)
+
+
+def _exit(code: int) -> NoReturn:
     if code < 0:  # killed by a signal, as a shell reports it
         code = 128 - code
     if code > 255:
         raise errors.PermanentError(f"the hook exited {code}")
     sys.exit(code)
+
+
+_LIVE_TIMEOUT = 300.0
+
+
+def _replay_live(unit: str, run: hook_schema.HookRunDetail, command: str) -> int:
+    """Run `command` on `unit` as a `juju-exec` task; print its output; its exit code."""
+    from runecraft.cli._runtime import _await_tasks  # noqa: PLC0415
+    from runecraft.schemas import exec as exec_schema  # noqa: PLC0415
+
+    model = _model()
+    params = {"command": command, "timeout": _LIVE_TIMEOUT}
+
+    async def go(client: Client) -> tuple[list[Any], bool]:
+        queued = await client.run_action(model, [unit], exec_schema.JUJU_EXEC, params)
+        return await _await_tasks(client, model, queued, _LIVE_TIMEOUT + 10.0)
+
+    tasks, finished = _run(go)
+    task = tasks[0]
+    if not finished:
+        raise errors.TemporaryError(f"live replay of run {run.id} on {unit} timed out")
+    sys.stdout.write(str(task.results.get("stdout", "")))
+    sys.stderr.write(str(task.results.get("stderr", "")))
+    code = task.results.get("return-code")
+    if not isinstance(code, int):
+        raise errors.PermanentError(f"live replay of run {run.id} failed: {task.message}")
+    sys.stderr.write(
+        f"replayed {run.hook} live on {unit} (task {task.id}): exit {code}, recorded "
+        f"{'none' if run.exit_code is None else run.exit_code}\n"
+    )
+    return code

@@ -1,16 +1,21 @@
-"""`rune replay`: run a recorded hook again, locally, against its recorded context.
+"""`rune replay`: run a recorded hook again against its recorded context.
 
-The charm runs in a scratch copy of its directory (the unit's own, found under the local
-substrate's machines, or `--charm-dir`), with the run's recorded `JUJU_*` environment, and
-every hook tool answers from the tool calls the run recorded (`_replay_tool`): what the
-hook read then, it reads again; what it writes goes nowhere. The live model and the unit's
-own directory are never touched. A redacted value stays redacted.
+By default the charm runs here, in a scratch copy of its directory (the unit's own, found
+under the local substrate's machines, or `--charm-dir`), with the run's recorded `JUJU_*`
+environment, and every hook tool answers from the tool calls the run recorded
+(`_replay_tool`): what the hook read then, it reads again; what it writes goes nowhere. The
+live model and the unit's own directory are never touched. A redacted value stays redacted.
+
+With `--live` (`live_command`) the hook runs on the unit itself, as a `juju-exec` task with
+the recorded event's variables: its tools read the live model and its writes are committed
+as the task's (even when it exits non-zero), so it does change the model.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -21,7 +26,7 @@ from pathlib import Path
 from runecraft import errors
 from runecraft.schemas import hooks as hook_schema
 
-__all__ = ["Replayed", "find_charm_dir", "replay"]
+__all__ = ["Replayed", "find_charm_dir", "live_command", "replay"]
 
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 """What follows the replay's tools dir on PATH (the unit agent's default)."""
@@ -38,6 +43,36 @@ class Replayed:
     unanswered: tuple[str, ...]
     """Tool calls the record could not answer (`tool arg …`); writes among them went
     nowhere and succeeded."""
+
+
+_LIVE_CONTEXT = frozenset(
+    {
+        "CHARM_DIR",
+        "JUJU_AGENT_SOCKET_ADDRESS",
+        "JUJU_AGENT_SOCKET_NETWORK",
+        "JUJU_API_ADDRESSES",
+        "JUJU_CHARM_DIR",
+        "JUJU_CONTEXT_ID",
+        "JUJU_MACHINE_ID",
+        "JUJU_MODEL_NAME",
+        "JUJU_MODEL_UUID",
+        "JUJU_UNIT_NAME",
+        "JUJU_VERSION",
+    }
+)
+"""Variables the live unit's own context sets (the recorded ones would be stale)."""
+
+
+def live_command(run: hook_schema.HookRunDetail) -> str:
+    """The shell command that runs `run`'s hook on its unit in hook context: the recorded
+    event's variables exported (redacted ones left out), then the charm's handler."""
+    exports = [
+        f"export {name}={shlex.quote(value)}"
+        for name, value in sorted(run.env.items())
+        if name not in _LIVE_CONTEXT and value != hook_schema.REDACTED
+    ]
+    handler = 'if [ -f ./dispatch ]; then exec ./dispatch; fi; exec "./$JUJU_DISPATCH_PATH"'
+    return "; ".join([*exports, handler])
 
 
 def find_charm_dir(home: Path, model_uuid: str, unit: str) -> Path:

@@ -47,8 +47,9 @@ def _short(sha: str) -> str:
 
 def _relation_cause(op: uniter.Operation) -> hook_schema.HookCause:
     name = f"{op.endpoint}:{op.relation_id}"
-    who = op.departing_unit or op.remote_unit or op.remote_app
-    summary = f"relation {name} {op.relation_event}" + (f" by {who}" if who else "")
+    unit = op.departing_unit or op.remote_unit
+    summary = f"relation {name} {op.relation_event}"
+    summary += f" by {unit}" if unit else f" with {op.remote_app}" if op.remote_app else ""
     if op.change_version:
         summary += f" (version {op.change_version})"
     details = {

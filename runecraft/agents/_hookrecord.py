@@ -20,7 +20,7 @@ from runecraft.agents import uniter
 from runecraft.schemas import bus
 from runecraft.schemas import hooks as hook_schema
 
-__all__ = ["ToolCalls", "cause", "recorded_env", "redact_value"]
+__all__ = ["Ran", "ToolCalls", "cause", "recorded_env", "redact_value"]
 
 _SECRET_NAME = re.compile(
     r"pass(word|wd|phrase)?|secret|token|credential|private|api[-_]?key", re.IGNORECASE
@@ -253,3 +253,40 @@ class ToolCalls:
             len(record.stdout) + len(record.stderr) + sum(len(a) for a in record.args) + 64
         )
         self.calls.append(record)
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What a run of a hook leaves for its record, beside its result."""
+
+    started: float
+    duration: float
+    env: Mapping[str, str]
+    calls: ToolCalls
+
+    def record(
+        self,
+        unit: str,
+        run_id: int,
+        why: hook_schema.HookCause,
+        *,
+        hook: str,
+        exit_code: int | None,
+        outcome: str,
+    ) -> bus.HookRun:
+        """The run's record; raises `ValueError` (pydantic's) if it cannot be one."""
+        return bus.HookRun.model_validate(
+            {
+                "unit": unit,
+                "id": run_id,
+                "hook": hook,
+                "started": self.started,
+                "duration": self.duration,
+                "exit_code": exit_code,
+                "outcome": outcome,
+                "cause": why,
+                "env": recorded_env(self.env),
+                "tool_calls": tuple(self.calls.calls),
+                "tool_calls_dropped": self.calls.dropped,
+            }
+        )

@@ -104,16 +104,6 @@ RESEND_RUNS = 8
 """Hook-run records sent again after a reconnect (the controller ignores repeats)."""
 
 
-@dataclass(frozen=True)
-class _Ran:
-    """What a run of a hook leaves for its record, beside its result."""
-
-    started: float
-    duration: float
-    env: Mapping[str, str]
-    calls: _hookrecord.ToolCalls
-
-
 class Outbox(Protocol):
     """Where messages go (the machine agent's bus link in production)."""
 
@@ -354,7 +344,7 @@ class UnitAgent:
         self._containers: tuple[str, ...] = ()  # of the deployed charm
         self._warned_pebble = False
         self._outage = _retry.Outage("cannot save unit state; keeping it and retrying")
-        self._ran: _Ran | None = None
+        self._ran: _hookrecord.Ran | None = None
         self._recent_runs: list[bus.HookRun] = []
         """The newest hook-run records sent, resent after a reconnect."""
 
@@ -726,7 +716,7 @@ class UnitAgent:
                         on_start=binding.started,
                         records=self._processes,
                     )
-            self._ran = _Ran(started, time.monotonic() - clock, env, binding.calls)
+            self._ran = _hookrecord.Ran(started, time.monotonic() - clock, env, binding.calls)
         outcome = uniter.Outcome(
             # The unit never enters error for an action; its outcome goes to the controller.
             succeeded=result.ok or op.is_action,
@@ -747,19 +737,18 @@ class UnitAgent:
         ran, self._ran = self._ran, None
         if ran is None:
             return
-        run = bus.HookRun(
-            unit=self.unit,
-            id=self._record.hook_runs,
-            hook=op.label,
-            started=ran.started,
-            duration=ran.duration,
-            exit_code=result.exit_code,
-            outcome=result.outcome.value,
-            cause=_hookrecord.cause(op, before, remote),
-            env=_hookrecord.recorded_env(ran.env),
-            tool_calls=tuple(ran.calls.calls),
-            tool_calls_dropped=ran.calls.dropped,
-        )
+        try:
+            run = ran.record(
+                self.unit,
+                self._record.hook_runs,
+                _hookrecord.cause(op, before, remote),
+                hook=op.label,
+                exit_code=result.exit_code,
+                outcome=result.outcome.value,
+            )
+        except ValueError as exc:  # a record is a log: it never stops the unit
+            self._logger.warning("cannot record hook run", hook=op.label, error=str(exc))
+            return
         self._recent_runs = [*self._recent_runs[-(RESEND_RUNS - 1) :], run]
         await self._outbox.send(run)
 

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from runecraft import errors
 from runecraft.controller import services
 from runecraft.controller.state import Store
+from runecraft.controller.state import _tables as t
 from runecraft.schemas import bus
 from runecraft.schemas import hooks as hook_schema
 from tests.component._api import TOKEN, URL, controller_app
@@ -132,6 +134,12 @@ async def test_a_unit_of_another_model_sees_none_of_its_namesakes_runs(any_store
     # The agent of `m`'s machine 2 speaks for `m`'s units only.
     assert (await hooks.run("m", "web/0", 7)).hook == "upgrade-charm"
     assert (await hooks.run("m-old", "web/0", 2)).hook == "config-changed"
+
+    # A model's runs go with it; another's stay.
+    await any_store.delete_model(old.uuid)
+    async with any_store.engine.connect() as conn:
+        rows = await conn.execute(sa.select(t.hook_runs.c.model_uuid, t.hook_runs.c.id))
+        assert [tuple(row) for row in rows] == [(new.uuid, 7)]
 
 
 async def test_bad_reads_name_what_is_wrong(any_store: Store) -> None:

@@ -15,6 +15,7 @@ from runecraft import errors
 from runecraft.cli import _output
 from runecraft.cli._common import _home, _model, _run
 from runecraft.client import Client
+from runecraft.schemas import exec as exec_schema
 from runecraft.schemas import hooks as hook_schema
 
 __all__ = ["hooks", "replay", "show_hook"]
@@ -122,6 +123,11 @@ def replay(unit: str, run_id: int, charm_dir: Path | None, keep: bool, live: boo
     from runecraft.cli import _replay  # noqa: PLC0415 (only this command needs it)
 
     run = _fetch(unit, run_id)
+    if run.hook == f"action {exec_schema.JUJU_EXEC}":
+        raise errors.InvalidSpecError(
+            f"run {run.id} of {unit} was a `rune exec` command, whose command is not recorded: "
+            "replay runs hooks and actions"
+        )
     if live:
         if charm_dir is not None or keep:
             raise errors.UsageError("--live runs on the unit: --charm-dir and --keep do not apply")
@@ -165,7 +171,6 @@ _LIVE_TIMEOUT = 300.0
 def _replay_live(unit: str, run: hook_schema.HookRunDetail, command: str) -> int:
     """Run `command` on `unit` as a `juju-exec` task; print its output; its exit code."""
     from runecraft.cli._runtime import _await_tasks  # noqa: PLC0415
-    from runecraft.schemas import exec as exec_schema  # noqa: PLC0415
 
     model = _model()
     params = {"command": command, "timeout": _LIVE_TIMEOUT}

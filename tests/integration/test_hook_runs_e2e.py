@@ -97,6 +97,8 @@ def test_hooks_show_hook_and_replay_of_a_deployed_charm(rune: Rune, tmp_path: Pa
     shown = json.loads(rune("show-hook", unit, str(after[-1]["id"]), "--format", "json").stdout)
     live_calls = {(c["tool"], tuple(c["args"])) for c in shown["tool_calls"]}
     assert ("config-get", ("message",)) in live_calls
+    exec_run = rune("replay", unit, str(after[-1]["id"]), check=False)
+    assert exec_run.returncode == 1 and "`rune exec` command" in exec_run.stderr
 
     # A failing hook is replayed with its exit code.
     rune("config", "flaky", "exit-code=3")

@@ -96,3 +96,15 @@ async def test_a_failure_its_retry_and_a_restart_are_runs_of_their_own(tmp_path:
     async with running(agent):
         await again.wait_idle("h3")
     assert [(r.id, r.hook) for r in runs(again)] == [(7, "config-changed")]
+
+
+async def test_a_reconnect_sends_the_newest_runs_again(tmp_path: Path) -> None:
+    archive = build_zip(BASH_CHARM)
+    outbox, clock = Outbox(), Clock()
+    agent = make_agent(tmp_path, remote(archive), Charms(archive), outbox, clock)
+    async with running(agent):
+        await outbox.wait_idle("h1")
+        sent = runs(outbox)
+        await agent.resend()
+    assert [r.id for r in sent] == [1, 2, 3, 4]
+    assert runs(outbox)[len(sent) :] == sent  # the controller stores each id once

@@ -100,12 +100,17 @@ async def test_each_unit_keeps_its_newest_runs_pruned_in_the_same_transaction(
     assert len(batch.touching("INSERT INTO hook_runs")) == 1
     assert len(batch.touching("DELETE FROM hook_runs")) == 1
 
+    with counting(any_store) as many:  # many units: still one prune
+        await world.send(2, run("web/0", keep + 6), run("web/1", 2))
+    assert len(many.touching("DELETE FROM hook_runs")) == 1
+    assert len(many.statements) == len(batch.statements)
+
     listed = await hooks_service(world).runs("m", "web/0", limit=keep)
     assert len(listed) == keep
-    assert (listed[0].id, listed[-1].id) == (6, keep + 5)
+    assert (listed[0].id, listed[-1].id) == (7, keep + 6)
     with pytest.raises(errors.NotFoundError, match="hook run 5 of unit"):
         await hooks_service(world).run("m", "web/0", 5)
-    assert len(await hooks_service(world).runs("m", "web/1", limit=keep)) == 1  # untouched
+    assert len(await hooks_service(world).runs("m", "web/1", limit=keep)) == 2  # none pruned
 
 
 async def test_a_small_bound_prunes_per_unit(any_store: Store) -> None:

@@ -58,8 +58,7 @@ class HookRuns(Repository):
         if not rows:
             return 0
         await self._conn.execute(sa.insert(t.hook_runs), rows)
-        for model_uuid, unit in sorted({(row["model_uuid"], row["unit"]) for row in rows}):
-            await self._prune(model_uuid, unit)
+        await self._prune(sorted({(row["model_uuid"], row["unit"]) for row in rows}))
         return len(rows)
 
     async def _new_rows(
@@ -97,11 +96,20 @@ class HookRuns(Repository):
                 }
         return list(rows.values())
 
-    async def _prune(self, model_uuid: str, unit: str) -> None:
-        runs = t.hook_runs
-        of_unit = sa.and_(runs.c.model_uuid == model_uuid, runs.c.unit == unit)
-        newest = sa.select(sa.func.max(runs.c.id)).where(of_unit).scalar_subquery()
-        await self._conn.execute(sa.delete(runs).where(of_unit, runs.c.id <= newest - self.keep))
+    async def _prune(self, units: Sequence[tuple[str, str]]) -> None:
+        """One statement for every unit of the batch: each keeps its newest `keep` runs."""
+        runs, newer = t.hook_runs, t.hook_runs.alias("newer")
+        newest = (
+            sa.select(sa.func.max(newer.c.id))
+            .where(newer.c.model_uuid == runs.c.model_uuid, newer.c.unit == runs.c.unit)
+            .scalar_subquery()
+        )
+        await self._conn.execute(
+            sa.delete(runs).where(
+                sa.tuple_(runs.c.model_uuid, runs.c.unit).in_(list(units)),
+                runs.c.id <= newest - self.keep,
+            )
+        )
 
 
 class HookRunReads:

@@ -204,8 +204,12 @@ def _redact_json(value: Any) -> Any:
     return value
 
 
-def _redact_output(tool: str, text: str) -> str:
-    if tool in _SECRET_OUTPUT:
+def _redact_output(tool: str, args: Sequence[str], text: str) -> str:
+    """Secret content out of a call's output: all of it for secret tools and for a read of
+    one credential-looking key (`config-get admin-password`), else the values of such keys
+    in a JSON answer."""
+    named = any(_SECRET_NAME.search(arg) for arg in args if not arg.startswith("-"))
+    if tool in _SECRET_OUTPUT or (named and tool.endswith("-get")):
         return hook_schema.REDACTED if text else ""
     if not _SECRET_NAME.search(text):
         return text
@@ -237,7 +241,7 @@ class ToolCalls:
             self.dropped += 1
             return
         limit = min(hook_schema.MAX_TOOL_OUTPUT, self._budget)
-        out = _redact_output(tool, stdout.decode("utf-8", "replace"))
+        out = _redact_output(tool, args, stdout.decode("utf-8", "replace"))
         err = stderr.decode("utf-8", "replace")
         kept = [_cut(_redact_arg(tool, arg), limit) for arg in args[:_MAX_ARGS]]
         if len(args) > _MAX_ARGS:

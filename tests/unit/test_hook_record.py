@@ -56,6 +56,8 @@ def test_secret_content_in_tool_calls_is_redacted() -> None:
     calls.add("relation-set", ["-r", "db:1", "api_key=k3y", "host=h"], 0, b"", b"")
     calls.add("relation-get", ["--format=json", "-"], 0, b'{"password": "p4ss", "host": "h"}', b"")
     calls.add("config-get", ["greeting"], 0, b"hi\n", b"")
+    calls.add("config-get", ["admin-password"], 0, b"hunter2\n", b"")
+    calls.add("leader-get", ["--format=json", "db_token"], 0, b'"t0k3n"\n', b"")
     assert [(c.tool, c.args, c.stdout) for c in calls.calls] == [
         ("secret-get", ("secret:abc",), hook_schema.REDACTED),
         (
@@ -70,6 +72,8 @@ def test_secret_content_in_tool_calls_is_redacted() -> None:
             json.dumps({"password": hook_schema.REDACTED, "host": "h"}),
         ),
         ("config-get", ("greeting",), "hi\n"),
+        ("config-get", ("admin-password",), R),
+        ("leader-get", ("--format=json", "db_token"), R),
     ]
 
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runecraft.controller.state import _tables as t
 from runecraft.controller.state._base import Repository, Session
@@ -115,7 +116,7 @@ class HookRuns(Repository):
 class HookRunReads:
     """Reads of stored hook runs (outside any write transaction)."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
     async def list(

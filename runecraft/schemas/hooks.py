@@ -86,6 +86,9 @@ HOOK_TOOLS = (
 """Every hook tool a unit agent serves (a replay answers each of them)."""
 
 Count = Annotated[int, Field(ge=0, le=2**63 - 1)]
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+"""An exit code (the database keeps 32 bits)."""
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Outcome = Literal["succeeded", "failed", "missing"]
 """`missing`: the charm has no handler for the hook (skipped, counts as success)."""
 
@@ -99,7 +102,7 @@ class ToolCallRecord(_Frozen):
 
     tool: str
     args: tuple[str, ...] = ()
-    exit_code: int
+    exit_code: Int32
     stdout: str = ""
     stderr: str = ""
 
@@ -121,14 +124,14 @@ class HookRunSummary(_Frozen):
 
     id: Count
     """Per unit, increasing with every run (a retry of a failed hook is a new run)."""
-    unit: str
-    hook: str
+    unit: str = Field(max_length=160)
+    hook: str = Field(max_length=256)
     """The hook name, or `action NAME` for an action."""
-    started: float
+    started: Seconds
     """Wall-clock seconds (Unix time) the hook started."""
-    duration: float = Field(ge=0)
+    duration: Seconds
     """Seconds it ran."""
-    exit_code: int | None = None
+    exit_code: Int32 | None = None
     """None when no process ran (a missing handler, a handler that could not start)."""
     outcome: Outcome
     cause: HookCause
@@ -139,7 +142,7 @@ class HookRunDetail(HookRunSummary):
 
     env: dict[str, str] = Field(default_factory=dict)
     tool_calls: tuple[ToolCallRecord, ...] = ()
-    tool_calls_dropped: Count = 0
+    tool_calls_dropped: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
     """Calls beyond the record's bounds, counted only."""
 
 

@@ -63,6 +63,8 @@ class UnitRecord:
     report_seq_reserved: int = 0
     """Report numbers up to this one may have been handed out: a restarted agent counts on
     from here (reserved in blocks, so reporting costs no write each time)."""
+    hook_runs: int = 0
+    """The id of the newest hook run (`schemas.hooks.HookRun.id`): ids never repeat."""
 
 
 def _plain(value: Any) -> Any:
@@ -91,6 +93,7 @@ def _encode(record: UnitRecord) -> dict[str, Any]:
         "workload_seq": record.workload_seq,
         "notice_cursors": dict(record.notice_cursors),
         "report_seq_reserved": record.report_seq_reserved,
+        "hook_runs": record.hook_runs,
     }
 
 
@@ -147,6 +150,7 @@ def _decode(data: dict[str, Any]) -> UnitRecord:
         workload_seq=int(data.get("workload_seq", 0)),
         notice_cursors={str(k): str(v) for k, v in data.get("notice_cursors", {}).items()},
         report_seq_reserved=int(data.get("report_seq_reserved", 0)),
+        hook_runs=int(data.get("hook_runs", 0)),
     )
 
 

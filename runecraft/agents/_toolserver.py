@@ -26,7 +26,7 @@ from typing import Literal
 import structlog
 
 from runecraft import _tracing, errors
-from runecraft.agents import _hooktool, _proc, hooktools
+from runecraft.agents import _hookrecord, _hooktool, _proc, hooktools
 
 __all__ = [
     "CLIENT_NAME",
@@ -233,7 +233,10 @@ class ToolServer:
                     )
             except Exception as exc:  # a tool bug must fail the call, not the agent
                 logger.exception("hook tool crashed", tool=tool)
-                return _reply(1, stderr=f"ERROR internal error: {exc}\n".encode())
+                message = f"ERROR internal error: {exc}\n".encode()
+                binding.calls.add(tool, request.args, 1, b"", message)
+                return _reply(1, stderr=message)
+            binding.calls.add(tool, request.args, result.code, result.stdout, result.stderr)
         return _reply(result.code, result.stdout, result.stderr)
 
 
@@ -278,6 +281,8 @@ class HookBinding:
         self.uid = uid
         self.trace = _tracing.traceparent()
         """The hook's span (current where the hook runs), parent of its tool calls' spans."""
+        self.calls = _hookrecord.ToolCalls()
+        """The calls served for this hook (its run's record)."""
         self._pid: asyncio.Future[tuple[int, int | None]] = (
             asyncio.get_running_loop().create_future()
         )

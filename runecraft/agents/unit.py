@@ -53,6 +53,7 @@ from runecraft import _retry, _tracing, charms, errors
 from runecraft.agents import (
     _context,
     _forkserver,
+    _hookrecord,
     _leftovers,
     _operations,
     _state_store,
@@ -89,12 +90,22 @@ SEQ_BLOCK = 64
 far below `sequencing.REPORT_WINDOW`."""
 
 
-AgentMessage = bus.UnitReport | bus.AppStatusReport | bus.HookCommit | bus.LeaderSet | bus.ActionLog
+AgentMessage = (
+    bus.UnitReport
+    | bus.AppStatusReport
+    | bus.HookCommit
+    | bus.HookRun
+    | bus.LeaderSet
+    | bus.ActionLog
+)
 """Everything a unit agent sends to the controller."""
 
 HookRan = Callable[[str, str, str, float], None]
 """Told of a hook that ended: its charm, its name, its outcome (`succeeded`, `failed` or
 `missing`) and how many seconds it ran."""
+
+RESEND_RUNS = 8
+"""Hook-run records sent again after a reconnect (the controller ignores repeats)."""
 
 
 class Outbox(Protocol):
@@ -343,6 +354,9 @@ class UnitAgent:
         self._containers: tuple[str, ...] = ()  # of the deployed charm
         self._warned_pebble = False
         self._outage = _retry.Outage("cannot save unit state; keeping it and retrying")
+        self._ran: _hookrecord.Ran | None = None
+        self._recent_runs: list[bus.HookRun] = []
+        """The newest hook-run records sent, resent after a reconnect."""
 
     # --- public ----------------------------------------------------------------------------
 
@@ -418,6 +432,8 @@ class UnitAgent:
             await self._send_app_status()
         for commit in self._record.pending_commits:
             await self._send_commit(commit)
+        for run in self._recent_runs:
+            await self._outbox.send(run)
 
     @property
     def pending_commits(self) -> tuple[bus.HookCommit, ...]:
@@ -572,6 +588,8 @@ class UnitAgent:
             self._sync_workloads()
         if (status := uniter.status_before(before, op)) is not None:
             self._keep(dataclasses.replace(self._record, workload=status))
+        # The run's id is on disk before it runs, so a re-run after a crash is a new id.
+        self._keep(dataclasses.replace(self._record, hook_runs=self._record.hook_runs + 1))
         self._save(uniter.record_step(self.local, op, uniter.Step.RUNNING))
         doing = f"running action {op.action_name}" if op.is_action else f"running {op.hook} hook"
         # Executing from here: while the step waits for the disk, the unit is not idle.
@@ -583,6 +601,7 @@ class UnitAgent:
         outcome, ctx, result = await self._run(op, remote)
         after = uniter.status_after(before, op, outcome)
         await self._finish(op, remote, outcome, ctx, result)
+        await self._send_run(op, before, remote, result)
         if after is not None:
             self._keep(dataclasses.replace(self._record, workload=after))
         error = self.local.error
@@ -709,6 +728,7 @@ class UnitAgent:
         )
         env.update(_secret_env(op))
         async with self._hook_lock:
+            started, clock = self._clock(), time.monotonic()
             with (
                 _tracing.span("hook", attributes=_hook_attributes(op, remote)),
                 self._server.serving(ctx) as binding,
@@ -717,7 +737,6 @@ class UnitAgent:
                 if action is not None and op.action_name == exec_schema.JUJU_EXEC:
                     result = await self._run_exec(action, env, binding.started)
                 else:
-                    started = time.perf_counter()
                     result = await hookrunner.run_hook(
                         charm_dir=self.paths.charm,
                         hook=op.hook,
@@ -729,9 +748,10 @@ class UnitAgent:
                         records=self._processes,
                     )
                     if self._hook_ran is not None and not op.is_action:
-                        seconds = time.perf_counter() - started
+                        seconds = time.monotonic() - clock
                         self._hook_ran(remote.charm.name, op.hook, result.outcome.value, seconds)
                 _tracing.set_attributes({"runecraft.hook.outcome": result.outcome.value})
+            self._ran = _hookrecord.Ran(started, time.monotonic() - clock, env, binding.calls)
         outcome = uniter.Outcome(
             # The unit never enters error for an action; its outcome goes to the controller.
             succeeded=result.ok or op.is_action,
@@ -740,6 +760,32 @@ class UnitAgent:
             jitter=random.random(),
         )
         return outcome, ctx, result
+
+    async def _send_run(
+        self,
+        op: uniter.Operation,
+        before: uniter.LocalState,
+        remote: bus.UnitRemoteState,
+        result: hookrunner.HookResult,
+    ) -> None:
+        """Send the record of the run that just ended (`schemas.hooks`)."""
+        ran, self._ran = self._ran, None
+        if ran is None:
+            return
+        try:
+            run = ran.record(
+                self.unit,
+                self._record.hook_runs,
+                _hookrecord.cause(op, before, remote),
+                hook=op.label,
+                exit_code=result.exit_code,
+                outcome=result.outcome.value,
+            )
+        except ValueError as exc:  # a record is a log: it never stops the unit
+            self._logger.warning("cannot record hook run", hook=op.label, error=str(exc))
+            return
+        self._recent_runs = [*self._recent_runs[-(RESEND_RUNS - 1) :], run]
+        await self._outbox.send(run)
 
     async def _run_exec(
         self, action: _context.ActionRun, env: Mapping[str, str], on_start: Callable[[int], None]

@@ -12,6 +12,7 @@ import httpx
 from runecraft import _tracing, errors
 from runecraft.client import _wire
 from runecraft.schemas import api, audit, constraints, machines, resources, secrets
+from runecraft.schemas import hooks as hook_schema
 from runecraft.schemas import logs as log_schema
 from runecraft.schemas import users as user_schema
 from runecraft.schemas.secrets import SecretQuery
@@ -381,6 +382,29 @@ class Client:
             "GET", f"/v1/models/{model}/units/{application}/{number}"
         )
         return result
+
+    @staticmethod
+    def _unit_path(model: str, unit: str) -> str:
+        application, _, number = unit.partition("/")
+        if not application or not number.isdigit():
+            raise errors.InvalidSpecError(
+                f'invalid unit name "{unit}": expected APPLICATION/NUMBER'
+            )
+        return f"/v1/models/{model}/units/{application}/{number}"
+
+    async def hook_runs(
+        self, model: str, unit: str, *, limit: int = 20
+    ) -> list[hook_schema.HookRunSummary]:
+        """The unit's newest `limit` hook runs, oldest first."""
+        found = await self._request(
+            "GET", f"{self._unit_path(model, unit)}/hooks", params={"limit": limit}
+        )
+        return [hook_schema.HookRunSummary.model_validate(run) for run in found]
+
+    async def hook_run(self, model: str, unit: str, run_id: int) -> hook_schema.HookRunDetail:
+        """One hook run of the unit, with its environment and tool calls."""
+        found = await self._request("GET", f"{self._unit_path(model, unit)}/hooks/{run_id}")
+        return hook_schema.HookRunDetail.model_validate(found)
 
     # --- machines -----------------------------------------------------------------------
 

@@ -427,6 +427,7 @@ class Controller:
                 secrets=services.SecretService(store, self.hub),
                 resources=services.ResourceService(store, self.hub),
                 credentials=services.CredentialService(store),
+                hooks=services.HookService(store),
                 users=services.UserService(store, config.admin_token),
                 verify_agent=self.verify,
                 shutdown=self.shutdown,

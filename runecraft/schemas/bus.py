@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from runecraft.schemas import metrics
+from runecraft.schemas.hooks import HookRun
 from runecraft.schemas.resources import ResourceRemote
 from runecraft.schemas.secrets import SecretOp, SecretRemote
 from runecraft.schemas.storage import StorageRemote
@@ -38,6 +39,7 @@ __all__ = [
     "Heartbeat",
     "Hello",
     "HookCommit",
+    "HookRun",
     "HookTimings",
     "LeaderSet",
     "LogAck",
@@ -410,6 +412,7 @@ AgentMessage = Annotated[
     | UnitReport
     | AppStatusReport
     | HookCommit
+    | HookRun
     | LeaderSet
     | ActionLog
     | LogBatch
@@ -463,6 +466,7 @@ def decode_agent_message(
     | UnitReport
     | AppStatusReport
     | HookCommit
+    | HookRun
     | LeaderSet
     | ActionLog
     | LogBatch
@@ -480,9 +484,11 @@ def decode_traced_agent_message(
     | UnitReport
     | AppStatusReport
     | HookCommit
+    | HookRun
     | LeaderSet
     | ActionLog
-    | LogBatch,
+    | LogBatch
+    | AgentMetrics,
     str | None,
 ]:
     """`decode_agent_message`, with the envelope's `traceparent`."""

@@ -63,6 +63,7 @@ def controller_app(
             secrets=services.SecretService(store, hub),
             resources=services.ResourceService(store, hub),
             credentials=services.CredentialService(store),
+            hooks=services.HookService(store),
             users=services.UserService(store, TOKEN),
             verify_agent=verify_agent,
             shutdown=no_shutdown,

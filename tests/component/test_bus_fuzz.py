@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from runecraft import errors
 from runecraft.controller.services._agents import Received
 from runecraft.controller.state import Store
-from runecraft.schemas import bus
+from runecraft.schemas import bus, hooks
 from runecraft.schemas import secrets as sec
 
 from .test_relations import REGULAR, World, commit, integrated, make_world, writes
@@ -58,6 +58,18 @@ def _agent_seeds() -> list[tuple[int, dict[str, Any]]]:
         bus.Hello(agent="x", units=("db/0",)),
         bus.Heartbeat(agent="x", units=("db/0",)),
         bus.LogBatch(source="unit-db-0", offset=0, end=3, lines=("a",)),
+        bus.HookRun(
+            unit="db/0",
+            id=1,
+            hook="install",
+            started=1.0,
+            duration=0.5,
+            exit_code=0,
+            outcome="succeeded",
+            cause=hooks.HookCause(kind="lifecycle", summary="deployed", details={"a": "b"}),
+            env={"JUJU_HOOK_NAME": "install"},
+            tool_calls=(hooks.ToolCallRecord(tool="is-leader", exit_code=0, stdout="True\n"),),
+        ),
     ]
     return [(0, m.model_dump(mode="json")) for m in messages]
 

@@ -25,6 +25,7 @@ from runecraft.controller.api import (
     _clouds,
     _controller,
     _credentials,
+    _hooks,
     _juju,
     _logs,
     _machines,
@@ -186,6 +187,7 @@ def create_app(ctx: ApiContext, audit: services.AuditService | None = None) -> F
     app.include_router(_bundles.router, dependencies=USER)  # a plan needs read only
     app.include_router(_juju.router, dependencies=MODEL)
     app.include_router(_logs.router, dependencies=MODEL)
+    app.include_router(_hooks.router, dependencies=MODEL)
     app.include_router(_machines.router, dependencies=MODEL)
     app.include_router(_secrets.router, dependencies=MODEL)
     app.include_router(_audit.router, dependencies=SUPERUSER)

@@ -65,6 +65,8 @@ class ApiContext:
     """The broker's state (running, restarting, down) and why."""
     credentials: services.CredentialService | None = None
     """`credential-get` answers (absent in API-only test setups)."""
+    hooks: services.HookService | None = None
+    """The hook runs agents recorded (absent in API-only test setups)."""
 
 
 def _context(request: Request) -> ApiContext:

@@ -10,6 +10,8 @@ from runecraft.controller.services._bundles import BundleOutcome, BundleService
 from runecraft.controller.services._catalog import CatalogService
 from runecraft.controller.services._clouds import CloudRegistry, CloudService
 from runecraft.controller.services._credentials import CredentialService
+from runecraft.controller.services._hooks import MAX_LIMIT as MAX_HOOK_RUNS
+from runecraft.controller.services._hooks import HookService
 from runecraft.controller.services._hub import ChangeHub
 from runecraft.controller.services._logs import LogQuery, LogService
 from runecraft.controller.services._machines import (
@@ -42,6 +44,7 @@ __all__ = [
     "DEFAULT_MODEL_CONFIG",
     "HEARTBEAT_SECONDS",
     "JUJU_VERSION",
+    "MAX_HOOK_RUNS",
     "MAX_WAITING",
     "ActionService",
     "AddedMachine",
@@ -55,6 +58,7 @@ __all__ = [
     "CloudService",
     "CredentialService",
     "Enlister",
+    "HookService",
     "LogQuery",
     "LogService",
     "MachineService",

@@ -40,7 +40,7 @@ from runecraft.controller.services._hook_commit import (
     apply_hook_commit,
 )
 from runecraft.controller.services._hub import ChangeHub
-from runecraft.controller.services._ports import StateStore, StoreService
+from runecraft.controller.services._ports import StateStore, StoreService, WithHookRuns
 from runecraft.controller.services._reports import ReportCache, ReportGroup, ReportsMoved
 from runecraft.controller.state import MachineRecord, SeqCheck, accepted_seq
 from runecraft.schemas import bus, sequencing
@@ -54,11 +54,16 @@ MAX_BATCH = 1000
 MAX_WAITING = 20_000
 """Messages that may wait to be stored (an outage of the database); beyond it, those the
 agents send again are dropped (see the module docstring)."""
-_DROPPABLE = (bus.HookCommit, bus.ActionLog, bus.Hello)
-"""Kinds an agent sends again (or whose content comes again) once it is sent its snapshot."""
+_DROPPABLE = (bus.HookCommit, bus.ActionLog, bus.Hello, bus.HookRun)
+"""Kinds an agent sends again (or whose content comes again) once it is sent its snapshot;
+and hook-run records, which are a log: a lost one is a gap in `rune hooks`, nothing more."""
 
 
-class AgentStore(StateStore[HookCommitState], Protocol):
+class AgentState(HookCommitState, WithHookRuns, Protocol):
+    """What applying a batch of agent messages reads and writes."""
+
+
+class AgentStore(StateStore[AgentState], Protocol):
     async def machine_by_agent(self, agent: str) -> MachineRecord | None: ...
 
     def on_commit(self, watcher: Callable[[Sequence[tuple[str, str, str]]], None]) -> None: ...
@@ -164,6 +169,7 @@ class _Outcome:
     changed: bool = False
     leases: list[tuple[str, int, str, float]] = field(default_factory=list)
     started: list[tuple[str, int, float]] = field(default_factory=list)
+    hook_runs: list[tuple[str, int, bus.HookRun]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -339,6 +345,7 @@ class AgentService(StoreService[AgentStore]):
                 await self._apply_one(tx, group, outcome, machine, received, now)
             await self._flush(tx, group, outcome, now)
             await tx.applications.renew_leases_of(outcome.leases)
+            await tx.hook_runs.record(outcome.hook_runs)
             outcome.changed |= await tx.machines.mark_all_started(outcome.started)
         group.committed()
         self.hellos |= outcome.hellos
@@ -372,6 +379,9 @@ class AgentService(StoreService[AgentStore]):
             return
         if isinstance(message, bus.LogBatch | bus.AgentMetrics):
             return  # the controller routes these to the LogService and MetricsService
+        if isinstance(message, bus.HookRun):  # stored at the batch's end, moving no revision
+            outcome.hook_runs.append((model, number, message))
+            return
         if isinstance(message, bus.HookCommit):
             with _tracing.span(
                 "hook commit",

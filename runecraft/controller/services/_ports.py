@@ -173,6 +173,15 @@ class MachineRows(Protocol):
     async def delete(self, machine: state.MachineRecord) -> None: ...
 
 
+class HookRunRows(Protocol):
+    async def record(self, runs: Sequence[tuple[str, int, bus.HookRun]]) -> int: ...
+
+
+class WithHookRuns(Protocol):
+    @property
+    def hook_runs(self) -> HookRunRows: ...
+
+
 class WithMachines(Protocol):
     @property
     def machines(self) -> MachineRows: ...

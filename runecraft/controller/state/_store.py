@@ -27,6 +27,7 @@ from runecraft.controller.state import _tables as t
 from runecraft.controller.state._actions import Actions
 from runecraft.controller.state._applications import Applications, Charms
 from runecraft.controller.state._base import CHARM_COLUMNS, Session, record
+from runecraft.controller.state._hooks import HookRuns
 from runecraft.controller.state._machines import Machines
 from runecraft.controller.state._models import Models, StatusHistory
 from runecraft.controller.state._records import (
@@ -85,6 +86,7 @@ class Tx:
         self.relations = Relations(session)
         self.actions = Actions(session)
         self.machines = Machines(session)
+        self.hook_runs = HookRuns(session)
         self.applications = Applications(
             session,
             secrets=self.secrets,
@@ -331,6 +333,7 @@ class Store:
                 t.log_entries,
                 t.log_cursors,
                 t.status_history,
+                t.hook_runs,
                 t.storage_instances,
                 t.storage_directives,
                 t.application_resources,

@@ -439,3 +439,26 @@ audit_log = sa.Table(
 )
 """Every mutating API call: who (the authenticated principal), what (method, route template,
 model), when, and its outcome (HTTP status, error code). Never the request body."""
+
+
+# --- hook runs (revision 0006) -------------------------------------------------------------
+
+hook_runs = sa.Table(
+    "hook_runs",
+    metadata,
+    sa.Column("model_uuid", sa.String(36), primary_key=True),
+    sa.Column("unit", sa.String(160), primary_key=True),
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hook", sa.String(256), nullable=False),
+    sa.Column("started", sa.Float, nullable=False),
+    sa.Column("duration", sa.Float, nullable=False),
+    sa.Column("exit_code", sa.Integer, nullable=True),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("cause", sa.JSON, nullable=False),
+    sa.Column("env", sa.JSON, nullable=False),
+    sa.Column("tool_calls", sa.JSON, nullable=False),
+    sa.Column("tool_calls_dropped", sa.Integer, nullable=False, default=0),
+)
+"""Every hook a unit agent ran (`rune hooks`, `show-hook`, `replay`), by unit and the
+agent's run id; the newest `schemas.hooks.KEEP_PER_UNIT` per unit are kept. Not model
+state: storing one moves no revision."""

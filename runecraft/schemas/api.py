@@ -15,31 +15,40 @@ __all__ = [
     "AddCloudRequest",
     "AddModelRequest",
     "AddUnitsRequest",
+    "ApplicationRemoval",
     "BundleCharm",
     "BundleExport",
     "BundleRequest",
     "BundleResponse",
     "CharmInfo",
     "CloudInfo",
+    "CloudRemoved",
     "ConfigRequest",
     "ControllerInfo",
     "DeployRequest",
     "ErrorBody",
     "ErrorDetail",
+    "Health",
     "IntegrateRequest",
     "ModelConfigRequest",
     "ModelInfo",
+    "ModelRemoval",
+    "PasswordChanged",
     "RefreshRequest",
     "RefreshResponse",
     "RelationEndpointInfo",
     "RelationInfo",
+    "RelationRemoval",
     "RemoveRelationRequest",
     "RemoveUnitsRequest",
     "ResolveRequest",
+    "Revoked",
     "RunActionRequest",
     "ScaleRequest",
     "ScaleResponse",
+    "Stopping",
     "UnitsResponse",
+    "UserRemoved",
 ]
 
 
@@ -303,10 +312,67 @@ class ControllerInfo(BaseModel):
     broker: str
 
 
+class Health(BaseModel):
+    """`bus`: `connected` or `connecting` (the controller's own bus client); `broker`:
+    `running`, `restarting` or `down`, with `broker_message` saying why when it is not
+    running (left out when it is)."""
+
+    status: Literal["ok"] = "ok"
+    uuid: str
+    bus: Literal["connected", "connecting"]
+    broker: str
+    broker_message: str | None = None
+
+
+class Stopping(BaseModel):
+    stopping: bool
+
+
+class Revoked(BaseModel):
+    """`logout`: whether the token was revoked (the admin token cannot be)."""
+
+    revoked: bool
+
+
+class PasswordChanged(BaseModel):
+    """How many of the user's other tokens stopped working."""
+
+    revoked: int
+
+
+class UserRemoved(BaseModel):
+    user: str
+
+
+class CloudRemoved(BaseModel):
+    cloud: str
+
+
+class ModelRemoval(BaseModel):
+    model: str
+    life: str
+
+
+class ApplicationRemoval(BaseModel):
+    application: str
+    life: str
+
+
+class RelationRemoval(BaseModel):
+    id: int
+    key: str
+    life: str
+
+
 class ErrorDetail(BaseModel):
+    """`code` names the error's class in the one error tree (`invalid`, `not-found`, ...),
+    so a client raises the same error the controller did."""
+
     code: str
     message: str
 
 
 class ErrorBody(BaseModel):
+    """Every error answer: `{"error": {"code": ..., "message": ...}}`."""
+
     error: ErrorDetail

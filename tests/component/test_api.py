@@ -15,6 +15,7 @@ from runecraft import charms
 from runecraft.controller import services
 from runecraft.controller.state import Store
 from runecraft.schemas import bus
+from runecraft.schemas.status import StatusDocument
 from tests.component._api import api_client
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "charms"
@@ -201,6 +202,25 @@ async def _two_apps(client: httpx.AsyncClient, tmp_path: Path, units: int = 1) -
         body = {"application": app, "charm_sha256": sha, "num_units": units}
         response = await client.post("/v1/models/default/applications", json=body)
         assert response.status_code == 201, response.text
+
+
+async def test_status_document_is_what_the_openapi_document_declares(
+    client: httpx.AsyncClient, tmp_path: Path, store: Store
+) -> None:
+    """The status route declares `StatusDocument` but sends its own JSON unvalidated: a
+    real document (units, machines, relations, a leader, the broker) reads through the
+    model with no key lost and none missing."""
+    await _two_apps(client, tmp_path, units=2)
+    response = await client.post("/v1/models/default/relations", json={"endpoints": ["db", "web"]})
+    assert response.status_code == 201, response.text
+    async with store.write("default") as tx:
+        await tx.applications.update(await tx.applications.get("db"), leader="db/0")
+    document = (await client.get("/v1/models/default/status")).json()
+    read = StatusDocument.model_validate(document)
+    assert read.model_dump(mode="json", by_alias=True, exclude_unset=True) == document
+    assert read.applications["db"].units["db/0"].leader
+    assert set(read.applications["db"].relations) == {"db", "ha"}
+    assert read.controller is not None
 
 
 async def _revision(client: httpx.AsyncClient) -> int:

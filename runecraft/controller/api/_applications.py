@@ -24,9 +24,9 @@ async def deploy(ctx: Context, model: str, request: api.DeployRequest) -> api.Un
 @router.delete(APP)
 async def remove_application(
     ctx: Context, model: str, application: str, force: bool = False, no_wait: bool = False
-) -> dict[str, str]:
+) -> api.ApplicationRemoval:
     await ctx.models.remove_application(model, application, force=force, no_wait=no_wait)
-    return {"application": application, "life": "dying"}
+    return api.ApplicationRemoval(application=application, life="dying")
 
 
 @router.post(APP + "/units")

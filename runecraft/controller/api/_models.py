@@ -45,9 +45,9 @@ async def show_model(ctx: Context, model: str) -> api.ModelInfo:
 
 
 @router.delete("/v1/models/{model}", dependencies=[MODEL_ADMIN])
-async def destroy_model(ctx: Context, model: str, force: bool = False) -> dict[str, str]:
+async def destroy_model(ctx: Context, model: str, force: bool = False) -> api.ModelRemoval:
     await ctx.models.destroy_model(model, force=force)
-    return {"model": model, "life": "dying"}
+    return api.ModelRemoval(model=model, life="dying")
 
 
 @router.get("/v1/models/{model}/config", dependencies=[MODEL_READ])

@@ -15,6 +15,7 @@ __all__ = [
     "AddCloudRequest",
     "AddModelRequest",
     "AddUnitsRequest",
+    "ApplicationConfig",
     "ApplicationRemoval",
     "BundleCharm",
     "BundleExport",
@@ -24,12 +25,14 @@ __all__ = [
     "CloudInfo",
     "CloudRemoved",
     "ConfigRequest",
+    "ConfigSetting",
     "ControllerInfo",
     "DeployRequest",
     "ErrorBody",
     "ErrorDetail",
     "Health",
     "IntegrateRequest",
+    "ModelConfigEntry",
     "ModelConfigRequest",
     "ModelInfo",
     "ModelRemoval",
@@ -310,6 +313,36 @@ class ControllerInfo(BaseModel):
     version: str
     agent_version: str
     broker: str
+
+
+class ModelConfigEntry(BaseModel):
+    """Juju's `model-config --format json` entry: the value and where it comes from
+    (`default` or `model`)."""
+
+    Value: Any
+    Source: str
+
+
+class ConfigSetting(BaseModel):
+    """An option in Juju's `config --format json`: `source` is `user`, `default` or `unset`
+    (then it has no `value`)."""
+
+    type: str
+    description: str = ""
+    source: str
+    default: Any = None
+    value: Any = None
+
+
+class ApplicationConfig(BaseModel):
+    """Juju's `config --format json` document of an application."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    application: str
+    charm: str
+    application_config: dict[str, ConfigSetting] = Field(alias="application-config")
+    settings: dict[str, ConfigSetting]
 
 
 class Health(BaseModel):

@@ -1,9 +1,9 @@
-"""The Juju-shaped status document (`rune status --format json`, `GET …/status`) as the
-API's OpenAPI document declares it.
+"""The Juju-shaped status document (`rune status --format json`, `GET …/status`) and
+`show-unit` document as the API's OpenAPI document declares them.
 
-The controller builds the document as plain JSON (see the status service: it skips
-validation and FastAPI's encoder for speed), so these models only describe it; a component
-test checks that a real document reads back through them without losing a key. Keys Juju
+The controller builds the documents as plain JSON (the status service skips validation and
+FastAPI's encoder for speed), so these models only describe them; component tests check
+that real documents read back through them without losing a key. Keys Juju
 leaves out when it has nothing to say have defaults (they are not required).
 """
 
@@ -21,6 +21,9 @@ __all__ = [
     "RelatedApplication",
     "StatusDocument",
     "StatusInfo",
+    "UnitDatabag",
+    "UnitInfo",
+    "UnitRelationInfo",
     "UnitStatus",
 ]
 
@@ -129,6 +132,38 @@ class Integration(_Document):
 
 class ControllerStatus(_Document):
     broker_status: StatusInfo = Field(alias="broker-status")
+
+
+class UnitDatabag(_Document):
+    in_scope: bool = Field(alias="in-scope")
+    data: dict[str, str]
+
+
+class UnitRelationInfo(_Document):
+    """A relation of the unit's application, with its databags as Juju shows them."""
+
+    relation_id: int = Field(alias="relation-id")
+    endpoint: str
+    related_endpoint: str = Field(alias="related-endpoint")
+    application_data: dict[str, str] = Field(alias="application-data")
+    local_unit: UnitDatabag = Field(alias="local-unit")
+    related_units: dict[str, UnitDatabag] = Field(alias="related-units")
+
+
+class UnitInfo(_Document):
+    """Juju's `show-unit --format json` entry of one unit (the document is
+    `{unit-name: UnitInfo}`)."""
+
+    opened_ports: list[str] = Field(alias="opened-ports")
+    charm: str
+    leader: bool
+    life: str
+    relation_info: list[UnitRelationInfo] = Field(alias="relation-info")
+    workload_version: str = Field(default="", alias="workload-version")
+    machine: str = ""
+    public_address: str = Field(default="", alias="public-address")
+    address: str = ""
+    provider_id: str = Field(default="", alias="provider-id")
 
 
 class StatusDocument(_Document):

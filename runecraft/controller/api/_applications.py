@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from runecraft.controller.api._deps import Context
+from runecraft.controller.api._openapi import declares
 from runecraft.schemas import api
 
 __all__ = ["router"]
@@ -60,7 +61,7 @@ async def remove_units(
     return api.UnitsResponse(units=request.units)
 
 
-@router.get(APP + "/config")
+@router.get(APP + "/config", **declares(api.ApplicationConfig))
 async def get_config(ctx: Context, model: str, application: str) -> dict[str, Any]:
     return await ctx.models.get_config(model, application)
 

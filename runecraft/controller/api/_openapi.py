@@ -30,6 +30,7 @@ __all__ = [
     "binary_upload",
     "build_document",
     "cached_document",
+    "declares",
     "error_statuses",
     "render",
     "status_of",
@@ -92,6 +93,15 @@ def answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 _BINARY = {"type": "string", "format": "binary"}
+
+
+def declares(model: Any) -> dict[str, Any]:
+    """The route options (`**declares(model)`) that declare its answer as `model` while it
+    still answers the plain JSON it builds (a Juju-shaped document), unvalidated."""
+    return {
+        "response_model": None,
+        "responses": {200: {"model": model, "description": "Successful Response"}},
+    }
 
 
 def binary_upload(what: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from runecraft.controller import services
 from runecraft.controller.state import Store
 from runecraft.schemas import bus
 from runecraft.schemas.api import ApplicationConfig, ModelConfigEntry
+from runecraft.schemas.secrets import SecretDocument
 from runecraft.schemas.status import StatusDocument, UnitInfo
 from tests.component._api import api_client
 
@@ -249,6 +250,25 @@ async def test_juju_shaped_answers_are_what_the_openapi_document_declares(
     _reads_back(ApplicationConfig, config)
     assert config["settings"]["a"]["value"] == "x"
     _reads_back(dict[str, ModelConfigEntry], (await client.get("/v1/models/default/config")).json())
+    secrets = "/v1/models/default/secrets"
+    body = {"name": "s", "content": {"key": "v"}, "description": "d"}
+    response = await client.post(secrets, json=body)
+    assert response.status_code == 201, response.text
+    response = await client.post(f"{secrets}/s/grant", json={"applications": ["web"]})
+    assert response.status_code == 204, response.text
+    shown = [
+        (await client.get(f"{secrets}/s", params=query)).json()
+        for query in ({"reveal": True}, {"revisions": True})
+    ]
+    for document in shown:
+        _reads_back(dict[str, SecretDocument], document)
+    (revealed,), (listed,) = (document.values() for document in shown)
+    assert (revealed["content"], revealed["access"][0]["target"]) == (
+        {"Data": {"key": "v"}},
+        "application-web",
+    )
+    assert [r["revision"] for r in listed["revisions"]] == [1]
+    _reads_back(dict[str, SecretDocument], (await client.get(secrets)).json())
 
 
 async def _revision(client: httpx.AsyncClient) -> int:

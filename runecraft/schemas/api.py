@@ -22,8 +22,10 @@ __all__ = [
     "BundleRequest",
     "BundleResponse",
     "CharmInfo",
+    "CloudCredential",
     "CloudInfo",
     "CloudRemoved",
+    "CloudSpec",
     "ConfigRequest",
     "ConfigSetting",
     "ControllerInfo",
@@ -343,6 +345,31 @@ class ApplicationConfig(BaseModel):
     charm: str
     application_config: dict[str, ConfigSetting] = Field(alias="application-config")
     settings: dict[str, ConfigSetting]
+
+
+class CloudCredential(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    auth_type: str = Field(alias="auth-type")
+    """`oauth2`, `clientcertificate`, `userpass`, or `empty` (an exec plugin's)."""
+    attrs: dict[str, str]
+
+
+class CloudSpec(BaseModel):
+    """Juju's cloud spec, what `credential-get` prints for a trusted unit."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    type: str
+    name: str
+    region: str
+    endpoint: str
+    identity_endpoint: str = Field(alias="identity-endpoint")
+    storage_endpoint: str = Field(alias="storage-endpoint")
+    credential: CloudCredential
+    cacertificates: list[str]
+    skip_tls_verify: bool = Field(alias="skip-tls-verify")
+    is_controller_cloud: bool = Field(alias="is-controller-cloud")
 
 
 class Health(BaseModel):

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from runecraft import errors
+from runecraft.controller.api._audit import MUTATING
 from runecraft.schemas import api
 
 __all__ = [
@@ -58,7 +59,6 @@ ERROR_STATUS: Mapping[type[errors.RunecraftError], int] = {
 401 (a missing or wrong credential is 403 permission-denied), no 413 (an oversized upload
 is 400 invalid) and no 422 (a request that does not validate is 400 invalid)."""
 
-_MUTATING = frozenset({"post", "put", "patch", "delete"})
 _ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorBody"}
 
 
@@ -131,7 +131,7 @@ def error_statuses(method: str, operation: Mapping[str, Any]) -> set[int]:
         found |= {400, 404}
     if operation.get("security"):
         found.add(403)
-    if method in _MUTATING:
+    if method.upper() in MUTATING:
         found.add(409)
     return found
 

@@ -104,6 +104,22 @@ def test_unserved_operations_answer_only_what_they_document(case: schemathesis.C
     )
 
 
+@document.parametrize()
+@settings(EXAMPLES, max_examples=1)
+def test_callers_without_credentials_get_documented_answers(case: schemathesis.Case) -> None:
+    """Without a credential (or with whatever the generator makes up for the bearer
+    scheme), an operation that needs one answers its documented 403."""
+    case.headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
+    response = case.call()
+    case.validate_response(
+        response, checks=[check for check in CHECKS if check is not not_a_server_error]
+    )
+    if case.method.lower() == case.operation.method and case.operation.definition.raw.get(
+        "security"
+    ):  # (the generator also tries methods a path lacks: 405, before any credential)
+        assert response.status_code == 403, response.text
+
+
 def test_every_operation_is_checked() -> None:
     """The two tests above cover the whole document between them, with the status-code
     check (no answer the document does not list) in both."""

@@ -35,6 +35,7 @@ __all__ = [
     "error_statuses",
     "render",
     "status_of",
+    "text_answer",
 ]
 
 API_VERSION = "1.0.0"
@@ -119,6 +120,13 @@ def binary_upload(what: str) -> dict[str, Any]:
 def binary_answer(media_type: str, what: str) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a route that answers bytes of `media_type` (a download)."""
     return {200: {"description": what, "content": {media_type: {"schema": _BINARY}}}}
+
+
+def text_answer(media_type: str, what: str) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route that answers text of `media_type` (`text/plain`), with
+    `response_class` the matching response (FastAPI documents a route returning a
+    `Response` itself as JSON otherwise)."""
+    return {200: {"description": what, "content": {media_type: {"schema": {"type": "string"}}}}}
 
 
 def error_statuses(method: str, operation: Mapping[str, Any]) -> set[int]:

@@ -15,31 +15,45 @@ __all__ = [
     "AddCloudRequest",
     "AddModelRequest",
     "AddUnitsRequest",
+    "ApplicationConfig",
+    "ApplicationRemoval",
     "BundleCharm",
     "BundleExport",
     "BundleRequest",
     "BundleResponse",
     "CharmInfo",
+    "CloudCredential",
     "CloudInfo",
+    "CloudRemoved",
+    "CloudSpec",
     "ConfigRequest",
+    "ConfigSetting",
     "ControllerInfo",
     "DeployRequest",
     "ErrorBody",
     "ErrorDetail",
+    "Health",
     "IntegrateRequest",
+    "ModelConfigEntry",
     "ModelConfigRequest",
     "ModelInfo",
+    "ModelRemoval",
+    "PasswordChanged",
     "RefreshRequest",
     "RefreshResponse",
     "RelationEndpointInfo",
     "RelationInfo",
+    "RelationRemoval",
     "RemoveRelationRequest",
     "RemoveUnitsRequest",
     "ResolveRequest",
+    "Revoked",
     "RunActionRequest",
     "ScaleRequest",
     "ScaleResponse",
+    "Stopping",
     "UnitsResponse",
+    "UserRemoved",
 ]
 
 
@@ -303,10 +317,122 @@ class ControllerInfo(BaseModel):
     broker: str
 
 
+class ModelConfigEntry(BaseModel):
+    """Juju's `model-config --format json` entry: the value and where it comes from
+    (`default` or `model`)."""
+
+    Value: Any
+    Source: str
+
+
+class ConfigSetting(BaseModel):
+    """An option in Juju's `config --format json`: `source` is `user`, `default` or `unset`
+    (then it has no `value`)."""
+
+    type: str
+    description: str = ""
+    source: str
+    default: Any = None
+    value: Any = None
+
+
+class ApplicationConfig(BaseModel):
+    """Juju's `config --format json` document of an application."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    application: str
+    charm: str
+    application_config: dict[str, ConfigSetting] = Field(alias="application-config")
+    settings: dict[str, ConfigSetting]
+
+
+class CloudCredential(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    auth_type: str = Field(alias="auth-type")
+    """`oauth2`, `clientcertificate`, `userpass`, or `empty` (an exec plugin's)."""
+    attrs: dict[str, str]
+
+
+class CloudSpec(BaseModel):
+    """Juju's cloud spec, what `credential-get` prints for a trusted unit."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    type: str
+    name: str
+    region: str
+    endpoint: str
+    identity_endpoint: str = Field(alias="identity-endpoint")
+    storage_endpoint: str = Field(alias="storage-endpoint")
+    credential: CloudCredential
+    cacertificates: list[str]
+    skip_tls_verify: bool = Field(alias="skip-tls-verify")
+    is_controller_cloud: bool = Field(alias="is-controller-cloud")
+
+
+class Health(BaseModel):
+    """`bus`: `connected` or `connecting` (the controller's own bus client); `broker`:
+    `running`, `restarting` or `down`, with `broker_message` saying why when it is not
+    running (left out when it is)."""
+
+    status: Literal["ok"] = "ok"
+    uuid: str
+    bus: Literal["connected", "connecting"]
+    broker: str
+    broker_message: str | None = None
+
+
+class Stopping(BaseModel):
+    stopping: bool
+
+
+class Revoked(BaseModel):
+    """`logout`: whether the token was revoked (the admin token cannot be)."""
+
+    revoked: bool
+
+
+class PasswordChanged(BaseModel):
+    """How many of the user's other tokens stopped working."""
+
+    revoked: int
+
+
+class UserRemoved(BaseModel):
+    user: str
+
+
+class CloudRemoved(BaseModel):
+    cloud: str
+
+
+class ModelRemoval(BaseModel):
+    model: str
+    life: str
+
+
+class ApplicationRemoval(BaseModel):
+    application: str
+    life: str
+
+
+class RelationRemoval(BaseModel):
+    id: int
+    key: str
+    life: str
+
+
 class ErrorDetail(BaseModel):
+    """`code` names the error's class in the one error tree (`invalid`, `not-found`, ...),
+    so a client raises the same error the controller did."""
+
     code: str
     message: str
 
 
 class ErrorBody(BaseModel):
+    """Every error answer: `{"error": {"code": ..., "message": ...}}`."""
+
     error: ErrorDetail

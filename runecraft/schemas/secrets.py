@@ -31,9 +31,13 @@ __all__ = [
     "KeyRotation",
     "SecretAccess",
     "SecretAccessRequest",
+    "SecretContent",
+    "SecretDocument",
+    "SecretGrant",
     "SecretOp",
     "SecretQuery",
     "SecretRemote",
+    "SecretRevisionInfo",
     "UpdateSecretRequest",
     "format_time",
     "new_secret_id",
@@ -243,6 +247,47 @@ class KeyRotation(BaseModel):
     key: str
     resealed: int
     retired: list[str]
+
+
+class SecretGrant(BaseModel):
+    """Who may read a secret: `target` (`application-web`, `unit-web-0`), `scope` (the
+    model for a user grant, else the relation) and `role`."""
+
+    target: str
+    scope: str
+    role: str
+
+
+class SecretRevisionInfo(BaseModel):
+    revision: int
+    backend: str
+    created: str
+    updated: str
+
+
+class SecretContent(BaseModel):
+    Data: dict[str, str]
+
+
+class SecretDocument(BaseModel):
+    """A secret as `juju secrets`/`show-secret --format json` print it (keyed by its bare
+    id); `content` and `checksum` with `reveal`, `revisions` with `revisions`. Keys Juju
+    leaves out when empty are not required."""
+
+    revision: int
+    owner: str
+    created: str
+    updated: str
+    name: str = ""
+    label: str = ""
+    description: str = ""
+    expires: str = ""
+    rotation: str = ""
+    rotates: str = ""
+    access: list[SecretGrant] = Field(default_factory=list)
+    revisions: list[SecretRevisionInfo] = Field(default_factory=list)
+    content: SecretContent | None = None
+    checksum: str = ""
 
 
 class SecretQuery(BaseModel):

@@ -10,11 +10,15 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from pydantic import TypeAdapter
 
 from runecraft import charms
 from runecraft.controller import services
 from runecraft.controller.state import Store
 from runecraft.schemas import bus
+from runecraft.schemas.api import ApplicationConfig, ModelConfigEntry
+from runecraft.schemas.secrets import SecretDocument
+from runecraft.schemas.status import StatusDocument, UnitInfo
 from tests.component._api import api_client
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "charms"
@@ -201,6 +205,70 @@ async def _two_apps(client: httpx.AsyncClient, tmp_path: Path, units: int = 1) -
         body = {"application": app, "charm_sha256": sha, "num_units": units}
         response = await client.post("/v1/models/default/applications", json=body)
         assert response.status_code == 201, response.text
+
+
+async def test_status_document_is_what_the_openapi_document_declares(
+    client: httpx.AsyncClient, tmp_path: Path, store: Store
+) -> None:
+    """The status route declares `StatusDocument` but sends its own JSON unvalidated: a
+    real document (units, machines, relations, a leader, the broker) reads through the
+    model with no key lost and none missing."""
+    await _two_apps(client, tmp_path, units=2)
+    response = await client.post("/v1/models/default/relations", json={"endpoints": ["db", "web"]})
+    assert response.status_code == 201, response.text
+    async with store.write("default") as tx:
+        await tx.applications.update(await tx.applications.get("db"), leader="db/0")
+    document = (await client.get("/v1/models/default/status")).json()
+    read = StatusDocument.model_validate(document)
+    assert read.model_dump(mode="json", by_alias=True, exclude_unset=True) == document
+    assert read.applications["db"].units["db/0"].leader
+    assert set(read.applications["db"].relations) == {"db", "ha"}
+    assert read.controller is not None
+
+
+def _reads_back(declared: Any, document: Any) -> None:
+    """`document` reads through the model its route declares with no key lost or added."""
+    adapter: TypeAdapter[Any] = TypeAdapter(declared)
+    read = adapter.validate_python(document)
+    assert adapter.dump_python(read, mode="json", by_alias=True, exclude_unset=True) == document
+
+
+async def test_juju_shaped_answers_are_what_the_openapi_document_declares(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """`show-unit`, `config` and `model-config` are built as plain JSON and only declared
+    (like status): real ones read through their models unchanged."""
+    await _two_apps(client, tmp_path)
+    response = await client.post("/v1/models/default/relations", json={"endpoints": ["db", "web"]})
+    assert response.status_code == 201, response.text
+    url = "/v1/models/default/applications/db/config"
+    assert (await client.patch(url, json={"values": {"a": "x"}})).status_code == 200
+    unit = (await client.get("/v1/models/default/units/db/0")).json()
+    _reads_back(dict[str, UnitInfo], unit)
+    assert [r["endpoint"] for r in unit["db/0"]["relation-info"]] == ["ha", "db"]
+    config = (await client.get(url)).json()
+    _reads_back(ApplicationConfig, config)
+    assert config["settings"]["a"]["value"] == "x"
+    _reads_back(dict[str, ModelConfigEntry], (await client.get("/v1/models/default/config")).json())
+    secrets = "/v1/models/default/secrets"
+    body = {"name": "s", "content": {"key": "v"}, "description": "d"}
+    response = await client.post(secrets, json=body)
+    assert response.status_code == 201, response.text
+    response = await client.post(f"{secrets}/s/grant", json={"applications": ["web"]})
+    assert response.status_code == 204, response.text
+    shown = [
+        (await client.get(f"{secrets}/s", params=query)).json()
+        for query in ({"reveal": True}, {"revisions": True})
+    ]
+    for document in shown:
+        _reads_back(dict[str, SecretDocument], document)
+    (revealed,), (listed,) = (document.values() for document in shown)
+    assert (revealed["content"], revealed["access"][0]["target"]) == (
+        {"Data": {"key": "v"}},
+        "application-web",
+    )
+    assert [r["revision"] for r in listed["revisions"]] == [1]
+    _reads_back(dict[str, SecretDocument], (await client.get(secrets)).json())
 
 
 async def _revision(client: httpx.AsyncClient) -> int:

@@ -12,6 +12,7 @@ import httpx
 
 from runecraft.controller import _passwords, services
 from runecraft.controller.state import CloudRecord, Store
+from runecraft.schemas import api
 from tests.component._api import TOKEN, api_client
 from tests.component.test_api import _charm, _upload
 
@@ -70,6 +71,8 @@ async def test_k8s_credential_get_answers_only_a_trusted_units_own_agent(
         answer = await ask("web/0", one)
         assert answer.status_code == 200, answer.text
         spec = answer.json()
+        read = api.CloudSpec.model_validate(spec)  # what the route declares, unchanged
+        assert read.model_dump(mode="json", by_alias=True) == spec
         assert spec["type"] == "kubernetes" and spec["name"] == "k8s-test"
         assert spec["endpoint"] == "https://k8s.example:6443"
         assert spec["credential"] == {"auth-type": "oauth2", "attrs": {"Token": "sekret"}}

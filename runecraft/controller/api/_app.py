@@ -1,6 +1,7 @@
 """The controller API: wires the routers of each area to the controller's services, each
 with the access it needs (see `_deps`). Every error leaves as `{"error": {code, message}}`
-with the HTTP status of its class, so clients re-raise the same `RunecraftError`."""
+(`ErrorBody`) with the HTTP status of its class (`_openapi.ERROR_STATUS`), so clients
+re-raise the same `RunecraftError`."""
 
 from __future__ import annotations
 
@@ -10,11 +11,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from runecraft import __version__, _tracing, errors
+from runecraft import _tracing, errors
 from runecraft.controller import services
 from runecraft.controller.api import (
     _actions,
@@ -31,6 +31,7 @@ from runecraft.controller.api import (
     _machines,
     _metrics,
     _models,
+    _openapi,
     _relations,
     _resources,
     _secrets,
@@ -39,39 +40,10 @@ from runecraft.controller.api import (
     _users,
 )
 from runecraft.controller.api._deps import DOWNLOAD, MODEL, SUPERUSER, USER, ApiContext
+from runecraft.controller.api._openapi import status_of
 from runecraft.schemas import api, problems
 
-__all__ = ["create_app", "status_of"]
-
-_STATUS = {
-    errors.InvalidSpecError: 400,
-    errors.UsageError: 400,
-    errors.PermissionDeniedError: 403,
-    errors.NotFoundError: 404,
-    errors.ConflictError: 409,
-    errors.TemporaryError: 503,
-    errors.UnavailableError: 503,
-    errors.PermanentError: 500,
-}
-
-
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": api.ErrorBody, "description": description}
-    for status, description in (
-        (400, "Invalid request: bad input, nothing changed"),
-        (403, "Permission denied: missing or wrong credentials"),
-        (404, "Not found: the model, application, unit, … named does not exist"),
-        (409, "Conflict: the request contradicts what is stored"),
-        (500, "Permanent error: will not succeed by retrying"),
-        (503, "Temporary error: retry later"),
-    )
-}
-"""Every route may answer these, each as `{"error": {code, message}}` (documented on all)."""
-
-
-def status_of(exc: errors.RunecraftError) -> int:
-    """The HTTP status an error answers with (its class's; 500 for one not listed)."""
-    return next((code for cls, code in _STATUS.items() if type(exc) is cls), 500)
+__all__ = ["create_app", "openapi_document", "status_of"]
 
 
 def _error(exc: errors.RunecraftError) -> JSONResponse:
@@ -139,28 +111,12 @@ async def _invalid(request: Request, exc: RequestValidationError) -> JSONRespons
     return await _runecraft_error(request, errors.InvalidSpecError(_validation_message(exc)))
 
 
-def _document(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI document as the API answers: invalid requests are 400 with an error body
-    (`_invalid`), never FastAPI's 422, which is left out."""
-    if app.openapi_schema is None:
-        document = get_openapi(
-            title=app.title, version=app.version, routes=app.routes, servers=app.servers
-        )
-        for path in document.get("paths", {}).values():
-            for operation in path.values():
-                operation.get("responses", {}).pop("422", None)
-        schemas = document.get("components", {}).get("schemas", {})
-        for unused in ("HTTPValidationError", "ValidationError"):
-            schemas.pop(unused, None)
-        app.openapi_schema = document
-    return app.openapi_schema
-
-
-def create_app(ctx: ApiContext, audit: services.AuditService | None = None) -> FastAPI:
+def create_app(ctx: ApiContext | None, audit: services.AuditService | None = None) -> FastAPI:
     """The app over `ctx` (kept on `app.state`, where the routes' dependencies read it);
-    with `audit`, every mutating call is recorded in the audit log."""
-    app = FastAPI(title="Runecraft controller", version=__version__, responses=ERROR_RESPONSES)
-    app.openapi = functools.partial(_document, app)  # type: ignore[method-assign]
+    with `audit`, every mutating call is recorded in the audit log. Without `ctx`, an app
+    that only describes itself (`openapi_document`)."""
+    app = FastAPI(title=_openapi.TITLE, version=_openapi.API_VERSION)
+    app.openapi = functools.partial(_openapi.cached_document, app)  # type: ignore[method-assign]
     app.state.context = ctx
     app.state.audit = audit
     if audit is not None:
@@ -196,3 +152,9 @@ def create_app(ctx: ApiContext, audit: services.AuditService | None = None) -> F
     app.include_router(_resources.downloads, dependencies=DOWNLOAD)
     app.include_router(_credentials.router)  # agents only: the route names its caller
     return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document the API serves (`GET /openapi.json`), made without a
+    controller: what `docs/openapi.json` holds."""
+    return _openapi.build_document(create_app(None))

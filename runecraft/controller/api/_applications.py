@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from runecraft.controller.api._deps import Context
+from runecraft.controller.api._openapi import declares
 from runecraft.schemas import api
 
 __all__ = ["router"]
@@ -24,9 +25,9 @@ async def deploy(ctx: Context, model: str, request: api.DeployRequest) -> api.Un
 @router.delete(APP)
 async def remove_application(
     ctx: Context, model: str, application: str, force: bool = False, no_wait: bool = False
-) -> dict[str, str]:
+) -> api.ApplicationRemoval:
     await ctx.models.remove_application(model, application, force=force, no_wait=no_wait)
-    return {"application": application, "life": "dying"}
+    return api.ApplicationRemoval(application=application, life="dying")
 
 
 @router.post(APP + "/units")
@@ -60,7 +61,7 @@ async def remove_units(
     return api.UnitsResponse(units=request.units)
 
 
-@router.get(APP + "/config")
+@router.get(APP + "/config", **declares(api.ApplicationConfig))
 async def get_config(ctx: Context, model: str, application: str) -> dict[str, Any]:
     return await ctx.models.get_config(model, application)
 

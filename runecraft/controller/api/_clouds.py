@@ -28,6 +28,6 @@ async def add_cloud(ctx: Context, request: api.AddCloudRequest) -> api.CloudInfo
 
 
 @router.delete("/v1/clouds/{name}")
-async def remove_cloud(ctx: Context, name: str) -> dict[str, str]:
+async def remove_cloud(ctx: Context, name: str) -> api.CloudRemoved:
     await ctx.clouds.remove(name)
-    return {"cloud": name}
+    return api.CloudRemoved(cloud=name)

@@ -31,17 +31,16 @@ async def controller_info(ctx: Context) -> api.ControllerInfo:
     )
 
 
-@public.get("/v1/health")
-async def health(ctx: Context) -> dict[str, str]:
+@public.get("/v1/health", response_model_exclude_none=True)
+async def health(ctx: Context) -> api.Health:
     """`bus`: whether the controller's own bus client is connected; `broker`: the broker's
     state (`running`, `restarting` or `down`), with `broker_message` saying why when it is
     not running."""
     bus = "connected" if ctx.bus_connected() else "connecting"
     broker = ctx.broker_health()
-    answer = {"status": "ok", "uuid": ctx.uuid, "bus": bus, "broker": broker.state.value}
-    if broker.message:
-        answer["broker_message"] = broker.message
-    return answer
+    return api.Health(
+        uuid=ctx.uuid, bus=bus, broker=broker.state.value, broker_message=broker.message or None
+    )
 
 
 @router.post("/v1/controller/secrets-key/rotate")
@@ -51,6 +50,6 @@ async def rotate_secrets_key(ctx: Context) -> sec.KeyRotation:
 
 
 @router.post("/v1/controller/shutdown")
-async def shutdown(ctx: Context, destroy: bool = False) -> dict[str, bool]:
+async def shutdown(ctx: Context, destroy: bool = False) -> api.Stopping:
     await ctx.shutdown(destroy)
-    return {"stopping": True}
+    return api.Stopping(stopping=True)

@@ -8,13 +8,15 @@ from fastapi import APIRouter
 
 from runecraft import errors
 from runecraft.controller.api._deps import Agent, Context
+from runecraft.controller.api._openapi import declares
+from runecraft.schemas import api
 
 __all__ = ["router"]
 
 router = APIRouter()
 
 
-@router.get("/v1/agent/credential")
+@router.get("/v1/agent/credential", **declares(api.CloudSpec))
 async def credential(ctx: Context, agent: Agent, unit: str) -> dict[str, Any]:
     if ctx.credentials is None:
         raise errors.PermissionDeniedError("cannot access cloud credentials: permission denied")

@@ -9,13 +9,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from runecraft import errors
 from runecraft.controller import services
 from runecraft.schemas.controller import BrokerHealth
 
 __all__ = [
+    "BEARER",
     "DOWNLOAD",
     "MAX_WAIT_SECONDS",
     "MODEL",
@@ -77,18 +79,24 @@ def _context(request: Request) -> ApiContext:
 Context = Annotated[ApiContext, Depends(_context)]
 
 
-def _token(authorization: str | None) -> str:
-    if not authorization or not authorization.startswith("Bearer "):
-        raise errors.PermissionDeniedError("missing bearer token")
-    return authorization[len("Bearer ") :]
+BEARER = HTTPBearer(
+    auto_error=False,  # a missing credential is our 403 permission-denied, not a 401
+    description="A user's token (`rune login`), or a machine agent's `agent:password`.",
+)
+"""The one security scheme: `Authorization: Bearer …` (the OpenAPI document names it on
+every operation that authenticates its caller)."""
 
 
 async def _principal(
-    request: Request, ctx: Context, authorization: Annotated[str | None, Header()] = None
+    request: Request,
+    ctx: Context,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
 ) -> services.Principal:
     """The caller: a user (a bearer token) or an agent (`agent:password`). Kept on
     `request.state.principal` as `"user:<name>"` or `"agent:<agent-name>"`."""
-    token = _token(authorization)
+    if credentials is None:
+        raise errors.PermissionDeniedError("missing bearer token")
+    token = credentials.credentials
     if ":" in token:  # tokens are URL-safe base64: only agent credentials hold a colon
         agent, _, password = token.partition(":")
         if not password or not await ctx.verify_agent(agent, password):

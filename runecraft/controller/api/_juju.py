@@ -8,11 +8,13 @@ from typing import Any
 from fastapi import APIRouter
 
 from runecraft.controller.api._deps import Context
+from runecraft.controller.api._openapi import declares
 from runecraft.schemas.constraints import (
     ApplicationSettings,
     ModelConstraints,
     SetApplicationSettings,
 )
+from runecraft.schemas.status import UnitInfo
 
 __all__ = ["router"]
 
@@ -21,7 +23,7 @@ router = APIRouter()
 `GET`/`PUT …/models/{model}/constraints`."""
 
 
-@router.get("/v1/models/{model}/units/{application}/{number}")
+@router.get("/v1/models/{model}/units/{application}/{number}", **declares(dict[str, UnitInfo]))
 async def show_unit(ctx: Context, model: str, application: str, number: str) -> dict[str, Any]:
     return await ctx.status.show_unit(model, f"{application}/{number}")
 

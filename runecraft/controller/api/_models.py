@@ -10,11 +10,14 @@ from fastapi import APIRouter
 from runecraft import errors
 from runecraft.controller import services
 from runecraft.controller.api._deps import MODEL_ADMIN, MODEL_READ, MODEL_WRITE, Caller, Context
+from runecraft.controller.api._openapi import declares
 from runecraft.schemas import api
 
 __all__ = ["router"]
 
 router = APIRouter()
+
+MODEL_CONFIG = declares(dict[str, api.ModelConfigEntry])
 
 
 @router.get("/v1/models")
@@ -45,17 +48,17 @@ async def show_model(ctx: Context, model: str) -> api.ModelInfo:
 
 
 @router.delete("/v1/models/{model}", dependencies=[MODEL_ADMIN])
-async def destroy_model(ctx: Context, model: str, force: bool = False) -> dict[str, str]:
+async def destroy_model(ctx: Context, model: str, force: bool = False) -> api.ModelRemoval:
     await ctx.models.destroy_model(model, force=force)
-    return {"model": model, "life": "dying"}
+    return api.ModelRemoval(model=model, life="dying")
 
 
-@router.get("/v1/models/{model}/config", dependencies=[MODEL_READ])
+@router.get("/v1/models/{model}/config", dependencies=[MODEL_READ], **MODEL_CONFIG)
 async def get_model_config(ctx: Context, model: str) -> dict[str, Any]:
     return await ctx.models.get_model_config(model)
 
 
-@router.patch("/v1/models/{model}/config", dependencies=[MODEL_WRITE])
+@router.patch("/v1/models/{model}/config", dependencies=[MODEL_WRITE], **MODEL_CONFIG)
 async def set_model_config(
     ctx: Context, model: str, request: api.ModelConfigRequest
 ) -> dict[str, Any]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from runecraft.controller import services
@@ -29,6 +27,6 @@ async def integrate(ctx: Context, model: str, request: api.IntegrateRequest) -> 
 @router.post("/v1/models/{model}/relations/remove")
 async def remove_relation(
     ctx: Context, model: str, request: api.RemoveRelationRequest
-) -> dict[str, Any]:
+) -> api.RelationRemoval:
     relation = await ctx.relations.remove_relation(model, request.endpoints)
-    return {"id": relation.id, "key": relation.key, "life": "dying"}
+    return api.RelationRemoval(id=relation.id, key=relation.key, life="dying")

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from runecraft.controller.api._deps import MODEL_READ, MODEL_WRITE, Caller, Context, read_upload
+from runecraft.controller.api._openapi import binary_answer, binary_upload
 from runecraft.schemas import resources as res
 
 __all__ = ["downloads", "router"]
@@ -18,7 +19,7 @@ downloads = APIRouter()
 applications (include with the `DOWNLOAD` dependency)."""
 
 
-@router.post("/v1/resources", status_code=201)
+@router.post("/v1/resources", status_code=201, openapi_extra=binary_upload("The resource file"))
 async def upload_resource(
     ctx: Context, caller: Caller, request: Request, model: str | None = None
 ) -> res.ResourceInfo:
@@ -46,7 +47,11 @@ async def application_resources(
     return await ctx.resources.of_application(model, application)
 
 
-@downloads.get("/v1/resources/{sha256}")
+@downloads.get(
+    "/v1/resources/{sha256}",
+    response_class=Response,
+    responses=binary_answer("application/octet-stream", "The resource file"),
+)
 async def download_resource(ctx: Context, caller: Caller, sha256: str) -> Response:
     await ctx.users.check_resource_download(caller, sha256)
     return Response(await ctx.resources.download(sha256), media_type="application/octet-stream")

@@ -10,12 +10,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from runecraft.controller.api._deps import Caller, Context
+from runecraft.controller.api._openapi import declares
 from runecraft.schemas import secrets as sec
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/models/{model}/secrets")
 """Routes under `/v1/models/{model}/secrets`; `ref` is a secret name or URI."""
+
+SECRETS = declares(dict[str, sec.SecretDocument])
 
 
 @router.post("", status_code=201)
@@ -25,7 +28,7 @@ async def add_secret(
     return sec.AddSecretResponse(uri=await ctx.secrets.add(model, request))
 
 
-@router.get("")
+@router.get("", **SECRETS)
 async def list_secrets(
     ctx: Context, caller: Caller, model: str, owner: str | None = None, reveal: bool = False
 ) -> dict[str, Any]:
@@ -34,7 +37,7 @@ async def list_secrets(
     return await ctx.secrets.list(model, owner=owner, reveal=reveal)
 
 
-@router.get("/{ref}")
+@router.get("/{ref}", **SECRETS)
 async def show_secret(
     ctx: Context,
     caller: Caller,

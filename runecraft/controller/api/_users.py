@@ -6,6 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from runecraft.controller.api._deps import Caller, Context
+from runecraft.controller.api._openapi import answers
+from runecraft.schemas import api
 from runecraft.schemas import users as schema
 
 __all__ = ["public", "router"]
@@ -16,7 +18,7 @@ public = APIRouter()
 """`login`: a user name and password for a token (include without an auth dependency)."""
 
 
-@public.post("/v1/login")
+@public.post("/v1/login", responses=answers(403))
 async def login(ctx: Context, http: Request, request: schema.LoginRequest) -> schema.LoginResponse:
     issued = await ctx.users.login(request)
     http.state.principal = f"user:{issued.user}"
@@ -24,9 +26,9 @@ async def login(ctx: Context, http: Request, request: schema.LoginRequest) -> sc
 
 
 @router.post("/v1/logout")
-async def logout(ctx: Context, caller: Caller) -> dict[str, bool]:
+async def logout(ctx: Context, caller: Caller) -> api.Revoked:
     """Revoke the token of this request (the admin token cannot be: `revoked` is false)."""
-    return {"revoked": await ctx.users.logout(caller)}
+    return api.Revoked(revoked=await ctx.users.logout(caller))
 
 
 @router.get("/v1/whoami")
@@ -49,19 +51,19 @@ async def add_user(
 
 
 @router.delete("/v1/users/{name}")
-async def remove_user(ctx: Context, caller: Caller, name: str) -> dict[str, str]:
+async def remove_user(ctx: Context, caller: Caller, name: str) -> api.UserRemoved:
     await ctx.users.check_controller(caller, "superuser")
     await ctx.users.remove_user(name)
-    return {"user": name}
+    return api.UserRemoved(user=name)
 
 
 @router.put("/v1/users/{name}/password")
 async def set_password(
     ctx: Context, caller: Caller, name: str, request: schema.PasswordRequest
-) -> dict[str, int]:
+) -> api.PasswordChanged:
     """A user's own password, or anyone's for a superuser; the user's other tokens stop
     working."""
-    return {"revoked": await ctx.users.set_password(caller, name, request.password)}
+    return api.PasswordChanged(revoked=await ctx.users.set_password(caller, name, request.password))
 
 
 @router.post("/v1/users/{name}/grant", status_code=204)

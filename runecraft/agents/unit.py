@@ -309,13 +309,11 @@ class UnitAgent:
             containers_dir: The unit's `/charm/containers` (default: a machine's own).
             pebble_daemons: Run a Pebble daemon per workload container (not in a pod).
             deliver_log: Delivers the unit log so far (bounded); awaited before the removal.
-            hook_ran: Told of every hook that ended (not actions): charm, hook, outcome and
-                seconds it ran (the machine agent's metrics).
+            hook_ran: Told of every hook that ended (not actions), for the agent's metrics.
         """
         self.paths = paths
         self._wanted = (remote, snapshot_revision)
-        self._trace = _tracing.traceparent()
-        """The traced snapshot the unit works on (until idle): its operations' parent."""
+        self._trace = _tracing.traceparent()  # the traced snapshot's: its operations' parent
         self._seen_revision = snapshot_revision
         self._model = model
         self._outbox = outbox

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["download", "fetch", "find", "info", "is_charmhub_name"]
 
-_NAME = re.compile(r"^(ch:)?[a-z0-9][a-z0-9-]*$")
+_NAME = re.compile(r"^(ch:)?[a-z0-9][a-z0-9-]*\Z")
 """A Charmhub charm name, optionally with the `ch:` scheme."""
 
 _REVISION_NEEDS_CHANNEL = (

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import signal
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -163,3 +164,26 @@ def test_status_log_refuses_bad_entities_and_types(rune: Rune) -> None:
     assert bad_type.returncode == 1
     assert 'invalid status type "workload" for hello' in bad_type.stderr
     assert rune("show-status-log", "hello/7", "--format", "json").stdout.strip() == "[]"
+
+
+def test_controller_log_is_json_lines_on_request(
+    rune: Rune, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RUNECRAFT_LOG_FORMAT", "yaml")
+    refused = rune("bootstrap", check=False)
+    assert refused.returncode == 1
+    assert 'invalid RUNECRAFT_LOG_FORMAT "yaml": expected one of text, json' in refused.stderr
+    assert not (rune.home / "controller").exists()  # nothing made
+    monkeypatch.delenv("RUNECRAFT_LOG_FORMAT")
+
+    rune("bootstrap", "--log-format", "json")
+    rune("add-model", "second")
+    # Started again, the controller keeps the format bootstrap chose.
+    os.kill(int((rune.home / "controller" / "controller.pid").read_text()), signal.SIGKILL)
+    rune("start-controller")
+    rune("add-model", "third")
+    lines = (rune.home / "controller" / "controller.log").read_text().splitlines()
+    documents = [json.loads(line) for line in lines]
+    assert all({"timestamp", "level", "event"} <= set(d) for d in documents), lines
+    started = [d for d in documents if d["event"] == "controller started"]
+    assert len(started) == 2 and started[0]["level"] == "info", lines[:5]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -269,6 +271,38 @@ def test_log_lines_reach_the_sink_of_their_context_with_module_and_model() -> No
     log = structlog.wrap_logger(structlog.ReturnLogger(), processors=_logging.processors())
     log.info("no sink here")  # outside the context: goes nowhere else
     assert len(got) == 1
+
+
+def test_json_lines_on_request_from_structlog_and_stdlib_logging() -> None:
+    log = structlog.wrap_logger(structlog.ReturnLogger(), processors=_logging.processors("json"))
+    try:
+        raise RuntimeError("first\nsecond")
+    except RuntimeError:
+        line = log.error("hook failed", unit="a/0", exc_info=True)
+    document = json.loads(line)
+    assert list(document)[:3] == ["timestamp", "level", "event"]
+    assert (document["level"], document["event"], document["unit"]) == (
+        "error",
+        "hook failed",
+        "a/0",
+    )
+    assert "RuntimeError: first\nsecond" in document["exception"]
+    assert "\n" not in line  # one line, whatever the message holds
+
+    handler = _logging._stdlib_handler(_logging.SafeStream(1), "json")
+    record = logging.LogRecord("uvicorn.error", logging.WARNING, "x.py", 1, "port %d", (80,), None)
+    stdlib = json.loads(handler.format(record))
+    assert list(stdlib)[:3] == ["timestamp", "level", "event"]
+    assert (stdlib["level"], stdlib["event"], stdlib["logger"]) == (
+        "warning",
+        "port 80",
+        "uvicorn.error",
+    )
+
+    text = structlog.wrap_logger(structlog.ReturnLogger(), processors=_logging.processors())
+    assert text.info("started", port=80).startswith("timestamp=")
+    with pytest.raises(ValueError, match="unknown log format 'yaml'"):
+        _logging.processors("yaml")
 
 
 def test_a_failing_sink_never_fails_the_caller() -> None:

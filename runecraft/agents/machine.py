@@ -26,6 +26,7 @@ import functools
 import shutil
 import ssl
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -76,13 +77,13 @@ class BusLink(Protocol):
 
 
 class _LinkOutbox:
-    """`unit.Outbox` that encodes reports onto the bus link."""
+    """`unit.Outbox` that encodes reports onto the bus link; says whether it took them."""
 
-    def __init__(self, send: _logship.Publish) -> None:
+    def __init__(self, send: Callable[[bytes], bool]) -> None:
         self._send = send
 
-    async def send(self, message: unit.AgentMessage) -> None:
-        self._send(bus.encode(message))
+    async def send(self, message: unit.AgentMessage) -> bool:
+        return self._send(bus.encode(message))
 
 
 @dataclass
@@ -254,7 +255,8 @@ class MachineAgent:
 
     async def _heartbeats(self) -> None:
         """Renew leader leases periodically; skipped while disconnected (they would be stale).
-        Log lines a full disk held back are written on the same beat."""
+        Log lines a full disk held back are written on the same beat, and a unit whose report
+        or commit a full outbox refused is woken to send it again (it may have room now)."""
         while True:
             await asyncio.sleep(self._heartbeat_interval)
             if self._link.is_connected():
@@ -262,6 +264,8 @@ class MachineAgent:
             self._log_sink.flush()
             for slot in self._units.values():
                 slot.agent.write_held_lines()
+                if slot.agent.refused:
+                    slot.agent.poke()
 
     # --- units -----------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""structlog set-up shared by the controller and agent processes: key-value lines.
+"""structlog set-up shared by the controller and agent processes: key-value lines, or JSON
+lines (one object a line, `timestamp`, `level` and `event` keys first) for log shippers.
 
 Besides stderr, each line can go to a sink (`SINK`, a context variable so that two
 controllers in one process do not mix their lines): the controller stores its lines for
@@ -27,6 +28,7 @@ from typing import Any, TextIO, cast
 import structlog
 
 __all__ = [
+    "LOG_FORMATS",
     "SINK",
     "FileSink",
     "LineFile",
@@ -38,6 +40,9 @@ __all__ = [
     "module_of",
     "processors",
 ]
+
+LOG_FORMATS = ("text", "json")
+"""How a process writes its log: key-value lines (`text`) or JSON lines (`json`)."""
 
 _OWN_KEYS = frozenset({"timestamp", "level", "event", "process", "pathname"})
 
@@ -249,32 +254,83 @@ class SafeStream:
         """Nothing is buffered."""
 
 
-def processors() -> list[structlog.typing.Processor]:
-    """The chain: context, level, time, call site (for the sink), sink, key-value line."""
+def _shared() -> list[structlog.typing.Processor]:
+    """Level, time and the traceback as text: for structlog's lines and stdlib logging's."""
     return [
-        structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
+    ]
+
+
+def _renderer(log_format: str) -> structlog.typing.Processor:
+    if log_format == "json":
+        return structlog.processors.JSONRenderer(sort_keys=False)
+    return structlog.processors.KeyValueRenderer(
+        key_order=["timestamp", "level", "event"], sort_keys=False
+    )
+
+
+def _key_order(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """`timestamp`, `level`, `event` first, as in the key-value lines."""
+    first = {
+        key: event_dict.pop(key) for key in ("timestamp", "level", "event") if key in event_dict
+    }
+    return {**first, **event_dict}
+
+
+def processors(log_format: str = "text") -> list[structlog.typing.Processor]:
+    """The chain: context, level, time, call site (for the sink), sink, line (`log_format`:
+    key-value or JSON)."""
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"unknown log format {log_format!r}: expected one of {LOG_FORMATS}")
+    return [
+        structlog.contextvars.merge_contextvars,
+        *_shared(),
         structlog.processors.CallsiteParameterAdder(
             {structlog.processors.CallsiteParameter.PATHNAME}
         ),
         _tee,
-        structlog.processors.KeyValueRenderer(
-            key_order=["timestamp", "level", "event"], sort_keys=False
-        ),
+        *([_key_order] if log_format == "json" else []),
+        _renderer(log_format),
     ]
 
 
-def configure(level: str = "INFO", process: str = "runecraft") -> None:
-    """Key-value log lines on stderr (the process's log file), stdlib logging routed too."""
+def _stdlib_handler(stream: SafeStream, log_format: str) -> logging.Handler:
+    """Where stdlib logging (uvicorn, amqtt, ...) writes: `name message` lines, or the same
+    JSON objects as structlog's (`logger` naming who logged)."""
+    handler = logging.StreamHandler(cast("TextIO", stream))
+    if log_format == "json":
+        handler.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                foreign_pre_chain=[
+                    structlog.contextvars.merge_contextvars,
+                    structlog.stdlib.add_logger_name,
+                    *_shared(),
+                ],
+                processors=[
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    _key_order,
+                    _renderer(log_format),
+                ],
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    return handler
+
+
+def configure(level: str = "INFO", process: str = "runecraft", log_format: str = "text") -> None:
+    """Log lines on stderr (the process's log file), stdlib logging routed too; `log_format`
+    is one of `LOG_FORMATS` (`json`: one JSON object a line, for log shippers)."""
     numeric = getattr(logging, level.upper(), logging.INFO)
     stream = SafeStream(sys.stderr.fileno())
-    logging.basicConfig(stream=stream, level=numeric, format="%(name)s %(message)s")
+    chain = processors(log_format)
+    logging.basicConfig(handlers=[_stdlib_handler(stream, log_format)], level=numeric)
     for noisy in ("amqtt", "transitions", "uvicorn.access", "mqtt", "aiosqlite", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
-        processors=processors(),
+        processors=chain,
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=cast("TextIO", stream)),
         cache_logger_on_first_use=True,

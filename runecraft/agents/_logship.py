@@ -30,8 +30,9 @@ from pathlib import Path
 import structlog
 
 from runecraft.schemas import bus
+from runecraft.schemas.logs import CONTINUATION as _CONTINUATION
 
-__all__ = ["FLUSH_TIMEOUT", "LogShipper", "Publish"]
+__all__ = ["FLUSH_TIMEOUT", "LogShipper", "Publish", "batch_end"]
 
 logger = structlog.get_logger(__name__)
 
@@ -41,9 +42,29 @@ Publish = Callable[[bytes], object]
 BATCH_BYTES = 256 * 1024
 """Most bytes of log per message (well below the bus payload limit)."""
 
+CONTINUATION = _CONTINUATION.encode()
+
 FLUSH_TIMEOUT = 10.0
 """Longest `flush()` waits for the controller to hold a log: a removal or a stop is
 delayed by at most this much when the controller cannot be reached."""
+
+
+def batch_end(chunk: bytes) -> int:
+    """How much of `chunk` (read from a log at a record's start, up to `BATCH_BYTES` and
+    one byte more) to ship: whole records, so that the controller gets every record of
+    several lines (`runecraft.schemas.logs.frame`) in one batch. A record longer than a
+    batch goes in parts, cut at a line's end (or inside a line longer than a batch)."""
+    full = len(chunk) > BATCH_BYTES
+    body = chunk[:BATCH_BYTES]
+    cut = body.rfind(b"\n")
+    while cut >= 0:
+        if chunk[cut + 1 : cut + 2] != CONTINUATION:  # the next record, or the end
+            return cut + 1
+        cut = body.rfind(b"\n", 0, cut)
+    if not full:
+        return 0  # a line still being written
+    last = body.rfind(b"\n")
+    return last + 1 if last >= 0 else BATCH_BYTES
 
 
 @dataclass
@@ -177,15 +198,14 @@ class LogShipper:
                 if stat.st_size <= offset:
                     return
                 file.seek(offset)
-                chunk = file.read(BATCH_BYTES)
+                chunk = file.read(BATCH_BYTES + 1)  # a byte more: does a record go on?
         except FileNotFoundError:
             return
-        cut = chunk.rfind(b"\n")
-        if cut >= 0:
-            chunk = chunk[: cut + 1]
-        elif len(chunk) < BATCH_BYTES:
+        chunk = chunk[: batch_end(chunk)]
+        if not chunk:
             return  # a line still being written
-        lines = tuple(chunk.decode("utf-8", errors="replace").splitlines())
+        text = chunk.decode("utf-8", errors="replace").removesuffix("\n")
+        lines = tuple(line.removesuffix("\r") for line in text.split("\n"))
         end = offset + len(chunk)
         batch = bus.LogBatch(
             source=unit, offset=offset, end=end, lines=lines, generation=generation

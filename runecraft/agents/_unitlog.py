@@ -1,8 +1,10 @@
 """The unit log (`unit.log` in the unit dir): hook output and `juju-log` lines.
 
 Kept apart from the agent's own structlog stream because it is the charm's log, the thing
-`juju debug-log` shows: one line per record, `<time> <LEVEL> unit.<unit>.<source> <message>`
-(parsed by `runecraft.schemas.logs`); the machine agent ships it to the controller.
+`juju debug-log` shows: one record per line, `<time> <LEVEL> unit.<unit>.<source> <message>`,
+a message of several lines (an ops traceback) continued on lines that start with a space
+(`runecraft.schemas.logs.frame`, which parses them back); the machine agent ships it to the
+controller.
 A full disk never fails a hook for its output: lines wait in memory (bounded) until there
 is room (`runecraft._logging.LineFile`).
 """
@@ -14,7 +16,7 @@ import functools
 from pathlib import Path
 
 from runecraft import _logging
-from runecraft.schemas.logs import LEVELS
+from runecraft.schemas.logs import LEVELS, frame
 
 __all__ = ["LEVELS", "UnitLog"]
 
@@ -24,7 +26,7 @@ def _now() -> str:
 
 
 class UnitLog:
-    """Append-only writer of the unit log, one whole line per record."""
+    """Append-only writer of the unit log, each record whole in one write."""
 
     def __init__(self, path: Path, unit: str) -> None:
         self.path = path
@@ -34,7 +36,7 @@ class UnitLog:
 
     def write(self, level: str, source: str, message: str) -> None:
         """Append one record; cheap enough to be called for every `juju-log`."""
-        self._file.write(f"{_now()} {level} unit.{self.unit}.{source} {message}")
+        self._file.write(frame(f"{_now()} {level} unit.{self.unit}.{source}", message))
 
     def flush(self) -> None:
         """Write lines a full disk held back, if there is room now."""

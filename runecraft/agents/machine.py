@@ -31,6 +31,7 @@ import functools
 import shutil
 import ssl
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -82,21 +83,22 @@ class BusLink(Protocol):
 
 
 class _LinkOutbox:
-    """`unit.Outbox` that encodes reports onto the bus link; the agent's metrics go ahead of
-    a report of a unit that stopped executing, if anything was counted since they last went."""
+    """`unit.Outbox` that encodes reports onto the bus link and says whether it took them;
+    the agent's metrics go ahead of a report of a unit that stopped executing, if anything
+    was counted since they last went."""
 
-    def __init__(self, send: _logship.Publish, meter: _metrics.AgentMeter) -> None:
+    def __init__(self, send: Callable[[bytes], bool], meter: _metrics.AgentMeter) -> None:
         self._send = send
         self._meter = meter
 
-    async def send(self, message: unit.AgentMessage) -> None:
+    async def send(self, message: unit.AgentMessage) -> bool:
         if (
             self._meter.unsent
             and isinstance(message, bus.UnitReport)
             and message.agent.status != "executing"
         ):
             self.send_metrics()
-        self._send(bus.encode(message, _tracing.traceparent()))
+        return self._send(bus.encode(message, _tracing.traceparent()))
 
     def send_metrics(self) -> None:
         """Send what the meter counted (again later, with more, if the link refused it)."""
@@ -288,8 +290,9 @@ class MachineAgent:
 
     async def _heartbeats(self) -> None:
         """Renew leader leases periodically; skipped while disconnected (they would be stale).
-        Log lines a full disk held back are written on the same beat, and the agent's
-        metrics sent if anything was counted."""
+        Log lines a full disk held back are written on the same beat, the agent's metrics
+        sent if anything was counted, and a unit whose report or commit a full outbox refused
+        is woken to send it again (it may have room now)."""
         while True:
             await asyncio.sleep(self._heartbeat_interval)
             if self._link.is_connected():
@@ -299,6 +302,8 @@ class MachineAgent:
             self._log_sink.flush()
             for slot in self._units.values():
                 slot.agent.write_held_lines()
+                if slot.agent.refused:
+                    slot.agent.poke()
 
     # --- units -----------------------------------------------------------------------------
 

@@ -111,8 +111,9 @@ RESEND_RUNS = 8
 class Outbox(Protocol):
     """Where messages go (the machine agent's bus link in production)."""
 
-    async def send(self, message: AgentMessage) -> None:
-        """Queue or deliver one message; must not block for long."""
+    async def send(self, message: AgentMessage) -> bool:
+        """Queue or deliver one message; must not block for long. False: refused (a full
+        outbox), and the unit sends its report or commit again later."""
 
 
 class CharmSource(Protocol):
@@ -332,6 +333,8 @@ class UnitAgent:
         self._seq = 0  # the report counter (`UnitReport`, `LeaderSet`, `AppStatusReport`)
         self._loaded = False
         self._last_sent: tuple[object, ...] | None = None
+        self._refused = False
+        """The outbox refused a report or a commit: the next pass sends it again."""
         self._commit_sent: dict[int, int] = {}
         """Commit seq → snapshot revision current when it was last sent."""
         self._log = _unitlog.UnitLog(paths.log, remote.unit)
@@ -410,6 +413,13 @@ class UnitAgent:
         """Wake the loop to re-evaluate (a timer may have become due)."""
         self._wake.set()
 
+    @property
+    def refused(self) -> bool:
+        """The outbox refused this unit's latest report or a commit (it was full): a
+        `poke()` once it may have room makes the unit send them again. Without that, a unit
+        with nothing new to say would never send the report it lost."""
+        return self._refused
+
     def report(self) -> bus.UnitReport:
         """The unit's whole reported state, with a fresh sequence number."""
         return bus.UnitReport(
@@ -425,7 +435,7 @@ class UnitAgent:
 
     async def resend(self) -> None:
         """Send the full report and every unacknowledged commit again (after a reconnect)."""
-        await self._outbox.send(self.report())
+        await self._send_report()
         if self._record.app_status is not None and self.remote.leader:
             await self._send_app_status()
         for commit in self._record.pending_commits:
@@ -471,6 +481,7 @@ class UnitAgent:
         while True:
             await self._durable()
             self._wake.clear()
+            self._refused = False  # what was refused is sent again in this pass
             # One pass works on one snapshot: an idle report claims only what it evaluated,
             # and only once that snapshot includes every commit this unit sent.
             remote, revision = self._wanted
@@ -855,7 +866,9 @@ class UnitAgent:
         if commit.seq > self._saved_commit_seq:
             return  # not on disk yet: `_finish` sends it once it is
         self._commit_sent[commit.seq] = self._wanted[1]
-        await self._outbox.send(commit)
+        if not await self._outbox.send(commit):
+            del self._commit_sent[commit.seq]  # the next pass sends it again
+            self._refused = True
 
     # --- state and reports -----------------------------------------------------------------
 
@@ -953,7 +966,14 @@ class UnitAgent:
         if fields == self._last_sent:
             return
         self._last_sent = fields
-        await self._outbox.send(self.report())
+        await self._send_report()
+
+    async def _send_report(self) -> None:
+        """Send the full report; one the outbox refused is sent again on the next pass."""
+        if await self._outbox.send(self.report()):
+            return
+        self._last_sent = None
+        self._refused = True
 
     async def _send_app_status(self) -> None:
         status = self._record.app_status

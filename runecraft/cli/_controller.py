@@ -62,6 +62,14 @@ def _added_cloud(cloud: str) -> _clouds.ClientCloud | None:
     help="Serve the API and the broker without TLS (plain http and MQTT): only with a "
     "loopback listen address.",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="How the controller writes controller.log: key-value lines, or JSON lines for log "
+    "shippers (RUNECRAFT_LOG_FORMAT overrides it).",
+)
 @click.option("--no-switch", is_flag=True, help="Accepted for Juju compatibility.")
 @click.option("--config", "config_items", multiple=True, help="KEY=VALUE model config of default.")
 @click.option("--model-default", multiple=True, help="KEY=VALUE model config of default.")
@@ -80,6 +88,7 @@ def bootstrap(
     api_port: int | None,
     listen_address: str | None,
     no_tls: bool,
+    log_format: str,
     no_switch: bool,
     config_items: tuple[str, ...],
     model_default: tuple[str, ...],
@@ -96,8 +105,7 @@ def bootstrap(
     CLOUD is a built-in cloud or one this client added (`add-k8s`): the controller itself
     runs here either way; a Kubernetes cloud is added to it and the default model made on
     it. Juju's `--config`/`--model-default` become the default model's config and
-    `--constraints` its constraints; all are checked before anything starts.
-    """
+    `--constraints` its constraints; all are checked before anything starts."""
     del no_switch, credential, force
     added = _added_cloud(cloud)
     if storage_pool or placement:
@@ -123,7 +131,7 @@ def bootstrap(
                     if value is not None
                     for word in (flag, str(value))
                 ),
-                *(["--no-tls"] if no_tls else []),
+                *("--log-format", log_format, *(["--no-tls"] if no_tls else [])),
                 progress=spinner.update,
             )
         )

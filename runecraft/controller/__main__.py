@@ -11,14 +11,15 @@ where CODE names a class of `runecraft.errors`. Log lines go to stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from runecraft import _logging, _tracing, errors
-from runecraft.controller import _lifecycle
+from runecraft import _logging, _tracing, errors, settings
+from runecraft.controller import _config, _lifecycle
 
 __all__ = ["main"]
 
@@ -44,7 +45,7 @@ def _options(args: argparse.Namespace, *names: str) -> dict[str, Any]:
 
 
 def _bootstrap(args: argparse.Namespace) -> Any:
-    options = _options(args, "name", "database", "broker", "api_port", "host")
+    options = _options(args, "name", "database", "broker", "api_port", "host", "log_format")
     return _lifecycle.bootstrap(
         args.home, tls=not args.no_tls, progress=_progress, **options
     ).model_dump(mode="json")
@@ -102,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     boot.add_argument("--api-port", type=int)
     boot.add_argument("--host", default="127.0.0.1")
     boot.add_argument("--no-tls", action="store_true")
+    boot.add_argument("--log-format", choices=_logging.LOG_FORMATS, default="text")
     start = command("start", _start, "start a home's controller and wait until it answers")
     start.add_argument("--home", required=True, type=Path)
     kill = command("kill", _kill, "stop a home's controller and all it started; forget it")
@@ -117,9 +119,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_format(args: argparse.Namespace) -> str:
+    """`RUNECRAFT_LOG_FORMAT`, else (serving) the controller's `log_format`, else `text`."""
+    chosen = settings.log_format()
+    if chosen is not None and chosen not in _logging.LOG_FORMATS:
+        raise errors.InvalidSpecError(
+            f'invalid RUNECRAFT_LOG_FORMAT "{chosen}": expected one of '
+            + ", ".join(_logging.LOG_FORMATS)
+        )
+    if chosen is None and args.command == "serve":
+        with contextlib.suppress(Exception):  # `serve` itself says what is wrong with it
+            chosen = _config.load_config(args.home / "controller").log_format
+    return chosen or "text"
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    _logging.configure(args.log_level, process="controller")
+    try:
+        log_format = _log_format(args)
+    except errors.RunecraftError as exc:
+        _emit(error={"code": exc.code, "message": exc.message})
+        sys.exit(1)
+    _logging.configure(args.log_level, process="controller", log_format=log_format)
     if args.command == "serve":
         _tracing.setup("runecraft-controller")
         _serve(args)

@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import httpx
 import yaml
@@ -212,10 +213,11 @@ def bootstrap(
     api_port: int | None = None,
     host: str = "127.0.0.1",
     tls: bool = True,
+    log_format: Literal["text", "json"] = "text",
     progress: Callable[[str], None] = lambda _: None,
 ) -> ControllerConfig:
     """Make and start a controller in `home`; on failure nothing is left behind. Without
-    `tls` (plain TCP and http), only on loopback."""
+    `tls` (plain TCP and http), only on loopback. `log_format`: how its log is written."""
     try:
         if ipaddress.ip_address(host).is_unspecified:
             raise ValueError(host)
@@ -248,6 +250,7 @@ def bootstrap(
         asyncio.run(_external_broker_ready(broker_settings))
     for attempt in range(1, BIND_ATTEMPTS + 1):
         config = _new_config(home, name, database, broker, api_port, host, tls)
+        config.log_format = log_format
         controller_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         if tls:
             hosts = [host] if config.broker.kind == "external" else [host, config.broker.host]

@@ -52,6 +52,9 @@ class ControllerConfig(BaseModel):
     lease_seconds: float = Field(default=60.0, ge=30)
     """Leadership lease length; agents renew every 10 s, so leadership survives a short
     controller outage and Juju's 30-second guarantee holds."""
+    log_format: Literal["text", "json"] = "text"
+    """How the controller writes its log (`controller.log`): key-value lines, or JSON lines
+    for log shippers (`rune bootstrap --log-format json`; `RUNECRAFT_LOG_FORMAT` overrides)."""
 
 
 class BrokerState(enum.StrEnum):

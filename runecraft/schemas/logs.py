@@ -5,11 +5,18 @@ A unit log line (written by the agent, see `runecraft.agents._unitlog`) reads
 has the same shape with a Python module in place of the source. The controller stores lines
 parsed, under the entity that wrote them (`unit-app-0`, `machine-0`, `controller-0`), so that
 filters by level and entity run in the database.
+
+A message of several lines (a traceback) is one record: its first line follows the header
+and every further line is written after `CONTINUATION` (a space, so the file still reads like
+Juju's, the traceback indented by one column). No record's first line starts with a space
+(a timestamp starts it), so a message line that looks like a record of its own stays in its
+record; `records` puts such lines back together, `frame` writes them.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
@@ -26,8 +33,10 @@ __all__ = [
     "LogPage",
     "ParsedLine",
     "StatusHistoryEntry",
+    "frame",
     "parse_entity",
     "parse_line",
+    "records",
     "severity",
 ]
 
@@ -41,7 +50,10 @@ Juju; no user model may take it."""
 CONTROLLER_ENTITY = "controller-0"
 """The entity of lines the controller itself logged."""
 
-_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) ([A-Z]+) (\S+) ?(.*)\n?\Z")
+CONTINUATION = " "
+"""What starts each line of a record after its first in a log file."""
+
+_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) ([A-Z]+) (\S+) ?(.*?)\n?\Z", re.DOTALL)
 _UNIT_TAG = re.compile(rf"^unit-({APPLICATION})-(\d+)\Z")
 _UNIT = re.compile(rf"^{APPLICATION}/\d+\Z")
 _APP = re.compile(rf"^{APPLICATION}\Z")
@@ -67,8 +79,29 @@ class ParsedLine:
     message: str
 
 
+def frame(head: str, message: str) -> str:
+    """The lines of one record (`head`, then `message`) as a log file holds them: every line
+    of the message after its first starts with `CONTINUATION`."""
+    lines = message.replace("\r\n", "\n").rstrip("\n").split("\n")
+    return f"{head} {lines[0]}" + "".join(f"\n{CONTINUATION}{x}" for x in lines[1:])
+
+
+def records(lines: Iterable[str]) -> list[str]:
+    """Lines of a log file put back together as the records `frame` wrote: a line starting
+    with `CONTINUATION` belongs to the record before it (one first in `lines`, whose record
+    started in an earlier read, stands alone)."""
+    found: list[str] = []
+    for line in lines:
+        if found and line.startswith(CONTINUATION):
+            found[-1] += "\n" + line[len(CONTINUATION) :]
+        else:
+            found.append(line)
+    return found
+
+
 def parse_line(line: str, fallback_module: str, fallback_at: str) -> ParsedLine:
-    """Split a log line; anything else is kept whole as an INFO message."""
+    """Split a log record (one line, or several from `records`); anything else is kept
+    whole as an INFO message."""
     match = _LINE.match(line)
     if match is None or match.group(2) not in LEVELS:
         return ParsedLine(fallback_at, "INFO", fallback_module, line)

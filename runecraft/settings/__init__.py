@@ -23,6 +23,7 @@ __all__ = [
     "default_home",
     "home_dir",
     "home_settings",
+    "log_format",
     "proxy_in_env",
 ]
 
@@ -70,3 +71,10 @@ def proxy_in_env() -> bool:
     `all_proxy`, in any case), which httpx sends the controller's requests through."""
     names = {"http_proxy", "https_proxy", "all_proxy"}
     return any(value and key.lower() in names for key, value in os.environ.items())
+
+
+def log_format() -> str | None:
+    """`RUNECRAFT_LOG_FORMAT` (`text` or `json`, checked by who uses it), lower-cased; None
+    when unset or empty (then the controller's `log_format` setting holds)."""
+    value = os.environ.get("RUNECRAFT_LOG_FORMAT", "").strip().lower()
+    return value or None

@@ -129,10 +129,11 @@ class Outbox:
         self.messages: list[unit.AgentMessage] = []
         self._changed = asyncio.Condition()
 
-    async def send(self, message: unit.AgentMessage) -> None:
+    async def send(self, message: unit.AgentMessage) -> bool:
         self.messages.append(message)
         async with self._changed:
             self._changed.notify_all()
+        return True
 
     def of(self, kind: type[Any]) -> list[Any]:
         return [m for m in self.messages if isinstance(m, kind)]

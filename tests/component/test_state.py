@@ -243,6 +243,27 @@ async def test_log_batches_keep_units_and_the_agent_itself_and_drop_strangers(
     assert len(await logs.read(uuid, LogQuery(), after=0, last=None, limit=100)) == 2
 
 
+async def test_a_record_of_several_lines_is_stored_whole_at_its_level(store: Store) -> None:
+    uuid = await _seed(store, units=1)
+    logs = LogStore(store)
+    lines = (
+        "2026-01-02 03:04:05 ERROR unit.hello/0.juju-log Uncaught exception:",
+        " Traceback (most recent call last):",
+        " 2026-01-02 03:04:05 INFO unit.hello/0.juju-log not a record",
+        " RuntimeError: boom",
+        "2026-01-02 03:04:06 INFO unit.hello/0.juju-log next",
+    )
+    await logs.append(uuid, 0, [bus.LogBatch(source="hello/0", offset=0, end=200, lines=lines)])
+    errors_only = LogQuery(level="ERROR")
+    (entry,) = await logs.read(uuid, errors_only, after=0, last=None, limit=100)
+    assert (entry.level, entry.module) == ("ERROR", "unit.hello/0.juju-log")
+    assert entry.message == (
+        "Uncaught exception:\nTraceback (most recent call last):\n"
+        "2026-01-02 03:04:05 INFO unit.hello/0.juju-log not a record\nRuntimeError: boom"
+    )
+    assert len(await logs.read(uuid, LogQuery(), after=0, last=None, limit=100)) == 2
+
+
 async def test_log_batches_from_the_future_are_refused_and_a_new_generation_starts_over(
     store: Store,
 ) -> None:

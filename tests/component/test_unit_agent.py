@@ -147,10 +147,11 @@ class Outbox:
         async with asyncio.timeout(TIMEOUT), self._changed:
             await self._changed.wait_for(predicate)
 
-    async def send(self, message: unit.AgentMessage) -> None:
+    async def send(self, message: unit.AgentMessage) -> bool:
         self.messages.append(message)
         async with self._changed:
             self._changed.notify_all()
+        return True
 
     @property
     def reports(self) -> list[bus.UnitReport]:

@@ -7,11 +7,14 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import signal
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from tests.integration import _conformance as c
 from tests.integration.conftest import EXAMPLES, RUNE, Rune
 
 pytestmark = pytest.mark.e2e
@@ -97,6 +100,47 @@ def test_debug_log_ships_filters_and_survives_a_burst(rune: Rune) -> None:
     assert table.splitlines()[0].split() == ["Time", "Type", "Status", "Message"]
 
 
+def test_a_failing_hooks_traceback_is_one_record_at_error(rune: Rune, tmp_path: Path) -> None:
+    """ops logs an uncaught exception as one `juju-log` of many lines, a bash charm its own
+    two-line `juju-log -l ERROR`: each shows whole at its level, not one line at ERROR and
+    the rest at INFO."""
+    rune("bootstrap")
+    rune("model-config", "automatically-retry-hooks=false")
+    for app in ("ops-provider", "bash-provider"):
+        c.deploy(rune, app, tmp_path / "events", units=1, config=["fail-hook=install"])
+    assert rune(*c.WAIT, check=False).returncode == 1
+
+    # Once the last line of each is shipped (at any level), --level ERROR shows each whole.
+    follow(rune, lambda line: line.endswith("RuntimeError: failing install on purpose"), "--replay")
+    follow(rune, lambda line: line.endswith("second line of the failure"), "--replay")
+    (traceback,) = [r for r in errors_of(rune, "ops-provider") if "Uncaught exception" in r[0]]
+    assert traceback[0].startswith("unit-ops-provider-0: "), traceback
+    assert traceback[0].endswith(
+        " ERROR unit.ops-provider/0.juju-log Uncaught exception while in charm code:"
+    ), traceback
+    assert traceback[1] == "Traceback (most recent call last):", traceback
+    assert any(line.startswith('  File "') for line in traceback), traceback
+    assert traceback[-1] == "RuntimeError: failing install on purpose", traceback
+
+    (failure,) = [r for r in errors_of(rune, "bash-provider/0") if "juju-log" in r[0]]
+    assert failure[0].startswith("unit-bash-provider-0: "), failure
+    assert failure[0].endswith(" ERROR unit.bash-provider/0.juju-log failing install on purpose")
+    assert failure[1:] == ["second line of the failure"], failure
+
+
+def errors_of(rune: Rune, entity: str) -> list[list[str]]:
+    """The records `rune debug-log --level ERROR` shows of `entity` now, each as its lines
+    (a record starts with the entity's tag; the lines of its message follow as they are)."""
+    shown = rune("debug-log", "--replay", "--no-tail", "--level", "ERROR", "-i", entity)
+    records: list[list[str]] = []
+    for line in shown.stdout.splitlines():
+        if line.startswith("unit-") or not records:
+            records.append([line])
+        else:
+            records[-1].append(line)
+    return records
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -120,3 +164,26 @@ def test_status_log_refuses_bad_entities_and_types(rune: Rune) -> None:
     assert bad_type.returncode == 1
     assert 'invalid status type "workload" for hello' in bad_type.stderr
     assert rune("show-status-log", "hello/7", "--format", "json").stdout.strip() == "[]"
+
+
+def test_controller_log_is_json_lines_on_request(
+    rune: Rune, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RUNECRAFT_LOG_FORMAT", "yaml")
+    refused = rune("bootstrap", check=False)
+    assert refused.returncode == 1
+    assert 'invalid RUNECRAFT_LOG_FORMAT "yaml": expected one of text, json' in refused.stderr
+    assert not (rune.home / "controller").exists()  # nothing made
+    monkeypatch.delenv("RUNECRAFT_LOG_FORMAT")
+
+    rune("bootstrap", "--log-format", "json")
+    rune("add-model", "second")
+    # Started again, the controller keeps the format bootstrap chose.
+    os.kill(int((rune.home / "controller" / "controller.pid").read_text()), signal.SIGKILL)
+    rune("start-controller")
+    rune("add-model", "third")
+    lines = (rune.home / "controller" / "controller.log").read_text().splitlines()
+    documents = [json.loads(line) for line in lines]
+    assert all({"timestamp", "level", "event"} <= set(d) for d in documents), lines
+    started = [d for d in documents if d["event"] == "controller started"]
+    assert len(started) == 2 and started[0]["level"] == "info", lines[:5]

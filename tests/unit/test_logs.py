@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from pathlib import Path
 
 import pytest
 import structlog
 
 from runecraft import _logging, errors
-from runecraft.agents._logship import BATCH_BYTES, LogShipper
+from runecraft.agents._logship import BATCH_BYTES, LogShipper, batch_end
+from runecraft.agents._unitlog import UnitLog
 from runecraft.controller.services._names import check_model_name
 from runecraft.schemas import bus
-from runecraft.schemas.logs import EntityFilter, parse_entity, parse_line, severity
+from runecraft.schemas.logs import EntityFilter, parse_entity, parse_line, records, severity
 
 
 @pytest.mark.parametrize(
@@ -56,6 +59,75 @@ def test_unit_log_lines_parse_and_anything_else_is_kept_whole() -> None:
         "unit.a/0",
         "  Traceback (most recent call last):",
     )
+
+
+TRACEBACK = (
+    "Uncaught exception while in charm code:\n"
+    "Traceback (most recent call last):\n"
+    '  File "./src/charm.py", line 9, in <module>\n'
+    "2026-01-02 03:04:05 INFO unit.a/0.juju-log looks like a record\n"
+    "\n"
+    "RuntimeError: boom"
+)
+
+
+def test_a_multi_line_message_is_one_record_at_its_level(tmp_path: Path) -> None:
+    log = UnitLog(tmp_path / "unit.log", "a/0")
+    log.write("INFO", "juju-log", "before")
+    log.write("ERROR", "juju-log", TRACEBACK + "\n")
+    log.write("WARNING", "juju-log", "after")
+    log.close()
+    lines = (tmp_path / "unit.log").read_text().splitlines()
+    # Readable as Juju's: the first line has the header, the rest are indented by one.
+    assert len(lines) == 8
+    assert lines[1].endswith(" ERROR unit.a/0.juju-log Uncaught exception while in charm code:")
+    assert lines[2:7] == [f" {line}" for line in TRACEBACK.split("\n")[1:]]
+    parsed = [parse_line(record, "unit.a/0", "x") for record in records(lines)]
+    assert [(p.level, p.module, p.message) for p in parsed] == [
+        ("INFO", "unit.a/0.juju-log", "before"),
+        ("ERROR", "unit.a/0.juju-log", TRACEBACK),
+        ("WARNING", "unit.a/0.juju-log", "after"),
+    ]
+
+
+def test_continuation_lines_without_their_record_stand_alone() -> None:
+    assert records([" orphan", "2026-01-02 03:04:05 INFO m x", " more", "plain"]) == [
+        " orphan",
+        "2026-01-02 03:04:05 INFO m x\nmore",
+        "plain",
+    ]
+    carriage = parse_line("2026-01-02 03:04:05 ERROR m a\rb\nc", "f", "x")
+    assert (carriage.level, carriage.message) == ("ERROR", "a\rb\nc")
+
+
+def test_shipper_sends_whole_records_only(tmp_path: Path) -> None:
+    log = tmp_path / "unit.log"
+    head = b"2026-01-02 03:04:05 ERROR unit.a/0.juju-log "
+    log.write_bytes(b"one\n" + head + b"first\n second\n thi")  # the record is being written
+    sent = _Sent()
+    shipper = LogShipper(lambda: {"a/0": log}, sent.publish, resend_after=3600)
+    shipper.ack("a/0", 0)
+    shipper.ship()
+    assert sent[-1].lines == ("one",)
+    shipper.ack("a/0", sent[-1].end)
+    with log.open("ab") as file:
+        file.write(b"rd\n")
+    shipper.ship()
+    assert sent[-1].lines == (head.decode() + "first", " second", " third")
+
+
+def test_a_batch_ends_before_a_record_its_last_byte_does_not_finish() -> None:
+    record = b"2026-01-02 03:04:05 ERROR m x\n"
+    filler = b"f" * (BATCH_BYTES - len(record) - 1) + b"\n"
+    # The batch is full, and the line after its end continues the record inside it.
+    assert batch_end(filler + record + b" ") == len(filler)
+    assert batch_end(filler + record + b"2") == len(filler) + len(record)
+    assert batch_end(filler + record) == len(filler) + len(record)  # the end of the file
+    # One record longer than a batch goes in parts, cut at a line's end.
+    long = record + b" x\n" * (BATCH_BYTES // 3 + 1)
+    cut = batch_end(long[: BATCH_BYTES + 1])
+    assert 0 < cut <= BATCH_BYTES and long[cut - 1 : cut + 1] == b"\n "
+    assert batch_end(b"no newline yet") == 0
 
 
 class _Sent(list[bus.LogBatch]):
@@ -199,6 +271,38 @@ def test_log_lines_reach_the_sink_of_their_context_with_module_and_model() -> No
     log = structlog.wrap_logger(structlog.ReturnLogger(), processors=_logging.processors())
     log.info("no sink here")  # outside the context: goes nowhere else
     assert len(got) == 1
+
+
+def test_json_lines_on_request_from_structlog_and_stdlib_logging() -> None:
+    log = structlog.wrap_logger(structlog.ReturnLogger(), processors=_logging.processors("json"))
+    try:
+        raise RuntimeError("first\nsecond")
+    except RuntimeError:
+        line = log.error("hook failed", unit="a/0", exc_info=True)
+    document = json.loads(line)
+    assert list(document)[:3] == ["timestamp", "level", "event"]
+    assert (document["level"], document["event"], document["unit"]) == (
+        "error",
+        "hook failed",
+        "a/0",
+    )
+    assert "RuntimeError: first\nsecond" in document["exception"]
+    assert "\n" not in line  # one line, whatever the message holds
+
+    handler = _logging._stdlib_handler(_logging.SafeStream(1), "json")
+    record = logging.LogRecord("uvicorn.error", logging.WARNING, "x.py", 1, "port %d", (80,), None)
+    stdlib = json.loads(handler.format(record))
+    assert list(stdlib)[:3] == ["timestamp", "level", "event"]
+    assert (stdlib["level"], stdlib["event"], stdlib["logger"]) == (
+        "warning",
+        "port 80",
+        "uvicorn.error",
+    )
+
+    text = structlog.wrap_logger(structlog.ReturnLogger(), processors=_logging.processors())
+    assert text.info("started", port=80).startswith("timestamp=")
+    with pytest.raises(ValueError, match="unknown log format 'yaml'"):
+        _logging.processors("yaml")
 
 
 def test_a_failing_sink_never_fails_the_caller() -> None:

@@ -29,6 +29,7 @@ from runecraft.schemas.logs import (
     LogEntry,
     StatusHistoryEntry,
     parse_line,
+    records,
     severity,
 )
 from runecraft.schemas.names import unit_tag
@@ -135,8 +136,8 @@ def _new_rows(
         is_unit = source != itself
         entity = unit_tag(source) if is_unit else source
         fallback = f"unit.{source}" if is_unit else source
-        for line in batch.lines:
-            parsed = parse_line(line, fallback, now)
+        for record in records(batch.lines):
+            parsed = parse_line(record, fallback, now)
             rows.append(
                 {
                     "model_uuid": model_uuid,

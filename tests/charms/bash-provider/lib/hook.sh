@@ -94,6 +94,8 @@ fi
 record hooks "$HOOK" ",\"count\":$count,\"failing\":$failing,\"view\":$view,\"data\":$data"
 dump_env "hooks/$HOOK"
 if $failing; then
+    # One record of two lines, at ERROR, in debug-log.
+    juju-log -l ERROR "$(printf 'failing %s on purpose\nsecond line of the failure' "$HOOK")"
     echo "failing $HOOK on purpose" >&2
     exit 1
 fi

@@ -1,0 +1,169 @@
+"""A unit's report that a full outbox refused is sent again once there is room.
+
+Under load the machine agent's bounded outbox fills while its session stays up (the broker
+takes messages slower than they come): a refused report is not lost for good, or a unit
+with nothing new to say would show its old status (`executing`) forever. Played with a real
+mosquitto that the test stops (SIGSTOP: the session stays up, nothing is acknowledged) and
+lets go on, a real bus client with a tiny outbox, and a real machine agent."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runecraft import bus as mqtt
+from runecraft.agents import machine
+from runecraft.controller import bus as controller_bus
+from runecraft.schemas import agent as agent_schema
+from runecraft.schemas import bus
+from tests import _waiting as waiting
+from tests.component.test_unit_agent import BASH_CHARM, Charms, build_zip
+from tests.component.test_unit_agent_machine import unit_state
+from tests.conftest import free_port
+
+from . import _brokers
+from ._brokers import AGENT, AGENT_PASSWORD
+from .test_bus_client import TIMEOUT, Controller, within
+
+pytestmark = pytest.mark.mosquitto
+
+UP = bus.up_topic(AGENT)
+OUTBOX = 4
+
+GATED_CHARM = {
+    **BASH_CHARM,
+    # Waits, while the test has made a fifo `gate` in the unit dir, until it is let go.
+    "hooks/config-changed": (
+        '#!/bin/bash\ngate="$CHARM_DIR/../gate"\nif [ -p "$gate" ]; then read -r _ < "$gate"; fi\n'
+    ),
+}
+
+
+def config(tmp_path: Path, port: int) -> agent_schema.AgentConfig:
+    return agent_schema.AgentConfig(
+        agent=AGENT,
+        model_name="test",
+        model_uuid="0b1e4d1c-0000-4000-8000-000000000001",
+        machine_id="0",
+        data_dir=str(tmp_path / "machine-0"),
+        broker=agent_schema.BrokerAddress(
+            host="127.0.0.1", port=port, username=AGENT, password=AGENT_PASSWORD
+        ),
+        api_url="http://127.0.0.1:17070",
+        api_token="secret",
+    )
+
+
+async def received(controller: Controller, check: Callable[[Any], bool], seen: list[Any]) -> Any:
+    """The next message the controller receives that passes `check` (all received kept)."""
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            _, message = await controller.received.get()
+            seen.append(message)
+            if check(message):
+                return message
+
+
+async def report_where(
+    controller: Controller, check: Callable[[bus.UnitReport], bool], seen: list[Any]
+) -> bus.UnitReport:
+    """The next report the controller receives that passes `check`."""
+    report: bus.UnitReport = await received(
+        controller, lambda m: isinstance(m, bus.UnitReport) and check(m), seen
+    )
+    return report
+
+
+async def eventually(what: str, probe: Callable[[], bool]) -> None:
+    """Probe the agent's state, which says nothing when it changes, until it holds (from a
+    thread, so that the agent goes on in this loop meanwhile)."""
+    await asyncio.to_thread(waiting.until, what, probe, TIMEOUT, interval=0.02)
+
+
+def machine_snapshot(revision: int, archive: bytes, config_hash: str) -> bus.MachineSnapshot:
+    return bus.MachineSnapshot(
+        revision=revision,
+        model_name="test",
+        model_uuid="0b1e4d1c-0000-4000-8000-000000000001",
+        machine_id="0",
+        units=(unit_state(archive, config_hash=config_hash),),
+    )
+
+
+def settled_on(config_hash: str) -> Callable[[bus.UnitReport], bool]:
+    return lambda report: (report.agent.status, report.converged_hash) == ("idle", config_hash)
+
+
+async def test_a_refused_report_is_sent_again_once_the_outbox_has_room(tmp_path: Path) -> None:
+    port = free_port()
+    archive = build_zip(GATED_CHARM)
+    link = mqtt.BusClient(
+        mqtt.Broker("127.0.0.1", port, AGENT, AGENT_PASSWORD),
+        client_id=AGENT,
+        subscriptions=[bus.down_topic(AGENT)],
+        outbox_size=OUTBOX,
+    )
+    agent = machine.MachineAgent(
+        config(tmp_path, port), link=link, charms=Charms(archive), heartbeat_interval=0.05
+    )
+    gate = tmp_path / "machine-0" / "units" / "plain-0" / "gate"
+    controller = Controller(port)
+    seen: list[Any] = []
+    broker = controller_bus.ManagedMosquitto(tmp_path / "mosquitto", "127.0.0.1", port)
+    await broker.start(_brokers.hashes().items())
+    pid = int(broker.pid_file.read_text())
+    stopped = False
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(controller.bus.run())]
+            await within(controller.connects.get())
+            tasks.append(tg.create_task(agent.run()))
+            await received(controller, lambda m: isinstance(m, bus.Hello), seen)
+            assert await controller.bus.publish(AGENT, machine_snapshot(1, archive, "h1"))
+            await report_where(controller, settled_on("h1"), seen)
+
+            # config-changed for h2 runs, and waits at the gate.
+            os.mkfifo(gate)
+            assert await controller.bus.publish(AGENT, machine_snapshot(2, archive, "h2"))
+            await report_where(controller, lambda r: r.agent.status == "executing", seen)
+
+            # The broker stops acknowledging (the session stays up) and the outbox fills. Not
+            # while a message is on its way: its acknowledgement would make room later.
+            await eventually("the outbox to be empty", lambda: link.queued == 0)
+            os.kill(pid, signal.SIGSTOP)
+            stopped = True
+            while link.publish(UP, bus.encode(bus.Heartbeat(agent=AGENT, units=()))):
+                pass
+            before = link.refused
+            unit = agent.units["plain/0"]
+            await asyncio.to_thread(gate.write_text, "go\n")
+            # The hook is done and the unit, idle on h2, had its report refused (and at
+            # least once more since, however the passes fell).
+            await eventually(
+                "the unit's report on h2 to be refused",
+                lambda: unit.local.config_hash == "h2" and unit.refused and link.refused > before,
+            )
+            after = link.refused
+            await eventually("another refusal", lambda: link.refused > after)
+            assert link.is_connected()
+
+            # The broker takes messages again: the outbox drains, and the unit's latest
+            # report arrives, though nothing about the unit changed since it was refused.
+            os.kill(pid, signal.SIGCONT)
+            stopped = False
+            settled = await report_where(controller, settled_on("h2"), seen)
+            assert settled.unit == "plain/0"
+            hellos = [m for m in seen if isinstance(m, bus.Hello)]
+            assert len(hellos) == 1, "a reconnect would send every report again anyway"
+            for task in tasks:
+                task.cancel()
+    finally:
+        if stopped:
+            os.kill(pid, signal.SIGCONT)
+        await broker.stop()

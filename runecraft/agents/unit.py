@@ -333,10 +333,8 @@ class UnitAgent:
         self._seq = 0  # the report counter (`UnitReport`, `LeaderSet`, `AppStatusReport`)
         self._loaded = False
         self._last_sent: tuple[object, ...] | None = None
-        self._refused = False
-        """The outbox refused a report or a commit: the next pass sends it again."""
-        self._commit_sent: dict[int, int] = {}
-        """Commit seq → snapshot revision current when it was last sent."""
+        self._refused = False  # the outbox refused a report or commit: next pass resends
+        self._commit_sent: dict[int, int] = {}  # commit seq → snapshot revision when sent
         self._log = _unitlog.UnitLog(paths.log, remote.unit)
         self._deliver_log = deliver_log
         self._hook_ran = hook_ran

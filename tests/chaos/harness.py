@@ -419,7 +419,10 @@ class Chaos:
         stop (run only if it started, as Juju) nothing but remove."""
         problems = []
         for unit in self.removed:
-            attempts = (self.record_dir / f"{unit.replace('/', '-')}.attempts").read_text().split()
+            record = self.record_dir / f"{unit.replace('/', '-')}.attempts"
+            if not record.exists():
+                continue  # removed before its agent ran any hook (lawful: Juju runs none)
+            attempts = record.read_text().split()
             if not attempts or attempts[-1] != "remove":
                 problems.append(f"removed {unit} attempted {attempts[-3:]}: remove is not last")
             after = attempts[attempts.index("stop") :] if "stop" in attempts else []

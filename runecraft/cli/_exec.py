@@ -14,8 +14,7 @@ import click
 from runecraft import errors
 from runecraft.cli import _argv, _output
 from runecraft.cli._common import _model
-from runecraft.cli._common import _run as _call
-from runecraft.cli._runtime import _await_tasks, _report_tasks
+from runecraft.cli._runtime import _await_tasks, _report_tasks, run_tasks
 from runecraft.client import Client
 from runecraft.schemas import api
 from runecraft.schemas import exec as exec_schema
@@ -115,6 +114,6 @@ def exec_command(
             return queued, True
         return await _await_tasks(client, model, queued, limit + _SLACK)
 
-    tasks, finished = _call(go)
-    if not background:
-        _report_tasks(tasks, finished, output_format, exec_failure)
+    ran = run_tasks(go)
+    if ran is not None and not background:
+        _report_tasks(*ran, output_format, exec_failure)

@@ -318,11 +318,14 @@ async def test_refresh_moves_the_charm_and_drops_removed_options(
     assert status["applications"]["db"]["charm-rev"] == 1
     assert set(status["applications"]["db"]["relations"]) == {"ha", "extra"}
 
-    before = await _revision(client)
+    # The same charm again is a new revision, as Juju's `refresh --path`.
     again = await client.post(
         "/v1/models/default/applications/db/refresh", json={"charm_sha256": new}
     )
-    assert _error(again)[:2] == (409, "conflict")
+    assert again.json() == {"application": "db", "charm": "db", "revision": 2}
+    status = (await client.get("/v1/models/default/status")).json()
+    assert status["applications"]["db"]["charm-rev"] == 2
+    before = await _revision(client)
     web = (await client.get("/v1/models/default/status")).json()
     assert web["applications"]["web"]["charm-name"] == "web"
     other = await _upload(client, _charm(tmp_path, "web", WEB_META, tag="3"))

@@ -215,7 +215,9 @@ BAD = [
         "cannot be used together",
     ),
     (["remove-application", "--no-prompt", "nope"], 1, 'application "nope" not found'),
-    (["run", "nope/0", "greet"], 1, 'unit "nope/0" not found'),
+    (["run", "nope/0", "greet"], 0, 'unit "nope/0" not found'),  # Juju 3.6 exits 0
+    (["exec", "--unit", "nope/0", "--", "true"], 0, 'unit "nope/0" not found'),
+    (["run", "hello-bash/0", "greet", "--model", "nope"], 1, 'model "nope" not found'),
     (["run", "hello-bash/0", "x", "--wait", "soon"], 2, 'invalid duration "soon"'),
     (["destroy-model", "nope", "--no-prompt", "--timeout", "600s"], 1, 'model "nope" not found'),
     (["destroy-model", "default", "--no-prompt", "--timeout", "ages"], 2, "invalid duration"),

@@ -1,4 +1,4 @@
-"""`credential-get`: a trusted unit on a Kubernetes cloud gets its cloud spec, as Juju gives it.
+"""`credential-get`: a trusted unit gets its model's cloud spec, as Juju gives it.
 
 Only the unit's own machine agent may ask, only for a unit it runs, and only when the unit's
 application is trusted (`rune trust`); everyone else is refused the same way, so a refusal
@@ -14,9 +14,9 @@ from typing import Any, Protocol
 
 from runecraft import errors
 from runecraft.controller.state import CloudRecord, MachineRecord, ModelSnapshot
-from runecraft.schemas import kubeconfig
+from runecraft.schemas import clouds, kubeconfig
 
-__all__ = ["CredentialService", "cloud_spec"]
+__all__ = ["CredentialService", "builtin_spec", "cloud_spec"]
 
 DENIED = "cannot access cloud credentials: permission denied"
 
@@ -71,6 +71,23 @@ def cloud_spec(cloud: CloudRecord) -> dict[str, Any]:
     }
 
 
+def builtin_spec(name: str) -> dict[str, Any]:
+    """The spec of a built-in cloud: its machines are reached without a stored credential,
+    so the credential is Juju's `empty` auth type (as for Juju's manual cloud)."""
+    return {
+        "type": name,
+        "name": name,
+        "region": "",
+        "endpoint": "",
+        "identity-endpoint": "",
+        "storage-endpoint": "",
+        "credential": {"auth-type": "empty", "attrs": {}},
+        "cacertificates": [],
+        "skip-tls-verify": False,
+        "is-controller-cloud": False,
+    }
+
+
 class CredentialService:
     def __init__(self, store: CredentialReads) -> None:
         self.store = store
@@ -87,7 +104,10 @@ class CredentialService:
         app = next((a for a in snap.applications if found and a.id == found.application_id), None)
         if app is None or not app.trust or not snap.models:
             raise errors.PermissionDeniedError(DENIED)
-        cloud = await self.store.cloud(snap.models[0].cloud)
-        if cloud is None:
-            raise errors.PermissionDeniedError(DENIED)
-        return cloud_spec(cloud)
+        name = snap.models[0].cloud
+        cloud = await self.store.cloud(name)
+        if cloud is not None:
+            return cloud_spec(cloud)
+        if name in clouds.builtin_clouds():
+            return builtin_spec(name)
+        raise errors.PermissionDeniedError(DENIED)

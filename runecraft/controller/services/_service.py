@@ -300,7 +300,8 @@ class ModelService:
         The charm's name must stay the same; every endpoint in use by a relation must still
         exist with the same role and interface; settings of options the new charm no longer
         has are dropped, and the rest must still fit their (possibly new) types. New peer
-        endpoints get their peer relation. The revision moves by one.
+        endpoints get their peer relation. The revision moves by one, also for the same
+        charm again (as Juju's `refresh --path` makes a new local revision).
         """
         async with self.store.write(model_name) as tx:
             check_alive(tx)
@@ -309,11 +310,6 @@ class ModelService:
                 raise errors.ConflictError(f'application "{application}" is being removed')
             old = await tx.charms.get(app.charm_sha256)
             new = await tx.charms.get(charm_sha256)
-            if new.sha256 == old.sha256:
-                raise errors.ConflictError(
-                    f'application "{application}" already runs this charm '
-                    f"(revision {app.charm_revision})"
-                )
             if new.name != old.name:
                 raise errors.ConflictError(
                     f'cannot refresh "{application}" from charm "{old.name}" to "{new.name}": '

@@ -90,6 +90,19 @@ COMMANDS: dict[str, str] = {
     "revoke": "_users:revoke",
     "rotate-secrets-key": "_secrets:rotate_secrets_key",
     "audit-log": "_audit:audit_log",
+    "show-application": "_inspect:show_application",
+    "show-machine": "_inspect:show_machine",
+    "actions": "_inspect:actions",
+    "list-actions": "_inspect:actions",
+    "show-action": "_inspect:show_action",
+    "storage": "_inspect:storage",
+    "list-storage": "_inspect:storage",
+    "expose": "_inspect:expose",
+    "unexpose": "_inspect:unexpose",
+    "controllers": "_inspect:controllers",
+    "list-controllers": "_inspect:controllers",
+    "show-controller": "_inspect:show_controller",
+    "help": "_inspect:help_command",
 }
 """Every command by the name it answers to, as `MODULE:ATTRIBUTE` of `runecraft.cli`."""
 

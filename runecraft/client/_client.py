@@ -354,6 +354,13 @@ class Client:
             await self._request("GET", f"/v1/models/{model}/actions/{action_id}", params=params)
         )
 
+    async def charm_actions(self, model: str, application: str) -> dict[str, Any]:
+        """The actions of the application's charm: name → its parameters' JSON schema."""
+        result: dict[str, Any] = await self._request(
+            "GET", f"/v1/models/{model}/applications/{application}/actions"
+        )
+        return result
+
     # --- status -------------------------------------------------------------------------
 
     async def status(
@@ -381,6 +388,14 @@ class Client:
         return result
 
     # --- machines -----------------------------------------------------------------------
+
+    async def new_machines(
+        self, model: str, count: int = 1, substrate: str | None = None
+    ) -> list[str]:
+        """New machines on the model's cloud (or `lxd`), kept while they host no unit."""
+        body = {"count": count, **({"substrate": substrate} if substrate else {})}
+        result = await self._request("POST", f"/v1/models/{model}/machines/new", json=body)
+        return list(machines.NewMachinesResponse.model_validate(result).machines)
 
     async def add_machine(
         self, model: str, request: machines.AddMachineRequest
@@ -505,9 +520,10 @@ class Client:
         constraints_items: list[str] | None = None,
         trust: bool | None = None,
         base: str | None = None,
+        exposed: bool | None = None,
     ) -> constraints.ApplicationSettings:
         body = constraints.SetApplicationSettings(
-            constraints=constraints_items, trust=trust, base=base
+            constraints=constraints_items, trust=trust, base=base, exposed=exposed
         )
         return constraints.ApplicationSettings.model_validate(
             await self._request(

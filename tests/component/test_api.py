@@ -452,3 +452,62 @@ async def test_status_stays_at_a_constant_number_of_queries(
     assert counter.count == few
     assert len(big["applications"]["db"]["units"]) == 31
     assert len(big["applications"]["web"]["units"]) == 31
+
+
+async def test_charm_actions_as_json_schemas(client: httpx.AsyncClient, tmp_path: Path) -> None:
+    await _two_apps(client, tmp_path)
+    shown = (await client.get("/v1/models/default/applications/db/actions")).json()
+    assert shown == {
+        "backup": {
+            "type": "object",
+            "title": "backup",
+            "description": "",
+            "properties": {
+                "target": {"type": "string"},
+                "level": {"type": "integer", "default": 6},
+            },
+            "required": ["target"],
+            "additionalProperties": True,
+        }
+    }
+    assert (await client.get("/v1/models/default/applications/web/actions")).json() == {}
+    missing = await client.get("/v1/models/default/applications/nope/actions")
+    assert _error(missing)[:2] == (404, "not-found")
+
+
+async def test_a_missing_task_target_has_its_own_code_and_the_model_not(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """`run`/`exec` exit 0 for a missing unit or action (Juju 3.6), not for a missing model."""
+    await _two_apps(client, tmp_path)
+    for body in (
+        {"units": ["db/5"], "action": "backup"},
+        {"units": ["db/0"], "action": "nope"},
+        {"units": ["nope/leader"], "action": "backup"},
+    ):
+        response = await client.post("/v1/models/default/actions", json=body)
+        assert _error(response)[:2] == (404, "task-target-not-found"), body
+    elsewhere = await client.post(
+        "/v1/models/nope/actions", json={"units": ["db/0"], "action": "backup"}
+    )
+    assert _error(elsewhere)[:2] == (404, "not-found")
+
+
+async def test_expose_is_stored_and_shown_in_status(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    await _two_apps(client, tmp_path)
+    url = "/v1/models/default/applications/db/settings"
+    assert (await client.get(url)).json()["exposed"] is False
+    exposed = await client.patch(url, json={"exposed": True})
+    assert exposed.status_code == 200 and exposed.json()["exposed"] is True
+    status = (await client.get("/v1/models/default/status")).json()
+    assert (status["applications"]["db"]["exposed"], status["applications"]["web"]["exposed"]) == (
+        True,
+        False,
+    )
+    assert (await client.patch(url, json={"exposed": False})).json()["exposed"] is False
+    before = await _revision(client)
+    bad = await client.patch(url, json={"exposed": "sometimes"})
+    assert bad.status_code == 400 and "exposed" in _error(bad)[2]
+    assert await _revision(client) == before

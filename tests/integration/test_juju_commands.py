@@ -5,16 +5,19 @@ once for the module."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import jubilant
 import pytest
 
-from tests.integration.conftest import EXAMPLES, Rune
+from tests.integration.conftest import EXAMPLES, RUNE, Rune
 
 pytestmark = pytest.mark.e2e
 
@@ -82,3 +85,114 @@ def test_refresh_with_the_same_charm_makes_a_new_revision(juju: jubilant.Juju) -
     juju.refresh("hello", path=EXAMPLES / "hello")
     assert juju.status().apps["hello"].charm_rev == before + 1
     juju.wait(jubilant.all_active)
+
+
+def _json(rune: Rune, *args: str) -> Any:
+    return json.loads(rune(*args, "--format", "json", "--model", "cmds").stdout)
+
+
+def _refused(rune: Rune, *args: str) -> str:
+    """A command that must fail with exit 1; its stderr."""
+    result = rune(*args, "--model", "cmds", check=False)
+    assert result.returncode == 1, (args, result.stdout, result.stderr)
+    return result.stderr
+
+
+def test_show_application_and_expose(rune: Rune, juju: jubilant.Juju) -> None:
+    shown = _json(rune, "show-application", "hello")
+    assert shown["hello"]["charm"] == "hello"
+    assert (shown["hello"]["principal"], shown["hello"]["exposed"]) == (True, False)
+    assert juju.status().apps["hello"].exposed is False
+    juju.cli("expose", "hello")
+    assert juju.status().apps["hello"].exposed is True
+    assert _json(rune, "show-application", "hello")["hello"]["exposed"] is True
+    juju.cli("unexpose", "hello")
+    assert juju.status().apps["hello"].exposed is False
+    assert 'application "nope" not found' in _refused(rune, "expose", "nope")
+    assert 'application "nope" not found' in _refused(rune, "show-application", "nope")
+
+
+def test_actions_and_show_action(rune: Rune) -> None:
+    listed = _json(rune, "actions", "hello")
+    assert list(listed) == ["greet"] and listed["greet"].startswith("Return the greeting")
+    schema = _json(rune, "actions", "hello", "--schema")
+    assert schema["greet"]["properties"]["name"]["type"] == "string"
+    assert schema["greet"]["title"] == "greet"
+    shown = rune("show-action", "hello", "greet", "--model", "cmds").stdout
+    assert shown.startswith("Return the greeting") and "Arguments:" in shown and "name:" in shown
+    assert 'unknown action "nope"' in _refused(rune, "show-action", "hello", "nope")
+    assert 'application "nope" not found' in _refused(rune, "actions", "nope")
+
+
+def test_status_filters_and_watch(rune: Rune, juju: jubilant.Juju) -> None:
+    status = juju.status()
+    machine = status.apps["hello"].units["hello/1"].machine
+    one = _json(rune, "status", "hello/1")
+    assert list(one["applications"]) == ["hello"]
+    assert list(one["applications"]["hello"]["units"]) == ["hello/1"]
+    assert list(one["machines"]) == [machine]
+    assert sorted(_json(rune, "status", "hello")["applications"]["hello"]["units"]) == [
+        "hello/0",
+        "hello/1",
+    ]
+    assert _json(rune, "status", "nope")["applications"] == {}
+    by_machine = _json(rune, "status", machine)
+    assert list(by_machine["applications"]["hello"]["units"]) == ["hello/1"]
+    # --watch prints the status again and again until stopped.
+    env = {**os.environ, "RUNECRAFT_HOME": str(rune.home), "RUNECRAFT_CACHE_DIR": str(rune.cache)}
+    argv = [*RUNE, "status", "--watch", "0.2s", "--format", "json", "--model", "cmds", "hello"]
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True) as watching:
+        assert watching.stdout is not None
+        first, second = watching.stdout.readline(), watching.stdout.readline()
+        watching.terminate()
+    assert json.loads(first)["applications"].keys() == json.loads(second)["applications"].keys()
+    bad = rune("status", "--watch", "often", "--model", "cmds", check=False)
+    assert bad.returncode == 2 and "often" in bad.stderr
+
+
+def test_storage_lists_none(rune: Rune) -> None:
+    assert _json(rune, "storage") == {}
+    shown = rune("storage", "--model", "cmds")
+    assert (shown.returncode, shown.stdout, shown.stderr.strip()) == (
+        0,
+        "",
+        "No storage to display.",
+    )
+
+
+def test_controllers_and_show_controller(rune: Rune) -> None:
+    listed = json.loads(rune("controllers", "--format", "json").stdout)
+    assert listed["current-controller"] == "runecraft"
+    mine = listed["controllers"]["runecraft"]
+    assert mine["model-count"] >= 2 and mine["user"] == "admin"
+    shown = json.loads(rune("show-controller", "--format", "json").stdout)
+    assert shown["runecraft"]["details"]["uuid"] == mine["uuid"]
+    assert "cmds" in shown["runecraft"]["models"]
+    missing = rune("show-controller", "elsewhere", check=False)
+    assert missing.returncode == 1 and 'controller "elsewhere" not found' in missing.stderr
+
+
+def test_help_is_the_commands_help(rune: Rune) -> None:
+    assert rune("help", "status").stdout == rune("status", "--help").stdout
+    assert "show-application" in rune("help").stdout
+    unknown = rune("help", "nope", check=False)
+    assert unknown.returncode == 2 and 'unknown command "nope"' in unknown.stderr
+
+
+def test_add_machine_then_exec_on_it(rune: Rune, juju: jubilant.Juju) -> None:
+    before = set(juju.status().machines)
+    juju.add_machine()
+    (number,) = set(juju.status().machines) - before
+    juju.wait(lambda s: s.machines[number].juju_status.current == "started")
+    task = juju.exec("echo", "hi", machine=int(number))
+    assert (task.return_code, task.stdout) == (0, "hi\n")
+    failed = rune("exec", "--machine", number, "--model", "cmds", "--", "exit 3", check=False)
+    assert failed.returncode == 1 and "task failed" in failed.stderr
+    assert 'machine "99" not found' in _refused(rune, "exec", "--machine", "99", "--", "true")
+    both = rune("exec", "--machine", number, "--unit", "hello/0", "--", "true", check=False)
+    assert both.returncode == 2
+    # The empty machine stays (it was added on its own) until removed.
+    assert number in _json(rune, "show-machine", number)["machines"]
+    assert 'machine "99" not found' in _refused(rune, "show-machine", "99")
+    rune("remove-machine", number, "--model", "cmds")
+    assert number not in juju.status().machines

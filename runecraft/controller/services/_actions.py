@@ -105,6 +105,21 @@ class ActionService(StoreService[ActionStore]):
             targets.extend(u.name for u in members)
         return list(dict.fromkeys(targets))
 
+    async def charm_actions(self, model_name: str, application: str) -> dict[str, Any]:
+        """Juju's `actions --schema`: each action of the application's charm as the JSON
+        schema its parameters are checked against (title: the action's name)."""
+        async with self.store.write(model_name) as tx:
+            _names.check_application_name(application)
+            app = await tx.applications.get(application)
+            charm = await tx.charms.get(app.charm_sha256)
+        actions = charm_schema.CharmActions.model_validate(charm.actions).root
+        schemas = {}
+        for name, spec in sorted(actions.items()):
+            schema = spec.json_schema()
+            schema["title"] = spec.title or name
+            schemas[name] = schema
+        return schemas
+
     async def get(self, model_name: str, action_id: str) -> ActionRecord:
         model = await self.store.model(model_name)
         record = (

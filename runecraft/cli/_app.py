@@ -20,6 +20,7 @@ __all__ = ["COMMANDS", "cli", "juju_main", "main"]
 COMMANDS: dict[str, str] = {
     "bootstrap": "_controller:bootstrap",
     "kill-controller": "_controller:kill_controller",
+    "destroy-controller": "_controller:destroy_controller",
     "start-controller": "_controller:start_controller",
     "version": "_juju:version",
     "add-model": "_models:add_model",
@@ -65,6 +66,8 @@ COMMANDS: dict[str, str] = {
     "add-k8s": "_clouds:add_k8s",
     "show-cloud": "_clouds:show_cloud",
     "remove-cloud": "_clouds:remove_cloud",
+    "credentials": "_clouds:credentials",
+    "list-credentials": "_clouds:credentials",
     "lxd": "_lxd:lxd",
     "validate-bundle": "_bundle:validate_bundle",
     "plan": "_bundle:plan_command",
@@ -103,6 +106,12 @@ COMMANDS: dict[str, str] = {
     "list-controllers": "_inspect:controllers",
     "show-controller": "_inspect:show_controller",
     "help": "_inspect:help_command",
+    "add-ssh-key": "_keys:add_ssh_key",
+    "remove-ssh-key": "_keys:remove_ssh_key",
+    "ssh-keys": "_keys:ssh_keys",
+    "list-ssh-keys": "_keys:ssh_keys",
+    "model-defaults": "_keys:model_defaults",
+    "model-default": "_keys:model_defaults",
 }
 """Every command by the name it answers to, as `MODULE:ATTRIBUTE` of `runecraft.cli`."""
 

@@ -1,4 +1,4 @@
-"""Clouds: `add-k8s`, `clouds`, `show-cloud`, `remove-cloud`.
+"""Clouds: `add-k8s`, `clouds`, `show-cloud`, `remove-cloud`, and `credentials`.
 
 The clouds this client added are kept in `<home>/clouds.yaml` (0600: they hold
 credentials); the controller's are asked of it. As in Juju, with neither `--client` nor
@@ -27,7 +27,7 @@ from runecraft.schemas.clouds import (
     check_cloud_name,
     display_type,
 )
-from runecraft.schemas.kubeconfig import auth_type, narrow_kubeconfig
+from runecraft.schemas.kubeconfig import auth_type, juju_credential, narrow_kubeconfig
 from runecraft.settings import KubeSettings, home_settings
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "ClientClouds",
     "add_k8s",
     "clouds",
+    "credentials",
     "load_clouds",
     "remove_cloud",
     "show_cloud",
@@ -329,3 +330,62 @@ def remove_cloud(name: str, client: bool, controller: str | None) -> None:
     if not removed:
         raise errors.NotFoundError(f'cloud "{name}" not found')
     _output.err_console.print(f'Removed cloud "{name}" from {" and ".join(removed)}.', markup=False)
+
+
+# --- credentials -----------------------------------------------------------------------
+
+_HIDDEN = frozenset({"Token", "password", "ClientKeyData"})
+"""The credential attributes Juju hides unless `--show-secrets`."""
+
+
+def _client_credentials(cloud: str | None, show_secrets: bool) -> dict[str, Any]:
+    """Juju's `client-credentials`: an added Kubernetes cloud's credential is its
+    kubeconfig's user, named after the cloud (as Juju's `add-k8s` names it)."""
+    found: dict[str, Any] = {}
+    for name, added in sorted(load_clouds().clouds.items()):
+        if cloud is not None and name != cloud:
+            continue
+        credential = juju_credential(added.kubeconfig["users"][0]["user"])
+        details = {
+            key: value
+            for key, value in credential["attrs"].items()
+            if show_secrets or key not in _HIDDEN
+        }
+        found[name] = {
+            "default-credential": name,
+            "cloud-credentials": {name: {"auth-type": credential["auth-type"], "details": details}},
+        }
+    return found
+
+
+@click.command()
+@click.argument("cloud", required=False)
+@click.option("--show-secrets", is_flag=True, help="Show the secret attributes too.")
+@_output.FORMAT_OPTION
+@_CLIENT_FLAG
+@_CONTROLLER_FLAG
+def credentials(
+    cloud: str | None,
+    show_secrets: bool,
+    output_format: str,
+    client: bool,
+    controller: str | None,
+) -> None:
+    """List this client's cloud credentials (secret attributes hidden unless
+    --show-secrets); the built-in clouds need none."""
+    if controller is not None:
+        _juju.check_controller(controller)
+    del client
+    if cloud is not None and cloud not in builtin_clouds() and cloud not in load_clouds().clouds:
+        raise errors.NotFoundError(f'cloud "{cloud}" not found')
+    found = _client_credentials(cloud, show_secrets)
+    if _output.emit({"client-credentials": found}, output_format):
+        return
+    if not found:
+        _output.err_console.print("No credentials from this client to display.")
+        return
+    table = _output._table("Cloud", "Credentials")
+    for name, entry in found.items():
+        table.add_row(name, ", ".join(f"{c}*" for c in entry["cloud-credentials"]))
+    _output.console.print("Client Credentials:")
+    _output.console.print(table)

@@ -354,6 +354,36 @@ class Client:
             await self._request("GET", f"/v1/models/{model}/actions/{action_id}", params=params)
         )
 
+    async def ssh_keys(self, model: str) -> list[dict[str, str]]:
+        """The model's authorized keys: `fingerprint`, `comment`, `key` of each."""
+        result: list[dict[str, str]] = await self._request("GET", f"/v1/models/{model}/ssh-keys")
+        return result
+
+    async def add_ssh_keys(self, model: str, keys: list[str]) -> list[dict[str, str]]:
+        result: list[dict[str, str]] = await self._request(
+            "POST", f"/v1/models/{model}/ssh-keys", json={"keys": keys}
+        )
+        return result
+
+    async def remove_ssh_keys(self, model: str, ids: list[str]) -> list[dict[str, str]]:
+        result: list[dict[str, str]] = await self._request(
+            "POST", f"/v1/models/{model}/ssh-keys/remove", json={"ids": ids}
+        )
+        return result
+
+    async def model_defaults(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self._request("GET", "/v1/controller/model-defaults")
+        return result
+
+    async def set_model_defaults(
+        self, values: dict[str, Any], reset: list[str] | None = None
+    ) -> dict[str, Any]:
+        body = {"values": values, "reset": reset or []}
+        result: dict[str, Any] = await self._request(
+            "PATCH", "/v1/controller/model-defaults", json=body
+        )
+        return result
+
     async def charm_actions(self, model: str, application: str) -> dict[str, Any]:
         """The actions of the application's charm: name → its parameters' JSON schema."""
         result: dict[str, Any] = await self._request(

@@ -393,6 +393,7 @@ class Controller:
                 secrets=services.SecretService(store, self.hub),
                 resources=services.ResourceService(store, self.hub),
                 credentials=services.CredentialService(store),
+                ssh_keys=services.AuthorizedKeyService(store, self.hub),
                 users=services.UserService(store, config.admin_token),
                 verify_agent=self.verify,
                 shutdown=self.shutdown,

@@ -23,6 +23,8 @@ __all__ = [
     "EXEC_API_VERSIONS",
     "NarrowedKubeconfig",
     "auth_type",
+    "decoded",
+    "juju_credential",
     "narrow_kubeconfig",
     "narrowed_parts",
 ]
@@ -144,6 +146,32 @@ def auth_type(user: Mapping[str, Any]) -> str | None:
     if isinstance(user.get("exec"), Mapping):
         return "exec"
     return None
+
+
+def decoded(data: str) -> str:
+    """Base64 `*-data` as text; text that is not base64 as it is."""
+    try:
+        return base64.b64decode(data, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return data
+
+
+def juju_credential(user: Mapping[str, Any]) -> dict[str, Any]:
+    """Juju's credential (`{auth-type, attrs}`, as `credential-get` and `credentials`
+    show it) of a kubeconfig user; an exec plugin's is made where it runs: `empty`."""
+    kind = auth_type(user)
+    if kind == "clientcertificate":
+        attrs = {
+            "ClientCertificateData": decoded(user["client-certificate-data"]),
+            "ClientKeyData": decoded(user["client-key-data"]),
+        }
+    elif kind == "oauth2":
+        attrs = {"Token": user["token"]}
+    elif kind == "userpass":
+        attrs = {"username": user["username"], "password": user["password"]}
+    else:
+        return {"auth-type": "empty", "attrs": {}}
+    return {"auth-type": kind, "attrs": attrs}
 
 
 def _check_exec(owner: str, plugin: Mapping[str, Any]) -> None:

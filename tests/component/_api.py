@@ -61,6 +61,7 @@ def controller_app(
             secrets=services.SecretService(store, hub),
             resources=services.ResourceService(store, hub),
             credentials=services.CredentialService(store),
+            ssh_keys=services.AuthorizedKeyService(store, hub),
             users=services.UserService(store, TOKEN),
             verify_agent=verify_agent,
             shutdown=no_shutdown,

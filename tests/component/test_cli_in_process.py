@@ -473,3 +473,28 @@ def test_remove_unit_by_count_still_works_on_machine_models_not_k8s(
     controller.rune("deploy", HELLO, "-n", "3")
     code, _, stderr = controller.run("remove-unit", "hello-bash", "--num-units", "2")
     assert (code, "Removing hello-bash/2, hello-bash/1" in stderr) == (0, True)
+
+
+def test_credentials_of_the_clouds_this_client_added(
+    controller: Controller, tmp_path: Path
+) -> None:
+    """An added cloud's credential is its kubeconfig user, named after the cloud; secret
+    attributes show only with --show-secrets (jubilant's tests read `details`)."""
+    assert controller.json("credentials") == {"client-credentials": {}}
+    path = _kubeconfig_file(tmp_path / "kube")
+    controller.rune("add-k8s", "k8s-prod", "--kubeconfig", str(path))
+    shown = controller.json("credentials")["client-credentials"]["k8s-prod"]
+    assert shown == {
+        "default-credential": "k8s-prod",
+        "cloud-credentials": {
+            "k8s-prod": {
+                "auth-type": "clientcertificate",
+                "details": {"ClientCertificateData": "CERT PEM"},
+            }
+        },
+    }
+    secret = controller.json("credentials", "k8s-prod", "--show-secrets")
+    details = secret["client-credentials"]["k8s-prod"]["cloud-credentials"]["k8s-prod"]["details"]
+    assert details == {"ClientCertificateData": "CERT PEM", "ClientKeyData": "KEY PEM"}
+    code, _, stderr = controller.run("credentials", "nope", prog="juju")
+    assert (code, 'cloud "nope" not found' in stderr) == (1, True)

@@ -17,6 +17,7 @@ from typing import Any
 import jubilant
 import pytest
 
+from tests.component.test_keys_and_defaults import public_key
 from tests.integration.conftest import EXAMPLES, RUNE, Rune
 
 pytestmark = pytest.mark.e2e
@@ -196,3 +197,52 @@ def test_add_machine_then_exec_on_it(rune: Rune, juju: jubilant.Juju) -> None:
     assert 'machine "99" not found' in _refused(rune, "show-machine", "99")
     rune("remove-machine", number, "--model", "cmds")
     assert number not in juju.status().machines
+
+
+def test_ssh_keys_through_jubilant(rune: Rune, juju: jubilant.Juju) -> None:
+    one, two = public_key("me@laptop"), public_key("ci")
+    juju.add_ssh_key(one, two)
+    listed = rune("ssh-keys", "--model", "cmds").stdout.splitlines()
+    assert listed[0] == "Keys used in model: admin/cmds"
+    assert [line.rpartition(" ")[2] for line in listed[1:]] == ["(me@laptop)", "(ci)"]
+    assert rune("ssh-keys", "--full", "--model", "cmds").stdout.splitlines()[1:] == [one, two]
+    fingerprint = listed[1].partition(" ")[0]
+    juju.remove_ssh_key(fingerprint)
+    juju.remove_ssh_key("ci")
+    assert rune("ssh-keys", "--model", "cmds").stdout.strip() == "No keys to display."
+    assert 'unknown key type "ssh-nope"' in _refused(rune, "add-ssh-key", "ssh-nope AAAA x")
+    assert 'ssh key "ci" not found' in _refused(rune, "remove-ssh-key", "ci")
+
+
+def test_model_defaults(rune: Rune) -> None:
+    shown = json.loads(rune("model-defaults", "--format", "json").stdout)
+    assert shown["automatically-retry-hooks"] == {"default": True}
+    rune("model-defaults", "automatically-retry-hooks=false")
+    one = rune("model-defaults", "automatically-retry-hooks", "--format", "json").stdout
+    assert json.loads(one) == {"automatically-retry-hooks": {"default": True, "controller": False}}
+    rune("add-model", "later")
+    config = json.loads(rune("model-config", "--format", "json", "--model", "later").stdout)
+    assert config["automatically-retry-hooks"] == {"Value": False, "Source": "controller"}
+    assert _json(rune, "model-config")["automatically-retry-hooks"]["Value"] is True
+    bad = rune("model-defaults", "nope=1", check=False)
+    assert bad.returncode == 1 and 'unknown model config key "nope"' in bad.stderr
+    rune("model-defaults", "--reset", "automatically-retry-hooks")
+    again = json.loads(rune("model-defaults", "--format", "json").stdout)
+    assert again["automatically-retry-hooks"] == {"default": True}
+    rune("destroy-model", "later", "--no-prompt")
+
+
+def test_zz_destroy_controller_needs_destroy_all_models_then_removes_everything(
+    rune: Rune, juju: jubilant.Juju
+) -> None:
+    """Last in the module: it takes the controller down."""
+    before = juju.status()
+    refused = rune("destroy-controller", "runecraft", "--no-prompt", check=False)
+    assert refused.returncode == 1, refused
+    assert "--destroy-all-models" in refused.stderr and "admin/cmds" in refused.stderr
+    wrong = rune("destroy-controller", "elsewhere", "--no-prompt", check=False)
+    assert wrong.returncode == 1 and 'controller "elsewhere" not found' in wrong.stderr
+    assert juju.status().apps.keys() == before.apps.keys()
+    rune("destroy-controller", "runecraft", "--destroy-all-models", "--no-prompt")
+    assert rune("status", check=False).returncode != 0  # no controller to ask
+    assert rune("controllers", check=False).returncode != 0

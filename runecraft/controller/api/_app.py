@@ -26,6 +26,7 @@ from runecraft.controller.api import (
     _controller,
     _credentials,
     _juju,
+    _keys,
     _logs,
     _machines,
     _models,
@@ -189,4 +190,6 @@ def create_app(ctx: ApiContext, audit: services.AuditService | None = None) -> F
     app.include_router(_resources.router, dependencies=USER)
     app.include_router(_resources.downloads, dependencies=DOWNLOAD)
     app.include_router(_credentials.router)  # agents only: the route names its caller
+    app.include_router(_keys.router, dependencies=MODEL)
+    app.include_router(_keys.defaults, dependencies=SUPERUSER)
     return app

@@ -63,6 +63,8 @@ class ApiContext:
     """The broker's state (running, restarting, down) and why."""
     credentials: services.CredentialService | None = None
     """`credential-get` answers (absent in API-only test setups)."""
+    ssh_keys: services.AuthorizedKeyService | None = None
+    """Models' authorized SSH keys (absent in API-only test setups)."""
 
 
 def _context(request: Request) -> ApiContext:

@@ -26,6 +26,7 @@ from runecraft.controller.services._service import (
     ModelService,
     charm_config,
 )
+from runecraft.controller.services._sshkeys import AuthorizedKeyService
 from runecraft.controller.services._status import (
     JUJU_VERSION,
     StatusService,
@@ -46,6 +47,7 @@ __all__ = [
     "AddedMachine",
     "AgentService",
     "AuditService",
+    "AuthorizedKeyService",
     "BundleOutcome",
     "BundleService",
     "CatalogService",

@@ -7,9 +7,6 @@ says nothing about what exists.
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Mapping
 from typing import Any, Protocol
 
 from runecraft import errors
@@ -29,30 +26,6 @@ class CredentialReads(Protocol):
     async def cloud(self, name: str) -> CloudRecord | None: ...
 
 
-def _decoded(data: str) -> str:
-    try:
-        return base64.b64decode(data, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return data
-
-
-def _credential(user: Mapping[str, Any]) -> dict[str, Any]:
-    """Juju's credential document for a kubeconfig user."""
-    kind = kubeconfig.auth_type(user)
-    if kind == "clientcertificate":
-        attrs = {
-            "ClientCertificateData": _decoded(user["client-certificate-data"]),
-            "ClientKeyData": _decoded(user["client-key-data"]),
-        }
-    elif kind == "oauth2":
-        attrs = {"Token": user["token"]}
-    elif kind == "userpass":
-        attrs = {"username": user["username"], "password": user["password"]}
-    else:  # an exec plugin: the credential is made where it runs, not stored
-        return {"auth-type": "empty", "attrs": {}}
-    return {"auth-type": kind, "attrs": attrs}
-
-
 def cloud_spec(cloud: CloudRecord) -> dict[str, Any]:
     """The spec `credential-get` prints, from the cloud's one-context kubeconfig."""
     cluster, user = kubeconfig.narrowed_parts(cloud.config)
@@ -64,8 +37,8 @@ def cloud_spec(cloud: CloudRecord) -> dict[str, Any]:
         "endpoint": cluster.get("server", cloud.endpoint),
         "identity-endpoint": "",
         "storage-endpoint": "",
-        "credential": _credential(user),
-        "cacertificates": [_decoded(ca)] if ca else [],
+        "credential": kubeconfig.juju_credential(user),
+        "cacertificates": [kubeconfig.decoded(ca)] if ca else [],
         "skip-tls-verify": bool(cluster.get("insecure-skip-tls-verify", False)),
         "is-controller-cloud": False,
     }

@@ -81,11 +81,19 @@ def test_a_user_secret_is_owned_by_model(juju: jubilant.Juju) -> None:
     assert juju.secrets()[0].owner == "<model>"
 
 
-def test_refresh_with_the_same_charm_makes_a_new_revision(juju: jubilant.Juju) -> None:
+def _upgrades(rune: Rune) -> int:
+    """How many times hello's units ran upgrade-charm (their logs on the local substrate)."""
+    logs = (rune.home / "machines").glob("*/*/units/hello-*/unit.log")
+    return sum(path.read_text().count('running hook "upgrade-charm"') for path in logs)
+
+
+def test_refresh_with_the_same_charm_makes_a_new_revision(rune: Rune, juju: jubilant.Juju) -> None:
     before = juju.status().apps["hello"].charm_rev
+    upgrades = _upgrades(rune)
     juju.refresh("hello", path=EXAMPLES / "hello")
     assert juju.status().apps["hello"].charm_rev == before + 1
-    juju.wait(jubilant.all_active)
+    rune("wait", "--timeout", "5m", "--model", "cmds")  # every unit saw the new revision
+    assert _upgrades(rune) == upgrades + 2  # both units upgraded to it
 
 
 def _json(rune: Rune, *args: str) -> Any:

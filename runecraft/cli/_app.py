@@ -67,6 +67,8 @@ COMMANDS: dict[str, str] = {
     "show-cloud": "_clouds:show_cloud",
     "remove-cloud": "_clouds:remove_cloud",
     "credentials": "_clouds:credentials",
+    "add-cloud": "_clouds:add_cloud",
+    "add-credential": "_clouds:add_credential",
     "list-credentials": "_clouds:credentials",
     "lxd": "_lxd:lxd",
     "validate-bundle": "_bundle:validate_bundle",

@@ -23,6 +23,7 @@ __all__ = [
     "EXEC_API_VERSIONS",
     "NarrowedKubeconfig",
     "auth_type",
+    "credential_user",
     "decoded",
     "juju_credential",
     "narrow_kubeconfig",
@@ -172,6 +173,42 @@ def juju_credential(user: Mapping[str, Any]) -> dict[str, Any]:
     else:
         return {"auth-type": "empty", "attrs": {}}
     return {"auth-type": kind, "attrs": attrs}
+
+
+_CREDENTIAL_ATTRIBUTES = {
+    "oauth2": ("Token",),
+    "clientcertificate": ("ClientCertificateData", "ClientKeyData"),
+    "userpass": ("username", "password"),
+}
+
+
+def credential_user(kind: Any, attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """The kubeconfig user of a Juju credential (`add-credential`'s `auth-type` and
+    attributes, as `juju_credential` shows them); what is missing or unknown is named."""
+    needed = _CREDENTIAL_ATTRIBUTES.get(str(kind))
+    if needed is None:
+        raise errors.InvalidSpecError(
+            f'auth-type "{kind}" is not supported for a Kubernetes cloud '
+            f"(supported: {', '.join(sorted(_CREDENTIAL_ATTRIBUTES))})"
+        )
+    missing = [name for name in needed if not isinstance(attrs.get(name), str) or not attrs[name]]
+    if missing:
+        raise errors.InvalidSpecError(
+            f'a credential of auth-type "{kind}" needs {", ".join(missing)} (as text)'
+        )
+    unknown = sorted(set(attrs) - set(needed))
+    if unknown:
+        raise errors.InvalidSpecError(f'unknown credential attribute "{unknown[0]}" for "{kind}"')
+    if kind == "oauth2":
+        return {"token": attrs["Token"]}
+    if kind == "userpass":
+        return {"username": attrs["username"], "password": attrs["password"]}
+    return {
+        "client-certificate-data": base64.b64encode(
+            attrs["ClientCertificateData"].encode()
+        ).decode(),
+        "client-key-data": base64.b64encode(attrs["ClientKeyData"].encode()).decode(),
+    }
 
 
 def _check_exec(owner: str, plugin: Mapping[str, Any]) -> None:

@@ -240,6 +240,34 @@ def test_model_defaults(rune: Rune) -> None:
     rune("destroy-model", "later", "--no-prompt")
 
 
+def test_add_cloud_and_credential_through_jubilant(rune: Rune, juju: jubilant.Juju) -> None:
+    definition = {"clouds": {"k8s-lab": {"type": "k8s", "endpoint": "https://10.1.2.3:6443"}}}
+    juju.add_cloud("k8s-lab", definition, client=True)
+    credential = {"credentials": {"k8s-lab": {"lab": {"auth-type": "oauth2", "Token": "t0k"}}}}
+    juju.add_credential("k8s-lab", credential, client=True)
+    listed = json.loads(juju.cli("credentials", "--format", "json", include_model=False))
+    assert listed["client-credentials"]["k8s-lab"]["cloud-credentials"]["lab"] == {
+        "auth-type": "oauth2",
+        "details": {},  # the token is a secret: shown with --show-secrets only
+    }
+    juju.add_cloud("k8s-lab", definition, controller="runecraft", credential="lab")
+    shown = json.loads(
+        juju.cli(
+            "show-cloud",
+            "k8s-lab",
+            "--controller",
+            "runecraft",
+            "--format",
+            "json",
+            include_model=False,
+        )
+    )
+    assert shown[0]["endpoint"] == "https://10.1.2.3:6443"
+    with pytest.raises(jubilant.CLIError, match='cloud type "lxd" cannot be added'):
+        juju.add_cloud("box", {"clouds": {"box": {"type": "lxd"}}}, client=True)
+    rune("remove-cloud", "k8s-lab")
+
+
 def test_zz_destroy_controller_needs_destroy_all_models_then_removes_everything(
     rune: Rune, juju: jubilant.Juju
 ) -> None:

@@ -73,7 +73,7 @@ class LiveController:
 schema = schemathesis.openapi.from_asgi("/openapi.json", LiveController()).exclude(
     # Services an API-only setup does not have (the logs need the bus, enlisting a machine
     # an SSH provider): they answer a deliberate 500 "this controller keeps no logs".
-    path_regex=r"^/v1/models/\{model\}/(logs|status-log|machines)(/\{number\})?$",
+    path_regex=r"^/v1/models/\{model\}/(logs|status-log|machines)(/\{number\}|/new)?$",
 )
 
 

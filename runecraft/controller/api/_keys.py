@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from runecraft import errors
 from runecraft.controller import services
-from runecraft.controller.api._deps import ApiContext, Context, _model_admin
+from runecraft.controller.api._deps import MODEL_ADMIN, ApiContext, Context
 
 __all__ = ["defaults", "router"]
 
@@ -19,8 +19,6 @@ router = APIRouter()
 """Model routes (read for listing; the changes ask for admin themselves)."""
 defaults = APIRouter()
 """Superusers' routes."""
-
-ADMIN = [Depends(_model_admin)]
 
 
 class SshKeys(BaseModel):
@@ -63,12 +61,12 @@ async def list_keys(ctx: Context, model: str) -> list[SshKeyInfo]:
     return _infos(await _keys(ctx).keys(model))
 
 
-@router.post("/v1/models/{model}/ssh-keys", status_code=201, dependencies=ADMIN)
+@router.post("/v1/models/{model}/ssh-keys", status_code=201, dependencies=[MODEL_ADMIN])
 async def add_keys(ctx: Context, model: str, request: SshKeys) -> list[SshKeyInfo]:
     return _infos(await _keys(ctx).add(model, request.keys))
 
 
-@router.post("/v1/models/{model}/ssh-keys/remove", dependencies=ADMIN)
+@router.post("/v1/models/{model}/ssh-keys/remove", dependencies=[MODEL_ADMIN])
 async def remove_keys(ctx: Context, model: str, request: SshKeyIds) -> list[SshKeyInfo]:
     await _keys(ctx).remove(model, request.ids)
     return _infos(await _keys(ctx).keys(model))

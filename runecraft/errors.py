@@ -4,6 +4,7 @@
     ├── InvalidSpecError      bad input: a bundle, charm metadata, config value, request, message
     │   └── UsageError        a command line that cannot be parsed (exit 2)
     ├── NotFoundError         an application, unit, model, charm ... that does not exist
+    │   └── TaskTargetNotFoundError  a unit or action a task names (`run`/`exec` exit 0)
     ├── ConflictError         the request contradicts what is stored (already exists, ...)
     ├── PermissionDeniedError the caller may not do this
     ├── TemporaryError        retry later (carries a delay in seconds)
@@ -28,6 +29,7 @@ __all__ = [
     "PermanentError",
     "PermissionDeniedError",
     "RunecraftError",
+    "TaskTargetNotFoundError",
     "TemporaryError",
     "UnavailableError",
     "UsageError",
@@ -67,6 +69,11 @@ class UsageError(InvalidSpecError, code="usage"):
 
 class NotFoundError(RunecraftError, code="not-found"):
     """The named entity does not exist."""
+
+
+class TaskTargetNotFoundError(NotFoundError, code="task-target-not-found"):
+    """A unit, application or action named for a task does not exist (the model does): as
+    Juju 3.6, `run` and `exec` then print the error and exit 0 with nothing on stdout."""
 
 
 class TemporaryError(RunecraftError, code="temporary"):

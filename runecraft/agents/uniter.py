@@ -203,6 +203,8 @@ class Operation:
     """The remote config hash when chosen; `config-changed` commits it."""
     charm_sha: str = ""
     """The remote charm when chosen; `install` and `upgrade-charm` deploy and commit it."""
+    charm_revision: int = 0
+    """The remote charm's revision when chosen (committed with `charm_sha`)."""
     relation_id: int | None = None
     endpoint: str = ""
     """`JUJU_RELATION` of a relation hook."""
@@ -273,6 +275,8 @@ class LocalState:
     """Hash of the config the last successful `config-changed` ran for (None = never)."""
     charm_sha: str = ""
     """The charm deployed in the charm dir (set by `install` and `upgrade-charm`)."""
+    charm_revision: int = 0
+    """Its revision (the same archive refreshed again is a new one)."""
     operation: Operation | None = None
     """The current (queued/running) or last (done) operation."""
     op_seq: int = 0
@@ -352,6 +356,7 @@ def _new_op(
         hook=hook,
         config_hash=remote.config_hash,
         charm_sha=remote.charm.sha256,
+        charm_revision=remote.charm.revision,
         resolved_seq=local.resolved_seq,
     )
 
@@ -459,7 +464,10 @@ def _alive_and_installed(local: LocalState, remote: bus.UnitRemoteState) -> bool
 
 
 def _upgrade(local: LocalState, remote: bus.UnitRemoteState, now: float) -> Decision | None:
-    if _alive_and_installed(local, remote) and remote.charm.sha256 != local.charm_sha:
+    charm = remote.charm
+    if _alive_and_installed(local, remote) and (
+        charm.sha256 != local.charm_sha or charm.revision != local.charm_revision
+    ):
         return _new_op(local, remote, UPGRADE_CHARM)
     return None
 
@@ -766,6 +774,7 @@ def _queue(local: LocalState, op: Operation, hook: str) -> LocalState:
         hook=hook,
         config_hash=op.config_hash,
         charm_sha=op.charm_sha,
+        charm_revision=op.charm_revision,
         resolved_seq=op.resolved_seq,
     )
     return dataclasses.replace(local, operation=queued, op_seq=local.op_seq + 1)
@@ -791,9 +800,14 @@ def _hook_effects(local: LocalState, op: Operation) -> LocalState:
         relations = _relations.commit(local.relations, _relation_hook(op))
         return dataclasses.replace(local, relations=relations)
     if hook == INSTALL:
-        return dataclasses.replace(local, installed=True, charm_sha=op.charm_sha)
+        return dataclasses.replace(
+            local, installed=True, charm_sha=op.charm_sha, charm_revision=op.charm_revision
+        )
     if hook == UPGRADE_CHARM:
-        return _queue(dataclasses.replace(local, charm_sha=op.charm_sha), op, CONFIG_CHANGED)
+        upgraded = dataclasses.replace(
+            local, charm_sha=op.charm_sha, charm_revision=op.charm_revision
+        )
+        return _queue(upgraded, op, CONFIG_CHANGED)
     if hook == LEADER_ELECTED:
         return dataclasses.replace(local, leader=True)
     if hook == LEADER_SETTINGS_CHANGED:

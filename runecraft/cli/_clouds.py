@@ -1,4 +1,5 @@
-"""Clouds: `add-k8s`, `clouds`, `show-cloud`, `remove-cloud`.
+"""Clouds: `add-k8s`, `add-cloud`, `clouds`, `show-cloud`, `remove-cloud`, and their
+credentials: `credentials`, `add-credential`.
 
 The clouds this client added are kept in `<home>/clouds.yaml` (0600: they hold
 credentials); the controller's are asked of it. As in Juju, with neither `--client` nor
@@ -8,6 +9,8 @@ one); `--client` alone on this client only, `--controller` alone on the controll
 
 from __future__ import annotations
 
+import base64
+import copy
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,16 +28,26 @@ from runecraft.schemas.clouds import (
     KUBERNETES,
     builtin_clouds,
     check_cloud_name,
+    cloud_type,
     display_type,
 )
-from runecraft.schemas.kubeconfig import auth_type, narrow_kubeconfig
+from runecraft.schemas.kubeconfig import (
+    auth_type,
+    credential_user,
+    juju_credential,
+    narrow_kubeconfig,
+)
 from runecraft.settings import KubeSettings, home_settings
 
 __all__ = [
     "ClientCloud",
     "ClientClouds",
+    "add_cloud",
+    "add_credential",
     "add_k8s",
+    "cloud_from_definition",
     "clouds",
+    "credentials",
     "load_clouds",
     "remove_cloud",
     "show_cloud",
@@ -58,9 +71,22 @@ class ClientCloud(BaseModel):
     type: str = KUBERNETES
     endpoint: str
     kubeconfig: dict[str, Any]
+    credential: str | None = None
+    """The name of its credential (None: named after the cloud, as `add-k8s` names it)."""
+
+    @property
+    def user(self) -> dict[str, Any]:
+        """The kubeconfig's user: the cloud's credential (none yet after `add-cloud`)."""
+        user: dict[str, Any] = self.kubeconfig["users"][0]["user"]
+        return user
 
     def request(self, name: str) -> api.AddCloudRequest:
-        """What adds this cloud to a controller."""
+        """What adds this cloud to a controller (it needs a credential)."""
+        if auth_type(self.user) is None:
+            raise errors.InvalidSpecError(
+                f'cloud "{name}" has no credential yet: add one with '
+                f"`add-credential {name} -f FILE` first"
+            )
         return api.AddCloudRequest(name=name, type="kubernetes", kubeconfig=self.kubeconfig)
 
 
@@ -225,8 +251,7 @@ def _client_details() -> dict[str, dict[str, Any]]:
     `defined: local`)."""
     found = {name: _details(name, "built-in") for name in builtin_clouds()}
     for name, cloud in load_clouds().clouds.items():
-        user = cloud.kubeconfig["users"][0]["user"]
-        found[name] = _details(cloud.type, "local", cloud.endpoint, auth_type(user))
+        found[name] = _details(cloud.type, "local", cloud.endpoint, auth_type(cloud.user))
     return found
 
 
@@ -329,3 +354,217 @@ def remove_cloud(name: str, client: bool, controller: str | None) -> None:
     if not removed:
         raise errors.NotFoundError(f'cloud "{name}" not found')
     _output.err_console.print(f'Removed cloud "{name}" from {" and ".join(removed)}.', markup=False)
+
+
+# --- credentials -----------------------------------------------------------------------
+
+_HIDDEN = frozenset({"Token", "password", "ClientKeyData"})
+"""The credential attributes Juju hides unless `--show-secrets`."""
+
+
+def _client_credentials(cloud: str | None, show_secrets: bool) -> dict[str, Any]:
+    """Juju's `client-credentials`: an added Kubernetes cloud's credential is its
+    kubeconfig's user, named after the cloud (as Juju's `add-k8s` names it)."""
+    found: dict[str, Any] = {}
+    for name, added in sorted(load_clouds().clouds.items()):
+        if (cloud is not None and name != cloud) or auth_type(added.user) is None:
+            continue
+        credential = juju_credential(added.user)
+        named = added.credential or name
+        details = {
+            key: value
+            for key, value in credential["attrs"].items()
+            if show_secrets or key not in _HIDDEN
+        }
+        found[name] = {
+            "default-credential": named,
+            "cloud-credentials": {
+                named: {"auth-type": credential["auth-type"], "details": details}
+            },
+        }
+    return found
+
+
+@click.command()
+@click.argument("cloud", required=False)
+@click.option("--show-secrets", is_flag=True, help="Show the secret attributes too.")
+@_output.FORMAT_OPTION
+@_CLIENT_FLAG
+@_CONTROLLER_FLAG
+def credentials(
+    cloud: str | None,
+    show_secrets: bool,
+    output_format: str,
+    client: bool,
+    controller: str | None,
+) -> None:
+    """List this client's cloud credentials (secret attributes hidden unless
+    --show-secrets); the built-in clouds need none."""
+    if controller is not None:
+        _juju.check_controller(controller)
+    del client
+    if cloud is not None and cloud not in builtin_clouds() and cloud not in load_clouds().clouds:
+        raise errors.NotFoundError(f'cloud "{cloud}" not found')
+    found = _client_credentials(cloud, show_secrets)
+    if _output.emit({"client-credentials": found}, output_format):
+        return
+    if not found:
+        _output.err_console.print("No credentials from this client to display.")
+        return
+    table = _output._table("Cloud", "Credentials")
+    for name, entry in found.items():
+        table.add_row(name, ", ".join(f"{c}*" for c in entry["cloud-credentials"]))
+    _output.console.print("Client Credentials:")
+    _output.console.print(table)
+
+
+# --- add-cloud and add-credential ----------------------------------------------------------
+
+
+def _file_section(path: Path, section: str, name: str) -> Any:
+    """`section.name` of a Juju clouds or credentials file (`section:` may be left out)."""
+    document = _read_yaml(path, f"{section} file")
+    entries = document.get(section, document) if isinstance(document, dict) else None
+    if not isinstance(entries, dict) or name not in entries:
+        raise errors.NotFoundError(f'"{name}" not found in {section} file {path}')
+    return entries[name]
+
+
+def cloud_from_definition(name: str, definition: Any) -> ClientCloud:
+    """A client cloud from Juju's definition (`type`, `endpoint`, `ca-certificates`): a
+    Kubernetes cluster, with no credential until `add-credential`."""
+    if not isinstance(definition, dict):
+        raise errors.InvalidSpecError(f'cloud "{name}": the definition must be a mapping')
+    cloud_type(str(definition.get("type", "")))
+    endpoint = definition.get("endpoint")
+    if not isinstance(endpoint, str) or not endpoint.startswith(("https://", "http://")):
+        raise errors.InvalidSpecError(f'cloud "{name}": endpoint must be an http(s) URL')
+    authorities = definition.get("ca-certificates") or []
+    if not isinstance(authorities, list) or not all(isinstance(c, str) for c in authorities):
+        raise errors.InvalidSpecError(f'cloud "{name}": ca-certificates must be a list of PEM')
+    cluster: dict[str, Any] = {"server": endpoint}
+    if authorities:
+        cluster["certificate-authority-data"] = base64.b64encode(authorities[0].encode()).decode()
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": name,
+        "clusters": [{"name": name, "cluster": cluster}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+        "users": [{"name": name, "user": {}}],
+    }
+    return ClientCloud(endpoint=endpoint, kubeconfig=kubeconfig)
+
+
+def _with_client_credential(name: str, cloud: ClientCloud, stored: ClientClouds) -> ClientCloud:
+    """`cloud` with the credential this client keeps for a cloud of that name (as Juju
+    uploads the client's credential with a cloud it adds to a controller)."""
+    known = stored.clouds.get(name)
+    if known is None or auth_type(known.user) is None or auth_type(cloud.user) is not None:
+        return cloud
+    kubeconfig = copy.deepcopy(cloud.kubeconfig)
+    kubeconfig["users"][0]["user"] = dict(known.user)
+    return cloud.model_copy(update={"kubeconfig": kubeconfig, "credential": known.credential})
+
+
+@click.command("add-cloud")
+@click.argument("name")
+@click.option(
+    "--file", "-f", "path", type=click.Path(dir_okay=False, path_type=Path), help="clouds.yaml"
+)
+@click.option("--credential", help="The credential to add it with (this client's, by name).")
+@click.option("--force", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--target-controller", help="Alias of --controller.")
+@_CLIENT_FLAG
+@_CONTROLLER_FLAG
+def add_cloud(
+    name: str,
+    path: Path | None,
+    credential: str | None,
+    force: bool,
+    target_controller: str | None,
+    client: bool,
+    controller: str | None,
+) -> None:
+    """Add a Kubernetes cloud from its definition in a Juju clouds file (`type: k8s`,
+    `endpoint`, `ca-certificates`); with no --file, give this client's cloud to the
+    controller. A cloud goes to a controller only with a credential (`add-credential`)."""
+    del force
+    check_cloud_name(name)
+    stored = load_clouds()
+    explicit = controller or target_controller
+    targets = _targets(client, explicit)
+    if path is None:
+        if name not in stored.clouds:
+            raise errors.NotFoundError(
+                f'cloud "{name}" not found on this client: give its definition with --file'
+            )
+        cloud, targets = stored.clouds[name], _Targets(False, targets.controller)
+    else:
+        cloud = cloud_from_definition(name, _file_section(path, "clouds", name))
+        if targets.client and name in stored.clouds:
+            raise errors.ConflictError(f'cloud "{name}" already exists on this client')
+        cloud = _with_client_credential(name, cloud, stored)
+    if credential is not None and credential != (cloud.credential or name):
+        raise errors.NotFoundError(f'credential "{credential}" not found for cloud "{name}"')
+    if targets.controller is not None and (explicit or auth_type(cloud.user) is not None):
+        _run(lambda c: c.add_cloud(cloud.request(name)))
+    elif targets.controller is not None:
+        targets = _Targets(targets.client, None)  # no credential yet: this client only
+    if targets.client:
+        stored.clouds[name] = cloud
+        _save_clouds(stored)
+    where = " and ".join(
+        [*(["this client"] if targets.client else []), *_controller_words(targets)]
+    )
+    _output.err_console.print(f'Cloud "{name}" added to {where}.', markup=False)
+
+
+@click.command("add-credential")
+@click.argument("cloud")
+@click.option(
+    "--file", "-f", "path", type=click.Path(dir_okay=False, path_type=Path), required=True
+)
+@click.option("--region", help="Accepted for Juju compatibility.")
+@_CLIENT_FLAG
+@_CONTROLLER_FLAG
+def add_credential(
+    cloud: str, path: Path, region: str | None, client: bool, controller: str | None
+) -> None:
+    """Give a cloud this client added its credential, from a Juju credentials file
+    (`credentials: {CLOUD: {NAME: {auth-type: …, …}}}`; one credential per cloud here).
+    A controller keeps the credential its cloud was added with."""
+    del region, client
+    if controller is not None:
+        _juju.check_controller(controller)
+        raise errors.InvalidSpecError(
+            "a controller keeps the credential its cloud was added with: add the credential "
+            f"to this client, then the cloud to the controller (`add-cloud {cloud} "
+            f"--controller {controller}`)"
+        )
+    if cloud in builtin_clouds():
+        raise errors.InvalidSpecError(f'cloud "{cloud}" is built in: it needs no credential')
+    stored = load_clouds()
+    if cloud not in stored.clouds:
+        raise errors.NotFoundError(f'cloud "{cloud}" not found on this client')
+    given = _file_section(path, "credentials", cloud)
+    if not isinstance(given, dict) or len(given) != 1:
+        raise errors.InvalidSpecError(
+            f'credentials file {path}: give one credential for "{cloud}" '
+            "(this client keeps one per cloud)"
+        )
+    ((name, attrs),) = given.items()
+    if not isinstance(attrs, dict):
+        raise errors.InvalidSpecError(f'credential "{name}": must be a mapping')
+    fields = {k: v for k, v in attrs.items() if k != "auth-type"}
+    user = credential_user(attrs.get("auth-type"), fields)
+    kubeconfig = copy.deepcopy(stored.clouds[cloud].kubeconfig)
+    kubeconfig["users"][0]["user"] = user
+    narrowed = narrow_kubeconfig(kubeconfig)
+    stored.clouds[cloud] = stored.clouds[cloud].model_copy(
+        update={"kubeconfig": narrowed.config, "credential": str(name)}
+    )
+    _save_clouds(stored)
+    _output.err_console.print(
+        f'Credential "{name}" added locally for cloud "{cloud}".', markup=False
+    )

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from runecraft import errors
-from runecraft.cli import _clouds, _config, _juju, _lxd, _output
+from runecraft.cli import _argv, _clouds, _config, _juju, _lxd, _output
 from runecraft.cli._common import _home, _key_values, _run
 from runecraft.cli._delegate import delegate
 from runecraft.client import Client
@@ -21,7 +21,7 @@ from runecraft.schemas.clouds import builtin_clouds
 from runecraft.schemas.controller import ControllerConfig
 from runecraft.settings import home_settings
 
-__all__ = ["bootstrap", "kill_controller", "start_controller"]
+__all__ = ["bootstrap", "destroy_controller", "kill_controller", "start_controller"]
 
 
 def _kill(home: Path, name: str) -> None:
@@ -174,6 +174,62 @@ def kill_controller(name: str, no_prompt: bool, timeout: str) -> None:
     _kill(_home(), name)
     home_settings().client_config.unlink(missing_ok=True)
     _output.err_console.print(f'Controller "{name}" killed.')
+
+
+@click.command("destroy-controller")
+@click.argument("name")
+@click.option("--destroy-all-models", is_flag=True, help="Destroy every model first.")
+@click.option("--destroy-storage", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--release-storage", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--force", is_flag=True, help="Remove units even if their hooks fail.")
+@click.option("--no-wait", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--no-prompt", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--model-timeout", default="30m", help="How long to wait for the models to go.")
+def destroy_controller(
+    name: str,
+    destroy_all_models: bool,
+    destroy_storage: bool,
+    release_storage: bool,
+    force: bool,
+    no_wait: bool,
+    no_prompt: bool,
+    model_timeout: str,
+) -> None:
+    """Destroy the controller: its models first (their units run their stop and remove
+    hooks), then the controller and its agents. Refused, changing nothing, while a model
+    has applications or machines, unless --destroy-all-models is given."""
+    from runecraft.cli._models import wait_models_gone  # noqa: PLC0415
+
+    del no_wait
+    if destroy_storage and release_storage:
+        raise errors.UsageError("--destroy-storage and --release-storage cannot be used together")
+    _juju.check_controller(name)
+    limit = _argv.parse_duration(model_timeout)
+    if not no_prompt and sys.stdin.isatty():
+        click.confirm(f'Destroy controller "{name}" and all its models?', abort=True)
+
+    async def destroy(client: Client) -> None:
+        live = []
+        for info in await client.models():
+            status = await client.status(info.name)
+            apps, machines = len(status.get("applications", {})), len(status.get("machines", {}))
+            if apps or machines:
+                live.append(f"admin/{info.name} ({machines} machines, {apps} applications)")
+        if live and not destroy_all_models:
+            raise errors.ConflictError(
+                f'cannot destroy controller "{name}": it has live models; run the command '
+                "again with --destroy-all-models to destroy them too. Models: " + ", ".join(live)
+            )
+        names = [m.name for m in await client.models()]
+        for model in names:
+            await client.destroy_model(model, force=force)
+        await wait_models_gone(client, names, limit)
+
+    with _output.err_console.status(f"destroying controller {name}"):
+        _run(destroy)
+    _kill(_home(), name)
+    home_settings().client_config.unlink(missing_ok=True)
+    _output.err_console.print(f'Controller "{name}" destroyed.')
 
 
 @click.command("start-controller")

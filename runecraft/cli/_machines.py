@@ -1,4 +1,5 @@
-"""`add-machine`, `remove-machine` and `machines`: enlisting existing machines over SSH."""
+"""`add-machine`, `remove-machine` and `machines`: new machines on the model's cloud, and
+enlisting existing machines over SSH."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ TRUST_ON_FIRST_USE = "trust-on-first-use"
 
 
 @click.command("add-machine")
-@click.argument("target")
+@click.argument("target", required=False)
+@click.option("-n", "count", type=click.IntRange(min=1), default=1, help="How many machines.")
+@click.option("--base", help="Accepted for Juju compatibility (the substrate's own base).")
+@click.option("--constraints", multiple=True, help="Accepted for Juju compatibility.")
 @click.option(
     "--private-key",
     type=click.Path(path_type=Path),
@@ -40,17 +44,27 @@ TRUST_ON_FIRST_USE = "trust-on-first-use"
     help="Directory on the machine for Runecraft's files (default: /var/lib/runecraft).",
 )
 def add_machine(
-    target: str,
+    target: str | None,
+    count: int,
+    base: str | None,
+    constraints: tuple[str, ...],
     private_key: Path | None,
     host_key: str | None,
     trust_on_first_use: bool,
     install_dir: str | None,
 ) -> None:
-    """Enlist an existing machine: `ssh:[user@]host[:port]`.
+    """Add a machine: with no TARGET, a new one on the model's cloud (`lxd`: an LXD
+    container), kept while empty; or enlist an existing one: `ssh:[user@]host[:port]`.
 
     Runecraft logs in over SSH (verifying the host key), installs its machine agent in a
     private Python environment and starts it; units go there with `deploy --to N`.
     """
+    del base, constraints
+    if target is None or target == "lxd":
+        _new_machines(count, target)
+        return
+    if count != 1:
+        raise errors.UsageError("-n is for new machines: enlist one ssh: machine at a time")
     if host_key and trust_on_first_use:
         raise errors.UsageError("give --host-key or --trust-on-first-use, not both")
     key_path: str | None = None
@@ -70,6 +84,12 @@ def add_machine(
         added = _run(lambda c: c.add_machine(model, request))
     _output.err_console.print(f"host key {added.fingerprint} ({added.hostname})", markup=False)
     _output.err_console.print(f"created machine {added.machine}")
+
+
+def _new_machines(count: int, substrate: str | None) -> None:
+    model = _model()
+    for number in _run(lambda c: c.new_machines(model, count, substrate)):
+        _output.err_console.print(f"created machine {number}")
 
 
 @click.command("remove-machine")

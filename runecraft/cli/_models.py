@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Sequence
 
 import click
 
@@ -19,7 +20,7 @@ from runecraft.cli._common import (
 from runecraft.client import Client
 from runecraft.settings import home_settings
 
-__all__ = ["add_model", "destroy_model", "models", "switch"]
+__all__ = ["add_model", "destroy_model", "models", "switch", "wait_models_gone"]
 
 
 @click.command("add-model")
@@ -103,6 +104,19 @@ def switch(name: str) -> None:
     _config.save(home_settings().client_config, config.model_copy(update={"model": model.name}))
 
 
+async def wait_models_gone(client: Client, models: Sequence[str], limit: float) -> None:
+    """Return once none of `models` is listed any more; a `TemporaryError` after `limit`
+    seconds names those left."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        left = sorted(set(models) & {m.name for m in await client.models()})
+        if not left:
+            return
+        await asyncio.sleep(0.2)
+    names = ", ".join('"' + m + '"' for m in left)
+    raise errors.TemporaryError(f"timed out waiting for model {names} to be removed")
+
+
 @click.command("destroy-model")
 @click.argument("name")
 @click.option("--no-prompt", "-y", is_flag=True)
@@ -130,14 +144,8 @@ def destroy_model(
 
     async def destroy(client: Client) -> None:
         await client.destroy_model(model, force=force)
-        if no_wait:
-            return
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            if model not in {m.name for m in await client.models()}:
-                return
-            await asyncio.sleep(0.2)
-        raise errors.TemporaryError(f'timed out waiting for model "{model}" to be removed')
+        if not no_wait:
+            await wait_models_gone(client, [model], limit)
 
     with _output.err_console.status(f"destroying model {model}"):
         _run(destroy)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +207,19 @@ def _print_plain(tasks: list[api.ActionInfo]) -> None:
             sys.stderr.write(stderr if stderr.endswith("\n") else stderr + "\n")
 
 
+def run_tasks(
+    go: Callable[[Client], Awaitable[tuple[list[api.ActionInfo], bool]]],
+) -> tuple[list[api.ActionInfo], bool] | None:
+    """`go`'s tasks; None when a unit, application or action named does not exist: as
+    Juju 3.6, the error is printed and the command exits 0 with nothing on stdout (jubilant
+    reads that as "not found")."""
+    try:
+        return _call(go)
+    except errors.TaskTargetNotFoundError as exc:
+        _output.err_console.print(f"ERROR {exc.message}", markup=False)
+        return None
+
+
 def _report_tasks(
     tasks: list[api.ActionInfo],
     finished: bool,
@@ -270,9 +283,9 @@ def run(
             return queued, True
         return await _await_tasks(client, model, queued, limit)
 
-    tasks, finished = _call(go)
-    if not background:
-        _report_tasks(tasks, finished, output_format, _run.failure_message)
+    ran = run_tasks(go)
+    if ran is not None and not background:
+        _report_tasks(*ran, output_format, _run.failure_message)
 
 
 @click.command("show-task")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,18 +17,47 @@ from runecraft.client import _wire
 if TYPE_CHECKING:
     from runecraft.client import Client
 
-__all__ = ["report_settled", "settle", "status", "wait"]
+__all__ = ["filter_status", "report_settled", "settle", "status", "wait"]
 
 
-@click.command()
-@_output.FORMAT_OPTION
-@click.option("--relations", is_flag=True, help="Also list the integrations (tabular).")
-def status(output_format: str, relations: bool) -> None:
-    """Show the model: applications, units and machines (and with --relations, the
-    integrations)."""
-    model = _model()
+def _matches(name: str, patterns: Sequence[str]) -> bool:
+    from fnmatch import fnmatchcase  # noqa: PLC0415 (only filtered status pays)
+
+    return any(fnmatchcase(name, p) or fnmatchcase(name, f"{p}/*") for p in patterns)
+
+
+def filter_status(document: dict[str, Any], patterns: Sequence[str]) -> dict[str, Any]:
+    """Juju's `status PATTERN…`: the applications named (or with a unit named; then only
+    those units) and the machines named or hosting a unit kept; `*` wildcards allowed."""
+    applications: dict[str, Any] = {}
+    hosts: set[str] = set()
+    for name, app in document.get("applications", {}).items():
+        units = app.get("units", {})
+        if _matches(name, patterns):
+            kept = units
+        else:
+            kept = {
+                u: doc
+                for u, doc in units.items()
+                if _matches(u, patterns) or str(doc.get("machine", "")) in patterns
+            }
+            if not kept:
+                continue
+        applications[name] = {**app, "units": kept} if "units" in app else app
+        hosts.update(str(doc["machine"]) for doc in kept.values() if doc.get("machine"))
+    machines = {
+        number: doc
+        for number, doc in document.get("machines", {}).items()
+        if number in hosts or number in patterns
+    }
+    return {**document, "applications": applications, "machines": machines}
+
+
+def _show_status(model: str, patterns: Sequence[str], output_format: str, relations: bool) -> None:
     document = _read(_wire.status_path(model), lambda c: c.status(model))
     document.get("model", {}).pop("generation", None)
+    if patterns:
+        document = filter_status(document, patterns)
     # Juju's `controller` holds the timestamp; ours also the broker's state (`broker-status`).
     document["controller"] = {"timestamp": _juju.timestamp(), **document.get("controller", {})}
     if _output.emit(document, output_format):
@@ -38,6 +67,29 @@ def status(output_format: str, relations: bool) -> None:
         _output.console.print()
     if not document.get("applications") and not document.get("machines"):
         _output.err_console.print(f'Model "admin/{model}" is empty.', markup=False)
+
+
+@click.command()
+@click.argument("patterns", nargs=-1)
+@_output.FORMAT_OPTION
+@click.option("--relations", is_flag=True, help="Also list the integrations (tabular).")
+@click.option("--watch", "watch", help="Show the status again every INTERVAL (Go duration).")
+def status(
+    patterns: tuple[str, ...], output_format: str, relations: bool, watch: str | None
+) -> None:
+    """Show the model: applications, units and machines (and with --relations, the
+    integrations); PATTERN… keeps the applications, units and machines named."""
+    model = _model()
+    if watch is None:
+        _show_status(model, patterns, output_format, relations)
+        return
+    interval = _argv.parse_duration(watch)
+    if interval <= 0:
+        raise errors.UsageError(f'invalid --watch interval "{watch}": must be positive')
+    while True:  # until interrupted, as Juju's `status --watch`
+        _show_status(model, patterns, output_format, relations)
+        sys.stdout.flush()
+        time.sleep(interval)
 
 
 @click.command()

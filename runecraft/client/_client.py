@@ -357,6 +357,43 @@ class Client:
             await self._request("GET", f"/v1/models/{model}/actions/{action_id}", params=params)
         )
 
+    async def ssh_keys(self, model: str) -> list[dict[str, str]]:
+        """The model's authorized keys: `fingerprint`, `comment`, `key` of each."""
+        result: list[dict[str, str]] = await self._request("GET", f"/v1/models/{model}/ssh-keys")
+        return result
+
+    async def add_ssh_keys(self, model: str, keys: list[str]) -> list[dict[str, str]]:
+        result: list[dict[str, str]] = await self._request(
+            "POST", f"/v1/models/{model}/ssh-keys", json={"keys": keys}
+        )
+        return result
+
+    async def remove_ssh_keys(self, model: str, ids: list[str]) -> list[dict[str, str]]:
+        result: list[dict[str, str]] = await self._request(
+            "POST", f"/v1/models/{model}/ssh-keys/remove", json={"ids": ids}
+        )
+        return result
+
+    async def model_defaults(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self._request("GET", "/v1/controller/model-defaults")
+        return result
+
+    async def set_model_defaults(
+        self, values: dict[str, Any], reset: list[str] | None = None
+    ) -> dict[str, Any]:
+        body = {"values": values, "reset": reset or []}
+        result: dict[str, Any] = await self._request(
+            "PATCH", "/v1/controller/model-defaults", json=body
+        )
+        return result
+
+    async def charm_actions(self, model: str, application: str) -> dict[str, Any]:
+        """The actions of the application's charm: name → its parameters' JSON schema."""
+        result: dict[str, Any] = await self._request(
+            "GET", f"/v1/models/{model}/applications/{application}/actions"
+        )
+        return result
+
     # --- status -------------------------------------------------------------------------
 
     async def status(
@@ -407,6 +444,14 @@ class Client:
         return hook_schema.HookRunDetail.model_validate(found)
 
     # --- machines -----------------------------------------------------------------------
+
+    async def new_machines(
+        self, model: str, count: int = 1, substrate: str | None = None
+    ) -> list[str]:
+        """New machines on the model's cloud (or `lxd`), kept while they host no unit."""
+        body = {"count": count, **({"substrate": substrate} if substrate else {})}
+        result = await self._request("POST", f"/v1/models/{model}/machines/new", json=body)
+        return list(machines.NewMachinesResponse.model_validate(result).machines)
 
     async def add_machine(
         self, model: str, request: machines.AddMachineRequest
@@ -531,9 +576,10 @@ class Client:
         constraints_items: list[str] | None = None,
         trust: bool | None = None,
         base: str | None = None,
+        exposed: bool | None = None,
     ) -> constraints.ApplicationSettings:
         body = constraints.SetApplicationSettings(
-            constraints=constraints_items, trust=trust, base=base
+            constraints=constraints_items, trust=trust, base=base, exposed=exposed
         )
         return constraints.ApplicationSettings.model_validate(
             await self._request(

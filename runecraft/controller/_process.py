@@ -428,6 +428,7 @@ class Controller:
                 resources=services.ResourceService(store, self.hub),
                 credentials=services.CredentialService(store),
                 hooks=services.HookService(store),
+                ssh_keys=services.AuthorizedKeyService(store, self.hub),
                 users=services.UserService(store, config.admin_token),
                 verify_agent=self.verify,
                 shutdown=self.shutdown,

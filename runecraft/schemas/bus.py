@@ -113,6 +113,9 @@ class CharmRef(_Frozen):
 
     sha256: str
     name: str
+    revision: int = 0
+    """The application's charm revision: refreshing with the same archive is still a new
+    revision, which units upgrade to (`upgrade-charm`), as in Juju."""
 
 
 class RelationRemote(_Frozen):

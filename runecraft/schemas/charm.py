@@ -256,6 +256,9 @@ class CharmMeta(_Model):
         )
         if not isinstance(data, dict):
             return data
+        containers = data.get("containers")
+        if isinstance(containers, Mapping):  # `name:` alone (null) is a container with defaults
+            data["containers"] = {k: {} if v is None else v for k, v in containers.items()}
         for section, role in _ROLE_BY_SECTION.items():
             endpoints = data.get(section)
             if not isinstance(endpoints, Mapping):

@@ -116,6 +116,7 @@ class SetApplicationSettings(BaseModel):
     constraints: list[str] | None = Field(default=None, description="KEY=VALUE items.")
     trust: bool | None = None
     base: str | None = None
+    exposed: bool | None = Field(default=None, description="`juju expose`/`unexpose`.")
 
 
 class ApplicationSettings(BaseModel):
@@ -125,6 +126,7 @@ class ApplicationSettings(BaseModel):
     constraints: dict[str, Any]
     trust: bool
     base: str
+    exposed: bool = False
 
 
 class ModelConstraints(BaseModel):

@@ -23,6 +23,9 @@ __all__ = [
     "EXEC_API_VERSIONS",
     "NarrowedKubeconfig",
     "auth_type",
+    "credential_user",
+    "decoded",
+    "juju_credential",
     "narrow_kubeconfig",
     "narrowed_parts",
 ]
@@ -144,6 +147,68 @@ def auth_type(user: Mapping[str, Any]) -> str | None:
     if isinstance(user.get("exec"), Mapping):
         return "exec"
     return None
+
+
+def decoded(data: str) -> str:
+    """Base64 `*-data` as text; text that is not base64 as it is."""
+    try:
+        return base64.b64decode(data, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return data
+
+
+def juju_credential(user: Mapping[str, Any]) -> dict[str, Any]:
+    """Juju's credential (`{auth-type, attrs}`, as `credential-get` and `credentials`
+    show it) of a kubeconfig user; an exec plugin's is made where it runs: `empty`."""
+    kind = auth_type(user)
+    if kind == "clientcertificate":
+        attrs = {
+            "ClientCertificateData": decoded(user["client-certificate-data"]),
+            "ClientKeyData": decoded(user["client-key-data"]),
+        }
+    elif kind == "oauth2":
+        attrs = {"Token": user["token"]}
+    elif kind == "userpass":
+        attrs = {"username": user["username"], "password": user["password"]}
+    else:
+        return {"auth-type": "empty", "attrs": {}}
+    return {"auth-type": kind, "attrs": attrs}
+
+
+_CREDENTIAL_ATTRIBUTES = {
+    "oauth2": ("Token",),
+    "clientcertificate": ("ClientCertificateData", "ClientKeyData"),
+    "userpass": ("username", "password"),
+}
+
+
+def credential_user(kind: Any, attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """The kubeconfig user of a Juju credential (`add-credential`'s `auth-type` and
+    attributes, as `juju_credential` shows them); what is missing or unknown is named."""
+    needed = _CREDENTIAL_ATTRIBUTES.get(str(kind))
+    if needed is None:
+        raise errors.InvalidSpecError(
+            f'auth-type "{kind}" is not supported for a Kubernetes cloud '
+            f"(supported: {', '.join(sorted(_CREDENTIAL_ATTRIBUTES))})"
+        )
+    missing = [name for name in needed if not isinstance(attrs.get(name), str) or not attrs[name]]
+    if missing:
+        raise errors.InvalidSpecError(
+            f'a credential of auth-type "{kind}" needs {", ".join(missing)} (as text)'
+        )
+    unknown = sorted(set(attrs) - set(needed))
+    if unknown:
+        raise errors.InvalidSpecError(f'unknown credential attribute "{unknown[0]}" for "{kind}"')
+    if kind == "oauth2":
+        return {"token": attrs["Token"]}
+    if kind == "userpass":
+        return {"username": attrs["username"], "password": attrs["password"]}
+    return {
+        "client-certificate-data": base64.b64encode(
+            attrs["ClientCertificateData"].encode()
+        ).decode(),
+        "client-key-data": base64.b64encode(attrs["ClientKeyData"].encode()).decode(),
+    }
 
 
 def _check_exec(owner: str, plugin: Mapping[str, Any]) -> None:

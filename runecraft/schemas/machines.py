@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CONTAINER_CLOUDS", "AddMachineRequest", "AddMachineResponse", "RemoveMachineResponse"]
+__all__ = [
+    "CONTAINER_CLOUDS",
+    "AddMachineRequest",
+    "AddMachineResponse",
+    "NewMachinesRequest",
+    "NewMachinesResponse",
+    "RemoveMachineResponse",
+]
 
 CONTAINER_CLOUDS = frozenset({"local", "lxd"})
 """Clouds whose machines all live on the controller's host, so an LXD container on that
@@ -28,6 +37,21 @@ class AddMachineRequest(BaseModel):
     install_dir: str | None = Field(
         default=None, description="Directory on the machine for Runecraft's files."
     )
+
+
+class NewMachinesRequest(BaseModel):
+    """Juju's `add-machine` with no target (or `lxd`): new machines, kept while empty."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    count: int = Field(default=1, ge=1, le=100, description="How many machines (`-n`).")
+    substrate: Literal["lxd"] | None = Field(
+        default=None, description="`lxd`: LXD containers, instead of the model's cloud."
+    )
+
+
+class NewMachinesResponse(BaseModel):
+    machines: list[str]
 
 
 class AddMachineResponse(BaseModel):

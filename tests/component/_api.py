@@ -64,6 +64,7 @@ def controller_app(
             resources=services.ResourceService(store, hub),
             credentials=services.CredentialService(store),
             hooks=services.HookService(store),
+            ssh_keys=services.AuthorizedKeyService(store, hub),
             users=services.UserService(store, TOKEN),
             verify_agent=verify_agent,
             shutdown=no_shutdown,

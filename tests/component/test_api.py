@@ -386,11 +386,14 @@ async def test_refresh_moves_the_charm_and_drops_removed_options(
     assert status["applications"]["db"]["charm-rev"] == 1
     assert set(status["applications"]["db"]["relations"]) == {"ha", "extra"}
 
-    before = await _revision(client)
+    # The same charm again is a new revision, as Juju's `refresh --path`.
     again = await client.post(
         "/v1/models/default/applications/db/refresh", json={"charm_sha256": new}
     )
-    assert _error(again)[:2] == (409, "conflict")
+    assert again.json() == {"application": "db", "charm": "db", "revision": 2}
+    status = (await client.get("/v1/models/default/status")).json()
+    assert status["applications"]["db"]["charm-rev"] == 2
+    before = await _revision(client)
     web = (await client.get("/v1/models/default/status")).json()
     assert web["applications"]["web"]["charm-name"] == "web"
     other = await _upload(client, _charm(tmp_path, "web", WEB_META, tag="3"))
@@ -517,3 +520,62 @@ async def test_status_stays_at_a_constant_number_of_queries(
     assert counter.count == few
     assert len(big["applications"]["db"]["units"]) == 31
     assert len(big["applications"]["web"]["units"]) == 31
+
+
+async def test_charm_actions_as_json_schemas(client: httpx.AsyncClient, tmp_path: Path) -> None:
+    await _two_apps(client, tmp_path)
+    shown = (await client.get("/v1/models/default/applications/db/actions")).json()
+    assert shown == {
+        "backup": {
+            "type": "object",
+            "title": "backup",
+            "description": "",
+            "properties": {
+                "target": {"type": "string"},
+                "level": {"type": "integer", "default": 6},
+            },
+            "required": ["target"],
+            "additionalProperties": True,
+        }
+    }
+    assert (await client.get("/v1/models/default/applications/web/actions")).json() == {}
+    missing = await client.get("/v1/models/default/applications/nope/actions")
+    assert _error(missing)[:2] == (404, "not-found")
+
+
+async def test_a_missing_task_target_has_its_own_code_and_the_model_not(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """`run`/`exec` exit 0 for a missing unit or action (Juju 3.6), not for a missing model."""
+    await _two_apps(client, tmp_path)
+    for body in (
+        {"units": ["db/5"], "action": "backup"},
+        {"units": ["db/0"], "action": "nope"},
+        {"units": ["nope/leader"], "action": "backup"},
+    ):
+        response = await client.post("/v1/models/default/actions", json=body)
+        assert _error(response)[:2] == (404, "task-target-not-found"), body
+    elsewhere = await client.post(
+        "/v1/models/nope/actions", json={"units": ["db/0"], "action": "backup"}
+    )
+    assert _error(elsewhere)[:2] == (404, "not-found")
+
+
+async def test_expose_is_stored_and_shown_in_status(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    await _two_apps(client, tmp_path)
+    url = "/v1/models/default/applications/db/settings"
+    assert (await client.get(url)).json()["exposed"] is False
+    exposed = await client.patch(url, json={"exposed": True})
+    assert exposed.status_code == 200 and exposed.json()["exposed"] is True
+    status = (await client.get("/v1/models/default/status")).json()
+    assert (status["applications"]["db"]["exposed"], status["applications"]["web"]["exposed"]) == (
+        True,
+        False,
+    )
+    assert (await client.patch(url, json={"exposed": False})).json()["exposed"] is False
+    before = await _revision(client)
+    bad = await client.patch(url, json={"exposed": "sometimes"})
+    assert bad.status_code == 400 and "exposed" in _error(bad)[2]
+    assert await _revision(client) == before

@@ -70,7 +70,7 @@ class LiveController:
         await app(scope, receive, send)
 
 
-UNSERVED = r"^/v1/models/\{model\}/(logs|status-log|machines)(/\{number\})?$"
+UNSERVED = r"^/v1/models/\{model\}/(logs|status-log|machines)(/\{number\}|/new)?$"
 """Services an API-only setup does not have (the logs need the bus, enlisting a machine an
 SSH provider): their operations answer a deliberate, documented 500 "this controller keeps
 no logs", so they are held to their document but not to `not_a_server_error`."""

@@ -125,6 +125,19 @@ async def test_network_get_is_what_ops_expects(unit: Harness) -> None:
     assert list(network.ingress_addresses) == ["10.20.30.40"]
 
 
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
+async def test_network_get_names_the_interface_holding_the_address(
+    tmp_path: Path, address: str
+) -> None:
+    """The agent runs on the unit's machine: the interface is the one holding the address."""
+    async for local in make_harness(tmp_path, leader=False, state=remote(private_address=address)):
+        info = await local.json("network-get", "db")
+        bound = info["bind-addresses"][0]
+        mac = Path("/sys/class/net/lo/address").read_text().strip()
+        assert (bound["interface-name"], bound["mac-address"]) == ("lo", mac)
+        assert bound["addresses"][0]["value"] == address
+
+
 async def test_network_get_yaml_uses_jujus_yaml_keys(unit: Harness) -> None:
     code, out, _ = await unit.run("network-get", "db")
     assert code == 0

@@ -23,6 +23,7 @@ from runecraft.controller.providers import CloudSpec
 from runecraft.controller.state import Store, TokenRecord, UserStore
 from tests.component._api import TOKEN, URL, controller_app
 from tests.component.test_api import _charm, _upload
+from tests.component.test_keys_and_defaults import public_key
 
 MODEL_CONFIG = {"values": {"update-status-hook-interval": "10m"}}
 
@@ -454,6 +455,19 @@ async def test_isolation_exec_needs_model_admin(world: World, tmp_path: Path) ->
         )
     assert await world.fingerprint("a") == before
     assert (await world.store.snapshot((await world.store.model("a")).uuid)).actions == []
+
+
+async def test_isolation_ssh_keys_need_model_admin_to_change(world: World) -> None:
+    """As Juju: a writer may list a model's authorized keys, not add or remove them."""
+    await world.add_user("dave")
+    await world.grant("dave", "write", "a")
+    async with world.as_token(await world.login("dave")) as dave:
+        assert (await dave.get("/v1/models/a/ssh-keys")).json() == []
+        _refused(
+            await dave.post("/v1/models/a/ssh-keys", json={"keys": [public_key("d")]}),
+            'permission denied: admin access to model "a" is required; user "dave" has write',
+        )
+    assert (await world.admin.get("/v1/models/a/ssh-keys")).json() == []
 
 
 # --- every route --------------------------------------------------------------------------------

@@ -155,7 +155,12 @@ async def test_settings_and_model_constraints_refuse_bad_input(
     body = {"constraints": ["mem=2G", "cores=2"], "trust": True, "base": "ubuntu@22.04"}
     response = await client.patch(path, json=body)
     assert response.status_code == 200, response.text
-    good = {"application": "web", "constraints": {"mem": 2048, "cores": 2}, "trust": True}
+    good = {
+        "application": "web",
+        "constraints": {"mem": 2048, "cores": 2},
+        "trust": True,
+        "exposed": False,
+    }
     assert response.json() == {**good, "base": "ubuntu@22.04"}
     status = (await client.get("/v1/models/big/status")).json()
     assert status["applications"]["web"]["base"] == {"name": "ubuntu", "channel": "22.04"}

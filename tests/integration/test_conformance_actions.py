@@ -66,7 +66,8 @@ def test_actions_and_refresh(rune: Rune, tmp_path: Path, flavour: str) -> None:
         assert result.returncode == 1, (params, result.stdout, result.stderr)
         assert named in result.stderr, (params, result.stderr)
     result = rune("run", unit, "no-such-action", "--wait", "1m", check=False)
-    assert result.returncode == 1 and "no-such-action" in result.stderr, result.stderr
+    assert (result.returncode, result.stdout) == (0, ""), result  # as Juju 3.6
+    assert "no-such-action" in result.stderr, result.stderr
     code, task = c.run_action(rune, unit, "echo", "message=after")
     assert code == 0, task
     new = rec.events(unit)[before:]

@@ -229,6 +229,17 @@ def test_bad_metadata_names_the_field(doc: dict[str, Any], location: str, messag
     assert message in got_message
 
 
+def test_a_container_declared_with_null_takes_the_defaults() -> None:
+    """`containers: {app: }` (null) is valid for charmcraft: a container with no settings."""
+    meta = schema.CharmMeta.model_validate(
+        {"name": "foo", "containers": {"app": None, "db": {"resource": "img"}}}
+    )
+    assert meta.containers == {
+        "app": schema.ContainerSpec(),
+        "db": schema.ContainerSpec(resource="img"),
+    }
+
+
 def test_endpoints_are_normalised_with_name_and_role() -> None:
     meta = schema.CharmMeta.model_validate(
         {

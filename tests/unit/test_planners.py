@@ -272,6 +272,9 @@ ERRORED = {"status": "error", "retry_at": NOW + 10}
         pytest.param(
             machine(0, enlistment={"host": "h"}, life="dying"), False, {}, "release", id="unlisted"
         ),
+        pytest.param(machine(0, kept=True), False, {}, "provision", id="added-empty-is-made"),
+        pytest.param(machine(0, kept=True), False, {"running": frozenset({0})}, None, id="kept"),
+        pytest.param(machine(0, kept=True, life="dying"), False, {}, "release", id="removed"),
     ],
 )
 def test_plan_provisioning(
@@ -292,6 +295,13 @@ def test_provisioning_carries_the_provider_constraints_and_units() -> None:
     )
     (action,) = _provisioning.plan_provisioning(given_state, NOW)
     assert action == Provision(machine(0, substrate="lxd"), "lxd", {"mem": 1024}, ("app1/0",))
+
+
+def test_a_dying_model_releases_a_machine_added_on_its_own() -> None:
+    added = machine(0, kept=True)
+    assert _provisioning.plan_provisioning(state(machines=[added], model_life="dying"), NOW) == [
+        Release(added, "local")
+    ]
 
 
 def test_an_empty_dying_model_is_deleted_and_an_enlisted_host_released() -> None:
@@ -446,6 +456,7 @@ def model_states(draw: st.DrawFn) -> ModelState:
         machine(
             n,
             enlistment=draw(st.sampled_from([None, {"host": "h"}])),
+            kept=draw(st.booleans()),
             status=draw(st.sampled_from(["pending", "error", "started"])),
             retry_at=draw(st.sampled_from([None, NOW - 1, NOW + 9])),
         )

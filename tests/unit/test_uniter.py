@@ -217,6 +217,13 @@ PEERS = peer(units={"app/1": 1})
             id="charm-refresh",
         ),
         pytest.param(
+            remote(),
+            remote(charm=bus.CharmRef(sha256="c1", name="app", revision=1)),
+            ["upgrade-charm", "config-changed"],
+            uniter.Idle,
+            id="same-archive-refreshed-is-a-new-revision",
+        ),
+        pytest.param(
             remote(relations=(DB,)),
             remote(relations=(DB,), charm=bus.CharmRef(sha256="c2", name="app")),
             ["upgrade-charm", "config-changed"],
@@ -448,9 +455,14 @@ def test_upgrade_commit_queues_config_changed_with_the_new_charm() -> None:
     target = remote(charm=bus.CharmRef(sha256="c2", name="app"))
     local, ran, _ = run(local, target, max_steps=1, exact=True)
     assert ran == ["upgrade-charm"]
-    assert local.charm_sha == "c2"
+    assert (local.charm_sha, local.charm_revision) == ("c2", 0)
     assert local.operation is not None
     assert (local.operation.hook, local.operation.step) == ("config-changed", uniter.Step.QUEUED)
+    # The same archive at a new revision is upgraded to again, after the queued hook.
+    again = remote(charm=bus.CharmRef(sha256="c2", name="app", revision=4))
+    local, ran, _ = run(local, again)
+    assert ran == ["config-changed", "upgrade-charm", "config-changed"]
+    assert (local.charm_sha, local.charm_revision) == ("c2", 4)
 
 
 def test_empty_config_hash_still_runs_config_changed() -> None:

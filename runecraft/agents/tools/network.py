@@ -4,7 +4,7 @@
 Port changes are buffered and committed with the hook; `opened-ports` includes this hook's
 pending changes (Juju's `mergeWithPendingChanges`). Networking answers from the unit's one
 address (`UnitRemoteState.private_address`). `credential-get` asks the controller, which
-answers only a trusted application on a Kubernetes cloud; `juju-reboot` is not supported.
+answers only a trusted application; `juju-reboot` is not supported.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import re
+from pathlib import Path
 from typing import Any
 
 from runecraft import errors
@@ -25,7 +26,7 @@ from runecraft.agents.tools._registry import (
     tool,
 )
 
-__all__ = ["PORT_FORMAT", "format_port", "parse_port"]
+__all__ = ["PORT_FORMAT", "format_port", "local_interface", "parse_port"]
 
 PORT_FORMAT = "<port>[/<protocol>] or <from>-<to>[/<protocol>] or icmp"
 _PORT_RE = re.compile(r"^(?:icmp|[0-9]+(?:-[0-9]+)?(?:/[a-z0-9]+)?)\Z")
@@ -160,17 +161,73 @@ def _cidr(address: str) -> str:
     return f"{ip}/{ip.max_prefixlen}"
 
 
+_SIOCGIFADDR = 0x8915
+"""Linux's ioctl reading an interface's IPv4 address."""
+
+
+def _ipv4_interface(address: str) -> str:
+    import fcntl  # noqa: PLC0415 (Linux only; only network-get asks)
+    import socket  # noqa: PLC0415
+    import struct  # noqa: PLC0415
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        for _, name in socket.if_nameindex():
+            request = struct.pack("256s", name.encode()[:15])
+            try:
+                answer = fcntl.ioctl(probe.fileno(), _SIOCGIFADDR, request)
+            except OSError:  # an interface without an IPv4 address
+                continue
+            if socket.inet_ntoa(answer[20:24]) == address:
+                return name
+    return ""
+
+
+def _ipv6_interface(address: ipaddress.IPv6Address) -> str:
+    """From `/proc/net/if_inet6`: address (32 hex digits), index, prefix, scope, flags, name."""
+    try:
+        lines = Path("/proc/net/if_inet6").read_text().splitlines()
+    except OSError:
+        return ""
+    wanted = address.exploded.replace(":", "")
+    return next((f[5] for f in map(str.split, lines) if len(f) == 6 and f[0] == wanted), "")
+
+
+def local_interface(address: str) -> tuple[str, str]:
+    """The name and MAC address of this machine's interface that holds `address` (the
+    unit's own address: the agent runs on the unit's machine); empty when none does."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "", ""
+    try:
+        name = (
+            _ipv6_interface(ip)
+            if isinstance(ip, ipaddress.IPv6Address)
+            else _ipv4_interface(str(ip))
+        )
+    except (ImportError, OSError):  # not Linux
+        return "", ""
+    if not name:
+        return "", ""
+    try:
+        mac = Path(f"/sys/class/net/{name}/address").read_text().strip()
+    except OSError:
+        mac = ""
+    return name, mac
+
+
 def _network_info(address: str, *, yaml_keys: bool) -> dict[str, Any]:
     """Juju's `NetworkInfoResult` (JSON tags, or the yaml tags `macaddress`/`interfacename`)."""
     mac, interface = (
         ("macaddress", "interfacename") if yaml_keys else ("mac-address", "interface-name")
     )
     cidr = _cidr(address)
+    name, mac_address = local_interface(address)
     return {
         "bind-addresses": [
             {
-                mac: "",
-                interface: "",
+                mac: mac_address,
+                interface: name,
                 "addresses": [{"hostname": "", "value": address, "cidr": cidr}],
             }
         ],

@@ -4,6 +4,8 @@ Juju."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from runecraft.controller import services
@@ -24,6 +26,12 @@ async def run_action(
         await ctx.users.check_model(caller, model, "admin")
     records = await ctx.actions.run(model, request.units, request.action, request.params)
     return api.ActionsResponse(actions=[services.action_info(r) for r in records])
+
+
+@router.get("/v1/models/{model}/applications/{application}/actions")
+async def charm_actions(ctx: Context, model: str, application: str) -> dict[str, Any]:
+    """The actions of the application's charm, each as its parameters' JSON schema."""
+    return await ctx.actions.charm_actions(model, application)
 
 
 @router.get("/v1/models/{model}/actions/{action_id}")

@@ -27,6 +27,7 @@ from runecraft.controller.api import (
     _credentials,
     _hooks,
     _juju,
+    _keys,
     _logs,
     _machines,
     _metrics,
@@ -151,6 +152,8 @@ def create_app(ctx: ApiContext | None, audit: services.AuditService | None = Non
     app.include_router(_resources.router, dependencies=USER)
     app.include_router(_resources.downloads, dependencies=DOWNLOAD)
     app.include_router(_credentials.router)  # agents only: the route names its caller
+    app.include_router(_keys.router, dependencies=MODEL)
+    app.include_router(_keys.defaults, dependencies=SUPERUSER)
     return app
 
 

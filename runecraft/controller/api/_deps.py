@@ -69,6 +69,8 @@ class ApiContext:
     """`credential-get` answers (absent in API-only test setups)."""
     hooks: services.HookService | None = None
     """The hook runs agents recorded (absent in API-only test setups)."""
+    ssh_keys: services.AuthorizedKeyService | None = None
+    """Models' authorized SSH keys (absent in API-only test setups)."""
 
 
 def _context(request: Request) -> ApiContext:

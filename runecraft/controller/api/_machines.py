@@ -1,4 +1,5 @@
-"""Routes that enlist existing machines (`add-machine ssh:…`) and remove machines."""
+"""Routes that enlist existing machines (`add-machine ssh:…`), add new ones (`add-machine`
+with no target) and remove machines."""
 
 from __future__ import annotations
 
@@ -37,6 +38,14 @@ async def add_machine(
         hostname=added.hostname,
         address=added.address,
     )
+
+
+@router.post("/v1/models/{model}/machines/new", status_code=201)
+async def new_machines(
+    ctx: Context, model: str, request: machines.NewMachinesRequest
+) -> machines.NewMachinesResponse:
+    numbers = await _service(ctx).add_new(model, request.count, substrate=request.substrate)
+    return machines.NewMachinesResponse(machines=[str(n) for n in numbers])
 
 
 @router.delete("/v1/models/{model}/machines/{number}")

@@ -49,6 +49,7 @@ ERROR_STATUS: Mapping[type[errors.RunecraftError], int] = {
     errors.UsageError: 400,
     errors.PermissionDeniedError: 403,
     errors.NotFoundError: 404,
+    errors.TaskTargetNotFoundError: 404,
     errors.ConflictError: 409,
     errors.TemporaryError: 503,
     errors.UnavailableError: 503,

@@ -379,7 +379,7 @@ def _unit_remote(
         unit=unit.name,
         application=app.name,
         life="alive" if unit.life == "alive" else "dying",
-        charm=bus.CharmRef(sha256=charm.sha256, name=charm.name),
+        charm=bus.CharmRef(sha256=charm.sha256, name=charm.name, revision=app.charm_revision),
         config=config,
         config_hash=config_hash(charm.sha256, config),
         leader=app.leader == unit.name,

@@ -92,20 +92,26 @@ def liveness_checks(state: ModelState, now: float) -> list[MachineRecord]:
 def _releasable(state: ModelState, machine: MachineRecord, now: float) -> bool:
     if machine.number in state.in_flight:
         return False  # released once its making is over
-    if machine.enlistment is not None and machine.life == "alive" and not state.dying:
-        return False  # an enlisted host stays (empty) until removed
+    if (
+        (machine.enlistment is not None or machine.kept)
+        and machine.life == "alive"
+        and not state.dying
+    ):
+        return False  # an enlisted host, or one added on its own, stays (empty) until removed
     # A release that failed waits for its retry.
     return not (machine.status == "error" and not _retry_due(machine, now))
 
 
 def plan_provisioning(state: ModelState, now: float) -> list[Provision | Release | DeleteModel]:
-    """Make the machines with units that are not up (once their retry is due), release the
-    empty ones, and forget a dying model that has nothing left."""
+    """Make the machines with units (or added on their own) that are not up (once their
+    retry is due), release the empty ones, and forget a dying model that has nothing left."""
     occupied = _occupied(state)
     actions: list[Provision | Release | DeleteModel] = []
     for machine in state.machines:
         provider = provider_for(machine, state.model)
-        if not occupied[machine.number]:
+        kept = machine.kept and machine.life == "alive" and not state.dying
+        wanted = occupied[machine.number] or kept
+        if not wanted:
             if _releasable(state, machine, now):
                 actions.append(Release(machine, provider))
         elif (

@@ -29,6 +29,7 @@ from runecraft.controller.services._service import (
     ModelService,
     charm_config,
 )
+from runecraft.controller.services._sshkeys import AuthorizedKeyService
 from runecraft.controller.services._status import (
     JUJU_VERSION,
     StatusService,
@@ -50,6 +51,7 @@ __all__ = [
     "AddedMachine",
     "AgentService",
     "AuditService",
+    "AuthorizedKeyService",
     "BundleOutcome",
     "BundleService",
     "CatalogService",

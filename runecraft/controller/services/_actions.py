@@ -64,7 +64,7 @@ class ActionService(StoreService[ActionStore]):
         async with self.store.write(model_name) as tx:
             targets: list[tuple[str, dict[str, Any]]] = []
             for name in units:
-                unit = await _target(tx, name)
+                unit = await _task_target(tx, name)
                 if unit.life != "alive":
                     raise errors.ConflictError(f'unit "{unit.name}" is being removed')
                 if action == exec_schema.JUJU_EXEC:
@@ -74,7 +74,7 @@ class ActionService(StoreService[ActionStore]):
                 charm = await tx.charms.get(app.charm_sha256)
                 spec = charm_schema.CharmActions.model_validate(charm.actions).actions.get(action)
                 if spec is None:
-                    raise errors.NotFoundError(
+                    raise errors.TaskTargetNotFoundError(
                         f'action "{action}" not defined on unit "{unit.name}"'
                     )
                 checked = _params.validate_params(spec, given, action=action, unit=unit.name)
@@ -95,15 +95,30 @@ class ActionService(StoreService[ActionStore]):
                 continue
             _names.check_application_name(name)
             if not any(app.name == name for app in snapshot.applications):
-                raise errors.NotFoundError(f'application "{name}" not found')
+                raise errors.TaskTargetNotFoundError(f'application "{name}" not found')
             members = sorted(
                 (u for u in snapshot.units if u.application == name and u.life == "alive"),
                 key=lambda u: int(u.name.rpartition("/")[2]),
             )
             if not members:
-                raise errors.NotFoundError(f'application "{name}" has no units')
+                raise errors.TaskTargetNotFoundError(f'application "{name}" has no units')
             targets.extend(u.name for u in members)
         return list(dict.fromkeys(targets))
+
+    async def charm_actions(self, model_name: str, application: str) -> dict[str, Any]:
+        """Juju's `actions --schema`: each action of the application's charm as the JSON
+        schema its parameters are checked against (title: the action's name)."""
+        async with self.store.write(model_name) as tx:
+            _names.check_application_name(application)
+            app = await tx.applications.get(application)
+            charm = await tx.charms.get(app.charm_sha256)
+        actions = charm_schema.CharmActions.model_validate(charm.actions).root
+        schemas = {}
+        for name, spec in sorted(actions.items()):
+            schema = spec.json_schema()
+            schema["title"] = spec.title or name
+            schemas[name] = schema
+        return schemas
 
     async def get(self, model_name: str, action_id: str) -> ActionRecord:
         model = await self.store.model(model_name)
@@ -125,6 +140,17 @@ class ActionService(StoreService[ActionStore]):
             if record.finished or remaining <= 0:
                 return record
             await self.hub.wait_after(generation, remaining)
+
+
+async def _task_target(tx: ActionState, name: str) -> UnitRecord:
+    """The unit `name` names; a unit or application that does not exist is the task's
+    missing target, not a missing model."""
+    try:
+        return await _target(tx, name)
+    except errors.TaskTargetNotFoundError:
+        raise
+    except errors.NotFoundError as exc:
+        raise errors.TaskTargetNotFoundError(exc.message) from exc
 
 
 async def _target(tx: ActionState, name: str) -> UnitRecord:

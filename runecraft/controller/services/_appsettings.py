@@ -1,6 +1,6 @@
-"""Deploy-time settings: an application's constraints, trust and base (Juju's `deploy
---constraints/--trust/--base`, `trust`, `set-constraints`) and the model's constraints
-(`set-model-constraints`)."""
+"""Deploy-time settings: an application's constraints, trust, base and exposure (Juju's
+`deploy --constraints/--trust/--base`, `trust`, `set-constraints`, `expose`) and the
+model's constraints (`set-model-constraints`)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,11 @@ class SettingsState(WithModel, WithApplications, WithModels, Protocol):
 
 def _settings(app: ApplicationRecord) -> ApplicationSettings:
     return ApplicationSettings(
-        application=app.name, constraints=app.constraints, trust=app.trust, base=app.base
+        application=app.name,
+        constraints=app.constraints,
+        trust=app.trust,
+        base=app.base,
+        exposed=app.exposed,
     )
 
 
@@ -52,6 +56,8 @@ async def change_settings_in(
         raise errors.InvalidSpecError(str(exc)) from exc
     if request.trust is not None:
         values["trust"] = request.trust
+    if request.exposed is not None:
+        values["exposed"] = request.exposed
     app = await tx.applications.get(application)
     if not values:
         return app

@@ -1,4 +1,4 @@
-"""`credential-get`: a trusted unit on a Kubernetes cloud gets its cloud spec, as Juju gives it.
+"""`credential-get`: a trusted unit gets its model's cloud spec, as Juju gives it.
 
 Only the unit's own machine agent may ask, only for a unit it runs, and only when the unit's
 application is trusted (`rune trust`); everyone else is refused the same way, so a refusal
@@ -7,16 +7,13 @@ says nothing about what exists.
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Mapping
 from typing import Any, Protocol
 
 from runecraft import errors
 from runecraft.controller.state import CloudRecord, MachineRecord, ModelSnapshot
-from runecraft.schemas import kubeconfig
+from runecraft.schemas import clouds, kubeconfig
 
-__all__ = ["CredentialService", "cloud_spec"]
+__all__ = ["CredentialService", "builtin_spec", "cloud_spec"]
 
 DENIED = "cannot access cloud credentials: permission denied"
 
@@ -27,30 +24,6 @@ class CredentialReads(Protocol):
     async def snapshot(self, model_uuid: str | None = None) -> ModelSnapshot: ...
 
     async def cloud(self, name: str) -> CloudRecord | None: ...
-
-
-def _decoded(data: str) -> str:
-    try:
-        return base64.b64decode(data, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return data
-
-
-def _credential(user: Mapping[str, Any]) -> dict[str, Any]:
-    """Juju's credential document for a kubeconfig user."""
-    kind = kubeconfig.auth_type(user)
-    if kind == "clientcertificate":
-        attrs = {
-            "ClientCertificateData": _decoded(user["client-certificate-data"]),
-            "ClientKeyData": _decoded(user["client-key-data"]),
-        }
-    elif kind == "oauth2":
-        attrs = {"Token": user["token"]}
-    elif kind == "userpass":
-        attrs = {"username": user["username"], "password": user["password"]}
-    else:  # an exec plugin: the credential is made where it runs, not stored
-        return {"auth-type": "empty", "attrs": {}}
-    return {"auth-type": kind, "attrs": attrs}
 
 
 def cloud_spec(cloud: CloudRecord) -> dict[str, Any]:
@@ -64,9 +37,26 @@ def cloud_spec(cloud: CloudRecord) -> dict[str, Any]:
         "endpoint": cluster.get("server", cloud.endpoint),
         "identity-endpoint": "",
         "storage-endpoint": "",
-        "credential": _credential(user),
-        "cacertificates": [_decoded(ca)] if ca else [],
+        "credential": kubeconfig.juju_credential(user),
+        "cacertificates": [kubeconfig.decoded(ca)] if ca else [],
         "skip-tls-verify": bool(cluster.get("insecure-skip-tls-verify", False)),
+        "is-controller-cloud": False,
+    }
+
+
+def builtin_spec(name: str) -> dict[str, Any]:
+    """The spec of a built-in cloud: its machines are reached without a stored credential,
+    so the credential is Juju's `empty` auth type (as for Juju's manual cloud)."""
+    return {
+        "type": name,
+        "name": name,
+        "region": "",
+        "endpoint": "",
+        "identity-endpoint": "",
+        "storage-endpoint": "",
+        "credential": {"auth-type": "empty", "attrs": {}},
+        "cacertificates": [],
+        "skip-tls-verify": False,
         "is-controller-cloud": False,
     }
 
@@ -87,7 +77,10 @@ class CredentialService:
         app = next((a for a in snap.applications if found and a.id == found.application_id), None)
         if app is None or not app.trust or not snap.models:
             raise errors.PermissionDeniedError(DENIED)
-        cloud = await self.store.cloud(snap.models[0].cloud)
-        if cloud is None:
-            raise errors.PermissionDeniedError(DENIED)
-        return cloud_spec(cloud)
+        name = snap.models[0].cloud
+        cloud = await self.store.cloud(name)
+        if cloud is not None:
+            return cloud_spec(cloud)
+        if name in clouds.builtin_clouds():
+            return builtin_spec(name)
+        raise errors.PermissionDeniedError(DENIED)

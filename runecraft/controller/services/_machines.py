@@ -161,6 +161,31 @@ class MachineService(_ports.StoreService[MachineStore]):
             address=info.address,
         )
 
+    async def add_new(
+        self, model_name: str, count: int = 1, *, substrate: str | None = None
+    ) -> list[int]:
+        """Juju's `add-machine` with no target (or `lxd`): `count` new machines on the
+        model's cloud (or that substrate), made now and kept while they host no unit."""
+        if count < 1:
+            raise errors.InvalidSpecError(f"cannot add {count} machines: give at least 1")
+        model = await self.store.model(model_name)
+        check_machine_command(model, "add-machine")
+        if model.cloud == "manual" and substrate is None:
+            raise errors.InvalidSpecError(
+                f'model "{model_name}" is on the manual cloud, whose machines are enlisted: '
+                "give the machine as ssh:[user@]host"
+            )
+        if model.life != "alive":
+            raise errors.ConflictError(f'model "{model_name}" is being destroyed')
+        async with self.store.write(model_name) as tx:
+            numbers = [
+                (await tx.machines.insert(kept=True, substrate=substrate)).number
+                for _ in range(count)
+            ]
+        self.hub.changed()
+        logger.info("machines added", model=model_name, machines=numbers)
+        return numbers
+
     async def _check_free(self, model_name: str, target: SshTarget) -> ModelRecord:
         """The model, alive, with no machine enlisted at that address yet."""
         model = await self.store.model(model_name)

@@ -80,7 +80,7 @@ def secret_documents(
     for secret in secrets:
         doc: dict[str, Any] = {
             "revision": secret.revision,
-            "owner": secret.owner,
+            "owner": "<model>" if secret.owner_kind == "model" else secret.owner,
             "created": sec.format_time(secret.created),
             "updated": sec.format_time(secret.updated),
         }

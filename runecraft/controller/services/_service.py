@@ -83,6 +83,8 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     # the provider's default.
     "agent-image": "",
 }
+MODEL_DEFAULTS = "model-defaults"
+"""The controller setting holding the config new models start with (JSON)."""
 IMAGE_REFERENCE = re.compile(r"^[a-z0-9]([a-z0-9._/:@-]*[a-z0-9])?\Z")
 
 
@@ -104,6 +106,10 @@ class ModelState(
 
 class ModelStore(StateStore[ModelState], Protocol):
     async def model(self, name: str) -> ModelRecord: ...
+
+    async def controller_setting(self, key: str) -> str | None: ...
+
+    async def put_controller_setting(self, key: str, value: str) -> None: ...
 
     async def create_model(
         self, name: str, uuid: str, cloud: str, config: dict[str, Any], model_type: str = "iaas"
@@ -192,7 +198,8 @@ class ModelService:
         """Add a model on a built-in or added cloud: a Kubernetes cloud's model is "caas"."""
         _names.check_model_name(name)
         spec = self.clouds.spec(cloud)
-        merged = {**DEFAULT_MODEL_CONFIG, **check_model_config(config or {})}
+        defaults = await self._model_defaults()
+        merged = {**DEFAULT_MODEL_CONFIG, **defaults, **check_model_config(config or {})}
         model = await self.store.create_model(
             name,
             str(uuidlib.uuid4()),
@@ -203,6 +210,37 @@ class ModelService:
         self.hub.changed()
         logger.info("model added", model=name, uuid=model.uuid, cloud=cloud, type=model.type)
         return model
+
+    async def _model_defaults(self) -> dict[str, Any]:
+        stored = await self.store.controller_setting(MODEL_DEFAULTS)
+        found: dict[str, Any] = json.loads(stored) if stored else {}
+        return found
+
+    async def model_defaults(self) -> dict[str, Any]:
+        """Juju's `model-defaults --format json`: `{key: {"default": v, "controller": c?}}`
+        (`controller`: the value new models get instead, set with `model-defaults k=v`)."""
+        defaults = await self._model_defaults()
+        return {
+            key: {"default": value, **({"controller": defaults[key]} if key in defaults else {})}
+            for key, value in sorted(DEFAULT_MODEL_CONFIG.items())
+        }
+
+    async def set_model_defaults(
+        self, values: Mapping[str, Any], reset: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """Set or reset the config new models start with; models that exist keep theirs."""
+        for key in reset:
+            if key not in DEFAULT_MODEL_CONFIG:
+                raise errors.InvalidSpecError(f'unknown model config key "{key}"')
+        overlap = sorted(set(reset) & set(values))
+        if overlap:
+            raise errors.InvalidSpecError(f'key "{overlap[0]}" cannot be both set and reset')
+        checked = check_model_config(values)
+        defaults = {k: v for k, v in (await self._model_defaults()).items() if k not in reset}
+        defaults.update(checked)
+        await self.store.put_controller_setting(MODEL_DEFAULTS, json.dumps(defaults))
+        logger.info("model defaults changed", keys=sorted([*checked, *reset]))
+        return await self.model_defaults()
 
     async def destroy_model(self, name: str, *, force: bool = False) -> None:
         """Mark every unit and machine of the model dying; reconcilers remove them and then
@@ -300,7 +338,8 @@ class ModelService:
         The charm's name must stay the same; every endpoint in use by a relation must still
         exist with the same role and interface; settings of options the new charm no longer
         has are dropped, and the rest must still fit their (possibly new) types. New peer
-        endpoints get their peer relation. The revision moves by one.
+        endpoints get their peer relation. The revision moves by one, also for the same
+        charm again (as Juju's `refresh --path` makes a new local revision).
         """
         async with self.store.write(model_name) as tx:
             check_alive(tx)
@@ -309,11 +348,6 @@ class ModelService:
                 raise errors.ConflictError(f'application "{application}" is being removed')
             old = await tx.charms.get(app.charm_sha256)
             new = await tx.charms.get(charm_sha256)
-            if new.sha256 == old.sha256:
-                raise errors.ConflictError(
-                    f'application "{application}" already runs this charm '
-                    f"(revision {app.charm_revision})"
-                )
             if new.name != old.name:
                 raise errors.ConflictError(
                     f'cannot refresh "{application}" from charm "{old.name}" to "{new.name}": '
@@ -380,14 +414,19 @@ class ModelService:
     # --- model config ---------------------------------------------------------------------
 
     async def get_model_config(self, model_name: str) -> dict[str, Any]:
-        """Juju's `model-config --format json`: `{key: {"Value": v, "Source": s}}`."""
+        """Juju's `model-config --format json`: `{key: {"Value": v, "Source": s}}`, the
+        source `default`, `controller` (a model default) or `model`."""
         model = await self.store.model(model_name)
         current = {**DEFAULT_MODEL_CONFIG, **model.config}
+        defaults = await self._model_defaults()
+
+        def source(key: str, value: Any) -> str:
+            if key in defaults and value == defaults[key]:
+                return "controller"
+            return "default" if value == DEFAULT_MODEL_CONFIG.get(key) else "model"
+
         return {
-            key: {
-                "Value": value,
-                "Source": "default" if value == DEFAULT_MODEL_CONFIG.get(key) else "model",
-            }
+            key: {"Value": value, "Source": source(key, value)}
             for key, value in sorted(current.items())
         }
 

@@ -47,6 +47,7 @@ __all__ = [
     "derive_application_status",
     "format_since",
     "pod_unit",
+    "storage_docs",
 ]
 
 
@@ -251,7 +252,7 @@ def _application_doc(
         "charm-origin": "local",
         "charm-name": charm.name,
         "charm-rev": app.charm_revision,
-        "exposed": False,
+        "exposed": app.exposed,
         "base": _base(app.base),
         "life": "" if app.life == "alive" else app.life,
         "application-status": {"current": status, "message": message, "since": format_since(since)},
@@ -301,6 +302,40 @@ def _settled(snapshot: ModelSnapshot, applications: dict[str, Any], reconciled: 
     )
 
 
+def storage_docs(snapshot: ModelSnapshot) -> dict[str, Any]:
+    """Juju's `storage`, `filesystems` and `volumes` (`status --storage`, `juju storage`);
+    empty when the model has no storage instances."""
+    if not snapshot.storage:
+        return {}
+    units = {u.name: u for u in snapshot.units}
+    storage: dict[str, Any] = {}
+    kinds: dict[str, dict[str, Any]] = {"filesystems": {}, "volumes": {}}
+    for instance in sorted(snapshot.storage, key=lambda s: (s.name, s.number)):
+        unit = units.get(instance.unit)
+        attached: dict[str, Any] = {"life": "alive"}
+        if unit is not None and unit.machine_number is not None:
+            attached["machine"] = str(unit.machine_number)
+        status = {"current": "attached", "since": format_since(instance.created)}
+        kind = "block" if instance.kind == "block" else "filesystem"
+        storage[instance.id] = {
+            "kind": kind,
+            "life": "alive",
+            "status": status,
+            "persistent": False,
+            "attachments": {"units": {instance.unit: attached}},
+        }
+        section = kinds["volumes" if kind == "block" else "filesystems"]
+        section[str(len(section))] = {
+            "storage": instance.id,
+            "size": instance.size_mib,
+            "pool": "loop" if kind == "block" else "rootfs",
+            "life": "alive",
+            "status": status,
+            "attachments": {"units": {instance.unit: {"life": "alive"}}},
+        }
+    return {"storage": storage, **{k: v for k, v in kinds.items() if v}}
+
+
 def build_status(
     snapshot: ModelSnapshot,
     *,
@@ -334,6 +369,7 @@ def build_status(
         else {str(m.number): _machine_doc(m, local_isolated) for m in snapshot.machines},
         "applications": applications,
         "integrations": integrations,
+        **storage_docs(snapshot),
         **({} if broker is None else {"controller": {"broker-status": _broker_doc(broker)}}),
     }
 

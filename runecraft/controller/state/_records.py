@@ -101,6 +101,7 @@ class ApplicationRecord:
     constraints: dict[str, Any] = field(default_factory=dict)
     trust: bool = False
     base: str = ""
+    exposed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +125,9 @@ class MachineRecord:
     """How the manual provider reaches an enlisted machine (None: provisioned)."""
     substrate: str | None = None
     """The provider that makes this machine when it is not the model's cloud's (`lxd`)."""
+    kept: bool = False
+    """Added on its own (`add-machine` with no target): made, and kept while it hosts no
+    unit, until removed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -354,6 +354,24 @@ class Store:
                 await tx.conn.execute(sa.delete(table).where(table.c.model_uuid == uuid))
             await tx.conn.execute(sa.delete(t.models).where(t.models.c.uuid == uuid))
 
+    # --- controller settings -------------------------------------------------------------
+
+    async def controller_setting(self, key: str) -> str | None:
+        """A controller-wide setting (`controller_info`), None when never set."""
+        async with self.engine.connect() as conn:
+            found = await conn.execute(
+                sa.select(t.controller_info.c.value).where(t.controller_info.c.key == key)
+            )
+            value: str | None = found.scalar()
+        return value
+
+    async def put_controller_setting(self, key: str, value: str) -> None:
+        async with self.write() as tx:
+            await tx.conn.execute(
+                sa.delete(t.controller_info).where(t.controller_info.c.key == key)
+            )
+            await tx.conn.execute(sa.insert(t.controller_info).values(key=key, value=value))
+
     # --- clouds -------------------------------------------------------------------------
 
     async def clouds(self) -> list[CloudRecord]:

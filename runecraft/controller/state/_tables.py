@@ -96,6 +96,8 @@ applications = sa.Table(
     sa.Column("constraints", sa.JSON, nullable=False, default=dict),
     sa.Column("trust", sa.Boolean, nullable=False, default=False),
     sa.Column("base", sa.String(64), nullable=False, default=""),
+    # `juju expose`: shown as `exposed` in status (the local substrates open no firewall).
+    sa.Column("exposed", sa.Boolean, nullable=False, default=False),
     sa.UniqueConstraint("model_uuid", "name"),
 )
 
@@ -123,6 +125,8 @@ machines = sa.Table(
     # A machine made by another provider than the model's cloud (`lxd` for `--to lxd` on
     # a local model); null for the model's own.
     sa.Column("substrate", sa.String(32), nullable=True),
+    # Added on its own (`add-machine` with no target): made, and kept while empty.
+    sa.Column("kept", sa.Boolean, nullable=False, default=False),
     sa.UniqueConstraint("model_uuid", "number"),
 )
 

@@ -7,6 +7,7 @@ none of it. Everything goes through the `rune` CLI in subprocesses, as a user wo
 from __future__ import annotations
 
 import os
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -137,9 +138,16 @@ def require_jubilant() -> ModuleType:
 
 @contextmanager
 def temp_model(controller: Controller, *, keep: bool = False) -> Iterator[jubilant.Juju]:
-    """A `jubilant.Juju` on a new model of a unique name on `controller`, destroyed at the
-    end unless `keep`."""
+    """A `jubilant.Juju` on a new model of a unique name on `controller`; unless `keep`, its
+    destruction is started at the end and not waited for (the next test need not wait for
+    this one's machines to stop; killing the controller ends whatever is left)."""
     jubilant = require_jubilant()
-    with jubilant.temp_model(keep=keep, controller=controller.name) as juju:
-        juju.cli_binary = str(controller.juju)
+    juju = jubilant.Juju(cli_binary=controller.juju)
+    juju.add_model(f"test-{secrets.token_hex(4)}", controller=controller.name)
+    model = juju.model
+    assert model is not None  # add_model switched to it
+    try:
         yield juju
+    finally:
+        if not keep:
+            juju.destroy_model(model, destroy_storage=True, force=True, no_wait=True)

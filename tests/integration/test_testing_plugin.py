@@ -51,3 +51,18 @@ def test_the_example_charm_test_passes_under_the_plugin_alone(
     assert "warning" not in result.stdout.lower()
     home = basetemp / "runecraft0" / "home"
     assert home.is_dir() and not (home / "controller").exists(), "killed at session end"
+    assert processes_naming(basetemp) == [], "no controller or agent outlives the session"
+
+
+def processes_naming(path: Path) -> list[str]:
+    """Command lines of the running processes that mention `path`."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().split(b"\0")
+        except OSError:  # ended meanwhile
+            continue
+        line = " ".join(word.decode(errors="replace") for word in words)
+        if str(path) in line:
+            found.append(line)
+    return found

@@ -84,3 +84,12 @@ def test_the_juju_fixture_without_jubilant_says_how_to_install_it(tmp_path: Path
         result.stdout
     )
     assert not list(basetemp.glob("runecraft*")), "no controller is bootstrapped"
+
+
+def test_the_readme_shows_the_example_test_as_it_is() -> None:
+    repo = Path(__file__).parents[2]
+    readme = (repo / "README.md").read_text()
+    section = readme.split("## Testing your charm", 1)[1]
+    shown = section.split("```python\n", 1)[1].split("```", 1)[0]
+    example = (repo / "examples" / "tests" / "test_hello.py").read_text()
+    assert example.endswith(shown)

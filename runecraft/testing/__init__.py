@@ -14,6 +14,8 @@ Fixtures:
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "juju",
     "juju_shim",
-    "pytest_addoption",
+    "pytest_load_initial_conftests",
     "pytest_terminal_summary",
     "runecraft_controller",
 ]
@@ -37,14 +39,24 @@ KEEP_MODELS = "--keep-models"
 KEPT = pytest.StashKey["Controller"]()
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("runecraft", "Runecraft charm testing")
-    group.addoption(
-        KEEP_MODELS,
-        action="store_true",
-        default=False,
-        help="keep each test's model, and the controller holding them, after the session",
-    )
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(parser: pytest.Parser) -> Iterator[None]:
+    """Add `--keep-models` once the other plugins and the initial conftest.py files have
+    added theirs: jubilant's documented conftest and pytest-operator define the same option
+    with the same meaning, and adding it twice would stop the session before any test."""
+    result = yield
+    with contextlib.suppress(ValueError, argparse.ArgumentError):  # defined: read theirs
+        parser.getgroup("runecraft", "Runecraft charm testing").addoption(
+            KEEP_MODELS,
+            action="store_true",
+            default=False,
+            help="keep each test's model, and the controller holding them, after the session",
+        )
+    return result
+
+
+def _keep_models(config: pytest.Config) -> bool:
+    return bool(config.getoption(KEEP_MODELS, default=False))
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +67,7 @@ def runecraft_controller(
     API and broker on free ports), killed at the end of the session."""
     from runecraft.testing import ephemeral  # noqa: PLC0415 (lazy: loads in every session)
 
-    keep = bool(request.config.getoption(KEEP_MODELS))
+    keep = _keep_models(request.config)
     with ephemeral.ephemeral(tmp_path_factory.mktemp("runecraft"), keep=keep) as controller:
         if keep:
             request.config.stash[KEPT] = controller
@@ -78,7 +90,7 @@ def juju(request: pytest.FixtureRequest) -> Iterator[jubilant.Juju]:
     ephemeral.require_jubilant()  # before bootstrapping a controller it could not drive
     controller: Controller = request.getfixturevalue("runecraft_controller")
     request.getfixturevalue("juju_shim")
-    keep = bool(request.config.getoption(KEEP_MODELS))
+    keep = _keep_models(request.config)
     with ephemeral.temp_model(controller, keep=keep) as model:
         yield model
 

@@ -61,6 +61,35 @@ def test_keep_models_is_a_pytest_option(tmp_path: Path) -> None:
     result = pytest_in(tmp_path, "-p", "runecraft.testing", "--help", env=PLUGIN_ONLY)
     assert result.returncode == 0, result.stderr
     assert "--keep-models" in result.stdout
+    (tmp_path / "test_kept.py").write_text(
+        'def test_kept(pytestconfig) -> None:\n    assert pytestconfig.getoption("--keep-models")\n'
+    )
+    result = pytest_in(tmp_path, "-p", "runecraft.testing", "--keep-models", env=PLUGIN_ONLY)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_conftest_defining_keep_models_as_jubilant_documents_still_runs(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "conftest.py").write_text(
+        textwrap.dedent(
+            """
+            def pytest_addoption(parser):
+                parser.addoption("--keep-models", action="store_true", default=False)
+            """
+        )
+    )
+    (tmp_path / "test_kept.py").write_text(
+        textwrap.dedent(
+            """
+            def test_kept(pytestconfig) -> None:
+                assert pytestconfig.getoption("--keep-models") is True
+            """
+        )
+    )
+    result = pytest_in(tmp_path, "-p", "runecraft.testing", "--keep-models", env=PLUGIN_ONLY)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
 
 
 def test_the_juju_fixture_without_jubilant_says_how_to_install_it(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from runecraft.client import Client
+from runecraft.testing import ephemeral
 from tests import _waiting as waiting
 
 T = TypeVar("T")
@@ -71,10 +72,7 @@ class Rune:
         return document
 
     def controller_log(self, lines: int = 40) -> str:
-        path = self.home / "controller" / "controller.log"
-        if not path.exists():
-            return "(none)"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return ephemeral.controller_log(self.home, lines)
 
 
 def until(
@@ -125,7 +123,4 @@ def charm_cache() -> Path:
 def rune(tmp_path: Path, charm_cache: Path) -> Iterator[Rune]:
     runner = Rune(home=tmp_path / "home", cache=charm_cache)
     yield runner
-    config = runner.home / "controller" / "controller.yaml"
-    if config.exists():
-        name = yaml.safe_load(config.read_text())["name"]
-        runner("kill-controller", name, "--no-prompt", check=False)
+    ephemeral.kill_controller(runner.home)

@@ -46,6 +46,8 @@ EDGES: dict[str, tuple[str, ...]] = {
     "wsproto": ("runecraft.agents.pebble._server",),
     "uv": ("runecraft.charms._pack",),
     "opentelemetry": ("runecraft._tracing",),
+    "pytest": ("runecraft.testing",),
+    "jubilant": ("runecraft.testing.ephemeral",),
 }
 """Library → the only modules (or packages) that may import it directly."""
 

@@ -65,12 +65,12 @@ class Session:
         `model_uuid` (default: the transaction's model)."""
         self._changes.append((model_uuid or self.model_uuid, entity, kind))
 
-    async def bump(self, counter: sa.Column[Any]) -> int:
+    async def bump(self, counter: sa.Column[Any], model_uuid: str | None = None) -> int:
         """Move one of the model's counters (`next_machine`, …) on by one; returns the
-        value it had."""
+        value it had (`model_uuid`: another model's, for the offering side of a relation)."""
         moved = await self.conn.execute(
             sa.update(t.models)
-            .where(t.models.c.uuid == self.model_uuid)
+            .where(t.models.c.uuid == (model_uuid or self.model_uuid))
             .values({counter: counter + 1})
             .returning(counter)
         )

@@ -15,14 +15,17 @@ __all__ = [
     "ApplicationRecord",
     "CharmRecord",
     "CloudRecord",
+    "CrossModelRecord",
     "DatabagRecord",
     "EndpointRecord",
     "GrantMatch",
     "MachineRecord",
     "ModelRecord",
+    "OfferRecord",
     "RelationRecord",
     "ReportWrite",
     "ResourceRecord",
+    "SaasRecord",
     "ScopeRecord",
     "SecretConsumerRecord",
     "SecretGrantRecord",
@@ -192,6 +195,52 @@ class EndpointRecord:
 
     def __str__(self) -> str:
         return f"{self.application}:{self.endpoint}"
+
+
+@dataclass(frozen=True, slots=True)
+class OfferRecord:
+    """An application offer: `endpoints` are the offered endpoint names."""
+
+    model_uuid: str
+    name: str
+    application: str
+    endpoints: list[str]
+    created: float
+
+
+@dataclass(frozen=True, slots=True)
+class SaasRecord:
+    """A consumed offer in the consuming model (Juju's remote application), named by its
+    alias; `endpoints` maps each offered endpoint to its `interface` and `role`."""
+
+    model_uuid: str
+    name: str
+    offer_model_uuid: str
+    offer_name: str
+    url: str
+    endpoints: dict[str, dict[str, str]]
+    token: str
+    life: str
+    created: float
+
+    @property
+    def remote_name(self) -> str:
+        """How the offering model names the consumer: Juju's `remote-<hex>`."""
+        return f"remote-{self.token}"
+
+
+@dataclass(frozen=True, slots=True)
+class CrossModelRecord:
+    """A consumer's relation with a SAAS and its twin in the offering model (`endpoint`:
+    the offered endpoint it uses)."""
+
+    model_uuid: str
+    relation_id: int
+    saas: str
+    offer_model_uuid: str
+    offer_relation_id: int
+    offer_name: str
+    endpoint: str
 
 
 @dataclass(frozen=True, slots=True)

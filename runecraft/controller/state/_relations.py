@@ -47,12 +47,15 @@ class Relations(Repository):
             endpoints.setdefault(endpoint.relation_id, []).append(endpoint)
         return [(r, endpoints[r.id]) for r in relations]
 
-    async def insert(self, key: str, endpoints: Sequence[EndpointRecord]) -> RelationRecord:
+    async def insert(
+        self, key: str, endpoints: Sequence[EndpointRecord], model_uuid: str | None = None
+    ) -> RelationRecord:
         """Add a relation with the next id of the model (the endpoints' `relation_id` is
-        ignored)."""
+        ignored); `model_uuid`: of another model (the offering side of a cross-model one)."""
+        uuid = model_uuid or self._session.model_uuid
         relation = RelationRecord(
-            model_uuid=self._session.model_uuid,
-            id=await self._session.bump(t.models.c.next_relation),
+            model_uuid=uuid,
+            id=await self._session.bump(t.models.c.next_relation, uuid),
             key=key,
             life="alive",
             created=time.time(),
@@ -69,7 +72,7 @@ class Relations(Repository):
                 for ep in endpoints
             ],
         )
-        self._session.changed(f"relation-{relation.id}", "added")
+        self._session.changed(f"relation-{relation.id}", "added", uuid)
         return relation
 
     async def set_life(self, relation: RelationRecord, life: str) -> None:
@@ -101,7 +104,12 @@ class Relations(Repository):
         chosen = sorted(set(ids))
         if not chosen:
             return
-        for table in (t.databags, t.relation_scopes, t.relation_endpoints):
+        for table in (
+            t.databags,
+            t.relation_scopes,
+            t.relation_endpoints,
+            t.cross_model_relations,
+        ):
             await self._conn.execute(
                 sa.delete(table).where(
                     table.c.model_uuid == model_uuid, table.c.relation_id.in_(chosen)

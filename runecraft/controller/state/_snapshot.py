@@ -19,12 +19,15 @@ from runecraft.controller.state._records import (
     ActionRecord,
     ApplicationRecord,
     CharmRecord,
+    CrossModelRecord,
     DatabagRecord,
     EndpointRecord,
     MachineRecord,
     ModelRecord,
+    OfferRecord,
     RelationRecord,
     ResourceRecord,
+    SaasRecord,
     ScopeRecord,
     SecretRows,
     StorageRecord,
@@ -55,6 +58,10 @@ class ModelSnapshot:
     secrets: SecretRows = field(default_factory=SecretRows)
     storage: list[StorageRecord] = field(default_factory=list)
     resources: list[ResourceRecord] = field(default_factory=list)
+    offers: list[OfferRecord] = field(default_factory=list)
+    saas: list[SaasRecord] = field(default_factory=list)
+    cross_model: list[CrossModelRecord] = field(default_factory=list)
+    """Links of the model's relations across models, as consumer or as offerer."""
 
     def for_model(self, model_uuid: str) -> ModelSnapshot:
         """The part of this snapshot that belongs to one model."""
@@ -76,6 +83,13 @@ class ModelSnapshot:
             secrets=self.secrets.for_model(model_uuid),
             storage=mine(self.storage),
             resources=mine(self.resources),
+            offers=mine(self.offers),
+            saas=mine(self.saas),
+            cross_model=[
+                link
+                for link in self.cross_model
+                if model_uuid in (link.model_uuid, link.offer_model_uuid)
+            ],
         )
 
 
@@ -131,6 +145,26 @@ async def _read_relations(
     )
 
 
+async def _read_offers(
+    read: _Reader,
+) -> tuple[list[OfferRecord], list[SaasRecord], list[CrossModelRecord]]:
+    """Offers, SAAS and the cross-model links of either side: three queries."""
+    links = t.cross_model_relations
+    query = sa.select(links).order_by(links.c.model_uuid, links.c.relation_id)
+    if read.model_uuid is not None:
+        query = query.where(
+            sa.or_(
+                links.c.model_uuid == read.model_uuid,
+                links.c.offer_model_uuid == read.model_uuid,
+            )
+        )
+    return (
+        await read.rows(t.offers, OfferRecord, t.offers.c.name),
+        await read.rows(t.saas, SaasRecord, t.saas.c.name),
+        [record(CrossModelRecord, r) for r in await read.conn.execute(query)],
+    )
+
+
 async def read_snapshot(
     conn: AsyncConnection, keyring: _keyring.Keyring, model_uuid: str | None
 ) -> ModelSnapshot:
@@ -151,6 +185,7 @@ async def read_snapshot(
     )
     secrets = await read_secret_rows(conn, keyring, model_uuid)
     storage, resources = t.storage_instances, t.application_resources
+    offers, saas, cross_model = await _read_offers(read)
     return ModelSnapshot(
         models=models,
         applications=apps,
@@ -173,6 +208,9 @@ async def read_snapshot(
             resources.c.application,
             resources.c.name,
         ),
+        offers=offers,
+        saas=saas,
+        cross_model=cross_model,
     )
 
 
@@ -273,6 +311,7 @@ async def read_status_snapshot(
         units = _status_units(rows, {} if known is None else known)
     machines = await read.rows(t.machines, MachineRecord, t.machines.c.number)
     endpoints = t.relation_endpoints
+    offers, saas, cross_model = await _read_offers(read)
     return ModelSnapshot(
         models=[model],
         applications=apps,
@@ -283,4 +322,7 @@ async def read_status_snapshot(
         endpoints=await read.rows(
             endpoints, EndpointRecord, endpoints.c.relation_id, endpoints.c.application
         ),
+        offers=offers,
+        saas=saas,
+        cross_model=cross_model,
     )

@@ -1,0 +1,254 @@
+"""Cross-model relations on a real store (SQLite and PostgreSQL): offer, consume, integrate
+with the SAAS, status, remove-relation and remove-offer, and bad input that changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runecraft import errors
+from runecraft.controller import services
+from runecraft.controller.state import Store
+from runecraft.schemas import api
+from tests.component.test_relations import DB_CHARM, WEB_CHARM, put_charm
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    store = await Store.open(url)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@dataclass
+class Two:
+    """Model `offering` with `db` (provides `db`), model `consuming` with `web` (requires)."""
+
+    store: Store
+    relations: services.RelationService
+    status: services.StatusService
+
+    async def rows(self) -> dict[str, Any]:
+        """Everything cross-model relations touch, in both models (to see nothing changed)."""
+        result = {}
+        for name in ("offering", "consuming"):
+            model = await self.store.model(name)
+            snap = await self.store.snapshot(model.uuid)
+            result[name] = (
+                model.revision,
+                snap.relations,
+                snap.endpoints,
+                snap.offers,
+                snap.saas,
+                snap.cross_model,
+            )
+        return result
+
+
+async def two_models(store: Store) -> Two:
+    hub = services.ChangeHub()
+    models = services.ModelService(store, hub)
+    await models.add_model("offering")
+    await models.add_model("consuming")
+    db = await put_charm(store, DB_CHARM)
+    web = await put_charm(store, WEB_CHARM)
+    await models.deploy(
+        "offering", api.DeployRequest(application="db", charm_sha256=db, num_units=0)
+    )
+    await models.deploy(
+        "consuming", api.DeployRequest(application="web", charm_sha256=web, num_units=0)
+    )
+    status = services.StatusService(
+        store,
+        hub,
+        controller_name="ctl",
+        published_revision=lambda _: None,
+        reconciled=lambda: True,
+    )
+    return Two(store, services.RelationService(store, hub), status)
+
+
+async def test_offer_consume_integrate_links_a_relation_in_each_model(store: Store) -> None:
+    two = await two_models(store)
+    view = await two.relations.offer("offering", "db", ["db"], "hosted-db")
+    assert (view.url, view.charm, view.endpoints, view.connected) == (
+        "admin/offering.hosted-db",
+        "db",
+        {"db": {"interface": "mysql", "role": "provider"}},
+        0,
+    )
+    saas = await two.relations.consume("consuming", "admin/offering.hosted-db", "mydb")
+    assert (saas.name, saas.url, saas.endpoints) == (
+        "mydb",
+        "admin/offering.hosted-db",
+        {"db": {"interface": "mysql", "role": "provider"}},
+    )
+    assert saas.remote_name == f"remote-{saas.token}"
+
+    relation, _ = await two.relations.integrate("consuming", "web", "mydb")
+    assert relation.key == "web:db mydb:db"
+    offered = await two.relations.relations("offering")
+    twin = [(r, eps) for r, eps in offered if len(eps) == 2]
+    assert len(twin) == 1
+    twin_relation, twin_endpoints = twin[0]
+    assert twin_relation.key == f"{saas.remote_name}:db db:db"
+    assert sorted((e.application, e.endpoint, e.role) for e in twin_endpoints) == [
+        ("db", "db", "provider"),
+        (saas.remote_name, "db", "requirer"),
+    ]
+    (listed,) = await two.relations.offers("offering")
+    assert listed.connected == 1
+    assert listed.connections[0].offer_relation_id == twin_relation.id
+
+    consumer = await two.status.status("consuming")
+    assert consumer["application-endpoints"] == {
+        "mydb": {
+            "url": "admin/offering.hosted-db",
+            "endpoints": {"db": {"interface": "mysql", "role": "provider"}},
+            "life": "",
+            "application-status": {"current": "active"},
+            "relations": {"db": ["web"]},
+        }
+    }
+    assert "offers" not in consumer
+    offerer = await two.status.status("offering")
+    assert offerer["offers"] == {
+        "hosted-db": {
+            "application": "db",
+            "charm": "db",
+            "endpoints": {"db": {"interface": "mysql", "role": "provider"}},
+            "total-connected-count": 1,
+            "active-connected-count": 1,
+        }
+    }
+    assert "application-endpoints" not in offerer
+
+
+async def _lives(two: Two) -> dict[str, list[str]]:
+    return {
+        name: sorted(r.life for r, eps in await two.relations.relations(name) if len(eps) == 2)
+        for name in ("offering", "consuming")
+    }
+
+
+@pytest.mark.parametrize("side", ["consuming", "offering"])
+async def test_remove_relation_on_either_side_ends_both(store: Store, side: str) -> None:
+    two = await two_models(store)
+    await two.relations.offer("offering", "db", ["db"], None)
+    await two.relations.consume("consuming", "offering.db", None)
+    await two.relations.integrate("consuming", "web:db", "db")
+    assert await _lives(two) == {"offering": ["alive"], "consuming": ["alive"]}
+    (relation,) = [r for r, eps in await two.relations.relations(side) if len(eps) == 2]
+    await two.relations.remove_relation(side, [str(relation.id)])
+    assert await _lives(two) == {"offering": ["dying"], "consuming": ["dying"]}
+
+
+async def test_remove_offer_is_refused_while_connected_unless_forced(store: Store) -> None:
+    two = await two_models(store)
+    await two.relations.offer("offering", "db", ["db"], None)
+    await two.relations.consume("consuming", "admin/offering.db", None)
+    await two.relations.integrate("consuming", "web", "db")
+    before = await two.rows()
+    with pytest.raises(errors.ConflictError, match=r'cannot remove offer "db": it has 1 relation'):
+        await two.relations.remove_offer("offering", "db", force=False)
+    assert await two.rows() == before
+    await two.relations.remove_offer("offering", "db", force=True)
+    assert await two.relations.offers("offering") == []
+    assert await _lives(two) == {"offering": ["dying"], "consuming": ["dying"]}
+
+
+async def test_remove_offer_not_connected(store: Store) -> None:
+    two = await two_models(store)
+    await two.relations.offer("offering", "db", ["db"], None)
+    await two.relations.remove_offer("offering", "db", force=False)
+    assert await two.relations.offers("offering") == []
+    with pytest.raises(errors.NotFoundError, match=r'offer "admin/offering\.db" not found'):
+        await two.relations.remove_offer("offering", "db", force=False)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (
+            lambda r: r.offer("offering", "db", ["nope"], None),
+            errors.NotFoundError,
+            'application "db" has no "nope" relation endpoint',
+        ),
+        (
+            lambda r: r.offer("offering", "db", ["ha"], None),
+            errors.InvalidSpecError,
+            "peer endpoints cannot be offered",
+        ),
+        (
+            lambda r: r.offer("offering", "ghost", ["db"], None),
+            errors.NotFoundError,
+            'application "ghost" not found',
+        ),
+        (
+            lambda r: r.offer("offering", "db", ["db"], "Bad_Name"),
+            errors.InvalidSpecError,
+            'invalid offer name "Bad_Name"',
+        ),
+        (
+            lambda r: r.consume("consuming", "admin/offering.unknown", None),
+            errors.NotFoundError,
+            'offer "admin/offering.unknown" not found',
+        ),
+        (
+            lambda r: r.consume("consuming", "admin/missing.db", None),
+            errors.NotFoundError,
+            'model "missing" not found',
+        ),
+        (
+            lambda r: r.consume("consuming", "offering", None),
+            errors.InvalidSpecError,
+            'invalid offer URL "offering"',
+        ),
+        (
+            lambda r: r.consume("consuming", "bob/offering.db", None),
+            errors.NotFoundError,
+            'no models of user "bob"',
+        ),
+        (
+            lambda r: r.consume("consuming", "offering.db", "web"),
+            errors.ConflictError,
+            "an application of that name exists",
+        ),
+        (
+            lambda r: r.consume("offering", "offering.db", "again"),
+            errors.InvalidSpecError,
+            'it is in model "offering" itself',
+        ),
+    ],
+)
+async def test_bad_offer_and_consume_change_nothing(
+    store: Store, call: Any, error: type[Exception], message: str
+) -> None:
+    two = await two_models(store)
+    await two.relations.offer("offering", "db", ["db"], None)
+    before = await two.rows()
+    with pytest.raises(error, match=message):
+        await call(two.relations)
+    assert await two.rows() == before
+
+
+async def test_integrate_with_a_saas_checks_the_endpoint(store: Store) -> None:
+    two = await two_models(store)
+    await two.relations.offer("offering", "db", ["db"], None)
+    await two.relations.consume("consuming", "offering.db", "thedb")
+    before = await two.rows()
+    with pytest.raises(errors.NotFoundError, match='application "thedb" has no "nope" relation'):
+        await two.relations.integrate("consuming", "web", "thedb:nope")
+    with pytest.raises(errors.ConflictError, match='SAAS "thedb" already exists'):
+        await two.relations.consume("consuming", "offering.db", "thedb")
+    assert await two.rows() == before

@@ -12,8 +12,9 @@ import pytest
 
 from runecraft import errors
 from runecraft.controller import services
+from runecraft.controller.reconcilers import _plan
 from runecraft.controller.state import Store
-from runecraft.schemas import api
+from runecraft.schemas import api, bus
 from tests.component.test_relations import DB_CHARM, WEB_CHARM, put_charm
 
 
@@ -252,3 +253,113 @@ async def test_integrate_with_a_saas_checks_the_endpoint(store: Store) -> None:
     with pytest.raises(errors.ConflictError, match='SAAS "thedb" already exists'):
         await two.relations.consume("consuming", "offering.db", "thedb")
     assert await two.rows() == before
+
+
+# --- the other side's units, as each model's planner shows them ----------------------------
+
+
+async def _placed(store: Store) -> tuple[Two, services.AgentService, dict[str, str]]:
+    """db/0 in `offering` and web/0 in `consuming`, each on machine 0 and leading."""
+    hub = services.ChangeHub()
+    models = services.ModelService(store, hub)
+    uuids = {}
+    for name, meta, app in (("offering", DB_CHARM, "db"), ("consuming", WEB_CHARM, "web")):
+        uuids[name] = (await models.add_model(name)).uuid
+        sha = await put_charm(store, meta)
+        await models.deploy(name, api.DeployRequest(application=app, charm_sha256=sha))
+        async with store.write(name) as tx:
+            await tx.machines.update(await tx.machines.get(0), address=f"10.0.{len(uuids)}.1")
+            await tx.applications.update(await tx.applications.get(app), leader=f"{app}/0")
+    status = services.StatusService(
+        store,
+        hub,
+        controller_name="ctl",
+        published_revision=lambda _: None,
+        reconciled=lambda: True,
+    )
+    agents = services.AgentService(store, hub, lease_seconds=60.0)
+    return Two(store, services.RelationService(store, hub), status), agents, uuids
+
+
+def _views(snapshot: Any, unit: str) -> Any:
+    planned = _plan.machine_snapshots(
+        snapshot.models[0],
+        snapshot.applications,
+        snapshot.units,
+        snapshot.machines,
+        snapshot.charms,
+        _plan.RelationState(
+            snapshot.relations, snapshot.endpoints, snapshot.scopes, snapshot.databags
+        ),
+    )
+    return next(u for u in planned[0].units if u.unit == unit).relations
+
+
+async def test_each_side_sees_the_other_sides_units_and_data(store: Store) -> None:
+    two, agents, uuids = await _placed(store)
+    await two.relations.offer("offering", "db", ["db"], None)
+    saas = await two.relations.consume("consuming", "offering.db", "mydb")
+    relation, _ = await two.relations.integrate("consuming", "web", "mydb")
+    ((twin, _),) = [(r, e) for r, e in await two.relations.relations("offering") if len(e) == 2]
+    remote = saas.remote_name
+
+    async def send(model: str, message: Any) -> None:
+        await agents.apply([(f"machine-0.{uuids[model]}", message)])
+
+    consumer_revision = (await store.model("consuming")).revision
+    await send(
+        "offering",
+        bus.HookCommit(
+            unit="db/0",
+            seq=1,
+            hook="db-relation-created",
+            scope={twin.id: "enter"},
+            relations={twin.id: bus.RelationWrite(unit={"host": "db0"}, app={"password": "s"})},
+        ),
+    )
+    assert (await store.model("consuming")).revision > consumer_revision
+    await send(
+        "consuming",
+        bus.HookCommit(
+            unit="web/0",
+            seq=1,
+            hook="db-relation-created",
+            scope={relation.id: "enter"},
+            relations={relation.id: bus.RelationWrite(unit={"user": "web0"}, app={"db": "w"})},
+        ),
+    )
+
+    consumer = await store.snapshot(uuids["consuming"])
+    (view,) = [v for v in _views(consumer, "web/0") if v.id == relation.id]
+    assert (view.remote_application, view.role, view.interface) == ("mydb", "requirer", "mysql")
+    assert list(view.units) == ["mydb/0"]
+    assert view.app_data == {"password": "s"}
+    assert view.unit_data["mydb/0"]["host"] == "db0"
+    assert view.local_app_data == {"db": "w"}
+
+    offerer = await store.snapshot(uuids["offering"])
+    (view,) = [v for v in _views(offerer, "db/0") if v.id == twin.id]
+    assert (view.remote_application, view.role) == (remote, "provider")
+    assert list(view.units) == [f"{remote}/0"]
+    assert view.app_data == {"db": "w"}
+    assert view.unit_data[f"{remote}/0"]["user"] == "web0"
+    # nothing else of the other model: no other relation, unit or bag of it is seen
+    assert {b.owner for b in offerer.databags} <= {"db", "db/0", remote, f"{remote}/0"}
+    assert {u.name for u in offerer.units} == {"db/0"}
+
+    # the consumer's units leave: its relation can go although the offerer's are still in
+    await two.relations.remove_relation("consuming", ["web", "mydb"])
+    await send(
+        "consuming",
+        bus.HookCommit(
+            unit="web/0", seq=2, hook="db-relation-broken", scope={relation.id: "leave"}
+        ),
+    )
+    consumer = await store.snapshot(uuids["consuming"])
+    state = _plan.RelationState(
+        consumer.relations, consumer.endpoints, consumer.scopes, consumer.databags
+    )
+    assert relation.id in _plan.dead_relations(state)
+    offerer = await store.snapshot(uuids["offering"])
+    (view,) = [v for v in _views(offerer, "db/0") if v.id == twin.id]
+    assert (view.life, view.units) == ("dying", {})

@@ -298,10 +298,13 @@ async def link_twin(
             model_uuid=relation.model_uuid,
             relation_id=relation.id,
             saas=saas.name,
+            application=local.application,
             offer_model_uuid=saas.offer_model_uuid,
             offer_relation_id=offered.id,
             offer_name=saas.offer_name,
+            offer_application=offer.application,
             endpoint=remote.endpoint,
+            token=saas.token,
         )
     )
     return offered

@@ -76,10 +76,28 @@ class Session:
         )
         return int(moved.scalar_one()) - 1
 
+    async def _touch_linked_models(self) -> None:
+        """A change to a model moves the revision of the models it has cross-model
+        relations with too: their units see its units' scopes and bags."""
+        changed = sorted({uuid for uuid, _, _ in self._changes})
+        if not changed:
+            return
+        links = t.cross_model_relations
+        rows = await self.conn.execute(
+            sa.select(links.c.model_uuid, links.c.offer_model_uuid)
+            .where(sa.or_(links.c.model_uuid.in_(changed), links.c.offer_model_uuid.in_(changed)))
+            .distinct()
+        )
+        for consumer, offerer in rows:
+            for uuid in (consumer, offerer):
+                if uuid not in changed:
+                    self._changes.append((str(uuid), "remote-relations", "changed"))
+
     async def finish(self) -> dict[str, int]:
         """Move the revision of every model changed, once; returns the new revisions."""
         revisions: dict[str, int] = {}
         now = time.time()
+        await self._touch_linked_models()
         for model_uuid in dict.fromkeys(uuid for uuid, _, _ in self._changes):
             result = await self.conn.execute(
                 sa.update(t.models)

@@ -231,16 +231,25 @@ class SaasRecord:
 
 @dataclass(frozen=True, slots=True)
 class CrossModelRecord:
-    """A consumer's relation with a SAAS and its twin in the offering model (`endpoint`:
-    the offered endpoint it uses)."""
+    """A consumer's relation (of its `application` with the SAAS) and its twin in the
+    offering model (of `offer_application`, on the offered `endpoint`, with
+    `remote-<token>`)."""
 
     model_uuid: str
     relation_id: int
     saas: str
+    application: str
     offer_model_uuid: str
     offer_relation_id: int
     offer_name: str
+    offer_application: str
     endpoint: str
+    token: str
+
+    @property
+    def remote_name(self) -> str:
+        """How the offering model names the consumer (`SaasRecord.remote_name`)."""
+        return f"remote-{self.token}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +259,9 @@ class ScopeRecord:
     model_uuid: str
     relation_id: int
     unit: str
+    remote: bool = False
+    """A unit of the other model of a cross-model relation, under the name this model
+    knows its application by (never stored: snapshots add it)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,8 +37,11 @@ def upgrade() -> None:
         sa.Column("model_uuid", sa.String(36), primary_key=True),
         sa.Column("relation_id", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("saas", sa.String(128), nullable=False),
+        sa.Column("application", sa.String(128), nullable=False),
         sa.Column("offer_model_uuid", sa.String(36), nullable=False, index=True),
         sa.Column("offer_relation_id", sa.Integer, nullable=False),
         sa.Column("offer_name", sa.String(128), nullable=False),
+        sa.Column("offer_application", sa.String(128), nullable=False),
         sa.Column("endpoint", sa.String(128), nullable=False),
+        sa.Column("token", sa.String(32), nullable=False),
     )

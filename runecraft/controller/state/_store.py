@@ -364,6 +364,8 @@ class Store:
                 t.changes,
             ):
                 await tx.conn.execute(sa.delete(table).where(table.c.model_uuid == uuid))
+            links = t.cross_model_relations
+            await tx.conn.execute(sa.delete(links).where(links.c.offer_model_uuid == uuid))
             await tx.conn.execute(sa.delete(t.models).where(t.models.c.uuid == uuid))
 
     # --- clouds -------------------------------------------------------------------------

@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
-from runecraft import errors
+from runecraft import charms, errors
 from runecraft.controller import services
 from runecraft.controller.reconcilers import _plan
 from runecraft.controller.state import Store
 from runecraft.schemas import api, bus
+from runecraft.schemas import bundle as bundle_schema
+from tests.component.test_bundle_apply import APP, DB, write_charm
 from tests.component.test_relations import DB_CHARM, WEB_CHARM, put_charm
 
 
@@ -363,3 +365,78 @@ async def test_each_side_sees_the_other_sides_units_and_data(store: Store) -> No
     offerer = await store.snapshot(uuids["offering"])
     (view,) = [v for v in _views(offerer, "db/0") if v.id == twin.id]
     assert (view.life, view.units) == ("dying", {})
+
+
+# --- bundles: saas and offers, planned, applied and exported ---------------------------------
+
+OFFERING_BUNDLE = """
+applications:
+  db: {charm: ./db, num_units: 1}
+--- # offers travel in an overlay, as Juju's
+applications:
+  db:
+    offers:
+      hosted-db: {endpoints: [db]}
+"""
+CONSUMING_BUNDLE = """
+applications:
+  app: {charm: ./app, num_units: 1}
+saas:
+  thedb: {url: offering.hosted-db}
+relations:
+  - [app:db, thedb:db]
+"""
+
+
+async def test_a_bundle_offers_consumes_and_relates_and_exports_the_same(
+    store: Store, tmp_path: Path
+) -> None:
+    hub = services.ChangeHub()
+
+    async def ready(_: str) -> None:
+        return None
+
+    models = services.ModelService(store, hub, substrate_ready=ready)
+    bundles = services.BundleService(store, hub, models.check_substrates)
+    found = {}
+    for name, files in (("db", DB), ("app", APP)):
+        packed = charms.pack(write_charm(tmp_path / name, files), tmp_path / "cache")
+        record = await models.upload_charm(packed.data)
+        found[name] = api.BundleCharm(name=name, path=f"./{name}", sha256=record.sha256)
+    relations = services.RelationService(store, hub)
+
+    async def apply(model: str, text: str, **extra: Any) -> Any:
+        merged = bundle_schema.dump(bundle_schema.loads(text))
+        request = api.BundleRequest(bundle=merged, charms=found, **extra)
+        return await bundles.apply(model, request)
+
+    for model in ("offering", "consuming"):
+        await models.add_model(model)
+    # Consuming an offer that is not there yet: refused, nothing made.
+    with pytest.raises(errors.NotFoundError, match=r'offer "admin/offering\.hosted-db" not found'):
+        await apply("consuming", CONSUMING_BUNDLE)
+    assert (await store.snapshot((await store.model("consuming")).uuid)).applications == []
+
+    await apply("offering", OFFERING_BUNDLE)
+    (offer,) = await relations.offers("offering")
+    assert (offer.offer.name, offer.offer.endpoints) == ("hosted-db", ["db"])
+    await apply("consuming", CONSUMING_BUNDLE)
+    (saas,) = await relations.saas("consuming")
+    assert (saas.name, saas.url) == ("thedb", "admin/offering.hosted-db")
+    ((_, endpoints),) = [(r, e) for r, e in await relations.relations("consuming") if len(e) == 2]
+    assert sorted(str(e) for e in endpoints) == ["app:db", "thedb:db"]
+    assert (await relations.offers("offering"))[0].connected == 1
+
+    for model, text in (("offering", OFFERING_BUNDLE), ("consuming", CONSUMING_BUNDLE)):
+        again = await apply(model, text, dry_run=True)
+        assert again.plan.changes == (), again.plan.changes
+        exported = await bundles.export(model)
+        replanned = await apply(model, bundle_schema.dump(exported), dry_run=True)
+        assert replanned.plan.changes == (), replanned.plan.changes
+    exported = await bundles.export("consuming")
+    assert exported.saas == {"thedb": bundle_schema.SaasSpec(url="admin/offering.hosted-db")}
+    assert [str(r) for r in exported.relations] == ["app:db thedb:db"]
+    offered = await bundles.export("offering")
+    assert offered.applications["db"].offers == {
+        "hosted-db": bundle_schema.OfferSpec(endpoints=("db",))
+    }

@@ -156,6 +156,22 @@ async def test_remove_relation_on_either_side_ends_both(store: Store, side: str)
     assert await _lives(two) == {"offering": ["dying"], "consuming": ["dying"]}
 
 
+async def test_removing_the_consumers_application_ends_both_sides(store: Store) -> None:
+    two = await two_models(store)
+    models = services.ModelService(store, two.relations.hub)
+    await two.relations.offer("offering", "db", ["db"], None)
+    await two.relations.consume("consuming", "offering.db", None)
+    await two.relations.integrate("consuming", "web", "db")
+    before = await two.rows()
+    with pytest.raises(
+        errors.ConflictError, match=r'cannot remove application "db": it is offered'
+    ):
+        await models.remove_application("offering", "db")
+    assert await two.rows() == before
+    await models.remove_application("consuming", "web")
+    assert await _lives(two) == {"offering": ["dying"], "consuming": ["dying"]}
+
+
 async def test_remove_offer_is_refused_while_connected_unless_forced(store: Store) -> None:
     two = await two_models(store)
     await two.relations.offer("offering", "db", ["db"], None)

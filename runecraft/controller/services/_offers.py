@@ -41,7 +41,6 @@ __all__ = [
     "OfferView",
     "TwinState",
     "consume_in",
-    "kill_twins",
     "link_twin",
     "offer_in",
     "offer_views",
@@ -181,15 +180,11 @@ async def remove_offer_in(tx: OfferState, offer: OfferRecord, *, force: bool) ->
             "use --force to remove them with the offer"
         )
     killed = []
-    for link in links:
-        for model_uuid, relation_id in (
-            (link.model_uuid, link.relation_id),
-            (link.offer_model_uuid, link.offer_relation_id),
-        ):
-            for relation, _ in await tx.relations.all(model_uuid):
-                if relation.id == relation_id and relation.life == "alive":
-                    await tx.relations.set_life(relation, "dying")
-                    killed.append(relation_id)
+    ids = {link.offer_relation_id for link in links}
+    for relation, _ in await tx.relations.all(offer.model_uuid):
+        if relation.id in ids and relation.life == "alive":
+            await tx.relations.set_life(relation, "dying")  # and the consumer's side
+            killed.append(relation.id)
     await tx.offers.remove_offer(offer)
     return killed
 
@@ -308,21 +303,3 @@ async def link_twin(
         )
     )
     return offered
-
-
-async def kill_twins(tx: TwinState, relation: RelationRecord) -> list[int]:
-    """Make the other side of a dying cross-model relation dying too (either side may be
-    removed first); returns the ids made dying, in the other model."""
-    killed = []
-    for link in await tx.offers.links(relation.model_uuid):
-        if (link.model_uuid, link.relation_id) == (relation.model_uuid, relation.id):
-            other = (link.offer_model_uuid, link.offer_relation_id)
-        elif (link.offer_model_uuid, link.offer_relation_id) == (relation.model_uuid, relation.id):
-            other = (link.model_uuid, link.relation_id)
-        else:
-            continue
-        for twin, _ in await tx.relations.all(other[0]):
-            if twin.id == other[1] and twin.life == "alive":
-                await tx.relations.set_life(twin, "dying")
-                killed.append(twin.id)
-    return killed

@@ -204,8 +204,7 @@ async def remove_relation_in(tx: RelationState, names: Sequence[str]) -> Relatio
     """Make a relation dying in `tx` (a dying one stays as it is)."""
     relation, _ = _endpoints.find_relation(names, await tx.relations.all())
     if relation.life == "alive":
-        await tx.relations.set_life(relation, "dying")
-        await _offers.kill_twins(tx, relation)
+        await tx.relations.set_life(relation, "dying")  # both sides, across models
     return relation
 
 

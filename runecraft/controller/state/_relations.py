@@ -76,15 +76,46 @@ class Relations(Repository):
         return relation
 
     async def set_life(self, relation: RelationRecord, life: str) -> None:
-        await self._conn.execute(
-            sa.update(t.relations)
-            .where(
-                t.relations.c.model_uuid == relation.model_uuid,
-                t.relations.c.id == relation.id,
+        """Set a relation's life; a relation across models takes its other side along (so
+        either side may be removed, by any path, and both end)."""
+        for model_uuid, relation_id in [
+            (relation.model_uuid, relation.id),
+            *await self._twins(relation),
+        ]:
+            await self._conn.execute(
+                sa.update(t.relations)
+                .where(
+                    t.relations.c.model_uuid == model_uuid,
+                    t.relations.c.id == relation_id,
+                    t.relations.c.life != life,
+                )
+                .values(life=life)
             )
-            .values(life=life)
+            self._session.changed(f"relation-{relation_id}", "changed", model_uuid)
+
+    async def _twins(self, relation: RelationRecord) -> list[tuple[str, int]]:
+        """The other side of a relation across models (none for a relation of one model)."""
+        links = t.cross_model_relations
+        rows = await self._conn.execute(
+            sa.select(links).where(
+                sa.or_(
+                    sa.and_(
+                        links.c.model_uuid == relation.model_uuid,
+                        links.c.relation_id == relation.id,
+                    ),
+                    sa.and_(
+                        links.c.offer_model_uuid == relation.model_uuid,
+                        links.c.offer_relation_id == relation.id,
+                    ),
+                )
+            )
         )
-        self._session.changed(f"relation-{relation.id}", "changed", relation.model_uuid)
+        return [
+            (str(r.offer_model_uuid), int(r.offer_relation_id))
+            if (r.model_uuid, r.relation_id) == (relation.model_uuid, relation.id)
+            else (str(r.model_uuid), int(r.relation_id))
+            for r in rows
+        ]
 
     async def kill_of(self, application: str, *, peers: bool = False) -> list[int]:
         """Make every alive relation of an application dying (peer ones only with `peers`)."""

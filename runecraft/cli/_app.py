@@ -58,6 +58,7 @@ COMMANDS: dict[str, str] = {
     "list-offers": "_offers:offers",
     "remove-offer": "_offers:remove_offer",
     "consume": "_offers:consume",
+    "remove-saas": "_offers:remove_saas",
     "status": "_status:status",
     "wait": "_status:wait",
     "debug-log": "_logs:debug_log",

@@ -16,7 +16,7 @@ from runecraft.schemas import api
 if TYPE_CHECKING:
     from runecraft.client import Client
 
-__all__ = ["consume", "offer", "offers", "remove_offer"]
+__all__ = ["consume", "offer", "offers", "remove_offer", "remove_saas"]
 
 
 def _split_offer(url: str) -> tuple[str, str]:
@@ -140,3 +140,17 @@ def consume(url: str, alias: str | None) -> None:
     model = _model()
     saas = _call(lambda c: c.consume(model, url, alias))
     _output.err_console.print(f"Added {saas.url} as {saas.name}", markup=False)
+
+
+@click.command("remove-saas")
+@click.argument("names", nargs=-1, required=True)
+@_juju_flags("--force", "--no-wait", "--no-prompt", "-y")
+def remove_saas(names: tuple[str, ...]) -> None:
+    """Remove consumed offers (SAAS) from the model; their relations end."""
+    model = _model()
+
+    async def go(client: Client) -> None:
+        for name in names:
+            await client.remove_saas(model, name)
+
+    _call(go)

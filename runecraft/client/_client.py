@@ -362,6 +362,10 @@ class Client:
             await self._request("POST", f"/v1/models/{model}/saas", json=body.model_dump())
         )
 
+    async def remove_saas(self, model: str, name: str) -> None:
+        body = api.RemoveSaasRequest(name=name)
+        await self._request("POST", f"/v1/models/{model}/saas/remove", json=body.model_dump())
+
     async def saas(self, model: str) -> list[api.SaasInfo]:
         return [
             api.SaasInfo.model_validate(o)

@@ -440,6 +440,12 @@ class ConsumeRequest(_Request):
     alias: str | None = Field(default=None, min_length=1, max_length=128)
 
 
+class RemoveSaasRequest(_Request):
+    """`remove-saas NAME`."""
+
+    name: str = Field(min_length=1, max_length=128)
+
+
 class OfferEndpointInfo(BaseModel):
     interface: str
     role: str

@@ -456,3 +456,17 @@ async def test_a_bundle_offers_consumes_and_relates_and_exports_the_same(
     assert offered.applications["db"].offers == {
         "hosted-db": bundle_schema.OfferSpec(endpoints=("db",))
     }
+
+
+async def test_remove_saas_ends_its_relations_and_forgets_it(store: Store) -> None:
+    two = await two_models(store)
+    await two.relations.offer("offering", "db", ["db"], None)
+    await two.relations.consume("consuming", "offering.db", "thedb")
+    await two.relations.integrate("consuming", "web", "thedb")
+    with pytest.raises(errors.NotFoundError, match='SAAS "nope" not found in model "consuming"'):
+        await two.relations.remove_saas("consuming", "nope")
+    await two.relations.remove_saas("consuming", "thedb")
+    assert await two.relations.saas("consuming") == []
+    assert await _lives(two) == {"offering": ["dying"], "consuming": ["dying"]}
+    with pytest.raises(errors.NotFoundError, match='application "thedb" not found'):
+        await two.relations.integrate("consuming", "web", "thedb")

@@ -135,5 +135,7 @@ def test_offer_consume_integrate_across_models(
     status = offerer.status()
     assert status.offers[PROV].total_connected_count == 0
     assert not status.apps[PROV].relations.get("source")
+    rune("remove-saas", "prov", "--model", CONSUMING)
+    assert consumer.status().app_endpoints == {}
     rune("remove-offer", f"admin/{OFFERING}.{PROV}")
     assert json.loads(rune("offers", "--format", "json", "--model", OFFERING).stdout) == {}

@@ -69,3 +69,8 @@ async def consume(
     offering, _ = services.parse_offer_url(request.url)
     await ctx.users.check_model(caller, offering, "read")
     return _saas_info(await ctx.relations.consume(model, request.url, request.alias))
+
+
+@router.post("/v1/models/{model}/saas/remove", status_code=204)
+async def remove_saas(ctx: Context, model: str, request: api.RemoveSaasRequest) -> None:
+    await ctx.relations.remove_saas(model, request.name)

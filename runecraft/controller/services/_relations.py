@@ -138,6 +138,23 @@ class RelationService(StoreService[RelationStore]):
         logger.info("consumed", model=model_name, saas=saas.name, url=saas.url)
         return saas
 
+    async def remove_saas(self, model_name: str, name: str) -> list[int]:
+        """Remove a SAAS: its relations die (on both sides) and it is forgotten."""
+        async with self.store.write(model_name) as tx:
+            assert tx.model is not None
+            saas = await tx.offers.saas(tx.model.uuid, name)
+            if saas is None:
+                raise errors.NotFoundError(f'SAAS "{name}" not found in model "{model_name}"')
+            killed = []
+            for relation, endpoints in await tx.relations.all():
+                if relation.life == "alive" and any(e.application == name for e in endpoints):
+                    await tx.relations.set_life(relation, "dying")
+                    killed.append(relation.id)
+            await tx.offers.remove_saas(saas)
+        self.hub.changed()
+        logger.info("SAAS removed", model=model_name, saas=name, relations=killed)
+        return killed
+
     async def saas(self, model_name: str) -> list[SaasRecord]:
         async with self.store.write(model_name) as tx:
             assert tx.model is not None

@@ -355,6 +355,15 @@ async def test_each_side_sees_the_other_sides_units_and_data(store: Store) -> No
     assert view.unit_data["mydb/0"]["host"] == "db0"
     assert view.local_app_data == {"db": "w"}
 
+    (info,) = [
+        r
+        for r in services.build_unit_info(consumer, "web/0")["web/0"]["relation-info"]
+        if r["relation-id"] == relation.id
+    ]
+    assert info["cross-model"] is True
+    assert info["related-units"]["mydb/0"]["data"]["host"] == "db0"
+    assert info["application-data"] == {"password": "s"}
+
     offerer = await store.snapshot(uuids["offering"])
     (view,) = [v for v in _views(offerer, "db/0") if v.id == twin.id]
     assert (view.remote_application, view.role) == (remote, "provider")

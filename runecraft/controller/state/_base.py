@@ -77,9 +77,12 @@ class Session:
         return int(moved.scalar_one()) - 1
 
     async def _touch_linked_models(self) -> None:
-        """A change to a model moves the revision of the models it has cross-model
-        relations with too: their units see its units' scopes and bags."""
-        changed = sorted({uuid for uuid, _, _ in self._changes})
+        """A change to a model's relations (scopes, bags, life) moves the revision of the
+        models it has cross-model relations with too: their units see its units' scopes
+        and bags. Other changes (most hook commits) cost no query here."""
+        changed = sorted(
+            {uuid for uuid, entity, _ in self._changes if entity.startswith("relation-")}
+        )
         if not changed:
             return
         links = t.cross_model_relations

@@ -162,6 +162,7 @@ class Relations(Repository):
                 t.relation_scopes.c.unit == unit,
             )
         )
+        self._session.changed(f"relation-scopes-of-{unit}", "left", model_uuid)
 
     # --- scopes -----------------------------------------------------------------------
 
@@ -198,6 +199,7 @@ class Relations(Repository):
                 model_uuid=model_uuid, relation_id=relation_id, unit=unit
             )
         )
+        self._session.changed(f"relation-{relation_id}", "scope", model_uuid)
 
     async def leave_scope(self, model_uuid: str, relation_id: int, unit: str) -> None:
         table = t.relation_scopes
@@ -208,6 +210,7 @@ class Relations(Repository):
                 table.c.unit == unit,
             )
         )
+        self._session.changed(f"relation-{relation_id}", "scope", model_uuid)
 
     # --- databags ---------------------------------------------------------------------
 

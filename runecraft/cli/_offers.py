@@ -47,7 +47,7 @@ def offer(endpoints: str, name: str | None, controller: str | None) -> None:
     model = _argv.model_name(model_part) if dot else _model()
     made = _call(lambda c: c.offer(model, application, wanted, name))
     _output.err_console.print(
-        f'Application "{made.application}" endpoints {sorted(made.endpoints)} '
+        f'Application "{made.application}" endpoints [{" ".join(sorted(made.endpoints))}] '
         f'available at "{made.url}"',
         markup=False,
     )

@@ -334,13 +334,11 @@ def unsupported(change: Change, cloud: str = "local") -> str | None:
             return f"applications.{change.application}.to: zone placement is not supported yet"
         case Expose() | Unexpose():
             return f"applications.{change.application}.expose: exposing is not supported yet"
-        case AddOffer():
+        case Consume() if ":" in change.url:
             return (
-                f"applications.{change.application}.offers.{change.offer}: offers are not "
-                "supported yet"
+                f"saas.{change.saas}: consuming offers of another controller is not supported "
+                "(give [OWNER/]MODEL.OFFER of this controller)"
             )
-        case Consume():
-            return f"saas.{change.saas}: consuming offers is not supported yet"
     return None
 
 
@@ -467,7 +465,7 @@ def _with_setting(app: ApplicationView, change: _Setting) -> ApplicationView:
         case Expose() | Unexpose():
             return app.model_copy(update={"exposed": isinstance(change, Expose)})
         case AddOffer():
-            return app.model_copy(update={"offers": (*app.offers, change.offer)})
+            return app.model_copy(update={"offers": {**app.offers, change.offer: change.endpoints}})
 
 
 def _relation_of(endpoints: tuple[str, str]) -> RelationView:

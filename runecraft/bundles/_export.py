@@ -18,15 +18,18 @@ from runecraft.schemas.bundle import (
     Bundle,
     Endpoint,
     MachineSpec,
+    OfferSpec,
     Placement,
     RelationSpec,
+    SaasSpec,
 )
 
 __all__ = ["export"]
 
 
 def export(view: ModelView) -> Bundle:
-    """The model's applications, units (each with its machine), config and relations."""
+    """The model's applications, units (each with its machine), config, offers, the
+    offers it consumes (SAAS) and relations."""
     caas = view.type == "caas"
     renumber: dict[str, str] = {}
     for _, app in sorted(view.applications.items()) if not caas else ():
@@ -51,14 +54,19 @@ def export(view: ModelView) -> Bundle:
             options=dict(sorted(app.config.items())),
             constraints=_bundle_constraints(app.constraints),
             trust=app.trust,
+            offers={
+                offer: OfferSpec(endpoints=endpoints)
+                for offer, endpoints in sorted(app.offers.items())
+            },
         )
+    related = set(applications) | set(view.saas)
     relations = sorted(
         {
             RelationSpec.between(
                 Endpoint(application=a, endpoint=ea), Endpoint(application=b, endpoint=eb)
             )
             for (a, ea), (b, eb) in (r.endpoints for r in view.relations)
-            if a in applications and b in applications
+            if a in related and b in related
         },
         key=str,
     )
@@ -67,6 +75,7 @@ def export(view: ModelView) -> Bundle:
         applications=applications,
         machines={m: MachineSpec() for m in renumber.values()},
         relations=tuple(relations),
+        saas={name: SaasSpec(url=url) for name, url in sorted(view.saas.items())},
     )
 
 

@@ -70,7 +70,7 @@ def plan(
     consume = [
         Consume(saas=n, url=s.url)
         for n, s in sorted(bundle.saas.items())
-        if view.saas.get(n) != s.url
+        if view.saas.get(n) != _owned(s.url)
     ]
     app_removals: list[Change] = []
     if prune:
@@ -100,6 +100,11 @@ def plan(
         changes=tuple(changes),
         warnings=tuple(draft.warnings),
     )
+
+
+def _owned(url: str) -> str:
+    """An offer URL with its owner: `MODEL.OFFER` is the admin's, as model names are."""
+    return url if "/" in url or ":" in url else f"admin/{url}"
 
 
 def substrate_problems(bundle: Bundle, view: ModelView) -> list[str]:

@@ -40,7 +40,8 @@ class ApplicationView(_Frozen):
     """Normalised as the controller stores them (sizes in MiB)."""
     trust: bool = False
     exposed: bool = False
-    offers: tuple[str, ...] = ()
+    offers: dict[str, tuple[str, ...]] = {}
+    """The application's offers by name, with their endpoints."""
     dying: bool = False
 
     def sorted_units(self) -> list[UnitView]:
@@ -73,7 +74,7 @@ class ModelView(_Frozen):
     machines: tuple[str, ...] = ()
     relations: tuple[RelationView, ...] = ()
     saas: dict[str, str] = {}
-    """Consumed offers by local name (the controller has none yet)."""
+    """Consumed offers by local name: their URL, `OWNER/MODEL.OFFER`."""
 
     def next_machine(self) -> str:
         numbers = [int(m) for m in self.machines if m.isdigit()]

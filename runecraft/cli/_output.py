@@ -158,6 +158,32 @@ def _model_table(model: dict[str, Any], controller: dict[str, Any]) -> Table:
     return table
 
 
+def _saas_tables(saas: dict[str, Any]) -> list[Table]:
+    """Juju's SAAS section: the offers this model consumes."""
+    if not saas:
+        return []
+    table = _table("SAAS", "Status", "Store", "URL")
+    for name, entry in sorted(saas.items()):
+        current = entry.get("application-status", {}).get("current", "")
+        table.add_row(name, _styled(current), "local", entry.get("url", ""))
+    return [table]
+
+
+def _offer_tables(offers: dict[str, Any]) -> list[Table]:
+    """Juju's Offer section: one row per offered endpoint."""
+    if not offers:
+        return []
+    table = _table("Offer", "Application", "Charm", "Connected", "Endpoint", "Interface", "Role")
+    for name, offer in sorted(offers.items()):
+        connected = f"{offer.get('active-connected-count', 0)}/"
+        connected += str(offer.get("total-connected-count", 0))
+        first = [name, offer.get("application", ""), offer.get("charm", ""), connected]
+        for endpoint, spec in sorted(offer.get("endpoints", {}).items()):
+            table.add_row(*first, endpoint, spec.get("interface", ""), spec.get("role", ""))
+            first = ["", "", "", ""]  # Juju names the offer on its first endpoint only
+    return [table]
+
+
 def status_tables(status: dict[str, Any], *, relations: bool = False) -> list[Table]:
     """The sections `juju status` prints: Model, App, Unit and Machine (and with
     `relations`, Integration); sections absent from `status` are left out, and a k8s
@@ -168,6 +194,7 @@ def status_tables(status: dict[str, Any], *, relations: bool = False) -> list[Ta
     caas = model is not None and model.get("type") == "caas"
     if model is not None:
         tables.append(_model_table(model, status.get("controller", {})))
+    tables += _saas_tables(status.get("application-endpoints", {}))
     apps = status.get("applications", {})
     if apps:
         app_table = _table(
@@ -213,6 +240,7 @@ def status_tables(status: dict[str, Any], *, relations: bool = False) -> list[Ta
                 agent.get("message", "") or machine.get("machine-status", {}).get("message", ""),
             )
         tables.append(machine_table)
+    tables += _offer_tables(status.get("offers", {}))
     integrations = status.get("integrations", [])
     if relations and integrations:
         relation_table = _table("Integration provider", "Requirer", "Interface", "Type", "Message")

@@ -336,6 +336,42 @@ class Client:
             for r in await self._request("GET", f"/v1/models/{model}/relations")
         ]
 
+    # --- cross-model relations ----------------------------------------------------------
+
+    async def offer(
+        self, model: str, application: str, endpoints: list[str], name: str | None = None
+    ) -> api.OfferInfo:
+        body = api.OfferRequest(application=application, endpoints=endpoints, name=name)
+        return api.OfferInfo.model_validate(
+            await self._request("POST", f"/v1/models/{model}/offers", json=body.model_dump())
+        )
+
+    async def offers(self, model: str) -> list[api.OfferInfo]:
+        return [
+            api.OfferInfo.model_validate(o)
+            for o in await self._request("GET", f"/v1/models/{model}/offers")
+        ]
+
+    async def remove_offer(self, model: str, name: str, *, force: bool = False) -> None:
+        body = api.RemoveOfferRequest(name=name, force=force)
+        await self._request("POST", f"/v1/models/{model}/offers/remove", json=body.model_dump())
+
+    async def consume(self, model: str, url: str, alias: str | None = None) -> api.SaasInfo:
+        body = api.ConsumeRequest(url=url, alias=alias)
+        return api.SaasInfo.model_validate(
+            await self._request("POST", f"/v1/models/{model}/saas", json=body.model_dump())
+        )
+
+    async def remove_saas(self, model: str, name: str) -> None:
+        body = api.RemoveSaasRequest(name=name)
+        await self._request("POST", f"/v1/models/{model}/saas/remove", json=body.model_dump())
+
+    async def saas(self, model: str) -> list[api.SaasInfo]:
+        return [
+            api.SaasInfo.model_validate(o)
+            for o in await self._request("GET", f"/v1/models/{model}/saas")
+        ]
+
     # --- actions ------------------------------------------------------------------------
 
     async def run_action(

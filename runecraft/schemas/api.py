@@ -418,6 +418,67 @@ class ApplicationRemoval(BaseModel):
     life: str
 
 
+class OfferRequest(_Request):
+    """`offer [MODEL.]APP:EP[,EP...] [NAME]`."""
+
+    application: str = Field(min_length=1, max_length=128)
+    endpoints: list[str] = Field(min_length=1)
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class RemoveOfferRequest(_Request):
+    """`remove-offer URL [--force]`: the offer's name in the path's model."""
+
+    name: str = Field(min_length=1, max_length=128)
+    force: bool = False
+
+
+class ConsumeRequest(_Request):
+    """`consume [CTRL:][OWNER/]MODEL.OFFER [ALIAS]`."""
+
+    url: str = Field(min_length=1, max_length=300)
+    alias: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class RemoveSaasRequest(_Request):
+    """`remove-saas NAME`."""
+
+    name: str = Field(min_length=1, max_length=128)
+
+
+class OfferEndpointInfo(BaseModel):
+    interface: str
+    role: str
+
+
+class OfferConnectionInfo(BaseModel):
+    """A relation of a consuming model with an offer (`relation_id`: the offering side's)."""
+
+    source_model_uuid: str
+    relation_id: int
+    endpoint: str
+
+
+class OfferInfo(BaseModel):
+    """An offer as `offers` shows it."""
+
+    name: str
+    url: str
+    application: str
+    charm: str
+    endpoints: dict[str, OfferEndpointInfo]
+    connections: list[OfferConnectionInfo]
+
+
+class SaasInfo(BaseModel):
+    """A consumed offer (remote application) of a model."""
+
+    name: str
+    url: str
+    endpoints: dict[str, OfferEndpointInfo]
+    life: str
+
+
 class RelationRemoval(BaseModel):
     id: int
     key: str

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -605,3 +606,73 @@ def test_add_cloud_then_add_credential_then_the_controller(
     assert stored is not None and stored.endpoint == "https://10.1.2.3:6443"
     assert stored.config["users"][0]["user"] == {"token": "sekret"}
     assert stored.config["clusters"][0]["cluster"]["certificate-authority-data"] == _b64(b"CA PEM")
+
+
+CHARMS = Path(__file__).parents[1] / "charms"
+
+
+def test_offer_consume_integrate_and_remove_as_juju(controller: Controller) -> None:
+    controller.rune("add-model", "consuming", "--no-switch")
+    controller.rune("deploy", str(CHARMS / "bash-provider"), "prov", "-n", "0")
+    controller.rune("deploy", str(CHARMS / "bash-requirer"), "req", "-n", "0", "-m", "consuming")
+
+    # Bad input: a clear error naming the problem, nothing changed.
+    before = (controller.revision("default"), controller.revision("consuming"))
+    for args, named in [
+        (("offer", "prov:nope"), 'application "prov" has no "nope" relation endpoint'),
+        (("offer", "prov"), 'invalid offer "prov"'),
+        (("offer", "ghost:source"), 'application "ghost" not found'),
+        (("consume", "-m", "consuming", "default.nope"), 'offer "admin/default.nope" not found'),
+        (("consume", "-m", "consuming", "missing.prov"), 'model "missing" not found'),
+        (("remove-offer", "default.nope"), 'offer "admin/default.nope" not found'),
+        (("remove-saas", "-m", "consuming", "nope"), 'SAAS "nope" not found'),
+    ]:
+        code, _, stderr = controller.run(*args)
+        assert code != 0 and named in stderr, (args, stderr)
+    assert (controller.revision("default"), controller.revision("consuming")) == before
+
+    # jubilant's argv: `offer MODEL.APP:EP` (no --model), `consume --model M URL ALIAS`.
+    code, _, stderr = controller.run("offer", "default.prov:source", "hosted", prog="juju")
+    assert code == 0, stderr
+    assert 'endpoints [source] available at "admin/default.hosted"' in stderr
+    code, _, stderr = controller.run(
+        "consume", "--model", "consuming", "admin/default.hosted", "theprov", prog="juju"
+    )
+    assert code == 0, stderr
+    controller.rune("integrate", "-m", "consuming", "req", "theprov")
+
+    offers: Any = controller.json("offers")
+    (connection,) = offers["hosted"]["connections"]
+    assert isinstance(connection["relation-id"], int) and connection["source-model-uuid"]
+    assert offers == {
+        "hosted": {
+            "application": "prov",
+            "charm": "bash-provider",
+            "offer-url": "admin/default.hosted",
+            "endpoints": {"source": {"interface": "conformance", "role": "provider"}},
+            "connections": [
+                {
+                    "source-model-uuid": connection["source-model-uuid"],
+                    "username": "admin",
+                    "relation-id": connection["relation-id"],
+                    "endpoint": "source",
+                    "status": {"current": "joined"},
+                }
+            ],
+            "users": {"admin": {"display-name": "admin", "access": "admin"}},
+        }
+    }
+    table = controller.rune("offers")
+    assert "hosted" in table and "source:conformance (provider)" in table
+    consumer = statustypes.Status._from_dict(controller.json("status", "-m", "consuming"))
+    assert consumer.app_endpoints["theprov"].url == "admin/default.hosted"
+    assert consumer.apps["req"].relations["sink"][0].related_app == "theprov"
+    offerer = statustypes.Status._from_dict(controller.json("status"))
+    assert offerer.offers["hosted"].total_connected_count == 1
+
+    code, _, stderr = controller.run("remove-offer", "admin/default.hosted")
+    assert code != 0 and "--force" in stderr, stderr
+    controller.rune("remove-offer", "hosted", "--force")
+    assert controller.json("offers") == {}
+    controller.rune("remove-saas", "-m", "consuming", "theprov")
+    assert "application-endpoints" not in controller.json("status", "-m", "consuming")

@@ -611,3 +611,42 @@ async def test_isolation_uploads_need_a_model_to_write_or_add_model_access(
     async with world.as_token(await world.login("writer")) as writer:
         made = await writer.post("/v1/charms", content=data)
         assert made.status_code == 201, made.text
+
+
+# --- cross-model relations ---------------------------------------------------------------------
+
+
+async def test_isolation_consuming_an_offer_needs_access_to_the_offering_model(
+    world: World, tmp_path: Path
+) -> None:
+    db = await _upload(world.admin, _charm(tmp_path, "db", {"provides": {"db": "mysql"}}))
+    assert (await _deploy(world.admin, "b", "db", db)).status_code == 201
+    offered = await world.admin.post(
+        "/v1/models/b/offers", json={"application": "db", "endpoints": ["db"]}
+    )
+    assert offered.status_code == 201, offered.text
+    await world.add_user("alice")
+    await world.grant("alice", "admin", "a")
+    before = (await world.fingerprint("a"), await world.fingerprint("b"))
+    async with world.as_token(await world.login("alice")) as alice:
+        denied = 'permission denied: user "alice" has no access to model "b"'
+        for attempt in (
+            alice.post("/v1/models/a/saas", json={"url": "admin/b.db"}),
+            alice.post("/v1/models/a/saas", json={"url": "b.db", "alias": "other"}),
+            alice.get("/v1/models/b/offers"),
+            alice.post("/v1/models/b/offers", json={"application": "db", "endpoints": ["db"]}),
+            alice.post("/v1/models/b/offers/remove", json={"name": "db", "force": True}),
+        ):
+            _refused(await attempt, denied)
+        assert (await alice.get("/v1/models/a/saas")).json() == []
+        assert (await world.fingerprint("a"), await world.fingerprint("b")) == before
+
+        await world.grant("alice", "read", "b")
+        consumed = await alice.post("/v1/models/a/saas", json={"url": "admin/b.db"})
+        assert consumed.status_code == 201, consumed.text
+        assert consumed.json()["url"] == "admin/b.db"
+        # Read access to the offering model does not let her remove its offer.
+        _refused(
+            await alice.post("/v1/models/b/offers/remove", json={"name": "db"}),
+            'permission denied: write access to model "b" is required; user "alice" has read',
+        )

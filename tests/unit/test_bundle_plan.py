@@ -385,7 +385,7 @@ def test_plan_json_form_is_stable() -> None:
         ("applications: {a: {charm: a, expose: true}}", "exposing is not supported yet"),
         (
             "saas: {s: {url: 'ctl:admin/m.o'}}\napplications: {a: {charm: a}}",
-            "saas.s: consuming offers is not supported yet",
+            "saas.s: consuming offers of another controller is not supported",
         ),
     ],
 )

@@ -238,6 +238,33 @@ def test_status_tables_read_like_juju() -> None:
     assert "\x1b[" not in text
 
 
+def test_status_tables_show_saas_and_offers_as_juju() -> None:
+    status = {
+        **STATUS,
+        "application-endpoints": {
+            "mydb": {"url": "admin/other.db", "application-status": {"current": "active"}}
+        },
+        "offers": {
+            "db": {
+                "application": "web",
+                "charm": "web",
+                "endpoints": {
+                    "db": {"interface": "mysql", "role": "provider"},
+                    "info": {"interface": "juju-info", "role": "provider"},
+                },
+                "total-connected-count": 2,
+                "active-connected-count": 1,
+            }
+        },
+    }
+    lines = [line.split() for line in _render(status, terminal=False).splitlines() if line]
+    headers = [line[0] for line in lines if line[0] in {"Model", "SAAS", "App", "Offer"}]
+    assert headers == ["Model", "SAAS", "App", "Offer"]
+    assert ["mydb", "active", "local", "admin/other.db"] in lines
+    assert ["db", "web", "web", "1/2", "db", "mysql", "provider"] in lines
+    assert ["info", "juju-info", "provider"] in lines
+
+
 def test_status_colour_only_on_a_terminal() -> None:
     assert "\x1b[" in _render(STATUS, terminal=True)
     assert "\x1b[" not in _render(STATUS, terminal=False)

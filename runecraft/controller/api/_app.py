@@ -32,6 +32,7 @@ from runecraft.controller.api import (
     _machines,
     _metrics,
     _models,
+    _offers,
     _openapi,
     _relations,
     _resources,
@@ -139,6 +140,7 @@ def create_app(ctx: ApiContext | None, audit: services.AuditService | None = Non
     app.include_router(_charms.downloads, dependencies=DOWNLOAD)
     app.include_router(_applications.router, dependencies=MODEL)
     app.include_router(_relations.router, dependencies=MODEL)
+    app.include_router(_offers.router, dependencies=MODEL)
     app.include_router(_actions.router, dependencies=MODEL)
     app.include_router(_status.router, dependencies=MODEL)
     app.include_router(_bundles.router, dependencies=USER)  # a plan needs read only

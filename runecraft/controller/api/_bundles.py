@@ -21,6 +21,9 @@ async def apply_bundle(
     """Plan the bundle against the model (`dry_run`), or plan and apply it in one
     transaction: all of it, or on any error nothing."""
     await ctx.users.check_model(caller, model, "read" if request.dry_run else "write")
+    if not request.dry_run:
+        for offering in ctx.bundles.offering_models(request):
+            await ctx.users.check_model(caller, offering, "read")
     outcome = await ctx.bundles.apply(model, request)
     return api.BundleResponse(
         plan=outcome.plan.model_dump(mode="json"),

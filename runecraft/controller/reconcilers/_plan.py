@@ -153,7 +153,7 @@ class RelationState:
 
 def dead_relations(rows: RelationState) -> list[int]:
     """Dying relations no unit is in scope of any more: the controller deletes them."""
-    occupied = {s.relation_id for s in rows.scopes}
+    occupied = {s.relation_id for s in rows.scopes if not s.remote}
     return [r.id for r in rows.relations if r.life != "alive" and r.id not in occupied]
 
 
@@ -212,6 +212,7 @@ class RelationIndex:
             if bag.owner_kind == "unit":
                 self.unit_bags[(bag.relation_id, bag.application)].append(bag)
         self.units = {u.name: u for u in units}
+        self.remote_units = {s.unit for s in rows.scopes if s.remote}
 
     def version(self, relation_id: int, owner_kind: str, owner: str) -> int:
         bag = self.bags.get((relation_id, owner_kind, owner))
@@ -257,9 +258,10 @@ def relation_views(
             for name in sorted(scope)
             if name != unit.name
             and name.split("/", 1)[0] == remote_app
-            and name in index.units
-            and index.units[name].life == "alive"
-            and visible(name)
+            and (
+                name in index.remote_units
+                or (name in index.units and index.units[name].life == "alive" and visible(name))
+            )
         }
         views.append(
             bus.RelationRemote(

@@ -21,6 +21,7 @@ from runecraft.controller.services._machines import (
     agent_machine_spec,
 )
 from runecraft.controller.services._metrics import MetricSources, MetricsService
+from runecraft.controller.services._offers import OfferView, parse_offer_url
 from runecraft.controller.services._relations import RelationService
 from runecraft.controller.services._resources import ResourceService
 from runecraft.controller.services._secrets import SecretService
@@ -39,6 +40,7 @@ from runecraft.controller.services._status import (
 from runecraft.controller.services._unitinfo import build_unit_info
 from runecraft.controller.services._users import ADMIN_USER, Principal, UserService
 from runecraft.controller.services._views import action_info, model_info, relation_info
+from runecraft.controller.state import SaasRecord as SaasView
 
 __all__ = [
     "ADMIN_USER",
@@ -67,9 +69,11 @@ __all__ = [
     "MetricSources",
     "MetricsService",
     "ModelService",
+    "OfferView",
     "Principal",
     "RelationService",
     "ResourceService",
+    "SaasView",
     "SecretService",
     "SettingsService",
     "StatusService",
@@ -81,5 +85,6 @@ __all__ = [
     "charm_config",
     "derive_application_status",
     "model_info",
+    "parse_offer_url",
     "relation_info",
 ]

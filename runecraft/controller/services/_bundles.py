@@ -20,6 +20,7 @@ from runecraft import bundles, errors
 from runecraft.controller.services import _service
 from runecraft.controller.services._appsettings import change_settings_in
 from runecraft.controller.services._hub import ChangeHub
+from runecraft.controller.services._offers import consume_in, offer_in, parse_offer_url
 from runecraft.controller.services._ports import ModelReads, StateStore
 from runecraft.controller.services._relations import integrate_in, remove_relation_in
 from runecraft.controller.state import CharmRecord, ModelRecord, ModelSnapshot
@@ -40,6 +41,8 @@ class BundleState(_service.ModelState, Protocol):
     and the model read whole (the charm store by name among them)."""
 
     async def snapshot(self) -> ModelSnapshot: ...
+
+    async def model_named(self, name: str) -> ModelRecord: ...
 
 
 class BundleStore(StateStore[BundleState], ModelReads, Protocol):
@@ -87,6 +90,12 @@ class BundleService:
                 units=len(outcome.machines),
             )
         return outcome
+
+    def offering_models(self, request: api.BundleRequest) -> list[str]:
+        """The models whose offers the bundle consumes (`saas:`): applying it needs read
+        access to each, as `consume` does."""
+        bundle = read_bundle(request.bundle)
+        return sorted({parse_offer_url(saas.url)[0] for saas in bundle.saas.values()})
 
     async def export(self, model_name: str) -> schema.Bundle:
         model = await self.store.model(model_name)
@@ -177,6 +186,9 @@ def view_of(model: ModelRecord, snapshot: ModelSnapshot) -> bundles.ModelView:
             constraints=dict(app.constraints),
             trust=app.trust,
             units=units,
+            offers={
+                o.name: tuple(o.endpoints) for o in snapshot.offers if o.application == app.name
+            },
             dying=app.life != "alive",
         )
     ends: dict[int, list[tuple[str, str]]] = {}
@@ -195,6 +207,7 @@ def view_of(model: ModelRecord, snapshot: ModelSnapshot) -> bundles.ModelView:
         applications=applications,
         machines=tuple(str(n) for n in sorted(m.number for m in snapshot.machines)),
         relations=tuple(sorted(relations, key=lambda r: r.endpoints)),
+        saas={s.name: s.url for s in snapshot.saas},
     )
 
 
@@ -357,6 +370,10 @@ class _Applier:
                 await remove_relation_in(tx, change.endpoints)
             case bundles.RemoveApplication():
                 await _service.remove_application_in(tx, change.application)
+            case bundles.Consume():
+                await consume_in(tx, change.url, change.saas)
+            case bundles.AddOffer():
+                await offer_in(tx, change.application, change.endpoints, change.offer)
             case _:  # refused before the first change
                 raise errors.InvalidSpecError(
                     bundles.unsupported(change, self.plan.cloud)

@@ -9,13 +9,14 @@ from typing import Protocol
 import structlog
 
 from runecraft import errors
-from runecraft.controller.services import _endpoints
+from runecraft.controller.services import _endpoints, _offers
 from runecraft.controller.services._ports import (
     StateStore,
     StoreService,
     WithApplications,
     WithCharms,
     WithModel,
+    WithOffers,
     WithRelations,
 )
 from runecraft.controller.state import (
@@ -23,6 +24,7 @@ from runecraft.controller.state import (
     EndpointRecord,
     ModelRecord,
     RelationRecord,
+    SaasRecord,
 )
 from runecraft.schemas import charm as charm_schema
 
@@ -38,11 +40,11 @@ __all__ = [
 logger = structlog.get_logger(__name__)
 
 
-class RelationState(WithModel, WithApplications, WithCharms, WithRelations, Protocol):
+class RelationState(WithModel, WithApplications, WithCharms, WithRelations, WithOffers, Protocol):
     """What relating and unrelating applications needs of a transaction."""
 
 
-class RelationStore(StateStore[RelationState], Protocol):
+class RelationStore(StateStore[_offers.OfferState], Protocol):
     async def model(self, name: str) -> ModelRecord: ...
 
     async def relations(
@@ -96,6 +98,68 @@ class RelationService(StoreService[RelationStore]):
         model = await self.store.model(model_name)
         return await self.store.relations(model.uuid)
 
+    # --- cross-model relations ----------------------------------------------------------
+
+    async def offer(
+        self, model_name: str, application: str, endpoints: Sequence[str], name: str | None
+    ) -> _offers.OfferView:
+        """Offer endpoints of an application to the controller's other models."""
+        async with self.store.write(model_name) as tx:
+            offer = await _offers.offer_in(tx, application, endpoints, name)
+            assert tx.model is not None
+            views = await _offers.offer_views(tx, tx.model)
+        self.hub.changed()
+        logger.info("offered", model=model_name, offer=offer.name, application=application)
+        return next(v for v in views if v.offer.name == offer.name)
+
+    async def offers(self, model_name: str) -> list[_offers.OfferView]:
+        async with self.store.write(model_name) as tx:
+            assert tx.model is not None
+            return await _offers.offer_views(tx, tx.model)
+
+    async def remove_offer(self, model_name: str, name: str, *, force: bool) -> None:
+        """Remove an offer (refused while related, unless `force`: then its relations die)."""
+        async with self.store.write(model_name) as tx:
+            assert tx.model is not None
+            offer = await tx.offers.offer(tx.model.uuid, name)
+            if offer is None:
+                raise errors.NotFoundError(
+                    f'offer "{_offers.OFFER_OWNER}/{model_name}.{name}" not found'
+                )
+            killed = await _offers.remove_offer_in(tx, offer, force=force)
+        self.hub.changed()
+        logger.info("offer removed", model=model_name, offer=name, relations=killed)
+
+    async def consume(self, model_name: str, url: str, alias: str | None) -> SaasRecord:
+        """Add a SAAS for an offer of another model of this controller."""
+        async with self.store.write(model_name) as tx:
+            saas = await _offers.consume_in(tx, url, alias)
+        self.hub.changed()
+        logger.info("consumed", model=model_name, saas=saas.name, url=saas.url)
+        return saas
+
+    async def remove_saas(self, model_name: str, name: str) -> list[int]:
+        """Remove a SAAS: its relations die (on both sides) and it is forgotten."""
+        async with self.store.write(model_name) as tx:
+            assert tx.model is not None
+            saas = await tx.offers.saas(tx.model.uuid, name)
+            if saas is None:
+                raise errors.NotFoundError(f'SAAS "{name}" not found in model "{model_name}"')
+            killed = []
+            for relation, endpoints in await tx.relations.all():
+                if relation.life == "alive" and any(e.application == name for e in endpoints):
+                    await tx.relations.set_life(relation, "dying")
+                    killed.append(relation.id)
+            await tx.offers.remove_saas(saas)
+        self.hub.changed()
+        logger.info("SAAS removed", model=model_name, saas=name, relations=killed)
+        return killed
+
+    async def saas(self, model_name: str) -> list[SaasRecord]:
+        async with self.store.write(model_name) as tx:
+            assert tx.model is not None
+            return await tx.offers.saas_of(tx.model.uuid)
+
 
 async def integrate_in(
     tx: RelationState, first: str, second: str
@@ -107,13 +171,24 @@ async def integrate_in(
         raise errors.ConflictError(f'model "{tx.model.name}" is being destroyed')
     endpoints: dict[str, list[EndpointRecord]] = {}
     subordinate: dict[str, bool] = {}
+    consumed: list[SaasRecord] = []
     for name in dict.fromkeys(names):
+        saas = await _saas_named(tx, name)
+        if saas is not None:
+            consumed.append(saas)
+            endpoints[name] = _offers.saas_endpoints(saas)
+            subordinate[name] = False
+            continue
         app = await tx.applications.get(name)
         if app.life != "alive":
             raise errors.ConflictError(f'application "{name}" is being removed')
         meta = await charm_meta(tx, app)
         endpoints[name] = _endpoints.charm_endpoints(name, meta, tx.model.uuid)
         subordinate[name] = meta.subordinate
+    if len(consumed) == 2:
+        raise errors.InvalidSpecError(
+            f'cannot relate "{first}" to "{second}": both are SAAS (consumed offers)'
+        )
     pair = _endpoints.infer_endpoints(first, second, endpoints, subordinate)
     key = _endpoints.relation_key(pair)
     existing = await tx.relations.all()
@@ -126,14 +201,27 @@ async def integrate_in(
     relation = await tx.relations.insert(
         key, [_with_scope(pair[0], scope), _with_scope(pair[1], scope)]
     )
+    for saas in consumed:
+        await _offers.link_twin(tx, saas, relation, pair)
     return relation, list(pair)
+
+
+async def _saas_named(tx: RelationState, name: str) -> SaasRecord | None:
+    """The SAAS of `tx`'s model called `name` (an application of that name wins)."""
+    assert tx.model is not None
+    if await tx.applications.find(name) is not None:
+        return None
+    saas = await tx.offers.saas(tx.model.uuid, name)
+    if saas is not None and saas.life != "alive":
+        raise errors.ConflictError(f'SAAS "{name}" is being removed')
+    return saas
 
 
 async def remove_relation_in(tx: RelationState, names: Sequence[str]) -> RelationRecord:
     """Make a relation dying in `tx` (a dying one stays as it is)."""
     relation, _ = _endpoints.find_relation(names, await tx.relations.all())
     if relation.life == "alive":
-        await tx.relations.set_life(relation, "dying")
+        await tx.relations.set_life(relation, "dying")  # both sides, across models
     return relation
 
 

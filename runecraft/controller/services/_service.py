@@ -28,6 +28,7 @@ from runecraft.controller.services._ports import (
     WithMachines,
     WithModel,
     WithModels,
+    WithOffers,
     WithRelations,
     WithResources,
     WithStorage,
@@ -96,6 +97,7 @@ class ModelState(
     WithMachines,
     WithCharms,
     WithRelations,
+    WithOffers,
     WithStorage,
     WithResources,
     Protocol,
@@ -697,6 +699,13 @@ async def remove_application_in(
     `--force`, its units at once, as `remove_units_in` does: Juju's
     `remove-application --force`)."""
     app = await tx.applications.get(application)
+    offered = [o.name for o in await tx.offers.offers(app.model_uuid) if o.application == app.name]
+    if offered:
+        raise errors.ConflictError(
+            f'cannot remove application "{application}": it is offered as '
+            f"{', '.join(repr(name) for name in offered)}; remove the offer first "
+            "(remove-offer)"
+        )
     if app.life == "alive":
         await tx.applications.update(app, life="dying")
         await tx.relations.kill_of(app.name)

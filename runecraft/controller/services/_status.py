@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from runecraft.controller.providers import local
+from runecraft.controller.services import _endpoints
 from runecraft.controller.services._hub import ChangeHub
 from runecraft.controller.services._ports import StoreService
 from runecraft.controller.services._scaling import is_caas
@@ -37,6 +38,7 @@ from runecraft.controller.state import (
     UnitRecord,
     collections_paused,
 )
+from runecraft.schemas import charm as charm_schema
 from runecraft.schemas.controller import BrokerHealth
 from runecraft.schemas.juju import JUJU_VERSION
 
@@ -291,6 +293,59 @@ def _applications(
     return applications
 
 
+def _cross_model(
+    snapshot: ModelSnapshot, app_relations: dict[str, dict[str, list[dict[str, str]]]]
+) -> dict[str, Any]:
+    """Juju's `application-endpoints` (the SAAS the model consumes) and `offers` (what it
+    offers), each left out when empty."""
+    doc: dict[str, Any] = {}
+    if snapshot.saas:
+        doc["application-endpoints"] = {
+            saas.name: {
+                "url": saas.url,
+                "endpoints": saas.endpoints,
+                "life": "" if saas.life == "alive" else saas.life,
+                "application-status": {"current": "active"},
+                **(
+                    {
+                        "relations": {
+                            endpoint: [r["related-application"] for r in related]
+                            for endpoint, related in app_relations[saas.name].items()
+                        }
+                    }
+                    if saas.name in app_relations
+                    else {}
+                ),
+            }
+            for saas in snapshot.saas
+        }
+    if snapshot.offers:
+        apps = {a.name: a for a in snapshot.applications}
+        offers: dict[str, Any] = {}
+        for offer in snapshot.offers:
+            app = apps.get(offer.application)
+            charm = snapshot.charms.get(app.charm_sha256) if app is not None else None
+            meta = charm_schema.CharmMeta.model_validate(charm.meta if charm else {"name": ""})
+            declared = {
+                e.endpoint: {"interface": e.interface, "role": e.role}
+                for e in _endpoints.charm_endpoints(offer.application, meta)
+            }
+            links = [
+                link
+                for link in snapshot.cross_model
+                if link.offer_model_uuid == offer.model_uuid and link.offer_name == offer.name
+            ]
+            offers[offer.name] = {
+                "application": offer.application,
+                "charm": meta.name,
+                "endpoints": {name: declared[name] for name in offer.endpoints if name in declared},
+                "total-connected-count": len(links),
+                "active-connected-count": len(links),
+            }
+        doc["offers"] = offers
+    return doc
+
+
 def _settled(snapshot: ModelSnapshot, applications: dict[str, Any], reconciled: bool) -> bool:
     """Reconciled, every application alive and every unit settled; a dying relation is work
     in progress (its units still have to leave its scope)."""
@@ -368,6 +423,7 @@ def build_status(
         if is_caas(model)
         else {str(m.number): _machine_doc(m, local_isolated) for m in snapshot.machines},
         "applications": applications,
+        **_cross_model(snapshot, app_relations),
         "integrations": integrations,
         **storage_docs(snapshot),
         **({} if broker is None else {"controller": {"broker-status": _broker_doc(broker)}}),

@@ -76,6 +76,11 @@ def build_unit_info(snapshot: ModelSnapshot, unit_name: str) -> dict[str, Any]:
     for bag in snapshot.databags:
         bags[bag.relation_id][(bag.owner_kind, bag.owner)] = bag
 
+    model_uuid = snapshot.models[0].uuid
+    cross_model = {
+        link.relation_id if link.model_uuid == model_uuid else link.offer_relation_id
+        for link in snapshot.cross_model
+    }
     relation_info = []
     for relation in sorted(snapshot.relations, key=lambda r: r.id):
         eps = endpoints.get(relation.id, [])
@@ -83,9 +88,10 @@ def build_unit_info(snapshot: ModelSnapshot, unit_name: str) -> dict[str, Any]:
         if mine is None:
             continue
         others = [e for e in eps if e is not mine]
-        relation_info.append(
-            _relation_info(unit_name, mine, others, scopes[relation.id], bags[relation.id])
-        )
+        info = _relation_info(unit_name, mine, others, scopes[relation.id], bags[relation.id])
+        if relation.id in cross_model:
+            info["cross-model"] = True
+        relation_info.append(info)
 
     document: dict[str, Any] = {
         "opened-ports": list(unit.opened_ports),

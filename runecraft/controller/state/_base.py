@@ -65,21 +65,42 @@ class Session:
         `model_uuid` (default: the transaction's model)."""
         self._changes.append((model_uuid or self.model_uuid, entity, kind))
 
-    async def bump(self, counter: sa.Column[Any]) -> int:
+    async def bump(self, counter: sa.Column[Any], model_uuid: str | None = None) -> int:
         """Move one of the model's counters (`next_machine`, …) on by one; returns the
-        value it had."""
+        value it had (`model_uuid`: another model's, for the offering side of a relation)."""
         moved = await self.conn.execute(
             sa.update(t.models)
-            .where(t.models.c.uuid == self.model_uuid)
+            .where(t.models.c.uuid == (model_uuid or self.model_uuid))
             .values({counter: counter + 1})
             .returning(counter)
         )
         return int(moved.scalar_one()) - 1
 
+    async def _touch_linked_models(self) -> None:
+        """A change to a model's relations (scopes, bags, life) moves the revision of the
+        models it has cross-model relations with too: their units see its units' scopes
+        and bags. Other changes (most hook commits) cost no query here."""
+        changed = sorted(
+            {uuid for uuid, entity, _ in self._changes if entity.startswith("relation-")}
+        )
+        if not changed:
+            return
+        links = t.cross_model_relations
+        rows = await self.conn.execute(
+            sa.select(links.c.model_uuid, links.c.offer_model_uuid)
+            .where(sa.or_(links.c.model_uuid.in_(changed), links.c.offer_model_uuid.in_(changed)))
+            .distinct()
+        )
+        for consumer, offerer in rows:
+            for uuid in (consumer, offerer):
+                if uuid not in changed:
+                    self._changes.append((str(uuid), "remote-relations", "changed"))
+
     async def finish(self) -> dict[str, int]:
         """Move the revision of every model changed, once; returns the new revisions."""
         revisions: dict[str, int] = {}
         now = time.time()
+        await self._touch_linked_models()
         for model_uuid in dict.fromkeys(uuid for uuid, _, _ in self._changes):
             result = await self.conn.execute(
                 sa.update(t.models)

@@ -15,14 +15,17 @@ __all__ = [
     "ApplicationRecord",
     "CharmRecord",
     "CloudRecord",
+    "CrossModelRecord",
     "DatabagRecord",
     "EndpointRecord",
     "GrantMatch",
     "MachineRecord",
     "ModelRecord",
+    "OfferRecord",
     "RelationRecord",
     "ReportWrite",
     "ResourceRecord",
+    "SaasRecord",
     "ScopeRecord",
     "SecretConsumerRecord",
     "SecretGrantRecord",
@@ -199,12 +202,70 @@ class EndpointRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class OfferRecord:
+    """An application offer: `endpoints` are the offered endpoint names."""
+
+    model_uuid: str
+    name: str
+    application: str
+    endpoints: list[str]
+    created: float
+
+
+@dataclass(frozen=True, slots=True)
+class SaasRecord:
+    """A consumed offer in the consuming model (Juju's remote application), named by its
+    alias; `endpoints` maps each offered endpoint to its `interface` and `role`."""
+
+    model_uuid: str
+    name: str
+    offer_model_uuid: str
+    offer_name: str
+    url: str
+    endpoints: dict[str, dict[str, str]]
+    token: str
+    life: str
+    created: float
+
+    @property
+    def remote_name(self) -> str:
+        """How the offering model names the consumer: Juju's `remote-<hex>`."""
+        return f"remote-{self.token}"
+
+
+@dataclass(frozen=True, slots=True)
+class CrossModelRecord:
+    """A consumer's relation (of its `application` with the SAAS) and its twin in the
+    offering model (of `offer_application`, on the offered `endpoint`, with
+    `remote-<token>`)."""
+
+    model_uuid: str
+    relation_id: int
+    saas: str
+    application: str
+    offer_model_uuid: str
+    offer_relation_id: int
+    offer_name: str
+    offer_application: str
+    endpoint: str
+    token: str
+
+    @property
+    def remote_name(self) -> str:
+        """How the offering model names the consumer (`SaasRecord.remote_name`)."""
+        return f"remote-{self.token}"
+
+
+@dataclass(frozen=True, slots=True)
 class ScopeRecord:
     """A unit in a relation's scope (it ran `-relation-created` and has not left)."""
 
     model_uuid: str
     relation_id: int
     unit: str
+    remote: bool = False
+    """A unit of the other model of a cross-model relation, under the name this model
+    knows its application by (never stored: snapshots add it)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,12 +47,15 @@ class Relations(Repository):
             endpoints.setdefault(endpoint.relation_id, []).append(endpoint)
         return [(r, endpoints[r.id]) for r in relations]
 
-    async def insert(self, key: str, endpoints: Sequence[EndpointRecord]) -> RelationRecord:
+    async def insert(
+        self, key: str, endpoints: Sequence[EndpointRecord], model_uuid: str | None = None
+    ) -> RelationRecord:
         """Add a relation with the next id of the model (the endpoints' `relation_id` is
-        ignored)."""
+        ignored); `model_uuid`: of another model (the offering side of a cross-model one)."""
+        uuid = model_uuid or self._session.model_uuid
         relation = RelationRecord(
-            model_uuid=self._session.model_uuid,
-            id=await self._session.bump(t.models.c.next_relation),
+            model_uuid=uuid,
+            id=await self._session.bump(t.models.c.next_relation, uuid),
             key=key,
             life="alive",
             created=time.time(),
@@ -69,19 +72,50 @@ class Relations(Repository):
                 for ep in endpoints
             ],
         )
-        self._session.changed(f"relation-{relation.id}", "added")
+        self._session.changed(f"relation-{relation.id}", "added", uuid)
         return relation
 
     async def set_life(self, relation: RelationRecord, life: str) -> None:
-        await self._conn.execute(
-            sa.update(t.relations)
-            .where(
-                t.relations.c.model_uuid == relation.model_uuid,
-                t.relations.c.id == relation.id,
+        """Set a relation's life; a relation across models takes its other side along (so
+        either side may be removed, by any path, and both end)."""
+        for model_uuid, relation_id in [
+            (relation.model_uuid, relation.id),
+            *await self._twins(relation),
+        ]:
+            await self._conn.execute(
+                sa.update(t.relations)
+                .where(
+                    t.relations.c.model_uuid == model_uuid,
+                    t.relations.c.id == relation_id,
+                    t.relations.c.life != life,
+                )
+                .values(life=life)
             )
-            .values(life=life)
+            self._session.changed(f"relation-{relation_id}", "changed", model_uuid)
+
+    async def _twins(self, relation: RelationRecord) -> list[tuple[str, int]]:
+        """The other side of a relation across models (none for a relation of one model)."""
+        links = t.cross_model_relations
+        rows = await self._conn.execute(
+            sa.select(links).where(
+                sa.or_(
+                    sa.and_(
+                        links.c.model_uuid == relation.model_uuid,
+                        links.c.relation_id == relation.id,
+                    ),
+                    sa.and_(
+                        links.c.offer_model_uuid == relation.model_uuid,
+                        links.c.offer_relation_id == relation.id,
+                    ),
+                )
+            )
         )
-        self._session.changed(f"relation-{relation.id}", "changed", relation.model_uuid)
+        return [
+            (str(r.offer_model_uuid), int(r.offer_relation_id))
+            if (r.model_uuid, r.relation_id) == (relation.model_uuid, relation.id)
+            else (str(r.model_uuid), int(r.relation_id))
+            for r in rows
+        ]
 
     async def kill_of(self, application: str, *, peers: bool = False) -> list[int]:
         """Make every alive relation of an application dying (peer ones only with `peers`)."""
@@ -101,7 +135,12 @@ class Relations(Repository):
         chosen = sorted(set(ids))
         if not chosen:
             return
-        for table in (t.databags, t.relation_scopes, t.relation_endpoints):
+        for table in (
+            t.databags,
+            t.relation_scopes,
+            t.relation_endpoints,
+            t.cross_model_relations,
+        ):
             await self._conn.execute(
                 sa.delete(table).where(
                     table.c.model_uuid == model_uuid, table.c.relation_id.in_(chosen)
@@ -123,6 +162,7 @@ class Relations(Repository):
                 t.relation_scopes.c.unit == unit,
             )
         )
+        self._session.changed(f"relation-scopes-of-{unit}", "left", model_uuid)
 
     # --- scopes -----------------------------------------------------------------------
 
@@ -159,6 +199,7 @@ class Relations(Repository):
                 model_uuid=model_uuid, relation_id=relation_id, unit=unit
             )
         )
+        self._session.changed(f"relation-{relation_id}", "scope", model_uuid)
 
     async def leave_scope(self, model_uuid: str, relation_id: int, unit: str) -> None:
         table = t.relation_scopes
@@ -169,6 +210,7 @@ class Relations(Repository):
                 table.c.unit == unit,
             )
         )
+        self._session.changed(f"relation-{relation_id}", "scope", model_uuid)
 
     # --- databags ---------------------------------------------------------------------
 

@@ -19,12 +19,15 @@ from runecraft.controller.state._records import (
     ActionRecord,
     ApplicationRecord,
     CharmRecord,
+    CrossModelRecord,
     DatabagRecord,
     EndpointRecord,
     MachineRecord,
     ModelRecord,
+    OfferRecord,
     RelationRecord,
     ResourceRecord,
+    SaasRecord,
     ScopeRecord,
     SecretRows,
     StorageRecord,
@@ -55,6 +58,10 @@ class ModelSnapshot:
     secrets: SecretRows = field(default_factory=SecretRows)
     storage: list[StorageRecord] = field(default_factory=list)
     resources: list[ResourceRecord] = field(default_factory=list)
+    offers: list[OfferRecord] = field(default_factory=list)
+    saas: list[SaasRecord] = field(default_factory=list)
+    cross_model: list[CrossModelRecord] = field(default_factory=list)
+    """Links of the model's relations across models, as consumer or as offerer."""
 
     def for_model(self, model_uuid: str) -> ModelSnapshot:
         """The part of this snapshot that belongs to one model."""
@@ -76,6 +83,13 @@ class ModelSnapshot:
             secrets=self.secrets.for_model(model_uuid),
             storage=mine(self.storage),
             resources=mine(self.resources),
+            offers=mine(self.offers),
+            saas=mine(self.saas),
+            cross_model=[
+                link
+                for link in self.cross_model
+                if model_uuid in (link.model_uuid, link.offer_model_uuid)
+            ],
         )
 
 
@@ -131,6 +145,108 @@ async def _read_relations(
     )
 
 
+async def _read_offers(
+    read: _Reader,
+) -> tuple[list[OfferRecord], list[SaasRecord], list[CrossModelRecord]]:
+    """Offers, SAAS and the cross-model links of either side: three queries."""
+    links = t.cross_model_relations
+    query = sa.select(links).order_by(links.c.model_uuid, links.c.relation_id)
+    if read.model_uuid is not None:
+        query = query.where(
+            sa.or_(
+                links.c.model_uuid == read.model_uuid,
+                links.c.offer_model_uuid == read.model_uuid,
+            )
+        )
+    return (
+        await read.rows(t.offers, OfferRecord, t.offers.c.name),
+        await read.rows(t.saas, SaasRecord, t.saas.c.name),
+        [record(CrossModelRecord, r) for r in await read.conn.execute(query)],
+    )
+
+
+def remote_rows(
+    links: list[CrossModelRecord],
+    scopes: list[ScopeRecord],
+    databags: list[DatabagRecord],
+    viewers: set[str] | None,
+) -> tuple[list[ScopeRecord], list[DatabagRecord]]:
+    """The other side of each cross-model relation as the viewing models see it: the
+    scopes and bags of the offered application's units under the SAAS name (for the
+    consumer), or of the consuming application's under `remote-<token>` (for the offerer),
+    on the viewer's own relation id. `viewers`: the models to add rows for (None: all)."""
+    # (source model, source relation) → (viewer model, viewer relation, source app, name)
+    sides: dict[tuple[str, int], tuple[str, int, str, str]] = {}
+    for link in links:
+        sides[(link.offer_model_uuid, link.offer_relation_id)] = (
+            link.model_uuid,
+            link.relation_id,
+            link.offer_application,
+            link.saas,
+        )
+        sides[(link.model_uuid, link.relation_id)] = (
+            link.offer_model_uuid,
+            link.offer_relation_id,
+            link.application,
+            link.remote_name,
+        )
+    added_scopes = []
+    added_bags = []
+
+    def renamed(owner: str, app: str, name: str) -> str | None:
+        head, sep, number = owner.partition("/")
+        return None if head != app else f"{name}{sep}{number}"
+
+    for scope in scopes:
+        side = sides.get((scope.model_uuid, scope.relation_id))
+        if side is None or (viewers is not None and side[0] not in viewers):
+            continue
+        unit = renamed(scope.unit, side[2], side[3])
+        if unit is not None:
+            added_scopes.append(ScopeRecord(side[0], side[1], unit, remote=True))
+    for bag in databags:
+        side = sides.get((bag.model_uuid, bag.relation_id))
+        if side is None or (viewers is not None and side[0] not in viewers):
+            continue
+        owner = renamed(bag.owner, side[2], side[3])
+        if owner is not None:
+            added_bags.append(
+                DatabagRecord(side[0], side[1], bag.owner_kind, owner, bag.data, bag.version)
+            )
+    return added_scopes, added_bags
+
+
+async def _read_remote_rows(
+    read: _Reader, links: list[CrossModelRecord]
+) -> tuple[list[ScopeRecord], list[DatabagRecord]]:
+    """The other sides' scopes and bags of one model's cross-model relations (two queries;
+    none without such relations)."""
+    assert read.model_uuid is not None
+    others = sorted(
+        {
+            (link.offer_model_uuid, link.offer_relation_id)
+            if link.model_uuid == read.model_uuid
+            else (link.model_uuid, link.relation_id)
+            for link in links
+        }
+    )
+    if not others:
+        return [], []
+    scopes, bags = t.relation_scopes, t.databags
+    scope_rows = await read.conn.execute(
+        sa.select(scopes).where(sa.tuple_(scopes.c.model_uuid, scopes.c.relation_id).in_(others))
+    )
+    bag_rows = await read.conn.execute(
+        sa.select(bags).where(sa.tuple_(bags.c.model_uuid, bags.c.relation_id).in_(others))
+    )
+    return remote_rows(
+        links,
+        [record(ScopeRecord, r) for r in scope_rows],
+        [record(DatabagRecord, r) for r in bag_rows],
+        {read.model_uuid},
+    )
+
+
 async def read_snapshot(
     conn: AsyncConnection, keyring: _keyring.Keyring, model_uuid: str | None
 ) -> ModelSnapshot:
@@ -151,6 +267,13 @@ async def read_snapshot(
     )
     secrets = await read_secret_rows(conn, keyring, model_uuid)
     storage, resources = t.storage_instances, t.application_resources
+    offers, saas, cross_model = await _read_offers(read)
+    if model_uuid is None:
+        more_scopes, more_bags = remote_rows(cross_model, scopes, databags, None)
+    else:
+        more_scopes, more_bags = await _read_remote_rows(read, cross_model)
+    scopes += more_scopes
+    databags += more_bags
     return ModelSnapshot(
         models=models,
         applications=apps,
@@ -173,6 +296,9 @@ async def read_snapshot(
             resources.c.application,
             resources.c.name,
         ),
+        offers=offers,
+        saas=saas,
+        cross_model=cross_model,
     )
 
 
@@ -273,6 +399,7 @@ async def read_status_snapshot(
         units = _status_units(rows, {} if known is None else known)
     machines = await read.rows(t.machines, MachineRecord, t.machines.c.number)
     endpoints = t.relation_endpoints
+    offers, saas, cross_model = await _read_offers(read)
     return ModelSnapshot(
         models=[model],
         applications=apps,
@@ -283,4 +410,7 @@ async def read_status_snapshot(
         endpoints=await read.rows(
             endpoints, EndpointRecord, endpoints.c.relation_id, endpoints.c.application
         ),
+        offers=offers,
+        saas=saas,
+        cross_model=cross_model,
     )

@@ -30,6 +30,7 @@ from runecraft.controller.state._base import CHARM_COLUMNS, Session, record
 from runecraft.controller.state._hooks import HookRuns
 from runecraft.controller.state._machines import Machines
 from runecraft.controller.state._models import Models, StatusHistory
+from runecraft.controller.state._offers import Offers
 from runecraft.controller.state._records import (
     ActionRecord,
     CharmRecord,
@@ -84,6 +85,7 @@ class Tx:
         self.storage = Storage(session)
         self.resources = Resources(session)
         self.relations = Relations(session)
+        self.offers = Offers(session)
         self.actions = Actions(session)
         self.machines = Machines(session)
         self.hook_runs = HookRuns(session)
@@ -112,6 +114,13 @@ class Tx:
     def changes(self) -> list[tuple[str, str, str]]:
         """The changes recorded so far: (model uuid, entity, kind)."""
         return self._session.changes
+
+    async def model_named(self, name: str) -> ModelRecord:
+        """Another model, read in this transaction (an offer's, for its consumers)."""
+        row = (await self.conn.execute(sa.select(t.models).where(t.models.c.name == name))).first()
+        if row is None:
+            raise errors.NotFoundError(f'model "{name}" not found')
+        return record(ModelRecord, row)
 
     async def snapshot(self) -> ModelSnapshot:
         """The transaction's model read whole, as this transaction sees it."""
@@ -330,6 +339,9 @@ class Store:
         async with self.write() as tx:
             for table in (
                 t.model_access,
+                t.cross_model_relations,
+                t.saas,
+                t.offers,
                 t.log_entries,
                 t.log_cursors,
                 t.status_history,
@@ -352,6 +364,8 @@ class Store:
                 t.changes,
             ):
                 await tx.conn.execute(sa.delete(table).where(table.c.model_uuid == uuid))
+            links = t.cross_model_relations
+            await tx.conn.execute(sa.delete(links).where(links.c.offer_model_uuid == uuid))
             await tx.conn.execute(sa.delete(t.models).where(t.models.c.uuid == uuid))
 
     # --- controller settings -------------------------------------------------------------

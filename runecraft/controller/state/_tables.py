@@ -466,3 +466,48 @@ hook_runs = sa.Table(
 """Every hook a unit agent ran (`rune hooks`, `show-hook`, `replay`), by unit and the
 agent's run id; the newest `schemas.hooks.KEEP_PER_UNIT` per unit are kept. Not model
 state: storing one moves no revision."""
+
+offers = sa.Table(
+    "offers",
+    metadata,
+    sa.Column("model_uuid", sa.String(36), sa.ForeignKey("models.uuid"), primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("application", sa.String(128), nullable=False),
+    sa.Column("endpoints", sa.JSON, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+)
+"""Juju's application offers (`rune offer`): endpoints of an application other models of
+this controller may consume, as `admin/MODEL.OFFER`."""
+
+saas = sa.Table(
+    "saas",
+    metadata,
+    sa.Column("model_uuid", sa.String(36), sa.ForeignKey("models.uuid"), primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("offer_model_uuid", sa.String(36), nullable=False, index=True),
+    sa.Column("offer_name", sa.String(128), nullable=False),
+    sa.Column("url", sa.String(300), nullable=False),
+    sa.Column("endpoints", sa.JSON, nullable=False),
+    sa.Column("token", sa.String(32), nullable=False, unique=True),
+    sa.Column("life", sa.String(16), nullable=False, default="alive"),
+    sa.Column("created", sa.Float, nullable=False),
+)
+"""Consumed offers (`rune consume`): Juju's remote applications ("SAAS") of a model, named
+by their alias. The offering model sees the consumer as `remote-<token>`."""
+
+cross_model_relations = sa.Table(
+    "cross_model_relations",
+    metadata,
+    sa.Column("model_uuid", sa.String(36), primary_key=True),
+    sa.Column("relation_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("saas", sa.String(128), nullable=False),
+    sa.Column("application", sa.String(128), nullable=False),
+    sa.Column("offer_model_uuid", sa.String(36), nullable=False, index=True),
+    sa.Column("offer_relation_id", sa.Integer, nullable=False),
+    sa.Column("offer_name", sa.String(128), nullable=False),
+    sa.Column("offer_application", sa.String(128), nullable=False),
+    sa.Column("endpoint", sa.String(128), nullable=False),
+    sa.Column("token", sa.String(32), nullable=False),
+)
+"""A relation across models: the consumer's relation (with the SAAS) and its twin in the
+offering model (with `remote-<token>`), each stored as an ordinary relation of its model."""

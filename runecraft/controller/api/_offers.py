@@ -1,0 +1,76 @@
+"""Cross-model relations: offers of a model, and the offers it consumes (SAAS)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from runecraft.controller import services
+from runecraft.controller.api._deps import MODEL_ADMIN, Caller, Context
+from runecraft.schemas import api
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+def _offer_info(view: services.OfferView) -> api.OfferInfo:
+    return api.OfferInfo(
+        name=view.offer.name,
+        url=view.url,
+        application=view.offer.application,
+        charm=view.charm,
+        endpoints={k: api.OfferEndpointInfo(**v) for k, v in view.endpoints.items()},
+        connections=[
+            api.OfferConnectionInfo(
+                source_model_uuid=link.model_uuid,
+                relation_id=link.offer_relation_id,
+                endpoint=link.endpoint,
+            )
+            for link in view.connections
+        ],
+    )
+
+
+def _saas_info(saas: services.SaasView) -> api.SaasInfo:
+    return api.SaasInfo(
+        name=saas.name,
+        url=saas.url,
+        endpoints={k: api.OfferEndpointInfo(**v) for k, v in saas.endpoints.items()},
+        life=saas.life,
+    )
+
+
+@router.get("/v1/models/{model}/offers")
+async def list_offers(ctx: Context, model: str) -> list[api.OfferInfo]:
+    return [_offer_info(v) for v in await ctx.relations.offers(model)]
+
+
+@router.post("/v1/models/{model}/offers", status_code=201, dependencies=[MODEL_ADMIN])
+async def offer(ctx: Context, model: str, request: api.OfferRequest) -> api.OfferInfo:
+    view = await ctx.relations.offer(model, request.application, request.endpoints, request.name)
+    return _offer_info(view)
+
+
+@router.post("/v1/models/{model}/offers/remove", status_code=204, dependencies=[MODEL_ADMIN])
+async def remove_offer(ctx: Context, model: str, request: api.RemoveOfferRequest) -> None:
+    await ctx.relations.remove_offer(model, request.name, force=request.force)
+
+
+@router.get("/v1/models/{model}/saas")
+async def list_saas(ctx: Context, model: str) -> list[api.SaasInfo]:
+    return [_saas_info(s) for s in await ctx.relations.saas(model)]
+
+
+@router.post("/v1/models/{model}/saas", status_code=201)
+async def consume(
+    ctx: Context, caller: Caller, model: str, request: api.ConsumeRequest
+) -> api.SaasInfo:
+    """Consuming needs write access to this model and read access to the offering one."""
+    offering, _ = services.parse_offer_url(request.url)
+    await ctx.users.check_model(caller, offering, "read")
+    return _saas_info(await ctx.relations.consume(model, request.url, request.alias))
+
+
+@router.post("/v1/models/{model}/saas/remove", status_code=204)
+async def remove_saas(ctx: Context, model: str, request: api.RemoveSaasRequest) -> None:
+    await ctx.relations.remove_saas(model, request.name)

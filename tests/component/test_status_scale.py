@@ -21,8 +21,9 @@ from runecraft.schemas.constraints import SetApplicationSettings
 from tests.component._api import controller_app
 from tests.component.test_juju_api import CHARM, Statements, _grow
 
-STATUS_STATEMENTS = 7
-"""The model, its applications, units, machines, charms, relations and endpoints."""
+STATUS_STATEMENTS = 10
+"""The model, its applications, units, machines, charms, relations and endpoints; its
+offers, consumed offers (SAAS) and cross-model links."""
 
 
 @dataclass

@@ -20,6 +20,7 @@ from runecraft.controller import _passwords
 from runecraft.controller.providers import Provider
 from runecraft.controller.reconcilers._actions import (
     Action,
+    AddSubordinates,
     AssignMachine,
     ChangeLeader,
     DeleteApplication,
@@ -123,6 +124,14 @@ class Applier:
             case DeleteApplication(app, peers):
                 await tx.relations.delete(model.uuid, set(peers))
                 await tx.applications.delete(app)
+            case AddSubordinates(app, principals):
+                fresh = await tx.applications.get(app.name)
+                await tx.units.add(
+                    fresh,
+                    len(principals),
+                    [p.machine_number for p in principals],
+                    principals=[p.name for p in principals],
+                )
             case AssignMachine(unit):
                 machine = await tx.machines.insert()
                 await tx.units.update(

@@ -36,6 +36,7 @@ __all__ = [
     "machine_snapshots",
     "plan_leaders",
     "relation_views",
+    "subordinate_changes",
 ]
 
 
@@ -193,6 +194,82 @@ def deletable_applications(
     ]
 
 
+@dataclass(frozen=True)
+class SubordinateChanges:
+    """What keeps one subordinate unit beside each principal unit: the units to add (per
+    subordinate application, the principal units that need one) and the ones to remove."""
+
+    add: Mapping[int, tuple[state.UnitRecord, ...]]
+    """Subordinate application id → principal units (on a machine) without its unit."""
+    kill: tuple[state.UnitRecord, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not self.add and not self.kill
+
+
+def _container_pairs(
+    applications: Sequence[state.ApplicationRecord],
+    rows: RelationState,
+    subordinates: frozenset[str],
+) -> set[tuple[str, str]]:
+    """(subordinate, principal) application names joined by an alive container-scoped
+    relation."""
+    apps_of: dict[int, list[str]] = defaultdict(list)
+    container: set[int] = set()
+    for endpoint in rows.endpoints:
+        apps_of[endpoint.relation_id].append(endpoint.application)
+        if endpoint.scope == "container":
+            container.add(endpoint.relation_id)
+    alive_apps = {a.name for a in applications if a.life == "alive"}
+    pairs = set()
+    for relation in rows.relations:
+        names = apps_of.get(relation.id, [])
+        if relation.life != "alive" or relation.id not in container or len(names) != 2:
+            continue
+        if not set(names) <= alive_apps:
+            continue
+        for sub, principal in (names, names[::-1]):
+            if sub in subordinates and principal not in subordinates:
+                pairs.add((sub, principal))
+    return pairs
+
+
+def subordinate_changes(
+    applications: Sequence[state.ApplicationRecord],
+    units: Sequence[state.UnitRecord],
+    rows: RelationState,
+    subordinates: frozenset[str],
+) -> SubordinateChanges:
+    """Juju's subordinate rule: while a subordinate application and a principal one are
+    joined by an alive container-scoped relation, every alive principal unit with a machine
+    has one unit of the subordinate beside it. A subordinate unit dies with its principal
+    unit, and when that relation (or either application) goes."""
+    pairs = _container_pairs(applications, rows, subordinates)
+    apps = {a.name: a for a in applications}
+    by_name = {u.name: u for u in units}
+    has: set[tuple[str, str]] = {(u.application, u.principal) for u in units if u.principal}
+    add: dict[int, list[state.UnitRecord]] = defaultdict(list)
+    for unit in sorted(units, key=lambda u: (u.application, u.number)):
+        if unit.life != "alive" or unit.machine_number is None or unit.principal is not None:
+            continue
+        for sub, principal in sorted(pairs):
+            if principal == unit.application and (sub, unit.name) not in has:
+                add[apps[sub].id].append(unit)
+    kill = []
+    for unit in units:
+        if unit.principal is None or unit.life != "alive":
+            continue
+        beside = by_name.get(unit.principal)
+        if (
+            beside is None
+            or beside.life != "alive"
+            or (unit.application, beside.application) not in pairs
+        ):
+            kill.append(unit)
+    return SubordinateChanges({k: tuple(v) for k, v in add.items()}, tuple(kill))
+
+
 class RelationIndex:
     """The relation rows of one model indexed for building every unit's view at once."""
 
@@ -250,7 +327,7 @@ def relation_views(
 
         def visible(name: str, container: bool = container) -> bool:
             other = index.units.get(name)
-            return not container or other is None or other.machine_number == unit.machine_number
+            return not container or other is None or _beside(unit, other)
 
         members = {
             name: index.version(relation.id, "unit", name)
@@ -287,6 +364,14 @@ def relation_views(
             )
         )
     return tuple(views)
+
+
+def _beside(unit: state.UnitRecord, other: state.UnitRecord) -> bool:
+    """Whether two units share a container: a subordinate and its principal (or, for units
+    of no subordinate, the same machine)."""
+    if unit.principal is not None or other.principal is not None:
+        return other.principal == unit.name or unit.principal == other.name
+    return other.machine_number == unit.machine_number
 
 
 def resource_views(
@@ -379,6 +464,7 @@ def _unit_remote(
         unit=unit.name,
         application=app.name,
         life="alive" if unit.life == "alive" else "dying",
+        principal=unit.principal or "",
         charm=bus.CharmRef(sha256=charm.sha256, name=charm.name),
         config=config,
         config_hash=config_hash(charm.sha256, config),

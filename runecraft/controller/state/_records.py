@@ -159,6 +159,8 @@ class UnitRecord:
     remove_after: float | None = None
     """With `--force`: when the controller forgets the unit even if its agent never
     reported its removal (Juju's max-wait; at once with `--no-wait`)."""
+    principal: str | None = None
+    """The principal unit a subordinate unit runs beside (None: a principal unit)."""
 
     @property
     def application(self) -> str:

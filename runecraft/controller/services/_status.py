@@ -342,6 +342,8 @@ def _settled(snapshot: ModelSnapshot, applications: dict[str, Any], reconciled: 
         and all(r.life == "alive" for r in snapshot.relations)
         and all(app.life == "alive" for app in snapshot.applications)
         and all(unit["settled"] for unit in _unit_docs(applications))
+        # A subordinate unit still leaving after its principal went is shown nowhere.
+        and all(u.life == "alive" for u in snapshot.units if u.principal is not None)
     )
 
 

@@ -1,0 +1,156 @@
+"""Subordinates on a real store: deploy without units, the refusals (units, placement,
+add-unit, remove-unit of a subordinate unit, two subordinates, a k8s model), and the
+planner's subordinate units written through the store and read back by status."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from runecraft import errors
+from runecraft.controller import services
+from runecraft.controller.reconcilers import _planners
+from runecraft.controller.reconcilers._actions import (
+    AddSubordinates,
+    DeleteRelations,
+    KillUnit,
+    ModelState,
+)
+from runecraft.controller.state import Store
+from runecraft.schemas import api
+from tests.component.test_relations import WEB_CHARM, put_charm
+
+LOG_CHARM = {
+    "name": "log",
+    "subordinate": True,
+    "requires": {"juju-info": {"interface": "juju-info", "scope": "container"}},
+}
+MON_CHARM = {
+    "name": "mon",
+    "subordinate": True,
+    "requires": {"host": {"interface": "juju-info", "scope": "container"}},
+}
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'state.db'}")
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def _world(store: Store) -> tuple[services.ModelService, services.RelationService]:
+    hub = services.ChangeHub()
+    models = services.ModelService(store, hub)
+    await models.add_model("m")
+    web = await put_charm(store, WEB_CHARM)
+    await models.deploy("m", api.DeployRequest(application="web", charm_sha256=web, num_units=3))
+    for meta in (LOG_CHARM, MON_CHARM):
+        sha = await put_charm(store, meta)
+        await models.deploy(
+            "m", api.DeployRequest(application=str(meta["name"]), charm_sha256=sha, num_units=0)
+        )
+    return models, services.RelationService(store, hub)
+
+
+async def _settle(store: Store) -> list[str]:
+    """Run the write planners until they have nothing left; the kinds of action applied."""
+    done = []
+    for _ in range(10):
+        model = await store.model("m")
+        state = ModelState.of(await store.snapshot(model.uuid))
+        actions = _planners.plan_lifecycle(state, 0.0) or _planners.plan_subordinates(state, 0.0)
+        if not actions:
+            return done
+        async with store.write("m") as tx:
+            for action in actions:
+                done.append(type(action).__name__)
+                match action:
+                    case AddSubordinates(app, principals):
+                        await tx.units.add(
+                            await tx.applications.get(app.name),
+                            len(principals),
+                            [p.machine_number for p in principals],
+                            principals=[p.name for p in principals],
+                        )
+                    case KillUnit(unit):
+                        await tx.units.update(unit, life="dying")
+                    case DeleteRelations(ids):
+                        await tx.relations.delete(model.uuid, set(ids))
+    raise AssertionError(f"the planners never settled: {done}")
+
+
+async def _units(store: Store) -> dict[str, tuple[int | None, str | None, str]]:
+    model = await store.model("m")
+    snapshot = await store.snapshot(model.uuid)
+    return {u.name: (u.machine_number, u.principal, u.life) for u in snapshot.units}
+
+
+async def test_refusals_name_the_problem_and_change_nothing(store: Store) -> None:
+    models, relations = await _world(store)
+    before = await _units(store)
+    sha = await put_charm(store, LOG_CHARM)
+    with pytest.raises(errors.InvalidSpecError, match="must be deployed without units"):
+        await models.deploy(
+            "m", api.DeployRequest(application="log2", charm_sha256=sha, num_units=2)
+        )
+    with pytest.raises(errors.InvalidSpecError, match="without placement"):
+        await models.deploy(
+            "m", api.DeployRequest(application="log2", charm_sha256=sha, num_units=0, to=["0"])
+        )
+    with pytest.raises(errors.InvalidSpecError, match="is a subordinate application"):
+        await models.add_units("m", "log", api.AddUnitsRequest(num_units=1))
+    with pytest.raises(errors.InvalidSpecError, match=r"both .* are subordinate"):
+        await relations.integrate("m", "mon", "log")
+    assert await _units(store) == before
+    model = await store.model("m")
+    snapshot = await store.snapshot(model.uuid)
+    assert {a.name for a in snapshot.applications} == {"web", "log", "mon"}
+    assert snapshot.relations == []
+
+
+async def test_subordinate_units_follow_their_principals(store: Store) -> None:
+    models, relations = await _world(store)
+    await relations.integrate("m", "log", "web")
+    assert await _settle(store) == ["AddSubordinates"]
+    units = await _units(store)
+    assert {n: u for n, u in units.items() if n.startswith("log/")} == {
+        "log/0": (0, "web/0", "alive"),
+        "log/1": (1, "web/1", "alive"),
+        "log/2": (2, "web/2", "alive"),
+    }
+
+    # Status: under their principals, none on the subordinate application.
+    status = await services.StatusService(
+        store,
+        services.ChangeHub(),
+        controller_name="c",
+        published_revision=lambda _: None,
+        reconciled=lambda: True,
+    ).status("m")
+    apps = status["applications"]
+    assert "units" not in apps["log"] and apps["log"]["subordinate-to"] == ["web"]
+    assert {
+        name: sorted(unit.get("subordinates", {})) for name, unit in apps["web"]["units"].items()
+    } == {"web/0": ["log/0"], "web/1": ["log/1"], "web/2": ["log/2"]}
+
+    with pytest.raises(errors.InvalidSpecError, match="is a subordinate"):
+        await models.remove_units("m", ["log/1"])
+
+    await models.add_units("m", "web", api.AddUnitsRequest(num_units=1))
+    await _settle(store)
+    assert (await _units(store))["log/3"] == (3, "web/3", "alive")
+
+    await models.remove_units("m", ["web/1"])
+    assert await _settle(store) == ["KillUnit"]
+    assert (await _units(store))["log/1"][2] == "dying"
+
+    await relations.remove_relation("m", ["log", "web"])
+    assert (await _settle(store)).count("KillUnit") == 3
+    assert {n: u[2] for n, u in (await _units(store)).items() if n.startswith("log/")} == {
+        f"log/{n}": "dying" for n in range(4)
+    }

@@ -104,9 +104,16 @@ def test_a_subordinate_follows_its_principal_units(
     for n in range(3):
         unit = f"{SUB}/{n}"
         hooks = _hooks(record, unit)
-        start = ["install", "leader-elected", "config-changed", "start"]
+        # Juju 3.6's start: relations that exist at install are created before leadership.
+        start = [
+            "install",
+            "juju-info-relation-created",
+            "leader-elected",
+            "config-changed",
+            "start",
+        ]
         if unit != leader:
-            start.remove("leader-elected")
+            start[2] = "leader-settings-changed"  # a follower hears of its leader instead
         assert hooks[: len(start)] == start, (unit, hooks)
         assert hooks.index("juju-info-relation-joined") > hooks.index("start"), (unit, hooks)
     table = rune("status").stdout
@@ -121,7 +128,13 @@ def test_a_subordinate_follows_its_principal_units(
     status = juju.status()
     assert _subordinates(status) == {f"{SUB}/{n}": f"{PRINCIPAL}/{n}" for n in range(4)}
     _check_beside(status, rune.status(), record)
-    assert _hooks(record, f"{SUB}/3")[:3] == ["install", "config-changed", "start"]
+    assert _hooks(record, f"{SUB}/3")[:5] == [
+        "install",
+        "juju-info-relation-created",
+        "leader-settings-changed",
+        "config-changed",
+        "start",
+    ]
 
     # -- Scaling it to 2 removes the subordinates of the removed units, with their hooks.
     refused = rune("remove-unit", f"{SUB}/0", check=False)

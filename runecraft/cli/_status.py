@@ -31,6 +31,9 @@ def status(output_format: str, relations: bool) -> None:
     document.get("model", {}).pop("generation", None)
     # Juju's `controller` holds the timestamp; ours also the broker's state (`broker-status`).
     document["controller"] = {"timestamp": _juju.timestamp(), **document.get("controller", {})}
+    for app in document.get("applications", {}).values():
+        if "subordinate-to" in app:  # Juju shows a subordinate's units under its principals'
+            app.pop("units", None)
     if _output.emit(document, output_format):
         return
     for table in _output.status_tables(document, relations=relations):

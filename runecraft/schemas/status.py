@@ -112,8 +112,8 @@ class ApplicationStatus(_Document):
     base: Base
     life: str
     application_status: StatusInfo = Field(alias="application-status")
-    units: dict[str, UnitStatus] = Field(default_factory=dict)
-    """Absent for a subordinate application: its units are under their principals'."""
+    units: dict[str, UnitStatus]
+    """Empty for a subordinate application: its units are under their principals'."""
     subordinate_to: list[str] = Field(default_factory=list, alias="subordinate-to")
     """For a subordinate application: the principal applications it is attached to."""
     version: str

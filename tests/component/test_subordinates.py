@@ -133,7 +133,7 @@ async def test_subordinate_units_follow_their_principals(store: Store) -> None:
         reconciled=lambda: True,
     ).status("m")
     apps = status["applications"]
-    assert "units" not in apps["log"] and apps["log"]["subordinate-to"] == ["web"]
+    assert apps["log"]["units"] == {} and apps["log"]["subordinate-to"] == ["web"]
     assert {
         name: sorted(unit.get("subordinates", {})) for name, unit in apps["web"]["units"].items()
     } == {"web/0": ["log/0"], "web/1": ["log/1"], "web/2": ["log/2"]}

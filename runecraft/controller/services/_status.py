@@ -289,8 +289,8 @@ def _applications(
     app_relations: dict[str, dict[str, list[dict[str, str]]]],
 ) -> dict[str, Any]:
     """Juju's `applications`, each with its units and (if any) its relations; a subordinate
-    application has `subordinate-to` and no `units`: its units are under their principal
-    units' `subordinates`."""
+    application has `subordinate-to` and no units of its own: they are under their
+    principal units' `subordinates`."""
     caas = is_caas(snapshot.models[0])
     machines = {m.number: m for m in snapshot.machines}
     units_by_app: dict[int, list[tuple[UnitRecord, MachineRecord | None]]] = defaultdict(list)
@@ -316,7 +316,8 @@ def _applications(
         unit_docs = {unit.name: docs[unit.name] for unit, _ in placed}
         doc = _application_doc(app, snapshot.charms[app.charm_sha256], units, unit_docs, caas=caas)
         if app.name in subordinates:
-            del doc["units"]
+            # Empty here (the API document always has `units`); `rune status` leaves it out.
+            doc["units"] = {}
             doc["subordinate-to"] = subordinates[app.name]
         if app.name in app_relations:
             doc["relations"] = app_relations[app.name]

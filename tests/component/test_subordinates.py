@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import yaml
 
-from runecraft import errors
+from runecraft import charms, errors
 from runecraft.controller import services
 from runecraft.controller.reconcilers import _planners
 from runecraft.controller.reconcilers._actions import (
@@ -154,3 +155,45 @@ async def test_subordinate_units_follow_their_principals(store: Store) -> None:
     assert {n: u[2] for n, u in (await _units(store)).items() if n.startswith("log/")} == {
         f"log/{n}": "dying" for n in range(4)
     }
+
+
+async def test_a_bundle_places_a_subordinate_by_its_relations_only(
+    store: Store, tmp_path: Path
+) -> None:
+    hub = services.ChangeHub()
+
+    async def ready(_: str) -> None:
+        return None
+
+    models = services.ModelService(store, hub, substrate_ready=ready)
+    await models.add_model("m")
+    found = {}
+    for meta in (WEB_CHARM, LOG_CHARM):
+        name = str(meta["name"])
+        source = tmp_path / name
+        (source / "hooks").mkdir(parents=True)
+        (source / "metadata.yaml").write_text(yaml.safe_dump({**meta, "summary": name}))
+        record = await models.upload_charm(charms.pack(source, tmp_path / "cache").data)
+        found[name] = api.BundleCharm(name=name, path=f"./{name}", sha256=record.sha256)
+    bundles = services.BundleService(store, hub, models.check_substrates)
+    text = (
+        "applications:\n"
+        "  web: {charm: ./web, num_units: 2}\n"
+        "  log: {charm: ./log, num_units: 1}\n"
+        "relations:\n"
+        "  - [log:juju-info, web:juju-info]\n"
+    )
+    uuid = (await store.model("m")).uuid
+    with pytest.raises(errors.InvalidSpecError, match="subordinate application"):
+        await bundles.apply("m", api.BundleRequest(bundle=text, charms=found))
+    assert (await store.snapshot(uuid)).applications == []
+
+    placed = text.replace("log: {charm: ./log, num_units: 1}", "log: {charm: ./log}")
+    await bundles.apply("m", api.BundleRequest(bundle=placed, charms=found))
+    assert await _settle(store) == ["AddSubordinates"]
+    assert sorted(n for n in await _units(store) if n.startswith("log/")) == ["log/0", "log/1"]
+    exported = await bundles.export("m")
+    assert "num_units" not in exported.applications["log"].model_dump(exclude_defaults=True)
+    assert exported.applications["web"].num_units == 2
+    again = await bundles.apply("m", api.BundleRequest(bundle=placed, charms=found, dry_run=True))
+    assert not again.plan.changes

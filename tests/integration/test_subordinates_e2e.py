@@ -162,3 +162,17 @@ def test_a_subordinate_follows_its_principal_units(
         hooks = _hooks(record, f"{SUB}/{n}")
         assert hooks[-2:] == ["stop", "remove"], hooks
         assert "juju-info-relation-broken" in hooks, hooks
+
+    # -- Integrated again, numbering goes on; removing the subordinate application removes
+    # its units (with their hooks) and then the application.
+    rune("integrate", SUB, PRINCIPAL)
+    c.settle(rune)
+    status = juju.status()
+    assert _subordinates(status) == {f"{SUB}/4": f"{PRINCIPAL}/0", f"{SUB}/5": f"{PRINCIPAL}/1"}
+    _check_beside(status, rune.status(), record)
+    rune("remove-application", SUB)
+    c.settle(rune)
+    status = juju.status()
+    assert SUB not in status.apps and _subordinates(status) == {}
+    for n in (4, 5):
+        assert _hooks(record, f"{SUB}/{n}")[-2:] == ["stop", "remove"]

@@ -169,6 +169,8 @@ class UnitInfo(_Document):
     public_address: str = Field(default="", alias="public-address")
     address: str = ""
     provider_id: str = Field(default="", alias="provider-id")
+    principal: str = ""
+    """For a subordinate unit: the principal unit it runs beside."""
 
 
 class StatusDocument(_Document):

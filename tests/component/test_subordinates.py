@@ -139,6 +139,23 @@ async def test_subordinate_units_follow_their_principals(store: Store) -> None:
         name: sorted(unit.get("subordinates", {})) for name, unit in apps["web"]["units"].items()
     } == {"web/0": ["log/0"], "web/1": ["log/1"], "web/2": ["log/2"]}
 
+    # show-unit: a container-scoped relation shows a unit only its partner, though every
+    # unit of both applications is in its scope.
+    uuid = (await store.model("m")).uuid
+    async with store.write("m") as tx:
+        for name in ("web/0", "web/1", "web/2", "log/0", "log/1", "log/2"):
+            await tx.relations.enter_scope(uuid, 0, name)
+    snapshot = await store.snapshot(uuid)
+    log_info = services.build_unit_info(snapshot, "log/1")["log/1"]
+    assert log_info["principal"] == "web/1"
+    assert [list(r["related-units"]) for r in log_info["relation-info"]] == [["web/1"]]
+    web_info = services.build_unit_info(snapshot, "web/2")["web/2"]
+    assert "principal" not in web_info
+    related = [r for r in web_info["relation-info"] if r["related-endpoint"] == "juju-info"]
+    assert [list(r["related-units"]) for r in related] == [["log/2"]]
+    sub_doc = status["applications"]["web"]["units"]["web/1"]["subordinates"]["log/1"]
+    assert "machine" not in sub_doc
+
     with pytest.raises(errors.InvalidSpecError, match="is a subordinate"):
         await models.remove_units("m", ["log/1"])
 

@@ -327,7 +327,7 @@ def relation_views(
 
         def visible(name: str, container: bool = container) -> bool:
             other = index.units.get(name)
-            return not container or other is None or _beside(unit, other)
+            return not container or other is None or unit.shares_container_with(other)
 
         members = {
             name: index.version(relation.id, "unit", name)
@@ -364,14 +364,6 @@ def relation_views(
             )
         )
     return tuple(views)
-
-
-def _beside(unit: state.UnitRecord, other: state.UnitRecord) -> bool:
-    """Whether two units share a container: a subordinate and its principal (or, for units
-    of no subordinate, the same machine)."""
-    if unit.principal is not None or other.principal is not None:
-        return other.principal == unit.name or unit.principal == other.name
-    return other.machine_number == unit.machine_number
 
 
 def resource_views(

@@ -308,7 +308,9 @@ def _applications(
         )
     for unit in sorted(snapshot.units, key=lambda u: (u.application, u.number)):
         if unit.principal is not None and unit.principal in docs:
-            docs[unit.principal].setdefault("subordinates", {})[unit.name] = docs[unit.name]
+            sub = docs[unit.name]
+            sub.pop("machine", None)  # Juju shows it on the principal only
+            docs[unit.principal].setdefault("subordinates", {})[unit.name] = sub
     applications: dict[str, Any] = {}
     for app in snapshot.applications:
         placed = units_by_app.get(app.id, [])

@@ -167,6 +167,13 @@ class UnitRecord:
         """The application name, from the unit name."""
         return self.name.split("/", 1)[0]
 
+    def shares_container_with(self, other: UnitRecord) -> bool:
+        """Whether a container-scoped relation joins the two units: a subordinate unit and
+        its principal (for units of no subordinate, the same machine)."""
+        if self.principal is not None or other.principal is not None:
+            return other.principal == self.name or self.principal == other.name
+        return other.machine_number == self.machine_number
+
 
 @dataclass(frozen=True, slots=True)
 class RelationRecord:

@@ -301,11 +301,11 @@ def _applications(
     subordinates = subordinate_to(snapshot)
     apps = {a.id: a for a in snapshot.applications}
     docs: dict[str, dict[str, Any]] = {}
-    for unit in snapshot.units:
-        machine = machines.get(unit.machine_number) if unit.machine_number is not None else None
-        docs[unit.name] = _unit_doc(
-            unit, apps[unit.application_id], machine, published_revision, caas=caas
-        )
+    for placed_units in units_by_app.values():
+        for unit, machine in placed_units:
+            docs[unit.name] = _unit_doc(
+                unit, apps[unit.application_id], machine, published_revision, caas=caas
+            )
     for unit in sorted(snapshot.units, key=lambda u: (u.application, u.number)):
         if unit.principal is not None and unit.principal in docs:
             sub = docs[unit.name]

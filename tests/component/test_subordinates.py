@@ -21,6 +21,7 @@ from runecraft.controller.reconcilers._actions import (
 )
 from runecraft.controller.state import Store
 from runecraft.schemas import api
+from tests.component.test_juju_api import Statements
 from tests.component.test_relations import WEB_CHARM, put_charm
 
 LOG_CHARM = {
@@ -214,3 +215,32 @@ async def test_a_bundle_places_a_subordinate_by_its_relations_only(
     assert exported.applications["web"].num_units == 2
     again = await bundles.apply("m", api.BundleRequest(bundle=placed, charms=found, dry_run=True))
     assert not again.plan.changes
+
+
+async def test_status_with_subordinates_takes_as_many_statements_for_40_as_for_3(
+    store: Store,
+) -> None:
+    models, relations = await _world(store)
+    await relations.integrate("m", "log", "web")
+    await _settle(store)
+    service = services.StatusService(
+        store,
+        services.ChangeHub(),
+        controller_name="c",
+        published_revision=lambda _: None,
+        reconciled=lambda: True,
+    )
+    statements = Statements(store)
+
+    async def status() -> tuple[int, int]:
+        statements.count = 0
+        document = await service.status("m")
+        units = document["applications"]["web"]["units"].values()
+        return statements.count, sum(len(u.get("subordinates", {})) for u in units)
+
+    few, small = await status()
+    await models.add_units("m", "web", api.AddUnitsRequest(num_units=37))
+    await _settle(store)
+    many, big = await status()
+    assert (small, big) == (3, 40)
+    assert few == many

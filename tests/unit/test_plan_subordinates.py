@@ -250,3 +250,23 @@ def test_a_subordinate_unit_carries_its_principal_to_its_agent() -> None:
     )
     remote = {u.unit: u.principal for u in snapshots[0].units}
     assert remote == {"web/0": "", "log/0": "web/0"}
+
+
+def test_a_principal_removed_with_force_takes_its_subordinate_with_force() -> None:
+    forced = unit("web/0", 0, life="dying", force_removal=True, remove_after=50.0)
+    leaving = unit("log/0", 0, "web/0", life="dying")
+    alive = unit("log/1", 0, "web/0")
+    state = ModelState(
+        model=records.model(),
+        applications=(WEB, LOG),
+        units=(forced, leaving, alive),
+        relations=rows(container_relation()),
+        subordinates=SUBS,
+    )
+    actions = _planners.plan_subordinates(state, 0.0)
+    assert sorted(actions, key=lambda a: a.unit.name) == [  # type: ignore[union-attr]
+        KillUnit(leaving, 50.0),
+        KillUnit(alive, 50.0),
+    ]
+    done = dataclasses.replace(leaving, force_removal=True, remove_after=50.0)
+    assert _planners.plan_subordinates(dataclasses.replace(state, units=(forced, done)), 0.0) == []

@@ -115,9 +115,13 @@ class KillRelation:
 
 @dataclass(frozen=True)
 class KillUnit:
-    """The unit's application is dying: so is the unit."""
+    """The unit's application is dying: so is the unit (or its principal unit, or the
+    relation joining it to its principal: so is the subordinate unit)."""
 
     unit: UnitRecord
+    remove_after: float | None = None
+    """Its principal unit was removed with `--force`: so is it, forgotten then at the
+    latest."""
 
 
 @dataclass(frozen=True)

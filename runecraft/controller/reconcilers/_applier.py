@@ -110,8 +110,12 @@ class Applier:
                 await tx.applications.update(app, life="dying")
             case KillRelation(relation):
                 await tx.relations.set_life(relation, "dying")
-            case KillUnit(unit):
+            case KillUnit(unit, None):
                 await tx.units.update(unit, life="dying")
+            case KillUnit(unit, remove_after):
+                await tx.units.update(
+                    unit, life="dying", force_removal=True, remove_after=remove_after
+                )
             case ForgetUnit(unit):
                 logger.warning(
                     "unit removed with --force forgotten: its agent did not report its removal",

@@ -10,7 +10,7 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from runecraft.controller import state
@@ -202,10 +202,13 @@ class SubordinateChanges:
     add: Mapping[int, tuple[state.UnitRecord, ...]]
     """Subordinate application id → principal units (on a machine) without its unit."""
     kill: tuple[state.UnitRecord, ...]
+    forced: Mapping[str, float] = field(default_factory=dict)
+    """Subordinate units whose principal unit is removed with `--force` → when that one
+    is forgotten at the latest: they are removed so too."""
 
     @property
     def empty(self) -> bool:
-        return not self.add and not self.kill
+        return not self.add and not self.kill and not self.forced
 
 
 def _container_pairs(
@@ -257,17 +260,28 @@ def subordinate_changes(
             if principal == unit.application and (sub, unit.name) not in has:
                 add[apps[sub].id].append(unit)
     kill = []
+    forced: dict[str, float] = {}
     for unit in units:
+        beside = by_name.get(unit.principal) if unit.principal is not None else None
+        if (
+            beside is not None
+            and beside.force_removal
+            and beside.remove_after is not None
+            and not unit.force_removal
+        ):
+            forced[unit.name] = beside.remove_after
         if unit.principal is None or unit.life != "alive":
             continue
-        beside = by_name.get(unit.principal)
         if (
             beside is None
             or beside.life != "alive"
             or (unit.application, beside.application) not in pairs
         ):
             kill.append(unit)
-    return SubordinateChanges({k: tuple(v) for k, v in add.items()}, tuple(kill))
+    forced_kills = [u for u in units if u.name in forced and u not in kill]
+    return SubordinateChanges(
+        {k: tuple(v) for k, v in add.items()}, tuple(kill + forced_kills), forced
+    )
 
 
 class RelationIndex:

@@ -94,7 +94,7 @@ def plan_subordinates(state: ModelState, now: float) -> list[WriteAction]:
         state.applications, state.units, state.relations, state.subordinates
     )
     apps = {a.id: a for a in state.applications}
-    actions: list[WriteAction] = [KillUnit(u) for u in changes.kill]
+    actions: list[WriteAction] = [KillUnit(u, changes.forced.get(u.name)) for u in changes.kill]
     actions += [AddSubordinates(apps[i], units) for i, units in sorted(changes.add.items())]
     return actions
 

@@ -206,10 +206,6 @@ class SubordinateChanges:
     """Subordinate units whose principal unit is removed with `--force` → when that one
     is forgotten at the latest: they are removed so too."""
 
-    @property
-    def empty(self) -> bool:
-        return not self.add and not self.kill and not self.forced
-
 
 def _container_pairs(
     applications: Sequence[state.ApplicationRecord],
@@ -278,7 +274,8 @@ def subordinate_changes(
             or (unit.application, beside.application) not in pairs
         ):
             kill.append(unit)
-    forced_kills = [u for u in units if u.name in forced and u not in kill]
+    killed = {u.name for u in kill}
+    forced_kills = [u for u in units if u.name in forced and u.name not in killed]
     return SubordinateChanges(
         {k: tuple(v) for k, v in add.items()}, tuple(kill + forced_kills), forced
     )

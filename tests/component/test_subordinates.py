@@ -104,7 +104,7 @@ async def test_refusals_name_the_problem_and_change_nothing(store: Store) -> Non
         await models.deploy(
             "m", api.DeployRequest(application="log2", charm_sha256=sha, num_units=0, to=["0"])
         )
-    with pytest.raises(errors.InvalidSpecError, match="is a subordinate application"):
+    with pytest.raises(errors.InvalidSpecError, match="cannot directly add units to subordinate"):
         await models.add_units("m", "log", api.AddUnitsRequest(num_units=1))
     with pytest.raises(errors.InvalidSpecError, match=r"both .* are subordinate"):
         await relations.integrate("m", "mon", "log")

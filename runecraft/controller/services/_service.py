@@ -587,9 +587,8 @@ async def add_units_in(
         raise errors.ConflictError(f'application "{application}" is being removed')
     if (await tx.charms.get(app.charm_sha256)).meta.get("subordinate") is True:
         raise errors.InvalidSpecError(
-            f'cannot add unit to application "{application}": "{application}" is a '
-            "subordinate application: its units come with the principal units it is "
-            "integrated with"
+            f'cannot directly add units to subordinate application "{application}": its '
+            "units come with the principal units it is integrated with"
         )
     numbers = None
     if is_caas(tx.model):
@@ -632,7 +631,7 @@ async def remove_units_in(
         if unit.principal is not None:
             raise errors.InvalidSpecError(
                 f'unit "{unit.name}" is a subordinate (of "{unit.principal}"), to remove use '
-                "remove-relation or remove-application"
+                f'remove-relation. Note: this will remove all units of "{unit.application}"'
             )
     if is_caas(tx.model):
         for application in sorted({u.application for u in records}):

@@ -82,6 +82,8 @@ class UnitEnvironment:
     """Space-separated `host:port` of the controller API."""
     agent_path: str = DEFAULT_AGENT_PATH
     """The agent's PATH; the tools dir is put in front of it."""
+    principal: str = ""
+    """For a subordinate unit: its principal unit."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,7 +134,7 @@ def hook_environment(
         "JUJU_AGENT_SOCKET_ADDRESS": str(unit_env.socket_path),
         "JUJU_AGENT_SOCKET_NETWORK": "unix",
         "JUJU_MACHINE_ID": unit_env.machine_id,
-        "JUJU_PRINCIPAL_UNIT": "",
+        "JUJU_PRINCIPAL_UNIT": unit_env.principal,
         "JUJU_AVAILABILITY_ZONE": "",
         "JUJU_API_ADDRESSES": unit_env.api_addresses,
         "CLOUD_API_VERSION": "",

@@ -243,11 +243,12 @@ class _Backend:
 
 
 def _environment(
-    unit: str, paths: UnitPaths, model: ModelInfo, agent_path: str | None
+    remote: bus.UnitRemoteState, paths: UnitPaths, model: ModelInfo, agent_path: str | None
 ) -> hookrunner.UnitEnvironment:
-    """What every hook of `unit` finds in its environment."""
+    """What every hook of the unit finds in its environment."""
     return hookrunner.UnitEnvironment(
-        unit=unit,
+        unit=remote.unit,
+        principal=remote.principal,
         model_name=model.model_name,
         model_uuid=model.model_uuid,
         machine_id=model.machine_id,
@@ -340,7 +341,7 @@ class UnitAgent:
         self._hook_ran = hook_ran
         self._server: _toolserver.ToolServer | None = None
         self._processes, self._forks = _processes(paths)
-        self._unit_env = _environment(remote.unit, paths, model, agent_path)
+        self._unit_env = _environment(remote, paths, model, agent_path)
         self._unit = remote.unit
         self._logger = logger.bind(unit=remote.unit)
         self._workloads = _workloads.Workloads(

@@ -98,6 +98,8 @@ def deploy(
         _output.err_console.print(_charmhub.origin_line(release), markup=False, highlight=False)
     packed = _pack(source)
     name = application or packed.charm.meta.name
+    if packed.charm.meta.subordinate:
+        num_units = _subordinate_units(num_units, to)
     model = _model()
 
     async def go(client: Client) -> list[str]:
@@ -124,6 +126,14 @@ def deploy(
     _output.err_console.print(
         f'Deployed "{name}" from {charm} with {len(units)} unit(s): {", ".join(units) or "-"}'
     )
+
+
+def _subordinate_units(num_units: int, to: str | None) -> int:
+    """A subordinate is deployed without units: the default `-n 1` means none (as in
+    Juju); any other count, or a placement, is refused."""
+    if num_units == 1 and not to:
+        return 0
+    raise errors.UsageError("cannot use --num-units or --to with subordinate application")
 
 
 @click.command("add-unit")

@@ -60,6 +60,9 @@ def _show_status(model: str, patterns: Sequence[str], output_format: str, relati
         document = filter_status(document, patterns)
     # Juju's `controller` holds the timestamp; ours also the broker's state (`broker-status`).
     document["controller"] = {"timestamp": _juju.timestamp(), **document.get("controller", {})}
+    for app in document.get("applications", {}).values():
+        if "subordinate-to" in app:  # Juju shows a subordinate's units under its principals'
+            app.pop("units", None)
     if _output.emit(document, output_format):
         return
     for table in _output.status_tables(document, relations=relations):

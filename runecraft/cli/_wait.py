@@ -17,6 +17,23 @@ class Verdict:
     units_total: int = 0
 
 
+def app_units(apps: dict[str, Any], name: str) -> dict[str, Any]:
+    """An application's units: a subordinate's are under its principals' units (as
+    jubilant's `Status.get_units` finds them)."""
+    app = apps.get(name, {})
+    principals = app.get("subordinate-to")
+    if not principals:
+        units: dict[str, Any] = app.get("units", {})
+        return units
+    found = {}
+    for principal in principals:
+        for unit in apps.get(principal, {}).get("units", {}).values():
+            for sub_name, sub in unit.get("subordinates", {}).items():
+                if sub_name.startswith(name + "/"):
+                    found[sub_name] = sub
+    return found
+
+
 def judge(status: dict[str, Any], applications: Sequence[str] = ()) -> Verdict:
     """Ready when every (named) application and unit is active and idle, and the controller
     says the units have settled on the latest desired state; error as soon as any unit or
@@ -30,14 +47,15 @@ def judge(status: dict[str, Any], applications: Sequence[str] = ()) -> Verdict:
     waiting_on = ""
     for name, app in chosen.items():
         app_status = app.get("application-status", {}).get("current")
-        observed = all(u.get("observed", True) for u in app.get("units", {}).values())
+        units = app_units(apps, name)
+        observed = all(u.get("observed", True) for u in units.values())
         if app_status == "error" and observed:
             return Verdict(
                 "error",
                 f'application "{name}" is in error: '
                 f"{app.get('application-status', {}).get('message', '')}",
             )
-        for unit_name, unit in app.get("units", {}).items():
+        for unit_name, unit in units.items():
             total += 1
             workload = unit.get("workload-status", {})
             agent = unit.get("juju-status", {})
@@ -65,7 +83,7 @@ def judge(status: dict[str, Any], applications: Sequence[str] = ()) -> Verdict:
                 )
                 if workload.get("current") == "active" and agent.get("current") == "idle":
                     waiting_on = f"{unit_name}: has not yet seen the latest change"
-        if app.get("units") and app_status != "active" and not waiting_on:
+        if units and app_status != "active" and not waiting_on:
             waiting_on = f"{name}: {app_status}"
     if waiting_on:
         return Verdict("pending", waiting_on, ready, total)

@@ -167,6 +167,8 @@ class UnitRemoteState(_Frozen):
     unit: str
     application: str
     life: Literal["alive", "dying"] = "alive"
+    principal: str = ""
+    """For a subordinate unit: the principal unit it runs beside (`JUJU_PRINCIPAL_UNIT`)."""
     charm: CharmRef
     config: dict[str, Any] = Field(default_factory=dict)
     """Charm config with defaults applied, null values left out (what `config-get` shows)."""

@@ -93,6 +93,8 @@ class UnitStatus(_Document):
     address: str = ""
     provider_id: str = Field(default="", alias="provider-id")
     open_ports: list[str] = Field(default_factory=list, alias="open-ports")
+    subordinates: dict[str, UnitStatus] = Field(default_factory=dict)
+    """The subordinate units beside this (principal) unit."""
 
 
 class RelatedApplication(_Document):
@@ -111,6 +113,9 @@ class ApplicationStatus(_Document):
     life: str
     application_status: StatusInfo = Field(alias="application-status")
     units: dict[str, UnitStatus]
+    """Empty for a subordinate application: its units are under their principals'."""
+    subordinate_to: list[str] = Field(default_factory=list, alias="subordinate-to")
+    """For a subordinate application: the principal applications it is attached to."""
     version: str
     scale: int
     relations: dict[str, list[RelatedApplication]] = Field(default_factory=dict)
@@ -164,6 +169,8 @@ class UnitInfo(_Document):
     public_address: str = Field(default="", alias="public-address")
     address: str = ""
     provider_id: str = Field(default="", alias="provider-id")
+    principal: str = ""
+    """For a subordinate unit: the principal unit it runs beside."""
 
 
 class StatusDocument(_Document):

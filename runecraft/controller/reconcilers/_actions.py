@@ -25,6 +25,7 @@ from runecraft.schemas import bus
 
 __all__ = [
     "Action",
+    "AddSubordinates",
     "AssignMachine",
     "ChangeLeader",
     "DeleteApplication",
@@ -60,6 +61,8 @@ class ModelState:
     """Machines being made by a background task now."""
     reach: AgentReach = ALWAYS_REACHABLE
     """Whether the controller's bus reaches the agents (leases run only while it does)."""
+    subordinates: frozenset[str] = frozenset()
+    """The applications whose charm is subordinate."""
 
     @classmethod
     def of(
@@ -80,6 +83,12 @@ class ModelState:
             ),
             in_flight=in_flight,
             reach=reach,
+            subordinates=frozenset(
+                a.name
+                for a in snapshot.applications
+                if a.charm_sha256 in snapshot.charms
+                and snapshot.charms[a.charm_sha256].meta.get("subordinate") is True
+            ),
         )
 
     @property
@@ -106,9 +115,13 @@ class KillRelation:
 
 @dataclass(frozen=True)
 class KillUnit:
-    """The unit's application is dying: so is the unit."""
+    """The unit's application is dying: so is the unit (or its principal unit, or the
+    relation joining it to its principal: so is the subordinate unit)."""
 
     unit: UnitRecord
+    remove_after: float | None = None
+    """Its principal unit was removed with `--force`: so is it, forgotten then at the
+    latest."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +145,15 @@ class DeleteApplication:
 
     app: ApplicationRecord
     relation_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class AddSubordinates:
+    """Principal units without their unit of a subordinate application each get one,
+    on their machine."""
+
+    app: ApplicationRecord
+    principals: tuple[UnitRecord, ...]
 
 
 # --- assignment, leadership -----------------------------------------------------------
@@ -200,6 +222,7 @@ WriteAction = (
     | KillRelation
     | KillUnit
     | ForgetUnit
+    | AddSubordinates
     | DeleteRelations
     | DeleteApplication
     | AssignMachine

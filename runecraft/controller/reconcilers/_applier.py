@@ -20,6 +20,7 @@ from runecraft.controller import _passwords
 from runecraft.controller.providers import Provider
 from runecraft.controller.reconcilers._actions import (
     Action,
+    AddSubordinates,
     AssignMachine,
     ChangeLeader,
     DeleteApplication,
@@ -109,8 +110,12 @@ class Applier:
                 await tx.applications.update(app, life="dying")
             case KillRelation(relation):
                 await tx.relations.set_life(relation, "dying")
-            case KillUnit(unit):
+            case KillUnit(unit, None):
                 await tx.units.update(unit, life="dying")
+            case KillUnit(unit, remove_after):
+                await tx.units.update(
+                    unit, life="dying", force_removal=True, remove_after=remove_after
+                )
             case ForgetUnit(unit):
                 logger.warning(
                     "unit removed with --force forgotten: its agent did not report its removal",
@@ -123,6 +128,14 @@ class Applier:
             case DeleteApplication(app, peers):
                 await tx.relations.delete(model.uuid, set(peers))
                 await tx.applications.delete(app)
+            case AddSubordinates(app, principals):
+                fresh = await tx.applications.get(app.name)
+                await tx.units.add(
+                    fresh,
+                    len(principals),
+                    [p.machine_number for p in principals],
+                    principals=[p.name for p in principals],
+                )
             case AssignMachine(unit):
                 machine = await tx.machines.insert()
                 await tx.units.update(

@@ -10,7 +10,7 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from runecraft.controller import state
@@ -36,6 +36,7 @@ __all__ = [
     "machine_snapshots",
     "plan_leaders",
     "relation_views",
+    "subordinate_changes",
 ]
 
 
@@ -193,6 +194,93 @@ def deletable_applications(
     ]
 
 
+@dataclass(frozen=True)
+class SubordinateChanges:
+    """What keeps one subordinate unit beside each principal unit: the units to add (per
+    subordinate application, the principal units that need one) and the ones to remove."""
+
+    add: Mapping[int, tuple[state.UnitRecord, ...]]
+    """Subordinate application id → principal units (on a machine) without its unit."""
+    kill: tuple[state.UnitRecord, ...]
+    forced: Mapping[str, float] = field(default_factory=dict)
+    """Subordinate units whose principal unit is removed with `--force` → when that one
+    is forgotten at the latest: they are removed so too."""
+
+
+def _container_pairs(
+    applications: Sequence[state.ApplicationRecord],
+    rows: RelationState,
+    subordinates: frozenset[str],
+) -> set[tuple[str, str]]:
+    """(subordinate, principal) application names joined by an alive container-scoped
+    relation."""
+    apps_of: dict[int, list[str]] = defaultdict(list)
+    container: set[int] = set()
+    for endpoint in rows.endpoints:
+        apps_of[endpoint.relation_id].append(endpoint.application)
+        if endpoint.scope == "container":
+            container.add(endpoint.relation_id)
+    alive_apps = {a.name for a in applications if a.life == "alive"}
+    pairs = set()
+    for relation in rows.relations:
+        names = apps_of.get(relation.id, [])
+        if relation.life != "alive" or relation.id not in container or len(names) != 2:
+            continue
+        if not set(names) <= alive_apps:
+            continue
+        for sub, principal in (names, names[::-1]):
+            if sub in subordinates and principal not in subordinates:
+                pairs.add((sub, principal))
+    return pairs
+
+
+def subordinate_changes(
+    applications: Sequence[state.ApplicationRecord],
+    units: Sequence[state.UnitRecord],
+    rows: RelationState,
+    subordinates: frozenset[str],
+) -> SubordinateChanges:
+    """Juju's subordinate rule: while a subordinate application and a principal one are
+    joined by an alive container-scoped relation, every alive principal unit with a machine
+    has one unit of the subordinate beside it. A subordinate unit dies with its principal
+    unit, and when that relation (or either application) goes."""
+    pairs = _container_pairs(applications, rows, subordinates)
+    apps = {a.name: a for a in applications}
+    by_name = {u.name: u for u in units}
+    has: set[tuple[str, str]] = {(u.application, u.principal) for u in units if u.principal}
+    add: dict[int, list[state.UnitRecord]] = defaultdict(list)
+    for unit in sorted(units, key=lambda u: (u.application, u.number)):
+        if unit.life != "alive" or unit.machine_number is None or unit.principal is not None:
+            continue
+        for sub, principal in sorted(pairs):
+            if principal == unit.application and (sub, unit.name) not in has:
+                add[apps[sub].id].append(unit)
+    kill = []
+    forced: dict[str, float] = {}
+    for unit in units:
+        beside = by_name.get(unit.principal) if unit.principal is not None else None
+        if (
+            beside is not None
+            and beside.force_removal
+            and beside.remove_after is not None
+            and not unit.force_removal
+        ):
+            forced[unit.name] = beside.remove_after
+        if unit.principal is None or unit.life != "alive":
+            continue
+        if (
+            beside is None
+            or beside.life != "alive"
+            or (unit.application, beside.application) not in pairs
+        ):
+            kill.append(unit)
+    killed = {u.name for u in kill}
+    forced_kills = [u for u in units if u.name in forced and u.name not in killed]
+    return SubordinateChanges(
+        {k: tuple(v) for k, v in add.items()}, tuple(kill + forced_kills), forced
+    )
+
+
 class RelationIndex:
     """The relation rows of one model indexed for building every unit's view at once."""
 
@@ -251,7 +339,7 @@ def relation_views(
 
         def visible(name: str, container: bool = container) -> bool:
             other = index.units.get(name)
-            return not container or other is None or other.machine_number == unit.machine_number
+            return not container or other is None or unit.shares_container_with(other)
 
         members = {
             name: index.version(relation.id, "unit", name)
@@ -381,6 +469,7 @@ def _unit_remote(
         unit=unit.name,
         application=app.name,
         life="alive" if unit.life == "alive" else "dying",
+        principal=unit.principal or "",
         charm=bus.CharmRef(sha256=charm.sha256, name=charm.name, revision=app.charm_revision),
         config=config,
         config_hash=config_hash(charm.sha256, config),

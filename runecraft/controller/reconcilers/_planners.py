@@ -5,13 +5,15 @@ shape (agents/uniter.py):
 
 1. lifecycle: a dying model takes its applications, a dying application its units and its
    relations; dead relations and empty dying applications go;
-2. assignment: a unit without a machine gets a new one (a fallback: deploys place units);
-3. leadership: one leader per application, on a lease;
-4. provisioning (`_provisioning`): make the machines that have units and are not up,
+2. subordinates: one unit of each related subordinate beside every principal unit, gone
+   with its principal or the container-scoped relation (`_plan.subordinate_changes`);
+3. assignment: a unit without a machine gets a new one (a fallback: deploys place units);
+4. leadership: one leader per application, on a lease;
+5. provisioning (`_provisioning`): make the machines that have units and are not up,
    release the empty ones, forget a dying model once it is empty;
-5. dispatch: every machine's agent gets its units' desired state when it changed.
+6. dispatch: every machine's agent gets its units' desired state when it changed.
 
-The first three only write the database and settle the model before anything reaches a
+The first four only write the database and settle the model before anything reaches a
 substrate: when one of them has work, the pass applies it and the next pass looks again.
 `next_due` says when a model whose revision did not move needs a pass all the same.
 """
@@ -22,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from runecraft.controller.reconcilers import _plan
 from runecraft.controller.reconcilers._actions import (
+    AddSubordinates,
     AssignMachine,
     ChangeLeader,
     DeleteApplication,
@@ -45,6 +48,7 @@ __all__ = [
     "plan_dispatch",
     "plan_leadership",
     "plan_lifecycle",
+    "plan_subordinates",
     "plan_writes",
 ]
 
@@ -83,6 +87,18 @@ def _forced_out(unit: UnitRecord, now: float) -> bool:
     return unit.life == "dying" and unit.remove_after is not None and unit.remove_after <= now
 
 
+def plan_subordinates(state: ModelState, now: float) -> list[WriteAction]:
+    """Subordinate units follow their principals (rules in `_plan.subordinate_changes`)."""
+    del now
+    changes = _plan.subordinate_changes(
+        state.applications, state.units, state.relations, state.subordinates
+    )
+    apps = {a.id: a for a in state.applications}
+    actions: list[WriteAction] = [KillUnit(u, changes.forced.get(u.name)) for u in changes.kill]
+    actions += [AddSubordinates(apps[i], units) for i, units in sorted(changes.add.items())]
+    return actions
+
+
 def plan_assignment(state: ModelState, now: float) -> list[WriteAction]:
     """Every alive unit without a machine gets a new machine."""
     del now
@@ -100,13 +116,14 @@ def plan_leadership(state: ModelState, now: float) -> list[WriteAction]:
 
 WRITE_PLANNERS: tuple[Callable[[ModelState, float], list[WriteAction]], ...] = (
     plan_lifecycle,
+    plan_subordinates,
     plan_assignment,
     plan_leadership,
 )
 
 
 def plan_writes(state: ModelState, now: float) -> list[WriteAction]:
-    """The first of the database-only planners that has work (steps 1 to 3)."""
+    """The first of the database-only planners that has work (steps 1 to 4)."""
     for planner in WRITE_PLANNERS:
         actions = planner(state, now)
         if actions:

@@ -178,7 +178,8 @@ def view_of(model: ModelRecord, snapshot: ModelSnapshot) -> bundles.ModelView:
                 container=substrate.get(u.machine_number) if u.machine_number is not None else None,
             )
             for u in snapshot.units
-            if u.application_id == app.id and u.life == "alive"
+            # Subordinate units are placed by their relations, not by the bundle.
+            if u.application_id == app.id and u.life == "alive" and u.principal is None
         )
         applications[app.name] = bundles.ApplicationView(
             charm=charm.name,

@@ -198,6 +198,12 @@ async def integrate_in(
             raise errors.ConflictError(f'cannot add relation "{key}": relation {key} {state}')
     _endpoints.check_limits(pair, [e for _, eps in existing for e in eps], key)
     scope = "container" if "container" in (pair[0].scope, pair[1].scope) else "global"
+    if scope == "container" and all(subordinate.get(e.application) for e in pair):
+        raise errors.InvalidSpecError(
+            f'cannot add relation "{key}": both "{pair[0].application}" and '
+            f'"{pair[1].application}" are subordinate applications, and a container-scoped '
+            "relation needs a principal application on one side"
+        )
     relation = await tx.relations.insert(
         key, [_with_scope(pair[0], scope), _with_scope(pair[1], scope)]
     )

@@ -584,6 +584,8 @@ async def deploy_in(tx: ModelState, request: api.DeployRequest) -> dict[str, int
     if is_caas(tx.model):
         assert tx.model is not None
         check_caas_deploy(tx.model, request.application, request.to, meta.subordinate)
+    if meta.subordinate:
+        check_subordinate_deploy(request)
     allocation = check_storage(meta, request.storage)
     machines = await place_units(tx, request.to, request.num_units)
     app = await tx.applications.insert(
@@ -594,6 +596,23 @@ async def deploy_in(tx: ModelState, request: api.DeployRequest) -> dict[str, int
     await attach_at_deploy(tx, app, meta, request.resources)
     await add_peer_relations(tx, app, meta)
     return dict(zip(units, machines, strict=True))
+
+
+def check_subordinate_deploy(request: api.DeployRequest) -> None:
+    """A subordinate application has no units of its own (Juju's words): its units come
+    with the principal units it is related to over a container-scoped relation."""
+    if request.num_units != 0:
+        raise errors.InvalidSpecError(
+            f'cannot deploy "{request.application}": subordinate application must be deployed '
+            f"without units (got {request.num_units}); integrate it with a principal "
+            "application instead"
+        )
+    if request.to:
+        raise errors.InvalidSpecError(
+            f'cannot deploy "{request.application}": subordinate application must be deployed '
+            f"without placement (--to {','.join(request.to)}): its units go where its "
+            "principal's units are"
+        )
 
 
 async def add_units_in(
@@ -607,6 +626,11 @@ async def add_units_in(
     app = await tx.applications.get(application)
     if app.life != "alive":
         raise errors.ConflictError(f'application "{application}" is being removed')
+    if (await tx.charms.get(app.charm_sha256)).meta.get("subordinate") is True:
+        raise errors.InvalidSpecError(
+            f'cannot directly add units to subordinate application "{application}": its '
+            "units come with the principal units it is integrated with"
+        )
     numbers = None
     if is_caas(tx.model):
         assert tx.model is not None
@@ -644,6 +668,12 @@ async def remove_units_in(
     for name in names:
         _names.parse_unit_name(name)
         records.append(await tx.units.get(name))
+    for unit in records:
+        if unit.principal is not None:
+            raise errors.InvalidSpecError(
+                f'unit "{unit.name}" is a subordinate (of "{unit.principal}"), to remove use '
+                f'remove-relation. Note: this will remove all units of "{unit.application}"'
+            )
     if is_caas(tx.model):
         for application in sorted({u.application for u in records}):
             app = await tx.applications.get(application)

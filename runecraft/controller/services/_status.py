@@ -265,12 +265,35 @@ def _application_doc(
     }
 
 
+def subordinate_to(snapshot: ModelSnapshot) -> dict[str, list[str]]:
+    """Juju's `subordinate-to`: per subordinate application, the principal applications
+    it is joined to by a container-scoped relation (sorted)."""
+    subordinate = {
+        a.name
+        for a in snapshot.applications
+        if snapshot.charms[a.charm_sha256].meta.get("subordinate") is True
+    }
+    apps_of: dict[int, list[EndpointRecord]] = defaultdict(list)
+    for endpoint in snapshot.endpoints:
+        apps_of[endpoint.relation_id].append(endpoint)
+    found: dict[str, set[str]] = {name: set() for name in subordinate}
+    for eps in apps_of.values():
+        if len(eps) != 2 or not any(e.scope == "container" for e in eps):
+            continue
+        for sub, principal in ((eps[0], eps[1]), (eps[1], eps[0])):
+            if sub.application in subordinate and principal.application not in subordinate:
+                found[sub.application].add(principal.application)
+    return {name: sorted(principals) for name, principals in found.items()}
+
+
 def _applications(
     snapshot: ModelSnapshot,
     published_revision: Callable[[str], int | None],
     app_relations: dict[str, dict[str, list[dict[str, str]]]],
 ) -> dict[str, Any]:
-    """Juju's `applications`, each with its units and (if any) its relations."""
+    """Juju's `applications`, each with its units and (if any) its relations; a subordinate
+    application has `subordinate-to` and no units of its own: they are under their
+    principal units' `subordinates`."""
     caas = is_caas(snapshot.models[0])
     machines = {m.number: m for m in snapshot.machines}
     units_by_app: dict[int, list[tuple[UnitRecord, MachineRecord | None]]] = defaultdict(list)
@@ -278,15 +301,29 @@ def _applications(
         machine = machines.get(unit.machine_number) if unit.machine_number is not None else None
         shown = pod_unit(unit, machine) if caas else unit
         units_by_app[unit.application_id].append((shown, machine))
+    subordinates = subordinate_to(snapshot)
+    apps = {a.id: a for a in snapshot.applications}
+    docs: dict[str, dict[str, Any]] = {}
+    for placed_units in units_by_app.values():
+        for unit, machine in placed_units:
+            docs[unit.name] = _unit_doc(
+                unit, apps[unit.application_id], machine, published_revision, caas=caas
+            )
+    for unit in sorted(snapshot.units, key=lambda u: (u.application, u.number)):
+        if unit.principal is not None and unit.principal in docs:
+            sub = docs[unit.name]
+            sub.pop("machine", None)  # Juju shows it on the principal only
+            docs[unit.principal].setdefault("subordinates", {})[unit.name] = sub
     applications: dict[str, Any] = {}
     for app in snapshot.applications:
         placed = units_by_app.get(app.id, [])
         units = [unit for unit, _ in placed]
-        unit_docs = {
-            unit.name: _unit_doc(unit, app, machine, published_revision, caas=caas)
-            for unit, machine in placed
-        }
+        unit_docs = {unit.name: docs[unit.name] for unit, _ in placed}
         doc = _application_doc(app, snapshot.charms[app.charm_sha256], units, unit_docs, caas=caas)
+        if app.name in subordinates:
+            # Empty here (the API document always has `units`); `rune status` leaves it out.
+            doc["units"] = {}
+            doc["subordinate-to"] = subordinates[app.name]
         if app.name in app_relations:
             doc["relations"] = app_relations[app.name]
         applications[app.name] = doc
@@ -346,6 +383,16 @@ def _cross_model(
     return doc
 
 
+def _unit_docs(applications: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every unit document, subordinates under their principals included."""
+    found = []
+    for app in applications.values():
+        for unit in app.get("units", {}).values():
+            found.append(unit)
+            found.extend(unit.get("subordinates", {}).values())
+    return found
+
+
 def _settled(snapshot: ModelSnapshot, applications: dict[str, Any], reconciled: bool) -> bool:
     """Reconciled, every application alive and every unit settled; a dying relation is work
     in progress (its units still have to leave its scope)."""
@@ -353,7 +400,9 @@ def _settled(snapshot: ModelSnapshot, applications: dict[str, Any], reconciled: 
         reconciled
         and all(r.life == "alive" for r in snapshot.relations)
         and all(app.life == "alive" for app in snapshot.applications)
-        and all(unit["settled"] for app in applications.values() for unit in app["units"].values())
+        and all(unit["settled"] for unit in _unit_docs(applications))
+        # A subordinate unit still leaving after its principal went is shown nowhere.
+        and all(u.life == "alive" for u in snapshot.units if u.principal is not None)
     )
 
 

@@ -88,7 +88,15 @@ def build_unit_info(snapshot: ModelSnapshot, unit_name: str) -> dict[str, Any]:
         if mine is None:
             continue
         others = [e for e in eps if e is not mine]
-        info = _relation_info(unit_name, mine, others, scopes[relation.id], bags[relation.id])
+        in_scope = scopes[relation.id]
+        if any(e.scope == "container" for e in eps):  # only its principal or subordinate
+            units = {u.name: u for u in snapshot.units}
+            in_scope = {
+                n
+                for n in in_scope
+                if n == unit_name or n not in units or unit.shares_container_with(units[n])
+            }
+        info = _relation_info(unit_name, mine, others, in_scope, bags[relation.id])
         if relation.id in cross_model:
             info["cross-model"] = True
         relation_info.append(info)
@@ -104,6 +112,8 @@ def build_unit_info(snapshot: ModelSnapshot, unit_name: str) -> dict[str, Any]:
         document["workload-version"] = unit.workload_version
     machine = machines.get(unit.machine_number) if unit.machine_number is not None else None
     document |= placement(unit, machine, caas=is_caas(snapshot.models[0]))
+    if unit.principal is not None:
+        document["principal"] = unit.principal
     return {unit_name: document}
 
 

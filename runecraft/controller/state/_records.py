@@ -166,11 +166,20 @@ class UnitRecord:
     remove_after: float | None = None
     """With `--force`: when the controller forgets the unit even if its agent never
     reported its removal (Juju's max-wait; at once with `--no-wait`)."""
+    principal: str | None = None
+    """The principal unit a subordinate unit runs beside (None: a principal unit)."""
 
     @property
     def application(self) -> str:
         """The application name, from the unit name."""
         return self.name.split("/", 1)[0]
+
+    def shares_container_with(self, other: UnitRecord) -> bool:
+        """Whether a container-scoped relation joins the two units: a subordinate unit and
+        its principal (for units of no subordinate, the same machine)."""
+        if self.principal is not None or other.principal is not None:
+            return other.principal == self.name or self.principal == other.name
+        return other.machine_number == self.machine_number
 
 
 @dataclass(frozen=True, slots=True)

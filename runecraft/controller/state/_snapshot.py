@@ -353,8 +353,10 @@ _UNIT: Any = UnitRecord
 
 
 def _status_unit(row: Any) -> UnitRecord:
-    ports = row[-1]
-    unit: UnitRecord = _UNIT(*row[:-1], opened_ports=[] if ports == "[]" else json.loads(ports))
+    ports, principal = row[-2], row[-1]
+    unit: UnitRecord = _UNIT(
+        *row[:-2], opened_ports=[] if ports == "[]" else json.loads(ports), principal=principal
+    )
     return unit
 
 
@@ -390,7 +392,7 @@ async def read_status_snapshot(
     read = _Reader(conn, model.uuid)
     apps = await read.rows(t.applications, ApplicationRecord, t.applications.c.name)
     units_query = (
-        sa.select(*_UNIT_STATUS_COLUMNS, _OPENED_PORTS)
+        sa.select(*_UNIT_STATUS_COLUMNS, _OPENED_PORTS, t.units.c.principal)
         .where(t.units.c.model_uuid == model.uuid)
         .order_by(t.units.c.application_id, t.units.c.number)
     )

@@ -159,6 +159,8 @@ units = sa.Table(
     sa.Column("created", sa.Float, nullable=False),
     sa.Column("force_removal", sa.Boolean, nullable=False, default=False),
     sa.Column("remove_after", sa.Float, nullable=True),
+    # The principal unit a subordinate unit runs beside (null: a principal unit).
+    sa.Column("principal", sa.String(160), nullable=True),
     sa.UniqueConstraint("model_uuid", "name"),
 )
 

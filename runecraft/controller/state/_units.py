@@ -119,9 +119,11 @@ class Units(Repository):
         count: int,
         machine_numbers: Sequence[int | None],
         numbers: Sequence[int] | None = None,
+        principals: Sequence[str] | None = None,
     ) -> list[str]:
         """Add `count` units numbered on from the application's counter, or (on Kubernetes,
-        where unit numbers are pod ordinals) with the given `numbers`."""
+        where unit numbers are pod ordinals) with the given `numbers`; subordinate units
+        with the principal unit each runs beside."""
         now = time.time()
         first = app.next_unit
         chosen = list(numbers) if numbers is not None else [first + i for i in range(count)]
@@ -145,6 +147,7 @@ class Units(Repository):
                 "converged_hash": "",
                 "snapshot_revision": 0,
                 "created": now,
+                "principal": principals[i] if principals is not None else None,
             }
             for i, number in enumerate(chosen)
         ]

@@ -30,6 +30,7 @@ __all__ = [
     "ActionLog",
     "ActionOutcome",
     "ActionRequest",
+    "AgentBody",
     "AgentMessage",
     "AgentMetrics",
     "AppStatusReport",
@@ -411,7 +412,7 @@ class AgentMetrics(_Frozen):
         return hooks
 
 
-AgentMessage = Annotated[
+AgentBody = (
     Hello
     | Heartbeat
     | UnitReport
@@ -421,9 +422,11 @@ AgentMessage = Annotated[
     | LeaderSet
     | ActionLog
     | LogBatch
-    | AgentMetrics,
-    Field(discriminator="kind"),
-]
+    | AgentMetrics
+)
+"""Any message an agent sends."""
+
+AgentMessage = Annotated[AgentBody, Field(discriminator="kind")]
 
 
 class Envelope(BaseModel):
@@ -463,39 +466,12 @@ def _envelope(payload: bytes) -> Envelope:
     return Envelope.model_validate_json(payload)
 
 
-def decode_agent_message(
-    payload: bytes,
-) -> (
-    Hello
-    | Heartbeat
-    | UnitReport
-    | AppStatusReport
-    | HookCommit
-    | HookRun
-    | LeaderSet
-    | ActionLog
-    | LogBatch
-    | AgentMetrics
-):
+def decode_agent_message(payload: bytes) -> AgentBody:
     """Parse a message from an agent; raises `ValueError` naming what is wrong."""
     return decode_traced_agent_message(payload)[0]
 
 
-def decode_traced_agent_message(
-    payload: bytes,
-) -> tuple[
-    Hello
-    | Heartbeat
-    | UnitReport
-    | AppStatusReport
-    | HookCommit
-    | HookRun
-    | LeaderSet
-    | ActionLog
-    | LogBatch
-    | AgentMetrics,
-    str | None,
-]:
+def decode_traced_agent_message(payload: bytes) -> tuple[AgentBody, str | None]:
     """`decode_agent_message`, with the envelope's `traceparent`."""
     envelope = _envelope(payload)
     return _AgentBody.model_validate({"body": envelope.body}).body, envelope.traceparent

@@ -126,13 +126,18 @@ def with_charmhub(
 
     charms = dict(request.charms)
     for app, spec in wanted.items():
-        _, path = _charmhub.fetch(
-            spec.charm_ref.name,
-            channel=spec.channel,
-            revision=spec.revision,
-            base=spec.base or bundle.default_base,
-            require_channel=False,
-        )
+        try:
+            _, path = _charmhub.fetch(
+                spec.charm_ref.name,
+                channel=spec.channel,
+                revision=spec.revision,
+                base=spec.base or bundle.default_base,
+                require_channel=False,
+            )
+        except errors.RunecraftError as exc:  # name the application; nothing was applied
+            raise type(exc)(
+                f'applications.{app}.charm "{spec.charm}": {exc.message}; nothing was changed'
+            ) from exc
         charms[app] = api.BundleCharm(name=_charm_name(path), path=str(path))
     return request.model_copy(update={"charms": charms})
 
@@ -163,12 +168,8 @@ def _plan(
 ) -> tuple[bundles.Plan, bundles.ModelView]:
     bundle = load_bundle(path, overlays)
     request = bundle_request(bundle, resolve_charms(bundle, charm_dirs), prune=prune)
+    # A plan fetches nothing: the Charmhub charms it needs are listed as to be fetched.
     response = _run(lambda c: c.plan_bundle(model, request))
-    fetched = None
-    if _names_charmhub(bundle, request):
-        fetched = with_charmhub(bundle, request, bundles.Plan.model_validate(response.plan))
-    if fetched is not None:
-        response = _run(lambda c: c.plan_bundle(model, fetched))
     return bundles.Plan.model_validate(response.plan), bundles.ModelView.model_validate(
         response.view
     )

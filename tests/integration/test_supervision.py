@@ -42,7 +42,11 @@ def health(rune: Rune) -> dict[str, str]:
 
 
 def mosquitto_pid(rune: Rune) -> int:
-    return int((rune.home / "controller" / "mosquitto" / "mosquitto.pid").read_text())
+    """The managed mosquitto's pid, once its pid file holds one (a starting mosquitto
+    truncates the file before it writes its pid)."""
+    path = rune.home / "controller" / "mosquitto" / "mosquitto.pid"
+    text = waiting.until("mosquitto's pid file", lambda: path.read_text().strip() or None)
+    return int(text)
 
 
 def kill_now(pid: int) -> None:

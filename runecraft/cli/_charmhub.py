@@ -118,13 +118,7 @@ def download(
 @click.command()
 @click.argument("charm")
 @click.option("--channel", help="Show only this channel.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["tabular", "json", "yaml"]),
-    default="tabular",
-    show_default=True,
-)
+@_output.FORMAT_OPTION
 @click.option("--base", help="Accepted for Juju compatibility.")
 @click.option("--arch", help="Accepted for Juju compatibility.")
 @click.option("--revision", help="Accepted for Juju compatibility.")
@@ -227,13 +221,7 @@ def _info_text(document: dict[str, Any]) -> str:
 
 @click.command()
 @click.argument("query", required=False, default="")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["tabular", "json", "yaml"]),
-    default="tabular",
-    show_default=True,
-)
+@_output.FORMAT_OPTION
 @click.option("--category", help="Accepted for Juju compatibility.")
 @click.option("--channel", help="Accepted for Juju compatibility.")
 @click.option("--type", "kind", help="Accepted for Juju compatibility.")

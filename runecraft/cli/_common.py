@@ -114,6 +114,19 @@ def _key_values(pairs: Sequence[str], what: str) -> dict[str, str]:
     return result
 
 
+def _settings_change(
+    args: Sequence[str], reset: Sequence[str]
+) -> tuple[str | None, dict[str, Any], list[str]]:
+    """`model-config`'s and `model-defaults`' arguments: the one KEY to read, or the
+    KEY=VALUE pairs to set and the keys to reset (comma-separated, `--reset` repeatable)."""
+    reset_keys = [k for item in reset for k in item.split(",") if k]
+    keys = [s for s in args if "=" not in s]
+    values: dict[str, Any] = dict(_key_values([s for s in args if "=" in s], "setting"))
+    if keys and (values or reset_keys or len(keys) > 1):
+        raise errors.UsageError("give either one KEY to read, or KEY=VALUE pairs to set")
+    return (keys[0] if keys else None), values, reset_keys
+
+
 def _pack(path: Path) -> charms.PackedCharm:
     from runecraft import charms  # noqa: PLC0415 (only commands that pack a charm load it)
 

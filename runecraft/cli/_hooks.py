@@ -79,14 +79,7 @@ def _fetch(unit: str, run_id: int) -> hook_schema.HookRunDetail:
 @click.command("show-hook")
 @click.argument("unit")
 @click.argument("run_id", metavar="ID", type=_RUN_ID)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["yaml", "json"]),
-    default="yaml",
-    show_default=True,
-    help="Output format.",
-)
+@_output.format_option("yaml", "json", help="Output format.")
 def show_hook(unit: str, run_id: int, output_format: str) -> None:
     """Show one hook run of UNIT (ID from `rune hooks`): its cause, environment and the
     hook-tool calls it made."""

@@ -9,7 +9,7 @@ import click
 
 from runecraft import errors
 from runecraft.cli import _output
-from runecraft.cli._common import _key_values, _model, _run
+from runecraft.cli._common import _model, _run, _settings_change
 
 __all__ = ["add_ssh_key", "model_defaults", "remove_ssh_key", "ssh_keys"]
 
@@ -51,19 +51,15 @@ def ssh_keys(full: bool) -> None:
 def model_defaults(settings: tuple[str, ...], reset: tuple[str, ...], output_format: str) -> None:
     """Show the config new models start with; KEY=VALUE sets (and --reset KEY resets) what
     the controller gives them instead of the default. Models that exist keep theirs."""
-    reset_keys = [k for item in reset for k in item.split(",") if k]
-    keys = [s for s in settings if "=" not in s]
-    values: dict[str, Any] = dict(_key_values([s for s in settings if "=" in s], "setting"))
-    if keys and (values or reset_keys or len(keys) > 1):
-        raise errors.UsageError("give either one KEY to read, or KEY=VALUE pairs to set")
+    key, values, reset_keys = _settings_change(settings, reset)
     if values or reset_keys:
         _run(lambda c: c.set_model_defaults(values, reset_keys))
         return
     document = _run(lambda c: c.model_defaults())
-    if keys:
-        if keys[0] not in document:
-            raise errors.NotFoundError(f'unknown model config key "{keys[0]}"')
-        document = {keys[0]: document[keys[0]]}
+    if key is not None:
+        if key not in document:
+            raise errors.NotFoundError(f'unknown model config key "{key}"')
+        document = {key: document[key]}
     if _output.emit(document, output_format):
         return
     table = _output._table("Attribute", "Default", "Controller")

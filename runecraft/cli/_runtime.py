@@ -17,10 +17,10 @@ from runecraft.cli import _argv, _output, _run
 from runecraft.cli._common import (
     _config_values,
     _juju_flags,
-    _key_values,
     _model,
     _pack,
     _read_yaml,
+    _settings_change,
 )
 from runecraft.cli._common import _run as _call
 from runecraft.client import Client
@@ -322,19 +322,15 @@ def model_config(settings: tuple[str, ...], reset: tuple[str, ...], output_forma
     """Show, get, set or reset model config (`automatically-retry-hooks`, `hook-fork-server`,
     `update-status-hook-interval`)."""
     model = _model()
-    reset_keys = [k for item in reset for k in item.split(",") if k]
-    keys = [s for s in settings if "=" not in s]
-    values: dict[str, Any] = dict(_key_values([s for s in settings if "=" in s], "setting"))
-    if keys and (values or reset_keys or len(keys) > 1):
-        raise errors.UsageError("give either one KEY to read, or KEY=VALUE pairs to set")
+    key, values, reset_keys = _settings_change(settings, reset)
     if values or reset_keys:
         _call(lambda c: c.set_model_config(model, values, reset_keys))
         return
     document = _call(lambda c: c.get_model_config(model))
-    if keys:
-        if keys[0] not in document:
-            raise errors.NotFoundError(f'unknown model config key "{keys[0]}"')
-        value = document[keys[0]]["Value"]
+    if key is not None:
+        if key not in document:
+            raise errors.NotFoundError(f'unknown model config key "{key}"')
+        value = document[key]["Value"]
         click.echo(str(value).lower() if isinstance(value, bool) else value)
         return
     if _output.emit(document, output_format):

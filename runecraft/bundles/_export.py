@@ -28,8 +28,8 @@ __all__ = ["export"]
 
 
 def export(view: ModelView) -> Bundle:
-    """The model's applications, units (each with its machine), config, offers, the
-    offers it consumes (SAAS) and relations."""
+    """The model's applications (a Charmhub charm with its channel and revision), units
+    (each with its machine), config, offers, the offers it consumes (SAAS) and relations."""
     caas = view.type == "caas"
     renumber: dict[str, str] = {}
     for _, app in sorted(view.applications.items()) if not caas else ():
@@ -49,6 +49,8 @@ def export(view: ModelView) -> Bundle:
         )
         applications[name] = ApplicationSpec(
             charm=app.charm,
+            channel=app.channel,
+            revision=app.revision,
             num_units=len(units),
             to=to if any(p.machine != "new" or p.container for p in to) else (),
             options=dict(sorted(app.config.items())),

@@ -34,6 +34,10 @@ class ApplicationView(_Frozen):
     """An application: its charm name, the config the operator set, its alive units."""
 
     charm: str
+    channel: str | None = None
+    """For a Charmhub charm: the channel it follows (`latest/edge`)."""
+    revision: int | None = None
+    """For a Charmhub charm: its Charmhub revision."""
     config: dict[str, Any] = {}
     units: tuple[UnitView, ...] = ()
     constraints: dict[str, Any] = {}

@@ -92,10 +92,12 @@ def deploy(
     storage_schema.parse_directives(storage_items)  # refuse bad syntax before packing
     storage = dict(item.split("=", 1) for item in storage_items)
     resource_files = _resources.read_resources(resource_items)
-    source = charm
+    source, origin = charm, None
     if hub_name:
         release, source = _charmhub.fetch(str(charm), channel=channel, revision=revision, base=base)
         _output.err_console.print(_charmhub.origin_line(release), markup=False, highlight=False)
+        origin = _charmhub.charm_origin(release, channel)
+        base = base or f"{release.base.name}@{release.base.channel}"
     packed = _pack(source)
     name = application or packed.charm.meta.name
     if packed.charm.meta.subordinate:
@@ -118,6 +120,7 @@ def deploy(
                 constraints=list(constraints),
                 base=base or "",
                 trust=trust,
+                origin=origin,
             ),
         )
         return units

@@ -127,7 +127,7 @@ def with_charmhub(
     charms = dict(request.charms)
     for app, spec in wanted.items():
         try:
-            _, path = _charmhub.fetch(
+            release, path = _charmhub.fetch(
                 spec.charm_ref.name,
                 channel=spec.channel,
                 revision=spec.revision,
@@ -138,7 +138,11 @@ def with_charmhub(
             raise type(exc)(
                 f'applications.{app}.charm "{spec.charm}": {exc.message}; nothing was changed'
             ) from exc
-        charms[app] = api.BundleCharm(name=_charm_name(path), path=str(path))
+        charms[app] = api.BundleCharm(
+            name=_charm_name(path),
+            path=str(path),
+            origin=_charmhub.charm_origin(release, spec.channel),
+        )
     return request.model_copy(update={"charms": charms})
 
 

@@ -20,8 +20,9 @@ from runecraft.settings import home_settings
 
 if TYPE_CHECKING:
     from runecraft.client import _charmhub
+    from runecraft.schemas import api
 
-__all__ = ["download", "fetch", "find", "info", "is_charmhub_name"]
+__all__ = ["charm_origin", "download", "fetch", "find", "info", "is_charmhub_name"]
 
 _NAME = re.compile(r"^(ch:)?[a-z0-9][a-z0-9-]*\Z")
 """A Charmhub charm name, optionally with the `ch:` scheme."""
@@ -64,6 +65,27 @@ def fetch(
     name = name.removeprefix("ch:")
     with _hub() as hub, _output.err_console.status(f'fetching "{name}" from Charmhub'):
         return hub.fetch(name, channel=channel, revision=revision, base=_base(base))
+
+
+def charm_origin(
+    release: _charmhub.Release, channel: str | None, followed: str = ""
+) -> api.CharmOrigin:
+    """What the controller records of a Charmhub charm: its name, its revision and the
+    channel it follows, in full as Juju shows it: the one it was found in, else the one
+    asked for, else `followed` (the one it had), else `latest/stable`."""
+    from runecraft.client import _charmhub  # noqa: PLC0415
+    from runecraft.schemas import api  # noqa: PLC0415
+
+    if release.channel:
+        followed = release.channel
+    elif channel:
+        followed = _charmhub.parse_channel(channel)
+    return api.CharmOrigin(
+        source="charmhub",
+        name=release.name,
+        channel=followed or "latest/stable",
+        revision=release.revision,
+    )
 
 
 def origin_line(release: _charmhub.Release) -> str:

@@ -125,20 +125,21 @@ def refresh(
         raise errors.NotFoundError(f'charm "{path}" not found')
     values = _config_values(config_items, application)
     model = _model()
-    source = path
+    source, origin = path, None
     if source is None:
         from runecraft.cli import _charmhub  # noqa: PLC0415 (only a Charmhub refresh needs it)
 
-        charm_name = _call(lambda c: _charm_name(c, model, application))
+        charm_name, followed = _call(lambda c: _charm_of(c, model, application))
         release, source = _charmhub.fetch(
             charm_name, channel=channel, revision=revision, base=base, require_channel=False
         )
         _output.err_console.print(_charmhub.origin_line(release), markup=False, highlight=False)
+        origin = _charmhub.charm_origin(release, channel, followed)
     packed = _pack(source)
 
     async def go(client: Client) -> api.RefreshResponse:
         info = await client.upload_charm(packed.data, model)
-        result = await client.refresh(model, application, info.sha256)
+        result = await client.refresh(model, application, info.sha256, origin)
         if values:
             await client.set_config(model, application, values)
         return result
@@ -149,13 +150,14 @@ def refresh(
     )
 
 
-async def _charm_name(client: Client, model: str, application: str) -> str:
-    """The name of the charm `application` runs (what a Charmhub refresh fetches)."""
+async def _charm_of(client: Client, model: str, application: str) -> tuple[str, str]:
+    """The name of the charm `application` runs (what a Charmhub refresh fetches) and the
+    Charmhub channel it follows ("" for a local charm)."""
     status = await client.status(model)
     app = status.get("applications", {}).get(application)
     if app is None:
         raise errors.NotFoundError(f'application "{application}" not found')
-    return str(app["charm-name"])
+    return str(app["charm-name"]), str(app.get("charm-channel", ""))
 
 
 # --- actions -------------------------------------------------------------------------------

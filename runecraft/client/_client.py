@@ -291,8 +291,14 @@ class Client:
         )
         return result
 
-    async def refresh(self, model: str, application: str, charm_sha256: str) -> api.RefreshResponse:
-        body = api.RefreshRequest(charm_sha256=charm_sha256)
+    async def refresh(
+        self,
+        model: str,
+        application: str,
+        charm_sha256: str,
+        origin: api.CharmOrigin | None = None,
+    ) -> api.RefreshResponse:
+        body = api.RefreshRequest(charm_sha256=charm_sha256, origin=origin)
         return api.RefreshResponse.model_validate(
             await self._request(
                 "POST",

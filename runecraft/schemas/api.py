@@ -22,6 +22,7 @@ __all__ = [
     "BundleRequest",
     "BundleResponse",
     "CharmInfo",
+    "CharmOrigin",
     "CloudCredential",
     "CloudInfo",
     "CloudRemoved",
@@ -99,6 +100,29 @@ class CloudInfo(BaseModel):
     """How the controller authenticates to it (Juju's auth type: `oauth2`, ...)."""
 
 
+class CharmOrigin(_Request):
+    """Where a deployed charm came from (Juju's charm origin): Charmhub, with the charm's
+    name there, the channel it follows in full (`latest/edge`, `3.6/stable/hotfix`) and
+    its Charmhub revision; or a local charm (no more to say)."""
+
+    source: Literal["charmhub", "local"]
+    name: str = Field(default="", max_length=128, pattern=r"^([a-z0-9][a-z0-9-]*)?$")
+    channel: str = Field(
+        default="",
+        max_length=128,
+        pattern=r"^([a-z0-9][a-z0-9.-]*/(stable|candidate|beta|edge)(/[a-z0-9][a-z0-9.-]*)?)?$",
+    )
+    revision: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _complete(self) -> CharmOrigin:
+        if self.source == "charmhub" and not (self.name and self.channel):
+            raise ValueError("a Charmhub origin needs the charm's name and channel")
+        if self.source == "local" and (self.name or self.channel or self.revision is not None):
+            raise ValueError("a local origin has no name, channel or revision")
+        return self
+
+
 class DeployRequest(_Request):
     application: str = Field(min_length=1, max_length=63)
     charm_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
@@ -113,6 +137,8 @@ class DeployRequest(_Request):
     """`--constraints`, as given (`mem=4G cores=2`); stored before the first machine."""
     base: str = ""
     trust: bool = False
+    origin: CharmOrigin | None = None
+    """Where the charm came from; none: a local charm."""
 
 
 class AddUnitsRequest(_Request):
@@ -129,6 +155,8 @@ class BundleCharm(_Request):
     """Where the client found it, for the plan's description."""
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     """The archive the client uploaded beforehand; needed to apply, not to plan."""
+    origin: CharmOrigin | None = None
+    """Where the client fetched it from (Charmhub); none: a local charm."""
 
 
 MAX_BUNDLE_CHARS = 4 * 1024 * 1024
@@ -283,6 +311,8 @@ class ResolveRequest(_Request):
 
 class RefreshRequest(_Request):
     charm_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    origin: CharmOrigin | None = None
+    """Where the new charm came from; none: a local charm (`refresh --path`)."""
 
 
 class RefreshResponse(BaseModel):

@@ -108,6 +108,8 @@ class ApplicationStatus(_Document):
     charm_origin: str = Field(alias="charm-origin")
     charm_name: str = Field(alias="charm-name")
     charm_rev: int = Field(alias="charm-rev")
+    charm_channel: str = Field(default="", alias="charm-channel")
+    """For a Charmhub charm: the channel the application follows (`latest/edge`)."""
     exposed: bool
     base: Base
     life: str

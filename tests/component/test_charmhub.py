@@ -80,23 +80,41 @@ def _cached(tmp_path: Path) -> list[str]:
     return sorted(p.name for p in (tmp_path / "cache" / "charmhub").glob("*"))
 
 
+def _origin(controller: Controller, application: str = "hello") -> tuple[object, ...]:
+    """Juju's charm keys of the application in `status --format json`."""
+    apps = controller.json("status")["applications"]
+    app = apps[application]  # type: ignore[index]
+    keys = ("charm", "charm-origin", "charm-name", "charm-rev", "charm-channel")
+    return tuple(app.get(k) for k in keys)
+
+
 def test_deploy_from_a_channel_then_refresh_to_another(
     controller: Controller, hub: CharmhubEmulator, tmp_path: Path
 ) -> None:
-    code, _, stderr = controller.run("deploy", "hello", "--channel", "latest/edge", "-n", "0")
+    code, _, stderr = controller.run("deploy", "hello", "--channel", "edge", "-n", "0")
     assert code == 0, stderr
     assert 'Located charm "hello" in charm-hub, revision 2 in channel latest/edge' in stderr
     assert _default_message(controller) == "edge-two"
     assert _cached(tmp_path) == [f"hello_r2_{hub.published[1].sha256[:16]}.charm"]
+    assert _origin(controller) == ("hello", "charmhub", "hello", 2, "latest/edge")
+    base = controller.json("status")["applications"]["hello"]["base"]  # type: ignore[index]
+    assert base == {"name": "ubuntu", "channel": "22.04"}  # the release's, none asked for
 
     code, _, stderr = controller.run("refresh", "hello", "--channel", "stable")
     assert code == 0, stderr
     assert "revision 1 in channel latest/stable" in stderr
+    assert 'Refreshed "hello" to charm hello revision 1.' in stderr
     assert _default_message(controller) == "stable-one"
+    assert _origin(controller) == ("hello", "charmhub", "hello", 1, "latest/stable")
 
     code, _, stderr = controller.run("refresh", "hello", "--revision", "2")
     assert code == 0, stderr
     assert _default_message(controller) == "edge-two"
+    # a revision alone keeps the channel followed
+    assert _origin(controller) == ("hello", "charmhub", "hello", 2, "latest/stable")
+    table = controller.rune("status")
+    row = next(line for line in table.splitlines() if line.startswith("hello "))
+    assert row.split()[-4:-1] == ["hello", "latest/stable", "2"]  # Charm, Channel, Rev
     # revision 2 came from the cache: Charmhub served its archive once
     downloads = [r for r in hub.requests if r.startswith("GET /api/v1/charms/download/")]
     assert len(downloads) == 2
@@ -233,6 +251,29 @@ def test_a_bundle_naming_charmhub_charms_applies(
     old = controller.json("config", "old-hello")["settings"]
     assert edge["message"]["default"] == "edge-two"  # type: ignore[index]
     assert old["message"]["default"] == "stable-one"  # type: ignore[index]
+    assert _origin(controller, "edge-hello") == ("hello", "charmhub", "hello", 2, "latest/edge")
+    assert _origin(controller, "old-hello") == ("hello", "charmhub", "hello", 1, "latest/stable")
+
+
+def test_export_bundle_of_charmhub_applications_round_trips(
+    controller: Controller, hub: CharmhubEmulator, tmp_path: Path
+) -> None:
+    """The export names the Charmhub charm with its channel and revision; planning it
+    against the model it came from has nothing to do."""
+    controller.rune("deploy", "hello", "--channel", "edge", "-n", "0")
+    controller.rune("deploy", "hello", "steady", "-n", "0")
+    exported = tmp_path / "exported.yaml"
+    controller.rune("export-bundle", "--filename", str(exported))
+    apps = yaml.safe_load(exported.read_text())["applications"]
+    assert {k: apps["hello"][k] for k in ("charm", "channel", "revision")} == {
+        "charm": "hello",
+        "channel": "latest/edge",
+        "revision": 2,
+    }
+    assert (apps["steady"]["channel"], apps["steady"]["revision"]) == ("latest/stable", 1)
+    code, stdout, stderr = controller.run("plan", str(exported))
+    assert code == 0, stdout + stderr
+    assert "already matches the bundle" in stdout
 
 
 def test_a_bundle_uses_the_controllers_charm_before_charmhub(

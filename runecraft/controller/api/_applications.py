@@ -77,11 +77,13 @@ async def set_config(
 async def refresh(
     ctx: Context, model: str, application: str, request: api.RefreshRequest
 ) -> api.RefreshResponse:
-    record = await ctx.models.refresh(model, application, request.charm_sha256)
+    record = await ctx.models.refresh(model, application, request.charm_sha256, request.origin)
     return api.RefreshResponse(
         application=record.name,
         charm=await ctx.catalog.charm_name(record.charm_sha256),
-        revision=record.charm_revision,
+        revision=record.charm_revision
+        if record.origin_revision is None
+        else record.origin_revision,
     )
 
 

@@ -149,7 +149,8 @@ async def apply_bundle_in(
     if request.dry_run:
         return BundleOutcome(plan=plan, view=view, applied=False)
     _refuse(plan, {app: record for app, (_, record) in records.items()})
-    applier = _Applier(tx, plan, view, {app: c.sha256 for app, c in resolved.items()})
+    origins = {app: c.origin for app, c in request.charms.items() if c.origin is not None}
+    applier = _Applier(tx, plan, view, {app: c.sha256 for app, c in resolved.items()}, origins)
     await applier.run()
     return BundleOutcome(plan=plan, view=view, applied=bool(plan.changes), machines=applier.placed)
 
@@ -181,8 +182,11 @@ def view_of(model: ModelRecord, snapshot: ModelSnapshot) -> bundles.ModelView:
             # Subordinate units are placed by their relations, not by the bundle.
             if u.application_id == app.id and u.life == "alive" and u.principal is None
         )
+        charmhub = app.origin_source == "charmhub"
         applications[app.name] = bundles.ApplicationView(
             charm=charm.name,
+            channel=app.origin_channel if charmhub else None,
+            revision=app.origin_revision if charmhub else None,
             config={k: v for k, v in app.config.items() if k in options and v is not None},
             constraints=dict(app.constraints),
             trust=app.trust,
@@ -309,10 +313,13 @@ class _Applier:
         plan: bundles.Plan,
         view: bundles.ModelView,
         charms: Mapping[str, str | None],
+        origins: Mapping[str, api.CharmOrigin] | None = None,
     ) -> None:
         self.tx = tx
         self.plan = plan
         self.charms = charms
+        self.origins = origins or {}
+        """Application -> where its charm came from (Charmhub), as the client fetched it."""
         self.placed: dict[str, int] = {}
         """Units added -> their machine."""
         self.machines: dict[str, int] = {}
@@ -346,7 +353,8 @@ class _Applier:
             case bundles.AddApplication():
                 sha256 = self.charms[change.application]
                 assert sha256 is not None
-                await _service.deploy_in(tx, _deploy_request(change, sha256))
+                origin = self.origins.get(change.application)
+                await _service.deploy_in(tx, _deploy_request(change, sha256, origin))
                 self.units[change.application] = []
             case bundles.SetConstraints():
                 constraints = format_constraints(change.constraints)
@@ -409,7 +417,9 @@ class _Applier:
         return [str(host)] if host is not None else []
 
 
-def _deploy_request(change: bundles.AddApplication, sha256: str) -> api.DeployRequest:
+def _deploy_request(
+    change: bundles.AddApplication, sha256: str, origin: api.CharmOrigin | None = None
+) -> api.DeployRequest:
     constraints = format_constraints(change.constraints)
     return api.DeployRequest(
         application=change.application,
@@ -419,4 +429,5 @@ def _deploy_request(change: bundles.AddApplication, sha256: str) -> api.DeployRe
         storage=dict(change.storage),
         constraints=[constraints] if constraints else [],
         trust=change.trust,
+        origin=origin,
     )

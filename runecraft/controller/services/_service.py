@@ -333,7 +333,11 @@ class ModelService:
         self.hub.changed()
 
     async def refresh(
-        self, model_name: str, application: str, charm_sha256: str
+        self,
+        model_name: str,
+        application: str,
+        charm_sha256: str,
+        origin: api.CharmOrigin | None = None,
     ) -> ApplicationRecord:
         """Move an application to another (uploaded) version of its charm.
 
@@ -341,7 +345,8 @@ class ModelService:
         exist with the same role and interface; settings of options the new charm no longer
         has are dropped, and the rest must still fit their (possibly new) types. New peer
         endpoints get their peer relation. The revision moves by one, also for the same
-        charm again (as Juju's `refresh --path` makes a new local revision).
+        charm again (as Juju's `refresh --path` makes a new local revision). `origin`
+        says where the new charm came from (none: a local charm).
         """
         async with self.store.write(model_name) as tx:
             check_alive(tx)
@@ -383,6 +388,7 @@ class ModelService:
                 charm_sha256=new.sha256,
                 charm_revision=app.charm_revision + 1,
                 config=settings,
+                **origin_columns(origin),
             )
             await add_peer_relations(tx, app, meta, skip=peers)
             updated = await tx.applications.get(application)
@@ -566,7 +572,19 @@ def _deploy_settings(request: api.DeployRequest) -> dict[str, Any]:
         raise errors.InvalidSpecError(str(exc)) from exc
     if request.trust:
         settings["trust"] = True
-    return settings
+    return settings | origin_columns(request.origin)
+
+
+def origin_columns(origin: api.CharmOrigin | None) -> dict[str, Any]:
+    """The application columns of a charm's origin (none given: a local charm)."""
+    if origin is None:
+        origin = api.CharmOrigin(source="local")
+    return {
+        "origin_source": origin.source,
+        "origin_name": origin.name,
+        "origin_channel": origin.channel,
+        "origin_revision": origin.revision,
+    }
 
 
 async def deploy_in(tx: ModelState, request: api.DeployRequest) -> dict[str, int]:

@@ -250,10 +250,7 @@ def _application_doc(
     status, message, since = derive_application_status(app, units)
     alive = sum(1 for u in units if u.life == "alive")
     return {
-        "charm": f"local:{charm.name}-{app.charm_revision}",
-        "charm-origin": "local",
-        "charm-name": charm.name,
-        "charm-rev": app.charm_revision,
+        **charm_origin_doc(app, charm),
         "exposed": app.exposed,
         "base": _base(app.base),
         "life": "" if app.life == "alive" else app.life,
@@ -262,6 +259,25 @@ def _application_doc(
         "version": next((u.workload_version for u in units if u.workload_version), ""),
         # On k8s the StatefulSet's replicas: the units that stay (Juju's `scale`).
         "scale": alive if caas else len(units),
+    }
+
+
+def charm_origin_doc(app: ApplicationRecord, charm: CharmRecord) -> dict[str, Any]:
+    """Juju's charm keys: a Charmhub charm by its name, with its Charmhub revision and the
+    channel it follows; a local one as `local:NAME-REV` with the controller's revision."""
+    if app.origin_source == "charmhub":
+        return {
+            "charm": app.origin_name or charm.name,
+            "charm-origin": "charmhub",
+            "charm-name": app.origin_name or charm.name,
+            "charm-rev": app.origin_revision if app.origin_revision is not None else -1,
+            "charm-channel": app.origin_channel,
+        }
+    return {
+        "charm": f"local:{charm.name}-{app.charm_revision}",
+        "charm-origin": "local",
+        "charm-name": charm.name,
+        "charm-rev": app.charm_revision,
     }
 
 

@@ -105,6 +105,12 @@ class ApplicationRecord:
     trust: bool = False
     base: str = ""
     exposed: bool = False
+    origin_source: str = "local"
+    """Juju's charm origin: "charmhub" or "local"; for Charmhub, the charm's name there,
+    the channel it follows (`latest/edge`) and its Charmhub revision."""
+    origin_name: str = ""
+    origin_channel: str = ""
+    origin_revision: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,6 +98,14 @@ applications = sa.Table(
     sa.Column("base", sa.String(64), nullable=False, default=""),
     # `juju expose`: shown as `exposed` in status (the local substrates open no firewall).
     sa.Column("exposed", sa.Boolean, nullable=False, default=False),
+    # Juju's charm origin: "charmhub" (with the charm's Charmhub name, the channel it
+    # follows as `track/risk[/branch]` and its Charmhub revision) or "local".
+    sa.Column(
+        "origin_source", sa.String(16), nullable=False, default="local", server_default="local"
+    ),
+    sa.Column("origin_name", sa.String(128), nullable=False, default="", server_default=""),
+    sa.Column("origin_channel", sa.String(128), nullable=False, default="", server_default=""),
+    sa.Column("origin_revision", sa.Integer, nullable=True),
     sa.UniqueConstraint("model_uuid", "name"),
 )
 

@@ -28,7 +28,8 @@ def _matches(name: str, patterns: Sequence[str]) -> bool:
 
 def filter_status(document: dict[str, Any], patterns: Sequence[str]) -> dict[str, Any]:
     """Juju's `status PATTERN…`: the applications named (or with a unit named; then only
-    those units) and the machines named or hosting a unit kept; `*` wildcards allowed."""
+    those units), the machines named or hosting a unit kept, and the integrations a kept
+    application takes part in; `*` wildcards allowed."""
     applications: dict[str, Any] = {}
     hosts: set[str] = set()
     for name, app in document.get("applications", {}).items():
@@ -50,7 +51,20 @@ def filter_status(document: dict[str, Any], patterns: Sequence[str]) -> dict[str
         for number, doc in document.get("machines", {}).items()
         if number in hosts or number in patterns
     }
-    return {**document, "applications": applications, "machines": machines}
+    filtered = {**document, "applications": applications, "machines": machines}
+    if "integrations" in document:
+        filtered["integrations"] = [
+            entry
+            for entry in document["integrations"]
+            if {_application_of(entry["provider"]), _application_of(entry["requirer"])}
+            & applications.keys()
+        ]
+    return filtered
+
+
+def _application_of(endpoint: str) -> str:
+    """`app` of an integration's `app:endpoint`."""
+    return endpoint.partition(":")[0]
 
 
 def _show_status(model: str, patterns: Sequence[str], output_format: str, relations: bool) -> None:

@@ -676,3 +676,36 @@ def test_offer_consume_integrate_and_remove_as_juju(controller: Controller) -> N
     assert controller.json("offers") == {}
     controller.rune("remove-saas", "-m", "consuming", "theprov")
     assert "application-endpoints" not in controller.json("status", "-m", "consuming")
+
+
+def test_status_filters_keep_only_the_integrations_of_the_applications_shown(
+    controller: Controller,
+) -> None:
+    """As Juju: `status APP|UNIT|MACHINE` lists the relations a shown application takes
+    part in, in `integrations` and in the `--relations` table."""
+    controller.rune("deploy", str(CHARMS / "bash-provider"), "prov", "-n", "0")
+    controller.rune("deploy", str(CHARMS / "bash-requirer"), "req", "-n", "0")
+    controller.rune("deploy", str(CHARMS / "bash-requirer"), "lonely", "-n", "0")
+    controller.rune("integrate", "req", "prov")
+
+    def keys(*patterns: str) -> list[str]:
+        integrations: Any = controller.json("status", *patterns)["integrations"]
+        return sorted(f"{i['provider']} {i['requirer']}" for i in integrations)
+
+    assert keys() == [
+        "lonely:peers lonely:peers",
+        "prov:peers prov:peers",
+        "prov:source req:sink",
+        "req:peers req:peers",
+    ]
+    assert keys("prov") == ["prov:peers prov:peers", "prov:source req:sink"]
+    assert keys("req", "prov") == [
+        "prov:peers prov:peers",
+        "prov:source req:sink",
+        "req:peers req:peers",
+    ]
+    assert keys("lonely") == ["lonely:peers lonely:peers"]
+    assert keys("nothing-here") == []
+    table = controller.rune("status", "lonely", "--relations")
+    assert "lonely:peers" in table
+    assert "prov:source" not in table and "req:sink" not in table

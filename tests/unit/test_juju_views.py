@@ -16,13 +16,24 @@ def _unit(machine: str) -> dict[str, Any]:
     return {"machine": machine, "workload-status": {"current": "active"}}
 
 
+def _integration(provider: str, requirer: str) -> dict[str, Any]:
+    return {"provider": provider, "requirer": requirer, "interface": "x"}
+
+
 STATUS: dict[str, Any] = {
     "model": {"name": "m"},
-    "machines": {"0": {}, "1": {}, "2": {}},
+    "machines": {"0": {}, "1": {}, "2": {}, "3": {}},
     "applications": {
         "db": {"units": {"db/0": _unit("0"), "db/1": _unit("1")}},
         "web": {"units": {"web/0": _unit("2")}},
+        "cache": {"units": {"cache/0": _unit("3")}},
     },
+    "integrations": [
+        _integration("db:db", "web:db"),
+        _integration("db:ha", "db:ha"),
+        _integration("cache:cache", "web:cache"),
+        _integration("remote-1a2b:db", "cache:db"),
+    ],
 }
 
 
@@ -36,11 +47,26 @@ def test_status_filters_keep_what_is_named_and_where_it_runs() -> None:
     assert _shape(filter_status(STATUS, ["db/1"])) == ({"db": ["db/1"]}, ["1"])
     assert _shape(filter_status(STATUS, ["2"])) == ({"web": ["web/0"]}, ["2"])
     assert _shape(filter_status(STATUS, ["*/0"])) == (
-        {"db": ["db/0"], "web": ["web/0"]},
-        ["0", "2"],
+        {"cache": ["cache/0"], "db": ["db/0"], "web": ["web/0"]},
+        ["0", "2", "3"],
     )
     assert _shape(filter_status(STATUS, ["nope"])) == ({}, [])
     assert filter_status(STATUS, ["db"])["model"] == {"name": "m"}
+
+
+def _integrations(patterns: list[str]) -> list[str]:
+    kept = filter_status(STATUS, patterns)["integrations"]
+    return [f"{i['provider']} {i['requirer']}" for i in kept]
+
+
+def test_status_filters_keep_the_integrations_a_shown_application_takes_part_in() -> None:
+    assert _integrations(["db"]) == ["db:db web:db", "db:ha db:ha"]
+    assert _integrations(["db/1"]) == ["db:db web:db", "db:ha db:ha"]
+    assert _integrations(["2"]) == ["db:db web:db", "cache:cache web:cache"]
+    assert _integrations(["cache"]) == ["cache:cache web:cache", "remote-1a2b:db cache:db"]
+    assert _integrations(["nope"]) == []
+    assert len(_integrations(["*"])) == 4
+    assert "integrations" not in filter_status({"applications": {}}, ["db"])
 
 
 def test_storage_sections_follow_juju() -> None:

@@ -89,5 +89,20 @@ def test_jubilant_deploys_from_charmhub(
     status = juju.wait(jubilant.all_active, timeout=300)
     app = status.apps["hello"]
     assert app.charm_name == "hello"
+    assert (app.charm, app.charm_origin, app.charm_channel, app.charm_rev) == (
+        "hello",
+        "charmhub",
+        "latest/edge",
+        2,
+    )
+    assert app.base is not None and (app.base.name, app.base.channel) == ("ubuntu", "22.04")
     assert app.version == "2.0"
     assert app.units["hello/0"].workload_status.message == "hello from edge"
+
+    juju.refresh("hello", channel="stable")
+    status = juju.wait(
+        lambda s: s.apps["hello"].units["hello/0"].workload_status.message == "hello from stable",
+        timeout=300,
+    )
+    app = status.apps["hello"]
+    assert (app.charm_origin, app.charm_channel, app.charm_rev) == ("charmhub", "latest/stable", 1)

@@ -58,6 +58,8 @@ COMMANDS: dict[str, str] = {
     "offers": "_offers:offers",
     "list-offers": "_offers:offers",
     "remove-offer": "_offers:remove_offer",
+    "find-offers": "_offers:find_offers",
+    "show-offer": "_offers:show_offer",
     "consume": "_offers:consume",
     "remove-saas": "_offers:remove_saas",
     "status": "_status:status",

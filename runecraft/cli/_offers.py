@@ -9,14 +9,26 @@ import click
 
 from runecraft import errors
 from runecraft.cli import _argv, _output
-from runecraft.cli._common import _juju_flags, _model
+from runecraft.cli._common import _client_fields, _juju_flags, _model
 from runecraft.cli._common import _run as _call
 from runecraft.schemas import api
 
 if TYPE_CHECKING:
     from runecraft.client import Client
 
-__all__ = ["consume", "offer", "offers", "remove_offer", "remove_saas"]
+__all__ = [
+    "consume",
+    "find_offers",
+    "found_offers_document",
+    "offer",
+    "offers",
+    "remove_offer",
+    "remove_saas",
+    "show_offer",
+]
+
+_OFFER_OWNER = "admin"
+"""The owner of every model (and so every offer URL) of a Runecraft controller."""
 
 
 def _split_offer(url: str) -> tuple[str, str]:
@@ -114,6 +126,94 @@ def offers(
             f"{name}:{e.interface} ({e.role})" for name, e in sorted(o.endpoints.items())
         )
         table.add_row(o.name, o.application, o.charm, str(len(o.connections)), endpoints, o.url)
+    _output.console.print(table)
+
+
+def found_offers_document(controller: str, found: list[api.OfferInfo]) -> dict[str, object]:
+    """Juju's `find-offers`/`show-offer --format json|yaml`: by the offer's URL with its
+    controller, the caller's access, the endpoints and the users."""
+    return {
+        f"{controller}:{o.url}": {
+            "access": o.access,
+            "endpoints": {k: v.model_dump() for k, v in sorted(o.endpoints.items())},
+            "users": {"admin": {"display-name": "admin", "access": "admin"}},
+        }
+        for o in found
+    }
+
+
+def _offer_filter(text: str, controller: str) -> tuple[str | None, str | None]:
+    """`[CONTROLLER:][OWNER/][MODEL[.OFFER]]` of `find-offers` → (model, part of an offer
+    name); this controller only, and its models are all `admin`'s."""
+    source, colon, rest = text.rpartition(":")
+    if colon and source != controller:
+        raise errors.NotFoundError(
+            f'controller "{source}" not found: this client knows only "{controller}"'
+        )
+    owner, slash, rest = rest.rpartition("/")
+    if slash and owner != _OFFER_OWNER:
+        raise errors.NotFoundError(f'no models of user "{owner}": every model is "admin/…"')
+    model, dot, offer = rest.partition(".")
+    if (dot and not offer) or (not model and (dot or slash)):
+        raise errors.UsageError(
+            f'invalid offer URL "{text}": expected [CONTROLLER:][OWNER/]MODEL[.OFFER]'
+        )
+    return model or None, offer or None
+
+
+@click.command("find-offers")
+@click.argument("url", required=False, metavar="[[CONTROLLER:][OWNER/]MODEL[.OFFER]]")
+@click.option("--url", "url_option", help="Offers matching this URL, as the argument.")
+@click.option("--offer", help="Offers whose name contains this.")
+@click.option("--interface", help="Offers with an endpoint of this interface.")
+@_output.FORMAT_OPTION
+def find_offers(
+    url: str | None,
+    url_option: str | None,
+    offer: str | None,
+    interface: str | None,
+    output_format: str,
+) -> None:
+    """Find the offers of this controller's models that you may use (all of them, or
+    those the URL, offer name and interface select)."""
+    if url is not None and url_option is not None:
+        raise errors.UsageError("give the offer URL once: as the argument or as --url")
+    controller = str(_client_fields()["controller"])
+    model, named = _offer_filter(url or url_option or "", controller)
+    if offer is not None and named is not None and offer != named:
+        raise errors.UsageError(f'--offer "{offer}" and the URL\'s offer "{named}" differ')
+    found = _call(lambda c: c.find_offers(model=model, offer=offer or named, interface=interface))
+    if _output.emit(found_offers_document(controller, found), output_format):
+        return
+    if not found:
+        _output.err_console.print("No matching application offers found.", markup=False)
+        return
+    table = _output._table("Store", "URL", "Access", "Interfaces")
+    for o in found:
+        interfaces = ", ".join(f"{e.interface}:{n}" for n, e in sorted(o.endpoints.items()))
+        table.add_row(controller, o.url, o.access, interfaces)
+    _output.console.print(table)
+
+
+@click.command("show-offer")
+@click.argument("url", metavar="[CONTROLLER:][OWNER/]MODEL.OFFER")
+@_output.FORMAT_OPTION
+def show_offer(url: str, output_format: str) -> None:
+    """Show an offer: your access to it, its endpoints and its users."""
+    controller = str(_client_fields()["controller"])
+    model, name = _offer_filter(url, controller)
+    if model is None or name is None:
+        raise errors.UsageError(
+            f'invalid offer URL "{url}": expected [CONTROLLER:][OWNER/]MODEL.OFFER'
+        )
+    found = [o for o in _call(lambda c: c.find_offers(model=model, offer=name)) if o.name == name]
+    if not found:
+        raise errors.NotFoundError(f'application offer "{_OFFER_OWNER}/{model}.{name}" not found')
+    if _output.emit(found_offers_document(controller, found), output_format):
+        return
+    table = _output._table("Store", "URL", "Access", "Endpoint", "Interface", "Role")
+    for n, e in sorted(found[0].endpoints.items()):
+        table.add_row(controller, found[0].url, found[0].access, n, e.interface, e.role)
     _output.console.print(table)
 
 

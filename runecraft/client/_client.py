@@ -358,6 +358,21 @@ class Client:
             for o in await self._request("GET", f"/v1/models/{model}/offers")
         ]
 
+    async def find_offers(
+        self,
+        *,
+        model: str | None = None,
+        offer: str | None = None,
+        interface: str | None = None,
+    ) -> list[api.OfferInfo]:
+        """The offers of every model the caller may read (Juju's `find-offers`)."""
+        given = {"model": model, "offer": offer, "interface": interface}
+        params = {k: v for k, v in given.items() if v is not None}
+        return [
+            api.OfferInfo.model_validate(o)
+            for o in await self._request("GET", "/v1/offers", params=params)
+        ]
+
     async def remove_offer(self, model: str, name: str, *, force: bool = False) -> None:
         body = api.RemoveOfferRequest(name=name, force=force)
         await self._request("POST", f"/v1/models/{model}/offers/remove", json=body.model_dump())

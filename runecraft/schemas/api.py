@@ -498,6 +498,8 @@ class OfferInfo(BaseModel):
     charm: str
     endpoints: dict[str, OfferEndpointInfo]
     connections: list[OfferConnectionInfo]
+    access: str = "admin"
+    """The caller's access to the offer (Juju's read, consume or admin)."""
 
 
 class SaasInfo(BaseModel):

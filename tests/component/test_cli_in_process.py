@@ -709,3 +709,78 @@ def test_status_filters_keep_only_the_integrations_of_the_applications_shown(
     table = controller.rune("status", "lonely", "--relations")
     assert "lonely:peers" in table
     assert "prov:source" not in table and "req:sink" not in table
+
+
+def test_find_offers_and_show_offer_print_jujus_documents(controller: Controller) -> None:
+    controller.rune("add-model", "consuming", "--no-switch")
+    controller.rune("deploy", str(CHARMS / "bash-provider"), "prov", "-n", "0")
+    controller.rune("deploy", str(CHARMS / "bash-requirer"), "req", "-n", "0", "-m", "consuming")
+    controller.rune("offer", "prov:source", "hosted")
+    controller.rune("offer", "consuming.req:sink", "wants")
+    hosted = {
+        "access": "admin",
+        "endpoints": {"source": {"interface": "conformance", "role": "provider"}},
+        "users": {"admin": {"display-name": "admin", "access": "admin"}},
+    }
+    wants = {
+        "access": "admin",
+        "endpoints": {"sink": {"interface": "conformance", "role": "requirer"}},
+        "users": {"admin": {"display-name": "admin", "access": "admin"}},
+    }
+    assert controller.json("find-offers") == {
+        "ctl:admin/consuming.wants": wants,
+        "ctl:admin/default.hosted": hosted,
+    }
+    for narrowed in (
+        ("default",),
+        ("ctl:admin/default",),
+        ("admin/default.host",),
+        ("--url", "default.hosted"),
+        ("--offer", "ost"),
+    ):
+        assert controller.json("find-offers", *narrowed) == {"ctl:admin/default.hosted": hosted}
+    assert list(controller.json("find-offers", "--interface", "conformance")) == [
+        "ctl:admin/consuming.wants",
+        "ctl:admin/default.hosted",
+    ]
+    assert controller.json("find-offers", "--interface", "mysql") == {}
+    assert yaml.safe_load(controller.rune("find-offers", "--format", "yaml")) == {
+        "ctl:admin/consuming.wants": wants,
+        "ctl:admin/default.hosted": hosted,
+    }
+    table = controller.rune("find-offers")
+    assert table.splitlines()[0].split() == ["Store", "URL", "Access", "Interfaces"]
+    assert "admin/default.hosted" in table and "conformance:source" in table
+
+    assert controller.json("show-offer", "admin/default.hosted") == {
+        "ctl:admin/default.hosted": hosted
+    }
+    assert controller.json("show-offer", "ctl:consuming.wants") == {
+        "ctl:admin/consuming.wants": wants
+    }
+    table = controller.rune("show-offer", "default.hosted")
+    assert table.splitlines()[0].split() == [
+        "Store",
+        "URL",
+        "Access",
+        "Endpoint",
+        "Interface",
+        "Role",
+    ]
+    assert "provider" in table
+
+    before = (controller.revision("default"), controller.revision("consuming"))
+    for args, named in [
+        (("show-offer", "default.host"), 'application offer "admin/default.host" not found'),
+        (("show-offer", "default"), 'invalid offer URL "default"'),
+        (("show-offer", "nope.hosted"), 'model "admin/nope" not found'),
+        (("find-offers", "nope"), 'model "admin/nope" not found'),
+        (("find-offers", "other:default"), 'controller "other" not found'),
+        (("find-offers", "bob/default"), 'no models of user "bob"'),
+        (("find-offers", "default."), 'invalid offer URL "default."'),
+        (("find-offers", "default", "--url", "default"), "as the argument or as --url"),
+        (("find-offers", "default.hosted", "--offer", "x"), 'offer "hosted" differ'),
+    ]:
+        code, _, stderr = controller.run(*args)
+        assert code != 0 and named in stderr, (args, stderr)
+    assert (controller.revision("default"), controller.revision("consuming")) == before

@@ -167,3 +167,24 @@ def test_bad_user_commands_are_refused_and_change_nothing(
     got, _, stderr = cli.run(*args, stdin="")
     assert (got, message in stderr) == (code, True), stderr
     assert cli.rune("users", "--format", "json", "--exact-time") == before
+
+
+def test_find_offers_shows_a_user_the_offers_of_its_models_with_its_access(cli: Cli) -> None:
+    cli.rune("add-model", "hidden", "--no-switch")
+    cli.rune("add-model", "shared", "--no-switch")
+    provider = str(Path(__file__).parents[1] / "charms" / "bash-provider")
+    for model in ("default", "hidden", "shared"):
+        cli.rune("deploy", provider, "prov", "-n", "0", "-m", model)
+        cli.rune("offer", f"{model}.prov:source", "src")
+    cli.rune("add-user", "bob", "--password-stdin", stdin="secret-1\n")
+    cli.rune("grant", "bob", "read", "default")
+    cli.rune("grant", "bob", "admin", "shared")
+    cli.rune("login", "-u", "bob", stdin="secret-1\n")
+    found = json.loads(cli.rune("find-offers", "--format", "json"))
+    assert {url: offer["access"] for url, offer in found.items()} == {
+        "ctl:admin/default.src": "read",
+        "ctl:admin/shared.src": "admin",
+    }
+    assert json.loads(cli.rune("find-offers", "hidden", "--format", "json")) == {}
+    code, _, stderr = cli.run("show-offer", "hidden.src")
+    assert code == 1 and 'application offer "admin/hidden.src" not found' in stderr

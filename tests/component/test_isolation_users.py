@@ -532,6 +532,7 @@ async def test_isolation_agent_credentials_reach_no_route_but_the_agents(
 USER_ROUTES = {
     ("GET", "/v1/controller"),
     ("GET", "/v1/models"),
+    ("GET", "/v1/offers"),  # the offers of the models the user may read
     ("POST", "/v1/charms"),
     ("POST", "/v1/resources"),
     ("GET", "/v1/users"),

@@ -479,3 +479,42 @@ async def test_remove_saas_ends_its_relations_and_forgets_it(store: Store) -> No
     assert await _lives(two) == {"offering": ["dying"], "consuming": ["dying"]}
     with pytest.raises(errors.NotFoundError, match='application "thedb" not found'):
         await two.relations.integrate("consuming", "web", "thedb")
+
+
+async def test_find_offers_narrows_by_model_offer_name_interface_and_access(
+    store: Store,
+) -> None:
+    two = await two_models(store)
+    await two.relations.offer("offering", "db", ["db"], "hosted-db")
+    await two.relations.offer("offering", "db", ["db"], "backup")
+    await two.relations.offer("consuming", "web", ["db"], "front")
+    find = two.relations.find_offers
+
+    async def urls(**narrowed: Any) -> list[str]:
+        return [view.url for view in await find(**narrowed)]
+
+    assert await urls() == [
+        "admin/consuming.front",
+        "admin/offering.backup",
+        "admin/offering.hosted-db",
+    ]
+    assert await urls(model="offering") == ["admin/offering.backup", "admin/offering.hosted-db"]
+    assert await urls(offer="db") == ["admin/offering.hosted-db"]
+    assert await urls(model="consuming", offer="db") == []
+    assert await urls(interface="mysql", offer="ron") == ["admin/consuming.front"]
+    assert await urls(interface="pgsql") == []
+    offering = await store.model("offering")
+    assert await urls(visible={offering.uuid}) == [
+        "admin/offering.backup",
+        "admin/offering.hosted-db",
+    ]
+    (front,) = await find(model="consuming")
+    assert (front.charm, front.endpoints) == (
+        "web",
+        {"db": {"interface": "mysql", "role": "requirer"}},
+    )
+
+    before = await two.rows()
+    with pytest.raises(errors.NotFoundError, match='model "admin/nope" not found'):
+        await find(model="nope")
+    assert await two.rows() == before

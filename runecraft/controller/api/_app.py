@@ -141,6 +141,7 @@ def create_app(ctx: ApiContext | None, audit: services.AuditService | None = Non
     app.include_router(_applications.router, dependencies=MODEL)
     app.include_router(_relations.router, dependencies=MODEL)
     app.include_router(_offers.router, dependencies=MODEL)
+    app.include_router(_offers.found, dependencies=USER)
     app.include_router(_actions.router, dependencies=MODEL)
     app.include_router(_status.router, dependencies=MODEL)
     app.include_router(_bundles.router, dependencies=USER)  # a plan needs read only

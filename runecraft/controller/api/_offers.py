@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from runecraft.controller import services
 from runecraft.controller.api._deps import MODEL_ADMIN, Caller, Context
 from runecraft.schemas import api
 
-__all__ = ["router"]
+__all__ = ["found", "router"]
 
 router = APIRouter()
+"""Routes under `/v1/models/{model}`."""
+found = APIRouter()
+"""`find-offers`: across the models the caller may read."""
 
 
-def _offer_info(view: services.OfferView) -> api.OfferInfo:
+_OFFER_ACCESS = {"admin": "admin", "write": "consume", "read": "read"}
+"""A model access level as the access it gives to the model's offers."""
+
+
+def _offer_info(view: services.OfferView, access: str = "admin") -> api.OfferInfo:
     return api.OfferInfo(
         name=view.offer.name,
+        access=access,
         url=view.url,
         application=view.offer.application,
         charm=view.charm,
@@ -43,6 +53,26 @@ def _saas_info(saas: services.SaasView) -> api.SaasInfo:
 @router.get("/v1/models/{model}/offers")
 async def list_offers(ctx: Context, model: str) -> list[api.OfferInfo]:
     return [_offer_info(v) for v in await ctx.relations.offers(model)]
+
+
+@found.get("/v1/offers")
+async def find_offers(
+    ctx: Context,
+    caller: Caller,
+    model: Annotated[str | None, Query(min_length=1, max_length=63)] = None,
+    offer: Annotated[str | None, Query(min_length=1, max_length=63)] = None,
+    interface: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+) -> list[api.OfferInfo]:
+    """Juju's `find-offers`: the offers of the models the caller may read, with the access
+    it has to each; `model`, `offer` (part of its name) and `interface` narrow them."""
+    levels = await ctx.users.model_levels(caller)
+    views = await ctx.relations.find_offers(
+        model=model, offer=offer, interface=interface, visible=levels
+    )
+    return [
+        _offer_info(v, "admin" if levels is None else _OFFER_ACCESS[levels[v.offer.model_uuid]])
+        for v in views
+    ]
 
 
 @router.post("/v1/models/{model}/offers", status_code=201, dependencies=[MODEL_ADMIN])

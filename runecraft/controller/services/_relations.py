@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 import structlog
@@ -46,6 +46,8 @@ class RelationState(WithModel, WithApplications, WithCharms, WithRelations, With
 
 class RelationStore(StateStore[_offers.OfferState], Protocol):
     async def model(self, name: str) -> ModelRecord: ...
+
+    async def models(self) -> list[ModelRecord]: ...
 
     async def relations(
         self, model_uuid: str
@@ -116,6 +118,40 @@ class RelationService(StoreService[RelationStore]):
         async with self.store.write(model_name) as tx:
             assert tx.model is not None
             return await _offers.offer_views(tx, tx.model)
+
+    async def find_offers(
+        self,
+        *,
+        model: str | None = None,
+        offer: str | None = None,
+        interface: str | None = None,
+        visible: Collection[str] | None = None,
+    ) -> list[_offers.OfferView]:
+        """Juju's `find-offers`: the offers of every model (or of the one named; among the
+        model uuids `visible`, when given) whose name contains `offer` and that have an
+        endpoint of `interface`, by URL. A model named that does not exist is an error."""
+        models = await self.store.models()
+        if model is not None and all(m.name != model for m in models):
+            raise errors.NotFoundError(f'model "{_offers.OFFER_OWNER}/{model}" not found')
+        found: list[_offers.OfferView] = []
+        for record in models:
+            if (model is not None and record.name != model) or (
+                visible is not None and record.uuid not in visible
+            ):
+                continue
+            found += await self.offers(record.name)
+        return sorted(
+            (
+                view
+                for view in found
+                if (offer is None or offer in view.offer.name)
+                and (
+                    interface is None
+                    or any(e["interface"] == interface for e in view.endpoints.values())
+                )
+            ),
+            key=lambda view: view.url,
+        )
 
     async def remove_offer(self, model_name: str, name: str, *, force: bool) -> None:
         """Remove an offer (refused while related, unless `force`: then its relations die)."""

@@ -161,10 +161,16 @@ class UserService:
 
     async def visible_models(self, principal: Principal) -> set[str] | None:
         """The uuids of the models the caller may read (None: every model)."""
+        levels = await self.model_levels(principal)
+        return None if levels is None else set(levels)
+
+    async def model_levels(self, principal: Principal) -> dict[str, str] | None:
+        """The caller's access (read, write, admin) by model uuid, of the models it may
+        read (None: admin of every model)."""
         self.check_user(principal)
         if principal.superuser:
             return None
-        return set(await self._users.accessible_models(principal.name))
+        return await self._users.accessible_models(principal.name)
 
     async def check_upload(self, principal: Principal, what: str, model: str | None) -> None:
         """Uploads (charms, resources: up to hundreds of MB each) are for users who can use

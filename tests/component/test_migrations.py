@@ -124,6 +124,13 @@ async def _assert_rows_kept(store: Store) -> None:
         False,
         {},
     )
+    # made before charm origins: a local charm (revision 0010)
+    assert (app.origin_source, app.origin_name, app.origin_channel, app.origin_revision) == (
+        "local",
+        "",
+        "",
+        None,
+    )
     assert sorted((u.name, u.machine_number) for u in snapshot.units) == [
         ("hello/0", 0),
         ("hello/1", 0),

@@ -1,6 +1,11 @@
 """structlog set-up shared by the controller and agent processes: key-value lines, or JSON
 lines (one object a line, `timestamp`, `level` and `event` keys first) for log shippers.
 
+Code that also runs in a machine agent logs through `get_logger` (structlog's calling
+convention): under `configure_plain` it writes the same key-value lines without structlog,
+which a machine agent then never imports (3 MB less in every agent); otherwise each call
+goes to structlog, configured by `configure`.
+
 Besides stderr, each line can go to a sink (`SINK`, a context variable so that two
 controllers in one process do not mix their lines): the controller stores its lines for
 `rune debug-log`, a machine agent writes them to the log file it ships.
@@ -14,18 +19,21 @@ cannot write in memory, bounded, and writes it when there is room, whole lines o
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import os
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TextIO, cast
 
-import structlog
+if TYPE_CHECKING:
+    import structlog
 
 __all__ = [
     "LOG_FORMATS",
@@ -33,9 +41,12 @@ __all__ = [
     "FileSink",
     "LineFile",
     "LogLine",
+    "Logger",
     "SafeStream",
     "Sink",
     "configure",
+    "configure_plain",
+    "get_logger",
     "lost_lines_note",
     "module_of",
     "processors",
@@ -256,6 +267,8 @@ class SafeStream:
 
 def _shared() -> list[structlog.typing.Processor]:
     """Level, time and the traceback as text: for structlog's lines and stdlib logging's."""
+    import structlog  # noqa: PLC0415 (a machine agent logs without it)
+
     return [
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -264,6 +277,8 @@ def _shared() -> list[structlog.typing.Processor]:
 
 
 def _renderer(log_format: str) -> structlog.typing.Processor:
+    import structlog  # noqa: PLC0415
+
     if log_format == "json":
         return structlog.processors.JSONRenderer(sort_keys=False)
     return structlog.processors.KeyValueRenderer(
@@ -284,11 +299,14 @@ def processors(log_format: str = "text") -> list[structlog.typing.Processor]:
     key-value or JSON)."""
     if log_format not in LOG_FORMATS:
         raise ValueError(f"unknown log format {log_format!r}: expected one of {LOG_FORMATS}")
+    import structlog  # noqa: PLC0415
+
     return [
         structlog.contextvars.merge_contextvars,
         *_shared(),
         structlog.processors.CallsiteParameterAdder(
-            {structlog.processors.CallsiteParameter.PATHNAME}
+            {structlog.processors.CallsiteParameter.PATHNAME},
+            additional_ignores=[__name__],  # the caller of a `Logger`, not the `Logger`
         ),
         _tee,
         *([_key_order] if log_format == "json" else []),
@@ -301,6 +319,8 @@ def _stdlib_handler(stream: SafeStream, log_format: str) -> logging.Handler:
     JSON objects as structlog's (`logger` naming who logged)."""
     handler = logging.StreamHandler(cast("TextIO", stream))
     if log_format == "json":
+        import structlog  # noqa: PLC0415
+
         handler.setFormatter(
             structlog.stdlib.ProcessorFormatter(
                 foreign_pre_chain=[
@@ -320,15 +340,24 @@ def _stdlib_handler(stream: SafeStream, log_format: str) -> logging.Handler:
     return handler
 
 
-def configure(level: str = "INFO", process: str = "runecraft", log_format: str = "text") -> None:
-    """Log lines on stderr (the process's log file), stdlib logging routed too; `log_format`
-    is one of `LOG_FORMATS` (`json`: one JSON object a line, for log shippers)."""
+def _configure_stdlib(level: str, log_format: str) -> tuple[int, SafeStream]:
+    """Route stdlib logging to the process's stream; its numeric level and the stream."""
     numeric = getattr(logging, level.upper(), logging.INFO)
     stream = SafeStream(sys.stderr.fileno())
-    chain = processors(log_format)
     logging.basicConfig(handlers=[_stdlib_handler(stream, log_format)], level=numeric)
     for noisy in ("amqtt", "transitions", "uvicorn.access", "mqtt", "aiosqlite", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    return numeric, stream
+
+
+def configure(level: str = "INFO", process: str = "runecraft", log_format: str = "text") -> None:
+    """Log lines on stderr (the process's log file), stdlib logging routed too; `log_format`
+    is one of `LOG_FORMATS` (`json`: one JSON object a line, for log shippers)."""
+    import structlog  # noqa: PLC0415
+
+    chain = processors(log_format)
+    numeric, stream = _configure_stdlib(level, log_format)
+    Logger.plain = None
     structlog.configure(
         processors=chain,
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
@@ -336,3 +365,114 @@ def configure(level: str = "INFO", process: str = "runecraft", log_format: str =
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(process=process)
+
+
+def configure_plain(level: str = "INFO", process: str = "runecraft") -> None:
+    """`configure(level, process)` without structlog: `get_logger` loggers write the same
+    key-value lines (and feed `SINK` alike) themselves. For a machine agent, which logs
+    only through them."""
+    numeric, stream = _configure_stdlib(level, "text")
+    Logger.plain = _PlainLines(numeric, stream.write, {"process": process})
+
+
+_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "exception": 40, "critical": 50}
+
+
+@dataclass(frozen=True)
+class _PlainLines:
+    """What `configure_plain` set: the least level written, where lines go, and the
+    process-wide context (structlog's context variables in `configure`)."""
+
+    level: int
+    write: Callable[[str], object]
+    context: dict[str, Any]
+
+    def log(self, method: str, event: str, values: dict[str, Any], pathname: str) -> None:
+        """The line structlog's `processors("text")` chain renders for this call."""
+        if _LEVELS[method] < self.level:
+            return
+        event_dict: dict[str, Any] = {**values, "event": event}
+        for key, value in self.context.items():
+            event_dict.setdefault(key, value)
+        event_dict["level"] = "error" if method == "exception" else method
+        now = datetime.datetime.now(tz=datetime.UTC)
+        event_dict["timestamp"] = now.isoformat().replace("+00:00", "Z")
+        exc_info = _exc_info(event_dict.pop("exc_info", None))
+        if exc_info is not None:
+            text = "".join(traceback.format_exception(*exc_info))
+            event_dict["exception"] = text[:-1] if text.endswith("\n") else text
+        event_dict["pathname"] = pathname
+        _tee(None, method, event_dict)
+        first = [(key, event_dict.pop(key, None)) for key in ("timestamp", "level", "event")]
+        items = [*first, *event_dict.items()]
+        self.write(" ".join(f"{key}={value!r}" for key, value in items) + "\n")
+
+
+def _exc_info(value: Any) -> tuple[type[BaseException], BaseException, Any] | None:
+    """The exception `exc_info=` names, as structlog's `format_exc_info` reads it."""
+    if isinstance(value, BaseException):
+        return (type(value), value, value.__traceback__)
+    if isinstance(value, tuple) and len(value) == 3 and isinstance(value[1], BaseException):
+        return cast("tuple[type[BaseException], BaseException, Any]", value)
+    if value:
+        current = sys.exc_info()
+        return None if current[1] is None else current
+    return None
+
+
+class Logger:
+    """structlog's calling convention (`info(event, **values)`, `bind`, `exception`) for
+    code that also runs in a machine agent: lines of `configure_plain` when it is in force,
+    else structlog's (configured by `configure`)."""
+
+    __slots__ = ("_context", "_name", "_structlog")
+
+    plain: ClassVar[_PlainLines | None] = None
+    """Set by `configure_plain` (None: structlog's lines)."""
+
+    def __init__(self, name: str, context: dict[str, Any] | None = None) -> None:
+        self._name = name
+        self._context = context or {}
+        self._structlog: Any = None
+
+    def bind(self, **values: Any) -> Logger:
+        """A logger that adds `values` to every line."""
+        return Logger(self._name, {**self._context, **values})
+
+    def debug(self, event: str, *args: Any, **values: Any) -> None:
+        self._log("debug", event, args, values)
+
+    def info(self, event: str, *args: Any, **values: Any) -> None:
+        self._log("info", event, args, values)
+
+    def warning(self, event: str, *args: Any, **values: Any) -> None:
+        self._log("warning", event, args, values)
+
+    def error(self, event: str, *args: Any, **values: Any) -> None:
+        self._log("error", event, args, values)
+
+    def critical(self, event: str, *args: Any, **values: Any) -> None:
+        self._log("critical", event, args, values)
+
+    def exception(self, event: str, *args: Any, **values: Any) -> None:
+        """`error` with the exception being handled."""
+        values.setdefault("exc_info", True)
+        self._log("exception", event, args, values)
+
+    def _log(self, method: str, event: str, args: tuple[Any, ...], values: dict[str, Any]) -> None:
+        plain = Logger.plain
+        if plain is not None:
+            caller = sys._getframe(2).f_code.co_filename
+            plain.log(method, event % args if args else event, {**self._context, **values}, caller)
+            return
+        if self._structlog is None:
+            import structlog  # noqa: PLC0415
+
+            self._structlog = structlog.get_logger(self._name)
+        logger = self._structlog.bind(**self._context) if self._context else self._structlog
+        getattr(logger, method)(event, *args, **values)
+
+
+def get_logger(name: str) -> Logger:
+    """The logger of module `name` (as `structlog.get_logger(__name__)`)."""
+    return Logger(name)

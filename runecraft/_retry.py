@@ -21,14 +21,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import structlog
 import tenacity
 
-from runecraft import errors
+from runecraft import _logging, errors
 
 __all__ = ["Attempts", "Outage", "RetryPolicy", "backoff_delay"]
 
-logger = structlog.get_logger(__name__)
+logger = _logging.get_logger(__name__)
 
 T = TypeVar("T")
 

@@ -16,6 +16,7 @@ is malformed is ignored: the span then continues the current trace, or starts it
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -91,9 +92,8 @@ def setup(service: str) -> bool:
         from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
         from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
     except ImportError as exc:  # an environment without them still runs, untraced
-        import structlog  # noqa: PLC0415
-
-        structlog.get_logger(__name__).warning("tracing is off", error=str(exc))
+        # stdlib logging: routed to the process's log by the controller and the agent alike
+        logging.getLogger(__name__).warning("tracing is off: %s", exc)
         return False
 
     from runecraft import __version__  # noqa: PLC0415

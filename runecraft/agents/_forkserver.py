@@ -29,13 +29,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import structlog
-
+from runecraft import _logging
 from runecraft.agents import _leftovers, _zygote
 
 __all__ = ["IDLE", "ForkServer", "ForkedHook", "entrypoint"]
 
-logger = structlog.get_logger(__name__)
+logger = _logging.get_logger(__name__)
 
 IDLE = 120.0
 """Seconds without a hook after which the server exits."""

@@ -30,13 +30,12 @@ import stat
 import time
 from pathlib import Path
 
-import structlog
-
+from runecraft import _logging
 from runecraft.agents import _proc
 
 __all__ = ["REAP_TIMEOUT", "ProcessRecords"]
 
-logger = structlog.get_logger(__name__)
+logger = _logging.get_logger(__name__)
 
 REAP_TIMEOUT = 10.0
 """Longest `reap()` waits for killed groups to be gone (SIGKILL is not refusable, but a

@@ -27,14 +27,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import structlog
-
+from runecraft import _logging
 from runecraft.schemas import bus
 from runecraft.schemas.logs import CONTINUATION as _CONTINUATION
 
 __all__ = ["FLUSH_TIMEOUT", "LogShipper", "Publish", "batch_end"]
 
-logger = structlog.get_logger(__name__)
+logger = _logging.get_logger(__name__)
 
 Publish = Callable[[bytes], object]
 """Queues one payload for the controller."""

@@ -10,13 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pydantic
-import structlog
 
 from runecraft import _logging, _tracing
 from runecraft.agents import machine
 from runecraft.schemas import agent as agent_schema
 
-logger = structlog.get_logger(__name__)
+logger = _logging.get_logger(__name__)
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -48,7 +47,7 @@ async def _serve(config: agent_schema.AgentConfig, *, pod: bool) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the machine agent until signalled; returns the exit code."""
     args = _parse(argv)
-    _logging.configure(args.log_level, process="machine-agent")
+    _logging.configure_plain(args.log_level, process="machine-agent")
     path = _config_path(args)
     if path is None:
         logger.error("--config-dir needs --pod NAME ending in the unit's number", pod=args.pod)

@@ -15,13 +15,12 @@ import bisect
 import json
 import secrets
 
-import structlog
-
+from runecraft import _logging
 from runecraft.schemas import metrics
 
 __all__ = ["AgentMeter"]
 
-logger = structlog.get_logger(__name__)
+logger = _logging.get_logger(__name__)
 
 
 class _Timings:

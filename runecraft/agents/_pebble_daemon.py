@@ -29,14 +29,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import structlog
-
-from runecraft import _pidfd, _retry
+from runecraft import _logging, _pidfd, _retry
 from runecraft.agents import _proc
 
 __all__ = ["DaemonPaths", "LocalDaemon", "daemon_argv"]
 
-logger = structlog.get_logger(__name__)
+logger = _logging.get_logger(__name__)
 
 FIRST_RESTART_DELAY = 1.0
 """Seconds before restarting a daemon that died (doubles up to `MAX_RESTART_DELAY`)."""
@@ -192,7 +190,7 @@ class LocalDaemon:
         finally:
             await asyncio.shield(self._stop())
 
-    async def _run_once(self, log: structlog.typing.FilteringBoundLogger) -> int | None:
+    async def _run_once(self, log: _logging.Logger) -> int | None:
         """Run the daemon until it exits; its exit code (None: it could not start)."""
         paths = self.paths
         try:

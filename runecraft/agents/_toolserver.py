@@ -23,9 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import structlog
-
-from runecraft import _tracing, errors
+from runecraft import _logging, _tracing, errors
 from runecraft.agents import _hookrecord, _hooktool, _proc, hooktools
 
 __all__ = [
@@ -38,7 +36,7 @@ __all__ = [
     "install_tools",
 ]
 
-logger = structlog.get_logger(__name__)
+logger = _logging.get_logger(__name__)
 
 CLIENT_NAME = "jujuc"
 """The client script's file name in the tools dir; every tool is a symlink to it."""

@@ -40,9 +40,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import structlog
 import yaml
 
+from runecraft import _logging
 from runecraft.agents import _pebble_daemon, _toolserver, uniter
 from runecraft.schemas import agent as agent_schema
 
@@ -63,7 +63,7 @@ __all__ = [
     "ensure_private_dir",
 ]
 
-logger = structlog.get_logger(__name__)
+logger = _logging.get_logger(__name__)
 
 KUBERNETES_CONTAINERS_DIR = Path("/charm/containers")
 """Where ops looks for the sockets, and where they are in a Kubernetes pod."""

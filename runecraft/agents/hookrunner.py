@@ -26,9 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import structlog
-
-from runecraft import _retry
+from runecraft import _logging, _retry
 from runecraft.agents import _context, _forkserver, _leftovers, _unitlog, uniter
 
 __all__ = [
@@ -47,7 +45,7 @@ __all__ = [
     "run_hook",
 ]
 
-logger = structlog.get_logger(__name__)
+logger = _logging.get_logger(__name__)
 
 JUJU_VERSION = "3.6.12"
 """The Juju version charms see; ops switches behaviour on it (§2.1)."""

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Protocol
 
 import pydantic
-import structlog
 
 from runecraft import _logging, _retry, _tracing, errors
 from runecraft import bus as mqtt
@@ -56,7 +55,7 @@ from runecraft.schemas import bus
 
 __all__ = ["HEARTBEAT_INTERVAL", "STOP_FLUSH_TIMEOUT", "BusLink", "MachineAgent", "build"]
 
-logger = structlog.get_logger(__name__)
+logger = _logging.get_logger(__name__)
 
 HEARTBEAT_INTERVAL = 10.0
 """Seconds between heartbeats; well inside Juju's 30 s leadership guarantee."""

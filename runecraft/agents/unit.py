@@ -47,9 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-import structlog
-
-from runecraft import _retry, _tracing, charms, errors
+from runecraft import _logging, _retry, _tracing, charms, errors
 from runecraft.agents import (
     _context,
     _forkserver,
@@ -80,7 +78,7 @@ __all__ = [
     "unit_dir_name",
 ]
 
-logger = structlog.get_logger(__name__)
+logger = _logging.get_logger(__name__)
 
 INITIAL_WORKLOAD = bus.StatusValue(status="waiting", message="agent initialising")
 """Workload status of a unit whose charm has not said anything yet."""
@@ -622,9 +620,7 @@ class UnitAgent:
         await self._publish()
         return True
 
-    async def _prepare_charm(
-        self, op: uniter.Operation, log: structlog.typing.FilteringBoundLogger
-    ) -> bool:
+    async def _prepare_charm(self, op: uniter.Operation, log: _logging.Logger) -> bool:
         """Fetch, verify and deploy the charm into the persistent charm dir."""
         try:
             archive = await self._charms.fetch(op.charm_sha)

@@ -32,13 +32,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import aiomqtt
-import structlog
 
-from runecraft import _retry
+from runecraft import _logging, _retry
 
 __all__ = ["RECONNECT", "Broker", "BusClient", "OnConnect", "OnMessage", "lost_connection"]
 
-logger = structlog.get_logger(__name__)
+logger = _logging.get_logger(__name__)
 
 OnConnect = Callable[[], Awaitable[None]]
 """Called on every (re)connect, once subscribed and once what was queued before is sent (so

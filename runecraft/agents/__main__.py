@@ -13,9 +13,9 @@ from __future__ import annotations
 import sys
 
 if "rich" not in sys.modules:
-    # structlog imports rich, when it is installed, for console tracebacks the agent never
-    # renders (its lines are plain key-value): kept out, every agent on every machine starts
-    # faster and holds less memory. A `None` entry makes `import rich` fail as if absent.
+    # Nothing the agent runs needs rich (its lines are plain key-value), but a library that
+    # finds it installed may import it for tracebacks: kept out, every agent starts faster
+    # and holds less memory. A `None` entry makes `import rich` fail as if absent.
     sys.modules["rich"] = None  # type: ignore[assignment]
 
 from runecraft.agents import _main

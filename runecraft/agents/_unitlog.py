@@ -1,6 +1,6 @@
 """The unit log (`unit.log` in the unit dir): hook output and `juju-log` lines.
 
-Kept apart from the agent's own structlog stream because it is the charm's log, the thing
+Kept apart from the agent's own key-value log because it is the charm's log, the thing
 `juju debug-log` shows: one record per line, `<time> <LEVEL> unit.<unit>.<source> <message>`,
 a message of several lines (an ops traceback) continued on lines that start with a space
 (`runecraft.schemas.logs.frame`, which parses them back); the machine agent ships it to the

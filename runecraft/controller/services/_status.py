@@ -547,6 +547,8 @@ class StatusService(StoreService[Store]):
         self._cache: dict[str, _Cached] = {}
         self._texts: dict[str, UnitTexts] = {}
         """Per model (by UUID), its units' texts as the last status rendered them."""
+        self.units_rendered = 0
+        """Unit documents the last status rendered (the other units' texts were kept)."""
 
     async def _snapshot(self, model_name: str) -> ModelSnapshot:
         model = await self.store.model(model_name)
@@ -603,6 +605,7 @@ class StatusService(StoreService[Store]):
                 unit_text=texts.text,
             )
             texts.finish()
+            self.units_rendered = texts.rendered
             document["model"]["generation"] = key[1]
             body = encode_status(document)
         self._cache.pop(model_name, None)

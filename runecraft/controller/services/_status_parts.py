@@ -13,7 +13,7 @@ document rendered in parts is byte for byte a document rendered whole.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -101,33 +101,47 @@ class UnitTexts:
         return kept[1]
 
 
-def _object(members: Iterable[str]) -> str:
-    return "{" + ",".join(members) + "}"
-
-
-def _unit(name: str, unit: UnitText | dict[str, Any]) -> str:
-    if isinstance(unit, UnitText):
-        return unit.member
-    return f"{encode(name)}:{encode(unit)}"
-
-
-def _application(doc: dict[str, Any]) -> str:
-    return _object(
-        f"{encode(key)}:"
-        + (_object(_unit(n, u) for n, u in value.items()) if key == "units" else encode(value))
-        for key, value in doc.items()
-    )
-
-
 def encode_status(document: dict[str, Any]) -> bytes:
     """The document as `encode` writes it (UTF-8), its applications' units given as
-    `UnitText` (or documents) spliced in."""
-    return _object(
-        f"{encode(key)}:"
-        + (
-            _object(f"{encode(n)}:{_application(a)}" for n, a in value.items())
-            if key == "applications"
-            else encode(value)
+    `UnitText` (or documents) spliced in; written as pieces joined once (a 10,000-unit
+    document is megabytes: each copy of it counts)."""
+    parts: list[str] = []
+    add = parts.append
+
+    def members(value: dict[str, Any], write: Callable[[str, Any], None]) -> None:
+        if not value:
+            add("{}")
+            return
+        separator = "{"
+        for key, member in value.items():
+            add(f"{separator}{encode(key)}:")
+            separator = ","
+            write(key, member)
+        add("}")
+
+    def units(value: dict[str, UnitText | dict[str, Any]]) -> None:
+        add("{")
+        add(
+            ",".join(
+                [
+                    unit.member if type(unit) is UnitText else f"{encode(name)}:{encode(unit)}"
+                    for name, unit in value.items()
+                ]
+            )
         )
-        for key, value in document.items()
-    ).encode()
+        add("}")
+
+    def application(key: str, value: Any) -> None:
+        if key == "units":
+            units(value)
+        else:
+            add(encode(value))
+
+    def top(key: str, value: Any) -> None:
+        if key == "applications":
+            members(value, lambda _, doc: members(doc, application))
+        else:
+            add(encode(value))
+
+    members(document, top)
+    return "".join(parts).encode()

@@ -220,6 +220,9 @@ def _unit_doc(
     *,
     caas: bool = False,
 ) -> dict[str, Any]:
+    """One unit's document: from the unit, its machine, the revision published to that
+    machine, whether it leads `app` and `caas` alone, the inputs `UnitTexts.text` keeps
+    its text by (a document that reads more must add it to that key)."""
     published = published_revision(machine.agent) if machine is not None else None
     doc: dict[str, Any] = {
         "workload-status": {

@@ -27,6 +27,12 @@ from runecraft.controller.services import _endpoints
 from runecraft.controller.services._hub import ChangeHub
 from runecraft.controller.services._ports import StoreService
 from runecraft.controller.services._scaling import is_caas
+from runecraft.controller.services._status_parts import (
+    UnitDocument,
+    UnitText,
+    UnitTexts,
+    encode_status,
+)
 from runecraft.controller.services._unitinfo import build_unit_info, placement
 from runecraft.controller.state import (
     ApplicationRecord,
@@ -214,6 +220,9 @@ def _unit_doc(
     *,
     caas: bool = False,
 ) -> dict[str, Any]:
+    """One unit's document: from the unit, its machine, the revision published to that
+    machine, whether it leads `app` and `caas` alone, the inputs `UnitTexts.text` keeps
+    its text by (a document that reads more must add it to that key)."""
     published = published_revision(machine.agent) if machine is not None else None
     doc: dict[str, Any] = {
         "workload-status": {
@@ -306,10 +315,13 @@ def _applications(
     snapshot: ModelSnapshot,
     published_revision: Callable[[str], int | None],
     app_relations: dict[str, dict[str, list[dict[str, str]]]],
+    unit_text: UnitDocument | Callable[..., UnitText] = _unit_doc,
 ) -> dict[str, Any]:
     """Juju's `applications`, each with its units and (if any) its relations; a subordinate
     application has `subordinate-to` and no units of its own: they are under their
-    principal units' `subordinates`."""
+    principal units' `subordinates`. `unit_text` gives each unit's document, or its text
+    (`UnitTexts.text`), but for subordinate units and their principals: those documents
+    are put together here."""
     caas = is_caas(snapshot.models[0])
     machines = {m.number: m for m in snapshot.machines}
     units_by_app: dict[int, list[tuple[UnitRecord, MachineRecord | None]]] = defaultdict(list)
@@ -319,14 +331,17 @@ def _applications(
         units_by_app[unit.application_id].append((shown, machine))
     subordinates = subordinate_to(snapshot)
     apps = {a.id: a for a in snapshot.applications}
-    docs: dict[str, dict[str, Any]] = {}
+    joined = [u for u in snapshot.units if u.principal is not None]
+    apart = {u.name for u in joined} | {u.principal for u in joined}
+    docs: dict[str, Any] = {}
     for placed_units in units_by_app.values():
         for unit, machine in placed_units:
-            docs[unit.name] = _unit_doc(
+            render = _unit_doc if unit.name in apart else unit_text
+            docs[unit.name] = render(
                 unit, apps[unit.application_id], machine, published_revision, caas=caas
             )
-    for unit in sorted(snapshot.units, key=lambda u: (u.application, u.number)):
-        if unit.principal is not None and unit.principal in docs:
+    for unit in sorted(joined, key=lambda u: (u.application, u.number)):
+        if unit.principal in docs:
             sub = docs[unit.name]
             sub.pop("machine", None)  # Juju shows it on the principal only
             docs[unit.principal].setdefault("subordinates", {})[unit.name] = sub
@@ -399,14 +414,19 @@ def _cross_model(
     return doc
 
 
-def _unit_docs(applications: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every unit document, subordinates under their principals included."""
-    found = []
+def _unit_docs(applications: dict[str, Any]) -> list[dict[str, Any] | UnitText]:
+    """Every unit document (or text), subordinates under their principals included."""
+    found: list[dict[str, Any] | UnitText] = []
     for app in applications.values():
         for unit in app.get("units", {}).values():
             found.append(unit)
-            found.extend(unit.get("subordinates", {}).values())
+            if not isinstance(unit, UnitText):
+                found.extend(unit.get("subordinates", {}).values())
     return found
+
+
+def _unit_settled(unit: dict[str, Any] | UnitText) -> bool:
+    return unit.settled if isinstance(unit, UnitText) else bool(unit["settled"])
 
 
 def _settled(snapshot: ModelSnapshot, applications: dict[str, Any], reconciled: bool) -> bool:
@@ -416,7 +436,7 @@ def _settled(snapshot: ModelSnapshot, applications: dict[str, Any], reconciled: 
         reconciled
         and all(r.life == "alive" for r in snapshot.relations)
         and all(app.life == "alive" for app in snapshot.applications)
-        and all(unit["settled"] for unit in _unit_docs(applications))
+        and all(_unit_settled(unit) for unit in _unit_docs(applications))
         # A subordinate unit still leaving after its principal went is shown nowhere.
         and all(u.life == "alive" for u in snapshot.units if u.principal is not None)
     )
@@ -464,13 +484,15 @@ def build_status(
     reconciled: bool,
     local_isolated: bool = False,
     broker: BrokerHealth | None = None,
+    unit_text: UnitDocument | Callable[..., UnitText] = _unit_doc,
 ) -> dict[str, Any]:
     """The `status --format json` document of the snapshot's one model; `local_isolated`
     says whether the local provider runs its machines as users of their own, `broker` how
-    the controller's broker is (left out when not given)."""
+    the controller's broker is (left out when not given). With `unit_text` (`UnitTexts.
+    text`) units are given as their JSON text, for `encode_status`."""
     model = snapshot.models[0]
     app_relations, integrations = relations_status(snapshot)
-    applications = _applications(snapshot, published_revision, app_relations)
+    applications = _applications(snapshot, published_revision, app_relations, unit_text)
     return {
         "model": {
             "name": model.name,
@@ -542,6 +564,10 @@ class StatusService(StoreService[Store]):
         self._local_isolated = local_isolated
         self._broker_health = broker_health
         self._cache: dict[str, _Cached] = {}
+        self._texts: dict[str, UnitTexts] = {}
+        """Per model (by UUID), its units' texts as the last status rendered them."""
+        self.units_rendered = 0
+        """Unit documents the last status rendered (the other units' texts were kept)."""
 
     async def _snapshot(self, model_name: str) -> ModelSnapshot:
         model = await self.store.model(model_name)
@@ -584,7 +610,10 @@ class StatusService(StoreService[Store]):
         snapshot = await self.store.status_snapshot(model_name)
         agents = tuple(dict.fromkeys(m.agent for m in snapshot.machines))
         published = {agent: self._published_revision(agent) for agent in agents}
+        texts = self._unit_texts(snapshot.models[0].uuid)
+        snapshot.machines = texts.same_machines(snapshot.machines)
         with collections_paused():
+            texts.start()
             document = build_status(
                 snapshot,
                 controller_name=self._controller_name,
@@ -592,16 +621,27 @@ class StatusService(StoreService[Store]):
                 reconciled=reconciled,
                 local_isolated=key[3],
                 broker=broker,
+                unit_text=texts.text,
             )
+            texts.finish()
+            self.units_rendered = texts.rendered
             document["model"]["generation"] = key[1]
-            body = json.dumps(
-                document, ensure_ascii=False, allow_nan=False, separators=(",", ":")
-            ).encode()
+            body = encode_status(document)
         self._cache.pop(model_name, None)
         if len(self._cache) >= self.CACHED_MODELS:
             del self._cache[next(iter(self._cache))]
         self._cache[model_name] = _Cached(key, agents, tuple(published.values()), body)
         return body
+
+    def _unit_texts(self, model_uuid: str) -> UnitTexts:
+        """The model's kept unit texts (new ones for a model not seen lately)."""
+        texts = self._texts.pop(model_uuid, None)
+        if texts is None:
+            texts = UnitTexts(model_uuid, _unit_doc)
+            if len(self._texts) >= self.CACHED_MODELS:
+                del self._texts[next(iter(self._texts))]
+        self._texts[model_uuid] = texts
+        return texts
 
     async def show_unit(self, model_name: str, unit: str) -> dict[str, Any]:
         """Juju's `show-unit` document of one unit."""

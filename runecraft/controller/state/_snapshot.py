@@ -35,7 +35,13 @@ from runecraft.controller.state._records import (
 )
 from runecraft.controller.state._secrets import read_secret_rows
 
-__all__ = ["ModelSnapshot", "collections_paused", "read_snapshot", "read_status_snapshot"]
+__all__ = [
+    "ModelSnapshot",
+    "StatusUnits",
+    "collections_paused",
+    "read_snapshot",
+    "read_status_snapshot",
+]
 
 
 @dataclass
@@ -360,24 +366,32 @@ def _status_unit(row: Any) -> UnitRecord:
     return unit
 
 
-def _status_units(rows: Any, known: dict[tuple[Any, ...], UnitRecord]) -> list[UnitRecord]:
-    """Units as records; a row read before with the same values reuses its record (after
-    one report, 9,999 of 10,000 units are as they were, and making a record costs more
-    than finding it). `known` is left holding this read's records."""
-    records: dict[tuple[Any, ...], UnitRecord] = {}
-    for row in rows:
-        key = tuple(row)
-        unit = known.get(key)
-        records[key] = _status_unit(key) if unit is None else unit
+StatusUnits = dict[int, tuple[tuple[Any, ...], UnitRecord]]
+"""Per unit id, the row status read last and the record made from it."""
+
+
+def _status_units(rows: Any, known: StatusUnits) -> list[UnitRecord]:
+    """Units as records; a unit whose row has the same values as at the last read reuses
+    its record (after one report, 9,999 of 10,000 units are as they were, and making a
+    record costs more than comparing its row). `known` is left holding this read's rows."""
+    found: StatusUnits = {}
+    units: list[UnitRecord] = []
+    for row in rows.all():
+        values = tuple(row)
+        kept = known.get(values[0])
+        if kept is None or kept[0] != values:
+            kept = (values, _status_unit(values))
+        found[values[0]] = kept
+        units.append(kept[1])
     known.clear()
-    known.update(records)
-    return list(records.values())
+    known.update(found)
+    return units
 
 
 async def read_status_snapshot(
     conn: AsyncConnection,
     model_name: str,
-    known: dict[tuple[Any, ...], UnitRecord] | None = None,
+    known: StatusUnits | None = None,
 ) -> ModelSnapshot | None:
     """What status shows of the model named `model_name` (None: no such model), in seven
     queries whatever its size: the model, its applications, units, machines, charms,

@@ -39,13 +39,13 @@ from runecraft.controller.state._records import (
     MachineRecord,
     ModelRecord,
     RelationRecord,
-    UnitRecord,
 )
 from runecraft.controller.state._relations import Relations
 from runecraft.controller.state._resources import Resources, read_resource_blob
 from runecraft.controller.state._secrets import Secrets
 from runecraft.controller.state._snapshot import (
     ModelSnapshot,
+    StatusUnits,
     read_snapshot,
     read_status_snapshot,
 )
@@ -152,7 +152,7 @@ class Store:
         self._write_lock = asyncio.Lock()
         self._committed: list[Callable[[Sequence[tuple[str, str, str]]], None]] = []
         self.dialect = engine.dialect.name
-        self._status_units: dict[str, dict[tuple[Any, ...], UnitRecord]] = {}
+        self._status_units: dict[str, StatusUnits] = {}
         self.commits = 0
         """Write transactions committed through this store: what was read before it moved
         is still current (the controller is the database's only writer)."""

@@ -298,6 +298,8 @@ class UnitAgent:
     """Why `_record` is not on disk yet (None: it is)."""
     _saved_commit_seq: int = 0
     """The newest commit on disk: only those are ever sent."""
+    leader_set_wait: float = LEADER_SET_WAIT
+    """Seconds `leader-set` waits for a full outbox to take the settings."""
 
     def __init__(
         self,
@@ -1030,12 +1032,12 @@ class UnitAgent:
         reconnects), or fails having written nothing.
 
         Raises:
-            UnavailableError: the outbox took nothing for `LEADER_SET_WAIT` seconds.
+            UnavailableError: the outbox took nothing for `leader_set_wait` seconds.
         """
         async with self._waiting.leader_sets:
             message = bus.LeaderSet(unit=self.unit, seq=self._next_seq(), settings=dict(settings))
             try:
-                async with asyncio.timeout(LEADER_SET_WAIT):
+                async with asyncio.timeout(self.leader_set_wait):
                     while not await self._outbox.send(message):
                         self._refused = True
                         self._waiting.room.clear()
@@ -1043,7 +1045,7 @@ class UnitAgent:
             except TimeoutError:
                 raise errors.UnavailableError(
                     "cannot write settings: the link to the controller took nothing for "
-                    f"{LEADER_SET_WAIT:g} seconds (its outbox is full); nothing was written"
+                    f"{self.leader_set_wait:g} seconds (its outbox is full); nothing was written"
                 ) from None
 
     def _flush_action_logs_later(self) -> None:

@@ -10,7 +10,11 @@ timers are the update-status interval and the hook-retry backoff.
 Every change to what the unit reports (workload status, agent status, workload version,
 converged config hash, removal) goes out at once as a full `UnitReport` through the injected
 `Outbox`; `status-set` inside a hook is reported immediately too, as are `leader-set`
-(`LeaderSet`) and `action-log` (`ActionLog`).
+(`LeaderSet`) and `action-log` (`ActionLog`). The outbox may refuse a message (it is full):
+the latest report and application status are then sent again on a later pass (the machine
+agent's heartbeat wakes the unit), `action-log` lines wait in order in a bounded queue
+(`_actionlog`), and `leader-set` waits until the outbox takes the settings, as Juju's returns
+only once the controller has them (after `LEADER_SET_WAIT` it fails and writes nothing).
 
 A successful hook's buffered writes (and every action's outcome) become ONE `HookCommit`,
 numbered 1, 2, 3 … per unit, persisted together with the local-state change BEFORE it is
@@ -49,6 +53,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from runecraft import _logging, _retry, _tracing, charms, errors
 from runecraft.agents import (
+    _actionlog,
     _context,
     _forkserver,
     _hookrecord,
@@ -104,6 +109,10 @@ HookRan = Callable[[str, str, str, float], None]
 
 RESEND_RUNS = 8
 """Hook-run records sent again after a reconnect (the controller ignores repeats)."""
+
+LEADER_SET_WAIT = 60.0
+"""Seconds `leader-set` waits for a full outbox to take the settings before it fails (Juju's
+call fails too once its connection to the controller is given up)."""
 
 
 class Outbox(Protocol):
@@ -229,15 +238,14 @@ class _Backend:
         await self._agent._apply(workload_version=version)
 
     async def leader_set(self, settings: Mapping[str, str]) -> None:
-        agent = self._agent
-        message = bus.LeaderSet(unit=agent.unit, seq=agent._next_seq(), settings=dict(settings))
-        await agent._outbox.send(message)
+        await self._agent._leader_set(settings)
 
     async def action_log(self, action_id: str, message: str) -> None:
         agent = self._agent
-        await agent._outbox.send(
-            bus.ActionLog(unit=agent.unit, action_id=action_id, message=message)
-        )
+        line = bus.ActionLog(unit=agent.unit, action_id=action_id, message=message)
+        if not await agent._waiting.action_logs.add(line):
+            agent._refused = True
+            agent._flush_action_logs_later()
 
 
 def _environment(
@@ -267,6 +275,20 @@ def _processes(paths: UnitPaths) -> tuple[_leftovers.ProcessRecords, _forkserver
     return records, server
 
 
+class _Waiting:
+    """What waits for room in a full outbox besides the report and the commits."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.room = asyncio.Event()
+        """Set by `UnitAgent.poke()`: the outbox may have room now."""
+        self.app_status = False
+        """The latest application status was refused: the next pass sends it."""
+        self.leader_sets = asyncio.Lock()
+        """One `leader-set` at a time, in call order."""
+        self.action_logs = _actionlog.ActionLogQueue(outbox.send)
+        self.action_log_flusher: asyncio.Task[None] | None = None
+
+
 class UnitAgent:
     """Runs one unit: `run()` until the unit is removed (or the task is cancelled)."""
 
@@ -274,6 +296,8 @@ class UnitAgent:
     """Why `_record` is not on disk yet (None: it is)."""
     _saved_commit_seq: int = 0
     """The newest commit on disk: only those are ever sent."""
+    leader_set_wait: float = LEADER_SET_WAIT
+    """Seconds `leader-set` waits for a full outbox to take the settings."""
 
     def __init__(
         self,
@@ -356,6 +380,10 @@ class UnitAgent:
         self._recent_runs: list[bus.HookRun] = []
         """The newest hook-run records sent, resent after a reconnect."""
 
+    @functools.cached_property
+    def _waiting(self) -> _Waiting:
+        return _Waiting(self._outbox)
+
     # --- public ----------------------------------------------------------------------------
 
     @property
@@ -407,14 +435,17 @@ class UnitAgent:
         self._wake.set()
 
     def poke(self) -> None:
-        """Wake the loop to re-evaluate (a timer may have become due)."""
+        """Wake the loop to re-evaluate (a timer may have become due), and whatever waits
+        for room in a full outbox."""
         self._wake.set()
+        self._waiting.room.set()
 
     @property
     def refused(self) -> bool:
-        """The outbox refused this unit's latest report or a commit (it was full): a
-        `poke()` once it may have room makes the unit send them again. Without that, a unit
-        with nothing new to say would never send the report it lost."""
+        """The outbox refused this unit's latest report, application status, a commit, an
+        `action-log` line or `leader-set` (it was full): a `poke()` once it may have room
+        makes the unit send them again. Without that, a unit with nothing new to say would
+        never send the report it lost."""
         return self._refused
 
     def report(self) -> bus.UnitReport:
@@ -465,6 +496,7 @@ class UnitAgent:
                 await self._loop()
         finally:
             self._server = None
+            self._end_action_logs()
             await asyncio.shield(self._saver.settled())  # the latest record, before the dir goes
             await asyncio.shield(self._workloads.close())
             await asyncio.shield(self._forks.close())
@@ -485,6 +517,8 @@ class UnitAgent:
             trace = self._trace
             await self._acknowledge(remote, revision)
             await self._adopt_report_seq(remote)
+            if self._waiting.app_status and remote.leader:
+                await self._send_app_status()
             if remote.commit_seq >= self.local.commit_seq:
                 self._seen_revision = revision
             else:  # not settled on this snapshot (nor on any older one)
@@ -833,6 +867,8 @@ class UnitAgent:
             )
         elif op.is_action and ctx is not None and ctx.action is not None:
             action = _operations.action_outcome(ctx.action, result, unit=self.unit)
+        if op.is_action:
+            self._end_action_logs()
         commit: bus.HookCommit | None = None
         if outcome.succeeded and (
             action is not None or uniter.scope_change(op) or (parts is not None and not parts.empty)
@@ -971,17 +1007,65 @@ class UnitAgent:
         self._refused = True
 
     async def _send_app_status(self) -> None:
+        """Send the latest application status (while leading) with a fresh number: the
+        controller keeps the newest number it applied, so a resend neither counts as a replay
+        nor undoes a newer status. One the outbox refused goes on the next pass."""
         status = self._record.app_status
+        self._waiting.app_status = False
         if status is None:
             return
-        await self._outbox.send(
-            bus.AppStatusReport(
-                application=self.remote.application,
-                unit=self.unit,
-                seq=self._next_seq(),
-                status=status,
-            )
+        report = bus.AppStatusReport(
+            application=self.remote.application, unit=self.unit, seq=self._next_seq(), status=status
         )
+        if not await self._outbox.send(report):
+            self._waiting.app_status = True
+            self._refused = True
+
+    async def _leader_set(self, settings: Mapping[str, str]) -> None:
+        """Send `leader-set`'s settings, waiting while the outbox refuses them (offered
+        again whenever the unit is poked): as in Juju, the tool returns only once the
+        settings are on their way for good (the outbox keeps a message it took across
+        reconnects), or fails having written nothing.
+
+        Raises:
+            UnavailableError: the outbox took nothing for `leader_set_wait` seconds.
+        """
+        async with self._waiting.leader_sets:
+            message = bus.LeaderSet(unit=self.unit, seq=self._next_seq(), settings=dict(settings))
+            try:
+                async with asyncio.timeout(self.leader_set_wait):
+                    while not await self._outbox.send(message):
+                        self._refused = True
+                        self._waiting.room.clear()
+                        await self._waiting.room.wait()
+            except TimeoutError:
+                raise errors.UnavailableError(
+                    "cannot write settings: the link to the controller took nothing for "
+                    f"{self.leader_set_wait:g} seconds (its outbox is full); nothing was written"
+                ) from None
+
+    def _flush_action_logs_later(self) -> None:
+        """Send the waiting `action-log` lines whenever the unit is poked, until none waits
+        or the action ends."""
+        waiting = self._waiting
+        if waiting.action_log_flusher is None or waiting.action_log_flusher.done():
+            waiting.action_log_flusher = asyncio.create_task(self._flush_action_logs())
+
+    async def _flush_action_logs(self) -> None:
+        waiting = self._waiting
+        while waiting.action_logs.waiting:
+            waiting.room.clear()
+            await waiting.room.wait()
+            if not await waiting.action_logs.flush():
+                self._refused = True
+
+    def _end_action_logs(self) -> None:
+        """The action ended: its outcome carries its whole log, so nothing waits any more."""
+        waiting = self._waiting
+        if waiting.action_log_flusher is not None:
+            waiting.action_log_flusher.cancel()
+            waiting.action_log_flusher = None
+        waiting.action_logs.clear()
 
     def _sync_workloads(self) -> None:
         """Watch (and on machines run) the deployed charm's workload containers."""

@@ -252,3 +252,41 @@ async def test_force_with_no_wait_forgets_the_units_at_once(store: Store) -> Non
     snapshot = await store.snapshot(world.uuid)
     assert sorted(u.name for u in snapshot.units) == ["db/0", "db/1"]
     assert not any(s.unit.startswith("web/") for s in snapshot.scopes)
+
+
+async def test_a_resent_leader_set_or_app_status_applies_once_and_never_undoes_a_newer_one(
+    store: Store,
+) -> None:
+    """What a unit agent sends again after its outbox refused it: a `LeaderSet` keeps its
+    number (the hook waited for it), an `AppStatusReport` takes a fresh one. A number below
+    what the unit's other reports reached is still applied if that kind never got it, a
+    repeat changes nothing, and an older one arriving late does not undo a newer one."""
+    world = await make_world(store)
+    await world.send(0, _wire(_report(10, "reported since")))
+
+    def app_status(seq: int, message: str) -> bus.AppStatusReport:
+        status = bus.StatusValue(status="active", message=message)
+        return bus.AppStatusReport(application="db", unit="db/0", seq=seq, status=status)
+
+    async def app() -> tuple[dict[str, str], int, str]:
+        async with world.store.write("m") as tx:
+            record = await tx.applications.get("db")
+        return record.leader_settings, record.leader_settings_version, record.status_message
+
+    refused_earlier = _wire(bus.LeaderSet(unit="db/0", seq=7, settings={"mode": "primary"}))
+    await world.send(0, refused_earlier, _wire(app_status(8, "ready")))
+    settings, version, message = await app()
+    assert (settings, message) == ({"mode": "primary"}, "ready")
+    # Another unit of the application reads them (`leader-get`).
+    assert (await _remote(world, "db/1")).leader_settings == {"mode": "primary"}
+
+    revision = await world.revision()
+    await world.send(0, refused_earlier, _wire(app_status(8, "ready")))
+    assert await app() == (settings, version, message)
+    assert await world.revision() == revision
+
+    await world.send(0, _wire(bus.LeaderSet(unit="db/0", seq=12, settings={"mode": "standby"})))
+    await world.send(0, _wire(app_status(13, "serving")))
+    await world.send(0, refused_earlier, _wire(app_status(9, "ready")))
+    settings, _, message = await app()
+    assert (settings, message) == ({"mode": "standby"}, "serving")

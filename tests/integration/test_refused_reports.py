@@ -9,9 +9,10 @@ lets go on, a real bus client with a tiny outbox, and a real machine agent."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +168,191 @@ async def test_a_refused_report_is_sent_again_once_the_outbox_has_room(tmp_path:
         if stopped:
             os.kill(pid, signal.SIGCONT)
         await broker.stop()
+
+
+# --- what a hook sets at once: application status, leader settings, action-log lines ------
+
+LEADER_CHARM = {
+    **BASH_CHARM,
+    # At the gate (h2 only), the leader sets its application's status and leader settings.
+    "hooks/config-changed": (
+        "#!/bin/bash\nset -e\n"
+        'gate="$CHARM_DIR/../gate"\n'
+        'if [ -p "$gate" ]; then\n'
+        '  read -r _ < "$gate"\n'
+        '  status-set --application active "app ready"\n'
+        "  leader-set mode=primary\n"
+        "fi\n"
+    ),
+    # Logs three lines once let go at `gate`, then waits at `gate2` (still running).
+    "actions/progress": (
+        "#!/bin/bash\nset -e\n"
+        'read -r _ < "$CHARM_DIR/../gate"\n'
+        'for n in 1 2 3; do action-log "step $n"; done\n'
+        'read -r _ < "$CHARM_DIR/../gate2"\n'
+    ),
+}
+
+
+def leader_snapshot(revision: int, archive: bytes, **changes: Any) -> bus.MachineSnapshot:
+    return bus.MachineSnapshot(
+        revision=revision,
+        model_name="test",
+        model_uuid="0b1e4d1c-0000-4000-8000-000000000001",
+        machine_id="0",
+        units=(unit_state(archive, leader=True, **changes),),
+    )
+
+
+class Paused:
+    """A real mosquitto the test stops (SIGSTOP: the session stays up, nothing is
+    acknowledged) and lets go on, a bus client with a tiny outbox, and a machine agent."""
+
+    def __init__(self, tmp_path: Path, archive: bytes) -> None:
+        self.port = free_port()
+        self.link = mqtt.BusClient(
+            mqtt.Broker("127.0.0.1", self.port, AGENT, AGENT_PASSWORD),
+            client_id=AGENT,
+            subscriptions=[bus.down_topic(AGENT)],
+            outbox_size=OUTBOX,
+        )
+        self.agent = machine.MachineAgent(
+            config(tmp_path, self.port),
+            link=self.link,
+            charms=Charms(archive),
+            heartbeat_interval=0.05,
+        )
+        self.unit_dir = tmp_path / "machine-0" / "units" / "plain-0"
+        self.controller = Controller(self.port)
+        self.broker = controller_bus.ManagedMosquitto(
+            tmp_path / "mosquitto", "127.0.0.1", self.port
+        )
+        self.pid = 0
+        self.stopped = False
+        self.seen: list[Any] = []
+
+    async def stop_and_fill(self) -> int:
+        """Stop the broker once nothing is on its way, and fill the outbox; returns the
+        refusals counted so far."""
+        await eventually("the outbox to be empty", lambda: self.link.queued == 0)
+        os.kill(self.pid, signal.SIGSTOP)
+        self.stopped = True
+        while self.link.publish(UP, bus.encode(bus.Heartbeat(agent=AGENT, units=()))):
+            pass
+        return self.link.refused
+
+    def go_on(self) -> None:
+        os.kill(self.pid, signal.SIGCONT)
+        self.stopped = False
+
+    def release(self, fifo: str) -> None:
+        """Let a hook waiting at `fifo` go on, if one does (never blocks)."""
+        with contextlib.suppress(OSError):
+            fd = os.open(self.unit_dir / fifo, os.O_WRONLY | os.O_NONBLOCK)
+            os.write(fd, b"go\n")
+            os.close(fd)
+
+
+@contextlib.asynccontextmanager
+async def paused_rig(tmp_path: Path, archive: bytes) -> AsyncIterator[Paused]:
+    rig = Paused(tmp_path, archive)
+    await rig.broker.start(_brokers.hashes().items())
+    rig.pid = int(rig.broker.pid_file.read_text())
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(rig.controller.bus.run())]
+            await within(rig.controller.connects.get())
+            tasks.append(tg.create_task(rig.agent.run()))
+            await received(rig.controller, lambda m: isinstance(m, bus.Hello), rig.seen)
+            yield rig
+            for task in tasks:
+                task.cancel()
+    finally:
+        if rig.stopped:
+            rig.go_on()
+        rig.release("gate")
+        rig.release("gate2")
+        await rig.broker.stop()
+
+
+async def test_refused_application_status_and_leader_settings_reach_the_controller(
+    tmp_path: Path,
+) -> None:
+    archive = build_zip(LEADER_CHARM)
+    async with paused_rig(tmp_path, archive) as rig:
+        controller, seen = rig.controller, rig.seen
+        assert await controller.bus.publish(AGENT, leader_snapshot(1, archive))
+        await report_where(controller, settled_on("h1"), seen)
+
+        # config-changed for h2 runs, and waits at the gate.
+        os.mkfifo(rig.unit_dir / "gate")
+        assert await controller.bus.publish(AGENT, leader_snapshot(2, archive, config_hash="h2"))
+        await report_where(controller, lambda r: r.agent.status == "executing", seen)
+
+        # With the outbox full, the hook sets the application status and leader settings.
+        before = await rig.stop_and_fill()
+        unit = rig.agent.units["plain/0"]
+        await asyncio.to_thread((rig.unit_dir / "gate").write_text, "go\n")
+        await eventually(
+            "the hook's application status or leader settings to be refused",
+            lambda: unit.refused and rig.link.refused > before,
+        )
+
+        # Once the broker takes messages again, both reach the controller, and the hook ends.
+        rig.go_on()
+        h2 = settled_on("h2")
+        for check in (
+            lambda m: isinstance(m, bus.AppStatusReport),
+            lambda m: isinstance(m, bus.LeaderSet),
+            lambda m: isinstance(m, bus.UnitReport) and h2(m),
+        ):
+            if not any(check(m) for m in seen):
+                await received(controller, check, seen)
+        (app_status,) = [m for m in seen if isinstance(m, bus.AppStatusReport)]
+        assert (app_status.unit, app_status.status) == (
+            "plain/0",
+            bus.StatusValue(status="active", message="app ready"),
+        )
+        (leader_set,) = [m for m in seen if isinstance(m, bus.LeaderSet)]
+        assert (leader_set.unit, leader_set.settings) == ("plain/0", {"mode": "primary"})
+        assert unit.local.error is None, "leader-set waited for room, it did not fail"
+
+
+async def test_refused_action_log_lines_reach_the_controller_in_order(tmp_path: Path) -> None:
+    archive = build_zip(LEADER_CHARM)
+    async with paused_rig(tmp_path, archive) as rig:
+        controller, seen = rig.controller, rig.seen
+        assert await controller.bus.publish(AGENT, leader_snapshot(1, archive))
+        await report_where(controller, settled_on("h1"), seen)
+
+        # The action starts, and waits at the gate.
+        os.mkfifo(rig.unit_dir / "gate")
+        os.mkfifo(rig.unit_dir / "gate2")
+        action = bus.ActionRequest(id="7", name="progress")
+        assert await controller.bus.publish(AGENT, leader_snapshot(2, archive, actions=(action,)))
+        await report_where(controller, lambda r: r.agent.status == "executing", seen)
+
+        # With the outbox full, it logs three lines (and goes on running).
+        before = await rig.stop_and_fill()
+        unit = rig.agent.units["plain/0"]
+        await asyncio.to_thread((rig.unit_dir / "gate").write_text, "go\n")
+        await eventually(
+            "the action's log lines to be refused",
+            lambda: unit.refused and rig.link.refused > before,
+        )
+
+        # The broker takes messages again: every line arrives, in order, while it runs.
+        rig.go_on()
+        for _ in range(3):
+            await received(controller, lambda m: isinstance(m, bus.ActionLog), seen)
+        lines = [(m.action_id, m.message) for m in seen if isinstance(m, bus.ActionLog)]
+        assert lines == [("7", "step 1"), ("7", "step 2"), ("7", "step 3")]
+        commits = [m for m in seen if isinstance(m, bus.HookCommit)]
+        assert not any(c.action is not None for c in commits), "the action is still running"
+
+        await asyncio.to_thread((rig.unit_dir / "gate2").write_text, "go\n")
+        commit: bus.HookCommit = await received(
+            controller, lambda m: isinstance(m, bus.HookCommit) and m.action is not None, seen
+        )
+        assert commit.action is not None
+        assert commit.action.log == ("step 1", "step 2", "step 3")

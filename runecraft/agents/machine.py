@@ -290,8 +290,9 @@ class MachineAgent:
     async def _heartbeats(self) -> None:
         """Renew leader leases periodically; skipped while disconnected (they would be stale).
         Log lines a full disk held back are written on the same beat, the agent's metrics
-        sent if anything was counted, and a unit whose report or commit a full outbox refused
-        is woken to send it again (it may have room now)."""
+        sent if anything was counted, and a unit with a message a full outbox refused
+        (report, commit, application status, leader settings, action-log lines) is woken to
+        send it again."""
         while True:
             await asyncio.sleep(self._heartbeat_interval)
             if self._link.is_connected():

@@ -123,6 +123,7 @@ class Reconciler:
                 generation = self.hub.generation
                 causes = self.hub.take_causes()
                 started = time.perf_counter()
+                shown = (self.reconciled_generation, self.applier.sent)
                 try:
                     # A pass acting on traced changes continues their traces (no span
                     # otherwise), and so does the pass its own changes wake.
@@ -147,6 +148,8 @@ class Reconciler:
                 if not self.provisioner.busy:
                     self.reconciled_generation = generation
                 self._count_pass()
+                if (self.reconciled_generation, self.applier.sent) != shown:
+                    self.hub.wake()  # status shows both: its waiters look again
         finally:
             await self.provisioner.close()
 

@@ -167,6 +167,31 @@ async def _quiet(reconciler: Reconciler, hub: ChangeHub) -> None:
         await reconciler.passed(reconciler.passes)
 
 
+async def test_a_pass_after_a_config_change_reads_the_applications_alone(
+    running: tuple[Store, ChangeHub, Reconciler, Recorder],
+) -> None:
+    store, hub, reconciler, recorder = running
+    app = await _deploy(store, hub)
+    async with asyncio.timeout(GUARD):
+        await recorder.until_each_agent_has()
+        await _quiet(reconciler, hub)
+    before = len(recorder.sent)
+    async with store.write("m") as tx:
+        await tx.applications.update(app, config={"message": "changed"})
+    counter = store.count_queries()
+    read = len(reconciler.kept.parts_read)
+    hub.changed()
+    async with asyncio.timeout(GUARD):
+        new_hash = await _first_new_hash(recorder, before)
+        await recorder.until_each_agent_has(new_hash)
+        await _quiet(reconciler, hub)
+    # The models (which moved), then the one part written: its applications. The units,
+    # machines, relations, actions, secrets, storage, resources and offers are those kept.
+    assert reconciler.kept.parts_read[read:] == [(MODEL_UUID, "applications")]
+    assert counter.count == 2
+    assert len(recorder.sent) == before + UNITS
+
+
 async def test_a_status_waiter_wakes_when_the_pass_that_settles_the_model_ends(
     running: tuple[Store, ChangeHub, Reconciler, Recorder],
 ) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from runecraft.controller.providers import FakeProvider, Provider
 from runecraft.controller.reconcilers._runner import Reconciler
-from runecraft.controller.services import AgentService, ChangeHub
+from runecraft.controller.services import AgentService, ChangeHub, StatusService
 from runecraft.controller.state import ApplicationRecord, Store
 from runecraft.schemas import bus
 from runecraft.schemas.agent import BrokerAddress
@@ -158,3 +158,64 @@ async def _first_new_hash(recorder: Recorder, before: int) -> str:
         recorder.moved.clear()
         await recorder.moved.wait()
     return recorder.sent[before][1].units[0].config_hash
+
+
+async def _quiet(reconciler: Reconciler, hub: ChangeHub) -> None:
+    """Until a pass found nothing to do, with nothing left to make."""
+    await reconciler.settle()
+    while reconciler.reconciled_generation < hub.generation:
+        await reconciler.passed(reconciler.passes)
+
+
+async def test_a_pass_after_a_config_change_reads_the_applications_alone(
+    running: tuple[Store, ChangeHub, Reconciler, Recorder],
+) -> None:
+    store, hub, reconciler, recorder = running
+    app = await _deploy(store, hub)
+    async with asyncio.timeout(GUARD):
+        await recorder.until_each_agent_has()
+        await _quiet(reconciler, hub)
+    before = len(recorder.sent)
+    async with store.write("m") as tx:
+        await tx.applications.update(app, config={"message": "changed"})
+    counter = store.count_queries()
+    read = len(reconciler.kept.parts_read)
+    hub.changed()
+    async with asyncio.timeout(GUARD):
+        new_hash = await _first_new_hash(recorder, before)
+        await recorder.until_each_agent_has(new_hash)
+        await _quiet(reconciler, hub)
+    # The models (which moved), then the one part written: its applications. The units,
+    # machines, relations, actions, secrets, storage, resources and offers are those kept.
+    assert reconciler.kept.parts_read[read:] == [(MODEL_UUID, "applications")]
+    assert counter.count == 2
+    assert len(recorder.sent) == before + UNITS
+
+
+async def test_a_status_waiter_wakes_when_the_pass_that_settles_the_model_ends(
+    running: tuple[Store, ChangeHub, Reconciler, Recorder],
+) -> None:
+    """A unit's report wakes the status waiters and the reconciler at once; the status they
+    read says "still reconciling" until that pass ends, which changes nothing in the
+    database: its end wakes them again (else they sleep out their whole long poll)."""
+    store, hub, reconciler, recorder = running
+    await _deploy(store, hub)
+    async with asyncio.timeout(GUARD):
+        await recorder.until_each_agent_has()
+        await _quiet(reconciler, hub)
+    status = StatusService(
+        store,
+        hub,
+        controller_name="c",
+        published_revision=reconciler.published_revision,
+        reconciled=lambda: reconciler.reconciled_generation >= hub.generation,
+    )
+    unit = (await store.snapshot(MODEL_UUID)).units[0]
+    async with store.write("m") as tx:
+        await tx.units.update(unit, workload_message="busy")
+    hub.changed()
+    document = await status.status("m")  # before the pass that follows could run
+    assert document["model"]["reconciled"] is False
+    async with asyncio.timeout(GUARD):
+        document = await status.status("m", after=document["model"]["generation"], timeout=3600.0)
+    assert document["model"]["reconciled"] is True

@@ -68,6 +68,8 @@ class Applier:
     """Per agent: digest of the last snapshot sent (to skip sending it again)."""
     revisions: dict[str, int] = field(default_factory=dict, init=False)
     """Per agent: model revision of the last snapshot sent (shown in status)."""
+    sent: int = field(default=0, init=False)
+    """Snapshots sent so far."""
 
     async def apply(
         self, model: ModelRecord, actions: Sequence[Action], now: float
@@ -244,4 +246,5 @@ class Applier:
             return Outcome(action, ok=False, message="not connected to the bus")
         self.digests[action.agent] = action.digest
         self.revisions[action.agent] = action.snapshot.revision
+        self.sent += 1
         return Outcome(action)

@@ -105,6 +105,9 @@ class Reconciler:
             lease_seconds=self.lease_seconds,
         )
         self.workloads = Workloads(store=self.store, providers=self.providers, api_url=self.api_url)
+        self.kept = self.store.kept_snapshots()
+        """Each model's snapshot as the last pass read it: a pass reads again only what
+        was written since."""
 
     def invalidate(self, model_uuid: str) -> None:
         """Look at the model again now (its substrate changed behind our back)."""
@@ -123,6 +126,7 @@ class Reconciler:
                 generation = self.hub.generation
                 causes = self.hub.take_causes()
                 started = time.perf_counter()
+                shown = (self.reconciled_generation, self.applier.sent)
                 try:
                     # A pass acting on traced changes continues their traces (no span
                     # otherwise), and so does the pass its own changes wake.
@@ -147,6 +151,8 @@ class Reconciler:
                 if not self.provisioner.busy:
                     self.reconciled_generation = generation
                 self._count_pass()
+                if (self.reconciled_generation, self.applier.sent) != shown:
+                    self.hub.wake()  # status shows both: its waiters look again
         finally:
             await self.provisioner.close()
 
@@ -188,6 +194,7 @@ class Reconciler:
                 changed |= await self._model_pass(model, now)
         for gone in set(self._marks) - {m.uuid for m in models}:
             del self._marks[gone]
+        self.kept.keep_only(m.uuid for m in models)
         return changed
 
     async def settle(self) -> None:
@@ -199,6 +206,7 @@ class Reconciler:
         connection may have lost what was sent)."""
         self.applier.forget_all()
         self._marks.clear()
+        self.kept.clear()
 
     def published_revision(self, agent: str) -> int | None:
         """Revision of the snapshot last sent to an agent (None: nothing sent yet)."""
@@ -221,9 +229,7 @@ class Reconciler:
 
     async def _model_pass(self, record: ModelRecord, now: float) -> bool:
         in_flight = self.provisioner.in_flight(record.uuid)
-        snap = await self.store.snapshot(record.uuid)
-        if not snap.models:
-            return False
+        snap = await self.store.kept_snapshot(record, self.kept)
         reach = _plan.AgentReach.of(self.bus_since(), self.agents.since(), self.lease_seconds)
         state = ModelState.of(snap, in_flight, reach)
         model = state.model

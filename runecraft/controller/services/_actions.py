@@ -134,12 +134,12 @@ class ActionService(StoreService[ActionStore]):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, timeout)
         while True:
-            generation = self.hub.generation
+            version = self.hub.version
             record = await self.get(model_name, action_id)
             remaining = deadline - loop.time()
             if record.finished or remaining <= 0:
                 return record
-            await self.hub.wait_after(generation, remaining)
+            await self.hub.wait_after(version, remaining)
 
 
 async def _task_target(tx: ActionState, name: str) -> UnitRecord:

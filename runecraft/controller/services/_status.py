@@ -594,7 +594,7 @@ class StatusService(StoreService[Store]):
         reconciled = self._reconciled()
         key = (
             self.store.commits,
-            self.hub.generation,
+            self.hub.version,
             reconciled,
             self._local_isolated(),
             broker.state,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import json
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -36,12 +37,17 @@ from runecraft.controller.state._records import (
 from runecraft.controller.state._secrets import read_secret_rows
 
 __all__ = [
+    "PART_TABLES",
+    "KeptSnapshots",
     "ModelSnapshot",
     "StatusUnits",
+    "TableWrites",
     "collections_paused",
     "read_snapshot",
     "read_status_snapshot",
 ]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -253,59 +259,215 @@ async def _read_remote_rows(
     )
 
 
-async def read_snapshot(
-    conn: AsyncConnection, keyring: _keyring.Keyring, model_uuid: str | None
+Part = Callable[[str, Callable[[], Awaitable[T]]], Awaitable[T]]
+"""How a snapshot gets one of its parts: `part(name, read)` (see `PART_TABLES`)."""
+
+
+async def _read_now(name: str, read: Callable[[], Awaitable[T]]) -> T:
+    del name
+    return await read()
+
+
+PART_TABLES: dict[str, tuple[sa.Table, ...]] = {
+    "applications": (t.applications,),
+    "units": (t.units,),
+    "machines": (t.machines,),
+    "cross-model": (t.offers, t.saas, t.cross_model_relations),
+    "relations": (
+        t.relations,
+        t.relation_endpoints,
+        t.relation_scopes,
+        t.databags,
+        t.cross_model_relations,  # which other models' scopes and bags are ours to see
+    ),
+    "actions": (t.actions,),
+    "secrets": (t.secrets, t.secret_revisions, t.secret_consumers, t.secret_grants),
+    "storage": (t.storage_instances,),
+    "resources": (t.application_resources,),
+}
+"""The parts of a model's snapshot and the tables each is read from (charms, immutable
+once stored, are kept by hash: `KeptSnapshots`)."""
+
+
+async def _read_parts(
+    read: _Reader,
+    keyring: _keyring.Keyring,
+    models: list[ModelRecord],
+    part: Part[Any],
+    charms: Callable[[list[ApplicationRecord]], Awaitable[dict[str, CharmRecord]]],
 ) -> ModelSnapshot:
-    """Every row of one model (or all): a fixed number of queries, whatever its size."""
-    read = _Reader(conn, model_uuid)
-    models = await read.models()
-    apps = await read.rows(t.applications, ApplicationRecord, t.applications.c.name)
-    units = await read.rows(t.units, UnitRecord, t.units.c.application_id, t.units.c.number)
-    machines = await read.rows(t.machines, MachineRecord, t.machines.c.number)
-    charms = await read.charms(apps)
-    relations, endpoints, scopes, databags = await _read_relations(read)
-    actions = await read.rows(
-        t.actions,
-        ActionRecord,
-        t.actions.c.model_uuid,
-        t.actions.c.id,
-        where=t.actions.c.status.in_(("pending", "running")),
+    """A snapshot of `read`'s model (or of all), each part got through `part`."""
+    model_uuid, conn = read.model_uuid, read.conn
+    apps: list[ApplicationRecord] = await part(
+        "applications",
+        lambda: read.rows(t.applications, ApplicationRecord, t.applications.c.name),
     )
-    secrets = await read_secret_rows(conn, keyring, model_uuid)
+    offers, saas, cross_model = await part("cross-model", lambda: _read_offers(read))
+
+    async def relations() -> tuple[list[Any], ...]:
+        rows, endpoints, scopes, databags = await _read_relations(read)
+        if model_uuid is None:
+            more_scopes, more_bags = remote_rows(cross_model, scopes, databags, None)
+        else:
+            more_scopes, more_bags = await _read_remote_rows(read, cross_model)
+        return rows, endpoints, scopes + more_scopes, databags + more_bags
+
     storage, resources = t.storage_instances, t.application_resources
-    offers, saas, cross_model = await _read_offers(read)
-    if model_uuid is None:
-        more_scopes, more_bags = remote_rows(cross_model, scopes, databags, None)
-    else:
-        more_scopes, more_bags = await _read_remote_rows(read, cross_model)
-    scopes += more_scopes
-    databags += more_bags
+    rels, endpoints, scopes, databags = await part("relations", relations)
     return ModelSnapshot(
         models=models,
         applications=apps,
-        units=units,
-        machines=machines,
-        charms=charms,
-        relations=relations,
+        units=await part(
+            "units",
+            lambda: read.rows(t.units, UnitRecord, t.units.c.application_id, t.units.c.number),
+        ),
+        machines=await part(
+            "machines", lambda: read.rows(t.machines, MachineRecord, t.machines.c.number)
+        ),
+        charms=await charms(apps),
+        relations=rels,
         endpoints=endpoints,
         scopes=scopes,
         databags=databags,
-        actions=actions,
-        secrets=secrets,
-        storage=await read.rows(
-            storage, StorageRecord, storage.c.model_uuid, storage.c.name, storage.c.number
+        actions=await part(
+            "actions",
+            lambda: read.rows(
+                t.actions,
+                ActionRecord,
+                t.actions.c.model_uuid,
+                t.actions.c.id,
+                where=t.actions.c.status.in_(("pending", "running")),
+            ),
         ),
-        resources=await read.rows(
-            resources,
-            ResourceRecord,
-            resources.c.model_uuid,
-            resources.c.application,
-            resources.c.name,
+        secrets=await part("secrets", lambda: read_secret_rows(conn, keyring, model_uuid)),
+        storage=await part(
+            "storage",
+            lambda: read.rows(
+                storage, StorageRecord, storage.c.model_uuid, storage.c.name, storage.c.number
+            ),
+        ),
+        resources=await part(
+            "resources",
+            lambda: read.rows(
+                resources,
+                ResourceRecord,
+                resources.c.model_uuid,
+                resources.c.application,
+                resources.c.name,
+            ),
         ),
         offers=offers,
         saas=saas,
         cross_model=cross_model,
     )
+
+
+async def read_snapshot(
+    conn: AsyncConnection, keyring: _keyring.Keyring, model_uuid: str | None
+) -> ModelSnapshot:
+    """Every row of one model (or all): a fixed number of queries, whatever its size."""
+    read = _Reader(conn, model_uuid)
+    return await _read_parts(read, keyring, await read.models(), _read_now, read.charms)
+
+
+class TableWrites:
+    """When each table was last written, on a clock that moves with every write transaction
+    of the store, once it ended (committed or not). Rows read after noting `clock` are at
+    least as new as every write that moved it so far; they are still the table's while
+    `written_since(tables, clock)` is false, since the controller is its database's only
+    writer and every write goes through its store."""
+
+    def __init__(self) -> None:
+        self.clock = 0
+        self._written: dict[str, int] = {}
+        self._all_written = 0
+
+    def ended(self, tables: Iterable[str | None]) -> None:
+        """A write transaction that wrote `tables` ended (None: a table it could not name,
+        which counts as every table)."""
+        self.clock += 1
+        for name in tables:
+            if name is None:
+                self._all_written = self.clock
+            else:
+                self._written[name] = self.clock
+
+    def written_since(self, tables: Iterable[sa.Table], clock: int) -> bool:
+        if self._all_written > clock:
+            return True
+        return any(self._written.get(table.name, 0) > clock for table in tables)
+
+
+@dataclass
+class _KeptPart:
+    clock: int
+    value: Any
+
+
+class KeptSnapshots:
+    """Each model's snapshot as last read, part by part (`PART_TABLES`): a part is read
+    again only when one of its tables was written since, and a charm only once. After one
+    application's config changed, a pass reads that model's applications again (one query)
+    instead of its whole snapshot (about twenty): the units, machines, relations, actions,
+    secrets, storage, resources and cross-model rows are those it holds, unless written."""
+
+    def __init__(self, writes: TableWrites) -> None:
+        self._writes = writes
+        self._parts: dict[tuple[str, str], _KeptPart] = {}
+        self._charms: dict[str, CharmRecord] = {}
+        self.parts_read: list[tuple[str, str]] = []
+        """(model uuid, part) of every part read from the database, in order (the latest
+        `MAX_READS_NOTED`): what a pass cost."""
+
+    MAX_READS_NOTED = 256
+
+    def keep_only(self, model_uuids: Iterable[str]) -> None:
+        """Drop the parts of every other model (those gone)."""
+        keep = set(model_uuids)
+        self._parts = {key: part for key, part in self._parts.items() if key[0] in keep}
+
+    def clear(self) -> None:
+        self._parts.clear()
+
+    def _part(self, model_uuid: str) -> Part[Any]:
+        async def part(name: str, read: Callable[[], Awaitable[Any]]) -> Any:
+            kept = self._parts.get((model_uuid, name))
+            if kept is not None and not self._writes.written_since(PART_TABLES[name], kept.clock):
+                return kept.value
+            clock = self._writes.clock  # noted before reading: a write meanwhile moves it
+            value = await read()
+            self._parts[(model_uuid, name)] = _KeptPart(clock, value)
+            self.parts_read = [*self.parts_read[-(self.MAX_READS_NOTED - 1) :], (model_uuid, name)]
+            return value
+
+        return part
+
+    def _charms_of(self, read: _Reader) -> Callable[[list[ApplicationRecord]], Awaitable[Any]]:
+        async def charms(apps: list[ApplicationRecord]) -> dict[str, CharmRecord]:
+            missing = [a for a in apps if a.charm_sha256 not in self._charms]
+            if missing:
+                self._charms.update(await read.charms(missing))
+            shas = {a.charm_sha256 for a in apps}
+            return {sha: self._charms[sha] for sha in sorted(shas) if sha in self._charms}
+
+        return charms
+
+    async def read(
+        self, conn: AsyncConnection, keyring: _keyring.Keyring, model: ModelRecord
+    ) -> ModelSnapshot:
+        """The snapshot of `model` (as read just before, by the caller), its parts read
+        again only where written since they were last read."""
+        read = _Reader(conn, model.uuid)
+        snap = await _read_parts(
+            read, keyring, [model], self._part(model.uuid), self._charms_of(read)
+        )
+        # The caller gets lists of its own: the kept ones stay as read.
+        copies: dict[str, Any] = {
+            f.name: list(getattr(snap, f.name))
+            for f in dataclasses.fields(snap)
+            if isinstance(getattr(snap, f.name), list)
+        }
+        return dataclasses.replace(snap, **copies)
 
 
 @contextlib.contextmanager

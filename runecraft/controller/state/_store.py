@@ -44,8 +44,10 @@ from runecraft.controller.state._relations import Relations
 from runecraft.controller.state._resources import Resources, read_resource_blob
 from runecraft.controller.state._secrets import Secrets
 from runecraft.controller.state._snapshot import (
+    KeptSnapshots,
     ModelSnapshot,
     StatusUnits,
+    TableWrites,
     read_snapshot,
     read_status_snapshot,
 )
@@ -156,6 +158,10 @@ class Store:
         self.commits = 0
         """Write transactions committed through this store: what was read before it moved
         is still current (the controller is the database's only writer)."""
+        self.table_writes = TableWrites()
+        self._writing: set[str | None] | None = None
+        """The tables the write transaction under way wrote so far."""
+        event.listen(engine.sync_engine, "after_execute", self._saw_statement)
 
     @classmethod
     async def open(cls, url: str, keyring: _keyring.Keyring | None = None) -> Store:
@@ -266,22 +272,46 @@ class Store:
 
     # --- transactions -----------------------------------------------------------------
 
+    def _saw_statement(self, conn: Any, statement: Any, *_: Any) -> None:
+        """Note the table an insert, update or delete wrote (any other statement that is
+        not a select counts as writing every table)."""
+        if isinstance(statement, sa.sql.Select | sa.sql.CompoundSelect):
+            return
+        table = (
+            getattr(statement, "table", None)
+            if isinstance(statement, sa.sql.dml.UpdateBase)
+            else None
+        )
+        name = getattr(table, "name", None)
+        if self._writing is None:  # not in `write()`: counted at once
+            self.table_writes.ended([name])
+        else:
+            self._writing.add(name)
+
     @contextlib.asynccontextmanager
     async def write(self, model_name: str | None = None) -> AsyncIterator[Tx]:
         """One write transaction; with a model, its revision moves if anything changed."""
-        async with self._write_lock, self.engine.begin() as conn:
-            model = None
-            if model_name is not None:
-                query = sa.select(t.models).where(t.models.c.name == model_name)
-                if self.dialect == "postgresql":
-                    query = query.with_for_update()
-                row = (await conn.execute(query)).first()
-                if row is None:
-                    raise errors.NotFoundError(f'model "{model_name}" not found')
-                model = record(ModelRecord, row)
-            tx = Tx(conn, model, self.keyring)
-            yield tx
-            await tx.finish()
+        async with self._write_lock:
+            writing: set[str | None] = set()
+            self._writing = writing
+            try:
+                async with self.engine.begin() as conn:
+                    model = None
+                    if model_name is not None:
+                        query = sa.select(t.models).where(t.models.c.name == model_name)
+                        if self.dialect == "postgresql":
+                            query = query.with_for_update()
+                        row = (await conn.execute(query)).first()
+                        if row is None:
+                            raise errors.NotFoundError(f'model "{model_name}" not found')
+                        model = record(ModelRecord, row)
+                    tx = Tx(conn, model, self.keyring)
+                    yield tx
+                    await tx.finish()
+            finally:
+                # Only once it ended: a reader noting the clock before this reads its rows.
+                self._writing = None
+                self.table_writes.ended(writing)
         self.commits += 1
         changes = tx.changes
         for watcher in self._committed:
@@ -482,6 +512,16 @@ class Store:
         constant number of queries (unfinished actions only)."""
         async with self.engine.connect() as conn:
             return await read_snapshot(conn, self.keyring, model_uuid)
+
+    def kept_snapshots(self) -> KeptSnapshots:
+        """A keeper of model snapshots read part by part (`kept_snapshot`)."""
+        return KeptSnapshots(self.table_writes)
+
+    async def kept_snapshot(self, model: ModelRecord, kept: KeptSnapshots) -> ModelSnapshot:
+        """What `snapshot` reads of `model` (a record just read), reading again only the
+        parts written since `kept` last read them."""
+        async with self.engine.connect() as conn:
+            return await kept.read(conn, self.keyring, model)
 
     STATUS_MODELS = 16
     """Models whose unit records status keeps from one read to the next."""

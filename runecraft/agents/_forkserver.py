@@ -31,7 +31,7 @@ from pathlib import Path
 
 import structlog
 
-from runecraft.agents import _leftovers, _zygote
+from runecraft.agents import _leftovers, _toolserver, _zygote
 
 __all__ = ["IDLE", "ForkServer", "ForkedHook", "entrypoint"]
 
@@ -229,6 +229,7 @@ class ForkServer:
                 str(self.socket_path),
                 entry,
                 str(self.idle),
+                _toolserver.CLIENT_NAME,
                 cwd=charm_dir,
                 env={**env, "PYTHONPATH": "lib:venv"},
                 stdin=asyncio.subprocess.DEVNULL,

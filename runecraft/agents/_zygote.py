@@ -14,7 +14,10 @@ agent answers `go\\n` (it has put the session on record by then), and is killed 
 agent hangs up instead. Then comes `exit CODE\\n` when it ended (CODE as `subprocess`
 gives it: negative for a signal). The hook process takes the descriptors as 0/1/2, the
 environment and cwd it was given, and runs ENTRYPOINT as `__main__` exactly as
-`python3 ENTRYPOINT` would (sys.argv, sys.path[0], SystemExit, tracebacks, atexit).
+`python3 ENTRYPOINT` would (sys.argv, sys.path[0], SystemExit, tracebacks, atexit). The
+server compiles ENTRYPOINT once (a `__main__` gets no `.pyc`) and freezes what ops made out
+of the collector's reach before it forks (a collection in a hook would walk, and so copy,
+every page of it); a hook that finds the file changed compiles it anew.
 
 Off Kubernetes the Pebble sockets are not at `/charm/containers` (pebble.md §1.3): when a
 hook's `RUNECRAFT_CONTAINERS_DIR` names another directory, `ops.pebble.Client` is given
@@ -63,10 +66,27 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
-def _run_main(script: str) -> None:
-    """Run `script` as the interpreter runs `python3 SCRIPT`: a fresh `__main__`."""
+_compiled: dict[str, tuple[tuple[int, int, int], types.CodeType]] = {}
+"""Entrypoint path → (its inode, mtime and size when compiled, its code): a `__main__` has
+no `.pyc`, so the server compiles it once, before the forks, not every hook."""
+
+
+def _entry_code(script: str) -> types.CodeType:
+    """The compiled `script`, compiled again only when the file is not the one compiled."""
+    info = os.stat(script)
+    key = (info.st_ino, info.st_mtime_ns, info.st_size)
+    known = _compiled.get(script)
+    if known is not None and known[0] == key:
+        return known[1]
     with open(script, "rb") as file:
         code = compile(file.read(), script, "exec")
+    _compiled[script] = (key, code)
+    return code
+
+
+def _run_main(script: str) -> None:
+    """Run `script` as the interpreter runs `python3 SCRIPT`: a fresh `__main__`."""
+    code = _entry_code(script)
     main = types.ModuleType("__main__")
     main.__file__ = script
     main.__dict__.update(
@@ -367,6 +387,8 @@ def main() -> int:
     _reroute_pebble()
     if client:
         _serve_tools_in_process(client)
+    with contextlib.suppress(OSError, SyntaxError, ValueError):  # a hook reports it
+        _entry_code(os.path.join(os.getcwd(), entry))
 
     gc.freeze()  # what ops made is shared with every hook: no collection walks (and copies) it
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -59,14 +59,15 @@ async def forks(tmp_path: Path) -> AsyncIterator[_forkserver.ForkServer]:
 
 
 async def _hook(
-    harness: Harness, forks: _forkserver.ForkServer | None
+    harness: Harness, forks: _forkserver.ForkServer | None, source: str = CHARM
 ) -> tuple[hookrunner.HookResult, list[str]]:
-    """Run the charm as an `install` hook; its result and the client starts it caused."""
+    """Run `source` as the charm's `install` hook; its result and the client starts it
+    caused."""
     charm = harness.charm_dir
     (charm / "src").mkdir(exist_ok=True)
     (charm / "dispatch").write_text(ENV_DISPATCH)
     (charm / "dispatch").chmod(0o755)
-    (charm / "src" / "charm.py").write_text(CHARM)
+    (charm / "src" / "charm.py").write_text(source)
     count = charm.parent / "client-starts"
     _counting_client(harness.tools, count)
     env = hook_env(
@@ -122,3 +123,27 @@ async def test_ops_tool_calls_in_a_forked_hook_start_no_process(
         "is-leader",
     ]
     assert forked_status == spawned_status != []
+
+
+PROBE = """#!/usr/bin/env python3
+import gc, json, sys
+seen = {"ops_imported": "ops" in sys.modules, "frozen": gc.get_freeze_count() > 0}
+import ops
+with open("seen.json", "w") as file:
+    json.dump(seen, file)
+"""
+
+
+async def test_a_forked_hook_finds_ops_imported_and_frozen(
+    tmp_path: Path, forks: _forkserver.ForkServer
+) -> None:
+    """The server imported ops before the hook, and froze it out of the hook's collections
+    (a collection would otherwise walk, and copy, every object ops made)."""
+    seen = []
+    for name, server in (("spawned", None), ("forked", forks), ("again", forks)):
+        async for h in make_harness(tmp_path / name, leader=True, bind_test_process=False):
+            result, _ = await _hook(h, server, PROBE)
+            assert result.ok, result.stderr
+            seen.append(json.loads((h.charm_dir / "seen.json").read_text()))
+    assert seen[0] == {"ops_imported": False, "frozen": False}
+    assert seen[1] == seen[2] == {"ops_imported": True, "frozen": True}

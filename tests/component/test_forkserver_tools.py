@@ -21,13 +21,16 @@ from runecraft.agents import _forkserver, _toolserver, _unitlog, hookrunner
 from tests.component.test_forkserver import ENV_DISPATCH, hook_env
 from tests.component.test_hook_tools import Harness, make_harness
 
-# ops' hook-command runner for five tools (one failing), then one tool run by the charm.
+# ops' hook-command runner for seven tools (one reading stdin, one failing), then one tool
+# run by the charm.
 CHARM = """#!/usr/bin/env python3
 import json, subprocess
 from ops import hookcmds
 seen = {"leader": hookcmds.is_leader(), "config": hookcmds.config_get()}
 hookcmds.juju_log("from the charm", level="INFO")
 hookcmds.status_set("active", "ready")
+hookcmds.state_set({"greeting": "hi\\r\\nthere"})  # through the tool's stdin
+seen["state"] = hookcmds.state_get("greeting")
 try:
     hookcmds.relation_get(99)
 except hookcmds.Error as exc:
@@ -37,7 +40,7 @@ seen["own"] = [own.returncode, own.stdout]
 with open("seen.json", "w") as file:
     json.dump(seen, file)
 """
-OPS_CALLS = 5
+OPS_CALLS = 7
 
 
 def _counting_client(tools: Path, count: Path) -> None:
@@ -112,6 +115,7 @@ async def test_ops_tool_calls_in_a_forked_hook_start_no_process(
     assert forked_starts == ["is-leader"]  # the charm's own call only
     assert forked == spawned
     assert forked["leader"] is True and forked["own"] == [0, "true\n"]
+    assert forked["state"] == "hi\r\nthere"
     assert forked["error"][0] != 0 and forked["error"][2].startswith("ERROR")
     assert forked_calls == spawned_calls
     assert [call[0] for call in forked_calls] == [
@@ -119,6 +123,8 @@ async def test_ops_tool_calls_in_a_forked_hook_start_no_process(
         "config-get",
         "juju-log",
         "status-set",
+        "state-set",
+        "state-get",
         "relation-get",
         "is-leader",
     ]

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runecraft import _logging
-from runecraft.agents import _leftovers, _zygote
+from runecraft.agents import _leftovers, _toolserver, _zygote
 
 __all__ = ["IDLE", "ForkServer", "ForkedHook", "entrypoint"]
 
@@ -228,6 +228,7 @@ class ForkServer:
                 str(self.socket_path),
                 entry,
                 str(self.idle),
+                _toolserver.CLIENT_NAME,
                 cwd=charm_dir,
                 env={**env, "PYTHONPATH": "lib:venv"},
                 stdin=asyncio.subprocess.DEVNULL,

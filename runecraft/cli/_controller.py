@@ -140,7 +140,7 @@ def bootstrap(
         ca_cert = (home / "controller" / "tls" / "ca.crt").read_text() if config.tls else None
         client_config = _config.ClientConfig(
             controller=config.name, endpoint=endpoint, token=config.admin_token, ca_cert=ca_cert
-        )
+        ).model_copy(update={"cloud": cloud})
         _config.save(home_settings().client_config, client_config)
 
         async def add_default(client: Client) -> None:

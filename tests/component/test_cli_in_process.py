@@ -676,3 +676,16 @@ def test_offer_consume_integrate_and_remove_as_juju(controller: Controller) -> N
     assert controller.json("offers") == {}
     controller.rune("remove-saas", "-m", "consuming", "theprov")
     assert "application-endpoints" not in controller.json("status", "-m", "consuming")
+
+
+def test_controllers_report_the_cloud_the_controller_was_bootstrapped_on(
+    controller: Controller,
+) -> None:
+    listed = controller.json("controllers")["controllers"]
+    assert listed["ctl"]["cloud"] == "local"  # type: ignore[index]  # a file from before
+    lxd = controller.config().model_copy(update={"cloud": "lxd"})
+    _config.save(home_settings().client_config, lxd)
+    listed = controller.json("controllers")["controllers"]
+    assert listed["ctl"]["cloud"] == "lxd"  # type: ignore[index]
+    shown = controller.json("show-controller")["ctl"]
+    assert shown["details"]["cloud"] == "lxd"  # type: ignore[index]

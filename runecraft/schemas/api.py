@@ -23,6 +23,7 @@ __all__ = [
     "BundleResponse",
     "CharmInfo",
     "CloudCredential",
+    "CloudCredentialRequest",
     "CloudInfo",
     "CloudRemoved",
     "CloudSpec",
@@ -97,6 +98,16 @@ class CloudInfo(BaseModel):
     defined: Literal["built-in", "added"]
     auth_type: str = ""
     """How the controller authenticates to it (Juju's auth type: `oauth2`, ...)."""
+    credential: str = ""
+    """The name of the credential it authenticates with (never its secrets)."""
+
+
+class CloudCredentialRequest(_Request):
+    """A credential for a cloud the controller has (`add-credential --controller`): its
+    name and the kubeconfig user it stands for."""
+
+    credential: str = Field(min_length=1, max_length=64)
+    user: dict[str, Any]
 
 
 class DeployRequest(_Request):

@@ -561,6 +561,7 @@ def test_add_cloud_then_add_credential_then_the_controller(
     assert 'Cloud "k8s-lab" added to this client.' in stderr  # no credential: not uploaded
     assert asyncio.run(controller.store.cloud("k8s-lab")) is None
     assert controller.json("credentials") == {"client-credentials": {}}
+    token = credential(**{"auth-type": "oauth2", "Token": "sekret"})
     bad = [
         (["add-cloud", "box", "-f", str(clouds)], 'cloud type "lxd" cannot be added'),
         (["add-cloud", "nope", "-f", str(clouds)], '"nope" not found in clouds file'),
@@ -576,8 +577,8 @@ def test_add_cloud_then_add_credential_then_the_controller(
             'auth-type "magic" is not supported',
         ),
         (
-            ["add-credential", "k8s-lab", "-f", str(credential(Token="t")), "--controller", "ctl"],
-            "a controller keeps the credential",
+            ["add-credential", "k8s-lab", "-f", str(token), "--controller", "ctl"],
+            'unknown cloud "k8s-lab"',  # not on the controller yet
         ),
     ]
     before = home_settings().client_clouds.read_text()
@@ -590,7 +591,6 @@ def test_add_cloud_then_add_credential_then_the_controller(
     assert home_settings().client_clouds.read_text() == before
     assert asyncio.run(controller.store.cloud("k8s-lab")) is None
 
-    token = credential(**{"auth-type": "oauth2", "Token": "sekret"})
     controller.rune("add-credential", "k8s-lab", "-f", str(token))
     shown = controller.json("credentials", "--show-secrets")["client-credentials"]
     assert shown == {
@@ -606,6 +606,69 @@ def test_add_cloud_then_add_credential_then_the_controller(
     assert stored is not None and stored.endpoint == "https://10.1.2.3:6443"
     assert stored.config["users"][0]["user"] == {"token": "sekret"}
     assert stored.config["clusters"][0]["cluster"]["certificate-authority-data"] == _b64(b"CA PEM")
+
+
+def test_add_credential_to_the_controller_is_what_it_authenticates_with(
+    controller: Controller, tmp_path: Path
+) -> None:
+    """Juju's `add-credential --controller`: the credential goes to the controller's copy
+    of the cloud (the client's stays) and `credentials --controller` lists it; bad input
+    names what is wrong and changes nothing."""
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text(
+        yaml.safe_dump(
+            {"clouds": {"k8s-lab": {"type": "k8s", "endpoint": "https://10.1.2.3:6443"}}}
+        )
+    )
+
+    def credential(name: str, **attrs: str) -> Path:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(
+            yaml.safe_dump({"credentials": {c: {name: attrs} for c in ("k8s-lab", "nope")}})
+        )
+        return path
+
+    controller.rune("add-cloud", "k8s-lab", "-f", str(clouds), "--client")
+    first = credential("lab-token", **{"auth-type": "oauth2", "Token": "t0k"})
+    controller.rune("add-credential", "k8s-lab", "-f", str(first))
+    controller.rune("add-cloud", "k8s-lab", "--controller", "ctl")
+    listed = controller.json("credentials", "--controller", "ctl")
+    assert listed == {
+        "controller-credentials": {
+            "k8s-lab": {"cloud-credentials": {"lab-token": {"auth-type": "oauth2", "details": {}}}}
+        }
+    }
+    rotated = credential("rotated", **{"auth-type": "userpass", "username": "u", "password": "p"})
+    before = asyncio.run(controller.store.cloud("k8s-lab"))
+    for args, message in [
+        (("k8s-lab", "-f", str(rotated), "--controller", "elsewhere"), 'controller "elsewhere"'),
+        (("nope", "-f", str(rotated), "--controller", "ctl"), 'unknown cloud "nope"'),
+        (("local", "-f", str(rotated), "--controller", "ctl"), 'cloud "local" is built in'),
+        (
+            ("k8s-lab", "-f", str(credential("bad", **{"auth-type": "magic"})), "-c", "ctl"),
+            'auth-type "magic" is not supported',
+        ),
+    ]:
+        code, _, stderr = controller.run("add-credential", *args, prog="juju")
+        assert (code, message in stderr) == (1, True), (args, stderr)
+    assert asyncio.run(controller.store.cloud("k8s-lab")) == before
+
+    code, _, stderr = controller.run(
+        "add-credential", "k8s-lab", "-f", str(rotated), "--controller", "ctl", prog="juju"
+    )
+    assert code == 0 and 'credential "rotated" for cloud "k8s-lab"' in stderr, stderr
+    stored = asyncio.run(controller.store.cloud("k8s-lab"))
+    assert stored is not None
+    assert stored.config["users"] == [
+        {"name": "rotated", "user": {"username": "u", "password": "p"}}
+    ]
+    assert stored.config["contexts"][0]["context"]["user"] == "rotated"
+    shown = controller.json("credentials", "k8s-lab", "--controller", "ctl", "--client")
+    assert shown["controller-credentials"] == {
+        "k8s-lab": {"cloud-credentials": {"rotated": {"auth-type": "userpass", "details": {}}}}
+    }
+    client_side = shown["client-credentials"]["k8s-lab"]  # type: ignore[index]
+    assert client_side["default-credential"] == "lab-token"  # the client's copy stays
 
 
 CHARMS = Path(__file__).parents[1] / "charms"

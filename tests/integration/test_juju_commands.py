@@ -286,6 +286,14 @@ def test_add_cloud_and_credential_through_jubilant(juju: jubilant.Juju) -> None:
     assert shown[0]["endpoint"] == "https://10.1.2.3:6443"
     with pytest.raises(jubilant.CLIError, match='cloud type "lxd" cannot be added'):
         juju.add_cloud("box", {"clouds": {"box": {"type": "lxd"}}}, client=True)
+    rotated = {"credentials": {"k8s-lab": {"rotated": {"auth-type": "oauth2", "Token": "n3w"}}}}
+    juju.add_credential("k8s-lab", rotated, controller="runecraft")
+    on_controller = _json(juju, "credentials", "--controller", "runecraft", include_model=False)
+    assert on_controller == {
+        "controller-credentials": {
+            "k8s-lab": {"cloud-credentials": {"rotated": {"auth-type": "oauth2", "details": {}}}}
+        }
+    }
     juju.cli("remove-cloud", "k8s-lab", include_model=False)
 
 

@@ -408,6 +408,15 @@ class Store:
                 raise errors.ConflictError(f'cloud "{cloud.name}" already exists')
             await tx.conn.execute(sa.insert(t.clouds).values(**dataclasses.asdict(cloud)))
 
+    async def update_cloud_config(self, name: str, config: dict[str, Any]) -> None:
+        """Replace an added cloud's kubeconfig (a new credential)."""
+        async with self.write() as tx:
+            changed = await tx.conn.execute(
+                sa.update(t.clouds).where(t.clouds.c.name == name).values(config=config)
+            )
+            if changed.rowcount == 0:
+                raise errors.NotFoundError(f'cloud "{name}" not found')
+
     async def remove_cloud(self, name: str) -> None:
         """Forget an added cloud that no model is on."""
         async with self.write() as tx:

@@ -158,6 +158,40 @@ def test_resources_in_each_format(controller: Controller, tmp_path: Path) -> Non
     ]
 
 
+def test_refresh_attaches_the_resources_jubilant_passes(
+    controller: Controller, tmp_path: Path
+) -> None:
+    """jubilant's `refresh(app, path=…, resources={…})`: `refresh --model M APP --path P
+    --resource NAME=PATH`; what is wrong is refused before the charm changes."""
+    first, second = tmp_path / "motd-1.txt", tmp_path / "motd-2.txt"
+    first.write_text("one\n")
+    second.write_text("two\n")
+    charm = resource_charm(tmp_path / "res-demo")
+    controller.rune("deploy", str(charm), "demo", "-n", "0", "--resource", f"motd={first}")
+    refresh = ("refresh", "--model", "default", "demo", "--path", str(charm))
+
+    def state() -> tuple[object, object]:
+        apps: Any = controller.json("status")["applications"]
+        return apps["demo"]["charm-rev"], controller.json("resources", "demo")
+
+    before = state()
+    for args, message in [
+        (("--resource", f"nope={second}"), 'charm "res-demo" declares no resource "nope"'),
+        (("--resource", f"motd={tmp_path / 'gone.txt'}"), 'resource "motd": cannot read'),
+        (("--storage", "data=1G"), "refresh --storage is not supported yet"),
+    ]:
+        code, _, stderr = controller.run(*refresh, *args, prog="juju")
+        assert code != 0 and message in stderr, (args, stderr)
+    assert state() == before
+    code, _, stderr = controller.run(*refresh, "--resource", f"motd={second}", prog="juju")
+    assert code == 0, stderr
+    revision, listed = state()
+    assert revision == before[0] + 1  # type: ignore[operator]
+    (old,) = [r for r in before[1]["resources"] if r["name"] == "motd"]  # type: ignore[index]
+    (motd,) = [r for r in listed["resources"] if r["name"] == "motd"]  # type: ignore[index]
+    assert motd["revision"] == 2 and motd["fingerprint"] != old["fingerprint"]
+
+
 def test_resources_of_a_charm_that_declares_none(controller: Controller) -> None:
     controller.rune("deploy", HELLO, "-n", "0")
     assert controller.json("resources", "hello-bash") == {"resources": []}

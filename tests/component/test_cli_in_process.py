@@ -192,6 +192,44 @@ def test_refresh_attaches_the_resources_jubilant_passes(
     assert motd["revision"] == 2 and motd["fingerprint"] != old["fingerprint"]
 
 
+def test_deploy_add_unit_and_add_machine_take_every_flag_jubilant_passes(
+    controller: Controller, tmp_path: Path
+) -> None:
+    """The flags jubilant's `deploy`, `add_unit` and `add_machine` pass: accepted where
+    Runecraft has the same meaning, else refused by name (not as unknown options)."""
+    deploy = ("deploy", "--model", "default", HELLO, "hb", "--num-units", "0")
+    code, _, stderr = controller.run(*deploy, "--bind", "alpha", "--force", prog="juju")
+    assert code == 0, stderr
+    refused = [
+        (("deploy", "--model", "default", HELLO, "x", "--bind", "source=public"), 'space "public"'),
+        (
+            ("deploy", "--model", "default", HELLO, "y", "--attach-storage", "d/0"),
+            "--attach-storage",
+        ),
+        (("add-unit", "--model", "default", "hb", "--attach-storage", "d/0"), "--attach-storage"),
+        (("add-machine", "--model", "default", "--disks", "1G"), "--disks is not supported"),
+        (
+            (
+                "add-machine",
+                "--model",
+                "default",
+                "ssh:nobody@192.0.2.1",
+                "--private-key",
+                str(tmp_path / "id"),
+                "--public-key",
+                str(tmp_path / "id.pub"),
+            ),
+            "private key",  # --public-key parsed; the missing private key named
+        ),
+    ]
+    before = controller.revision("default")
+    for args, message in refused:
+        code, _, stderr = controller.run(*args, prog="juju")
+        assert code in (1, 2) and message in stderr and "No such option" not in stderr, stderr
+    assert controller.revision("default") == before
+    assert list(controller.json("status")["applications"]) == ["hb"]  # type: ignore[call-overload]
+
+
 def test_resources_of_a_charm_that_declares_none(controller: Controller) -> None:
     controller.rune("deploy", HELLO, "-n", "0")
     assert controller.json("resources", "hello-bash") == {"resources": []}

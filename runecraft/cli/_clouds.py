@@ -53,6 +53,7 @@ __all__ = [
     "load_clouds",
     "remove_cloud",
     "show_cloud",
+    "update_cloud",
 ]
 
 _DESCRIPTIONS = {
@@ -570,6 +571,52 @@ def _credential_from_file(path: Path, cloud: str) -> tuple[str, dict[str, Any]]:
         raise errors.InvalidSpecError(f'credential "{name}": must be a mapping')
     fields = {k: v for k, v in attrs.items() if k != "auth-type"}
     return str(name), credential_user(attrs.get("auth-type"), fields)
+
+
+@click.command("update-cloud")
+@click.argument("name")
+@click.option(
+    "--file", "-f", "path", type=click.Path(dir_okay=False, path_type=Path), required=True
+)
+@_CLIENT_FLAG
+@_CONTROLLER_FLAG
+def update_cloud(name: str, path: Path, client: bool, controller: str | None) -> None:
+    """Give a Kubernetes cloud a new definition from a Juju clouds file (`endpoint`,
+    `ca-certificates`); its credential stays. On this client and the controller, as
+    `add-cloud` (--client, --controller: only there)."""
+    definition = _file_section(path, "clouds", name)
+    if name in builtin_clouds():
+        raise errors.InvalidSpecError(f'cloud "{name}" is built in: it cannot be updated')
+    new = cloud_from_definition(name, definition)
+    targets = _targets(client, controller)
+    stored = load_clouds()
+    implicit = not client and controller is None
+    on_client = targets.client and (name in stored.clouds or not implicit)
+    if on_client and name not in stored.clouds:
+        raise errors.NotFoundError(f'cloud "{name}" not found on this client')
+    if targets.controller is not None and (
+        not implicit or name in {info.name for info in _run(lambda c: c.clouds())}
+    ):
+        authorities = definition.get("ca-certificates") or []
+        request = api.UpdateCloudRequest(endpoint=new.endpoint, ca_certificates=authorities)
+        _run(lambda c: c.update_cloud(name, request))
+    else:
+        targets = _Targets(targets.client, None)
+    if on_client:
+        kept = stored.clouds[name]
+        kubeconfig = (
+            new.kubeconfig
+            if auth_type(kept.user) is None
+            else with_credential(new.kubeconfig, kept.credential or name, kept.user)
+        )
+        stored.clouds[name] = kept.model_copy(
+            update={"endpoint": new.endpoint, "kubeconfig": kubeconfig}
+        )
+        _save_clouds(stored)
+    where = [*(["this client"] if on_client else []), *_controller_words(targets)]
+    if not where:
+        raise errors.NotFoundError(f'cloud "{name}" not found')
+    _output.err_console.print(f'Cloud "{name}" updated on {" and ".join(where)}.', markup=False)
 
 
 @click.command("add-credential")

@@ -54,6 +54,7 @@ __all__ = [
     "ScaleResponse",
     "Stopping",
     "UnitsResponse",
+    "UpdateCloudRequest",
     "UserRemoved",
 ]
 
@@ -100,6 +101,15 @@ class CloudInfo(BaseModel):
     """How the controller authenticates to it (Juju's auth type: `oauth2`, ...)."""
     credential: str = ""
     """The name of the credential it authenticates with (never its secrets)."""
+
+
+class UpdateCloudRequest(_Request):
+    """A new definition of a cloud the controller has (`update-cloud`): where its API is
+    and the authority its certificate is checked against; its credential stays."""
+
+    endpoint: str = Field(pattern=r"^https?://")
+    ca_certificates: list[str] = Field(default_factory=list)
+    """PEM certificates; the first is the one checked against."""
 
 
 class CloudCredentialRequest(_Request):

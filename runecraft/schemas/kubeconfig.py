@@ -13,7 +13,7 @@ import base64
 import binascii
 import copy
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ __all__ = [
     "narrow_kubeconfig",
     "narrowed_parts",
     "narrowed_user",
+    "with_cluster",
     "with_credential",
 ]
 
@@ -322,4 +323,17 @@ def with_credential(
     changed = copy.deepcopy(dict(config))
     changed["users"] = [{"name": name, "user": dict(user)}]
     changed["contexts"][0]["context"]["user"] = name
+    return narrow_kubeconfig(changed).config
+
+
+def with_cluster(
+    config: Mapping[str, Any], server: str, authorities: Sequence[str] = ()
+) -> dict[str, Any]:
+    """A narrowed kubeconfig whose cluster is at `server`, its certificate checked against
+    the first of `authorities` (PEM; none: the system's); the user stays."""
+    changed = copy.deepcopy(dict(config))
+    cluster: dict[str, Any] = {"server": server}
+    if authorities:
+        cluster["certificate-authority-data"] = base64.b64encode(authorities[0].encode()).decode()
+    changed["clusters"][0]["cluster"] = cluster
     return narrow_kubeconfig(changed).config

@@ -743,6 +743,62 @@ def test_add_credential_to_the_controller_is_what_it_authenticates_with(
     assert client_side["default-credential"] == "lab-token"  # the client's copy stays
 
 
+def test_update_cloud_moves_the_endpoint_and_keeps_the_credential(
+    controller: Controller, tmp_path: Path
+) -> None:
+    """jubilant's `update_cloud`: `update-cloud CLOUD [--client] [--controller C] -f F`, on
+    the client's copy and the controller's; bad input changes neither."""
+
+    def clouds(endpoint: str, **extra: Any) -> Path:
+        path = tmp_path / f"clouds-{len(list(tmp_path.glob('clouds-*')))}.yaml"
+        cloud = {"type": "k8s", "endpoint": endpoint, **extra}
+        path.write_text(yaml.safe_dump({"clouds": {"k8s-lab": cloud}}))
+        return path
+
+    token = tmp_path / "credentials.yaml"
+    token.write_text(
+        yaml.safe_dump({"credentials": {"k8s-lab": {"lab": {"auth-type": "oauth2", "Token": "t"}}}})
+    )
+    controller.rune("add-cloud", "k8s-lab", "-f", str(clouds("https://10.1.2.3:6443")), "--client")
+    controller.rune("add-credential", "k8s-lab", "-f", str(token))
+    controller.rune("add-cloud", "k8s-lab", "--controller", "ctl")
+    moved = clouds("https://10.7.7.7:6443", **{"ca-certificates": ["NEW CA"]})
+    before = (
+        home_settings().client_clouds.read_text(),
+        asyncio.run(controller.store.cloud("k8s-lab")),
+    )
+    for args, message in [
+        (("nope", "-f", str(moved)), '"nope" not found in clouds file'),
+        (("k8s-lab", "-f", str(clouds("ftp://10.7.7.7"))), "endpoint must be an http(s) URL"),
+        (("k8s-lab", "-f", str(moved), "--controller", "elsewhere"), 'controller "elsewhere"'),
+    ]:
+        code, _, stderr = controller.run("update-cloud", *args, prog="juju")
+        assert (code, message in stderr) == (1, True), (args, stderr)
+    after = (
+        home_settings().client_clouds.read_text(),
+        asyncio.run(controller.store.cloud("k8s-lab")),
+    )
+    assert after == before
+
+    code, _, stderr = controller.run("update-cloud", "k8s-lab", "-f", str(moved), prog="juju")
+    assert 'Cloud "k8s-lab" updated on this client and controller "ctl".' in stderr, (code, stderr)
+    stored = asyncio.run(controller.store.cloud("k8s-lab"))
+    assert stored is not None and stored.endpoint == "https://10.7.7.7:6443"
+    assert stored.config["clusters"][0]["cluster"] == {
+        "server": "https://10.7.7.7:6443",
+        "certificate-authority-data": _b64(b"NEW CA"),
+    }
+    assert stored.config["users"] == [{"name": "lab", "user": {"token": "t"}}]
+    client_copy = yaml.safe_load(home_settings().client_clouds.read_text())["clouds"]["k8s-lab"]
+    assert client_copy["endpoint"] == "https://10.7.7.7:6443"
+    assert client_copy["credential"] == "lab"
+    assert client_copy["kubeconfig"]["users"][0]["user"] == {"token": "t"}
+    back = clouds("https://10.1.2.3:6443")
+    controller.rune("update-cloud", "k8s-lab", "-f", str(back), "--controller", "ctl")
+    shown = controller.json("show-cloud", "k8s-lab", "--controller", "ctl")
+    assert shown[0]["endpoint"] == "https://10.1.2.3:6443"  # type: ignore[index]
+
+
 CHARMS = Path(__file__).parents[1] / "charms"
 
 

@@ -284,6 +284,10 @@ def test_add_cloud_and_credential_through_jubilant(juju: jubilant.Juju) -> None:
     juju.add_cloud("k8s-lab", definition, controller="runecraft", credential="lab")
     shown = _json(juju, "show-cloud", "k8s-lab", "--controller", "runecraft", include_model=False)
     assert shown[0]["endpoint"] == "https://10.1.2.3:6443"
+    moved = {"clouds": {"k8s-lab": {"type": "k8s", "endpoint": "https://10.1.2.4:6443"}}}
+    juju.update_cloud("k8s-lab", moved, client=True, controller="runecraft")
+    shown = _json(juju, "show-cloud", "k8s-lab", "--controller", "runecraft", include_model=False)
+    assert shown[0]["endpoint"] == "https://10.1.2.4:6443"
     with pytest.raises(jubilant.CLIError, match='cloud type "lxd" cannot be added'):
         juju.add_cloud("box", {"clouds": {"box": {"type": "lxd"}}}, client=True)
     rotated = {"credentials": {"k8s-lab": {"rotated": {"auth-type": "oauth2", "Token": "n3w"}}}}

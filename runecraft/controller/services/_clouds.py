@@ -66,7 +66,9 @@ class CloudStore(Protocol):
 
     async def add_cloud(self, cloud: CloudRecord) -> None: ...
 
-    async def update_cloud_config(self, name: str, config: dict[str, Any]) -> None: ...
+    async def update_cloud_config(
+        self, name: str, config: dict[str, Any], endpoint: str | None = None
+    ) -> None: ...
 
     async def remove_cloud(self, name: str) -> None: ...
 
@@ -133,6 +135,19 @@ class CloudService:
         updated = CloudSpec(name=spec.name, type=spec.type, endpoint=spec.endpoint, config=config)
         self.registry.put(updated)
         logger.info("cloud credential set", cloud=name, credential=request.credential)
+        return cloud_info(updated, builtin=False)
+
+    async def update(self, name: str, request: api.UpdateCloudRequest) -> api.CloudInfo:
+        """Point an added cloud at a new endpoint and certificate authority (Juju's
+        `update-cloud`); its credential stays. A bad definition changes nothing."""
+        if self.registry.is_builtin(name):
+            raise errors.InvalidSpecError(f'cloud "{name}" is built in: it cannot be updated')
+        spec = self.registry.spec(name)
+        config = kubeconfig.with_cluster(spec.config, request.endpoint, request.ca_certificates)
+        await self.store.update_cloud_config(name, config, request.endpoint)
+        updated = CloudSpec(name=name, type=spec.type, endpoint=request.endpoint, config=config)
+        self.registry.put(updated)
+        logger.info("cloud updated", cloud=name, endpoint=request.endpoint)
         return cloud_info(updated, builtin=False)
 
     def list(self) -> list[api.CloudInfo]:

@@ -80,6 +80,9 @@ def _added_cloud(cloud: str) -> _clouds.ClientCloud | None:
 @click.option("--force", is_flag=True, help="Accepted for Juju compatibility.")
 @click.option("--storage-pool", multiple=True, help="Not supported: refused when given.")
 @click.option("--to", "placement", help="Not supported: refused when given.")
+@click.option(
+    "--metadata-source", expose_value=False, help="Accepted for Juju compatibility (no images)."
+)
 def bootstrap(
     cloud: str,
     name: str,

@@ -230,6 +230,14 @@ def test_deploy_add_unit_and_add_machine_take_every_flag_jubilant_passes(
     assert list(controller.json("status")["applications"]) == ["hb"]  # type: ignore[call-overload]
 
 
+def test_bootstrap_takes_jubilants_metadata_source(controller: Controller, tmp_path: Path) -> None:
+    """jubilant's `bootstrap(metadata_source=…)`: parsed (Runecraft needs no image
+    metadata); here `--to` is what is refused, before anything starts."""
+    args = ("bootstrap", "local", "other", "--no-switch", "--metadata-source", str(tmp_path))
+    code, _, stderr = controller.run(*args, "--to", "0", prog="juju")
+    assert (code, stderr.strip()) == (1, "ERROR bootstrap --to is not supported yet"), stderr
+
+
 def test_resources_of_a_charm_that_declares_none(controller: Controller) -> None:
     controller.rune("deploy", HELLO, "-n", "0")
     assert controller.json("resources", "hello-bash") == {"resources": []}

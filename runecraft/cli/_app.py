@@ -85,6 +85,7 @@ COMMANDS: dict[str, str] = {
     "remove-cloud": "_clouds:remove_cloud",
     "credentials": "_clouds:credentials",
     "add-cloud": "_clouds:add_cloud",
+    "update-cloud": "_clouds:update_cloud",
     "add-credential": "_clouds:add_credential",
     "list-credentials": "_clouds:credentials",
     "lxd": "_lxd:lxd",

@@ -51,6 +51,9 @@ BUNDLE_SUFFIXES = (".yaml", ".yml")
 @click.option("--dry-run", is_flag=True, help="For a bundle: show the plan, change nothing.")
 @click.option("--storage", "storage_items", multiple=True, help="NAME=[POOL,]SIZE,COUNT.")
 @click.option("--resource", "resource_items", multiple=True, help="NAME=PATH of a file resource.")
+@click.option("--bind", help="Endpoint bindings: only the default space (alpha) is known.")
+@click.option("--force", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--attach-storage", help="Not supported: refused when given.")
 def deploy(
     charm: Path,
     application: str | None,
@@ -66,6 +69,9 @@ def deploy(
     resource_items: tuple[str, ...] = (),
     channel: str | None = None,
     revision: int | None = None,
+    bind: str | None = None,
+    force: bool = False,
+    attach_storage: str | None = None,
 ) -> None:
     """Deploy a charm: a name on Charmhub (`RUNECRAFT_CHARMHUB_URL` names a mirror), or a
     local .charm file, packed directory or charm source tree; or a bundle (.yaml), as
@@ -79,6 +85,8 @@ def deploy(
             _bundle.apply_bundle(charm, overlays, ())
         return
     _juju.deploy_settings(constraints, base, trust)  # refuse bad values before packing
+    del force
+    _unsupported_placement(bind, attach_storage)
     hub_name = not charm.exists() and _charmhub.is_charmhub_name(str(charm))
     if not charm.exists() and not hub_name:
         raise errors.NotFoundError(
@@ -139,12 +147,31 @@ def _subordinate_units(num_units: int, to: str | None) -> int:
     raise errors.UsageError("cannot use --num-units or --to with subordinate application")
 
 
+_DEFAULT_SPACE = "alpha"
+"""Juju's default network space, the only one Runecraft's machines are on."""
+
+
+def _unsupported_placement(bind: str | None, attach_storage: str | None) -> None:
+    """Refuse `--bind` to a space other than the default and `--attach-storage` (there is
+    no detached storage to attach), naming what is not supported."""
+    if attach_storage:
+        raise errors.UsageError("--attach-storage is not supported: no storage is detached")
+    for word in (bind or "").split():
+        space = word.rpartition("=")[2]
+        if space not in ("", _DEFAULT_SPACE):
+            raise errors.InvalidSpecError(
+                f'space "{space}" not found: the only space is "{_DEFAULT_SPACE}"'
+            )
+
+
 @click.command("add-unit")
 @click.argument("application")
 @click.option("--num-units", "-n", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--to", "to", help="Placement, comma-separated: machine numbers, new, lxd or lxd:N.")
-def add_unit(application: str, num_units: int, to: str | None) -> None:
+@click.option("--attach-storage", help="Not supported: refused when given.")
+def add_unit(application: str, num_units: int, to: str | None, attach_storage: str | None) -> None:
     """Add units to an application."""
+    _unsupported_placement(None, attach_storage)
     model = _model()
     units = _run(
         lambda c: c.add_units(

@@ -27,10 +27,16 @@ class ClientFields(TypedDict):
     model: str
     user: str
     ca_cert: str | None
+    cloud: str
 
 
 REQUIRED = ("controller", "endpoint", "token")
-DEFAULTS: dict[str, str | None] = {"model": "default", "user": "admin", "ca_cert": None}
+DEFAULTS: dict[str, str | None] = {
+    "model": "default",
+    "user": "admin",
+    "ca_cert": None,
+    "cloud": "local",
+}
 """`ClientConfig`'s required fields and the defaults of the others (a test keeps them equal)."""
 
 

@@ -36,6 +36,8 @@ from runecraft.schemas.kubeconfig import (
     credential_user,
     juju_credential,
     narrow_kubeconfig,
+    narrowed_parts,
+    with_credential,
 )
 from runecraft.settings import KubeSettings, home_settings
 
@@ -51,6 +53,7 @@ __all__ = [
     "load_clouds",
     "remove_cloud",
     "show_cloud",
+    "update_cloud",
 ]
 
 _DESCRIPTIONS = {
@@ -87,7 +90,9 @@ class ClientCloud(BaseModel):
                 f'cloud "{name}" has no credential yet: add one with '
                 f"`add-credential {name} -f FILE` first"
             )
-        return api.AddCloudRequest(name=name, type="kubernetes", kubeconfig=self.kubeconfig)
+        # The controller's copy names its user after the credential, as `credentials` does.
+        kubeconfig = with_credential(self.kubeconfig, self.credential or name, self.user)
+        return api.AddCloudRequest(name=name, type="kubernetes", kubeconfig=kubeconfig)
 
 
 class ClientClouds(BaseModel):
@@ -201,7 +206,10 @@ def add_k8s(
     if cluster_name:
         context = _context_of_cluster(document, cluster_name)
     narrowed = narrow_kubeconfig(document, context, files=base)
-    cloud = ClientCloud(endpoint=narrowed.server, kubeconfig=narrowed.config)
+    user = narrowed_parts(narrowed.config)[1]  # the credential, named after the cloud
+    cloud = ClientCloud(
+        endpoint=narrowed.server, kubeconfig=with_credential(narrowed.config, name, user)
+    )
     stored = load_clouds()
     if targets.client and name in stored.clouds:
         raise errors.ConflictError(f'cloud "{name}" already exists on this client')
@@ -385,6 +393,35 @@ def _client_credentials(cloud: str | None, show_secrets: bool) -> dict[str, Any]
     return found
 
 
+def _controller_credentials(cloud: str | None) -> dict[str, Any]:
+    """Juju's `controller-credentials`: the credential each added cloud of the controller
+    authenticates with, by name and auth type (its attributes stay on the controller)."""
+    infos = _run(lambda c: c.clouds())
+    if cloud is not None and cloud not in {info.name for info in infos}:
+        raise errors.NotFoundError(f'cloud "{cloud}" not found on the controller')
+    found: dict[str, Any] = {}
+    for info in infos:
+        if info.credential and cloud in (None, info.name):
+            credential = {"auth-type": info.auth_type, "details": {}}
+            found[info.name] = {"cloud-credentials": {info.credential: credential}}
+    return found
+
+
+def _credential_tables(document: dict[str, Any]) -> None:
+    for key, title in (
+        ("client-credentials", "Client Credentials:"),
+        ("controller-credentials", "Controller Credentials:"),
+    ):
+        if not document.get(key):
+            continue
+        table = _output._table("Cloud", "Credentials")
+        for name, entry in document[key].items():
+            marked = "*" if key == "client-credentials" else ""
+            table.add_row(name, ", ".join(f"{c}{marked}" for c in entry["cloud-credentials"]))
+        _output.console.print(title)
+        _output.console.print(table)
+
+
 @click.command()
 @click.argument("cloud", required=False)
 @click.option("--show-secrets", is_flag=True, help="Show the secret attributes too.")
@@ -398,24 +435,24 @@ def credentials(
     client: bool,
     controller: str | None,
 ) -> None:
-    """List this client's cloud credentials (secret attributes hidden unless
-    --show-secrets); the built-in clouds need none."""
+    """List cloud credentials: this client's (secret attributes hidden unless
+    --show-secrets), or with --controller the controller's (by name and auth type); the
+    built-in clouds need none."""
+    document: dict[str, Any] = {}
+    if client or controller is None:
+        known = cloud is None or cloud in builtin_clouds() or cloud in load_clouds().clouds
+        if not known and controller is None:
+            raise errors.NotFoundError(f'cloud "{cloud}" not found')
+        document["client-credentials"] = _client_credentials(cloud, show_secrets)
     if controller is not None:
         _juju.check_controller(controller)
-    del client
-    if cloud is not None and cloud not in builtin_clouds() and cloud not in load_clouds().clouds:
-        raise errors.NotFoundError(f'cloud "{cloud}" not found')
-    found = _client_credentials(cloud, show_secrets)
-    if _output.emit({"client-credentials": found}, output_format):
+        document["controller-credentials"] = _controller_credentials(cloud)
+    if _output.emit(document, output_format):
         return
-    if not found:
-        _output.err_console.print("No credentials from this client to display.")
+    if not any(document.values()):
+        _output.err_console.print("No credentials to display.")
         return
-    table = _output._table("Cloud", "Credentials")
-    for name, entry in found.items():
-        table.add_row(name, ", ".join(f"{c}*" for c in entry["cloud-credentials"]))
-    _output.console.print("Client Credentials:")
-    _output.console.print(table)
+    _credential_tables(document)
 
 
 # --- add-cloud and add-credential ----------------------------------------------------------
@@ -520,6 +557,68 @@ def add_cloud(
     _output.err_console.print(f'Cloud "{name}" added to {where}.', markup=False)
 
 
+def _credential_from_file(path: Path, cloud: str) -> tuple[str, dict[str, Any]]:
+    """The one credential a Juju credentials file gives `cloud`: its name and the
+    kubeconfig user it stands for."""
+    given = _file_section(path, "credentials", cloud)
+    if not isinstance(given, dict) or len(given) != 1:
+        raise errors.InvalidSpecError(
+            f'credentials file {path}: give one credential for "{cloud}" '
+            "(this client keeps one per cloud)"
+        )
+    ((name, attrs),) = given.items()
+    if not isinstance(attrs, dict):
+        raise errors.InvalidSpecError(f'credential "{name}": must be a mapping')
+    fields = {k: v for k, v in attrs.items() if k != "auth-type"}
+    return str(name), credential_user(attrs.get("auth-type"), fields)
+
+
+@click.command("update-cloud")
+@click.argument("name")
+@click.option(
+    "--file", "-f", "path", type=click.Path(dir_okay=False, path_type=Path), required=True
+)
+@_CLIENT_FLAG
+@_CONTROLLER_FLAG
+def update_cloud(name: str, path: Path, client: bool, controller: str | None) -> None:
+    """Give a Kubernetes cloud a new definition from a Juju clouds file (`endpoint`,
+    `ca-certificates`); its credential stays. On this client and the controller, as
+    `add-cloud` (--client, --controller: only there)."""
+    definition = _file_section(path, "clouds", name)
+    if name in builtin_clouds():
+        raise errors.InvalidSpecError(f'cloud "{name}" is built in: it cannot be updated')
+    new = cloud_from_definition(name, definition)
+    targets = _targets(client, controller)
+    stored = load_clouds()
+    implicit = not client and controller is None
+    on_client = targets.client and (name in stored.clouds or not implicit)
+    if on_client and name not in stored.clouds:
+        raise errors.NotFoundError(f'cloud "{name}" not found on this client')
+    if targets.controller is not None and (
+        not implicit or name in {info.name for info in _run(lambda c: c.clouds())}
+    ):
+        authorities = definition.get("ca-certificates") or []
+        request = api.UpdateCloudRequest(endpoint=new.endpoint, ca_certificates=authorities)
+        _run(lambda c: c.update_cloud(name, request))
+    else:
+        targets = _Targets(targets.client, None)
+    if on_client:
+        kept = stored.clouds[name]
+        kubeconfig = (
+            new.kubeconfig
+            if auth_type(kept.user) is None
+            else with_credential(new.kubeconfig, kept.credential or name, kept.user)
+        )
+        stored.clouds[name] = kept.model_copy(
+            update={"endpoint": new.endpoint, "kubeconfig": kubeconfig}
+        )
+        _save_clouds(stored)
+    where = [*(["this client"] if on_client else []), *_controller_words(targets)]
+    if not where:
+        raise errors.NotFoundError(f'cloud "{name}" not found')
+    _output.err_console.print(f'Cloud "{name}" updated on {" and ".join(where)}.', markup=False)
+
+
 @click.command("add-credential")
 @click.argument("cloud")
 @click.option(
@@ -531,38 +630,34 @@ def add_cloud(
 def add_credential(
     cloud: str, path: Path, region: str | None, client: bool, controller: str | None
 ) -> None:
-    """Give a cloud this client added its credential, from a Juju credentials file
-    (`credentials: {CLOUD: {NAME: {auth-type: …, …}}}`; one credential per cloud here).
-    A controller keeps the credential its cloud was added with."""
-    del region, client
-    if controller is not None:
-        _juju.check_controller(controller)
-        raise errors.InvalidSpecError(
-            "a controller keeps the credential its cloud was added with: add the credential "
-            f"to this client, then the cloud to the controller (`add-cloud {cloud} "
-            f"--controller {controller}`)"
-        )
+    """Give a cloud its credential, from a Juju credentials file (`credentials: {CLOUD:
+    {NAME: {auth-type: …, …}}}`; one credential per cloud here): this client's cloud, or
+    with --controller the controller's, which authenticates with it from then on (both
+    with --client too)."""
+    del region
     if cloud in builtin_clouds():
         raise errors.InvalidSpecError(f'cloud "{cloud}" is built in: it needs no credential')
+    on_client = client or controller is None
     stored = load_clouds()
-    if cloud not in stored.clouds:
+    if on_client and cloud not in stored.clouds:
         raise errors.NotFoundError(f'cloud "{cloud}" not found on this client')
-    given = _file_section(path, "credentials", cloud)
-    if not isinstance(given, dict) or len(given) != 1:
-        raise errors.InvalidSpecError(
-            f'credentials file {path}: give one credential for "{cloud}" '
-            "(this client keeps one per cloud)"
+    name, user = _credential_from_file(path, cloud)
+    if controller is not None:
+        _juju.check_controller(controller)
+        request = api.CloudCredentialRequest(credential=name, user=user)
+        _run(lambda c: c.set_cloud_credential(cloud, request))
+        _output.err_console.print(
+            f'Controller credential "{name}" for cloud "{cloud}" on controller '
+            f'"{controller}" added.',
+            markup=False,
         )
-    ((name, attrs),) = given.items()
-    if not isinstance(attrs, dict):
-        raise errors.InvalidSpecError(f'credential "{name}": must be a mapping')
-    fields = {k: v for k, v in attrs.items() if k != "auth-type"}
-    user = credential_user(attrs.get("auth-type"), fields)
+    if not on_client:
+        return
     kubeconfig = copy.deepcopy(stored.clouds[cloud].kubeconfig)
     kubeconfig["users"][0]["user"] = user
     narrowed = narrow_kubeconfig(kubeconfig)
     stored.clouds[cloud] = stored.clouds[cloud].model_copy(
-        update={"kubeconfig": narrowed.config, "credential": str(name)}
+        update={"kubeconfig": narrowed.config, "credential": name}
     )
     _save_clouds(stored)
     _output.err_console.print(

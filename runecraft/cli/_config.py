@@ -26,6 +26,8 @@ class ClientConfig(BaseModel):
     user: str = "admin"
     ca_cert: str | None = None
     """The controller's CA certificate (PEM) that its https endpoint is verified against."""
+    cloud: str = "local"
+    """The cloud the controller was bootstrapped on (what `controllers` reports)."""
 
 
 def load(path: Path) -> ClientConfig:

@@ -80,6 +80,9 @@ def _added_cloud(cloud: str) -> _clouds.ClientCloud | None:
 @click.option("--force", is_flag=True, help="Accepted for Juju compatibility.")
 @click.option("--storage-pool", multiple=True, help="Not supported: refused when given.")
 @click.option("--to", "placement", help="Not supported: refused when given.")
+@click.option(
+    "--metadata-source", expose_value=False, help="Accepted for Juju compatibility (no images)."
+)
 def bootstrap(
     cloud: str,
     name: str,
@@ -140,7 +143,7 @@ def bootstrap(
         ca_cert = (home / "controller" / "tls" / "ca.crt").read_text() if config.tls else None
         client_config = _config.ClientConfig(
             controller=config.name, endpoint=endpoint, token=config.admin_token, ca_cert=ca_cert
-        )
+        ).model_copy(update={"cloud": cloud})
         _config.save(home_settings().client_config, client_config)
 
         async def add_default(client: Client) -> None:

@@ -24,6 +24,12 @@ TRUST_ON_FIRST_USE = "trust-on-first-use"
 @click.option("-n", "count", type=click.IntRange(min=1), default=1, help="How many machines.")
 @click.option("--base", help="Accepted for Juju compatibility (the substrate's own base).")
 @click.option("--constraints", multiple=True, help="Accepted for Juju compatibility.")
+@click.option("--disks", help="Not supported: refused when given.")
+@click.option(
+    "--public-key",
+    type=click.Path(path_type=Path),
+    help="Accepted for Juju compatibility (the pair of --private-key).",
+)
 @click.option(
     "--private-key",
     type=click.Path(path_type=Path),
@@ -48,6 +54,8 @@ def add_machine(
     count: int,
     base: str | None,
     constraints: tuple[str, ...],
+    disks: str | None,
+    public_key: Path | None,
     private_key: Path | None,
     host_key: str | None,
     trust_on_first_use: bool,
@@ -59,7 +67,9 @@ def add_machine(
     Runecraft logs in over SSH (verifying the host key), installs its machine agent in a
     private Python environment and starts it; units go there with `deploy --to N`.
     """
-    del base, constraints
+    del base, constraints, public_key
+    if disks is not None:
+        raise errors.UsageError("add-machine --disks is not supported: machines have no disks")
     if target is None or target == "lxd":
         _new_machines(count, target)
         return

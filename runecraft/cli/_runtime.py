@@ -100,6 +100,8 @@ def resolve(units: tuple[str, ...], no_retry: bool, all_units: bool) -> None:
 @click.option("--force-base", is_flag=True, help="Accepted for Juju compatibility.")
 @click.option("--force-units", is_flag=True, help="Accepted for Juju compatibility.")
 @click.option("--trust", is_flag=True, help="Accepted for Juju compatibility.")
+@click.option("--resource", "resource_items", multiple=True, help="NAME=PATH: a new file.")
+@click.option("--storage", "storage_items", multiple=True, help="Not supported yet.")
 def refresh(
     application: str,
     path: Path | None,
@@ -111,10 +113,20 @@ def refresh(
     force_base: bool,
     force_units: bool,
     trust: bool,
+    resource_items: tuple[str, ...],
+    storage_items: tuple[str, ...],
 ) -> None:
     """Move an application to a new version of its charm (units run upgrade-charm): a
-    local charm (--path), or a Charmhub channel or revision of the charm it runs."""
+    local charm (--path), or a Charmhub channel or revision of the charm it runs; with
+    --resource, the new charm's resources are attached as it is."""
+    from runecraft.cli import _resources  # noqa: PLC0415 (only a refresh with files needs it)
+
     del force, force_base, force_units, trust
+    if storage_items:
+        raise errors.UsageError(
+            "refresh --storage is not supported yet: the storage of new units is the "
+            "application's as deployed"
+        )
     if path is None and channel is None and revision is None:
         raise errors.UsageError(
             "--path, --channel or --revision is required: say which charm to refresh to"
@@ -124,6 +136,7 @@ def refresh(
     if path is not None and not path.exists():
         raise errors.NotFoundError(f'charm "{path}" not found')
     values = _config_values(config_items, application)
+    resource_files = _resources.read_resources(resource_items)  # bad input before any change
     model = _model()
     source, origin = path, None
     if source is None:
@@ -136,10 +149,18 @@ def refresh(
         _output.err_console.print(_charmhub.origin_line(release), markup=False, highlight=False)
         origin = _charmhub.charm_origin(release, channel, followed)
     packed = _pack(source)
+    undeclared = sorted(set(resource_files) - set(packed.charm.meta.resources))
+    if undeclared:
+        raise errors.InvalidSpecError(
+            f'charm "{packed.charm.meta.name}" declares no resource "{undeclared[0]}"'
+        )
 
     async def go(client: Client) -> api.RefreshResponse:
         info = await client.upload_charm(packed.data, model)
+        uploaded = await _resources.upload_resources(client, resource_files, model)
         result = await client.refresh(model, application, info.sha256, origin)
+        if uploaded:
+            await client.attach_resources(model, application, uploaded)
         if values:
             await client.set_config(model, application, values)
         return result

@@ -192,6 +192,24 @@ class Client:
             await self._request("POST", "/v1/clouds", json=request.model_dump())
         )
 
+    async def update_cloud(self, name: str, request: api.UpdateCloudRequest) -> api.CloudInfo:
+        """Point a cloud the controller has at a new endpoint and certificate authority."""
+        return api.CloudInfo.model_validate(
+            await self._request(
+                "PUT", f"/v1/clouds/{quote(name, safe='')}", json=request.model_dump()
+            )
+        )
+
+    async def set_cloud_credential(
+        self, name: str, request: api.CloudCredentialRequest
+    ) -> api.CloudInfo:
+        """Give a cloud the controller has the credential it authenticates with."""
+        return api.CloudInfo.model_validate(
+            await self._request(
+                "PUT", f"/v1/clouds/{quote(name, safe='')}/credential", json=request.model_dump()
+            )
+        )
+
     async def remove_cloud(self, name: str) -> None:
         await self._request("DELETE", f"/v1/clouds/{quote(name, safe='')}")
 

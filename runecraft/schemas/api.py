@@ -24,6 +24,7 @@ __all__ = [
     "CharmInfo",
     "CharmOrigin",
     "CloudCredential",
+    "CloudCredentialRequest",
     "CloudInfo",
     "CloudRemoved",
     "CloudSpec",
@@ -54,6 +55,7 @@ __all__ = [
     "ScaleResponse",
     "Stopping",
     "UnitsResponse",
+    "UpdateCloudRequest",
     "UserRemoved",
 ]
 
@@ -98,6 +100,25 @@ class CloudInfo(BaseModel):
     defined: Literal["built-in", "added"]
     auth_type: str = ""
     """How the controller authenticates to it (Juju's auth type: `oauth2`, ...)."""
+    credential: str = ""
+    """The name of the credential it authenticates with (never its secrets)."""
+
+
+class UpdateCloudRequest(_Request):
+    """A new definition of a cloud the controller has (`update-cloud`): where its API is
+    and the authority its certificate is checked against; its credential stays."""
+
+    endpoint: str = Field(pattern=r"^https?://")
+    ca_certificates: list[str] = Field(default_factory=list)
+    """PEM certificates; the first is the one checked against."""
+
+
+class CloudCredentialRequest(_Request):
+    """A credential for a cloud the controller has (`add-credential --controller`): its
+    name and the kubeconfig user it stands for."""
+
+    credential: str = Field(min_length=1, max_length=64)
+    user: dict[str, Any]
 
 
 class CharmOrigin(_Request):

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ __all__ = [
     "juju_credential",
     "narrow_kubeconfig",
     "narrowed_parts",
+    "narrowed_user",
+    "with_cluster",
+    "with_credential",
 ]
 
 EXEC_API_VERSIONS = (
@@ -302,3 +306,34 @@ def narrowed_parts(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str,
     clusters = config.get("clusters") or [{}]
     users = config.get("users") or [{}]
     return dict(clusters[0].get("cluster") or {}), dict(users[0].get("user") or {})
+
+
+def narrowed_user(config: Mapping[str, Any]) -> str:
+    """The name of the user of a kubeconfig `narrow_kubeconfig` made: the name of the
+    cloud's credential."""
+    users = config.get("users") or [{}]
+    return str(users[0].get("name") or "")
+
+
+def with_credential(
+    config: Mapping[str, Any], name: str, user: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A narrowed kubeconfig whose user is the credential `name` (`user`, a kubeconfig
+    user with a credential lightkube uses), checked as `narrow_kubeconfig` checks it."""
+    changed = copy.deepcopy(dict(config))
+    changed["users"] = [{"name": name, "user": dict(user)}]
+    changed["contexts"][0]["context"]["user"] = name
+    return narrow_kubeconfig(changed).config
+
+
+def with_cluster(
+    config: Mapping[str, Any], server: str, authorities: Sequence[str] = ()
+) -> dict[str, Any]:
+    """A narrowed kubeconfig whose cluster is at `server`, its certificate checked against
+    the first of `authorities` (PEM; none: the system's); the user stays."""
+    changed = copy.deepcopy(dict(config))
+    cluster: dict[str, Any] = {"server": server}
+    if authorities:
+        cluster["certificate-authority-data"] = base64.b64encode(authorities[0].encode()).decode()
+    changed["clusters"][0]["cluster"] = cluster
+    return narrow_kubeconfig(changed).config

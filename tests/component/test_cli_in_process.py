@@ -158,6 +158,86 @@ def test_resources_in_each_format(controller: Controller, tmp_path: Path) -> Non
     ]
 
 
+def test_refresh_attaches_the_resources_jubilant_passes(
+    controller: Controller, tmp_path: Path
+) -> None:
+    """jubilant's `refresh(app, path=…, resources={…})`: `refresh --model M APP --path P
+    --resource NAME=PATH`; what is wrong is refused before the charm changes."""
+    first, second = tmp_path / "motd-1.txt", tmp_path / "motd-2.txt"
+    first.write_text("one\n")
+    second.write_text("two\n")
+    charm = resource_charm(tmp_path / "res-demo")
+    controller.rune("deploy", str(charm), "demo", "-n", "0", "--resource", f"motd={first}")
+    refresh = ("refresh", "--model", "default", "demo", "--path", str(charm))
+
+    def state() -> tuple[object, object]:
+        apps: Any = controller.json("status")["applications"]
+        return apps["demo"]["charm-rev"], controller.json("resources", "demo")
+
+    before = state()
+    for args, message in [
+        (("--resource", f"nope={second}"), 'charm "res-demo" declares no resource "nope"'),
+        (("--resource", f"motd={tmp_path / 'gone.txt'}"), 'resource "motd": cannot read'),
+        (("--storage", "data=1G"), "refresh --storage is not supported yet"),
+    ]:
+        code, _, stderr = controller.run(*refresh, *args, prog="juju")
+        assert code != 0 and message in stderr, (args, stderr)
+    assert state() == before
+    code, _, stderr = controller.run(*refresh, "--resource", f"motd={second}", prog="juju")
+    assert code == 0, stderr
+    revision, listed = state()
+    assert revision == before[0] + 1  # type: ignore[operator]
+    (old,) = [r for r in before[1]["resources"] if r["name"] == "motd"]  # type: ignore[index]
+    (motd,) = [r for r in listed["resources"] if r["name"] == "motd"]  # type: ignore[index]
+    assert motd["revision"] == 2 and motd["fingerprint"] != old["fingerprint"]
+
+
+def test_deploy_add_unit_and_add_machine_take_every_flag_jubilant_passes(
+    controller: Controller, tmp_path: Path
+) -> None:
+    """The flags jubilant's `deploy`, `add_unit` and `add_machine` pass: accepted where
+    Runecraft has the same meaning, else refused by name (not as unknown options)."""
+    deploy = ("deploy", "--model", "default", HELLO, "hb", "--num-units", "0")
+    code, _, stderr = controller.run(*deploy, "--bind", "alpha", "--force", prog="juju")
+    assert code == 0, stderr
+    refused = [
+        (("deploy", "--model", "default", HELLO, "x", "--bind", "source=public"), 'space "public"'),
+        (
+            ("deploy", "--model", "default", HELLO, "y", "--attach-storage", "d/0"),
+            "--attach-storage",
+        ),
+        (("add-unit", "--model", "default", "hb", "--attach-storage", "d/0"), "--attach-storage"),
+        (("add-machine", "--model", "default", "--disks", "1G"), "--disks is not supported"),
+        (
+            (
+                "add-machine",
+                "--model",
+                "default",
+                "ssh:nobody@192.0.2.1",
+                "--private-key",
+                str(tmp_path / "id"),
+                "--public-key",
+                str(tmp_path / "id.pub"),
+            ),
+            "private key",  # --public-key parsed; the missing private key named
+        ),
+    ]
+    before = controller.revision("default")
+    for args, message in refused:
+        code, _, stderr = controller.run(*args, prog="juju")
+        assert code in (1, 2) and message in stderr and "No such option" not in stderr, stderr
+    assert controller.revision("default") == before
+    assert list(controller.json("status")["applications"]) == ["hb"]  # type: ignore[call-overload]
+
+
+def test_bootstrap_takes_jubilants_metadata_source(controller: Controller, tmp_path: Path) -> None:
+    """jubilant's `bootstrap(metadata_source=…)`: parsed (Runecraft needs no image
+    metadata); here `--to` is what is refused, before anything starts."""
+    args = ("bootstrap", "local", "other", "--no-switch", "--metadata-source", str(tmp_path))
+    code, _, stderr = controller.run(*args, "--to", "0", prog="juju")
+    assert (code, stderr.strip()) == (1, "ERROR bootstrap --to is not supported yet"), stderr
+
+
 def test_resources_of_a_charm_that_declares_none(controller: Controller) -> None:
     controller.rune("deploy", HELLO, "-n", "0")
     assert controller.json("resources", "hello-bash") == {"resources": []}
@@ -561,6 +641,7 @@ def test_add_cloud_then_add_credential_then_the_controller(
     assert 'Cloud "k8s-lab" added to this client.' in stderr  # no credential: not uploaded
     assert asyncio.run(controller.store.cloud("k8s-lab")) is None
     assert controller.json("credentials") == {"client-credentials": {}}
+    token = credential(**{"auth-type": "oauth2", "Token": "sekret"})
     bad = [
         (["add-cloud", "box", "-f", str(clouds)], 'cloud type "lxd" cannot be added'),
         (["add-cloud", "nope", "-f", str(clouds)], '"nope" not found in clouds file'),
@@ -576,8 +657,8 @@ def test_add_cloud_then_add_credential_then_the_controller(
             'auth-type "magic" is not supported',
         ),
         (
-            ["add-credential", "k8s-lab", "-f", str(credential(Token="t")), "--controller", "ctl"],
-            "a controller keeps the credential",
+            ["add-credential", "k8s-lab", "-f", str(token), "--controller", "ctl"],
+            'unknown cloud "k8s-lab"',  # not on the controller yet
         ),
     ]
     before = home_settings().client_clouds.read_text()
@@ -590,7 +671,6 @@ def test_add_cloud_then_add_credential_then_the_controller(
     assert home_settings().client_clouds.read_text() == before
     assert asyncio.run(controller.store.cloud("k8s-lab")) is None
 
-    token = credential(**{"auth-type": "oauth2", "Token": "sekret"})
     controller.rune("add-credential", "k8s-lab", "-f", str(token))
     shown = controller.json("credentials", "--show-secrets")["client-credentials"]
     assert shown == {
@@ -606,6 +686,125 @@ def test_add_cloud_then_add_credential_then_the_controller(
     assert stored is not None and stored.endpoint == "https://10.1.2.3:6443"
     assert stored.config["users"][0]["user"] == {"token": "sekret"}
     assert stored.config["clusters"][0]["cluster"]["certificate-authority-data"] == _b64(b"CA PEM")
+
+
+def test_add_credential_to_the_controller_is_what_it_authenticates_with(
+    controller: Controller, tmp_path: Path
+) -> None:
+    """Juju's `add-credential --controller`: the credential goes to the controller's copy
+    of the cloud (the client's stays) and `credentials --controller` lists it; bad input
+    names what is wrong and changes nothing."""
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text(
+        yaml.safe_dump(
+            {"clouds": {"k8s-lab": {"type": "k8s", "endpoint": "https://10.1.2.3:6443"}}}
+        )
+    )
+
+    def credential(name: str, **attrs: str) -> Path:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(
+            yaml.safe_dump({"credentials": {c: {name: attrs} for c in ("k8s-lab", "nope")}})
+        )
+        return path
+
+    controller.rune("add-cloud", "k8s-lab", "-f", str(clouds), "--client")
+    first = credential("lab-token", **{"auth-type": "oauth2", "Token": "t0k"})
+    controller.rune("add-credential", "k8s-lab", "-f", str(first))
+    controller.rune("add-cloud", "k8s-lab", "--controller", "ctl")
+    listed = controller.json("credentials", "--controller", "ctl")
+    assert listed == {
+        "controller-credentials": {
+            "k8s-lab": {"cloud-credentials": {"lab-token": {"auth-type": "oauth2", "details": {}}}}
+        }
+    }
+    rotated = credential("rotated", **{"auth-type": "userpass", "username": "u", "password": "p"})
+    before = asyncio.run(controller.store.cloud("k8s-lab"))
+    for args, message in [
+        (("k8s-lab", "-f", str(rotated), "--controller", "elsewhere"), 'controller "elsewhere"'),
+        (("nope", "-f", str(rotated), "--controller", "ctl"), 'unknown cloud "nope"'),
+        (("local", "-f", str(rotated), "--controller", "ctl"), 'cloud "local" is built in'),
+        (
+            ("k8s-lab", "-f", str(credential("bad", **{"auth-type": "magic"})), "-c", "ctl"),
+            'auth-type "magic" is not supported',
+        ),
+    ]:
+        code, _, stderr = controller.run("add-credential", *args, prog="juju")
+        assert (code, message in stderr) == (1, True), (args, stderr)
+    assert asyncio.run(controller.store.cloud("k8s-lab")) == before
+
+    code, _, stderr = controller.run(
+        "add-credential", "k8s-lab", "-f", str(rotated), "--controller", "ctl", prog="juju"
+    )
+    assert code == 0 and 'credential "rotated" for cloud "k8s-lab"' in stderr, stderr
+    stored = asyncio.run(controller.store.cloud("k8s-lab"))
+    assert stored is not None
+    assert stored.config["users"] == [
+        {"name": "rotated", "user": {"username": "u", "password": "p"}}
+    ]
+    assert stored.config["contexts"][0]["context"]["user"] == "rotated"
+    shown = controller.json("credentials", "k8s-lab", "--controller", "ctl", "--client")
+    assert shown["controller-credentials"] == {
+        "k8s-lab": {"cloud-credentials": {"rotated": {"auth-type": "userpass", "details": {}}}}
+    }
+    client_side = shown["client-credentials"]["k8s-lab"]  # type: ignore[index]
+    assert client_side["default-credential"] == "lab-token"  # the client's copy stays
+
+
+def test_update_cloud_moves_the_endpoint_and_keeps_the_credential(
+    controller: Controller, tmp_path: Path
+) -> None:
+    """jubilant's `update_cloud`: `update-cloud CLOUD [--client] [--controller C] -f F`, on
+    the client's copy and the controller's; bad input changes neither."""
+
+    def clouds(endpoint: str, **extra: Any) -> Path:
+        path = tmp_path / f"clouds-{len(list(tmp_path.glob('clouds-*')))}.yaml"
+        cloud = {"type": "k8s", "endpoint": endpoint, **extra}
+        path.write_text(yaml.safe_dump({"clouds": {"k8s-lab": cloud}}))
+        return path
+
+    token = tmp_path / "credentials.yaml"
+    token.write_text(
+        yaml.safe_dump({"credentials": {"k8s-lab": {"lab": {"auth-type": "oauth2", "Token": "t"}}}})
+    )
+    controller.rune("add-cloud", "k8s-lab", "-f", str(clouds("https://10.1.2.3:6443")), "--client")
+    controller.rune("add-credential", "k8s-lab", "-f", str(token))
+    controller.rune("add-cloud", "k8s-lab", "--controller", "ctl")
+    moved = clouds("https://10.7.7.7:6443", **{"ca-certificates": ["NEW CA"]})
+    before = (
+        home_settings().client_clouds.read_text(),
+        asyncio.run(controller.store.cloud("k8s-lab")),
+    )
+    for args, message in [
+        (("nope", "-f", str(moved)), '"nope" not found in clouds file'),
+        (("k8s-lab", "-f", str(clouds("ftp://10.7.7.7"))), "endpoint must be an http(s) URL"),
+        (("k8s-lab", "-f", str(moved), "--controller", "elsewhere"), 'controller "elsewhere"'),
+    ]:
+        code, _, stderr = controller.run("update-cloud", *args, prog="juju")
+        assert (code, message in stderr) == (1, True), (args, stderr)
+    after = (
+        home_settings().client_clouds.read_text(),
+        asyncio.run(controller.store.cloud("k8s-lab")),
+    )
+    assert after == before
+
+    code, _, stderr = controller.run("update-cloud", "k8s-lab", "-f", str(moved), prog="juju")
+    assert 'Cloud "k8s-lab" updated on this client and controller "ctl".' in stderr, (code, stderr)
+    stored = asyncio.run(controller.store.cloud("k8s-lab"))
+    assert stored is not None and stored.endpoint == "https://10.7.7.7:6443"
+    assert stored.config["clusters"][0]["cluster"] == {
+        "server": "https://10.7.7.7:6443",
+        "certificate-authority-data": _b64(b"NEW CA"),
+    }
+    assert stored.config["users"] == [{"name": "lab", "user": {"token": "t"}}]
+    client_copy = yaml.safe_load(home_settings().client_clouds.read_text())["clouds"]["k8s-lab"]
+    assert client_copy["endpoint"] == "https://10.7.7.7:6443"
+    assert client_copy["credential"] == "lab"
+    assert client_copy["kubeconfig"]["users"][0]["user"] == {"token": "t"}
+    back = clouds("https://10.1.2.3:6443")
+    controller.rune("update-cloud", "k8s-lab", "-f", str(back), "--controller", "ctl")
+    shown = controller.json("show-cloud", "k8s-lab", "--controller", "ctl")
+    assert shown[0]["endpoint"] == "https://10.1.2.3:6443"  # type: ignore[index]
 
 
 CHARMS = Path(__file__).parents[1] / "charms"
@@ -784,3 +983,16 @@ def test_find_offers_and_show_offer_print_jujus_documents(controller: Controller
         code, _, stderr = controller.run(*args)
         assert code != 0 and named in stderr, (args, stderr)
     assert (controller.revision("default"), controller.revision("consuming")) == before
+
+
+def test_controllers_report_the_cloud_the_controller_was_bootstrapped_on(
+    controller: Controller,
+) -> None:
+    listed = controller.json("controllers")["controllers"]
+    assert listed["ctl"]["cloud"] == "local"  # type: ignore[index]  # a file from before
+    lxd = controller.config().model_copy(update={"cloud": "lxd"})
+    _config.save(home_settings().client_config, lxd)
+    listed = controller.json("controllers")["controllers"]
+    assert listed["ctl"]["cloud"] == "lxd"  # type: ignore[index]
+    shown = controller.json("show-controller")["ctl"]
+    assert shown["details"]["cloud"] == "lxd"  # type: ignore[index]

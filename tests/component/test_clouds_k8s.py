@@ -47,6 +47,7 @@ async def test_k8s_cloud_is_added_stored_narrowed_and_shown_without_its_credenti
         "endpoint": "https://10.9.9.9:6443",
         "defined": "added",
         "auth_type": "clientcertificate",
+        "credential": "prod-user",  # its kubeconfig user's name, never its secrets
     }
     assert response.json() == shown
     assert (await http.get("/v1/clouds/k8s-dev")).json() == shown

@@ -30,6 +30,8 @@ def test_k8s_bootstrap_on_an_added_cloud_makes_a_caas_default_model(
     assert rune.status()["model"]["type"] == "caas"
     clouds = json.loads(rune("clouds", "--controller", "ctl-k8s", "--format", "json").stdout)
     assert clouds["k8s-test"]["endpoint"] == "https://10.0.0.1:6443"
+    listed = json.loads(rune("controllers", "--format", "json").stdout)["controllers"]
+    assert listed["ctl-k8s"]["cloud"] == "k8s-test"  # the cloud it was bootstrapped on
 
     pid = int((rune.home / "controller" / "controller.pid").read_text())
     exited = os.pidfd_open(pid)  # readable once the process has ended

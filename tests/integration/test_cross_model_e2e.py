@@ -1,5 +1,6 @@
 """Cross-model relations inside one controller, end to end: the real `jubilant` drives
-`offer`, `consume` and `integrate` through `rune-juju`; bash test charms in two models
+`offer`, `consume`, `integrate`, `offers`, `remove-offer` and `remove-saas` through
+`rune-juju`; bash test charms in two models
 exchange relation data and run departed/broken when the relation is removed."""
 
 from __future__ import annotations
@@ -68,21 +69,22 @@ def test_offer_consume_integrate_across_models(
     consumer = jubilant.Juju(model=CONSUMING, cli_binary=script)
 
     # -- Bad input: clear errors, nothing made.
-    for args, named in [
-        (("consume", "--model", CONSUMING, f"{OFFERING}.nope"), "nope"),
-        (("consume", "--model", CONSUMING, "missing.x"), 'model "missing" not found'),
-        (("offer", f"{OFFERING}.{PROV}:nope"), '"nope"'),
+    for juju, args, named in [
+        (consumer, ("consume", f"{OFFERING}.nope"), "nope"),
+        (consumer, ("consume", "missing.x"), 'model "missing" not found'),
+        (offerer, ("offer", f"{OFFERING}.{PROV}:nope"), '"nope"'),
     ]:
-        failed = rune(*args, check=False)
-        assert failed.returncode != 0 and named in failed.stderr, (args, failed.stderr)
-    assert rune.status("--model", CONSUMING).get("application-endpoints") is None
+        with pytest.raises(jubilant.CLIError) as failed:
+            juju.cli(*args, include_model=args[0] != "offer")
+        assert named in failed.value.stderr, (args, failed.value.stderr)
+    assert consumer.status().app_endpoints == {}
 
     offerer.offer(f"{OFFERING}.{PROV}", endpoint="source")
     consumer.consume(f"{OFFERING}.{PROV}", "prov")
     consumer.integrate(REQ, "prov")
     _settle(rune)
 
-    offers = json.loads(rune("offers", "--format", "json", "--model", OFFERING).stdout)
+    offers = json.loads(offerer.cli("offers", "--format", "json"))
     assert offers[PROV]["offer-url"] == f"admin/{OFFERING}.{PROV}"
     assert offers[PROV]["endpoints"] == {"source": {"interface": "conformance", "role": "provider"}}
     assert len(offers[PROV]["connections"]) == 1
@@ -117,8 +119,9 @@ def test_offer_consume_integrate_across_models(
     assert view["app"]["client"] == REQ, view
 
     # -- remove-offer is refused while the offer is related.
-    refused = rune("remove-offer", f"admin/{OFFERING}.{PROV}", check=False)
-    assert refused.returncode != 0 and "--force" in refused.stderr, refused.stderr
+    with pytest.raises(jubilant.CLIError) as refused:
+        offerer.cli("remove-offer", f"admin/{OFFERING}.{PROV}", include_model=False)
+    assert "--force" in refused.value.stderr, refused.value.stderr
     assert offerer.status().offers[PROV].total_connected_count == 1
 
     # -- remove-relation: both sides depart and break.
@@ -135,7 +138,7 @@ def test_offer_consume_integrate_across_models(
     status = offerer.status()
     assert status.offers[PROV].total_connected_count == 0
     assert not status.apps[PROV].relations.get("source")
-    rune("remove-saas", "prov", "--model", CONSUMING)
+    consumer.cli("remove-saas", "prov")
     assert consumer.status().app_endpoints == {}
-    rune("remove-offer", f"admin/{OFFERING}.{PROV}")
-    assert json.loads(rune("offers", "--format", "json", "--model", OFFERING).stdout) == {}
+    offerer.cli("remove-offer", f"admin/{OFFERING}.{PROV}", include_model=False)
+    assert json.loads(offerer.cli("offers", "--format", "json")) == {}

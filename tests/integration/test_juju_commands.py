@@ -1,12 +1,14 @@
-"""Juju's commands and behaviours, driven through `rune-juju` (linked as `juju` first on
-PATH) with the real `jubilant` where it has a method, against one controller bootstrapped
-once for the module."""
+"""Juju's commands and behaviours, driven by the real `jubilant` through `rune-juju` (its
+method where it has one, `Juju.cli` for the rest) against one controller bootstrapped once
+for the module; the charms deployed by name come from the Charmhub emulator."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -17,10 +19,32 @@ from typing import Any
 import jubilant
 import pytest
 
+from tests.charmhub_emulator import CharmhubEmulator, packed_variant
 from tests.component.test_keys_and_defaults import public_key
-from tests.integration.conftest import EXAMPLES, RUNE, Rune
+from tests.integration.conftest import EXAMPLES, Rune
 
 pytestmark = pytest.mark.e2e
+
+RUNE_JUJU = shutil.which("rune-juju", path=str(Path(sys.executable).parent))
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory, charm_cache: Path) -> Iterator[CharmhubEmulator]:
+    """`hello` on the emulated Charmhub: revision 1 in latest/stable, 2 in latest/edge."""
+    variants = tmp_path_factory.mktemp("variants")
+    with CharmhubEmulator() as emulator:
+        for revision, risk, version in ((1, "stable", "1.0"), (2, "edge", "2.0")):
+            archive = packed_variant(
+                EXAMPLES / "hello",
+                variants,
+                charm_cache,
+                {
+                    "charmcraft.yaml": ("default: hello\n", f"default: hello from {risk}\n"),
+                    "src/charm.py": ('WORKLOAD_VERSION = "1.0"', f'WORKLOAD_VERSION = "{version}"'),
+                },
+            )
+            emulator.publish("hello", revision, archive, f"latest/{risk}", version=version)
+        yield emulator
 
 
 @pytest.fixture(scope="module")
@@ -35,48 +59,59 @@ def rune(charm_cache: Path) -> Iterator[Rune]:
 
 
 @pytest.fixture(scope="module")
-def juju(rune: Rune) -> Iterator[jubilant.Juju]:
-    """jubilant on a model with `hello` (two units, with the `greet` action) deployed."""
-    script = shutil.which("rune-juju", path=str(Path(sys.executable).parent))
-    assert script is not None, "rune-juju is not installed: pip install -e '.[dev]'"
+def juju(rune: Rune, hub: CharmhubEmulator) -> Iterator[jubilant.Juju]:
+    """jubilant on a model with `hello` (two units, with the `greet` action) deployed; every
+    `rune-juju` it runs uses the emulated Charmhub."""
+    assert RUNE_JUJU is not None, "rune-juju is not installed: pip install -e '.[dev]'"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RUNECRAFT_HOME", str(rune.home))
         patch.setenv("RUNECRAFT_CACHE_DIR", str(rune.cache))
-        client = jubilant.Juju(cli_binary=script, wait_timeout=300)
+        patch.setenv("RUNECRAFT_CHARMHUB_URL", hub.url)
+        client = jubilant.Juju(cli_binary=RUNE_JUJU, wait_timeout=300)
         client.add_model("cmds")
         client.deploy(EXAMPLES / "hello", "hello", num_units=2)
         client.wait(jubilant.all_active)
         yield client
 
 
+def _json(juju: jubilant.Juju, *args: str, include_model: bool = True) -> Any:
+    return json.loads(juju.cli(*args, "--format", "json", include_model=include_model))
+
+
+def _refused(juju: jubilant.Juju, *args: str, code: int = 1, include_model: bool = True) -> str:
+    """A command that must fail with exit `code`; its stderr."""
+    with pytest.raises(jubilant.CLIError) as failed:
+        juju.cli(*args, include_model=include_model)
+    assert failed.value.returncode == code, failed.value
+    return str(failed.value.stderr)
+
+
 def test_run_and_exec_on_what_does_not_exist_exit_0_with_nothing_on_stdout(
-    rune: Rune, juju: jubilant.Juju
+    juju: jubilant.Juju,
 ) -> None:
     """As Juju 3.6: the error on stderr, exit 0, empty stdout; jubilant's ValueError."""
-    for args, message in (
-        (("run", "hello/0", "nope"), 'action "nope" not defined on unit "hello/0"'),
-        (("run", "hello/7", "greet"), 'unit "hello/7" not found'),
-        (("exec", "--unit", "nope/0", "--", "true"), 'unit "nope/0" not found'),
-        (("exec", "--application", "nope", "--", "true"), 'application "nope" not found'),
+    for command, *args in (
+        ("run", "hello/0", "nope"),
+        ("run", "hello/7", "greet"),
+        ("exec", "--unit", "nope/0", "--", "true"),
+        ("exec", "--application", "nope", "--", "true"),
     ):
-        result = rune(*args, "--format", "json", "--model", "cmds")
-        assert (result.returncode, result.stdout) == (0, ""), args
-        assert result.stderr.startswith("ERROR ") and message in result.stderr, result.stderr
-    with pytest.raises(ValueError, match="nope"):
+        assert juju.cli(command, "--format", "json", *args) == "", (command, args)
+    with pytest.raises(ValueError, match='action "nope" not defined on unit "hello/0"'):
         juju.run("hello/0", "nope")
-    with pytest.raises(ValueError, match="hello/7"):
+    with pytest.raises(ValueError, match='unit "hello/7" not found'):
         juju.run("hello/7", "greet")
-    with pytest.raises(ValueError, match="nope/0"):
+    with pytest.raises(ValueError, match='unit "nope/0" not found'):
         juju.exec("true", unit="nope/0")
     # A missing model is still an error.
-    missing = rune("run", "hello/0", "greet", "--model", "no-such-model", check=False)
-    assert missing.returncode == 1 and "no-such-model" in missing.stderr
+    elsewhere = jubilant.Juju(model="no-such-model", cli_binary=RUNE_JUJU)
+    assert "no-such-model" in _refused(elsewhere, "run", "hello/0", "greet")
     assert juju.run("hello/0", "greet", {"name": "you"}).status == "completed"
 
 
 def test_a_user_secret_is_owned_by_model(juju: jubilant.Juju) -> None:
     uri = juju.add_secret("api-token", {"token": "abc"})
-    listed = json.loads(juju.cli("secrets", "--format", "json"))
+    listed = _json(juju, "secrets")
     assert listed[uri.unique_identifier]["owner"] == "<model>"
     assert juju.secrets()[0].owner == "<model>"
 
@@ -92,193 +127,261 @@ def test_refresh_with_the_same_charm_makes_a_new_revision(rune: Rune, juju: jubi
     upgrades = _upgrades(rune)
     juju.refresh("hello", path=EXAMPLES / "hello")
     assert juju.status().apps["hello"].charm_rev == before + 1
-    rune("wait", "--timeout", "5m", "--model", "cmds")  # every unit saw the new revision
+    juju.cli("wait", "--timeout", "5m")  # every unit saw the new revision
     assert _upgrades(rune) == upgrades + 2  # both units upgraded to it
 
 
-def _json(rune: Rune, *args: str) -> Any:
-    return json.loads(rune(*args, "--format", "json", "--model", "cmds").stdout)
-
-
-def _refused(rune: Rune, *args: str) -> str:
-    """A command that must fail with exit 1; its stderr."""
-    result = rune(*args, "--model", "cmds", check=False)
-    assert result.returncode == 1, (args, result.stdout, result.stderr)
-    return result.stderr
-
-
-def test_show_application_and_expose(rune: Rune, juju: jubilant.Juju) -> None:
-    shown = _json(rune, "show-application", "hello")
+def test_show_application_and_expose(juju: jubilant.Juju) -> None:
+    shown = _json(juju, "show-application", "hello")
     assert shown["hello"]["charm"] == "hello"
     assert (shown["hello"]["principal"], shown["hello"]["exposed"]) == (True, False)
     assert juju.status().apps["hello"].exposed is False
     juju.cli("expose", "hello")
     assert juju.status().apps["hello"].exposed is True
-    assert _json(rune, "show-application", "hello")["hello"]["exposed"] is True
+    assert _json(juju, "show-application", "hello")["hello"]["exposed"] is True
     juju.cli("unexpose", "hello")
     assert juju.status().apps["hello"].exposed is False
-    assert 'application "nope" not found' in _refused(rune, "expose", "nope")
-    assert 'application "nope" not found' in _refused(rune, "show-application", "nope")
+    assert 'application "nope" not found' in _refused(juju, "expose", "nope")
+    assert 'application "nope" not found' in _refused(juju, "unexpose", "nope")
+    assert 'application "nope" not found' in _refused(juju, "show-application", "nope")
 
 
-def test_actions_and_show_action(rune: Rune) -> None:
-    listed = _json(rune, "actions", "hello")
+def test_actions_and_show_action(juju: jubilant.Juju) -> None:
+    listed = _json(juju, "actions", "hello")
     assert list(listed) == ["greet"] and listed["greet"].startswith("Return the greeting")
-    schema = _json(rune, "actions", "hello", "--schema")
+    schema = _json(juju, "actions", "hello", "--schema")
     assert schema["greet"]["properties"]["name"]["type"] == "string"
     assert schema["greet"]["title"] == "greet"
-    shown = rune("show-action", "hello", "greet", "--model", "cmds").stdout
+    shown = juju.cli("show-action", "hello", "greet")
     assert shown.startswith("Return the greeting") and "Arguments:" in shown and "name:" in shown
-    assert 'unknown action "nope"' in _refused(rune, "show-action", "hello", "nope")
-    assert 'application "nope" not found' in _refused(rune, "actions", "nope")
+    assert 'unknown action "nope"' in _refused(juju, "show-action", "hello", "nope")
+    assert 'application "nope" not found' in _refused(juju, "actions", "nope")
 
 
 def test_status_filters_and_watch(rune: Rune, juju: jubilant.Juju) -> None:
     status = juju.status()
     machine = status.apps["hello"].units["hello/1"].machine
-    one = _json(rune, "status", "hello/1")
+    one = _json(juju, "status", "hello/1")
     assert list(one["applications"]) == ["hello"]
     assert list(one["applications"]["hello"]["units"]) == ["hello/1"]
     assert list(one["machines"]) == [machine]
-    assert sorted(_json(rune, "status", "hello")["applications"]["hello"]["units"]) == [
+    assert sorted(_json(juju, "status", "hello")["applications"]["hello"]["units"]) == [
         "hello/0",
         "hello/1",
     ]
-    assert _json(rune, "status", "nope")["applications"] == {}
-    by_machine = _json(rune, "status", machine)
+    assert _json(juju, "status", "nope")["applications"] == {}
+    by_machine = _json(juju, "status", machine)
     assert list(by_machine["applications"]["hello"]["units"]) == ["hello/1"]
-    # --watch prints the status again and again until stopped.
-    env = {**os.environ, "RUNECRAFT_HOME": str(rune.home), "RUNECRAFT_CACHE_DIR": str(rune.cache)}
-    argv = [*RUNE, "status", "--watch", "0.2s", "--format", "json", "--model", "cmds", "hello"]
-    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True) as watching:
+    # --watch prints the status again and again until stopped (interactive: not jubilant's).
+    assert RUNE_JUJU is not None
+    argv = [RUNE_JUJU, "status", "--watch", "0.2s", "--format", "json", "-m", "cmds", "hello"]
+    with subprocess.Popen(argv, env=os.environ, stdout=subprocess.PIPE, text=True) as watching:
         assert watching.stdout is not None
         first, second = watching.stdout.readline(), watching.stdout.readline()
         watching.terminate()
     assert json.loads(first)["applications"].keys() == json.loads(second)["applications"].keys()
-    bad = rune("status", "--watch", "often", "--model", "cmds", check=False)
-    assert bad.returncode == 2 and "often" in bad.stderr
+    assert "often" in _refused(juju, "status", "--watch", "often", code=2)
 
 
-def test_storage_lists_none(rune: Rune) -> None:
-    assert _json(rune, "storage") == {}
-    shown = rune("storage", "--model", "cmds")
-    assert (shown.returncode, shown.stdout, shown.stderr.strip()) == (
-        0,
-        "",
-        "No storage to display.",
-    )
+def test_storage_lists_none(juju: jubilant.Juju) -> None:
+    assert _json(juju, "storage") == {}
+    assert juju.cli("storage") == ""  # "No storage to display." on stderr, as Juju
 
 
-def test_controllers_and_show_controller(rune: Rune) -> None:
-    listed = json.loads(rune("controllers", "--format", "json").stdout)
+def test_controllers_whoami_and_show_controller(juju: jubilant.Juju) -> None:
+    listed = _json(juju, "controllers", include_model=False)
     assert listed["current-controller"] == "runecraft"
     mine = listed["controllers"]["runecraft"]
     assert mine["model-count"] >= 2 and mine["user"] == "admin"
-    shown = json.loads(rune("show-controller", "--format", "json").stdout)
+    assert (mine["cloud"], mine["agent-version"]) == ("local", "3.6.12")
+    assert _json(juju, "whoami", include_model=False) == {
+        "controller": "runecraft",
+        "model": "default",
+        "user": "admin",
+    }
+    shown = _json(juju, "show-controller", include_model=False)
     assert shown["runecraft"]["details"]["uuid"] == mine["uuid"]
+    assert shown["runecraft"]["details"]["cloud"] == "local"
     assert "cmds" in shown["runecraft"]["models"]
-    missing = rune("show-controller", "elsewhere", check=False)
-    assert missing.returncode == 1 and 'controller "elsewhere" not found' in missing.stderr
+    missing = _refused(juju, "show-controller", "elsewhere", include_model=False)
+    assert 'controller "elsewhere" not found' in missing
 
 
-def test_help_is_the_commands_help(rune: Rune) -> None:
-    assert rune("help", "status").stdout == rune("status", "--help").stdout
-    assert "show-application" in rune("help").stdout
-    unknown = rune("help", "nope", check=False)
-    assert unknown.returncode == 2 and 'unknown command "nope"' in unknown.stderr
+def test_help_is_the_commands_help(juju: jubilant.Juju) -> None:
+    assert juju.cli("help", "status", include_model=False) == juju.cli(
+        "status", "--help", include_model=False
+    )
+    assert "show-application" in juju.cli("help", include_model=False)
+    unknown = _refused(juju, "help", "nope", code=2, include_model=False)
+    assert 'unknown command "nope"' in unknown
 
 
-def test_add_machine_then_exec_on_it(rune: Rune, juju: jubilant.Juju) -> None:
+def test_add_machine_then_exec_on_it(juju: jubilant.Juju) -> None:
     before = set(juju.status().machines)
     juju.add_machine()
     (number,) = set(juju.status().machines) - before
     juju.wait(lambda s: s.machines[number].juju_status.current == "started")
     task = juju.exec("echo", "hi", machine=int(number))
     assert (task.return_code, task.stdout) == (0, "hi\n")
-    failed = rune("exec", "--machine", number, "--model", "cmds", "--", "exit 3", check=False)
-    assert failed.returncode == 1 and "task failed" in failed.stderr
-    assert 'machine "99" not found' in _refused(rune, "exec", "--machine", "99", "--", "true")
-    both = rune("exec", "--machine", number, "--unit", "hello/0", "--", "true", check=False)
-    assert both.returncode == 2
+    with pytest.raises(jubilant.TaskError) as failed:
+        juju.exec("exit 3", machine=number)
+    assert failed.value.task.return_code == 3
+    with pytest.raises(jubilant.CLIError, match='machine "99" not found'):
+        juju.exec("true", machine=99)
+    both = ("exec", "--machine", number, "--unit", "hello/0", "--", "true")
+    assert "--unit" in _refused(juju, *both, code=2)
     # The empty machine stays (it was added on its own) until removed.
-    assert number in _json(rune, "show-machine", number)["machines"]
-    assert 'machine "99" not found' in _refused(rune, "show-machine", "99")
-    rune("remove-machine", number, "--model", "cmds")
+    shown = _json(juju, "show-machine", number)["machines"][number]
+    assert set(shown) >= {"juju-status", "machine-status", "base"}, shown
+    assert 'machine "99" not found' in _refused(juju, "show-machine", "99")
+    juju.cli("remove-machine", number)
     assert number not in juju.status().machines
 
 
-def test_ssh_keys_through_jubilant(rune: Rune, juju: jubilant.Juju) -> None:
+def test_ssh_keys_through_jubilant(juju: jubilant.Juju) -> None:
     one, two = public_key("me@laptop"), public_key("ci")
     juju.add_ssh_key(one, two)
-    listed = rune("ssh-keys", "--model", "cmds").stdout.splitlines()
+    listed = juju.cli("ssh-keys").splitlines()
     assert listed[0] == "Keys used in model: admin/cmds"
     assert [line.rpartition(" ")[2] for line in listed[1:]] == ["(me@laptop)", "(ci)"]
-    assert rune("ssh-keys", "--full", "--model", "cmds").stdout.splitlines()[1:] == [one, two]
+    assert juju.cli("ssh-keys", "--full").splitlines()[1:] == [one, two]
     fingerprint = listed[1].partition(" ")[0]
     juju.remove_ssh_key(fingerprint)
     juju.remove_ssh_key("ci")
-    assert rune("ssh-keys", "--model", "cmds").stdout.strip() == "No keys to display."
-    assert 'unknown key type "ssh-nope"' in _refused(rune, "add-ssh-key", "ssh-nope AAAA x")
-    assert 'ssh key "ci" not found' in _refused(rune, "remove-ssh-key", "ci")
+    assert juju.cli("ssh-keys").strip() == "No keys to display."
+    assert 'unknown key type "ssh-nope"' in _refused(juju, "add-ssh-key", "ssh-nope AAAA x")
+    assert 'ssh key "ci" not found' in _refused(juju, "remove-ssh-key", "ci")
 
 
-def test_model_defaults(rune: Rune) -> None:
-    shown = json.loads(rune("model-defaults", "--format", "json").stdout)
-    assert shown["automatically-retry-hooks"] == {"default": True}
-    rune("model-defaults", "automatically-retry-hooks=false")
-    one = rune("model-defaults", "automatically-retry-hooks", "--format", "json").stdout
-    assert json.loads(one) == {"automatically-retry-hooks": {"default": True, "controller": False}}
-    rune("add-model", "later")
-    config = json.loads(rune("model-config", "--format", "json", "--model", "later").stdout)
-    assert config["automatically-retry-hooks"] == {"Value": False, "Source": "controller"}
-    assert _json(rune, "model-config")["automatically-retry-hooks"]["Value"] is True
-    bad = rune("model-defaults", "nope=1", check=False)
-    assert bad.returncode == 1 and 'unknown model config key "nope"' in bad.stderr
-    rune("model-defaults", "--reset", "automatically-retry-hooks")
-    again = json.loads(rune("model-defaults", "--format", "json").stdout)
-    assert again["automatically-retry-hooks"] == {"default": True}
-    rune("destroy-model", "later", "--no-prompt")
+def test_model_defaults(juju: jubilant.Juju) -> None:
+    key = "automatically-retry-hooks"
+    assert _json(juju, "model-defaults", include_model=False)[key] == {"default": True}
+    juju.cli("model-defaults", f"{key}=false", include_model=False)
+    one = _json(juju, "model-defaults", key, include_model=False)
+    assert one == {key: {"default": True, "controller": False}}
+    juju.cli("add-model", "--no-switch", "later", include_model=False)
+    later = jubilant.Juju(model="later", cli_binary=RUNE_JUJU)
+    assert later.model_config()[key] is False
+    assert _json(later, "model-config")[key] == {"Value": False, "Source": "controller"}
+    assert _json(juju, "model-config")[key]["Value"] is True
+    bad = _refused(juju, "model-defaults", "nope=1", include_model=False)
+    assert 'unknown model config key "nope"' in bad
+    juju.cli("model-defaults", "--reset", key, include_model=False)
+    assert _json(juju, "model-defaults", include_model=False)[key] == {"default": True}
+    later.destroy_model("later")
 
 
-def test_add_cloud_and_credential_through_jubilant(rune: Rune, juju: jubilant.Juju) -> None:
+def test_add_cloud_and_credential_through_jubilant(juju: jubilant.Juju) -> None:
     definition = {"clouds": {"k8s-lab": {"type": "k8s", "endpoint": "https://10.1.2.3:6443"}}}
     juju.add_cloud("k8s-lab", definition, client=True)
     credential = {"credentials": {"k8s-lab": {"lab": {"auth-type": "oauth2", "Token": "t0k"}}}}
     juju.add_credential("k8s-lab", credential, client=True)
-    listed = json.loads(juju.cli("credentials", "--format", "json", include_model=False))
+    listed = _json(juju, "credentials", include_model=False)
     assert listed["client-credentials"]["k8s-lab"]["cloud-credentials"]["lab"] == {
         "auth-type": "oauth2",
         "details": {},  # the token is a secret: shown with --show-secrets only
     }
     juju.add_cloud("k8s-lab", definition, controller="runecraft", credential="lab")
-    shown = json.loads(
-        juju.cli(
-            "show-cloud",
-            "k8s-lab",
-            "--controller",
-            "runecraft",
-            "--format",
-            "json",
-            include_model=False,
-        )
-    )
+    shown = _json(juju, "show-cloud", "k8s-lab", "--controller", "runecraft", include_model=False)
     assert shown[0]["endpoint"] == "https://10.1.2.3:6443"
+    moved = {"clouds": {"k8s-lab": {"type": "k8s", "endpoint": "https://10.1.2.4:6443"}}}
+    juju.update_cloud("k8s-lab", moved, client=True, controller="runecraft")
+    shown = _json(juju, "show-cloud", "k8s-lab", "--controller", "runecraft", include_model=False)
+    assert shown[0]["endpoint"] == "https://10.1.2.4:6443"
     with pytest.raises(jubilant.CLIError, match='cloud type "lxd" cannot be added'):
         juju.add_cloud("box", {"clouds": {"box": {"type": "lxd"}}}, client=True)
-    rune("remove-cloud", "k8s-lab")
+    rotated = {"credentials": {"k8s-lab": {"rotated": {"auth-type": "oauth2", "Token": "n3w"}}}}
+    juju.add_credential("k8s-lab", rotated, controller="runecraft")
+    on_controller = _json(juju, "credentials", "--controller", "runecraft", include_model=False)
+    assert on_controller == {
+        "controller-credentials": {
+            "k8s-lab": {"cloud-credentials": {"rotated": {"auth-type": "oauth2", "details": {}}}}
+        }
+    }
+    juju.cli("remove-cloud", "k8s-lab", include_model=False)
+
+
+def test_deploy_and_refresh_from_charmhub_then_download_info_find(
+    juju: jubilant.Juju, hub: CharmhubEmulator, tmp_path: Path
+) -> None:
+    """By name from the emulated Charmhub: revision 1 pinned on latest/edge, then refreshed
+    to the channel's head (2); `download`, `info` and `find` ask the same Charmhub."""
+    juju.deploy("hello", "hub", channel="latest/edge", revision=1)
+    status = juju.wait(lambda s: jubilant.all_active(s, "hub"))
+    app = status.apps["hub"]
+    assert (app.charm_name, app.version) == ("hello", "1.0")
+    assert (app.charm, app.charm_origin, app.charm_channel, app.charm_rev) == (
+        "hello",
+        "charmhub",
+        "latest/edge",
+        1,
+    )
+    assert app.base is not None and (app.base.name, app.base.channel) == ("ubuntu", "22.04")
+    assert app.units["hub/0"].workload_status.message == "hello from stable"
+    juju.refresh("hub", channel="latest/edge")
+    status = juju.wait(
+        lambda s: s.apps["hub"].units["hub/0"].workload_status.message.endswith("edge")
+    )
+    app = status.apps["hub"]
+    assert app.units["hub/0"].workload_status.message == "hello from edge"
+    assert (app.charm_origin, app.charm_channel, app.charm_rev) == ("charmhub", "latest/edge", 2)
+    with pytest.raises(jubilant.CLIError, match="--channel"):
+        juju.deploy("hello", "unpinned", revision=1)  # Juju: a revision needs a channel
+    juju.remove_application("hub")
+
+    target = tmp_path / "hello.charm"
+    juju.cli(
+        "download",
+        "hello",
+        "--channel",
+        "latest/edge",
+        "--filepath",
+        str(target),
+        include_model=False,
+    )
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == hub.published[1].sha256
+    info = _json(juju, "info", "hello", include_model=False)
+    assert info["name"] == "hello" and info["type"] == "charm"
+    tracks = info["channels"]["latest"]
+    assert (tracks["stable"][0]["revision"], tracks["edge"][0]["revision"]) == (1, 2)
+    found = _json(juju, "find", "hello", include_model=False)
+    assert [entry["name"] for entry in found] == ["hello"]
+    assert _json(juju, "find", "nothing-like-it", include_model=False) == []
+    missing = _refused(juju, "info", "nosuch", include_model=False)
+    assert "No charm or bundle with name 'nosuch'." in missing
+
+
+def test_a_charmhub_out_of_reach_is_named(juju: jubilant.Juju) -> None:
+    with socket.socket() as sock:  # a loopback port nothing listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RUNECRAFT_CHARMHUB_URL", url)
+        with pytest.raises(jubilant.CLIError) as failed:
+            juju.deploy("hello", "unreachable")
+    assert f"cannot reach Charmhub at {url}" in failed.value.stderr
+    assert "RUNECRAFT_CHARMHUB_URL" in failed.value.stderr
+    assert "unreachable" not in juju.status().apps
 
 
 def test_zz_destroy_controller_needs_destroy_all_models_then_removes_everything(
-    rune: Rune, juju: jubilant.Juju
+    juju: jubilant.Juju,
 ) -> None:
     """Last in the module: it takes the controller down."""
     before = juju.status()
-    refused = rune("destroy-controller", "runecraft", "--no-prompt", check=False)
-    assert refused.returncode == 1, refused
-    assert "--destroy-all-models" in refused.stderr and "admin/cmds" in refused.stderr
-    wrong = rune("destroy-controller", "elsewhere", "--no-prompt", check=False)
-    assert wrong.returncode == 1 and 'controller "elsewhere" not found' in wrong.stderr
+    refused = _refused(juju, "destroy-controller", "runecraft", "--no-prompt", include_model=False)
+    assert "--destroy-all-models" in refused and "admin/cmds" in refused
+    wrong = _refused(juju, "destroy-controller", "elsewhere", "--no-prompt", include_model=False)
+    assert 'controller "elsewhere" not found' in wrong
     assert juju.status().apps.keys() == before.apps.keys()
-    rune("destroy-controller", "runecraft", "--destroy-all-models", "--no-prompt")
-    assert rune("status", check=False).returncode != 0  # no controller to ask
-    assert rune("controllers", check=False).returncode != 0
+    juju.cli(
+        "destroy-controller",
+        "runecraft",
+        "--destroy-all-models",
+        "--no-prompt",
+        include_model=False,
+    )
+    with pytest.raises(jubilant.CLIError):
+        juju.status()  # no controller to ask
+    with pytest.raises(jubilant.CLIError):
+        juju.cli("controllers", include_model=False)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -66,6 +66,10 @@ class CloudStore(Protocol):
 
     async def add_cloud(self, cloud: CloudRecord) -> None: ...
 
+    async def update_cloud_config(
+        self, name: str, config: dict[str, Any], endpoint: str | None = None
+    ) -> None: ...
+
     async def remove_cloud(self, name: str) -> None: ...
 
 
@@ -84,6 +88,7 @@ def cloud_info(spec: CloudSpec, builtin: bool) -> api.CloudInfo:
         endpoint=spec.endpoint,
         defined="built-in" if builtin else "added",
         auth_type=_auth_type(spec),
+        credential=kubeconfig.narrowed_user(spec.config) if _auth_type(spec) else "",
     )
 
 
@@ -118,6 +123,32 @@ class CloudService:
         self.registry.put(_spec(record))
         logger.info("cloud added", cloud=name, type=provider_type, endpoint=narrowed.server)
         return cloud_info(_spec(record), builtin=False)
+
+    async def set_credential(self, name: str, request: api.CloudCredentialRequest) -> api.CloudInfo:
+        """Give an added cloud the credential the controller authenticates with from now
+        on (Juju's `add-credential --controller`); a bad one is refused, nothing stored."""
+        if self.registry.is_builtin(name):
+            raise errors.InvalidSpecError(f'cloud "{name}" is built in: it needs no credential')
+        spec = self.registry.spec(name)
+        config = kubeconfig.with_credential(spec.config, request.credential, request.user)
+        await self.store.update_cloud_config(name, config)
+        updated = CloudSpec(name=spec.name, type=spec.type, endpoint=spec.endpoint, config=config)
+        self.registry.put(updated)
+        logger.info("cloud credential set", cloud=name, credential=request.credential)
+        return cloud_info(updated, builtin=False)
+
+    async def update(self, name: str, request: api.UpdateCloudRequest) -> api.CloudInfo:
+        """Point an added cloud at a new endpoint and certificate authority (Juju's
+        `update-cloud`); its credential stays. A bad definition changes nothing."""
+        if self.registry.is_builtin(name):
+            raise errors.InvalidSpecError(f'cloud "{name}" is built in: it cannot be updated')
+        spec = self.registry.spec(name)
+        config = kubeconfig.with_cluster(spec.config, request.endpoint, request.ca_certificates)
+        await self.store.update_cloud_config(name, config, request.endpoint)
+        updated = CloudSpec(name=name, type=spec.type, endpoint=request.endpoint, config=config)
+        self.registry.put(updated)
+        logger.info("cloud updated", cloud=name, endpoint=request.endpoint)
+        return cloud_info(updated, builtin=False)
 
     def list(self) -> list[api.CloudInfo]:
         return [

@@ -438,6 +438,20 @@ class Store:
                 raise errors.ConflictError(f'cloud "{cloud.name}" already exists')
             await tx.conn.execute(sa.insert(t.clouds).values(**dataclasses.asdict(cloud)))
 
+    async def update_cloud_config(
+        self, name: str, config: dict[str, Any], endpoint: str | None = None
+    ) -> None:
+        """Replace an added cloud's kubeconfig (a new credential or definition)."""
+        values: dict[str, Any] = {"config": config}
+        if endpoint is not None:
+            values["endpoint"] = endpoint
+        async with self.write() as tx:
+            changed = await tx.conn.execute(
+                sa.update(t.clouds).where(t.clouds.c.name == name).values(**values)
+            )
+            if changed.rowcount == 0:
+                raise errors.NotFoundError(f'cloud "{name}" not found')
+
     async def remove_cloud(self, name: str) -> None:
         """Forget an added cloud that no model is on."""
         async with self.write() as tx:

@@ -87,15 +87,7 @@ def deploy(
     _juju.deploy_settings(constraints, base, trust)  # refuse bad values before packing
     del force
     _unsupported_placement(bind, attach_storage)
-    hub_name = not charm.exists() and _charmhub.is_charmhub_name(str(charm))
-    if not charm.exists() and not hub_name:
-        raise errors.NotFoundError(
-            f'charm "{charm}" not found: give the path of a local charm or a Charmhub name'
-        )
-    if not hub_name and (channel is not None or revision is not None):
-        raise errors.UsageError(
-            f'--channel and --revision are for Charmhub charms; "{charm}" is a local charm'
-        )
+    hub_name = _is_charmhub_charm(charm, channel, revision)
     values = _config_values(config_items, application)
     storage_schema.parse_directives(storage_items)  # refuse bad syntax before packing
     storage = dict(item.split("=", 1) for item in storage_items)
@@ -137,6 +129,20 @@ def deploy(
     _output.err_console.print(
         f'Deployed "{name}" from {charm} with {len(units)} unit(s): {", ".join(units) or "-"}'
     )
+
+
+def _is_charmhub_charm(charm: Path, channel: str | None, revision: int | None) -> bool:
+    """True for a Charmhub name, False for a local charm; anything else refused by name."""
+    hub_name = not charm.exists() and _charmhub.is_charmhub_name(str(charm))
+    if not charm.exists() and not hub_name:
+        raise errors.NotFoundError(
+            f'charm "{charm}" not found: give the path of a local charm or a Charmhub name'
+        )
+    if not hub_name and (channel is not None or revision is not None):
+        raise errors.UsageError(
+            f'--channel and --revision are for Charmhub charms; "{charm}" is a local charm'
+        )
+    return hub_name
 
 
 def _subordinate_units(num_units: int, to: str | None) -> int:

@@ -215,10 +215,16 @@ class ToolServer:
                 logger.warning("hook tool call with a stale context", tool=tool)
                 return _reply(1, stderr=f'ERROR bad context id "{context_id}"\n'.encode())
             refusal = await binding.refusal(peer)
+            if refusal is None and binding.ended:
+                refusal = f'caller is not the running hook of unit "{binding.ctx.remote.unit}"'
+                refusal += " (the hook has ended)"
             if refusal is not None:
                 logger.warning("hook tool call refused", tool=tool, reason=refusal)
                 return _reply(1, stderr=f"ERROR permission denied: {refusal}\n".encode())
             ctx = binding.ctx
+            serving = asyncio.current_task()
+            if serving is not None:
+                binding.serving.add(serving)
             try:
                 with _tracing.span(
                     f"hook tool {tool}",
@@ -234,6 +240,9 @@ class ToolServer:
                 message = f"ERROR internal error: {exc}\n".encode()
                 binding.calls.add(tool, request.args, 1, b"", message)
                 return _reply(1, stderr=message)
+            finally:
+                if serving is not None:
+                    binding.serving.discard(serving)
             binding.calls.add(tool, request.args, result.code, result.stdout, result.stderr)
         return _reply(result.code, result.stdout, result.stderr)
 
@@ -284,6 +293,10 @@ class HookBinding:
         self._pid: asyncio.Future[tuple[int, int | None]] = (
             asyncio.get_running_loop().create_future()
         )
+        self.ended = False
+        self.serving: set[asyncio.Task[object]] = set()
+        """The calls being served: ended with the hook (a `leader-set` waiting for room
+        must neither hold the next hook's calls nor write after its hook ended)."""
 
     def started(self, pid: int) -> None:
         """The hook process is `pid` (called by the hook runner as soon as it knows)."""
@@ -291,9 +304,13 @@ class HookBinding:
             self._pid.set_result((pid, _proc.start_time(pid)))
 
     def finish(self) -> None:
-        """The hook ended: calls still waiting for its pid are refused."""
+        """The hook ended: calls still waiting for its pid are refused, and calls still
+        being served (from a process the hook left behind) are cancelled."""
+        self.ended = True
         if not self._pid.done():
             self._pid.cancel()
+        for task in self.serving:
+            task.cancel()
 
     async def refusal(self, peer: _Peer | None) -> str | None:
         """Why the caller `peer` may not act in this hook, or None when it may."""

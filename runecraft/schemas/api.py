@@ -139,6 +139,8 @@ class CharmOrigin(_Request):
     def _complete(self) -> CharmOrigin:
         if self.source == "charmhub" and not (self.name and self.channel):
             raise ValueError("a Charmhub origin needs the charm's name and channel")
+        if self.source == "charmhub" and self.revision is None:
+            raise ValueError("a Charmhub origin needs the charm's Charmhub revision")
         if self.source == "local" and (self.name or self.channel or self.revision is not None):
             raise ValueError("a local origin has no name, channel or revision")
         return self

@@ -155,6 +155,7 @@ async def test_export_writes_name_channel_and_revision_and_plans_nothing(model: 
         {"source": "charmhub", "name": "db", "channel": "latest/nightly"},
         {"source": "charmhub", "name": "DB!", "channel": "latest/edge"},
         {"source": "charmhub", "name": "db", "channel": "latest/edge", "revision": -1},
+        {"source": "charmhub", "name": "db", "channel": "latest/edge"},
         {"source": "local", "channel": "latest/edge"},
         {"source": "store"},
     ],

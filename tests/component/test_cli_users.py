@@ -185,6 +185,9 @@ def test_find_offers_shows_a_user_the_offers_of_its_models_with_its_access(cli: 
         "ctl:admin/default.src": "read",
         "ctl:admin/shared.src": "admin",
     }
-    assert json.loads(cli.rune("find-offers", "hidden", "--format", "json")) == {}
-    code, _, stderr = cli.run("show-offer", "hidden.src")
-    assert code == 1 and 'application offer "admin/hidden.src" not found' in stderr
+    # A model bob may not read is refused as one that does not exist: nothing leaks.
+    for name in ("hidden", "no-such-model"):
+        for args in (("find-offers", name), ("show-offer", f"{name}.src")):
+            code, _, stderr = cli.run(*args)
+            assert code == 1, stderr
+            assert f'user "bob" has no access to model "{name}"' in stderr, stderr

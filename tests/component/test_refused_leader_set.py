@@ -4,11 +4,15 @@ the controller stored them: a real unit agent and hook tools, an outbox that ref
 
 from __future__ import annotations
 
+import asyncio
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from runecraft.agents import unit
 from runecraft.schemas import bus
 
+from .test_hook_tools import RecordingBackend, make_harness
 from .test_unit_agent import BASH_CHARM, Charms, Outbox, build_zip, make_agent, remote, running
 
 LEADER_SET_CHARM = {
@@ -70,3 +74,40 @@ async def test_leader_set_waits_for_room_and_sends_the_settings_once(tmp_path: P
     (sent,) = [m for m in outbox.messages if isinstance(m, bus.LeaderSet)]
     assert sent.settings == {"mode": "primary"}
     assert {offer.seq for offer in outbox.offers} == {sent.seq}, "offered again as it was"
+
+
+class WaitingBackend(RecordingBackend):
+    """A `leader-set` that waits for room that never comes (what the agent's does while
+    its outbox is full), noting that it started and whether it was cancelled."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = asyncio.Event()
+        self.cancelled = False
+
+    async def leader_set(self, settings: Mapping[str, str]) -> None:
+        self.waiting.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+
+
+async def test_a_leader_set_still_waiting_when_its_hook_ends_ends_with_it(tmp_path: Path) -> None:
+    """A process the hook left behind may still wait in `leader-set` when the hook ends: the
+    call ends with the hook (it writes nothing later), and the next hook's calls are served
+    at once rather than queued behind it."""
+    async for harness in make_harness(tmp_path, leader=True):
+        backend = WaitingBackend()
+        harness.ctx.backend = backend
+        with harness.server.serving(harness.ctx) as hook:
+            hook.started(os.getpid())
+            left = asyncio.create_task(harness.run("leader-set", "mode=primary"))
+            await backend.waiting.wait()
+        code, _, _ = await left
+        assert code != 0 and backend.cancelled
+        with harness.server.serving(harness.ctx) as next_hook:
+            next_hook.started(os.getpid())
+            assert await harness.run("is-leader", "--format=json") == (0, "true\n", "")
+        assert backend.leader_sets == []

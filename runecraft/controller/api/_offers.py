@@ -64,7 +64,10 @@ async def find_offers(
     interface: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
 ) -> list[api.OfferInfo]:
     """Juju's `find-offers`: the offers of the models the caller may read, with the access
-    it has to each; `model`, `offer` (part of its name) and `interface` narrow them."""
+    it has to each; `model` (one it may read), `offer` (part of its name) and `interface`
+    narrow them."""
+    if model is not None:  # refused alike whether it exists or not: nothing leaks
+        await ctx.users.check_model(caller, model, "read")
     levels = await ctx.users.model_levels(caller)
     views = await ctx.relations.find_offers(
         model=model, offer=offer, interface=interface, visible=levels

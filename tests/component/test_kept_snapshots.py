@@ -162,3 +162,16 @@ async def test_a_pass_on_a_model_without_offers_reads_no_cross_model_table(
     assert snap == await store.snapshot(uuids["consuming"])
     assert len(read) == 1 and "FROM applications" in read[0]
     assert not [s for s in read if "offers" in s or "saas" in s or "cross_model" in s]
+
+
+async def test_a_transaction_that_only_reads_moves_no_commit(store: Store) -> None:
+    """Listing offers (a read in a write transaction) keeps cached status documents valid;
+    a write moves the count."""
+    two, _, _ = await _placed(store)
+    await two.relations.offer("offering", "db", ["db"], None)
+    before = store.commits
+    assert [view.offer.name for view in await two.relations.offers("offering")] == ["db"]
+    assert len(await two.relations.find_offers()) == 1
+    assert store.commits == before
+    await two.relations.remove_offer("offering", "db", force=False)
+    assert store.commits == before + 1

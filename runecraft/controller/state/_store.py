@@ -312,7 +312,8 @@ class Store:
                 # Only once it ended: a reader noting the clock before this reads its rows.
                 self._writing = None
                 self.table_writes.ended(writing)
-        self.commits += 1
+        if writing:  # a transaction that only read leaves every cache of stored rows valid
+            self.commits += 1
         changes = tx.changes
         for watcher in self._committed:
             watcher(changes)

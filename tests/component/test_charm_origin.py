@@ -16,6 +16,7 @@ import pydantic
 import pytest
 
 from runecraft import bundles
+from runecraft.cli._inspect import application_document
 from runecraft.controller import services
 from runecraft.controller.services._bundles import export_bundle, view_of
 from runecraft.controller.state import Store
@@ -107,6 +108,34 @@ async def test_a_charmhub_application_shows_its_origin_and_a_local_one_stays_loc
     web = apps["web"]
     assert (web["charm"], web["charm-origin"], web["charm-rev"]) == ("local:web-0", "local", 0)
     assert "charm-channel" not in web
+
+
+async def test_show_unit_and_show_application_name_a_charmhub_charm_as_juju(
+    model: Model,
+) -> None:
+    await model.models.deploy(
+        "m",
+        api.DeployRequest(
+            application="db",
+            charm_sha256=model.db,
+            num_units=1,
+            origin=EDGE,
+            constraints=["arch=arm64"],
+        ),
+    )
+    await model.models.deploy(
+        "m", api.DeployRequest(application="web", charm_sha256=model.web, num_units=1)
+    )
+    db_unit = (await model.status.show_unit("m", "db/0"))["db/0"]
+    assert db_unit["charm"] == "ch:arm64/db-7"
+    web_unit = (await model.status.show_unit("m", "web/0"))["web/0"]
+    assert web_unit["charm"] == "local:web-0"
+
+    apps = await model.apps()
+    shown = application_document(apps["db"], {}, subordinate=False)
+    assert (shown["charm"], shown["channel"]) == ("db", "latest/edge")
+    local = application_document(apps["web"], {}, subordinate=False)
+    assert local["charm"] == "web" and "channel" not in local
 
 
 async def test_refresh_moves_the_origin_and_a_local_refresh_makes_it_local(model: Model) -> None:

@@ -15,7 +15,7 @@ import jubilant
 import pydantic
 import pytest
 
-from runecraft import bundles
+from runecraft import bundles, errors
 from runecraft.cli._inspect import application_document
 from runecraft.controller import services
 from runecraft.controller.services._bundles import export_bundle, view_of
@@ -174,6 +174,39 @@ async def test_export_writes_name_channel_and_revision_and_plans_nothing(model: 
     mrec = await model.store.model("m")
     view = view_of(mrec, await model.store.snapshot(mrec.uuid))
     assert bundles.plan(exported, view).changes == ()
+
+
+async def test_a_bundle_refresh_moves_the_origin_and_one_not_fetched_is_refused(
+    model: Model,
+) -> None:
+    await model.models.deploy(
+        "m", api.DeployRequest(application="db", charm_sha256=model.db, num_units=0, origin=EDGE)
+    )
+    service = services.BundleService(
+        model.store, services.ChangeHub(), model.models.check_substrates
+    )
+    text = "applications: {db: {charm: db, channel: stable, revision: 5}}"
+    planned = await service.apply("m", api.BundleRequest(bundle=text, dry_run=True))
+    assert [c.kind for c in planned.plan.changes] == ["refresh-charm"]
+    before = await model.apps()
+    with pytest.raises(errors.InvalidSpecError, match="not fetched from Charmhub"):
+        await service.apply("m", api.BundleRequest(bundle=text))
+    assert await model.apps() == before
+
+    stable = api.CharmOrigin(source="charmhub", name="db", channel="latest/stable", revision=5)
+    fetched = {"db": api.BundleCharm(name="db", path="db_r5.charm", sha256=model.db, origin=stable)}
+    outcome = await service.apply("m", api.BundleRequest(bundle=text, charms=fetched))
+    assert outcome.applied
+    db = (await model.apps())["db"]
+    assert (db["charm-origin"], db["charm-channel"], db["charm-rev"]) == (
+        "charmhub",
+        "latest/stable",
+        5,
+    )
+    again = await service.apply("m", api.BundleRequest(bundle=text, dry_run=True))
+    assert again.plan.changes == ()
+    same = "applications: {db: {charm: db, channel: latest/stable}}"
+    assert (await service.apply("m", api.BundleRequest(bundle=same, dry_run=True))).plan.empty
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from runecraft import charms, errors
+from runecraft.cli._status import filter_status
 from runecraft.controller import services
 from runecraft.controller.reconcilers import _plan
 from runecraft.controller.state import Store
@@ -135,6 +136,41 @@ async def test_offer_consume_integrate_links_a_relation_in_each_model(store: Sto
         }
     }
     assert "application-endpoints" not in offerer
+
+
+async def test_status_filters_narrow_saas_and_offers_to_the_applications_shown(
+    store: Store,
+) -> None:
+    two = await two_models(store)
+    models = services.ModelService(store, services.ChangeHub())
+    db = await put_charm(store, DB_CHARM)
+    await models.deploy(
+        "consuming", api.DeployRequest(application="other", charm_sha256=db, num_units=0)
+    )
+    await models.deploy(
+        "offering", api.DeployRequest(application="db2", charm_sha256=db, num_units=0)
+    )
+    await two.relations.offer("offering", "db", ["db"], "hosted-db")
+    await two.relations.offer("offering", "db2", ["db"], "spare-db")
+    await two.relations.consume("consuming", "admin/offering.hosted-db", "mydb")
+    await two.relations.consume("consuming", "admin/offering.spare-db", "sparedb")
+    await two.relations.integrate("consuming", "web", "mydb")
+
+    consumer = await two.status.status("consuming")
+    assert sorted(consumer["application-endpoints"]) == ["mydb", "sparedb"]
+    web = filter_status(consumer, ["web"])
+    assert sorted(web["application-endpoints"]) == ["mydb"]
+    assert "web:db mydb:db" in [i["key"] for i in web["integrations"]]
+    other = filter_status(consumer, ["other"])
+    assert "application-endpoints" not in other
+    assert [i["key"] for i in other["integrations"]] == ["other:ha"]  # its peer relation
+    assert sorted(filter_status(consumer, ["sparedb"])["application-endpoints"]) == ["sparedb"]
+
+    offerer = await two.status.status("offering")
+    assert sorted(offerer["offers"]) == ["hosted-db", "spare-db"]
+    assert sorted(filter_status(offerer, ["db"])["offers"]) == ["hosted-db"]
+    assert sorted(filter_status(offerer, ["db2"])["offers"]) == ["spare-db"]
+    assert "offers" not in filter_status(offerer, ["nope"])
 
 
 async def _lives(two: Two) -> dict[str, list[str]]:

@@ -3,6 +3,7 @@ with the SAAS, status, remove-relation and remove-offer, and bad input that chan
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from runecraft.controller.reconcilers import _plan
 from runecraft.controller.state import Store
 from runecraft.schemas import api, bus
 from runecraft.schemas import bundle as bundle_schema
+from runecraft.schemas import users as user_schema
 from tests.component.test_bundle_apply import APP, DB, write_charm
 from tests.component.test_relations import DB_CHARM, WEB_CHARM, put_charm
 
@@ -554,3 +556,52 @@ async def test_find_offers_narrows_by_model_offer_name_interface_and_access(
     with pytest.raises(errors.NotFoundError, match='model "admin/nope" not found'):
         await find(model="nope")
     assert await two.rows() == before
+
+
+async def test_offer_access_granted_alone_lets_a_user_find_and_consume_the_offer(
+    store: Store,
+) -> None:
+    """Juju's offer ACLs on a real store: consume access on the offer (none on its model)
+    finds and consumes it; revoked, it is read and consuming is refused; removing the
+    offer forgets the access given to it."""
+    two = await two_models(store)
+    await two.relations.offer("offering", "db", ["db"], "hosted-db")
+    users = services.UserService(store, "admin-token")
+    admin = services.Principal("user", "admin", access="superuser")
+    bob = services.Principal("user", "bob")
+    await users.add_user(user_schema.AddUserRequest(name="bob", password="secret-1"))
+    url = "admin/offering.hosted-db"
+    with pytest.raises(
+        errors.NotFoundError, match=re.escape(f'application offer "{url}" not found')
+    ):
+        await users.check_offer(bob, url, "consume")
+    with pytest.raises(
+        errors.NotFoundError, match=re.escape(f'application offer "{url}" not found')
+    ):
+        await users.grant(bob, "bob", "consume", [], [url])  # bob is not its admin
+
+    await users.grant(admin, "bob", "consume", [], ["offering.hosted-db"])
+    assert await users.check_offer(bob, url, "consume") == ("offering", "hosted-db")
+    found = await users.offer_levels(bob)
+    assert found is not None
+    offering = await store.model("offering")
+    assert found == ({}, {(offering.uuid, "hosted-db"): "consume"})
+    assert services.offer_level(*found, offering.uuid, "hosted-db") == "consume"
+    with pytest.raises(errors.ConflictError, match='already has "consume" access'):
+        await users.grant(admin, "bob", "read", [], [url])
+    with pytest.raises(
+        errors.NotFoundError, match=re.escape('offer "admin/offering.nope" not found')
+    ):
+        await users.grant(admin, "bob", "consume", [], ["offering.nope"])
+
+    await users.revoke(admin, "bob", "consume", [], [url])
+    assert (await users.offer_levels(bob)) == ({}, {(offering.uuid, "hosted-db"): "read"})
+    before = await two.rows()
+    with pytest.raises(errors.PermissionDeniedError, match="consume access to offer"):
+        await users.check_offer(bob, url, "consume")
+    assert await two.rows() == before
+
+    await users.grant(admin, "bob", "admin", [], [url])
+    await two.relations.remove_offer("offering", "hosted-db", force=False)
+    await two.relations.offer("offering", "db", ["db"], "hosted-db")
+    assert (await users.offer_levels(bob)) == ({}, {})

@@ -18,10 +18,6 @@ found = APIRouter()
 """`find-offers`: across the models the caller may read."""
 
 
-_OFFER_ACCESS = {"admin": "admin", "write": "consume", "read": "read"}
-"""A model access level as the access it gives to the model's offers."""
-
-
 def _offer_info(view: services.OfferView, access: str = "admin") -> api.OfferInfo:
     return api.OfferInfo(
         name=view.offer.name,
@@ -63,16 +59,18 @@ async def find_offers(
     offer: Annotated[str | None, Query(min_length=1, max_length=63)] = None,
     interface: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
 ) -> list[api.OfferInfo]:
-    """Juju's `find-offers`: the offers of the models the caller may read, with the access
-    it has to each; `model`, `offer` (part of its name) and `interface` narrow them."""
-    levels = await ctx.users.model_levels(caller)
+    """Juju's `find-offers`: the offers the caller may read (those of the models it may
+    read, and those it was granted), with the access it has to each; `model`, `offer`
+    (part of its name) and `interface` narrow them."""
+    found = await ctx.users.offer_levels(caller)
+    visible = None if found is None else {*found[0], *(uuid for uuid, _ in found[1])}
     views = await ctx.relations.find_offers(
-        model=model, offer=offer, interface=interface, visible=levels
+        model=model, offer=offer, interface=interface, visible=visible
     )
-    return [
-        _offer_info(v, "admin" if levels is None else _OFFER_ACCESS[levels[v.offer.model_uuid]])
-        for v in views
-    ]
+    if found is None:
+        return [_offer_info(v, "admin") for v in views]
+    access = [(v, services.offer_level(*found, v.offer.model_uuid, v.offer.name)) for v in views]
+    return [_offer_info(v, level) for v, level in access if level is not None]
 
 
 @router.post("/v1/models/{model}/offers", status_code=201, dependencies=[MODEL_ADMIN])
@@ -95,9 +93,9 @@ async def list_saas(ctx: Context, model: str) -> list[api.SaasInfo]:
 async def consume(
     ctx: Context, caller: Caller, model: str, request: api.ConsumeRequest
 ) -> api.SaasInfo:
-    """Consuming needs write access to this model and read access to the offering one."""
-    offering, _ = services.parse_offer_url(request.url)
-    await ctx.users.check_model(caller, offering, "read")
+    """Consuming needs write access to this model and consume access to the offer (its
+    own, or what access to its model gives)."""
+    await ctx.users.check_offer(caller, request.url, "consume")
     return _saas_info(await ctx.relations.consume(model, request.url, request.alias))
 
 

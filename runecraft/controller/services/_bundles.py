@@ -20,7 +20,7 @@ from runecraft import bundles, errors
 from runecraft.controller.services import _service
 from runecraft.controller.services._appsettings import change_settings_in
 from runecraft.controller.services._hub import ChangeHub
-from runecraft.controller.services._offers import consume_in, offer_in, parse_offer_url
+from runecraft.controller.services._offers import consume_in, offer_in
 from runecraft.controller.services._ports import ModelReads, StateStore
 from runecraft.controller.services._relations import integrate_in, remove_relation_in
 from runecraft.controller.state import CharmRecord, ModelRecord, ModelSnapshot
@@ -91,11 +91,11 @@ class BundleService:
             )
         return outcome
 
-    def offering_models(self, request: api.BundleRequest) -> list[str]:
-        """The models whose offers the bundle consumes (`saas:`): applying it needs read
+    def consumed_offers(self, request: api.BundleRequest) -> list[str]:
+        """The URLs of the offers the bundle consumes (`saas:`): applying it needs consume
         access to each, as `consume` does."""
         bundle = read_bundle(request.bundle)
-        return sorted({parse_offer_url(saas.url)[0] for saas in bundle.saas.values()})
+        return sorted({saas.url for saas in bundle.saas.values()})
 
     async def export(self, model_name: str) -> schema.Bundle:
         model = await self.store.model(model_name)

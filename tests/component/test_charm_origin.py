@@ -16,6 +16,7 @@ import pydantic
 import pytest
 
 from runecraft import bundles, errors
+from runecraft.charms import host_architecture
 from runecraft.cli._inspect import application_document
 from runecraft.controller import services
 from runecraft.controller.services._bundles import export_bundle, view_of
@@ -130,6 +131,12 @@ async def test_show_unit_and_show_application_name_a_charmhub_charm_as_juju(
     assert db_unit["charm"] == "ch:arm64/db-7"
     web_unit = (await model.status.show_unit("m", "web/0"))["web/0"]
     assert web_unit["charm"] == "local:web-0"
+    await model.models.deploy(
+        "m",
+        api.DeployRequest(application="db2", charm_sha256=model.db, num_units=1, origin=EDGE),
+    )
+    db2_unit = (await model.status.show_unit("m", "db2/0"))["db2/0"]
+    assert db2_unit["charm"] == f"ch:{host_architecture()}/db-7"  # no arch asked: the host's
 
     apps = await model.apps()
     shown = application_document(apps["db"], {}, subordinate=False)

@@ -222,6 +222,8 @@ def test_consume_access_on_an_offer_alone_finds_and_consumes_it_as_juju(cli: Cli
     assert {url: offer["access"] for url, offer in found.items()} == {
         "ctl:admin/offering.src": "consume"
     }
+    shown = json.loads(cli.rune("show-offer", "offering.src", "--format", "json"))
+    assert shown["ctl:admin/offering.src"]["access"] == "consume"
     cli.rune("consume", "admin/offering.src")
     saas = json.loads(cli.rune("status", "--format", "json"))["application-endpoints"]
     assert list(saas) == ["src"]

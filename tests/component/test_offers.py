@@ -15,7 +15,7 @@ from runecraft import charms, errors
 from runecraft.cli._status import filter_status
 from runecraft.controller import services
 from runecraft.controller.reconcilers import _plan
-from runecraft.controller.state import Store
+from runecraft.controller.state import Store, UserStore
 from runecraft.schemas import api, bus
 from runecraft.schemas import bundle as bundle_schema
 from runecraft.schemas import users as user_schema
@@ -605,3 +605,6 @@ async def test_offer_access_granted_alone_lets_a_user_find_and_consume_the_offer
     await two.relations.remove_offer("offering", "hosted-db", force=False)
     await two.relations.offer("offering", "db", ["db"], "hosted-db")
     assert (await users.offer_levels(bob)) == ({}, {})
+    await users.grant(admin, "bob", "read", [], [url])
+    await users.remove_user("bob")  # a user removed takes its offer access along
+    assert await UserStore(store).offer_grants("bob") == {}

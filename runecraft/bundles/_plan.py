@@ -190,6 +190,12 @@ def _plan_application(
         for offer_name, offer in sorted(spec.offers.items())
         if current is None or offer_name not in current.offers
     ]
+    draft.warnings += [
+        f"applications.{name}.offers.{offer_name}.acl: offer access in bundles is not "
+        f"applied yet; give it with `rune grant USER LEVEL MODEL.{offer_name}`"
+        for offer_name, offer in sorted(spec.offers.items())
+        if offer.acl
+    ]
     _scale(draft, name, spec, units, prune=prune)
 
 

@@ -224,6 +224,7 @@ def test_consume_access_on_an_offer_alone_finds_and_consumes_it_as_juju(cli: Cli
     }
     shown = json.loads(cli.rune("show-offer", "offering.src", "--format", "json"))
     assert shown["ctl:admin/offering.src"]["access"] == "consume"
+    assert shown["ctl:admin/offering.src"]["users"] == {"bob": {"access": "consume"}}
     cli.rune("consume", "admin/offering.src")
     saas = json.loads(cli.rune("status", "--format", "json"))["application-endpoints"]
     assert list(saas) == ["src"]
@@ -231,6 +232,11 @@ def test_consume_access_on_an_offer_alone_finds_and_consumes_it_as_juju(cli: Cli
     assert code == 1 and 'has no access to model "offering"' in stderr
 
     _as_admin(cli)
+    shown = json.loads(cli.rune("show-offer", "offering.src", "--format", "json"))
+    assert shown["ctl:admin/offering.src"]["users"] == {  # all of them, to its admin
+        "admin": {"display-name": "admin", "access": "admin"},
+        "bob": {"access": "consume"},
+    }
     cli.rune("revoke", "bob", "consume", "offering.src")
     cli.rune("login", "-u", "bob", stdin="secret-1\n")
     found = json.loads(cli.rune("find-offers", "--format", "json"))

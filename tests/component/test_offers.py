@@ -587,6 +587,9 @@ async def test_offer_access_granted_alone_lets_a_user_find_and_consume_the_offer
     offering = await store.model("offering")
     assert found == ({}, {(offering.uuid, "hosted-db"): "consume"})
     assert services.offer_level(*found, offering.uuid, "hosted-db") == "consume"
+    listed = await users.offer_users(admin, offering.uuid, "hosted-db", "admin")
+    assert listed == {"admin": "admin", "bob": "consume"}
+    assert await users.offer_users(bob, offering.uuid, "hosted-db", "consume") == {"bob": "consume"}
     with pytest.raises(errors.ConflictError, match='already has "consume" access'):
         await users.grant(admin, "bob", "read", [], [url])
     with pytest.raises(

@@ -67,10 +67,18 @@ async def find_offers(
     views = await ctx.relations.find_offers(
         model=model, offer=offer, interface=interface, visible=visible
     )
-    if found is None:
-        return [_offer_info(v, "admin") for v in views]
-    access = [(v, services.offer_level(*found, v.offer.model_uuid, v.offer.name)) for v in views]
-    return [_offer_info(v, level) for v, level in access if level is not None]
+    infos = []
+    for view in views:
+        level = (
+            "admin"
+            if found is None
+            else services.offer_level(*found, view.offer.model_uuid, view.offer.name)
+        )
+        if level is None:
+            continue
+        users = await ctx.users.offer_users(caller, view.offer.model_uuid, view.offer.name, level)
+        infos.append(_offer_info(view, level).model_copy(update={"users": users}))
+    return infos
 
 
 @router.post("/v1/models/{model}/offers", status_code=201, dependencies=[MODEL_ADMIN])

@@ -199,6 +199,28 @@ class UserService:
             return None
         return levels, await self._users.offer_grants(principal.name)
 
+    async def offer_users(
+        self, principal: Principal, model_uuid: str, offer: str, access: str
+    ) -> dict[str, str]:
+        """Juju's `users` of an offer: to its admin, every user with access to it (by its
+        model or its own grant; the controller's admin always); to anyone else, the
+        caller alone with its `access`."""
+        if access != "admin":
+            return {principal.name: access}
+        models = await self._users.model_users(model_uuid)
+        grants = await self._users.offer_users(model_uuid, offer)
+        found = {ADMIN_USER: "admin"}
+        for user in sorted({*models, *grants}):
+            level = offer_level(
+                {model_uuid: models[user]} if user in models else {},
+                {(model_uuid, offer): grants[user]} if user in grants else {},
+                model_uuid,
+                offer,
+            )
+            if level is not None:
+                found.setdefault(user, level)
+        return found
+
     async def check_offer(self, principal: Principal, url: str, needed: str) -> tuple[str, str]:
         """`needed` ("read", "consume", "admin") on the offer at `url`; its (model, offer).
         Without any access the offer is not found, as Juju says, whether it exists or not."""

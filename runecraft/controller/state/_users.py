@@ -156,6 +156,17 @@ class UserStore:
             )
             return {(str(r.model_uuid), str(r.offer)): str(r.access) for r in rows}
 
+    async def offer_users(self, model_uuid: str, offer: str) -> dict[str, str]:
+        """`{user: access}` given on one offer."""
+        table = t.offer_access
+        async with self._store.engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(table.c.user, table.c.access).where(
+                    table.c.model_uuid == model_uuid, table.c.offer == offer
+                )
+            )
+            return {str(r.user): str(r.access) for r in rows}
+
     async def set_offer_access(
         self, model_uuid: str, offer: str, user: str, access: str | None
     ) -> None:

@@ -303,14 +303,14 @@ def test_a_bundle_asking_another_channel_or_revision_refreshes_from_charmhub(
     assert (code, "already matches the bundle" in stdout) == (0, True), stdout + stderr
 
     bundle.write_text("applications:\n  hello: {charm: hello, channel: stable}\n")
-    downloads_before = len(hub.requests)
+    seen = len(hub.requests)
     code, stdout, stderr = controller.run("plan", str(bundle))
     assert code == 2, stdout + stderr
     assert (
         "refresh hello to charm hello channel latest/stable "
         "(from channel latest/edge revision 2)" in stdout
     )
-    assert hub.requests[downloads_before:] == []  # the plan fetched nothing
+    assert hub.requests[seen:] == []  # the plan asked Charmhub nothing
     diff = yaml.safe_load(controller.rune("diff-bundle", str(bundle)))
     assert diff == {
         "applications": {"hello": {"channel": {"bundle": "latest/stable", "model": "latest/edge"}}}

@@ -28,6 +28,7 @@ __all__ = [
     "Consume",
     "Expose",
     "Plan",
+    "RefreshCharm",
     "RemoveApplication",
     "RemoveRelation",
     "RemoveUnit",
@@ -68,6 +69,13 @@ class ResolvedCharm(_Frozen):
     name: str
     path: str | None = None
     sha256: str | None = None
+    charmhub: bool = False
+    """Fetched from Charmhub by the client: a charm with an origin, not a local one."""
+
+    @property
+    def local(self) -> bool:
+        """Taken from the client's disk or the controller's store as a local charm."""
+        return (self.path is not None or self.sha256 is not None) and not self.charmhub
 
 
 # Every change's `describe` is one line in Juju's `deploy --dry-run` spirit.
@@ -109,6 +117,10 @@ class AddApplication(_Change):
     resources: dict[str, int | str] = {}
     bindings: dict[str, str] = {}
     trust: bool = False
+    channel: str | None = None
+    """For a Charmhub charm: the channel the bundle asks for, in full (`latest/edge`)."""
+    revision: int | None = None
+    """For a Charmhub charm: the Charmhub revision the bundle asks for."""
 
     def describe(self) -> str:
         options = ", ".join(f"{k}={v!r}" for k, v in sorted(self.options.items()))
@@ -122,6 +134,34 @@ class ChangeCharm(_Change, says="change the charm of {application} from {previou
     application: str
     charm: str
     previous: str
+
+
+class RefreshCharm(_Change):
+    """A Charmhub application whose bundle asks for another channel or revision than its
+    charm origin holds: refresh it from Charmhub (the CLI fetches the charm, as deploy
+    does; planning fetches nothing)."""
+
+    kind: Literal["refresh-charm"] = "refresh-charm"
+    application: str
+    charm: str
+    channel: str | None = None
+    """The channel the bundle asks for, in full; None: the one it follows."""
+    revision: int | None = None
+    """The Charmhub revision the bundle asks for; None: the channel's newest."""
+    previous_channel: str | None = None
+    previous_revision: int | None = None
+
+    def describe(self) -> str:
+        return (
+            f"refresh {self.application} to charm {self.charm}"
+            f"{_origin_words(self.channel, self.revision)} (from"
+            f"{_origin_words(self.previous_channel, self.previous_revision) or ' a local charm'})"
+        )
+
+
+def _origin_words(channel: str | None, revision: int | None) -> str:
+    words = f" channel {channel}" if channel else ""
+    return words + (f" revision {revision}" if revision is not None else "")
 
 
 class SetConfig(_Change):
@@ -251,6 +291,7 @@ Change = Annotated[
     AddCharm
     | AddApplication
     | ChangeCharm
+    | RefreshCharm
     | SetConfig
     | SetConstraints
     | SetTrust
@@ -344,7 +385,16 @@ def unsupported(change: Change, cloud: str = "local") -> str | None:
 
 # --- the pure model of execution ---------------------------------------------------------
 
-_Setting = SetConstraints | SetTrust | ChangeCharm | SetConfig | Expose | Unexpose | AddOffer
+_Setting = (
+    SetConstraints
+    | SetTrust
+    | ChangeCharm
+    | RefreshCharm
+    | SetConfig
+    | Expose
+    | Unexpose
+    | AddOffer
+)
 """A change to one application's own settings."""
 
 
@@ -383,11 +433,14 @@ class _Execution:
                     config=dict(change.options),
                     constraints=dict(change.constraints),
                     trust=change.trust,
+                    channel=change.channel,
+                    revision=change.revision,
                 )
             case (
                 SetConstraints()
                 | SetTrust()
                 | ChangeCharm()
+                | RefreshCharm()
                 | SetConfig()
                 | Expose()
                 | Unexpose()
@@ -458,6 +511,9 @@ def _with_setting(app: ApplicationView, change: _Setting) -> ApplicationView:
             return app.model_copy(update={"trust": change.trust})
         case ChangeCharm():
             return app.model_copy(update={"charm": change.charm})
+        case RefreshCharm():
+            channel = change.channel or change.previous_channel or "latest/stable"
+            return app.model_copy(update={"channel": channel, "revision": change.revision})
         case SetConfig():
             config = {k: v for k, v in app.config.items() if k not in change.reset}
             config.update(change.values)

@@ -28,6 +28,7 @@ from runecraft.bundles._changes import (
     Consume,
     Expose,
     Plan,
+    RefreshCharm,
     RemoveApplication,
     RemoveRelation,
     RemoveUnit,
@@ -40,6 +41,7 @@ from runecraft.bundles._changes import (
 from runecraft.bundles._view import ApplicationView, ModelView, RelationView, UnitView
 from runecraft.schemas import constraints as constraints_schema
 from runecraft.schemas.bundle import ApplicationSpec, Bundle, Endpoint, Placement, RelationSpec
+from runecraft.schemas.channels import parse_channel
 
 __all__ = ["plan", "substrate_problems"]
 
@@ -178,6 +180,8 @@ def _plan_application(
             draft.applications.append(
                 ChangeCharm(application=name, charm=resolved.name, previous=current.charm)
             )
+        elif (refresh := _refresh(name, spec, current, resolved)) is not None:
+            draft.applications.append(refresh)
         draft.settings += _settings(name, spec, current, constraints, prune=prune)
         units = current.sorted_units()
     draft.exposure += _exposure(name, spec, current, prune=prune)
@@ -186,7 +190,45 @@ def _plan_application(
         for offer_name, offer in sorted(spec.offers.items())
         if current is None or offer_name not in current.offers
     ]
+    draft.warnings += [
+        f"applications.{name}.offers.{offer_name}.acl: offer access in bundles is not "
+        f"applied yet; give it with `rune grant USER LEVEL MODEL.{offer_name}`"
+        for offer_name, offer in sorted(spec.offers.items())
+        if offer.acl
+    ]
     _scale(draft, name, spec, units, prune=prune)
+
+
+def _origin(
+    spec: ApplicationSpec, resolved: ResolvedCharm, *, charmhub: bool = False
+) -> tuple[str | None, int | None]:
+    """The Charmhub channel (in full) and revision the bundle asks of the application's
+    charm; none for a charm taken as a local one (from disk or the controller's store),
+    unless the application already follows Charmhub (`charmhub`)."""
+    if spec.charm_ref.source != "charmhub" or (resolved.local and not charmhub):
+        return None, None
+    return (parse_channel(spec.channel) if spec.channel else None), spec.revision
+
+
+def _refresh(
+    name: str, spec: ApplicationSpec, current: ApplicationView, resolved: ResolvedCharm
+) -> RefreshCharm | None:
+    """A refresh when the bundle's channel or revision is not the application's origin
+    (Juju compares the whole origin, not the name alone); what the bundle leaves out is
+    not compared."""
+    channel, revision = _origin(spec, resolved, charmhub=current.channel is not None)
+    if (channel is None or channel == current.channel) and (
+        revision is None or revision == current.revision
+    ):
+        return None
+    return RefreshCharm(
+        application=name,
+        charm=resolved.name,
+        channel=channel,
+        revision=revision,
+        previous_channel=current.channel,
+        previous_revision=current.revision,
+    )
 
 
 def _deploy(
@@ -197,6 +239,7 @@ def _deploy(
     constraints: dict[str, Any],
 ) -> None:
     """Its charm (once per charm, however many applications use it) and the application."""
+    channel, revision = _origin(spec, resolved)
     key = (resolved.name, resolved.path or resolved.sha256 or spec.charm)
     draft.charms.setdefault(
         key,
@@ -219,6 +262,8 @@ def _deploy(
             resources=dict(spec.resources),
             bindings=dict(spec.bindings),
             trust=spec.trust,
+            channel=channel,
+            revision=revision,
         )
     )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from ._archive import content_hash, unpack
 from ._load import CharmForm, LoadedCharm, classify, load_charm_archive, load_charm_dir
 from ._pack import DISPATCH_TEMPLATE, PLUGINS, CharmFile, PackedCharm, pack, pack_platforms
+from ._platforms import host_architecture
 
 __all__ = [
     "DISPATCH_TEMPLATE",
@@ -23,6 +24,7 @@ __all__ = [
     "PackedCharm",
     "classify",
     "content_hash",
+    "host_architecture",
     "load_charm_archive",
     "load_charm_dir",
     "pack",

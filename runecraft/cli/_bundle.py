@@ -94,10 +94,11 @@ def resolve_charms(
 
 
 def _names_charmhub(bundle: schema.Bundle, request: api.BundleRequest) -> bool:
-    """Whether an application's charm may have to come from Charmhub (so a plan is asked
-    first, to learn whether the controller holds it)."""
+    """Whether an application's charm may have to come from Charmhub, to deploy it or to
+    refresh it to the channel or revision the bundle asks (so a plan is asked first)."""
     return any(
-        spec.charm_ref.source == "charmhub" and app not in request.charms
+        spec.charm_ref.source == "charmhub"
+        and (app not in request.charms or spec.channel is not None or spec.revision is not None)
         for app, spec in bundle.applications.items()
     )
 
@@ -106,44 +107,61 @@ def with_charmhub(
     bundle: schema.Bundle, request: api.BundleRequest, plan: bundles.Plan
 ) -> api.BundleRequest | None:
     """The request with the charms the plan says are neither on disk nor held by the
-    controller fetched from Charmhub (by name, channel, revision and base, as Juju
-    resolves a bundle's charms) into the cache; None when the plan needs none."""
+    controller, and those of the refreshes it plans, fetched from Charmhub (by name,
+    channel, revision and base, as Juju resolves a bundle's charms) into the cache; None
+    when the plan needs none."""
     missing = {
         c.source
         for c in plan.changes
         if isinstance(c, bundles.AddCharm) and c.path is None and c.sha256 is None
     }
+    followed = {
+        c.application: c.previous_channel or ""
+        for c in plan.changes
+        if isinstance(c, bundles.RefreshCharm)
+    }
     wanted = {
         app: spec
         for app, spec in bundle.applications.items()
-        if spec.charm in missing
-        and spec.charm_ref.source == "charmhub"
-        and app not in request.charms
+        if app in followed
+        or (
+            spec.charm in missing
+            and spec.charm_ref.source == "charmhub"
+            and app not in request.charms
+        )
     }
     if not wanted:
         return None
-    from runecraft.cli import _charmhub  # noqa: PLC0415 (only bundles naming Charmhub charms)
-
     charms = dict(request.charms)
     for app, spec in wanted.items():
-        try:
-            release, path = _charmhub.fetch(
-                spec.charm_ref.name,
-                channel=spec.channel,
-                revision=spec.revision,
-                base=spec.base or bundle.default_base,
-                require_channel=False,
-            )
-        except errors.RunecraftError as exc:  # name the application; nothing was applied
-            raise type(exc)(
-                f'applications.{app}.charm "{spec.charm}": {exc.message}; nothing was changed'
-            ) from exc
-        charms[app] = api.BundleCharm(
-            name=_charm_name(path),
-            path=str(path),
-            origin=_charmhub.charm_origin(release, spec.channel),
-        )
+        charms[app] = _fetched(bundle, app, spec, followed.get(app, ""))
     return request.model_copy(update={"charms": charms})
+
+
+def _fetched(
+    bundle: schema.Bundle, app: str, spec: schema.ApplicationSpec, followed: str
+) -> api.BundleCharm:
+    """The application's charm fetched from Charmhub, with the origin the controller
+    records (`followed`: the channel it follows now, kept when the bundle names none)."""
+    from runecraft.cli import _charmhub  # noqa: PLC0415 (only bundles naming Charmhub charms)
+
+    try:
+        release, path = _charmhub.fetch(
+            spec.charm_ref.name,
+            channel=spec.channel or followed or None,
+            revision=spec.revision,
+            base=spec.base or bundle.default_base,
+            require_channel=False,
+        )
+    except errors.RunecraftError as exc:  # name the application; nothing was applied
+        raise type(exc)(
+            f'applications.{app}.charm "{spec.charm}": {exc.message}; nothing was changed'
+        ) from exc
+    return api.BundleCharm(
+        name=_charm_name(path),
+        path=str(path),
+        origin=_charmhub.charm_origin(release, spec.channel, followed),
+    )
 
 
 def _charm_name(path: Path) -> str:
@@ -264,6 +282,19 @@ def diff_bundle(bundle: Path, overlays: tuple[Path, ...], charm_dirs: tuple[Path
     click.echo(yaml.safe_dump(_diff_document(plan, view), sort_keys=True), nl=False)
 
 
+def _origin_diff(change: bundles.RefreshCharm) -> dict[str, Any]:
+    """The channel and revision a refresh moves, as diff-bundle shows them."""
+    pairs = {
+        "channel": (change.channel, change.previous_channel),
+        "revision": (change.revision, change.previous_revision),
+    }
+    return {
+        key: {"bundle": bundle, "model": model}
+        for key, (bundle, model) in pairs.items()
+        if bundle is not None and bundle != model
+    }
+
+
 def _diff_document(plan: bundles.Plan, view: bundles.ModelView) -> dict[str, Any]:
     """The plan in Juju's diff-bundle shape: per application what is missing or differs."""
     apps: dict[str, dict[str, Any]] = {}
@@ -279,6 +310,8 @@ def _diff_document(plan: bundles.Plan, view: bundles.ModelView) -> dict[str, Any
                     "bundle": change.charm,
                     "model": change.previous,
                 }
+            case bundles.RefreshCharm():
+                apps.setdefault(change.application, {}).update(_origin_diff(change))
             case bundles.SetConfig():
                 options = apps.setdefault(change.application, {}).setdefault("options", {})
                 for key, value in change.values.items():
@@ -401,6 +434,11 @@ async def _apply(client: Client, model: str, request: api.BundleRequest) -> api.
     """Upload the charms the plan needs, then apply the bundle in one request."""
     planned = bundles.Plan.model_validate((await client.plan_bundle(model, request)).plan)
     needed = {c.path for c in planned.changes if isinstance(c, bundles.AddCharm) and c.path}
+    needed |= {
+        request.charms[c.application].path
+        for c in planned.changes
+        if isinstance(c, bundles.RefreshCharm) and c.application in request.charms
+    }
     refused = any(bundles.unsupported(c, planned.cloud) for c in planned.changes)
     uploaded: dict[str, str] = {}
     for path in sorted(needed) if not refused else ():

@@ -89,9 +89,17 @@ def offer_document(found: list[api.OfferInfo]) -> dict[str, dict[str, object]]:
                 if o.connections
                 else {}
             ),
-            "users": {"admin": {"display-name": "admin", "access": "admin"}},
+            "users": _users_document(o.users or {_OFFER_OWNER: "admin"}),
         }
         for o in found
+    }
+
+
+def _users_document(users: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Juju's `users` of an offer: each user's access (and the admin's display name)."""
+    return {
+        user: ({"display-name": user} if user == _OFFER_OWNER else {}) | {"access": access}
+        for user, access in sorted(users.items())
     }
 
 
@@ -136,7 +144,7 @@ def found_offers_document(controller: str, found: list[api.OfferInfo]) -> dict[s
         f"{controller}:{o.url}": {
             "access": o.access,
             "endpoints": {k: v.model_dump() for k, v in sorted(o.endpoints.items())},
-            "users": {"admin": {"display-name": "admin", "access": "admin"}},
+            "users": _users_document(o.users or {_OFFER_OWNER: "admin"}),
         }
         for o in found
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -28,8 +28,8 @@ def _matches(name: str, patterns: Sequence[str]) -> bool:
 
 def filter_status(document: dict[str, Any], patterns: Sequence[str]) -> dict[str, Any]:
     """Juju's `status PATTERN…`: the applications named (or with a unit named; then only
-    those units), the machines named or hosting a unit kept, and the integrations a kept
-    application takes part in; `*` wildcards allowed."""
+    those units), the machines named or hosting a unit kept, the integrations, SAAS and
+    offers a kept application takes part in; `*` wildcards allowed."""
     applications: dict[str, Any] = {}
     hosts: set[str] = set()
     for name, app in document.get("applications", {}).items():
@@ -51,15 +51,43 @@ def filter_status(document: dict[str, Any], patterns: Sequence[str]) -> dict[str
         for number, doc in document.get("machines", {}).items()
         if number in hosts or number in patterns
     }
-    filtered = {**document, "applications": applications, "machines": machines}
+    filtered = {
+        key: value
+        for key, value in document.items()
+        if key not in ("application-endpoints", "offers")
+    }
+    filtered |= {"applications": applications, "machines": machines}
+    filtered |= _cross_model(document, applications.keys(), patterns)
+    shown = applications.keys() | filtered.get("application-endpoints", {}).keys()
     if "integrations" in document:
         filtered["integrations"] = [
             entry
             for entry in document["integrations"]
-            if {_application_of(entry["provider"]), _application_of(entry["requirer"])}
-            & applications.keys()
+            if {_application_of(entry["provider"]), _application_of(entry["requirer"])} & shown
         ]
     return filtered
+
+
+def _cross_model(
+    document: dict[str, Any], shown: Set[str], patterns: Sequence[str]
+) -> dict[str, Any]:
+    """Juju's filter of `application-endpoints` and `offers`: the SAAS named or related to
+    a shown application, and the offers of a shown application; a section left empty is
+    left out, as Juju leaves it out."""
+    related: dict[str, set[str]] = {}
+    for entry in document.get("integrations", []):
+        ends = {_application_of(entry["provider"]), _application_of(entry["requirer"])}
+        for name in ends:
+            related.setdefault(name, set()).update(ends - {name})
+    sections: dict[str, Any] = {}
+    for name, saas in document.get("application-endpoints", {}).items():
+        apps = {a for found in saas.get("relations", {}).values() for a in found}
+        if _matches(name, patterns) or (apps | related.get(name, set())) & shown:
+            sections.setdefault("application-endpoints", {})[name] = saas
+    for name, offer in document.get("offers", {}).items():
+        if offer.get("application") in shown:
+            sections.setdefault("offers", {})[name] = offer
+    return sections
 
 
 def _application_of(endpoint: str) -> str:

@@ -33,7 +33,7 @@ __all__ = [
     "whoami",
 ]
 
-_LEVELS = (*user_schema.MODEL_LEVELS, *user_schema.CONTROLLER_LEVELS)
+_LEVELS = (*user_schema.MODEL_LEVELS, *user_schema.CONTROLLER_LEVELS, "consume")
 
 
 def _read_password(prompt: str, *, confirm: bool) -> str:
@@ -204,16 +204,26 @@ def users(output_format: str, exact_time: bool, controller: str | None) -> None:
     _output.console.print(table)
 
 
-def _check_level(level: str, models: tuple[str, ...]) -> list[str]:
+def _check_level(level: str, targets: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """The models and the offer URLs (`[CONTROLLER:][OWNER/]MODEL.OFFER`: a model name has
+    no dot) a level is given on."""
     if level not in _LEVELS:
         raise errors.UsageError(
             f'invalid access level "{level}": valid levels are ' + ", ".join(_LEVELS)
         )
-    if level in user_schema.MODEL_LEVELS and not models:
+    offers = [t for t in targets if "." in t]
+    if offers or level == "consume":
+        if level not in user_schema.OFFER_LEVELS or len(offers) != len(targets) or not offers:
+            raise errors.UsageError(
+                f'"{level}" on offers: give an offer level '
+                f"({', '.join(user_schema.OFFER_LEVELS)}) and offer URLs only"
+            )
+        return [], offers
+    if level in user_schema.MODEL_LEVELS and not targets:
         raise errors.UsageError(f'no model given: "{level}" is a model access level')
-    if level in user_schema.CONTROLLER_LEVELS and models:
+    if level in user_schema.CONTROLLER_LEVELS and targets:
         raise errors.UsageError(f'"{level}" is a controller access level: it takes no model')
-    return [_argv.model_name(m) for m in models]
+    return [_argv.model_name(m) for m in targets], []
 
 
 @click.command()
@@ -221,10 +231,10 @@ def _check_level(level: str, models: tuple[str, ...]) -> list[str]:
 @click.argument("level")
 @click.argument("models", nargs=-1)
 def grant(user: str, level: str, models: tuple[str, ...]) -> None:
-    """Give USER LEVEL on each MODEL (read, write, admin) or on the controller (login,
-    add-model, superuser)."""
-    names = _check_level(level, models)
-    _run(lambda c: c.grant(user, level, names))
+    """Give USER LEVEL on each MODEL (read, write, admin), on each OFFER-URL (read,
+    consume, admin) or on the controller (login, add-model, superuser)."""
+    names, offers = _check_level(level, models)
+    _run(lambda c: c.grant(user, level, names, offers))
 
 
 @click.command()
@@ -232,7 +242,8 @@ def grant(user: str, level: str, models: tuple[str, ...]) -> None:
 @click.argument("level")
 @click.argument("models", nargs=-1)
 def revoke(user: str, level: str, models: tuple[str, ...]) -> None:
-    """Take LEVEL from USER: admin leaves write, write leaves read, read removes access
-    (superuser leaves add-model, add-model leaves login, login disables the user)."""
-    names = _check_level(level, models)
-    _run(lambda c: c.revoke(user, level, names))
+    """Take LEVEL from USER: admin leaves write, write leaves read, read removes access (on
+    an offer admin leaves consume, consume leaves read; superuser leaves add-model,
+    add-model leaves login, login disables the user)."""
+    names, offers = _check_level(level, models)
+    _run(lambda c: c.revoke(user, level, names, offers))

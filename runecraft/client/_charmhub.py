@@ -23,6 +23,7 @@ import httpx
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from runecraft import errors
+from runecraft.schemas.channels import parse_channel
 
 __all__ = [
     "DEFAULT_URL",
@@ -50,8 +51,6 @@ MAX_ARCHIVE_BYTES = 512 * 1024 * 1024
 """The largest archive fetched: the controller takes no larger charm."""
 
 _M = TypeVar("_M", bound=BaseModel)
-
-RISKS = ("stable", "candidate", "beta", "edge")
 
 INFO_FIELDS = ",".join(
     [
@@ -106,23 +105,6 @@ def host_architecture() -> str:
 def charmhub_url() -> str:
     """The Charmhub API this client talks to: `RUNECRAFT_CHARMHUB_URL`, else Charmhub."""
     return (os.environ.get(URL_VARIABLE) or DEFAULT_URL).rstrip("/")
-
-
-def parse_channel(text: str) -> str:
-    """A channel in Charmhub's full form, `track/risk[/branch]`: a bare risk (`edge`) is on
-    the `latest` track, a bare track (`3.6`) at risk `stable`."""
-    parts = text.split("/")
-    if not text or len(parts) > 3 or not all(parts):
-        raise errors.InvalidSpecError(f'invalid channel "{text}": expected [TRACK/]RISK[/BRANCH]')
-    if len(parts) == 1:
-        return f"latest/{text}" if text in RISKS else f"{text}/stable"
-    if parts[0] in RISKS:  # risk/branch
-        return f"latest/{text}"
-    if parts[1] not in RISKS:
-        raise errors.InvalidSpecError(
-            f'invalid channel "{text}": risk "{parts[1]}" is not one of {", ".join(RISKS)}'
-        )
-    return text
 
 
 class _Wire(BaseModel):

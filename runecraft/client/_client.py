@@ -142,16 +142,33 @@ class Client:
         )
         return int(result["revoked"])
 
-    async def grant(self, name: str, level: str, models: list[str] | None = None) -> None:
-        """Juju's `grant`: a model level on `models`, or a controller level."""
-        await self._access(name, "grant", level, models or [])
+    async def grant(
+        self,
+        name: str,
+        level: str,
+        models: list[str] | None = None,
+        offers: list[str] | None = None,
+    ) -> None:
+        """Juju's `grant`: a model level on `models`, an offer level on `offers` (offer
+        URLs), or a controller level."""
+        await self._access(name, "grant", level, models or [], offers or [])
 
-    async def revoke(self, name: str, level: str, models: list[str] | None = None) -> None:
+    async def revoke(
+        self,
+        name: str,
+        level: str,
+        models: list[str] | None = None,
+        offers: list[str] | None = None,
+    ) -> None:
         """Juju's `revoke`: one level down from `level`."""
-        await self._access(name, "revoke", level, models or [])
+        await self._access(name, "revoke", level, models or [], offers or [])
 
-    async def _access(self, name: str, verb: str, level: str, models: list[str]) -> None:
-        body = user_schema.AccessChange.model_validate({"level": level, "models": models})
+    async def _access(
+        self, name: str, verb: str, level: str, models: list[str], offers: list[str]
+    ) -> None:
+        body = user_schema.AccessChange.model_validate(
+            {"level": level, "models": models, "offers": offers}
+        )
         await self._request(
             "POST", f"/v1/users/{quote(name, safe='')}/{verb}", json=body.model_dump()
         )

@@ -523,6 +523,9 @@ class OfferInfo(BaseModel):
     connections: list[OfferConnectionInfo]
     access: str = "admin"
     """The caller's access to the offer (Juju's read, consume or admin)."""
+    users: dict[str, str] = Field(default_factory=dict)
+    """User -> access to the offer, as `show-offer` lists them: every one for the offer's
+    admin, else the caller alone (`find-offers`)."""
 
 
 class SaasInfo(BaseModel):

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "CONTROLLER_LEVELS",
     "MODEL_LEVELS",
+    "OFFER_LEVELS",
     "AccessChange",
     "AddUserRequest",
     "AddUserResponse",
@@ -27,8 +28,10 @@ MODEL_LEVELS = ("read", "write", "admin")
 """A model's access levels, weakest first."""
 CONTROLLER_LEVELS = ("login", "add-model", "superuser")
 """The controller's access levels, weakest first."""
+OFFER_LEVELS = ("read", "consume", "admin")
+"""An offer's access levels, weakest first."""
 
-Level = Literal["read", "write", "admin", "login", "add-model", "superuser"]
+Level = Literal["read", "write", "admin", "login", "add-model", "superuser", "consume"]
 
 
 class _Strict(BaseModel):
@@ -67,11 +70,12 @@ class LoginResponse(_Strict):
 
 
 class AccessChange(_Strict):
-    """`grant`/`revoke` USER LEVEL [MODEL...]: models for a model level, none for a
-    controller level."""
+    """`grant`/`revoke` USER LEVEL [MODEL...|OFFER-URL...]: models for a model level,
+    offer URLs (`[OWNER/]MODEL.OFFER`) for an offer level, none for a controller level."""
 
     level: Level
     models: list[str] = []
+    offers: list[str] = []
 
 
 class UserInfo(_Strict):

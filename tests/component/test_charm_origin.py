@@ -15,7 +15,9 @@ import jubilant
 import pydantic
 import pytest
 
-from runecraft import bundles
+from runecraft import bundles, errors
+from runecraft.charms import host_architecture
+from runecraft.cli._inspect import application_document
 from runecraft.controller import services
 from runecraft.controller.services._bundles import export_bundle, view_of
 from runecraft.controller.state import Store
@@ -109,6 +111,40 @@ async def test_a_charmhub_application_shows_its_origin_and_a_local_one_stays_loc
     assert "charm-channel" not in web
 
 
+async def test_show_unit_and_show_application_name_a_charmhub_charm_as_juju(
+    model: Model,
+) -> None:
+    await model.models.deploy(
+        "m",
+        api.DeployRequest(
+            application="db",
+            charm_sha256=model.db,
+            num_units=1,
+            origin=EDGE,
+            constraints=["arch=arm64"],
+        ),
+    )
+    await model.models.deploy(
+        "m", api.DeployRequest(application="web", charm_sha256=model.web, num_units=1)
+    )
+    db_unit = (await model.status.show_unit("m", "db/0"))["db/0"]
+    assert db_unit["charm"] == "ch:arm64/db-7"
+    web_unit = (await model.status.show_unit("m", "web/0"))["web/0"]
+    assert web_unit["charm"] == "local:web-0"
+    await model.models.deploy(
+        "m",
+        api.DeployRequest(application="db2", charm_sha256=model.db, num_units=1, origin=EDGE),
+    )
+    db2_unit = (await model.status.show_unit("m", "db2/0"))["db2/0"]
+    assert db2_unit["charm"] == f"ch:{host_architecture()}/db-7"  # no arch asked: the host's
+
+    apps = await model.apps()
+    shown = application_document(apps["db"], {}, subordinate=False)
+    assert (shown["charm"], shown["channel"]) == ("db", "latest/edge")
+    local = application_document(apps["web"], {}, subordinate=False)
+    assert local["charm"] == "web" and "channel" not in local
+
+
 async def test_refresh_moves_the_origin_and_a_local_refresh_makes_it_local(model: Model) -> None:
     await model.models.deploy(
         "m", api.DeployRequest(application="db", charm_sha256=model.db, num_units=0, origin=EDGE)
@@ -145,6 +181,39 @@ async def test_export_writes_name_channel_and_revision_and_plans_nothing(model: 
     mrec = await model.store.model("m")
     view = view_of(mrec, await model.store.snapshot(mrec.uuid))
     assert bundles.plan(exported, view).changes == ()
+
+
+async def test_a_bundle_refresh_moves_the_origin_and_one_not_fetched_is_refused(
+    model: Model,
+) -> None:
+    await model.models.deploy(
+        "m", api.DeployRequest(application="db", charm_sha256=model.db, num_units=0, origin=EDGE)
+    )
+    service = services.BundleService(
+        model.store, services.ChangeHub(), model.models.check_substrates
+    )
+    text = "applications: {db: {charm: db, channel: stable, revision: 5}}"
+    planned = await service.apply("m", api.BundleRequest(bundle=text, dry_run=True))
+    assert [c.kind for c in planned.plan.changes] == ["refresh-charm"]
+    before = await model.apps()
+    with pytest.raises(errors.InvalidSpecError, match="not fetched from Charmhub"):
+        await service.apply("m", api.BundleRequest(bundle=text))
+    assert await model.apps() == before
+
+    stable = api.CharmOrigin(source="charmhub", name="db", channel="latest/stable", revision=5)
+    fetched = {"db": api.BundleCharm(name="db", path="db_r5.charm", sha256=model.db, origin=stable)}
+    outcome = await service.apply("m", api.BundleRequest(bundle=text, charms=fetched))
+    assert outcome.applied
+    db = (await model.apps())["db"]
+    assert (db["charm-origin"], db["charm-channel"], db["charm-rev"]) == (
+        "charmhub",
+        "latest/stable",
+        5,
+    )
+    again = await service.apply("m", api.BundleRequest(bundle=text, dry_run=True))
+    assert again.plan.changes == ()
+    same = "applications: {db: {charm: db, channel: latest/stable}}"
+    assert (await service.apply("m", api.BundleRequest(bundle=same, dry_run=True))).plan.empty
 
 
 @pytest.mark.parametrize(

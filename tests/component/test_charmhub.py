@@ -288,3 +288,59 @@ def test_a_bundle_uses_the_controllers_charm_before_charmhub(
     code, stdout, stderr = controller.run("apply", str(bundle))
     assert code == 0, stdout + stderr
     assert controller.json("config", "again")["settings"]["message"]["default"] == "edge-two"  # type: ignore[index]
+
+
+def test_a_bundle_asking_another_channel_or_revision_refreshes_from_charmhub(
+    controller: Controller, hub: CharmhubEmulator, tmp_path: Path
+) -> None:
+    """Planning compares the whole origin, not the name: another channel or revision is a
+    refresh (`rune plan` exits 2 and fetches nothing), applying it fetches that charm and
+    refreshes to it, and then the plan is empty."""
+    controller.rune("deploy", "hello", "--channel", "edge", "-n", "0")
+    bundle = tmp_path / "bundle.yaml"
+    bundle.write_text("applications:\n  hello: {charm: hello, channel: edge, revision: 2}\n")
+    code, stdout, stderr = controller.run("plan", str(bundle))
+    assert (code, "already matches the bundle" in stdout) == (0, True), stdout + stderr
+
+    bundle.write_text("applications:\n  hello: {charm: hello, channel: stable}\n")
+    seen = len(hub.requests)
+    code, stdout, stderr = controller.run("plan", str(bundle))
+    assert code == 2, stdout + stderr
+    assert (
+        "refresh hello to charm hello channel latest/stable "
+        "(from channel latest/edge revision 2)" in stdout
+    )
+    assert hub.requests[seen:] == []  # the plan asked Charmhub nothing
+    diff = yaml.safe_load(controller.rune("diff-bundle", str(bundle)))
+    assert diff == {
+        "applications": {"hello": {"channel": {"bundle": "latest/stable", "model": "latest/edge"}}}
+    }
+    assert _origin(controller) == ("hello", "charmhub", "hello", 2, "latest/edge")
+
+    code, stdout, stderr = controller.run("apply", str(bundle))
+    assert code == 0, stdout + stderr
+    assert _origin(controller) == ("hello", "charmhub", "hello", 1, "latest/stable")
+    assert _default_message(controller) == "stable-one"
+    code, stdout, stderr = controller.run("plan", str(bundle))
+    assert (code, "already matches the bundle" in stdout) == (0, True), stdout + stderr
+
+    bundle.write_text("applications:\n  hello: {charm: hello, channel: stable, revision: 2}\n")
+    code, stdout, stderr = controller.run("apply", str(bundle))
+    assert code == 0, stdout + stderr
+    assert _origin(controller) == ("hello", "charmhub", "hello", 2, "latest/stable")
+    assert _default_message(controller) == "edge-two"
+    code, stdout, stderr = controller.run("plan", str(bundle))
+    assert code == 0, stdout + stderr
+
+
+def test_a_bundle_refresh_to_an_unknown_revision_changes_nothing(
+    controller: Controller, hub: CharmhubEmulator, tmp_path: Path
+) -> None:
+    controller.rune("deploy", "hello", "--channel", "edge", "-n", "0")
+    before = controller.json("status")
+    bundle = tmp_path / "bundle.yaml"
+    bundle.write_text("applications:\n  hello: {charm: hello, channel: edge, revision: 9}\n")
+    code, stdout, stderr = controller.run("apply", str(bundle))
+    assert code == 1, stdout + stderr
+    assert 'applications.hello.charm "hello"' in stderr and "nothing was changed" in stderr
+    assert controller.json("status") == before

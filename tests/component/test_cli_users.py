@@ -156,6 +156,9 @@ BAD = [
     (["add-user", "bob", "--password-stdin"], 2, "no password on standard input"),
     (["login", "-u", "admin"], 2, "no password on standard input"),
     (["remove-user", "admin", "-y"], 1, 'cannot remove user "admin"'),
+    (["grant", "bob", "consume", "default"], 2, '"consume" on offers: give an offer level'),
+    (["grant", "bob", "write", "default.src"], 2, '"write" on offers: give an offer level'),
+    (["revoke", "bob", "read", "default", "m.o"], 2, "offer URLs only"),
 ]
 
 
@@ -191,3 +194,57 @@ def test_find_offers_shows_a_user_the_offers_of_its_models_with_its_access(cli: 
             code, _, stderr = cli.run(*args)
             assert code == 1, stderr
             assert f'user "bob" has no access to model "{name}"' in stderr, stderr
+
+
+def _as_admin(cli: Cli) -> None:
+    _config.save(
+        home_settings().client_config,
+        cli.config().model_copy(update={"token": TOKEN, "user": "admin"}),
+    )
+
+
+def test_consume_access_on_an_offer_alone_finds_and_consumes_it_as_juju(cli: Cli) -> None:
+    cli.rune("add-model", "offering", "--no-switch")
+    cli.rune("add-model", "mine", "--no-switch")
+    provider = str(Path(__file__).parents[1] / "charms" / "bash-provider")
+    cli.rune("deploy", provider, "prov", "-n", "0", "-m", "offering")
+    cli.rune("offer", "offering.prov:source", "src")
+    cli.rune("add-user", "bob", "--password-stdin", stdin="secret-1\n")
+    cli.rune("grant", "bob", "admin", "mine")
+    cli.rune("login", "-u", "bob", stdin="secret-1\n")
+    cli.rune("switch", "mine")
+    assert json.loads(cli.rune("find-offers", "--format", "json")) == {}
+    code, _, stderr = cli.run("consume", "admin/offering.src")
+    assert code == 1 and 'application offer "admin/offering.src" not found' in stderr
+    assert json.loads(cli.rune("status", "--format", "json")).get("application-endpoints") is None
+
+    _as_admin(cli)
+    cli.rune("grant", "bob", "consume", "ctl:admin/offering.src")
+    cli.rune("login", "-u", "bob", stdin="secret-1\n")
+    found = json.loads(cli.rune("find-offers", "--format", "json"))
+    assert {url: offer["access"] for url, offer in found.items()} == {
+        "ctl:admin/offering.src": "consume"
+    }
+    shown = json.loads(cli.rune("show-offer", "offering.src", "--format", "json"))
+    assert shown["ctl:admin/offering.src"]["access"] == "consume"
+    assert shown["ctl:admin/offering.src"]["users"] == {"bob": {"access": "consume"}}
+    cli.rune("consume", "admin/offering.src")
+    saas = json.loads(cli.rune("status", "--format", "json"))["application-endpoints"]
+    assert list(saas) == ["src"]
+    code, _, stderr = cli.run("offers", "-m", "offering")
+    assert code == 1 and 'has no access to model "offering"' in stderr
+
+    _as_admin(cli)
+    shown = json.loads(cli.rune("show-offer", "offering.src", "--format", "json"))
+    assert shown["ctl:admin/offering.src"]["users"] == {  # all of them, to its admin
+        "admin": {"display-name": "admin", "access": "admin"},
+        "bob": {"access": "consume"},
+    }
+    cli.rune("revoke", "bob", "consume", "offering.src")
+    cli.rune("login", "-u", "bob", stdin="secret-1\n")
+    found = json.loads(cli.rune("find-offers", "--format", "json"))
+    assert [offer["access"] for offer in found.values()] == ["read"]
+    code, _, stderr = cli.run("consume", "admin/offering.src", "again")
+    assert code == 1 and 'consume access to offer "admin/offering.src" is required' in stderr
+    saas = json.loads(cli.rune("status", "--format", "json"))["application-endpoints"]
+    assert list(saas) == ["src"]

@@ -617,9 +617,11 @@ async def test_isolation_uploads_need_a_model_to_write_or_add_model_access(
 # --- cross-model relations ---------------------------------------------------------------------
 
 
-async def test_isolation_consuming_an_offer_needs_access_to_the_offering_model(
+async def test_isolation_consuming_an_offer_needs_consume_access_to_it(
     world: World, tmp_path: Path
 ) -> None:
+    """As Juju: without access to the offer it is not found; read access (by its model)
+    is not enough; consume access granted on the offer alone is."""
     db = await _upload(world.admin, _charm(tmp_path, "db", {"provides": {"db": "mysql"}}))
     assert (await _deploy(world.admin, "b", "db", db)).status_code == 201
     offered = await world.admin.post(
@@ -630,23 +632,44 @@ async def test_isolation_consuming_an_offer_needs_access_to_the_offering_model(
     await world.grant("alice", "admin", "a")
     before = (await world.fingerprint("a"), await world.fingerprint("b"))
     async with world.as_token(await world.login("alice")) as alice:
+        for body in ({"url": "admin/b.db"}, {"url": "b.db", "alias": "other"}):
+            hidden = await alice.post("/v1/models/a/saas", json=body)
+            assert hidden.status_code == 404, hidden.text
+            assert hidden.json()["error"]["message"] == 'application offer "admin/b.db" not found'
         denied = 'permission denied: user "alice" has no access to model "b"'
         for attempt in (
-            alice.post("/v1/models/a/saas", json={"url": "admin/b.db"}),
-            alice.post("/v1/models/a/saas", json={"url": "b.db", "alias": "other"}),
             alice.get("/v1/models/b/offers"),
             alice.post("/v1/models/b/offers", json={"application": "db", "endpoints": ["db"]}),
             alice.post("/v1/models/b/offers/remove", json={"name": "db", "force": True}),
         ):
             _refused(await attempt, denied)
-        assert (await alice.get("/v1/models/a/saas")).json() == []
         assert (await world.fingerprint("a"), await world.fingerprint("b")) == before
 
         await world.grant("alice", "read", "b")
+        _refused(
+            await alice.post("/v1/models/a/saas", json={"url": "admin/b.db"}),
+            'permission denied: consume access to offer "admin/b.db" is required; '
+            'user "alice" has read',
+        )
+        # Only an admin of the offer may grant access to it.
+        _refused(
+            await alice.post(
+                "/v1/users/alice/grant", json={"level": "consume", "offers": ["admin/b.db"]}
+            ),
+            'permission denied: admin access to offer "admin/b.db" is required; '
+            'user "alice" has read',
+        )
+        assert (await alice.get("/v1/models/a/saas")).json() == []
+        assert (await world.fingerprint("a"), await world.fingerprint("b")) == before
+
+        granted = await world.admin.post(
+            "/v1/users/alice/grant", json={"level": "consume", "offers": ["admin/b.db"]}
+        )
+        assert granted.status_code == 204, granted.text
         consumed = await alice.post("/v1/models/a/saas", json={"url": "admin/b.db"})
         assert consumed.status_code == 201, consumed.text
         assert consumed.json()["url"] == "admin/b.db"
-        # Read access to the offering model does not let her remove its offer.
+        # Consume access to the offer does not let her remove it.
         _refused(
             await alice.post("/v1/models/b/offers/remove", json={"name": "db"}),
             'permission denied: write access to model "b" is required; user "alice" has read',

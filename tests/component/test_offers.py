@@ -3,6 +3,7 @@ with the SAAS, status, remove-relation and remove-offer, and bad input that chan
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,11 +12,13 @@ from typing import Any
 import pytest
 
 from runecraft import charms, errors
+from runecraft.cli._status import filter_status
 from runecraft.controller import services
 from runecraft.controller.reconcilers import _plan
-from runecraft.controller.state import Store
+from runecraft.controller.state import Store, UserStore
 from runecraft.schemas import api, bus
 from runecraft.schemas import bundle as bundle_schema
+from runecraft.schemas import users as user_schema
 from tests.component.test_bundle_apply import APP, DB, write_charm
 from tests.component.test_relations import DB_CHARM, WEB_CHARM, put_charm
 
@@ -135,6 +138,41 @@ async def test_offer_consume_integrate_links_a_relation_in_each_model(store: Sto
         }
     }
     assert "application-endpoints" not in offerer
+
+
+async def test_status_filters_narrow_saas_and_offers_to_the_applications_shown(
+    store: Store,
+) -> None:
+    two = await two_models(store)
+    models = services.ModelService(store, services.ChangeHub())
+    db = await put_charm(store, DB_CHARM)
+    await models.deploy(
+        "consuming", api.DeployRequest(application="other", charm_sha256=db, num_units=0)
+    )
+    await models.deploy(
+        "offering", api.DeployRequest(application="db2", charm_sha256=db, num_units=0)
+    )
+    await two.relations.offer("offering", "db", ["db"], "hosted-db")
+    await two.relations.offer("offering", "db2", ["db"], "spare-db")
+    await two.relations.consume("consuming", "admin/offering.hosted-db", "mydb")
+    await two.relations.consume("consuming", "admin/offering.spare-db", "sparedb")
+    await two.relations.integrate("consuming", "web", "mydb")
+
+    consumer = await two.status.status("consuming")
+    assert sorted(consumer["application-endpoints"]) == ["mydb", "sparedb"]
+    web = filter_status(consumer, ["web"])
+    assert sorted(web["application-endpoints"]) == ["mydb"]
+    assert "web:db mydb:db" in [i["key"] for i in web["integrations"]]
+    other = filter_status(consumer, ["other"])
+    assert "application-endpoints" not in other
+    assert [i["key"] for i in other["integrations"]] == ["other:ha"]  # its peer relation
+    assert sorted(filter_status(consumer, ["sparedb"])["application-endpoints"]) == ["sparedb"]
+
+    offerer = await two.status.status("offering")
+    assert sorted(offerer["offers"]) == ["hosted-db", "spare-db"]
+    assert sorted(filter_status(offerer, ["db"])["offers"]) == ["hosted-db"]
+    assert sorted(filter_status(offerer, ["db2"])["offers"]) == ["spare-db"]
+    assert "offers" not in filter_status(offerer, ["nope"])
 
 
 async def _lives(two: Two) -> dict[str, list[str]]:
@@ -518,3 +556,58 @@ async def test_find_offers_narrows_by_model_offer_name_interface_and_access(
     with pytest.raises(errors.NotFoundError, match='model "admin/nope" not found'):
         await find(model="nope")
     assert await two.rows() == before
+
+
+async def test_offer_access_granted_alone_lets_a_user_find_and_consume_the_offer(
+    store: Store,
+) -> None:
+    """Juju's offer ACLs on a real store: consume access on the offer (none on its model)
+    finds and consumes it; revoked, it is read and consuming is refused; removing the
+    offer forgets the access given to it."""
+    two = await two_models(store)
+    await two.relations.offer("offering", "db", ["db"], "hosted-db")
+    users = services.UserService(store, "admin-token")
+    admin = services.Principal("user", "admin", access="superuser")
+    bob = services.Principal("user", "bob")
+    await users.add_user(user_schema.AddUserRequest(name="bob", password="secret-1"))
+    url = "admin/offering.hosted-db"
+    with pytest.raises(
+        errors.NotFoundError, match=re.escape(f'application offer "{url}" not found')
+    ):
+        await users.check_offer(bob, url, "consume")
+    with pytest.raises(
+        errors.NotFoundError, match=re.escape(f'application offer "{url}" not found')
+    ):
+        await users.grant(bob, "bob", "consume", [], [url])  # bob is not its admin
+
+    await users.grant(admin, "bob", "consume", [], ["offering.hosted-db"])
+    assert await users.check_offer(bob, url, "consume") == ("offering", "hosted-db")
+    found = await users.offer_levels(bob)
+    assert found is not None
+    offering = await store.model("offering")
+    assert found == ({}, {(offering.uuid, "hosted-db"): "consume"})
+    assert services.offer_level(*found, offering.uuid, "hosted-db") == "consume"
+    listed = await users.offer_users(admin, offering.uuid, "hosted-db", "admin")
+    assert listed == {"admin": "admin", "bob": "consume"}
+    assert await users.offer_users(bob, offering.uuid, "hosted-db", "consume") == {"bob": "consume"}
+    with pytest.raises(errors.ConflictError, match='already has "consume" access'):
+        await users.grant(admin, "bob", "read", [], [url])
+    with pytest.raises(
+        errors.NotFoundError, match=re.escape('offer "admin/offering.nope" not found')
+    ):
+        await users.grant(admin, "bob", "consume", [], ["offering.nope"])
+
+    await users.revoke(admin, "bob", "consume", [], [url])
+    assert (await users.offer_levels(bob)) == ({}, {(offering.uuid, "hosted-db"): "read"})
+    before = await two.rows()
+    with pytest.raises(errors.PermissionDeniedError, match="consume access to offer"):
+        await users.check_offer(bob, url, "consume")
+    assert await two.rows() == before
+
+    await users.grant(admin, "bob", "admin", [], [url])
+    await two.relations.remove_offer("offering", "hosted-db", force=False)
+    await two.relations.offer("offering", "db", ["db"], "hosted-db")
+    assert (await users.offer_levels(bob)) == ({}, {})
+    await users.grant(admin, "bob", "read", [], [url])
+    await users.remove_user("bob")  # a user removed takes its offer access along
+    assert await UserStore(store).offer_grants("bob") == {}

@@ -235,6 +235,86 @@ def test_a_changed_charm_is_planned_and_refused() -> None:
     assert "not supported yet" in (rb.unsupported(plan.changes[0]) or "")
 
 
+EDGE_7 = rb.ApplicationView(charm="db", channel="latest/edge", revision=7)
+LOCAL_DB = rb.ApplicationView(charm="db")
+ON_DISK = rb.ResolvedCharm(name="db", path="/c/db")
+IN_STORE = rb.ResolvedCharm(name="db", sha256="a" * 64)
+FETCHED = rb.ResolvedCharm(name="db", path="/cache/db.charm", charmhub=True)
+
+
+@pytest.mark.parametrize(
+    ("current", "fields", "resolved", "refresh"),
+    [
+        (EDGE_7, "channel: edge, revision: 7", None, None),
+        (EDGE_7, "channel: latest/edge", None, None),
+        (EDGE_7, "channel: edge, revision: 7", IN_STORE, None),
+        (EDGE_7, "", None, None),
+        (EDGE_7, "channel: stable", None, ("latest/stable", None)),
+        (EDGE_7, "channel: 2.0/edge", IN_STORE, ("2.0/edge", None)),
+        (EDGE_7, "channel: edge, revision: 5", None, ("latest/edge", 5)),
+        (EDGE_7, "channel: edge, revision: 8", FETCHED, ("latest/edge", 8)),
+        (EDGE_7, "channel: beta", ON_DISK, ("latest/beta", None)),
+        (LOCAL_DB, "channel: edge", None, ("latest/edge", None)),
+        (LOCAL_DB, "channel: edge, revision: 3", FETCHED, ("latest/edge", 3)),
+        (LOCAL_DB, "channel: edge", ON_DISK, None),
+        (LOCAL_DB, "channel: edge, revision: 1", IN_STORE, None),
+        (LOCAL_DB, "", None, None),
+    ],
+)
+def test_a_charmhub_channel_or_revision_other_than_the_origin_plans_a_refresh(
+    current: rb.ApplicationView,
+    fields: str,
+    resolved: rb.ResolvedCharm | None,
+    refresh: tuple[str | None, int | None] | None,
+) -> None:
+    view = rb.ModelView(applications={"db": current})
+    b = bundle(
+        f"applications: {{db: {{charm: db, {fields + ', ' if fields else ''}num_units: 0}}}}"
+    )
+    plan = rb.plan(b, view, charms={"db": resolved} if resolved else None)
+    if refresh is None:
+        assert plan.empty, plan.changes
+        return
+    channel, revision = refresh
+    assert plan.changes == (
+        rb.RefreshCharm(
+            application="db",
+            charm="db",
+            channel=channel,
+            revision=revision,
+            previous_channel=current.channel,
+            previous_revision=current.revision,
+        ),
+    )
+    assert rb.unsupported(plan.changes[0]) is None
+    assert rb.plan(b, rb.apply_view(view, plan), charms={"db": FETCHED}).empty
+
+
+def test_a_refresh_says_where_from_and_where_to() -> None:
+    view = rb.ModelView(applications={"db": EDGE_7})
+    (change,) = rb.plan(bundle("applications: {db: {charm: db, channel: stable}}"), view).changes
+    assert rb.describe(change) == (
+        "refresh db to charm db channel latest/stable (from channel latest/edge revision 7)"
+    )
+    local = rb.ModelView(applications={"db": LOCAL_DB})
+    (change,) = rb.plan(
+        bundle("applications: {db: {charm: db, channel: edge, revision: 3}}"), local
+    ).changes
+    assert rb.describe(change) == (
+        "refresh db to charm db channel latest/edge revision 3 (from a local charm)"
+    )
+    assert change.kind == "refresh-charm"
+
+
+def test_a_deployed_charmhub_application_keeps_the_origin_the_bundle_asks() -> None:
+    b = bundle("applications: {db: {charm: ch:db, channel: candidate, revision: 4}}")
+    (app,) = of(rb.plan(b, EMPTY), rb.AddApplication)
+    assert (app.channel, app.revision) == ("latest/candidate", 4)
+    assert rb.plan(b, converged(b)).empty
+    (local,) = of(rb.plan(b, EMPTY, charms={"db": ON_DISK}), rb.AddApplication)
+    assert (local.channel, local.revision) == (None, None)
+
+
 def test_a_dying_application_is_left_alone_with_a_warning() -> None:
     view = rb.ModelView(applications={"a": rb.ApplicationView(charm="a", dying=True)})
     plan = rb.plan(bundle("applications: {a: {charm: a, num_units: 2}}"), view, prune=True)
@@ -353,6 +433,8 @@ def test_plan_json_form_is_stable() -> None:
                 "resources": {},
                 "bindings": {},
                 "trust": False,
+                "channel": None,
+                "revision": None,
             },
             {
                 "description": "add unit of a on a new machine",

@@ -69,6 +69,45 @@ def test_status_filters_keep_the_integrations_a_shown_application_takes_part_in(
     assert "integrations" not in filter_status({"applications": {}}, ["db"])
 
 
+CROSS_MODEL: dict[str, Any] = {
+    **STATUS,
+    "integrations": [
+        *STATUS["integrations"],
+        _integration("mysql:db", "web:db"),
+        _integration("cache:cache", "metrics:cache"),
+    ],
+    "application-endpoints": {
+        "mysql": {"url": "admin/other.mysql", "relations": {"db": ["web"]}},
+        "metrics": {"url": "admin/other.metrics", "relations": {}},
+        "unused": {"url": "admin/other.unused"},
+    },
+    "offers": {
+        "db-offer": {"application": "db", "endpoints": {}},
+        "cache-offer": {"application": "cache", "endpoints": {}},
+    },
+}
+
+
+def _cross_model(patterns: list[str]) -> tuple[list[str], list[str]]:
+    kept = filter_status(CROSS_MODEL, patterns)
+    return sorted(kept.get("application-endpoints", {})), sorted(kept.get("offers", {}))
+
+
+def test_status_filters_keep_the_saas_and_offers_a_shown_application_takes_part_in() -> None:
+    assert _cross_model(["web"]) == (["mysql"], [])
+    assert _cross_model(["web/0"]) == (["mysql"], [])
+    assert _cross_model(["db"]) == ([], ["db-offer"])
+    assert _cross_model(["cache"]) == (["metrics"], ["cache-offer"])  # by the integration
+    assert _cross_model(["unused"]) == (["unused"], [])  # a SAAS named
+    assert _cross_model(["*"]) == (["metrics", "mysql", "unused"], ["cache-offer", "db-offer"])
+    nothing = filter_status(CROSS_MODEL, ["nope"])
+    assert "application-endpoints" not in nothing and "offers" not in nothing  # as Juju
+    kept = filter_status(CROSS_MODEL, ["unused"])["integrations"]
+    assert kept == []
+    mysql = filter_status(CROSS_MODEL, ["mysql"])["integrations"]
+    assert [f"{i['provider']} {i['requirer']}" for i in mysql] == ["mysql:db web:db"]
+
+
 def test_storage_sections_follow_juju() -> None:
     empty = ModelSnapshot(
         models=[records.model()], applications=[], units=[], machines=[], charms={}

@@ -22,8 +22,8 @@ async def apply_bundle(
     transaction: all of it, or on any error nothing."""
     await ctx.users.check_model(caller, model, "read" if request.dry_run else "write")
     if not request.dry_run:
-        for offering in ctx.bundles.offering_models(request):
-            await ctx.users.check_model(caller, offering, "read")
+        for url in ctx.bundles.consumed_offers(request):
+            await ctx.users.check_offer(caller, url, "consume")
     outcome = await ctx.bundles.apply(model, request)
     return api.BundleResponse(
         plan=outcome.plan.model_dump(mode="json"),

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from runecraft import errors
 from runecraft.controller import services
 from runecraft.controller.api._deps import MODEL_ADMIN, Caller, Context
 from runecraft.schemas import api
@@ -16,10 +17,6 @@ router = APIRouter()
 """Routes under `/v1/models/{model}`."""
 found = APIRouter()
 """`find-offers`: across the models the caller may read."""
-
-
-_OFFER_ACCESS = {"admin": "admin", "write": "consume", "read": "read"}
-"""A model access level as the access it gives to the model's offers."""
 
 
 def _offer_info(view: services.OfferView, access: str = "admin") -> api.OfferInfo:
@@ -63,19 +60,34 @@ async def find_offers(
     offer: Annotated[str | None, Query(min_length=1, max_length=63)] = None,
     interface: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
 ) -> list[api.OfferInfo]:
-    """Juju's `find-offers`: the offers of the models the caller may read, with the access
-    it has to each; `model` (one it may read), `offer` (part of its name) and `interface`
-    narrow them."""
-    if model is not None:  # refused alike whether it exists or not: nothing leaks
-        await ctx.users.check_model(caller, model, "read")
-    levels = await ctx.users.model_levels(caller)
-    views = await ctx.relations.find_offers(
-        model=model, offer=offer, interface=interface, visible=levels
-    )
-    return [
-        _offer_info(v, "admin" if levels is None else _OFFER_ACCESS[levels[v.offer.model_uuid]])
-        for v in views
-    ]
+    """Juju's `find-offers`: the offers the caller may read (those of the models it may
+    read, and those it was granted), with the access it has to each; `model`, `offer`
+    (part of its name) and `interface` narrow them. A model named that the caller may
+    neither read nor holds a grant in is refused as one that does not exist: nothing leaks."""
+    found = await ctx.users.offer_levels(caller)
+    visible = None if found is None else {*found[0], *(uuid for uuid, _ in found[1])}
+    try:
+        views = await ctx.relations.find_offers(
+            model=model, offer=offer, interface=interface, visible=visible
+        )
+    except errors.NotFoundError:
+        if found is not None and model is not None:
+            await ctx.users.check_model(caller, model, "read")  # the refusal of a hidden one
+        raise
+    infos = []
+    for view in views:
+        level = (
+            "admin"
+            if found is None
+            else services.offer_level(*found, view.offer.model_uuid, view.offer.name)
+        )
+        if level is None:
+            continue
+        users = await ctx.users.offer_users(caller, view.offer.model_uuid, view.offer.name, level)
+        infos.append(_offer_info(view, level).model_copy(update={"users": users}))
+    if not infos and found is not None and model is not None:
+        await ctx.users.check_model(caller, model, "read")  # hidden: refused as missing
+    return infos
 
 
 @router.post("/v1/models/{model}/offers", status_code=201, dependencies=[MODEL_ADMIN])
@@ -98,9 +110,9 @@ async def list_saas(ctx: Context, model: str) -> list[api.SaasInfo]:
 async def consume(
     ctx: Context, caller: Caller, model: str, request: api.ConsumeRequest
 ) -> api.SaasInfo:
-    """Consuming needs write access to this model and read access to the offering one."""
-    offering, _ = services.parse_offer_url(request.url)
-    await ctx.users.check_model(caller, offering, "read")
+    """Consuming needs write access to this model and consume access to the offer (its
+    own, or what access to its model gives)."""
+    await ctx.users.check_offer(caller, request.url, "consume")
     return _saas_info(await ctx.relations.consume(model, request.url, request.alias))
 
 

@@ -68,9 +68,9 @@ async def set_password(
 
 @router.post("/v1/users/{name}/grant", status_code=204)
 async def grant(ctx: Context, caller: Caller, name: str, request: schema.AccessChange) -> None:
-    await ctx.users.grant(caller, name, request.level, request.models)
+    await ctx.users.grant(caller, name, request.level, request.models, request.offers)
 
 
 @router.post("/v1/users/{name}/revoke", status_code=204)
 async def revoke(ctx: Context, caller: Caller, name: str, request: schema.AccessChange) -> None:
-    await ctx.users.revoke(caller, name, request.level, request.models)
+    await ctx.users.revoke(caller, name, request.level, request.models, request.offers)

@@ -38,7 +38,12 @@ from runecraft.controller.services._status import (
     derive_application_status,
 )
 from runecraft.controller.services._unitinfo import build_unit_info
-from runecraft.controller.services._users import ADMIN_USER, Principal, UserService
+from runecraft.controller.services._users import (
+    ADMIN_USER,
+    Principal,
+    UserService,
+    offer_level,
+)
 from runecraft.controller.services._views import action_info, model_info, relation_info
 from runecraft.controller.state import SaasRecord as SaasView
 
@@ -85,6 +90,7 @@ __all__ = [
     "charm_config",
     "derive_application_status",
     "model_info",
+    "offer_level",
     "parse_offer_url",
     "relation_info",
 ]

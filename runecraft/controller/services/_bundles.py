@@ -20,7 +20,7 @@ from runecraft import bundles, errors
 from runecraft.controller.services import _service
 from runecraft.controller.services._appsettings import change_settings_in
 from runecraft.controller.services._hub import ChangeHub
-from runecraft.controller.services._offers import consume_in, offer_in, parse_offer_url
+from runecraft.controller.services._offers import consume_in, offer_in
 from runecraft.controller.services._ports import ModelReads, StateStore
 from runecraft.controller.services._relations import integrate_in, remove_relation_in
 from runecraft.controller.state import CharmRecord, ModelRecord, ModelSnapshot
@@ -91,11 +91,11 @@ class BundleService:
             )
         return outcome
 
-    def offering_models(self, request: api.BundleRequest) -> list[str]:
-        """The models whose offers the bundle consumes (`saas:`): applying it needs read
+    def consumed_offers(self, request: api.BundleRequest) -> list[str]:
+        """The URLs of the offers the bundle consumes (`saas:`): applying it needs consume
         access to each, as `consume` does."""
         bundle = read_bundle(request.bundle)
-        return sorted({parse_offer_url(saas.url)[0] for saas in bundle.saas.values()})
+        return sorted({saas.url for saas in bundle.saas.values()})
 
     async def export(self, model_name: str) -> schema.Bundle:
         model = await self.store.model(model_name)
@@ -148,8 +148,8 @@ async def apply_bundle_in(
     plan = bundles.plan(bundle, view, prune=request.prune, charms=resolved)
     if request.dry_run:
         return BundleOutcome(plan=plan, view=view, applied=False)
-    _refuse(plan, {app: record for app, (_, record) in records.items()})
     origins = {app: c.origin for app, c in request.charms.items() if c.origin is not None}
+    _refuse(plan, {app: record for app, (_, record) in records.items()}, origins)
     applier = _Applier(tx, plan, view, {app: c.sha256 for app, c in resolved.items()}, origins)
     await applier.run()
     return BundleOutcome(plan=plan, view=view, applied=bool(plan.changes), machines=applier.placed)
@@ -235,6 +235,7 @@ async def _resolve_charms(
                     name=charm.name if record is None else record.name,
                     path=charm.path,
                     sha256=charm.sha256,
+                    charmhub=charm.origin is not None and charm.origin.source == "charmhub",
                 ),
                 record,
             )
@@ -261,11 +262,22 @@ async def _uploaded(tx: BundleState, sha256: str) -> CharmRecord | None:
         return None
 
 
-def _refuse(plan: bundles.Plan, records: Mapping[str, CharmRecord | None]) -> None:
-    """Refuse, before any write, a plan with a change the model cannot take or a deploy
-    its charm would refuse; every reason in one error."""
+def _refuse(
+    plan: bundles.Plan,
+    records: Mapping[str, CharmRecord | None],
+    origins: Mapping[str, api.CharmOrigin],
+) -> None:
+    """Refuse, before any write, a plan with a change the model cannot take, a deploy its
+    charm would refuse or a refresh whose charm was not fetched; every reason in one error."""
     reasons = [r for c in plan.changes if (r := bundles.unsupported(c, plan.cloud)) is not None]
     for change in plan.changes:
+        if isinstance(change, bundles.RefreshCharm) and (
+            records.get(change.application) is None or change.application not in origins
+        ):
+            reasons.append(
+                f"applications.{change.application}: its charm {change.charm} was not fetched "
+                "from Charmhub for the refresh (the CLI fetches it: rune apply)"
+            )
         if isinstance(change, bundles.AddApplication) and change.application in records:
             record = records[change.application]
             if record is None:
@@ -356,6 +368,11 @@ class _Applier:
                 origin = self.origins.get(change.application)
                 await _service.deploy_in(tx, _deploy_request(change, sha256, origin))
                 self.units[change.application] = []
+            case bundles.RefreshCharm():
+                sha256 = self.charms[change.application]
+                assert sha256 is not None
+                origin = self.origins[change.application]
+                await _service.refresh_in(tx, change.application, sha256, origin)
             case bundles.SetConstraints():
                 constraints = format_constraints(change.constraints)
                 await change_settings_in(

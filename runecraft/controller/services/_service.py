@@ -67,6 +67,7 @@ __all__ = [
     "check_alive",
     "coerce_config",
     "deploy_in",
+    "refresh_in",
     "remove_application_in",
     "remove_units_in",
     "scale_in",
@@ -349,49 +350,7 @@ class ModelService:
         says where the new charm came from (none: a local charm).
         """
         async with self.store.write(model_name) as tx:
-            check_alive(tx)
-            app = await tx.applications.get(application)
-            if app.life != "alive":
-                raise errors.ConflictError(f'application "{application}" is being removed')
-            old = await tx.charms.get(app.charm_sha256)
-            new = await tx.charms.get(charm_sha256)
-            if new.name != old.name:
-                raise errors.ConflictError(
-                    f'cannot refresh "{application}" from charm "{old.name}" to "{new.name}": '
-                    "the charm name must stay the same"
-                )
-            meta = charm_schema.CharmMeta.model_validate(new.meta)
-            offered = {e.endpoint: e for e in _endpoints.charm_endpoints(app.name, meta)}
-            peers: list[str] = []
-            for relation, endpoints in await tx.relations.all():
-                for used in (e for e in endpoints if e.application == app.name):
-                    now = offered.get(used.endpoint)
-                    if now is None or (now.role, now.interface) != (used.role, used.interface):
-                        raise errors.ConflictError(
-                            f'cannot refresh "{application}": relation "{relation.key}" uses '
-                            f'endpoint "{used}" ({used.role} of interface "{used.interface}"), '
-                            "which the new charm does not have"
-                        )
-                    if used.role == "peer":
-                        peers.append(used.endpoint)
-            schema = charm_config(new)
-            kept = {k: v for k, v in app.config.items() if k in schema.options}
-            try:
-                settings = schema.coerce(kept)
-            except ValueError as exc:
-                raise errors.InvalidSpecError(
-                    f'cannot refresh "{application}": charm {new.name}: {exc} '
-                    "(reset that setting first)"
-                ) from exc
-            await tx.applications.update(
-                app,
-                charm_sha256=new.sha256,
-                charm_revision=app.charm_revision + 1,
-                config=settings,
-                **origin_columns(origin),
-            )
-            await add_peer_relations(tx, app, meta, skip=peers)
-            updated = await tx.applications.get(application)
+            updated = await refresh_in(tx, application, charm_sha256, origin)
         self.hub.changed()
         logger.info(
             "refreshed", model=model_name, application=application, revision=updated.charm_revision
@@ -585,6 +544,57 @@ def origin_columns(origin: api.CharmOrigin | None) -> dict[str, Any]:
         "origin_channel": origin.channel,
         "origin_revision": origin.revision,
     }
+
+
+async def refresh_in(
+    tx: ModelState,
+    application: str,
+    charm_sha256: str,
+    origin: api.CharmOrigin | None = None,
+) -> ApplicationRecord:
+    """`ModelService.refresh` in an open transaction (a bundle refreshes this way)."""
+    check_alive(tx)
+    app = await tx.applications.get(application)
+    if app.life != "alive":
+        raise errors.ConflictError(f'application "{application}" is being removed')
+    old = await tx.charms.get(app.charm_sha256)
+    new = await tx.charms.get(charm_sha256)
+    if new.name != old.name:
+        raise errors.ConflictError(
+            f'cannot refresh "{application}" from charm "{old.name}" to "{new.name}": '
+            "the charm name must stay the same"
+        )
+    meta = charm_schema.CharmMeta.model_validate(new.meta)
+    offered = {e.endpoint: e for e in _endpoints.charm_endpoints(app.name, meta)}
+    peers: list[str] = []
+    for relation, endpoints in await tx.relations.all():
+        for used in (e for e in endpoints if e.application == app.name):
+            now = offered.get(used.endpoint)
+            if now is None or (now.role, now.interface) != (used.role, used.interface):
+                raise errors.ConflictError(
+                    f'cannot refresh "{application}": relation "{relation.key}" uses '
+                    f'endpoint "{used}" ({used.role} of interface "{used.interface}"), '
+                    "which the new charm does not have"
+                )
+            if used.role == "peer":
+                peers.append(used.endpoint)
+    schema = charm_config(new)
+    kept = {k: v for k, v in app.config.items() if k in schema.options}
+    try:
+        settings = schema.coerce(kept)
+    except ValueError as exc:
+        raise errors.InvalidSpecError(
+            f'cannot refresh "{application}": charm {new.name}: {exc} (reset that setting first)'
+        ) from exc
+    await tx.applications.update(
+        app,
+        charm_sha256=new.sha256,
+        charm_revision=app.charm_revision + 1,
+        config=settings,
+        **origin_columns(origin),
+    )
+    await add_peer_relations(tx, app, meta, skip=peers)
+    return await tx.applications.get(application)
 
 
 async def deploy_in(tx: ModelState, request: api.DeployRequest) -> dict[str, int]:

@@ -11,9 +11,12 @@ from collections import defaultdict
 from typing import Any
 
 from runecraft import errors
+from runecraft.charms import host_architecture
 from runecraft.controller.services._names import parse_unit_name
 from runecraft.controller.services._scaling import is_caas
 from runecraft.controller.state import (
+    ApplicationRecord,
+    CharmRecord,
     DatabagRecord,
     EndpointRecord,
     MachineRecord,
@@ -21,7 +24,18 @@ from runecraft.controller.state import (
     UnitRecord,
 )
 
-__all__ = ["build_unit_info", "placement"]
+__all__ = ["build_unit_info", "charm_url", "placement"]
+
+
+def charm_url(app: ApplicationRecord, charm: CharmRecord) -> str:
+    """Juju's charm URL of the application: `ch:ARCH/NAME-REV` for a Charmhub charm (the
+    architecture its constraints ask for, else the controller's), `local:NAME-REV` with
+    the controller's revision for a local one."""
+    if app.origin_source == "charmhub":
+        arch = app.constraints.get("arch") or host_architecture()
+        revision = app.origin_revision if app.origin_revision is not None else -1
+        return f"ch:{arch}/{app.origin_name or charm.name}-{revision}"
+    return f"local:{charm.name}-{app.charm_revision}"
 
 
 def _relation_info(
@@ -103,7 +117,7 @@ def build_unit_info(snapshot: ModelSnapshot, unit_name: str) -> dict[str, Any]:
 
     document: dict[str, Any] = {
         "opened-ports": list(unit.opened_ports),
-        "charm": f"local:{charm.name}-{app.charm_revision}",
+        "charm": charm_url(app, charm),
         "leader": app.leader == unit.name,
         "life": unit.life,
         "relation-info": relation_info,

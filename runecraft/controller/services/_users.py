@@ -16,6 +16,7 @@ import hmac
 import re
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,10 +24,11 @@ import structlog
 
 from runecraft import errors
 from runecraft.controller import _passwords
+from runecraft.controller.services._offers import OFFER_OWNER, parse_offer_url
 from runecraft.controller.state import Store, TokenRecord, UserRecord, UserStore
 from runecraft.schemas import users as schema
 
-__all__ = ["ADMIN_USER", "Principal", "UserService"]
+__all__ = ["ADMIN_USER", "Principal", "UserService", "offer_level"]
 
 logger = structlog.get_logger(__name__)
 
@@ -48,6 +50,21 @@ def _token_hash(token: str) -> str:
 
 def _rank(levels: tuple[str, ...], level: str | None) -> int:
     return -1 if level is None else levels.index(level)
+
+
+_OFFER_ACCESS = {"admin": "admin", "write": "consume", "read": "read"}
+"""A model access level as the access it gives to the model's offers."""
+
+
+def offer_level(
+    models: dict[str, str], grants: dict[tuple[str, str], str], model_uuid: str, offer: str
+) -> str | None:
+    """A user's access to one offer: the greater of what access to its model gives and
+    what was granted on the offer itself (None: no access)."""
+    by_model = _OFFER_ACCESS.get(models.get(model_uuid, ""))
+    granted = grants.get((model_uuid, offer))
+    levels = schema.OFFER_LEVELS
+    return max((by_model, granted), key=lambda level: _rank(levels, level))
 
 
 @dataclass(frozen=True)
@@ -171,6 +188,60 @@ class UserService:
         if principal.superuser:
             return None
         return await self._users.accessible_models(principal.name)
+
+    async def offer_levels(
+        self, principal: Principal
+    ) -> tuple[dict[str, str], dict[tuple[str, str], str]] | None:
+        """The caller's access by model uuid and its own offer grants by (model uuid,
+        offer), for `offer_level` (None: admin of every offer)."""
+        levels = await self.model_levels(principal)
+        if levels is None:
+            return None
+        return levels, await self._users.offer_grants(principal.name)
+
+    async def offer_users(
+        self, principal: Principal, model_uuid: str, offer: str, access: str
+    ) -> dict[str, str]:
+        """Juju's `users` of an offer: to its admin, every user with access to it (by its
+        model or its own grant; the controller's admin always); to anyone else, the
+        caller alone with its `access`."""
+        if access != "admin":
+            return {principal.name: access}
+        models = await self._users.model_users(model_uuid)
+        grants = await self._users.offer_users(model_uuid, offer)
+        found = {ADMIN_USER: "admin"}
+        for user in sorted({*models, *grants}):
+            level = offer_level(
+                {model_uuid: models[user]} if user in models else {},
+                {(model_uuid, offer): grants[user]} if user in grants else {},
+                model_uuid,
+                offer,
+            )
+            if level is not None:
+                found.setdefault(user, level)
+        return found
+
+    async def check_offer(self, principal: Principal, url: str, needed: str) -> tuple[str, str]:
+        """`needed` ("read", "consume", "admin") on the offer at `url`; its (model, offer).
+        Without any access the offer is not found, as Juju says, whether it exists or not."""
+        model, offer = parse_offer_url(url)
+        shown = f"{OFFER_OWNER}/{model}.{offer}"
+        found = await self.offer_levels(principal)
+        if found is None:
+            return model, offer
+        try:
+            uuid = (await self._store.model(model)).uuid
+        except errors.NotFoundError:
+            uuid = None
+        have = None if uuid is None else offer_level(*found, uuid, offer)
+        if have is None:
+            raise errors.NotFoundError(f'application offer "{shown}" not found')
+        if _rank(schema.OFFER_LEVELS, have) < _rank(schema.OFFER_LEVELS, needed):
+            raise errors.PermissionDeniedError(
+                f'permission denied: {needed} access to offer "{shown}" is required; '
+                f'user "{principal.name}" has {have}'
+            )
+        return model, offer
 
     async def check_upload(self, principal: Principal, what: str, model: str | None) -> None:
         """Uploads (charms, resources: up to hundreds of MB each) are for users who can use
@@ -327,10 +398,21 @@ class UserService:
 
     # --- grant and revoke -------------------------------------------------------------------
 
-    async def grant(self, caller: Principal, name: str, level: str, models: list[str]) -> None:
-        """Give `name` at least `level`: on the controller (superusers only) or on each of
-        `models` (whose admin the caller must be). Every check is made
-        before anything changes, the caller's first (so a refusal tells nothing of `name`)."""
+    async def grant(
+        self,
+        caller: Principal,
+        name: str,
+        level: str,
+        models: list[str],
+        offers: Sequence[str] = (),
+    ) -> None:
+        """Give `name` at least `level`: on the controller (superusers only), on each of
+        `models` (whose admin the caller must be) or on each of `offers` (offer URLs whose
+        admin the caller must be). Every check is made before anything changes, the
+        caller's first (so a refusal tells nothing of `name`)."""
+        if offers or level == "consume":
+            await self._change_offers(caller, name, level, models, offers, grant=True)
+            return
         if level in schema.CONTROLLER_LEVELS:
             await self._check_controller_change(caller, models)
             user = await self._user(name)
@@ -359,10 +441,21 @@ class UserService:
         for uuid, access in changes.items():
             await self._users.set_model_access(uuid, name, access)
 
-    async def revoke(self, caller: Principal, name: str, level: str, models: list[str]) -> None:
+    async def revoke(
+        self,
+        caller: Principal,
+        name: str,
+        level: str,
+        models: list[str],
+        offers: Sequence[str] = (),
+    ) -> None:
         """Juju's revoke: one level down from `level` (admin leaves write, write leaves
-        read, read removes access; superuser leaves add-model, add-model leaves login,
-        login disables the user and revokes its tokens). The caller is checked first."""
+        read, read removes access; on an offer admin leaves consume, consume leaves read;
+        superuser leaves add-model, add-model leaves login, login disables the user and
+        revokes its tokens). The caller is checked first."""
+        if offers or level == "consume":
+            await self._change_offers(caller, name, level, models, offers, grant=False)
+            return
         if level in schema.CONTROLLER_LEVELS:
             await self._check_controller_change(caller, models)
             user = await self._user(name)
@@ -384,6 +477,47 @@ class UserService:
             changes[uuid] = levels[index - 1] if index > 0 else None
         for uuid, access in changes.items():
             await self._users.set_model_access(uuid, name, access)
+
+    async def _change_offers(
+        self,
+        caller: Principal,
+        name: str,
+        level: str,
+        models: list[str],
+        offers: Sequence[str],
+        *,
+        grant: bool,
+    ) -> None:
+        """Grant or revoke `level` on each offer (the caller must be the offer's admin);
+        the access its model gives is neither changed nor counted."""
+        levels = schema.OFFER_LEVELS
+        if level not in levels or models or not offers:
+            raise errors.UsageError(
+                f'"{level}" on offers: give an offer level ({", ".join(levels)}) and offer '
+                "URLs ([OWNER/]MODEL.OFFER) only"
+            )
+        changes: dict[tuple[str, str], str | None] = {}
+        for url in offers:
+            model, offer = await self.check_offer(caller, url, "admin")
+            shown = f"{OFFER_OWNER}/{model}.{offer}"
+            uuid = (await self._store.model(model)).uuid
+            async with self._store.write(model) as tx:
+                if await tx.offers.offer(uuid, offer) is None:
+                    raise errors.NotFoundError(f'application offer "{shown}" not found')
+            have = (await self._users.offer_grants(name)).get((uuid, offer))
+            if grant and _rank(levels, have) >= _rank(levels, level):
+                raise errors.ConflictError(
+                    f'user "{name}" already has "{have}" access to offer "{shown}" or greater'
+                )
+            if not grant and _rank(levels, have) < _rank(levels, level):
+                raise errors.ConflictError(
+                    f'user "{name}" does not have "{level}" access to offer "{shown}"'
+                )
+            index = _rank(levels, level)
+            changes[(uuid, offer)] = level if grant else (levels[index - 1] if index else None)
+        await self._user(name)
+        for (uuid, offer), access in changes.items():
+            await self._users.set_offer_access(uuid, offer, name, access)
 
     async def _revoke_controller(self, user: UserRecord, level: str) -> None:
         if level == "login":

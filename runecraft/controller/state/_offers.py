@@ -39,6 +39,13 @@ class Offers(Repository):
         self._session.changed(f"offer-{offer.name}", "added", offer.model_uuid)
 
     async def remove_offer(self, offer: OfferRecord) -> None:
+        """The offer and the access users were given to it."""
+        await self._conn.execute(
+            sa.delete(t.offer_access).where(
+                t.offer_access.c.model_uuid == offer.model_uuid,
+                t.offer_access.c.offer == offer.name,
+            )
+        )
         await self._conn.execute(
             sa.delete(t.offers).where(
                 t.offers.c.model_uuid == offer.model_uuid, t.offers.c.name == offer.name

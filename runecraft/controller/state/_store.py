@@ -370,6 +370,7 @@ class Store:
         async with self.write() as tx:
             for table in (
                 t.model_access,
+                t.offer_access,
                 t.cross_model_relations,
                 t.saas,
                 t.offers,

@@ -426,6 +426,18 @@ model_access = sa.Table(
     sa.Column("access", sa.String(8), nullable=False),
 )
 
+offer_access = sa.Table(
+    "offer_access",
+    metadata,
+    sa.Column("model_uuid", sa.String(36), sa.ForeignKey("models.uuid"), primary_key=True),
+    sa.Column("offer", sa.String(128), primary_key=True),
+    sa.Column("user", sa.String(64), sa.ForeignKey("users.name"), primary_key=True),
+    # "read", "consume" or "admin".
+    sa.Column("access", sa.String(8), nullable=False),
+)
+"""Juju's offer ACLs (`grant USER consume OFFER-URL`): access to one offer of a model,
+given beside (and never less than) what access to its model gives."""
+
 user_tokens = sa.Table(
     "user_tokens",
     metadata,

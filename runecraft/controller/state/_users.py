@@ -93,7 +93,7 @@ class UserStore:
     async def remove_user(self, name: str) -> None:
         """Forget the user with its model access and tokens."""
         async with self._store.write() as tx:
-            for table in (t.user_tokens, t.model_access):
+            for table in (t.user_tokens, t.model_access, t.offer_access):
                 await tx.conn.execute(sa.delete(table).where(table.c.user == name))
             done = await tx.conn.execute(sa.delete(t.users).where(t.users.c.name == name))
             if done.rowcount == 0:
@@ -141,6 +141,48 @@ class UserStore:
             if access is not None:
                 await tx.conn.execute(
                     sa.insert(table).values(model_uuid=model_uuid, user=user, access=access)
+                )
+
+    # --- offer access -------------------------------------------------------------------
+
+    async def offer_grants(self, user: str) -> dict[tuple[str, str], str]:
+        """`{(model uuid, offer): access}` of every offer the user was given access to."""
+        table = t.offer_access
+        async with self._store.engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(table.c.model_uuid, table.c.offer, table.c.access).where(
+                    table.c.user == user
+                )
+            )
+            return {(str(r.model_uuid), str(r.offer)): str(r.access) for r in rows}
+
+    async def offer_users(self, model_uuid: str, offer: str) -> dict[str, str]:
+        """`{user: access}` given on one offer."""
+        table = t.offer_access
+        async with self._store.engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(table.c.user, table.c.access).where(
+                    table.c.model_uuid == model_uuid, table.c.offer == offer
+                )
+            )
+            return {str(r.user): str(r.access) for r in rows}
+
+    async def set_offer_access(
+        self, model_uuid: str, offer: str, user: str, access: str | None
+    ) -> None:
+        """Give `user` exactly `access` on the offer (None: none of its own)."""
+        table = t.offer_access
+        async with self._store.write() as tx:
+            await tx.conn.execute(
+                sa.delete(table).where(
+                    table.c.model_uuid == model_uuid, table.c.offer == offer, table.c.user == user
+                )
+            )
+            if access is not None:
+                await tx.conn.execute(
+                    sa.insert(table).values(
+                        model_uuid=model_uuid, offer=offer, user=user, access=access
+                    )
                 )
 
     # --- tokens -------------------------------------------------------------------------

@@ -345,6 +345,8 @@ class Controller:
             ),
             local=embedded.deliver if embedded is not None else None,
         )
+        if embedded is not None:
+            embedded.receive_locally(bus.CONTROLLER_USER, controller_bus.received_locally)
         logs = services.LogService(store, controller_bus.publish)
         reconciler = Reconciler(
             store=store,

@@ -343,7 +343,7 @@ def show_task(task_id: str, wait: str | None, output_format: str) -> None:
 @_output.format_option("tabular", "json", "yaml")
 def model_config(settings: tuple[str, ...], reset: tuple[str, ...], output_format: str) -> None:
     """Show, get, set or reset model config (`automatically-retry-hooks`, `hook-fork-server`,
-    `update-status-hook-interval`)."""
+    `logging-config`, `update-status-hook-interval`)."""
     model = _model()
     key, values, reset_keys = _settings_change(settings, reset)
     if values or reset_keys:

@@ -345,7 +345,10 @@ class Controller:
             ),
             local=embedded.deliver if embedded is not None else None,
         )
+        if embedded is not None:
+            embedded.receive_locally(bus.CONTROLLER_USER, controller_bus.received_locally)
         logs = services.LogService(store, controller_bus.publish)
+        agents.on_forget(logs.forget)
         reconciler = Reconciler(
             store=store,
             hub=self.hub,

@@ -197,6 +197,8 @@ class UnitRemoteState(_Frozen):
     """Model config `automatically-retry-hooks`."""
     fork_hooks: bool = True
     """Model config `hook-fork-server`: ops hooks may fork from the unit's fork server."""
+    log_level: str = "INFO"
+    """The lowest `juju-log` level the agent keeps, from model config `logging-config`."""
     secrets: tuple[SecretRemote, ...] = ()
     """Secrets the unit owns or was granted (schemas/secrets.py)."""
     storage: tuple[StorageRemote, ...] = ()

@@ -16,7 +16,7 @@ record; `records` puts such lines back together, `frame` writes them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
@@ -27,6 +27,7 @@ from runecraft.schemas.names import APPLICATION
 __all__ = [
     "CONTROLLER_ENTITY",
     "CONTROLLER_MODEL",
+    "DEFAULT_LOGGING_CONFIG",
     "LEVELS",
     "EntityFilter",
     "LogEntry",
@@ -36,8 +37,10 @@ __all__ = [
     "frame",
     "parse_entity",
     "parse_line",
+    "parse_logging_config",
     "records",
     "severity",
+    "unit_log_level",
 ]
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -69,6 +72,44 @@ def severity(level: str) -> int:
             f'invalid log level "{level}": expected one of {", ".join(LEVELS)}'
         )
     return LEVELS.index(name)
+
+
+DEFAULT_LOGGING_CONFIG = "<root>=INFO"
+"""Juju's default model `logging-config`: `juju-log` below INFO is dropped by the agent."""
+_ROOT = "<root>"
+_MODULE = re.compile(r"^[A-Za-z0-9_/-]+(\.[A-Za-z0-9_/-]+)*\Z")
+
+
+def parse_logging_config(text: str) -> dict[str, str]:
+    """Juju's (loggo's) `logging-config`: `<root>=INFO;unit=DEBUG;unit.app/0=TRACE`
+    (`;` between entries, a bare level is the root's) as {module: LEVEL}; a bad
+    entry raises naming it, so a bad value is refused before it is stored."""
+    found: dict[str, str] = {}
+    for raw in text.split(";"):
+        entry = raw.strip()
+        if not entry:
+            continue
+        module, sep, level = entry.partition("=")
+        module, level = (module.strip(), level.strip()) if sep else (_ROOT, module.strip())
+        if module != _ROOT and not _MODULE.match(module):
+            raise errors.InvalidSpecError(f'invalid module "{module}" in "{entry}"')
+        try:
+            found[module] = LEVELS[severity(level)]
+        except errors.InvalidSpecError as exc:
+            raise errors.InvalidSpecError(f'{exc} in "{entry}"') from exc
+    return found
+
+
+def unit_log_level(config: Mapping[str, str], unit: str) -> str:
+    """The lowest level of `juju-log` the unit keeps: the most specific of the modules
+    `unit.<unit>.juju-log`, `unit.<unit>`, `unit`, `<root>` that is set (loggo's rule: a
+    module inherits its parent's level); INFO when none is."""
+    parts = ["unit", unit, "juju-log"]
+    for end in range(len(parts), 0, -1):
+        level = config.get(".".join(parts[:end]))
+        if level is not None:
+            return level
+    return config.get(_ROOT, "INFO")
 
 
 @dataclass(frozen=True)

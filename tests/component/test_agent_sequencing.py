@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import structlog
+from sqlalchemy import event
 
 from runecraft.controller.reconcilers import _planners
 from runecraft.controller.reconcilers._actions import ForgetUnit, ModelState
@@ -290,3 +292,49 @@ async def test_a_resent_leader_set_or_app_status_applies_once_and_never_undoes_a
     await world.send(0, refused_earlier, _wire(app_status(9, "ready")))
     settings, _, message = await app()
     assert (settings, message) == ({"mode": "standby"}, "serving")
+
+
+async def test_log_batches_look_their_agents_machine_up_once(store: Store) -> None:
+    """An agent's machine is read on its first batch only, not per batch (each hook ships
+    one or more), and again after the agent is forgotten (its machine removed)."""
+    world = await make_world(store)
+    agent = f"machine-0.{world.uuid}"
+    stored = asyncio.Event()
+
+    async def publish(to: str, ack: bus.LogAck) -> bool:
+        stored.set()
+        return True
+
+    machine_reads: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM machines" in statement and "machines.agent" in statement:
+            machine_reads.append(statement)
+
+    service = LogService(store, publish)
+    line = "2026-01-02 03:04:05 INFO unit.db/0.juju-log "
+
+    async def ship(offset: int) -> None:
+        stored.clear()
+        lines = (f"{line}{offset}",)
+        service.submit(
+            agent, bus.LogBatch(source="db/0", offset=offset, end=offset + 1, lines=lines)
+        )
+        async with asyncio.timeout(TIMEOUT):
+            await stored.wait()
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", note)
+    async with asyncio.TaskGroup() as tg:
+        worker = tg.create_task(service.run())
+        try:
+            for offset in range(3):
+                await ship(offset)
+            assert len(machine_reads) == 1
+            service.forget(agent)
+            await ship(3)
+            assert len(machine_reads) == 2
+            page = await service.read("m", LogQuery(), after=0, last=None, limit=100, wait=0)
+            assert [e.message for e in page.entries] == ["0", "1", "2", "3"]
+        finally:
+            worker.cancel()
+    event.remove(store.engine.sync_engine, "before_cursor_execute", note)

@@ -440,6 +440,7 @@ async def test_model_config_get_set_and_refuse(client: httpx.AsyncClient) -> Non
         "agent-image": {"Value": "", "Source": "default"},
         "automatically-retry-hooks": {"Value": True, "Source": "default"},
         "hook-fork-server": {"Value": True, "Source": "default"},
+        "logging-config": {"Value": "<root>=INFO", "Source": "default"},
         "update-status-hook-interval": {"Value": "5m", "Source": "default"},
     }
     changed = await client.patch(
@@ -458,6 +459,8 @@ async def test_model_config_get_set_and_refuse(client: httpx.AsyncClient) -> Non
         {"update-status-hook-interval": "soon"},
         {"agent-image": "Not An Image!"},
         {"agent-image": 3},
+        {"logging-config": "<root>=LOUD"},
+        {"logging-config": "unit..x=DEBUG"},
     ):
         assert _error(await client.patch(url, json={"values": values}))[0] == 400
     assert await _revision(client) == before

@@ -183,3 +183,63 @@ async def test_the_controllers_messages_are_fanned_out_in_process(
     finally:
         session.cancel()
         await asyncio.gather(session, return_exceptions=True)
+
+
+async def test_agents_messages_reach_the_controller_in_process(
+    embedded: tuple[bus.EmbeddedBroker, Mapping[str, str]],
+) -> None:
+    """With the embedded broker, an agent's publish is handed to the controller's receiver
+    within the fan-out (counted as local, nothing written to the controller's connection),
+    in order; a receiver that raises costs that one delivery, not the agent's connection."""
+    broker, passwords = embedded
+    name = _busload.Load().agent_names()[0]
+    sent = [schema.Heartbeat(agent=name, units=(f"app/{n}",)) for n in range(5)]
+    got: list[schema.AgentMessage] = []
+    arrived = asyncio.Event()
+
+    def on_message(agent: str, message: schema.AgentMessage) -> None:
+        assert agent == name
+        if isinstance(message, schema.Heartbeat) and message.units == ("boom/0",):
+            raise RuntimeError("receiver fault")
+        got.append(message)
+        if len(got) == len(sent):
+            arrived.set()
+
+    controller = bus.ControllerBus(
+        broker.host,
+        broker.port,
+        bus.CONTROLLER_USER,
+        passwords[bus.CONTROLLER_USER],
+        on_message=on_message,
+        local=broker.deliver,
+    )
+    broker.receive_locally(bus.CONTROLLER_USER, controller.received_locally)
+    session = asyncio.create_task(controller.run())
+    try:
+        async with aiomqtt.Client(
+            broker.host,
+            broker.port,
+            username=name,
+            password=passwords[name],
+            identifier=name,
+            protocol=aiomqtt.ProtocolVersion.V311,
+        ) as client:
+            async with asyncio.timeout(30):  # a bound, so a fault fails instead of hanging
+                await controller.connected.wait()
+                await client.publish(schema.up_topic(name), schema.encode(sent[0]), qos=1)
+                await client.publish(
+                    schema.up_topic(name),
+                    schema.encode(schema.Heartbeat(agent=name, units=("boom/0",))),
+                    qos=1,
+                )
+                for message in sent[1:]:
+                    await client.publish(schema.up_topic(name), schema.encode(message), qos=1)
+                await arrived.wait()
+        assert got == sent
+        assert broker.deliveries.local == len(sent)
+        assert broker.deliveries.failed == 1
+        assert broker.deliveries.dropped == 0
+        assert controller.traffic.messages_in == len(sent) + 1
+    finally:
+        session.cancel()
+        await asyncio.gather(session, return_exceptions=True)

@@ -113,6 +113,25 @@ async def test_each_unit_keeps_its_newest_runs_pruned_in_the_same_transaction(
     assert len(await hooks_service(world).runs("m", "web/1", limit=keep)) == 2  # none pruned
 
 
+async def test_runs_within_the_bound_are_stored_without_a_prune(any_store: Store) -> None:
+    """A unit's first `keep` runs leave nothing to prune: no DELETE in their batch; the
+    first run past the bound prunes, and only its unit's oldest."""
+    world = await make_world(any_store)
+    async with any_store.write() as tx:
+        tx.hook_runs.keep = 3
+        with counting(any_store) as early:
+            await tx.hook_runs.record(
+                [(world.uuid, 2, run(unit, n)) for unit in ("web/0", "web/1") for n in (1, 2, 3)]
+            )
+        assert len(early.touching("INSERT INTO hook_runs")) == 1
+        assert early.touching("DELETE FROM hook_runs") == []
+        with counting(any_store) as later:
+            await tx.hook_runs.record([(world.uuid, 2, run("web/0", 4))])
+        assert len(later.touching("DELETE FROM hook_runs")) == 1
+    assert [r.id for r in await hooks_service(world).runs("m", "web/0", limit=10)] == [2, 3, 4]
+    assert [r.id for r in await hooks_service(world).runs("m", "web/1", limit=10)] == [1, 2, 3]
+
+
 async def test_a_small_bound_prunes_per_unit(any_store: Store) -> None:
     world = await make_world(any_store)
     async with any_store.write() as tx:

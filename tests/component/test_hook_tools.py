@@ -202,6 +202,14 @@ async def leader(tmp_path: Path) -> AsyncIterator[Harness]:
 
 
 @pytest.fixture
+async def tracing(tmp_path: Path) -> AsyncIterator[Harness]:
+    """A leader whose model's logging-config keeps every `juju-log` level."""
+    state = remote(leader=True, log_level="TRACE")
+    async for harness in make_harness(tmp_path, leader=True, state=state):
+        yield harness
+
+
+@pytest.fixture
 async def follower(tmp_path: Path) -> AsyncIterator[Harness]:
     async for harness in make_harness(tmp_path, leader=False):
         yield harness
@@ -301,10 +309,30 @@ async def test_help_lists_flags_and_exits_zero(leader: Harness) -> None:
         (["-lTRACE", "tiny"], "TRACE unit.app/0.juju-log tiny"),
     ],
 )
-async def test_juju_log_levels(leader: Harness, args: list[str], line: str) -> None:
+async def test_juju_log_levels(tracing: Harness, args: list[str], line: str) -> None:
+    code, out, err = await tracing.run("juju-log", *args)
+    assert (code, out, err) == (0, "", "")
+    assert line in tracing.log()
+
+
+@pytest.mark.parametrize(
+    ("args", "kept"),
+    [
+        (["--debug", "details"], False),
+        (["-l", "DEBUG", "Emitting Juju event config_changed."], False),
+        (["-l", "TRACE", "tiny"], False),
+        (["-l", "INFO", "said"], True),
+        (["-l", "WARN", "careful"], True),
+    ],
+)
+async def test_juju_log_below_unit_level_is_dropped_and_exits_zero(
+    leader: Harness, args: list[str], kept: bool
+) -> None:
+    """The default logging-config (`<root>=INFO`) keeps no DEBUG or TRACE `juju-log` line."""
+    assert leader.ctx.remote.log_level == "INFO"
     code, out, err = await leader.run("juju-log", *args)
     assert (code, out, err) == (0, "", "")
-    assert line in leader.log()
+    assert (args[-1] in leader.log()) is kept
 
 
 async def test_juju_log_unknown_level_warns_and_logs_info(leader: Harness) -> None:

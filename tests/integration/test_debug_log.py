@@ -187,3 +187,28 @@ def test_controller_log_is_json_lines_on_request(
     assert all({"timestamp", "level", "event"} <= set(d) for d in documents), lines
     started = [d for d in documents if d["event"] == "controller started"]
     assert len(started) == 2 and started[0]["level"] == "info", lines[:5]
+
+
+def test_logging_config_drops_debug_juju_log_until_set(rune: Rune, tmp_path: Path) -> None:
+    """As in Juju, the default `logging-config` (`<root>=INFO`) keeps ops' DEBUG lines
+    ("Emitting Juju event ...") out of debug-log; `<root>=DEBUG` lets them through."""
+    rune("bootstrap")
+    config = json.loads(rune("model-config", "--format", "json").stdout)
+    assert config["logging-config"]["Value"] == "<root>=INFO"
+    c.deploy(rune, "ops-provider", tmp_path / "events", units=1)
+    c.settle(rune)
+    # Every line of the start hook is shipped once its last one is.
+    follow(rune, lambda line: line.endswith('ran hook "start"'), "--replay")
+    replay = rune("debug-log", "--replay", "--no-tail", "-i", "ops-provider/0").stdout
+    assert 'ran hook "install"' in replay, replay
+    assert "Emitting Juju event" not in replay, replay
+
+    bad = rune("model-config", "logging-config=<root>=LOUD", check=False)
+    assert bad.returncode != 0 and 'model config "logging-config"' in bad.stderr, bad.stderr
+    config = json.loads(rune("model-config", "--format", "json").stdout)
+    assert config["logging-config"]["Value"] == "<root>=INFO"
+    rune("model-config", "logging-config=<root>=DEBUG")
+    rune("config", "ops-provider", "token=t0ken-2")
+    c.settle(rune)
+    wanted = "DEBUG unit.ops-provider/0.juju-log Emitting Juju event config_changed."
+    follow(rune, lambda line: line.endswith(wanted), "--replay", "-i", "ops-provider/0")

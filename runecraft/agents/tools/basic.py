@@ -40,6 +40,8 @@ async def _juju_log(ctx: _context.HookContext, call: ToolCall) -> None:
     if level not in _unitlog.LEVELS:
         ctx.log.write("WARNING", "juju-log", f'Specified log level of "{level}" is not valid')
         level = "INFO"
+    if _unitlog.LEVELS.index(level) < _unitlog.LEVELS.index(ctx.remote.log_level):
+        return  # below the model's logging-config for this unit: dropped, as in Juju
     message = " ".join(call.args)
     if ctx.relation is not None:
         message = f"{ctx.relation.endpoint}:{ctx.relation.relation_id}: {message}"

@@ -90,6 +90,11 @@ class ControllerBus:
         self.on_connect()
 
     async def _received(self, topic: str, payload: bytes) -> None:
+        self.received_locally(topic, payload)
+
+    def received_locally(self, topic: str, payload: bytes) -> None:
+        """An agent's message, from this session or handed over by the embedded broker in
+        process (`EmbeddedBroker.receive_locally`)."""
         parts = topic.split("/")
         if len(parts) != 3 or parts[0] != "agents" or parts[2] != "up":
             return

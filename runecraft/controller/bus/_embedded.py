@@ -19,6 +19,8 @@ Delivery is `_GuardedBroker`'s too, because amqtt 0.12 loses messages under load
 Here the fan-out is synchronous, a client's last publishes are taken before its disconnect
 is handled, sessions are removed by identity, and each connected session has one ordered
 outbox. `deliveries` counts what happened to every message; `dropped` stays 0.
+What the controller's own session is sent (the agents' messages) is handed to it in process
+(`receive_locally`), as what it publishes is (`deliver`): no second TLS hop inside one program.
 
 `stopped` watches that the broker still serves (its listener accepts and its delivery loop
 runs), for the controller's `BrokerWatch`; `restart` replaces it with a fresh one.
@@ -30,6 +32,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +70,17 @@ class _GuardedBroker(Broker):  # type: ignore[misc]
     """amqtt, with the identity and credential of a CONNECT checked before its session, the
     ACL applied in-line, and a fan-out that loses nothing (see the module docstring)."""
 
-    def __init__(self, config: dict[str, Any], verify: _acl.Verifier) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        verify: _acl.Verifier,
+        receivers: Mapping[str, Callable[[str, bytes], None]],
+    ) -> None:
         super().__init__(config)
         self._verify = verify
+        self.receivers = receivers
+        """In-process receivers by client id: what that client's connected session is sent
+        while its outbox is idle goes to them instead (`EmbeddedBroker.receive_locally`)."""
         self.deliveries = _fanout.Deliveries()
         self._outboxes: dict[int, _fanout.Outbox] = {}
         """By `id()` of the connected session they serve."""
@@ -233,7 +244,24 @@ class _GuardedBroker(Broker):  # type: ignore[misc]
                     self.deliveries.attempted += 1
                     self.deliveries.failed += 1
                     continue
+                receive = self.receivers.get(target.client_id)
+                if receive is not None and outbox.idle:
+                    self._hand_over(receive, topic, data)
+                    continue
                 outbox.put(topic, data, min(qos if force_qos is None else force_qos, 1))
+
+    def _hand_over(self, receive: Callable[[str, bytes], None], topic: str, data: bytes) -> None:
+        """Deliver to an in-process receiver within the fan-out: in order, and without TLS,
+        MQTT encoding or a PUBACK between two parts of one program."""
+        self.deliveries.attempted += 1
+        try:
+            receive(topic, data)
+        except Exception:  # the receiver's fault must not end the publisher's connection
+            self.deliveries.failed += 1
+            logger.exception("in-process bus delivery failed", topic=topic)
+            return
+        self.deliveries.delivered += 1
+        self.deliveries.local += 1
 
     async def _replace_session(self, client_id: str) -> None:
         """Disconnect the connection holding `client_id`, if any, and end its session."""
@@ -314,7 +342,8 @@ class EmbeddedBroker:
             listener.update(ssl=True, certfile=str(tls[0]), keyfile=str(tls[1]))
         self._config: dict[str, Any] = {"listeners": {"default": listener}, "plugins": {}}
         self._verify = verify
-        self._broker = _GuardedBroker(self._config, verify)
+        self._receivers: dict[str, Callable[[str, bytes], None]] = {}
+        self._broker = _GuardedBroker(self._config, verify, self._receivers)
         for name in ("amqtt", "transitions"):
             logging.getLogger(name).setLevel(logging.WARNING)
 
@@ -336,6 +365,14 @@ class EmbeddedBroker:
             return False
         self._broker._fan_out(topic, data, None)
         return True
+
+    def receive_locally(self, client_id: str, receive: Callable[[str, bytes], None]) -> None:
+        """Hand what the connected session of `client_id` (the controller's own) is sent to
+        `receive`, called within the fan-out, instead of writing it to that connection: the
+        agents' messages reach the controller without a second TLS hop through its own
+        client. Only while the session is connected and subscribed (so as MQTT would
+        deliver) and its outbox idle (so nothing sent the other way is overtaken)."""
+        self._receivers[client_id] = receive
 
     def fault(self) -> str | None:
         """Why the broker no longer serves (None: it does). amqtt says nothing when its
@@ -361,7 +398,10 @@ class EmbeddedBroker:
     async def restart(self) -> None:
         """Replace the broker with a fresh one on the same address: the old one's clients
         are cut off (they reconnect) and its listener closed first."""
-        old, self._broker = self._broker, _GuardedBroker(self._config, self._verify)
+        old, self._broker = (
+            self._broker,
+            _GuardedBroker(self._config, self._verify, self._receivers),
+        )
         with contextlib.suppress(Exception):  # a broker that broke may not shut down cleanly
             async with asyncio.timeout(10):
                 await old.shutdown()

@@ -67,6 +67,9 @@ class Deliveries:
     controller re-sends state on connect. A client that reconnects at once may have had
     the last of them all the same (its old connection's PUBACK unread when the new one
     replaced it)."""
+    local: int = 0
+    """Deliveries handed to an in-process receiver (the controller's) instead of its
+    connection; counted in `attempted` and `delivered` too."""
     dropped: int = 0
     """Deliveries the broker lost while the subscriber was connected: a full outbox or a
     fault. Zero is the goal; anything else is logged."""
@@ -94,6 +97,12 @@ class Outbox:
         """Payload bytes in `_queue`."""
         self._overflowing = False
         self._task = asyncio.create_task(self._send_all(), name=f"outbox {session.client_id}")
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued and nothing awaiting its PUBACK: a delivery handed over another
+        way now overtakes none of this outbox's."""
+        return not self._queue and not self._unacknowledged
 
     @property
     def closed(self) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 from runecraft.controller import state
 from runecraft.controller.reconcilers._secret_plan import SecretIndex, unit_secrets
 from runecraft.controller.services import charm_config
-from runecraft.schemas import bus
+from runecraft.schemas import bus, logs
 from runecraft.schemas import storage as storage_schema
 from runecraft.schemas.duration import parse_duration
 from runecraft.schemas.resources import ResourceRemote
@@ -413,6 +413,7 @@ class _ModelFacts:
     update_status_interval: float
     retry_hooks: bool
     fork_hooks: bool
+    logging_config: Mapping[str, str]
 
     @classmethod
     def index(
@@ -453,6 +454,9 @@ class _ModelFacts:
             update_status_interval=parse_duration(config.get("update-status-hook-interval", "5m")),
             retry_hooks=config.get("automatically-retry-hooks", True) is not False,
             fork_hooks=config.get("hook-fork-server", True) is not False,
+            logging_config=logs.parse_logging_config(
+                str(config.get("logging-config") or logs.DEFAULT_LOGGING_CONFIG)
+            ),
         )
 
 
@@ -488,6 +492,7 @@ def _unit_remote(
         private_address=address or "127.0.0.1",
         retry_hooks=facts.retry_hooks,
         fork_hooks=facts.fork_hooks,
+        log_level=logs.unit_log_level(facts.logging_config, unit.name),
         secrets=unit_secrets(facts.secrets, unit, app),
         storage=tuple(facts.storage.get(unit.name, ())),
         resources=resource_views(charm, facts.resources.get(app.name, ())),

@@ -60,11 +60,26 @@ class LogService:
         self._loop = asyncio.get_running_loop()
         self.dropped = 0
         """Controller lines dropped because too many were waiting."""
+        self._machines: dict[str, tuple[str, int]] = {}
+        """(model uuid, number) of each agent heard from: looked up once, not per batch
+        (an agent's name is its machine's for good; `forget` drops a removed one)."""
 
     @property
     def waiting(self) -> int:
         """Batches and lines not yet stored."""
         return self._queue.qsize()
+
+    def forget(self, agent: str) -> None:
+        """The agent's machine was removed: look it up again if it is heard from."""
+        self._machines.pop(agent, None)
+
+    async def _machine(self, agent: str) -> tuple[str, int] | None:
+        if agent not in self._machines:
+            machine = await self.store.machine_by_agent(agent)
+            if machine is None:
+                return None
+            self._machines[agent] = (machine.model_uuid, machine.number)
+        return self._machines[agent]
 
     def submit(self, agent: str, batch: bus.LogBatch) -> None:
         self._queue.put_nowait((agent, batch))
@@ -114,11 +129,11 @@ class LogService:
         for agent, batch in items:
             by_agent[agent].append(batch)
         for agent, batches in by_agent.items():
-            machine = await self.store.machine_by_agent(agent)
+            machine = await self._machine(agent)
             if machine is None:
                 logger.warning("log batch from unknown agent", agent=agent)
                 continue
-            appended = await self.logs.append(machine.model_uuid, machine.number, batches)
+            appended = await self.logs.append(*machine, batches)
             for refused in appended.refused:
                 logger.warning(
                     "log batch from the future refused",

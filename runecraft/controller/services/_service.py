@@ -51,7 +51,7 @@ from runecraft.controller.state import (
     CharmRecord,
     ModelRecord,
 )
-from runecraft.schemas import api, bus
+from runecraft.schemas import api, bus, logs
 from runecraft.schemas import charm as charm_schema
 from runecraft.schemas import clouds as cloud_schema
 from runecraft.schemas.constraints import check_base, parse_constraints
@@ -84,6 +84,8 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     # The image of a Kubernetes unit's charm container (it runs the unit agent); empty:
     # the provider's default.
     "agent-image": "",
+    # Juju's loggo levels; the unit agent drops `juju-log` records below the unit's level.
+    "logging-config": logs.DEFAULT_LOGGING_CONFIG,
 }
 MODEL_DEFAULTS = "model-defaults"
 """The controller setting holding the config new models start with (JSON)."""
@@ -160,6 +162,11 @@ def check_model_config(values: Mapping[str, Any]) -> dict[str, Any]:
                         f"expected an image reference such as repo/agent:1, got {value!r}"
                     )
                 checked[key] = value
+            elif key == "logging-config":
+                if not isinstance(value, str):
+                    raise ValueError(f"expected a string such as <root>=INFO, got {value!r}")
+                logs.parse_logging_config(value)
+                checked[key] = value
             elif key in ("automatically-retry-hooks", "hook-fork-server"):
                 checked[key] = charm_schema.coerce_option_value("boolean", value)
                 if checked[key] is None:
@@ -170,7 +177,7 @@ def check_model_config(values: Mapping[str, Any]) -> dict[str, Any]:
                 if parse_duration(value) <= 0:
                     raise ValueError("must be more than zero")
                 checked[key] = value if isinstance(value, str) else f"{value}s"
-        except ValueError as exc:
+        except (ValueError, errors.InvalidSpecError) as exc:
             raise errors.InvalidSpecError(f'model config "{key}": {exc}') from exc
     return checked
 

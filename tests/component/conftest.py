@@ -16,3 +16,17 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'state.db'}")
     yield store
     await store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store_on_each(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """A fresh controller database on SQLite, then on PostgreSQL: for what must hold on both."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    store = await Store.open(url)
+    try:
+        yield store
+    finally:
+        await store.close()

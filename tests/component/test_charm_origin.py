@@ -6,9 +6,7 @@ stays `local:NAME-REV`."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jubilant
@@ -28,17 +26,10 @@ from tests.component.test_relations import DB_CHARM, WEB_CHARM, put_charm
 EDGE = api.CharmOrigin(source="charmhub", name="db", channel="latest/edge", revision=7)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    store = await Store.open(url)
-    try:
-        yield store
-    finally:
-        await store.close()
+@pytest.fixture
+def store(store_on_each: Store) -> Store:
+    """On SQLite, then on PostgreSQL."""
+    return store_on_each
 
 
 @dataclass

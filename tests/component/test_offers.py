@@ -4,7 +4,6 @@ with the SAAS, status, remove-relation and remove-offer, and bad input that chan
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,17 +22,10 @@ from tests.component.test_bundle_apply import APP, DB, write_charm
 from tests.component.test_relations import DB_CHARM, WEB_CHARM, put_charm
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    store = await Store.open(url)
-    try:
-        yield store
-    finally:
-        await store.close()
+@pytest.fixture
+def store(store_on_each: Store) -> Store:
+    """On SQLite, then on PostgreSQL."""
+    return store_on_each
 
 
 @dataclass

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,17 +37,10 @@ ACTIONS = {
 }
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    store = await Store.open(url)
-    try:
-        yield store
-    finally:
-        await store.close()
+@pytest.fixture
+def store(store_on_each: Store) -> Store:
+    """On SQLite, then on PostgreSQL."""
+    return store_on_each
 
 
 @dataclass

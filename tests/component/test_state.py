@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -22,17 +20,10 @@ from runecraft.schemas.sequencing import LogCursor
 CHARM = {"sha256": "a" * 64, "name": "hello"}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    store = await Store.open(url)
-    try:
-        yield store
-    finally:
-        await store.close()
+@pytest.fixture
+def store(store_on_each: Store) -> Store:
+    """On SQLite, then on PostgreSQL."""
+    return store_on_each
 
 
 async def _seed(store: Store, units: int = 3) -> str:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
@@ -26,17 +25,10 @@ SUBORDINATE = "c" * 64
 STEPS = 60
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    store = await Store.open(url)
-    try:
-        yield store
-    finally:
-        await store.close()
+@pytest.fixture
+def store(store_on_each: Store) -> Store:
+    """On SQLite, then on PostgreSQL."""
+    return store_on_each
 
 
 @dataclass

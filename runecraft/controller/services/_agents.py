@@ -49,6 +49,7 @@ from runecraft.controller.services._hook_commit import (
 from runecraft.controller.services._hub import ChangeHub
 from runecraft.controller.services._ports import StateStore, StoreService, WithHookRuns
 from runecraft.controller.services._reports import ReportCache, ReportGroup, ReportsMoved
+from runecraft.controller.services._stalls import StallWatch
 from runecraft.controller.state import MachineRecord, SeqCheck, accepted_seq
 from runecraft.schemas import bus, sequencing
 
@@ -188,9 +189,17 @@ class _Machine:
 class AgentService(StoreService[AgentStore]):
     """Queues agent messages and applies them in one transaction per batch."""
 
-    def __init__(self, store: AgentStore, hub: ChangeHub, lease_seconds: float) -> None:
+    def __init__(
+        self,
+        store: AgentStore,
+        hub: ChangeHub,
+        lease_seconds: float,
+        watch: StallWatch | None = None,
+    ) -> None:
         super().__init__(store, hub)
         self.lease_seconds = lease_seconds
+        self.watch = StallWatch() if watch is None else watch
+        """The controller's own stalls (run by `run`): no lease runs out for them."""
         self._waiting: dict[object, Received] = {}
         """Messages not yet stored, in order of arrival (a replaced one moves to the end),
         but heartbeats."""
@@ -213,9 +222,14 @@ class AgentService(StoreService[AgentStore]):
 
     def since(self) -> float | None:
         """When this worker last came back from an outage of the database (None: it is in
-        one now; -inf: never was): heartbeats it holds meanwhile renew no lease yet, so no
-        lease runs out before a full one after this (`AgentReach`)."""
-        return self._stored_since
+        one now, or the controller is only resuming from a stall of its own; -inf: never
+        was): heartbeats it holds meanwhile renew no lease yet, so no lease runs out before
+        a full one after this (`AgentReach`)."""
+        return None if self.watch.stalled() else self._stored_since
+
+    def stalls(self) -> tuple[tuple[float, float], ...]:
+        """The controller's own stalls, (began, ended): leases run on by them."""
+        return self.watch.stalls()
 
     @property
     def waiting(self) -> int:
@@ -249,7 +263,13 @@ class AgentService(StoreService[AgentStore]):
 
     async def run(self) -> None:
         """Store what waits forever, one batch per transaction; while the database cannot
-        take it, it waits (superseded and bounded) until it can."""
+        take it, it waits (superseded and bounded) until it can. The stall watch runs
+        alongside."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.watch.run())
+            await self._store_all()
+
+    async def _store_all(self) -> None:
         outage = _retry.Outage("cannot store agent messages; keeping them and retrying")
         while True:
             await self._arrived.wait()

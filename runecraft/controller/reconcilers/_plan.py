@@ -80,16 +80,24 @@ class AgentReach:
     """When the controller could hear its agents again (None: it cannot now)."""
     lease_seconds: float = 0.0
     """The lease length granted from `since`."""
+    stalls: tuple[tuple[float, float], ...] = ()
+    """Spans (began, ended) in which the controller itself heard nothing (its loop
+    blocked, its process stopped, its clock jumped; `services.StallWatch`): a lease runs on
+    by the stalled time after it was last renewed."""
 
     @classmethod
     def of(
-        cls, bus_since: float | None, stored_since: float | None, lease_seconds: float
+        cls,
+        bus_since: float | None,
+        stored_since: float | None,
+        lease_seconds: float,
+        stalls: tuple[tuple[float, float], ...] = (),
     ) -> AgentReach:
         """From when the bus session began and when the agent-message worker last came back
-        from an outage (None for either: it is down now)."""
+        from an outage (None for either: it is down now), and the controller's stalls."""
         if bus_since is None or stored_since is None:
-            return cls(None, lease_seconds)
-        return cls(max(bus_since, stored_since), lease_seconds)
+            return cls(None, lease_seconds, stalls)
+        return cls(max(bus_since, stored_since), lease_seconds, stalls)
 
 
 ALWAYS_REACHABLE = AgentReach(since=-math.inf)
@@ -98,12 +106,16 @@ ALWAYS_REACHABLE = AgentReach(since=-math.inf)
 
 def lease_end(expiry: float | None, reach: AgentReach) -> float | None:
     """When a lease stored as running out at `expiry` really runs out (None: no lease):
-    never while agents cannot be reached, and not before a full lease after they can."""
+    never while agents cannot be reached, not before a full lease after they can, and later
+    by the time the controller stalled since the lease was last renewed (its holder's
+    renewals waited unread meanwhile)."""
     if expiry is None:
         return None
     if reach.since is None:
         return math.inf
-    return max(expiry, reach.since + reach.lease_seconds)
+    renewed = expiry - reach.lease_seconds
+    stalled = sum(ended - max(began, renewed) for began, ended in reach.stalls if ended > renewed)
+    return max(expiry + stalled, reach.since + reach.lease_seconds)
 
 
 def plan_leaders(

@@ -230,7 +230,9 @@ class Reconciler:
     async def _model_pass(self, record: ModelRecord, now: float) -> bool:
         in_flight = self.provisioner.in_flight(record.uuid)
         snap = await self.store.kept_snapshot(record, self.kept)
-        reach = _plan.AgentReach.of(self.bus_since(), self.agents.since(), self.lease_seconds)
+        reach = _plan.AgentReach.of(
+            self.bus_since(), self.agents.since(), self.lease_seconds, self.agents.stalls()
+        )
         state = ModelState.of(snap, in_flight, reach)
         model = state.model
         writes = plan_writes(state, now)

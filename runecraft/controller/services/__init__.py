@@ -31,6 +31,7 @@ from runecraft.controller.services._service import (
     charm_config,
 )
 from runecraft.controller.services._sshkeys import AuthorizedKeyService
+from runecraft.controller.services._stalls import StallWatch
 from runecraft.controller.services._status import (
     JUJU_VERSION,
     StatusService,
@@ -81,6 +82,7 @@ __all__ = [
     "SaasView",
     "SecretService",
     "SettingsService",
+    "StallWatch",
     "StatusService",
     "UserService",
     "action_info",

@@ -19,6 +19,13 @@ snapshot again: it resends every commit a newer snapshot does not show, and an a
 outcome carries its whole log. Everything else (commits, `leader-set`) is applied in
 order. A heartbeat renews leases from when it was received, not from when it is stored, so
 one that waited out an outage cannot keep a lease of an agent that died meanwhile.
+
+Heartbeats do not queue behind the rest: each batch takes every waiting heartbeat first, so
+under a backlog of hook work (thousands of commits and reports) a leader's renewal is
+stored with the next batch. Were it queued in arrival order, each new heartbeat of an agent
+would replace the one before at the end of the queue, and while the backlog took longer to
+drain than a heartbeat interval none would ever be stored and the lease of a live leader
+would run out.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from runecraft.controller.services._hook_commit import (
 from runecraft.controller.services._hub import ChangeHub
 from runecraft.controller.services._ports import StateStore, StoreService, WithHookRuns
 from runecraft.controller.services._reports import ReportCache, ReportGroup, ReportsMoved
+from runecraft.controller.services._stalls import StallWatch
 from runecraft.controller.state import MachineRecord, SeqCheck, accepted_seq
 from runecraft.schemas import bus, sequencing
 
@@ -181,11 +189,22 @@ class _Machine:
 class AgentService(StoreService[AgentStore]):
     """Queues agent messages and applies them in one transaction per batch."""
 
-    def __init__(self, store: AgentStore, hub: ChangeHub, lease_seconds: float) -> None:
+    def __init__(
+        self,
+        store: AgentStore,
+        hub: ChangeHub,
+        lease_seconds: float,
+        watch: StallWatch | None = None,
+    ) -> None:
         super().__init__(store, hub)
         self.lease_seconds = lease_seconds
+        self.watch = StallWatch() if watch is None else watch
+        """The controller's own stalls (run by `run`): no lease runs out for them."""
         self._waiting: dict[object, Received] = {}
-        """Messages not yet stored, in order of arrival (a replaced one moves to the end)."""
+        """Messages not yet stored, in order of arrival (a replaced one moves to the end),
+        but heartbeats."""
+        self._renewals: dict[str, Received] = {}
+        """The latest heartbeat of each agent not yet stored: stored first in every batch."""
         self._arrived = asyncio.Event()
         self._numbers = itertools.count()
         self._dropping = False
@@ -203,28 +222,37 @@ class AgentService(StoreService[AgentStore]):
 
     def since(self) -> float | None:
         """When this worker last came back from an outage of the database (None: it is in
-        one now; -inf: never was): heartbeats it holds meanwhile renew no lease yet, so no
-        lease runs out before a full one after this (`AgentReach`)."""
-        return self._stored_since
+        one now, or the controller is only resuming from a stall of its own; -inf: never
+        was): heartbeats it holds meanwhile renew no lease yet, so no lease runs out before
+        a full one after this (`AgentReach`)."""
+        return None if self.watch.stalled() else self._stored_since
+
+    def stalls(self) -> tuple[tuple[float, float], ...]:
+        """The controller's own stalls, (began, ended): leases run on by them."""
+        return self.watch.stalls()
 
     @property
     def waiting(self) -> int:
         """Messages not yet stored."""
-        return len(self._waiting)
+        return len(self._waiting) + len(self._renewals)
 
     def submit(self, agent: str, message: bus.AgentMessage) -> None:
         """Queue a message to be stored (replacing one it supersedes; see the module)."""
         received = Received(agent, message)
         self._heard[agent] = received.at
+        if isinstance(message, bus.Heartbeat):
+            self._renewals[agent] = received
+            self._arrived.set()
+            return
         key: object = superseding_key(agent, message)
         if key is not None:
             self._waiting.pop(key, None)
-        elif len(self._waiting) >= MAX_WAITING and isinstance(message, _DROPPABLE):
+        elif self.waiting >= MAX_WAITING and isinstance(message, _DROPPABLE):
             if not self._dropping:
                 self._dropping = True
                 logger.warning(
                     "too many agent messages waiting; dropping those agents send again",
-                    waiting=len(self._waiting),
+                    waiting=self.waiting,
                 )
             self.hellos.add(agent)  # its snapshot, again: it resends what it misses
             return
@@ -235,29 +263,45 @@ class AgentService(StoreService[AgentStore]):
 
     async def run(self) -> None:
         """Store what waits forever, one batch per transaction; while the database cannot
-        take it, it waits (superseded and bounded) until it can."""
+        take it, it waits (superseded and bounded) until it can. The stall watch runs
+        alongside."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.watch.run())
+            await self._store_all()
+
+    async def _store_all(self) -> None:
         outage = _retry.Outage("cannot store agent messages; keeping them and retrying")
         while True:
             await self._arrived.wait()
-            keys = list(itertools.islice(self._waiting, MAX_BATCH))
-            batch = [self._waiting[key] for key in keys]
             try:
-                changed = await self.apply_received(batch)
+                await self.store_batch()
             except errors.TemporaryError as exc:
                 self._stored_since = None
-                await asyncio.sleep(outage.failed(exc, messages=len(self._waiting)))
+                await asyncio.sleep(outage.failed(exc, messages=self.waiting))
                 continue
             if self._stored_since is None:
                 self._stored_since = time.time()
             outage.recovered()
-            for key, received in zip(keys, batch, strict=True):
-                if self._waiting.get(key) is received:  # not replaced meanwhile
-                    del self._waiting[key]
-            if not self._waiting:
-                self._arrived.clear()
-                self._dropping = False
-            if changed:
-                self.hub.changed()
+
+    async def store_batch(self) -> None:
+        """Store one batch of what waits: every waiting heartbeat, then up to `MAX_BATCH`
+        other messages in order of arrival. Raises `errors.TemporaryError` (all of it still
+        waits) when the database cannot take it now."""
+        renewals = list(self._renewals.items())
+        keys = list(itertools.islice(self._waiting, MAX_BATCH))
+        batch = [received for _, received in renewals] + [self._waiting[key] for key in keys]
+        changed = await self.apply_received(batch)
+        for agent, received in renewals:
+            if self._renewals.get(agent) is received:  # not replaced meanwhile
+                del self._renewals[agent]
+        for key, received in zip(keys, batch[len(renewals) :], strict=True):
+            if self._waiting.get(key) is received:  # not replaced meanwhile
+                del self._waiting[key]
+        if not self.waiting:
+            self._arrived.clear()
+            self._dropping = False
+        if changed:
+            self.hub.changed()
 
     async def _machine(self, agent: str) -> _Machine | None:
         if agent not in self._machines:

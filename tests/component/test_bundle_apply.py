@@ -95,15 +95,10 @@ def write_charm(directory: Path, files: dict[str, Any]) -> Path:
     return directory
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    store = await Store.open(url)
-    yield store
-    await store.close()
+@pytest.fixture
+def store(store_on_each: Store) -> Store:
+    """On SQLite, then on PostgreSQL."""
+    return store_on_each
 
 
 @dataclasses.dataclass

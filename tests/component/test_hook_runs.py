@@ -7,7 +7,6 @@ user of one model cannot read another's)."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -24,17 +23,6 @@ from tests.component._api import TOKEN, URL, controller_app
 
 from .test_agent_group_commit import counting
 from .test_relations import World, make_world, make_world_again
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
-    store = await Store.open(url)
-    yield store
-    await store.close()
 
 
 def run(unit: str, run_id: int, hook: str = "config-changed", **fields: object) -> bus.HookRun:
@@ -65,9 +53,9 @@ def hooks_service(world: World) -> services.HookService:
 
 
 async def test_runs_of_the_machines_units_are_stored_once_and_read_oldest_first(
-    any_store: Store,
+    store_on_each: Store,
 ) -> None:
-    world = await make_world(any_store)
+    world = await make_world(store_on_each)
     before = await world.revision()
     await world.send(2, run("web/0", 1, "install"), run("web/0", 2), run("web/1", 1, "start"))
     await world.send(2, run("web/0", 2, "a repeat is ignored"))
@@ -89,18 +77,18 @@ async def test_runs_of_the_machines_units_are_stored_once_and_read_oldest_first(
 
 
 async def test_each_unit_keeps_its_newest_runs_pruned_in_the_same_transaction(
-    any_store: Store,
+    store_on_each: Store,
 ) -> None:
-    world = await make_world(any_store)
+    world = await make_world(store_on_each)
     keep = hook_schema.KEEP_PER_UNIT
     await world.send(2, *(run("web/0", n) for n in range(1, keep + 1)), run("web/1", 1))
-    with counting(any_store) as batch:
+    with counting(store_on_each) as batch:
         await world.send(2, *(run("web/0", n) for n in range(keep + 1, keep + 6)))
     assert batch.commits == 1
     assert len(batch.touching("INSERT INTO hook_runs")) == 1
     assert len(batch.touching("DELETE FROM hook_runs")) == 1
 
-    with counting(any_store) as many:  # many units: still one prune
+    with counting(store_on_each) as many:  # many units: still one prune
         await world.send(2, run("web/0", keep + 6), run("web/1", 2))
     assert len(many.touching("DELETE FROM hook_runs")) == 1
     assert len(many.statements) == len(batch.statements)
@@ -113,28 +101,28 @@ async def test_each_unit_keeps_its_newest_runs_pruned_in_the_same_transaction(
     assert len(await hooks_service(world).runs("m", "web/1", limit=keep)) == 2  # none pruned
 
 
-async def test_runs_within_the_bound_are_stored_without_a_prune(any_store: Store) -> None:
+async def test_runs_within_the_bound_are_stored_without_a_prune(store_on_each: Store) -> None:
     """A unit's first `keep` runs leave nothing to prune: no DELETE in their batch; the
     first run past the bound prunes, and only its unit's oldest."""
-    world = await make_world(any_store)
-    async with any_store.write() as tx:
+    world = await make_world(store_on_each)
+    async with store_on_each.write() as tx:
         tx.hook_runs.keep = 3
-        with counting(any_store) as early:
+        with counting(store_on_each) as early:
             await tx.hook_runs.record(
                 [(world.uuid, 2, run(unit, n)) for unit in ("web/0", "web/1") for n in (1, 2, 3)]
             )
         assert len(early.touching("INSERT INTO hook_runs")) == 1
         assert early.touching("DELETE FROM hook_runs") == []
-        with counting(any_store) as later:
+        with counting(store_on_each) as later:
             await tx.hook_runs.record([(world.uuid, 2, run("web/0", 4))])
         assert len(later.touching("DELETE FROM hook_runs")) == 1
     assert [r.id for r in await hooks_service(world).runs("m", "web/0", limit=10)] == [2, 3, 4]
     assert [r.id for r in await hooks_service(world).runs("m", "web/1", limit=10)] == [1, 2, 3]
 
 
-async def test_a_small_bound_prunes_per_unit(any_store: Store) -> None:
-    world = await make_world(any_store)
-    async with any_store.write() as tx:
+async def test_a_small_bound_prunes_per_unit(store_on_each: Store) -> None:
+    world = await make_world(store_on_each)
+    async with store_on_each.write() as tx:
         tx.hook_runs.keep = 2
         stored = await tx.hook_runs.record(
             [(world.uuid, 2, run(unit, n)) for unit in ("web/0", "web/1") for n in (1, 2, 3)]
@@ -144,10 +132,12 @@ async def test_a_small_bound_prunes_per_unit(any_store: Store) -> None:
         assert [r.id for r in await hooks_service(world).runs("m", unit, limit=10)] == [2, 3]
 
 
-async def test_a_unit_of_another_model_sees_none_of_its_namesakes_runs(any_store: Store) -> None:
-    old = await make_world(any_store)
+async def test_a_unit_of_another_model_sees_none_of_its_namesakes_runs(
+    store_on_each: Store,
+) -> None:
+    old = await make_world(store_on_each)
     await old.send(2, run("web/0", 1, "install"), run("web/0", 2))
-    new = await make_world_again(any_store)  # `m-old` is the first, `m` the second
+    new = await make_world_again(store_on_each)  # `m-old` is the first, `m` the second
     await new.send(2, run("web/0", 7, "upgrade-charm"))
 
     hooks = hooks_service(new)
@@ -160,14 +150,14 @@ async def test_a_unit_of_another_model_sees_none_of_its_namesakes_runs(any_store
     assert (await hooks.run("m-old", "web/0", 2)).hook == "config-changed"
 
     # A model's runs go with it; another's stay.
-    await any_store.delete_model(old.uuid)
-    async with any_store.engine.connect() as conn:
+    await store_on_each.delete_model(old.uuid)
+    async with store_on_each.engine.connect() as conn:
         rows = await conn.execute(sa.select(t.hook_runs.c.model_uuid, t.hook_runs.c.id))
         assert [tuple(row) for row in rows] == [(new.uuid, 7)]
 
 
-async def test_bad_reads_name_what_is_wrong(any_store: Store) -> None:
-    world = await make_world(any_store)
+async def test_bad_reads_name_what_is_wrong(store_on_each: Store) -> None:
+    world = await make_world(store_on_each)
     hooks = hooks_service(world)
     with pytest.raises(errors.NotFoundError, match='unit "web/9" not found in model "m"'):
         await hooks.runs("m", "web/9", limit=5)

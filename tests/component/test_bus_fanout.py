@@ -69,14 +69,7 @@ async def test_a_restart_whose_shutdown_fails_still_closes_the_old_brokers_outbo
     broker, passwords = embedded
     name = _busload.Load().agent_names()[0]
     with contextlib.suppress(aiomqtt.MqttError):  # the restart cuts the client off
-        async with aiomqtt.Client(
-            broker.host,
-            broker.port,
-            username=name,
-            password=passwords[name],
-            identifier=name,
-            protocol=aiomqtt.ProtocolVersion.V311,
-        ) as client:
+        async with _agent_client(broker, passwords) as client:
             await client.subscribe(schema.down_topic(name), qos=1)  # served: its outbox is up
             outboxes = list(broker._broker._outboxes.values())
             assert len(outboxes) == 1
@@ -161,14 +154,7 @@ async def test_the_controllers_messages_are_fanned_out_in_process(
     )
     session = asyncio.create_task(controller.run())
     try:
-        async with aiomqtt.Client(
-            broker.host,
-            broker.port,
-            username=name,
-            password=passwords[name],
-            identifier=name,
-            protocol=aiomqtt.ProtocolVersion.V311,
-        ) as client:
+        async with _agent_client(broker, passwords) as client:
             await client.subscribe(schema.down_topic(name), qos=1)
             async with asyncio.timeout(30):  # a bound, so a fault fails instead of hanging
                 await controller.connected.wait()
@@ -216,14 +202,7 @@ async def test_agents_messages_reach_the_controller_in_process(
     broker.receive_locally(bus.CONTROLLER_USER, controller.received_locally)
     session = asyncio.create_task(controller.run())
     try:
-        async with aiomqtt.Client(
-            broker.host,
-            broker.port,
-            username=name,
-            password=passwords[name],
-            identifier=name,
-            protocol=aiomqtt.ProtocolVersion.V311,
-        ) as client:
+        async with _agent_client(broker, passwords) as client:
             async with asyncio.timeout(30):  # a bound, so a fault fails instead of hanging
                 await controller.connected.wait()
                 await client.publish(schema.up_topic(name), schema.encode(sent[0]), qos=1)

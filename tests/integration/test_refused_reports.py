@@ -241,6 +241,18 @@ class Paused:
             pass
         return self.link.refused
 
+    async def refuse_what_the_hook_sends(self, snapshot: bus.MachineSnapshot, what: str) -> Any:
+        """Run `snapshot`'s hook up to its gate, fill the outbox, open the gate, and wait
+        until what the hook sends next (`what`) is refused; returns the unit."""
+        os.mkfifo(self.unit_dir / "gate")
+        assert await self.controller.bus.publish(AGENT, snapshot)
+        await report_where(self.controller, lambda r: r.agent.status == "executing", self.seen)
+        before = await self.stop_and_fill()
+        unit = self.agent.units["plain/0"]
+        await asyncio.to_thread((self.unit_dir / "gate").write_text, "go\n")
+        await eventually(what, lambda: unit.refused and self.link.refused > before)
+        return unit
+
     def go_on(self) -> None:
         os.kill(self.pid, signal.SIGCONT)
         self.stopped = False
@@ -284,18 +296,11 @@ async def test_refused_application_status_and_leader_settings_reach_the_controll
         assert await controller.bus.publish(AGENT, leader_snapshot(1, archive))
         await report_where(controller, settled_on("h1"), seen)
 
-        # config-changed for h2 runs, and waits at the gate.
-        os.mkfifo(rig.unit_dir / "gate")
-        assert await controller.bus.publish(AGENT, leader_snapshot(2, archive, config_hash="h2"))
-        await report_where(controller, lambda r: r.agent.status == "executing", seen)
-
-        # With the outbox full, the hook sets the application status and leader settings.
-        before = await rig.stop_and_fill()
-        unit = rig.agent.units["plain/0"]
-        await asyncio.to_thread((rig.unit_dir / "gate").write_text, "go\n")
-        await eventually(
+        # config-changed for h2 waits at the gate; with the outbox full, the hook sets the
+        # application status and leader settings.
+        unit = await rig.refuse_what_the_hook_sends(
+            leader_snapshot(2, archive, config_hash="h2"),
             "the hook's application status or leader settings to be refused",
-            lambda: unit.refused and rig.link.refused > before,
         )
 
         # Once the broker takes messages again, both reach the controller, and the hook ends.
@@ -325,20 +330,12 @@ async def test_refused_action_log_lines_reach_the_controller_in_order(tmp_path: 
         assert await controller.bus.publish(AGENT, leader_snapshot(1, archive))
         await report_where(controller, settled_on("h1"), seen)
 
-        # The action starts, and waits at the gate.
-        os.mkfifo(rig.unit_dir / "gate")
+        # The action waits at the gate; with the outbox full, it logs three lines (and goes
+        # on running, to its second gate).
         os.mkfifo(rig.unit_dir / "gate2")
         action = bus.ActionRequest(id="7", name="progress")
-        assert await controller.bus.publish(AGENT, leader_snapshot(2, archive, actions=(action,)))
-        await report_where(controller, lambda r: r.agent.status == "executing", seen)
-
-        # With the outbox full, it logs three lines (and goes on running).
-        before = await rig.stop_and_fill()
-        unit = rig.agent.units["plain/0"]
-        await asyncio.to_thread((rig.unit_dir / "gate").write_text, "go\n")
-        await eventually(
-            "the action's log lines to be refused",
-            lambda: unit.refused and rig.link.refused > before,
+        await rig.refuse_what_the_hook_sends(
+            leader_snapshot(2, archive, actions=(action,)), "the action's log lines to be refused"
         )
 
         # The broker takes messages again: every line arrives, in order, while it runs.

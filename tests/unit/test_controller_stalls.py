@@ -110,7 +110,8 @@ async def test_a_blocked_event_loop_is_noticed_as_a_stall() -> None:
     watch = services.StallWatch(tick=0.05)
     task = asyncio.create_task(watch.run())
     try:
-        await asyncio.sleep(0)  # the watch starts
+        while watch._last is None:  # noqa: ASYNC110 (until the watch's task has started)
+            await asyncio.sleep(0)
         time.sleep(0.3)  # noqa: ASYNC251 (the stall under test: the loop is blocked)
         assert watch.stalled()
         async with asyncio.timeout(30):

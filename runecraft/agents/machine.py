@@ -170,6 +170,8 @@ class MachineAgent:
             connected=link.is_connected,
         )
         self._units: dict[str, _Slot] = {}
+        self._leading: tuple[str, ...] = ()
+        """The units the last heartbeat renewed leases of."""
         self._revision = -1
         self._hook_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
@@ -275,14 +277,17 @@ class MachineAgent:
         ):
             self.apply(snapshot)
 
-    def _heartbeat(self) -> None:
-        leaders = tuple(
+    def _leaders(self) -> tuple[str, ...]:
+        return tuple(
             sorted(
                 name
                 for name, slot in self._units.items()
                 if slot.agent.remote.leader and not slot.agent.removed
             )
         )
+
+    def _heartbeat(self) -> None:
+        leaders = self._leading = self._leaders()
         heartbeat = bus.encode(bus.Heartbeat(agent=self.config.agent, units=leaders))
         # Ahead of queued reports and logs: a lease must not wait for a busy unit's traffic.
         self._link.publish_first(bus.up_topic(self.config.agent), heartbeat)
@@ -316,6 +321,11 @@ class MachineAgent:
                 self._start_unit(remote, snapshot.revision)
             else:
                 slot.agent.update(remote, snapshot.revision)
+        if self._link.is_connected() and not set(self._leaders()) <= set(self._leading):
+            # A unit just made leader renews its lease now, not up to a beat later: it was
+            # granted before this agent could renew it (the machine may have taken most of
+            # a lease to come up), and its `leader-elected` is about to run.
+            self._heartbeat()
         for name in [name for name in self._units if name not in wanted]:
             slot = self._units.pop(name)
             if slot.agent.removed:

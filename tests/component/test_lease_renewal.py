@@ -161,3 +161,34 @@ async def test_a_controller_stall_past_the_lease_keeps_the_leader(
     reconciler.invalidate(MODEL_UUID)
     await _settle(reconciler)
     assert (await _hello(store)).leader not in (None, leader)
+
+
+async def test_a_heartbeat_waiting_to_be_stored_keeps_the_leader(
+    reconciling: tuple[Store, Reconciler],
+) -> None:
+    """The stored lease ran out while the leader's heartbeat waits behind a backlog (the
+    worker has not stored it yet): the leader stays. A heartbeat naming the leader from
+    another machine's agent renews nothing, and leadership moves."""
+    store, reconciler = reconciling
+    hello = await _hello(store)
+    assert hello.leader is not None
+    async with store.write("m") as tx:
+        await tx.applications.update(hello, lease_expiry=time.time() - 1)
+        machines = {m.number: m.agent for m in await tx.machines.all()}
+        leader_unit = await tx.units.get(hello.leader)
+    assert leader_unit.machine_number is not None
+    own = machines.pop(leader_unit.machine_number)
+    (other,) = machines.values()
+    agents = reconciler.agents
+
+    agents.submit(own, bus.Heartbeat(agent=own, units=(hello.leader,)))
+    reconciler.invalidate(MODEL_UUID)
+    await _settle(reconciler)
+    assert (await _hello(store)).leader == hello.leader
+    assert agents.waiting == 1  # still not stored
+
+    agents.submit(own, bus.Heartbeat(agent=own, units=()))  # replaces it, naming no unit
+    agents.submit(other, bus.Heartbeat(agent=other, units=(hello.leader,)))
+    reconciler.invalidate(MODEL_UUID)
+    await _settle(reconciler)
+    assert (await _hello(store)).leader not in (None, hello.leader)

@@ -351,6 +351,29 @@ async def test_heartbeats_go_on_while_a_unit_state_write_is_stuck(tmp_path: Path
         ]
 
 
+async def test_a_unit_made_leader_renews_its_lease_at_once(tmp_path: Path) -> None:
+    """The lease was granted before the agent could renew it (its machine may have taken
+    most of a lease to come up): the snapshot that makes the unit leader is answered by a
+    heartbeat naming it, not one a beat later (the beat here is an hour)."""
+    archive = build_zip(BASH_CHARM)
+    link = FakeLink()
+    agent = machine.MachineAgent(
+        agent_config(tmp_path), link=link, charms=Charms(archive), heartbeat_interval=3600
+    )
+    leading = bus.Heartbeat(agent="machine-0", units=("plain/0",))
+
+    async with serving(agent):
+        await link.inbox.put(snapshot(1, unit_state(archive)))
+        await link.wait_for(lambda _: last_report(link, "plain/0") is not None)
+        assert leading not in link.sent
+        await link.inbox.put(snapshot(2, unit_state(archive, leader=True)))
+        await link.wait_for(lambda sent: leading in sent)
+        await link.inbox.put(snapshot(3, unit_state(archive, leader=True, config_hash="h2")))
+        await link.wait_for(lambda _: len(link.reports("plain/0")) > 1)
+        await link.inbox.join()
+        assert link.sent.count(leading) == 1  # still leader: nothing new to renew at once
+
+
 # --- charm download ---------------------------------------------------------------------------
 
 

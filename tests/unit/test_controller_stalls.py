@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import time
 
 import pytest
@@ -124,3 +125,35 @@ async def test_a_blocked_event_loop_is_noticed_as_a_stall() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert not watch.stalled()
+
+
+@pytest.mark.parametrize(
+    ("heartbeats", "heard"),
+    [
+        ({"machine-0": (T0 + LEASE, ("hello/0",))}, {"hello/0": T0 + LEASE}),
+        ({"machine-0": (T0 + LEASE, ())}, {}),
+        # another machine's agent cannot renew a unit it does not run
+        ({"machine-1": (T0 + LEASE, ("hello/0",))}, {}),
+        ({"machine-9": (T0 + LEASE, ("hello/0",))}, {}),
+        (
+            {"machine-0": (T0, ("hello/0",)), "machine-1": (T0 + 5, ("hello/1",))},
+            {"hello/0": T0, "hello/1": T0 + 5},
+        ),
+    ],
+)
+def test_renewals_heard_count_only_units_on_the_naming_agents_machine(
+    heartbeats: dict[str, tuple[float, tuple[str, ...]]], heard: dict[str, float]
+) -> None:
+    machines = [records.machine(n, agent=f"machine-{n}") for n in (0, 1)]
+    on_machines = [dataclasses.replace(u, machine_number=n) for n, u in enumerate(UNITS)]
+    units = [*on_machines, records.unit("hello/2")]  # hello/2 is on no machine yet
+    assert _plan.renewals_heard(heartbeats, machines, units) == heard
+
+
+def test_a_renewal_heard_and_not_stored_keeps_the_leader_until_it_runs_out() -> None:
+    """The stored lease ran out at T0; a heartbeat heard at T0 - 10 renews it to T0 + 50."""
+    reach = _plan.AgentReach.of(-math.inf, -math.inf, LEASE, heard={"hello/0": T0 + 50})
+    assert _leaders(T0, T0 + 1, reach) == []
+    assert _leaders(T0, T0 + 51, reach) == ["hello/1"]
+    elsewhere = _plan.AgentReach.of(-math.inf, -math.inf, LEASE, heard={"hello/1": T0 + 50})
+    assert _leaders(T0, T0 + 1, elsewhere) == ["hello/1"]

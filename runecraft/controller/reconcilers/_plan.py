@@ -32,10 +32,12 @@ __all__ = [
     "deletable_applications",
     "doomed_relations",
     "effective_config",
+    "holder_lease_end",
     "lease_end",
     "machine_snapshots",
     "plan_leaders",
     "relation_views",
+    "renewals_heard",
     "subordinate_changes",
 ]
 
@@ -84,6 +86,9 @@ class AgentReach:
     """Spans (began, ended) in which the controller itself heard nothing (its loop
     blocked, its process stopped, its clock jumped; `services.StallWatch`): a lease runs on
     by the stalled time after it was last renewed."""
+    heard: Mapping[str, float] = field(default_factory=dict)
+    """Leases renewed by heartbeats received and not stored yet, by unit: the expiry each
+    runs to (`renewals_heard`)."""
 
     @classmethod
     def of(
@@ -92,12 +97,31 @@ class AgentReach:
         stored_since: float | None,
         lease_seconds: float,
         stalls: tuple[tuple[float, float], ...] = (),
+        heard: Mapping[str, float] | None = None,
     ) -> AgentReach:
         """From when the bus session began and when the agent-message worker last came back
-        from an outage (None for either: it is down now), and the controller's stalls."""
-        if bus_since is None or stored_since is None:
-            return cls(None, lease_seconds, stalls)
-        return cls(max(bus_since, stored_since), lease_seconds, stalls)
+        from an outage (None for either: it is down now), the controller's stalls, and the
+        renewals heard but not stored."""
+        since = None if bus_since is None or stored_since is None else max(bus_since, stored_since)
+        return cls(since, lease_seconds, stalls, heard or {})
+
+
+def renewals_heard(
+    heartbeats: Mapping[str, tuple[float, Sequence[str]]],
+    machines: Iterable[state.MachineRecord],
+    units: Iterable[state.UnitRecord],
+) -> dict[str, float]:
+    """The lease expiry each unit's waiting heartbeat renews it to, from each agent's
+    latest heartbeat (agent: (expiry, units named)); a unit counts only when it is on the
+    machine of the agent that named it, as when the heartbeat is stored."""
+    agent_of = {m.number: m.agent for m in machines}
+    heard: dict[str, float] = {}
+    for unit in units:
+        agent = None if unit.machine_number is None else agent_of.get(unit.machine_number)
+        beat = None if agent is None else heartbeats.get(agent)
+        if beat is not None and unit.name in beat[1]:
+            heard[unit.name] = beat[0]
+    return heard
 
 
 ALWAYS_REACHABLE = AgentReach(since=-math.inf)
@@ -116,6 +140,16 @@ def lease_end(expiry: float | None, reach: AgentReach) -> float | None:
     renewed = expiry - reach.lease_seconds
     stalled = sum(ended - max(began, renewed) for began, ended in reach.stalls if ended > renewed)
     return max(expiry + stalled, reach.since + reach.lease_seconds)
+
+
+def holder_lease_end(app: state.ApplicationRecord, reach: AgentReach) -> float | None:
+    """When the lease of `app`'s leader runs out: as stored (`lease_end`), or later when a
+    heartbeat renewing it was received and waits to be stored."""
+    end = lease_end(app.lease_expiry, reach)
+    heard = reach.heard.get(app.leader) if app.leader is not None else None
+    if heard is None or end is None:
+        return end
+    return max(end, heard)
 
 
 def plan_leaders(
@@ -140,7 +174,7 @@ def plan_leaders(
     for app in applications:
         candidates = alive.get(app.id, []) if app.life == "alive" else []
         holder = app.leader
-        end = lease_end(app.lease_expiry, reach)
+        end = holder_lease_end(app, reach)
         if holder in candidates and end is not None and end > now:
             continue
         if holder in candidates:

@@ -151,14 +151,10 @@ def plan_dispatch(
 
 def next_due(state: ModelState, now: float) -> float:
     """When the model needs a pass even if nothing in it changes: a leader's lease runs
-    out (as `_plan.lease_end` says), a machine's retry comes, a unit removed with `--force`
+    out (as `_plan.holder_lease_end` says), a machine's retry comes, a unit removed with `--force`
     runs out of time, or the sweep interval passed."""
     times = [now + SWEEP_INTERVAL]
-    ends = (
-        _plan.lease_end(a.lease_expiry, state.reach)
-        for a in state.applications
-        if a.leader is not None
-    )
+    ends = (_plan.holder_lease_end(a, state.reach) for a in state.applications if a.leader)
     times += [end for end in ends if end is not None]
     times += [m.retry_at for m in state.machines if m.retry_at is not None]
     times += [

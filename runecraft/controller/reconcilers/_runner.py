@@ -230,8 +230,9 @@ class Reconciler:
     async def _model_pass(self, record: ModelRecord, now: float) -> bool:
         in_flight = self.provisioner.in_flight(record.uuid)
         snap = await self.store.kept_snapshot(record, self.kept)
+        heard = _plan.renewals_heard(self.agents.renewals_heard(), snap.machines, snap.units)
         reach = _plan.AgentReach.of(
-            self.bus_since(), self.agents.since(), self.lease_seconds, self.agents.stalls()
+            self.bus_since(), self.agents.since(), self.lease_seconds, self.agents.stalls(), heard
         )
         state = ModelState.of(snap, in_flight, reach)
         model = state.model

@@ -231,6 +231,16 @@ class AgentService(StoreService[AgentStore]):
         """The controller's own stalls, (began, ended): leases run on by them."""
         return self.watch.stalls()
 
+    def renewals_heard(self) -> dict[str, tuple[float, tuple[str, ...]]]:
+        """Each agent's latest heartbeat not stored yet: (the lease expiry it renews to,
+        the units it names). A lease runs on by it already (`reconcilers.AgentReach`): under
+        a backlog of agent messages, storing it may take longer than a lease."""
+        return {
+            agent: (received.at + self.lease_seconds, received.message.units)
+            for agent, received in self._renewals.items()
+            if isinstance(received.message, bus.Heartbeat)
+        }
+
     @property
     def waiting(self) -> int:
         """Messages not yet stored."""

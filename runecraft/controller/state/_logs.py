@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from runecraft._logging import LogLine
@@ -60,42 +61,41 @@ def _entity_clause(entities: EntityFilter) -> Any:
 
 async def _owned_sources(
     conn: AsyncConnection, model_uuid: str, machine: int, names: Sequence[str]
-) -> dict[str, str]:
+) -> tuple[dict[str, str], dict[str, sequencing.LogCursor]]:
     """Of the sources named, those the machine's agent speaks for, with their application
-    (`""` for the agent's own log)."""
-    owned = {
-        row.name: row.application
-        for row in await conn.execute(
-            sa.select(t.units.c.name, t.applications.c.name.label("application"))
-            .join(t.applications, t.applications.c.id == t.units.c.application_id)
-            .where(
-                t.units.c.model_uuid == model_uuid,
-                t.units.c.machine_number == machine,
-                t.units.c.name.in_(names),
-            )
-        )
-    }
+    (`""` for the agent's own log); and the cursors held for them. One read: the machine's
+    units named, each with its cursor if any, and the cursor of the agent's own log."""
+    units, apps, cursors = t.units, t.applications, t.log_cursors
     itself = f"machine-{machine}"
-    if itself in names:
-        owned[itself] = ""
-    return owned
-
-
-async def _cursors(
-    conn: AsyncConnection, model_uuid: str, names: Sequence[str]
-) -> dict[str, sequencing.LogCursor]:
-    """The cursors held for the sources named."""
-    return {
-        row.unit: sequencing.LogCursor(int(row.generation), int(row.offset))
-        for row in await conn.execute(
-            sa.select(
-                t.log_cursors.c.unit, t.log_cursors.c.offset, t.log_cursors.c.generation
-            ).where(
-                t.log_cursors.c.model_uuid == model_uuid,
-                t.log_cursors.c.unit.in_(names),
-            )
+    held = sa.and_(cursors.c.model_uuid == units.c.model_uuid, cursors.c.unit == units.c.name)
+    query: Any = (
+        sa.select(
+            units.c.name.label("source"),
+            apps.c.name.label("application"),
+            cursors.c.offset,
+            cursors.c.generation,
         )
-    }
+        .select_from(units.join(apps, apps.c.id == units.c.application_id).outerjoin(cursors, held))
+        .where(
+            units.c.model_uuid == model_uuid,
+            units.c.machine_number == machine,
+            units.c.name.in_(names),
+        )
+    )
+    if itself in names:
+        query = sa.union_all(
+            query,
+            sa.select(cursors.c.unit, sa.literal(""), cursors.c.offset, cursors.c.generation).where(
+                cursors.c.model_uuid == model_uuid, cursors.c.unit == itself
+            ),
+        )
+    owned: dict[str, str] = {itself: ""} if itself in names else {}
+    known: dict[str, sequencing.LogCursor] = {}
+    for row in await conn.execute(query):
+        owned[row.source] = row.application
+        if row.offset is not None:
+            known[row.source] = sequencing.LogCursor(int(row.generation), int(row.offset))
+    return owned, known
 
 
 @dataclass(frozen=True)
@@ -156,26 +156,24 @@ def _new_rows(
     return rows
 
 
-async def _save_cursor(
-    conn: AsyncConnection,
-    model_uuid: str,
-    source: str,
-    cursor: sequencing.LogCursor,
-    known: sequencing.LogCursor | None,
+async def _save_cursors(
+    conn: AsyncConnection, model_uuid: str, cursors: dict[str, sequencing.LogCursor]
 ) -> None:
-    values = {"offset": cursor.offset, "generation": cursor.generation}
-    if known == cursor:
+    """Insert or move the cursors given, in one statement."""
+    if not cursors:
         return
-    if known is not None:
-        await conn.execute(
-            sa.update(t.log_cursors)
-            .where(t.log_cursors.c.model_uuid == model_uuid, t.log_cursors.c.unit == source)
-            .values(**values)
-        )
-    else:
-        await conn.execute(
-            sa.insert(t.log_cursors).values(model_uuid=model_uuid, unit=source, **values)
-        )
+    table = t.log_cursors
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    upsert = insert(table)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=list(table.primary_key),
+        set_={name: upsert.excluded[name] for name in ("offset", "generation")},
+    )
+    rows = [
+        {"model_uuid": model_uuid, "unit": source, "offset": c.offset, "generation": c.generation}
+        for source, c in sorted(cursors.items())
+    ]
+    await conn.execute(upsert, rows)
 
 
 @dataclass(frozen=True)
@@ -208,14 +206,14 @@ class LogStore:
         names = sorted({batch.source for batch in batches})
         refused: list[RefusedBatch] = []
         async with self.store.write() as tx:
-            owned = await _owned_sources(tx.conn, model_uuid, machine, names)
-            known = await _cursors(tx.conn, model_uuid, names)
+            owned, known = await _owned_sources(tx.conn, model_uuid, machine, names)
             cursors = dict(known)
             rows = _new_rows(model_uuid, machine, batches, owned, cursors, now, refused)
             await self._insert(tx.conn, rows)
             for source in owned:
-                cursor = cursors.setdefault(source, sequencing.LogCursor())
-                await _save_cursor(tx.conn, model_uuid, source, cursor, known.get(source))
+                cursors.setdefault(source, sequencing.LogCursor())
+            moved = {s: c for s, c in cursors.items() if s in owned and known.get(s) != c}
+            await _save_cursors(tx.conn, model_uuid, moved)
         return Appended({source: cursors[source] for source in owned}, refused)
 
     async def append_controller(self, lines: Sequence[LogLine]) -> None:

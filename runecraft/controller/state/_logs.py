@@ -10,7 +10,7 @@ model goes to that model's log as well.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,17 +59,24 @@ def _entity_clause(entities: EntityFilter) -> Any:
     )
 
 
+_Machine = tuple[str, int]
+"""(model uuid, machine number): an agent, as the sources it speaks for are found."""
+
+
 async def _owned_sources(
-    conn: AsyncConnection, model_uuid: str, machine: int, names: Sequence[str]
-) -> tuple[dict[str, str], dict[str, sequencing.LogCursor]]:
-    """Of the sources named, those the machine's agent speaks for, with their application
-    (`""` for the agent's own log); and the cursors held for them. One read: the machine's
-    units named, each with its cursor if any, and the cursor of the agent's own log."""
+    conn: AsyncConnection, named: Mapping[_Machine, Sequence[str]]
+) -> dict[_Machine, tuple[dict[str, str], dict[str, sequencing.LogCursor]]]:
+    """For each machine, of the sources named, those its agent speaks for, with their
+    application (`""` for the agent's own log); and the cursors held for them. One read for
+    every machine: their units named, each with its cursor if any, and the cursors of the
+    agents' own logs."""
     units, apps, cursors = t.units, t.applications, t.log_cursors
-    itself = f"machine-{machine}"
     held = sa.and_(cursors.c.model_uuid == units.c.model_uuid, cursors.c.unit == units.c.name)
+    pairs = sorted(named)
     query: Any = (
         sa.select(
+            units.c.model_uuid,
+            units.c.machine_number.label("machine"),
             units.c.name.label("source"),
             apps.c.name.label("application"),
             cursors.c.offset,
@@ -77,25 +84,42 @@ async def _owned_sources(
         )
         .select_from(units.join(apps, apps.c.id == units.c.application_id).outerjoin(cursors, held))
         .where(
-            units.c.model_uuid == model_uuid,
-            units.c.machine_number == machine,
-            units.c.name.in_(names),
+            sa.tuple_(units.c.model_uuid, units.c.machine_number).in_(pairs),
+            units.c.name.in_(sorted({name for names in named.values() for name in names})),
         )
     )
-    if itself in names:
+    selves = {
+        (uuid, f"machine-{number}"): number
+        for (uuid, number), names in named.items()
+        if f"machine-{number}" in names
+    }
+    if selves:
         query = sa.union_all(
             query,
-            sa.select(cursors.c.unit, sa.literal(""), cursors.c.offset, cursors.c.generation).where(
-                cursors.c.model_uuid == model_uuid, cursors.c.unit == itself
-            ),
+            sa.select(
+                cursors.c.model_uuid,
+                sa.literal(-1),
+                cursors.c.unit,
+                sa.literal(""),
+                cursors.c.offset,
+                cursors.c.generation,
+            ).where(sa.tuple_(cursors.c.model_uuid, cursors.c.unit).in_(sorted(selves))),
         )
-    owned: dict[str, str] = {itself: ""} if itself in names else {}
-    known: dict[str, sequencing.LogCursor] = {}
+    found: dict[_Machine, tuple[dict[str, str], dict[str, sequencing.LogCursor]]] = {
+        machine: ({}, {}) for machine in named
+    }
+    for (uuid, itself), number in selves.items():
+        found[(uuid, number)][0][itself] = ""
     for row in await conn.execute(query):
+        number = row.machine if row.machine != -1 else selves[(row.model_uuid, row.source)]
+        machine = (row.model_uuid, number)
+        if machine not in found or row.source not in named[machine]:
+            continue  # a unit named by another of the machines in the read
+        owned, known = found[machine]
         owned[row.source] = row.application
         if row.offset is not None:
             known[row.source] = sequencing.LogCursor(int(row.generation), int(row.offset))
-    return owned, known
+    return found
 
 
 @dataclass(frozen=True)
@@ -157,10 +181,10 @@ def _new_rows(
 
 
 async def _save_cursors(
-    conn: AsyncConnection, model_uuid: str, cursors: dict[str, sequencing.LogCursor]
+    conn: AsyncConnection, moved: Sequence[tuple[str, str, sequencing.LogCursor]]
 ) -> None:
-    """Insert or move the cursors given, in one statement."""
-    if not cursors:
+    """Insert or move the cursors given as (model uuid, source, cursor), in one statement."""
+    if not moved:
         return
     table = t.log_cursors
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
@@ -170,8 +194,8 @@ async def _save_cursors(
         set_={name: upsert.excluded[name] for name in ("offset", "generation")},
     )
     rows = [
-        {"model_uuid": model_uuid, "unit": source, "offset": c.offset, "generation": c.generation}
-        for source, c in sorted(cursors.items())
+        {"model_uuid": uuid, "unit": source, "offset": c.offset, "generation": c.generation}
+        for uuid, source, c in sorted(moved)
     ]
     await conn.execute(upsert, rows)
 
@@ -196,25 +220,39 @@ class LogStore:
     async def append(
         self, model_uuid: str, machine: int, batches: Sequence[bus.LogBatch]
     ) -> Appended:
-        """Store the batches' new lines; returns the cursor now held for each source named.
+        """`append_all` of one agent's batches."""
+        return (await self.append_all({(model_uuid, machine): batches}))[(model_uuid, machine)]
 
-        A batch for a unit that is not on `machine`, or for another machine, is dropped (an
-        agent speaks for itself and its own units only); the others are judged by
+    async def append_all(
+        self, sent: Mapping[tuple[str, int], Sequence[bus.LogBatch]]
+    ) -> dict[tuple[str, int], Appended]:
+        """Store the new lines of batches sent by agents, by (model uuid, machine number);
+        returns for each machine the cursor now held for each source named. All in one
+        transaction of three statements however many agents sent (the sources owned and
+        their cursors read at once, the lines inserted, the cursors moved saved).
+
+        A batch for a unit that is not on its machine, or for another machine, is dropped
+        (an agent speaks for itself and its own units only); the others are judged by
         `sequencing.log_verdict` against the held cursor.
         """
         now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
-        names = sorted({batch.source for batch in batches})
-        refused: list[RefusedBatch] = []
+        named = {machine: sorted({b.source for b in batches}) for machine, batches in sent.items()}
+        appended: dict[tuple[str, int], Appended] = {}
         async with self.store.write() as tx:
-            owned, known = await _owned_sources(tx.conn, model_uuid, machine, names)
-            cursors = dict(known)
-            rows = _new_rows(model_uuid, machine, batches, owned, cursors, now, refused)
+            found = await _owned_sources(tx.conn, named)
+            rows: list[dict[str, Any]] = []
+            moved: list[tuple[str, str, sequencing.LogCursor]] = []
+            for (model_uuid, machine), batches in sent.items():
+                owned, known = found[(model_uuid, machine)]
+                cursors = dict(known)
+                refused: list[RefusedBatch] = []
+                rows += _new_rows(model_uuid, machine, batches, owned, cursors, now, refused)
+                held = {source: cursors.get(source, sequencing.LogCursor()) for source in owned}
+                moved += [(model_uuid, s, c) for s, c in held.items() if known.get(s) != c]
+                appended[(model_uuid, machine)] = Appended(held, refused)
             await self._insert(tx.conn, rows)
-            for source in owned:
-                cursors.setdefault(source, sequencing.LogCursor())
-            moved = {s: c for s, c in cursors.items() if s in owned and known.get(s) != c}
-            await _save_cursors(tx.conn, model_uuid, moved)
-        return Appended({source: cursors[source] for source in owned}, refused)
+            await _save_cursors(tx.conn, moved)
+        return appended
 
     async def append_controller(self, lines: Sequence[LogLine]) -> None:
         """Store lines the controller logged: all in its own log, each also in the log of

@@ -10,6 +10,7 @@ model goes to that model's log as well.
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,17 +64,14 @@ _Machine = tuple[str, int]
 """(model uuid, machine number): an agent, as the sources it speaks for are found."""
 
 
-async def _owned_sources(
-    conn: AsyncConnection, named: Mapping[_Machine, Sequence[str]]
-) -> dict[_Machine, tuple[dict[str, str], dict[str, sequencing.LogCursor]]]:
-    """For each machine, of the sources named, those its agent speaks for, with their
-    application (`""` for the agent's own log); and the cursors held for them. One read for
-    every machine: their units named, each with its cursor if any, and the cursors of the
-    agents' own logs."""
+@functools.cache
+def _sources_read() -> Any:
+    """The read of `_owned_sources`, built once (the lists it looks for are its expanding
+    parameters `machines`, `names` and `selves`): the units named on the machines, each
+    with its cursor if any, and the cursors of the agents' own logs."""
     units, apps, cursors = t.units, t.applications, t.log_cursors
     held = sa.and_(cursors.c.model_uuid == units.c.model_uuid, cursors.c.unit == units.c.name)
-    pairs = sorted(named)
-    query: Any = (
+    return sa.union_all(
         sa.select(
             units.c.model_uuid,
             units.c.machine_number.label("machine"),
@@ -84,33 +82,48 @@ async def _owned_sources(
         )
         .select_from(units.join(apps, apps.c.id == units.c.application_id).outerjoin(cursors, held))
         .where(
-            sa.tuple_(units.c.model_uuid, units.c.machine_number).in_(pairs),
-            units.c.name.in_(sorted({name for names in named.values() for name in names})),
-        )
+            sa.tuple_(units.c.model_uuid, units.c.machine_number).in_(
+                sa.bindparam("machines", expanding=True)
+            ),
+            units.c.name.in_(sa.bindparam("names", expanding=True)),
+        ),
+        sa.select(
+            cursors.c.model_uuid,
+            sa.literal(-1),
+            cursors.c.unit,
+            sa.literal(""),
+            cursors.c.offset,
+            cursors.c.generation,
+        ).where(
+            sa.tuple_(cursors.c.model_uuid, cursors.c.unit).in_(
+                sa.bindparam("selves", expanding=True)
+            )
+        ),
     )
+
+
+async def _owned_sources(
+    conn: AsyncConnection, named: Mapping[_Machine, Sequence[str]]
+) -> dict[_Machine, tuple[dict[str, str], dict[str, sequencing.LogCursor]]]:
+    """For each machine, of the sources named, those its agent speaks for, with their
+    application (`""` for the agent's own log); and the cursors held for them. One read for
+    every machine (`_sources_read`)."""
     selves = {
         (uuid, f"machine-{number}"): number
         for (uuid, number), names in named.items()
         if f"machine-{number}" in names
     }
-    if selves:
-        query = sa.union_all(
-            query,
-            sa.select(
-                cursors.c.model_uuid,
-                sa.literal(-1),
-                cursors.c.unit,
-                sa.literal(""),
-                cursors.c.offset,
-                cursors.c.generation,
-            ).where(sa.tuple_(cursors.c.model_uuid, cursors.c.unit).in_(sorted(selves))),
-        )
+    parameters = {
+        "machines": sorted(named),
+        "names": sorted({name for names in named.values() for name in names}),
+        "selves": sorted(selves),
+    }
     found: dict[_Machine, tuple[dict[str, str], dict[str, sequencing.LogCursor]]] = {
         machine: ({}, {}) for machine in named
     }
     for (uuid, itself), number in selves.items():
         found[(uuid, number)][0][itself] = ""
-    for row in await conn.execute(query):
+    for row in await conn.execute(_sources_read(), parameters):
         number = row.machine if row.machine != -1 else selves[(row.model_uuid, row.source)]
         machine = (row.model_uuid, number)
         if machine not in found or row.source not in named[machine]:
@@ -180,24 +193,29 @@ def _new_rows(
     return rows
 
 
+@functools.cache
+def _cursor_upsert(dialect: str) -> Any:
+    """INSERT INTO log_cursors ... ON CONFLICT DO UPDATE for `dialect`, built once."""
+    table = t.log_cursors
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    upsert = insert(table)
+    return upsert.on_conflict_do_update(
+        index_elements=list(table.primary_key),
+        set_={name: upsert.excluded[name] for name in ("offset", "generation")},
+    )
+
+
 async def _save_cursors(
     conn: AsyncConnection, moved: Sequence[tuple[str, str, sequencing.LogCursor]]
 ) -> None:
     """Insert or move the cursors given as (model uuid, source, cursor), in one statement."""
     if not moved:
         return
-    table = t.log_cursors
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    upsert = insert(table)
-    upsert = upsert.on_conflict_do_update(
-        index_elements=list(table.primary_key),
-        set_={name: upsert.excluded[name] for name in ("offset", "generation")},
-    )
     rows = [
         {"model_uuid": uuid, "unit": source, "offset": c.offset, "generation": c.generation}
         for uuid, source, c in sorted(moved)
     ]
-    await conn.execute(upsert, rows)
+    await conn.execute(_cursor_upsert(conn.dialect.name), rows)
 
 
 @dataclass(frozen=True)

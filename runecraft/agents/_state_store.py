@@ -68,6 +68,12 @@ class UnitRecord:
 
 
 def _plain(value: Any) -> Any:
+    """`value` as JSON-ready data, in one walk: a dataclass as a dict of its fields, an enum
+    as its value. (`dataclasses.asdict` deep-copies every leaf, then this walk ran again over
+    its copy: that was most of the encoding, done on every save.)"""
+    fields = getattr(type(value), "__dataclass_fields__", None)
+    if fields is not None:
+        return {name: _plain(getattr(value, name)) for name in fields}
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, dict):
@@ -83,13 +89,13 @@ def _encode(record: UnitRecord) -> dict[str, Any]:
 
     return {
         "v": FORMAT_VERSION,
-        "local": _plain(dataclasses.asdict(record.local)),
+        "local": _plain(record.local),
         "workload": status(record.workload),
         "app_status": status(record.app_status),
         "workload_version": record.workload_version,
         "pending_commits": [c.model_dump(mode="json") for c in record.pending_commits],
         "ports": list(record.ports),
-        "workload_events": [dataclasses.asdict(e) for e in record.workload_events],
+        "workload_events": _plain(record.workload_events),
         "workload_seq": record.workload_seq,
         "notice_cursors": dict(record.notice_cursors),
         "report_seq_reserved": record.report_seq_reserved,

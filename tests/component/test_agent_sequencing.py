@@ -20,6 +20,7 @@ from runecraft.controller.state import Store
 from runecraft.controller.state._logs import LogQuery
 from runecraft.schemas import bus, sequencing
 
+from .test_agent_group_commit import counting
 from .test_relations import World, make_world
 from .test_secrets_state import machine_snapshots
 from .test_unit_agent import (
@@ -338,3 +339,59 @@ async def test_log_batches_look_their_agents_machine_up_once(store: Store) -> No
         finally:
             worker.cancel()
     event.remove(store.engine.sync_engine, "before_cursor_execute", note)
+
+
+async def test_log_batches_of_several_agents_drained_together_are_one_transaction(
+    store: Store,
+) -> None:
+    """Batches from several agents waiting at once are stored in one transaction of three
+    statements (sources and cursors read, lines inserted, cursors saved), and each agent
+    is told the cursors of its own sources only."""
+    world = await make_world(store)
+    agents = {n: f"machine-{n}.{world.uuid}" for n in (0, 1, 2)}
+    acks: dict[str, list[tuple[str, int]]] = {agent: [] for agent in agents.values()}
+    all_acked = asyncio.Event()
+
+    async def publish(to: str, ack: bus.LogAck) -> bool:
+        acks[to].append((ack.source, ack.offset))
+        if sum(len(told) for told in acks.values()) == 4:
+            all_acked.set()
+        return True
+
+    service = LogService(store, publish)
+    for agent in agents.values():  # known agents: their machines are not read while counting
+        await service._machine(agent)
+    line = "2026-01-02 03:04:05 INFO unit.db/0.juju-log "
+    sent = {
+        0: [bus.LogBatch(source="db/0", offset=0, end=5, lines=(f"{line}a",))],
+        1: [
+            bus.LogBatch(source="db/1", offset=0, end=6, lines=(f"{line}b",)),
+            bus.LogBatch(source="db/0", offset=0, end=9, lines=("not on machine 1",)),
+        ],
+        2: [
+            bus.LogBatch(source="web/0", offset=0, end=7, lines=(f"{line}c",)),
+            bus.LogBatch(source="machine-2", offset=0, end=8, lines=(f"{line}d",)),
+        ],
+    }
+    for n, batches in sent.items():
+        for batch in batches:
+            service.submit(agents[n], batch)
+    with counting(store) as drained:
+        async with asyncio.TaskGroup() as tg:
+            worker = tg.create_task(service.run())
+            try:
+                async with asyncio.timeout(TIMEOUT):
+                    await all_acked.wait()
+            finally:
+                worker.cancel()
+    assert drained.commits == 1
+    assert len(drained.touching("log_entries")) == 1
+    assert len(drained.touching("log_cursors")) == 2
+    assert len(drained.statements) == 3
+    assert acks == {
+        agents[0]: [("db/0", 5)],
+        agents[1]: [("db/1", 6)],
+        agents[2]: [("machine-2", 8), ("web/0", 7)],
+    }
+    page = await service.read("m", LogQuery(), after=0, last=None, limit=100, wait=0)
+    assert sorted(e.message for e in page.entries) == ["a", "b", "c", "d"]

@@ -120,14 +120,42 @@ async def test_runs_within_the_bound_are_stored_without_a_prune(store_on_each: S
     assert [r.id for r in await hooks_service(world).runs("m", "web/1", limit=10)] == [1, 2, 3]
 
 
+async def test_a_batch_of_runs_is_one_statement_that_reads_nothing(
+    store_on_each: Store,
+) -> None:
+    """Runs are inserted from a select of their unit on the sending machine, a stored run
+    conflicting into nothing: one statement per batch, whatever it holds, and no reads."""
+    world = await make_world(store_on_each)
+    await world.send(2, run("web/0", 1, "install"))
+    with counting(store_on_each) as batch:
+        await world.send(
+            2,
+            run("web/0", 1, "a repeat is ignored"),
+            run("web/0", 2),
+            run("web/1", 1, "start"),
+            run("web/0", 3, "twice in one batch"),
+            run("web/0", 3, "twice in one batch"),
+        )
+    assert [s.split()[0] for s in batch.touching("hook_runs")] == ["INSERT"]
+    assert [s for s in batch.statements if s.lstrip().startswith("SELECT")] == []
+    await world.send(1, run("web/0", 9, "from another machine"), run("db/0", 9))
+    listed = await hooks_service(world).runs("m", "web/0", limit=10)
+    assert [(r.id, r.hook) for r in listed] == [
+        (1, "install"),
+        (2, "config-changed"),
+        (3, "twice in one batch"),
+    ]
+    assert [r.id for r in await hooks_service(world).runs("m", "web/1", limit=10)] == [1]
+    assert await hooks_service(world).runs("m", "db/0", limit=10) == []  # db/0 is on 0
+
+
 async def test_a_small_bound_prunes_per_unit(store_on_each: Store) -> None:
     world = await make_world(store_on_each)
     async with store_on_each.write() as tx:
         tx.hook_runs.keep = 2
-        stored = await tx.hook_runs.record(
+        await tx.hook_runs.record(
             [(world.uuid, 2, run(unit, n)) for unit in ("web/0", "web/1") for n in (1, 2, 3)]
         )
-    assert stored == 6
     for unit in ("web/0", "web/1"):
         assert [r.id for r in await hooks_service(world).runs("m", unit, limit=10)] == [2, 3]
 

@@ -17,6 +17,8 @@ from runecraft.schemas import bus
 from runecraft.schemas.logs import CONTROLLER_MODEL, LogPage, parse_entity
 from runecraft.schemas.sequencing import LogCursor
 
+from .test_agent_group_commit import counting
+
 CHARM = {"sha256": "a" * 64, "name": "hello"}
 
 
@@ -232,6 +234,35 @@ async def test_log_batches_keep_units_and_the_agent_itself_and_drop_strangers(
     # The same batch again is a duplicate.
     await logs.append(uuid, 0, [bus.LogBatch(source="machine-0", offset=0, end=90, lines=(line,))])
     assert len(await logs.read(uuid, LogQuery(), after=0, last=None, limit=100)) == 2
+
+
+async def test_a_log_batch_is_one_read_one_insert_and_one_cursor_statement(
+    store: Store,
+) -> None:
+    """Ownership and cursors come in one read and every moved cursor is saved in one
+    statement, however many sources the batch has; a batch with nothing new writes nothing."""
+    uuid = await _seed(store, units=1)
+    logs = LogStore(store)
+    line = "2026-01-02 03:04:05 INFO runecraft.agents.machine started"
+
+    def batches(offset: int, end: int) -> list[bus.LogBatch]:
+        return [
+            bus.LogBatch(source=source, offset=offset, end=end, lines=(line,))
+            for source in ("machine-0", "hello/0", "other/0")
+        ]
+
+    for offset, end in ((0, 10), (10, 20)):  # first the cursors are new, then they move
+        with counting(store) as batch:
+            held = await logs.append(uuid, 0, batches(offset, end))
+        assert held.held == {"machine-0": LogCursor(0, end), "hello/0": LogCursor(0, end)}
+        assert [s.split()[0] for s in batch.statements] == ["SELECT", "INSERT", "INSERT"]
+        assert len(batch.touching("log_cursors")) == 2  # the read and the one save
+    with counting(store) as again:
+        held = await logs.append(uuid, 0, batches(10, 20))  # sent again: a duplicate
+    assert held.held == {"machine-0": LogCursor(0, 20), "hello/0": LogCursor(0, 20)}
+    assert [s.split()[0] for s in again.statements] == ["SELECT"]
+    entries = await logs.read(uuid, LogQuery(), after=0, last=None, limit=100)
+    assert sorted(e.entity for e in entries) == ["machine-0"] * 2 + ["unit-hello-0"] * 2
 
 
 async def test_a_record_of_several_lines_is_stored_whole_at_its_level(store: Store) -> None:

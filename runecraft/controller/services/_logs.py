@@ -21,7 +21,7 @@ from runecraft import _retry, errors
 from runecraft._logging import LogLine
 from runecraft.controller.services._names import check_application_name, parse_unit_name
 from runecraft.controller.state import Store
-from runecraft.controller.state._logs import LogQuery, LogStore
+from runecraft.controller.state._logs import Appended, LogQuery, LogStore
 from runecraft.schemas import bus
 from runecraft.schemas.logs import CONTROLLER_MODEL, LogPage, StatusHistoryEntry
 
@@ -124,32 +124,42 @@ class LogService:
             outage.recovered()
 
     async def _store_batch(self, items: list[tuple[str, bus.LogBatch]]) -> None:
-        """Store agents' batches, acknowledging each agent's once stored."""
+        """Store agents' batches (one transaction for all), acknowledging each agent's once
+        stored."""
         by_agent: dict[str, list[bus.LogBatch]] = defaultdict(list)
         for agent, batch in items:
             by_agent[agent].append(batch)
+        sent: dict[tuple[str, int], list[bus.LogBatch]] = defaultdict(list)
+        agents: dict[tuple[str, int], list[str]] = defaultdict(list)
         for agent, batches in by_agent.items():
             machine = await self._machine(agent)
             if machine is None:
                 logger.warning("log batch from unknown agent", agent=agent)
                 continue
-            appended = await self.logs.append(*machine, batches)
-            for refused in appended.refused:
-                logger.warning(
-                    "log batch from the future refused",
-                    agent=agent,
-                    source=refused.source,
-                    generation=refused.generation,
-                    offset=refused.offset,
-                    end=refused.end,
-                    held_generation=refused.cursor.generation,
-                    held_offset=refused.cursor.offset,
-                )
-            for source, cursor in appended.held.items():
-                ack = bus.LogAck(source=source, offset=cursor.offset, generation=cursor.generation)
-                await self._publish(agent, ack)
+            sent[machine] += batches
+            agents[machine].append(agent)
+        appended = await self.logs.append_all(dict(sent)) if sent else {}
+        for machine, done in appended.items():
+            for agent in agents[machine]:
+                await self._acknowledge(agent, done)
         async with self._stored:
             self._stored.notify_all()
+
+    async def _acknowledge(self, agent: str, appended: Appended) -> None:
+        for refused in appended.refused:
+            logger.warning(
+                "log batch from the future refused",
+                agent=agent,
+                source=refused.source,
+                generation=refused.generation,
+                offset=refused.offset,
+                end=refused.end,
+                held_generation=refused.cursor.generation,
+                held_offset=refused.cursor.offset,
+            )
+        for source, cursor in appended.held.items():
+            ack = bus.LogAck(source=source, offset=cursor.offset, generation=cursor.generation)
+            await self._publish(agent, ack)
 
     async def read(
         self,

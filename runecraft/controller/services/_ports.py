@@ -174,7 +174,7 @@ class MachineRows(Protocol):
 
 
 class HookRunRows(Protocol):
-    async def record(self, runs: Sequence[tuple[str, int, bus.HookRun]]) -> int: ...
+    async def record(self, runs: Sequence[tuple[str, int, bus.HookRun]]) -> None: ...
 
 
 class WithHookRuns(Protocol):

@@ -10,11 +10,12 @@ revision. Reads always name the model, so no unit sees another model's runs.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runecraft.controller.state import _tables as t
@@ -35,8 +36,31 @@ _SUMMARY = (
     t.hook_runs.c.cause,
 )
 
-_Key = tuple[str, int]
-"""(model uuid, machine number): where an agent's runs come from."""
+_PARAM = "run_"
+"""Prefix of the parameters that carry a run's columns (apart from those of the select)."""
+
+
+@functools.cache
+def _insert_owned(dialect: str) -> Any:
+    """INSERT INTO hook_runs SELECT <the run's values> FROM units WHERE <the run's unit is on
+    the sending machine> ON CONFLICT DO NOTHING, for `dialect` (executed with one set of
+    parameters per run)."""
+    runs, units = t.hook_runs, t.units
+    columns = [c for c in runs.c if c.name != "model_uuid"]
+    owned = sa.select(
+        sa.bindparam("model_uuid", type_=runs.c.model_uuid.type),
+        *(sa.bindparam(_PARAM + c.name, type_=c.type) for c in columns),
+    ).where(
+        units.c.model_uuid == sa.bindparam("model_uuid"),
+        units.c.machine_number == sa.bindparam("machine"),
+        units.c.name == sa.bindparam(_PARAM + "unit"),
+    )
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(runs)
+        .from_select([runs.c.model_uuid, *columns], owned)
+        .on_conflict_do_nothing(index_elements=list(runs.primary_key))
+    )
 
 
 class HookRuns(Repository):
@@ -46,60 +70,28 @@ class HookRuns(Repository):
         self._session = session
         self.keep = keep
 
-    async def record(self, runs: Sequence[tuple[str, int, bus.HookRun]]) -> int:
+    async def record(self, runs: Sequence[tuple[str, int, bus.HookRun]]) -> None:
         """Store runs sent by agents as (model uuid, machine number, run): only those of a
         unit on that machine and not stored yet; then prune each unit's oldest beyond
-        `keep`. Returns how many were stored."""
-        by_machine: dict[_Key, list[bus.HookRun]] = defaultdict(list)
+        `keep`. One statement stores the batch: each run is inserted from a select of its
+        unit on that machine, and a stored run's key makes it a conflict that does nothing
+        (no reads first: this runs once per batch of agent messages)."""
+        rows: dict[tuple[str, str, int], dict[str, Any]] = {}
         for model_uuid, machine, run in runs:
-            by_machine[(model_uuid, machine)].append(run)
-        rows: list[dict[str, Any]] = []
-        for (model_uuid, machine), sent in by_machine.items():
-            rows += await self._new_rows(model_uuid, machine, sent)
+            values = run.model_dump(mode="json", exclude={"kind"})
+            rows[(model_uuid, run.unit, run.id)] = {
+                "model_uuid": model_uuid,
+                "machine": machine,
+                **{_PARAM + name: value for name, value in values.items()},
+            }
         if not rows:
-            return 0
-        await self._conn.execute(sa.insert(t.hook_runs), rows)
+            return
+        await self._conn.execute(_insert_owned(self._conn.dialect.name), list(rows.values()))
         # A unit whose runs so far number at most `keep` (agents count them from 1) has
         # nothing to prune: a deploy's hooks add no DELETE per batch.
-        over = {(row["model_uuid"], row["unit"]) for row in rows if row["id"] > self.keep}
+        over = {(model_uuid, unit) for model_uuid, unit, run_id in rows if run_id > self.keep}
         if over:
             await self._prune(sorted(over))
-        return len(rows)
-
-    async def _new_rows(
-        self, model_uuid: str, machine: int, sent: Sequence[bus.HookRun]
-    ) -> list[dict[str, Any]]:
-        names = sorted({run.unit for run in sent})
-        owned = set(
-            (
-                await self._conn.execute(
-                    sa.select(t.units.c.name).where(
-                        t.units.c.model_uuid == model_uuid,
-                        t.units.c.machine_number == machine,
-                        t.units.c.name.in_(names),
-                    )
-                )
-            ).scalars()
-        )
-        stored = {
-            (row.unit, row.id)
-            for row in await self._conn.execute(
-                sa.select(t.hook_runs.c.unit, t.hook_runs.c.id).where(
-                    t.hook_runs.c.model_uuid == model_uuid,
-                    t.hook_runs.c.unit.in_(sorted(owned)),
-                    t.hook_runs.c.id.in_(sorted({run.id for run in sent})),
-                )
-            )
-        }
-        rows: dict[tuple[str, int], dict[str, Any]] = {}
-        for run in sent:
-            key = (run.unit, run.id)
-            if run.unit in owned and key not in stored:
-                rows[key] = {
-                    "model_uuid": model_uuid,
-                    **run.model_dump(mode="json", exclude={"kind"}),
-                }
-        return list(rows.values())
 
     async def _prune(self, units: Sequence[tuple[str, str]]) -> None:
         """One statement for every unit of the batch: each keeps its newest `keep` runs."""

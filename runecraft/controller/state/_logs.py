@@ -10,11 +10,13 @@ model goes to that model's log as well.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from runecraft._logging import LogLine
@@ -58,44 +60,79 @@ def _entity_clause(entities: EntityFilter) -> Any:
     )
 
 
+_Machine = tuple[str, int]
+"""(model uuid, machine number): an agent, as the sources it speaks for are found."""
+
+
+@functools.cache
+def _sources_read() -> Any:
+    """The read of `_owned_sources`, built once (the lists it looks for are its expanding
+    parameters `machines`, `names` and `selves`): the units named on the machines, each
+    with its cursor if any, and the cursors of the agents' own logs."""
+    units, apps, cursors = t.units, t.applications, t.log_cursors
+    held = sa.and_(cursors.c.model_uuid == units.c.model_uuid, cursors.c.unit == units.c.name)
+    return sa.union_all(
+        sa.select(
+            units.c.model_uuid,
+            units.c.machine_number.label("machine"),
+            units.c.name.label("source"),
+            apps.c.name.label("application"),
+            cursors.c.offset,
+            cursors.c.generation,
+        )
+        .select_from(units.join(apps, apps.c.id == units.c.application_id).outerjoin(cursors, held))
+        .where(
+            sa.tuple_(units.c.model_uuid, units.c.machine_number).in_(
+                sa.bindparam("machines", expanding=True)
+            ),
+            units.c.name.in_(sa.bindparam("names", expanding=True)),
+        ),
+        sa.select(
+            cursors.c.model_uuid,
+            sa.literal(-1),
+            cursors.c.unit,
+            sa.literal(""),
+            cursors.c.offset,
+            cursors.c.generation,
+        ).where(
+            sa.tuple_(cursors.c.model_uuid, cursors.c.unit).in_(
+                sa.bindparam("selves", expanding=True)
+            )
+        ),
+    )
+
+
 async def _owned_sources(
-    conn: AsyncConnection, model_uuid: str, machine: int, names: Sequence[str]
-) -> dict[str, str]:
-    """Of the sources named, those the machine's agent speaks for, with their application
-    (`""` for the agent's own log)."""
-    owned = {
-        row.name: row.application
-        for row in await conn.execute(
-            sa.select(t.units.c.name, t.applications.c.name.label("application"))
-            .join(t.applications, t.applications.c.id == t.units.c.application_id)
-            .where(
-                t.units.c.model_uuid == model_uuid,
-                t.units.c.machine_number == machine,
-                t.units.c.name.in_(names),
-            )
-        )
+    conn: AsyncConnection, named: Mapping[_Machine, Sequence[str]]
+) -> dict[_Machine, tuple[dict[str, str], dict[str, sequencing.LogCursor]]]:
+    """For each machine, of the sources named, those its agent speaks for, with their
+    application (`""` for the agent's own log); and the cursors held for them. One read for
+    every machine (`_sources_read`)."""
+    selves = {
+        (uuid, f"machine-{number}"): number
+        for (uuid, number), names in named.items()
+        if f"machine-{number}" in names
     }
-    itself = f"machine-{machine}"
-    if itself in names:
-        owned[itself] = ""
-    return owned
-
-
-async def _cursors(
-    conn: AsyncConnection, model_uuid: str, names: Sequence[str]
-) -> dict[str, sequencing.LogCursor]:
-    """The cursors held for the sources named."""
-    return {
-        row.unit: sequencing.LogCursor(int(row.generation), int(row.offset))
-        for row in await conn.execute(
-            sa.select(
-                t.log_cursors.c.unit, t.log_cursors.c.offset, t.log_cursors.c.generation
-            ).where(
-                t.log_cursors.c.model_uuid == model_uuid,
-                t.log_cursors.c.unit.in_(names),
-            )
-        )
+    parameters = {
+        "machines": sorted(named),
+        "names": sorted({name for names in named.values() for name in names}),
+        "selves": sorted(selves),
     }
+    found: dict[_Machine, tuple[dict[str, str], dict[str, sequencing.LogCursor]]] = {
+        machine: ({}, {}) for machine in named
+    }
+    for (uuid, itself), number in selves.items():
+        found[(uuid, number)][0][itself] = ""
+    for row in await conn.execute(_sources_read(), parameters):
+        number = row.machine if row.machine != -1 else selves[(row.model_uuid, row.source)]
+        machine = (row.model_uuid, number)
+        if machine not in found or row.source not in named[machine]:
+            continue  # a unit named by another of the machines in the read
+        owned, known = found[machine]
+        owned[row.source] = row.application
+        if row.offset is not None:
+            known[row.source] = sequencing.LogCursor(int(row.generation), int(row.offset))
+    return found
 
 
 @dataclass(frozen=True)
@@ -156,26 +193,29 @@ def _new_rows(
     return rows
 
 
-async def _save_cursor(
-    conn: AsyncConnection,
-    model_uuid: str,
-    source: str,
-    cursor: sequencing.LogCursor,
-    known: sequencing.LogCursor | None,
+@functools.cache
+def _cursor_upsert(dialect: str) -> Any:
+    """INSERT INTO log_cursors ... ON CONFLICT DO UPDATE for `dialect`, built once."""
+    table = t.log_cursors
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    upsert = insert(table)
+    return upsert.on_conflict_do_update(
+        index_elements=list(table.primary_key),
+        set_={name: upsert.excluded[name] for name in ("offset", "generation")},
+    )
+
+
+async def _save_cursors(
+    conn: AsyncConnection, moved: Sequence[tuple[str, str, sequencing.LogCursor]]
 ) -> None:
-    values = {"offset": cursor.offset, "generation": cursor.generation}
-    if known == cursor:
+    """Insert or move the cursors given as (model uuid, source, cursor), in one statement."""
+    if not moved:
         return
-    if known is not None:
-        await conn.execute(
-            sa.update(t.log_cursors)
-            .where(t.log_cursors.c.model_uuid == model_uuid, t.log_cursors.c.unit == source)
-            .values(**values)
-        )
-    else:
-        await conn.execute(
-            sa.insert(t.log_cursors).values(model_uuid=model_uuid, unit=source, **values)
-        )
+    rows = [
+        {"model_uuid": uuid, "unit": source, "offset": c.offset, "generation": c.generation}
+        for uuid, source, c in sorted(moved)
+    ]
+    await conn.execute(_cursor_upsert(conn.dialect.name), rows)
 
 
 @dataclass(frozen=True)
@@ -198,25 +238,39 @@ class LogStore:
     async def append(
         self, model_uuid: str, machine: int, batches: Sequence[bus.LogBatch]
     ) -> Appended:
-        """Store the batches' new lines; returns the cursor now held for each source named.
+        """`append_all` of one agent's batches."""
+        return (await self.append_all({(model_uuid, machine): batches}))[(model_uuid, machine)]
 
-        A batch for a unit that is not on `machine`, or for another machine, is dropped (an
-        agent speaks for itself and its own units only); the others are judged by
+    async def append_all(
+        self, sent: Mapping[tuple[str, int], Sequence[bus.LogBatch]]
+    ) -> dict[tuple[str, int], Appended]:
+        """Store the new lines of batches sent by agents, by (model uuid, machine number);
+        returns for each machine the cursor now held for each source named. All in one
+        transaction of three statements however many agents sent (the sources owned and
+        their cursors read at once, the lines inserted, the cursors moved saved).
+
+        A batch for a unit that is not on its machine, or for another machine, is dropped
+        (an agent speaks for itself and its own units only); the others are judged by
         `sequencing.log_verdict` against the held cursor.
         """
         now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
-        names = sorted({batch.source for batch in batches})
-        refused: list[RefusedBatch] = []
+        named = {machine: sorted({b.source for b in batches}) for machine, batches in sent.items()}
+        appended: dict[tuple[str, int], Appended] = {}
         async with self.store.write() as tx:
-            owned = await _owned_sources(tx.conn, model_uuid, machine, names)
-            known = await _cursors(tx.conn, model_uuid, names)
-            cursors = dict(known)
-            rows = _new_rows(model_uuid, machine, batches, owned, cursors, now, refused)
+            found = await _owned_sources(tx.conn, named)
+            rows: list[dict[str, Any]] = []
+            moved: list[tuple[str, str, sequencing.LogCursor]] = []
+            for (model_uuid, machine), batches in sent.items():
+                owned, known = found[(model_uuid, machine)]
+                cursors = dict(known)
+                refused: list[RefusedBatch] = []
+                rows += _new_rows(model_uuid, machine, batches, owned, cursors, now, refused)
+                held = {source: cursors.get(source, sequencing.LogCursor()) for source in owned}
+                moved += [(model_uuid, s, c) for s, c in held.items() if known.get(s) != c]
+                appended[(model_uuid, machine)] = Appended(held, refused)
             await self._insert(tx.conn, rows)
-            for source in owned:
-                cursor = cursors.setdefault(source, sequencing.LogCursor())
-                await _save_cursor(tx.conn, model_uuid, source, cursor, known.get(source))
-        return Appended({source: cursors[source] for source in owned}, refused)
+            await _save_cursors(tx.conn, moved)
+        return appended
 
     async def append_controller(self, lines: Sequence[LogLine]) -> None:
         """Store lines the controller logged: all in its own log, each also in the log of

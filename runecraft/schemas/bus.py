@@ -89,7 +89,10 @@ def join_messages(payloads: Sequence[bytes]) -> bytes:
 
 
 def split_messages(payload: bytes) -> list[bytes]:
-    """The encoded messages of one publish (one, from a sender that joined none)."""
+    """The encoded messages of one publish (one, from a sender that joined none); raises
+    `ValueError` for a publish larger than one message may be."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"publish of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     return payload.split(BATCH_SEPARATOR)
 
 

@@ -100,7 +100,14 @@ class ControllerBus:
         if len(parts) != 3 or parts[0] != "agents" or parts[2] != "up":
             return
         self.traffic.bytes_in += len(payload)
-        for part in bus.split_messages(payload):  # an agent joins messages that queued up
+        try:
+            messages = bus.split_messages(payload)  # an agent joins messages that queued up
+        except ValueError as exc:
+            self.traffic.messages_in += 1
+            self.rejected += 1
+            logger.warning("bad bus message", agent=parts[1], error=str(exc))
+            return
+        for part in messages:
             self.traffic.messages_in += 1
             try:
                 message, trace = bus.decode_traced_agent_message(part)

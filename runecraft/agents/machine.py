@@ -406,6 +406,8 @@ def build(
         ),
         client_id=config.agent,
         subscriptions=[bus.down_topic(config.agent)],
+        join=bus.join_messages,
+        batch_bytes=bus.BATCH_BYTES,
     )
     charms = _charm_source.HttpCharmSource(config.api_url, config.api_token, verify=trusted)
     return MachineAgent(config, link=link, charms=charms, pod=pod), charms

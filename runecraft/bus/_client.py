@@ -14,7 +14,10 @@ payloads await their PUBACK at once (written in order; they leave the outbox in 
 publisher with many recipients, the controller, does not wait a broker round trip per
 message. After a reconnect every unacknowledged payload is sent again in order, so with a
 window above 1 a receiver may see an older message again after a newer one (at least once,
-as QoS 1 is): the controller's messages are level-triggered and stale ones ignored.
+as QoS 1 is): the controller's messages are level-triggered and stale ones ignored. With
+`join`, payloads to one topic that queued up go in one publish (up to `batch_bytes`): a
+backlog crosses in a broker round trip per batch, in order, and a batch leaves the outbox
+as a whole once acknowledged.
 
 `publish_first` is for the one message whose lateness costs (an agent's heartbeat renews
 leadership leases): it waits in a slot of its own, ahead of the outbox and never refused, a
@@ -27,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
+import itertools
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -76,12 +80,16 @@ class BusClient:
         outbox_size: int = 1000,
         reconnect: _retry.RetryPolicy = RECONNECT,
         window: int = 1,
+        join: Callable[[Sequence[bytes]], bytes] | None = None,
+        batch_bytes: int = 0,
     ) -> None:
         if outbox_size < 1:
             raise ValueError(f"outbox_size must be at least 1, not {outbox_size}")
         if window < 1:
             raise ValueError(f"window must be at least 1, not {window}")
         self._window = window
+        self._join = join
+        self._batch_bytes = batch_bytes
         self.broker = broker
         self.client_id = client_id
         self._subscriptions = tuple(subscriptions)
@@ -184,7 +192,8 @@ class BusClient:
         """Publish queued payloads in order, the `publish_first` one ahead (once those in
         flight are acknowledged), up to `window` of them awaiting their PUBACK; each leaves
         the outbox once the broker has it and every one before it."""
-        sending: collections.deque[asyncio.Task[None]] = collections.deque()
+        sending: collections.deque[tuple[asyncio.Task[None], int]] = collections.deque()
+        ahead = 0  # outbox payloads in the publishes of `sending`
         try:
             while self._first is not None or self._outbox:
                 if self._first is not None and not sending:
@@ -193,18 +202,42 @@ class BusClient:
                     if self._first is first:  # else a newer one came meanwhile: it goes next
                         self._first = None
                     continue
-                while self._first is None and len(sending) < min(self._window, len(self._outbox)):
+                while (
+                    self._first is None
+                    and len(sending) < self._window
+                    and ahead < len(self._outbox)
+                ):
                     # A task's first step hands the packet to paho: tasks start in order.
-                    topic, payload = self._outbox[len(sending)]
-                    sending.append(asyncio.ensure_future(client.publish(topic, payload, qos=1)))
-                await sending[0]
+                    topic, payload, count = self._batch(ahead)
+                    task = asyncio.ensure_future(client.publish(topic, payload, qos=1))
+                    sending.append((task, count))
+                    ahead += count
+                task, count = sending[0]
+                await task
                 sending.popleft()
-                self._outbox.popleft()
+                ahead -= count
+                for _ in range(count):
+                    self._outbox.popleft()
         finally:
-            for task in sending:
+            for task, _ in sending:
                 task.cancel()
-            await asyncio.gather(*sending, return_exceptions=True)
+            await asyncio.gather(*(task for task, _ in sending), return_exceptions=True)
         self._overflowing = False
+
+    def _batch(self, start: int) -> tuple[str, bytes, int]:
+        """The publish of the outbox from `start`: its payload, joined with those after it
+        to the same topic while they fit in `batch_bytes`; and how many it holds."""
+        topic, payload = self._outbox[start]
+        if self._join is None:
+            return topic, payload, 1
+        parts = [payload]
+        size = len(payload)
+        for next_topic, next_payload in itertools.islice(self._outbox, start + 1, None):
+            size += len(next_payload) + 1
+            if next_topic != topic or size > self._batch_bytes:
+                break
+            parts.append(next_payload)
+        return topic, (self._join(parts) if len(parts) > 1 else payload), len(parts)
 
 
 def lost_connection(group: ExceptionGroup[Exception]) -> aiomqtt.MqttError | None:

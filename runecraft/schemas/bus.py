@@ -13,7 +13,7 @@ Topics (see `topics`): the controller publishes to `agents/<agent>/down` and sub
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -25,6 +25,7 @@ from runecraft.schemas.secrets import SecretOp, SecretRemote
 from runecraft.schemas.storage import StorageRemote
 
 __all__ = [
+    "BATCH_BYTES",
     "MAX_CONFIG_BYTES",
     "MAX_PAYLOAD_BYTES",
     "ActionLog",
@@ -57,7 +58,9 @@ __all__ = [
     "decode_traced_controller_message",
     "down_topic",
     "encode",
+    "join_messages",
     "merge_settings",
+    "split_messages",
     "up_topic",
 ]
 
@@ -69,6 +72,29 @@ MAX_CONFIG_BYTES = MAX_PAYLOAD_BYTES // 8
 """The most an application's config settings may take, JSON-encoded. A machine's snapshot
 carries them for every unit on that machine, beside relation data, secrets and actions, in
 one message of at most `MAX_PAYLOAD_BYTES`; the API refuses more, naming the option."""
+
+BATCH_SEPARATOR = b"\n"
+"""Between the messages of one publish: an encoded message is compact JSON, which holds no
+raw newline."""
+
+BATCH_BYTES = 128 * 1024
+"""The most an agent joins into one publish when messages queue up (`join_messages`): a
+backlog of reports crosses the bus in a round trip per batch, not one per message, and a
+batch is a small part of what the controller handles between two awaits."""
+
+
+def join_messages(payloads: Sequence[bytes]) -> bytes:
+    """Several encoded messages as the payload of one publish, in order."""
+    return BATCH_SEPARATOR.join(payloads)
+
+
+def split_messages(payload: bytes) -> list[bytes]:
+    """The encoded messages of one publish (one, from a sender that joined none); raises
+    `ValueError` for a publish larger than one message may be."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"publish of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    return payload.split(BATCH_SEPARATOR)
+
 
 Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 """Every number on the bus fits the database's 64-bit integers: a larger one (an agent's

@@ -219,3 +219,26 @@ async def test_a_status_waiter_wakes_when_the_pass_that_settles_the_model_ends(
     async with asyncio.timeout(GUARD):
         document = await status.status("m", after=document["model"]["generation"], timeout=3600.0)
     assert document["model"]["reconciled"] is True
+
+
+async def test_a_pass_after_one_units_report_builds_that_unit_alone(
+    running: tuple[Store, ChangeHub, Reconciler, Recorder],
+) -> None:
+    """The other units' states are those the last pass built (their rows did not move), and
+    nothing is sent: a report number is no news to an agent."""
+    store, hub, reconciler, recorder = running
+    await _deploy(store, hub)
+    async with asyncio.timeout(GUARD):
+        await recorder.until_each_agent_has()
+        await _quiet(reconciler, hub)
+    before, built = len(recorder.sent), reconciler.unit_states.built
+    unit = (await store.snapshot(MODEL_UUID)).units[1]
+    async with store.write("m") as tx:
+        await tx.units.update(unit, report_seq=unit.report_seq + 1, workload_message="busy")
+    passes = reconciler.passes
+    hub.changed()
+    async with asyncio.timeout(GUARD):
+        await reconciler.passed(passes)
+        await _quiet(reconciler, hub)
+    assert reconciler.unit_states.built == built + 1
+    assert len(recorder.sent) == before

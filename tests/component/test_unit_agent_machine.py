@@ -300,7 +300,8 @@ async def controller(port: int) -> AsyncIterator[tuple[aiomqtt.Client, asyncio.Q
         async def pump() -> None:
             async for message in client.messages:
                 assert isinstance(message.payload, bytes)
-                await received.put(bus.decode_agent_message(message.payload))
+                for part in bus.split_messages(message.payload):  # the agent joins a backlog
+                    await received.put(bus.decode_agent_message(part))
 
         async with asyncio.TaskGroup() as tg:
             reader = tg.create_task(pump())

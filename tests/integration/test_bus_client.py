@@ -220,3 +220,51 @@ async def test_a_heartbeat_goes_ahead_of_the_outbox_and_only_the_latest(
         assert agent.client.queued == 0
         for task in tasks:
             task.cancel()
+
+
+class CountingController(Controller):
+    """`Controller`, noting the payload of every publish its bus receives."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(port)
+        self.publishes: list[bytes] = []
+        receive = self.bus.received_locally
+
+        def noted(topic: str, payload: bytes) -> None:
+            self.publishes.append(payload)
+            receive(topic, payload)
+
+        self.bus.received_locally = noted  # type: ignore[method-assign]
+
+
+async def test_a_backlog_goes_in_joined_publishes_in_order(kind: str, tmp_path: Path) -> None:
+    """An agent's queued messages cross in as few publishes as fit in `batch_bytes`, in
+    order; a part the controller cannot read is dropped alone."""
+    port = free_port()
+    size = len(report(1))
+    agent = Agent(port, join=bus.join_messages, batch_bytes=3 * size + 2)
+    for seq in (1, 2):
+        assert agent.client.publish(UP, report(seq))
+    assert agent.client.publish(UP, b"not a message")
+    for seq in (4, 5):
+        assert agent.client.publish(UP, report(seq))
+    controller = CountingController(port)
+    async with _brokers.running(kind, port, tmp_path), asyncio.TaskGroup() as tg:
+        tasks = [tg.create_task(controller.bus.run())]
+        await within(controller.connects.get())
+        tasks.append(tg.create_task(agent.run()))
+        await within(agent.connects.get())
+        assert [m for _, m in await controller.next(5)] == [
+            *(bus.decode_agent_message(report(seq)) for seq in (1, 2, 4, 5)),
+            bus.Hello(agent=AGENT),
+        ]
+        assert controller.bus.rejected == 1
+        assert controller.publishes == [
+            bus.join_messages([report(1), report(2), b"not a message"]),
+            bus.join_messages([report(4), report(5)]),
+            bus.encode(bus.Hello(agent=AGENT)),
+        ]
+        assert controller.bus.traffic.messages_in == 6
+        assert agent.client.queued == 0
+        for task in tasks:
+            task.cancel()

@@ -265,3 +265,22 @@ async def test_the_controllers_bus_refuses_a_bad_metrics_message_naming_the_fiel
     good = meter.message()
     await controller_bus._received(bus.up_topic(AGENT), good)
     assert [type(m) for m in taken] == [bus.AgentMetrics]
+
+
+async def test_the_controllers_bus_takes_each_message_of_a_joined_publish_up_to_the_limit() -> None:
+    taken: list[object] = []
+    controller_bus = ControllerBus(
+        "127.0.0.1", 1, "controller", "pw", on_message=lambda _, m: taken.append(m)
+    )
+    hello = bus.encode(bus.Hello(agent=AGENT))
+    await controller_bus._received(bus.up_topic(AGENT), bus.join_messages([hello, b"{", hello]))
+    assert taken == [bus.Hello(agent=AGENT)] * 2
+    assert (controller_bus.traffic.messages_in, controller_bus.rejected) == (3, 1)
+
+    count = bus.MAX_PAYLOAD_BYTES // len(hello) + 1  # each part small, the whole too large
+    with structlog.testing.capture_logs() as logs:
+        await controller_bus._received(bus.up_topic(AGENT), bus.join_messages([hello] * count))
+    (bad,) = [e for e in logs if e["event"] == "bad bus message"]
+    assert "exceeds" in bad["error"]
+    assert len(taken) == 2
+    assert controller_bus.rejected == 2

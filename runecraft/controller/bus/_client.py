@@ -93,21 +93,30 @@ class ControllerBus:
         self.received_locally(topic, payload)
 
     def received_locally(self, topic: str, payload: bytes) -> None:
-        """An agent's message, from this session or handed over by the embedded broker in
-        process (`EmbeddedBroker.receive_locally`)."""
+        """An agent's messages (one publish may join several), from this session or handed
+        over by the embedded broker in process (`EmbeddedBroker.receive_locally`). A part
+        that cannot be read is dropped and counted; the others are taken."""
         parts = topic.split("/")
         if len(parts) != 3 or parts[0] != "agents" or parts[2] != "up":
             return
-        self.traffic.messages_in += 1
         self.traffic.bytes_in += len(payload)
         try:
-            message, trace = bus.decode_traced_agent_message(payload)
-        except (pydantic.ValidationError, ValueError) as exc:
+            messages = bus.split_messages(payload)  # an agent joins messages that queued up
+        except ValueError as exc:
+            self.traffic.messages_in += 1
             self.rejected += 1
-            logger.warning("bad bus message", agent=parts[1], error=_problem(exc))
+            logger.warning("bad bus message", agent=parts[1], error=str(exc))
             return
-        with _tracing.resumed(trace):  # what the message causes continues its trace
-            self.on_message(parts[1], message)
+        for part in messages:
+            self.traffic.messages_in += 1
+            try:
+                message, trace = bus.decode_traced_agent_message(part)
+            except (pydantic.ValidationError, ValueError) as exc:
+                self.rejected += 1
+                logger.warning("bad bus message", agent=parts[1], error=_problem(exc))
+                continue
+            with _tracing.resumed(trace):  # what the message causes continues its trace
+                self.on_message(parts[1], message)
 
     async def publish(self, agent: str, message: bus.MachineSnapshot | bus.LogAck) -> bool:
         """Send to one agent; False when not connected or the outbox is full (the caller

@@ -25,6 +25,7 @@ __all__ = [
     "ALWAYS_REACHABLE",
     "AgentReach",
     "LeaderChange",
+    "ModelFacts",
     "RelationIndex",
     "RelationState",
     "config_hash",
@@ -34,11 +35,15 @@ __all__ = [
     "effective_config",
     "holder_lease_end",
     "lease_end",
+    "machine_digest",
     "machine_snapshots",
     "plan_leaders",
     "relation_views",
     "renewals_heard",
+    "snapshot_digest",
     "subordinate_changes",
+    "unit_digest",
+    "unit_remote",
 ]
 
 
@@ -446,7 +451,7 @@ def resource_views(
 
 
 @dataclass(frozen=True)
-class _ModelFacts:
+class ModelFacts:
     """What every unit's desired state is built from, indexed once per model."""
 
     model: state.ModelRecord
@@ -472,7 +477,7 @@ class _ModelFacts:
         secrets: state.SecretRows,
         storage: Sequence[state.StorageRecord],
         resources: Sequence[state.ResourceRecord],
-    ) -> _ModelFacts:
+    ) -> ModelFacts:
         app_resources: dict[str, list[state.ResourceRecord]] = defaultdict(list)
         for resource in resources:
             app_resources[resource.application].append(resource)
@@ -506,8 +511,8 @@ class _ModelFacts:
         )
 
 
-def _unit_remote(
-    facts: _ModelFacts,
+def unit_remote(
+    facts: ModelFacts,
     unit: state.UnitRecord,
     app: state.ApplicationRecord,
     charm: state.CharmRecord,
@@ -562,7 +567,7 @@ def machine_snapshots(
     resources: Sequence[state.ResourceRecord] = (),
 ) -> dict[int, bus.MachineSnapshot]:
     """The desired state of every machine's units (revision is the model's)."""
-    facts = _ModelFacts.index(
+    facts = ModelFacts.index(
         model,
         units,
         machines,
@@ -579,7 +584,7 @@ def machine_snapshots(
             continue
         app = apps[unit.application_id]
         by_machine[unit.machine_number].append(
-            _unit_remote(facts, unit, app, charms[app.charm_sha256])
+            unit_remote(facts, unit, app, charms[app.charm_sha256])
         )
     return {
         machine.number: bus.MachineSnapshot(
@@ -594,11 +599,20 @@ def machine_snapshots(
     }
 
 
+def unit_digest(unit: bus.UnitRemoteState) -> str:
+    """Identity of a unit's desired state, less its report number (see `snapshot_digest`)."""
+    return hashlib.sha256(unit.model_dump_json(exclude={"report_seq"}).encode()).hexdigest()
+
+
+def machine_digest(snapshot: bus.MachineSnapshot, unit_digests: Sequence[str]) -> str:
+    """`snapshot_digest`, from the `unit_digest` of each of its units in order."""
+    header = snapshot.model_dump_json(exclude={"revision", "units"})
+    return hashlib.sha256("\n".join([header, *unit_digests]).encode()).hexdigest()
+
+
 def snapshot_digest(snapshot: bus.MachineSnapshot) -> str:
     """Identity of a snapshot's content, ignoring its revision (to skip no-op sends) and the
     report numbers the controller holds (which move with every report: an agent needs them
-    only after it lost its state, and then it says hello and gets a fresh snapshot)."""
-    body = snapshot.model_dump_json(
-        exclude={"revision": True, "units": {"__all__": {"report_seq"}}}
-    )
-    return hashlib.sha256(body.encode()).hexdigest()
+    only after it lost its state, and then it says hello and gets a fresh snapshot). Made of
+    its units' digests, so a unit's state kept from an earlier pass keeps its digest too."""
+    return machine_digest(snapshot, [unit_digest(unit) for unit in snapshot.units])

@@ -135,15 +135,18 @@ def plan_dispatch(
     machines: Sequence[MachineRecord],
     snapshots: Mapping[int, bus.MachineSnapshot],
     published: Mapping[str, str],
+    digests: Mapping[int, str] | None = None,
 ) -> list[Publish]:
     """A snapshot for every machine whose agent was not sent this content yet (`published`:
-    digest last sent, per agent)."""
+    digest last sent, per agent; `digests`: each snapshot's, when known already)."""
     actions = []
     for machine in machines:
         snapshot = snapshots.get(machine.number)
         if snapshot is None:
             continue
-        digest = _plan.snapshot_digest(snapshot)
+        digest = digests.get(machine.number) if digests is not None else None
+        if digest is None:
+            digest = _plan.snapshot_digest(snapshot)
         if published.get(machine.agent) != digest:
             actions.append(Publish(machine.agent, snapshot, digest))
     return actions

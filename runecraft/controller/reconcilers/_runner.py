@@ -35,6 +35,7 @@ from runecraft.controller.reconcilers._provisioning import (
     plan_provisioning,
     provider_for,
 )
+from runecraft.controller.reconcilers._unit_states import KeptUnitStates
 from runecraft.controller.reconcilers._workloads import Workloads
 from runecraft.controller.services import AgentService, ChangeHub
 from runecraft.controller.state import ModelRecord, ModelSnapshot, Store
@@ -108,6 +109,9 @@ class Reconciler:
         self.kept = self.store.kept_snapshots()
         """Each model's snapshot as the last pass read it: a pass reads again only what
         was written since."""
+        self.unit_states = KeptUnitStates()
+        """Each unit's desired state as the last pass built it: a pass builds again only
+        the units whose inputs moved."""
 
     def invalidate(self, model_uuid: str) -> None:
         """Look at the model again now (its substrate changed behind our back)."""
@@ -195,6 +199,7 @@ class Reconciler:
         for gone in set(self._marks) - {m.uuid for m in models}:
             del self._marks[gone]
         self.kept.keep_only(m.uuid for m in models)
+        self.unit_states.keep_only([m.uuid for m in models])
         return changed
 
     async def settle(self) -> None:
@@ -254,13 +259,32 @@ class Reconciler:
             o.action.machine.number for o in outcomes if o.ok and isinstance(o.action, Release)
         }
         machines = [m for m in state.machines if m.number not in released]
-        publishes = plan_dispatch(machines, _snapshots(state, snap), self.applier.digests)
+        snapshots, digests = self._snapshots(state, snap)
+        publishes = plan_dispatch(machines, snapshots, self.applier.digests, digests)
         sent = await self.applier.apply(model, publishes, now)
         self._agent_models.update((m.agent, model.uuid) for m in machines)
         if all(outcome.ok for outcome in sent):  # else the next pass sends it again
             due = min(next_due(state, now), self.workloads.next_due(model.uuid) or math.inf)
             self._marks[model.uuid] = _Mark(model.revision, due)
         return bool(machine_actions) or worked
+
+    def _snapshots(
+        self, state: ModelState, snap: ModelSnapshot
+    ) -> tuple[dict[int, bus.MachineSnapshot], dict[int, str]]:
+        """Every machine's snapshot and its digest (units whose rows did not move since
+        the last pass keep what was built for them then)."""
+        return self.unit_states.machine_snapshots(
+            state.model,
+            state.applications,
+            state.units,
+            state.machines,
+            snap.charms,
+            state.relations,
+            snap.actions,
+            snap.secrets,
+            storage=snap.storage,
+            resources=snap.resources,
+        )
 
     async def _observe(
         self, state: ModelState, workload: WorkloadProvider | None, now: float
@@ -276,18 +300,3 @@ class Reconciler:
             if await provider.machine_running(state.model.uuid, machine.number):
                 running.add(machine.number)
         return dataclasses.replace(state, running=frozenset(running))
-
-
-def _snapshots(state: ModelState, snap: ModelSnapshot) -> dict[int, bus.MachineSnapshot]:
-    return _plan.machine_snapshots(
-        state.model,
-        state.applications,
-        state.units,
-        state.machines,
-        snap.charms,
-        state.relations,
-        snap.actions,
-        snap.secrets,
-        storage=snap.storage,
-        resources=snap.resources,
-    )

@@ -153,6 +153,26 @@ async def test_a_change_reaches_every_agent_once_without_a_timer(
     assert len(recorder.sent) == before + UNITS
 
 
+async def test_a_change_is_taken_on_the_loops_next_turn(
+    running: tuple[Store, ChangeHub, Reconciler, Recorder],
+) -> None:
+    """An idle reconciler takes a commit's wake-up on the loop's very next turn, ahead of
+    what the committing task does next (an API request goes on to its response and its
+    audit record, which would otherwise run their statements before the pass's reads)."""
+    store, hub, reconciler, recorder = running
+    await _deploy(store, hub)
+    async with asyncio.timeout(GUARD):
+        await recorder.until_each_agent_has()
+        await _quiet(reconciler, hub)
+    passes = reconciler.passes
+    hub.changed()
+    assert hub.reconcile.is_set()
+    await asyncio.sleep(0)  # one turn: the reconciler's wake-up was queued ahead of ours
+    assert not hub.reconcile.is_set()  # taken: the pass is under way
+    async with asyncio.timeout(GUARD):
+        await reconciler.passed(passes)
+
+
 async def _first_new_hash(recorder: Recorder, before: int) -> str:
     while len(recorder.sent) <= before:
         recorder.moved.clear()

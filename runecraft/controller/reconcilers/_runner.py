@@ -124,8 +124,13 @@ class Reconciler:
         outage = _retry.Outage("reconcile passes failing; retrying")
         try:
             while True:
+                # Awaited in this task: the pass begins on the loop's next turn after a
+                # commit, not two turns later (`wait_for` waits through a task of its
+                # own), so its reads are not queued behind the committing request's
+                # response and audit record.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.hub.reconcile.wait(), self.interval)
+                    async with asyncio.timeout(self.interval):
+                        await self.hub.reconcile.wait()
                 self.hub.reconcile.clear()
                 generation = self.hub.generation
                 causes = self.hub.take_causes()

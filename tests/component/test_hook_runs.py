@@ -149,6 +149,23 @@ async def test_a_batch_of_runs_is_one_statement_that_reads_nothing(
     assert await hooks_service(world).runs("m", "db/0", limit=10) == []  # db/0 is on 0
 
 
+async def test_another_machines_run_of_the_same_id_in_a_batch_does_not_hide_the_owners(
+    store_on_each: Store,
+) -> None:
+    """Runs of several agents stored together: one naming a unit it does not run, with the
+    id of that unit's own run, is dropped without taking the owner's run with it."""
+    world = await make_world(store_on_each)
+    async with store_on_each.write() as tx:
+        await tx.hook_runs.record(
+            [
+                (world.uuid, 2, run("web/0", 1, "install")),  # web/0 is on machine 2
+                (world.uuid, 0, run("web/0", 1, "from another machine")),
+            ]
+        )
+    listed = await hooks_service(world).runs("m", "web/0", limit=10)
+    assert [(r.id, r.hook) for r in listed] == [(1, "install")]
+
+
 async def test_a_small_bound_prunes_per_unit(store_on_each: Store) -> None:
     world = await make_world(store_on_each)
     async with store_on_each.write() as tx:

@@ -236,6 +236,30 @@ async def test_log_batches_keep_units_and_the_agent_itself_and_drop_strangers(
     assert len(await logs.read(uuid, LogQuery(), after=0, last=None, limit=100)) == 2
 
 
+async def test_a_nul_in_one_agents_lines_fails_no_batch_stored_with_it(
+    store_on_each: Store,
+) -> None:
+    """Batches of several agents go in one transaction: a line with a NUL (a charm printed
+    binary; PostgreSQL's text refuses the character) is stored with it replaced, and the
+    other agent's batch is stored and acknowledged beside it."""
+    uuid = await _seed(store_on_each, units=1)
+    async with store_on_each.write("m1") as tx:
+        other = await tx.machines.insert()
+    line = "2026-01-02 03:04:05 INFO unit.hello/0.juju-log "
+    appended = await LogStore(store_on_each).append_all(
+        {
+            (uuid, 0): [bus.LogBatch(source="hello/0", offset=0, end=5, lines=(f"{line}a\x00b",))],
+            (uuid, other.number): [
+                bus.LogBatch(source=f"machine-{other.number}", offset=0, end=7, lines=(f"{line}c",))
+            ],
+        }
+    )
+    assert appended[(uuid, 0)].held == {"hello/0": LogCursor(0, 5)}
+    assert appended[(uuid, other.number)].held == {f"machine-{other.number}": LogCursor(0, 7)}
+    entries = await LogStore(store_on_each).read(uuid, LogQuery(), after=0, last=None, limit=10)
+    assert sorted(e.message for e in entries) == ["a\ufffdb", "c"]
+
+
 async def test_a_log_batch_is_one_read_one_insert_and_one_cursor_statement(
     store: Store,
 ) -> None:

@@ -76,10 +76,12 @@ class HookRuns(Repository):
         `keep`. One statement stores the batch: each run is inserted from a select of its
         unit on that machine, and a stored run's key makes it a conflict that does nothing
         (no reads first: this runs once per batch of agent messages)."""
-        rows: dict[tuple[str, str, int], dict[str, Any]] = {}
+        # By sender too: another machine's run of the same unit and id (inserting nothing)
+        # must not replace the one of the unit's own machine.
+        rows: dict[tuple[str, int, str, int], dict[str, Any]] = {}
         for model_uuid, machine, run in runs:
             values = run.model_dump(mode="json", exclude={"kind"})
-            rows[(model_uuid, run.unit, run.id)] = {
+            rows[(model_uuid, machine, run.unit, run.id)] = {
                 "model_uuid": model_uuid,
                 "machine": machine,
                 **{_PARAM + name: value for name, value in values.items()},
@@ -89,7 +91,7 @@ class HookRuns(Repository):
         await self._conn.execute(_insert_owned(self._conn.dialect.name), list(rows.values()))
         # A unit whose runs so far number at most `keep` (agents count them from 1) has
         # nothing to prune: a deploy's hooks add no DELETE per batch.
-        over = {(model_uuid, unit) for model_uuid, unit, run_id in rows if run_id > self.keep}
+        over = {(model_uuid, unit) for model_uuid, _, unit, run_id in rows if run_id > self.keep}
         if over:
             await self._prune(sorted(over))
 

@@ -174,7 +174,9 @@ def _new_rows(
         entity = unit_tag(source) if is_unit else source
         fallback = f"unit.{source}" if is_unit else source
         for record in records(batch.lines):
-            parsed = parse_line(record, fallback, now)
+            # PostgreSQL's text holds no NUL: one (a charm printed binary) would fail the
+            # insert of every agent's batch stored in this transaction, again at each resend.
+            parsed = parse_line(record.replace("\x00", "\ufffd"), fallback, now)
             rows.append(
                 {
                     "model_uuid": model_uuid,

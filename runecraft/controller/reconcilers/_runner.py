@@ -239,8 +239,10 @@ class Reconciler:
 
     async def _model_pass(self, record: ModelRecord, now: float) -> bool:
         in_flight = self.provisioner.in_flight(record.uuid)
+        # Before the read: a heartbeat stored meanwhile is in what it reads, not lost between.
+        heartbeats = self.agents.renewals_heard()
         snap = await self.store.kept_snapshot(record, self.kept)
-        heard = _plan.renewals_heard(self.agents.renewals_heard(), snap.machines, snap.units)
+        heard = _plan.renewals_heard(heartbeats, snap.machines, snap.units)
         reach = _plan.AgentReach.of(
             self.bus_since(), self.agents.since(), self.lease_seconds, self.agents.stalls(), heard
         )

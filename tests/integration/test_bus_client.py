@@ -5,8 +5,9 @@ a controller message that cannot be sent is refused rather than queued."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,22 @@ async def within(awaitable: Awaitable[Any]) -> Any:
         return await awaitable
 
 
+@contextlib.asynccontextmanager
+async def _connected(
+    controller: Controller, agent: Agent, kind: str, port: int, tmp_path: Path
+) -> AsyncIterator[None]:
+    """A broker of `kind` running, the controller connected to it and then the agent; both
+    stopped at the end."""
+    async with _brokers.running(kind, port, tmp_path), asyncio.TaskGroup() as tg:
+        tasks = [tg.create_task(controller.bus.run())]
+        await within(controller.connects.get())
+        tasks.append(tg.create_task(agent.run()))
+        await within(agent.connects.get())
+        yield
+        for task in tasks:
+            task.cancel()
+
+
 async def test_a_broker_restart_loses_nothing_that_was_taken(kind: str, tmp_path: Path) -> None:
     port = free_port()
     agent = Agent(port)
@@ -155,11 +172,7 @@ async def test_the_outbox_is_bounded_and_counts_what_it_refuses(kind: str, tmp_p
     assert (agent.client.queued, agent.client.refused) == (3, 2)
 
     controller = Controller(port)
-    async with _brokers.running(kind, port, tmp_path), asyncio.TaskGroup() as tg:
-        tasks = [tg.create_task(controller.bus.run())]
-        await within(controller.connects.get())
-        tasks.append(tg.create_task(agent.run()))
-        await within(agent.connects.get())
+    async with _connected(controller, agent, kind, port, tmp_path):
         # Exactly the taken ones, in order, then the Hello (which found room): the refused
         # never went out.
         assert [m for _, m in await controller.next(4)] == [
@@ -169,8 +182,6 @@ async def test_the_outbox_is_bounded_and_counts_what_it_refuses(kind: str, tmp_p
         assert agent.client.publish(UP, report(6))
         assert [m for _, m in await controller.next(1)] == [bus.decode_agent_message(report(6))]
         assert agent.client.refused == 2
-        for task in tasks:
-            task.cancel()
 
 
 async def test_the_controller_refuses_to_queue_while_disconnected_and_drops_garbage(
@@ -182,15 +193,9 @@ async def test_the_controller_refuses_to_queue_while_disconnected_and_drops_garb
     assert not await controller.bus.publish(AGENT, bus.LogAck(source="plain/0", offset=1))
     agent = Agent(port)
     assert agent.client.publish(UP, b"not a message")
-    async with _brokers.running("mosquitto", port, tmp_path), asyncio.TaskGroup() as tg:
-        tasks = [tg.create_task(controller.bus.run())]
-        await within(controller.connects.get())
-        tasks.append(tg.create_task(agent.run()))
-        await within(agent.connects.get())
+    async with _connected(controller, agent, "mosquitto", port, tmp_path):
         assert await controller.next(1) == [(AGENT, bus.Hello(agent=AGENT))]
         assert controller.bus.rejected == 1
-        for task in tasks:
-            task.cancel()
 
 
 async def test_a_heartbeat_goes_ahead_of_the_outbox_and_only_the_latest(
@@ -207,19 +212,13 @@ async def test_a_heartbeat_goes_ahead_of_the_outbox_and_only_the_latest(
     assert (agent.client.queued, agent.client.refused) == (4, 0)
 
     controller = Controller(port)
-    async with _brokers.running(kind, port, tmp_path), asyncio.TaskGroup() as tg:
-        tasks = [tg.create_task(controller.bus.run())]
-        await within(controller.connects.get())
-        tasks.append(tg.create_task(agent.run()))
-        await within(agent.connects.get())
+    async with _connected(controller, agent, kind, port, tmp_path):
         assert [m for _, m in await controller.next(5)] == [
             beats[1],
             *(bus.decode_agent_message(report(seq)) for seq in (1, 2, 3)),
             bus.Hello(agent=AGENT),
         ]
         assert agent.client.queued == 0
-        for task in tasks:
-            task.cancel()
 
 
 class CountingController(Controller):
@@ -249,11 +248,7 @@ async def test_a_backlog_goes_in_joined_publishes_in_order(kind: str, tmp_path: 
     for seq in (4, 5):
         assert agent.client.publish(UP, report(seq))
     controller = CountingController(port)
-    async with _brokers.running(kind, port, tmp_path), asyncio.TaskGroup() as tg:
-        tasks = [tg.create_task(controller.bus.run())]
-        await within(controller.connects.get())
-        tasks.append(tg.create_task(agent.run()))
-        await within(agent.connects.get())
+    async with _connected(controller, agent, kind, port, tmp_path):
         assert [m for _, m in await controller.next(5)] == [
             *(bus.decode_agent_message(report(seq)) for seq in (1, 2, 4, 5)),
             bus.Hello(agent=AGENT),
@@ -266,5 +261,3 @@ async def test_a_backlog_goes_in_joined_publishes_in_order(kind: str, tmp_path: 
         ]
         assert controller.bus.traffic.messages_in == 6
         assert agent.client.queued == 0
-        for task in tasks:
-            task.cancel()
